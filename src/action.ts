@@ -1,0 +1,3 @@
+import {run} from './adapters/github/main.js'
+
+await run()

@@ -1,0 +1,18 @@
+import type {CommandDefinition} from './types.js'
+import {setImageCommand} from './set-image.js'
+import {promoteCommand} from './promote.js'
+import {argoUpsertCommand} from './argo-upsert.js'
+import {changesCommand} from './changes.js'
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandDefinition<any, any>[] = [
+  setImageCommand,
+  promoteCommand,
+  argoUpsertCommand,
+  changesCommand
+]
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function findCommand(name: string): CommandDefinition<any, any> | undefined {
+  return commands.find(c => c.name === name)
+}

@@ -1,0 +1,109 @@
+import {spawn} from 'node:child_process'
+import type {Redactor} from '../core/redact.js'
+
+export interface GitOutput {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export interface GitExecOptions {
+  cwd: string
+  /** Extra variables; merged over the hardened environment. */
+  env?: Record<string, string | undefined>
+  /** Config passed through GIT_CONFIG_COUNT, never argv or .git/config. */
+  config?: Record<string, string>
+  input?: string
+  /** Resolve with a non-zero code instead of throwing. */
+  allowFailure?: boolean
+  redactor?: Redactor
+  /** Kill after this many ms (a dead server must not hang CI). */
+  timeoutMs?: number
+}
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly output: GitOutput,
+    readonly args: string[]
+  ) {
+    super(message)
+    this.name = 'GitError'
+  }
+}
+
+/**
+ * The environment every git child gets. Prompts would hang a CI job forever,
+ * and user/system config (hooks, aliases, credential helpers, signing) must not
+ * change what we do.
+ */
+export function hardenedEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
+    if (k.startsWith('GIT_') && !KEEP.has(k)) continue
+    env[k] = v
+  }
+  Object.assign(env, {
+    GIT_TERMINAL_PROMPT: '0',
+    GCM_INTERACTIVE: 'Never',
+    GIT_ASKPASS: 'echo',
+    SSH_ASKPASS: 'echo',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_LFS_SKIP_SMUDGE: '1',
+    LC_ALL: 'C',
+    LANG: 'C'
+  })
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
+// SSH users rely on these; the rest of GIT_* is dropped.
+const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE'])
+
+/** The single funnel through which every git process is started. */
+export function execGit(args: string[], options: GitExecOptions): Promise<GitOutput> {
+  const config = Object.entries(options.config ?? {})
+  const configEnv: Record<string, string> = {}
+  if (config.length > 0) {
+    configEnv.GIT_CONFIG_COUNT = String(config.length)
+    config.forEach(([k, v], i) => {
+      configEnv[`GIT_CONFIG_KEY_${i}`] = k
+      configEnv[`GIT_CONFIG_VALUE_${i}`] = v
+    })
+  }
+  const env = hardenedEnv({...options.env, ...configEnv})
+  const redact = (s: string) => (options.redactor ? options.redactor.redact(s) : s)
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let timer: NodeJS.Timeout | undefined
+    if (options.timeoutMs) {
+      timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
+    }
+    child.stdout.on('data', d => out.push(d))
+    child.stderr.on('data', d => err.push(d))
+    child.on('error', e =>
+      reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, {code: -1, stdout: '', stderr: ''}, args))
+    )
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer)
+      const result: GitOutput = {
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: redact(Buffer.concat(err).toString('utf8'))
+      }
+      if (result.code !== 0 && !options.allowFailure) {
+        const cmd = args.find(a => !a.startsWith('-')) ?? args[0]
+        const detail = result.stderr.trim().split('\n').slice(-3).join(' | ')
+        reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args))
+      } else resolve(result)
+    })
+    child.stdin.on('error', () => undefined)
+    child.stdin.end(options.input ?? '')
+  })
+}
