@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo`: the main job on the shipped example, end to end.
+ * 1. turns examples/config-repo into a local bare repo (the "remote" config repo)
+ * 2. runs the bundled CLI: set-image --repo file://... on the staging overlay of `web`
+ * 3. prints the images before and after, and the commit that landed in the remote
+ * Everything lives in a temp dir that is removed at the end.
+ */
+import {execFileSync, spawnSync} from 'node:child_process'
+import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+const root = resolve(import.meta.dirname, '..')
+const tmp = mkdtempSync(join(tmpdir(), 'gitops-demo-'))
+const env = {
+  ...process.env,
+  GIT_AUTHOR_NAME: 'Demo',
+  GIT_AUTHOR_EMAIL: 'demo@example.com',
+  GIT_COMMITTER_NAME: 'Demo',
+  GIT_COMMITTER_EMAIL: 'demo@example.com'
+}
+const git = (cwd, ...args) => execFileSync('git', args, {cwd, env, encoding: 'utf8'})
+const overlay = 'apps/web/overlays/staging'
+
+function images(bare) {
+  const text = git(tmp, '--git-dir', bare, 'show', `main:${overlay}/kustomization.yaml`)
+  return text.slice(text.indexOf('images:')).split(/\n(?=\S)/)[0]
+}
+
+try {
+  const seed = join(tmp, 'seed')
+  cpSync(join(root, 'examples', 'config-repo'), seed, {recursive: true})
+  git(seed, 'init', '-q', '-b', 'main')
+  git(seed, 'add', '-A')
+  git(seed, 'commit', '-q', '-m', 'Initial config repo')
+  const bare = join(tmp, 'config.git')
+  git(tmp, 'clone', '-q', '--bare', seed, bare)
+  const url = pathToFileURL(bare).href
+
+  console.log(`config repo: ${url}\n`)
+  console.log(`before (${overlay}):\n${images(bare)}\n`)
+
+  const args = [
+    join(root, 'dist', 'cli.js'),
+    'set-image',
+    '--repo',
+    url,
+    '--path',
+    overlay,
+    '--image',
+    'ghcr.io/acme/web:1.5.0',
+    '--image',
+    'ghcr.io/acme/web-migrations:1.5.0',
+    '--json'
+  ]
+  console.log(`$ gitops-deploy ${args.slice(1).join(' ')}`)
+  const run = spawnSync(process.execPath, args, {encoding: 'utf8', env: process.env})
+  process.stderr.write(run.stderr)
+  process.stdout.write(run.stdout)
+  if (run.status !== 0) throw new Error(`set-image exited ${run.status}`)
+
+  console.log(`\nafter (${overlay}):\n${images(bare)}\n`)
+  console.log('commit in the remote:')
+  console.log(git(tmp, '--git-dir', bare, 'log', '-1', '--format=%h %an <%ae>%n%n%B', 'main').trimEnd())
+  console.log(git(tmp, '--git-dir', bare, 'show', '--format=', 'main'))
+} catch (e) {
+  console.error(`demo failed: ${e.message}`)
+  process.exitCode = 1
+} finally {
+  rmSync(tmp, {recursive: true, force: true})
+}

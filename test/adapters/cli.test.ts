@@ -1,0 +1,51 @@
+import {describe, expect, it} from 'vitest'
+import {runCli} from '../../src/adapters/cli/main.js'
+import {commands} from '../../src/commands/registry.js'
+
+async function cli(argv: string[], env: Record<string, string> = {}) {
+  let stdout = ''
+  let stderr = ''
+  const code = await runCli(argv, {stdout: s => void (stdout += s), stderr: s => void (stderr += s), env})
+  return {code, stdout, stderr}
+}
+
+describe('CLI adapter', () => {
+  it('lists every command in its help', async () => {
+    const r = await cli(['--help'])
+    expect(r.code).toBe(0)
+    for (const c of commands) expect(r.stdout).toContain(c.name)
+  })
+
+  it('exits 2 without a command, and says how to get help', async () => {
+    const r = await cli([])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toContain('usage: gitops-deploy <command>')
+  })
+
+  it('rejects an unknown command with exit 2 and the list of commands', async () => {
+    const r = await cli(['deploy-everything'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^error: unknown command 'deploy-everything'; use one of: set-image/)
+  })
+
+  it('rejects an unknown flag with exit 2 and points at --help', async () => {
+    const r = await cli(['set-image', '--no-such-flag'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^error: .*no-such-flag.*run 'gitops-deploy set-image --help'/)
+  })
+
+  it('prints per-command help with every CLI option', async () => {
+    for (const c of commands) {
+      const r = await cli([c.name, '--help'])
+      expect(r.code).toBe(0)
+      for (const o of c.options.filter(o => !o.actionOnly)) expect(r.stdout).toContain(`--${o.name}`)
+    }
+  })
+
+  it('never prints a token from the environment in an error', async () => {
+    const token = 'ghp_SECRETSECRETSECRET1234'
+    const r = await cli(['set-image', `--${token}`], {GITOPS_TOKEN: token})
+    expect(r.code).toBe(2)
+    expect(r.stderr + r.stdout).not.toContain(token)
+  })
+})
