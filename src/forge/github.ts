@@ -1,0 +1,282 @@
+import {Octokit} from '@octokit/rest'
+import {retry} from '@octokit/plugin-retry'
+import {throttling} from '@octokit/plugin-throttling'
+import Bottleneck from 'bottleneck'
+import {OperationError, errorMessage} from '../core/errors.js'
+import {
+  PullRequestExistsError,
+  type CreatePullRequestInput,
+  type Forge,
+  type MergeMethod,
+  type PullRequest
+} from './forge.js'
+
+const ThrottledOctokit = Octokit.plugin(retry, throttling)
+type Client = InstanceType<typeof ThrottledOctokit>
+
+export interface ForgeLog {
+  debug(message: string): void
+  warning(message: string): void
+}
+
+export interface GitHubForgeOptions {
+  apiUrl: string
+  /** owner/repo */
+  repoPath: string
+  token: string
+  log: ForgeLog
+  /** How many times a rate-limited request is retried (each honouring retry-after). */
+  rateLimitRetries?: number
+  /**
+   * Milliseconds per second of `retry-after` and of GitHub's recommended
+   * pacing between writes. 1000 in production; test doubles shrink it.
+   */
+  msPerSecond?: number
+}
+
+interface RestPull {
+  number: number
+  html_url: string
+  node_id: string
+  title: string
+  body?: string | null
+  draft?: boolean
+  head: {ref: string}
+  base: {ref: string}
+  labels: {name?: string}[]
+  auto_merge?: unknown
+}
+
+const ENABLE_AUTO_MERGE = `mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { number autoMergeRequest { mergeMethod } }
+  }
+}`
+
+export class GitHubForge implements Forge {
+  readonly kind = 'github' as const
+  private readonly client: Client
+  private readonly owner: string
+  private readonly repo: string
+
+  constructor(private readonly options: GitHubForgeOptions) {
+    const [owner, repo] = options.repoPath.split('/')
+    this.owner = owner
+    this.repo = repo
+    const retries = options.rateLimitRetries ?? 3
+    const ms = options.msPerSecond ?? 1000
+    const log = options.log
+    const limit =
+      (kind: string) =>
+      (retryAfter: number, o: {method: string; url: string}, _: unknown, count: number) => {
+        if (count >= retries) {
+          log.warning(
+            `GitHub ${kind} rate limit on ${o.method} ${o.url}: giving up after ${count} retries`
+          )
+          return false
+        }
+        log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: retrying in ${retryAfter}s`)
+        return true
+      }
+    // Separate limiter groups per instance: the plugin's module-wide groups would pace unrelated clients together.
+    const group = (minTime: number) =>
+      new Bottleneck.Group({maxConcurrent: 1, minTime: Math.round((minTime * ms) / 1000)})
+    this.client = new ThrottledOctokit({
+      auth: options.token,
+      baseUrl: options.apiUrl,
+      userAgent: 'gitops-deploy',
+      log: {
+        debug: m => log.debug(m),
+        info: m => log.debug(m),
+        warn: m => log.warning(m),
+        error: m => log.warning(m)
+      },
+      request: {retries: 2, retryAfter: ms / 1000},
+      throttle: {
+        onRateLimit: limit('primary'),
+        onSecondaryRateLimit: limit('secondary'),
+        retryAfterBaseValue: ms,
+        fallbackSecondaryRateRetryAfter: 60,
+        write: group(1000),
+        notifications: group(3000)
+      } as never
+    })
+  }
+
+  async findOpenPullRequest(head: string, base: string): Promise<PullRequest | undefined> {
+    const prs = await this.call(`list pull requests of ${this.options.repoPath}`, () =>
+      this.client.paginate(this.client.rest.pulls.list, {
+        owner: this.owner,
+        repo: this.repo,
+        state: 'open',
+        head: `${this.owner}:${head}`,
+        base,
+        per_page: 100
+      })
+    )
+    const pr = (prs as RestPull[]).find(p => p.head.ref === head && p.base.ref === base)
+    return pr ? toPullRequest(pr) : undefined
+  }
+
+  async createPullRequest(input: CreatePullRequestInput): Promise<PullRequest> {
+    try {
+      const {data} = await this.client.rest.pulls.create({
+        owner: this.owner,
+        repo: this.repo,
+        head: input.head,
+        base: input.base,
+        title: input.title,
+        body: input.body,
+        draft: input.draft
+      })
+      return toPullRequest(data as RestPull)
+    } catch (e) {
+      const text = errorText(e)
+      if (statusOf(e) === 422 && /already exists/i.test(text))
+        throw new PullRequestExistsError(text)
+      throw this.translate(`open a pull request ${input.head} -> ${input.base}`, e)
+    }
+  }
+
+  async updatePullRequest(
+    pr: PullRequest,
+    change: {title: string; body: string}
+  ): Promise<PullRequest> {
+    const {data} = await this.call(`update pull request #${pr.number}`, () =>
+      this.client.rest.pulls.update({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pr.number,
+        title: change.title,
+        body: change.body
+      })
+    )
+    return toPullRequest(data as RestPull)
+  }
+
+  async addLabels(pr: PullRequest, labels: string[]): Promise<void> {
+    if (labels.length === 0) return
+    await this.call(`add labels to #${pr.number}`, () =>
+      this.client.rest.issues.addLabels({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: pr.number,
+        labels
+      })
+    )
+  }
+
+  async requestReviewers(pr: PullRequest, users: string[], teams: string[]): Promise<void> {
+    if (users.length === 0 && teams.length === 0) return
+    await this.call(`request reviewers on #${pr.number}`, () =>
+      this.client.rest.pulls.requestReviewers({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pr.number,
+        ...(users.length > 0 ? {reviewers: users} : {}),
+        ...(teams.length > 0 ? {team_reviewers: teams} : {})
+      })
+    )
+  }
+
+  async addAssignees(pr: PullRequest, users: string[]): Promise<void> {
+    if (users.length === 0) return
+    await this.call(`assign #${pr.number}`, () =>
+      this.client.rest.issues.addAssignees({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: pr.number,
+        assignees: users
+      })
+    )
+  }
+
+  async enableAutoMerge(pr: PullRequest, method: MergeMethod): Promise<void> {
+    if (!pr.nodeId)
+      throw new OperationError(
+        `pull request #${pr.number} has no node id; cannot enable auto-merge`
+      )
+    try {
+      await this.client.graphql(ENABLE_AUTO_MERGE, {
+        pullRequestId: pr.nodeId,
+        mergeMethod: method.toUpperCase()
+      })
+    } catch (e) {
+      const text = errorText(e)
+      if (/auto.?merge is not allowed|not allowed for this repository/i.test(text)) {
+        throw new OperationError(
+          `GitHub refused auto-merge for #${pr.number}: ${text}; enable "Allow auto-merge" in the repository settings (Settings > General > Pull Requests) or drop --auto-merge`
+        )
+      }
+      throw this.translate(`enable auto-merge on #${pr.number}`, e)
+    }
+  }
+
+  async getDefaultBranch(): Promise<string> {
+    const {data} = await this.call(`read repository ${this.options.repoPath}`, () =>
+      this.client.rest.repos.get({owner: this.owner, repo: this.repo})
+    )
+    return data.default_branch
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (e) {
+      throw this.translate(what, e)
+    }
+  }
+
+  private translate(what: string, e: unknown): Error {
+    const status = statusOf(e)
+    const text = errorText(e)
+    const where = `${this.options.apiUrl} (${this.options.repoPath})`
+    const fix =
+      status === 401
+        ? 'set GITOPS_TOKEN to a valid token'
+        : status === 403
+          ? 'give the token contents:write and pull-requests:write on the repository (or wait if this is a rate limit)'
+          : status === 404
+            ? 'check the repository URL and that the token can see the repository'
+            : status === 422
+              ? 'check the branch names, labels and reviewer logins'
+              : status === undefined
+                ? `check that ${this.options.apiUrl} is reachable (--api-url)`
+                : 'retry later; if it persists, check the GitHub status page'
+    return new OperationError(
+      `GitHub could not ${what} at ${where}: ${status ? `HTTP ${status} ` : ''}${text}; ${fix}`,
+      {cause: e}
+    )
+  }
+}
+
+function toPullRequest(p: RestPull): PullRequest {
+  return {
+    number: p.number,
+    url: p.html_url,
+    nodeId: p.node_id,
+    head: p.head.ref,
+    base: p.base.ref,
+    title: p.title,
+    body: p.body ?? '',
+    draft: p.draft === true,
+    labels: p.labels.map(l => l.name ?? '').filter(Boolean),
+    autoMerge: p.auto_merge != null
+  }
+}
+
+function statusOf(e: unknown): number | undefined {
+  const s = (e as {status?: unknown}).status
+  return typeof s === 'number' && s > 0 ? s : undefined
+}
+
+/** GitHub puts the useful part in `errors[].message` for 422s; include it. */
+function errorText(e: unknown): string {
+  const data = (e as {response?: {data?: {message?: string; errors?: unknown[]}}}).response?.data
+  const details = (data?.errors ?? [])
+    .map(x => (typeof x === 'string' ? x : ((x as {message?: string}).message ?? '')))
+    .filter(Boolean)
+  const graphql = (e as {errors?: {message?: string}[]}).errors?.map(x => x.message ?? '') ?? []
+  const base = data?.message ?? errorMessage(e)
+  return [base, ...details, ...graphql].filter((v, i, a) => v && a.indexOf(v) === i).join(': ')
+}
