@@ -5,7 +5,8 @@ import {Redactor} from '../../core/redact.js'
 import type {Platform} from '../../platform/port.js'
 import type {CommandDefinition, Env, InputReader} from '../../commands/types.js'
 import {commands, findCommand} from '../../commands/registry.js'
-import {toDotenv} from '../gitlab/dotenv.js'
+import {dotenvReport} from '../gitlab/dotenv.js'
+import {withEnvInputs} from '../gitlab/env-inputs.js'
 
 export interface CliIo {
   stdout: (s: string) => void
@@ -17,6 +18,10 @@ export interface CliIo {
 const COMMON = {
   json: {type: 'boolean', description: 'print one JSON object on stdout'},
   dotenv: {type: 'string', description: 'also write outputs as a GitLab dotenv report to this file'},
+  'env-inputs': {
+    type: 'boolean',
+    description: 'read options not given as flags from GITOPS_INPUT_<NAME> variables (lists as JSON arrays)'
+  },
   help: {type: 'boolean', short: 'h', description: 'show this help'}
 } as const
 
@@ -56,7 +61,11 @@ function cliPlatform(io: CliIo, redactor: Redactor): Platform {
   }
 }
 
-function readerFor(def: CommandDefinition, args: string[]): {input: InputReader; json: boolean; dotenv?: string; help: boolean} {
+function readerFor(
+  def: CommandDefinition,
+  args: string[],
+  env: Env = {}
+): {input: InputReader; json: boolean; dotenv?: string; help: boolean} {
   const options: Record<string, {type: 'string' | 'boolean'; multiple?: boolean; short?: string}> = {}
   for (const o of def.options) {
     if (o.actionOnly) continue
@@ -83,7 +92,13 @@ function readerFor(def: CommandDefinition, args: string[]): {input: InputReader;
       return typeof v === 'boolean' ? v : undefined
     }
   }
-  return {input, json: values.json === true, dotenv: values.dotenv as string | undefined, help: values.help === true}
+  return {
+    // The GitLab component passes its inputs as variables, never spliced into the script.
+    input: values['env-inputs'] === true ? withEnvInputs(input, def.options, env) : input,
+    json: values.json === true,
+    dotenv: values.dotenv as string | undefined,
+    help: values.help === true
+  }
 }
 
 /** Runs one CLI invocation and returns its exit code; never throws. */
@@ -108,7 +123,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 2
   }
   try {
-    const parsed = readerFor(def, rest)
+    const parsed = readerFor(def, rest, io.env)
     if (parsed.help) {
       io.stdout(usage(def))
       return 0
@@ -120,7 +135,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const text = def.text(result)
       if (text) io.stdout(redactor.redact(text.endsWith('\n') ? text : text + '\n'))
     }
-    if (parsed.dotenv) writeFileSync(parsed.dotenv, toDotenv(def.outputs(result), redactor))
+    if (parsed.dotenv) {
+      const report = dotenvReport(def.outputs(result), redactor)
+      writeFileSync(parsed.dotenv, report.text)
+      if (report.dropped.length > 0) {
+        platform.warning(
+          `dotenv report: left out ${report.dropped.join(', ')} to stay within GitLab's limits (under 5 KB, 20 variables); read them from --json instead`
+        )
+      }
+    }
     return def.exitCode?.(result) ?? 0
   } catch (e) {
     const message = redactor.redact(errorMessage(e)).split('\n')
