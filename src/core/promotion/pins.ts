@@ -1,0 +1,172 @@
+/**
+ * The image pins of one kustomization `images:` list, as the edit engine
+ * reads them (absent and empty mean the same to kustomize).
+ */
+export interface PinEntry {
+  name?: string
+  newName?: string
+  newTag?: string
+  digest?: string
+  tagSuffix?: string
+}
+
+/** What the target renders for one image name. */
+export interface Pin {
+  newName?: string
+  newTag?: string
+  digest?: string
+  tagSuffix?: string
+}
+
+/**
+ * `keep` (default): the target keeps its own `newName` when it has one,
+ * because a differing newName is nearly always an environment's registry
+ * mirror, not part of the version; tag and digest always come from the
+ * source. `copy`: newName is copied exactly like tag and digest.
+ */
+export type NewNamePolicy = 'keep' | 'copy'
+
+export type ImageOutcome =
+  | {kind: 'promoted'; name: string; before: Pin; after: Pin}
+  | {kind: 'unchanged'; name: string; pin: Pin}
+  /** The source pins it, the target does not list it: reported, never invented. */
+  | {kind: 'not-in-target'; name: string; pin: Pin}
+  /** The source entry sets nothing (no newName, newTag or digest). */
+  | {kind: 'no-pin'; name: string}
+  | {kind: 'skipped'; name: string; reason: string}
+
+export interface PinPlan {
+  /** `kustomize edit set image` arguments for the target, in source order. */
+  args: string[]
+  images: ImageOutcome[]
+}
+
+function clean(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v
+}
+
+export function pinOf(e: PinEntry): Pin {
+  const pin: Pin = {}
+  const newName = clean(e.newName)
+  const newTag = clean(e.newTag)
+  const digest = clean(e.digest)
+  const tagSuffix = clean(e.tagSuffix)
+  if (newName) pin.newName = newName
+  if (newTag) pin.newTag = newTag
+  if (digest) pin.digest = digest
+  if (tagSuffix) pin.tagSuffix = tagSuffix
+  return pin
+}
+
+export function samePin(a: Pin, b: Pin): boolean {
+  return (
+    a.newName === b.newName &&
+    a.newTag === b.newTag &&
+    a.digest === b.digest &&
+    a.tagSuffix === b.tagSuffix
+  )
+}
+
+/** `name -> newName:tag@digest`, the way people read a pin. */
+export function formatPin(pin: Pin): string {
+  let s = pin.newName ?? ''
+  if (pin.newTag) s += `:${pin.newTag}`
+  if (pin.tagSuffix) s += `(+${pin.tagSuffix})`
+  if (pin.digest) s += `@${pin.digest}`
+  return s === '' ? '(unpinned)' : s
+}
+
+/**
+ * The `set image` argument that makes the target's entry exactly `pin`.
+ * The `name:tag` form is preferred (it is what people write); the
+ * `name=:tag` form is used when the name itself holds a `:` or `@` that the
+ * kustomize grammar would take for a separator.
+ */
+export function setImageArg(name: string, pin: Pin): string {
+  const version = `${pin.newTag ? `:${pin.newTag}` : ''}${pin.digest ? `@${pin.digest}` : ''}`
+  if (pin.newName) return `${name}=${pin.newName}${version}`
+  const slash = name.indexOf('/')
+  const area = slash > 0 ? name.slice(slash) : name
+  if (!/[:@]/.test(area) && !name.startsWith('/')) return `${name}${version}`
+  return `${name}=${version}`
+}
+
+/**
+ * Plans one app: for every image the source pins, the target gets exactly
+ * the source's version. Images only the target lists are not touched;
+ * images only the source lists are reported, because adding an entry to
+ * an environment is a decision about that environment, not a promotion.
+ */
+export function planPins(
+  source: readonly PinEntry[],
+  target: readonly PinEntry[],
+  policy: NewNamePolicy = 'keep'
+): PinPlan {
+  const images: ImageOutcome[] = []
+  const args: string[] = []
+  const targetByName = new Map<string, PinEntry>()
+  // kustomize's edit keeps the first of duplicate entries, so compare against that one.
+  for (const t of target) if (t.name && !targetByName.has(t.name)) targetByName.set(t.name, t)
+  const seen = new Set<string>()
+  const duplicates = new Set(
+    source.map(s => s.name ?? '').filter((n, i, all) => n !== '' && all.indexOf(n) !== i)
+  )
+  for (const s of source) {
+    const name = s.name ?? ''
+    if (name === '') {
+      images.push({kind: 'skipped', name: '(no name)', reason: "the source entry has no 'name'"})
+      continue
+    }
+    if (seen.has(name)) continue
+    seen.add(name)
+    if (duplicates.has(name)) {
+      images.push({
+        kind: 'skipped',
+        name,
+        reason:
+          'the source lists this image twice; kustomize applies both entries, so the pin is ambiguous — keep one entry'
+      })
+      continue
+    }
+    if (name.includes('=')) {
+      images.push({
+        kind: 'skipped',
+        name,
+        reason: "the name holds '=', which set image cannot address"
+      })
+      continue
+    }
+    const from = pinOf(s)
+    if (from.tagSuffix) {
+      images.push({
+        kind: 'skipped',
+        name,
+        reason:
+          'the source uses tagSuffix, which kustomize edit set image cannot write; copy it by hand'
+      })
+      continue
+    }
+    if (!from.newName && !from.newTag && !from.digest) {
+      images.push({kind: 'no-pin', name})
+      continue
+    }
+    const t = targetByName.get(name)
+    if (!t) {
+      images.push({kind: 'not-in-target', name, pin: from})
+      continue
+    }
+    const before = pinOf(t)
+    const after: Pin = {}
+    const newName = policy === 'copy' ? from.newName : (before.newName ?? from.newName)
+    if (newName) after.newName = newName
+    if (from.newTag) after.newTag = from.newTag
+    if (from.digest) after.digest = from.digest
+    if (samePin(before, after)) {
+      images.push({kind: 'unchanged', name, pin: before})
+      continue
+    }
+    images.push({kind: 'promoted', name, before, after})
+    args.push(setImageArg(name, after))
+  }
+  return {args, images}
+}
