@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 import type {Redactor} from '../core/redact.js'
 
 export interface GitOutput {
@@ -88,7 +88,13 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     child.stdout.on('data', d => out.push(d))
     child.stderr.on('data', d => err.push(d))
     child.on('error', e =>
-      reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, {code: -1, stdout: '', stderr: ''}, args))
+      reject(
+        new GitError(
+          `could not start git: ${e.message}; install git 2.25 or newer`,
+          {code: -1, stdout: '', stderr: ''},
+          args
+        )
+      )
     )
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
@@ -106,4 +112,29 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
+}
+
+/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
+export function configEnv(config: Record<string, string> = {}): Record<string, string> {
+  const entries = Object.entries(config)
+  if (entries.length === 0) return {}
+  const env: Record<string, string> = {GIT_CONFIG_COUNT: String(entries.length)}
+  entries.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k
+    env[`GIT_CONFIG_VALUE_${i}`] = v
+  })
+  return env
+}
+
+/**
+ * Streaming sibling of execGit for long-lived git processes whose output must
+ * not be buffered (the test smart-HTTP server's `git http-backend`). Same
+ * hardened environment and config channel, so there is still one funnel.
+ */
+export function spawnGit(
+  args: string[],
+  options: Pick<GitExecOptions, 'cwd' | 'env' | 'config'>
+): ChildProcess {
+  const env = hardenedEnv({...options.env, ...configEnv(options.config)})
+  return spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
 }

@@ -1,0 +1,231 @@
+import {basename, dirname} from 'node:path'
+import {OperationError} from '../core/errors.js'
+import type {Redactor} from '../core/redact.js'
+import {execGit, type GitExecOptions, type GitOutput} from './exec.js'
+import {
+  classifyPush,
+  classifyRemoteFailure,
+  type PushResult,
+  type RemoteFailure
+} from './push-result.js'
+
+/**
+ * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
+ * (our only channel for auth config) needs 2.31 anyway.
+ */
+export const MIN_GIT_VERSION: readonly [number, number, number] = [2, 35, 0]
+
+export interface Identity {
+  name: string
+  email: string
+}
+
+export interface GitContext {
+  redactor: Redactor
+  /** Extra config for every git child (auth headers), via GIT_CONFIG_COUNT. */
+  config?: Record<string, string>
+  env?: Record<string, string | undefined>
+  /** Per network operation; a dead server must not hang a CI job. */
+  networkTimeoutMs?: number
+  debug?: (message: string) => void
+}
+
+export type CloneResult =
+  | {kind: 'cloned'; branch: string; commit: string}
+  | {kind: 'empty'}
+  | {kind: 'failed'; failure: RemoteFailure}
+
+export type FetchResult =
+  {kind: 'fetched'; commit: string} | {kind: 'failed'; failure: RemoteFailure}
+
+/**
+ * Settings that keep a throwaway clone predictable whatever the user's global
+ * config says: no hooks, no signing prompts, no background maintenance, no
+ * line-ending rewrites of the bytes we edit.
+ */
+const BASE_CONFIG: Record<string, string> = {
+  'core.hooksPath': '/dev/null',
+  'core.autocrlf': 'false',
+  'core.safecrlf': 'false',
+  'core.fsmonitor': 'false',
+  'commit.gpgSign': 'false',
+  'gc.auto': '0',
+  'maintenance.auto': 'false',
+  'fetch.writeCommitGraph': 'false',
+  'advice.detachedHead': 'false',
+  'init.defaultBranch': 'main',
+  'protocol.version': '2',
+  // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
+  'http.lowSpeedLimit': '1',
+  'http.lowSpeedTime': '60'
+}
+
+let versionCheck: Promise<string> | undefined
+
+/**
+ * One repository on disk, driven through the exec funnel. Methods are named
+ * for what the caller wants and return domain results; `try*` methods are
+ * probes that answer with a boolean and never throw for a "no".
+ */
+export class Git {
+  private constructor(
+    readonly dir: string,
+    private readonly ctx: GitContext
+  ) {}
+
+  /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
+  static async create(dir: string, ctx: GitContext): Promise<Git> {
+    versionCheck ??= Git.checkVersion(ctx.redactor)
+    await versionCheck
+    return new Git(dir, ctx)
+  }
+
+  private static async checkVersion(redactor: Redactor): Promise<string> {
+    const out = await execGit(['version'], {cwd: process.cwd(), redactor})
+    const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout)
+    if (!m) throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`)
+    const have = [Number(m[1]), Number(m[2]), Number(m[3])]
+    for (let i = 0; i < 3; i++) {
+      if (have[i] > MIN_GIT_VERSION[i]) break
+      if (have[i] < MIN_GIT_VERSION[i]) {
+        throw new OperationError(
+          `git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`
+        )
+      }
+    }
+    return have.join('.')
+  }
+
+  private run(
+    args: string[],
+    options: Partial<GitExecOptions> & {network?: boolean} = {}
+  ): Promise<GitOutput> {
+    const {network, ...rest} = options
+    this.ctx.debug?.(`git ${args.join(' ')}`)
+    return execGit(args, {
+      cwd: this.dir,
+      redactor: this.ctx.redactor,
+      env: this.ctx.env,
+      config: {...BASE_CONFIG, ...this.ctx.config},
+      timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
+      ...rest
+    })
+  }
+
+  /**
+   * Shallow (one commit), blobless, single-branch clone without a checkout:
+   * what it transfers is one commit and its trees, whatever the history
+   * length. File contents arrive later, only for the sparse set.
+   */
+  async cloneForEdit(url: string, branch?: string): Promise<CloneResult> {
+    const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout']
+    args.push('--sparse', '--single-branch', '--no-tags')
+    if (branch) args.push('--branch', branch)
+    args.push('--', url, basename(this.dir))
+    const out = await this.run(args, {cwd: dirname(this.dir), allowFailure: true, network: true})
+    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    if (!(await this.tryResolve('HEAD'))) return {kind: 'empty'}
+    const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
+      allowFailure: true
+    })
+    return {
+      kind: 'cloned',
+      branch: head.stdout.trim() || branch || 'HEAD',
+      commit: await this.commitOf('HEAD')
+    }
+  }
+
+  /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
+  async listFiles(rev: string): Promise<string[]> {
+    const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev])
+    return out.stdout.split('\0').filter(Boolean)
+  }
+
+  /**
+   * Checks out `commit` with only `dirs` (recursively) plus top-level files
+   * present; blobs for them are fetched in one batch. An empty string in
+   * `dirs` means the whole tree.
+   */
+  async checkoutSparse(commit: string, dirs: string[]): Promise<void> {
+    if (dirs.includes('')) await this.run(['sparse-checkout', 'disable'], {network: true})
+    else {
+      await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
+        input: dirs.join('\n') + '\n',
+        network: true
+      })
+    }
+    await this.run(['reset', '--quiet', '--hard', commit], {network: true})
+  }
+
+  /** Fetches the branch's current tip (one commit deep, trees only). */
+  async fetchTip(branch: string): Promise<FetchResult> {
+    const ref = `refs/remotes/origin/${branch}`
+    const out = await this.run(
+      ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`],
+      {allowFailure: true, network: true}
+    )
+    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    return {kind: 'fetched', commit: await this.commitOf(ref)}
+  }
+
+  /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
+  async commitFiles(files: string[], message: string, author: Identity): Promise<string | null> {
+    if (files.length === 0) return null
+    await this.run(['add', '--sparse', '--', ...files])
+    if (!(await this.tryHasStagedChanges())) return null
+    const who = {
+      GIT_AUTHOR_NAME: author.name,
+      GIT_AUTHOR_EMAIL: author.email,
+      GIT_COMMITTER_NAME: author.name,
+      GIT_COMMITTER_EMAIL: author.email
+    }
+    await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
+      input: message,
+      env: {...this.ctx.env, ...who}
+    })
+    return this.commitOf('HEAD')
+  }
+
+  /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
+  async pushHead(branch: string): Promise<PushResult> {
+    const out = await this.run(
+      ['push', '--porcelain', '--quiet', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`],
+      {allowFailure: true, network: true}
+    )
+    return classifyPush(out)
+  }
+
+  /**
+   * Asks the remote where `branch` points. Used after a connection dropped
+   * mid-push, when only the server knows whether the update happened.
+   */
+  async remoteBranchCommit(
+    branch: string
+  ): Promise<{kind: 'at'; commit: string | null} | {kind: 'failed'; failure: RemoteFailure}> {
+    const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+      allowFailure: true,
+      network: true,
+      timeoutMs: 30_000
+    })
+    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`))
+    return {kind: 'at', commit: line ? line.split('\t')[0] : null}
+  }
+
+  async commitOf(rev: string): Promise<string> {
+    const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])
+    return out.stdout.trim()
+  }
+
+  async tryResolve(rev: string): Promise<boolean> {
+    const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
+      allowFailure: true
+    })
+    return out.code === 0
+  }
+
+  async tryHasStagedChanges(): Promise<boolean> {
+    const out = await this.run(['diff', '--cached', '--quiet'], {allowFailure: true})
+    return out.code === 1
+  }
+}

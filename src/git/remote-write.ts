@@ -1,0 +1,247 @@
+import {mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {OperationError, UsageError} from '../core/errors.js'
+import type {Redactor} from '../core/redact.js'
+import {authFailureMessage, authFromEnv, type GitAuth} from './auth.js'
+import {Git, type Identity} from './git.js'
+import type {RemoteFailure} from './push-result.js'
+import {displayUrl, parseRemoteUrl, type RemoteUrl} from './remote-url.js'
+import {sparseDirs, type EditPatterns} from './sparse-set.js'
+
+type Env = Readonly<Record<string, string | undefined>>
+
+/** What any planner's outcome must expose; set-image's EditOutcome fits as is. */
+export interface PlanOutcome {
+  changed: boolean
+  files: {file: string}[]
+}
+
+/**
+ * The edit, kept out of the git orchestration so set-image and promote can
+ * each bring their own. `plan` must be a pure function of the checkout: it is
+ * called again from scratch on every new tip after a lost push race.
+ */
+export interface Planner<O extends PlanOutcome> {
+  /** Which directories and files the edit reads; decides the sparse checkout. */
+  patterns: EditPatterns
+  plan(root: string): Promise<O>
+  write(root: string, outcome: O): Promise<void>
+}
+
+export interface Backoff {
+  baseMs: number
+  capMs: number
+  random?: () => number
+  sleep?: (ms: number) => Promise<void>
+}
+
+/** Full jitter: spreads writers that lost the same race across a doubling window. */
+export const DEFAULT_BACKOFF: Backoff = {baseMs: 250, capMs: 8_000}
+
+export function backoffDelay(attempt: number, backoff: Backoff): number {
+  const window = Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempt - 1))
+  return Math.round((backoff.random ?? Math.random)() * window)
+}
+
+export interface RemoteWriteOptions<O extends PlanOutcome> {
+  /** --repo as the user gave it: URL, scp-like SSH address or local path. */
+  repo: string
+  /** Defaults to the remote's default branch. */
+  branch?: string
+  planner: Planner<O>
+  /** Builds the commit message for the outcome of one attempt. */
+  message: (outcome: O, branch: string) => string
+  author: Identity
+  maxAttempts: number
+  dryRun: boolean
+  env: Env
+  redactor: Redactor
+  /** Resolves relative --repo paths. */
+  cwd?: string
+  log?: (message: string) => void
+  debug?: (message: string) => void
+  backoff?: Backoff
+  /** Test hook: sees the clone (e.g. its .git/config) just before it is deleted. */
+  inspectClone?: (dir: string) => Promise<void>
+}
+
+interface Common {
+  branch: string
+  attempts: number
+  remote: RemoteUrl
+}
+
+export type RemoteWriteResult<O extends PlanOutcome> =
+  /** A commit landed on the branch. */
+  | (Common & {kind: 'pushed'; commit: string; base: string; outcome: O; message: string})
+  /** The branch already holds the requested state (possibly after a retry). */
+  | (Common & {kind: 'unchanged'; base: string; outcome: O})
+  /** --dry-run: what would be committed; nothing was pushed. */
+  | (Common & {kind: 'dry-run'; base: string; outcome: O; message: string})
+  /** Refused for good (protection, hook) or still losing races after the last attempt. */
+  | (Common & {kind: 'rejected'; reason: string; detail: string; outcome: O})
+
+const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
+
+/**
+ * Clones only what the edit needs (depth 1, one branch, no blobs but the
+ * sparse set), applies the planner, commits and pushes; when the branch moved
+ * meanwhile it fetches the new tip and re-plans from scratch on it, so a
+ * stale commit is never pushed again. The clone lives in a temp dir that is
+ * removed on every path out.
+ */
+export async function remoteWrite<O extends PlanOutcome>(
+  options: RemoteWriteOptions<O>
+): Promise<RemoteWriteResult<O>> {
+  if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+    throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`)
+  }
+  const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd())
+  const auth = authFromEnv(remote, options.env, options.redactor)
+  const tmp = await mkdtemp(join(tmpdir(), 'gitops-deploy-'))
+  try {
+    const git = await Git.create(join(tmp, 'repo'), {
+      redactor: options.redactor,
+      config: auth.config,
+      debug: options.debug
+    })
+    return await writeLoop(git, remote, auth, options)
+  } finally {
+    if (options.inspectClone) await options.inspectClone(join(tmp, 'repo')).catch(() => undefined)
+    await rm(tmp, {recursive: true, force: true})
+  }
+}
+
+async function writeLoop<O extends PlanOutcome>(
+  git: Git,
+  remote: RemoteUrl,
+  auth: GitAuth,
+  options: RemoteWriteOptions<O>
+): Promise<RemoteWriteResult<O>> {
+  const where = displayUrl(remote)
+  const log = options.log ?? (() => undefined)
+  const cloned = await git.cloneForEdit(remote.url, options.branch)
+  if (cloned.kind === 'failed')
+    throw remoteError(cloned.failure, remote, auth, 'read', options.branch)
+  if (cloned.kind === 'empty') {
+    throw new UsageError(
+      `${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`
+    )
+  }
+  const branch = cloned.branch
+  let base = cloned.commit
+  const backoff = options.backoff ?? DEFAULT_BACKOFF
+  for (let attempt = 1; ; attempt++) {
+    const common = {branch, attempts: attempt, remote}
+    const tree = await git.listFiles(base)
+    const dirs = sparseDirs(tree, options.planner.patterns)
+    options.debug?.(
+      `sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`
+    )
+    await git.checkoutSparse(base, dirs)
+    const outcome = await options.planner.plan(git.dir)
+    if (!outcome.changed) return {...common, kind: 'unchanged', base, outcome}
+    const message = options.message(outcome, branch)
+    if (options.dryRun) return {...common, kind: 'dry-run', base, outcome, message}
+    await options.planner.write(git.dir, outcome)
+    const commit = await git.commitFiles(
+      outcome.files.map(f => f.file),
+      message,
+      options.author
+    )
+    if (commit === null) return {...common, kind: 'unchanged', base, outcome}
+    const pushed = await git.pushHead(branch)
+    switch (pushed.kind) {
+      case 'pushed':
+        return {...common, kind: 'pushed', commit, base, outcome, message}
+      case 'auth-failed':
+        throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status))
+      case 'error': {
+        if (pushed.reason !== 'network') {
+          throw new OperationError(`push to ${where} failed: ${pushed.detail}`)
+        }
+        // The connection dropped: only the server knows whether the ref moved.
+        const after = await git.remoteBranchCommit(branch)
+        if (after.kind === 'at' && after.commit === commit) {
+          return {...common, kind: 'pushed', commit, base, outcome, message}
+        }
+        const state =
+          after.kind === 'at'
+            ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
+            : 'the server could not be asked whether the branch moved'
+        throw new OperationError(
+          `push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`
+        )
+      }
+      case 'rejected': {
+        if (pushed.reason !== 'moved') {
+          return {
+            ...common,
+            kind: 'rejected',
+            reason: pushed.reason,
+            detail: pushed.detail,
+            outcome
+          }
+        }
+        if (attempt >= options.maxAttempts) {
+          return {
+            ...common,
+            kind: 'rejected',
+            reason: 'moved',
+            detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+            outcome
+          }
+        }
+        const delay = backoffDelay(attempt, backoff)
+        log(
+          `push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
+        )
+        await (backoff.sleep ?? sleepMs)(delay)
+        const fetched = await git.fetchTip(branch)
+        if (fetched.kind === 'failed')
+          throw remoteError(fetched.failure, remote, auth, 'read', branch)
+        base = fetched.commit
+      }
+    }
+  }
+}
+
+function hostOf(remote: RemoteUrl): string {
+  if (remote.transport === 'http') return new URL(remote.url).host
+  return displayUrl(remote)
+}
+
+function oneLine(text: string): string {
+  return text.split('\n').filter(Boolean).slice(-2).join(' | ')
+}
+
+function remoteError(
+  failure: RemoteFailure,
+  remote: RemoteUrl,
+  auth: GitAuth,
+  operation: 'read' | 'push',
+  branch: string | undefined
+): Error {
+  const where = displayUrl(remote)
+  if (failure.kind === 'auth-failed') {
+    return new OperationError(authFailureMessage(auth, hostOf(remote), operation, failure.status))
+  }
+  switch (failure.reason) {
+    case 'not-found':
+      if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
+        return new UsageError(
+          `branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`
+        )
+      }
+      return new UsageError(
+        `config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`
+      )
+    case 'network':
+      return new OperationError(
+        `could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`
+      )
+    default:
+      return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`)
+  }
+}
