@@ -49,7 +49,7 @@ export async function importCommits(repo: string, commits: CommitSpec[]): Promis
   const parts: string[] = []
   const parent = (p: number | string) => (typeof p === 'number' ? `:${p + 1}` : p)
   commits.forEach((c, i) => {
-    const ref = `refs/heads/${c.ref ?? 'main'}`
+    const ref = c.ref?.startsWith('refs/') ? c.ref : `refs/heads/${c.ref ?? 'main'}`
     clock += 60
     parts.push(`commit ${ref}\nmark :${i + 1}\ncommitter ${IDENT} ${clock} +0000\n`)
     parts.push(data(c.message ?? `commit ${i + 1}`))
@@ -81,6 +81,8 @@ export interface Fixture {
   url: string
   /** Clones the upstream at `ref` with the given depth into a fresh directory. */
   clone(options?: {depth?: number; branch?: string}): Promise<string>
+  /** What actions/checkout does for a pull request: fetch one commit at depth 1, detached. */
+  checkout(sha: string): Promise<string>
   cleanup(): void
 }
 
@@ -102,6 +104,14 @@ export async function fixture(commits: CommitSpec[]): Promise<Fixture & {shas: s
       if (options.depth) args.push(`--depth=${options.depth}`)
       if (options.branch) args.push('--branch', options.branch)
       await execGit([...args, url, target], {cwd: dir})
+      return target
+    },
+    async checkout(sha) {
+      const target = join(dir, `checkout-${++n}`)
+      await execGit(['init', '--quiet', target], {cwd: dir})
+      await execGit(['remote', 'add', 'origin', url], {cwd: target})
+      await execGit(['fetch', '--quiet', '--no-tags', '--depth=1', 'origin', sha], {cwd: target})
+      await execGit(['checkout', '--quiet', '--detach', sha], {cwd: target})
       return target
     },
     cleanup: () => remove(dir)
