@@ -1,18 +1,502 @@
-import {OperationError} from '../core/errors.js'
-import {defineCommand} from './types.js'
+import {readFileSync} from 'node:fs'
+import {UsageError} from '../core/errors.js'
+import type {AppSettings} from '../argocd/application.js'
+import {formatChange} from '../argocd/application.js'
+import {looksLikeJwt} from '../argocd/client.js'
+import {deploy, type DeployResult, type DeploySettings} from '../argocd/deploy.js'
+import {formatResource, type ResourceLine} from '../argocd/health.js'
+import type {EnvEntry} from '../argocd/types.js'
+import {defineCommand, type InputReader} from './types.js'
 
-// Placeholder until the command lands; it fails loudly rather than pretending.
-export const argoUpsertCommand = defineCommand<void, never>({
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const DNS_LABELISH = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
+
+function pair(raw: string, flag: string, example: string): [string, string] {
+  const i = raw.indexOf('=')
+  if (i <= 0)
+    throw new UsageError(`--${flag} '${raw}' is not KEY=VALUE; write it like --${flag} ${example}`)
+  return [raw.slice(0, i).trim(), raw.slice(i + 1)]
+}
+
+function required(input: InputReader, name: string, hint: string): string {
+  const v = input.string(name)?.trim()
+  if (!v) throw new UsageError(`--${name} is required; ${hint}`)
+  return v
+}
+
+function normalizeServer(raw: string): string {
+  let s = raw.trim().replace(/\/+$/, '')
+  // The argocd CLI takes a bare host (gRPC); the REST API needs a scheme.
+  if (!/^[a-z]+:\/\//i.test(s)) s = `https://${s}`
+  let url: URL
+  try {
+    url = new URL(s)
+  } catch {
+    throw new UsageError(
+      `--server '${raw}' is not a URL; pass the Argo CD server, e.g. https://cd.example.com`
+    )
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new UsageError(
+      `--server '${raw}' must be http(s); pass the Argo CD server, e.g. https://cd.example.com`
+    )
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new UsageError(
+      `--server must not carry credentials, a query or a fragment; put the token in ARGOCD_AUTH_TOKEN and pass only the URL`
+    )
+  }
+  return s
+}
+
+/** `--sync-option A=true,B=true` is one option per comma: the API compares options as exact strings. */
+export function parseSyncOptions(raw: string[]): string[] {
+  const out: string[] = []
+  for (const item of raw.flatMap(r => r.split(/[,\n]/))) {
+    const opt = item.trim()
+    if (!opt) continue
+    if (!/^[A-Za-z][A-Za-z0-9]*=\S+$/.test(opt)) {
+      throw new UsageError(
+        `--sync-option '${opt}' is not Name=value; write e.g. --sync-option ServerSideApply=true`
+      )
+    }
+    if (!out.includes(opt)) out.push(opt)
+  }
+  return out
+}
+
+export function parsePluginEnv(raw: string[], warn: (m: string) => void): EnvEntry[] {
+  const env: EnvEntry[] = []
+  for (const item of raw) {
+    let [name, value] = pair(item, 'plugin-env', 'IMAGE_TAG=1.4.2')
+    if (name.startsWith('ARGOCD_ENV_')) {
+      // The repo-server adds the prefix itself; sending it would give the plugin ARGOCD_ENV_ARGOCD_ENV_X.
+      warn(
+        `--plugin-env ${name}: the plugin sees ARGOCD_ENV_<NAME> already; sending ${name.slice(11)}`
+      )
+      name = name.slice(11)
+    }
+    if (!ENV_NAME.test(name)) {
+      throw new UsageError(
+        `--plugin-env name '${name}' is not a valid variable name; use letters, digits and _`
+      )
+    }
+    if (/\$/.test(value.replace(/\$\$/g, ''))) {
+      warn(
+        `--plugin-env ${name}: the repo-server expands $VARS in values; write $$ for a literal $`
+      )
+    }
+    const at = env.findIndex(e => e.name === name)
+    if (at >= 0) env[at] = {name, value}
+    else env.push({name, value})
+  }
+  return env
+}
+
+function mapPairs(raw: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const item of raw) {
+    const [k, v] = pair(item, flag, 'team=payments')
+    out[k] = v
+  }
+  return out
+}
+
+function parseTimeout(raw: string | undefined): number {
+  const m = /^(\d+)(s|m)?$/.exec((raw ?? '300').trim())
+  if (!m || Number(m[1]) <= 0) {
+    throw new UsageError(
+      `--timeout '${raw}' is not a duration; give seconds, e.g. --timeout 600 (or 10m)`
+    )
+  }
+  return Number(m[1]) * (m[2] === 'm' ? 60 : 1)
+}
+
+function envMs(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n < 1)
+    throw new UsageError(`${name}='${value}' is not a positive number of milliseconds`)
+  return n
+}
+
+export interface ArgoUpsertSettings {
+  deploy: DeploySettings
+}
+
+export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>({
   name: 'argo-upsert',
-  description: 'Create or update an Argo CD Application over its REST API, optionally sync and wait',
-  options: [],
-  outputSpecs: [],
-  settings: () => undefined,
-  run: async () => {
-    throw new OperationError('argo-upsert is not built yet')
+  description:
+    'Create or update an Argo CD Application over its REST API, optionally sync and wait',
+  options: [
+    {name: 'server', type: 'string', description: 'Argo CD server URL, including any --rootpath'},
+    {name: 'app', type: 'string', description: 'Application name'},
+    {
+      name: 'app-namespace',
+      type: 'string',
+      description: "Application's namespace (apps in any namespace); default: the server's own"
+    },
+    {name: 'project', type: 'string', description: 'Argo CD project of the app'},
+    {
+      name: 'repo',
+      type: 'string',
+      description: 'Repository URL with the manifests (the config repo)'
+    },
+    {name: 'path', type: 'string', description: 'Directory of the manifests inside --repo'},
+    {
+      name: 'revision',
+      type: 'string',
+      description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch'
+    },
+    {
+      name: 'dest-server',
+      type: 'string',
+      description: 'Destination cluster API URL (or --dest-name)'
+    },
+    {name: 'dest-name', type: 'string', description: 'Destination cluster name (or --dest-server)'},
+    {name: 'dest-namespace', type: 'string', description: 'Destination namespace'},
+    {
+      name: 'plugin',
+      type: 'string',
+      description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)'
+    },
+    {
+      name: 'plugin-env',
+      type: 'list',
+      description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)'
+    },
+    {
+      name: 'kustomize-image',
+      type: 'list',
+      description: 'Kustomize image override, e.g. app=registry/app:1.2'
+    },
+    {name: 'helm-param', type: 'list', description: 'Helm parameter name=value'},
+    {name: 'helm-values-file', type: 'list', description: 'Helm values file inside --path'},
+    {
+      name: 'sync-policy',
+      type: 'string',
+      description: "automated or none; omitted keeps the live app's policy"
+    },
+    {
+      name: 'auto-prune',
+      type: 'boolean',
+      description: 'With --sync-policy automated: delete resources removed from git'
+    },
+    {
+      name: 'self-heal',
+      type: 'boolean',
+      description: 'With --sync-policy automated: revert drift in the cluster'
+    },
+    {
+      name: 'sync-option',
+      type: 'list',
+      description:
+        'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true'
+    },
+    {
+      name: 'label',
+      type: 'list',
+      description: 'Label key=value to set on the Application (others are kept)'
+    },
+    {
+      name: 'annotation',
+      type: 'list',
+      description: 'Annotation key=value to set on the Application (others are kept)'
+    },
+    {
+      name: 'sync',
+      type: 'boolean',
+      description: 'Start a sync (or wait for the one already running)'
+    },
+    {
+      name: 'wait',
+      type: 'boolean',
+      description: 'Wait until the app runs this spec and revision, Synced and Healthy'
+    },
+    {
+      name: 'timeout',
+      type: 'string',
+      description: 'Hard limit in seconds for the whole run',
+      default: '300'
+    },
+    {
+      name: 'insecure',
+      type: 'boolean',
+      description: 'Skip TLS certificate verification (test servers only)'
+    },
+    {
+      name: 'ca-file',
+      type: 'string',
+      description: 'PEM file with the CA that signed the Argo CD server certificate'
+    }
+  ],
+  outputSpecs: [
+    {name: 'operation', description: 'What the upsert did: created, updated or unchanged'},
+    {
+      name: 'sync-status',
+      description: 'Argo CD sync status at the end (Synced, OutOfSync, Unknown)'
+    },
+    {
+      name: 'health-status',
+      description: 'Argo CD health status at the end (Healthy, Progressing, Degraded, ...)'
+    },
+    {name: 'revision', description: 'Commit SHA Argo CD resolved and compared'},
+    {name: 'url', description: 'The application in the Argo CD UI'}
+  ],
+
+  settings(input, env, platform) {
+    const token = env.ARGOCD_AUTH_TOKEN?.trim()
+    if (!token) {
+      throw new UsageError(
+        'ARGOCD_AUTH_TOKEN is not set; export the Argo CD API token in it (action input: argocd-token); tokens are never taken from flags'
+      )
+    }
+    platform.setSecret(token)
+    if (!looksLikeJwt(token)) {
+      platform.warning(
+        'ARGOCD_AUTH_TOKEN does not look like a JWT (three dot-separated parts); Argo CD will ignore it'
+      )
+    }
+    const server = normalizeServer(
+      required(input, 'server', 'pass the Argo CD server URL, e.g. https://cd.example.com')
+    )
+    const host = new URL(server).hostname
+    if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
+      platform.warning(`--server ${server} is plain http: the token travels unencrypted`)
+    }
+    const name = required(input, 'app', 'name the Argo CD Application, e.g. --app web-dev')
+    if (!DNS_LABELISH.test(name) || name.length > 253) {
+      throw new UsageError(
+        `--app '${name}' is not a valid Application name; use lower-case letters, digits, '-' and '.'`
+      )
+    }
+    const namespace = input.string('app-namespace')?.trim() || undefined
+    const project = required(input, 'project', 'name the Argo CD project, e.g. --project default')
+    const repo = required(
+      input,
+      'repo',
+      'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'
+    )
+    const path = required(
+      input,
+      'path',
+      'pass the manifests directory inside --repo, e.g. --path overlays/dev'
+    )
+    const revision = required(
+      input,
+      'revision',
+      'pass a commit SHA, tag or branch, e.g. --revision $CI_COMMIT_SHA'
+    )
+    const destServer = input.string('dest-server')?.trim()
+    const destName = input.string('dest-name')?.trim()
+    if (!!destServer === !!destName) {
+      throw new UsageError(
+        'give exactly one of --dest-server and --dest-name; e.g. --dest-server https://kubernetes.default.svc or --dest-name prod-eu'
+      )
+    }
+    const destNamespace = required(
+      input,
+      'dest-namespace',
+      'pass the target namespace, e.g. --dest-namespace web'
+    )
+
+    const warn = (m: string) => platform.warning(m)
+    const pluginName = input.string('plugin')?.trim()
+    const pluginEnv = parsePluginEnv(input.list('plugin-env'), warn)
+    const kustomizeImages = input
+      .list('kustomize-image')
+      .map(s => s.trim())
+      .filter(Boolean)
+    const helmParams = input.list('helm-param').map(p => {
+      const [k, v] = pair(p, 'helm-param', 'image.tag=1.4.2')
+      return {name: k, value: v}
+    })
+    const helmValuesFiles = input
+      .list('helm-values-file')
+      .map(s => s.trim())
+      .filter(Boolean)
+    if (pluginEnv.length && !pluginName) {
+      throw new UsageError(
+        '--plugin-env needs --plugin <name>: the name of the ConfigManagementPlugin (e.g. argocd-vault-plugin-kustomize)'
+      )
+    }
+    const tools = [
+      pluginName ? 'Plugin (--plugin)' : '',
+      kustomizeImages.length ? 'Kustomize (--kustomize-image)' : '',
+      helmParams.length || helmValuesFiles.length ? 'Helm (--helm-param/--helm-values-file)' : ''
+    ].filter(Boolean)
+    if (tools.length > 1) {
+      throw new UsageError(
+        `an app source can use one tool, but these were given: ${tools.join(', ')}; with a plugin pass the image as ` +
+          '--plugin-env IMAGE_NAME=... --plugin-env IMAGE_TAG=... instead (Argo CD rejects "multiple application sources defined")'
+      )
+    }
+
+    const policy = input.string('sync-policy')?.trim()
+    if (policy !== undefined && policy !== 'automated' && policy !== 'none') {
+      throw new UsageError(`--sync-policy '${policy}' is not known; use automated or none`)
+    }
+    const autoPrune = input.boolean('auto-prune') === true
+    const selfHeal = input.boolean('self-heal') === true
+    if ((autoPrune || selfHeal) && policy !== 'automated') {
+      throw new UsageError(
+        '--auto-prune and --self-heal apply to automated sync; add --sync-policy automated'
+      )
+    }
+    const rawOptions = input.list('sync-option')
+    const insecure = input.boolean('insecure') === true
+    const caFile = input.string('ca-file')?.trim()
+    if (insecure && caFile)
+      throw new UsageError('--insecure and --ca-file exclude each other; keep --ca-file')
+    let ca: string | undefined
+    if (caFile) {
+      try {
+        ca = readFileSync(caFile, 'utf8')
+      } catch (e) {
+        throw new UsageError(
+          `--ca-file ${caFile} cannot be read (${(e as NodeJS.ErrnoException).code}); pass a PEM file path`
+        )
+      }
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new UsageError(
+          `--ca-file ${caFile} holds no PEM certificate; pass the CA certificate in PEM form`
+        )
+      }
+    }
+
+    const app: AppSettings = {
+      name,
+      ...(namespace ? {namespace} : {}),
+      project,
+      repo,
+      path,
+      revision,
+      destination: destServer
+        ? {server: destServer, namespace: destNamespace}
+        : {name: destName!, namespace: destNamespace},
+      ...(pluginName ? {plugin: {name: pluginName, env: pluginEnv}} : {}),
+      kustomizeImages,
+      helmParams,
+      helmValuesFiles,
+      ...(policy ? {syncPolicy: policy as 'automated' | 'none'} : {}),
+      autoPrune,
+      selfHeal,
+      ...(rawOptions.length ? {syncOptions: parseSyncOptions(rawOptions)} : {}),
+      labels: mapPairs(input.list('label'), 'label'),
+      annotations: mapPairs(input.list('annotation'), 'annotation')
+    }
+    return {
+      deploy: {
+        server,
+        token,
+        insecure,
+        ...(ca ? {ca} : {}),
+        app,
+        sync: input.boolean('sync') === true,
+        wait: input.boolean('wait') === true,
+        timeoutMs: parseTimeout(input.string('timeout')) * 1000,
+        // Tuning knobs for slow proxies and for tests; defaults suit real servers.
+        pollMs: envMs(env.GITOPS_ARGOCD_POLL_MS, 5000, 'GITOPS_ARGOCD_POLL_MS'),
+        retryBaseMs: envMs(env.GITOPS_ARGOCD_RETRY_MS, 500, 'GITOPS_ARGOCD_RETRY_MS')
+      }
+    }
   },
-  outputs: () => ({}),
-  json: () => ({}),
-  summary: () => '',
-  text: () => ''
+
+  run: (settings, platform) =>
+    deploy(settings.deploy, {info: m => platform.info(m), debug: m => platform.debug(m)}),
+
+  outputs: r => ({
+    operation: r.operation,
+    'sync-status': r.syncStatus,
+    'health-status': r.healthStatus,
+    revision: r.revision,
+    url: r.url
+  }),
+
+  json: r => ({
+    operation: r.operation,
+    syncStatus: r.syncStatus,
+    healthStatus: r.healthStatus,
+    revision: r.revision,
+    url: r.url,
+    app: r.name,
+    project: r.project,
+    changes: r.changes,
+    ...(r.movedFromProject ? {movedFromProject: r.movedFromProject} : {}),
+    sync: r.sync,
+    wait: r.wait
+  }),
+
+  summary: r => {
+    const lines = [`### Argo CD: ${r.name} ${r.operation}`, '']
+    const failed = failureLine(r)
+    if (failed) lines.push(`**${escapeMd(failed)}**`, '')
+    lines.push('| | |', '|---|---|')
+    lines.push(`| Application | [${escapeMd(r.name)}](${r.url}) |`)
+    lines.push(
+      `| Project | ${escapeMd(r.project)}${r.movedFromProject ? ` (moved from ${escapeMd(r.movedFromProject)})` : ''} |`
+    )
+    lines.push(`| Operation | ${r.operation} |`)
+    lines.push(`| Sync | ${syncText(r)} |`)
+    lines.push(`| Status | ${r.syncStatus} / ${r.healthStatus} |`)
+    lines.push(`| Revision | ${r.revision ? `\`${r.revision}\`` : '-'} |`)
+    if (r.changes.length) {
+      lines.push('', 'Fields this update overwrote:', '')
+      for (const c of r.changes) lines.push(`- \`${formatChange(c).replace(/`/g, "'")}\``)
+    }
+    const resources = failedResources(r)
+    if (resources.length) {
+      lines.push('', 'Resources not healthy or not synced:', '')
+      for (const res of resources) lines.push(`- ${escapeMd(formatResource(res))}`)
+    }
+    return lines.join('\n') + '\n'
+  },
+
+  text: r => {
+    const lines: string[] = []
+    const failed = failureLine(r)
+    if (failed) lines.push(failed)
+    lines.push(`application ${r.name} ${r.operation} (project ${r.project})`)
+    for (const c of r.changes) lines.push(`  overwrote ${formatChange(c)}`)
+    if (r.sync.kind !== 'not-requested') lines.push(`  sync: ${syncText(r)}`)
+    lines.push(
+      `  status: ${r.syncStatus} / ${r.healthStatus}${r.revision ? ` at ${r.revision}` : ''}`
+    )
+    const resources = failedResources(r)
+    if (resources.length) {
+      lines.push('  resources not healthy or not synced:')
+      for (const res of resources) lines.push(`    ${formatResource(res)}`)
+    }
+    lines.push(`  ${r.url}`)
+    return lines.join('\n') + '\n'
+  },
+
+  exitCode: r => (r.wait.kind === 'failed' || r.wait.kind === 'timeout' ? 1 : 0)
 })
+
+function syncText(r: DeployResult): string {
+  switch (r.sync.kind) {
+    case 'not-requested':
+      return 'not requested'
+    case 'triggered':
+      return 'started'
+    case 'joined':
+      return `joined the operation already running (${r.sync.phase})`
+  }
+}
+
+function failureLine(r: DeployResult): string | undefined {
+  if (r.wait.kind === 'failed') return `deploy of ${r.name} failed: ${r.wait.reason}`
+  if (r.wait.kind === 'timeout') return `deploy of ${r.name} did not finish: ${r.wait.reason}`
+  return undefined
+}
+
+function failedResources(r: DeployResult): ResourceLine[] {
+  if (r.wait.kind === 'failed') return r.wait.resources
+  if (r.wait.kind === 'timeout') return r.wait.progress?.pending ?? []
+  return []
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[|<>]/g, c => `\\${c}`)
+}

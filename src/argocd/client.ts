@@ -1,0 +1,428 @@
+import * as http from 'node:http'
+import * as https from 'node:https'
+import {OperationError} from '../core/errors.js'
+
+/**
+ * How a failed Argo CD call is handled. Branching is on the gRPC `code` in
+ * the error body because the gateway maps several distinct failures onto one
+ * HTTP status (400 = invalid spec, spec differs, operation in progress...).
+ */
+export type ArgoErrorKind =
+  | 'unauthenticated' // 16
+  | 'permission-denied' // 7 (also a missing app when no project is given)
+  | 'not-found' // 5
+  | 'invalid' // 3
+  | 'operation-in-progress' // 9, "another operation is already in progress"
+  | 'failed-precondition' // 9, anything else
+  | 'conflict' // 6, 10
+  | 'unavailable' // 5xx, 14, 4, resets: retried before this surfaces
+  | 'wrong-endpoint' // plain-text 404 / HTML: --server is not the API root
+  | 'unsupported-media-type' // 415
+  | 'timeout' // our own deadline
+  | 'unexpected'
+
+export class ArgoApiError extends OperationError {
+  constructor(
+    readonly kind: ArgoErrorKind,
+    message: string,
+    readonly detail: {
+      status?: number
+      code?: number
+      serverMessage?: string
+      transient?: boolean
+    } = {}
+  ) {
+    super(message)
+    this.name = 'ArgoApiError'
+  }
+}
+
+export interface ArgoClientOptions {
+  /** Base URL including any --rootpath, e.g. https://cd.example.com/argocd */
+  server: string
+  token: string
+  insecure?: boolean
+  /** PEM text of extra CA certificates. */
+  ca?: string
+  /** Attempts after the first for transient failures. */
+  retries?: number
+  /** First backoff delay; doubles per attempt, with jitter. */
+  retryBaseMs?: number
+  /** Per-request idle limit; the caller's signal bounds the whole run. */
+  requestTimeoutMs?: number
+  /** Told about each retry, for the log. */
+  onRetry?: (message: string) => void
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | boolean | undefined>
+  body?: unknown
+  signal?: AbortSignal
+  /** What the call is doing, for error messages ("creating application web"). */
+  doing?: string
+}
+
+interface RawResponse {
+  status: number
+  contentType: string
+  text: string
+}
+
+const GRPC_NAMES: Record<number, string> = {
+  1: 'Canceled',
+  2: 'Unknown',
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  6: 'AlreadyExists',
+  7: 'PermissionDenied',
+  9: 'FailedPrecondition',
+  10: 'Aborted',
+  13: 'Internal',
+  14: 'Unavailable',
+  16: 'Unauthenticated'
+}
+
+const TRANSIENT_NET = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET'
+])
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(t)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', onAbort, {once: true})
+  })
+}
+
+export {sleep}
+
+/** True when the token has the three dot-separated parts the server requires of a JWT. */
+export function looksLikeJwt(token: string): boolean {
+  return token.split('.').length === 3 && token.split('.').every(p => p.length > 0)
+}
+
+export class ArgoClient {
+  readonly server: string
+  private readonly agent: http.Agent
+  private readonly retries: number
+  private readonly retryBaseMs: number
+  private readonly requestTimeoutMs: number
+
+  constructor(private readonly options: ArgoClientOptions) {
+    this.server = options.server.replace(/\/+$/, '')
+    const isHttps = this.server.startsWith('https:')
+    this.agent = isHttps
+      ? new https.Agent({
+          rejectUnauthorized: !options.insecure,
+          ...(options.ca ? {ca: options.ca} : {})
+        })
+      : new http.Agent()
+    this.retries = options.retries ?? 4
+    this.retryBaseMs = options.retryBaseMs ?? 500
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+  }
+
+  close(): void {
+    this.agent.destroy()
+  }
+
+  url(path: string, query?: RequestOptions['query']): URL {
+    const url = new URL(this.server + path)
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v))
+    }
+    return url
+  }
+
+  /**
+   * The one way this program talks to Argo CD: auth header, exact content
+   * type, retry with backoff for transient failures only, and errors that
+   * name the fix.
+   */
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = this.url(path, opts.query)
+    for (let attempt = 0; ; attempt++) {
+      let error: ArgoApiError
+      try {
+        const res = await this.send(method, url, opts.body, opts.signal)
+        if (res.status >= 200 && res.status < 300) return this.parseOk<T>(res, method, url)
+        error = this.classify(res, method, url, opts.doing)
+      } catch (e) {
+        if (opts.signal?.aborted) throw abortError(opts.signal, opts.doing)
+        if (e instanceof ArgoApiError) throw e
+        error = this.networkError(e, method, url, opts.doing)
+      }
+      if (!error.detail.transient || attempt >= this.retries) throw error
+      const delay = Math.round(this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() * 0.5))
+      this.options.onRetry?.(
+        `${error.message.split(';')[0]}; retrying in ${delay} ms (${attempt + 1}/${this.retries})`
+      )
+      try {
+        await sleep(delay, opts.signal)
+      } catch {
+        throw abortError(opts.signal!, opts.doing)
+      }
+    }
+  }
+
+  /**
+   * Opens a long-lived GET (the watch stream). Resolves with the response once
+   * headers arrive; failures are classified like any other call but not
+   * retried here: the watcher decides when to reconnect.
+   */
+  stream(
+    path: string,
+    query: RequestOptions['query'],
+    signal: AbortSignal
+  ): Promise<http.IncomingMessage> {
+    const url = this.url(path, query)
+    return new Promise((resolve, reject) => {
+      const req = this.transport(url).request(url, {
+        method: 'GET',
+        agent: this.agent,
+        signal,
+        headers: {
+          Authorization: `Bearer ${this.options.token}`,
+          // SSE gets keepalives and skips the gateway's gzip.
+          Accept: 'text/event-stream',
+          'Accept-Encoding': 'identity'
+        }
+      })
+      req.on('response', res => {
+        if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300) return resolve(res)
+        const chunks: Buffer[] = []
+        res.on('data', c => chunks.push(c))
+        res.on('error', reject)
+        res.on('end', () => {
+          reject(
+            this.classify(
+              {
+                status: res.statusCode ?? 0,
+                contentType: String(res.headers['content-type'] ?? ''),
+                text: Buffer.concat(chunks).toString('utf8')
+              },
+              'GET',
+              url,
+              'watching the application'
+            )
+          )
+        })
+      })
+      req.on('error', e =>
+        reject(signal.aborted ? abortError(signal) : this.networkError(e, 'GET', url))
+      )
+      req.end()
+    })
+  }
+
+  private transport(url: URL): typeof http | typeof https {
+    return url.protocol === 'https:' ? https : http
+  }
+
+  private send(
+    method: string,
+    url: URL,
+    body: unknown,
+    signal?: AbortSignal
+  ): Promise<RawResponse> {
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.options.token}`,
+      // Paths outside the API fall through to the UI, which answers HTML.
+      Accept: 'application/json'
+    }
+    let payload: Buffer | undefined
+    if (method !== 'GET') {
+      // The server enforces this exact value on every non-GET call, body or
+      // not; "application/json; charset=utf-8" is answered with 415.
+      headers['Content-Type'] = 'application/json'
+      payload = Buffer.from(body === undefined ? '' : JSON.stringify(body))
+      headers['Content-Length'] = String(payload.length)
+    }
+    return new Promise((resolve, reject) => {
+      const req = this.transport(url).request(url, {method, agent: this.agent, headers, signal})
+      req.setTimeout(this.requestTimeoutMs, () => {
+        const e = new Error(`no answer within ${this.requestTimeoutMs} ms`) as NodeJS.ErrnoException
+        e.code = 'ETIMEDOUT'
+        req.destroy(e)
+      })
+      req.on('response', res => {
+        const chunks: Buffer[] = []
+        res.on('data', c => chunks.push(c))
+        res.on('error', reject)
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            text: Buffer.concat(chunks).toString('utf8')
+          })
+        )
+      })
+      req.on('error', reject)
+      req.end(payload)
+    })
+  }
+
+  private parseOk<T>(res: RawResponse, method: string, url: URL): T {
+    try {
+      return (res.text ? JSON.parse(res.text) : {}) as T
+    } catch {
+      const html = /<html|<!doctype/i.test(res.text.slice(0, 200))
+      throw new ArgoApiError(
+        'wrong-endpoint',
+        `${method} ${url.pathname} answered ${html ? 'an HTML page' : 'something that is not JSON'}, not the Argo CD API; ` +
+          `check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`,
+        {status: res.status}
+      )
+    }
+  }
+
+  /** Maps an error response to a kind and a message that names the fix. */
+  classify(res: RawResponse, method: string, url: URL, doing?: string): ArgoApiError {
+    let code: number | undefined
+    let serverMessage = res.text.trim().slice(0, 500)
+    try {
+      const body = JSON.parse(res.text) as {code?: number; message?: string; error?: string}
+      if (typeof body.code === 'number') code = body.code
+      serverMessage = String(body.message ?? body.error ?? serverMessage)
+    } catch {
+      // plain-text errors come from the router or a proxy, not from the API
+    }
+    const what = doing ?? `${method} ${url.pathname}`
+    const grpc =
+      code === undefined ? '' : ` (gRPC ${[code, GRPC_NAMES[code]].filter(Boolean).join(' ')})`
+    const said = `Argo CD answered ${res.status}${grpc}: ${serverMessage || '(empty body)'}`
+    const detail = {status: res.status, code, serverMessage}
+    const make = (kind: ArgoErrorKind, fix: string, transient = false) =>
+      new ArgoApiError(kind, `${what} failed: ${said}; ${fix}`, {...detail, transient})
+
+    if (code === 16 || (code === undefined && res.status === 401)) {
+      const expired = /expired/i.test(serverMessage)
+      const jwtHint = looksLikeJwt(this.options.token)
+        ? ''
+        : ' (the value is not a JWT: the server ignores tokens without three dot-separated parts)'
+      return make(
+        'unauthenticated',
+        `${expired ? 'the token has expired' : 'the token was not accepted'}${jwtHint}: set ARGOCD_AUTH_TOKEN to a valid token ` +
+          `(argocd account generate-token --account <ci-account>, or a project role token)`
+      )
+    }
+    if (code === 7 || (code === undefined && res.status === 403)) {
+      const perm = /permission denied: ([^,]+, [^,]+, [^,]+)/.exec(serverMessage)?.[1]
+      return make(
+        'permission-denied',
+        perm
+          ? `grant the account behind ARGOCD_AUTH_TOKEN '${perm}' (argocd-rbac-cm policy or a project role); ` +
+              `moving an app to another project also needs 'update' on its current project`
+          : `check that the app exists and that the token may act on it (argocd-rbac-cm policy or a project role)`
+      )
+    }
+    if (code === 5 || (code === undefined && res.status === 404 && /json/.test(res.contentType))) {
+      return make('not-found', 'check --app, --app-namespace and --project')
+    }
+    if (res.status === 404) {
+      return make(
+        'wrong-endpoint',
+        'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)'
+      )
+    }
+    if (code === 3) {
+      if (/not allowed in project|project does not exist/i.test(serverMessage)) {
+        return make(
+          'invalid',
+          `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>)`
+        )
+      }
+      if (/destination/i.test(serverMessage)) {
+        return make(
+          'invalid',
+          'check --dest-server/--dest-name: the cluster must be registered in Argo CD (argocd cluster list)'
+        )
+      }
+      return make('invalid', 'fix the application spec flags named in the message')
+    }
+    if (code === 9) {
+      if (/another operation is already in progress/i.test(serverMessage)) {
+        return make(
+          'operation-in-progress',
+          'wait for the running operation, or terminate it (argocd app terminate-op)'
+        )
+      }
+      return make(
+        'failed-precondition',
+        'the app is not in a state that allows this call; see the message'
+      )
+    }
+    if (code === 6 || code === 10 || res.status === 409) {
+      return make(
+        'conflict',
+        'the app changed concurrently; run again',
+        code === 10 || res.status === 409
+      )
+    }
+    if (res.status === 415) {
+      return make(
+        'unsupported-media-type',
+        'a proxy in front of Argo CD changed the Content-Type header; it must pass "application/json" through unchanged'
+      )
+    }
+    if (
+      res.status >= 500 ||
+      res.status === 429 ||
+      res.status === 408 ||
+      code === 14 ||
+      code === 4
+    ) {
+      return make(
+        'unavailable',
+        'Argo CD or a proxy in front of it is failing; try again later',
+        true
+      )
+    }
+    return make('unexpected', 'see the message')
+  }
+
+  private networkError(e: unknown, method: string, url: URL, doing?: string): ArgoApiError {
+    const err = e as NodeJS.ErrnoException
+    const code = err.code ?? ''
+    const what = doing ?? `${method} ${url.pathname}`
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      return new ArgoApiError(
+        'unavailable',
+        `${what} failed: TLS error ${code} talking to ${url.host}: ${err.message}; ` +
+          `pass --ca-file <pem> with the CA that signed the server certificate (or --insecure for a test server)`
+      )
+    }
+    const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message)
+    return new ArgoApiError(
+      'unavailable',
+      `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`,
+      {transient}
+    )
+  }
+}
+
+export function abortError(signal: AbortSignal, doing?: string): ArgoApiError {
+  const reason = signal.reason
+  if (reason instanceof ArgoApiError) return reason
+  return new ArgoApiError(
+    'timeout',
+    `${doing ? `${doing}: ` : ''}${reason instanceof Error ? reason.message : 'aborted'}`
+  )
+}

@@ -1,0 +1,189 @@
+import {sameJson} from './application.js'
+import type {Application, ApplicationDestination, ApplicationSource} from './types.js'
+
+/** What "deployed" means for this run: the spec we wrote, at the revision we asked for. */
+export interface Expectation {
+  source: ApplicationSource
+  destination: ApplicationDestination
+  /** A full commit SHA that status.sync.revision must equal; branches/tags can't be checked locally. */
+  revision?: string
+  /**
+   * The app as it was right after our write. An operation or condition
+   * already there belongs to the previous spec and must neither pass nor
+   * fail this run.
+   */
+  baseline?: {operationStartedAt?: string; reconciledAt?: string}
+}
+
+export interface ResourceLine {
+  kind: string
+  name: string
+  namespace?: string
+  sync?: string
+  health?: string
+  message?: string
+}
+
+export interface Progress {
+  phase: string
+  sync: string
+  health: string
+  revision?: string
+  /** status.sync.comparedTo shows our spec (not the previous one). */
+  fresh: boolean
+  pending: ResourceLine[]
+}
+
+export type Evaluation =
+  | {kind: 'done'; progress: Progress}
+  | {kind: 'waiting'; reason: string; progress: Progress}
+  | {kind: 'failed'; reason: string; progress: Progress; resources: ResourceLine[]}
+
+const FAILING_CONDITIONS = new Set(['ComparisonError', 'InvalidSpecError', 'SyncError'])
+
+function time(t?: string): number {
+  const n = t ? Date.parse(t) : NaN
+  return Number.isNaN(n) ? -Infinity : n
+}
+
+/** Resources that are not both Synced and Healthy, with the most useful message we have. */
+export function unhealthyResources(app: Application): ResourceLine[] {
+  const results = app.status?.operationState?.syncResult?.resources ?? []
+  const key = (r: {kind?: string; name?: string; namespace?: string}) =>
+    `${r.kind}/${r.namespace ?? ''}/${r.name}`
+  const resultMessages = new Map<string, string>()
+  for (const r of results) {
+    if (r.message && r.status && r.status !== 'Synced') resultMessages.set(key(r), r.message)
+    else if (r.message && r.hookPhase && /Failed|Error/.test(r.hookPhase))
+      resultMessages.set(key(r), r.message)
+  }
+  const out: ResourceLine[] = []
+  const seen = new Set<string>()
+  for (const r of app.status?.resources ?? []) {
+    const health = r.health?.status
+    const badHealth = health !== undefined && health !== 'Healthy'
+    const badSync = r.status !== undefined && r.status !== 'Synced'
+    if (!badHealth && !badSync && !resultMessages.has(key(r))) continue
+    seen.add(key(r))
+    const message = [r.health?.message, resultMessages.get(key(r))].filter(Boolean).join('; ')
+    out.push({
+      kind: r.kind ?? '?',
+      name: r.name ?? '?',
+      ...(r.namespace ? {namespace: r.namespace} : {}),
+      ...(r.status ? {sync: r.status} : {}),
+      ...(health ? {health} : {}),
+      ...(message ? {message} : {})
+    })
+  }
+  // Failed sync results for resources the status no longer lists (e.g. a rejected manifest).
+  for (const r of results) {
+    if (seen.has(key(r)) || !resultMessages.has(key(r))) continue
+    out.push({
+      kind: r.kind ?? '?',
+      name: r.name ?? '?',
+      ...(r.namespace ? {namespace: r.namespace} : {}),
+      sync: r.status ?? r.hookPhase ?? 'Failed',
+      message: resultMessages.get(key(r))
+    })
+  }
+  return out
+}
+
+export function formatResource(r: ResourceLine): string {
+  const state = [r.sync, r.health].filter(Boolean).join('/')
+  const id = `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`
+  return `${id}${state ? ` (${state})` : ''}${r.message ? `: ${r.message}` : ''}`
+}
+
+export function formatProgress(p: Progress): string {
+  const head = `operation ${p.phase}, sync ${p.sync}, health ${p.health}`
+  if (!p.pending.length) return head
+  const shown = p.pending.slice(0, 5).map(formatResource)
+  const more = p.pending.length > 5 ? `, +${p.pending.length - 5} more` : ''
+  return `${head}; not ready: ${shown.join(', ')}${more}`
+}
+
+/**
+ * Judges one snapshot of the app. Never trusts a Synced/Healthy state until
+ * the controller has compared *our* spec (comparedTo) at the expected
+ * revision: right after an upsert the app still shows the previous revision's
+ * state, which is how naive `wait --sync --health` reports false successes.
+ */
+export function evaluate(app: Application, exp: Expectation): Evaluation {
+  const status = app.status ?? {}
+  const op = status.operationState
+  const compared = status.sync?.comparedTo
+  const fresh =
+    sameJson(compared?.source, exp.source) &&
+    (compared?.destination === undefined || sameJson(compared.destination, exp.destination))
+  const revision = status.sync?.revision
+  const revisionOk = !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase()
+  const opIsOurs =
+    !!op &&
+    (sameJson(op.syncResult?.source, exp.source) ||
+      (!!op.startedAt && op.startedAt !== exp.baseline?.operationStartedAt))
+  const opRunning =
+    !!app.operation ||
+    (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'))
+  const reconciledSinceWrite = fresh || time(status.reconciledAt) > time(exp.baseline?.reconciledAt)
+  const progress: Progress = {
+    phase: app.operation && !op ? 'Pending' : (op?.phase ?? 'none'),
+    sync: status.sync?.status ?? 'Unknown',
+    health: status.health?.status ?? 'Unknown',
+    ...(revision ? {revision} : {}),
+    fresh,
+    pending: unhealthyResources(app)
+  }
+
+  if (op && opIsOurs && (op.phase === 'Failed' || op.phase === 'Error')) {
+    return {
+      kind: 'failed',
+      reason: `sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`,
+      progress,
+      resources: progress.pending
+    }
+  }
+  const condition = (status.conditions ?? []).find(c => FAILING_CONDITIONS.has(c.type ?? ''))
+  if (condition && reconciledSinceWrite) {
+    return {
+      kind: 'failed',
+      reason: `${condition.type}: ${condition.message ?? '(no message)'}`,
+      progress,
+      resources: progress.pending
+    }
+  }
+  if (!fresh) {
+    return {kind: 'waiting', reason: 'Argo CD has not compared the new spec yet', progress}
+  }
+  if (!revisionOk) {
+    return {
+      kind: 'waiting',
+      reason: `waiting for revision ${exp.revision} (at ${revision ?? 'none'})`,
+      progress
+    }
+  }
+  if (opRunning) return {kind: 'waiting', reason: `operation ${progress.phase}`, progress}
+  if (progress.health === 'Degraded') {
+    return {
+      kind: 'failed',
+      reason: `health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`,
+      progress,
+      resources: progress.pending
+    }
+  }
+  if (op && opIsOurs && op.phase !== 'Succeeded') {
+    return {kind: 'waiting', reason: `operation ${op.phase ?? 'pending'}`, progress}
+  }
+  if (op?.finishedAt && time(status.reconciledAt) < time(op.finishedAt)) {
+    return {
+      kind: 'waiting',
+      reason: 'waiting for the controller to reconcile after the sync',
+      progress
+    }
+  }
+  if (progress.sync !== 'Synced')
+    return {kind: 'waiting', reason: `sync ${progress.sync}`, progress}
+  if (progress.health !== 'Healthy')
+    return {kind: 'waiting', reason: `health ${progress.health}`, progress}
+  return {kind: 'done', progress}
+}
