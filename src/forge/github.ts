@@ -88,10 +88,16 @@ export class GitHubForge implements Forge {
       log: {
         debug: m => log.debug(m),
         info: m => log.debug(m),
-        warn: m => log.warning(m),
-        error: m => log.warning(m)
+        // Octokit warns about every failed request; we report failures ourselves, with the fix.
+        warn: m => log.debug(m),
+        error: m => log.debug(m)
       },
-      request: {retries: 2, retryAfter: ms / 1000},
+      // Server errors (5xx) only; 4xx are answers, and rate limits belong to the throttling plugin.
+      retry: {
+        retries: 2,
+        retryAfterBaseValue: ms,
+        doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451]
+      },
       throttle: {
         onRateLimit: limit('primary'),
         onSecondaryRateLimit: limit('secondary'),
@@ -231,8 +237,9 @@ export class GitHubForge implements Forge {
     const status = statusOf(e)
     const text = errorText(e)
     const where = `${this.options.apiUrl} (${this.options.repoPath})`
-    const fix =
-      status === 401
+    const fix = /rate limit/i.test(text)
+      ? 'GitHub kept rate-limiting after the retries; re-run later, and serialise deploys to this repository (a CI concurrency group) so fewer run at once'
+      : status === 401
         ? 'set GITOPS_TOKEN to a valid token'
         : status === 403
           ? 'give the token contents:write and pull-requests:write on the repository (or wait if this is a rate limit)'

@@ -51,6 +51,11 @@ export interface PrLifecycleInput {
   /** First line of the commit message; default is the PR title. */
   commitSubject?: string
   /**
+   * Replaces the generated title, body and commit subject (promote brings
+   * its own PR description). Called after `edit`, on every attempt.
+   */
+  describe?(ctx: TemplateContext): {title: string; body: string; commitSubject?: string}
+  /**
    * Applies the edit to a checkout of the base tip and returns what it
    * changed. Files must be written; an empty list means the base already has it.
    * Called again on retry, each time on a fresh tip.
@@ -187,14 +192,17 @@ async function attemptOnce(
   }
 
   const ctx: TemplateContext = {base, branch, paths: input.paths, changes}
-  const title = renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title')
+  const described = input.describe?.(ctx)
+  const title =
+    described?.title ??
+    renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title')
   const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined
-  const body = renderBody({intro, branch, base, changes, source: input.source})
+  const body = described?.body ?? renderBody({intro, branch, base, changes, source: input.source})
 
   if (headTip) await refuseForeignCommits(git, base, branch, headTip, found)
 
   await git(['add', '-A'])
-  const message = `${input.commitSubject || title}\n\n${changes
+  const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
     .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
     .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`
   const identity = {
@@ -345,15 +353,19 @@ async function pushWithLease(
   const lease = `--force-with-lease=${ref}:${expected ?? ''}`
   const result = await execPush(git, ['push', '--porcelain', lease, '--', url, `${commit}:${ref}`])
   if (result.ok) return
-  if (
-    /stale info|fetch first|non-fast-forward|rejected|cannot lock ref|incorrect old value|failed to update ref/i.test(
-      result.text
+  const text = result.text
+  // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
+  const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text)
+  if (/remote rejected/i.test(text) && !raced) {
+    const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server'
+    throw new OperationError(
+      `the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`
     )
-  ) {
-    throw new LeaseLost(result.text)
   }
+  if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
+    throw new LeaseLost(text)
   throw new OperationError(
-    `git push of ${branch} failed: ${result.text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`
+    `git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`
   )
 }
 

@@ -1,0 +1,655 @@
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {execGit} from '../../src/git/exec.js'
+import {OpenApiValidator} from './openapi-validator.js'
+
+/**
+ * An in-process GitHub REST + GraphQL API for one or more repositories. It
+ * keeps state like GitHub does (PR numbers, labels, reviewers, assignees,
+ * auto-merge), resolves branches against a real bare git repository on disk,
+ * answers with GitHub's error shapes, and checks every request against
+ * `@octokit/openapi`: a request GitHub would not accept gets a 422 here and is
+ * recorded in `violations`, so a test that ignores it still fails.
+ *
+ * Served GHES-style: REST under `/api/v3`, GraphQL at `/api/graphql`.
+ */
+
+export interface DoubleRepo {
+  owner: string
+  repo: string
+  /** Bare repository that holds the branches. */
+  gitDir: string
+  defaultBranch?: string
+  /** Repository setting "Allow auto-merge". */
+  allowAutoMerge?: boolean
+  /** Logins that may be requested as reviewers / assignees. */
+  collaborators?: string[]
+  /** Team slugs of the owner organisation. */
+  teams?: string[]
+}
+
+export interface GhPull {
+  id: number
+  node_id: string
+  number: number
+  state: 'open' | 'closed'
+  title: string
+  body: string
+  draft: boolean
+  head: string
+  base: string
+  labels: string[]
+  requested_reviewers: string[]
+  requested_teams: string[]
+  assignees: string[]
+  auto_merge: null | {merge_method: string}
+  owner: string
+  repo: string
+}
+
+export interface InjectedFailure {
+  method?: string
+  /** Matched against the path below /api/v3 (or `/graphql`). */
+  path?: RegExp
+  status: number
+  body: unknown
+  headers?: Record<string, string>
+  /** How many matching requests fail; default 1. */
+  times?: number
+}
+
+export interface RecordedRequest {
+  method: string
+  path: string
+  status: number
+  operationId?: string
+  authorization?: string
+  body?: unknown
+}
+
+const DOCS = 'https://docs.github.com/rest'
+
+export class GitHubDouble {
+  readonly pulls: GhPull[] = []
+  readonly requests: RecordedRequest[] = []
+  readonly violations: string[] = []
+  private readonly failures: InjectedFailure[] = []
+  private nextId = 1000
+  private readonly counters = new Map<string, number>()
+  /** Runs before a request is handled; tests use it to simulate a concurrent actor. */
+  beforeHandle?: (method: string, path: string) => Promise<void> | void
+
+  private constructor(
+    private readonly server: Server,
+    readonly apiUrl: string,
+    readonly origin: string,
+    private readonly repos: DoubleRepo[],
+    private readonly token: string
+  ) {}
+
+  static async start(options: {repos: DoubleRepo[]; token: string}): Promise<GitHubDouble> {
+    const validator = OpenApiValidator.github()
+    let self: GitHubDouble | undefined
+    const server = createServer((req, res) => {
+      void self!.handle(req, res, validator).catch(e => {
+        self!.violations.push(`double crashed on ${req.method} ${req.url}: ${String(e)}`)
+        send(res, 500, {message: 'Server Error'})
+      })
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const {port} = server.address() as AddressInfo
+    const origin = `http://127.0.0.1:${port}`
+    self = new GitHubDouble(server, `${origin}/api/v3`, origin, options.repos, options.token)
+    return self
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections()
+    await new Promise<void>(resolve => this.server.close(() => resolve()))
+  }
+
+  inject(failure: InjectedFailure): void {
+    this.failures.push({times: 1, ...failure})
+  }
+
+  clearFailures(): void {
+    this.failures.length = 0
+  }
+
+  /** Opens a PR directly, as a person or another tool would. */
+  openPull(p: Partial<GhPull> & {owner: string; repo: string; head: string; base: string}): GhPull {
+    const number = this.nextNumber(p.owner, p.repo)
+    const pull: GhPull = {
+      id: this.nextId++,
+      node_id: `PR_kw${Buffer.from(`${p.owner}/${p.repo}#${number}`).toString('base64url')}`,
+      number,
+      state: 'open',
+      title: 'manual',
+      body: '',
+      draft: false,
+      labels: [],
+      requested_reviewers: [],
+      requested_teams: [],
+      assignees: [],
+      auto_merge: null,
+      ...p
+    }
+    this.pulls.push(pull)
+    return pull
+  }
+
+  private nextNumber(owner: string, repo: string): number {
+    const key = `${owner}/${repo}`
+    const n = (this.counters.get(key) ?? 0) + 1
+    this.counters.set(key, n)
+    return n
+  }
+
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    validator: OpenApiValidator
+  ): Promise<void> {
+    const url = new URL(req.url ?? '/', this.origin)
+    const method = req.method ?? 'GET'
+    const raw = await readBody(req)
+    let body: unknown
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw)
+      } catch {
+        return this.reply(res, {method, path: url.pathname}, 400, {
+          message: 'Problems parsing JSON',
+          documentation_url: DOCS,
+          status: '400'
+        })
+      }
+    }
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname + url.search,
+      status: 0,
+      body,
+      authorization: req.headers.authorization
+    }
+    const auth = req.headers.authorization ?? ''
+    if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
+      return this.reply(res, record, 401, {
+        message: 'Bad credentials',
+        documentation_url: DOCS,
+        status: '401'
+      })
+    }
+    await this.beforeHandle?.(method, url.pathname)
+    const isGraphql = url.pathname === '/api/graphql'
+    const path = isGraphql ? '/graphql' : url.pathname.replace(/^\/api\/v3/, '')
+    const failure = this.failures.find(
+      f =>
+        (f.times ?? 1) > 0 && (!f.method || f.method === method) && (!f.path || f.path.test(path))
+    )
+    if (failure) {
+      failure.times = (failure.times ?? 1) - 1
+      return this.reply(res, record, failure.status, failure.body, failure.headers)
+    }
+    if (isGraphql) return this.graphql(res, record, body)
+    if (!url.pathname.startsWith('/api/v3/')) {
+      this.violations.push(`request outside the API base: ${method} ${url.pathname}`)
+      return this.reply(res, record, 404, {
+        message: 'Not Found',
+        documentation_url: DOCS,
+        status: '404'
+      })
+    }
+    const match = validator.match(method, path, url.searchParams, body)
+    if (!match) {
+      this.violations.push(`no GitHub operation for ${method} ${path}`)
+      return this.reply(res, record, 404, {
+        message: 'Not Found',
+        documentation_url: DOCS,
+        status: '404'
+      })
+    }
+    record.operationId = match.operationId
+    if (match.errors.length > 0) {
+      this.violations.push(`${match.operationId}: ${match.errors.join('; ')}`)
+      return this.reply(res, record, 422, {
+        message: 'Invalid request.',
+        errors: match.errors,
+        documentation_url: DOCS,
+        status: '422'
+      })
+    }
+    const repo = this.repos.find(
+      r => r.owner === match.params.owner && r.repo === match.params.repo
+    )
+    if (!repo)
+      return this.reply(res, record, 404, {
+        message: 'Not Found',
+        documentation_url: DOCS,
+        status: '404'
+      })
+    const [status, data, headers] = await this.route(
+      match.operationId,
+      match.params,
+      url.searchParams,
+      body as Record<string, unknown>,
+      repo
+    )
+    return this.reply(res, record, status, data, headers)
+  }
+
+  private reply(
+    res: ServerResponse,
+    record: RecordedRequest | {method: string; path: string},
+    status: number,
+    data: unknown,
+    headers: Record<string, string> = {}
+  ): void {
+    this.requests.push({...record, status} as RecordedRequest)
+    send(res, status, data, headers)
+  }
+
+  private async route(
+    op: string,
+    params: Record<string, string>,
+    query: URLSearchParams,
+    body: Record<string, unknown>,
+    repo: DoubleRepo
+  ): Promise<[number, unknown, Record<string, string>?]> {
+    const findPull = (n: string) =>
+      this.pulls.find(p => p.owner === repo.owner && p.repo === repo.repo && p.number === Number(n))
+    const notFound: [number, unknown] = [
+      404,
+      {message: 'Not Found', documentation_url: DOCS, status: '404'}
+    ]
+    switch (op) {
+      case 'repos/get':
+        return [200, this.repoJson(repo)]
+      case 'pulls/list': {
+        const state = query.get('state') ?? 'open'
+        const head = query.get('head')
+        const base = query.get('base')
+        let list = this.pulls.filter(p => p.owner === repo.owner && p.repo === repo.repo)
+        if (state !== 'all') list = list.filter(p => p.state === state)
+        if (head) {
+          // GitHub requires `owner:branch`; a bare branch name silently matches nothing.
+          const [user, ref] = head.includes(':') ? head.split(/:(.*)/s) : ['', '']
+          list = list.filter(p => user === repo.owner && p.head === ref)
+        }
+        if (base) list = list.filter(p => p.base === base)
+        list = [...list].sort((a, b) => b.number - a.number)
+        return this.page(
+          list.map(p => this.pullJson(p, repo)),
+          query,
+          `/repos/${repo.owner}/${repo.repo}/pulls`
+        )
+      }
+      case 'pulls/get': {
+        const p = findPull(params.pull_number)
+        return p ? [200, this.pullJson(p, repo)] : notFound
+      }
+      case 'pulls/create': {
+        const head = String(body.head ?? '')
+        const base = String(body.base ?? '')
+        const headRef = head.includes(':') ? head.split(':')[1] : head
+        const headSha = await branchSha(repo.gitDir, headRef)
+        const baseSha = await branchSha(repo.gitDir, base)
+        if (!baseSha)
+          return [422, validation([{resource: 'PullRequest', field: 'base', code: 'invalid'}])]
+        if (!headSha)
+          return [422, validation([{resource: 'PullRequest', field: 'head', code: 'invalid'}])]
+        if (
+          this.pulls.some(
+            p =>
+              p.owner === repo.owner &&
+              p.repo === repo.repo &&
+              p.state === 'open' &&
+              p.head === headRef &&
+              p.base === base
+          )
+        ) {
+          return [
+            422,
+            validation([
+              {
+                resource: 'PullRequest',
+                code: 'custom',
+                message: `A pull request already exists for ${repo.owner}:${headRef}.`
+              }
+            ])
+          ]
+        }
+        if (headSha === baseSha || (await isAncestor(repo.gitDir, headSha, baseSha))) {
+          return [
+            422,
+            validation([
+              {
+                resource: 'PullRequest',
+                code: 'custom',
+                message: `No commits between ${base} and ${headRef}`
+              }
+            ])
+          ]
+        }
+        const pull = this.openPull({
+          owner: repo.owner,
+          repo: repo.repo,
+          head: headRef,
+          base,
+          title: String(body.title ?? ''),
+          body: String(body.body ?? ''),
+          draft: body.draft === true
+        })
+        return [201, this.pullJson(pull, repo)]
+      }
+      case 'pulls/update': {
+        const p = findPull(params.pull_number)
+        if (!p) return notFound
+        if (typeof body.title === 'string') p.title = body.title
+        if (typeof body.body === 'string') p.body = body.body
+        if (body.state === 'open' || body.state === 'closed') p.state = body.state
+        return [200, this.pullJson(p, repo)]
+      }
+      case 'issues/add-labels': {
+        const p = findPull(params.issue_number)
+        if (!p) return notFound
+        const labels = ((body?.labels as unknown[]) ?? []).map(l =>
+          typeof l === 'string' ? l : String((l as {name: string}).name)
+        )
+        for (const l of labels) if (!p.labels.includes(l)) p.labels.push(l)
+        return [200, p.labels.map((name, i) => labelJson(name, i))]
+      }
+      case 'pulls/request-reviewers': {
+        const p = findPull(params.pull_number)
+        if (!p) return notFound
+        const users = (body.reviewers as string[] | undefined) ?? []
+        const teams = (body.team_reviewers as string[] | undefined) ?? []
+        const collaborators = repo.collaborators ?? []
+        if (
+          users.some(u => !collaborators.includes(u)) ||
+          teams.some(t => !(repo.teams ?? []).includes(t))
+        ) {
+          return [
+            422,
+            {
+              message: `Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the ${repo.owner}/${repo.repo} repository.`,
+              documentation_url: DOCS,
+              status: '422'
+            }
+          ]
+        }
+        for (const u of users) if (!p.requested_reviewers.includes(u)) p.requested_reviewers.push(u)
+        for (const t of teams) if (!p.requested_teams.includes(t)) p.requested_teams.push(t)
+        return [201, this.pullJson(p, repo)]
+      }
+      case 'issues/add-assignees': {
+        const p = findPull(params.issue_number)
+        if (!p) return notFound
+        // GitHub silently drops assignees without access instead of failing.
+        for (const u of (body.assignees as string[] | undefined) ?? []) {
+          if ((repo.collaborators ?? []).includes(u) && !p.assignees.includes(u))
+            p.assignees.push(u)
+        }
+        return [
+          201,
+          {
+            ...(this.pullJson(p, repo) as object),
+            pull_request: {url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/pulls/${p.number}`}
+          }
+        ]
+      }
+      default:
+        this.violations.push(`the double does not implement ${op}`)
+        return [501, {message: `not implemented in the double: ${op}`}]
+    }
+  }
+
+  private async graphql(
+    res: ServerResponse,
+    record: RecordedRequest,
+    body: unknown
+  ): Promise<void> {
+    const {query, variables} = (body ?? {}) as {query?: string; variables?: Record<string, unknown>}
+    record.operationId = 'graphql'
+    if (typeof query !== 'string') {
+      this.violations.push('graphql request without a query')
+      return this.reply(res, record, 400, {
+        message: 'Problems parsing JSON',
+        documentation_url: DOCS
+      })
+    }
+    // createCommitOnBranch (API commit transport) lands with its own task; recognise the shape so the gap is explicit.
+    if (!/mutation[^{]*\{\s*enablePullRequestAutoMerge\s*\(/.test(query)) {
+      this.violations.push(`graphql operation not supported by the double: ${query.slice(0, 80)}`)
+      return this.reply(res, record, 200, {
+        errors: [{message: 'Field is not supported by the double'}]
+      })
+    }
+    const id = variables?.pullRequestId
+    const method = variables?.mergeMethod
+    if (typeof method !== 'string' || !['MERGE', 'SQUASH', 'REBASE'].includes(method)) {
+      this.violations.push(`enablePullRequestAutoMerge: bad mergeMethod ${JSON.stringify(method)}`)
+      return this.reply(res, record, 200, {
+        errors: [
+          {
+            message: `Variable $mergeMethod of type PullRequestMergeMethod! was provided invalid value`,
+            locations: [{line: 1, column: 10}]
+          }
+        ]
+      })
+    }
+    const pull = this.pulls.find(p => p.node_id === id)
+    if (!pull) {
+      return this.reply(res, record, 200, {
+        data: {enablePullRequestAutoMerge: null},
+        errors: [
+          {
+            type: 'NOT_FOUND',
+            path: ['enablePullRequestAutoMerge'],
+            message: `Could not resolve to a node with the global id of '${String(id)}'`
+          }
+        ]
+      })
+    }
+    const repo = this.repos.find(r => r.owner === pull.owner && r.repo === pull.repo)!
+    if (!repo.allowAutoMerge) {
+      return this.reply(res, record, 200, {
+        data: {enablePullRequestAutoMerge: null},
+        errors: [
+          {
+            type: 'UNPROCESSABLE',
+            path: ['enablePullRequestAutoMerge'],
+            message: 'Pull request Auto merge is not allowed for this repository'
+          }
+        ]
+      })
+    }
+    pull.auto_merge = {merge_method: method.toLowerCase()}
+    return this.reply(res, record, 200, {
+      data: {
+        enablePullRequestAutoMerge: {
+          pullRequest: {number: pull.number, autoMergeRequest: {mergeMethod: method}}
+        }
+      }
+    })
+  }
+
+  private page(
+    items: unknown[],
+    query: URLSearchParams,
+    path: string
+  ): [number, unknown, Record<string, string>] {
+    const perPage = Math.min(Number(query.get('per_page') ?? 30) || 30, 100)
+    const page = Math.max(Number(query.get('page') ?? 1) || 1, 1)
+    const last = Math.max(Math.ceil(items.length / perPage), 1)
+    const links: string[] = []
+    const link = (p: number, rel: string) => {
+      const q = new URLSearchParams(query)
+      q.set('page', String(p))
+      links.push(`<${this.apiUrl}${path}?${q}>; rel="${rel}"`)
+    }
+    if (page < last) {
+      link(page + 1, 'next')
+      link(last, 'last')
+    }
+    if (page > 1) {
+      link(1, 'first')
+      link(page - 1, 'prev')
+    }
+    return [
+      200,
+      items.slice((page - 1) * perPage, page * perPage),
+      links.length ? {link: links.join(', ')} : {}
+    ]
+  }
+
+  private repoJson(repo: DoubleRepo): unknown {
+    return {
+      id: 1,
+      node_id: `R_${repo.owner}_${repo.repo}`,
+      name: repo.repo,
+      full_name: `${repo.owner}/${repo.repo}`,
+      private: true,
+      owner: {login: repo.owner, id: 1, type: 'Organization'},
+      html_url: `${this.origin}/${repo.owner}/${repo.repo}`,
+      url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`,
+      default_branch: repo.defaultBranch ?? 'main',
+      allow_auto_merge: repo.allowAutoMerge === true
+    }
+  }
+
+  private pullJson(p: GhPull, repo: DoubleRepo): unknown {
+    const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+    return {
+      url: `${api}/pulls/${p.number}`,
+      id: p.id,
+      node_id: p.node_id,
+      html_url: `${this.origin}/${repo.owner}/${repo.repo}/pull/${p.number}`,
+      number: p.number,
+      state: p.state,
+      locked: false,
+      title: p.title,
+      user: {login: 'gitops-bot', id: 7, type: 'Bot'},
+      body: p.body,
+      labels: p.labels.map((name, i) => labelJson(name, i)),
+      draft: p.draft,
+      head: {
+        label: `${repo.owner}:${p.head}`,
+        ref: p.head,
+        sha: '',
+        user: {login: repo.owner},
+        repo: this.repoJson(repo)
+      },
+      base: {
+        label: `${repo.owner}:${p.base}`,
+        ref: p.base,
+        sha: '',
+        user: {login: repo.owner},
+        repo: this.repoJson(repo)
+      },
+      requested_reviewers: p.requested_reviewers.map(login => ({login})),
+      requested_teams: p.requested_teams.map(slug => ({slug, name: slug})),
+      assignees: p.assignees.map(login => ({login})),
+      auto_merge: p.auto_merge
+        ? {
+            enabled_by: {login: 'gitops-bot'},
+            merge_method: p.auto_merge.merge_method,
+            commit_title: null,
+            commit_message: null
+          }
+        : null,
+      merged: false,
+      created_at: '2026-01-01T00:00:00Z',
+      updated_at: '2026-01-01T00:00:00Z'
+    }
+  }
+}
+
+function validation(errors: unknown[]): unknown {
+  return {
+    message: 'Validation Failed',
+    errors,
+    documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
+    status: '422'
+  }
+}
+
+function labelJson(name: string, i: number): unknown {
+  return {id: 100 + i, node_id: `LA_${i}`, name, color: 'ededed', default: false, description: null}
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  data: unknown,
+  headers: Record<string, string> = {}
+): void {
+  const text = data === undefined ? '' : JSON.stringify(data)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'x-github-media-type': 'github.v3',
+    ...headers
+  })
+  res.end(text)
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of req) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+export async function branchSha(gitDir: string, branch: string): Promise<string | undefined> {
+  if (!branch) return undefined
+  const out = await execGit(['rev-parse', '--verify', '-q', `refs/heads/${branch}`], {
+    cwd: gitDir,
+    allowFailure: true
+  })
+  return out.code === 0 ? out.stdout.trim() : undefined
+}
+
+async function isAncestor(gitDir: string, a: string, b: string): Promise<boolean> {
+  const out = await execGit(['merge-base', '--is-ancestor', a, b], {
+    cwd: gitDir,
+    allowFailure: true
+  })
+  return out.code === 0
+}
+
+/** A 403 secondary rate limit as GitHub sends it. */
+export function secondaryRateLimit(
+  retryAfterSeconds: number
+): Omit<InjectedFailure, 'method' | 'path' | 'times'> {
+  return {
+    status: 403,
+    headers: {'retry-after': String(retryAfterSeconds)},
+    body: {
+      message:
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.',
+      documentation_url:
+        'https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
+      status: '403'
+    }
+  }
+}
+
+/** A 429 primary rate limit (quota exhausted until `reset`). */
+export function primaryRateLimit(
+  resetInSeconds: number
+): Omit<InjectedFailure, 'method' | 'path' | 'times'> {
+  return {
+    status: 429,
+    headers: {
+      'x-ratelimit-limit': '5000',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-used': '5000',
+      'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + resetInSeconds),
+      'retry-after': String(resetInSeconds)
+    },
+    body: {
+      message: 'API rate limit exceeded for installation ID 1.',
+      documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+      status: '429'
+    }
+  }
+}
