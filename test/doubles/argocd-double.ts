@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import * as http from 'node:http'
+import * as https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import {Ajv, type ValidateFunction} from 'ajv'
 import addFormatsModule from 'ajv-formats'
@@ -392,10 +393,13 @@ export class ArgoCdDouble {
     return stored
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res))
+  /** Plain HTTP, or HTTPS when given a key and certificate (for --ca-file / --insecure). */
+  async start(tls?: {key: string; cert: string}): Promise<this> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) =>
+      void this.handle(req, res)
+    this.server = tls ? https.createServer(tls, handler) : http.createServer(handler)
     await new Promise<void>(r => this.server!.listen(0, '127.0.0.1', r))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    this.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`
     return this
   }
 
