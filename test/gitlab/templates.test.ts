@@ -1,0 +1,123 @@
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {parseAllDocuments} from 'yaml'
+import {envInputName} from '../../src/adapters/gitlab/env-inputs.js'
+import {findCommand} from '../../src/commands/registry.js'
+import {REPO_ROOT, TEMPLATES} from './gcl.js'
+
+interface InputSpec {
+  type?: 'string' | 'number' | 'boolean' | 'array'
+  default?: unknown
+  description?: string
+  options?: unknown[]
+  regex?: string
+}
+
+const NAMES = ['set-image', 'promote', 'argo-upsert', 'changes'] as const
+/** Inputs about the job itself, not options of the command. */
+const PLATFORM = ['stage', 'job-prefix', 'job-image', 'cli-source', 'cli-version', 'cli-path']
+/** Component inputs that are not CLI options, and where they go. */
+const GITLAB_ONLY: Record<string, string[]> = {
+  'set-image': ['images'], // merged into GITOPS_INPUT_IMAGE after the regex-checked `image`
+  changes: ['compare-to'] // only for the rules:changes hidden job
+}
+/** CLI options the components leave out on purpose. */
+const NOT_OFFERED: Record<string, string[]> = {}
+const GLOBAL_KEYWORDS = ['default', 'stages', 'variables', 'workflow', 'include', 'image', 'services', 'cache', 'before_script', 'after_script']
+
+async function template(name: string) {
+  const text = await readFile(join(TEMPLATES, name, 'template.yml'), 'utf8')
+  const docs = parseAllDocuments(text)
+  expect(docs).toHaveLength(2)
+  const header = docs[0].toJS() as {spec: {description?: string; inputs: Record<string, InputSpec | null>}}
+  const body = text.slice(text.indexOf('\n---\n') + 5)
+  const jobs = docs[1].toJS() as Record<string, Record<string, unknown>>
+  return {text, body, spec: header.spec, inputs: header.spec.inputs as Record<string, InputSpec>, jobs}
+}
+
+const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
+
+describe.each(NAMES)('component %s', name => {
+  it('has a catalog description and a description for every input', async () => {
+    const t = await template(name)
+    expect(t.spec.description?.length ?? 0).toBeGreaterThan(40)
+    for (const [input, spec] of Object.entries(t.inputs)) {
+      expect(spec?.description, input).toBeTruthy()
+    }
+  })
+
+  it('makes stage, job prefix, job image and the CLI source/version inputs, pinned to this release', async () => {
+    const t = await template(name)
+    for (const p of PLATFORM) expect(Object.keys(t.inputs)).toContain(p)
+    expect(t.inputs['cli-version'].default).toBe(pkg.version)
+    expect(t.inputs['cli-source'].options).toEqual(['npm', 'image', 'local'])
+    expect(String(t.inputs['job-image'].default)).toMatch(/^node:24(-alpine)?$/)
+  })
+
+  it('declares no global keywords: every top-level key is a job named after job-prefix', async () => {
+    const t = await template(name)
+    for (const key of Object.keys(t.jobs)) {
+      expect(GLOBAL_KEYWORDS).not.toContain(key)
+      expect(key).toMatch(/^\.?\$\[\[ inputs\.job-prefix \]\]-[a-z-]+$/)
+    }
+    const job = t.jobs[`$[[ inputs.job-prefix ]]-${name}`]
+    expect(job.stage).toBe('$[[ inputs.stage ]]')
+    expect(job.image).toBe('$[[ inputs.job-image ]]')
+    expect(job.artifacts).toEqual({reports: {dotenv: 'gitops.env'}})
+  })
+
+  it('never interpolates an input into a script; each reaches the CLI as a GITOPS_INPUT_* block scalar', async () => {
+    const t = await template(name)
+    for (const job of Object.values(t.jobs)) {
+      for (const key of ['script', 'before_script', 'after_script']) {
+        for (const line of (job[key] as string[] | undefined) ?? []) expect(line).not.toContain('$[[')
+      }
+    }
+    const skip = new Set([...PLATFORM, ...(GITLAB_ONLY[name] ?? [])])
+    for (const input of Object.keys(t.inputs).filter(i => !skip.has(i))) {
+      expect(t.body, input).toContain(`    ${envInputName(input)}: |\n      $[[ inputs.${input} ]]\n`)
+    }
+    const used = new Set([...t.body.matchAll(/\$\[\[ inputs\.([a-z-]+) \]\]/g)].map(m => m[1]))
+    expect([...used].sort()).toEqual(Object.keys(t.inputs).sort())
+  })
+
+  it('has defaults that satisfy their own options and regexes, with RE2-compatible regexes', async () => {
+    const t = await template(name)
+    for (const [input, spec] of Object.entries(t.inputs)) {
+      const type = spec.type ?? 'string'
+      if (spec.default !== undefined) {
+        const actual = Array.isArray(spec.default) ? 'array' : typeof spec.default
+        expect(actual, input).toBe(type)
+      }
+      if (spec.options && spec.default !== undefined) expect(spec.options, input).toContain(spec.default)
+      if (spec.regex) {
+        expect(type, `${input}: GitLab applies regex to strings only`).toBe('string')
+        // GitLab evaluates regex with RE2: no lookaround, no backreferences.
+        expect(spec.regex, input).not.toMatch(/\(\?[=!<]|\\[1-9]/)
+        if (typeof spec.default === 'string') expect(new RegExp(spec.regex).test(spec.default), input).toBe(true)
+      }
+    }
+  })
+
+  it('offers the command options with matching types (once the command declares them)', async ({skip}) => {
+    const def = findCommand(name)!
+    const options = def.options.filter(o => !o.cliOnly && !o.actionOnly)
+    if (options.length === 0) skip(`${name} still has its placeholder option table`)
+    const t = await template(name)
+    const skipInputs = new Set([...PLATFORM, ...(GITLAB_ONLY[name] ?? [])])
+    for (const [input, spec] of Object.entries(t.inputs)) {
+      if (skipInputs.has(input)) continue
+      const option = options.find(o => o.name === input)
+      expect(option, `input ${input} is not an option of ${name}`).toBeDefined()
+      const type = spec.type ?? 'string'
+      const expected = {list: ['array'], boolean: ['boolean'], string: ['string', 'number']}[option!.type]
+      expect(expected, `${input}: option type ${option!.type}, input type ${type}`).toContain(type)
+    }
+    const offered = new Set(Object.keys(t.inputs))
+    for (const o of options) {
+      if ((NOT_OFFERED[name] ?? []).includes(o.name)) continue
+      expect(offered.has(o.name), `option --${o.name} of ${name} is not a component input`).toBe(true)
+    }
+  })
+})
