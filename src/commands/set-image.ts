@@ -1,18 +1,128 @@
-import {OperationError} from '../core/errors.js'
+import {resolve} from 'node:path'
+import {
+  planEdits,
+  writeEdits,
+  type EditOutcome,
+  type EditRequest,
+  type FileEdit
+} from '../edit/apply.js'
 import {defineCommand} from './types.js'
 
-// Placeholder until the command lands; it fails loudly rather than pretending.
-export const setImageCommand = defineCommand<void, never>({
+export interface SetImageSettings {
+  root: string
+  request: EditRequest
+  dryRun: boolean
+}
+
+export interface SetImageResult {
+  outcome: EditOutcome
+  dryRun: boolean
+}
+
+function show(value: string | null): string {
+  return value === null ? '(none)' : value
+}
+
+function what(edit: FileEdit): string {
+  return edit.image !== undefined ? edit.image : (edit.key ?? '')
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+}
+
+export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   name: 'set-image',
-  description: 'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
-  options: [],
-  outputSpecs: [],
-  settings: () => undefined,
-  run: async () => {
-    throw new OperationError('set-image is not built yet')
+  description:
+    'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
+  options: [
+    {
+      name: 'root',
+      short: 'C',
+      type: 'string',
+      cliOnly: true,
+      default: '.',
+      description: 'directory all paths are relative to; nothing outside it is read or written'
+    },
+    {
+      name: 'path',
+      type: 'list',
+      description:
+        'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root'
+    },
+    {
+      name: 'image',
+      type: 'list',
+      description:
+        'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field'
+    },
+    {
+      name: 'set',
+      type: 'list',
+      description:
+        'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)'
+    },
+    {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
+    {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'}
+  ],
+  outputSpecs: [
+    {
+      name: 'changed',
+      description: "'true' when a file changed (or would change under dry-run), else 'false'"
+    },
+    {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
+    {name: 'files', description: 'JSON array of the root-relative files that changed'}
+  ],
+  settings(input) {
+    return {
+      // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
+      root: resolve(input.string('root') ?? '.'),
+      request: {
+        paths: input.list('path'),
+        images: input.list('image'),
+        sets: input.list('set'),
+        createKeys: input.boolean('create-keys') ?? false
+      },
+      dryRun: input.boolean('dry-run') ?? false
+    }
   },
-  outputs: () => ({}),
-  json: () => ({}),
-  summary: () => '',
-  text: () => ''
+  async run(settings) {
+    const outcome = await planEdits(settings.root, settings.request)
+    if (!settings.dryRun && outcome.changed) await writeEdits(settings.root, outcome)
+    return {outcome, dryRun: settings.dryRun}
+  },
+  outputs: r => ({
+    changed: String(r.outcome.changed),
+    edits: JSON.stringify(r.outcome.edits),
+    files: JSON.stringify(r.outcome.files.map(f => f.file))
+  }),
+  json: r => ({
+    changed: r.outcome.changed,
+    edits: r.outcome.edits,
+    files: r.outcome.files.map(f => f.file),
+    dryRun: r.dryRun,
+    ...(r.dryRun ? {diff: r.outcome.diff} : {})
+  }),
+  summary(r) {
+    if (!r.outcome.changed)
+      return '### set-image\n\nNothing to change: every value was already set.\n'
+    const rows = r.outcome.edits.map(
+      e =>
+        `| ${cell(e.file)} | ${cell(what(e))} | ${cell(show(e.before))} | ${cell(show(e.after))} |`
+    )
+    const note = r.dryRun ? '\n\nDry run: nothing was written.' : ''
+    return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n`
+  },
+  text(r) {
+    const lines = r.outcome.edits.map(
+      e => `${e.file}: ${what(e)} ${show(e.before)} -> ${show(e.after)}`
+    )
+    const n = r.outcome.files.length
+    if (!r.outcome.changed) lines.push('nothing to change')
+    else if (r.dryRun)
+      lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`)
+    else lines.push(`${n} file${n === 1 ? '' : 's'} changed`)
+    const text = lines.join('\n') + '\n'
+    return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
+  }
 })

@@ -1,0 +1,91 @@
+/**
+ * Offsets, lines and splices over YAML source text. Edits are made on the
+ * original text, never by re-serialising, so these helpers are shared by every
+ * byte-preserving writer.
+ */
+import {parseAllDocuments, type Document} from 'yaml'
+import {UsageError} from '../errors.js'
+
+export interface Splice {
+  start: number
+  end: number
+  text: string
+}
+
+/** Applies non-overlapping splices (any order) to `text`. */
+export function applySplices(text: string, splices: readonly Splice[]): string {
+  const sorted = [...splices].sort((a, b) => a.start - b.start || a.end - b.end)
+  let out = ''
+  let pos = 0
+  for (const s of sorted) {
+    if (s.start < pos) throw new Error(`overlapping edits at offset ${s.start}`)
+    out += text.slice(pos, s.start) + s.text
+    pos = s.end
+  }
+  return out + text.slice(pos)
+}
+
+/** The file's own line ending: CRLF when its first line break is one. */
+export function detectEol(text: string): '\n' | '\r\n' {
+  const i = text.indexOf('\n')
+  return i > 0 && text[i - 1] === '\r' ? '\r\n' : '\n'
+}
+
+export function bomLength(text: string): number {
+  return text.charCodeAt(0) === 0xfeff ? 1 : 0
+}
+
+/** Offset of the first character of the line holding `offset`. */
+export function lineStart(text: string, offset: number): number {
+  const i = text.lastIndexOf('\n', offset - 1)
+  return i < 0 ? bomLength(text) : i + 1
+}
+
+/** Offset just past the line break of the line holding `offset` (or the text end). */
+export function lineEnd(text: string, offset: number): number {
+  const i = text.indexOf('\n', offset)
+  return i < 0 ? text.length : i + 1
+}
+
+export function column(text: string, offset: number): number {
+  return offset - lineStart(text, offset)
+}
+
+export function lineNumber(text: string, offset: number): number {
+  let n = 1
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++
+  return n
+}
+
+/** The last non-whitespace offset before `end`, or -1. */
+export function lastContent(text: string, end: number): number {
+  let p = end - 1
+  while (p >= 0 && /\s/.test(text[p])) p--
+  return p
+}
+
+/** True when the text between the line start and `offset` is only indentation. */
+export function startsLine(text: string, offset: number): boolean {
+  return /^[ \t]*$/.test(text.slice(lineStart(text, offset), offset))
+}
+
+/**
+ * Parses every document, turning the first syntax error into a UsageError
+ * that says where it is and what to do.
+ */
+export function parseYamlDocuments(text: string, label: string): Document.Parsed[] {
+  const docs = parseAllDocuments(text, {uniqueKeys: false, prettyErrors: false})
+  if (!Array.isArray(docs)) return []
+  for (const doc of docs) {
+    const err = doc.errors[0]
+    if (err) {
+      const line = lineNumber(text, err.pos[0])
+      const col = column(text, err.pos[0]) + 1
+      const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+      throw new UsageError(
+        `${label}: malformed YAML at line ${line}, column ${col}: ${what}; fix the YAML syntax and run again`
+      )
+    }
+  }
+  return docs
+}

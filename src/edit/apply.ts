@@ -1,0 +1,192 @@
+/**
+ * The edit engine behind `set-image`: validates every argument, reads and
+ * computes every change, and only then writes. A bad file anywhere means
+ * nothing is written. The remote write path (clone, commit, push) calls
+ * planEdits on a checkout and writeEdits before committing.
+ */
+import {chmod, readFile, rename, stat, unlink, writeFile} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+import {OperationError, UsageError} from '../core/errors.js'
+import {unifiedDiffs} from '../core/diff.js'
+import {parseImageArgs} from '../core/kustomize/image-merge.js'
+import {invalidImageMessage, setImagesInText} from '../core/kustomize/kustomization-file.js'
+import {parseSetArg, setValueInText, type SetArg} from '../core/yaml/set-value.js'
+import {
+  checkRelative,
+  findKustomization,
+  openRoot,
+  resolveDirs,
+  resolveInside
+} from './workspace.js'
+
+export interface EditRequest {
+  paths: string[]
+  images: string[]
+  sets: string[]
+  createKeys: boolean
+}
+
+export interface FileEdit {
+  /** Root-relative, posix. */
+  file: string
+  image?: string
+  key?: string
+  before: string | null
+  after: string | null
+}
+
+export interface FileChange {
+  file: string
+  before: string
+  after: string
+}
+
+export type EditOutcome = {changed: boolean; edits: FileEdit[]; files: FileChange[]; diff: string}
+
+interface Validated {
+  dirGlobs: string[]
+  files: string[]
+  sets: SetArg[]
+}
+
+function validate(request: EditRequest): Validated {
+  if (request.images.length) {
+    const parsed = parseImageArgs(request.images)
+    if (parsed.kind === 'invalid') throw new UsageError(invalidImageMessage(parsed.arg))
+  }
+  if (request.paths.length && !request.images.length) {
+    throw new UsageError(
+      '--path needs at least one --image; add --image <name>:<tag> (or use --set for other files)'
+    )
+  }
+  if (!request.images.length && !request.sets.length) {
+    throw new UsageError(
+      'nothing to do: pass --image <name>:<tag> (with --path <dir>) or --set <file>:<key.path>=<value>'
+    )
+  }
+  // Like kustomize, which edits the kustomization in the current directory.
+  const paths = request.images.length && !request.paths.length ? ['.'] : request.paths
+  const dirGlobs = paths.map(p => checkRelative(p, '--path'))
+  const sets = request.sets.map(parseSetArg)
+  const files = sets.map(s => checkRelative(s.file, '--set file'))
+  sets.forEach((s, i) => (s.file = files[i]))
+  return {dirGlobs, files, sets}
+}
+
+/** Directory/file patterns the request needs (for sparse checkout): the patterns as given, validated. */
+export function requestedPatterns(request: EditRequest): {dirGlobs: string[]; files: string[]} {
+  const v = validate(request)
+  return {dirGlobs: v.dirGlobs, files: [...new Set(v.files)]}
+}
+
+interface Working {
+  file: string
+  real: string
+  before: string
+  after: string
+}
+
+async function readText(real: string, file: string): Promise<string> {
+  let buf: Buffer
+  try {
+    buf = await readFile(real)
+  } catch (e) {
+    throw new OperationError(`cannot read ${file}: ${(e as Error).message}`)
+  }
+  const text = buf.toString('utf8')
+  // Decoding then encoding must give the same bytes, or the write would alter them.
+  if (!Buffer.from(text, 'utf8').equals(buf)) {
+    throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
+  }
+  return text
+}
+
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>
+): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return out
+}
+
+/** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */
+export async function planEdits(root: string, request: EditRequest): Promise<EditOutcome> {
+  const v = validate(request)
+  const realRoot = await openRoot(root)
+  const edits: FileEdit[] = []
+  // Keyed by real path: two names for one file are edited once.
+  const working = new Map<string, Working>()
+
+  if (request.images.length) {
+    const dirs = await resolveDirs(realRoot, v.dirGlobs)
+    const locations = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir))
+    const texts = await mapLimit(locations, 16, loc => readText(loc.real, loc.file))
+    locations.forEach((loc, i) => {
+      if (working.has(loc.real)) return
+      const result = setImagesInText(texts[i], request.images, loc.file)
+      working.set(loc.real, {file: loc.file, real: loc.real, before: texts[i], after: result.text})
+      for (const c of result.changes)
+        edits.push({file: loc.file, image: c.image, before: c.before, after: c.after})
+    })
+  }
+
+  for (const set of v.sets) {
+    const real = await resolveInside(realRoot, set.file, '--set file')
+    if (!(await stat(real)).isFile())
+      throw new UsageError(`--set file ${JSON.stringify(set.file)} is not a file; name a YAML file`)
+    let w = working.get(real)
+    if (!w) {
+      const text = await readText(real, set.file)
+      w = {file: set.file, real, before: text, after: text}
+      working.set(real, w)
+    }
+    const result = setValueInText(w.after, set, {createKeys: request.createKeys, label: w.file})
+    if (result.kind === 'changed') {
+      w.after = result.text
+      edits.push({file: w.file, key: set.keyPath, before: result.before, after: result.after})
+    }
+  }
+
+  const files = [...working.values()]
+    .filter(w => w.after !== w.before)
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    .map(w => ({file: w.file, before: w.before, after: w.after}))
+  return {changed: files.length > 0, edits, files, diff: unifiedDiffs(files)}
+}
+
+/** Writes the `after` text of every changed file. */
+export async function writeEdits(root: string, outcome: EditOutcome): Promise<void> {
+  const realRoot = await openRoot(root)
+  // Resolve every target before writing any, so a bad path writes nothing.
+  const targets: {real: string; change: FileChange}[] = []
+  for (const change of outcome.files) {
+    const rel = checkRelative(change.file, 'file')
+    // Symlinks inside the root are written through, so the link stays a link.
+    const real = await resolveInside(realRoot, rel, 'file')
+    targets.push({real, change})
+  }
+  for (const {real, change} of targets) {
+    // Write a sibling and rename it, so a crash never leaves half a file.
+    const tmp = join(dirname(real), `.${basename(real)}.gitops-deploy-${process.pid}.tmp`)
+    try {
+      const mode = (await stat(real)).mode
+      await writeFile(tmp, change.after)
+      await chmod(tmp, mode & 0o7777)
+      await rename(tmp, real)
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined)
+      throw new OperationError(
+        `cannot write ${change.file}: ${(e as Error).message}; check the file permissions`
+      )
+    }
+  }
+}

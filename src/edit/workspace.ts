@@ -1,0 +1,200 @@
+/**
+ * Where edits may happen: every path is relative to one root and must stay
+ * inside it, also after following symlinks, because the root is usually a
+ * checkout of someone else's repository and the paths come from CI inputs.
+ */
+import {lstat, readdir, realpath, stat} from 'node:fs/promises'
+import {isAbsolute, join, relative, sep} from 'node:path'
+import picomatch from 'picomatch'
+import {OperationError, UsageError} from '../core/errors.js'
+
+/** Kustomize's names, in its order (konfig.RecognizedKustomizationFileNames). */
+export const KUSTOMIZATION_FILE_NAMES = [
+  'kustomization.yaml',
+  'kustomization.yml',
+  'Kustomization'
+] as const
+
+function toPosix(p: string): string {
+  return p.split(sep).join('/')
+}
+
+/** The root as a real directory path. */
+export async function openRoot(root: string): Promise<string> {
+  let real: string
+  try {
+    real = await realpath(root)
+  } catch {
+    throw new UsageError(
+      `root directory ${JSON.stringify(root)} does not exist; pass an existing directory with -C <dir>`
+    )
+  }
+  if (!(await stat(real)).isDirectory()) {
+    throw new UsageError(
+      `root ${JSON.stringify(root)} is not a directory; pass a directory with -C <dir>`
+    )
+  }
+  return real
+}
+
+/**
+ * Normalises a root-relative path or pattern as given by the user and
+ * refuses anything that could name a place outside the root.
+ */
+export function checkRelative(input: string, what: string): string {
+  const p = input.replace(/\\/g, '/')
+  if (p.trim() === '') throw new UsageError(`${what} is empty; pass a path relative to the root`)
+  if (isAbsolute(input) || p.startsWith('/') || /^[A-Za-z]:/.test(p)) {
+    throw new UsageError(
+      `${what} ${JSON.stringify(input)} is absolute; pass a path relative to the root (-C)`
+    )
+  }
+  const parts = p.split('/').filter(s => s !== '' && s !== '.')
+  if (parts.some(s => s === '..')) {
+    throw new UsageError(
+      `${what} ${JSON.stringify(input)} uses '..' and could leave the root; pass a path inside the root (-C)`
+    )
+  }
+  return parts.length ? parts.join('/') : '.'
+}
+
+/** Real path of `rel` under `root`, refused when a symlink leads outside. */
+export async function resolveInside(root: string, rel: string, what: string): Promise<string> {
+  const abs = rel === '.' ? root : join(root, rel)
+  let real: string
+  try {
+    real = await realpath(abs)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UsageError(
+        `${what} ${JSON.stringify(rel)} does not exist under the root; check the path`
+      )
+    throw new OperationError(`cannot read ${rel}: ${(e as Error).message}`)
+  }
+  const r = relative(root, real)
+  if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
+    throw new UsageError(
+      `${what} ${JSON.stringify(rel)} is a symlink that leads outside the root; edit the target inside the root instead`
+    )
+  }
+  return real
+}
+
+interface Walker {
+  root: string
+  skipDot: boolean
+}
+
+async function listDirs(
+  w: Walker,
+  relDir: string,
+  depth: number,
+  maxDepth: number,
+  out: string[]
+): Promise<void> {
+  if (depth >= maxDepth) return
+  let entries
+  try {
+    entries = await readdir(relDir === '.' ? w.root : join(w.root, relDir), {withFileTypes: true})
+  } catch {
+    return
+  }
+  const next: Promise<void>[] = []
+  for (const e of entries) {
+    if (e.name === '.git' || e.name === 'node_modules' || (w.skipDot && e.name.startsWith('.')))
+      continue
+    const rel = relDir === '.' ? e.name : `${relDir}/${e.name}`
+    if (e.isDirectory()) {
+      out.push(rel)
+      next.push(listDirs(w, rel, depth + 1, maxDepth, out))
+    } else if (e.isSymbolicLink()) {
+      // A linked directory can match, but is not descended into (no cycles).
+      const s = await stat(join(w.root, rel)).catch(() => undefined)
+      if (s?.isDirectory()) out.push(rel)
+    }
+  }
+  await Promise.all(next)
+}
+
+/**
+ * Expands `--path` values (directories or globs such as
+ * `apps/* /overlays/production`) into root-relative directories, sorted and
+ * deduplicated. A glob that matches nothing, or a directory that does not
+ * exist, is an error.
+ */
+export async function resolveDirs(root: string, patterns: readonly string[]): Promise<string[]> {
+  const found = new Set<string>()
+  for (const input of patterns) {
+    const pattern = checkRelative(input, '--path')
+    const scan = picomatch.scan(pattern)
+    if (!scan.isGlob) {
+      const real = await resolveInside(root, pattern, '--path')
+      if (!(await stat(real)).isDirectory()) {
+        throw new UsageError(
+          `--path ${JSON.stringify(input)} is a file; pass the directory that holds the kustomization`
+        )
+      }
+      found.add(pattern)
+      continue
+    }
+    const base = scan.base ? checkRelative(scan.base, '--path') : '.'
+    const deep = pattern.includes('**')
+    const segments = pattern.split('/').length - (base === '.' ? 0 : base.split('/').length)
+    const dirs: string[] = []
+    const baseAbs = base === '.' ? root : join(root, base)
+    const baseStat = await stat(baseAbs).catch(() => undefined)
+    if (baseStat?.isDirectory()) {
+      await resolveInside(root, base, '--path')
+      await listDirs(
+        {root, skipDot: !/(^|\/)\./.test(pattern)},
+        base,
+        0,
+        deep ? 64 : segments,
+        dirs
+      )
+      if (deep && base !== '.') dirs.push(base)
+    }
+    const isMatch = picomatch(pattern, {dot: /(^|\/)\./.test(pattern)})
+    const matched = dirs.filter(d => isMatch(d))
+    if (matched.length === 0) {
+      throw new UsageError(
+        `--path ${JSON.stringify(input)} matches no directory under the root; check the pattern (globs are relative to -C)`
+      )
+    }
+    for (const d of matched) {
+      await resolveInside(root, d, '--path')
+      found.add(d)
+    }
+  }
+  return [...found].sort()
+}
+
+export interface KustomizationLocation {
+  /** Root-relative posix path of the file. */
+  file: string
+  real: string
+}
+
+/** Finds the one kustomization file in `dir`, with kustomize's own errors. */
+export async function findKustomization(root: string, dir: string): Promise<KustomizationLocation> {
+  const dirReal = await resolveInside(root, dir, '--path')
+  const names = new Set(await readdir(dirReal))
+  const present = KUSTOMIZATION_FILE_NAMES.filter(n => names.has(n))
+  const where = dir === '.' ? 'the root' : dir
+  if (present.length === 0) {
+    throw new UsageError(
+      `${where}: Missing kustomization file '${KUSTOMIZATION_FILE_NAMES[0]}'. Create one there or fix --path`
+    )
+  }
+  if (present.length > 1) {
+    throw new UsageError(
+      `${where}: Found multiple kustomization file: [${present.join(' ')}]; keep only one of them`
+    )
+  }
+  const file = dir === '.' ? present[0] : `${dir}/${present[0]}`
+  const real = await resolveInside(root, file, 'kustomization')
+  if ((await lstat(real)).isDirectory()) {
+    throw new UsageError(`${file} should be a file; remove the directory or rename it`)
+  }
+  return {file: toPosix(file), real}
+}
