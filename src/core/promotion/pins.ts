@@ -70,7 +70,8 @@ export function samePin(a: Pin, b: Pin): boolean {
 /** `name -> newName:tag@digest`, the way people read a pin. */
 export function formatPin(pin: Pin): string {
   let s = pin.newName ?? ''
-  if (pin.newTag) s += `:${pin.newTag}`
+  // A bare tag reads best on its own: `1.4.2`, not `:1.4.2`.
+  if (pin.newTag) s += s ? `:${pin.newTag}` : pin.newTag
   if (pin.tagSuffix) s += `(+${pin.tagSuffix})`
   if (pin.digest) s += `@${pin.digest}`
   return s === '' ? '(unpinned)' : s

@@ -1,0 +1,273 @@
+import {OperationError, UsageError} from '../core/errors.js'
+import type {AppPromotion} from '../core/promotion/plan.js'
+import type {Env} from '../commands/types.js'
+import type {MergeMethod, Forge, PullRequest} from '../forge/forge.js'
+import {GitHubForge} from '../forge/github.js'
+import {GitLabForge} from '../forge/gitlab.js'
+import {runPrLifecycle} from '../forge/pr-lifecycle.js'
+import {renderTemplate, type PrChange, type TemplateContext} from '../forge/pr-body.js'
+import {resolveForge} from '../forge/provider.js'
+import {TOKEN_VARIABLE, authFromEnv} from '../git/auth.js'
+import type {Identity} from '../git/git.js'
+import {remoteWrite, type Planner} from '../git/remote-write.js'
+import {parseRemoteUrl} from '../git/remote-url.js'
+import type {Platform} from '../platform/port.js'
+import {
+  planCheckout,
+  writeCheckoutPlan,
+  type CheckoutPlan,
+  type PromoteRequest
+} from './checkout-plan.js'
+import {renderPromotionBody, type RenderedDiff} from './pr-body.js'
+import {kubectlRenderer, renderAround, type Renderer} from './render.js'
+
+export interface PromotePrSettings {
+  branch?: string
+  title?: string
+  body?: string
+  labels: string[]
+  reviewers: string[]
+  teamReviewers: string[]
+  assignees: string[]
+  draft: boolean
+  autoMerge?: MergeMethod
+  provider?: string
+  apiUrl?: string
+}
+
+export interface PromoteSettings {
+  repo: string
+  branch?: string
+  request: PromoteRequest
+  mode: 'push' | 'pr'
+  message?: string
+  author: Identity
+  maxAttempts: number
+  dryRun: boolean
+  render: boolean
+  pr: PromotePrSettings
+  env: Env
+  /** Tests inject a renderer; production uses kubectl from PATH. */
+  renderer?: Renderer
+}
+
+export interface PromoteResult {
+  mode: 'push' | 'pr'
+  from: string
+  to: string
+  outcome: 'pushed' | 'unchanged' | 'dry-run' | 'rejected' | 'pr' | 'no-op'
+  changed: boolean
+  pushed: boolean
+  commit?: string
+  branch?: string
+  attempts?: number
+  apps: AppPromotion[]
+  pr?: PullRequest
+  prOperation?: string
+  rejected?: {reason: string; detail: string}
+}
+
+export async function runPromotion(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
+  return s.mode === 'push' ? runPush(s, platform) : runPr(s, platform)
+}
+
+async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
+  const planner: Planner<CheckoutPlan> = {
+    // Promotion discovers apps from the tree and kustomize bases may live anywhere: check out everything.
+    patterns: {dirGlobs: [''], files: []},
+    plan: root => planCheckout(root, s.request),
+    write: (root, outcome) => writeCheckoutPlan(root, outcome)
+  }
+  let last: CheckoutPlan | undefined
+  const result = await remoteWrite({
+    repo: s.repo,
+    branch: s.branch,
+    planner: {
+      ...planner,
+      plan: async root => (last = await planner.plan(root))
+    },
+    message: (outcome, branch) => commitMessage(s, outcome, branch),
+    author: s.author,
+    maxAttempts: s.maxAttempts,
+    dryRun: s.dryRun,
+    env: s.env,
+    redactor: platform.redactor,
+    log: m => platform.info(m),
+    debug: m => platform.debug(m)
+  })
+  const plan = result.outcome
+  const base = {
+    mode: 'push' as const,
+    from: plan.resolved.source.name,
+    to: plan.resolved.target.name,
+    branch: result.branch,
+    attempts: result.attempts,
+    apps: plan.plan.apps
+  }
+  void last
+  switch (result.kind) {
+    case 'pushed':
+      return {...base, outcome: 'pushed', changed: true, pushed: true, commit: result.commit}
+    case 'unchanged':
+      return {...base, outcome: 'unchanged', changed: false, pushed: false, commit: result.base}
+    case 'dry-run':
+      return {...base, outcome: 'dry-run', changed: false, pushed: false, commit: result.base}
+    case 'rejected':
+      return {
+        ...base,
+        outcome: 'rejected',
+        changed: false,
+        pushed: false,
+        rejected: {reason: result.reason, detail: result.detail}
+      }
+  }
+}
+
+function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: string): string {
+  const from = plan.resolved.source.name
+  const to = plan.resolved.target.name
+  const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app)
+  const vars: Record<string, string> = {
+    from,
+    to,
+    apps: promoted.join(', '),
+    summary: `${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`
+  }
+  const template = s.message ?? 'Promote {{from}} to {{to}}: {{apps}}'
+  const subject = template
+    .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n: string) => vars[n] ?? '')
+    .split('\n')[0]
+  const lines = plan.changes.map(c =>
+    c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`
+  )
+  const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)
+  const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : []
+  void branch
+  return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`
+}
+
+function forgeFor(s: PromoteSettings, platform: Platform): Forge {
+  const token = s.env[TOKEN_VARIABLE]?.trim()
+  if (!token) {
+    throw new UsageError(
+      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
+    )
+  }
+  platform.setSecret(token)
+  const target = resolveForge({
+    repoUrl: s.repo,
+    provider: s.pr.provider,
+    apiUrl: s.pr.apiUrl,
+    env: s.env
+  })
+  const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
+  return target.kind === 'github'
+    ? new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+    : new GitLabForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+}
+
+/** `dev` -> `dev`; a directory given without a config becomes one branch-safe segment. */
+function branchPart(name: string): string {
+  return name.replace(/\/+/g, '-')
+}
+
+async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
+  const forge = forgeFor(s, platform)
+  const remote = parseRemoteUrl(s.repo, process.cwd())
+  const auth = authFromEnv(remote, s.env, platform.redactor)
+  const renderer = s.renderer ?? kubectlRenderer()
+  // The branch must be known before the checkout, so it is built from the flags, not from the config.
+  const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : ''
+  const to = s.request.next ? 'next' : (s.request.to ?? '')
+  const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`
+  let state: {plan: CheckoutPlan; diffs: RenderedDiff[]; note?: string} | undefined
+  const result = await runPrLifecycle({
+    repoUrl: remote.url,
+    gitConfig: auth.config,
+    forge,
+    base: s.branch,
+    branchTemplate: s.pr.branch ?? escapeTemplate(defaultBranch),
+    titleTemplate: s.pr.title,
+    bodyTemplate: s.pr.body,
+    paths: [],
+    labels: s.pr.labels,
+    reviewers: s.pr.reviewers,
+    teamReviewers: s.pr.teamReviewers,
+    assignees: s.pr.assignees,
+    draft: s.pr.draft,
+    autoMerge: s.pr.autoMerge,
+    identity: s.author,
+    log: platform,
+    redactor: platform.redactor,
+    maxAttempts: s.maxAttempts,
+    edit: async worktree => {
+      const plan = await planCheckout(worktree, s.request)
+      const targets = plan.plan.apps
+        .filter(a => a.status === 'promoted')
+        .map(a => ({app: a.app, dir: a.targetDir}))
+      const after =
+        s.render && plan.changed ? await renderAround(renderer, worktree, targets) : undefined
+      await writeCheckoutPlan(worktree, plan)
+      const rendered = after ? await after() : {diffs: []}
+      state = {
+        plan,
+        diffs: rendered.diffs,
+        note: s.render ? rendered.note : 'rendering was turned off (--skip-render)'
+      }
+      return plan.changed ? plan.changes : []
+    },
+    describe: (ctx: TemplateContext) => {
+      const {plan, diffs, note} = state!
+      const from = plan.resolved.source.name
+      const to = plan.resolved.target.name
+      const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app)
+      const title = s.pr.title
+        ? renderTemplate(s.pr.title, ctx, '--title')
+        : `Promote ${from} to ${to}: ${promoted.join(', ')}`
+      const intro = s.pr.body ? renderTemplate(s.pr.body, ctx, '--body') : undefined
+      const body = renderPromotionBody({
+        from,
+        to,
+        branch: ctx.branch ?? '',
+        base: ctx.base,
+        apps: plan.plan.apps,
+        changes: ctx.changes as PrChange[],
+        diffs,
+        renderNote: note,
+        intro
+      })
+      return {title, body, commitSubject: commitSubject(s, plan)}
+    }
+  })
+  if (!state)
+    throw new OperationError('the promotion was not planned; this is a bug, please report it')
+  const {plan} = state
+  const common = {
+    mode: 'pr' as const,
+    from: plan.resolved.source.name,
+    to: plan.resolved.target.name,
+    branch: result.branch,
+    apps: plan.plan.apps
+  }
+  if (result.operation === 'no-op') {
+    return {...common, outcome: 'no-op', changed: false, pushed: false, prOperation: 'no-op'}
+  }
+  return {
+    ...common,
+    outcome: 'pr',
+    changed: result.pushed,
+    pushed: result.pushed,
+    commit: result.commit,
+    pr: result.pullRequest,
+    prOperation: result.operation
+  }
+}
+
+function commitSubject(s: PromoteSettings, plan: CheckoutPlan): string {
+  return commitMessage(s, plan, '').split('\n')[0]
+}
+
+/** A literal branch name passed where a template is expected. */
+function escapeTemplate(s: string): string {
+  return s.replace(/\{\{/g, '{-{')
+}
