@@ -132,6 +132,8 @@ export class GitLabDouble {
   private nextId = 5000
   /** Whether the project runs pipelines (auto-merge waits for one instead of merging now). */
   hasPipelines = true
+  /** Runs before a request is handled; tests use it to simulate a concurrent actor. */
+  beforeHandle?: (method: string, path: string) => Promise<void> | void
 
   private constructor(
     private readonly server: Server,
@@ -226,6 +228,7 @@ export class GitLabDouble {
       req.headers['private-token'] ?? (req.headers.authorization ?? '').replace(/^Bearer /, '')
     if (token !== this.token) return reply(401, {message: '401 Unauthorized'})
     const path = url.pathname.replace(/^\/api\/v4/, '')
+    await this.beforeHandle?.(method, path)
     const failure = this.failures.find(
       f =>
         (f.times ?? 1) > 0 && (!f.method || f.method === method) && (!f.path || f.path.test(path))
