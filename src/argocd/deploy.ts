@@ -222,7 +222,9 @@ async function run(
         const v = evaluate(app, exp)
         last = v
         if (v.kind === 'waiting') {
-          const line = `waiting: ${v.reason}; ${formatProgress(v.progress)}`
+          // The reason is shown only when the progress line doesn't already say it.
+          const why = /^(operation|sync|health) /.test(v.reason) ? '' : ` (${v.reason})`
+          const line = `waiting: ${formatProgress(v.progress)}${why}`
           if (line !== lastLine) log.info(line)
           lastLine = line
           return undefined

@@ -215,6 +215,29 @@ describe('argo-upsert: writing the Application', () => {
     expect(double.calls('POST', '/api/v1/applications')).toHaveLength(0)
   })
 
+  it('unchanged with --wait returns at once when the app already runs this spec healthy', async () => {
+    seedDeployed()
+    const run = await cli(
+      baseArgs(double, [
+        ...AVP,
+        '--plugin-env',
+        'IMAGE_TAG=1.0.0',
+        '--sync-option',
+        'ServerSideApply=true',
+        '--wait',
+        '--json'
+      ]),
+      env
+    )
+    expect(run.code).toBe(0)
+    expect(run.json).toMatchObject({
+      operation: 'unchanged',
+      wait: {kind: 'done'},
+      healthStatus: 'Healthy'
+    })
+    expect(run.stderr).not.toContain('waiting:')
+  })
+
   it('refuses a plugin together with kustomize images before calling the server', async () => {
     const run = await cli(
       baseArgs(double, [...AVP, '--kustomize-image', 'web=registry/web:1.0']),
@@ -343,7 +366,9 @@ describe('argo-upsert: sync and wait', () => {
       env
     )
     expect(run.code).toBe(0)
-    expect(run.stderr).toContain('waiting: Argo CD has not compared the new spec yet')
+    expect(run.stderr).toMatch(
+      /waiting: operation Succeeded, sync Synced, health Healthy \(Argo CD has not compared the new spec yet\)/
+    )
     expect(run.json).toMatchObject({
       operation: 'updated',
       syncStatus: 'Synced',
@@ -524,6 +549,15 @@ describe('argo-upsert: input errors (exit 2, nothing sent)', () => {
       expect(double.requests).toHaveLength(0)
     })
   }
+
+  it('the token appears nowhere, even with debug output and a stack trace', async () => {
+    const reader = double.token('reader', [{action: 'get', object: 'shop/*'}])
+    const run = await cli(baseArgs(double), {ARGOCD_AUTH_TOKEN: reader, GITOPS_DEBUG: '1'})
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('debug: application web not readable')
+    expect(run.stderr + run.stdout).not.toContain(reader)
+    expect(run.stderr + run.stdout).not.toContain(reader.split('.')[1])
+  })
 
   it('a dead server fails with the server as the fix, after retries', async () => {
     const run = await cli(
