@@ -1,0 +1,151 @@
+/**
+ * The components run for real in gitlab-ci-local's shell executor: the job
+ * `image:` is ignored (`--force-shell-executor`), the CLI comes from this
+ * checkout (`cli-source: local`, a wrapper that loads src/ through tsx), and
+ * the config repo is a local bare repo over file://. A second job `needs:`
+ * the component job and sees its dotenv report as variables.
+ */
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {pathToFileURL} from 'node:url'
+import {afterEach, describe, expect, it} from 'vitest'
+import {findCommand} from '../../src/commands/registry.js'
+import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
+import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
+
+/** Runs the CLI from src/ so the test exercises the code under test, not a stale bundle. */
+const CLI_WRAPPER = `import {register} from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/esm/api/index.mjs')).href)}
+register()
+await import(${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'src/cli.ts')).href)})
+`
+
+let project: ScratchProject | undefined
+let config: ExampleRepo | undefined
+afterEach(async () => {
+  await project?.cleanup()
+  await config?.fsck()
+  await config?.dispose()
+  project = config = undefined
+})
+
+/** The lines a job printed, without gitlab-ci-local's `<job> > ` prefix. */
+function jobOutput(stdout: string, job: string): string[] {
+  const prefix = new RegExp(`^${job.replace(/[-]/g, '\\-')}\\s+> ?`)
+  return stdout
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter(l => prefix.test(l))
+    .map(l => l.replace(prefix, ''))
+}
+
+const SECRET = 'glpat-DoNotLeakThisToken01'
+
+describe('components in the gitlab-ci-local shell executor', () => {
+  it('set-image commits to a local bare config repo and hands GITOPS_COMMIT to the next job', async ({skip}) => {
+    if (!findCommand('set-image')!.options.some(o => o.name === 'repo')) {
+      skip('set-image does not accept --repo yet (remote path not landed)')
+    }
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `stages: [deploy, verify]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/set-image@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      path: [apps/web/overlays/dev]
+      image: ghcr.io/acme/web:$RELEASE_TAG
+      message: 'deploy(web): "$RELEASE_TAG" to dev: it''s #1'
+
+verify:
+  stage: verify
+  needs: [gitops-set-image]
+  script:
+    - echo "commit=$GITOPS_COMMIT changed=$GITOPS_CHANGED pushed=$GITOPS_PUSHED"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor', '--variable', 'RELEASE_TAG=2.0.0', '--variable', `GITOPS_TOKEN=${SECRET}`])
+    expect(r.stdout + r.stderr).not.toContain(SECRET)
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+
+    const after = await config.head()
+    expect(after).not.toBe(before)
+    const [commit] = await config.log(undefined, 1)
+    expect(commit.parents).toEqual([before])
+    // Quotes, a colon and '#' went through as text; $RELEASE_TAG was expanded by the runner, not a shell.
+    expect(commit.subject).toBe(`deploy(web): "2.0.0" to dev: it's #1`)
+    expect(await config.readFile('apps/web/overlays/dev/kustomization.yaml')).toMatch(/newTag: "?2\.0\.0"?/)
+
+    const verify = jobOutput(r.stdout, 'verify')
+    expect(verify).toContain(`commit=${after} changed=true pushed=true`)
+    const dotenv = await readFile(join(project.dir, '.gitlab-ci-local/artifacts/gitops-set-image/.gitlab-ci-reports/dotenv/gitops.env'), 'utf8').catch(() => '')
+    if (dotenv) expect(dotenv).toContain(`GITOPS_COMMIT=${after}\n`)
+  })
+
+  it('promote pushes dev -> staging and reports through the dotenv report', async () => {
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `stages: [deploy, verify]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/promote@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      from: dev
+      next: true
+      app: [web, api]
+      mode: push
+
+verify:
+  stage: verify
+  needs: [gitops-promote]
+  script:
+    - echo "commit=$GITOPS_COMMIT changed=$GITOPS_CHANGED promoted=$GITOPS_PROMOTED"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const after = await config.head()
+    expect(after).not.toBe(before)
+    const changed = (await config.git(['diff', '--name-only', before, after])).trim().split('\n')
+    expect(changed).toEqual([
+      'apps/api/overlays/staging/kustomization.yaml',
+      'apps/web/overlays/staging/kustomization.yaml'
+    ])
+    const verify = jobOutput(r.stdout, 'verify').join('\n')
+    expect(verify).toContain(`commit=${after} changed=true`)
+    // The job log shows what happened and the outputs later jobs get.
+    const log = jobOutput(r.stdout, 'gitops-promote').join('\n')
+    expect(log).toContain('Outputs for later jobs (dotenv report gitops.env):')
+    expect(log).toContain(`  GITOPS_COMMIT=${after}`)
+  })
+
+  it("fails the job with the CLI's message and leaves the config repo untouched on bad input", async () => {
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/promote@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      from: dev
+      to: qa
+      mode: push
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code).not.toBe(0)
+    const log = jobOutput(r.stdout + r.stderr, 'gitops-promote').join('\n')
+    expect(log).toMatch(/error: .*qa/)
+    expect(await config.head()).toBe(before)
+  })
+})
