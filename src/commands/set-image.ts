@@ -7,16 +7,31 @@ import {
   type FileEdit
 } from '../edit/apply.js'
 import {defineCommand} from './types.js'
+import {
+  PR_OPTIONS,
+  PR_OUTPUTS,
+  prJson,
+  prOutputs,
+  prText,
+  readMode,
+  readPrSettings,
+  runSetImagePr,
+  type SetImagePrResult,
+  type SetImagePrSettings
+} from '../forge/set-image-pr.js'
 
 export interface SetImageSettings {
   root: string
   request: EditRequest
   dryRun: boolean
+  /** --mode pr: propose the edit to a remote config repo instead of editing --root. */
+  pr?: SetImagePrSettings
 }
 
 export interface SetImageResult {
   outcome: EditOutcome
   dryRun: boolean
+  pr?: SetImagePrResult
 }
 
 function show(value: string | null): string {
@@ -63,7 +78,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
         'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)'
     },
     {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
-    {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'}
+    {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'},
+    ...PR_OPTIONS
   ],
   outputSpecs: [
     {
@@ -71,10 +87,13 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       description: "'true' when a file changed (or would change under dry-run), else 'false'"
     },
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
-    {name: 'files', description: 'JSON array of the root-relative files that changed'}
+    {name: 'files', description: 'JSON array of the root-relative files that changed'},
+    ...PR_OUTPUTS
   ],
-  settings(input) {
+  settings(input, env) {
+    const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
     return {
+      ...(pr ? {pr} : {}),
       // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
       root: resolve(input.string('root') ?? '.'),
       request: {
@@ -86,7 +105,11 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       dryRun: input.boolean('dry-run') ?? false
     }
   },
-  async run(settings) {
+  async run(settings, platform) {
+    if (settings.pr) {
+      const pr = await runSetImagePr(settings.pr, settings.request, platform)
+      return {outcome: pr.outcome, dryRun: false, pr}
+    }
     const outcome = await planEdits(settings.root, settings.request)
     if (!settings.dryRun && outcome.changed) await writeEdits(settings.root, outcome)
     return {outcome, dryRun: settings.dryRun}
@@ -94,14 +117,16 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   outputs: r => ({
     changed: String(r.outcome.changed),
     edits: JSON.stringify(r.outcome.edits),
-    files: JSON.stringify(r.outcome.files.map(f => f.file))
+    files: JSON.stringify(r.outcome.files.map(f => f.file)),
+    ...prOutputs(r.pr)
   }),
   json: r => ({
     changed: r.outcome.changed,
     edits: r.outcome.edits,
     files: r.outcome.files.map(f => f.file),
     dryRun: r.dryRun,
-    ...(r.dryRun ? {diff: r.outcome.diff} : {})
+    ...(r.dryRun ? {diff: r.outcome.diff} : {}),
+    ...prJson(r.pr)
   }),
   summary(r) {
     if (!r.outcome.changed)
@@ -110,7 +135,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       e =>
         `| ${cell(e.file)} | ${cell(what(e))} | ${cell(show(e.before))} | ${cell(show(e.after))} |`
     )
-    const note = r.dryRun ? '\n\nDry run: nothing was written.' : ''
+    const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : ''
     return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n`
   },
   text(r) {
@@ -122,6 +147,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     else if (r.dryRun)
       lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`)
     else lines.push(`${n} file${n === 1 ? '' : 's'} changed`)
+    if (r.pr) lines.push(prText(r.pr))
     const text = lines.join('\n') + '\n'
     return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
   }

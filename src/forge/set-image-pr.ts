@@ -1,0 +1,292 @@
+import {UsageError} from '../core/errors.js'
+import type {Env, InputReader, OptionSpec} from '../commands/types.js'
+import {planEdits, writeEdits, type EditOutcome, type EditRequest} from '../edit/apply.js'
+import {authFromEnv, TOKEN_VARIABLE} from '../git/auth.js'
+import {parseRemoteUrl} from '../git/remote-url.js'
+import type {Platform} from '../platform/port.js'
+import type {Forge, MergeMethod} from './forge.js'
+import {GitHubForge} from './github.js'
+import {GitLabForge} from './gitlab.js'
+import {sourceRepoFromEnv, type PrChange} from './pr-body.js'
+import {runPrLifecycle, type PrLifecycleResult} from './pr-lifecycle.js'
+import {resolveForge} from './provider.js'
+
+/**
+ * `set-image --mode pr`: the same edit as the local command, applied to a
+ * fresh checkout of the config repo's base branch and proposed as a pull or
+ * merge request through the PR lifecycle.
+ */
+
+export const DEFAULT_PR_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>'
+
+/** The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab component. */
+export const PR_OPTIONS: OptionSpec[] = [
+  {
+    name: 'mode',
+    type: 'string',
+    description:
+      'local: edit files under --root; pr: propose the edit to --repo as a pull/merge request',
+    default: 'local'
+  },
+  {
+    name: 'repo',
+    type: 'string',
+    description:
+      'config repository for --mode pr: https:// URL (token from GITOPS_TOKEN), ssh or file://'
+  },
+  {
+    name: 'pr-branch',
+    type: 'string',
+    description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR',
+    default: 'gitops-deploy/{{base}}/{{path}}'
+  },
+  {
+    name: 'base',
+    type: 'string',
+    description: 'PR base branch',
+    default: "the repository's default branch"
+  },
+  {
+    name: 'title',
+    type: 'string',
+    description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}} …)',
+    default: 'Deploy {{summary}} to {{path}}'
+  },
+  {
+    name: 'body',
+    type: 'string',
+    description: 'text (template) shown above the generated change table'
+  },
+  {name: 'labels', type: 'list', description: 'labels to add to the PR'},
+  {name: 'reviewers', type: 'list', description: 'users to request a review from'},
+  {
+    name: 'team-reviewers',
+    type: 'list',
+    description: 'GitHub teams (slugs) to request a review from'
+  },
+  {name: 'assignees', type: 'list', description: 'users to assign the PR to'},
+  {name: 'draft', type: 'boolean', description: 'open the PR as a draft'},
+  {
+    name: 'auto-merge',
+    type: 'string',
+    description:
+      "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+  },
+  {
+    name: 'provider',
+    type: 'string',
+    description: 'github or gitlab',
+    default: 'detected from the repo host'
+  },
+  {
+    name: 'api-url',
+    type: 'string',
+    description: 'REST API base (GHES https://host/api/v3, GitLab https://host/api/v4)',
+    default: 'GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host'
+  },
+  {
+    name: 'author',
+    type: 'string',
+    description: 'commit author as "Name <email>"',
+    default: DEFAULT_PR_AUTHOR
+  }
+]
+
+export const PR_OUTPUTS = [
+  {name: 'pr-number', description: 'PR number (GitHub) or MR iid (GitLab); empty for no-op'},
+  {name: 'pr-url', description: 'web URL of the PR/MR; empty for no-op'},
+  {name: 'pr-operation', description: 'created, updated, unchanged or no-op'}
+]
+
+export interface SetImagePrSettings {
+  repo: string
+  base?: string
+  branchTemplate?: string
+  title?: string
+  body?: string
+  labels: string[]
+  reviewers: string[]
+  teamReviewers: string[]
+  assignees: string[]
+  draft: boolean
+  autoMerge?: MergeMethod
+  provider?: string
+  apiUrl?: string
+  author: {name: string; email: string}
+  env: Env
+}
+
+export interface SetImagePrResult {
+  outcome: EditOutcome
+  lifecycle: PrLifecycleResult
+}
+
+export function readMode(input: InputReader): 'local' | 'pr' {
+  const mode = input.string('mode') ?? 'local'
+  if (mode !== 'local' && mode !== 'pr') {
+    throw new UsageError(
+      `--mode '${mode}' is not known; use local (edit files here) or pr (open a pull request)`
+    )
+  }
+  return mode
+}
+
+export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings {
+  const repo = input.string('repo')
+  if (!repo)
+    throw new UsageError(
+      '--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git'
+    )
+  if (input.boolean('dry-run')) {
+    throw new UsageError(
+      '--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally'
+    )
+  }
+  const autoMerge = input.string('auto-merge')
+  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
+    throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
+  }
+  const draft = input.boolean('draft') === true
+  if (draft && autoMerge) {
+    throw new UsageError(
+      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
+    )
+  }
+  if (!env[TOKEN_VARIABLE]?.trim()) {
+    throw new UsageError(
+      `--mode pr needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub contents:write + pull-requests:write, GitLab api scope`
+    )
+  }
+  return {
+    repo,
+    base: input.string('base'),
+    branchTemplate: input.string('pr-branch'),
+    title: input.string('title'),
+    body: input.string('body'),
+    labels: splitList(input.list('labels')),
+    reviewers: splitList(input.list('reviewers')),
+    teamReviewers: splitList(input.list('team-reviewers')),
+    assignees: splitList(input.list('assignees')),
+    draft,
+    autoMerge: autoMerge as MergeMethod | undefined,
+    provider: input.string('provider'),
+    apiUrl: input.string('api-url'),
+    author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+    env
+  }
+}
+
+export async function runSetImagePr(
+  s: SetImagePrSettings,
+  request: EditRequest,
+  platform: Platform
+): Promise<SetImagePrResult> {
+  const token = s.env[TOKEN_VARIABLE]!.trim()
+  platform.setSecret(token)
+  const remote = parseRemoteUrl(s.repo, process.cwd())
+  const auth = authFromEnv(remote, s.env, platform.redactor)
+  const target = resolveForge({
+    repoUrl: remote.url,
+    provider: s.provider,
+    apiUrl: s.apiUrl,
+    env: s.env
+  })
+  const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
+  const forge: Forge =
+    target.kind === 'github'
+      ? new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+      : new GitLabForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+  let outcome: EditOutcome | undefined
+  const lifecycle = await runPrLifecycle({
+    repoUrl: remote.url,
+    gitConfig: auth.config,
+    forge,
+    base: s.base,
+    branchTemplate: s.branchTemplate,
+    titleTemplate: s.title,
+    bodyTemplate: s.body,
+    // Like the local command: images without --path edit the root kustomization.
+    paths:
+      request.paths.length > 0
+        ? request.paths
+        : request.images.length > 0
+          ? ['.']
+          : request.sets.map(x => x.split(':')[0]),
+    labels: s.labels,
+    reviewers: s.reviewers,
+    teamReviewers: s.teamReviewers,
+    assignees: s.assignees,
+    draft: s.draft,
+    autoMerge: s.autoMerge,
+    source: sourceRepoFromEnv(s.env),
+    identity: s.author,
+    log: platform,
+    redactor: platform.redactor,
+    edit: async worktree => {
+      outcome = await planEdits(worktree, request)
+      if (!outcome.changed) return []
+      await writeEdits(worktree, outcome)
+      return outcome.edits.map((e): PrChange => ({
+        file: e.file,
+        ...(e.image !== undefined ? {image: e.image} : {}),
+        ...(e.key !== undefined ? {key: e.key} : {}),
+        before: e.before ?? '',
+        after: e.after ?? ''
+      }))
+    }
+  })
+  return {outcome: outcome!, lifecycle}
+}
+
+export function prOutputs(r: SetImagePrResult | undefined): Record<string, string> {
+  if (!r) return {}
+  const l = r.lifecycle
+  return l.operation === 'no-op'
+    ? {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
+    : {
+        'pr-number': String(l.pullRequest.number),
+        'pr-url': l.pullRequest.url,
+        'pr-operation': l.operation
+      }
+}
+
+export function prJson(r: SetImagePrResult | undefined): Record<string, unknown> {
+  if (!r) return {}
+  const l = r.lifecycle
+  return {
+    branch: l.branch,
+    base: l.base,
+    pullRequest:
+      l.operation === 'no-op'
+        ? {number: null, url: null, operation: 'no-op'}
+        : {
+            number: l.pullRequest.number,
+            url: l.pullRequest.url,
+            operation: l.operation,
+            commit: l.commit
+          }
+  }
+}
+
+export function prText(r: SetImagePrResult): string {
+  const l = r.lifecycle
+  return l.operation === 'no-op'
+    ? `${l.base} already has this change; no pull request opened`
+    : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`
+}
+
+function splitList(values: string[]): string[] {
+  return values
+    .flatMap(v => v.split(/[,\n]/))
+    .map(v => v.trim())
+    .filter(Boolean)
+}
+
+function parseAuthor(text: string): {name: string; email: string} {
+  const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text)
+  if (!m)
+    throw new UsageError(
+      `--author '${text}' is not "Name <email>"; e.g. --author "Deploy Bot <bot@example.com>"`
+    )
+  return {name: m[1], email: m[2]}
+}
