@@ -129,7 +129,8 @@ function unquote(s: string): string {
 /** Splits `file:key.path=value`; the `=` inside `[name=web]` does not count. */
 export function parseSetArg(arg: string): SetArg {
   const colon = arg.indexOf(':')
-  if (colon <= 0) bad(arg, 'missing the file part before ":"')
+  if (colon < 0) bad(arg, 'missing ":" between the file and the key path')
+  if (colon === 0) bad(arg, 'missing the file part before ":"')
   const file = arg.slice(0, colon)
   const rest = arg.slice(colon + 1)
   let depth = 0
@@ -147,6 +148,7 @@ export function parseSetArg(arg: string): SetArg {
       break
     }
   }
+  if (eq < 0 && depth > 0) bad(arg, "unclosed '[' in the key path")
   if (eq < 0) bad(arg, 'missing "=<value>"')
   const keyPath = rest.slice(0, eq)
   if (!keyPath) bad(arg, 'missing the key path between ":" and "="')
