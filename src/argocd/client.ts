@@ -96,7 +96,8 @@ const TRANSIENT_NET = new Set([
   'UND_ERR_SOCKET'
 ])
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** A delay that an abort cuts short (rejecting with the signal's reason). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     const t = setTimeout(() => {
@@ -110,8 +111,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, {once: true})
   })
 }
-
-export {sleep}
 
 /** True when the token has the three dot-separated parts the server requires of a JWT. */
 export function looksLikeJwt(token: string): boolean {
