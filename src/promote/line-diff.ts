@@ -1,8 +1,12 @@
 /**
- * Unified diff of two texts (rendered manifests), line by line. Myers'
- * O((N+M)·D) algorithm: promotions change a handful of lines in thousands,
- * so D is small. Past `maxEdits` the texts count as wholly replaced instead
- * of spending quadratic memory on a diff nobody can read anyway.
+ * Unified diff of two rendered manifests, line by line. Unlike the edit
+ * engine's diff (src/core/diff.ts), which bounds work by the size of the
+ * changed region and falls back to "replace everything" past ~2,000 lines,
+ * this one bounds work by the number of edits (Myers O((N+M)·D)): a promotion
+ * changes a handful of image lines spread across thousands of rendered lines,
+ * exactly the case where a size bound would print the whole manifest twice.
+ * Past `maxEdits` the texts count as wholly replaced (memory stays under
+ * ~8 MB); nobody reads such a diff anyway.
  */
 
 export interface UnifiedDiff {
@@ -20,7 +24,7 @@ export function unifiedDiff(
 ): UnifiedDiff {
   const a = splitLines(before)
   const b = splitLines(after)
-  const ops = diffLines(a, b, options.maxEdits ?? 4000)
+  const ops = diffLines(a, b, options.maxEdits ?? 1000)
   const added = ops.filter(o => o.kind === '+').length
   const removed = ops.filter(o => o.kind === '-').length
   if (added === 0 && removed === 0) return {text: '', added, removed}

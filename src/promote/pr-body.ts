@@ -129,7 +129,8 @@ function renderDiffs(input: PromotionBodyInput, budget: number): string[] {
       continue
     }
     const fence = '`'.repeat(Math.max(3, longestBacktickRun(d.text) + 1))
-    const open = `<details><summary>${title} (+${d.added} −${d.removed})</summary>\n\n${fence}diff`
+    // Markdown does not apply inside <summary>, so the path goes in <code>.
+    const open = `<details><summary><code>${html(d.dir)}</code> (+${d.added} −${d.removed})</summary>\n\n${fence}diff`
     const close = `${fence}\n\n</details>`
     const whole = `${open}\n${d.text.endsWith('\n') ? d.text : d.text + '\n'}${close}`
     if (whole.length + 1 <= budget) {
@@ -185,6 +186,10 @@ function cell(s: string): string {
     .replace(/\|/g, '\\|')
     .replace(/`/g, "'")
     .replace(/[\r\n]+/g, ' ')
+}
+
+function html(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
 /** Plain text inside markdown: no accidental formatting, mentions or HTML. */

@@ -20,6 +20,8 @@ import {
 } from './checkout-plan.js'
 import {renderPromotionBody, type RenderedDiff} from './pr-body.js'
 import {kubectlRenderer, renderAround, type Renderer} from './render.js'
+import {peekPromotionConfig} from './peek-config.js'
+import {resolveEnvironments} from '../core/promotion/environments.js'
 
 export interface PromotePrSettings {
   branch?: string
@@ -178,7 +180,17 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
   const renderer = s.renderer ?? kubectlRenderer()
   // The branch must be known before the checkout, so it is built from the flags, not from the config.
   const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : ''
-  const to = s.request.next ? 'next' : (s.request.to ?? '')
+  let to = s.request.to ?? ''
+  if (s.request.next) {
+    // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
+    const config = await peekPromotionConfig({
+      url: remote.url,
+      branch: s.branch,
+      gitConfig: auth.config,
+      redactor: platform.redactor
+    })
+    to = resolveEnvironments(config, s.request).target.name
+  }
   const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`
   let state: {plan: CheckoutPlan; diffs: RenderedDiff[]; note?: string} | undefined
   const result = await runPrLifecycle({

@@ -339,8 +339,8 @@ describe('promote --mode push (real git, file://)', () => {
   })
 
   it('validates flags before touching the network', async () => {
-    for (const [args, message] of [
-      [['--from', 'dev'], /--to <env> or --next/],
+    const cases: [string[], RegExp][] = [
+      [['--from', 'dev', '--mode', 'push'], /--to <env> or --next/],
       [
         ['--from', 'dev', '--next', '--mode', 'merge'],
         /--mode 'merge' is not known; use pr or push/
@@ -352,16 +352,11 @@ describe('promote --mode push (real git, file://)', () => {
       [['--from', 'dev', '--next', '--new-name', 'drop'], /--new-name 'drop' is not known/],
       [['--from', 'dev', '--next', '--author', 'bot'], /--author 'bot' is not "Name <email>"/],
       [['--from', 'dev', '--next', '--message', 'Promote {{env}}'], /unknown variable \{\{env\}\}/],
-      [['--next'], /--from is required/]
-    ] as const) {
-      const r = await cli([
-        'promote',
-        '--repo',
-        'file:///nonexistent/acme/config.git',
-        ...args,
-        '--mode',
-        args.includes('--mode') ? args[args.indexOf('--mode') + 1] : 'push'
-      ])
+      [['--from', 'dev', '--next', '--dry-run'], /--dry-run applies to --mode push/],
+      [['--next', '--mode', 'push'], /--from is required/]
+    ]
+    for (const [args, message] of cases) {
+      const r = await cli(['promote', '--repo', 'file:///nonexistent/acme/config.git', ...args])
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toMatch(message)
     }
