@@ -403,6 +403,41 @@ describe('GitLab', () => {
     expect(build.json).toMatchObject({build: true, imageTag: feat2})
   })
 
+  it('runs from the component variables (--env-inputs: arrays as JSON, empty inputs as unset)', async () => {
+    const f = await repo([ROOT, src('v1'), manifest('1')])
+    const [, c1, c2] = f.shas
+    const checkout = await f.clone({depth: 1})
+    let stdout = ''
+    let stderr = ''
+    const code = await runCli(['changes', '-C', checkout, '--env-inputs', '--json'], {
+      stdout: s => void (stdout += s),
+      stderr: s => void (stderr += s),
+      env: {
+        GITLAB_CI: 'true',
+        CI_PIPELINE_SOURCE: 'push',
+        CI_COMMIT_SHA: c2,
+        CI_COMMIT_BEFORE_SHA: c1,
+        CI_COMMIT_BRANCH: 'main',
+        CI_DEFAULT_BRANCH: 'main',
+        GITOPS_INPUT_BUILD_PATHS: '["src/**","Dockerfile"]\n',
+        GITOPS_INPUT_IGNORE_PATHS: '[]\n',
+        GITOPS_INPUT_BASE: '\n',
+        GITOPS_INPUT_HEAD: '\n',
+        GITOPS_INPUT_TAG_FORMAT: '{short}\n',
+        GITOPS_INPUT_DEFAULT_BRANCH: '\n',
+        GITOPS_INPUT_REMOTE: 'origin\n'
+      }
+    })
+    expect(stderr).not.toContain('error')
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toMatchObject({
+      build: false,
+      imageTag: c1.slice(0, 7),
+      base: c1,
+      head: c2
+    })
+  })
+
   it('a new branch (CI_COMMIT_BEFORE_SHA all zeros) compares with CI_DEFAULT_BRANCH', async () => {
     const f = await repo([ROOT, src('v1'), {ref: 'feat', from: 1, ...manifest('nb')}])
     const [, c1, feat] = f.shas
