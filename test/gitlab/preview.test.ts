@@ -129,3 +129,34 @@ ${inputs}`
     expect(r.stdout).toContain('web-$CI_ENVIRONMENT_SLUG')
   })
 })
+
+describe('the copy-paste recipes in docs/gitlab.md and gitlab/README.md', async () => {
+  const blocks: {file: string; yaml: string}[] = []
+  for (const file of ['docs/gitlab.md', 'gitlab/README.md']) {
+    const text = await readFile(join(HERE, '../..', file), 'utf8')
+    for (const m of text.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+      if (m[1].includes('component:') && m[1].includes('inputs:')) blocks.push({file, yaml: m[1]})
+    }
+  }
+
+  it('has a recipe for each component', () => {
+    const docs = blocks.filter(b => b.file === 'docs/gitlab.md').map(b => b.yaml)
+    for (const name of ['set-image', 'promote', 'argo-upsert', 'changes']) {
+      expect(docs.some(y => y.includes(`/gitops-deploy/${name}@`)), name).toBe(true)
+    }
+  })
+
+  it.each(blocks.map((b, i) => [`${b.file} #${i + 1}`, b.yaml]))('%s is a valid pipeline', async (_, yaml) => {
+    // Published references become the local component at HEAD, which gitlab-ci-local reads from disk.
+    const local = yaml.replace(
+      /(?:gitlab\.com|\$CI_SERVER_FQDN)\/acme\/gitops-deploy\/([a-z-]+)@\d+\.\d+\.\d+/g,
+      '$$CI_SERVER_FQDN/acme/gitops-deploy/$1@$$CI_COMMIT_SHA'
+    )
+    expect(local).not.toMatch(/@\d+\.\d+\.\d+/)
+    const p = await project(local)
+    const r = await p.gcl(['--preview'])
+    expect(r.stderr).not.toMatch(/invalid|error/i)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/--env-inputs --dotenv gitops\.env/)
+  })
+})
