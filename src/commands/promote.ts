@@ -4,9 +4,21 @@ import type {AppPromotion} from '../core/promotion/plan.js'
 import type {MergeMethod} from '../forge/forge.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote/run.js'
+import {DEFAULT_PR_AUTHOR, PR_OPTIONS} from '../forge/set-image-pr.js'
+import {TOKEN_VARIABLE} from '../git/auth.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
 
-const DEFAULT_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>'
+const SHARED_PR_OPTIONS = [
+  'labels',
+  'reviewers',
+  'team-reviewers',
+  'assignees',
+  'draft',
+  'auto-merge',
+  'provider',
+  'api-url',
+  'author'
+]
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -64,12 +76,6 @@ const OPTIONS: OptionSpec[] = [
     default: 'Promote {{from}} to {{to}}: {{apps}}'
   },
   {
-    name: 'author',
-    type: 'string',
-    description: 'commit author as "Name <email>"',
-    default: DEFAULT_AUTHOR
-  },
-  {
     name: 'max-attempts',
     type: 'string',
     description: 'push attempts when other jobs move the branch concurrently',
@@ -100,33 +106,8 @@ const OPTIONS: OptionSpec[] = [
     default: 'Promote <from> to <to>: <apps>'
   },
   {name: 'body', type: 'string', description: 'text shown above the generated PR description'},
-  {name: 'labels', type: 'list', description: 'labels to add to the PR'},
-  {name: 'reviewers', type: 'list', description: 'users to request a review from'},
-  {
-    name: 'team-reviewers',
-    type: 'list',
-    description: 'GitHub teams (slugs) to request a review from'
-  },
-  {name: 'assignees', type: 'list', description: 'users to assign the PR to'},
-  {name: 'draft', type: 'boolean', description: 'open the PR as a draft'},
-  {
-    name: 'auto-merge',
-    type: 'string',
-    description: 'enable the forge auto-merge with this method: merge, squash or rebase (GitHub)'
-  },
-  {
-    name: 'provider',
-    type: 'string',
-    description: 'github or gitlab',
-    default: 'detected from the repo host and CI variables'
-  },
-  {
-    name: 'api-url',
-    type: 'string',
-    description:
-      'REST API base of the forge (GHES https://host/api/v3, GitLab https://host/api/v4)',
-    default: 'detected'
-  }
+  // The PR options mean the same as for set-image; one definition keeps the action inputs in step.
+  ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name))
 ]
 
 export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
@@ -274,6 +255,16 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
       '--dry-run applies to --mode push; in PR mode the PR itself is the preview'
     )
   }
+  if (input.boolean('draft') && autoMerge) {
+    throw new UsageError(
+      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
+    )
+  }
+  if (mode === 'pr' && !env[TOKEN_VARIABLE]?.trim()) {
+    throw new UsageError(
+      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
+    )
+  }
   const message = input.string('message')
   if (message !== undefined) checkMessageTemplate(message)
   return {
@@ -289,7 +280,7 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
     },
     mode,
     message,
-    author: parseAuthor(input.string('author') ?? DEFAULT_AUTHOR),
+    author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
     maxAttempts,
     dryRun: input.boolean('dry-run') === true,
     render: input.boolean('skip-render') !== true,

@@ -1,5 +1,5 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {exampleFiles, exampleRepo, cli, type ExampleRepo} from './helpers.js'
+import {TOKEN, exampleFiles, exampleRepo, cli, type ExampleRepo} from './helpers.js'
 
 let repo: ExampleRepo | undefined
 
@@ -353,10 +353,16 @@ describe('promote --mode push (real git, file://)', () => {
       [['--from', 'dev', '--next', '--author', 'bot'], /--author 'bot' is not "Name <email>"/],
       [['--from', 'dev', '--next', '--message', 'Promote {{env}}'], /unknown variable \{\{env\}\}/],
       [['--from', 'dev', '--next', '--dry-run'], /--dry-run applies to --mode push/],
-      [['--next', '--mode', 'push'], /--from is required/]
+      [['--next', '--mode', 'push'], /--from is required/],
+      [
+        ['--from', 'dev', '--next', '--draft', '--auto-merge', 'squash'],
+        /--draft and --auto-merge contradict/
+      ]
     ]
     for (const [args, message] of cases) {
-      const r = await cli(['promote', '--repo', 'file:///nonexistent/acme/config.git', ...args])
+      const r = await cli(['promote', '--repo', 'file:///nonexistent/acme/config.git', ...args], {
+        GITOPS_TOKEN: TOKEN
+      })
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toMatch(message)
     }
