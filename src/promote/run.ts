@@ -73,21 +73,21 @@ export async function runPromotion(s: PromoteSettings, platform: Platform): Prom
   return s.mode === 'push' ? runPush(s, platform) : runPr(s, platform)
 }
 
-async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
-  const planner: Planner<CheckoutPlan> = {
+/** The promotion as a remote-write planner; re-planned from scratch on every new tip. */
+export function promotionPlanner(request: PromoteRequest): Planner<CheckoutPlan> {
+  return {
     // Promotion discovers apps from the tree and kustomize bases may live anywhere: check out everything.
     patterns: {dirGlobs: [''], files: []},
-    plan: root => planCheckout(root, s.request),
+    plan: root => planCheckout(root, request),
     write: (root, outcome) => writeCheckoutPlan(root, outcome)
   }
-  let last: CheckoutPlan | undefined
+}
+
+async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
   const result = await remoteWrite({
     repo: s.repo,
     branch: s.branch,
-    planner: {
-      ...planner,
-      plan: async root => (last = await planner.plan(root))
-    },
+    planner: promotionPlanner(s.request),
     message: (outcome, branch) => commitMessage(s, outcome, branch),
     author: s.author,
     maxAttempts: s.maxAttempts,
@@ -106,7 +106,6 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
     attempts: result.attempts,
     apps: plan.plan.apps
   }
-  void last
   switch (result.kind) {
     case 'pushed':
       return {...base, outcome: 'pushed', changed: true, pushed: true, commit: result.commit}
@@ -125,7 +124,7 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
   }
 }
 
-function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: string): string {
+export function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: string): string {
   const from = plan.resolved.source.name
   const to = plan.resolved.target.name
   const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app)
