@@ -45,11 +45,11 @@ describe('dotenv report', () => {
   })
 
   it('drops (never truncates) a value that would break the 5 KB limit, and says which', () => {
-    const files = Array.from({length: 400}, (_, i) => `src/module-${i}/index.ts`).join(' ')
-    const report = dotenvReport({build: 'true', 'changed-files': files, 'image-tag': 'abc'})
+    const files = JSON.stringify(Array.from({length: 400}, (_, i) => `apps/app-${i}/overlays/dev/kustomization.yaml`))
+    const report = dotenvReport({changed: 'true', files, commit: 'abc'})
     const vars = assertGitLabParses(report.text)
-    expect(vars).toEqual({GITOPS_BUILD: 'true', GITOPS_IMAGE_TAG: 'abc'})
-    expect(report.dropped).toEqual(['GITOPS_CHANGED_FILES'])
+    expect(vars).toEqual({GITOPS_CHANGED: 'true', GITOPS_COMMIT: 'abc'})
+    expect(report.dropped).toEqual(['GITOPS_FILES'])
     expect(Buffer.byteLength(report.text)).toBeLessThanOrEqual(DOTENV_LIMIT)
   })
 

@@ -3,6 +3,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 import {envInputName} from '../../src/adapters/gitlab/env-inputs.js'
+import {GITLAB_ALIASES, dotenvKey} from '../../src/adapters/gitlab/dotenv.js'
 import {findCommand} from '../../src/commands/registry.js'
 import {REPO_ROOT, TEMPLATES} from './gcl.js'
 
@@ -114,6 +115,8 @@ describe.each(NAMES)('component %s', name => {
       expect(option, `input ${input} is not an option of ${name}`).toBeDefined()
       const type = spec.type ?? 'string'
       const expected = {list: ['array'], boolean: ['boolean'], string: ['string', 'number']}[option!.type]
+      // set-image's `image` is one regex-checked argument; `images` carries the rest of the list.
+      if (name === 'set-image' && input === 'image') expected.push('string')
       expect(expected, `${input}: option type ${option!.type}, input type ${type}`).toContain(type)
     }
     const offered = new Set(Object.keys(t.inputs))
@@ -121,5 +124,15 @@ describe.each(NAMES)('component %s', name => {
       if ((NOT_OFFERED[name] ?? []).includes(o.name)) continue
       expect(offered.has(o.name), `option --${o.name} of ${name} is not a component input`).toBe(true)
     }
+  })
+})
+
+describe('gitlab/README.md (the CI/CD Catalog page)', () => {
+  it('names every dotenv output of every component', async () => {
+    const readme = await readFile(join(REPO_ROOT, 'gitlab/README.md'), 'utf8')
+    for (const name of NAMES) {
+      for (const o of findCommand(name)!.outputSpecs) expect(readme, `${name} ${o.name}`).toContain(dotenvKey(o.name))
+    }
+    for (const alias of Object.values(GITLAB_ALIASES)) expect(readme).toContain(dotenvKey(alias))
   })
 })
