@@ -20,13 +20,19 @@ import {resolveForge} from './provider.js'
 export const DEFAULT_PR_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>'
 
 /** The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab component. */
+/**
+ * The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab
+ * component. No `default:` fields on purpose: action.yml inputs are shared by
+ * all commands and the first definition wins, so a default here would be fed
+ * to promote (whose defaults differ) as if the user had typed it. Defaults are
+ * applied in readPrSettings and stated in the descriptions.
+ */
 export const PR_OPTIONS: OptionSpec[] = [
   {
     name: 'mode',
     type: 'string',
     description:
-      'local: edit files under --root; pr: propose the edit to --repo as a pull/merge request',
-    default: 'local'
+      'push (default): edit the files under --root, or commit and push to --repo; pr: propose the edit to --repo as a pull/merge request'
   },
   {
     name: 'repo',
@@ -37,20 +43,19 @@ export const PR_OPTIONS: OptionSpec[] = [
   {
     name: 'pr-branch',
     type: 'string',
-    description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR',
-    default: 'gitops-deploy/{{base}}/{{path}}'
+    description:
+      'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: gitops-deploy/{{base}}/{{path}})'
   },
   {
     name: 'base',
     type: 'string',
-    description: 'PR base branch',
-    default: "the repository's default branch"
+    description: "PR base branch (default: the repository's default branch)"
   },
   {
     name: 'title',
     type: 'string',
-    description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}} …)',
-    default: 'Deploy {{summary}} to {{path}}'
+    description:
+      'PR title template ({{summary}}, {{images}}, {{path}}, {{base}} …) (default: Deploy {{summary}} to {{path}})'
   },
   {
     name: 'body',
@@ -75,20 +80,18 @@ export const PR_OPTIONS: OptionSpec[] = [
   {
     name: 'provider',
     type: 'string',
-    description: 'github or gitlab',
-    default: 'detected from the repo host'
+    description: 'github or gitlab (default: detected from the repo host)'
   },
   {
     name: 'api-url',
     type: 'string',
-    description: 'REST API base (GHES https://host/api/v3, GitLab https://host/api/v4)',
-    default: 'GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host'
+    description:
+      'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
   },
   {
     name: 'author',
     type: 'string',
-    description: 'commit author as "Name <email>"',
-    default: DEFAULT_PR_AUTHOR
+    description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
   }
 ]
 
@@ -121,11 +124,11 @@ export interface SetImagePrResult {
   lifecycle: PrLifecycleResult
 }
 
-export function readMode(input: InputReader): 'local' | 'pr' {
-  const mode = input.string('mode') ?? 'local'
-  if (mode !== 'local' && mode !== 'pr') {
+export function readMode(input: InputReader): 'push' | 'pr' {
+  const mode = input.string('mode') ?? 'push'
+  if (mode !== 'push' && mode !== 'pr') {
     throw new UsageError(
-      `--mode '${mode}' is not known; use local (edit files here) or pr (open a pull request)`
+      `--mode '${mode}' is not known; use push (write directly) or pr (open a pull request)`
     )
   }
   return mode
