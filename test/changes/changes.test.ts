@@ -491,6 +491,18 @@ describe('shallow clones and big changes', () => {
     expect(await git(checkout, 'rev-parse', '--is-shallow-repository')).toBe('false')
   })
 
+  it('reaches the base by deepening when the server refuses commits by id (protocol v0)', async () => {
+    const commits: CommitSpec[] = [ROOT, src('v1')]
+    for (let i = 0; i < 120; i++) commits.push(manifest(`${i}`))
+    const f = await repo(commits)
+    const checkout = await f.clone({depth: 1})
+    await git(checkout, 'config', 'protocol.version', '0')
+    const before = f.shas[2]
+    const r = await changes(checkout, push(f, before, f.shas[121]))
+    expect(r.json).toMatchObject({build: false, base: before, imageTag: f.shas[1], changedFiles: 1})
+    expect(r.json.fetches).toBe(2)
+  })
+
   it('never mistakes the shallow boundary for a commit that added every file', async () => {
     // Only the root commit touches src/: a depth-1 clone's boundary commit "adds" src/ too.
     const f = await repo([ROOT, ...Array.from({length: 5}, (_, i) => manifest(`${i}`))])

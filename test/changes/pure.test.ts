@@ -118,3 +118,49 @@ describe('tag format', () => {
     expect(() => formatTag(parseTagFormat('{branch}-{sha}'), {sha})).toThrow(/not on a branch/)
   })
 })
+
+describe('command adapters', () => {
+  const result = {
+    kind: 'reuse' as const,
+    head: 'b'.repeat(40),
+    base: 'a'.repeat(40),
+    sourceCommit: 'c'.repeat(40),
+    imageTag: 'c'.repeat(40),
+    changedFiles: 3,
+    matchedFiles: [],
+    reason: 'none of the 3 files changed since aaaa match the build paths',
+    event: 'github push',
+    fetches: 2
+  }
+
+  it('maps a result to action outputs, JSON and a job summary', async () => {
+    const {changesCommand} = await import('../../src/commands/changes.js')
+    expect(changesCommand.outputs(result)).toEqual({
+      build: 'false',
+      'image-tag': result.imageTag,
+      'source-commit': result.sourceCommit,
+      base: result.base,
+      head: result.head,
+      'changed-files': '3',
+      reason: result.reason
+    })
+    expect(Object.keys(changesCommand.outputs(result)).sort()).toEqual(
+      changesCommand.outputSpecs.map(o => o.name).sort()
+    )
+    expect(changesCommand.json(result)).toMatchObject({
+      build: false,
+      imageTag: result.imageTag,
+      changedFiles: 3
+    })
+    const built = {...result, kind: 'build' as const, failOpen: false, matchedFiles: ['src/a.ts']}
+    expect(changesCommand.summary(built)).toContain('| build | **yes** |')
+    expect(changesCommand.summary(built)).toContain('- `src/a.ts`')
+    expect(
+      changesCommand.outputs({...built, base: undefined, changedFiles: undefined})
+    ).toMatchObject({
+      build: 'true',
+      base: '',
+      'changed-files': ''
+    })
+  })
+})
