@@ -568,6 +568,34 @@ describe('errors and adapters', () => {
     }
   })
 
+  it('a dead remote while deepening exits 1 with the fix, and the job token never shows', async () => {
+    const token = 'glcbt-s3cr3t-job-token'
+    const f = await repo([ROOT, src('v1'), manifest('1'), manifest('2')])
+    const [, c1, , c3] = f.shas
+    const checkout = await f.clone({depth: 1})
+    // How GitLab runners configure the remote: the job token sits in the URL.
+    await git(
+      checkout,
+      'remote',
+      'set-url',
+      'origin',
+      `http://gitlab-ci-token:${token}@127.0.0.1:9/acme/app.git`
+    )
+    const r = await changes(checkout, {
+      GITLAB_CI: 'true',
+      CI_JOB_TOKEN: token,
+      GITOPS_DEBUG: '1',
+      CI_PIPELINE_SOURCE: 'push',
+      CI_COMMIT_SHA: c3,
+      CI_COMMIT_BEFORE_SHA: c1,
+      CI_COMMIT_BRANCH: 'main'
+    })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain("could not deepen the shallow clone from 'origin'")
+    expect(r.stderr).toContain('fetch-depth: 0 / GIT_DEPTH: 0')
+    expect(r.stderr + r.stdout).not.toContain(token)
+  })
+
   it('writes GitLab dotenv outputs and plain text', async () => {
     const f = await repo([ROOT, src('v1'), manifest('1')])
     const [, c1, c2] = f.shas
