@@ -145,7 +145,7 @@ export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings
       '--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally'
     )
   }
-  const autoMerge = input.string('auto-merge')
+  const autoMerge = input.string('auto-merge')?.trim() || undefined
   if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
     throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
   }
@@ -173,7 +173,7 @@ export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings
     draft,
     autoMerge: autoMerge as MergeMethod | undefined,
     provider: input.string('provider'),
-    apiUrl: input.string('api-url'),
+    apiUrl: input.string('api-url')?.trim() || undefined,
     author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
     env
   }
