@@ -20,6 +20,8 @@ const SHARED_PR_OPTIONS = [
   'author'
 ]
 
+// No `default:` fields: action.yml inputs are shared by every command and a default there
+// would be fed to the others as if typed. Defaults live in the descriptions and in readSettings.
 const OPTIONS: OptionSpec[] = [
   {
     name: 'repo',
@@ -29,8 +31,8 @@ const OPTIONS: OptionSpec[] = [
   {
     name: 'branch',
     type: 'string',
-    description: "config repo branch to promote on (PR mode: the PR's base)",
-    default: "the remote's default branch"
+    description:
+      "config repo branch to promote on (PR mode: the PR's base) (default: the remote's default branch)"
   },
   {
     name: 'from',
@@ -47,14 +49,13 @@ const OPTIONS: OptionSpec[] = [
   {
     name: 'app',
     type: 'list',
-    description: 'only these apps (globs over the {app} names; repeatable)',
-    default: 'every app of --from'
+    description:
+      'only these apps (globs over the {app} names; repeatable) (default: every app of --from)'
   },
   {
     name: 'mode',
     type: 'string',
-    description: 'push: one commit on --branch; pr: one pull/merge request',
-    default: 'pr'
+    description: 'push: one commit on --branch; pr: one pull/merge request (default: pr)'
   },
   {
     name: 'files',
@@ -66,20 +67,18 @@ const OPTIONS: OptionSpec[] = [
     name: 'new-name',
     type: 'string',
     description:
-      "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source",
-    default: 'keep'
+      "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)"
   },
   {
     name: 'message',
     type: 'string',
-    description: 'commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in',
-    default: 'Promote {{from}} to {{to}}: {{apps}}'
+    description:
+      'commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in (default: Promote {{from}} to {{to}}: {{apps}})'
   },
   {
     name: 'max-attempts',
     type: 'string',
-    description: 'push attempts when other jobs move the branch concurrently',
-    default: '5'
+    description: 'push attempts when other jobs move the branch concurrently (default: 5)'
   },
   {name: 'dry-run', type: 'boolean', description: 'push mode: plan and report, push nothing'},
   {
@@ -90,20 +89,19 @@ const OPTIONS: OptionSpec[] = [
   {
     name: 'pr-branch',
     type: 'string',
-    description: 'PR head branch; re-runs with the same value update the same PR',
-    default: 'gitops-deploy/promote/<from>-to-<to>'
+    description:
+      'PR head branch; re-runs with the same value update the same PR (default: gitops-deploy/promote/<from>-to-<to>)'
   },
   {
     name: 'base',
     type: 'string',
-    description: 'PR base branch (same as --branch)',
-    default: "the repository's default branch"
+    description: "PR base branch (same as --branch) (default: the repository's default branch)"
   },
   {
     name: 'title',
     type: 'string',
-    description: 'PR title; {{base}}, {{branch}}, {{summary}} are filled in',
-    default: 'Promote <from> to <to>: <apps>'
+    description:
+      'PR title; {{base}}, {{branch}}, {{summary}} are filled in (default: Promote <from> to <to>: <apps>)'
   },
   {name: 'body', type: 'string', description: 'text shown above the generated PR description'},
   // The PR options mean the same as for set-image; one definition keeps the action inputs in step.

@@ -339,3 +339,23 @@ describe('promotion plan', () => {
     ).toMatch(/apps\/docs\/overlays\/dev has no kustomization\.yaml/)
   })
 })
+
+describe('promote option table', () => {
+  it('declares no action defaults (shared action inputs would feed them to other commands)', async () => {
+    const {promoteCommand} = await import('../../src/commands/promote.js')
+    expect(promoteCommand.options.filter(o => o.default !== undefined).map(o => o.name)).toEqual([])
+    const names = promoteCommand.options.map(o => o.name)
+    expect(new Set(names).size).toBe(names.length)
+    for (const o of [
+      'pr-number',
+      'pr-url',
+      'pr-operation',
+      'promoted',
+      'missing',
+      'commit',
+      'branch'
+    ]) {
+      expect(promoteCommand.outputSpecs.map(s => s.name)).toContain(o)
+    }
+  })
+})
