@@ -399,6 +399,31 @@ function createKeys(
   )
 }
 
+/** Reads the edit back: a splice bug must never reach a commit. */
+function verified(
+  out: string,
+  set: Pick<SetArg, 'docSelector' | 'steps' | 'keyPath' | 'value'>,
+  label: string,
+  docCount: number
+): string {
+  let back: string | null | undefined
+  let count = -1
+  try {
+    count = parseYamlDocuments(out, label).length
+    back = getValueInText(out, set, label)
+  } catch (e) {
+    throw new Error(
+      `internal error: setting ${set.keyPath} in ${label} produced YAML that does not parse (${(e as Error).message}); nothing was written`
+    )
+  }
+  if (back !== set.value || count !== Math.max(docCount, 1)) {
+    throw new Error(
+      `internal error: setting ${set.keyPath} in ${label} does not read back as ${JSON.stringify(set.value)}; nothing was written`
+    )
+  }
+  return out
+}
+
 export interface SetOptions {
   createKeys?: boolean
   label?: string
@@ -441,6 +466,7 @@ export function setValueInText(
     const open = text.length > 0 && !text.endsWith('\n')
     const out =
       text + (open ? detectEol(text) : '') + renderNested(keys, set.value, 0, 2, detectEol(text))
+    verified(out, set, label, 1)
     return {kind: 'changed', text: out, before: null, after: set.value, created: true}
   }
   const walks = candidates.map(c => ({
@@ -469,7 +495,7 @@ export function setValueInText(
           `${label}: ${keyPath} is an empty sequence item; point the key path at a mapping key`
         )
       const splice = fillNull(text, w.parentPair.key, node, set.value, w.flow)
-      const out = applySplices(text, [splice])
+      const out = verified(applySplices(text, [splice]), set, label, docs.length)
       return {kind: 'changed', text: out, before: null, after: set.value, created: false}
     }
     const scalar = node as Scalar
@@ -480,7 +506,12 @@ export function setValueInText(
     ) {
       return {kind: 'unchanged', text, before, after: set.value, created: false}
     }
-    const out = applySplices(text, [replaceScalar(text, scalar, set.value, w.flow)])
+    const out = verified(
+      applySplices(text, [replaceScalar(text, scalar, set.value, w.flow)]),
+      set,
+      label,
+      docs.length
+    )
     return out === text
       ? {kind: 'unchanged', text, before, after: set.value, created: false}
       : {kind: 'changed', text: out, before, after: set.value, created: false}
@@ -530,7 +561,7 @@ export function setValueInText(
     keyPath,
     docEnd
   )
-  const out = applySplices(text, splices)
+  const out = verified(applySplices(text, splices), set, label, docs.length)
   return {kind: 'changed', text: out, before: null, after: set.value, created: true}
 }
 
