@@ -156,3 +156,45 @@ describe('promotion PR body', () => {
     expect(body).toContain('@\u200bacme/team &lt;script&gt;')
   })
 })
+
+describe('promote job summary and text', () => {
+  it('tables each promoted image and names missing and identical apps', async () => {
+    const {promoteCommand} = await import('../../src/commands/promote.js')
+    const result = {
+      mode: 'push' as const,
+      from: 'dev',
+      to: 'staging',
+      outcome: 'pushed' as const,
+      changed: true,
+      pushed: true,
+      commit: 'a'.repeat(40),
+      branch: 'main',
+      attempts: 1,
+      apps: [api, batch, web]
+    }
+    const summary = promoteCommand.summary(result)
+    expect(summary).toContain('### Promote dev → staging')
+    expect(summary).toContain('| web | `ghcr.io/acme/web` | `1.0` | `1.1` |')
+    expect(summary).toContain('| batch | | not in staging | |')
+    expect(summary).toContain('| api | | already identical | |')
+    const text = promoteCommand.text(result)
+    expect(text.split('\n')[0]).toBe(
+      `promoted dev -> staging: commit ${'a'.repeat(12)} on main (1 attempt)`
+    )
+    expect(text).toContain(
+      '  ghcr.io/acme/sidecar: pinned in the source only (9); not added to staging'
+    )
+    expect(promoteCommand.outputs(result)).toMatchObject({
+      changed: 'true',
+      'pr-url': '',
+      missing: '["batch"]'
+    })
+    expect(
+      promoteCommand.exitCode!({
+        ...result,
+        outcome: 'rejected',
+        rejected: {reason: 'protected', detail: 'x'}
+      })
+    ).toBe(1)
+  })
+})
