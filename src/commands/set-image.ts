@@ -19,6 +19,18 @@ import {
   type SetImagePrResult,
   type SetImagePrSettings
 } from '../forge/set-image-pr.js'
+import {
+  REMOTE_OPTIONS,
+  REMOTE_OUTPUTS,
+  remoteJson,
+  remoteOutputs,
+  remoteSettings,
+  remoteSummary,
+  remoteText,
+  runRemoteSetImage,
+  type RemoteReport,
+  type RemoteSettings
+} from '../git/remote-set-image.js'
 
 export interface SetImageSettings {
   root: string
@@ -26,12 +38,15 @@ export interface SetImageSettings {
   dryRun: boolean
   /** --mode pr: propose the edit to a remote config repo instead of editing --root. */
   pr?: SetImagePrSettings
+  /** --repo without --mode pr: edit a fresh clone of the remote, commit and push. */
+  remote?: RemoteSettings
 }
 
 export interface SetImageResult {
   outcome: EditOutcome
   dryRun: boolean
   pr?: SetImagePrResult
+  remote?: RemoteReport
 }
 
 function show(value: string | null): string {
@@ -79,7 +94,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
     {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'},
-    ...PR_OPTIONS
+    ...PR_OPTIONS,
+    ...REMOTE_OPTIONS
   ],
   outputSpecs: [
     {
@@ -88,12 +104,15 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
-    ...PR_OUTPUTS
+    ...PR_OUTPUTS,
+    ...REMOTE_OUTPUTS
   ],
   settings(input, env) {
     const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
+    const remote = pr ? undefined : remoteSettings(input, env, process.cwd())
     return {
       ...(pr ? {pr} : {}),
+      ...(remote ? {remote} : {}),
       // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
       root: resolve(input.string('root') ?? '.'),
       request: {
@@ -110,6 +129,15 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       const pr = await runSetImagePr(settings.pr, settings.request, platform)
       return {outcome: pr.outcome, dryRun: false, pr}
     }
+    if (settings.remote) {
+      const r = await runRemoteSetImage(
+        settings.request,
+        settings.remote,
+        settings.dryRun,
+        platform
+      )
+      return {...r, dryRun: settings.dryRun}
+    }
     const outcome = await planEdits(settings.root, settings.request)
     if (!settings.dryRun && outcome.changed) await writeEdits(settings.root, outcome)
     return {outcome, dryRun: settings.dryRun}
@@ -118,7 +146,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     changed: String(r.outcome.changed),
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
-    ...prOutputs(r.pr)
+    ...prOutputs(r.pr),
+    ...remoteOutputs(r.remote)
   }),
   json: r => ({
     changed: r.outcome.changed,
@@ -126,17 +155,19 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     files: r.outcome.files.map(f => f.file),
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
-    ...prJson(r.pr)
+    ...prJson(r.pr),
+    ...remoteJson(r.remote)
   }),
   summary(r) {
+    const remote = r.remote ? remoteSummary(r.remote) : ''
     if (!r.outcome.changed)
-      return '### set-image\n\nNothing to change: every value was already set.\n'
+      return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
     const rows = r.outcome.edits.map(
       e =>
         `| ${cell(e.file)} | ${cell(what(e))} | ${cell(show(e.before))} | ${cell(show(e.after))} |`
     )
     const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : ''
-    return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n`
+    return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n${remote}`
   },
   text(r) {
     const lines = r.outcome.edits.map(
@@ -148,7 +179,15 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`)
     else lines.push(`${n} file${n === 1 ? '' : 's'} changed`)
     if (r.pr) lines.push(prText(r.pr))
+    // A refused push leads, so the action's failure message names it.
+    if (r.remote)
+      lines.splice(
+        r.remote.rejected ? 0 : lines.length,
+        0,
+        ...remoteText(r.remote, r.outcome.changed, r.dryRun)
+      )
     const text = lines.join('\n') + '\n'
     return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
-  }
+  },
+  exitCode: r => (r.remote?.rejected ? 1 : 0)
 })

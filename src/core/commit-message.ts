@@ -29,7 +29,7 @@ export interface MessageInput {
   source: CiSource
 }
 
-/** Placeholders a --message template may use; `{{` and `}}` are literal braces, `\n` a newline. */
+/** Placeholders a --message template may use as `{{name}}`; a literal `\n` is a newline. */
 export const MESSAGE_PLACEHOLDERS: Record<string, string> = {
   subject: 'the default subject line, e.g. "Deploy web:1.5.0, worker:1.5.0"',
   changes: 'one block per changed file listing `name: old -> new`',
@@ -76,21 +76,21 @@ export function validateMessageTemplate(template: string): void {
   for (const name of placeholdersIn(template)) {
     if (!(name in MESSAGE_PLACEHOLDERS)) {
       throw new UsageError(
-        `--message uses unknown placeholder {${name}}; use one of ${Object.keys(
+        `--message uses unknown placeholder {{${name}}}; use one of ${Object.keys(
           MESSAGE_PLACEHOLDERS
         )
-          .map(k => `{${k}}`)
-          .join(', ')} (write {{ for a literal brace)`
+          .map(k => `{{${k}}}`)
+          .join(', ')}`
       )
     }
   }
 }
 
+// The `{{name}}` syntax of the PR title/branch and promote templates.
+const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g
+
 function placeholdersIn(template: string): string[] {
-  const names: string[] = []
-  const stripped = template.replace(/\{\{|\}\}/g, '')
-  for (const m of stripped.matchAll(/\{([^{}]*)\}/g)) names.push(m[1].trim())
-  return names
+  return [...template.matchAll(PLACEHOLDER)].map(m => m[1])
 }
 
 /** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
@@ -188,14 +188,10 @@ export function renderCommitMessage(template: string | undefined, input: Message
     return tidy(parts.join('\n\n'))
   }
   validateMessageTemplate(template)
-  const rendered = template
-    .replace(/\\n/g, '\n')
-    .replace(/\{\{|\}\}|\{([^{}]*)\}/g, (m, name: string | undefined) =>
-      m === '{{' ? '{' : m === '}}' ? '}' : v[name!.trim()]
-    )
+  const rendered = template.replace(/\\n/g, '\n').replace(PLACEHOLDER, (_, name: string) => v[name])
   const text = tidy(rendered)
   if (!text.trim())
-    throw new UsageError('--message renders to an empty commit message; include e.g. {subject}')
+    throw new UsageError('--message renders to an empty commit message; include e.g. {{subject}}')
   return text
 }
 

@@ -144,11 +144,11 @@ export class Git {
   /**
    * Checks out `commit` with only `dirs` (recursively) plus top-level files
    * present; blobs for them are fetched in one batch. An empty string in
-   * `dirs` means the whole tree.
+   * `dirs` means the whole tree; `undefined` keeps the current sparse set.
    */
-  async checkoutSparse(commit: string, dirs: string[]): Promise<void> {
-    if (dirs.includes('')) await this.run(['sparse-checkout', 'disable'], {network: true})
-    else {
+  async checkoutSparse(commit: string, dirs: string[] | undefined): Promise<void> {
+    if (dirs?.includes('')) await this.run(['sparse-checkout', 'disable'], {network: true})
+    else if (dirs) {
       await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
         input: dirs.join('\n') + '\n',
         network: true
@@ -172,17 +172,25 @@ export class Git {
   async commitFiles(files: string[], message: string, author: Identity): Promise<string | null> {
     if (files.length === 0) return null
     await this.run(['add', '--sparse', '--', ...files])
-    if (!(await this.tryHasStagedChanges())) return null
     const who = {
       GIT_AUTHOR_NAME: author.name,
       GIT_AUTHOR_EMAIL: author.email,
       GIT_COMMITTER_NAME: author.name,
       GIT_COMMITTER_EMAIL: author.email
     }
-    await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
-      input: message,
-      env: {...this.ctx.env, ...who}
-    })
+    // No pre-check: `commit` itself says when the bytes did not change.
+    const out = await this.run(
+      ['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'],
+      {
+        input: message,
+        env: {...this.ctx.env, ...who},
+        allowFailure: true
+      }
+    )
+    if (out.code !== 0) {
+      if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr)) return null
+      throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`)
+    }
     return this.commitOf('HEAD')
   }
 

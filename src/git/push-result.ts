@@ -17,6 +17,8 @@ export type RejectReason =
 
 export type PushResult =
   | {kind: 'pushed'}
+  /** The branch already pointed at this very commit (an identical concurrent push). */
+  | {kind: 'up-to-date'}
   | {kind: 'rejected'; reason: RejectReason; detail: string}
   | {kind: 'auth-failed'; status?: 401 | 403; detail: string}
   | {kind: 'error'; reason: RemoteErrorReason; detail: string}
@@ -139,7 +141,9 @@ export function classifyRemoteFailure(stderr: string): RemoteFailure {
 export function classifyPush(output: {code: number; stdout: string; stderr: string}): PushResult {
   const text = `${output.stdout}\n${output.stderr}`
   const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'))
-  if (output.code === 0 && refLines.length === 0) return {kind: 'pushed'}
+  if (output.code === 0 && refLines.length === 0) {
+    return /^=\t/m.test(output.stdout) ? {kind: 'up-to-date'} : {kind: 'pushed'}
+  }
   const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`)
   // Protection first: GitLab's protected-branch message also contains "not allowed to push".
   if (anyOf(PROTECTED, text)) return {kind: 'rejected', reason: 'protected', detail}

@@ -36,11 +36,17 @@ export interface Backoff {
   sleep?: (ms: number) => Promise<void>
 }
 
-/** Full jitter: spreads writers that lost the same race across a doubling window. */
-export const DEFAULT_BACKOFF: Backoff = {baseMs: 250, capMs: 8_000}
+/**
+ * Full jitter over a doubling window. The window starts at the longer of
+ * `baseMs` and the time the last attempt took: retrying sooner than one
+ * attempt lasts only collides again with the same writers, and on a loaded
+ * runner or a slow link an attempt takes far longer than any fixed base.
+ */
+export const DEFAULT_BACKOFF: Backoff = {baseMs: 200, capMs: 15_000}
 
-export function backoffDelay(attempt: number, backoff: Backoff): number {
-  const window = Math.min(backoff.capMs, backoff.baseMs * 2 ** (attempt - 1))
+export function backoffDelay(attempt: number, backoff: Backoff, lastAttemptMs = 0): number {
+  const start = Math.max(backoff.baseMs, lastAttemptMs)
+  const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1))
   return Math.round((backoff.random ?? Math.random)() * window)
 }
 
@@ -132,14 +138,18 @@ async function writeLoop<O extends PlanOutcome>(
   const branch = cloned.branch
   let base = cloned.commit
   const backoff = options.backoff ?? DEFAULT_BACKOFF
+  let checkedOut: string[] | undefined
   for (let attempt = 1; ; attempt++) {
+    const started = Date.now()
     const common = {branch, attempts: attempt, remote}
-    const tree = await git.listFiles(base)
-    const dirs = sparseDirs(tree, options.planner.patterns)
+    // Recomputed on every new tip: apps added meanwhile may match the globs.
+    const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns)
     options.debug?.(
       `sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`
     )
-    await git.checkoutSparse(base, dirs)
+    const same = checkedOut !== undefined && sameList(checkedOut, dirs)
+    await git.checkoutSparse(base, same ? undefined : dirs)
+    checkedOut = dirs
     const outcome = await options.planner.plan(git.dir)
     if (!outcome.changed) return {...common, kind: 'unchanged', base, outcome}
     const message = options.message(outcome, branch)
@@ -155,6 +165,16 @@ async function writeLoop<O extends PlanOutcome>(
     switch (pushed.kind) {
       case 'pushed':
         return {...common, kind: 'pushed', commit, base, outcome, message}
+      case 'up-to-date': {
+        // Same edit, parent, author and second: another job pushed this very commit.
+        // The checkout now equals the branch, so planning again reports the no-op.
+        return {
+          ...common,
+          kind: 'unchanged',
+          base: commit,
+          outcome: await options.planner.plan(git.dir)
+        }
+      }
       case 'auth-failed':
         throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status))
       case 'error': {
@@ -193,7 +213,7 @@ async function writeLoop<O extends PlanOutcome>(
             outcome
           }
         }
-        const delay = backoffDelay(attempt, backoff)
+        const delay = backoffDelay(attempt, backoff, Date.now() - started)
         log(
           `push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
         )
@@ -205,6 +225,10 @@ async function writeLoop<O extends PlanOutcome>(
       }
     }
   }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 function hostOf(remote: RemoteUrl): string {

@@ -83,9 +83,9 @@ describe('renderCommitMessage default', () => {
 })
 
 describe('renderCommitMessage template', () => {
-  it('substitutes placeholders, \\n and literal braces', () => {
+  it('substitutes placeholders and \\n, leaving single braces alone', () => {
     const msg = renderCommitMessage(
-      'chore({apps}): {tags} to {branch} by {actor}\\n\\n{{literal}} {source_short_commit}\\n{run_url}\\n\\n{trailers}',
+      'chore({{apps}}): {{ tags }} to {{branch}} by {{actor}}\\n\\n{literal} {{source_short_commit}}\\n{{run_url}}\\n\\n{{trailers}}',
       input()
     )
     expect(msg).toBe(
@@ -94,20 +94,21 @@ describe('renderCommitMessage template', () => {
   })
 
   it('leaves no blank runs when CI values are missing', () => {
-    expect(renderCommitMessage('{subject}\n\n{actor}\n\n\n{changes}', input({source: {}}))).toBe(
-      renderCommitMessage('{subject}\n\n{changes}', input({source: {}}))
-    )
+    expect(
+      renderCommitMessage('{{subject}}\n\n{{actor}}\n\n\n{{changes}}', input({source: {}}))
+    ).toBe(renderCommitMessage('{{subject}}\n\n{{changes}}', input({source: {}})))
   })
 
   it('rejects unknown placeholders with the list of valid ones', () => {
-    expect(() => validateMessageTemplate('deploy {app}')).toThrow(UsageError)
-    expect(() => validateMessageTemplate('deploy {app}')).toThrow(
-      /unknown placeholder \{app\}.*\{apps\}/
+    expect(() => validateMessageTemplate('deploy {{app}}')).toThrow(UsageError)
+    expect(() => validateMessageTemplate('deploy {{app}}')).toThrow(
+      /unknown placeholder \{\{app\}\}.*\{\{apps\}\}/
     )
+    expect(() => validateMessageTemplate('deploy {app} {{ apps }}')).not.toThrow()
   })
 
   it('rejects a template that renders empty', () => {
-    expect(() => renderCommitMessage('{actor}', input({source: {}}))).toThrow(
+    expect(() => renderCommitMessage('{{actor}}', input({source: {}}))).toThrow(
       /empty commit message/
     )
   })

@@ -15,6 +15,15 @@ describe('classifyPush', () => {
     expect(r).toEqual({kind: 'pushed'})
   })
 
+  it('recognises a push of a commit the branch already points at', () => {
+    const r = classifyPush({
+      code: 0,
+      stdout: porcelain('=\tHEAD:refs/heads/main\t[up to date]'),
+      stderr: ''
+    })
+    expect(r).toEqual({kind: 'up-to-date'})
+  })
+
   const moved: [string, string, string][] = [
     [
       'fetch first (remote has commits we lack)',

@@ -83,6 +83,10 @@ function options(
   }
 }
 
+function unexpected(result: unknown): never {
+  throw new Error(`expected a failure, got ${JSON.stringify(result)}`)
+}
+
 async function allFiles(dir: string): Promise<string[]> {
   const out: string[] = []
   for (const e of await readdir(dir, {withFileTypes: true})) {
@@ -143,7 +147,7 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     const head = await repo.head()
     const wrong = 'ghs_WrongToken0123456789abcdef'
     const opts = options({GITOPS_TOKEN: wrong})
-    const error = await remoteWrite(opts).catch(e => e as Error)
+    const error = await remoteWrite(opts).then(unexpected, e => e as Error)
     expect(error).toBeInstanceOf(OperationError)
     expect(error.message).toMatch(
       /^authentication failed: the token in GITOPS_TOKEN \(user 'x-access-token'.* was rejected by 127\.0\.0\.1:\d+ .*contents: write/
@@ -158,7 +162,10 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
   it('a read-only token can clone but the push fails with the scope it needs', async () => {
     await startServer()
     const head = await repo.head()
-    const error = await remoteWrite(options({GITOPS_TOKEN: READ_ONLY})).catch(e => e as Error)
+    const error = await remoteWrite(options({GITOPS_TOKEN: READ_ONLY})).then(
+      unexpected,
+      e => e as Error
+    )
     expect(error).toBeInstanceOf(OperationError)
     expect(error.message).toMatch(
       /GITOPS_TOKEN .*was accepted by 127\.0\.0\.1:\d+ but is not allowed to push to this repository; it needs write access/
@@ -170,7 +177,7 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
 
   it('without a token says which variable to set', async () => {
     await startServer()
-    const error = await remoteWrite(options({})).catch(e => e as Error)
+    const error = await remoteWrite(options({})).then(unexpected, e => e as Error)
     expect(error.message).toMatch(
       /requires authentication and no token was given; set GITOPS_TOKEN/
     )
@@ -183,7 +190,7 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     let clone = ''
     const error = await remoteWrite(
       options({GITOPS_TOKEN: TOKEN}, {inspectClone: async d => void (clone = d)})
-    ).catch(e => e as Error)
+    ).then(unexpected, e => e as Error)
     expect(server.dead).toBe(true)
     expect(error).toBeInstanceOf(OperationError)
     expect(error.message).toMatch(
@@ -199,7 +206,8 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     await startServer()
     const url = server.repoUrl('config.git')
     await server.close()
-    const error = await remoteWrite(options({GITOPS_TOKEN: TOKEN}, {repo: url})).catch(
+    const error = await remoteWrite(options({GITOPS_TOKEN: TOKEN}, {repo: url})).then(
+      unexpected,
       e => e as Error
     )
     expect(error).toBeInstanceOf(OperationError)
@@ -212,7 +220,7 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     await startServer()
     const error = await remoteWrite(
       options({GITOPS_TOKEN: TOKEN}, {repo: server.repoUrl('nope.git')})
-    ).catch(e => e as Error)
+    ).then(unexpected, e => e as Error)
     expect(error.message).toMatch(
       /config repo http:\/\/127\.0\.0\.1:\d+\/nope\.git was not found .*check --repo/
     )

@@ -14,9 +14,9 @@
  * can be served over smart HTTP by git-http-server.ts. Every git process goes
  * through the exec funnel (src/git/exec.ts).
  */
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, relative, sep} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {execGit} from '../../src/git/exec.js'
 
@@ -82,6 +82,20 @@ export function fastImportCommit(options: {
 /** Runs a fast-import stream into `dir` (a bare repo). */
 export async function fastImport(dir: string, stream: string): Promise<void> {
   await execGit(['fast-import', '--quiet', '--date-format=raw'], {cwd: dir, input: stream})
+}
+
+/** Every file under `dir` as a FileMap (e.g. to seed a bare repo from examples/config-repo). */
+export async function filesFromDir(dir: string): Promise<FileMap> {
+  const files: FileMap = {}
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, {withFileTypes: true})) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else if (e.isFile()) files[relative(dir, p).split(sep).join('/')] = await readFile(p, 'utf8')
+    }
+  }
+  await walk(dir)
+  return files
 }
 
 /** Initialises an empty bare repository configured like a hosted one. */
