@@ -54,17 +54,19 @@ afterAll(async () => {
 function gcl(args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
   const node = nodeForGcl()
   const cwd = join(dir, 'project')
+  // gitlab-ci-local's CI_PROJECT_DIR is a made-up /builds path, but shell jobs really run in cwd;
+  // the self-test keeps its throwaway config repo under CI_PROJECT_DIR.
+  const run = args.includes('--force-shell-executor') ? ['--variable', `CI_PROJECT_DIR=${cwd}`] : []
   return new Promise(done => {
     execFile(
       node,
-      [GCL, ...args],
+      [GCL, ...args, ...run],
       {
         cwd,
         env: {
           ...process.env,
           PATH: `${bin}:${dirname(node)}:${process.env.PATH ?? ''}`,
           NO_COLOR: '1',
-          // gitlab-ci-local's CI_PROJECT_DIR is a made-up /builds path; shell jobs really run in cwd.
           GCL_IGNORE_PREDEFINED_VARS: 'CI_PROJECT_DIR'
         },
         maxBuffer: 16 * 1024 * 1024,
@@ -80,8 +82,8 @@ const lines = (out: string, job: string) =>
   out
     .replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
-    .filter(l => l.startsWith(`${job} >`))
-    .map(l => l.slice(job.length + 2).trimStart())
+    .filter(l => new RegExp(`^${job}\\s+> `).test(l))
+    .map(l => l.replace(/^\S+\s+> /, '').trimStart())
 
 describe('the component project pipeline (gitlab/.gitlab-ci.yml)', () => {
   it('includes every component at $CI_COMMIT_SHA and releases a semver tag with the release keyword', async () => {
@@ -134,5 +136,7 @@ describe('the component project pipeline (gitlab/.gitlab-ci.yml)', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const out = lines(r.stdout, 'selftest-outputs').join('\n')
     expect(out).toMatch(/set-image -> changed=true commit=[0-9a-f]{40}/)
+    // The commit really landed in the throwaway repo inside the project directory.
+    expect(lines(r.stdout, 'selftest-set-image').join('\n')).toContain(`of file://${join(dir, 'project')}/.selftest/config.git`)
   })
 })
