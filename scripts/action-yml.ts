@@ -26,10 +26,13 @@ export function renderActionYml(): string {
       if (o.cliOnly || o.name in TOKEN_INPUTS) continue
       ;(owners[o.name] ??= []).push(cmd.name)
       if (inputs[o.name]) continue
+      // No `default:` here: the runner would pass it to every command that shares the input
+      // name, and some commands' defaults differ (set-image pushes, promote opens a PR).
+      // Each command applies its own default when the input is empty.
+      const dflt = o.default !== undefined ? ` (default: ${o.default})` : ''
       inputs[o.name] = {
-        description: o.type === 'list' ? `${o.description} (one per line)` : o.description,
-        required: false,
-        ...(o.default !== undefined ? {default: o.default} : {})
+        description: `${o.description}${o.type === 'list' ? ' (one per line)' : ''}${o.description.includes('(default') ? '' : dflt}`,
+        required: false
       }
     }
   }
