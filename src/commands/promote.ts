@@ -370,14 +370,14 @@ function textOf(r: PromoteResult): string {
 function summaryOf(r: PromoteResult): string {
   const rows = r.apps.flatMap(a => {
     if (a.status === 'missing-in-target') return [`| ${a.app} | | not in ${r.to} | |`]
-    const changed = a.images.filter(i => i.kind === 'promoted')
-    if (changed.length === 0 && a.files.every(f => f.kind === 'unchanged'))
-      return [`| ${a.app} | | already identical | |`]
+    if (a.status === 'unchanged') return [`| ${a.app} | | already identical | |`]
     return [
-      ...changed.map(i =>
+      ...a.images.flatMap(i =>
         i.kind === 'promoted'
-          ? `| ${a.app} | \`${i.name}\` | \`${formatPin(i.before)}\` | \`${formatPin(i.after)}\` |`
-          : ''
+          ? [
+              `| ${a.app} | \`${i.name}\` | \`${formatPin(i.before)}\` | \`${formatPin(i.after)}\` |`
+            ]
+          : []
       ),
       ...a.files
         .filter(f => f.kind !== 'unchanged')

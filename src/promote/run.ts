@@ -88,7 +88,7 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
     repo: s.repo,
     branch: s.branch,
     planner: promotionPlanner(s.request),
-    message: (outcome, branch) => commitMessage(s, outcome, branch),
+    message: outcome => commitMessage(s.message, outcome),
     author: s.author,
     maxAttempts: s.maxAttempts,
     dryRun: s.dryRun,
@@ -124,7 +124,8 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
   }
 }
 
-export function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: string): string {
+/** Subject from --message, one line per change, and trailers that say where the pins came from. */
+export function commitMessage(template: string | undefined, plan: CheckoutPlan): string {
   const from = plan.resolved.source.name
   const to = plan.resolved.target.name
   const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app)
@@ -134,8 +135,7 @@ export function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: st
     apps: promoted.join(', '),
     summary: `${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`
   }
-  const template = s.message ?? 'Promote {{from}} to {{to}}: {{apps}}'
-  const subject = template
+  const subject = (template ?? 'Promote {{from}} to {{to}}: {{apps}}')
     .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n: string) => vars[n] ?? '')
     .split('\n')[0]
   const lines = plan.changes.map(c =>
@@ -143,7 +143,6 @@ export function commitMessage(s: PromoteSettings, plan: CheckoutPlan, branch: st
   )
   const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)
   const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : []
-  void branch
   return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`
 }
 
@@ -275,7 +274,7 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
 }
 
 function commitSubject(s: PromoteSettings, plan: CheckoutPlan): string {
-  return commitMessage(s, plan, '').split('\n')[0]
+  return commitMessage(s.message, plan).split('\n')[0]
 }
 
 /** A literal branch name passed where a template is expected. */
