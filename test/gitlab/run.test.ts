@@ -10,6 +10,7 @@ import {pathToFileURL} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 import {findCommand} from '../../src/commands/registry.js'
 import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
+import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
 
 /** Runs the CLI from src/ so the test exercises the code under test, not a stale bundle. */
@@ -144,5 +145,59 @@ verify:
     const log = jobOutput(r.stdout + r.stderr, 'gitops-promote').join('\n')
     expect(log).toMatch(/error: .*qa/)
     expect(await config.head()).toBe(before)
+  })
+
+  it('set-image in MR mode opens one merge request with the change table and hands GITOPS_MR_URL on', async () => {
+    config = await exampleRepo()
+    await config.git(['config', 'receive.denyNonFastForwards', 'false'])
+    const before = await config.head()
+    const gl = await GitLabDouble.start({
+      token: SECRET,
+      projects: [{id: 7, path: 'acme/config', gitDir: config.dir}],
+      users: [{id: 11, username: 'carol'}]
+    })
+    try {
+      project = await scratchProject(
+        `stages: [deploy, verify]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/set-image@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      path: [apps/web/overlays/production]
+      image: ghcr.io/acme/web:3.1.0
+      mode: pr
+      provider: gitlab
+      api-url: ${gl.apiUrl}
+      title: Deploy web 3.1.0 to production
+      labels: [deploy, production]
+      reviewers: [carol]
+
+verify:
+  stage: verify
+  needs: [gitops-set-image]
+  script:
+    - echo "mr=$GITOPS_MR_URL iid=$GITOPS_MR_IID operation=$GITOPS_MR_OPERATION"
+`,
+        {'gitops-cli.mjs': CLI_WRAPPER}
+      )
+      const r = await project.gcl(['--force-shell-executor', '--variable', `GITOPS_TOKEN=${SECRET}`])
+      expect(r.stdout + r.stderr).not.toContain(SECRET)
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      // The config repo's main branch is untouched: the change waits in the merge request.
+      expect(await config.head()).toBe(before)
+      expect(gl.mergeRequests).toHaveLength(1)
+      const mr = gl.mergeRequests[0]
+      expect(mr).toMatchObject({title: 'Deploy web 3.1.0 to production', labels: ['deploy', 'production'], reviewer_ids: [11]})
+      expect(mr.description).toContain('| File | Image / key | Change |')
+      expect(mr.description).toMatch(/apps\/web\/overlays\/production\/kustomization\.yaml.*→ `[^`]*3\.1\.0`/)
+      expect(gl.violations).toEqual([])
+      const url = `${gl.origin}/acme/config/-/merge_requests/${mr.iid}`
+      expect(jobOutput(r.stdout, 'verify')).toContain(`mr=${url} iid=${mr.iid} operation=created`)
+      expect(jobOutput(r.stdout, 'gitops-set-image').join('\n')).toContain(url)
+    } finally {
+      await gl.close()
+    }
   })
 })
