@@ -200,4 +200,38 @@ verify:
       await gl.close()
     }
   })
+
+  it('changes: the build job extending .gitops-if-build ends early when nothing to build changed', async () => {
+    project = await scratchProject(
+      `stages: [build, deploy]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/changes@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      build-paths: [src/**]
+      base: $CI_COMMIT_SHA
+
+build:
+  stage: build
+  extends: .gitops-if-build
+  script:
+    - echo "the build ran"
+    - exit 1
+
+deploy:
+  stage: deploy
+  needs: [gitops-changes, build]
+  script:
+    - echo "deploying tag=$GITOPS_IMAGE_TAG build=$GITOPS_BUILD"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER, 'src/app.js': 'console.log(1)\n'}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const build = jobOutput(r.stdout, 'build').join('\n')
+    expect(build).toContain('No build needed:')
+    expect(build).not.toContain('the build ran')
+    expect(jobOutput(r.stdout, 'deploy').join('\n')).toMatch(/deploying tag=\S+ build=false/)
+  })
 })
