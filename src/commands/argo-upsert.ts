@@ -6,7 +6,8 @@ import {looksLikeJwt} from '../argocd/client.js'
 import {deploy, type DeployResult, type DeploySettings} from '../argocd/deploy.js'
 import {formatResource, type ResourceLine} from '../argocd/health.js'
 import type {EnvEntry} from '../argocd/types.js'
-import {defineCommand, type InputReader} from './types.js'
+import type {Platform} from '../platform/port.js'
+import {defineCommand, type InputReader, type OptionSpec} from './types.js'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const DNS_LABELISH = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
@@ -120,6 +121,195 @@ function envMs(value: string | undefined, fallback: number, name: string): numbe
   return n
 }
 
+/**
+ * The Application's fields, shared with `argo-app` (which writes the same
+ * Application as a manifest); readAppSettings parses them.
+ */
+export const APPLICATION_OPTIONS: OptionSpec[] = [
+  {name: 'app', type: 'string', description: 'Application name'},
+  {
+    name: 'app-namespace',
+    type: 'string',
+    description: "Application's namespace (apps in any namespace); default: the server's own"
+  },
+  {name: 'project', type: 'string', description: 'Argo CD project of the app'},
+  {
+    name: 'repo',
+    type: 'string',
+    description: 'Repository URL with the manifests (the config repo)'
+  },
+  {name: 'path', type: 'string', description: 'Directory of the manifests inside --repo'},
+  {
+    name: 'revision',
+    type: 'string',
+    description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch'
+  },
+  {
+    name: 'dest-server',
+    type: 'string',
+    description: 'Destination cluster API URL (or --dest-name)'
+  },
+  {name: 'dest-name', type: 'string', description: 'Destination cluster name (or --dest-server)'},
+  {name: 'dest-namespace', type: 'string', description: 'Destination namespace'},
+  {
+    name: 'plugin',
+    type: 'string',
+    description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)'
+  },
+  {
+    name: 'plugin-env',
+    type: 'list',
+    description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)'
+  },
+  {
+    name: 'kustomize-image',
+    type: 'list',
+    description: 'Kustomize image override, e.g. app=registry/app:1.2'
+  },
+  {name: 'helm-param', type: 'list', description: 'Helm parameter name=value'},
+  {name: 'helm-values-file', type: 'list', description: 'Helm values file inside --path'},
+  {
+    name: 'sync-policy',
+    type: 'string',
+    description: "automated or none; omitted keeps the live app's policy"
+  },
+  {
+    name: 'auto-prune',
+    type: 'boolean',
+    description: 'With --sync-policy automated: delete resources removed from git'
+  },
+  {
+    name: 'self-heal',
+    type: 'boolean',
+    description: 'With --sync-policy automated: revert drift in the cluster'
+  },
+  {
+    name: 'sync-option',
+    type: 'list',
+    description:
+      'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true'
+  },
+  {
+    name: 'label',
+    type: 'list',
+    description: 'Label key=value to set on the Application (others are kept)'
+  },
+  {
+    name: 'annotation',
+    type: 'list',
+    description: 'Annotation key=value to set on the Application (others are kept)'
+  }
+]
+
+/**
+ * The Application fields shared by argo-upsert and argo-app. `repo` is the
+ * source repoURL; argo-app takes it from another flag than argo-upsert.
+ */
+export function readAppSettings(
+  input: InputReader,
+  platform: Platform,
+  readRepo: () => string
+): AppSettings {
+  const name = required(input, 'app', 'name the Argo CD Application, e.g. --app web-dev')
+  if (!DNS_LABELISH.test(name) || name.length > 253) {
+    throw new UsageError(
+      `--app '${name}' is not a valid Application name; use lower-case letters, digits, '-' and '.'`
+    )
+  }
+  const namespace = input.string('app-namespace')?.trim() || undefined
+  const project = required(input, 'project', 'name the Argo CD project, e.g. --project default')
+  // Read in the flags' order, so the first missing flag is the one reported.
+  const repo = readRepo()
+  const path = required(
+    input,
+    'path',
+    'pass the manifests directory inside --repo, e.g. --path overlays/dev'
+  )
+  const revision = required(
+    input,
+    'revision',
+    'pass a commit SHA, tag or branch, e.g. --revision $CI_COMMIT_SHA'
+  )
+  const destServer = input.string('dest-server')?.trim()
+  const destName = input.string('dest-name')?.trim()
+  if (!!destServer === !!destName) {
+    throw new UsageError(
+      'give exactly one of --dest-server and --dest-name; e.g. --dest-server https://kubernetes.default.svc or --dest-name prod-eu'
+    )
+  }
+  const destNamespace = required(
+    input,
+    'dest-namespace',
+    'pass the target namespace, e.g. --dest-namespace web'
+  )
+
+  const warn = (m: string) => platform.warning(m)
+  const pluginName = input.string('plugin')?.trim()
+  const pluginEnv = parsePluginEnv(input.list('plugin-env'), warn)
+  const kustomizeImages = input
+    .list('kustomize-image')
+    .map(s => s.trim())
+    .filter(Boolean)
+  const helmParams = input.list('helm-param').map(p => {
+    const [k, v] = pair(p, 'helm-param', 'image.tag=1.4.2')
+    return {name: k, value: v}
+  })
+  const helmValuesFiles = input
+    .list('helm-values-file')
+    .map(s => s.trim())
+    .filter(Boolean)
+  if (pluginEnv.length && !pluginName) {
+    throw new UsageError(
+      '--plugin-env needs --plugin <name>: the name of the ConfigManagementPlugin (e.g. argocd-vault-plugin-kustomize)'
+    )
+  }
+  const tools = [
+    pluginName ? 'Plugin (--plugin)' : '',
+    kustomizeImages.length ? 'Kustomize (--kustomize-image)' : '',
+    helmParams.length || helmValuesFiles.length ? 'Helm (--helm-param/--helm-values-file)' : ''
+  ].filter(Boolean)
+  if (tools.length > 1) {
+    throw new UsageError(
+      `an app source can use one tool, but these were given: ${tools.join(', ')}; with a plugin pass the image as ` +
+        '--plugin-env IMAGE_NAME=... --plugin-env IMAGE_TAG=... instead (Argo CD rejects "multiple application sources defined")'
+    )
+  }
+
+  const policy = input.string('sync-policy')?.trim()
+  if (policy !== undefined && policy !== 'automated' && policy !== 'none') {
+    throw new UsageError(`--sync-policy '${policy}' is not known; use automated or none`)
+  }
+  const autoPrune = input.boolean('auto-prune') === true
+  const selfHeal = input.boolean('self-heal') === true
+  if ((autoPrune || selfHeal) && policy !== 'automated') {
+    throw new UsageError(
+      '--auto-prune and --self-heal apply to automated sync; add --sync-policy automated'
+    )
+  }
+  const rawOptions = input.list('sync-option')
+  return {
+    name,
+    ...(namespace ? {namespace} : {}),
+    project,
+    repo,
+    path,
+    revision,
+    destination: destServer
+      ? {server: destServer, namespace: destNamespace}
+      : {name: destName!, namespace: destNamespace},
+    ...(pluginName ? {plugin: {name: pluginName, env: pluginEnv}} : {}),
+    kustomizeImages,
+    helmParams,
+    helmValuesFiles,
+    ...(policy ? {syncPolicy: policy as 'automated' | 'none'} : {}),
+    autoPrune,
+    selfHeal,
+    ...(rawOptions.length ? {syncOptions: parseSyncOptions(rawOptions)} : {}),
+    labels: mapPairs(input.list('label'), 'label'),
+    annotations: mapPairs(input.list('annotation'), 'annotation')
+  }
+}
+
 export interface ArgoUpsertSettings {
   deploy: DeploySettings
 }
@@ -130,79 +320,7 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     'Create or update an Argo CD Application over its REST API, optionally sync and wait',
   options: [
     {name: 'server', type: 'string', description: 'Argo CD server URL, including any --rootpath'},
-    {name: 'app', type: 'string', description: 'Application name'},
-    {
-      name: 'app-namespace',
-      type: 'string',
-      description: "Application's namespace (apps in any namespace); default: the server's own"
-    },
-    {name: 'project', type: 'string', description: 'Argo CD project of the app'},
-    {
-      name: 'repo',
-      type: 'string',
-      description: 'Repository URL with the manifests (the config repo)'
-    },
-    {name: 'path', type: 'string', description: 'Directory of the manifests inside --repo'},
-    {
-      name: 'revision',
-      type: 'string',
-      description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch'
-    },
-    {
-      name: 'dest-server',
-      type: 'string',
-      description: 'Destination cluster API URL (or --dest-name)'
-    },
-    {name: 'dest-name', type: 'string', description: 'Destination cluster name (or --dest-server)'},
-    {name: 'dest-namespace', type: 'string', description: 'Destination namespace'},
-    {
-      name: 'plugin',
-      type: 'string',
-      description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)'
-    },
-    {
-      name: 'plugin-env',
-      type: 'list',
-      description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)'
-    },
-    {
-      name: 'kustomize-image',
-      type: 'list',
-      description: 'Kustomize image override, e.g. app=registry/app:1.2'
-    },
-    {name: 'helm-param', type: 'list', description: 'Helm parameter name=value'},
-    {name: 'helm-values-file', type: 'list', description: 'Helm values file inside --path'},
-    {
-      name: 'sync-policy',
-      type: 'string',
-      description: "automated or none; omitted keeps the live app's policy"
-    },
-    {
-      name: 'auto-prune',
-      type: 'boolean',
-      description: 'With --sync-policy automated: delete resources removed from git'
-    },
-    {
-      name: 'self-heal',
-      type: 'boolean',
-      description: 'With --sync-policy automated: revert drift in the cluster'
-    },
-    {
-      name: 'sync-option',
-      type: 'list',
-      description:
-        'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true'
-    },
-    {
-      name: 'label',
-      type: 'list',
-      description: 'Label key=value to set on the Application (others are kept)'
-    },
-    {
-      name: 'annotation',
-      type: 'list',
-      description: 'Annotation key=value to set on the Application (others are kept)'
-    },
+    ...APPLICATION_OPTIONS,
     {
       name: 'sync',
       type: 'boolean',
@@ -264,86 +382,13 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
       platform.warning(`--server ${server} is plain http: the token travels unencrypted`)
     }
-    const name = required(input, 'app', 'name the Argo CD Application, e.g. --app web-dev')
-    if (!DNS_LABELISH.test(name) || name.length > 253) {
-      throw new UsageError(
-        `--app '${name}' is not a valid Application name; use lower-case letters, digits, '-' and '.'`
+    const app = readAppSettings(input, platform, () =>
+      required(
+        input,
+        'repo',
+        'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'
       )
-    }
-    const namespace = input.string('app-namespace')?.trim() || undefined
-    const project = required(input, 'project', 'name the Argo CD project, e.g. --project default')
-    const repo = required(
-      input,
-      'repo',
-      'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'
     )
-    const path = required(
-      input,
-      'path',
-      'pass the manifests directory inside --repo, e.g. --path overlays/dev'
-    )
-    const revision = required(
-      input,
-      'revision',
-      'pass a commit SHA, tag or branch, e.g. --revision $CI_COMMIT_SHA'
-    )
-    const destServer = input.string('dest-server')?.trim()
-    const destName = input.string('dest-name')?.trim()
-    if (!!destServer === !!destName) {
-      throw new UsageError(
-        'give exactly one of --dest-server and --dest-name; e.g. --dest-server https://kubernetes.default.svc or --dest-name prod-eu'
-      )
-    }
-    const destNamespace = required(
-      input,
-      'dest-namespace',
-      'pass the target namespace, e.g. --dest-namespace web'
-    )
-
-    const warn = (m: string) => platform.warning(m)
-    const pluginName = input.string('plugin')?.trim()
-    const pluginEnv = parsePluginEnv(input.list('plugin-env'), warn)
-    const kustomizeImages = input
-      .list('kustomize-image')
-      .map(s => s.trim())
-      .filter(Boolean)
-    const helmParams = input.list('helm-param').map(p => {
-      const [k, v] = pair(p, 'helm-param', 'image.tag=1.4.2')
-      return {name: k, value: v}
-    })
-    const helmValuesFiles = input
-      .list('helm-values-file')
-      .map(s => s.trim())
-      .filter(Boolean)
-    if (pluginEnv.length && !pluginName) {
-      throw new UsageError(
-        '--plugin-env needs --plugin <name>: the name of the ConfigManagementPlugin (e.g. argocd-vault-plugin-kustomize)'
-      )
-    }
-    const tools = [
-      pluginName ? 'Plugin (--plugin)' : '',
-      kustomizeImages.length ? 'Kustomize (--kustomize-image)' : '',
-      helmParams.length || helmValuesFiles.length ? 'Helm (--helm-param/--helm-values-file)' : ''
-    ].filter(Boolean)
-    if (tools.length > 1) {
-      throw new UsageError(
-        `an app source can use one tool, but these were given: ${tools.join(', ')}; with a plugin pass the image as ` +
-          '--plugin-env IMAGE_NAME=... --plugin-env IMAGE_TAG=... instead (Argo CD rejects "multiple application sources defined")'
-      )
-    }
-
-    const policy = input.string('sync-policy')?.trim()
-    if (policy !== undefined && policy !== 'automated' && policy !== 'none') {
-      throw new UsageError(`--sync-policy '${policy}' is not known; use automated or none`)
-    }
-    const autoPrune = input.boolean('auto-prune') === true
-    const selfHeal = input.boolean('self-heal') === true
-    if ((autoPrune || selfHeal) && policy !== 'automated') {
-      throw new UsageError(
-        '--auto-prune and --self-heal apply to automated sync; add --sync-policy automated'
-      )
-    }
-    const rawOptions = input.list('sync-option')
     const insecure = input.boolean('insecure') === true
     const caFile = input.string('ca-file')?.trim()
     if (insecure && caFile)
@@ -364,27 +409,6 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       }
     }
 
-    const app: AppSettings = {
-      name,
-      ...(namespace ? {namespace} : {}),
-      project,
-      repo,
-      path,
-      revision,
-      destination: destServer
-        ? {server: destServer, namespace: destNamespace}
-        : {name: destName!, namespace: destNamespace},
-      ...(pluginName ? {plugin: {name: pluginName, env: pluginEnv}} : {}),
-      kustomizeImages,
-      helmParams,
-      helmValuesFiles,
-      ...(policy ? {syncPolicy: policy as 'automated' | 'none'} : {}),
-      autoPrune,
-      selfHeal,
-      ...(rawOptions.length ? {syncOptions: parseSyncOptions(rawOptions)} : {}),
-      labels: mapPairs(input.list('label'), 'label'),
-      annotations: mapPairs(input.list('annotation'), 'annotation')
-    }
     return {
       deploy: {
         server,
