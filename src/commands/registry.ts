@@ -3,13 +3,15 @@ import {setImageCommand} from './set-image.js'
 import {promoteCommand} from './promote.js'
 import {argoUpsertCommand} from './argo-upsert.js'
 import {changesCommand} from './changes.js'
+import {argoAppCommand} from './argo-app.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandDefinition<any, any>[] = [
   setImageCommand,
   promoteCommand,
   argoUpsertCommand,
-  changesCommand
+  changesCommand,
+  argoAppCommand
 ]
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
