@@ -14,6 +14,7 @@ import {
   type Document,
   type Node,
   type Pair,
+  type Scalar,
   type YAMLMap
 } from 'yaml'
 import {UsageError} from '../core/errors.js'
@@ -55,8 +56,12 @@ export const MANIFEST_HEADER = [
 ]
 
 type Json = null | boolean | number | string | Json[] | {[k: string]: Json}
-type Path = string[]
-type Op = {kind: 'set'; path: Path; value: Json} | {kind: 'delete'; path: Path}
+/** Mapping keys, and item indexes where a list is edited item by item. */
+type Path = (string | number)[]
+type Op =
+  | {kind: 'set'; path: Path; value: Json}
+  | {kind: 'delete'; path: Path}
+  | {kind: 'append'; path: Path; values: Json[]}
 
 /** The Application as the flags describe it, with apiVersion/kind first (what a new file holds). */
 export function desiredApplication(req: ManifestRequest): Application {
@@ -218,15 +223,38 @@ function planOps(model: Record<string, Json>, req: ManifestRequest): Op[] {
     ops.push({kind: 'delete', path})
     deleteIn(model, path)
   }
+  // An owned list ends up exactly as given. When the file's items line up with
+  // it, they are edited in place and new ones appended, so an item's quoting
+  // and comments survive a tag bump; otherwise the list is written anew.
+  const list = (path: Path, items: Json[]) => {
+    if (!items.length) return del(path)
+    const cur = getIn(model, path)
+    if (
+      !Array.isArray(cur) ||
+      cur.length > items.length ||
+      !cur.every((c, i) => lineUp(c, items[i]))
+    ) {
+      return set(path, items)
+    }
+    items.slice(0, cur.length).forEach((item, i) => {
+      if (!isObject(item)) return set([...path, i], item)
+      for (const [k, v] of Object.entries(item)) set([...path, i, k], v)
+    })
+    if (items.length > cur.length) {
+      const values = items.slice(cur.length)
+      ops.push({kind: 'append', path, values})
+      setIn(model, path, [...(getIn(model, path) as Json[]), ...values])
+    }
+  }
 
   if (s.namespace) set(['metadata', 'namespace'], s.namespace)
   for (const [k, v] of Object.entries(s.labels)) set(['metadata', 'labels', k], v)
   for (const [k, v] of Object.entries(s.annotations)) set(['metadata', 'annotations', k], v)
   if (req.finalizers.length) {
     const have = getIn(model, ['metadata', 'finalizers'])
-    const list = Array.isArray(have) ? have : []
-    const missing = req.finalizers.filter(f => !list.includes(f))
-    if (missing.length) set(['metadata', 'finalizers'], [...list, ...missing])
+    const kept = Array.isArray(have) ? have : []
+    const missing = req.finalizers.filter(f => !kept.includes(f))
+    if (missing.length) list(['metadata', 'finalizers'], [...kept, ...missing])
   }
 
   set(['spec', 'project'], s.project)
@@ -247,7 +275,6 @@ function planOps(model: Record<string, Json>, req: ManifestRequest): Op[] {
   const only = (tool: (typeof TOOLS)[number]) => {
     for (const other of TOOLS) if (other !== tool) del([...src, other])
   }
-  const list = (path: Path, items: Json[]) => (items.length ? set(path, items) : del(path))
   if (s.plugin) {
     only('plugin')
     set([...src, 'plugin', 'name'], s.plugin.name)
@@ -257,7 +284,7 @@ function planOps(model: Record<string, Json>, req: ManifestRequest): Op[] {
     )
   } else if (s.kustomizeImages.length) {
     only('kustomize')
-    set([...src, 'kustomize', 'images'], [...s.kustomizeImages])
+    list([...src, 'kustomize', 'images'], [...s.kustomizeImages])
   } else if (s.helmParams.length || s.helmValuesFiles.length) {
     only('helm')
     list(
@@ -287,7 +314,7 @@ function planOps(model: Record<string, Json>, req: ManifestRequest): Op[] {
   } else if (s.syncPolicy === 'none') {
     del(automated)
   }
-  if (s.syncOptions?.length) set([...policy, 'syncOptions'], [...s.syncOptions])
+  if (s.syncOptions?.length) list([...policy, 'syncOptions'], [...s.syncOptions])
   const left = getIn(model, policy)
   // Only a policy this run emptied goes; a `syncPolicy: {}` written by hand stays.
   const emptied = left === null || (isObject(left) && Object.keys(left).length === 0)
@@ -322,24 +349,53 @@ function isObject(v: unknown): v is Record<string, Json> {
 function getIn(root: Json, path: Path): Json | undefined {
   let cur: Json | undefined = root
   for (const k of path) {
-    if (!isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, k)) return undefined
-    cur = cur[k]
+    if (typeof k === 'number') {
+      if (!Array.isArray(cur) || k >= cur.length) return undefined
+      cur = cur[k]
+    } else {
+      if (!isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, k)) return undefined
+      cur = cur[k]
+    }
   }
   return cur
 }
 
+/** Sets `value`, turning whatever is in the way on a key path into a mapping (as the writer does). */
 function setIn(root: Record<string, Json>, path: Path, value: Json): void {
-  let cur = root
-  for (const k of path.slice(0, -1)) {
-    if (!isObject(cur[k])) cur[k] = {}
-    cur = cur[k] as Record<string, Json>
-  }
-  cur[path[path.length - 1]] = structuredClone(value)
+  let cur: Json = root
+  path.forEach((k, i) => {
+    const container = cur as Record<string, Json> & Json[]
+    if (i === path.length - 1) {
+      container[k as never] = structuredClone(value) as never
+      return
+    }
+    // Index steps only go into lists the plan found; key steps may create mappings.
+    if (typeof path[i + 1] === 'string' && !isObject(container[k as never])) {
+      container[k as never] = {} as never
+    }
+    cur = container[k as never]
+  })
 }
 
 function deleteIn(root: Record<string, Json>, path: Path): void {
   const parent = getIn(root, path.slice(0, -1))
-  if (isObject(parent)) delete parent[path[path.length - 1]]
+  const k = path[path.length - 1]
+  if (isObject(parent) && typeof k === 'string') delete parent[k]
+}
+
+/** Whether a file's list item can be edited in place into `want` (same shape, scalar fields). */
+function lineUp(have: Json, want: Json): boolean {
+  const scalar = (v: Json) => v !== null && typeof v !== 'object'
+  if (scalar(have) && scalar(want)) return true
+  if (!isObject(have) || !isObject(want)) return false
+  const a = Object.keys(have).sort()
+  const b = Object.keys(want).sort()
+  return (
+    a.length === b.length &&
+    a.every((k, i) => k === b[i]) &&
+    Object.values(have).every(scalar) &&
+    Object.values(want).every(scalar)
+  )
 }
 
 function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
@@ -360,7 +416,10 @@ function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
 }
 
 function nested(keys: Path, value: Json): Json {
-  return keys.reduceRight<Json>((v, k) => ({[k]: v}), value)
+  return keys.reduceRight<Json>((v, k) => {
+    if (typeof k === 'number') throw new Error('internal error: an index under a missing key')
+    return {[k]: v}
+  }, value)
 }
 
 // --------------------------------------------------------------- rendering ---
@@ -449,12 +508,13 @@ function detectLayout(text: string, doc: Document.Parsed): Layout {
     }
   }
   visit(doc.contents, 0)
-  return {unit: unit || 2, seq: seq ?? 2, eol: detectEol(text)}
+  // Without a list to copy, lists indent like mappings (what `yaml` and most editors write).
+  return {unit: unit || 2, seq: seq ?? (unit || 2), eol: detectEol(text)}
 }
 
 // ----------------------------------------------------------------- writer ---
 
-function findPair(map: YAMLMap, key: string): Pair<Node, Node | null> | undefined {
+function findPair(map: YAMLMap, key: string | number): Pair<Node, Node | null> | undefined {
   return (map.items as Pair<Node, Node | null>[]).find(p => {
     const k = p.key
     return isScalar(k) && String(k.value) === key
@@ -497,8 +557,14 @@ function applyOp(text: string, index: number, op: Op, layout: Layout, label: str
   const splices =
     op.kind === 'set'
       ? setSplices(text, root, op.path, op.value, layout, label)
-      : deleteSplices(text, root, op.path, layout, label)
+      : op.kind === 'append'
+        ? appendSplices(text, root, op.path, op.values, layout, label)
+        : deleteSplices(text, root, op.path, layout, label)
   return applySplices(text, splices)
+}
+
+function internal(path: Path, why: string): Error {
+  return new Error(`internal error: ${path.join('.')}: ${why}`)
 }
 
 function setSplices(
@@ -509,23 +575,89 @@ function setSplices(
   layout: Layout,
   label: string
 ): Splice[] {
-  let map = root
+  let node: Node = root
   let flow = !!root.flow
   for (let i = 0; i < path.length; i++) {
-    const pair = findPair(map, path[i])
-    if (!pair)
-      return insertSplices(text, map, path[i], nested(path.slice(i + 1), value), flow, layout)
-    noAlias(pair.value, path.slice(0, i + 1), label)
-    const v = pair.value
-    if (i < path.length - 1 && isMap(v)) {
-      map = v
-      flow ||= !!v.flow
+    const step = path[i]
+    const last = i === path.length - 1
+    if (typeof step === 'number') {
+      const item: Node | undefined = isSeq(node) ? (node.items[step] as Node) : undefined
+      noAlias(item, path.slice(0, i + 1), label)
+      if (last && isScalar(item) && !isCollection(value)) {
+        return [scalarSplice(text, item, value, flow)]
+      }
+      if (last || !isMap(item)) throw internal(path, 'not an item the plan can edit')
+      node = item
+      flow ||= !!item.flow
       continue
     }
-    const rest = i === path.length - 1 ? value : nested(path.slice(i + 1), value)
+    if (!isMap(node)) throw internal(path, 'expected a mapping')
+    const pair = findPair(node, step)
+    if (!pair)
+      return insertSplices(text, node, step, nested(path.slice(i + 1), value), flow, layout)
+    noAlias(pair.value, path.slice(0, i + 1), label)
+    const v = pair.value
+    const next = path[i + 1]
+    if (
+      !last &&
+      ((typeof next === 'number' && isSeq(v)) || (typeof next === 'string' && isMap(v)))
+    ) {
+      node = v!
+      flow ||= !!(v as YAMLMap).flow
+      continue
+    }
+    const rest = last ? value : nested(path.slice(i + 1), value)
     return [replaceSplice(text, pair, rest, flow, layout)]
   }
   throw new Error('internal error: empty path')
+}
+
+/** Adds items at the end of an existing list, in its own style. */
+function appendSplices(
+  text: string,
+  root: YAMLMap,
+  path: Path,
+  values: Json[],
+  layout: Layout,
+  label: string
+): Splice[] {
+  let node: Node | null = root
+  let flow = !!root.flow
+  for (const step of path) {
+    const pair: Pair<Node, Node | null> | undefined =
+      isMap(node) && typeof step === 'string' ? findPair(node, step) : undefined
+    noAlias(pair?.value, path, label)
+    if (!pair) throw internal(path, 'list to append to not found')
+    node = pair.value
+    flow ||= !!(node as YAMLMap | null)?.flow
+  }
+  if (!isSeq(node) || !node.items.length) throw internal(path, 'not a list')
+  if (flow || node.flow) {
+    const close = text.lastIndexOf(']', node.range![1])
+    return [{start: close, end: close, text: values.map(v => `, ${flowText(v)}`).join('')}]
+  }
+  const at = lineEnd(text, lastContent(text, contentEnd(node, node.range![1])))
+  const lines = renderValue(values, column(text, node.range![0]), layout)
+  const open = at > 0 && text[at - 1] !== '\n'
+  return [
+    {
+      start: at,
+      end: at,
+      text: open ? layout.eol + lines.join(layout.eol) : lines.join(layout.eol) + layout.eol
+    }
+  ]
+}
+
+/** A scalar written over a scalar, in the author's quoting where it still holds the value. */
+function scalarSplice(text: string, node: Scalar, value: Json, flow: boolean): Splice {
+  const r = node.range!
+  const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED'
+  // Manifest strings must stay strings (a label `true` is invalid), so no number/bool carry-over.
+  const rendered =
+    typeof value === 'string'
+      ? renderStringInStyle(value, block ? undefined : node.type, flow)
+      : scalarText(value, flow)
+  return {start: r[0], end: block ? lastContent(text, r[1]) + 1 : r[1], text: rendered}
 }
 
 function insertSplices(
@@ -575,14 +707,7 @@ function replaceSplice(
     end: filled ? lastContent(text, contentEnd(v, v!.range![1])) + 1 : colon + 1,
     text: ''
   })
-  if (isScalar(v) && !nullish && !isCollection(value)) {
-    const r = v.range!
-    const block = v.type === 'BLOCK_LITERAL' || v.type === 'BLOCK_FOLDED'
-    // Manifest strings must stay strings (a label `true` is invalid), so no number/bool carry-over.
-    const rendered =
-      typeof value === 'string' ? renderStringInStyle(value, v.type, flow) : scalarText(value, flow)
-    return {start: r[0], end: block ? lastContent(text, r[1]) + 1 : r[1], text: rendered}
-  }
+  if (isScalar(v) && !nullish && !isCollection(value)) return scalarSplice(text, v, value, flow)
   const keepsFlow = (isMap(v) || isSeq(v)) && v.flow
   if (!isCollection(value) || isEmptyCollection(value) || flow || keepsFlow) {
     const rendered = isCollection(value) ? flowText(value) : scalarText(value, flow)
