@@ -196,8 +196,9 @@ export class Git {
 
   /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
   async pushHead(branch: string): Promise<PushResult> {
+    // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
     const out = await this.run(
-      ['push', '--porcelain', '--quiet', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`],
+      ['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`],
       {allowFailure: true, network: true}
     )
     return classifyPush(out)

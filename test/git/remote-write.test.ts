@@ -244,14 +244,20 @@ describe('remoteWrite when the branch moves', () => {
       options(repo, {
         planner,
         maxAttempts: 3,
-        backoff: {baseMs: 100, capMs: 150, random: () => 1, sleep: async ms => void delays.push(ms)}
+        // A base above any attempt's duration keeps the windows deterministic.
+        backoff: {
+          baseMs: 100_000,
+          capMs: 150_000,
+          random: () => 1,
+          sleep: async ms => void delays.push(ms)
+        }
       })
     )
     expect(result).toMatchObject({kind: 'rejected', reason: 'moved', attempts: 3})
     expect(result.kind === 'rejected' && result.detail).toMatch(
       /3 attempts lost the race .*raise --max-attempts/
     )
-    expect(delays).toEqual([100, 150])
+    expect(delays).toEqual([100_000, 150_000])
     expect((await repo.log()).map(l => l.subject)[0]).toBe('interloper 3')
     await repo.fsck()
   })
@@ -281,5 +287,12 @@ describe('backoffDelay', () => {
       100, 200, 400, 800, 1000, 1000
     ])
     expect(backoffDelay(3, {...b, random: () => 0.5})).toBe(200)
+  })
+
+  it('starts the window at the last attempt duration when that is longer', () => {
+    const b = {baseMs: 100, capMs: 10_000, random: () => 1}
+    expect(backoffDelay(1, b, 700)).toBe(700)
+    expect(backoffDelay(3, b, 700)).toBe(2800)
+    expect(backoffDelay(3, b, 50)).toBe(400)
   })
 })
