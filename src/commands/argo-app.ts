@@ -199,10 +199,14 @@ export async function writeManifest(root: string, outcome: ManifestOutcome): Pro
   }
 }
 
-function manifestPlanner(s: ArgoAppSettings): Planner<ManifestOutcome> {
+/** The edit remoteWrite applies, and re-applies from scratch on a new tip after a lost race. */
+export function manifestPlanner(
+  manifest: string,
+  request: ManifestRequest
+): Planner<ManifestOutcome> {
   return {
-    patterns: {dirGlobs: [], files: [s.manifest]},
-    plan: root => planManifest(root, s.manifest, s.request),
+    patterns: {dirGlobs: [], files: [manifest]},
+    plan: root => planManifest(root, manifest, request),
     write: writeManifest
   }
 }
@@ -476,7 +480,7 @@ async function runRemote(
   const result = await remoteWrite({
     repo: remote.repo,
     branch: remote.branch,
-    planner: manifestPlanner(s),
+    planner: manifestPlanner(s.manifest, s.request),
     message: (outcome, branch) => {
       const input = {changes: messageChanges(outcome), paths: [s.manifest], branch, source}
       if (remote.message !== undefined && remote.message.trim() !== '') {
