@@ -484,7 +484,10 @@ async function runRemote(
     message: (outcome, branch) => {
       const input = {changes: messageChanges(outcome), paths: [s.manifest], branch, source}
       if (remote.message !== undefined && remote.message.trim() !== '') {
-        return renderCommitMessage(remote.message, input)
+        // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
+        const mark = '\u0000subject\u0000'
+        const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark)
+        return renderCommitMessage(template, input).split(mark).join(subject(outcome))
       }
       return (
         [subject(outcome), changesBlock(input.changes), trailers(source)]

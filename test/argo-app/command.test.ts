@@ -218,7 +218,9 @@ describe('argo-app --repo (commit and push to the config repo)', () => {
     )
     expect(await repo.readFile(MANIFEST)).toBe(edited.replace('value: 1.4.2', 'value: 1.4.3'))
     const [commit] = await repo.log()
-    expect(commit.subject).toBe(`Set spec.source.plugin.env[IMAGE_TAG]=1.4.3 in ${MANIFEST}`)
+    expect(commit.subject).toBe(
+      'Update Argo CD Application web-dev: spec.source.plugin.env[IMAGE_TAG]: 1.4.2 -> 1.4.3'
+    )
     expect(commit.body).toBe(`${MANIFEST}\n  spec.source.plugin.env[IMAGE_TAG]: 1.4.2 -> 1.4.3`)
   })
 
@@ -355,6 +357,7 @@ describe('argo-app --mode pr against the GitHub API double', () => {
     const main = await repo.head()
     const first = await pr('1.4.2', ['--reviewers', 'alice', '--labels', 'argo'])
     expect(first.stderr).not.toContain('error')
+    expect(first.stdout + first.stderr).not.toContain(TOKEN)
     expect(first.code).toBe(0)
     const json = JSON.parse(first.stdout)
     expect(json).toMatchObject({
