@@ -1,4 +1,4 @@
-import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, readdir, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {renderManifest} from '../../src/argocd/manifest.js'
@@ -106,6 +106,20 @@ describe('argo-app -C (a checkout CI already has)', () => {
     ])
     expect(noSource.code).toBe(2)
     expect(noSource.stderr).toContain('--source-repo is required without --repo')
+  })
+
+  it('refuses a manifest directory that is a symlink out of the root, writing nothing', async () => {
+    const outside = await tempDir()
+    try {
+      await mkdir(join(root, 'argocd'))
+      await symlink(outside, join(root, 'argocd/apps'))
+      const r = await cli(['argo-app', '-C', root, ...appArgs()])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toContain('leads outside the root through a symlink')
+      expect(await readdir(outside)).toEqual([])
+    } finally {
+      await rm(outside, {recursive: true, force: true})
+    }
   })
 
   it('the job summary names the manifest and shows the diff', async () => {
