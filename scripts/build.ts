@@ -16,23 +16,35 @@ const distDir = join(out, 'dist')
 mkdirSync(distDir, {recursive: true})
 
 const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
+// ncc splits lazily-required modules (rate-limiter-flexible's optional stores,
+// pulled in by gitbeaker) into numbered chunks loaded relative to the bundle,
+// so each entry keeps its chunks beside it: the action in dist/, the CLI in dist/cli/.
 const entries: [string, string][] = [
-  ['src/action.ts', 'index.js'],
-  ['src/cli.ts', 'cli.js']
+  ['src/action.ts', distDir],
+  ['src/cli.ts', join(distDir, 'cli')]
 ]
-for (const [entry, file] of entries) {
+rmSync(join(distDir, 'cli'), {recursive: true, force: true})
+for (const file of readdirSync(distDir)) if (/^\d+\.index\.js$/.test(file)) rmSync(join(distDir, file))
+for (const [entry, target] of entries) {
   const work = mkdtempSync(join(tmpdir(), 'gitops-ncc-'))
   try {
     execFileSync(process.execPath, [ncc, 'build', join(root, entry), '-o', work, '-q', '--no-source-map-register'], {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit']
     })
-    const extra = readdirSync(work).filter(f => f !== 'index.js' && f !== 'package.json')
-    if (extra.length > 0) throw new Error(`ncc emitted assets the action cannot load: ${extra.join(', ')}`)
-    copyFileSync(join(work, 'index.js'), join(distDir, file))
+    mkdirSync(target, {recursive: true})
+    for (const file of readdirSync(work)) {
+      if (file === 'package.json') continue
+      if (file !== 'index.js' && !/^\d+\.index\.js$/.test(file)) {
+        throw new Error(`ncc emitted an asset the bundle may not find at run time: ${file}`)
+      }
+      copyFileSync(join(work, file), join(target, file))
+    }
   } finally {
     rmSync(work, {recursive: true, force: true})
   }
 }
+// The documented entry point stays `node dist/cli.js` (and the package bin).
+writeFileSync(join(distDir, 'cli.js'), "#!/usr/bin/env node\nimport './cli/index.js'\n", {mode: 0o755})
 writeFileSync(join(distDir, 'package.json'), '{\n  "type": "module"\n}\n')
 writeFileSync(join(out, 'action.yml'), renderActionYml())
