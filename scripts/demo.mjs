@@ -26,7 +26,11 @@ const overlay = 'apps/web/overlays/staging'
 
 function images(bare) {
   const text = git(tmp, '--git-dir', bare, 'show', `main:${overlay}/kustomization.yaml`)
-  return text.slice(text.indexOf('images:')).split(/\n(?=\S)/)[0]
+  const lines = text.split('\n')
+  const start = lines.findIndex(l => l.startsWith('images:'))
+  // The block ends at the next top-level key (sequences may sit flush with `images:`).
+  const end = lines.findIndex((l, i) => i > start && /^[A-Za-z]/.test(l))
+  return lines.slice(start, end === -1 ? undefined : end).join('\n').trimEnd()
 }
 
 try {

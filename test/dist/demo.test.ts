@@ -1,0 +1,19 @@
+import {spawnSync} from 'node:child_process'
+import {resolve} from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+const root = resolve(import.meta.dirname, '..', '..')
+
+// The README promises `npm run demo` works on a fresh clone; keep that true.
+describe('npm run demo', () => {
+  it('runs set-image --repo on the shipped example and shows the commit that landed', () => {
+    const r = spawnSync(process.execPath, ['scripts/demo.mjs'], {cwd: root, encoding: 'utf8'})
+    expect(r.stderr).not.toMatch(/demo failed/)
+    expect(r.status).toBe(0)
+    const [before, after] = r.stdout.split('$ gitops-deploy set-image')
+    expect(before).toContain('newTag: 1.4.2')
+    expect(after).toContain('"pushed": true')
+    expect(after).toMatch(/after \(apps\/web\/overlays\/staging\):\nimages:[\s\S]*newTag: 1\.5\.0/)
+    expect(after).toContain('+  newTag: 1.5.0')
+  })
+})
