@@ -47,7 +47,8 @@ export function renderActionYml(): string {
       outputs[o.name] ??= {description: o.description}
     }
   }
-  for (const [name, cmds] of Object.entries(outOwners)) outputs[name].description += ` [${cmds.join(', ')}]`
+  for (const [name, cmds] of Object.entries(outOwners))
+    outputs[name].description += ` [${cmds.join(', ')}]`
   const doc = {
     name: 'gitops-deploy',
     description:

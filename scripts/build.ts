@@ -24,14 +24,19 @@ const entries: [string, string][] = [
   ['src/cli.ts', join(distDir, 'cli')]
 ]
 rmSync(join(distDir, 'cli'), {recursive: true, force: true})
-for (const file of readdirSync(distDir)) if (/^\d+\.index\.js$/.test(file)) rmSync(join(distDir, file))
+for (const file of readdirSync(distDir))
+  if (/^\d+\.index\.js$/.test(file)) rmSync(join(distDir, file))
 for (const [entry, target] of entries) {
   const work = mkdtempSync(join(tmpdir(), 'gitops-ncc-'))
   try {
-    execFileSync(process.execPath, [ncc, 'build', join(root, entry), '-o', work, '-q', '--no-source-map-register'], {
-      cwd: root,
-      stdio: ['ignore', 'inherit', 'inherit']
-    })
+    execFileSync(
+      process.execPath,
+      [ncc, 'build', join(root, entry), '-o', work, '-q', '--no-source-map-register'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'inherit', 'inherit']
+      }
+    )
     mkdirSync(target, {recursive: true})
     for (const file of readdirSync(work)) {
       if (file === 'package.json') continue
@@ -45,6 +50,8 @@ for (const [entry, target] of entries) {
   }
 }
 // The documented entry point stays `node dist/cli.js` (and the package bin).
-writeFileSync(join(distDir, 'cli.js'), "#!/usr/bin/env node\nimport './cli/index.js'\n", {mode: 0o755})
+writeFileSync(join(distDir, 'cli.js'), "#!/usr/bin/env node\nimport './cli/index.js'\n", {
+  mode: 0o755
+})
 writeFileSync(join(distDir, 'package.json'), '{\n  "type": "module"\n}\n')
 writeFileSync(join(out, 'action.yml'), renderActionYml())

@@ -30,7 +30,10 @@ function images(bare) {
   const start = lines.findIndex(l => l.startsWith('images:'))
   // The block ends at the next top-level key (sequences may sit flush with `images:`).
   const end = lines.findIndex((l, i) => i > start && /^[A-Za-z]/.test(l))
-  return lines.slice(start, end === -1 ? undefined : end).join('\n').trimEnd()
+  return lines
+    .slice(start, end === -1 ? undefined : end)
+    .join('\n')
+    .trimEnd()
 }
 
 try {
@@ -67,7 +70,9 @@ try {
 
   console.log(`\nafter (${overlay}):\n${images(bare)}\n`)
   console.log('commit in the remote:')
-  console.log(git(tmp, '--git-dir', bare, 'log', '-1', '--format=%h %an <%ae>%n%n%B', 'main').trimEnd())
+  console.log(
+    git(tmp, '--git-dir', bare, 'log', '-1', '--format=%h %an <%ae>%n%n%B', 'main').trimEnd()
+  )
   console.log(git(tmp, '--git-dir', bare, 'show', '--format=', 'main'))
 } catch (e) {
   console.error(`demo failed: ${e.message}`)

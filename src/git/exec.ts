@@ -88,7 +88,13 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     child.stdout.on('data', d => out.push(d))
     child.stderr.on('data', d => err.push(d))
     child.on('error', e =>
-      reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, {code: -1, stdout: '', stderr: ''}, args))
+      reject(
+        new GitError(
+          `could not start git: ${e.message}; install git 2.25 or newer`,
+          {code: -1, stdout: '', stderr: ''},
+          args
+        )
+      )
     )
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)

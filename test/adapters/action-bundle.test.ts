@@ -13,7 +13,11 @@ afterEach(() => {
 })
 
 /** Runs the committed action bundle the way the runner does: INPUT_* env, file commands. */
-function runAction(node: string, inputs: Record<string, string>, extraEnv: Record<string, string> = {}) {
+function runAction(
+  node: string,
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {}
+) {
   const dir = mkdtempSync(join(tmpdir(), 'gitops-action-'))
   temps.push(dir)
   const workspace = join(dir, 'workspace')
@@ -60,7 +64,11 @@ describe.each(nodeRuntimes())('action bundle on $label', ({bin}) => {
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
     expect(r.outputs.changed).toBe('true')
-    const edits = JSON.parse(r.outputs.edits) as {file: string; image?: string; after: string | null}[]
+    const edits = JSON.parse(r.outputs.edits) as {
+      file: string
+      image?: string
+      after: string | null
+    }[]
     expect(edits.map(e => [e.file, e.image, e.after])).toEqual(
       expect.arrayContaining([
         ['apps/web/overlays/dev/kustomization.yaml', 'ghcr.io/acme/web', 'ghcr.io/acme/web:2.0.0'],
@@ -75,7 +83,12 @@ describe.each(nodeRuntimes())('action bundle on $label', ({bin}) => {
 
   it('masks the token input before anything else and keeps it out of outputs', () => {
     const token = 'ghs_ActionTokenValue0123456789'
-    const r = runAction(bin, {command: 'set-image', token, path: 'apps/web/overlays/dev', image: 'web:1'})
+    const r = runAction(bin, {
+      command: 'set-image',
+      token,
+      path: 'apps/web/overlays/dev',
+      image: 'web:1'
+    })
     expect(r.stdout.split('\n')[0]).toBe(`::add-mask::${token}`)
     expect(JSON.stringify(r.outputs)).not.toContain(token)
     expect(r.summary).not.toContain(token)
@@ -84,14 +97,21 @@ describe.each(nodeRuntimes())('action bundle on $label', ({bin}) => {
   it('fails the step with a message naming the fix for an unknown command', () => {
     const r = runAction(bin, {command: 'deploy-everything'})
     expect(r.status).toBe(1)
-    expect(r.stdout).toMatch(/::error::unknown command 'deploy-everything'; set the 'command' input to one of: set-image/)
+    expect(r.stdout).toMatch(
+      /::error::unknown command 'deploy-everything'; set the 'command' input to one of: set-image/
+    )
   })
 
   it('fails with exit 1 and a clear error for an invalid image argument, touching nothing', () => {
-    const before = readFileSync(join(root, 'examples/config-repo/apps/web/overlays/dev/kustomization.yaml'), 'utf8')
+    const before = readFileSync(
+      join(root, 'examples/config-repo/apps/web/overlays/dev/kustomization.yaml'),
+      'utf8'
+    )
     const r = runAction(bin, {command: 'set-image', path: 'apps/web/overlays/dev', image: 'web'})
     expect(r.status).toBe(1)
     expect(r.stdout).toMatch(/::error::.*invalid.*image/i)
-    expect(readFileSync(join(r.workspace, 'apps/web/overlays/dev/kustomization.yaml'), 'utf8')).toBe(before)
+    expect(
+      readFileSync(join(r.workspace, 'apps/web/overlays/dev/kustomization.yaml'), 'utf8')
+    ).toBe(before)
   })
 })

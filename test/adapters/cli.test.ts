@@ -5,7 +5,11 @@ import {commands} from '../../src/commands/registry.js'
 async function cli(argv: string[], env: Record<string, string> = {}) {
   let stdout = ''
   let stderr = ''
-  const code = await runCli(argv, {stdout: s => void (stdout += s), stderr: s => void (stderr += s), env})
+  const code = await runCli(argv, {
+    stdout: s => void (stdout += s),
+    stderr: s => void (stderr += s),
+    env
+  })
   return {code, stdout, stderr}
 }
 
@@ -38,7 +42,8 @@ describe('CLI adapter', () => {
     for (const c of commands) {
       const r = await cli([c.name, '--help'])
       expect(r.code).toBe(0)
-      for (const o of c.options.filter(o => !o.actionOnly)) expect(r.stdout).toContain(`--${o.name}`)
+      for (const o of c.options.filter(o => !o.actionOnly))
+        expect(r.stdout).toContain(`--${o.name}`)
     }
   })
 

@@ -17,10 +17,14 @@ export interface CliIo {
 /** Options every command accepts on the command line. */
 const COMMON = {
   json: {type: 'boolean', description: 'print one JSON object on stdout'},
-  dotenv: {type: 'string', description: 'also write outputs as a GitLab dotenv report to this file'},
+  dotenv: {
+    type: 'string',
+    description: 'also write outputs as a GitLab dotenv report to this file'
+  },
   'env-inputs': {
     type: 'boolean',
-    description: 'read options not given as flags from GITOPS_INPUT_<NAME> variables (lists as JSON arrays)'
+    description:
+      'read options not given as flags from GITOPS_INPUT_<NAME> variables (lists as JSON arrays)'
   },
   help: {type: 'boolean', short: 'h', description: 'show this help'}
 } as const
@@ -66,17 +70,25 @@ function readerFor(
   args: string[],
   env: Env = {}
 ): {input: InputReader; json: boolean; dotenv?: string; help: boolean} {
-  const options: Record<string, {type: 'string' | 'boolean'; multiple?: boolean; short?: string}> = {}
+  const options: Record<string, {type: 'string' | 'boolean'; multiple?: boolean; short?: string}> =
+    {}
   for (const o of def.options) {
     if (o.actionOnly) continue
-    options[o.name] = {type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.type === 'list', ...(o.short ? {short: o.short} : {})}
+    options[o.name] = {
+      type: o.type === 'boolean' ? 'boolean' : 'string',
+      multiple: o.type === 'list',
+      ...(o.short ? {short: o.short} : {})
+    }
   }
-  for (const [name, o] of Object.entries(COMMON)) options[name] = {type: o.type, ...('short' in o ? {short: o.short} : {})}
+  for (const [name, o] of Object.entries(COMMON))
+    options[name] = {type: o.type, ...('short' in o ? {short: o.short} : {})}
   let values: Record<string, unknown>
   try {
     ;({values} = parseArgs({args, options, allowPositionals: false, strict: true}))
   } catch (e) {
-    throw new UsageError(`${errorMessage(e)}; run 'gitops-deploy ${def.name} --help' for the options`)
+    throw new UsageError(
+      `${errorMessage(e)}; run 'gitops-deploy ${def.name} --help' for the options`
+    )
   }
   const input: InputReader = {
     string: n => {
@@ -104,7 +116,13 @@ function readerFor(
 /** Runs one CLI invocation and returns its exit code; never throws. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const redactor = new Redactor()
-  for (const name of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN', 'GITHUB_TOKEN', 'GITLAB_TOKEN', 'CI_JOB_TOKEN']) {
+  for (const name of [
+    'GITOPS_TOKEN',
+    'ARGOCD_AUTH_TOKEN',
+    'GITHUB_TOKEN',
+    'GITLAB_TOKEN',
+    'CI_JOB_TOKEN'
+  ]) {
     redactor.add(io.env[name])
   }
   const platform = cliPlatform(io, redactor)
@@ -119,7 +137,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const def = findCommand(name)
   if (!def) {
-    io.stderr(`error: unknown command '${name}'; use one of: ${commands.map(c => c.name).join(', ')}\n`)
+    io.stderr(
+      `error: unknown command '${name}'; use one of: ${commands.map(c => c.name).join(', ')}\n`
+    )
     return 2
   }
   try {
@@ -147,8 +167,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return def.exitCode?.(result) ?? 0
   } catch (e) {
     const message = redactor.redact(errorMessage(e)).split('\n')
-    io.stderr(`error: ${message[0]}\n${message.slice(1).map(l => `  ${l}\n`).join('')}`)
-    if (io.env.GITOPS_DEBUG && e instanceof Error && e.stack) io.stderr(redactor.redact(e.stack) + '\n')
+    io.stderr(
+      `error: ${message[0]}\n${message
+        .slice(1)
+        .map(l => `  ${l}\n`)
+        .join('')}`
+    )
+    if (io.env.GITOPS_DEBUG && e instanceof Error && e.stack)
+      io.stderr(redactor.redact(e.stack) + '\n')
     return exitCodeOf(e)
   }
 }

@@ -48,7 +48,9 @@ export async function run(): Promise<void> {
     const name = core.getInput('command') || 'set-image'
     const def = findCommand(name)
     if (!def) {
-      throw new Error(`unknown command '${name}'; set the 'command' input to one of: ${commands.map(c => c.name).join(', ')}`)
+      throw new Error(
+        `unknown command '${name}'; set the 'command' input to one of: ${commands.map(c => c.name).join(', ')}`
+      )
     }
     const settings = def.settings(reader, process.env, platform)
     const result = await def.run(settings, platform)
@@ -58,7 +60,8 @@ export async function run(): Promise<void> {
       await core.summary.addRaw(redactor.redact(summary), true).write()
     }
     const code = def.exitCode?.(result) ?? 0
-    if (code !== 0) core.setFailed(redactor.redact(def.text(result).split('\n')[0] || `${name} failed`))
+    if (code !== 0)
+      core.setFailed(redactor.redact(def.text(result).split('\n')[0] || `${name} failed`))
   } catch (e) {
     core.setFailed(redactor.redact(errorMessage(e)))
   }
