@@ -7,6 +7,7 @@ import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote
 import {DEFAULT_PR_AUTHOR, PR_OPTIONS} from '../forge/set-image-pr.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
+import {TRANSPORT_OPTIONS, readTransport} from '../transport/select.js'
 
 const SHARED_PR_OPTIONS = [
   'labels',
@@ -105,7 +106,8 @@ const OPTIONS: OptionSpec[] = [
   },
   {name: 'body', type: 'string', description: 'text shown above the generated PR description'},
   // The PR options mean the same as for set-image; one definition keeps the action inputs in step.
-  ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name))
+  ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name)),
+  ...TRANSPORT_OPTIONS
 ]
 
 export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
@@ -137,6 +139,12 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     {
       name: 'missing',
       description: 'JSON list of apps that exist in the source but not in the target'
+    },
+    {name: 'transport', description: "push mode: the commit transport used, 'git' or 'api'"},
+    {
+      name: 'verified',
+      description:
+        "push mode: 'true'/'false' when the forge reported the commit's signature, else ''"
     }
   ],
   settings: (input, env) => readSettings(input, env),
@@ -151,7 +159,9 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     'pr-url': r.pr?.url ?? '',
     'pr-operation': r.prOperation ?? '',
     promoted: JSON.stringify(promotedList(r.apps)),
-    missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app))
+    missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
+    transport: r.transport ?? (r.mode === 'pr' ? 'git' : ''),
+    verified: r.verified === undefined ? '' : String(r.verified)
   }),
   json: r => ({
     from: r.from,
@@ -164,6 +174,11 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     branch: r.branch ?? null,
     attempts: r.attempts ?? null,
     pr: r.pr ? {number: r.pr.number, url: r.pr.url, operation: r.prOperation} : null,
+    transport: r.transport ?? (r.mode === 'pr' ? 'git' : null),
+    transportReason: r.transportReason ?? (r.mode === 'pr' ? PR_TRANSPORT_REASON : null),
+    verified: r.verified ?? null,
+    ...(r.verificationReason ? {verification: r.verificationReason} : {}),
+    ...(r.verificationFailure ? {error: r.verificationFailure} : {}),
     ...(r.rejected ? {rejected: r.rejected} : {}),
     apps: r.apps.map(a => ({
       app: a.app,
@@ -188,7 +203,7 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
   }),
   summary: r => summaryOf(r),
   text: r => textOf(r),
-  exitCode: r => (r.outcome === 'rejected' ? 1 : 0)
+  exitCode: r => (r.outcome === 'rejected' || r.verificationFailure ? 1 : 0)
 })
 
 function promotedList(apps: AppPromotion[]) {
@@ -265,6 +280,12 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
   }
   const message = input.string('message')
   if (message !== undefined) checkMessageTemplate(message)
+  const transport = readTransport(input)
+  if (mode === 'pr' && (transport.choice === 'api' || transport.requireVerified)) {
+    throw new UsageError(
+      `${transport.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --mode push for an API commit, or drop the flag`
+    )
+  }
   return {
     repo,
     branch: branch ?? base,
@@ -279,6 +300,8 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
     mode,
     message,
     author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+    authorGiven: Boolean(input.string('author')?.trim()),
+    transport,
     maxAttempts,
     dryRun: input.boolean('dry-run') === true,
     render: input.boolean('skip-render') !== true,
@@ -363,8 +386,25 @@ function headline(r: PromoteResult): string {
   }
 }
 
+export const PR_TRANSPORT_REASON = 'PR mode pushes the PR branch with git'
+
+function transportLine(r: PromoteResult): string | undefined {
+  if (!r.transport) return undefined
+  const signed =
+    r.verified === undefined
+      ? ''
+      : r.verified
+        ? '; commit verified'
+        : `; commit not verified (${r.verificationReason ?? 'unknown'})`
+  return `transport: ${r.transport} (${r.transportReason})${signed}`
+}
+
 function textOf(r: PromoteResult): string {
-  return [headline(r), ...r.apps.map(a => statusLine(a, r.to))].join('\n')
+  const lines = [headline(r), ...r.apps.map(a => statusLine(a, r.to))]
+  const t = transportLine(r)
+  if (t) lines.push(t)
+  if (r.verificationFailure) lines.unshift(`error: ${r.verificationFailure}`)
+  return lines.join('\n')
 }
 
 function summaryOf(r: PromoteResult): string {
@@ -392,6 +432,8 @@ function summaryOf(r: PromoteResult): string {
     '| App | Image / file | Before | After |',
     '| --- | --- | --- | --- |',
     ...rows,
-    ''
+    '',
+    ...(transportLine(r) ? [transportLine(r)!.replace(/^transport:/, '**Transport:**'), ''] : []),
+    ...(r.verificationFailure ? [`**Error:** ${r.verificationFailure}`, ''] : [])
   ].join('\n')
 }

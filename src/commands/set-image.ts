@@ -31,6 +31,8 @@ import {
   type RemoteReport,
   type RemoteSettings
 } from '../git/remote-set-image.js'
+import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS, readTransport} from '../transport/select.js'
+import {UsageError} from '../core/errors.js'
 
 export interface SetImageSettings {
   root: string
@@ -95,7 +97,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
     {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'},
     ...PR_OPTIONS,
-    ...REMOTE_OPTIONS
+    ...REMOTE_OPTIONS,
+    ...TRANSPORT_OPTIONS
   ],
   outputSpecs: [
     {
@@ -105,10 +108,20 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
     ...PR_OUTPUTS,
-    ...REMOTE_OUTPUTS
+    ...REMOTE_OUTPUTS,
+    ...TRANSPORT_OUTPUTS
   ],
   settings(input, env) {
     const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
+    if (pr) {
+      const t = readTransport(input)
+      // The PR branch commit still goes through git; say so instead of silently ignoring the flag.
+      if (t.choice === 'api' || t.requireVerified) {
+        throw new UsageError(
+          `${t.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --repo without --mode pr for an API commit, or drop the flag`
+        )
+      }
+    }
     const remote = pr ? undefined : remoteSettings(input, env, process.cwd())
     return {
       ...(pr ? {pr} : {}),
@@ -182,12 +195,12 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     // A refused push leads, so the action's failure message names it.
     if (r.remote)
       lines.splice(
-        r.remote.rejected ? 0 : lines.length,
+        r.remote.rejected || r.remote.verificationFailure ? 0 : lines.length,
         0,
         ...remoteText(r.remote, r.outcome.changed, r.dryRun)
       )
     const text = lines.join('\n') + '\n'
     return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
   },
-  exitCode: r => (r.remote?.rejected ? 1 : 0)
+  exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 })

@@ -53,6 +53,23 @@ const ENABLE_AUTO_MERGE = `mutation($pullRequestId: ID!, $mergeMethod: PullReque
   }
 }`
 
+const CREATE_COMMIT_ON_BRANCH = `mutation($input: CreateCommitOnBranchInput!) {
+  createCommitOnBranch(input: $input) {
+    commit { oid url }
+  }
+}`
+
+export type GitHubContent =
+  | {kind: 'dir'; entries: {name: string; path: string; type: string; sha: string}[]}
+  | {kind: 'file'; sha: string; content?: Buffer}
+  | {kind: 'link' | 'other'}
+
+export type GitHubCommitResult =
+  | {kind: 'committed'; commit: string}
+  | {kind: 'stale'; detail: string}
+  | {kind: 'unavailable'; detail: string}
+  | {kind: 'rejected'; reason: 'protected' | 'other'; detail: string}
+
 export class GitHubForge implements Forge {
   readonly kind = 'github' as const
   private readonly client: Client
@@ -223,6 +240,159 @@ export class GitHubForge implements Forge {
       this.client.rest.repos.get({owner: this.owner, repo: this.repo})
     )
     return data.default_branch
+  }
+
+  // --- API commit transport (src/transport/github-api.ts): reads and the GraphQL commit ---
+
+  /** Tip of `branch`, or undefined when the branch does not exist. */
+  async branchHead(branch: string): Promise<string | undefined> {
+    try {
+      const {data} = await this.client.rest.git.getRef({
+        owner: this.owner,
+        repo: this.repo,
+        ref: `heads/${branch}`
+      })
+      return data.object.sha
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined
+      throw this.translate(`read branch ${branch}`, e)
+    }
+  }
+
+  /**
+   * One path at `ref` through the contents API: a directory listing, a file
+   * with its bytes (or only its blob sha above the API's 1 MB inline limit),
+   * a symlink, or undefined when nothing is there.
+   */
+  async getContent(ref: string, path: string): Promise<GitHubContent | undefined> {
+    try {
+      const {data} = await this.client.rest.repos.getContent({
+        owner: this.owner,
+        repo: this.repo,
+        path,
+        ref
+      })
+      if (Array.isArray(data)) {
+        return {
+          kind: 'dir',
+          entries: data.map(e => ({name: e.name, path: e.path, type: e.type, sha: e.sha}))
+        }
+      }
+      const item = data as {type: string; sha: string; content?: string; encoding?: string}
+      if (item.type === 'file') {
+        const inline = item.encoding === 'base64' && typeof item.content === 'string'
+        return {
+          kind: 'file',
+          sha: item.sha,
+          ...(inline ? {content: Buffer.from(item.content!, 'base64')} : {})
+        }
+      }
+      return {kind: item.type === 'symlink' ? 'link' : 'other'}
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined
+      throw this.translate(`read ${path} at ${ref.slice(0, 12)}`, e)
+    }
+  }
+
+  /** The recursive tree of a commit; `truncated` when GitHub cut the listing short. */
+  async getTree(
+    sha: string
+  ): Promise<{
+    truncated: boolean
+    entries: {path: string; type: string; mode: string; sha: string}[]
+  }> {
+    const {data} = await this.call(`list the tree of ${sha.slice(0, 12)}`, () =>
+      this.client.rest.git.getTree({
+        owner: this.owner,
+        repo: this.repo,
+        tree_sha: sha,
+        recursive: '1'
+      })
+    )
+    return {
+      truncated: data.truncated === true,
+      entries: data.tree.map(e => ({
+        path: e.path ?? '',
+        type: e.type ?? '',
+        mode: e.mode ?? '',
+        sha: e.sha ?? ''
+      }))
+    }
+  }
+
+  async getBlob(sha: string): Promise<Buffer> {
+    const {data} = await this.call(`read blob ${sha.slice(0, 12)}`, () =>
+      this.client.rest.git.getBlob({owner: this.owner, repo: this.repo, file_sha: sha})
+    )
+    return Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8')
+  }
+
+  /**
+   * `createCommitOnBranch`: one atomic commit on top of `expectedHeadOid`.
+   * GitHub answers a moved branch with a STALE_DATA error (HTTP 200), which
+   * comes back as `stale` so the caller can re-read and re-apply.
+   */
+  async createCommitOnBranch(input: {
+    branch: string
+    expectedHeadOid: string
+    headline: string
+    body: string
+    additions: {path: string; contents: Buffer}[]
+    deletions?: string[]
+  }): Promise<GitHubCommitResult> {
+    try {
+      const data = await this.client.graphql<{
+        createCommitOnBranch: {commit: {oid: string; url?: string}} | null
+      }>(CREATE_COMMIT_ON_BRANCH, {
+        input: {
+          branch: {repositoryNameWithOwner: this.options.repoPath, branchName: input.branch},
+          message: {headline: input.headline, ...(input.body ? {body: input.body} : {})},
+          fileChanges: {
+            additions: input.additions.map(a => ({
+              path: a.path,
+              contents: a.contents.toString('base64')
+            })),
+            ...(input.deletions?.length ? {deletions: input.deletions.map(path => ({path}))} : {})
+          },
+          expectedHeadOid: input.expectedHeadOid
+        }
+      })
+      const oid = data.createCommitOnBranch?.commit.oid
+      if (!oid) return {kind: 'rejected', reason: 'other', detail: 'GitHub returned no commit'}
+      return {kind: 'committed', commit: oid}
+    } catch (e) {
+      const errors = (e as {errors?: {type?: string; message?: string}[]}).errors ?? []
+      const text = errorText(e)
+      if (errors.some(x => x.type === 'STALE_DATA') || /Expected branch to point to/i.test(text))
+        return {kind: 'stale', detail: text}
+      const status = statusOf(e)
+      // GHES without GraphQL, or one whose schema predates createCommitOnBranch.
+      if (
+        status === 404 ||
+        /doesn't exist on type 'Mutation'|undefinedField|CreateCommitOnBranchInput isn't a defined input type/i.test(
+          text
+        )
+      )
+        return {kind: 'unavailable', detail: status === 404 ? `HTTP 404 ${text}` : text}
+      if (
+        /protected branch|rule violation|verified signatures|cannot be written|Changes must be made through a pull request/i.test(
+          text
+        )
+      )
+        return {kind: 'rejected', reason: 'protected', detail: text}
+      if (errors.some(x => x.type === 'NOT_FOUND') && /ref|branch/i.test(text))
+        return {kind: 'rejected', reason: 'other', detail: text}
+      throw this.translate(`create a commit on ${input.branch}`, e)
+    }
+  }
+
+  /** `commit.verification` of one commit (GitHub's "Verified" badge). */
+  async commitVerification(sha: string): Promise<{verified: boolean; reason: string}> {
+    const {data} = await this.call(`read commit ${sha.slice(0, 12)}`, () =>
+      this.client.rest.repos.getCommit({owner: this.owner, repo: this.repo, ref: sha})
+    )
+    const v = data.commit.verification
+    return {verified: v?.verified === true, reason: v?.reason ?? 'unknown'}
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -21,7 +21,11 @@ import type {OptionSpec, OutputSpec} from '../commands/types.js'
 import type {Platform} from '../platform/port.js'
 import type {Identity} from './git.js'
 import {commitUrl, displayUrl} from './remote-url.js'
-import {remoteWrite, type Backoff, type Planner} from './remote-write.js'
+import type {Backoff, Planner} from './remote-write.js'
+import {readTransport, type TransportSettings} from '../transport/select.js'
+import {setImageApiPlanner} from '../transport/set-image-planner.js'
+import {transportWrite} from '../transport/run.js'
+import type {TransportKind} from '../transport/transport.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -75,6 +79,11 @@ export interface RemoteSettings {
   cwd: string
   /** Tests shorten the waits; the CLI always uses the default policy. */
   backoff?: Backoff
+  transport: TransportSettings
+  /** --author given explicitly (GitHub API commits cannot honour it). */
+  authorGiven: boolean
+  provider?: string
+  apiUrl?: string
 }
 
 /** What remote mode adds to set-image's result. */
@@ -90,6 +99,14 @@ export interface RemoteReport {
   message?: string
   /** Set when the push was refused for good; the command then exits 1. */
   rejected?: {reason: string; detail: string}
+  /** Set by set-image (argo-app's git-only writes leave it out). */
+  transport?: TransportKind
+  transportReason?: string
+  /** The forge's verdict on the commit's signature; undefined when not asked or unknown. */
+  verified?: boolean
+  verificationReason?: string
+  /** --require-verified and the commit is not verified; the command then exits 1. */
+  verificationFailure?: string
 }
 
 /** Parses `Name <email>`; throws UsageError with the expected form. */
@@ -117,13 +134,14 @@ export function parseMaxAttempts(value: string | undefined): number {
 
 /** Remote settings from the option reader, or undefined in local mode. */
 export function remoteSettings(
-  input: {string(name: string): string | undefined},
+  input: {string(name: string): string | undefined; boolean(name: string): boolean | undefined},
   env: Env,
   cwd: string
 ): RemoteSettings | undefined {
   const repo = input.string('repo')
   // Only options without an action default: `author` always arrives in the action.
   const remoteOnly = ['branch', 'message'].filter(n => input.string(n)?.trim())
+  if (input.boolean('require-verified')) remoteOnly.push('require-verified')
   if (repo === undefined || repo.trim() === '') {
     if (remoteOnly.length > 0) {
       throw new UsageError(
@@ -150,9 +168,13 @@ export function remoteSettings(
     branch,
     message,
     author: parseAuthor(input.string('author')),
+    authorGiven: Boolean(input.string('author')?.trim()),
     maxAttempts: parseMaxAttempts(input.string('max-attempts')),
     env,
-    cwd
+    cwd,
+    transport: readTransport(input),
+    provider: input.string('provider')?.trim() || undefined,
+    apiUrl: input.string('api-url')?.trim() || undefined
   }
 }
 
@@ -186,11 +208,18 @@ export async function runRemoteSetImage(
   platform: Platform
 ): Promise<{outcome: EditOutcome; remote: RemoteReport}> {
   const source = ciSourceFromEnv(settings.env)
+  // Both planners validate every argument before anything is read.
   const planner = setImagePlanner(request)
-  const result = await remoteWrite({
+  const result = await transportWrite({
+    transport: settings.transport,
     repo: settings.repo,
+    cwd: settings.cwd,
     branch: settings.branch,
-    planner,
+    provider: settings.provider,
+    apiUrl: settings.apiUrl,
+    env: settings.env,
+    gitPlanner: planner,
+    apiPlanner: setImageApiPlanner(request),
     message: (outcome, branch) =>
       renderCommitMessage(settings.message, {
         changes: messageChanges(outcome),
@@ -199,19 +228,22 @@ export async function runRemoteSetImage(
         source
       }),
     author: settings.author,
+    authorGiven: settings.authorGiven,
     maxAttempts: settings.maxAttempts,
     dryRun,
-    env: settings.env,
-    redactor: platform.redactor,
-    cwd: settings.cwd,
-    log: m => platform.info(m),
-    debug: m => platform.debug(m),
+    platform,
     backoff: settings.backoff
   })
   const base = {
     repo: displayUrl(result.remote),
     branch: result.branch,
-    attempts: result.attempts
+    attempts: result.attempts,
+    transport: result.transport,
+    transportReason: result.transportReason,
+    ...(result.verification
+      ? {verified: result.verification.verified, verificationReason: result.verification.reason}
+      : {}),
+    ...(result.verificationFailure ? {verificationFailure: result.verificationFailure} : {})
   }
   switch (result.kind) {
     case 'pushed':
@@ -267,7 +299,13 @@ export function remoteOutputs(remote: RemoteReport | undefined): Record<string, 
     commit: remote.commit ?? '',
     pushed: String(remote.pushed),
     attempts: String(remote.attempts),
-    branch: remote.branch
+    branch: remote.branch,
+    ...(remote.transport
+      ? {
+          transport: remote.transport,
+          verified: remote.verified === undefined ? '' : String(remote.verified)
+        }
+      : {})
   }
 }
 
@@ -280,16 +318,29 @@ export function remoteJson(remote: RemoteReport | undefined): Record<string, unk
     branch: remote.branch,
     repo: remote.repo,
     ...(remote.commitUrl ? {commitUrl: remote.commitUrl} : {}),
-    ...(remote.rejected ? {error: rejectionText(remote)} : {})
+    ...(remote.transport
+      ? {
+          transport: remote.transport,
+          transportReason: remote.transportReason,
+          verified: remote.verified ?? null,
+          ...(remote.verificationReason ? {verification: remote.verificationReason} : {})
+        }
+      : {}),
+    ...(remote.rejected ? {error: rejectionText(remote)} : {}),
+    ...(remote.verificationFailure ? {error: `error: ${remote.verificationFailure}`} : {})
   }
 }
 
 /** Lines for the CLI text after the per-edit lines. */
 export function remoteText(remote: RemoteReport, changed: boolean, dryRun: boolean): string[] {
+  const via = remote.transport ? ` via ${remote.transport}` : ''
   if (remote.rejected) return [rejectionText(remote)!]
+  if (remote.verificationFailure) return [`error: ${remote.verificationFailure}`]
   if (remote.pushed) {
+    const signed =
+      remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified'
     return [
-      `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
+      `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
     ]
   }
   if (dryRun && changed) {
@@ -317,5 +368,9 @@ export function remoteSummary(remote: RemoteReport): string {
     : remote.rejected
       ? `none: ${rejectionText(remote)!.replace(/^error: /, '')}`
       : 'none (nothing to change)'
-  return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n`
+  const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : ''
+  const transport = remote.transport
+    ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
+    : ''
+  return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`
 }

@@ -3,7 +3,11 @@ import {lstat, mkdir, readdir, readFile, realpath, writeFile} from 'node:fs/prom
 import {dirname, join, relative, sep} from 'node:path'
 import {OperationError, UsageError} from '../core/errors.js'
 import {readImageEntries, setImagesInText} from '../core/kustomize/kustomization-file.js'
-import {PROMOTION_CONFIG_FILE, parsePromotionConfig} from '../core/promotion/config.js'
+import {
+  PROMOTION_CONFIG_FILE,
+  parsePromotionConfig,
+  type PromotionConfig
+} from '../core/promotion/config.js'
 import {
   discoverApps,
   resolveEnvironments,
@@ -47,8 +51,32 @@ export interface CheckoutPlan {
  */
 export async function planCheckout(root: string, request: PromoteRequest): Promise<CheckoutPlan> {
   const config = await readConfig(root)
+  const contents = new Map<string, Buffer>()
+  const read = (path: string): Buffer => {
+    let c = contents.get(path)
+    if (!c) {
+      // Synchronous reads keep the planner a plain function; the set is a handful of small files.
+      c = readFileSync(join(root, path))
+      contents.set(path, c)
+    }
+    return c
+  }
+  return planSnapshot({config, files: await listFiles(root), read}, request)
+}
+
+/** A repository as the promotion planner sees it: a checkout, or files read through a forge API. */
+export interface RepoSnapshot {
+  config: PromotionConfig | undefined
+  /** Regular files (no symlinks), slash-separated, sorted. */
+  files: string[]
+  read(path: string): Buffer
+}
+
+/** planCheckout without the file system: the same plan from a file list and a reader. */
+export function planSnapshot(snapshot: RepoSnapshot, request: PromoteRequest): CheckoutPlan {
+  const {config, read} = snapshot
   const resolved = resolveEnvironments(config, request)
-  const tree = await listFiles(root)
+  const tree = snapshot.files
   if (!resolved.perApp && request.apps.length > 0) {
     throw new UsageError(
       `--app needs {app} in the environment paths, and '${resolved.source.template}' has none; drop --app (this repo holds one app per environment)`
@@ -63,16 +91,6 @@ export async function planCheckout(root: string, request: PromoteRequest): Promi
     )
   }
   const apps = selectApps(found, request.apps, resolved.source.name)
-  const contents = new Map<string, Buffer>()
-  const read = (path: string): Buffer => {
-    let c = contents.get(path)
-    if (!c) {
-      // Synchronous reads keep the planner a plain function; the set is a handful of small files.
-      c = readFileSync(join(root, path))
-      contents.set(path, c)
-    }
-    return c
-  }
   const plan = planPromotion({
     resolved,
     apps,

@@ -9,7 +9,11 @@ import {renderTemplate, type PrChange, type TemplateContext} from '../forge/pr-b
 import {resolveForge} from '../forge/provider.js'
 import {TOKEN_VARIABLE, authFromEnv} from '../git/auth.js'
 import type {Identity} from '../git/git.js'
-import {remoteWrite, type Planner} from '../git/remote-write.js'
+import type {Backoff, Planner} from '../git/remote-write.js'
+import {promoteApiPlanner} from '../transport/promote-planner.js'
+import {transportWrite} from '../transport/run.js'
+import type {TransportSettings} from '../transport/select.js'
+import type {TransportKind} from '../transport/transport.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
 import {
@@ -51,6 +55,12 @@ export interface PromoteSettings {
   env: Env
   /** Tests inject a renderer; production uses kubectl from PATH. */
   renderer?: Renderer
+  /** Push mode's commit transport; absent means git (library callers predating --transport). */
+  transport?: TransportSettings
+  /** --author was given explicitly. */
+  authorGiven?: boolean
+  /** Tests shorten the retry waits. */
+  backoff?: Backoff
 }
 
 export interface PromoteResult {
@@ -67,6 +77,13 @@ export interface PromoteResult {
   pr?: PullRequest
   prOperation?: string
   rejected?: {reason: string; detail: string}
+  /** Push mode: which transport carried the commit, and why. */
+  transport?: TransportKind
+  transportReason?: string
+  verified?: boolean
+  verificationReason?: string
+  /** --require-verified and the commit is not verified: exit 1. */
+  verificationFailure?: string
 }
 
 export async function runPromotion(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
@@ -84,18 +101,22 @@ export function promotionPlanner(request: PromoteRequest): Planner<CheckoutPlan>
 }
 
 async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
-  const result = await remoteWrite({
+  const result = await transportWrite({
+    transport: s.transport ?? {choice: 'git', requireVerified: false},
     repo: s.repo,
     branch: s.branch,
-    planner: promotionPlanner(s.request),
+    provider: s.pr.provider,
+    apiUrl: s.pr.apiUrl,
+    env: s.env,
+    gitPlanner: promotionPlanner(s.request),
+    apiPlanner: promoteApiPlanner(s.request),
     message: outcome => commitMessage(s.message, outcome),
     author: s.author,
+    authorGiven: s.authorGiven === true,
     maxAttempts: s.maxAttempts,
     dryRun: s.dryRun,
-    env: s.env,
-    redactor: platform.redactor,
-    log: m => platform.info(m),
-    debug: m => platform.debug(m)
+    platform,
+    backoff: s.backoff
   })
   const plan = result.outcome
   const base = {
@@ -104,7 +125,13 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
     to: plan.resolved.target.name,
     branch: result.branch,
     attempts: result.attempts,
-    apps: plan.plan.apps
+    apps: plan.plan.apps,
+    transport: result.transport,
+    transportReason: result.transportReason,
+    ...(result.verification
+      ? {verified: result.verification.verified, verificationReason: result.verification.reason}
+      : {}),
+    ...(result.verificationFailure ? {verificationFailure: result.verificationFailure} : {})
   }
   switch (result.kind) {
     case 'pushed':

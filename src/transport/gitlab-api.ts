@@ -1,0 +1,235 @@
+import {OperationError, errorMessage} from '../core/errors.js'
+import {
+  type CommitAttempt,
+  type RemoteFile,
+  type RepoApi,
+  type TreeEntry,
+  type Verification
+} from './transport.js'
+
+export interface GitLabRepoApiOptions {
+  /** `https://host/api/v4` */
+  apiUrl: string
+  /** group/sub/project */
+  project: string
+  token: string
+  timeoutMs?: number
+}
+
+interface Answer {
+  status: number
+  data: unknown
+  headers: Headers
+}
+
+/**
+ * GitLab through REST v4: the repository tree and files APIs for reading,
+ * `POST /projects/:id/repository/commits` for the commit. Every updated
+ * file carries the `last_commit_id` it was read at, so GitLab refuses the
+ * commit when that file changed meanwhile, while writers to other files
+ * commit on top of each other without a retry.
+ */
+export class GitLabRepoApi implements RepoApi {
+  readonly provider = 'gitlab' as const
+  readonly stats = {requests: 0}
+  readonly where: string
+  private readonly base: string
+
+  constructor(private readonly options: GitLabRepoApiOptions) {
+    const api = options.apiUrl.replace(/\/+$/, '')
+    this.base = `${api}/projects/${encodeURIComponent(options.project)}`
+    this.where = `${api} (${options.project})`
+  }
+
+  private async call(
+    method: string,
+    path: string,
+    what: string,
+    options: {query?: Record<string, string>; body?: unknown; accept?: number[]} = {}
+  ): Promise<Answer> {
+    const url = new URL(this.base + path)
+    for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v)
+    this.stats.requests++
+    let res: Response
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          'PRIVATE-TOKEN': this.options.token,
+          accept: 'application/json',
+          ...(options.body !== undefined ? {'content-type': 'application/json'} : {})
+        },
+        body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
+      })
+    } catch (e) {
+      throw new OperationError(
+        `GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`
+      )
+    }
+    const text = await res.text()
+    let data: unknown = text
+    try {
+      data = text ? JSON.parse(text) : undefined
+    } catch {
+      // Proxies answer HTML; keep the text for the message.
+    }
+    if (res.ok || options.accept?.includes(res.status)) {
+      return {status: res.status, data, headers: res.headers}
+    }
+    throw this.failure(what, res.status, data)
+  }
+
+  private failure(what: string, status: number, data: unknown): OperationError {
+    const message = messageOf(data)
+    const fix =
+      status === 401
+        ? 'set GITOPS_TOKEN to a valid token with the api scope'
+        : status === 403
+          ? 'give the token the api scope and at least the Developer role on the project'
+          : status === 404
+            ? 'check the repository URL and that the token can see the project'
+            : 'retry later; if it persists, check the GitLab instance'
+    return new OperationError(
+      `GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`
+    )
+  }
+
+  async defaultBranch(): Promise<string> {
+    const r = await this.call('GET', '', `read project ${this.options.project}`)
+    return (r.data as {default_branch: string}).default_branch
+  }
+
+  async branchHead(branch: string): Promise<string | undefined> {
+    const r = await this.call(
+      'GET',
+      `/repository/branches/${encodeURIComponent(branch)}`,
+      `read branch ${branch}`,
+      {accept: [404]}
+    )
+    if (r.status === 404) return undefined
+    return (r.data as {commit: {id: string}}).commit.id
+  }
+
+  private async tree(
+    commit: string,
+    dir: string,
+    recursive: boolean
+  ): Promise<TreeEntry[] | undefined> {
+    const entries: TreeEntry[] = []
+    for (let page = 1; ;) {
+      const query: Record<string, string> = {ref: commit, per_page: '100', page: String(page)}
+      if (dir) query.path = dir
+      if (recursive) query.recursive = 'true'
+      const r = await this.call('GET', '/repository/tree', `list ${dir || 'the root'}`, {
+        query,
+        accept: [404]
+      })
+      if (r.status === 404) return undefined
+      for (const e of r.data as {path: string; type: string; mode: string; id: string}[]) {
+        entries.push({
+          path: e.path,
+          kind:
+            e.type === 'tree'
+              ? 'dir'
+              : e.type === 'commit'
+                ? 'submodule'
+                : e.mode === '120000'
+                  ? 'link'
+                  : 'file',
+          sha: e.id
+        })
+      }
+      const next = r.headers.get('x-next-page')
+      if (!next) return entries
+      page = Number(next)
+    }
+  }
+
+  listDir(commit: string, dir: string): Promise<TreeEntry[] | undefined> {
+    return this.tree(commit, dir, false)
+  }
+
+  async listTree(
+    commit: string
+  ): Promise<{kind: 'listed'; entries: TreeEntry[]} | {kind: 'truncated'}> {
+    return {kind: 'listed', entries: (await this.tree(commit, '', true)) ?? []}
+  }
+
+  async readFile(commit: string, path: string, known?: TreeEntry): Promise<RemoteFile | undefined> {
+    if (known?.kind === 'link') return {kind: 'link'}
+    if (known?.kind === 'dir') return {kind: 'dir'}
+    const r = await this.call(
+      'GET',
+      `/repository/files/${encodeURIComponent(path)}`,
+      `read ${path}`,
+      {query: {ref: commit}, accept: [404]}
+    )
+    if (r.status === 404) return undefined
+    const f = r.data as {content: string; encoding: string; blob_id: string; last_commit_id: string}
+    return {
+      kind: 'file',
+      content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
+      sha: f.blob_id,
+      lastCommitId: f.last_commit_id
+    }
+  }
+
+  async commit(input: Parameters<RepoApi['commit']>[0]): Promise<CommitAttempt> {
+    const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
+      body: {
+        branch: input.branch,
+        commit_message: input.message,
+        author_name: input.author.name,
+        author_email: input.author.email,
+        actions: input.writes.map(w => ({
+          action: w.exists ? 'update' : 'create',
+          file_path: w.path,
+          content: w.content.toString('base64'),
+          encoding: 'base64',
+          ...(w.exists && w.lastCommitId ? {last_commit_id: w.lastCommitId} : {})
+        }))
+      },
+      accept: [400, 403, 409]
+    })
+    if (r.status === 201 || r.status === 200)
+      return {kind: 'committed', commit: (r.data as {id: string}).id}
+    const message = messageOf(r.data)
+    // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
+    if (
+      /has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(
+        message
+      )
+    ) {
+      return {kind: 'stale', detail: message}
+    }
+    if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
+      return {kind: 'rejected', reason: 'protected', detail: message}
+    }
+    return {kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}`}
+  }
+
+  /** GitLab's signature API answers 404 for a commit without a signature. */
+  async verification(commit: string): Promise<Verification | undefined> {
+    const r = await this.call(
+      'GET',
+      `/repository/commits/${commit}/signature`,
+      `read the signature of ${commit.slice(0, 12)}`,
+      {accept: [404]}
+    )
+    if (r.status === 404) return {verified: false, reason: 'unsigned'}
+    const status = String(
+      (r.data as {verification_status?: string}).verification_status ?? 'unknown'
+    )
+    return {verified: status === 'verified', reason: status}
+  }
+}
+
+function messageOf(data: unknown): string {
+  if (typeof data === 'string') return data.slice(0, 200)
+  const d = data as {message?: unknown; error?: unknown} | undefined
+  const m = d?.message ?? d?.error
+  if (Array.isArray(m)) return m.join('; ')
+  if (m && typeof m === 'object') return JSON.stringify(m)
+  return String(m ?? '')
+}

@@ -1,0 +1,138 @@
+import type {Env} from '../commands/types.js'
+import {UsageError, errorMessage} from '../core/errors.js'
+import {GitHubForge, type ForgeLog} from '../forge/github.js'
+import {resolveForge, type ForgeTarget} from '../forge/provider.js'
+import {TOKEN_VARIABLE} from '../git/auth.js'
+import type {OptionSpec, OutputSpec} from '../commands/types.js'
+import {GitHubRepoApi} from './github-api.js'
+import {GitLabRepoApi} from './gitlab-api.js'
+import {
+  TRANSPORT_CHOICES,
+  type RepoApi,
+  type TransportChoice,
+  type TransportKind
+} from './transport.js'
+
+/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
+export const TRANSPORT_OPTIONS: OptionSpec[] = [
+  {
+    name: 'transport',
+    type: 'string',
+    description:
+      'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+  },
+  {
+    name: 'require-verified',
+    type: 'boolean',
+    description:
+      'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+  }
+]
+
+export const TRANSPORT_OUTPUTS: OutputSpec[] = [
+  {name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'"},
+  {
+    name: 'verified',
+    description:
+      "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
+  }
+]
+
+export interface TransportSettings {
+  choice: TransportChoice
+  requireVerified: boolean
+}
+
+export function readTransport(input: {
+  string(name: string): string | undefined
+  boolean(name: string): boolean | undefined
+}): TransportSettings {
+  const raw = input.string('transport')?.trim() || 'auto'
+  if (!(TRANSPORT_CHOICES as readonly string[]).includes(raw)) {
+    throw new UsageError(
+      `--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`
+    )
+  }
+  return {
+    choice: raw as TransportChoice,
+    requireVerified: input.boolean('require-verified') === true
+  }
+}
+
+export type TransportDecision =
+  {kind: 'git'; reason: string} | {kind: 'api'; reason: string; target: ForgeTarget; token: string}
+
+/**
+ * `auto`: the API when the repository is on GitHub or GitLab and a token is
+ * there to call it with, else git. An explicit `api` that cannot work is a
+ * usage error (exit 2) naming what is missing.
+ */
+export function selectTransport(input: {
+  choice: TransportChoice
+  repoUrl: string
+  provider?: string
+  apiUrl?: string
+  env: Env
+}): TransportDecision {
+  if (input.choice === 'git') return {kind: 'git', reason: '--transport git'}
+  const explicit = input.choice === 'api'
+  let target: ForgeTarget
+  try {
+    target = resolveForge({
+      repoUrl: input.repoUrl,
+      provider: input.provider,
+      apiUrl: input.apiUrl,
+      env: input.env
+    })
+  } catch (e) {
+    if (explicit) {
+      throw new UsageError(
+        `--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`
+      )
+    }
+    return {kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})`}
+  }
+  const token = input.env[TOKEN_VARIABLE]?.trim()
+  if (!token) {
+    if (explicit) {
+      throw new UsageError(
+        `--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`
+      )
+    }
+    return {kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}`}
+  }
+  const name = target.kind === 'github' ? 'GitHub' : 'GitLab'
+  return {
+    kind: 'api',
+    reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
+    target,
+    token
+  }
+}
+
+export function repoApiFor(
+  decision: Extract<TransportDecision, {kind: 'api'}>,
+  log: ForgeLog
+): RepoApi {
+  const {target, token} = decision
+  const where = `${target.apiUrl} (${target.repoPath})`
+  if (target.kind === 'github') {
+    return new GitHubRepoApi(
+      new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log}),
+      where
+    )
+  }
+  return new GitLabRepoApi({apiUrl: target.apiUrl, project: target.repoPath, token})
+}
+
+/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
+export function unsignedGitHubTokenKind(token: string): string | undefined {
+  if (token.startsWith('github_pat_')) return 'a fine-grained personal access token'
+  if (token.startsWith('ghp_')) return 'a classic personal access token'
+  if (token.startsWith('gho_')) return 'an OAuth app token'
+  return undefined
+}
+
+export function describeTransport(kind: TransportKind, reason: string): string {
+  return `transport: ${kind} (${reason})`
+}

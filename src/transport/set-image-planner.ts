@@ -1,0 +1,149 @@
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import picomatch from 'picomatch'
+import {planEdits, requestedPatterns, type EditOutcome, type EditRequest} from '../edit/apply.js'
+import {KUSTOMIZATION_FILE_NAMES} from '../edit/workspace.js'
+import {
+  TransportUnavailable,
+  baseName,
+  parentOf,
+  type ApiPlanner,
+  type RemoteView,
+  type TreeEntry
+} from './transport.js'
+
+const LIMIT = 8
+
+async function mapLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++])
+  }
+  await Promise.all(Array.from({length: Math.min(LIMIT, items.length)}, worker))
+}
+
+function isKustomization(path: string): boolean {
+  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(baseName(path))
+}
+
+function symlinkRefusal(path: string): TransportUnavailable {
+  return new TransportUnavailable(
+    `${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`
+  )
+}
+
+/**
+ * set-image on the API: the same edit engine, run on a temporary directory
+ * that holds only what the engine looks at (the kustomizations of the
+ * matched directories and the --set files), fetched at the snapshot commit.
+ * Literal paths cost one listing per directory; globs one tree listing.
+ */
+export function setImageApiPlanner(request: EditRequest): ApiPlanner<EditOutcome> {
+  // Validates every argument before anything is read.
+  const patterns = requestedPatterns(request)
+  const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch.scan(p).isGlob)
+  return {
+    async plan(view) {
+      const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-api-'))
+      try {
+        if (globby) await materialiseFromTree(view, patterns, dir)
+        else await materialiseLiteral(view, patterns, dir)
+        const outcome = await planEdits(dir, request)
+        return {
+          outcome,
+          writes: outcome.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
+        }
+      } finally {
+        await rm(dir, {recursive: true, force: true})
+      }
+    }
+  }
+}
+
+async function place(view: RemoteView, root: string, entry: TreeEntry): Promise<void> {
+  if (entry.kind === 'link') throw symlinkRefusal(entry.path)
+  if (entry.kind !== 'file') {
+    await mkdir(join(root, entry.path), {recursive: true})
+    return
+  }
+  const file = await view.read(entry.path, entry)
+  if (!file) return
+  if (file.kind === 'link') throw symlinkRefusal(entry.path)
+  await mkdir(join(root, parentOf(entry.path)), {recursive: true})
+  if (file.kind === 'dir') await mkdir(join(root, entry.path), {recursive: true})
+  else await writeFile(join(root, entry.path), file.content)
+}
+
+async function materialiseLiteral(
+  view: RemoteView,
+  patterns: {dirGlobs: string[]; files: string[]},
+  root: string
+): Promise<void> {
+  const wanted: TreeEntry[] = []
+  await mapLimit(patterns.dirGlobs, async d => {
+    const dir = d === '.' ? '' : d
+    const entries = await view.listDir(dir)
+    // Absent: leave it absent, the engine reports it with its own message.
+    if (!entries) return
+    await mkdir(join(root, dir), {recursive: true})
+    wanted.push(...entries.filter(e => isKustomization(e.path)))
+  })
+  await mapLimit(wanted, e => place(view, root, e))
+  await mapLimit(patterns.files, async f => {
+    const file = await view.read(f)
+    if (!file) return
+    if (file.kind === 'link') throw symlinkRefusal(f)
+    await mkdir(join(root, parentOf(f)), {recursive: true})
+    if (file.kind === 'dir') await mkdir(join(root, f), {recursive: true})
+    else await writeFile(join(root, f), file.content)
+  })
+}
+
+async function materialiseFromTree(
+  view: RemoteView,
+  patterns: {dirGlobs: string[]; files: string[]},
+  root: string
+): Promise<void> {
+  const entries = await view.listTree()
+  const byPath = new Map(entries.map(e => [e.path, e]))
+  const dirs = new Set<string>()
+  for (const e of entries) {
+    if (e.kind === 'dir') dirs.add(e.path)
+    for (let d = parentOf(e.path); d; d = parentOf(d)) dirs.add(d)
+  }
+  // What the engine's directory walk would see: it skips these, and dot directories unless asked.
+  const walkable = [...dirs].filter(
+    d => !d.split('/').some(s => s === '.git' || s === 'node_modules')
+  )
+  const matched = new Set<string>()
+  for (const pattern of patterns.dirGlobs) {
+    if (!picomatch.scan(pattern).isGlob) {
+      if (pattern === '.' || dirs.has(pattern)) matched.add(pattern === '.' ? '' : pattern)
+      continue
+    }
+    const isMatch = picomatch(pattern, {dot: /(^|\/)\./.test(pattern)})
+    for (const d of walkable) if (isMatch(d)) matched.add(d)
+    // `base/**` also matches `base` itself in the engine.
+    const base = picomatch.scan(pattern).base
+    if (pattern.includes('**') && base && dirs.has(base)) matched.add(base)
+  }
+  const wanted: TreeEntry[] = []
+  for (const d of matched) {
+    await mkdir(join(root, d), {recursive: true})
+    for (const name of KUSTOMIZATION_FILE_NAMES) {
+      const e = byPath.get(d ? `${d}/${name}` : name)
+      if (e) wanted.push(e)
+    }
+  }
+  for (const f of patterns.files) {
+    if (picomatch.scan(f).isGlob) {
+      const isMatch = picomatch(f, {dot: true})
+      for (const e of entries) if (e.kind !== 'dir' && isMatch(e.path)) wanted.push(e)
+    } else {
+      const e = byPath.get(f)
+      if (e) wanted.push(e)
+    }
+  }
+  await mapLimit(wanted, e => place(view, root, e))
+}
