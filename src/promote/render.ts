@@ -2,8 +2,8 @@ import {execFile} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 import {isMap, isScalar, parseDocument} from 'yaml'
+import {lineDiff} from '../core/diff.js'
 import {errorMessage} from '../core/errors.js'
-import {unifiedDiff} from './line-diff.js'
 import type {RenderedDiff} from './pr-body.js'
 
 export type RenderResult =
@@ -137,7 +137,7 @@ export async function renderAround(
         })
         continue
       }
-      const d = unifiedDiff(b.yaml, a.yaml, {
+      const d = lineDiff(b.yaml, a.yaml, {
         fromLabel: `${t.dir} (base)`,
         toLabel: `${t.dir} (this change)`
       })

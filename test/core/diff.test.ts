@@ -2,7 +2,7 @@ import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {unifiedDiff, unifiedDiffs} from '../../src/core/diff.js'
+import {lineDiff, unifiedDiff, unifiedDiffs} from '../../src/core/diff.js'
 import {execGit} from '../../src/git/exec.js'
 
 /** Applies a unified diff produced for one file; an independent check of hunk headers. */
@@ -96,5 +96,67 @@ describe('unifiedDiff', () => {
     writeFileSync(join(dir, 'p.diff'), unifiedDiffs([{file: 'k.yaml', before, after}]))
     await execGit(['apply', 'p.diff'], {cwd: dir})
     expect(readFileSync(join(dir, 'k.yaml'), 'utf8')).toBe(after)
+  })
+})
+
+describe('lineDiff', () => {
+  it('is empty for equal texts and counts added/removed lines', () => {
+    expect(lineDiff('a\nb\n', 'a\nb\n', {fromLabel: 'a', toLabel: 'b'})).toEqual({
+      text: '',
+      added: 0,
+      removed: 0
+    })
+    const d = lineDiff('a\nb\nc\n', 'a\nB\nc\nd\n', {fromLabel: 'before', toLabel: 'after'})
+    expect(d.text).toBe('--- before\n+++ after\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n')
+    expect([d.added, d.removed]).toEqual([2, 1])
+  })
+
+  it('splits distant changes into hunks with three lines of context', () => {
+    const before = Array.from({length: 40}, (_, i) => `line ${i}`).join('\n') + '\n'
+    const after = before.replace('line 3\n', 'line three\n').replace('line 30\n', 'line thirty\n')
+    const d = lineDiff(before, after, {fromLabel: 'a', toLabel: 'b'})
+    expect(d.text.match(/^@@/gm)).toHaveLength(2)
+    expect(d.text).toContain('@@ -1,7 +1,7 @@')
+    expect(d.text).toContain('@@ -28,7 +28,7 @@')
+  })
+
+  it('keeps two changes 5,000 lines apart as two small hunks', () => {
+    const lines = Array.from({length: 6000}, (_, i) => `  image: app-${i}:1.0.${i}`)
+    const before = lines.join('\n') + '\n'
+    const after = before
+      .replace('app-500:1.0.500\n', 'app-500:2.0.0\n')
+      .replace('app-5500:1.0.5500\n', 'app-5500:2.0.0\n')
+    const d = lineDiff(before, after, {fromLabel: 'a', toLabel: 'b'})
+    expect(d.text.match(/^@@.*$/gm)).toEqual(['@@ -498,7 +498,7 @@', '@@ -5498,7 +5498,7 @@'])
+    expect([d.added, d.removed]).toEqual([2, 2])
+    expect(d.text.split('\n')).toHaveLength(2 + 2 * 9 + 1)
+    expect(applyPatch(before, unifiedDiff('f', before, after))).toBe(after)
+  })
+
+  it('produces patches that turn before into after (randomised, contexts 0 to 3)', () => {
+    let seed = 7
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
+    for (let round = 0; round < 200; round++) {
+      const words = ['a', 'b', 'c', 'd', 'e']
+      const gen = (n: number) =>
+        Array.from({length: n}, () => words[Math.floor(rand() * words.length)])
+      const before = gen(Math.floor(rand() * 30))
+      const after = before.flatMap(w => (rand() < 0.15 ? [] : rand() < 0.15 ? [w, ...gen(2)] : [w]))
+      const b = before.length ? before.join('\n') + '\n' : ''
+      const a = after.length ? after.join('\n') + '\n' : ''
+      const d = lineDiff(b, a, {fromLabel: 'x', toLabel: 'y', context: round % 4})
+      expect(applyPatch(b, d.text)).toBe(a)
+    }
+  })
+
+  it('treats texts beyond the edit budget as replaced, keeping the common ends', () => {
+    const d = lineDiff('a\nb\nc\n', 'x\ny\nz\n', {fromLabel: 'a', toLabel: 'b', maxEdits: 2})
+    expect([d.added, d.removed]).toEqual([3, 3])
+    const before = 'top\n1\n2\n3\nbottom\n'
+    const after = 'top\n1\nX\n3\nY\nbottom\n'
+    const over = lineDiff(before, after, {fromLabel: 'a', toLabel: 'b', maxEdits: 2})
+    expect(over.text).toContain('@@ -1,5 +1,6 @@\n top\n 1\n-2\n-3\n+X\n+3\n+Y\n bottom\n')
+    expect(applyPatch(before, over.text)).toBe(after)
+    expect([over.added, over.removed]).toEqual([3, 2])
   })
 })
