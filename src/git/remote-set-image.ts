@@ -25,7 +25,7 @@ import type {Backoff, Planner} from './remote-write.js'
 import {readTransport, type TransportSettings} from '../transport/select.js'
 import {setImageApiPlanner} from '../transport/set-image-planner.js'
 import {transportWrite} from '../transport/run.js'
-import type {TransportKind} from '../transport/transport.js'
+import type {RepoApi, TransportKind} from '../transport/transport.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -80,6 +80,10 @@ export interface RemoteSettings {
   /** Tests shorten the waits; the CLI always uses the default policy. */
   backoff?: Backoff
   transport: TransportSettings
+  /** Tests shrink GitHub's API pacing; the CLI uses real seconds. */
+  apiMsPerSecond?: number
+  /** Tests and benchmarks read the API client's request count. */
+  onApi?: (api: RepoApi) => void
   /** --author given explicitly (GitHub API commits cannot honour it). */
   authorGiven: boolean
   provider?: string
@@ -232,7 +236,9 @@ export async function runRemoteSetImage(
     maxAttempts: settings.maxAttempts,
     dryRun,
     platform,
-    backoff: settings.backoff
+    backoff: settings.backoff,
+    apiMsPerSecond: settings.apiMsPerSecond,
+    onApi: settings.onApi
   })
   const base = {
     repo: displayUrl(result.remote),

@@ -43,6 +43,8 @@ export interface TransportWriteInput<O extends PlanOutcome> {
   dryRun: boolean
   platform: Platform
   backoff?: Backoff
+  /** GitHub's pacing unit (ms per second of recommended wait); tests shrink it. */
+  apiMsPerSecond?: number
   /** Tests and the benchmark read the request count of the API client. */
   onApi?: (api: RepoApi) => void
 }
@@ -99,7 +101,7 @@ export async function transportWrite<O extends PlanOutcome>(
       debug: (m: string) => platform.debug(m),
       warning: (m: string) => platform.warning(m)
     }
-    const api = repoApiFor(decision, log)
+    const api = repoApiFor(decision, log, input.apiMsPerSecond)
     input.onApi?.(api)
     try {
       const result = await apiWrite({

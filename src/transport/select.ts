@@ -112,13 +112,15 @@ export function selectTransport(input: {
 
 export function repoApiFor(
   decision: Extract<TransportDecision, {kind: 'api'}>,
-  log: ForgeLog
+  log: ForgeLog,
+  /** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
+  msPerSecond?: number
 ): RepoApi {
   const {target, token} = decision
   const where = `${target.apiUrl} (${target.repoPath})`
   if (target.kind === 'github') {
     return new GitHubRepoApi(
-      new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log}),
+      new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond}),
       where
     )
   }

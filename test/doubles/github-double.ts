@@ -1,6 +1,15 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {Ajv} from 'ajv'
 import {execGit} from '../../src/git/exec.js'
+import {
+  commitOnto,
+  compareAndSwap,
+  lsTree,
+  readBlob,
+  revParse,
+  type LsEntry
+} from './git-plumbing.js'
 import {OpenApiValidator} from './openapi-validator.js'
 
 /**
@@ -26,6 +35,19 @@ export interface DoubleRepo {
   collaborators?: string[]
   /** Team slugs of the owner organisation. */
   teams?: string[]
+  /** Branches whose rules require verified signatures (a ruleset / branch protection). */
+  requireSignedCommits?: string[]
+}
+
+/** What the double offers on `/api/graphql` (GHES versions differ). */
+export type GraphqlSupport = 'full' | 'none' | 'no-commit-mutation'
+
+export interface DoubleStats {
+  requests: number
+  /** Request bodies received. */
+  bytesIn: number
+  /** Response bodies sent. */
+  bytesOut: number
 }
 
 export interface GhPull {
@@ -78,16 +100,33 @@ export class GitHubDouble {
   private readonly counters = new Map<string, number>()
   /** Runs before a request is handled; tests use it to simulate a concurrent actor. */
   beforeHandle?: (method: string, path: string) => Promise<void> | void
+  /** Round trips and bytes, for the benchmark. */
+  readonly stats: DoubleStats = {requests: 0, bytesIn: 0, bytesOut: 0}
+  /** `commit.verification` of commits made through createCommitOnBranch, by sha. */
+  readonly verifications = new Map<string, {verified: boolean; reason: string}>()
+  /** GraphQL availability (GHES without GraphQL or with an older schema). */
+  graphqlSupport: GraphqlSupport = 'full'
+  /** Entries per recursive tree response before `truncated: true` (GitHub: 100,000). */
+  treeLimit = 100_000
+  private readonly tokens: Set<string>
 
   private constructor(
     private readonly server: Server,
     readonly apiUrl: string,
     readonly origin: string,
     private readonly repos: DoubleRepo[],
-    private readonly token: string
-  ) {}
+    private readonly token: string,
+    extraTokens: string[] = []
+  ) {
+    this.tokens = new Set([token, ...extraTokens])
+  }
 
-  static async start(options: {repos: DoubleRepo[]; token: string}): Promise<GitHubDouble> {
+  static async start(options: {
+    repos: DoubleRepo[]
+    token: string
+    /** Further accepted tokens (e.g. a PAT next to an App token). */
+    tokens?: string[]
+  }): Promise<GitHubDouble> {
     const validator = OpenApiValidator.github()
     let self: GitHubDouble | undefined
     const server = createServer((req, res) => {
@@ -99,7 +138,14 @@ export class GitHubDouble {
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     const {port} = server.address() as AddressInfo
     const origin = `http://127.0.0.1:${port}`
-    self = new GitHubDouble(server, `${origin}/api/v3`, origin, options.repos, options.token)
+    self = new GitHubDouble(
+      server,
+      `${origin}/api/v3`,
+      origin,
+      options.repos,
+      options.token,
+      options.tokens
+    )
     return self
   }
 
@@ -153,6 +199,8 @@ export class GitHubDouble {
     const url = new URL(req.url ?? '/', this.origin)
     const method = req.method ?? 'GET'
     const raw = await readBody(req)
+    this.stats.requests++
+    this.stats.bytesIn += Buffer.byteLength(raw)
     let body: unknown
     if (raw.length > 0) {
       try {
@@ -173,7 +221,8 @@ export class GitHubDouble {
       authorization: req.headers.authorization
     }
     const auth = req.headers.authorization ?? ''
-    if (auth !== `token ${this.token}` && auth !== `Bearer ${this.token}`) {
+    const presented = auth.replace(/^(token|Bearer) /, '')
+    if (!/^(token|Bearer) /.test(auth) || !this.tokens.has(presented)) {
       return this.reply(res, record, 401, {
         message: 'Bad credentials',
         documentation_url: DOCS,
@@ -191,7 +240,7 @@ export class GitHubDouble {
       failure.times = (failure.times ?? 1) - 1
       return this.reply(res, record, failure.status, failure.body, failure.headers)
     }
-    if (isGraphql) return this.graphql(res, record, body)
+    if (isGraphql) return this.graphql(res, record, body, presented)
     if (!url.pathname.startsWith('/api/v3/')) {
       this.violations.push(`request outside the API base: ${method} ${url.pathname}`)
       return this.reply(res, record, 404, {
@@ -233,7 +282,8 @@ export class GitHubDouble {
       match.params,
       url.searchParams,
       body as Record<string, unknown>,
-      repo
+      repo,
+      presented
     )
     return this.reply(res, record, status, data, headers)
   }
@@ -246,6 +296,7 @@ export class GitHubDouble {
     headers: Record<string, string> = {}
   ): void {
     this.requests.push({...record, status} as RecordedRequest)
+    this.stats.bytesOut += data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data))
     send(res, status, data, headers)
   }
 
@@ -254,7 +305,8 @@ export class GitHubDouble {
     params: Record<string, string>,
     query: URLSearchParams,
     body: Record<string, unknown>,
-    repo: DoubleRepo
+    repo: DoubleRepo,
+    _token: string
   ): Promise<[number, unknown, Record<string, string>?]> {
     const findPull = (n: string) =>
       this.pulls.find(p => p.owner === repo.owner && p.repo === repo.repo && p.number === Number(n))
@@ -398,6 +450,142 @@ export class GitHubDouble {
           }
         ]
       }
+      case 'git/get-ref': {
+        const ref = params.ref
+        const sha = ref.startsWith('heads/')
+          ? await branchSha(repo.gitDir, ref.slice(6))
+          : undefined
+        if (!sha) return notFound
+        return [
+          200,
+          {
+            ref: `refs/${ref}`,
+            node_id: `REF_${Buffer.from(ref).toString('base64url')}`,
+            url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/refs/${ref}`,
+            object: {
+              sha,
+              type: 'commit',
+              url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/commits/${sha}`
+            }
+          }
+        ]
+      }
+      case 'repos/get-content': {
+        const commit = await resolveCommit(repo, query.get('ref') ?? repo.defaultBranch ?? 'main')
+        if (!commit) return notFound
+        const path = params.path.replace(/\/+$/, '')
+        const [self] = await lsTree(repo.gitDir, commit, {path})
+        if (!self || self.path !== path) return notFound
+        if (self.type === 'tree') {
+          const children = await lsTree(repo.gitDir, commit, {path: `${path}/`})
+          return [200, children.map(e => this.contentJson(repo, e, commit))]
+        }
+        const item = this.contentJson(repo, self, commit) as Record<string, unknown>
+        if (item.type === 'file') {
+          const bytes = (await readBlob(repo.gitDir, self.sha)) ?? Buffer.alloc(0)
+          // GitHub wraps the base64 at 60 characters.
+          const b64 = bytes.toString('base64').replace(/(.{60})/g, '$1\n')
+          return [200, {...item, encoding: 'base64', content: b64}]
+        }
+        if (item.type === 'symlink') {
+          const target = (await readBlob(repo.gitDir, self.sha))?.toString('utf8') ?? ''
+          return [200, {...item, target}]
+        }
+        return [200, item]
+      }
+      case 'git/get-tree': {
+        const recursive = query.has('recursive')
+        const sha = await revParse(repo.gitDir, `${params.tree_sha}^{tree}`)
+        if (!sha) return notFound
+        let entries = await lsTree(repo.gitDir, sha, {recursive})
+        const truncated = entries.length > this.treeLimit
+        if (truncated) entries = entries.slice(0, this.treeLimit)
+        return [
+          200,
+          {
+            sha,
+            url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/trees/${sha}`,
+            tree: entries.map(e => ({
+              path: e.path,
+              mode: e.mode,
+              type: e.type,
+              sha: e.sha,
+              ...(e.size !== undefined ? {size: e.size} : {}),
+              url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/${e.type === 'tree' ? 'trees' : 'blobs'}/${e.sha}`
+            })),
+            truncated
+          }
+        ]
+      }
+      case 'git/get-blob': {
+        const bytes = await readBlob(repo.gitDir, params.file_sha)
+        if (!bytes) return notFound
+        return [
+          200,
+          {
+            sha: params.file_sha,
+            node_id: `B_${params.file_sha.slice(0, 12)}`,
+            size: bytes.length,
+            url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/blobs/${params.file_sha}`,
+            content: bytes.toString('base64').replace(/(.{60})/g, '$1\n'),
+            encoding: 'base64'
+          }
+        ]
+      }
+      case 'repos/get-commit': {
+        const sha = await resolveCommit(repo, params.ref)
+        if (!sha)
+          return [
+            422,
+            {
+              message: `No commit found for SHA: ${params.ref}`,
+              documentation_url: DOCS,
+              status: '422'
+            }
+          ]
+        const log = await execGit(
+          ['log', '-1', '--format=%an%x00%ae%x00%cn%x00%ce%x00%B%x00%T%x00%P', sha],
+          {
+            cwd: repo.gitDir
+          }
+        )
+        const [an, ae, cn, ce, message, tree, parents] = log.stdout.split('\0')
+        const v = this.verifications.get(sha) ?? {verified: false, reason: 'unsigned'}
+        const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+        return [
+          200,
+          {
+            sha,
+            node_id: `C_${sha.slice(0, 12)}`,
+            url: `${api}/commits/${sha}`,
+            html_url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${sha}`,
+            comments_url: `${api}/commits/${sha}/comments`,
+            commit: {
+              url: `${api}/git/commits/${sha}`,
+              author: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
+              committer: {name: cn, email: ce, date: '2026-01-01T00:00:00Z'},
+              message: message.replace(/\n$/, ''),
+              tree: {sha: tree, url: `${api}/git/trees/${tree}`},
+              comment_count: 0,
+              verification: {
+                verified: v.verified,
+                reason: v.reason,
+                signature: v.verified ? '-----BEGIN PGP SIGNATURE-----\n…' : null,
+                payload: v.verified ? `tree ${tree}\n` : null,
+                verified_at: v.verified ? '2026-01-01T00:00:00Z' : null
+              }
+            },
+            author: null,
+            committer: null,
+            parents: parents
+              .trim()
+              .split(' ')
+              .filter(Boolean)
+              .map(p => ({sha: p, url: `${api}/commits/${p}`})),
+            files: []
+          }
+        ]
+      }
       default:
         this.violations.push(`the double does not implement ${op}`)
         return [501, {message: `not implemented in the double: ${op}`}]
@@ -407,10 +595,34 @@ export class GitHubDouble {
   private async graphql(
     res: ServerResponse,
     record: RecordedRequest,
-    body: unknown
+    body: unknown,
+    token: string
   ): Promise<void> {
     const {query, variables} = (body ?? {}) as {query?: string; variables?: Record<string, unknown>}
     record.operationId = 'graphql'
+    if (this.graphqlSupport === 'none') {
+      return this.reply(res, record, 404, {message: 'Not Found', documentation_url: DOCS})
+    }
+    if (typeof query === 'string' && /\bcreateCommitOnBranch\b/.test(query)) {
+      if (this.graphqlSupport === 'no-commit-mutation') {
+        return this.reply(res, record, 200, {
+          errors: [
+            {
+              path: ['mutation', 'createCommitOnBranch'],
+              extensions: {
+                code: 'undefinedField',
+                typeName: 'Mutation',
+                fieldName: 'createCommitOnBranch'
+              },
+              locations: [{line: 2, column: 3}],
+              message: "Field 'createCommitOnBranch' doesn't exist on type 'Mutation'"
+            }
+          ]
+        })
+      }
+      const [status, data] = await this.createCommitOnBranch(query, variables, token)
+      return this.reply(res, record, status, data)
+    }
     if (typeof query !== 'string') {
       this.violations.push('graphql request without a query')
       return this.reply(res, record, 400, {
@@ -474,6 +686,124 @@ export class GitHubDouble {
     })
   }
 
+  /**
+   * GraphQL `createCommitOnBranch`: the input is checked against the schema's
+   * CreateCommitOnBranchInput, the branch must still point at
+   * `expectedHeadOid` (else STALE_DATA, as GitHub answers), and the commit is
+   * made in the real bare repository with a compare-and-swap of the branch,
+   * so a concurrent `git push` and a concurrent mutation are both detected.
+   * App installation tokens and GITHUB_TOKEN (`ghs_`) get verified commits;
+   * any other token an unsigned one.
+   */
+  private async createCommitOnBranch(
+    query: string,
+    variables: Record<string, unknown> | undefined,
+    token: string
+  ): Promise<[number, unknown]> {
+    const fail = (type: string, message: string): [number, unknown] => [
+      200,
+      {
+        data: {createCommitOnBranch: null},
+        errors: [{type, path: ['createCommitOnBranch'], locations: [{line: 2, column: 3}], message}]
+      }
+    ]
+    if (
+      !/mutation\s*\(\s*\$input\s*:\s*CreateCommitOnBranchInput!\s*\)\s*\{\s*createCommitOnBranch\s*\(\s*input\s*:\s*\$input\s*\)/.test(
+        query
+      )
+    ) {
+      this.violations.push(`createCommitOnBranch: unexpected query shape: ${query.slice(0, 120)}`)
+      return [200, {errors: [{message: 'Parse error or unexpected variables'}]}]
+    }
+    const input = variables?.input
+    if (!validateCommitInput(input)) {
+      const problems = ajv.errorsText(validateCommitInput.errors)
+      this.violations.push(
+        `createCommitOnBranch: input does not match CreateCommitOnBranchInput: ${problems}`
+      )
+      return [
+        200,
+        {
+          errors: [
+            {
+              extensions: {value: input, problems: [{path: [], explanation: problems}]},
+              locations: [{line: 1, column: 10}],
+              message: `Variable $input of type CreateCommitOnBranchInput! was provided invalid value`
+            }
+          ]
+        }
+      ]
+    }
+    const i = input as CommitInput
+    const nwo = i.branch.repositoryNameWithOwner
+    const repo = this.repos.find(r => `${r.owner}/${r.repo}` === nwo)
+    if (!i.branch.branchName || !repo) {
+      return fail(
+        'NOT_FOUND',
+        `Could not resolve to a Repository with the name '${nwo ?? i.branch.id}'.`
+      )
+    }
+    const branch = i.branch.branchName
+    const head = await branchSha(repo.gitDir, branch)
+    if (!head)
+      return fail('NOT_FOUND', `Could not resolve to a Ref with the name 'refs/heads/${branch}'.`)
+    const stale = () =>
+      fail(
+        'STALE_DATA',
+        `Expected branch to point to "${i.expectedHeadOid}" but it did not.  Pull and try again.`
+      )
+    if (head !== i.expectedHeadOid) return stale()
+    const signed = token.startsWith('ghs_')
+    if ((repo.requireSignedCommits ?? []).includes(branch) && !signed) {
+      return fail(
+        'UNPROCESSABLE',
+        'Repository rule violations found\n\nCommits must have verified signatures.\n\n'
+      )
+    }
+    const additions = i.fileChanges?.additions ?? []
+    const deletions = i.fileChanges?.deletions ?? []
+    for (const a of additions) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(a.contents)) {
+        return [200, {errors: [{message: `Could not decode base64 contents for ${a.path}`}]}]
+      }
+    }
+    const identity = signed
+      ? {
+          name: 'github-actions[bot]',
+          email: '41898282+github-actions[bot]@users.noreply.github.com'
+        }
+      : {name: 'token-owner', email: 'token-owner@users.noreply.github.com'}
+    const message = i.message.body
+      ? `${i.message.headline}\n\n${i.message.body}`
+      : i.message.headline
+    const commit = await commitOnto(
+      repo.gitDir,
+      head,
+      [
+        ...additions.map(a => ({path: a.path, content: Buffer.from(a.contents, 'base64')})),
+        ...deletions.map(d => ({path: d.path, content: null}))
+      ],
+      message + '\n',
+      identity,
+      {name: 'GitHub', email: 'noreply@github.com'}
+    )
+    if (!(await compareAndSwap(repo.gitDir, branch, commit, head))) return stale()
+    this.verifications.set(
+      commit,
+      signed ? {verified: true, reason: 'valid'} : {verified: false, reason: 'unsigned'}
+    )
+    return [
+      200,
+      {
+        data: {
+          createCommitOnBranch: {
+            commit: {oid: commit, url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${commit}`}
+          }
+        }
+      }
+    ]
+  }
+
   private page(
     items: unknown[],
     query: URLSearchParams,
@@ -501,6 +831,34 @@ export class GitHubDouble {
       items.slice((page - 1) * perPage, page * perPage),
       links.length ? {link: links.join(', ')} : {}
     ]
+  }
+
+  private contentJson(repo: DoubleRepo, e: LsEntry, commit: string): unknown {
+    const type =
+      e.type === 'tree'
+        ? 'dir'
+        : e.type === 'commit'
+          ? 'submodule'
+          : e.mode === '120000'
+            ? 'symlink'
+            : 'file'
+    const name = e.path.slice(e.path.lastIndexOf('/') + 1)
+    const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+    const url = `${api}/contents/${e.path}?ref=${commit}`
+    const git = `${api}/git/${e.type === 'tree' ? 'trees' : 'blobs'}/${e.sha}`
+    const html = `${this.origin}/${repo.owner}/${repo.repo}/blob/${commit}/${e.path}`
+    return {
+      type,
+      size: e.size ?? 0,
+      name,
+      path: e.path,
+      sha: e.sha,
+      url,
+      git_url: git,
+      html_url: html,
+      download_url: type === 'file' ? `${this.origin}/raw/${e.path}` : null,
+      _links: {self: url, git, html}
+    }
   }
 
   private repoJson(repo: DoubleRepo): unknown {
@@ -563,6 +921,73 @@ export class GitHubDouble {
       updated_at: '2026-01-01T00:00:00Z'
     }
   }
+}
+
+interface CommitInput {
+  branch: {repositoryNameWithOwner?: string; branchName?: string; id?: string}
+  clientMutationId?: string
+  expectedHeadOid: string
+  fileChanges?: {additions?: {path: string; contents: string}[]; deletions?: {path: string}[]}
+  message: {headline: string; body?: string}
+}
+
+const ajv = new Ajv({allErrors: true})
+
+/** CreateCommitOnBranchInput and its input types, from GitHub's GraphQL schema. */
+const validateCommitInput = ajv.compile({
+  type: 'object',
+  additionalProperties: false,
+  required: ['branch', 'expectedHeadOid', 'message'],
+  properties: {
+    clientMutationId: {type: 'string'},
+    expectedHeadOid: {type: 'string', pattern: '^[0-9a-f]{40}$'},
+    branch: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        branchName: {type: 'string'},
+        id: {type: 'string'},
+        repositoryNameWithOwner: {type: 'string'}
+      }
+    },
+    message: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['headline'],
+      properties: {headline: {type: 'string', minLength: 1}, body: {type: 'string'}}
+    },
+    fileChanges: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        additions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'contents'],
+            properties: {path: {type: 'string'}, contents: {type: 'string'}}
+          }
+        },
+        deletions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path'],
+            properties: {path: {type: 'string'}}
+          }
+        }
+      }
+    }
+  }
+})
+
+async function resolveCommit(repo: DoubleRepo, ref: string): Promise<string | undefined> {
+  return (
+    (await revParse(repo.gitDir, `refs/heads/${ref}^{commit}`)) ??
+    (/^[0-9a-f]{7,40}$/.test(ref) ? await revParse(repo.gitDir, `${ref}^{commit}`) : undefined)
+  )
 }
 
 function validation(errors: unknown[]): unknown {

@@ -1,6 +1,14 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {branchSha} from './github-double.js'
+import {
+  commitOnto,
+  compareAndSwap,
+  lastCommitFor,
+  lsTree,
+  readBlob,
+  revParse
+} from './git-plumbing.js'
 
 /**
  * An in-process GitLab REST API v4 for merge requests. State (iids, labels,
@@ -49,7 +57,7 @@ export interface GlInjectedFailure {
   times?: number
 }
 
-type ParamType = 'string' | 'integer' | 'boolean' | 'integer[]' | 'string-list'
+type ParamType = 'string' | 'integer' | 'boolean' | 'integer[]' | 'string-list' | 'actions'
 
 /** Documented parameters per endpoint (docs.gitlab.com/api/merge_requests, /api/users, /api/projects). */
 const PARAMS: Record<string, Record<string, ParamType>> = {
@@ -110,11 +118,38 @@ const PARAMS: Record<string, Record<string, ParamType>> = {
     merge_commit_message: 'string',
     squash_commit_message: 'string'
   },
-  'GET /users': {username: 'string', per_page: 'integer', page: 'integer', active: 'boolean'}
+  'GET /users': {username: 'string', per_page: 'integer', page: 'integer', active: 'boolean'},
+  // docs.gitlab.com/api/branches, /api/repositories, /api/repository_files, /api/commits
+  'GET /projects/:id/repository/branches/:branch': {},
+  'GET /projects/:id/repository/tree': {
+    path: 'string',
+    ref: 'string',
+    recursive: 'boolean',
+    per_page: 'integer',
+    page: 'integer',
+    pagination: 'string',
+    page_token: 'string'
+  },
+  'GET /projects/:id/repository/files/:file_path': {ref: 'string'},
+  'POST /projects/:id/repository/commits': {
+    branch: 'string',
+    commit_message: 'string',
+    start_branch: 'string',
+    start_sha: 'string',
+    start_project: 'string',
+    actions: 'actions',
+    author_email: 'string',
+    author_name: 'string',
+    stats: 'boolean',
+    force: 'boolean'
+  },
+  'GET /projects/:id/repository/commits/:sha/signature': {}
 }
 
 const REQUIRED: Record<string, string[]> = {
   'POST /projects/:id/merge_requests': ['source_branch', 'target_branch', 'title'],
+  'GET /projects/:id/repository/files/:file_path': ['ref'],
+  'POST /projects/:id/repository/commits': ['branch', 'commit_message', 'actions'],
   'GET /users': []
 }
 
@@ -134,6 +169,12 @@ export class GitLabDouble {
   hasPipelines = true
   /** Runs before a request is handled; tests use it to simulate a concurrent actor. */
   beforeHandle?: (method: string, path: string) => Promise<void> | void
+  /** Round trips and bytes, for the benchmark. */
+  readonly stats = {requests: 0, bytesIn: 0, bytesOut: 0}
+  /** Commits a real GitLab would report a verified signature for (none by default). */
+  readonly signed = new Set<string>()
+  /** Commits are created one at a time per project, like Gitaly's ref update under a lock. */
+  private readonly commitQueue = new Map<number, Promise<unknown>>()
 
   private constructor(
     private readonly server: Server,
@@ -211,8 +252,11 @@ export class GitLabDouble {
       auth: String(req.headers['private-token'] ?? req.headers.authorization ?? ''),
       body: undefined as unknown
     }
+    this.stats.requests++
+    this.stats.bytesIn += Buffer.byteLength(raw)
     const reply = (status: number, data: unknown, headers: Record<string, string> = {}) => {
       this.requests.push({...record, status})
+      this.stats.bytesOut += data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data))
       send(res, status, data, headers)
     }
     let body: Record<string, unknown> = {}
@@ -236,6 +280,47 @@ export class GitLabDouble {
     if (failure) {
       failure.times = (failure.times ?? 1) - 1
       return reply(failure.status, failure.body, failure.headers)
+    }
+    const repoRoute =
+      /^\/projects\/([^/]+)\/repository\/(?:(branches)\/([^/]+)|(tree)|(files)\/([^/]+)|(commits)(?:\/([0-9a-f]{7,40})\/(signature))?)$/.exec(
+        path
+      )
+    if (repoRoute) {
+      const key = repoRoute[2]
+        ? `${method} /projects/:id/repository/branches/:branch`
+        : repoRoute[4]
+          ? `${method} /projects/:id/repository/tree`
+          : repoRoute[5]
+            ? `${method} /projects/:id/repository/files/:file_path`
+            : repoRoute[9]
+              ? `${method} /projects/:id/repository/commits/:sha/signature`
+              : `${method} /projects/:id/repository/commits`
+      const spec = PARAMS[key]
+      if (!spec) {
+        this.violations.push(`no GitLab endpoint ${key}`)
+        return reply(404, {error: '404 Not Found'})
+      }
+      const input: Record<string, unknown> = {...body}
+      for (const [k, v] of url.searchParams) input[k] = v
+      const problems = checkParams(key, spec, input)
+      if (problems.length > 0) {
+        this.violations.push(`${key}: ${problems.join('; ')}`)
+        return reply(400, {error: problems.join(', ')})
+      }
+      const project = this.projects.find(
+        p =>
+          String(p.id) === decodeURIComponent(repoRoute[1]) ||
+          p.path === decodeURIComponent(repoRoute[1])
+      )
+      if (!project) return reply(404, {message: '404 Project Not Found'})
+      const [status, data, headers] = await this.repository(key, project, input, {
+        branch: repoRoute[3] && decodeURIComponent(repoRoute[3]),
+        filePath: repoRoute[6] && decodeURIComponent(repoRoute[6]),
+        sha: repoRoute[8],
+        url,
+        path
+      })
+      return reply(status, data, headers)
     }
     const m =
       /^\/projects\/([^/]+)(\/merge_requests(?:\/(\d+)(\/merge)?)?)?$/.exec(
@@ -364,6 +449,178 @@ export class GitLabDouble {
     return reply(200, this.mrJson(mr, project))
   }
 
+  /** Repository endpoints (branches, tree, files, commits), served from the real bare repository. */
+  private async repository(
+    key: string,
+    project: GlProject,
+    input: Record<string, unknown>,
+    at: {branch?: string; filePath?: string; sha?: string; url: URL; path: string}
+  ): Promise<[number, unknown, Record<string, string>?]> {
+    const resolve = async (ref: string) =>
+      (await revParse(project.gitDir, `refs/heads/${ref}^{commit}`)) ??
+      (/^[0-9a-f]{7,40}$/.test(ref) ? await revParse(project.gitDir, `${ref}^{commit}`) : undefined)
+    switch (key) {
+      case 'GET /projects/:id/repository/branches/:branch': {
+        const sha = await branchSha(project.gitDir, at.branch!)
+        if (!sha) return [404, {message: '404 Branch Not Found'}]
+        return [
+          200,
+          {
+            name: at.branch,
+            commit: {id: sha, short_id: sha.slice(0, 8)},
+            merged: false,
+            protected: false,
+            default: at.branch === (project.defaultBranch ?? 'main'),
+            web_url: `${this.origin}/${project.path}/-/tree/${at.branch}`
+          }
+        ]
+      }
+      case 'GET /projects/:id/repository/tree': {
+        const commit = await resolve(String(input.ref ?? project.defaultBranch ?? 'main'))
+        if (!commit) return [404, {message: '404 Tree Not Found'}]
+        const dir = String(input.path ?? '').replace(/\/+$/, '')
+        if (dir) {
+          const [self] = await lsTree(project.gitDir, commit, {path: dir})
+          if (!self || self.type !== 'tree') return [404, {message: '404 Tree Not Found'}]
+        }
+        const recursive = input.recursive === true || input.recursive === 'true'
+        const entries = await lsTree(project.gitDir, dir ? `${commit}:${dir}` : commit, {recursive})
+        const list = entries.map(e => {
+          const full = dir ? `${dir}/${e.path}` : e.path
+          return {
+            id: e.sha,
+            name: full.slice(full.lastIndexOf('/') + 1),
+            type: e.type,
+            path: full,
+            mode: e.mode
+          }
+        })
+        const perPage = Math.min(Number(input.per_page ?? 20), 100)
+        const page = Number(input.page ?? 1)
+        const headers = pageHeaders(page, perPage, list.length)
+        if (page * perPage < list.length) {
+          const q = new URLSearchParams(at.url.searchParams)
+          q.set('page', String(page + 1))
+          headers.link = `<${this.apiUrl}${at.path}?${q}>; rel="next"`
+        }
+        return [200, list.slice((page - 1) * perPage, page * perPage), headers]
+      }
+      case 'GET /projects/:id/repository/files/:file_path': {
+        const commit = await resolve(String(input.ref))
+        const [self] = commit ? await lsTree(project.gitDir, commit, {path: at.filePath}) : []
+        if (!commit || !self || self.path !== at.filePath || self.type !== 'blob')
+          return [404, {message: '404 File Not Found'}]
+        const bytes = (await readBlob(project.gitDir, self.sha)) ?? Buffer.alloc(0)
+        return [
+          200,
+          {
+            file_name: at.filePath!.slice(at.filePath!.lastIndexOf('/') + 1),
+            file_path: at.filePath,
+            size: bytes.length,
+            encoding: 'base64',
+            content_sha256: '',
+            ref: input.ref,
+            blob_id: self.sha,
+            commit_id: commit,
+            last_commit_id: await lastCommitFor(project.gitDir, commit, at.filePath!),
+            execute_filemode: self.mode === '100755',
+            content: bytes.toString('base64')
+          }
+        ]
+      }
+      case 'GET /projects/:id/repository/commits/:sha/signature':
+        return this.signed.has(at.sha!)
+          ? [
+              200,
+              {
+                signature_type: 'SSH',
+                verification_status: 'verified',
+                commit_source: 'gitaly'
+              }
+            ]
+          : [404, {message: '404 Signature Not Found'}]
+      case 'POST /projects/:id/repository/commits': {
+        // One commit at a time per project: the checks and the ref update are atomic, as in GitLab.
+        const previous = this.commitQueue.get(project.id) ?? Promise.resolve()
+        const run = previous.then(() => this.createCommit(project, input))
+        this.commitQueue.set(
+          project.id,
+          run.catch(() => undefined)
+        )
+        return run
+      }
+    }
+    return [404, {error: '404 Not Found'}]
+  }
+
+  private async createCommit(
+    project: GlProject,
+    input: Record<string, unknown>
+  ): Promise<[number, unknown]> {
+    const branch = String(input.branch)
+    const head = await branchSha(project.gitDir, branch)
+    if (!head) return [400, {message: 'You can only create or edit files when you are on a branch'}]
+    const actions = input.actions as GlAction[]
+    const changes: {path: string; content: Buffer | null}[] = []
+    for (const a of actions) {
+      const [self] = await lsTree(project.gitDir, head, {path: a.file_path})
+      const exists = self?.path === a.file_path && self.type === 'blob'
+      if (a.action === 'create' && exists)
+        return [400, {message: 'A file with this name already exists'}]
+      if ((a.action === 'update' || a.action === 'delete') && !exists)
+        return [400, {message: "A file with this name doesn't exist"}]
+      if (a.last_commit_id !== undefined && a.action !== 'create') {
+        const last = await lastCommitFor(project.gitDir, head, a.file_path)
+        if (last !== a.last_commit_id)
+          return [
+            400,
+            {
+              message:
+                'You are attempting to update a file that has changed since you started editing it.'
+            }
+          ]
+      }
+      changes.push({
+        path: a.file_path,
+        content:
+          a.action === 'delete'
+            ? null
+            : Buffer.from(a.content ?? '', a.encoding === 'base64' ? 'base64' : 'utf8')
+      })
+    }
+    const author = {
+      name: String(input.author_name ?? 'Project Bot'),
+      email: String(input.author_email ?? 'project-bot@noreply.gitlab.example')
+    }
+    const commit = await commitOnto(
+      project.gitDir,
+      head,
+      changes,
+      String(input.commit_message).replace(/\n*$/, '\n'),
+      author
+    )
+    // A git push may still race us: GitLab answers that with this message.
+    if (!(await compareAndSwap(project.gitDir, branch, commit, head))) {
+      return [
+        400,
+        {message: `Could not update refs/heads/${branch}. Please refresh and try again.`}
+      ]
+    }
+    return [
+      201,
+      {
+        id: commit,
+        short_id: commit.slice(0, 8),
+        title: String(input.commit_message).split('\n')[0],
+        message: input.commit_message,
+        author_name: author.name,
+        author_email: author.email,
+        parent_ids: [head],
+        web_url: `${this.origin}/${project.path}/-/commit/${commit}`
+      }
+    ]
+  }
+
   private mrJson(mr: GlMergeRequest, project: GlProject): unknown {
     const user = (id: number) => {
       const u = this.users.find(x => x.id === id)!
@@ -390,6 +647,45 @@ export class GitLabDouble {
   }
 }
 
+interface GlAction {
+  action: 'create' | 'delete' | 'move' | 'update' | 'chmod'
+  file_path: string
+  previous_path?: string
+  content?: string
+  encoding?: 'text' | 'base64'
+  last_commit_id?: string
+  execute_filemode?: boolean
+}
+
+/** The `actions[]` attributes of POST /projects/:id/repository/commits. */
+function checkActions(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0) return ['actions must be a non-empty array']
+  const allowed = [
+    'action',
+    'file_path',
+    'previous_path',
+    'content',
+    'encoding',
+    'last_commit_id',
+    'execute_filemode'
+  ]
+  const problems: string[] = []
+  v.forEach((a: Record<string, unknown>, i) => {
+    for (const k of Object.keys(a))
+      if (!allowed.includes(k)) problems.push(`actions[${i}] has unknown attribute ${k}`)
+    if (!['create', 'delete', 'move', 'update', 'chmod'].includes(String(a.action)))
+      problems.push(`actions[${i}][action] does not have a valid value`)
+    if (typeof a.file_path !== 'string' || !a.file_path)
+      problems.push(`actions[${i}][file_path] is missing`)
+    if (a.encoding !== undefined && a.encoding !== 'text' && a.encoding !== 'base64')
+      problems.push(`actions[${i}][encoding] does not have a valid value`)
+    for (const k of ['content', 'last_commit_id', 'previous_path'])
+      if (a[k] !== undefined && typeof a[k] !== 'string')
+        problems.push(`actions[${i}][${k}] is invalid`)
+  })
+  return problems
+}
+
 function checkParams(
   key: string,
   spec: Record<string, ParamType>,
@@ -400,6 +696,10 @@ function checkParams(
     const type = spec[k]
     if (!type) {
       problems.push(`unknown parameter ${k}`)
+      continue
+    }
+    if (type === 'actions') {
+      problems.push(...checkActions(v))
       continue
     }
     const ok =

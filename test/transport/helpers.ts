@@ -1,0 +1,54 @@
+import {mkdir, mkdtemp, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {runCli} from '../../src/adapters/cli/main.js'
+import {kustomization, makeBareRepo, type BareRepo, type FileMap} from '../helpers/git-fixtures.js'
+
+/** GitHub App installation tokens and GITHUB_TOKEN start with ghs_: the double signs their commits. */
+export const APP_TOKEN = 'ghs_transportAppToken0123456789'
+export const PAT = 'ghp_transportClassicPat0123456789'
+/** A token without a known prefix (e.g. an old GHES token): not refused up front, not signed. */
+export const PLAIN_TOKEN = 'enterprise0123456789abcdef'
+export const GITLAB_TOKEN = 'glpat-transportToken0123456789'
+
+export const APPS = ['web', 'api', 'worker']
+export const overlay = (app: string, env = 'dev') => `apps/${app}/overlays/${env}`
+export const kfile = (app: string, env = 'dev') => `${overlay(app, env)}/kustomization.yaml`
+
+export function configFiles(apps = APPS): FileMap {
+  const files: FileMap = {'README.md': '# config\n'}
+  for (const app of apps) {
+    files[`apps/${app}/base/kustomization.yaml`] = 'resources:\n  - deployment.yaml\n'
+    files[`apps/${app}/base/deployment.yaml`] = `kind: Deployment\nmetadata: {name: ${app}}\n`
+    for (const env of ['dev', 'prod'])
+      files[kfile(app, env)] = kustomization(`ghcr.io/acme/${app}`, '1.0.0')
+  }
+  return files
+}
+
+export interface TransportRepo extends BareRepo {
+  dispose(): Promise<void>
+}
+
+/** A bare repo at `<tmp>/acme/config.git`, so its file:// URL names the project acme/config. */
+export async function transportRepo(files: FileMap = configFiles()): Promise<TransportRepo> {
+  const tmp = await mkdtemp(join(tmpdir(), 'gitops-transport-'))
+  await mkdir(join(tmp, 'acme'))
+  const repo = await makeBareRepo(files, {parent: join(tmp, 'acme'), name: 'config.git'})
+  return Object.assign(repo, {dispose: () => rm(tmp, {recursive: true, force: true})})
+}
+
+export async function cli(argv: string[], env: Record<string, string | undefined>) {
+  let stdout = ''
+  let stderr = ''
+  const code = await runCli(argv, {
+    stdout: s => void (stdout += s),
+    stderr: s => void (stderr += s),
+    env
+  })
+  return {code, stdout, stderr}
+}
+
+export function tagOf(text: string): string | undefined {
+  return /newTag: (\S+)/.exec(text)?.[1]
+}
