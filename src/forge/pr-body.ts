@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import {UsageError} from '../core/errors.js'
+import {BODY_LIMIT, fitLines, tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import type {Env} from '../commands/types.js'
 
 /** One edit the PR carries. `image` for image pins, `key` for plain YAML values. */
@@ -18,8 +19,7 @@ export interface SourceRepo {
   url: string
 }
 
-/** GitHub and GitLab both cap a PR/MR description at 65,536 characters (GitLab: 1,048,576, but one limit is simpler). */
-export const BODY_LIMIT = 65_536
+export {BODY_LIMIT}
 
 export const MARKER_PREFIX = '<!-- gitops-deploy: '
 
@@ -168,6 +168,46 @@ export interface BodyInput {
 
 /** The PR description: intro, change table, compare links, and the hidden marker. */
 export function renderBody(input: BodyInput): string {
+  const marker = bodyMarker(input)
+  const head: string[] = []
+  if (input.intro?.trim()) head.push(input.intro.trim(), '')
+  const rows = input.changes.map(c => {
+    const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined
+    const what = c.image ? `\`${cell(c.image)}\`` : `\`${cell(c.key ?? '')}\``
+    const change = `\`${cell(c.before || '(none)')}\` → \`${cell(c.after)}\``
+    return tableRow([
+      `\`${cell(c.file)}\``,
+      what,
+      `${change}${link ? ` ([compare](${link}))` : ''}`
+    ])
+  })
+  const table = [...tableHead(['File', 'Image / key', 'Change']), ...rows]
+  const footer = [
+    '',
+    `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
+    '',
+    marker
+  ]
+  let body = [...head, ...table, ...footer].join('\n')
+  if (body.length > BODY_LIMIT) {
+    // Keep the marker whole: later runs and tools read it.
+    const note = `\n${tableRow(['…', '…', `${input.changes.length} changes in all; the rest are in the commit`])}`
+    const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1
+    // fitLines counts a newline after every line; the last kept one has none here.
+    const {kept} = fitLines([...head, ...table], budget + 1)
+    body = [kept.join('\n') + note, ...footer].join('\n')
+  }
+  return body
+}
+
+/**
+ * The hidden marker for a PR carrying `changes`. Past `budget` characters it
+ * leaves the list of changes out, so the marker always fits whole.
+ */
+export function bodyMarker(
+  input: {branch: string; base: string; changes: readonly PrChange[]},
+  budget = MARKER_BUDGET
+): string {
   const full: PrMarker = {
     v: 1,
     branch: input.branch,
@@ -180,40 +220,8 @@ export function renderBody(input: BodyInput): string {
       value: c.after
     }))
   }
-  let marker = renderMarker(full)
-  if (marker.length > MARKER_BUDGET) marker = renderMarker({...full, changes: undefined})
-  const head: string[] = []
-  if (input.intro?.trim()) head.push(input.intro.trim(), '')
-  const rows = input.changes.map(c => {
-    const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined
-    const what = c.image ? `\`${cell(c.image)}\`` : `\`${cell(c.key ?? '')}\``
-    const change = `\`${cell(c.before || '(none)')}\` → \`${cell(c.after)}\``
-    return `| \`${cell(c.file)}\` | ${what} | ${change}${link ? ` ([compare](${link}))` : ''} |`
-  })
-  const table = ['| File | Image / key | Change |', '| --- | --- | --- |', ...rows]
-  const footer = [
-    '',
-    `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
-    '',
-    marker
-  ]
-  let body = [...head, ...table, ...footer].join('\n')
-  if (body.length > BODY_LIMIT) {
-    // Keep the marker whole: later runs and tools read it.
-    const note = `\n| … | … | ${input.changes.length} changes in all; the rest are in the commit |`
-    const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1
-    let kept = [...head, ...table].join('\n')
-    if (kept.length > budget) kept = kept.slice(0, kept.lastIndexOf('\n', budget))
-    body = [kept + note, ...footer].join('\n')
-  }
-  return body
-}
-
-function cell(s: string): string {
-  return s
-    .replace(/\|/g, '\\|')
-    .replace(/`/g, "'")
-    .replace(/[\r\n]+/g, ' ')
+  const text = renderMarker(full)
+  return text.length > budget ? renderMarker({...full, changes: undefined}) : text
 }
 
 export function renderMarker(marker: PrMarker): string {

@@ -1,4 +1,5 @@
-import {BODY_LIMIT, renderMarker, type PrChange, type PrMarker} from '../forge/pr-body.js'
+import {BODY_LIMIT, fitLines, tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
+import {bodyMarker, type PrChange} from '../forge/pr-body.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
 import {formatPin, type ImageOutcome} from '../core/promotion/pins.js'
 
@@ -46,36 +47,38 @@ export function renderPromotionBody(input: PromotionBodyInput): string {
     for (const i of a.images) {
       if (i.kind !== 'promoted') continue
       rows.push(
-        `| ${cell(a.app)} | \`${cell(i.name)}\` | \`${cell(formatPin(i.before))}\` | \`${cell(formatPin(i.after))}\` |`
+        tableRow([
+          cell(a.app),
+          `\`${cell(i.name)}\``,
+          `\`${cell(formatPin(i.before))}\``,
+          `\`${cell(formatPin(i.after))}\``
+        ])
       )
     }
     for (const f of a.files) {
       if (f.kind === 'unchanged') continue
       rows.push(
-        `| ${cell(a.app)} | \`${cell(f.to)}\` | ${f.kind === 'created' ? '(absent)' : 'differs'} | copy of \`${cell(f.from)}\` |`
+        tableRow([
+          cell(a.app),
+          `\`${cell(f.to)}\``,
+          f.kind === 'created' ? '(absent)' : 'differs',
+          `copy of \`${cell(f.from)}\``
+        ])
       )
     }
   }
-  const table = [
-    `| App | Image / file | ${cell(input.to)} now | After merge |`,
-    '| --- | --- | --- | --- |'
-  ]
+  const table = tableHead(['App', 'Image / file', `${cell(input.to)} now`, 'After merge'])
   const left = leftOut(input)
   const footer = [
     '',
     `<sub>Opened by gitops-deploy promote. Merging deploys to ${md(input.to)}; re-running the same promotion updates this pull request.</sub>`,
     '',
-    marker(input)
+    // A smaller marker budget than a set-image PR's: the rendered diff wants the room.
+    bodyMarker(input, 20_000)
   ]
   const fixed = [...head, ...table, ...left, '### Rendered changes', ...footer].join('\n').length
   // Rows are never dropped silently: the note below says how many are in the commit only.
-  let budget = limit - fixed - 400
-  const kept: string[] = []
-  for (const r of rows) {
-    if (r.length + 1 > budget) break
-    kept.push(r)
-    budget -= r.length + 1
-  }
+  const {kept, left: budget} = fitLines(rows, limit - fixed - 400)
   if (kept.length < rows.length) {
     kept.push(`| … | ${rows.length - kept.length} more changes | | see the commit |`)
   }
@@ -158,34 +161,10 @@ function renderDiffs(input: PromotionBodyInput, budget: number): string[] {
   return out
 }
 
-function marker(input: PromotionBodyInput): string {
-  const full: PrMarker = {
-    v: 1,
-    branch: input.branch,
-    base: input.base,
-    count: input.changes.length,
-    changes: input.changes.map(c => ({
-      file: c.file,
-      ...(c.image ? {image: c.image} : {}),
-      ...(c.key ? {key: c.key} : {}),
-      value: c.after
-    }))
-  }
-  const text = renderMarker(full)
-  return text.length > 20_000 ? renderMarker({...full, changes: undefined}) : text
-}
-
 function longestBacktickRun(s: string): number {
   let best = 0
   for (const m of s.matchAll(/`+/g)) best = Math.max(best, m[0].length)
   return best
-}
-
-function cell(s: string): string {
-  return s
-    .replace(/\|/g, '\\|')
-    .replace(/`/g, "'")
-    .replace(/[\r\n]+/g, ' ')
 }
 
 function html(s: string): string {
