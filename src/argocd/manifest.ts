@@ -21,12 +21,15 @@ import {UsageError} from '../core/errors.js'
 import {renderString, renderStringInStyle} from '../core/yaml/scalar-style.js'
 import {
   applySplices,
+  colonAfter,
   column,
   detectEol,
+  insertLines,
   lastContent,
   lineEnd,
   lineStart,
   parseYamlDocuments,
+  scalarSpan,
   startsLine,
   type Splice
 } from '../core/yaml/source-text.js'
@@ -536,12 +539,6 @@ function contentEnd(node: Node | null | undefined, fallback: number): number {
   return node.range[1]
 }
 
-function colonAfter(text: string, key: Node): number {
-  const at = text.indexOf(':', key.range![1])
-  if (at < 0) throw new Error('internal error: mapping key without a colon')
-  return at
-}
-
 function noAlias(node: unknown, path: Path, label: string): void {
   if (isAlias(node)) {
     throw new UsageError(
@@ -637,27 +634,20 @@ function appendSplices(
     return [{start: close, end: close, text: values.map(v => `, ${flowText(v)}`).join('')}]
   }
   const at = lineEnd(text, lastContent(text, contentEnd(node, node.range![1])))
-  const lines = renderValue(values, column(text, node.range![0]), layout)
-  const open = at > 0 && text[at - 1] !== '\n'
   return [
-    {
-      start: at,
-      end: at,
-      text: open ? layout.eol + lines.join(layout.eol) : lines.join(layout.eol) + layout.eol
-    }
+    insertLines(text, at, renderValue(values, column(text, node.range![0]), layout), layout.eol)
   ]
 }
 
 /** A scalar written over a scalar, in the author's quoting where it still holds the value. */
 function scalarSplice(text: string, node: Scalar, value: Json, flow: boolean): Splice {
-  const r = node.range!
   const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED'
   // Manifest strings must stay strings (a label `true` is invalid), so no number/bool carry-over.
   const rendered =
     typeof value === 'string'
       ? renderStringInStyle(value, block ? undefined : node.type, flow)
       : scalarText(value, flow)
-  return {start: r[0], end: block ? lastContent(text, r[1]) + 1 : r[1], text: rendered}
+  return {...scalarSpan(text, node), text: rendered}
 }
 
 function insertSplices(
@@ -678,15 +668,7 @@ function insertSplices(
   const first = map.items[0].key as Node
   const col = column(text, first.range![0])
   const at = lineEnd(text, lastContent(text, contentEnd(map, map.range![1])))
-  const lines = renderPair(key, value, col, layout)
-  const open = at > 0 && text[at - 1] !== '\n'
-  return [
-    {
-      start: at,
-      end: at,
-      text: open ? layout.eol + lines.join(layout.eol) : lines.join(layout.eol) + layout.eol
-    }
-  ]
+  return [insertLines(text, at, renderPair(key, value, col, layout), layout.eol)]
 }
 
 /** Replaces the value of `pair` with `value`, keeping the key and the author's style where it can. */

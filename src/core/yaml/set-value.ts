@@ -18,12 +18,15 @@ import {UsageError} from '../errors.js'
 import {goYamlV2Kind, renderString, renderStringInStyle} from './scalar-style.js'
 import {
   applySplices,
+  colonAfter,
   column,
   detectEol,
+  insertLines,
   lastContent,
   lineEnd,
   lineStart,
   parseYamlDocuments,
+  scalarSpan,
   startsLine,
   type Splice
 } from './source-text.js'
@@ -294,12 +297,7 @@ function indentUnit(text: string, docs: readonly Document.Parsed[]): number {
 }
 
 function replaceScalar(text: string, node: Scalar, value: string, flow: boolean): Splice {
-  const r = node.range!
-  const rendered = renderSetValue(value, node, flow)
-  if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') {
-    return {start: r[0], end: lastContent(text, r[1]) + 1, text: rendered}
-  }
-  return {start: r[0], end: r[1], text: rendered}
+  return {...scalarSpan(text, node), text: renderSetValue(value, node, flow)}
 }
 
 /** Writes a null value (`key:` or `key: ~`) as `key: value`. */
@@ -314,23 +312,16 @@ function fillNull(
   if (valueNode?.range && valueNode.range[1] > valueNode.range[0]) {
     return {start: valueNode.range[0], end: valueNode.range[1], text: rendered}
   }
-  const colon = text.indexOf(':', keyNode.range![1])
+  const colon = colonAfter(text, keyNode)
   return {start: colon + 1, end: colon + 1, text: ` ${rendered}`}
 }
 
-function renderNested(
-  keys: string[],
-  value: string,
-  col: number,
-  unit: number,
-  eol: string
-): string {
-  return keys
-    .map(
-      (k, i) =>
-        `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}${eol}`
-    )
-    .join('')
+/** `a:` / `  b: value` lines for the keys, the first at `col`. */
+function renderNested(keys: string[], value: string, col: number, unit: number): string[] {
+  return keys.map(
+    (k, i) =>
+      `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}`
+  )
 }
 
 function renderFlowNested(keys: string[], value: string): string {
@@ -368,9 +359,7 @@ function createKeys(
       )
     }
     const at = lineEnd(text, lastContent(text, node.range![1]))
-    const lines = renderNested(keys, value, column(text, first), unit, eol)
-    const open = text[at - 1] !== '\n'
-    return [{start: at, end: at, text: open ? eol + lines.replace(/\r?\n$/, '') : lines}]
+    return [insertLines(text, at, renderNested(keys, value, column(text, first), unit), eol)]
   }
   if (isNull(node)) {
     if (miss.parentPair) {
@@ -378,19 +367,19 @@ function createKeys(
       const splices: Splice[] = []
       const v = miss.parentPair.value
       if (v?.range && v.range[1] > v.range[0]) {
-        splices.push({start: text.indexOf(':', keyNode.range![1]) + 1, end: v.range[1], text: ''})
+        splices.push({start: colonAfter(text, keyNode) + 1, end: v.range[1], text: ''})
       }
       const at = lineEnd(text, v?.range && v.range[1] > v.range[0] ? v.range[1] : keyNode.range![1])
-      const lines = renderNested(keys, value, column(text, keyNode.range![0]) + unit, unit, eol)
-      const open = text[at - 1] !== '\n'
-      splices.push({start: at, end: at, text: open ? eol + lines.replace(/\r?\n$/, '') : lines})
+      const lines = renderNested(keys, value, column(text, keyNode.range![0]) + unit, unit)
+      splices.push(insertLines(text, at, lines, eol))
       return splices
     }
     if (miss.depth === 0) {
       const at = docEnd
-      const lines = renderNested(keys, value, 0, unit, eol)
+      // At the end of the file the new keys end their own line either way.
+      const lines = renderNested(keys, value, 0, unit)
       const open = at > 0 && text[at - 1] !== '\n'
-      return [{start: at, end: at, text: (open ? eol : '') + lines}]
+      return [{start: at, end: at, text: (open ? eol : '') + lines.join(eol) + eol}]
     }
   }
   const what = isSeq(node) ? 'a sequence' : 'a scalar'
@@ -464,8 +453,8 @@ export function setValueInText(
       return s.key
     })
     const open = text.length > 0 && !text.endsWith('\n')
-    const out =
-      text + (open ? detectEol(text) : '') + renderNested(keys, set.value, 0, 2, detectEol(text))
+    const eol = detectEol(text)
+    const out = text + (open ? eol : '') + renderNested(keys, set.value, 0, 2).join(eol) + eol
     verified(out, set, label, 1)
     return {kind: 'changed', text: out, before: null, after: set.value, created: true}
   }

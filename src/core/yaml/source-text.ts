@@ -3,7 +3,7 @@
  * original text, never by re-serialising, so these helpers are shared by every
  * byte-preserving writer.
  */
-import {parseAllDocuments, type Document} from 'yaml'
+import {parseAllDocuments, type Document, type Node, type Scalar} from 'yaml'
 import {UsageError} from '../errors.js'
 
 export interface Splice {
@@ -67,6 +67,39 @@ export function lastContent(text: string, end: number): number {
 /** True when the text between the line start and `offset` is only indentation. */
 export function startsLine(text: string, offset: number): boolean {
   return /^[ \t]*$/.test(text.slice(lineStart(text, offset), offset))
+}
+
+/**
+ * A splice that puts `lines` at `at`, a line end (see lineEnd). When the text
+ * there lacks its final line break, the lines start on a new line and the
+ * text stays without one, as its author left it.
+ */
+export function insertLines(
+  text: string,
+  at: number,
+  lines: readonly string[],
+  eol: string
+): Splice {
+  const body = lines.join(eol)
+  const open = at > 0 && text[at - 1] !== '\n'
+  return {start: at, end: at, text: open ? eol + body : body + eol}
+}
+
+/**
+ * The span of a scalar's own text. A block scalar (`|`, `>`) ends at its last
+ * content character, so the line breaks and blank lines after it stay.
+ */
+export function scalarSpan(text: string, node: Scalar): {start: number; end: number} {
+  const [start, end] = node.range!
+  const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED'
+  return {start, end: block ? lastContent(text, end) + 1 : end}
+}
+
+/** Offset of the `:` that follows a block mapping key. */
+export function colonAfter(text: string, key: Node): number {
+  const at = text.indexOf(':', key.range![1])
+  if (at < 0) throw new Error('internal error: mapping key without a colon')
+  return at
 }
 
 /**
