@@ -61,7 +61,7 @@ function mulberry32(seed: number): () => number {
 }
 
 /** The generated repo for `commits`, built once and reused from the cache. */
-async function cachedRepo(commits: number): Promise<string> {
+export async function cachedRepo(commits: number): Promise<string> {
   const dir = join(
     ROOT,
     '.tmp',

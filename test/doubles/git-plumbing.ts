@@ -106,8 +106,15 @@ export async function commitOnto(
           .trim()
           .split('\n')
       : []
+    // Modes of just the touched paths: listing the whole tree would cost more than the commit.
+    const touched = additions.map(c => c.path)
+    const listed = touched.length
+      ? (await execGit(['ls-tree', '-z', parent, '--', ...touched], {cwd: gitDir})).stdout
+          .split('\0')
+          .filter(Boolean)
+      : []
     const existing = new Map(
-      (await lsTree(gitDir, parent, {recursive: true})).map(e => [e.path, e.mode])
+      listed.map(line => [line.slice(line.indexOf('\t') + 1), line.split(' ')[0]])
     )
     const lines = additions.map(
       (c, i) => `${existing.get(c.path) ?? '100644'} ${shas[i]}\t${c.path}`

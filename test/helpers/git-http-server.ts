@@ -45,6 +45,9 @@ export interface RequestLogEntry {
   status: number
   /** The full request target; tests assert no secret ever travels in it. */
   url: string
+  /** Request body bytes received and response body bytes sent (benchmarks count them). */
+  bytesIn: number
+  bytesOut: number
 }
 
 export interface GitHttpServer {
@@ -82,8 +85,11 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       path: u.pathname,
       service,
       status: 0,
-      url: req.url ?? ''
+      url: req.url ?? '',
+      bytesIn: 0,
+      bytesOut: 0
     }
+    req.on('data', (c: Buffer) => void (entry.bytesIn += c.length))
     requests.push(entry)
     const reply = (status: number, body: string, headers: Record<string, string> = {}) => {
       entry.status = status
@@ -155,6 +161,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     let headersDone = false
     child.stdout!.on('data', (chunk: Buffer) => {
       if (headersDone) {
+        entry.bytesOut += chunk.length
         res.write(chunk)
         return
       }
@@ -174,6 +181,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       }
       entry.status = status
       res.writeHead(status, headers)
+      entry.bytesOut += head.length - end.at - end.length
       res.write(head.subarray(end.at + end.length))
     })
     child.stdout!.on('end', () => {
