@@ -20,38 +20,35 @@ import {unifiedDiff} from '../core/diff.js'
 import {OperationError, UsageError} from '../core/errors.js'
 import {writeEdits} from '../edit/apply.js'
 import {checkRelative, openRoot} from '../edit/workspace.js'
-import type {Forge} from '../forge/forge.js'
-import {GitHubForge} from '../forge/github.js'
-import {GitLabForge} from '../forge/gitlab.js'
+import {openForge} from '../forge/open-forge.js'
 import {sourceRepoFromEnv, type PrChange} from '../forge/pr-body.js'
 import {runPrLifecycle, type PrLifecycleResult} from '../forge/pr-lifecycle.js'
-import {resolveForge} from '../forge/provider.js'
 import {
   PR_OPTIONS,
   PR_OUTPUTS,
-  prJson,
-  prOutputs,
-  prText,
   readMode,
   readPrSettings,
-  type SetImagePrResult,
   type SetImagePrSettings
 } from '../forge/set-image-pr.js'
-import {authFromEnv, TOKEN_VARIABLE} from '../git/auth.js'
 import {
   REMOTE_OPTIONS,
   REMOTE_OUTPUTS,
   remoteJson,
   remoteSettings,
   remoteSummary,
-  remoteText,
   type RemoteReport,
   type RemoteSettings
 } from '../git/remote-set-image.js'
-import {commitUrl, displayUrl, parseRemoteUrl} from '../git/remote-url.js'
-import {remoteWrite, type Planner, type RemoteWriteResult} from '../git/remote-write.js'
+import {remoteWrite, type Planner} from '../git/remote-write.js'
 import type {Platform} from '../platform/port.js'
 import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
+import {
+  editText,
+  prLifecycleJson,
+  prLifecycleOutputs,
+  prLifecycleText,
+  remoteReport
+} from './render-edits.js'
 import {defineCommand} from './types.js'
 
 export const DEFAULT_MANIFEST_DIR = 'argocd/apps'
@@ -251,36 +248,6 @@ function prChanges(o: ManifestOutcome): PrChange[] {
   }))
 }
 
-function remoteReport(result: RemoteWriteResult<ManifestOutcome>): RemoteReport {
-  const base = {repo: displayUrl(result.remote), branch: result.branch, attempts: result.attempts}
-  switch (result.kind) {
-    case 'pushed':
-      return {
-        ...base,
-        commit: result.commit,
-        pushed: true,
-        commitUrl: commitUrl(result.remote, result.commit),
-        message: result.message
-      }
-    case 'dry-run':
-      return {...base, commit: null, pushed: false, message: result.message}
-    case 'unchanged':
-      return {...base, commit: null, pushed: false}
-    case 'rejected':
-      return {
-        ...base,
-        commit: null,
-        pushed: false,
-        rejected: {reason: result.reason, detail: result.detail}
-      }
-  }
-}
-
-/** prOutputs/prJson/prText read only the lifecycle result. */
-function asPr(l: PrLifecycleResult): SetImagePrResult {
-  return {lifecycle: l} as SetImagePrResult
-}
-
 function fence(diff: string): string {
   const ticks = '`'.repeat(Math.max(3, ...[...diff.matchAll(/`{3,}/g)].map(m => m[0].length + 1)))
   return `${ticks}diff\n${diff}${diff.endsWith('\n') ? '' : '\n'}${ticks}`
@@ -421,7 +388,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       'pr-number': '',
       'pr-url': '',
       'pr-operation': '',
-      ...(l ? prOutputs(asPr(l)) : {})
+      ...(l ? prLifecycleOutputs(l) : {})
     }
   },
 
@@ -434,7 +401,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     diff: r.outcome.diff,
     dryRun: r.dryRun,
     ...remoteJson(r.remote),
-    ...(r.pr ? prJson(asPr(r.pr)) : {})
+    ...(r.pr ? prLifecycleJson(r.pr) : {})
   }),
 
   summary(r) {
@@ -451,21 +418,13 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     }
     if (o.diff) lines.push(fence(o.diff), '')
     if (r.dryRun && o.changed) lines.push('Dry run: nothing was written.', '')
-    if (r.pr) lines.push(prText(asPr(r.pr)), '')
+    if (r.pr) lines.push(prLifecycleText(r.pr), '')
     return lines.join('\n') + (r.remote ? remoteSummary(r.remote) : '')
   },
 
   text(r) {
     const lines = [headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)]
-    if (r.pr) lines.push(prText(asPr(r.pr)))
-    if (r.remote) {
-      const more = remoteText(r.remote, r.outcome.changed, r.dryRun)
-      // A refused push leads, so the action's failure message names it.
-      if (r.remote.rejected) lines.unshift(...more)
-      else lines.push(...more)
-    }
-    const text = lines.join('\n') + '\n'
-    return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
+    return editText(lines, {...r, changed: r.outcome.changed, diff: r.outcome.diff})
   },
 
   exitCode: r => (r.remote?.rejected ? 1 : 0)
@@ -513,26 +472,12 @@ async function runPr(
   pr: SetImagePrSettings,
   platform: Platform
 ): Promise<ArgoAppResult> {
-  const token = pr.env[TOKEN_VARIABLE]!.trim()
-  platform.setSecret(token)
-  const remote = parseRemoteUrl(pr.repo, process.cwd())
-  const auth = authFromEnv(remote, pr.env, platform.redactor)
-  const target = resolveForge({
-    repoUrl: remote.url,
-    provider: pr.provider,
-    apiUrl: pr.apiUrl,
-    env: pr.env
-  })
-  const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
-  const forge: Forge =
-    target.kind === 'github'
-      ? new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
-      : new GitLabForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+  const {forge, repoUrl, gitConfig} = openForge(pr, platform)
   const name = s.request.app.name
   let outcome: ManifestOutcome | undefined
   const lifecycle = await runPrLifecycle({
-    repoUrl: remote.url,
-    gitConfig: auth.config,
+    repoUrl,
+    gitConfig,
     forge,
     base: pr.base,
     // One PR per Application, whatever this run changes in it.
