@@ -1,4 +1,8 @@
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {setImageCommand} from '../../src/commands/set-image.js'
 import {Redactor} from '../../src/core/redact.js'
 import {runRemoteSetImage, DEFAULT_AUTHOR} from '../../src/git/remote-set-image.js'
 import {memoryPlatform} from '../../src/platform/port.js'
@@ -111,14 +115,69 @@ describe('set-image --repo over the GitHub API (createCommitOnBranch)', () => {
   })
 
   it('says which transport and why in text, outputs and summary', async () => {
-    const r = await cli(
-      [
-        ...args('--path', overlay('api'), '--image', 'ghcr.io/acme/api:2.0.0', '--transport', 'api')
-      ],
+    const dir = await mkdtemp(join(tmpdir(), 'transport-out-'))
+    try {
+      const dotenv = join(dir, 'out.env')
+      const r = await cli(
+        [
+          ...args('--path', overlay('api'), '--image', 'ghcr.io/acme/api:2.0.0'),
+          '--transport',
+          'api',
+          '--dotenv',
+          dotenv
+        ],
+        {GITOPS_TOKEN: APP_TOKEN}
+      )
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/pushed [0-9a-f]{40} to main of .* via api, verified/)
+      const env = await readFile(dotenv, 'utf8')
+      expect(env).toContain('GITOPS_TRANSPORT=api')
+      expect(env).toContain('GITOPS_VERIFIED=true')
+      expect(env).toContain('GITOPS_ATTEMPTS=1')
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
+    const result = await runRemoteSetImage(
+      {paths: [overlay('web')], images: ['ghcr.io/acme/web:4.0.0'], sets: [], createKeys: false},
+      {
+        repo: repo.url,
+        author: DEFAULT_AUTHOR,
+        authorGiven: false,
+        maxAttempts: 3,
+        env: {GITOPS_TOKEN: APP_TOKEN},
+        cwd: process.cwd(),
+        transport: {choice: 'auto', requireVerified: false},
+        provider: 'github',
+        apiUrl: gh.apiUrl
+      },
+      false,
+      memoryPlatform(new Redactor())
+    )
+    const summary = setImageCommand.summary({...result, dryRun: false})
+    expect(summary).toMatch(/\*\*Transport:\*\* api \(auto: GitHub API at .*\)/)
+    expect(summary).toContain('**Verified:** yes')
+    expect(summary).toContain('**Attempts:** 1')
+  })
+
+  it('--transport api and --require-verified are refused in PR mode (the PR branch is pushed with git)', async () => {
+    for (const flag of [['--transport', 'api'], ['--require-verified']]) {
+      const r = await cli(
+        [
+          ...args('--mode', 'pr', '--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0'),
+          ...flag
+        ],
+        {GITOPS_TOKEN: APP_TOKEN}
+      )
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(/not available with --mode pr yet/)
+    }
+    const p = await cli(
+      ['promote', '--repo', repo.url, '--from', 'dev', '--to', 'prod', '--transport', 'api'],
       {GITOPS_TOKEN: APP_TOKEN}
     )
-    expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/pushed [0-9a-f]{40} to main of .* via api, verified/)
+    expect(p.code).toBe(2)
+    expect(p.stderr).toMatch(/not available with --mode pr yet/)
+    expect(graphqlCalls()).toHaveLength(0)
   })
 
   it('edits every directory a glob matches in one commit (one tree listing)', async () => {
