@@ -59,6 +59,15 @@ function seedDeployed(
   )
 }
 
+/** The flags that describe seedDeployed's app exactly (what `unchanged` needs). */
+const MATCHES_DEPLOYED = [
+  ...AVP,
+  '--plugin-env',
+  'IMAGE_TAG=1.0.0',
+  '--sync-option',
+  'ServerSideApply=true'
+]
+
 describe('argo-upsert: writing the Application', () => {
   it('creates the app with the exact request shape the server requires', async () => {
     const run = await cli(
@@ -193,17 +202,7 @@ describe('argo-upsert: writing the Application', () => {
 
   it('reports unchanged and writes nothing when the live app already matches', async () => {
     seedDeployed()
-    const run = await cli(
-      baseArgs(double, [
-        ...AVP,
-        '--plugin-env',
-        'IMAGE_TAG=1.0.0',
-        '--sync-option',
-        'ServerSideApply=true',
-        '--json'
-      ]),
-      env
-    )
+    const run = await cli(baseArgs(double, [...MATCHES_DEPLOYED, '--json']), env)
     expect(run.code).toBe(0)
     expect(run.json).toMatchObject({
       operation: 'unchanged',
@@ -217,18 +216,7 @@ describe('argo-upsert: writing the Application', () => {
 
   it('unchanged with --wait returns at once when the app already runs this spec healthy', async () => {
     seedDeployed()
-    const run = await cli(
-      baseArgs(double, [
-        ...AVP,
-        '--plugin-env',
-        'IMAGE_TAG=1.0.0',
-        '--sync-option',
-        'ServerSideApply=true',
-        '--wait',
-        '--json'
-      ]),
-      env
-    )
+    const run = await cli(baseArgs(double, [...MATCHES_DEPLOYED, '--wait', '--json']), env)
     expect(run.code).toBe(0)
     expect(run.json).toMatchObject({
       operation: 'unchanged',

@@ -11,21 +11,16 @@ afterEach(async () => {
 
 const STAGING = (app: string) => `apps/${app}/overlays/staging/kustomization.yaml`
 
+/** `promote --repo <this test's repo> --mode push <args>` through the in-process CLI. */
+function promotePush(...args: string[]) {
+  return cli(['promote', '--repo', repo!.url, '--mode', 'push', ...args])
+}
+
 describe('promote --mode push (real git, file://)', () => {
   it('promotes every app dev -> staging in one commit, touching only the changed lines', async () => {
     repo = await exampleRepo()
     const before = await repo.head()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'dev',
-      '--next',
-      '--mode',
-      'push',
-      '--json'
-    ])
+    const r = await promotePush('--from', 'dev', '--next', '--json')
     expect(r.stderr).not.toMatch(/error/)
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
@@ -68,34 +63,9 @@ describe('promote --mode push (real git, file://)', () => {
 
   it('leaves identical pins alone: a second run makes no commit', async () => {
     repo = await exampleRepo()
-    expect(
-      (
-        await cli([
-          'promote',
-          '--repo',
-          repo.url,
-          '--from',
-          'dev',
-          '--to',
-          'staging',
-          '--mode',
-          'push'
-        ])
-      ).code
-    ).toBe(0)
+    expect((await promotePush('--from', 'dev', '--to', 'staging')).code).toBe(0)
     const head = await repo.head()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'dev',
-      '--to',
-      'staging',
-      '--mode',
-      'push',
-      '--json'
-    ])
+    const r = await promotePush('--from', 'dev', '--to', 'staging', '--json')
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(out).toMatchObject({outcome: 'unchanged', changed: false, pushed: false})
@@ -105,20 +75,15 @@ describe('promote --mode push (real git, file://)', () => {
 
   it('keeps the production registry mirror (newName) and copies only the version', async () => {
     repo = await exampleRepo()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
+    const r = await promotePush(
       '--from',
       'staging',
       '--next',
-      '--mode',
-      'push',
       '--app',
       'web',
       '--dotenv',
       '/dev/null'
-    ])
+    )
     expect(r.code).toBe(0)
     const prod = await repo.readFile('apps/web/overlays/production/kustomization.yaml')
     expect(prod).toContain(
@@ -140,21 +105,16 @@ describe('promote --mode push (real git, file://)', () => {
       },
       'bump'
     )
-    const c = await cli([
-      'promote',
-      '--repo',
-      repo.url,
+    const c = await promotePush(
       '--from',
       'staging',
       '--to',
       'production',
-      '--mode',
-      'push',
       '--app',
       'web',
       '--new-name',
       'copy'
-    ])
+    )
     expect(c.code).toBe(0)
     expect(await repo.readFile('apps/web/overlays/production/kustomization.yaml')).not.toContain(
       'mirror/web\n'
@@ -166,22 +126,17 @@ describe('promote --mode push (real git, file://)', () => {
       'apps/batch/overlays/dev/kustomization.yaml':
         'resources: []\nimages:\n  - name: ghcr.io/acme/batch\n    newTag: "7"\n'
     })
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
+    const r = await promotePush(
       '--from',
       'dev',
       '--next',
-      '--mode',
-      'push',
       '--app',
       'b*',
       '--app',
       'api',
       '--dotenv',
       `/tmp/promote-dotenv-${process.pid}`
-    ])
+    )
     expect(r.code).toBe(0)
     expect(r.stdout).toContain(
       'batch: not in staging (apps/batch/overlays/staging has no kustomization) — not created'
@@ -202,21 +157,16 @@ describe('promote --mode push (real git, file://)', () => {
       'apps/web/overlays/dev/config/app.properties': 'log.level=debug\nfeature.x=on\n',
       'apps/web/overlays/staging/config/app.properties': 'log.level=info\n'
     })
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
+    const r = await promotePush(
       '--from',
       'dev',
       '--next',
-      '--mode',
-      'push',
       '--app',
       'web',
       '--files',
       'config/*.properties',
       '--json'
-    ])
+    )
     expect(r.code).toBe(0)
     expect(await repo.readFile('apps/web/overlays/staging/config/app.properties')).toBe(
       'log.level=debug\nfeature.x=on\n'
@@ -234,32 +184,13 @@ describe('promote --mode push (real git, file://)', () => {
   it('rejects an unknown environment with exit 2, the known names, and an untouched remote', async () => {
     repo = await exampleRepo()
     const head = await repo.head()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'dev',
-      '--to',
-      'prod',
-      '--mode',
-      'push'
-    ])
+    const r = await promotePush('--from', 'dev', '--to', 'prod')
     expect(r.code).toBe(2)
     expect(r.stderr).toBe(
       "error: --to 'prod' is not an environment in .gitops-deploy.yaml; use one of: dev, staging, production\n"
     )
     expect(await repo.head()).toBe(head)
-    const last = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'production',
-      '--next',
-      '--mode',
-      'push'
-    ])
+    const last = await promotePush('--from', 'production', '--next')
     expect(last.code).toBe(2)
     expect(last.stderr).toMatch(/'production' is the last environment/)
   })
@@ -270,17 +201,7 @@ describe('promote --mode push (real git, file://)', () => {
         'environments:\n  - name: dev\n    path: apps/{app}/overlays/dev\n    branch: main\n'
     })
     const head = await repo.head()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'dev',
-      '--to',
-      'staging',
-      '--mode',
-      'push'
-    ])
+    const r = await promotePush('--from', 'dev', '--to', 'staging')
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/\.gitops-deploy\.yaml: environments\[0\]: unknown key 'branch'/)
     expect(await repo.head()).toBe(head)
@@ -288,33 +209,19 @@ describe('promote --mode push (real git, file://)', () => {
 
   it('takes directories for --from/--to when the repo has no config file', async () => {
     repo = await exampleRepo({'.gitops-deploy.yaml': null})
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
+    const r = await promotePush(
       '--from',
       'apps/api/overlays/dev',
       '--to',
       'apps/api/overlays/staging',
-      '--mode',
-      'push',
       '--json'
-    ])
+    )
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout).apps).toMatchObject([
       {app: 'apps/api/overlays/dev', status: 'promoted'}
     ])
     expect(await repo.readFile(STAGING('api'))).toContain('newTag: 2.8.0-rc.1')
-    const next = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'apps/api/overlays/dev',
-      '--next',
-      '--mode',
-      'push'
-    ])
+    const next = await promotePush('--from', 'apps/api/overlays/dev', '--next')
     expect(next.code).toBe(2)
     expect(next.stderr).toMatch(/--next needs the environment order from \.gitops-deploy\.yaml/)
   })
@@ -322,17 +229,7 @@ describe('promote --mode push (real git, file://)', () => {
   it('--dry-run reports the plan and pushes nothing', async () => {
     repo = await exampleRepo()
     const head = await repo.head()
-    const r = await cli([
-      'promote',
-      '--repo',
-      repo.url,
-      '--from',
-      'dev',
-      '--next',
-      '--mode',
-      'push',
-      '--dry-run'
-    ])
+    const r = await promotePush('--from', 'dev', '--next', '--dry-run')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^dry run: would promote dev -> staging on main; nothing pushed/)
     expect(await repo.head()).toBe(head)
