@@ -296,7 +296,8 @@ export class GitHubForge implements Forge {
 
   /** The recursive tree of a commit; `truncated` when GitHub cut the listing short. */
   async getTree(
-    sha: string
+    sha: string,
+    recursive = true
   ): Promise<{
     truncated: boolean
     entries: {path: string; type: string; mode: string; sha: string}[]
@@ -306,7 +307,7 @@ export class GitHubForge implements Forge {
         owner: this.owner,
         repo: this.repo,
         tree_sha: sha,
-        recursive: '1'
+        ...(recursive ? {recursive: '1'} : {})
       })
     )
     return {

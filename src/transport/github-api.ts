@@ -39,8 +39,8 @@ export class GitHubRepoApi implements RepoApi {
   async listDir(commit: string, dir: string): Promise<TreeEntry[] | undefined> {
     if (dir === '') {
       // The contents API has no path for the root; the commit's own tree is the root listing.
-      const tree = await this.count(this.forge.getTree(commit))
-      return tree.entries.filter(e => !e.path.includes('/')).map(toEntry)
+      const tree = await this.count(this.forge.getTree(commit, false))
+      return tree.entries.map(toEntry)
     }
     const content = await this.count(this.forge.getContent(commit, dir))
     if (content?.kind !== 'dir') return undefined

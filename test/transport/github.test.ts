@@ -207,6 +207,40 @@ describe('set-image --repo over the GitHub API (createCommitOnBranch)', () => {
     expect(graphqlCalls()).toHaveLength(1)
   })
 
+  it('edits the root kustomization and a --set file with one root listing (not the whole tree)', async () => {
+    await repo.commit(
+      {
+        'kustomization.yaml': 'images:\n  - name: ghcr.io/acme/root\n    newTag: 1.0.0\n',
+        'helm/values.yaml': 'image:\n  tag: 1.0.0 # keep me\n'
+      },
+      'root files'
+    )
+    const r = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--provider',
+        'github',
+        '--api-url',
+        gh.apiUrl,
+        '--image',
+        'ghcr.io/acme/root:2.0.0',
+        '--set',
+        'helm/values.yaml:image.tag=2.0.0',
+        '--json'
+      ],
+      {GITOPS_TOKEN: APP_TOKEN}
+    )
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout).files).toEqual(['helm/values.yaml', 'kustomization.yaml'])
+    expect(await repo.readFile('helm/values.yaml')).toBe('image:\n  tag: 2.0.0 # keep me\n')
+    expect(tagOf(await repo.readFile('kustomization.yaml'))).toBe('2.0.0')
+    const trees = gh.requests.filter(q => q.operationId === 'git/get-tree')
+    expect(trees.map(q => q.path)).toEqual([expect.not.stringContaining('recursive')])
+  })
+
   it('re-running is a no-op and --dry-run writes nothing', async () => {
     const a = [...args('--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0', '--json')]
     expect((await cli(a, {GITOPS_TOKEN: APP_TOKEN})).code).toBe(0)
