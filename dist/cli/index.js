@@ -18384,7 +18384,7 @@ __webpack_unused_export__ = depascalizeKeys;
 
 /***/ }),
 
-/***/ 11:
+/***/ 42:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -18671,117 +18671,77 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./src/core/diff.ts
 /**
- * Unified diffs for `--dry-run` and reports. Pure and small: the edits this
- * project makes touch a few lines, so a Myers diff over the lines between the
- * common prefix and suffix is plenty.
+ * Unified diffs, for `--dry-run` of the edit engine and for the rendered
+ * manifests in promotion PRs. Work is bounded by the number of edits D, not by
+ * the size of the files (Myers O((N+M)·D) with an O(D²) trace): a promotion
+ * changes a handful of image lines spread across thousands of rendered lines,
+ * and a size bound would print the whole manifest twice. Only past `maxEdits`
+ * is the changed region shown as one replacement — still a correct diff, only
+ * not minimal, and nobody reads a diff with that many edits line by line.
  */
-/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
-function splitLines(text) {
-    if (text === '')
-        return { lines: [], openEnd: false };
-    const lines = text.split('\n');
-    const openEnd = lines[lines.length - 1] !== '';
-    if (!openEnd)
-        lines.pop();
-    return { lines, openEnd };
-}
-// Beyond this many cells the middle is shown as one replacement; the result is
-// still a correct diff, only less minimal.
-const MAX_CELLS = 4_000_000;
-function myers(a, b) {
-    const n = a.length;
-    const m = b.length;
-    if (n === 0)
-        return b.map(line => ({ kind: 'add', line }));
-    if (m === 0)
-        return a.map(line => ({ kind: 'del', line }));
-    if ((n + m) * (n + m) > MAX_CELLS) {
-        return [
-            ...a.map(line => ({ kind: 'del', line })),
-            ...b.map(line => ({ kind: 'add', line }))
-        ];
-    }
-    const max = n + m;
-    const offset = max + 1;
-    const v = new Int32Array(2 * max + 3);
-    const trace = [];
-    const choose = (vv, k, d) => k === -d || (k !== d && vv[offset + k - 1] < vv[offset + k + 1]) ? k + 1 : k - 1;
-    search: for (let d = 0; d <= max; d++) {
-        trace.push(v.slice());
-        for (let k = -d; k <= d; k += 2) {
-            const prevK = choose(v, k, d);
-            let x = prevK === k + 1 ? v[offset + k + 1] : v[offset + k - 1] + 1;
-            let y = x - k;
-            while (x < n && y < m && a[x] === b[y]) {
-                x++;
-                y++;
-            }
-            v[offset + k] = x;
-            if (x >= n && y >= m)
-                break search;
-        }
-    }
-    // Walk back through the frontier saved before each round.
-    const ops = [];
-    let x = n;
-    let y = m;
-    for (let d = trace.length - 1; d >= 0; d--) {
-        const vd = trace[d];
-        const k = x - y;
-        const prevK = choose(vd, k, d);
-        const prevX = d === 0 ? 0 : vd[offset + prevK];
-        const prevY = d === 0 ? 0 : prevX - prevK;
-        while (x > prevX && y > prevY) {
-            x--;
-            y--;
-            ops.push({ kind: 'same', line: a[x] });
-        }
-        if (d === 0)
-            break;
-        if (x === prevX)
-            ops.push({ kind: 'add', line: b[--y] });
-        else
-            ops.push({ kind: 'del', line: a[--x] });
-    }
-    return ops.reverse();
-}
-function lineOps(before, after) {
-    const a = splitLines(before);
-    const b = splitLines(after);
-    // The last line's missing newline is part of its identity.
-    const al = a.lines.map((l, i) => (a.openEnd && i === a.lines.length - 1 ? `${l}\u0000` : l));
-    const bl = b.lines.map((l, i) => (b.openEnd && i === b.lines.length - 1 ? `${l}\u0000` : l));
-    let pre = 0;
-    while (pre < al.length && pre < bl.length && al[pre] === bl[pre])
-        pre++;
-    let suf = 0;
-    while (suf < al.length - pre &&
-        suf < bl.length - pre &&
-        al[al.length - 1 - suf] === bl[bl.length - 1 - suf])
-        suf++;
-    const mid = myers(al.slice(pre, al.length - suf), bl.slice(pre, bl.length - suf));
-    const ops = [
-        ...al.slice(0, pre).map(line => ({ kind: 'same', line })),
-        ...mid,
-        ...al.slice(al.length - suf).map(line => ({ kind: 'same', line }))
-    ];
-    return { ops, aOpen: a.openEnd, bOpen: b.openEnd };
-}
-/** One file's unified diff with `context` lines around each change; '' when equal. */
+// 1,000 edits keep the trace near 4 MB and the search at worst ~1,000 passes.
+const DEFAULT_MAX_EDITS = 1000;
+// Marks a last line without `\n`: the missing newline is part of its identity.
+const OPEN_END = '\u0000';
+/** One file's unified diff (`a/<file>`, `b/<file>`) with `context` lines around each change; '' when equal. */
 function unifiedDiff(file, before, after, context = 3) {
     if (before === after)
         return '';
-    const { ops } = lineOps(before, after);
-    const out = [`--- a/${file}`, `+++ b/${file}`];
+    return lineDiff(before, after, { fromLabel: `a/${file}`, toLabel: `b/${file}`, context }).text;
+}
+/** Diffs of several files, in the order given. */
+function unifiedDiffs(files, context = 3) {
+    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
+}
+/** A unified diff with free-form labels and the counts of added and removed lines. */
+function lineDiff(before, after, options) {
+    const ops = lineOps(before, after, options.maxEdits ?? DEFAULT_MAX_EDITS);
+    let added = 0;
+    let removed = 0;
+    for (const o of ops) {
+        if (o.kind === 'add')
+            added++;
+        else if (o.kind === 'del')
+            removed++;
+    }
+    if (added === 0 && removed === 0)
+        return { text: '', added, removed };
+    const out = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
+    for (const hunk of hunks(ops, options.context ?? 3)) {
+        out.push(`@@ -${hunk.aStart},${hunk.aCount} +${hunk.bStart},${hunk.bCount} @@`);
+        for (const o of ops.slice(hunk.from, hunk.to)) {
+            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
+            if (o.line.endsWith(OPEN_END))
+                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
+            else
+                out.push(`${mark}${o.line}`);
+        }
+    }
+    return { text: out.join('\n') + '\n', added, removed };
+}
+/** Groups the ops into hunks, joining changes at most 2·context lines apart (as git does). */
+function hunks(ops, context) {
+    const result = [];
+    // Line numbers (1-based) of ops[cursor] in the old and the new text.
+    let cursor = 0;
+    let aLine = 1;
+    let bLine = 1;
+    const advanceTo = (index) => {
+        for (; cursor < index; cursor++) {
+            if (ops[cursor].kind !== 'add')
+                aLine++;
+            if (ops[cursor].kind !== 'del')
+                bLine++;
+        }
+    };
     let i = 0;
     while (i < ops.length) {
         while (i < ops.length && ops[i].kind === 'same')
             i++;
         if (i >= ops.length)
             break;
-        let start = Math.max(0, i - context);
+        const from = Math.max(i - context, cursor);
         let end = i;
-        // Extend the hunk while changes are within 2*context of each other.
         for (;;) {
             while (end < ops.length && ops[end].kind !== 'same')
                 end++;
@@ -18795,33 +18755,146 @@ function unifiedDiff(file, before, after, context = 3) {
                 break;
             }
         }
-        let aLine = 1;
-        let bLine = 1;
-        for (let j = 0; j < start; j++) {
-            if (ops[j].kind !== 'add')
-                aLine++;
-            if (ops[j].kind !== 'del')
-                bLine++;
-        }
-        const hunk = ops.slice(start, end);
-        const aCount = hunk.filter(o => o.kind !== 'add').length;
-        const bCount = hunk.filter(o => o.kind !== 'del').length;
-        out.push(`@@ -${aCount === 0 ? aLine - 1 : aLine},${aCount} +${bCount === 0 ? bLine - 1 : bLine},${bCount} @@`);
-        for (const o of hunk) {
-            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
-            if (o.line.endsWith('\u0000'))
-                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
-            else
-                out.push(`${mark}${o.line}`);
-        }
+        advanceTo(from);
+        const aStart = aLine;
+        const bStart = bLine;
+        advanceTo(end);
+        const aCount = aLine - aStart;
+        const bCount = bLine - bStart;
+        // An empty side names the line before it, as diff and git apply expect.
+        result.push({
+            from,
+            to: end,
+            aStart: aCount === 0 ? aStart - 1 : aStart,
+            aCount,
+            bStart: bCount === 0 ? bStart - 1 : bStart,
+            bCount
+        });
         i = end;
-        start = end;
     }
-    return out.join('\n') + '\n';
+    return result;
 }
-/** Diffs of several files, in the order given. */
-function unifiedDiffs(files, context = 3) {
-    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
+/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
+function splitLines(text) {
+    if (text === '')
+        return [];
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    else
+        lines[lines.length - 1] += OPEN_END;
+    return lines;
+}
+function lineOps(before, after, maxEdits) {
+    const a = splitLines(before);
+    const b = splitLines(after);
+    // Common prefix and suffix cost nothing and shrink the search.
+    let pre = 0;
+    while (pre < a.length && pre < b.length && a[pre] === b[pre])
+        pre++;
+    let suf = 0;
+    while (suf < a.length - pre &&
+        suf < b.length - pre &&
+        a[a.length - 1 - suf] === b[b.length - 1 - suf])
+        suf++;
+    const midA = a.slice(pre, a.length - suf);
+    const midB = b.slice(pre, b.length - suf);
+    const same = (line) => ({ kind: 'same', line });
+    const mid = middleOps(midA, midB, maxEdits) ?? [
+        ...midA.map((line) => ({ kind: 'del', line })),
+        ...midB.map((line) => ({ kind: 'add', line }))
+    ];
+    return [...a.slice(0, pre).map(same), ...mid, ...a.slice(a.length - suf).map(same)];
+}
+/** The shortest edit script, or undefined when it needs more than `maxEdits` edits. */
+function middleOps(a, b, maxEdits) {
+    // Lines as numbers: the search compares them many times over.
+    const ids = new Map();
+    const intern = (lines) => {
+        const out = new Int32Array(lines.length);
+        lines.forEach((line, i) => {
+            let id = ids.get(line);
+            if (id === undefined)
+                ids.set(line, (id = ids.size));
+            out[i] = id;
+        });
+        return out;
+    };
+    const kinds = myers(intern(a), intern(b), maxEdits);
+    if (!kinds)
+        return undefined;
+    const ops = [];
+    let x = 0;
+    let y = 0;
+    for (const kind of kinds) {
+        if (kind === 'add')
+            ops.push({ kind, line: b[y++] });
+        else {
+            ops.push({ kind, line: a[x++] });
+            if (kind === 'same')
+                y++;
+        }
+    }
+    return ops;
+}
+function myers(a, b, maxEdits) {
+    const n = a.length;
+    const m = b.length;
+    const max = Math.min(n + m, maxEdits);
+    const offset = max + 1;
+    const v = new Int32Array(2 * max + 3);
+    // trace[d] holds the furthest x on diagonals -d..d after round d: O(D²) in all.
+    const trace = [];
+    let found = -1;
+    for (let d = 0; d <= max && found < 0; d++) {
+        for (let k = -d; k <= d; k += 2) {
+            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
+                ? v[offset + k + 1]
+                : v[offset + k - 1] + 1;
+            let y = x - k;
+            while (x < n && y < m && a[x] === b[y]) {
+                x++;
+                y++;
+            }
+            v[offset + k] = x;
+            if (x >= n && y >= m) {
+                found = d;
+                break;
+            }
+        }
+        if (found < 0)
+            trace.push(v.slice(offset - d, offset + d + 1));
+    }
+    if (found < 0)
+        return undefined;
+    // Walk back from (n, m) through the frontier of each earlier round.
+    const kinds = [];
+    let x = n;
+    let y = m;
+    for (let d = found; d > 0; d--) {
+        const prev = trace[d - 1];
+        const at = (k) => prev[k + d - 1];
+        const k = x - y;
+        const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+        const prevK = down ? k + 1 : k - 1;
+        const prevX = at(prevK);
+        const prevY = prevX - prevK;
+        while (x > prevX && y > prevY) {
+            kinds.push('same');
+            x--;
+            y--;
+        }
+        kinds.push(down ? 'add' : 'del');
+        if (down)
+            y--;
+        else
+            x--;
+    }
+    while (x > 0) {
+        kinds.push('same');
+        x--;
+    }
+    return kinds.reverse();
 }
 
 ;// CONCATENATED MODULE: ./src/core/kustomize/image-arg.ts
@@ -19188,6 +19261,32 @@ function lastContent(text, end) {
 /** True when the text between the line start and `offset` is only indentation. */
 function startsLine(text, offset) {
     return /^[ \t]*$/.test(text.slice(lineStart(text, offset), offset));
+}
+/**
+ * A splice that puts `lines` at `at`, a line end (see lineEnd). When the text
+ * there lacks its final line break, the lines start on a new line and the
+ * text stays without one, as its author left it.
+ */
+function insertLines(text, at, lines, eol) {
+    const body = lines.join(eol);
+    const open = at > 0 && text[at - 1] !== '\n';
+    return { start: at, end: at, text: open ? eol + body : body + eol };
+}
+/**
+ * The span of a scalar's own text. A block scalar (`|`, `>`) ends at its last
+ * content character, so the line breaks and blank lines after it stay.
+ */
+function scalarSpan(text, node) {
+    const [start, end] = node.range;
+    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+    return { start, end: block ? lastContent(text, end) + 1 : end };
+}
+/** Offset of the `:` that follows a block mapping key. */
+function colonAfter(text, key) {
+    const at = text.indexOf(':', key.range[1]);
+    if (at < 0)
+        throw new Error('internal error: mapping key without a colon');
+    return at;
 }
 /**
  * Parses every document, turning the first syntax error into a UsageError
@@ -20098,12 +20197,7 @@ function indentUnit(text, docs) {
     return best || 2;
 }
 function replaceScalar(text, node, value, flow) {
-    const r = node.range;
-    const rendered = renderSetValue(value, node, flow);
-    if (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') {
-        return { start: r[0], end: lastContent(text, r[1]) + 1, text: rendered };
-    }
-    return { start: r[0], end: r[1], text: rendered };
+    return { ...scalarSpan(text, node), text: renderSetValue(value, node, flow) };
 }
 /** Writes a null value (`key:` or `key: ~`) as `key: value`. */
 function fillNull(text, keyNode, valueNode, value, flow) {
@@ -20111,13 +20205,12 @@ function fillNull(text, keyNode, valueNode, value, flow) {
     if (valueNode?.range && valueNode.range[1] > valueNode.range[0]) {
         return { start: valueNode.range[0], end: valueNode.range[1], text: rendered };
     }
-    const colon = text.indexOf(':', keyNode.range[1]);
+    const colon = colonAfter(text, keyNode);
     return { start: colon + 1, end: colon + 1, text: ` ${rendered}` };
 }
-function renderNested(keys, value, col, unit, eol) {
-    return keys
-        .map((k, i) => `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}${eol}`)
-        .join('');
+/** `a:` / `  b: value` lines for the keys, the first at `col`. */
+function renderNested(keys, value, col, unit) {
+    return keys.map((k, i) => `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}`);
 }
 function renderFlowNested(keys, value) {
     let out = renderString(value, true);
@@ -20140,9 +20233,7 @@ function createKeys(text, eol, unit, miss, keys, value, label, keyPath, docEnd) 
             throw new UsageError(`${label}: cannot add ${keyPath} in this layout; add the key by hand once`);
         }
         const at = lineEnd(text, lastContent(text, node.range[1]));
-        const lines = renderNested(keys, value, column(text, first), unit, eol);
-        const open = text[at - 1] !== '\n';
-        return [{ start: at, end: at, text: open ? eol + lines.replace(/\r?\n$/, '') : lines }];
+        return [insertLines(text, at, renderNested(keys, value, column(text, first), unit), eol)];
     }
     if (isNull(node)) {
         if (miss.parentPair) {
@@ -20150,19 +20241,19 @@ function createKeys(text, eol, unit, miss, keys, value, label, keyPath, docEnd) 
             const splices = [];
             const v = miss.parentPair.value;
             if (v?.range && v.range[1] > v.range[0]) {
-                splices.push({ start: text.indexOf(':', keyNode.range[1]) + 1, end: v.range[1], text: '' });
+                splices.push({ start: colonAfter(text, keyNode) + 1, end: v.range[1], text: '' });
             }
             const at = lineEnd(text, v?.range && v.range[1] > v.range[0] ? v.range[1] : keyNode.range[1]);
-            const lines = renderNested(keys, value, column(text, keyNode.range[0]) + unit, unit, eol);
-            const open = text[at - 1] !== '\n';
-            splices.push({ start: at, end: at, text: open ? eol + lines.replace(/\r?\n$/, '') : lines });
+            const lines = renderNested(keys, value, column(text, keyNode.range[0]) + unit, unit);
+            splices.push(insertLines(text, at, lines, eol));
             return splices;
         }
         if (miss.depth === 0) {
             const at = docEnd;
-            const lines = renderNested(keys, value, 0, unit, eol);
+            // At the end of the file the new keys end their own line either way.
+            const lines = renderNested(keys, value, 0, unit);
             const open = at > 0 && text[at - 1] !== '\n';
-            return [{ start: at, end: at, text: (open ? eol : '') + lines }];
+            return [{ start: at, end: at, text: (open ? eol : '') + lines.join(eol) + eol }];
         }
     }
     const what = (0,dist/* isSeq */.oP)(node) ? 'a sequence' : 'a scalar';
@@ -20210,7 +20301,8 @@ function setValueInText(text, set, options = {}) {
             return s.key;
         });
         const open = text.length > 0 && !text.endsWith('\n');
-        const out = text + (open ? detectEol(text) : '') + renderNested(keys, set.value, 0, 2, detectEol(text));
+        const eol = detectEol(text);
+        const out = text + (open ? eol : '') + renderNested(keys, set.value, 0, 2).join(eol) + eol;
         verified(out, set, label, 1);
         return { kind: 'changed', text: out, before: null, after: set.value, created: true };
     }
@@ -25964,6 +26056,11 @@ const ENABLE_AUTO_MERGE = `mutation($pullRequestId: ID!, $mergeMethod: PullReque
     pullRequest { number autoMergeRequest { mergeMethod } }
   }
 }`;
+const CREATE_COMMIT_ON_BRANCH = `mutation($input: CreateCommitOnBranchInput!) {
+  createCommitOnBranch(input: $input) {
+    commit { oid url }
+  }
+}`;
 class GitHubForge {
     options;
     kind = 'github';
@@ -26108,6 +26205,130 @@ class GitHubForge {
     async getDefaultBranch() {
         const { data } = await this.call(`read repository ${this.options.repoPath}`, () => this.client.rest.repos.get({ owner: this.owner, repo: this.repo }));
         return data.default_branch;
+    }
+    // --- API commit transport (src/transport/github-api.ts): reads and the GraphQL commit ---
+    /** Tip of `branch`, or undefined when the branch does not exist. */
+    async branchHead(branch) {
+        try {
+            const { data } = await this.client.rest.git.getRef({
+                owner: this.owner,
+                repo: this.repo,
+                ref: `heads/${branch}`
+            });
+            return data.object.sha;
+        }
+        catch (e) {
+            if (statusOf(e) === 404)
+                return undefined;
+            throw this.translate(`read branch ${branch}`, e);
+        }
+    }
+    /**
+     * One path at `ref` through the contents API: a directory listing, a file
+     * with its bytes (or only its blob sha above the API's 1 MB inline limit),
+     * a symlink, or undefined when nothing is there.
+     */
+    async getContent(ref, path) {
+        try {
+            const { data } = await this.client.rest.repos.getContent({
+                owner: this.owner,
+                repo: this.repo,
+                path,
+                ref
+            });
+            if (Array.isArray(data)) {
+                return {
+                    kind: 'dir',
+                    entries: data.map(e => ({ name: e.name, path: e.path, type: e.type, sha: e.sha }))
+                };
+            }
+            const item = data;
+            if (item.type === 'file') {
+                const inline = item.encoding === 'base64' && typeof item.content === 'string';
+                return {
+                    kind: 'file',
+                    sha: item.sha,
+                    ...(inline ? { content: Buffer.from(item.content, 'base64') } : {})
+                };
+            }
+            return { kind: item.type === 'symlink' ? 'link' : 'other' };
+        }
+        catch (e) {
+            if (statusOf(e) === 404)
+                return undefined;
+            throw this.translate(`read ${path} at ${ref.slice(0, 12)}`, e);
+        }
+    }
+    /** The recursive tree of a commit; `truncated` when GitHub cut the listing short. */
+    async getTree(sha, recursive = true) {
+        const { data } = await this.call(`list the tree of ${sha.slice(0, 12)}`, () => this.client.rest.git.getTree({
+            owner: this.owner,
+            repo: this.repo,
+            tree_sha: sha,
+            ...(recursive ? { recursive: '1' } : {})
+        }));
+        return {
+            truncated: data.truncated === true,
+            entries: data.tree.map(e => ({
+                path: e.path ?? '',
+                type: e.type ?? '',
+                mode: e.mode ?? '',
+                sha: e.sha ?? ''
+            }))
+        };
+    }
+    async getBlob(sha) {
+        const { data } = await this.call(`read blob ${sha.slice(0, 12)}`, () => this.client.rest.git.getBlob({ owner: this.owner, repo: this.repo, file_sha: sha }));
+        return Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
+    }
+    /**
+     * `createCommitOnBranch`: one atomic commit on top of `expectedHeadOid`.
+     * GitHub answers a moved branch with a STALE_DATA error (HTTP 200), which
+     * comes back as `stale` so the caller can re-read and re-apply.
+     */
+    async createCommitOnBranch(input) {
+        try {
+            const data = await this.client.graphql(CREATE_COMMIT_ON_BRANCH, {
+                input: {
+                    branch: { repositoryNameWithOwner: this.options.repoPath, branchName: input.branch },
+                    message: { headline: input.headline, ...(input.body ? { body: input.body } : {}) },
+                    fileChanges: {
+                        additions: input.additions.map(a => ({
+                            path: a.path,
+                            contents: a.contents.toString('base64')
+                        })),
+                        ...(input.deletions?.length ? { deletions: input.deletions.map(path => ({ path })) } : {})
+                    },
+                    expectedHeadOid: input.expectedHeadOid
+                }
+            });
+            const oid = data.createCommitOnBranch?.commit.oid;
+            if (!oid)
+                return { kind: 'rejected', reason: 'other', detail: 'GitHub returned no commit' };
+            return { kind: 'committed', commit: oid };
+        }
+        catch (e) {
+            const errors = e.errors ?? [];
+            const text = errorText(e);
+            if (errors.some(x => x.type === 'STALE_DATA') || /Expected branch to point to/i.test(text))
+                return { kind: 'stale', detail: text };
+            const status = statusOf(e);
+            // GHES without GraphQL, or one whose schema predates createCommitOnBranch.
+            if (status === 404 ||
+                /doesn't exist on type 'Mutation'|undefinedField|CreateCommitOnBranchInput isn't a defined input type/i.test(text))
+                return { kind: 'unavailable', detail: status === 404 ? `HTTP 404 ${text}` : text };
+            if (/protected branch|rule violation|verified signatures|cannot be written|Changes must be made through a pull request/i.test(text))
+                return { kind: 'rejected', reason: 'protected', detail: text };
+            if (errors.some(x => x.type === 'NOT_FOUND') && /ref|branch/i.test(text))
+                return { kind: 'rejected', reason: 'other', detail: text };
+            throw this.translate(`create a commit on ${input.branch}`, e);
+        }
+    }
+    /** `commit.verification` of one commit (GitHub's "Verified" badge). */
+    async commitVerification(sha) {
+        const { data } = await this.call(`read commit ${sha.slice(0, 12)}`, () => this.client.rest.repos.getCommit({ owner: this.owner, repo: this.repo, ref: sha }));
+        const v = data.commit.verification;
+        return { verified: v?.verified === true, reason: v?.reason ?? 'unknown' };
     }
     async call(what, fn) {
         try {
@@ -34032,11 +34253,52 @@ function gitlab_errorText(e) {
 
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/core/markdown.ts
+/**
+ * Markdown pieces the PR/MR descriptions share: table cells and rows, and
+ * fitting lines into the description's size limit.
+ */
+/** GitHub and GitLab both cap a PR/MR description at 65,536 characters (GitLab: 1,048,576, but one limit is simpler). */
+const BODY_LIMIT = 65_536;
+/**
+ * Text for a table cell that is usually shown as code: a `|` would end the
+ * cell, a backtick the code span, and a newline the row.
+ */
+function tableCell(s) {
+    return s
+        .replace(/\|/g, '\\|')
+        .replace(/`/g, "'")
+        .replace(/[\r\n]+/g, ' ');
+}
+/** `| a | b |` from cells that are already escaped. */
+function tableRow(cells) {
+    return `| ${cells.join(' | ')} |`;
+}
+/** The header row and the separator row of a table. */
+function tableHead(titles) {
+    return [tableRow(titles), tableRow(titles.map(() => '---'))];
+}
+/**
+ * The longest leading run of `lines` that fits in `budget` characters,
+ * counting one newline after each line, and the budget left after it. The
+ * caller says what was cut: rows are never dropped silently.
+ */
+function fitLines(lines, budget) {
+    const kept = [];
+    for (const line of lines) {
+        if (line.length + 1 > budget)
+            break;
+        kept.push(line);
+        budget -= line.length + 1;
+    }
+    return { kept, left: budget };
+}
+
 ;// CONCATENATED MODULE: ./src/forge/pr-body.ts
 
 
-/** GitHub and GitLab both cap a PR/MR description at 65,536 characters (GitLab: 1,048,576, but one limit is simpler). */
-const BODY_LIMIT = 65_536;
+
+
 const MARKER_PREFIX = '<!-- gitops-deploy: ';
 const MARKER_BUDGET = 30_000;
 const SHA = /(?:^|[-_.+])([0-9a-f]{7,40})$/;
@@ -34145,6 +34407,43 @@ function branchName(template, ctx) {
 }
 /** The PR description: intro, change table, compare links, and the hidden marker. */
 function renderBody(input) {
+    const marker = bodyMarker(input);
+    const head = [];
+    if (input.intro?.trim())
+        head.push(input.intro.trim(), '');
+    const rows = input.changes.map(c => {
+        const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined;
+        const what = c.image ? `\`${tableCell(c.image)}\`` : `\`${tableCell(c.key ?? '')}\``;
+        const change = `\`${tableCell(c.before || '(none)')}\` → \`${tableCell(c.after)}\``;
+        return tableRow([
+            `\`${tableCell(c.file)}\``,
+            what,
+            `${change}${link ? ` ([compare](${link}))` : ''}`
+        ]);
+    });
+    const table = [...tableHead(['File', 'Image / key', 'Change']), ...rows];
+    const footer = [
+        '',
+        `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
+        '',
+        marker
+    ];
+    let body = [...head, ...table, ...footer].join('\n');
+    if (body.length > BODY_LIMIT) {
+        // Keep the marker whole: later runs and tools read it.
+        const note = `\n${tableRow(['…', '…', `${input.changes.length} changes in all; the rest are in the commit`])}`;
+        const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1;
+        // fitLines counts a newline after every line; the last kept one has none here.
+        const { kept } = fitLines([...head, ...table], budget + 1);
+        body = [kept.join('\n') + note, ...footer].join('\n');
+    }
+    return body;
+}
+/**
+ * The hidden marker for a PR carrying `changes`. Past `budget` characters it
+ * leaves the list of changes out, so the marker always fits whole.
+ */
+function bodyMarker(input, budget = MARKER_BUDGET) {
     const full = {
         v: 1,
         branch: input.branch,
@@ -34157,42 +34456,8 @@ function renderBody(input) {
             value: c.after
         }))
     };
-    let marker = renderMarker(full);
-    if (marker.length > MARKER_BUDGET)
-        marker = renderMarker({ ...full, changes: undefined });
-    const head = [];
-    if (input.intro?.trim())
-        head.push(input.intro.trim(), '');
-    const rows = input.changes.map(c => {
-        const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined;
-        const what = c.image ? `\`${cell(c.image)}\`` : `\`${cell(c.key ?? '')}\``;
-        const change = `\`${cell(c.before || '(none)')}\` → \`${cell(c.after)}\``;
-        return `| \`${cell(c.file)}\` | ${what} | ${change}${link ? ` ([compare](${link}))` : ''} |`;
-    });
-    const table = ['| File | Image / key | Change |', '| --- | --- | --- |', ...rows];
-    const footer = [
-        '',
-        `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
-        '',
-        marker
-    ];
-    let body = [...head, ...table, ...footer].join('\n');
-    if (body.length > BODY_LIMIT) {
-        // Keep the marker whole: later runs and tools read it.
-        const note = `\n| … | … | ${input.changes.length} changes in all; the rest are in the commit |`;
-        const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1;
-        let kept = [...head, ...table].join('\n');
-        if (kept.length > budget)
-            kept = kept.slice(0, kept.lastIndexOf('\n', budget));
-        body = [kept + note, ...footer].join('\n');
-    }
-    return body;
-}
-function cell(s) {
-    return s
-        .replace(/\|/g, '\\|')
-        .replace(/`/g, "'")
-        .replace(/[\r\n]+/g, ' ');
+    const text = renderMarker(full);
+    return text.length > budget ? renderMarker({ ...full, changes: undefined }) : text;
 }
 function renderMarker(marker) {
     // `-->` inside the JSON would end the comment early.
@@ -35086,6 +35351,663 @@ function tidy(text) {
         .trim() + '\n');
 }
 
+;// CONCATENATED MODULE: ./src/transport/github-api.ts
+/**
+ * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
+ * (the commit). The commit is atomic and conditional on `expectedHeadOid`;
+ * GitHub signs it when the token is the workflow's GITHUB_TOKEN or a GitHub
+ * App installation token. The mutation has no author field: the commit is
+ * authored by the token's identity.
+ */
+class GitHubRepoApi {
+    forge;
+    where;
+    provider = 'github';
+    stats = { requests: 0 };
+    constructor(forge, where) {
+        this.forge = forge;
+        this.where = where;
+    }
+    count(p) {
+        this.stats.requests++;
+        return p;
+    }
+    defaultBranch() {
+        return this.count(this.forge.getDefaultBranch());
+    }
+    branchHead(branch) {
+        return this.count(this.forge.branchHead(branch));
+    }
+    async listDir(commit, dir) {
+        if (dir === '') {
+            // The contents API has no path for the root; the commit's own tree is the root listing.
+            const tree = await this.count(this.forge.getTree(commit, false));
+            return tree.entries.map(toEntry);
+        }
+        const content = await this.count(this.forge.getContent(commit, dir));
+        if (content?.kind !== 'dir')
+            return undefined;
+        return content.entries.map(e => ({
+            path: e.path,
+            kind: e.type === 'dir'
+                ? 'dir'
+                : e.type === 'symlink'
+                    ? 'link'
+                    : e.type === 'submodule'
+                        ? 'submodule'
+                        : 'file',
+            sha: e.sha
+        }));
+    }
+    async listTree(commit) {
+        const tree = await this.count(this.forge.getTree(commit));
+        if (tree.truncated)
+            return { kind: 'truncated' };
+        return { kind: 'listed', entries: tree.entries.map(toEntry) };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'file' && known.sha) {
+            return {
+                kind: 'file',
+                content: await this.count(this.forge.getBlob(known.sha)),
+                sha: known.sha
+            };
+        }
+        const content = await this.count(this.forge.getContent(commit, path));
+        if (!content)
+            return undefined;
+        if (content.kind === 'dir')
+            return { kind: 'dir' };
+        if (content.kind === 'file') {
+            // Above 1 MB the contents API leaves the bytes out; the blob API serves up to 100 MB.
+            const bytes = content.content ?? (await this.count(this.forge.getBlob(content.sha)));
+            return { kind: 'file', content: bytes, sha: content.sha };
+        }
+        return { kind: 'link' };
+    }
+    async commit(input) {
+        const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n');
+        return this.count(this.forge.createCommitOnBranch({
+            branch: input.branch,
+            expectedHeadOid: input.parent,
+            headline,
+            body: rest.join('\n').replace(/^\n+/, ''),
+            additions: input.writes.map(w => ({ path: w.path, contents: w.content }))
+        }));
+    }
+    verification(commit) {
+        return this.count(this.forge.commitVerification(commit));
+    }
+}
+function toEntry(e) {
+    const kind = e.type === 'tree'
+        ? 'dir'
+        : e.type === 'commit'
+            ? 'submodule'
+            : e.mode === '120000'
+                ? 'link'
+                : 'file';
+    return { path: e.path, kind, sha: e.sha };
+}
+
+;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
+
+/**
+ * GitLab through REST v4: the repository tree and files APIs for reading,
+ * `POST /projects/:id/repository/commits` for the commit. Every updated
+ * file carries the `last_commit_id` it was read at, so GitLab refuses the
+ * commit when that file changed meanwhile, while writers to other files
+ * commit on top of each other without a retry.
+ */
+class GitLabRepoApi {
+    options;
+    provider = 'gitlab';
+    stats = { requests: 0 };
+    where;
+    base;
+    constructor(options) {
+        this.options = options;
+        const api = options.apiUrl.replace(/\/+$/, '');
+        this.base = `${api}/projects/${encodeURIComponent(options.project)}`;
+        this.where = `${api} (${options.project})`;
+    }
+    async call(method, path, what, options = {}) {
+        const url = new URL(this.base + path);
+        for (const [k, v] of Object.entries(options.query ?? {}))
+            url.searchParams.set(k, v);
+        this.stats.requests++;
+        let res;
+        try {
+            res = await fetch(url, {
+                method,
+                headers: {
+                    'PRIVATE-TOKEN': this.options.token,
+                    accept: 'application/json',
+                    ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
+                },
+                body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
+            });
+        }
+        catch (e) {
+            throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`);
+        }
+        const text = await res.text();
+        let data = text;
+        try {
+            data = text ? JSON.parse(text) : undefined;
+        }
+        catch {
+            // Proxies answer HTML; keep the text for the message.
+        }
+        if (res.ok || options.accept?.includes(res.status)) {
+            return { status: res.status, data, headers: res.headers };
+        }
+        throw this.failure(what, res.status, data);
+    }
+    failure(what, status, data) {
+        const message = messageOf(data);
+        const fix = status === 401
+            ? 'set GITOPS_TOKEN to a valid token with the api scope'
+            : status === 403
+                ? 'give the token the api scope and at least the Developer role on the project'
+                : status === 404
+                    ? 'check the repository URL and that the token can see the project'
+                    : 'retry later; if it persists, check the GitLab instance';
+        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`);
+    }
+    async defaultBranch() {
+        const r = await this.call('GET', '', `read project ${this.options.project}`);
+        return r.data.default_branch;
+    }
+    async branchHead(branch) {
+        const r = await this.call('GET', `/repository/branches/${encodeURIComponent(branch)}`, `read branch ${branch}`, { accept: [404] });
+        if (r.status === 404)
+            return undefined;
+        return r.data.commit.id;
+    }
+    async tree(commit, dir, recursive) {
+        const entries = [];
+        for (let page = 1;;) {
+            const query = { ref: commit, per_page: '100', page: String(page) };
+            if (dir)
+                query.path = dir;
+            if (recursive)
+                query.recursive = 'true';
+            const r = await this.call('GET', '/repository/tree', `list ${dir || 'the root'}`, {
+                query,
+                accept: [404]
+            });
+            if (r.status === 404)
+                return undefined;
+            for (const e of r.data) {
+                entries.push({
+                    path: e.path,
+                    kind: e.type === 'tree'
+                        ? 'dir'
+                        : e.type === 'commit'
+                            ? 'submodule'
+                            : e.mode === '120000'
+                                ? 'link'
+                                : 'file',
+                    sha: e.id
+                });
+            }
+            const next = r.headers.get('x-next-page');
+            if (!next)
+                return entries;
+            page = Number(next);
+        }
+    }
+    listDir(commit, dir) {
+        return this.tree(commit, dir, false);
+    }
+    async listTree(commit) {
+        return { kind: 'listed', entries: (await this.tree(commit, '', true)) ?? [] };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const r = await this.call('GET', `/repository/files/${encodeURIComponent(path)}`, `read ${path}`, { query: { ref: commit }, accept: [404] });
+        if (r.status === 404)
+            return undefined;
+        const f = r.data;
+        return {
+            kind: 'file',
+            content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
+            sha: f.blob_id,
+            lastCommitId: f.last_commit_id
+        };
+    }
+    async commit(input) {
+        const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
+            body: {
+                branch: input.branch,
+                commit_message: input.message,
+                author_name: input.author.name,
+                author_email: input.author.email,
+                actions: input.writes.map(w => ({
+                    action: w.exists ? 'update' : 'create',
+                    file_path: w.path,
+                    content: w.content.toString('base64'),
+                    encoding: 'base64',
+                    ...(w.exists && w.lastCommitId ? { last_commit_id: w.lastCommitId } : {})
+                }))
+            },
+            accept: [400, 403, 409]
+        });
+        if (r.status === 201 || r.status === 200)
+            return { kind: 'committed', commit: r.data.id };
+        const message = messageOf(r.data);
+        // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
+        if (/has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(message)) {
+            return { kind: 'stale', detail: message };
+        }
+        if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
+            return { kind: 'rejected', reason: 'protected', detail: message };
+        }
+        return { kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}` };
+    }
+    /** GitLab's signature API answers 404 for a commit without a signature. */
+    async verification(commit) {
+        const r = await this.call('GET', `/repository/commits/${commit}/signature`, `read the signature of ${commit.slice(0, 12)}`, { accept: [404] });
+        if (r.status === 404)
+            return { verified: false, reason: 'unsigned' };
+        const status = String(r.data.verification_status ?? 'unknown');
+        return { verified: status === 'verified', reason: status };
+    }
+}
+function messageOf(data) {
+    if (typeof data === 'string')
+        return data.slice(0, 200);
+    const d = data;
+    const m = d?.message ?? d?.error;
+    if (Array.isArray(m))
+        return m.join('; ');
+    if (m && typeof m === 'object')
+        return JSON.stringify(m);
+    return String(m ?? '');
+}
+
+;// CONCATENATED MODULE: ./src/transport/transport.ts
+const TRANSPORT_CHOICES = ['git', 'api', 'auto'];
+/**
+ * The API cannot do this job (or not safely): with `--transport auto` the git
+ * transport takes over, nothing having been written; with `--transport api`
+ * it is a usage error.
+ */
+class TransportUnavailable extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TransportUnavailable';
+    }
+}
+function parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+function baseName(path) {
+    return path.slice(path.lastIndexOf('/') + 1);
+}
+/**
+ * A read-only view of one commit, reading lazily and once. Blob contents are
+ * shared across attempts through `blobs` (keyed by sha), so a retry after a
+ * lost race downloads only what changed.
+ */
+class RemoteView {
+    api;
+    commit;
+    blobs;
+    dirs = new Map();
+    files = new Map();
+    tree;
+    constructor(api, commit, blobs = new Map()) {
+        this.api = api;
+        this.commit = commit;
+        this.blobs = blobs;
+    }
+    listDir(dir) {
+        const key = dir === '.' ? '' : dir;
+        let p = this.dirs.get(key);
+        if (!p) {
+            p = this.tree
+                ? this.tree.then(all => {
+                    const inside = all.filter(e => parentOf(e.path) === key);
+                    return key === '' || all.some(e => e.path === key && e.kind === 'dir')
+                        ? inside
+                        : undefined;
+                })
+                : this.api.listDir(this.commit, key);
+            this.dirs.set(key, p);
+        }
+        return p;
+    }
+    /** The whole tree; throws TransportUnavailable when the forge truncates it. */
+    listTree() {
+        this.tree ??= this.api.listTree(this.commit).then(r => {
+            if (r.kind === 'truncated') {
+                throw new TransportUnavailable(`${this.api.where} truncated the tree listing of ${this.commit.slice(0, 12)} (too many files for one response)`);
+            }
+            return r.entries;
+        });
+        return this.tree;
+    }
+    /** The entry for `path` from a listing already made (or made now, of its directory). */
+    async entry(path) {
+        const entries = this.tree ? await this.tree : await this.listDir(parentOf(path));
+        return entries?.find(e => e.path === path);
+    }
+    read(path, known) {
+        let p = this.files.get(path);
+        if (!p) {
+            p = this.readUncached(path, known);
+            this.files.set(path, p);
+        }
+        return p;
+    }
+    async readUncached(path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const cached = known?.sha ? this.blobs.get(known.sha) : undefined;
+        // GitLab needs the per-file last commit, so it always reads through its files API.
+        if (cached && this.api.provider === 'github')
+            return { kind: 'file', content: cached, sha: known.sha };
+        const file = await this.api.readFile(this.commit, path, known);
+        if (file?.kind === 'file' && file.sha)
+            this.blobs.set(file.sha, file.content);
+        return file;
+    }
+    /** Resolves what the commit needs per write: does the file exist, and its last commit. */
+    async prepare(writes) {
+        return Promise.all(writes.map(async (w) => {
+            if (this.tree) {
+                // A write below a symlinked directory would land somewhere else than the edit meant.
+                const all = await this.tree;
+                for (let d = parentOf(w.path); d; d = parentOf(d)) {
+                    if (all.some(e => e.path === d && e.kind !== 'dir')) {
+                        throw new TransportUnavailable(`${w.path} lies below ${d}, which is not a directory in the repository (a symlink?)`);
+                    }
+                }
+            }
+            // A file the plan read is known to exist; only unread paths need a listing.
+            const read = this.files.get(w.path);
+            const entry = read ? undefined : await this.entry(w.path);
+            if (!read && !entry)
+                return { path: w.path, content: w.content, exists: false };
+            if (entry && entry.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${entry.kind === 'link' ? 'symlink' : entry.kind} in the repository; the API transport writes regular files only`);
+            }
+            const file = await (read ?? this.read(w.path, entry));
+            if (!file)
+                return { path: w.path, content: w.content, exists: false };
+            if (file.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${file.kind === 'link' ? 'symlink' : 'directory'} in the repository; the API transport writes regular files only`);
+            }
+            return {
+                path: w.path,
+                content: w.content,
+                exists: true,
+                ...(file?.kind === 'file' && file.lastCommitId ? { lastCommitId: file.lastCommitId } : {})
+            };
+        }));
+    }
+}
+
+
+;// CONCATENATED MODULE: ./src/transport/select.ts
+
+
+
+
+
+
+
+/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
+const TRANSPORT_OPTIONS = [
+    {
+        name: 'transport',
+        type: 'string',
+        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+    },
+    {
+        name: 'require-verified',
+        type: 'boolean',
+        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+    }
+];
+const TRANSPORT_OUTPUTS = [
+    { name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'" },
+    {
+        name: 'verified',
+        description: "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
+    }
+];
+function readTransport(input) {
+    const raw = input.string('transport')?.trim() || 'auto';
+    if (!TRANSPORT_CHOICES.includes(raw)) {
+        throw new UsageError(`--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`);
+    }
+    return {
+        choice: raw,
+        requireVerified: input.boolean('require-verified') === true
+    };
+}
+/**
+ * `auto`: the API when the repository is on GitHub or GitLab and a token is
+ * there to call it with, else git. An explicit `api` that cannot work is a
+ * usage error (exit 2) naming what is missing.
+ */
+function selectTransport(input) {
+    if (input.choice === 'git')
+        return { kind: 'git', reason: '--transport git' };
+    const explicit = input.choice === 'api';
+    let target;
+    try {
+        target = resolveForge({
+            repoUrl: input.repoUrl,
+            provider: input.provider,
+            apiUrl: input.apiUrl,
+            env: input.env
+        });
+    }
+    catch (e) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`);
+        }
+        return { kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})` };
+    }
+    const token = input.env[TOKEN_VARIABLE]?.trim();
+    if (!token) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`);
+        }
+        return { kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}` };
+    }
+    const name = target.kind === 'github' ? 'GitHub' : 'GitLab';
+    return {
+        kind: 'api',
+        reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
+        target,
+        token
+    };
+}
+function repoApiFor(decision, log, 
+/** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
+msPerSecond) {
+    const { target, token } = decision;
+    const where = `${target.apiUrl} (${target.repoPath})`;
+    if (target.kind === 'github') {
+        return new GitHubRepoApi(new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond }), where);
+    }
+    return new GitLabRepoApi({ apiUrl: target.apiUrl, project: target.repoPath, token });
+}
+/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
+function unsignedGitHubTokenKind(token) {
+    if (token.startsWith('github_pat_'))
+        return 'a fine-grained personal access token';
+    if (token.startsWith('ghp_'))
+        return 'a classic personal access token';
+    if (token.startsWith('gho_'))
+        return 'an OAuth app token';
+    return undefined;
+}
+function describeTransport(kind, reason) {
+    return `transport: ${kind} (${reason})`;
+}
+
+;// CONCATENATED MODULE: ./src/transport/set-image-planner.ts
+
+
+
+
+
+
+
+const LIMIT = 8;
+async function set_image_planner_mapLimit(items, fn) {
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length)
+            await fn(items[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(LIMIT, items.length) }, worker));
+}
+function isKustomization(path) {
+    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
+}
+function symlinkRefusal(path) {
+    return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
+}
+/**
+ * set-image on the API: the same edit engine, run on a temporary directory
+ * that holds only what the engine looks at (the kustomizations of the
+ * matched directories and the --set files), fetched at the snapshot commit.
+ * Literal paths cost one listing per directory; globs one tree listing.
+ */
+function setImageApiPlanner(request) {
+    // Validates every argument before anything is read.
+    const patterns = requestedPatterns(request);
+    const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch_default().scan(p).isGlob);
+    return {
+        async plan(view) {
+            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
+            try {
+                if (globby)
+                    await materialiseFromTree(view, patterns, dir);
+                else
+                    await materialiseLiteral(view, patterns, dir);
+                const outcome = await planEdits(dir, request);
+                return {
+                    outcome,
+                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
+                };
+            }
+            finally {
+                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            }
+        }
+    };
+}
+async function place(view, root, entry) {
+    if (entry.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    if (entry.kind !== 'file') {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+        return;
+    }
+    const file = await view.read(entry.path, entry);
+    if (!file)
+        return;
+    if (file.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(entry.path)), { recursive: true });
+    if (file.kind === 'dir')
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+    else
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, entry.path), file.content);
+}
+async function materialiseLiteral(view, patterns, root) {
+    const wanted = [];
+    await set_image_planner_mapLimit(patterns.dirGlobs, async (d) => {
+        const dir = d === '.' ? '' : d;
+        const entries = await view.listDir(dir);
+        // Absent: leave it absent, the engine reports it with its own message.
+        if (!entries)
+            return;
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, dir), { recursive: true });
+        wanted.push(...entries.filter(e => isKustomization(e.path)));
+    });
+    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
+    await set_image_planner_mapLimit(patterns.files, async (f) => {
+        const file = await view.read(f);
+        if (!file)
+            return;
+        if (file.kind === 'link')
+            throw symlinkRefusal(f);
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(f)), { recursive: true });
+        if (file.kind === 'dir')
+            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, f), { recursive: true });
+        else
+            await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, f), file.content);
+    });
+}
+async function materialiseFromTree(view, patterns, root) {
+    const entries = await view.listTree();
+    const byPath = new Map(entries.map(e => [e.path, e]));
+    const dirs = new Set();
+    for (const e of entries) {
+        if (e.kind === 'dir')
+            dirs.add(e.path);
+        for (let d = parentOf(e.path); d; d = parentOf(d))
+            dirs.add(d);
+    }
+    // What the engine's directory walk would see: it skips these, and dot directories unless asked.
+    const walkable = [...dirs].filter(d => !d.split('/').some(s => s === '.git' || s === 'node_modules'));
+    const matched = new Set();
+    for (const pattern of patterns.dirGlobs) {
+        if (!picomatch_default().scan(pattern).isGlob) {
+            if (pattern === '.' || dirs.has(pattern))
+                matched.add(pattern === '.' ? '' : pattern);
+            continue;
+        }
+        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
+        for (const d of walkable)
+            if (isMatch(d))
+                matched.add(d);
+        // `base/**` also matches `base` itself in the engine.
+        const base = picomatch_default().scan(pattern).base;
+        if (pattern.includes('**') && base && dirs.has(base))
+            matched.add(base);
+    }
+    const wanted = [];
+    for (const d of matched) {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, d), { recursive: true });
+        for (const name of KUSTOMIZATION_FILE_NAMES) {
+            const e = byPath.get(d ? `${d}/${name}` : name);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    for (const f of patterns.files) {
+        if (picomatch_default().scan(f).isGlob) {
+            const isMatch = picomatch_default()(f, { dot: true });
+            for (const e of entries)
+                if (e.kind !== 'dir' && isMatch(e.path))
+                    wanted.push(e);
+        }
+        else {
+            const e = byPath.get(f);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
+}
+
 ;// CONCATENATED MODULE: ./src/git/push-result.ts
 /**
  * Pure classification of what git printed when a push, clone or fetch
@@ -35420,7 +36342,7 @@ function normalise(p) {
         .replace(/\/+$/, '')
         .replace(/^\.$/, '');
 }
-function parentOf(path) {
+function sparse_set_parentOf(path) {
     const i = path.lastIndexOf('/');
     return i < 0 ? '' : path.slice(0, i);
 }
@@ -35435,7 +36357,7 @@ function parentOf(path) {
 function sparseDirs(treeFiles, patterns) {
     const dirs = new Set();
     for (const file of treeFiles) {
-        for (let d = parentOf(file); d && !dirs.has(d); d = parentOf(d))
+        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
             dirs.add(d);
     }
     const picked = new Set();
@@ -35455,11 +36377,11 @@ function sparseDirs(treeFiles, patterns) {
         const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
         for (const f of files)
             if (!globbed.includes(f))
-                picked.add(parentOf(f));
+                picked.add(sparse_set_parentOf(f));
         if (matchers.length > 0) {
             for (const f of fileSet)
                 if (matchers.some(m => m(f)))
-                    picked.add(parentOf(f));
+                    picked.add(sparse_set_parentOf(f));
         }
     }
     if (picked.has(''))
@@ -35470,7 +36392,7 @@ function sparseDirs(treeFiles, patterns) {
 function collapse(dirs) {
     const set = new Set(dirs);
     const covered = (d) => {
-        for (let p = parentOf(d); p; p = parentOf(p))
+        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
             if (set.has(p))
                 return true;
         return false;
@@ -35649,12 +36571,208 @@ function remoteError(failure, remote, auth, operation, branch) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/transport/api-write.ts
+
+
+
+const api_write_sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/**
+ * The API twin of remoteWrite: read what the planner asks for at the branch
+ * tip, plan, and create the commit conditionally on what was read (GitHub:
+ * the branch tip; GitLab: each file's last commit). When another writer got
+ * there first, read again at the new tip and plan from scratch, with the same
+ * jittered backoff as the git path.
+ */
+async function apiWrite(options) {
+    const { api } = options;
+    const log = options.log ?? (() => undefined);
+    const branch = options.branch ?? (await api.defaultBranch());
+    let head = await api.branchHead(branch);
+    if (!head) {
+        throw new UsageError(`branch '${branch}' does not exist in ${api.where}; create it or pass an existing --branch`);
+    }
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    // Blob contents by sha, shared across attempts: a retry re-reads only what changed.
+    const blobs = new Map();
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt };
+        const view = new RemoteView(api, head, blobs);
+        const { outcome, writes } = await options.planner.plan(view);
+        if (!outcome.changed || writes.length === 0)
+            return { ...common, kind: 'unchanged', base: head, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base: head, outcome, message };
+        const prepared = await view.prepare(writes);
+        options.debug?.(`API commit of ${prepared.length} file${prepared.length === 1 ? '' : 's'} on ${branch} at ${head.slice(0, 12)}`);
+        const result = await api.commit({
+            branch,
+            parent: head,
+            message,
+            author: options.author,
+            writes: prepared
+        });
+        switch (result.kind) {
+            case 'committed': {
+                const verification = options.checkVerification
+                    ? await api.verification(result.commit)
+                    : undefined;
+                return {
+                    ...common,
+                    kind: 'pushed',
+                    commit: result.commit,
+                    base: head,
+                    outcome,
+                    message,
+                    ...(verification ? { verification } : {})
+                };
+            }
+            case 'unavailable':
+                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${result.detail})`);
+            case 'rejected':
+                return { ...common, kind: 'rejected', reason: result.reason, detail: result.detail, outcome };
+            case 'stale': {
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other writers (last: ${result.detail}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await (backoff.sleep ?? api_write_sleepMs)(delay);
+                const next = await api.branchHead(branch);
+                if (!next) {
+                    throw new OperationError(`branch '${branch}' disappeared from ${api.where} while we were writing; re-run once it exists again`);
+                }
+                head = next;
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/transport/run.ts
+
+
+
+
+
+
+const GITHUB_VERIFIED_FIX = "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those";
+/**
+ * Writes one edit through the transport the settings select: the forge's
+ * commit API, or git clone + push. `auto` falls back to git when the API
+ * turns out not to be usable before anything was written.
+ */
+async function transportWrite(input) {
+    const { platform } = input;
+    const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd());
+    const decision = selectTransport({
+        choice: input.transport.choice,
+        repoUrl: remote.url,
+        provider: input.provider,
+        apiUrl: input.apiUrl,
+        env: input.env
+    });
+    const requireVerified = input.transport.requireVerified;
+    let gitReason = decision.reason;
+    if (decision.kind === 'api') {
+        platform.setSecret(decision.token);
+        if (requireVerified && decision.target.kind === 'github') {
+            const unsigned = unsignedGitHubTokenKind(decision.token);
+            if (unsigned) {
+                throw new UsageError(`--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`);
+            }
+        }
+        if (input.authorGiven && decision.target.kind === 'github') {
+            platform.warning("--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit");
+        }
+        platform.debug(`transport: api (${decision.reason})`);
+        const log = {
+            debug: (m) => platform.debug(m),
+            warning: (m) => platform.warning(m)
+        };
+        const api = repoApiFor(decision, log, input.apiMsPerSecond);
+        input.onApi?.(api);
+        try {
+            const result = await apiWrite({
+                api,
+                branch: input.branch,
+                planner: input.apiPlanner,
+                message: input.message,
+                author: input.author,
+                maxAttempts: input.maxAttempts,
+                dryRun: input.dryRun,
+                // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
+                checkVerification: requireVerified || decision.target.kind === 'github',
+                log: m => platform.info(m),
+                debug: m => platform.debug(m),
+                backoff: input.backoff
+            });
+            const verification = result.kind === 'pushed' ? result.verification : undefined;
+            const out = {
+                ...result,
+                remote,
+                transport: 'api',
+                transportReason: decision.reason,
+                ...(verification ? { verification } : {})
+            };
+            if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
+                out.verificationFailure =
+                    decision.target.kind === 'github'
+                        ? `commit ${result.commit} landed on ${result.branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
+                        : `commit ${result.commit} landed on ${result.branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`;
+            }
+            return out;
+        }
+        catch (e) {
+            if (!(e instanceof TransportUnavailable))
+                throw e;
+            if (input.transport.choice === 'api') {
+                throw new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`);
+            }
+            gitReason = `auto: fell back to git because ${e.message}`;
+            platform.warning(`transport: falling back to git: ${e.message}`);
+        }
+    }
+    if (requireVerified) {
+        throw new UsageError(`--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`);
+    }
+    if (decision.kind === 'git')
+        platform.debug(`transport: git (${gitReason})`);
+    const result = await remoteWrite({
+        repo: input.repo,
+        branch: input.branch,
+        planner: input.gitPlanner,
+        message: input.message,
+        author: input.author,
+        maxAttempts: input.maxAttempts,
+        dryRun: input.dryRun,
+        env: input.env,
+        redactor: platform.redactor,
+        cwd: input.cwd,
+        log: m => platform.info(m),
+        debug: m => platform.debug(m),
+        backoff: input.backoff
+    });
+    return { ...result, transport: 'git', transportReason: gitReason };
+}
+function capitalise(s) {
+    return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 ;// CONCATENATED MODULE: ./src/git/remote-set-image.ts
 /**
  * `set-image --repo`: the local edit engine run inside remoteWrite. Settings
  * parsing and result rendering live here so the command file only
  * dispatches between local and remote mode.
  */
+
+
 
 
 
@@ -35718,6 +36836,8 @@ function remoteSettings(input, env, cwd) {
     const repo = input.string('repo');
     // Only options without an action default: `author` always arrives in the action.
     const remoteOnly = ['branch', 'message'].filter(n => input.string(n)?.trim());
+    if (input.boolean('require-verified'))
+        remoteOnly.push('require-verified');
     if (repo === undefined || repo.trim() === '') {
         if (remoteOnly.length > 0) {
             throw new UsageError(`--${remoteOnly[0]} only applies with --repo; add --repo <url> or drop --${remoteOnly[0]}`);
@@ -35739,9 +36859,13 @@ function remoteSettings(input, env, cwd) {
         branch,
         message,
         author: remote_set_image_parseAuthor(input.string('author')),
+        authorGiven: Boolean(input.string('author')?.trim()),
         maxAttempts: parseMaxAttempts(input.string('max-attempts')),
         env,
-        cwd
+        cwd,
+        transport: readTransport(input),
+        provider: input.string('provider')?.trim() || undefined,
+        apiUrl: input.string('api-url')?.trim() || undefined
     };
 }
 function setImagePlanner(request) {
@@ -35767,11 +36891,18 @@ function messageChanges(outcome) {
  */
 async function runRemoteSetImage(request, settings, dryRun, platform) {
     const source = ciSourceFromEnv(settings.env);
+    // Both planners validate every argument before anything is read.
     const planner = setImagePlanner(request);
-    const result = await remoteWrite({
+    const result = await transportWrite({
+        transport: settings.transport,
         repo: settings.repo,
+        cwd: settings.cwd,
         branch: settings.branch,
-        planner,
+        provider: settings.provider,
+        apiUrl: settings.apiUrl,
+        env: settings.env,
+        gitPlanner: planner,
+        apiPlanner: setImageApiPlanner(request),
         message: (outcome, branch) => renderCommitMessage(settings.message, {
             changes: messageChanges(outcome),
             paths: request.paths,
@@ -35779,19 +36910,24 @@ async function runRemoteSetImage(request, settings, dryRun, platform) {
             source
         }),
         author: settings.author,
+        authorGiven: settings.authorGiven,
         maxAttempts: settings.maxAttempts,
         dryRun,
-        env: settings.env,
-        redactor: platform.redactor,
-        cwd: settings.cwd,
-        log: m => platform.info(m),
-        debug: m => platform.debug(m),
-        backoff: settings.backoff
+        platform,
+        backoff: settings.backoff,
+        apiMsPerSecond: settings.apiMsPerSecond,
+        onApi: settings.onApi
     });
     const base = {
         repo: displayUrl(result.remote),
         branch: result.branch,
-        attempts: result.attempts
+        attempts: result.attempts,
+        transport: result.transport,
+        transportReason: result.transportReason,
+        ...(result.verification
+            ? { verified: result.verification.verified, verificationReason: result.verification.reason }
+            : {}),
+        ...(result.verificationFailure ? { verificationFailure: result.verificationFailure } : {})
     };
     switch (result.kind) {
         case 'pushed':
@@ -35846,7 +36982,13 @@ function remoteOutputs(remote) {
         commit: remote.commit ?? '',
         pushed: String(remote.pushed),
         attempts: String(remote.attempts),
-        branch: remote.branch
+        branch: remote.branch,
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                verified: remote.verified === undefined ? '' : String(remote.verified)
+            }
+            : {})
     };
 }
 function remoteJson(remote) {
@@ -35859,16 +37001,29 @@ function remoteJson(remote) {
         branch: remote.branch,
         repo: remote.repo,
         ...(remote.commitUrl ? { commitUrl: remote.commitUrl } : {}),
-        ...(remote.rejected ? { error: rejectionText(remote) } : {})
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                transportReason: remote.transportReason,
+                verified: remote.verified ?? null,
+                ...(remote.verificationReason ? { verification: remote.verificationReason } : {})
+            }
+            : {}),
+        ...(remote.rejected ? { error: rejectionText(remote) } : {}),
+        ...(remote.verificationFailure ? { error: `error: ${remote.verificationFailure}` } : {})
     };
 }
 /** Lines for the CLI text after the per-edit lines. */
 function remoteText(remote, changed, dryRun) {
+    const via = remote.transport ? ` via ${remote.transport}` : '';
     if (remote.rejected)
         return [rejectionText(remote)];
+    if (remote.verificationFailure)
+        return [`error: ${remote.verificationFailure}`];
     if (remote.pushed) {
+        const signed = remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified';
         return [
-            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
+            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
         ];
     }
     if (dryRun && changed) {
@@ -35894,10 +37049,16 @@ function remoteSummary(remote) {
         : remote.rejected
             ? `none: ${rejectionText(remote).replace(/^error: /, '')}`
             : 'none (nothing to change)';
-    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n`;
+    const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : '';
+    const transport = remote.transport
+        ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
+        : '';
+    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
 }
 
 ;// CONCATENATED MODULE: ./src/commands/set-image.ts
+
+
 
 
 
@@ -35909,7 +37070,7 @@ function set_image_show(value) {
 function what(edit) {
     return edit.image !== undefined ? edit.image : (edit.key ?? '');
 }
-function set_image_cell(s) {
+function cell(s) {
     return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 const setImageCommand = defineCommand({
@@ -35942,7 +37103,8 @@ const setImageCommand = defineCommand({
         { name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet' },
         { name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing' },
         ...PR_OPTIONS,
-        ...REMOTE_OPTIONS
+        ...REMOTE_OPTIONS,
+        ...TRANSPORT_OPTIONS
     ],
     outputSpecs: [
         {
@@ -35952,10 +37114,18 @@ const setImageCommand = defineCommand({
         { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
         ...PR_OUTPUTS,
-        ...REMOTE_OUTPUTS
+        ...REMOTE_OUTPUTS,
+        ...TRANSPORT_OUTPUTS
     ],
     settings(input, env) {
         const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined;
+        if (pr) {
+            const t = readTransport(input);
+            // The PR branch commit still goes through git; say so instead of silently ignoring the flag.
+            if (t.choice === 'api' || t.requireVerified) {
+                throw new UsageError(`${t.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --repo without --mode pr for an API commit, or drop the flag`);
+            }
+        }
         const remote = pr ? undefined : remoteSettings(input, env, process.cwd());
         return {
             ...(pr ? { pr } : {}),
@@ -36005,7 +37175,7 @@ const setImageCommand = defineCommand({
         const remote = r.remote ? remoteSummary(r.remote) : '';
         if (!r.outcome.changed)
             return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
-        const rows = r.outcome.edits.map(e => `| ${set_image_cell(e.file)} | ${set_image_cell(what(e))} | ${set_image_cell(set_image_show(e.before))} | ${set_image_cell(set_image_show(e.after))} |`);
+        const rows = r.outcome.edits.map(e => `| ${cell(e.file)} | ${cell(what(e))} | ${cell(set_image_show(e.before))} | ${cell(set_image_show(e.after))} |`);
         const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : '';
         return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n${remote}`;
     },
@@ -36022,11 +37192,11 @@ const setImageCommand = defineCommand({
             lines.push(prText(r.pr));
         // A refused push leads, so the action's failure message names it.
         if (r.remote)
-            lines.splice(r.remote.rejected ? 0 : lines.length, 0, ...remoteText(r.remote, r.outcome.changed, r.dryRun));
+            lines.splice(r.remote.rejected || r.remote.verificationFailure ? 0 : lines.length, 0, ...remoteText(r.remote, r.outcome.changed, r.dryRun));
         const text = lines.join('\n') + '\n';
         return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text;
     },
-    exitCode: r => (r.remote?.rejected ? 1 : 0)
+    exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 });
 
 ;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
@@ -36526,18 +37696,6 @@ function lookup(dir, files, what) {
  */
 async function planCheckout(root, request) {
     const config = await readConfig(root);
-    const resolved = resolveEnvironments(config, request);
-    const tree = await listFiles(root);
-    if (!resolved.perApp && request.apps.length > 0) {
-        throw new UsageError(`--app needs {app} in the environment paths, and '${resolved.source.template}' has none; drop --app (this repo holds one app per environment)`);
-    }
-    const found = discoverApps(resolved.source.template, tree);
-    if (found.length === 0) {
-        throw new UsageError(resolved.perApp
-            ? `no app found: nothing matches '${resolved.source.template}' for '${resolved.source.name}'; check the path in ${PROMOTION_CONFIG_FILE} or --from`
-            : `'${resolved.source.template}' (${resolved.source.name}) does not exist in the config repo; check --from`);
-    }
-    const apps = selectApps(found, request.apps, resolved.source.name);
     const contents = new Map();
     const read = (path) => {
         let c = contents.get(path);
@@ -36548,6 +37706,23 @@ async function planCheckout(root, request) {
         }
         return c;
     };
+    return planSnapshot({ config, files: await listFiles(root), read }, request);
+}
+/** planCheckout without the file system: the same plan from a file list and a reader. */
+function planSnapshot(snapshot, request) {
+    const { config, read } = snapshot;
+    const resolved = resolveEnvironments(config, request);
+    const tree = snapshot.files;
+    if (!resolved.perApp && request.apps.length > 0) {
+        throw new UsageError(`--app needs {app} in the environment paths, and '${resolved.source.template}' has none; drop --app (this repo holds one app per environment)`);
+    }
+    const found = discoverApps(resolved.source.template, tree);
+    if (found.length === 0) {
+        throw new UsageError(resolved.perApp
+            ? `no app found: nothing matches '${resolved.source.template}' for '${resolved.source.name}'; check the path in ${PROMOTION_CONFIG_FILE} or --from`
+            : `'${resolved.source.template}' (${resolved.source.name}) does not exist in the config repo; check --from`);
+    }
+    const apps = selectApps(found, request.apps, resolved.source.name);
     const plan = planPromotion({
         resolved,
         apps,
@@ -36642,7 +37817,130 @@ async function listFiles(root) {
     return out.sort();
 }
 
+;// CONCATENATED MODULE: ./src/transport/promote-planner.ts
+
+
+
+
+
+const promote_planner_LIMIT = 8;
+class NotFetched extends Error {
+    path;
+    constructor(path) {
+        super(`not fetched: ${path}`);
+        this.path = path;
+    }
+}
+/**
+ * promote on the API: the planner needs the file list (one tree listing) and
+ * the contents of the config, the source and target kustomizations of the
+ * selected apps, and with --files the files under the source directories and
+ * their counterparts. Those are fetched up front; a read outside that set
+ * (the prediction missed) is fetched and the plan runs again.
+ */
+function promoteApiPlanner(request) {
+    return {
+        async plan(view) {
+            const entries = await view.listTree();
+            const files = entries
+                .filter(e => e.kind === 'file')
+                .map(e => e.path)
+                .sort();
+            const config = await promote_planner_readConfig(view, entries);
+            const contents = new Map();
+            const fetch = async (paths) => {
+                const todo = [...new Set(paths)].filter(p => !contents.has(p));
+                let next = 0;
+                const worker = async () => {
+                    while (next < todo.length) {
+                        const path = todo[next++];
+                        const file = await view.read(path, entries.find(e => e.path === path));
+                        if (file?.kind === 'file')
+                            contents.set(path, file.content);
+                    }
+                };
+                await Promise.all(Array.from({ length: Math.min(promote_planner_LIMIT, todo.length) }, worker));
+            };
+            await fetch(predictReads(files, config, request));
+            for (let pass = 0;; pass++) {
+                try {
+                    const plan = planSnapshot({
+                        config,
+                        files,
+                        read: path => {
+                            const c = contents.get(path);
+                            if (!c)
+                                throw new NotFetched(path);
+                            return c;
+                        }
+                    }, request);
+                    return { outcome: plan, writes: plan.files.map(f => ({ path: f.file, content: f.after })) };
+                }
+                catch (e) {
+                    if (!(e instanceof NotFetched) || pass > files.length)
+                        throw e;
+                    await fetch([e.path]);
+                    if (!contents.has(e.path)) {
+                        throw new UsageError(`${e.path} could not be read from ${view.api.where}`);
+                    }
+                }
+            }
+        }
+    };
+}
+async function promote_planner_readConfig(view, entries) {
+    const entry = entries.find(e => e.path === PROMOTION_CONFIG_FILE);
+    if (!entry) {
+        if (entries.some(e => e.path === '.gitops-deploy.yml')) {
+            throw new UsageError(`found .gitops-deploy.yml; the promotion config is read from ${PROMOTION_CONFIG_FILE} only — rename the file`);
+        }
+        return undefined;
+    }
+    if (entry.kind !== 'file')
+        throw new UsageError(`${PROMOTION_CONFIG_FILE} must be a regular file, not a symlink or directory`);
+    const file = await view.read(PROMOTION_CONFIG_FILE, entry);
+    if (file?.kind !== 'file')
+        throw new UsageError(`${PROMOTION_CONFIG_FILE} must be a regular file, not a symlink or directory`);
+    return parsePromotionConfig(file.content.toString('utf8'));
+}
+/** What planSnapshot will read, from the file list alone; errors are left to the planner. */
+function predictReads(files, config, request) {
+    let apps;
+    let resolved;
+    try {
+        resolved = resolveEnvironments(config, request);
+        apps = selectApps(discoverApps(resolved.source.template, files), request.apps, resolved.source.name);
+    }
+    catch {
+        return [];
+    }
+    const set = new Set(files);
+    const out = [];
+    for (const app of apps) {
+        const sourceDir = directoryFor(resolved.source.template, app);
+        const targetDir = directoryFor(resolved.target.template, app);
+        for (const dir of [sourceDir, targetDir]) {
+            for (const n of KUSTOMIZATION_NAMES)
+                if (set.has(`${dir}/${n}`))
+                    out.push(`${dir}/${n}`);
+        }
+        if (request.files.length > 0) {
+            const prefix = `${sourceDir}/`;
+            for (const f of files) {
+                if (!f.startsWith(prefix))
+                    continue;
+                out.push(f);
+                const dest = `${targetDir}/${f.slice(prefix.length)}`;
+                if (set.has(dest))
+                    out.push(dest);
+            }
+        }
+    }
+    return out;
+}
+
 ;// CONCATENATED MODULE: ./src/promote/pr-body.ts
+
 
 
 const TRUNCATED = (dir) => `… rendered diff truncated to fit the ${BODY_LIMIT.toLocaleString('en-US')}-character limit of a PR description; run \`kubectl kustomize ${dir}\` on this branch and on the base to see all of it`;
@@ -36657,41 +37955,42 @@ function renderPromotionBody(input) {
     if (input.intro?.trim())
         head.push(input.intro.trim(), '');
     const promoted = input.apps.filter(a => a.status === 'promoted');
-    head.push(`Promotes **${md(input.from)} → ${md(input.to)}**: ${promoted.length} app${promoted.length === 1 ? '' : 's'} (${promoted.map(a => `\`${pr_body_cell(a.app)}\``).join(', ')}).`, '');
+    head.push(`Promotes **${md(input.from)} → ${md(input.to)}**: ${promoted.length} app${promoted.length === 1 ? '' : 's'} (${promoted.map(a => `\`${tableCell(a.app)}\``).join(', ')}).`, '');
     const rows = [];
     for (const a of promoted) {
         for (const i of a.images) {
             if (i.kind !== 'promoted')
                 continue;
-            rows.push(`| ${pr_body_cell(a.app)} | \`${pr_body_cell(i.name)}\` | \`${pr_body_cell(formatPin(i.before))}\` | \`${pr_body_cell(formatPin(i.after))}\` |`);
+            rows.push(tableRow([
+                tableCell(a.app),
+                `\`${tableCell(i.name)}\``,
+                `\`${tableCell(formatPin(i.before))}\``,
+                `\`${tableCell(formatPin(i.after))}\``
+            ]));
         }
         for (const f of a.files) {
             if (f.kind === 'unchanged')
                 continue;
-            rows.push(`| ${pr_body_cell(a.app)} | \`${pr_body_cell(f.to)}\` | ${f.kind === 'created' ? '(absent)' : 'differs'} | copy of \`${pr_body_cell(f.from)}\` |`);
+            rows.push(tableRow([
+                tableCell(a.app),
+                `\`${tableCell(f.to)}\``,
+                f.kind === 'created' ? '(absent)' : 'differs',
+                `copy of \`${tableCell(f.from)}\``
+            ]));
         }
     }
-    const table = [
-        `| App | Image / file | ${pr_body_cell(input.to)} now | After merge |`,
-        '| --- | --- | --- | --- |'
-    ];
+    const table = tableHead(['App', 'Image / file', `${tableCell(input.to)} now`, 'After merge']);
     const left = leftOut(input);
     const footer = [
         '',
         `<sub>Opened by gitops-deploy promote. Merging deploys to ${md(input.to)}; re-running the same promotion updates this pull request.</sub>`,
         '',
-        marker(input)
+        // A smaller marker budget than a set-image PR's: the rendered diff wants the room.
+        bodyMarker(input, 20_000)
     ];
     const fixed = [...head, ...table, ...left, '### Rendered changes', ...footer].join('\n').length;
     // Rows are never dropped silently: the note below says how many are in the commit only.
-    let budget = limit - fixed - 400;
-    const kept = [];
-    for (const r of rows) {
-        if (r.length + 1 > budget)
-            break;
-        kept.push(r);
-        budget -= r.length + 1;
-    }
+    const { kept, left: budget } = fitLines(rows, limit - fixed - 400);
     if (kept.length < rows.length) {
         kept.push(`| … | ${rows.length - kept.length} more changes | | see the commit |`);
     }
@@ -36702,13 +38001,13 @@ function leftOut(input) {
     const lines = [];
     for (const a of input.apps) {
         if (a.status === 'missing-in-target') {
-            lines.push(`- \`${pr_body_cell(a.app)}\` is not in ${md(input.to)} (\`${pr_body_cell(a.targetDir)}\` has no kustomization); add it there once, then promotions carry its pins`);
+            lines.push(`- \`${tableCell(a.app)}\` is not in ${md(input.to)} (\`${tableCell(a.targetDir)}\` has no kustomization); add it there once, then promotions carry its pins`);
             continue;
         }
         for (const i of a.images)
             lines.push(...imageNote(a.app, i, input));
     }
-    const unchanged = input.apps.filter(a => a.status === 'unchanged').map(a => `\`${pr_body_cell(a.app)}\``);
+    const unchanged = input.apps.filter(a => a.status === 'unchanged').map(a => `\`${tableCell(a.app)}\``);
     if (unchanged.length > 0)
         lines.push(`- already identical in ${md(input.to)}: ${unchanged.join(', ')}`);
     return lines.length > 0 ? ['', '**Not promoted**', '', ...lines] : [];
@@ -36716,11 +38015,11 @@ function leftOut(input) {
 function imageNote(app, i, input) {
     if (i.kind === 'not-in-target') {
         return [
-            `- \`${pr_body_cell(app)}\`: \`${pr_body_cell(i.name)}\` is pinned in ${md(input.from)} (\`${pr_body_cell(formatPin(i.pin))}\`) but not listed in ${md(input.to)}; add the entry there to start promoting it`
+            `- \`${tableCell(app)}\`: \`${tableCell(i.name)}\` is pinned in ${md(input.from)} (\`${tableCell(formatPin(i.pin))}\`) but not listed in ${md(input.to)}; add the entry there to start promoting it`
         ];
     }
     if (i.kind === 'skipped')
-        return [`- \`${pr_body_cell(app)}\`: \`${pr_body_cell(i.name)}\`: ${md(i.reason)}`];
+        return [`- \`${tableCell(app)}\`: \`${tableCell(i.name)}\`: ${md(i.reason)}`];
     return [];
 }
 function renderDiffs(input, budget) {
@@ -36732,7 +38031,7 @@ function renderDiffs(input, budget) {
     budget -= out.join('\n').length;
     const skipped = [];
     for (const d of input.diffs) {
-        const title = `\`${pr_body_cell(d.dir)}\``;
+        const title = `\`${tableCell(d.dir)}\``;
         if (d.kind === 'same') {
             out.push(`- ${title}: the rendered manifests do not change`);
             budget -= out[out.length - 1].length + 1;
@@ -36767,25 +38066,9 @@ function renderDiffs(input, budget) {
         budget -= part.length + 1;
     }
     if (skipped.length > 0) {
-        out.push(`_Rendered diff not shown for ${skipped.map(s => `\`${pr_body_cell(s)}\``).join(', ')}: it does not fit the ${BODY_LIMIT.toLocaleString('en-US')}-character limit of a PR description. Run \`kubectl kustomize <dir>\` on this branch and on the base to compare._`);
+        out.push(`_Rendered diff not shown for ${skipped.map(s => `\`${tableCell(s)}\``).join(', ')}: it does not fit the ${BODY_LIMIT.toLocaleString('en-US')}-character limit of a PR description. Run \`kubectl kustomize <dir>\` on this branch and on the base to compare._`);
     }
     return out;
-}
-function marker(input) {
-    const full = {
-        v: 1,
-        branch: input.branch,
-        base: input.base,
-        count: input.changes.length,
-        changes: input.changes.map(c => ({
-            file: c.file,
-            ...(c.image ? { image: c.image } : {}),
-            ...(c.key ? { key: c.key } : {}),
-            value: c.after
-        }))
-    };
-    const text = renderMarker(full);
-    return text.length > 20_000 ? renderMarker({ ...full, changes: undefined }) : text;
 }
 function longestBacktickRun(s) {
     let best = 0;
@@ -36793,166 +38076,12 @@ function longestBacktickRun(s) {
         best = Math.max(best, m[0].length);
     return best;
 }
-function pr_body_cell(s) {
-    return s
-        .replace(/\|/g, '\\|')
-        .replace(/`/g, "'")
-        .replace(/[\r\n]+/g, ' ');
-}
 function html(s) {
     return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 /** Plain text inside markdown: no accidental formatting, mentions or HTML. */
 function md(s) {
     return s.replace(/[<>]/g, c => (c === '<' ? '&lt;' : '&gt;')).replace(/@(?=\w)/g, '@\u200b');
-}
-
-;// CONCATENATED MODULE: ./src/promote/line-diff.ts
-/**
- * Unified diff of two rendered manifests, line by line. Unlike the edit
- * engine's diff (src/core/diff.ts), which bounds work by the size of the
- * changed region and falls back to "replace everything" past ~2,000 lines,
- * this one bounds work by the number of edits (Myers O((N+M)·D)): a promotion
- * changes a handful of image lines spread across thousands of rendered lines,
- * exactly the case where a size bound would print the whole manifest twice.
- * Past `maxEdits` the texts count as wholly replaced (memory stays under
- * ~8 MB); nobody reads such a diff anyway.
- */
-function line_diff_unifiedDiff(before, after, options) {
-    const a = line_diff_splitLines(before);
-    const b = line_diff_splitLines(after);
-    const ops = diffLines(a, b, options.maxEdits ?? 1000);
-    const added = ops.filter(o => o.kind === '+').length;
-    const removed = ops.filter(o => o.kind === '-').length;
-    if (added === 0 && removed === 0)
-        return { text: '', added, removed };
-    const context = options.context ?? 3;
-    const lines = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
-    // Positions of changes decide the hunks; context lines join hunks that are close.
-    let i = 0;
-    while (i < ops.length) {
-        while (i < ops.length && ops[i].kind === ' ')
-            i++;
-        if (i >= ops.length)
-            break;
-        let start = Math.max(0, i - context);
-        let end = i;
-        for (let j = i; j < ops.length; j++) {
-            if (ops[j].kind !== ' ')
-                end = j;
-            else if (j - end > context * 2)
-                break;
-        }
-        const stop = Math.min(ops.length, end + context + 1);
-        let aLine = 1;
-        let bLine = 1;
-        for (let k = 0; k < start; k++) {
-            if (ops[k].kind !== '+')
-                aLine++;
-            if (ops[k].kind !== '-')
-                bLine++;
-        }
-        const hunk = ops.slice(start, stop);
-        const aCount = hunk.filter(o => o.kind !== '+').length;
-        const bCount = hunk.filter(o => o.kind !== '-').length;
-        lines.push(`@@ -${range(aLine, aCount)} +${range(bLine, bCount)} @@`);
-        for (const o of hunk)
-            lines.push(`${o.kind}${o.line}`);
-        i = stop;
-        start = stop;
-    }
-    return { text: lines.join('\n') + '\n', added, removed };
-}
-function range(start, count) {
-    if (count === 0)
-        return `${start - 1},0`;
-    return count === 1 ? `${start}` : `${start},${count}`;
-}
-function line_diff_splitLines(text) {
-    if (text === '')
-        return [];
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '')
-        lines.pop();
-    return lines;
-}
-function diffLines(a, b, maxEdits) {
-    // Common prefix and suffix cost nothing and shrink the search.
-    let pre = 0;
-    while (pre < a.length && pre < b.length && a[pre] === b[pre])
-        pre++;
-    let suf = 0;
-    while (suf < a.length - pre &&
-        suf < b.length - pre &&
-        a[a.length - 1 - suf] === b[b.length - 1 - suf])
-        suf++;
-    const midA = a.slice(pre, a.length - suf);
-    const midB = b.slice(pre, b.length - suf);
-    const ops = a.slice(0, pre).map(line => ({ kind: ' ', line }));
-    ops.push(...line_diff_myers(midA, midB, maxEdits));
-    ops.push(...a.slice(a.length - suf).map(line => ({ kind: ' ', line })));
-    return ops;
-}
-function line_diff_myers(a, b, maxEdits) {
-    const n = a.length;
-    const m = b.length;
-    if (n === 0)
-        return b.map(line => ({ kind: '+', line }));
-    if (m === 0)
-        return a.map(line => ({ kind: '-', line }));
-    const max = Math.min(n + m, maxEdits);
-    const offset = max + 1;
-    let v = new Int32Array(2 * max + 3);
-    const trace = [];
-    let found = -1;
-    for (let d = 0; d <= max && found < 0; d++) {
-        trace.push(v.slice());
-        for (let k = -d; k <= d; k += 2) {
-            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
-                ? v[offset + k + 1]
-                : v[offset + k - 1] + 1;
-            let y = x - k;
-            while (x < n && y < m && a[x] === b[y]) {
-                x++;
-                y++;
-            }
-            v[offset + k] = x;
-            if (x >= n && y >= m) {
-                found = d;
-                break;
-            }
-        }
-    }
-    if (found < 0) {
-        return [
-            ...a.map(line => ({ kind: '-', line })),
-            ...b.map(line => ({ kind: '+', line }))
-        ];
-    }
-    // Walk the trace backwards from (n, m) to recover the edit script.
-    const ops = [];
-    let x = n;
-    let y = m;
-    for (let d = found; d > 0; d--) {
-        v = trace[d];
-        const k = x - y;
-        const prevK = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1]) ? k + 1 : k - 1;
-        const prevX = v[offset + prevK];
-        const prevY = prevX - prevK;
-        while (x > prevX && y > prevY) {
-            ops.push({ kind: ' ', line: a[--x] });
-            y--;
-        }
-        if (x === prevX)
-            ops.push({ kind: '+', line: b[--y] });
-        else
-            ops.push({ kind: '-', line: a[--x] });
-    }
-    while (x > 0 && y > 0) {
-        ops.push({ kind: ' ', line: a[--x] });
-        y--;
-    }
-    return ops.reverse();
 }
 
 ;// CONCATENATED MODULE: ./src/promote/render.ts
@@ -37061,7 +38190,7 @@ async function renderAround(renderer, root, targets) {
                 });
                 continue;
             }
-            const d = line_diff_unifiedDiff(b.yaml, a.yaml, {
+            const d = lineDiff(b.yaml, a.yaml, {
                 fromLabel: `${t.dir} (base)`,
                 toLabel: `${t.dir} (this change)`
             });
@@ -37140,6 +38269,7 @@ async function peekPromotionConfig(input) {
 
 
 
+
 async function runPromotion(s, platform) {
     return s.mode === 'push' ? runPush(s, platform) : runPr(s, platform);
 }
@@ -37153,18 +38283,22 @@ function promotionPlanner(request) {
     };
 }
 async function runPush(s, platform) {
-    const result = await remoteWrite({
+    const result = await transportWrite({
+        transport: s.transport ?? { choice: 'git', requireVerified: false },
         repo: s.repo,
         branch: s.branch,
-        planner: promotionPlanner(s.request),
+        provider: s.pr.provider,
+        apiUrl: s.pr.apiUrl,
+        env: s.env,
+        gitPlanner: promotionPlanner(s.request),
+        apiPlanner: promoteApiPlanner(s.request),
         message: outcome => commitMessage(s.message, outcome),
         author: s.author,
+        authorGiven: s.authorGiven === true,
         maxAttempts: s.maxAttempts,
         dryRun: s.dryRun,
-        env: s.env,
-        redactor: platform.redactor,
-        log: m => platform.info(m),
-        debug: m => platform.debug(m)
+        platform,
+        backoff: s.backoff
     });
     const plan = result.outcome;
     const base = {
@@ -37173,7 +38307,13 @@ async function runPush(s, platform) {
         to: plan.resolved.target.name,
         branch: result.branch,
         attempts: result.attempts,
-        apps: plan.plan.apps
+        apps: plan.plan.apps,
+        transport: result.transport,
+        transportReason: result.transportReason,
+        ...(result.verification
+            ? { verified: result.verification.verified, verificationReason: result.verification.reason }
+            : {}),
+        ...(result.verificationFailure ? { verificationFailure: result.verificationFailure } : {})
     };
     switch (result.kind) {
         case 'pushed':
@@ -37347,6 +38487,7 @@ function escapeTemplate(s) {
 
 
 
+
 const SHARED_PR_OPTIONS = [
     'labels',
     'reviewers',
@@ -37435,7 +38576,8 @@ const OPTIONS = [
     },
     { name: 'body', type: 'string', description: 'text shown above the generated PR description' },
     // The PR options mean the same as for set-image; one definition keeps the action inputs in step.
-    ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name))
+    ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name)),
+    ...TRANSPORT_OPTIONS
 ];
 const promoteCommand = defineCommand({
     name: 'promote',
@@ -37466,6 +38608,11 @@ const promoteCommand = defineCommand({
         {
             name: 'missing',
             description: 'JSON list of apps that exist in the source but not in the target'
+        },
+        { name: 'transport', description: "push mode: the commit transport used, 'git' or 'api'" },
+        {
+            name: 'verified',
+            description: "push mode: 'true'/'false' when the forge reported the commit's signature, else ''"
         }
     ],
     settings: (input, env) => readSettings(input, env),
@@ -37480,7 +38627,9 @@ const promoteCommand = defineCommand({
         'pr-url': r.pr?.url ?? '',
         'pr-operation': r.prOperation ?? '',
         promoted: JSON.stringify(promotedList(r.apps)),
-        missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app))
+        missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
+        transport: r.transport ?? (r.mode === 'pr' ? 'git' : ''),
+        verified: r.verified === undefined ? '' : String(r.verified)
     }),
     json: r => ({
         from: r.from,
@@ -37493,6 +38642,11 @@ const promoteCommand = defineCommand({
         branch: r.branch ?? null,
         attempts: r.attempts ?? null,
         pr: r.pr ? { number: r.pr.number, url: r.pr.url, operation: r.prOperation } : null,
+        transport: r.transport ?? (r.mode === 'pr' ? 'git' : null),
+        transportReason: r.transportReason ?? (r.mode === 'pr' ? PR_TRANSPORT_REASON : null),
+        verified: r.verified ?? null,
+        ...(r.verificationReason ? { verification: r.verificationReason } : {}),
+        ...(r.verificationFailure ? { error: r.verificationFailure } : {}),
         ...(r.rejected ? { rejected: r.rejected } : {}),
         apps: r.apps.map(a => ({
             app: a.app,
@@ -37517,7 +38671,7 @@ const promoteCommand = defineCommand({
     }),
     summary: r => summaryOf(r),
     text: r => textOf(r),
-    exitCode: r => (r.outcome === 'rejected' ? 1 : 0)
+    exitCode: r => (r.outcome === 'rejected' || r.verificationFailure ? 1 : 0)
 });
 function promotedList(apps) {
     return apps
@@ -37583,6 +38737,10 @@ function readSettings(input, env) {
     const message = input.string('message');
     if (message !== undefined)
         checkMessageTemplate(message);
+    const transport = readTransport(input);
+    if (mode === 'pr' && (transport.choice === 'api' || transport.requireVerified)) {
+        throw new UsageError(`${transport.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --mode push for an API commit, or drop the flag`);
+    }
     return {
         repo,
         branch: branch ?? base,
@@ -37597,6 +38755,8 @@ function readSettings(input, env) {
         mode,
         message,
         author: promote_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+        authorGiven: Boolean(input.string('author')?.trim()),
+        transport,
         maxAttempts,
         dryRun: input.boolean('dry-run') === true,
         render: input.boolean('skip-render') !== true,
@@ -37672,8 +38832,25 @@ function headline(r) {
             return `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`;
     }
 }
+const PR_TRANSPORT_REASON = 'PR mode pushes the PR branch with git';
+function transportLine(r) {
+    if (!r.transport)
+        return undefined;
+    const signed = r.verified === undefined
+        ? ''
+        : r.verified
+            ? '; commit verified'
+            : `; commit not verified (${r.verificationReason ?? 'unknown'})`;
+    return `transport: ${r.transport} (${r.transportReason})${signed}`;
+}
 function textOf(r) {
-    return [headline(r), ...r.apps.map(a => statusLine(a, r.to))].join('\n');
+    const lines = [headline(r), ...r.apps.map(a => statusLine(a, r.to))];
+    const t = transportLine(r);
+    if (t)
+        lines.push(t);
+    if (r.verificationFailure)
+        lines.unshift(`error: ${r.verificationFailure}`);
+    return lines.join('\n');
 }
 function summaryOf(r) {
     const rows = r.apps.flatMap(a => {
@@ -37700,7 +38877,9 @@ function summaryOf(r) {
         '| App | Image / file | Before | After |',
         '| --- | --- | --- | --- |',
         ...rows,
-        ''
+        '',
+        ...(transportLine(r) ? [transportLine(r).replace(/^transport:/, '**Transport:**'), ''] : []),
+        ...(r.verificationFailure ? [`**Error:** ${r.verificationFailure}`, ''] : [])
     ].join('\n');
 }
 
@@ -40651,12 +41830,6 @@ function contentEnd(node, fallback) {
     }
     return node.range[1];
 }
-function colonAfter(text, key) {
-    const at = text.indexOf(':', key.range[1]);
-    if (at < 0)
-        throw new Error('internal error: mapping key without a colon');
-    return at;
-}
 function manifest_noAlias(node, path, label) {
     if ((0,dist/* isAlias */.Vj)(node)) {
         throw new UsageError(`${label}: ${path.join('.')} goes through a YAML alias (*${node.source}); write the value out in full, then run again`);
@@ -40733,25 +41906,18 @@ function appendSplices(text, root, path, values, layout, label) {
         return [{ start: close, end: close, text: values.map(v => `, ${flowText(v)}`).join('') }];
     }
     const at = lineEnd(text, lastContent(text, contentEnd(node, node.range[1])));
-    const lines = renderValue(values, column(text, node.range[0]), layout);
-    const open = at > 0 && text[at - 1] !== '\n';
     return [
-        {
-            start: at,
-            end: at,
-            text: open ? layout.eol + lines.join(layout.eol) : lines.join(layout.eol) + layout.eol
-        }
+        insertLines(text, at, renderValue(values, column(text, node.range[0]), layout), layout.eol)
     ];
 }
 /** A scalar written over a scalar, in the author's quoting where it still holds the value. */
 function scalarSplice(text, node, value, flow) {
-    const r = node.range;
     const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
     // Manifest strings must stay strings (a label `true` is invalid), so no number/bool carry-over.
     const rendered = typeof value === 'string'
         ? renderStringInStyle(value, block ? undefined : node.type, flow)
         : manifest_scalarText(value, flow);
-    return { start: r[0], end: block ? lastContent(text, r[1]) + 1 : r[1], text: rendered };
+    return { ...scalarSpan(text, node), text: rendered };
 }
 function insertSplices(text, map, key, value, flow, layout) {
     if (flow || map.flow) {
@@ -40764,15 +41930,7 @@ function insertSplices(text, map, key, value, flow, layout) {
     const first = map.items[0].key;
     const col = column(text, first.range[0]);
     const at = lineEnd(text, lastContent(text, contentEnd(map, map.range[1])));
-    const lines = renderPair(key, value, col, layout);
-    const open = at > 0 && text[at - 1] !== '\n';
-    return [
-        {
-            start: at,
-            end: at,
-            text: open ? layout.eol + lines.join(layout.eol) : lines.join(layout.eol) + layout.eol
-        }
-    ];
+    return [insertLines(text, at, renderPair(key, value, col, layout), layout.eol)];
 }
 /** Replaces the value of `pair` with `value`, keeping the key and the author's style where it can. */
 function replaceSplice(text, pair, value, flow, layout) {
@@ -40875,6 +42033,109 @@ function verify(before, after, index, model, label) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/forge/open-forge.ts
+
+
+
+
+
+/** The forge API client and git auth for --mode pr; the token is masked before first use. */
+function openForge(target, platform) {
+    const token = target.env[TOKEN_VARIABLE].trim();
+    platform.setSecret(token);
+    const remote = parseRemoteUrl(target.repo, process.cwd());
+    const auth = authFromEnv(remote, target.env, platform.redactor);
+    const resolved = resolveForge({
+        repoUrl: remote.url,
+        provider: target.provider,
+        apiUrl: target.apiUrl,
+        env: target.env
+    });
+    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
+    const options = { apiUrl: resolved.apiUrl, repoPath: resolved.repoPath, token, log };
+    const forge = resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options);
+    return { forge, repoUrl: remote.url, gitConfig: auth.config };
+}
+
+;// CONCATENATED MODULE: ./src/commands/render-edits.ts
+
+
+/** The pr-number, pr-url and pr-operation outputs. */
+function prLifecycleOutputs(l) {
+    return l.operation === 'no-op'
+        ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
+        : {
+            'pr-number': String(l.pullRequest.number),
+            'pr-url': l.pullRequest.url,
+            'pr-operation': l.operation
+        };
+}
+function prLifecycleJson(l) {
+    return {
+        branch: l.branch,
+        base: l.base,
+        pullRequest: l.operation === 'no-op'
+            ? { number: null, url: null, operation: 'no-op' }
+            : {
+                number: l.pullRequest.number,
+                url: l.pullRequest.url,
+                operation: l.operation,
+                commit: l.commit
+            }
+    };
+}
+function prLifecycleText(l) {
+    return l.operation === 'no-op'
+        ? `${l.base} already has this change; no pull request opened`
+        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`;
+}
+/**
+ * What a remote write did, for outputs and text. `extra` carries what the
+ * caller's writer adds (set-image: transport and verification).
+ */
+function remoteReport(result, extra = {}) {
+    const base = {
+        repo: displayUrl(result.remote),
+        branch: result.branch,
+        attempts: result.attempts,
+        ...extra
+    };
+    switch (result.kind) {
+        case 'pushed':
+            return {
+                ...base,
+                commit: result.commit,
+                pushed: true,
+                commitUrl: commitUrl(result.remote, result.commit),
+                message: result.message
+            };
+        case 'dry-run':
+            return { ...base, commit: null, pushed: false, message: result.message };
+        case 'unchanged':
+            return { ...base, commit: null, pushed: false };
+        case 'rejected':
+            return {
+                ...base,
+                commit: null,
+                pushed: false,
+                rejected: { reason: result.reason, detail: result.detail }
+            };
+    }
+}
+/** The CLI text: the command's own `lines`, then the PR or push report. */
+function editText(lines, r) {
+    const out = [...lines];
+    if (r.pr)
+        out.push(prLifecycleText(r.pr));
+    if (r.remote) {
+        // A failed push leads, so the action's failure message names it.
+        const first = r.remote.rejected || r.remote.verificationFailure;
+        out.splice(first ? 0 : out.length, 0, ...remoteText(r.remote, r.changed, r.dryRun));
+    }
+    const text = out.join('\n') + '\n';
+    return r.dryRun && r.changed ? `${r.diff}${text}` : text;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/argo-app.ts
 /**
  * `argo-app`: the declarative twin of argo-upsert. The same Application is
@@ -40883,9 +42144,6 @@ function verify(before, after, index, model, label) {
  * pushed race-safely with --repo, or proposed as a pull request with
  * --mode pr. Nothing talks to Argo CD.
  */
-
-
-
 
 
 
@@ -41034,34 +42292,6 @@ function prChanges(o) {
         after: c.after ?? '(removed)'
     }));
 }
-function remoteReport(result) {
-    const base = { repo: displayUrl(result.remote), branch: result.branch, attempts: result.attempts };
-    switch (result.kind) {
-        case 'pushed':
-            return {
-                ...base,
-                commit: result.commit,
-                pushed: true,
-                commitUrl: commitUrl(result.remote, result.commit),
-                message: result.message
-            };
-        case 'dry-run':
-            return { ...base, commit: null, pushed: false, message: result.message };
-        case 'unchanged':
-            return { ...base, commit: null, pushed: false };
-        case 'rejected':
-            return {
-                ...base,
-                commit: null,
-                pushed: false,
-                rejected: { reason: result.reason, detail: result.detail }
-            };
-    }
-}
-/** prOutputs/prJson/prText read only the lifecycle result. */
-function asPr(l) {
-    return { lifecycle: l };
-}
 function fence(diff) {
     const ticks = '`'.repeat(Math.max(3, ...[...diff.matchAll(/`{3,}/g)].map(m => m[0].length + 1)));
     return `${ticks}diff\n${diff}${diff.endsWith('\n') ? '' : '\n'}${ticks}`;
@@ -41190,7 +42420,7 @@ const argoAppCommand = defineCommand({
             'pr-number': '',
             'pr-url': '',
             'pr-operation': '',
-            ...(l ? prOutputs(asPr(l)) : {})
+            ...(l ? prLifecycleOutputs(l) : {})
         };
     },
     json: r => ({
@@ -41202,7 +42432,7 @@ const argoAppCommand = defineCommand({
         diff: r.outcome.diff,
         dryRun: r.dryRun,
         ...remoteJson(r.remote),
-        ...(r.pr ? prJson(asPr(r.pr)) : {})
+        ...(r.pr ? prLifecycleJson(r.pr) : {})
     }),
     summary(r) {
         const o = r.outcome;
@@ -41222,23 +42452,12 @@ const argoAppCommand = defineCommand({
         if (r.dryRun && o.changed)
             lines.push('Dry run: nothing was written.', '');
         if (r.pr)
-            lines.push(prText(asPr(r.pr)), '');
+            lines.push(prLifecycleText(r.pr), '');
         return lines.join('\n') + (r.remote ? remoteSummary(r.remote) : '');
     },
     text(r) {
         const lines = [argo_app_headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)];
-        if (r.pr)
-            lines.push(prText(asPr(r.pr)));
-        if (r.remote) {
-            const more = remoteText(r.remote, r.outcome.changed, r.dryRun);
-            // A refused push leads, so the action's failure message names it.
-            if (r.remote.rejected)
-                lines.unshift(...more);
-            else
-                lines.push(...more);
-        }
-        const text = lines.join('\n') + '\n';
-        return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text;
+        return editText(lines, { ...r, changed: r.outcome.changed, diff: r.outcome.diff });
     },
     exitCode: r => (r.remote?.rejected ? 1 : 0)
 });
@@ -41273,25 +42492,12 @@ async function runRemote(s, remote, platform) {
     return { outcome: result.outcome, dryRun: s.dryRun, remote: remoteReport(result) };
 }
 async function argo_app_runPr(s, pr, platform) {
-    const token = pr.env[TOKEN_VARIABLE].trim();
-    platform.setSecret(token);
-    const remote = parseRemoteUrl(pr.repo, process.cwd());
-    const auth = authFromEnv(remote, pr.env, platform.redactor);
-    const target = resolveForge({
-        repoUrl: remote.url,
-        provider: pr.provider,
-        apiUrl: pr.apiUrl,
-        env: pr.env
-    });
-    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
-    const forge = target.kind === 'github'
-        ? new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log })
-        : new GitLabForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log });
+    const { forge, repoUrl, gitConfig } = openForge(pr, platform);
     const name = s.request.app.name;
     let outcome;
     const lifecycle = await runPrLifecycle({
-        repoUrl: remote.url,
-        gitConfig: auth.config,
+        repoUrl,
+        gitConfig,
         forge,
         base: pr.base,
         // One PR per Application, whatever this run changes in it.
@@ -41506,7 +42712,10 @@ function withEnvInputs(flags, options, env) {
 /** Options every command accepts on the command line. */
 const COMMON = {
     json: { type: 'boolean', description: 'print one JSON object on stdout' },
-    dotenv: { type: 'string', description: 'also write outputs as a GitLab dotenv report to this file' },
+    dotenv: {
+        type: 'string',
+        description: 'also write outputs as a GitLab dotenv report to this file'
+    },
     'env-inputs': {
         type: 'boolean',
         description: 'read options not given as flags from GITOPS_INPUT_<NAME> variables (lists as JSON arrays)'
@@ -41553,7 +42762,11 @@ function readerFor(def, args, env = {}) {
     for (const o of def.options) {
         if (o.actionOnly)
             continue;
-        options[o.name] = { type: o.type === 'boolean' ? 'boolean' : 'string', multiple: o.type === 'list', ...(o.short ? { short: o.short } : {}) };
+        options[o.name] = {
+            type: o.type === 'boolean' ? 'boolean' : 'string',
+            multiple: o.type === 'list',
+            ...(o.short ? { short: o.short } : {})
+        };
     }
     for (const [name, o] of Object.entries(COMMON))
         options[name] = { type: o.type, ...('short' in o ? { short: o.short } : {}) };
@@ -41590,7 +42803,13 @@ function readerFor(def, args, env = {}) {
 /** Runs one CLI invocation and returns its exit code; never throws. */
 async function runCli(argv, io) {
     const redactor = new Redactor();
-    for (const name of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN', 'GITHUB_TOKEN', 'GITLAB_TOKEN', 'CI_JOB_TOKEN']) {
+    for (const name of [
+        'GITOPS_TOKEN',
+        'ARGOCD_AUTH_TOKEN',
+        'GITHUB_TOKEN',
+        'GITLAB_TOKEN',
+        'CI_JOB_TOKEN'
+    ]) {
         redactor.add(io.env[name]);
     }
     const platform = cliPlatform(io, redactor);
@@ -41634,7 +42853,10 @@ async function runCli(argv, io) {
     }
     catch (e) {
         const message = redactor.redact(errorMessage(e)).split('\n');
-        io.stderr(`error: ${message[0]}\n${message.slice(1).map(l => `  ${l}\n`).join('')}`);
+        io.stderr(`error: ${message[0]}\n${message
+            .slice(1)
+            .map(l => `  ${l}\n`)
+            .join('')}`);
         if (io.env.GITOPS_DEBUG && e instanceof Error && e.stack)
             io.stderr(redactor.redact(e.stack) + '\n');
         return exitCodeOf(e);
@@ -41649,7 +42871,7 @@ const main_VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(11);
+/* harmony import */ var _adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(42);
 
 const code = await (0,_adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .a)(process.argv.slice(2), {
     stdout: s => process.stdout.write(s),
