@@ -26,6 +26,7 @@ import {runPrLifecycle, type PrLifecycleResult} from '../forge/pr-lifecycle.js'
 import {
   PR_OPTIONS,
   PR_OUTPUTS,
+  prDecorations,
   readMode,
   readPrSettings,
   type SetImagePrSettings
@@ -485,12 +486,7 @@ async function runPr(
     titleTemplate: pr.title || `Update Argo CD Application ${name} ({{path}})`,
     bodyTemplate: pr.body,
     paths: [s.manifest],
-    labels: pr.labels,
-    reviewers: pr.reviewers,
-    teamReviewers: pr.teamReviewers,
-    assignees: pr.assignees,
-    draft: pr.draft,
-    autoMerge: pr.autoMerge,
+    ...prDecorations(pr),
     source: sourceRepoFromEnv(pr.env),
     identity: pr.author,
     log: platform,

@@ -1,10 +1,15 @@
 import {UsageError} from '../core/errors.js'
 import type {NewNamePolicy} from '../core/promotion/pins.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
-import type {MergeMethod} from '../forge/forge.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote/run.js'
-import {DEFAULT_PR_AUTHOR, PR_OPTIONS} from '../forge/set-image-pr.js'
+import {
+  DEFAULT_PR_AUTHOR,
+  PR_OPTIONS,
+  parseAuthor,
+  readPrRequest,
+  splitList
+} from '../forge/set-image-pr.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
 import {TRANSPORT_OPTIONS, readTransport} from '../transport/select.js'
@@ -243,10 +248,8 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
       `--max-attempts must be a whole number from 1 to 50, got '${attemptsText}'`
     )
   }
-  const autoMerge = input.string('auto-merge')
-  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
-    throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
-  }
+  const prRequest = readPrRequest(input)
+  const autoMerge = prRequest.autoMerge
   const branch = input.string('branch')
   const base = input.string('base')
   if (branch && base && branch !== base) {
@@ -266,11 +269,6 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
   if (mode === 'pr' && input.boolean('dry-run')) {
     throw new UsageError(
       '--dry-run applies to --mode push; in PR mode the PR itself is the preview'
-    )
-  }
-  if (input.boolean('draft') && autoMerge) {
-    throw new UsageError(
-      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
     )
   }
   if (mode === 'pr' && !env[TOKEN_VARIABLE]?.trim()) {
@@ -309,25 +307,10 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
       branch: input.string('pr-branch'),
       title: input.string('title'),
       body: input.string('body'),
-      labels: splitList(input.list('labels')),
-      reviewers: splitList(input.list('reviewers')),
-      teamReviewers: splitList(input.list('team-reviewers')),
-      assignees: splitList(input.list('assignees')),
-      draft: input.boolean('draft') === true,
-      autoMerge: autoMerge as MergeMethod | undefined,
-      provider: input.string('provider'),
-      apiUrl: input.string('api-url')
+      ...prRequest
     },
     env
   }
-}
-
-/** Action inputs arrive one per line; a comma-separated line is accepted too. */
-function splitList(values: string[]): string[] {
-  return values
-    .flatMap(v => v.split(/[,\n]/))
-    .map(v => v.trim())
-    .filter(Boolean)
 }
 
 export const MESSAGE_VARIABLES = ['from', 'to', 'apps', 'summary'] as const
@@ -342,15 +325,6 @@ function checkMessageTemplate(template: string): void {
   }
   if (template.trim() === '')
     throw new UsageError('--message is empty; give a commit subject or leave it out')
-}
-
-function parseAuthor(text: string): {name: string; email: string} {
-  const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text)
-  if (!m)
-    throw new UsageError(
-      `--author '${text}' is not "Name <email>"; e.g. --author "Deploy Bot <bot@example.com>"`
-    )
-  return {name: m[1], email: m[2]}
 }
 
 function statusLine(a: AppPromotion, to: string): string {

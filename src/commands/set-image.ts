@@ -26,13 +26,13 @@ import {
   remoteOutputs,
   remoteSettings,
   remoteSummary,
-  remoteText,
   runRemoteSetImage,
   type RemoteReport,
   type RemoteSettings
 } from '../git/remote-set-image.js'
 import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS, readTransport} from '../transport/select.js'
 import {UsageError} from '../core/errors.js'
+import {editText} from './render-edits.js'
 
 export interface SetImageSettings {
   root: string
@@ -191,16 +191,13 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     else if (r.dryRun)
       lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`)
     else lines.push(`${n} file${n === 1 ? '' : 's'} changed`)
-    if (r.pr) lines.push(prText(r.pr))
-    // A refused push leads, so the action's failure message names it.
-    if (r.remote)
-      lines.splice(
-        r.remote.rejected || r.remote.verificationFailure ? 0 : lines.length,
-        0,
-        ...remoteText(r.remote, r.outcome.changed, r.dryRun)
-      )
-    const text = lines.join('\n') + '\n'
-    return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text
+    return editText(lines, {
+      changed: r.outcome.changed,
+      dryRun: r.dryRun,
+      diff: r.outcome.diff,
+      ...(r.pr ? {pr: r.pr.lifecycle} : {}),
+      ...(r.remote ? {remote: r.remote} : {})
+    })
   },
   exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 })

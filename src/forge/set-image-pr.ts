@@ -1,15 +1,13 @@
 import {UsageError} from '../core/errors.js'
 import type {Env, InputReader, OptionSpec} from '../commands/types.js'
 import {planEdits, writeEdits, type EditOutcome, type EditRequest} from '../edit/apply.js'
-import {authFromEnv, TOKEN_VARIABLE} from '../git/auth.js'
-import {parseRemoteUrl} from '../git/remote-url.js'
+import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {Platform} from '../platform/port.js'
-import type {Forge, MergeMethod} from './forge.js'
-import {GitHubForge} from './github.js'
-import {GitLabForge} from './gitlab.js'
+import {prLifecycleJson, prLifecycleOutputs, prLifecycleText} from '../commands/render-edits.js'
+import type {MergeMethod} from './forge.js'
+import {openForge} from './open-forge.js'
 import {sourceRepoFromEnv, type PrChange} from './pr-body.js'
-import {runPrLifecycle, type PrLifecycleResult} from './pr-lifecycle.js'
-import {resolveForge} from './provider.js'
+import {runPrLifecycle, type PrLifecycleInput, type PrLifecycleResult} from './pr-lifecycle.js'
 
 /**
  * `set-image --mode pr`: the same edit as the local command, applied to a
@@ -19,7 +17,6 @@ import {resolveForge} from './provider.js'
 
 export const DEFAULT_PR_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>'
 
-/** The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab component. */
 /**
  * The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab
  * component. No `default:` fields on purpose: action.yml inputs are shared by
@@ -101,12 +98,8 @@ export const PR_OUTPUTS = [
   {name: 'pr-operation', description: 'created, updated, unchanged or no-op'}
 ]
 
-export interface SetImagePrSettings {
-  repo: string
-  base?: string
-  branchTemplate?: string
-  title?: string
-  body?: string
+/** The PR-mode settings set-image, argo-app and promote read the same way. */
+export interface PrRequestSettings {
   labels: string[]
   reviewers: string[]
   teamReviewers: string[]
@@ -115,6 +108,14 @@ export interface SetImagePrSettings {
   autoMerge?: MergeMethod
   provider?: string
   apiUrl?: string
+}
+
+export interface SetImagePrSettings extends PrRequestSettings {
+  repo: string
+  base?: string
+  branchTemplate?: string
+  title?: string
+  body?: string
   author: {name: string; email: string}
   env: Env
 }
@@ -134,6 +135,47 @@ export function readMode(input: InputReader): 'push' | 'pr' {
   return mode
 }
 
+/** The PR decorations and forge location, read the same way for every command. */
+export function readPrRequest(input: InputReader): PrRequestSettings {
+  const autoMerge = input.string('auto-merge')?.trim() || undefined
+  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
+    throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
+  }
+  const draft = input.boolean('draft') === true
+  if (draft && autoMerge) {
+    throw new UsageError(
+      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
+    )
+  }
+  return {
+    labels: splitList(input.list('labels')),
+    reviewers: splitList(input.list('reviewers')),
+    teamReviewers: splitList(input.list('team-reviewers')),
+    assignees: splitList(input.list('assignees')),
+    draft,
+    autoMerge: autoMerge as MergeMethod | undefined,
+    provider: input.string('provider')?.trim() || undefined,
+    apiUrl: input.string('api-url')?.trim() || undefined
+  }
+}
+
+/** What the lifecycle takes from the PR settings as they are. */
+export function prDecorations(
+  s: PrRequestSettings
+): Pick<
+  PrLifecycleInput,
+  'labels' | 'reviewers' | 'teamReviewers' | 'assignees' | 'draft' | 'autoMerge'
+> {
+  return {
+    labels: s.labels,
+    reviewers: s.reviewers,
+    teamReviewers: s.teamReviewers,
+    assignees: s.assignees,
+    draft: s.draft,
+    autoMerge: s.autoMerge
+  }
+}
+
 export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings {
   const repo = input.string('repo')
   if (!repo)
@@ -145,16 +187,7 @@ export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings
       '--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally'
     )
   }
-  const autoMerge = input.string('auto-merge')?.trim() || undefined
-  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
-    throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
-  }
-  const draft = input.boolean('draft') === true
-  if (draft && autoMerge) {
-    throw new UsageError(
-      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
-    )
-  }
+  const request = readPrRequest(input)
   if (!env[TOKEN_VARIABLE]?.trim()) {
     throw new UsageError(
       `--mode pr needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub contents:write + pull-requests:write, GitLab api scope`
@@ -166,14 +199,7 @@ export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings
     branchTemplate: input.string('pr-branch'),
     title: input.string('title'),
     body: input.string('body'),
-    labels: splitList(input.list('labels')),
-    reviewers: splitList(input.list('reviewers')),
-    teamReviewers: splitList(input.list('team-reviewers')),
-    assignees: splitList(input.list('assignees')),
-    draft,
-    autoMerge: autoMerge as MergeMethod | undefined,
-    provider: input.string('provider'),
-    apiUrl: input.string('api-url')?.trim() || undefined,
+    ...request,
     author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
     env
   }
@@ -184,25 +210,11 @@ export async function runSetImagePr(
   request: EditRequest,
   platform: Platform
 ): Promise<SetImagePrResult> {
-  const token = s.env[TOKEN_VARIABLE]!.trim()
-  platform.setSecret(token)
-  const remote = parseRemoteUrl(s.repo, process.cwd())
-  const auth = authFromEnv(remote, s.env, platform.redactor)
-  const target = resolveForge({
-    repoUrl: remote.url,
-    provider: s.provider,
-    apiUrl: s.apiUrl,
-    env: s.env
-  })
-  const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
-  const forge: Forge =
-    target.kind === 'github'
-      ? new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
-      : new GitLabForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
+  const {forge, repoUrl, gitConfig} = openForge(s, platform)
   let outcome: EditOutcome | undefined
   const lifecycle = await runPrLifecycle({
-    repoUrl: remote.url,
-    gitConfig: auth.config,
+    repoUrl,
+    gitConfig,
     forge,
     base: s.base,
     branchTemplate: s.branchTemplate,
@@ -215,12 +227,7 @@ export async function runSetImagePr(
         : request.images.length > 0
           ? ['.']
           : request.sets.map(x => x.split(':')[0]),
-    labels: s.labels,
-    reviewers: s.reviewers,
-    teamReviewers: s.teamReviewers,
-    assignees: s.assignees,
-    draft: s.draft,
-    autoMerge: s.autoMerge,
+    ...prDecorations(s),
     source: sourceRepoFromEnv(s.env),
     identity: s.author,
     log: platform,
@@ -243,49 +250,27 @@ export async function runSetImagePr(
 
 export function prOutputs(r: SetImagePrResult | undefined): Record<string, string> {
   if (!r) return {}
-  const l = r.lifecycle
-  return l.operation === 'no-op'
-    ? {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
-    : {
-        'pr-number': String(l.pullRequest.number),
-        'pr-url': l.pullRequest.url,
-        'pr-operation': l.operation
-      }
+  return prLifecycleOutputs(r.lifecycle)
 }
 
 export function prJson(r: SetImagePrResult | undefined): Record<string, unknown> {
   if (!r) return {}
-  const l = r.lifecycle
-  return {
-    branch: l.branch,
-    base: l.base,
-    pullRequest:
-      l.operation === 'no-op'
-        ? {number: null, url: null, operation: 'no-op'}
-        : {
-            number: l.pullRequest.number,
-            url: l.pullRequest.url,
-            operation: l.operation,
-            commit: l.commit
-          }
-  }
+  return prLifecycleJson(r.lifecycle)
 }
 
 export function prText(r: SetImagePrResult): string {
-  const l = r.lifecycle
-  return l.operation === 'no-op'
-    ? `${l.base} already has this change; no pull request opened`
-    : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`
+  return prLifecycleText(r.lifecycle)
 }
 
-function splitList(values: string[]): string[] {
+/** Action inputs arrive one per line; a comma-separated line is accepted too. */
+export function splitList(values: string[]): string[] {
   return values
     .flatMap(v => v.split(/[,\n]/))
     .map(v => v.trim())
     .filter(Boolean)
 }
 
-function parseAuthor(text: string): {name: string; email: string} {
+export function parseAuthor(text: string): {name: string; email: string} {
   const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text)
   if (!m)
     throw new UsageError(

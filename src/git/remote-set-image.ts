@@ -20,12 +20,12 @@ import {
 import type {OptionSpec, OutputSpec} from '../commands/types.js'
 import type {Platform} from '../platform/port.js'
 import type {Identity} from './git.js'
-import {commitUrl, displayUrl} from './remote-url.js'
+import {remoteReport} from '../commands/render-edits.js'
 import type {Backoff, Planner} from './remote-write.js'
 import {readTransport, type TransportSettings} from '../transport/select.js'
 import {setImageApiPlanner} from '../transport/set-image-planner.js'
-import {transportWrite} from '../transport/run.js'
-import type {RepoApi, TransportKind} from '../transport/transport.js'
+import {transportReport, transportWrite, type TransportReport} from '../transport/run.js'
+import type {RepoApi} from '../transport/transport.js'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -91,7 +91,7 @@ export interface RemoteSettings {
 }
 
 /** What remote mode adds to set-image's result. */
-export interface RemoteReport {
+export interface RemoteReport extends Partial<TransportReport> {
   repo: string
   branch: string
   commit: string | null
@@ -103,14 +103,6 @@ export interface RemoteReport {
   message?: string
   /** Set when the push was refused for good; the command then exits 1. */
   rejected?: {reason: string; detail: string}
-  /** Set by set-image (argo-app's git-only writes leave it out). */
-  transport?: TransportKind
-  transportReason?: string
-  /** The forge's verdict on the commit's signature; undefined when not asked or unknown. */
-  verified?: boolean
-  verificationReason?: string
-  /** --require-verified and the commit is not verified; the command then exits 1. */
-  verificationFailure?: string
 }
 
 /** Parses `Name <email>`; throws UsageError with the expected form. */
@@ -240,46 +232,9 @@ export async function runRemoteSetImage(
     apiMsPerSecond: settings.apiMsPerSecond,
     onApi: settings.onApi
   })
-  const base = {
-    repo: displayUrl(result.remote),
-    branch: result.branch,
-    attempts: result.attempts,
-    transport: result.transport,
-    transportReason: result.transportReason,
-    ...(result.verification
-      ? {verified: result.verification.verified, verificationReason: result.verification.reason}
-      : {}),
-    ...(result.verificationFailure ? {verificationFailure: result.verificationFailure} : {})
-  }
-  switch (result.kind) {
-    case 'pushed':
-      return {
-        outcome: result.outcome,
-        remote: {
-          ...base,
-          commit: result.commit,
-          pushed: true,
-          commitUrl: commitUrl(result.remote, result.commit),
-          message: result.message
-        }
-      }
-    case 'dry-run':
-      return {
-        outcome: result.outcome,
-        remote: {...base, commit: null, pushed: false, message: result.message}
-      }
-    case 'unchanged':
-      return {outcome: result.outcome, remote: {...base, commit: null, pushed: false}}
-    case 'rejected':
-      return {
-        outcome: result.outcome,
-        remote: {
-          ...base,
-          commit: null,
-          pushed: false,
-          rejected: {reason: result.reason, detail: result.detail}
-        }
-      }
+  return {
+    outcome: result.outcome,
+    remote: remoteReport(result, transportReport(result))
   }
 }
 

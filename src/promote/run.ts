@@ -1,20 +1,17 @@
 import {OperationError, UsageError} from '../core/errors.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
 import type {Env} from '../commands/types.js'
-import type {MergeMethod, Forge, PullRequest} from '../forge/forge.js'
-import {GitHubForge} from '../forge/github.js'
-import {GitLabForge} from '../forge/gitlab.js'
+import type {PullRequest} from '../forge/forge.js'
+import {openForge} from '../forge/open-forge.js'
 import {runPrLifecycle} from '../forge/pr-lifecycle.js'
 import {renderTemplate, type PrChange, type TemplateContext} from '../forge/pr-body.js'
-import {resolveForge} from '../forge/provider.js'
-import {TOKEN_VARIABLE, authFromEnv} from '../git/auth.js'
+import {prDecorations, type PrRequestSettings} from '../forge/set-image-pr.js'
+import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {Identity} from '../git/git.js'
 import type {Backoff, Planner} from '../git/remote-write.js'
 import {promoteApiPlanner} from '../transport/promote-planner.js'
-import {transportWrite} from '../transport/run.js'
+import {transportReport, transportWrite, type TransportReport} from '../transport/run.js'
 import type {TransportSettings} from '../transport/select.js'
-import type {TransportKind} from '../transport/transport.js'
-import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
 import {
   planCheckout,
@@ -27,18 +24,10 @@ import {kubectlRenderer, renderAround, type Renderer} from './render.js'
 import {peekPromotionConfig} from './peek-config.js'
 import {resolveEnvironments} from '../core/promotion/environments.js'
 
-export interface PromotePrSettings {
+export interface PromotePrSettings extends PrRequestSettings {
   branch?: string
   title?: string
   body?: string
-  labels: string[]
-  reviewers: string[]
-  teamReviewers: string[]
-  assignees: string[]
-  draft: boolean
-  autoMerge?: MergeMethod
-  provider?: string
-  apiUrl?: string
 }
 
 export interface PromoteSettings {
@@ -63,7 +52,7 @@ export interface PromoteSettings {
   backoff?: Backoff
 }
 
-export interface PromoteResult {
+export interface PromoteResult extends Partial<TransportReport> {
   mode: 'push' | 'pr'
   from: string
   to: string
@@ -77,13 +66,6 @@ export interface PromoteResult {
   pr?: PullRequest
   prOperation?: string
   rejected?: {reason: string; detail: string}
-  /** Push mode: which transport carried the commit, and why. */
-  transport?: TransportKind
-  transportReason?: string
-  verified?: boolean
-  verificationReason?: string
-  /** --require-verified and the commit is not verified: exit 1. */
-  verificationFailure?: string
 }
 
 export async function runPromotion(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
@@ -126,12 +108,7 @@ async function runPush(s: PromoteSettings, platform: Platform): Promise<PromoteR
     branch: result.branch,
     attempts: result.attempts,
     apps: plan.plan.apps,
-    transport: result.transport,
-    transportReason: result.transportReason,
-    ...(result.verification
-      ? {verified: result.verification.verified, verificationReason: result.verification.reason}
-      : {}),
-    ...(result.verificationFailure ? {verificationFailure: result.verificationFailure} : {})
+    ...transportReport(result)
   }
   switch (result.kind) {
     case 'pushed':
@@ -173,35 +150,21 @@ export function commitMessage(template: string | undefined, plan: CheckoutPlan):
   return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`
 }
 
-function forgeFor(s: PromoteSettings, platform: Platform): Forge {
-  const token = s.env[TOKEN_VARIABLE]?.trim()
-  if (!token) {
-    throw new UsageError(
-      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
-    )
-  }
-  platform.setSecret(token)
-  const target = resolveForge({
-    repoUrl: s.repo,
-    provider: s.pr.provider,
-    apiUrl: s.pr.apiUrl,
-    env: s.env
-  })
-  const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
-  return target.kind === 'github'
-    ? new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
-    : new GitLabForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log})
-}
-
 /** `dev` -> `dev`; a directory given without a config becomes one branch-safe segment. */
 function branchPart(name: string): string {
   return name.replace(/\/+/g, '-')
 }
 
 async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteResult> {
-  const forge = forgeFor(s, platform)
-  const remote = parseRemoteUrl(s.repo, process.cwd())
-  const auth = authFromEnv(remote, s.env, platform.redactor)
+  if (!s.env[TOKEN_VARIABLE]?.trim()) {
+    throw new UsageError(
+      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
+    )
+  }
+  const {forge, repoUrl, gitConfig} = openForge(
+    {repo: s.repo, provider: s.pr.provider, apiUrl: s.pr.apiUrl, env: s.env},
+    platform
+  )
   const renderer = s.renderer ?? kubectlRenderer()
   // The branch must be known before the checkout, so it is built from the flags, not from the config.
   const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : ''
@@ -209,9 +172,9 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
   if (s.request.next) {
     // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
     const config = await peekPromotionConfig({
-      url: remote.url,
+      url: repoUrl,
       branch: s.branch,
-      gitConfig: auth.config,
+      gitConfig,
       redactor: platform.redactor
     })
     to = resolveEnvironments(config, s.request).target.name
@@ -219,20 +182,15 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
   const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`
   let state: {plan: CheckoutPlan; diffs: RenderedDiff[]; note?: string} | undefined
   const result = await runPrLifecycle({
-    repoUrl: remote.url,
-    gitConfig: auth.config,
+    repoUrl,
+    gitConfig,
     forge,
     base: s.branch,
     branchTemplate: s.pr.branch ?? escapeTemplate(defaultBranch),
     titleTemplate: s.pr.title,
     bodyTemplate: s.pr.body,
     paths: [],
-    labels: s.pr.labels,
-    reviewers: s.pr.reviewers,
-    teamReviewers: s.pr.teamReviewers,
-    assignees: s.pr.assignees,
-    draft: s.pr.draft,
-    autoMerge: s.pr.autoMerge,
+    ...prDecorations(s.pr),
     identity: s.author,
     log: platform,
     redactor: platform.redactor,

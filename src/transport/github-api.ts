@@ -1,5 +1,6 @@
 import type {GitHubForge} from '../forge/github.js'
 import {
+  entryKind,
   type CommitAttempt,
   type RemoteFile,
   type RepoApi,
@@ -46,14 +47,7 @@ export class GitHubRepoApi implements RepoApi {
     if (content?.kind !== 'dir') return undefined
     return content.entries.map(e => ({
       path: e.path,
-      kind:
-        e.type === 'dir'
-          ? 'dir'
-          : e.type === 'symlink'
-            ? 'link'
-            : e.type === 'submodule'
-              ? 'submodule'
-              : 'file',
+      kind: CONTENT_KINDS[e.type] ?? 'file',
       sha: e.sha
     }))
   }
@@ -104,13 +98,12 @@ export class GitHubRepoApi implements RepoApi {
 }
 
 function toEntry(e: {path: string; type: string; mode: string; sha: string}): TreeEntry {
-  const kind =
-    e.type === 'tree'
-      ? 'dir'
-      : e.type === 'commit'
-        ? 'submodule'
-        : e.mode === '120000'
-          ? 'link'
-          : 'file'
-  return {path: e.path, kind, sha: e.sha}
+  return {path: e.path, kind: entryKind(e.type, e.mode), sha: e.sha}
+}
+
+/** The contents API names kinds instead of giving types and modes. */
+const CONTENT_KINDS: Record<string, TreeEntry['kind']> = {
+  dir: 'dir',
+  symlink: 'link',
+  submodule: 'submodule'
 }

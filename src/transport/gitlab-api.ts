@@ -1,5 +1,6 @@
 import {OperationError, errorMessage} from '../core/errors.js'
 import {
+  entryKind,
   type CommitAttempt,
   type RemoteFile,
   type RepoApi,
@@ -127,18 +128,7 @@ export class GitLabRepoApi implements RepoApi {
       })
       if (r.status === 404) return undefined
       for (const e of r.data as {path: string; type: string; mode: string; id: string}[]) {
-        entries.push({
-          path: e.path,
-          kind:
-            e.type === 'tree'
-              ? 'dir'
-              : e.type === 'commit'
-                ? 'submodule'
-                : e.mode === '120000'
-                  ? 'link'
-                  : 'file',
-          sha: e.id
-        })
+        entries.push({path: e.path, kind: entryKind(e.type, e.mode), sha: e.id})
       }
       const next = r.headers.get('x-next-page')
       if (!next) return entries

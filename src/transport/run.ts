@@ -59,6 +59,33 @@ export type TransportWriteResult<O extends PlanOutcome> = RemoteWriteResult<O> &
   verificationFailure?: string
 }
 
+/** The transport facts a command reports (outputs, JSON, text, summary). */
+export interface TransportReport {
+  transport: TransportKind
+  transportReason: string
+  /** The forge's verdict on the commit's signature; undefined when not asked or unknown. */
+  verified?: boolean
+  verificationReason?: string
+  /** --require-verified and the commit is not verified; the command then exits 1. */
+  verificationFailure?: string
+}
+
+export function transportReport(r: {
+  transport: TransportKind
+  transportReason: string
+  verification?: Verification
+  verificationFailure?: string
+}): TransportReport {
+  return {
+    transport: r.transport,
+    transportReason: r.transportReason,
+    ...(r.verification
+      ? {verified: r.verification.verified, verificationReason: r.verification.reason}
+      : {}),
+    ...(r.verificationFailure ? {verificationFailure: r.verificationFailure} : {})
+  }
+}
+
 const GITHUB_VERIFIED_FIX =
   "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those"
 

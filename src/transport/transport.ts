@@ -78,6 +78,13 @@ export interface RepoApi {
   verification(commit: string): Promise<Verification | undefined>
 }
 
+/** The kind of a git tree entry as both forges list it (`type` blob/tree/commit, `mode`). */
+export function entryKind(type: string, mode: string): TreeEntry['kind'] {
+  if (type === 'tree') return 'dir'
+  if (type === 'commit') return 'submodule'
+  return mode === '120000' ? 'link' : 'file'
+}
+
 /** A new content for one file, as a planner produces it. */
 export interface FileWrite {
   path: string
