@@ -5,7 +5,8 @@
  * pushed race-safely with --repo, or proposed as a pull request with
  * --mode pr. Nothing talks to Argo CD.
  */
-import {lstat, mkdir, readFile, realpath, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, mkdtemp, readFile, realpath, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
 import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {formatChange, type FieldChange} from '../argocd/application.js'
 import {mergeManifest, type ManifestRequest} from '../argocd/manifest.js'
@@ -20,7 +21,7 @@ import {unifiedDiff} from '../core/diff.js'
 import {OperationError, UsageError} from '../core/errors.js'
 import {writeEdits} from '../edit/apply.js'
 import {checkRelative, openRoot} from '../edit/workspace.js'
-import {openForge} from '../forge/open-forge.js'
+import {openForge, prTransport} from '../forge/open-forge.js'
 import {sourceRepoFromEnv, type PrChange} from '../forge/pr-body.js'
 import {runPrLifecycle, type PrLifecycleResult} from '../forge/pr-lifecycle.js'
 import {
@@ -40,7 +41,7 @@ import {
   type RemoteReport,
   type RemoteSettings
 } from '../git/remote-set-image.js'
-import {remoteWrite, type Planner} from '../git/remote-write.js'
+import type {Planner} from '../git/remote-write.js'
 import type {Platform} from '../platform/port.js'
 import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
 import {
@@ -51,6 +52,9 @@ import {
   remoteReport
 } from './render-edits.js'
 import {defineCommand} from './types.js'
+import {transportReport, transportWrite} from '../transport/run.js'
+import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS} from '../transport/select.js'
+import {TransportUnavailable, type ApiPlanner} from '../transport/transport.js'
 
 export const DEFAULT_MANIFEST_DIR = 'argocd/apps'
 
@@ -209,6 +213,53 @@ export function manifestPlanner(
   }
 }
 
+/**
+ * The same edit on a read-only view of a remote commit (the API transport):
+ * the manifest and what lies on its path are placed in a scratch directory
+ * and planManifest runs there, so the merge and its refusals are the local
+ * ones. Symlinks on the path are not followed over the API.
+ */
+export function manifestApiPlanner(
+  manifest: string,
+  request: ManifestRequest
+): ApiPlanner<ManifestOutcome> {
+  return {
+    async plan(view) {
+      // One listing of the whole tree also lets the commit refuse writes below a symlinked directory.
+      const entries = new Map((await view.listTree()).map(e => [e.path, e]))
+      const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-argo-app-'))
+      try {
+        const parts = manifest.split('/')
+        for (let i = 1; i <= parts.length; i++) {
+          const path = parts.slice(0, i).join('/')
+          const entry = entries.get(path)
+          if (!entry) break
+          if (entry.kind === 'link') {
+            throw new TransportUnavailable(
+              `${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`
+            )
+          }
+          if (entry.kind === 'dir') {
+            await mkdir(join(dir, path), {recursive: true})
+            continue
+          }
+          // A file (or submodule) where the path goes on: planManifest names the problem.
+          const file = entry.kind === 'file' ? await view.read(path, entry) : undefined
+          await writeFile(join(dir, path), file?.kind === 'file' ? file.content : '')
+          break
+        }
+        const outcome = await planManifest(dir, manifest, request)
+        return {
+          outcome,
+          writes: outcome.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
+        }
+      } finally {
+        await rm(dir, {recursive: true, force: true})
+      }
+    }
+  }
+}
+
 // ----------------------------------------------------------- the reports ---
 
 function show(v: unknown): string | null {
@@ -229,6 +280,26 @@ function messageChanges(o: ManifestOutcome): MessageChange[] {
     before: show(c.before),
     after: show(c.after)
   }))
+}
+
+function commitMessage(
+  remote: RemoteSettings,
+  outcome: ManifestOutcome,
+  manifest: string,
+  branch: string
+): string {
+  const source = ciSourceFromEnv(remote.env)
+  const input = {changes: messageChanges(outcome), paths: [manifest], branch, source}
+  if (remote.message !== undefined && remote.message.trim() !== '') {
+    // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
+    const mark = '\u0000subject\u0000'
+    const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark)
+    return renderCommitMessage(template, input).split(mark).join(subject(outcome))
+  }
+  return (
+    [subject(outcome), changesBlock(input.changes), trailers(source)].filter(Boolean).join('\n\n') +
+    '\n'
+  )
 }
 
 function subject(o: ManifestOutcome): string {
@@ -300,7 +371,8 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     },
     {name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing'},
     ...PR_OPTIONS,
-    ...REMOTE_OPTIONS
+    ...REMOTE_OPTIONS,
+    ...TRANSPORT_OPTIONS
   ],
   outputSpecs: [
     {
@@ -317,7 +389,8 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       name: 'branch',
       description: 'with --repo: the branch committed to (--mode pr: the PR head branch)'
     },
-    ...PR_OUTPUTS
+    ...PR_OUTPUTS,
+    ...TRANSPORT_OUTPUTS
   ],
 
   settings(input, env, platform) {
@@ -389,7 +462,15 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       'pr-number': '',
       'pr-url': '',
       'pr-operation': '',
-      ...(l ? prLifecycleOutputs(l) : {})
+      transport: '',
+      verified: '',
+      ...(l ? prLifecycleOutputs(l) : {}),
+      ...(r.remote?.transport
+        ? {
+            transport: r.remote.transport,
+            verified: r.remote.verified === undefined ? '' : String(r.remote.verified)
+          }
+        : {})
     }
   },
 
@@ -428,7 +509,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     return editText(lines, {...r, changed: r.outcome.changed, diff: r.outcome.diff})
   },
 
-  exitCode: r => (r.remote?.rejected ? 1 : 0)
+  exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 })
 
 async function runRemote(
@@ -436,36 +517,31 @@ async function runRemote(
   remote: RemoteSettings,
   platform: Platform
 ): Promise<ArgoAppResult> {
-  const source = ciSourceFromEnv(remote.env)
-  const result = await remoteWrite({
+  const result = await transportWrite({
+    transport: remote.transport,
     repo: remote.repo,
+    cwd: remote.cwd,
     branch: remote.branch,
-    planner: manifestPlanner(s.manifest, s.request),
-    message: (outcome, branch) => {
-      const input = {changes: messageChanges(outcome), paths: [s.manifest], branch, source}
-      if (remote.message !== undefined && remote.message.trim() !== '') {
-        // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
-        const mark = '\u0000subject\u0000'
-        const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark)
-        return renderCommitMessage(template, input).split(mark).join(subject(outcome))
-      }
-      return (
-        [subject(outcome), changesBlock(input.changes), trailers(source)]
-          .filter(Boolean)
-          .join('\n\n') + '\n'
-      )
-    },
+    provider: remote.provider,
+    apiUrl: remote.apiUrl,
+    env: remote.env,
+    gitPlanner: manifestPlanner(s.manifest, s.request),
+    apiPlanner: manifestApiPlanner(s.manifest, s.request),
+    message: (outcome, branch) => commitMessage(remote, outcome, s.manifest, branch),
     author: remote.author,
+    authorGiven: remote.authorGiven,
     maxAttempts: remote.maxAttempts,
     dryRun: s.dryRun,
-    env: remote.env,
-    redactor: platform.redactor,
-    cwd: remote.cwd,
-    log: m => platform.info(m),
-    debug: m => platform.debug(m),
-    backoff: remote.backoff
+    platform,
+    backoff: remote.backoff,
+    apiMsPerSecond: remote.apiMsPerSecond,
+    onApi: remote.onApi
   })
-  return {outcome: result.outcome, dryRun: s.dryRun, remote: remoteReport(result)}
+  return {
+    outcome: result.outcome,
+    dryRun: s.dryRun,
+    remote: remoteReport(result, transportReport(result))
+  }
 }
 
 async function runPr(
@@ -476,10 +552,24 @@ async function runPr(
   const {forge, repoUrl, gitConfig} = openForge(pr, platform)
   const name = s.request.app.name
   let outcome: ManifestOutcome | undefined
+  const apiPlanner = manifestApiPlanner(s.manifest, s.request)
   const lifecycle = await runPrLifecycle({
     repoUrl,
     gitConfig,
     forge,
+    ...prTransport(
+      {...pr, transport: pr.transport ?? {choice: 'git', requireVerified: false}},
+      repoUrl,
+      platform,
+      async view => {
+        const planned = await apiPlanner.plan(view)
+        outcome = planned.outcome
+        return {
+          changes: outcome.changed ? prChanges(outcome) : [],
+          writes: planned.writes
+        }
+      }
+    ),
     base: pr.base,
     // One PR per Application, whatever this run changes in it.
     branchTemplate: pr.branchTemplate || `gitops-deploy/argo-app/${name}`,

@@ -145,11 +145,11 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
       name: 'missing',
       description: 'JSON list of apps that exist in the source but not in the target'
     },
-    {name: 'transport', description: "push mode: the commit transport used, 'git' or 'api'"},
+    {name: 'transport', description: "the commit transport used, 'git' or 'api'"},
     {
       name: 'verified',
       description:
-        "push mode: 'true'/'false' when the forge reported the commit's signature, else ''"
+        "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
     }
   ],
   settings: (input, env) => readSettings(input, env),
@@ -165,7 +165,7 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     'pr-operation': r.prOperation ?? '',
     promoted: JSON.stringify(promotedList(r.apps)),
     missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
-    transport: r.transport ?? (r.mode === 'pr' ? 'git' : ''),
+    transport: r.transport ?? '',
     verified: r.verified === undefined ? '' : String(r.verified)
   }),
   json: r => ({
@@ -179,8 +179,8 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     branch: r.branch ?? null,
     attempts: r.attempts ?? null,
     pr: r.pr ? {number: r.pr.number, url: r.pr.url, operation: r.prOperation} : null,
-    transport: r.transport ?? (r.mode === 'pr' ? 'git' : null),
-    transportReason: r.transportReason ?? (r.mode === 'pr' ? PR_TRANSPORT_REASON : null),
+    transport: r.transport ?? null,
+    transportReason: r.transportReason ?? null,
     verified: r.verified ?? null,
     ...(r.verificationReason ? {verification: r.verificationReason} : {}),
     ...(r.verificationFailure ? {error: r.verificationFailure} : {}),
@@ -279,11 +279,6 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
   const message = input.string('message')
   if (message !== undefined) checkMessageTemplate(message)
   const transport = readTransport(input)
-  if (mode === 'pr' && (transport.choice === 'api' || transport.requireVerified)) {
-    throw new UsageError(
-      `${transport.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --mode push for an API commit, or drop the flag`
-    )
-  }
   return {
     repo,
     branch: branch ?? base,
@@ -359,8 +354,6 @@ function headline(r: PromoteResult): string {
       return `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`
   }
 }
-
-export const PR_TRANSPORT_REASON = 'PR mode pushes the PR branch with git'
 
 function transportLine(r: PromoteResult): string | undefined {
   if (!r.transport) return undefined

@@ -11,13 +11,21 @@ import type {PlanOutcome, RemoteWriteResult} from '../git/remote-write.js'
 
 /** The pr-number, pr-url and pr-operation outputs. */
 export function prLifecycleOutputs(l: PrLifecycleResult): Record<string, string> {
-  return l.operation === 'no-op'
-    ? {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
-    : {
-        'pr-number': String(l.pullRequest.number),
-        'pr-url': l.pullRequest.url,
-        'pr-operation': l.operation
-      }
+  return {
+    ...(l.operation === 'no-op'
+      ? {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
+      : {
+          'pr-number': String(l.pullRequest.number),
+          'pr-url': l.pullRequest.url,
+          'pr-operation': l.operation
+        }),
+    ...(l.transport
+      ? {
+          transport: l.transport,
+          verified: l.verification ? String(l.verification.verified) : ''
+        }
+      : {})
+  }
 }
 
 export function prLifecycleJson(l: PrLifecycleResult): Record<string, unknown> {
@@ -32,14 +40,29 @@ export function prLifecycleJson(l: PrLifecycleResult): Record<string, unknown> {
             url: l.pullRequest.url,
             operation: l.operation,
             commit: l.commit
-          }
+          },
+    ...(l.transport
+      ? {
+          transport: l.transport,
+          transportReason: l.transportReason,
+          verified: l.verification?.verified ?? null,
+          ...(l.verification ? {verification: l.verification.reason} : {})
+        }
+      : {})
   }
 }
 
 export function prLifecycleText(l: PrLifecycleResult): string {
   return l.operation === 'no-op'
     ? `${l.base} already has this change; no pull request opened`
-    : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`
+    : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`
+}
+
+/** Only the API is worth a mention: git is how PR branches always travelled. */
+function viaApi(l: PrLifecycleResult): string {
+  if (l.transport !== 'api') return ''
+  const v = l.verification
+  return `, via api${v === undefined ? '' : v.verified ? ', verified' : ', not verified'}`
 }
 
 /**

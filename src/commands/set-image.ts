@@ -30,8 +30,7 @@ import {
   type RemoteReport,
   type RemoteSettings
 } from '../git/remote-set-image.js'
-import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS, readTransport} from '../transport/select.js'
-import {UsageError} from '../core/errors.js'
+import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS} from '../transport/select.js'
 import {editText} from './render-edits.js'
 
 export interface SetImageSettings {
@@ -113,15 +112,6 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   ],
   settings(input, env) {
     const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
-    if (pr) {
-      const t = readTransport(input)
-      // The PR branch commit still goes through git; say so instead of silently ignoring the flag.
-      if (t.choice === 'api' || t.requireVerified) {
-        throw new UsageError(
-          `${t.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --repo without --mode pr for an API commit, or drop the flag`
-        )
-      }
-    }
     const remote = pr ? undefined : remoteSettings(input, env, process.cwd())
     return {
       ...(pr ? {pr} : {}),

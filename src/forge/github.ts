@@ -387,6 +387,88 @@ export class GitHubForge implements Forge {
     }
   }
 
+  // --- PR branches over the API (src/transport/github-api.ts replaceBranch / compare) ---
+
+  /** Creates `refs/heads/<branch>` at `sha`; false when it exists already (a concurrent writer). */
+  async createBranchRef(branch: string, sha: string): Promise<boolean> {
+    try {
+      await this.client.rest.git.createRef({
+        owner: this.owner,
+        repo: this.repo,
+        ref: `refs/heads/${branch}`,
+        sha
+      })
+      return true
+    } catch (e) {
+      if (statusOf(e) === 422 && /already exists/i.test(errorText(e))) return false
+      throw this.translate(`create branch ${branch}`, e)
+    }
+  }
+
+  /** Points `branch` at `sha`, fast-forward or not (the REST API has no compare-and-swap). */
+  async forceBranchRef(branch: string, sha: string): Promise<void> {
+    await this.call(`move branch ${branch}`, () =>
+      this.client.rest.git.updateRef({
+        owner: this.owner,
+        repo: this.repo,
+        ref: `heads/${branch}`,
+        sha,
+        force: true
+      })
+    )
+  }
+
+  async deleteBranchRef(branch: string): Promise<void> {
+    try {
+      await this.client.rest.git.deleteRef({
+        owner: this.owner,
+        repo: this.repo,
+        ref: `heads/${branch}`
+      })
+    } catch (e) {
+      if (statusOf(e) === 422 || statusOf(e) === 404) return
+      throw this.translate(`delete branch ${branch}`, e)
+    }
+  }
+
+  /** One page of `base...head` (three dots: from the merge base); files come on page 1 only. */
+  async compare(
+    base: string,
+    head: string,
+    page: number,
+    perPage: number
+  ): Promise<{
+    aheadBy: number
+    behindBy: number
+    mergeBase: string
+    commits: {sha: string; message: string; author: string; parents: string[]}[]
+    files?: {path: string; sha: string; status: string}[]
+  }> {
+    const {data} = await this.call(`compare ${base}...${head.slice(0, 12)}`, () =>
+      this.client.rest.repos.compareCommitsWithBasehead({
+        owner: this.owner,
+        repo: this.repo,
+        basehead: `${base}...${head}`,
+        page,
+        per_page: perPage
+      })
+    )
+    return {
+      aheadBy: data.ahead_by,
+      behindBy: data.behind_by,
+      mergeBase: data.merge_base_commit.sha,
+      commits: data.commits.map(c => ({
+        sha: c.sha,
+        message: c.commit.message,
+        author: `${c.commit.author?.name ?? ''} <${c.commit.author?.email ?? ''}>`,
+        parents: c.parents.map(p => p.sha)
+      })),
+      ...(data.files
+        ? {files: data.files.map(f => ({path: f.filename, sha: f.sha ?? '', status: f.status}))}
+        : {})
+    }
+  }
+
   /** `commit.verification` of one commit (GitHub's "Verified" badge). */
   async commitVerification(sha: string): Promise<{verified: boolean; reason: string}> {
     const {data} = await this.call(`read commit ${sha.slice(0, 12)}`, () =>

@@ -2,9 +2,12 @@ import type {Env} from '../commands/types.js'
 import {authFromEnv, TOKEN_VARIABLE} from '../git/auth.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
+import {openTransport, verificationFailureText} from '../transport/run.js'
+import type {TransportSettings} from '../transport/select.js'
 import type {Forge} from './forge.js'
 import {GitHubForge} from './github.js'
 import {GitLabForge} from './gitlab.js'
+import type {PrApiTransport, PrLifecycleInput} from './pr-lifecycle.js'
 import {resolveForge} from './provider.js'
 
 export interface ForgeTarget {
@@ -41,4 +44,45 @@ export function openForge(target: ForgeTarget, platform: Platform): OpenForge {
   const forge: Forge =
     resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options)
   return {forge, repoUrl: remote.url, gitConfig: auth.config}
+}
+
+export interface PrTransportTarget {
+  transport: TransportSettings
+  provider?: string
+  apiUrl?: string
+  env: Env
+  /** --author given explicitly (GitHub API commits cannot honour it). */
+  authorGiven: boolean
+}
+
+/**
+ * How --mode pr commits the branch: the lifecycle's API transport (with the
+ * command's edit planned on the base tip) or the reason git does it. Same
+ * rule as push mode; `preferGit` keeps `auto` on git for a reason of the
+ * command's own (promote's rendered diff needs a checkout).
+ */
+export function prTransport(
+  target: PrTransportTarget,
+  repoUrl: string,
+  platform: Platform,
+  plan: PrApiTransport['plan'],
+  preferGit?: string
+): Pick<PrLifecycleInput, 'api' | 'gitReason'> {
+  const opened = openTransport({...target, repoUrl, platform, preferGit})
+  if (opened.kind === 'git') return {gitReason: opened.reason}
+  const {requireVerified} = target.transport
+  return {
+    api: {
+      api: opened.api,
+      reason: opened.reason,
+      explicit: opened.explicit,
+      requireVerified,
+      // GitHub says whether it signed for one request; GitLab only when asked.
+      checkVerification: requireVerified || opened.provider === 'github',
+      verificationFailure: (commit, branch, v) =>
+        verificationFailureText(opened.provider, commit, branch, v),
+      onFallback: reason => platform.warning(`transport: falling back to git: ${reason}`),
+      plan
+    }
+  }
 }

@@ -1,9 +1,21 @@
+import {createHash} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {OperationError, UsageError, errorMessage} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit, type GitExecOptions} from '../git/exec.js'
+import {apiUnusable, requireVerifiedNeedsApi} from '../transport/run.js'
+import {
+  RemoteView,
+  TransportUnavailable,
+  type BranchApi,
+  type BranchCommit,
+  type Comparison,
+  type FileWrite,
+  type TransportKind,
+  type Verification
+} from '../transport/transport.js'
 import {PullRequestExistsError, type Forge, type MergeMethod, type PullRequest} from './forge.js'
 import {
   DEFAULT_BRANCH_TEMPLATE,
@@ -63,16 +75,50 @@ export interface PrLifecycleInput {
   edit(worktree: string): Promise<PrChange[]>
   log: PrLog
   redactor?: Redactor
+  /**
+   * Write the branch through the forge's API instead of git: `plan` is the
+   * edit on a read-only view of the base tip. Absent: git.
+   */
+  api?: PrApiTransport
+  /** Why git carries the branch (reported); default: PR mode's git push. */
+  gitReason?: string
   /** Attempts when a concurrent run moves the branch between our read and our push. */
   maxAttempts?: number
   timeoutMs?: number
 }
 
+export interface PrApiTransport {
+  api: BranchApi
+  /** Shown in the output: why the API. */
+  reason: string
+  /** --transport api: an API that cannot do the job is a usage error instead of a fall-back to git. */
+  explicit: boolean
+  requireVerified: boolean
+  /** Ask the forge for the commit's signature (GitHub: always; one request). */
+  checkVerification: boolean
+  /** Fails a landed commit that --require-verified refuses; the message names the fix. */
+  verificationFailure(commit: string, branch: string, v: Verification | undefined): string
+  /** Called once when `auto` gives up on the API before writing anything. */
+  onFallback(reason: string): void
+  /** The edit on the base tip: the changes for the PR and the files to write; [] when the base has it. */
+  plan(view: RemoteView): Promise<{changes: PrChange[]; writes: FileWrite[]}>
+}
+
+export const GIT_PR_REASON = 'PR mode pushes the PR branch with git'
+
 export type PrOperation = 'created' | 'updated' | 'unchanged'
 
+interface PrTransportFacts {
+  /** Which transport carried the branch commit, and why. */
+  transport?: TransportKind
+  transportReason?: string
+  /** The forge's word on the branch commit's signature, when asked. */
+  verification?: Verification
+}
+
 export type PrLifecycleResult =
-  | {operation: 'no-op'; base: string; branch: string; baseCommit: string}
-  | {
+  | ({operation: 'no-op'; base: string; branch: string; baseCommit: string} & PrTransportFacts)
+  | ({
       operation: PrOperation
       base: string
       branch: string
@@ -81,7 +127,7 @@ export type PrLifecycleResult =
       pushed: boolean
       pullRequest: PullRequest
       changes: PrChange[]
-    }
+    } & PrTransportFacts)
 
 class LeaseLost extends Error {}
 
@@ -121,14 +167,30 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
       : `no open PR for ${branch} -> ${base}`
   )
 
-  const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-pr-'))
+  let dir: string | undefined
+  let api = input.api
+  let gitReason = input.gitReason ?? GIT_PR_REASON
   try {
-    const git = repoGit(dir, input)
     const attempts = input.maxAttempts ?? 3
     for (let attempt = 1; ; attempt++) {
       try {
-        return await attemptOnce(git, dir, input, base, branch, existing)
+        if (api) {
+          const r = await attemptApi(api, input, base, branch, existing)
+          return {...r, transport: 'api', transportReason: api.reason}
+        }
+        dir ??= await mkdtemp(join(tmpdir(), 'gitops-deploy-pr-'))
+        const r = await attemptOnce(repoGit(dir, input), dir, input, base, branch, existing)
+        return {...r, transport: 'git', transportReason: gitReason}
       } catch (e) {
+        if (e instanceof TransportUnavailable && api) {
+          if (api.explicit) throw apiUnusable(e)
+          gitReason = `auto: fell back to git because ${e.message}`
+          if (api.requireVerified) throw requireVerifiedNeedsApi(gitReason)
+          api.onFallback(e.message)
+          api = undefined
+          attempt--
+          continue
+        }
         if (!(e instanceof LeaseLost) || attempt >= attempts) {
           if (e instanceof LeaseLost) {
             throw new OperationError(
@@ -143,7 +205,7 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
       }
     }
   } finally {
-    await rm(dir, {recursive: true, force: true})
+    if (dir) await rm(dir, {recursive: true, force: true})
   }
 }
 
@@ -172,7 +234,7 @@ async function attemptOnce(
   branch: string,
   found: PullRequest | undefined
 ): Promise<PrLifecycleResult> {
-  const {forge, log} = input
+  const {log} = input
   const tips = await remoteTips(git, input.repoUrl, [base, branch])
   const baseTip = tips.get(base)
   if (!baseTip) {
@@ -191,20 +253,14 @@ async function attemptOnce(
     return {operation: 'no-op', base, branch, baseCommit: baseTip}
   }
 
-  const ctx: TemplateContext = {base, branch, paths: input.paths, changes}
-  const described = input.describe?.(ctx)
-  const title =
-    described?.title ??
-    renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title')
-  const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined
-  const body = described?.body ?? renderBody({intro, branch, base, changes, source: input.source})
+  const {title, body, message} = describeChange(input, base, branch, changes)
 
-  if (headTip) await refuseForeignCommits(git, base, branch, headTip, found)
+  if (headTip) {
+    const commits = await branchCommits(git, base, headTip)
+    refuseForeignCommits({commits, complete: true}, branch, found)
+  }
 
   await git(['add', '-A'])
-  const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
-    .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
-    .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`
   const identity = {
     'user.name': input.identity.name,
     'user.email': input.identity.email,
@@ -224,8 +280,171 @@ async function attemptOnce(
     pushed = true
     log.info(`${headTip ? 'updated' : 'created'} branch ${branch} at ${commit.slice(0, 12)}`)
   }
+  return finishPullRequest(input, {base, branch, title, body, found, pushed, head, changes})
+}
 
-  let pr = found
+/** Title, body and commit message of the PR for these changes. */
+function describeChange(
+  input: PrLifecycleInput,
+  base: string,
+  branch: string,
+  changes: PrChange[]
+): {title: string; body: string; message: string} {
+  const ctx: TemplateContext = {base, branch, paths: input.paths, changes}
+  const described = input.describe?.(ctx)
+  const title =
+    described?.title ??
+    renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title')
+  const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined
+  const body = described?.body ?? renderBody({intro, branch, base, changes, source: input.source})
+  const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
+    .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
+    .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`
+  return {title, body, message}
+}
+
+/**
+ * The API twin of attemptOnce: plan on the base tip as the forge serves it,
+ * check the head branch through the compare API, and let the forge make the
+ * commit (src/transport: createCommitOnBranch / the commits API), so no git
+ * runs and, on GitHub with an App token or GITHUB_TOKEN, the commit is verified.
+ */
+async function attemptApi(
+  t: PrApiTransport,
+  input: PrLifecycleInput,
+  base: string,
+  branch: string,
+  found: PullRequest | undefined
+): Promise<PrLifecycleResult> {
+  const {api} = t
+  const {log} = input
+  const baseTip = await api.branchHead(base)
+  if (!baseTip) {
+    throw new OperationError(
+      `base branch '${base}' does not exist in ${api.where}; pass an existing branch with --base`
+    )
+  }
+  const headTip = await api.branchHead(branch)
+  const view = new RemoteView(api, baseTip)
+  const {changes, writes} = await t.plan(view)
+  if (changes.length === 0 || writes.length === 0) {
+    log.info(`${base} already has the change; no pull request needed`)
+    return {operation: 'no-op', base, branch, baseCommit: baseTip}
+  }
+  const {title, body, message} = describeChange(input, base, branch, changes)
+
+  let carries = false
+  let verification: Verification | undefined
+  if (headTip) {
+    const comparison = await api.compare(baseTip, headTip)
+    refuseForeignCommits(comparison, branch, found)
+    carries = await carriesEdit(api, comparison, headTip, writes)
+    if (carries && t.requireVerified) {
+      // An unverified commit left by an earlier run is replaced, not kept.
+      verification = await api.verification(headTip)
+      carries = verification?.verified === true
+    }
+  }
+  let head: string
+  if (carries) {
+    log.info(`branch ${branch} already carries this change`)
+    head = headTip!
+  } else {
+    const attempt = await api.replaceBranch({
+      branch,
+      parent: baseTip,
+      expected: headTip,
+      message,
+      author: input.identity,
+      writes: await view.prepare(writes)
+    })
+    switch (attempt.kind) {
+      case 'stale':
+        throw new LeaseLost(attempt.detail)
+      case 'unavailable':
+        throw new TransportUnavailable(
+          `${api.where} cannot create commits through its API (${attempt.detail})`
+        )
+      case 'rejected':
+        throw new OperationError(
+          `the forge refused the commit to ${branch} (${attempt.detail}); ${attempt.reason === 'protected' ? `a rule protects ${branch}: allow the token's identity to write it, or choose another --pr-branch` : 'check that the token may write to the repository'}`
+        )
+    }
+    head = attempt.commit
+    log.info(
+      `${headTip ? 'updated' : 'created'} branch ${branch} at ${head.slice(0, 12)} through the API`
+    )
+    verification = t.checkVerification ? await api.verification(head) : undefined
+    if (t.requireVerified && verification?.verified !== true) {
+      throw new OperationError(
+        `${t.verificationFailure(head, branch, verification)} The pull request was not created or updated.`
+      )
+    }
+  }
+  const result = await finishPullRequest(input, {
+    base,
+    branch,
+    title,
+    body,
+    found,
+    pushed: !carries,
+    head,
+    changes
+  })
+  return verification ? {...result, verification} : result
+}
+
+/**
+ * The head is exactly "base tip + these writes" when it contains the base
+ * tip and differs from it in just the written files, each with the planned
+ * bytes. A cut-short file list never counts as a match (the branch is then
+ * rewritten, which is safe).
+ */
+async function carriesEdit(
+  api: BranchApi,
+  comparison: Comparison,
+  headTip: string,
+  writes: FileWrite[]
+): Promise<boolean> {
+  const files = comparison.files
+  if (!comparison.containsBase || !files || files.length !== writes.length) return false
+  const byPath = new Map(files.map(f => [f.path, f]))
+  const headView = new RemoteView(api, headTip)
+  for (const w of writes) {
+    const f = byPath.get(w.path)
+    if (!f || f.removed) return false
+    if (f.sha) {
+      if (f.sha !== blobSha(w.content)) return false
+      continue
+    }
+    const file = await headView.read(w.path)
+    if (file?.kind !== 'file' || !file.content.equals(w.content)) return false
+  }
+  return true
+}
+
+/** Git's object id of a blob with these bytes. */
+function blobSha(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex')
+}
+
+/** Opens or updates the request once the branch holds the edit; the same for both transports. */
+async function finishPullRequest(
+  input: PrLifecycleInput,
+  p: {
+    base: string
+    branch: string
+    title: string
+    body: string
+    found: PullRequest | undefined
+    pushed: boolean
+    head: string
+    changes: PrChange[]
+  }
+): Promise<PrLifecycleResult> {
+  const {forge, log} = input
+  const {base, branch, title, body, pushed, changes} = p
+  let pr = p.found
   let operation: PrOperation
   if (!pr) {
     try {
@@ -267,7 +486,7 @@ async function attemptOnce(
     await forge.enableAutoMerge(pr, input.autoMerge)
     pr = {...pr, autoMerge: true}
   }
-  return {operation, base, branch, commit: head, pushed, pullRequest: pr, changes}
+  return {operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes}
 }
 
 async function remoteTips(git: Git, url: string, branches: string[]): Promise<Map<string, string>> {
@@ -298,46 +517,63 @@ async function treeOf(git: Git, rev: string): Promise<string> {
   return (await git(['rev-parse', `${rev}^{tree}`])).trim()
 }
 
-interface BranchCommit {
-  sha: string
-  author: string
-  subject: string
-  trailer: string
+/** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */
+export function trailerValues(message: string, key: string): string[] {
+  const paragraphs = message.replace(/\s+$/, '').split(/\n[ \t]*\n/)
+  if (paragraphs.length < 2) return []
+  const wanted = key.toLowerCase()
+  return paragraphs[paragraphs.length - 1]
+    .split('\n')
+    .map(l => /^([A-Za-z0-9-]+)[ \t]*:[ \t]*(.*)$/.exec(l))
+    .filter(m => m !== null && m[1].toLowerCase() === wanted)
+    .flatMap(m => m![2].split(',').map(v => v.trim()))
 }
 
-async function refuseForeignCommits(
-  git: Git,
-  base: string,
-  branch: string,
-  headTip: string,
-  pr: PullRequest | undefined
-): Promise<void> {
-  const format = `%H%x1f%an <%ae>%x1f%s%x1f%(trailers:key=${BRANCH_TRAILER},valueonly,separator=%x2c)%x1e`
-  const out = await git(['log', `--format=${format}`, `refs/remotes/origin/${base}..${headTip}`])
-  const commits: BranchCommit[] = out
+async function branchCommits(git: Git, base: string, headTip: string): Promise<BranchCommit[]> {
+  const out = await git([
+    'log',
+    '--format=%H%x1f%an <%ae>%x1f%B%x1e',
+    `refs/remotes/origin/${base}..${headTip}`
+  ])
+  return out
     .split('\x1e')
-    .map(r => r.trim())
-    .filter(Boolean)
+    .map(r => r.replace(/^\n+/, ''))
+    .filter(r => r.trim())
     .map(r => {
-      const [sha, author, subject, trailer] = r.split('\x1f')
-      return {sha, author, subject, trailer: (trailer ?? '').trim()}
+      const [sha, author, message] = r.split('\x1f')
+      return {sha, author, message: message ?? ''}
     })
-  const foreign = commits.filter(
-    c =>
-      !c.trailer
-        .split(',')
-        .map(s => s.trim())
-        .includes(branch)
+}
+
+/**
+ * Stops the run when the head branch has a commit we did not make: it would
+ * be lost. A list the forge cut short is treated as foreign too, since the
+ * commits it left out cannot be vouched for.
+ */
+function refuseForeignCommits(
+  comparison: Pick<Comparison, 'commits' | 'complete'>,
+  branch: string,
+  pr: PullRequest | undefined
+): void {
+  const foreign = comparison.commits.filter(
+    c => !trailerValues(c.message, BRANCH_TRAILER).includes(branch)
   )
+  const where = `branch ${branch}${pr ? ` (PR #${pr.number})` : ''}`
+  const fix = 'Merge or close the pull request, or delete the branch, or pick another --pr-branch'
+  if (foreign.length === 0 && !comparison.complete) {
+    throw new OperationError(
+      `${where} has more commits than the forge listed (${comparison.commits.length} shown), so they cannot be checked for commits gitops-deploy did not make; nothing was written. ${fix}`
+    )
+  }
   if (foreign.length === 0) return
   const list = foreign
     .slice(0, 3)
-    .map(c => `${c.sha.slice(0, 12)} "${c.subject}" by ${c.author}`)
+    .map(c => `${c.sha.slice(0, 12)} "${c.message.split('\n')[0]}" by ${c.author}`)
     .join('; ')
   const more = foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''
   throw new OperationError(
-    `branch ${branch}${pr ? ` (PR #${pr.number})` : ''} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
-      `they would be lost, so nothing was pushed. Merge or close the pull request, or delete the branch, or pick another --pr-branch`
+    `${where} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
+      `they would be lost, so nothing was pushed. ${fix}`
   )
 }
 

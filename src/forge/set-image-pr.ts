@@ -5,7 +5,9 @@ import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {Platform} from '../platform/port.js'
 import {prLifecycleJson, prLifecycleOutputs, prLifecycleText} from '../commands/render-edits.js'
 import type {MergeMethod} from './forge.js'
-import {openForge} from './open-forge.js'
+import {openForge, prTransport} from './open-forge.js'
+import {readTransport, type TransportSettings} from '../transport/select.js'
+import {setImageApiPlanner} from '../transport/set-image-planner.js'
 import {sourceRepoFromEnv, type PrChange} from './pr-body.js'
 import {runPrLifecycle, type PrLifecycleInput, type PrLifecycleResult} from './pr-lifecycle.js'
 
@@ -117,6 +119,10 @@ export interface SetImagePrSettings extends PrRequestSettings {
   title?: string
   body?: string
   author: {name: string; email: string}
+  /** --author given explicitly (GitHub API commits cannot honour it). */
+  authorGiven: boolean
+  /** How the PR branch commit is made; absent: git (library callers predating --transport). */
+  transport?: TransportSettings
   env: Env
 }
 
@@ -201,6 +207,8 @@ export function readPrSettings(input: InputReader, env: Env): SetImagePrSettings
     body: input.string('body'),
     ...request,
     author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+    authorGiven: Boolean(input.string('author')?.trim()),
+    transport: readTransport(input),
     env
   }
 }
@@ -212,10 +220,21 @@ export async function runSetImagePr(
 ): Promise<SetImagePrResult> {
   const {forge, repoUrl, gitConfig} = openForge(s, platform)
   let outcome: EditOutcome | undefined
+  const apiPlanner = setImageApiPlanner(request)
   const lifecycle = await runPrLifecycle({
     repoUrl,
     gitConfig,
     forge,
+    ...prTransport(
+      {...s, transport: s.transport ?? {choice: 'git', requireVerified: false}},
+      repoUrl,
+      platform,
+      async view => {
+        const planned = await apiPlanner.plan(view)
+        outcome = planned.outcome
+        return {changes: prChanges(planned.outcome), writes: planned.writes}
+      }
+    ),
     base: s.base,
     branchTemplate: s.branchTemplate,
     titleTemplate: s.title,
@@ -236,16 +255,21 @@ export async function runSetImagePr(
       outcome = await planEdits(worktree, request)
       if (!outcome.changed) return []
       await writeEdits(worktree, outcome)
-      return outcome.edits.map((e): PrChange => ({
-        file: e.file,
-        ...(e.image !== undefined ? {image: e.image} : {}),
-        ...(e.key !== undefined ? {key: e.key} : {}),
-        before: e.before ?? '',
-        after: e.after ?? ''
-      }))
+      return prChanges(outcome)
     }
   })
   return {outcome: outcome!, lifecycle}
+}
+
+function prChanges(outcome: EditOutcome): PrChange[] {
+  if (!outcome.changed) return []
+  return outcome.edits.map(e => ({
+    file: e.file,
+    ...(e.image !== undefined ? {image: e.image} : {}),
+    ...(e.key !== undefined ? {key: e.key} : {}),
+    before: e.before ?? '',
+    after: e.after ?? ''
+  }))
 }
 
 export function prOutputs(r: SetImagePrResult | undefined): Record<string, string> {

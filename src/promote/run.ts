@@ -2,8 +2,10 @@ import {OperationError, UsageError} from '../core/errors.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
 import type {Env} from '../commands/types.js'
 import type {PullRequest} from '../forge/forge.js'
-import {openForge} from '../forge/open-forge.js'
-import {runPrLifecycle} from '../forge/pr-lifecycle.js'
+import {openForge, prTransport} from '../forge/open-forge.js'
+import {PROMOTION_CONFIG_FILE, parsePromotionConfig} from '../core/promotion/config.js'
+import {RemoteView, type RepoApi} from '../transport/transport.js'
+import {GIT_PR_REASON, runPrLifecycle} from '../forge/pr-lifecycle.js'
 import {renderTemplate, type PrChange, type TemplateContext} from '../forge/pr-body.js'
 import {prDecorations, type PrRequestSettings} from '../forge/set-image-pr.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
@@ -166,25 +168,55 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
     platform
   )
   const renderer = s.renderer ?? kubectlRenderer()
+  let state: {plan: CheckoutPlan; diffs: RenderedDiff[]; note?: string} | undefined
+  const apiPlanner = promoteApiPlanner(s.request)
+  const transport = prTransport(
+    {
+      transport: s.transport ?? {choice: 'git', requireVerified: false},
+      provider: s.pr.provider,
+      apiUrl: s.pr.apiUrl,
+      env: s.env,
+      authorGiven: s.authorGiven === true
+    },
+    repoUrl,
+    platform,
+    async view => {
+      const planned = await apiPlanner.plan(view)
+      const plan = planned.outcome
+      state = {
+        plan,
+        diffs: [],
+        note: s.render
+          ? 'the rendered manifest diff needs a checkout of the config repo, and this pull request was committed through the API (--transport api); use --transport git to get it'
+          : 'rendering was turned off (--skip-render)'
+      }
+      return {changes: plan.changed ? plan.changes : [], writes: planned.writes}
+    },
+    s.render
+      ? 'the rendered manifest diff in the PR needs a checkout (pass --skip-render or --transport api to commit through the API)'
+      : undefined
+  )
   // The branch must be known before the checkout, so it is built from the flags, not from the config.
   const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : ''
   let to = s.request.to ?? ''
   if (s.request.next) {
     // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
-    const config = await peekPromotionConfig({
-      url: repoUrl,
-      branch: s.branch,
-      gitConfig,
-      redactor: platform.redactor
-    })
+    const config = transport.api
+      ? await peekConfigApi(transport.api.api, s.branch)
+      : await peekPromotionConfig({
+          url: repoUrl,
+          branch: s.branch,
+          gitConfig,
+          redactor: platform.redactor
+        })
     to = resolveEnvironments(config, s.request).target.name
   }
   const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`
-  let state: {plan: CheckoutPlan; diffs: RenderedDiff[]; note?: string} | undefined
   const result = await runPrLifecycle({
     repoUrl,
     gitConfig,
     forge,
+    ...transport,
     base: s.branch,
     branchTemplate: s.pr.branch ?? escapeTemplate(defaultBranch),
     titleTemplate: s.pr.title,
@@ -244,11 +276,24 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
     branch: result.branch,
     apps: plan.plan.apps
   }
+  const facts = transportReport({
+    transport: result.transport ?? 'git',
+    transportReason: result.transportReason ?? GIT_PR_REASON,
+    ...(result.verification ? {verification: result.verification} : {})
+  })
   if (result.operation === 'no-op') {
-    return {...common, outcome: 'no-op', changed: false, pushed: false, prOperation: 'no-op'}
+    return {
+      ...common,
+      ...facts,
+      outcome: 'no-op',
+      changed: false,
+      pushed: false,
+      prOperation: 'no-op'
+    }
   }
   return {
     ...common,
+    ...facts,
     outcome: 'pr',
     changed: result.pushed,
     pushed: result.pushed,
@@ -256,6 +301,25 @@ async function runPr(s: PromoteSettings, platform: Platform): Promise<PromoteRes
     pr: result.pullRequest,
     prOperation: result.operation
   }
+}
+
+/** `--next` over the API: the config at the base tip, read through the forge (no git at all). */
+async function peekConfigApi(api: RepoApi, branch: string | undefined) {
+  const name = branch ?? (await api.defaultBranch())
+  const tip = await api.branchHead(name)
+  if (!tip) {
+    throw new OperationError(
+      `branch '${name}' does not exist in ${api.where}; pass an existing branch with --branch`
+    )
+  }
+  const file = await new RemoteView(api, tip).read(PROMOTION_CONFIG_FILE)
+  if (!file) return undefined
+  if (file.kind !== 'file') {
+    throw new UsageError(
+      `${PROMOTION_CONFIG_FILE} must be a regular file, not a symlink or directory`
+    )
+  }
+  return parsePromotionConfig(file.content.toString('utf8'))
 }
 
 function commitSubject(s: PromoteSettings, plan: CheckoutPlan): string {

@@ -1,12 +1,19 @@
+import {randomBytes} from 'node:crypto'
 import type {GitHubForge} from '../forge/github.js'
 import {
   entryKind,
+  type BranchApi,
   type CommitAttempt,
+  type Comparison,
   type RemoteFile,
   type RepoApi,
   type TreeEntry,
   type Verification
 } from './transport.js'
+
+/** Commits per compare page, and pages read before the list counts as cut short. */
+const COMPARE_PAGE = 100
+const COMPARE_PAGES = 5
 
 /**
  * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
@@ -15,7 +22,7 @@ import {
  * App installation token. The mutation has no author field: the commit is
  * authored by the token's identity.
  */
-export class GitHubRepoApi implements RepoApi {
+export class GitHubRepoApi implements BranchApi {
   readonly provider = 'github' as const
   readonly stats = {requests: 0}
 
@@ -90,6 +97,77 @@ export class GitHubRepoApi implements RepoApi {
         additions: input.writes.map(w => ({path: w.path, contents: w.content}))
       })
     )
+  }
+
+  async compare(base: string, head: string): Promise<Comparison> {
+    const first = await this.count(this.forge.compare(base, head, 1, COMPARE_PAGE))
+    const commits = [...first.commits]
+    for (let page = 2; commits.length < first.aheadBy && page <= COMPARE_PAGES; page++) {
+      const next = await this.count(this.forge.compare(base, head, page, COMPARE_PAGE))
+      if (next.commits.length === 0) break
+      commits.push(...next.commits)
+    }
+    return {
+      containsBase: first.behindBy === 0,
+      commits: commits.map(c => ({sha: c.sha, author: c.author, message: c.message})),
+      complete: commits.length >= first.aheadBy,
+      // GitHub lists at most 300 files; a cut list proves nothing about the rest.
+      ...(first.files && first.files.length < 300
+        ? {
+            files: first.files.map(f => ({
+              path: f.path,
+              sha: f.sha,
+              removed: f.status === 'removed'
+            }))
+          }
+        : {})
+    }
+  }
+
+  /**
+   * A new branch is created at the parent and committed on with
+   * createCommitOnBranch (both steps conditional). An existing branch is not
+   * reset to the parent first: GitHub closes an open pull request whose head
+   * has no commits left, for good. The commit is built on a scratch branch
+   * instead and the head moved onto it in one ref update. REST ref updates
+   * have no compare-and-swap, so the head is read again right before the
+   * move; a foreign push in the one round trip between is the remaining race.
+   */
+  async replaceBranch(input: Parameters<BranchApi['replaceBranch']>[0]): Promise<CommitAttempt> {
+    const {branch, parent, expected} = input
+    if (expected === undefined) {
+      if (!(await this.count(this.forge.createBranchRef(branch, parent)))) {
+        return {kind: 'stale', detail: `branch ${branch} was created by another writer meanwhile`}
+      }
+      const made = await this.commit(input)
+      // Leave nothing behind when the commit cannot be made at all (the git fallback starts clean).
+      if (made.kind === 'unavailable' || made.kind === 'rejected') await this.dropAt(branch, parent)
+      return made
+    }
+    const scratch = `${branch}.gitops-deploy-${randomBytes(4).toString('hex')}`
+    if (!(await this.count(this.forge.createBranchRef(scratch, parent)))) {
+      return {kind: 'stale', detail: `scratch branch ${scratch} exists already`}
+    }
+    try {
+      const made = await this.commit({...input, branch: scratch})
+      if (made.kind !== 'committed') return made
+      const now = await this.branchHead(branch)
+      if (now !== expected) {
+        return {
+          kind: 'stale',
+          detail: `${branch} moved from ${expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'} while the commit was made`
+        }
+      }
+      await this.count(this.forge.forceBranchRef(branch, made.commit))
+      return made
+    } finally {
+      await this.count(this.forge.deleteBranchRef(scratch)).catch(() => undefined)
+    }
+  }
+
+  private async dropAt(branch: string, sha: string): Promise<void> {
+    if ((await this.branchHead(branch)) === sha)
+      await this.count(this.forge.deleteBranchRef(branch)).catch(() => undefined)
   }
 
   verification(commit: string): Promise<Verification | undefined> {

@@ -1,7 +1,9 @@
 import {OperationError, errorMessage} from '../core/errors.js'
 import {
   entryKind,
+  type BranchApi,
   type CommitAttempt,
+  type Comparison,
   type RemoteFile,
   type RepoApi,
   type TreeEntry,
@@ -30,7 +32,7 @@ interface Answer {
  * commit when that file changed meanwhile, while writers to other files
  * commit on top of each other without a retry.
  */
-export class GitLabRepoApi implements RepoApi {
+export class GitLabRepoApi implements BranchApi {
   readonly provider = 'gitlab' as const
   readonly stats = {requests: 0}
   readonly where: string
@@ -165,9 +167,81 @@ export class GitLabRepoApi implements RepoApi {
     }
   }
 
-  async commit(input: Parameters<RepoApi['commit']>[0]): Promise<CommitAttempt> {
+  async compare(base: string, head: string): Promise<Comparison> {
+    const r = await this.call(
+      'GET',
+      '/repository/compare',
+      `compare ${base.slice(0, 12)}...${head.slice(0, 12)}`,
+      {query: {from: base, to: head}}
+    )
+    const data = r.data as {
+      commits?: {
+        id: string
+        message: string
+        author_name: string
+        author_email: string
+        parent_ids?: string[]
+      }[]
+      diffs?: {new_path: string; old_path: string; deleted_file?: boolean}[]
+      compare_timeout?: boolean
+    }
+    const commits = data.commits ?? []
+    const diffs = data.diffs ?? []
+    return {
+      containsBase: head === base || commits.some(c => (c.parent_ids ?? []).includes(base)),
+      commits: commits.map(c => ({
+        sha: c.id,
+        author: `${c.author_name} <${c.author_email}>`,
+        message: c.message
+      })),
+      // The head itself must be among the listed commits, or the list says nothing about it.
+      complete: commits.length === 0 || commits.some(c => c.id === head),
+      ...(data.compare_timeout
+        ? {}
+        : {
+            files: diffs.flatMap(d => [
+              {path: d.new_path, removed: d.deleted_file === true},
+              ...(d.old_path !== d.new_path ? [{path: d.old_path, removed: true}] : [])
+            ])
+          })
+    }
+  }
+
+  /**
+   * The commits API with `start_sha` makes the commit on the parent and
+   * creates the branch when it is missing; `force` lets it overwrite an
+   * existing branch. That overwrite has no compare-and-swap, so the branch is
+   * read again right before; a foreign push in that one round trip is the
+   * remaining race. A branch created meanwhile answers "already exists":
+   * stale.
+   */
+  async replaceBranch(input: Parameters<BranchApi['replaceBranch']>[0]): Promise<CommitAttempt> {
+    if (input.expected !== undefined) {
+      const now = await this.branchHead(input.branch)
+      if (now !== input.expected) {
+        return {
+          kind: 'stale',
+          detail: `${input.branch} moved from ${input.expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'}`
+        }
+      }
+    }
+    return this.commitWith(input, {
+      start_sha: input.parent,
+      ...(input.expected !== undefined ? {force: true} : {})
+    })
+  }
+
+  commit(input: Parameters<RepoApi['commit']>[0]): Promise<CommitAttempt> {
+    return this.commitWith(input, {})
+  }
+
+  private async commitWith(
+    input: Parameters<RepoApi['commit']>[0],
+    extra: Record<string, unknown>
+  ): Promise<CommitAttempt> {
     const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
       body: {
+        ...extra,
         branch: input.branch,
         commit_message: input.message,
         author_name: input.author.name,

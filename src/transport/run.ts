@@ -11,15 +11,18 @@ import {
 } from '../git/remote-write.js'
 import type {Platform} from '../platform/port.js'
 import {apiWrite} from './api-write.js'
+import type {ProviderKind} from '../forge/provider.js'
 import {
   repoApiFor,
   selectTransport,
   unsignedGitHubTokenKind,
+  type TransportDecision,
   type TransportSettings
 } from './select.js'
 import {
   TransportUnavailable,
   type ApiPlanner,
+  type BranchApi,
   type RepoApi,
   type TransportKind,
   type Verification
@@ -89,6 +92,106 @@ export function transportReport(r: {
 const GITHUB_VERIFIED_FIX =
   "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those"
 
+export type OpenedTransport =
+  | {kind: 'git'; reason: string}
+  | {kind: 'api'; reason: string; api: BranchApi; provider: ProviderKind; explicit: boolean}
+
+export interface OpenTransportInput {
+  transport: TransportSettings
+  /** The config repo's URL (parsed). */
+  repoUrl: string
+  provider?: string
+  apiUrl?: string
+  env: Env
+  platform: Platform
+  /** --author was given explicitly (GitHub API commits cannot honour it). */
+  authorGiven: boolean
+  /** `auto` stays with git for this reason unless --require-verified asks for the API. */
+  preferGit?: string
+  /** GitHub's pacing unit (ms per second of recommended wait); tests shrink it. */
+  apiMsPerSecond?: number
+  /** Tests and the benchmark read the request count of the API client. */
+  onApi?: (api: RepoApi) => void
+}
+
+/**
+ * Picks the transport and, for the API, opens the client: the token is
+ * masked, a GitHub token that can never give a verified commit is refused
+ * under --require-verified before anything is read, and --require-verified
+ * without the API is a usage error.
+ */
+export function openTransport(input: OpenTransportInput): OpenedTransport {
+  const {platform} = input
+  const requireVerified = input.transport.requireVerified
+  const decision: TransportDecision =
+    input.preferGit && input.transport.choice === 'auto' && !requireVerified
+      ? {kind: 'git', reason: `auto: ${input.preferGit}`}
+      : selectTransport({
+          choice: input.transport.choice,
+          repoUrl: input.repoUrl,
+          provider: input.provider,
+          apiUrl: input.apiUrl,
+          env: input.env
+        })
+  if (decision.kind === 'git') {
+    if (requireVerified) throw requireVerifiedNeedsApi(decision.reason)
+    platform.debug(`transport: git (${decision.reason})`)
+    return decision
+  }
+  platform.setSecret(decision.token)
+  if (requireVerified && decision.target.kind === 'github') {
+    const unsigned = unsignedGitHubTokenKind(decision.token)
+    if (unsigned) {
+      throw new UsageError(
+        `--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`
+      )
+    }
+  }
+  if (input.authorGiven && decision.target.kind === 'github') {
+    platform.warning(
+      "--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit"
+    )
+  }
+  platform.debug(`transport: api (${decision.reason})`)
+  const log = {
+    debug: (m: string) => platform.debug(m),
+    warning: (m: string) => platform.warning(m)
+  }
+  const api = repoApiFor(decision, log, input.apiMsPerSecond)
+  input.onApi?.(api)
+  return {
+    kind: 'api',
+    reason: decision.reason,
+    api,
+    provider: decision.target.kind,
+    explicit: input.transport.choice === 'api'
+  }
+}
+
+/** --require-verified when the commit goes through git. */
+export function requireVerifiedNeedsApi(gitReason: string): UsageError {
+  return new UsageError(
+    `--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`
+  )
+}
+
+/** --transport api and the forge turned out not to offer what the API transport needs. */
+export function apiUnusable(e: TransportUnavailable): UsageError {
+  return new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`)
+}
+
+/** Why a landed commit fails --require-verified, with the fix. */
+export function verificationFailureText(
+  provider: ProviderKind,
+  commit: string,
+  branch: string,
+  verification: Verification | undefined
+): string {
+  return provider === 'github'
+    ? `commit ${commit} landed on ${branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
+    : `commit ${commit} landed on ${branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`
+}
+
 /**
  * Writes one edit through the transport the settings select: the forge's
  * commit API, or git clone + push. `auto` falls back to git when the API
@@ -99,37 +202,11 @@ export async function transportWrite<O extends PlanOutcome>(
 ): Promise<TransportWriteResult<O>> {
   const {platform} = input
   const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd())
-  const decision = selectTransport({
-    choice: input.transport.choice,
-    repoUrl: remote.url,
-    provider: input.provider,
-    apiUrl: input.apiUrl,
-    env: input.env
-  })
+  const opened = openTransport({...input, repoUrl: remote.url})
   const requireVerified = input.transport.requireVerified
-  let gitReason = decision.reason
-  if (decision.kind === 'api') {
-    platform.setSecret(decision.token)
-    if (requireVerified && decision.target.kind === 'github') {
-      const unsigned = unsignedGitHubTokenKind(decision.token)
-      if (unsigned) {
-        throw new UsageError(
-          `--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`
-        )
-      }
-    }
-    if (input.authorGiven && decision.target.kind === 'github') {
-      platform.warning(
-        "--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit"
-      )
-    }
-    platform.debug(`transport: api (${decision.reason})`)
-    const log = {
-      debug: (m: string) => platform.debug(m),
-      warning: (m: string) => platform.warning(m)
-    }
-    const api = repoApiFor(decision, log, input.apiMsPerSecond)
-    input.onApi?.(api)
+  let gitReason = opened.reason
+  if (opened.kind === 'api') {
+    const {api} = opened
     try {
       const result = await apiWrite({
         api,
@@ -140,7 +217,7 @@ export async function transportWrite<O extends PlanOutcome>(
         maxAttempts: input.maxAttempts,
         dryRun: input.dryRun,
         // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
-        checkVerification: requireVerified || decision.target.kind === 'github',
+        checkVerification: requireVerified || opened.provider === 'github',
         log: m => platform.info(m),
         debug: m => platform.debug(m),
         backoff: input.backoff
@@ -150,33 +227,26 @@ export async function transportWrite<O extends PlanOutcome>(
         ...result,
         remote,
         transport: 'api',
-        transportReason: decision.reason,
+        transportReason: opened.reason,
         ...(verification ? {verification} : {})
       }
       if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
-        out.verificationFailure =
-          decision.target.kind === 'github'
-            ? `commit ${result.commit} landed on ${result.branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
-            : `commit ${result.commit} landed on ${result.branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`
+        out.verificationFailure = verificationFailureText(
+          opened.provider,
+          result.commit,
+          result.branch,
+          verification
+        )
       }
       return out
     } catch (e) {
       if (!(e instanceof TransportUnavailable)) throw e
-      if (input.transport.choice === 'api') {
-        throw new UsageError(
-          `--transport api cannot be used: ${e.message}; use --transport git or auto`
-        )
-      }
+      if (opened.explicit) throw apiUnusable(e)
       gitReason = `auto: fell back to git because ${e.message}`
       platform.warning(`transport: falling back to git: ${e.message}`)
     }
+    if (requireVerified) throw requireVerifiedNeedsApi(gitReason)
   }
-  if (requireVerified) {
-    throw new UsageError(
-      `--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`
-    )
-  }
-  if (decision.kind === 'git') platform.debug(`transport: git (${gitReason})`)
   const result = await remoteWrite({
     repo: input.repo,
     branch: input.branch,

@@ -8,7 +8,7 @@ import {GitHubRepoApi} from './github-api.js'
 import {GitLabRepoApi} from './gitlab-api.js'
 import {
   TRANSPORT_CHOICES,
-  type RepoApi,
+  type BranchApi,
   type TransportChoice,
   type TransportKind
 } from './transport.js'
@@ -115,7 +115,7 @@ export function repoApiFor(
   log: ForgeLog,
   /** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
   msPerSecond?: number
-): RepoApi {
+): BranchApi {
   const {target, token} = decision
   const where = `${target.apiUrl} (${target.repoPath})`
   if (target.kind === 'github') {

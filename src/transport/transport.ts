@@ -85,6 +85,44 @@ export function entryKind(type: string, mode: string): TreeEntry['kind'] {
   return mode === '120000' ? 'link' : 'file'
 }
 
+/** A commit on a PR branch, as the foreign-commit check reads it. */
+export interface BranchCommit {
+  sha: string
+  /** `Name <email>` */
+  author: string
+  message: string
+}
+
+/** How a PR branch relates to its base, from the forge's compare API. */
+export interface Comparison {
+  /** The head contains the base tip (nothing to rebase onto). */
+  containsBase: boolean
+  /** Commits on the head that are not on the base, oldest first. */
+  commits: BranchCommit[]
+  /** False when the forge listed fewer commits than there are: nothing may be concluded about the rest. */
+  complete: boolean
+  /** Paths that differ from the merge base, with the head's blob sha where the forge gives it; undefined when cut short. */
+  files?: {path: string; sha?: string; removed: boolean}[]
+}
+
+/** The forge operations a PR branch written through the API needs, on top of RepoApi. */
+export interface BranchApi extends RepoApi {
+  compare(base: string, head: string): Promise<Comparison>
+  /**
+   * Makes `branch` point at a new commit `parent + writes`. `expected` is the
+   * tip we inspected (undefined: the branch must not exist yet); when the
+   * branch is elsewhere by now the answer is `stale`.
+   */
+  replaceBranch(input: {
+    branch: string
+    parent: string
+    expected?: string
+    message: string
+    author: Identity
+    writes: PreparedWrite[]
+  }): Promise<CommitAttempt>
+}
+
 /** A new content for one file, as a planner produces it. */
 export interface FileWrite {
   path: string

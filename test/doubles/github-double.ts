@@ -106,6 +106,15 @@ export class GitHubDouble {
   readonly verifications = new Map<string, {verified: boolean; reason: string}>()
   /** GraphQL availability (GHES without GraphQL or with an older schema). */
   graphqlSupport: GraphqlSupport = 'full'
+  /** Ref changes made through the REST API, in order (tests check what moved how). */
+  readonly refUpdates: {
+    op: 'create' | 'update' | 'delete'
+    ref: string
+    sha?: string
+    force?: boolean
+  }[] = []
+  /** Numbers of pull requests GitHub would have closed because their head lost its commits. */
+  readonly autoClosed: number[] = []
   /** Entries per recursive tree response before `truncated: true` (GitHub: 100,000). */
   treeLimit = 100_000
   private readonly tokens: Set<string>
@@ -470,6 +479,79 @@ export class GitHubDouble {
           }
         ]
       }
+      case 'git/create-ref': {
+        const ref = String(body.ref ?? '')
+        const sha = String(body.sha ?? '')
+        if (!/^refs\/[^/]+\/.+/.test(ref))
+          return [
+            422,
+            {
+              message: 'Reference name must start with refs/ and have at least two slashes',
+              documentation_url: DOCS,
+              status: '422'
+            }
+          ]
+        if (!(await revParse(repo.gitDir, `${sha}^{commit}`)))
+          return [422, {message: 'Object does not exist', documentation_url: DOCS, status: '422'}]
+        if (await revParse(repo.gitDir, ref))
+          return [
+            422,
+            {message: 'Reference already exists', documentation_url: DOCS, status: '422'}
+          ]
+        // Old value all zeros: the ref must not exist, like GitHub's own create.
+        if (
+          !(await compareAndSwap(
+            repo.gitDir,
+            ref.replace(/^refs\/heads\//, ''),
+            sha,
+            '0'.repeat(40)
+          ))
+        )
+          return [
+            422,
+            {message: 'Reference already exists', documentation_url: DOCS, status: '422'}
+          ]
+        this.refUpdates.push({op: 'create', ref, sha})
+        return [201, this.refJson(repo, ref.slice(5), sha)]
+      }
+      case 'git/update-ref': {
+        const ref = params.ref
+        const sha = String(body.sha ?? '')
+        const branch = ref.startsWith('heads/') ? ref.slice(6) : ''
+        const old = await branchSha(repo.gitDir, branch)
+        if (!old)
+          return [
+            422,
+            {message: 'Reference does not exist', documentation_url: DOCS, status: '422'}
+          ]
+        if (!(await revParse(repo.gitDir, `${sha}^{commit}`)))
+          return [422, {message: 'Object does not exist', documentation_url: DOCS, status: '422'}]
+        if (body.force !== true && !(await isAncestor(repo.gitDir, old, sha)))
+          return [
+            422,
+            {message: 'Update is not a fast forward', documentation_url: DOCS, status: '422'}
+          ]
+        // GitHub has no compare-and-swap here: whatever the branch held is replaced.
+        await execGit(['update-ref', `refs/${ref}`, sha], {cwd: repo.gitDir})
+        this.refUpdates.push({op: 'update', ref: `refs/${ref}`, sha, force: body.force === true})
+        await this.closeEmptyPulls(repo, branch)
+        return [200, this.refJson(repo, ref, sha)]
+      }
+      case 'git/delete-ref': {
+        const ref = params.ref
+        const branch = ref.startsWith('heads/') ? ref.slice(6) : ''
+        if (!(await branchSha(repo.gitDir, branch)))
+          return [
+            422,
+            {message: 'Reference does not exist', documentation_url: DOCS, status: '422'}
+          ]
+        await execGit(['update-ref', '-d', `refs/${ref}`], {cwd: repo.gitDir})
+        this.refUpdates.push({op: 'delete', ref: `refs/${ref}`})
+        await this.closeEmptyPulls(repo, branch)
+        return [204, undefined]
+      }
+      case 'repos/compare-commits-with-basehead':
+        return this.compare(repo, params.basehead, query)
       case 'repos/get-content': {
         const commit = await resolveCommit(repo, query.get('ref') ?? repo.defaultBranch ?? 'main')
         if (!commit) return notFound
@@ -802,6 +884,141 @@ export class GitHubDouble {
         }
       }
     ]
+  }
+
+  /**
+   * GitHub closes an open pull request for good when its head branch is
+   * deleted or no longer has commits beyond the base (e.g. reset to the base
+   * tip). Called after every ref change the double makes.
+   */
+  private async closeEmptyPulls(repo: DoubleRepo, branch: string): Promise<void> {
+    for (const p of this.pulls) {
+      if (p.owner !== repo.owner || p.repo !== repo.repo || p.state !== 'open' || p.head !== branch)
+        continue
+      const head = await branchSha(repo.gitDir, branch)
+      const base = await branchSha(repo.gitDir, p.base)
+      if (!head || (base && (await isAncestor(repo.gitDir, head, base)))) {
+        p.state = 'closed'
+        this.autoClosed.push(p.number)
+      }
+    }
+  }
+
+  /** `GET /repos/{o}/{r}/compare/{base}...{head}`: three-dot, commits paged, files on page 1 (at most 300). */
+  private async compare(
+    repo: DoubleRepo,
+    basehead: string,
+    query: URLSearchParams
+  ): Promise<[number, unknown]> {
+    const m = /^(.+?)\.\.\.(.+)$/.exec(basehead)
+    const notFound: [number, unknown] = [
+      404,
+      {message: 'Not Found', documentation_url: DOCS, status: '404'}
+    ]
+    if (!m) return notFound
+    const base = await resolveCommit(repo, m[1])
+    const head = await resolveCommit(repo, m[2])
+    if (!base || !head) return notFound
+    const mergeBase = (await execGit(['merge-base', base, head], {cwd: repo.gitDir})).stdout.trim()
+    const list = async (range: string) =>
+      (await execGit(['rev-list', '--reverse', range], {cwd: repo.gitDir})).stdout
+        .split('\n')
+        .filter(Boolean)
+    const ahead = await list(`${base}..${head}`)
+    const behind = await list(`${head}..${base}`)
+    const perPage = Math.min(Number(query.get('per_page') ?? 250) || 250, 250)
+    const page = Math.max(Number(query.get('page') ?? 1) || 1, 1)
+    const shown = ahead.slice((page - 1) * perPage, page * perPage)
+    const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+    const commitJson = async (sha: string) => {
+      const out = await execGit(['log', '-1', '--format=%an%x00%ae%x00%B%x00%T%x00%P', sha], {
+        cwd: repo.gitDir
+      })
+      const [an, ae, message, tree, parents] = out.stdout.split('\0')
+      return {
+        sha,
+        node_id: `C_${sha.slice(0, 12)}`,
+        url: `${api}/commits/${sha}`,
+        html_url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${sha}`,
+        comments_url: `${api}/commits/${sha}/comments`,
+        commit: {
+          url: `${api}/git/commits/${sha}`,
+          author: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
+          committer: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
+          message: message.replace(/\n$/, ''),
+          tree: {sha: tree, url: `${api}/git/trees/${tree}`},
+          comment_count: 0
+        },
+        author: null,
+        committer: null,
+        parents: parents
+          .trim()
+          .split(' ')
+          .filter(Boolean)
+          .map(p => ({sha: p, url: `${api}/commits/${p}`}))
+      }
+    }
+    const raw = (
+      await execGit(['diff', '--raw', '--no-abbrev', '--no-renames', '-z', mergeBase, head], {
+        cwd: repo.gitDir
+      })
+    ).stdout
+      .split('\0')
+      .filter(Boolean)
+    const files: unknown[] = []
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const [, , oldSha, newSha, letter] = raw[i].replace(/^:/, '').split(' ')
+      const status = letter === 'A' ? 'added' : letter === 'D' ? 'removed' : 'modified'
+      files.push({
+        sha: status === 'removed' ? oldSha : newSha,
+        filename: raw[i + 1],
+        status,
+        additions: 0,
+        deletions: 0,
+        changes: 0,
+        blob_url: `${this.origin}/${repo.owner}/${repo.repo}/blob/${head}/${raw[i + 1]}`,
+        raw_url: `${this.origin}/${repo.owner}/${repo.repo}/raw/${head}/${raw[i + 1]}`,
+        contents_url: `${api}/contents/${raw[i + 1]}?ref=${head}`
+      })
+    }
+    return [
+      200,
+      {
+        url: `${api}/compare/${basehead}`,
+        html_url: `${this.origin}/${repo.owner}/${repo.repo}/compare/${basehead}`,
+        permalink_url: `${this.origin}/${repo.owner}/${repo.repo}/compare/${base}...${head}`,
+        diff_url: `${this.origin}/${repo.owner}/${repo.repo}/compare/${basehead}.diff`,
+        patch_url: `${this.origin}/${repo.owner}/${repo.repo}/compare/${basehead}.patch`,
+        base_commit: await commitJson(base),
+        merge_base_commit: await commitJson(mergeBase),
+        status:
+          ahead.length && behind.length
+            ? 'diverged'
+            : ahead.length
+              ? 'ahead'
+              : behind.length
+                ? 'behind'
+                : 'identical',
+        ahead_by: ahead.length,
+        behind_by: behind.length,
+        total_commits: ahead.length,
+        commits: await Promise.all(shown.map(commitJson)),
+        ...(page === 1 ? {files: files.slice(0, 300)} : {})
+      }
+    ]
+  }
+
+  private refJson(repo: DoubleRepo, ref: string, sha: string): unknown {
+    return {
+      ref: `refs/${ref}`,
+      node_id: `REF_${Buffer.from(ref).toString('base64url')}`,
+      url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/refs/${ref}`,
+      object: {
+        sha,
+        type: 'commit',
+        url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/commits/${sha}`
+      }
+    }
   }
 
   private page(

@@ -1,5 +1,6 @@
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {execGit} from '../../src/git/exec.js'
 import {branchSha} from './github-double.js'
 import {
   commitOnto,
@@ -143,13 +144,21 @@ const PARAMS: Record<string, Record<string, ParamType>> = {
     stats: 'boolean',
     force: 'boolean'
   },
-  'GET /projects/:id/repository/commits/:sha/signature': {}
+  'GET /projects/:id/repository/commits/:sha/signature': {},
+  'GET /projects/:id/repository/compare': {
+    from: 'string',
+    to: 'string',
+    from_project_id: 'integer',
+    straight: 'boolean',
+    unidiff: 'boolean'
+  }
 }
 
 const REQUIRED: Record<string, string[]> = {
   'POST /projects/:id/merge_requests': ['source_branch', 'target_branch', 'title'],
   'GET /projects/:id/repository/files/:file_path': ['ref'],
   'POST /projects/:id/repository/commits': ['branch', 'commit_message', 'actions'],
+  'GET /projects/:id/repository/compare': ['from', 'to'],
   'GET /users': []
 }
 
@@ -282,7 +291,7 @@ export class GitLabDouble {
       return reply(failure.status, failure.body, failure.headers)
     }
     const repoRoute =
-      /^\/projects\/([^/]+)\/repository\/(?:(branches)\/([^/]+)|(tree)|(files)\/([^/]+)|(commits)(?:\/([0-9a-f]{7,40})\/(signature))?)$/.exec(
+      /^\/projects\/([^/]+)\/repository\/(?:(branches)\/([^/]+)|(tree)|(files)\/([^/]+)|(commits)(?:\/([0-9a-f]{7,40})\/(signature))?|(compare))$/.exec(
         path
       )
     if (repoRoute) {
@@ -294,7 +303,9 @@ export class GitLabDouble {
             ? `${method} /projects/:id/repository/files/:file_path`
             : repoRoute[9]
               ? `${method} /projects/:id/repository/commits/:sha/signature`
-              : `${method} /projects/:id/repository/commits`
+              : repoRoute[10]
+                ? `${method} /projects/:id/repository/compare`
+                : `${method} /projects/:id/repository/commits`
       const spec = PARAMS[key]
       if (!spec) {
         this.violations.push(`no GitLab endpoint ${key}`)
@@ -539,6 +550,51 @@ export class GitLabDouble {
               }
             ]
           : [404, {message: '404 Signature Not Found'}]
+      case 'GET /projects/:id/repository/compare': {
+        const from = await resolve(String(input.from))
+        const to = await resolve(String(input.to))
+        if (!from || !to) return [404, {message: '404 Ref Not Found'}]
+        const straight = input.straight === true || input.straight === 'true'
+        const start = straight
+          ? from
+          : (await execGit(['merge-base', from, to], {cwd: project.gitDir})).stdout.trim()
+        const shas = (
+          await execGit(['rev-list', '--reverse', `${from}..${to}`], {cwd: project.gitDir})
+        ).stdout
+          .split('\n')
+          .filter(Boolean)
+        const commits = await Promise.all(shas.map(sha => this.commitJson(project, sha)))
+        const raw = (
+          await execGit(['diff', '--raw', '--no-renames', '-z', start, to], {cwd: project.gitDir})
+        ).stdout
+          .split('\0')
+          .filter(Boolean)
+        const diffs: unknown[] = []
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          const [aMode, bMode, , , letter] = raw[i].replace(/^:/, '').split(' ')
+          diffs.push({
+            old_path: raw[i + 1],
+            new_path: raw[i + 1],
+            a_mode: aMode,
+            b_mode: bMode,
+            new_file: letter === 'A',
+            renamed_file: false,
+            deleted_file: letter === 'D',
+            diff: ''
+          })
+        }
+        return [
+          200,
+          {
+            commit: commits.length ? commits[commits.length - 1] : null,
+            commits,
+            diffs,
+            compare_timeout: false,
+            compare_same_ref: from === to,
+            web_url: `${this.origin}/${project.path}/-/compare/${from}...${to}`
+          }
+        ]
+      }
       case 'POST /projects/:id/repository/commits': {
         // One commit at a time per project: the checks and the ref update are atomic, as in GitLab.
         const previous = this.commitQueue.get(project.id) ?? Promise.resolve()
@@ -558,7 +614,27 @@ export class GitLabDouble {
     input: Record<string, unknown>
   ): Promise<[number, unknown]> {
     const branch = String(input.branch)
-    const head = await branchSha(project.gitDir, branch)
+    const current = await branchSha(project.gitDir, branch)
+    // start_sha / start_branch: the commit's parent, and a new branch starts there (GitLab's Commits::CreateService).
+    const startSha = input.start_sha === undefined ? undefined : String(input.start_sha)
+    const startBranch = input.start_branch === undefined ? undefined : String(input.start_branch)
+    const force = input.force === true || input.force === 'true'
+    const different =
+      startSha !== undefined || (startBranch !== undefined && startBranch !== branch)
+    if (different && current && !force)
+      return [
+        400,
+        {
+          message: `A branch called '${branch}' already exists. Switch to that branch in order to make changes`
+        }
+      ]
+    const head = startSha
+      ? await revParse(project.gitDir, `${startSha}^{commit}`)
+      : startBranch
+        ? await branchSha(project.gitDir, startBranch)
+        : current
+    if (startSha && !head) return [400, {message: `Invalid start sha '${startSha}'`}]
+    if (startBranch && !head) return [400, {message: `Invalid reference name: ${startBranch}`}]
     if (!head) return [400, {message: 'You can only create or edit files when you are on a branch'}]
     const actions = input.actions as GlAction[]
     const changes: {path: string; content: Buffer | null}[] = []
@@ -599,8 +675,12 @@ export class GitLabDouble {
       String(input.commit_message).replace(/\n*$/, '\n'),
       author
     )
-    // A git push may still race us: GitLab answers that with this message.
-    if (!(await compareAndSwap(project.gitDir, branch, commit, head))) {
+    // A git push may still race us: GitLab answers that with this message. `force` overwrites whatever is there.
+    const swapped = force
+      ? (await execGit(['update-ref', `refs/heads/${branch}`, commit], {cwd: project.gitDir}))
+          .code === 0
+      : await compareAndSwap(project.gitDir, branch, commit, current ?? '0'.repeat(40))
+    if (!swapped) {
       return [
         400,
         {message: `Could not update refs/heads/${branch}. Please refresh and try again.`}
@@ -619,6 +699,28 @@ export class GitLabDouble {
         web_url: `${this.origin}/${project.path}/-/commit/${commit}`
       }
     ]
+  }
+
+  private async commitJson(project: GlProject, sha: string): Promise<unknown> {
+    const out = await execGit(['log', '-1', '--format=%an%x00%ae%x00%B%x00%P', sha], {
+      cwd: project.gitDir
+    })
+    const [an, ae, message, parents] = out.stdout.split('\0')
+    return {
+      id: sha,
+      short_id: sha.slice(0, 8),
+      title: message.split('\n')[0],
+      message,
+      author_name: an,
+      author_email: ae,
+      authored_date: '2026-01-01T00:00:00.000Z',
+      committer_name: an,
+      committer_email: ae,
+      committed_date: '2026-01-01T00:00:00.000Z',
+      created_at: '2026-01-01T00:00:00.000Z',
+      parent_ids: parents.trim().split(' ').filter(Boolean),
+      web_url: `${this.origin}/${project.path}/-/commit/${sha}`
+    }
   }
 
   private mrJson(mr: GlMergeRequest, project: GlProject): unknown {

@@ -159,27 +159,6 @@ describe('set-image --repo over the GitHub API (createCommitOnBranch)', () => {
     expect(summary).toContain('**Attempts:** 1')
   })
 
-  it('--transport api and --require-verified are refused in PR mode (the PR branch is pushed with git)', async () => {
-    for (const flag of [['--transport', 'api'], ['--require-verified']]) {
-      const r = await cli(
-        [
-          ...args('--mode', 'pr', '--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0'),
-          ...flag
-        ],
-        {GITOPS_TOKEN: APP_TOKEN}
-      )
-      expect(r.code).toBe(2)
-      expect(r.stderr).toMatch(/not available with --mode pr yet/)
-    }
-    const p = await cli(
-      ['promote', '--repo', repo.url, '--from', 'dev', '--to', 'prod', '--transport', 'api'],
-      {GITOPS_TOKEN: APP_TOKEN}
-    )
-    expect(p.code).toBe(2)
-    expect(p.stderr).toMatch(/not available with --mode pr yet/)
-    expect(graphqlCalls()).toHaveLength(0)
-  })
-
   it('edits every directory a glob matches in one commit (one tree listing)', async () => {
     const r = await cli(
       [
