@@ -465,19 +465,7 @@ export class GitHubDouble {
           ? await branchSha(repo.gitDir, ref.slice(6))
           : undefined
         if (!sha) return notFound
-        return [
-          200,
-          {
-            ref: `refs/${ref}`,
-            node_id: `REF_${Buffer.from(ref).toString('base64url')}`,
-            url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/refs/${ref}`,
-            object: {
-              sha,
-              type: 'commit',
-              url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/git/commits/${sha}`
-            }
-          }
-        ]
+        return [200, this.refJson(repo, ref, sha)]
       }
       case 'git/create-ref': {
         const ref = String(body.ref ?? '')
@@ -625,48 +613,7 @@ export class GitHubDouble {
               status: '422'
             }
           ]
-        const log = await execGit(
-          ['log', '-1', '--format=%an%x00%ae%x00%cn%x00%ce%x00%B%x00%T%x00%P', sha],
-          {
-            cwd: repo.gitDir
-          }
-        )
-        const [an, ae, cn, ce, message, tree, parents] = log.stdout.split('\0')
-        const v = this.verifications.get(sha) ?? {verified: false, reason: 'unsigned'}
-        const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
-        return [
-          200,
-          {
-            sha,
-            node_id: `C_${sha.slice(0, 12)}`,
-            url: `${api}/commits/${sha}`,
-            html_url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${sha}`,
-            comments_url: `${api}/commits/${sha}/comments`,
-            commit: {
-              url: `${api}/git/commits/${sha}`,
-              author: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
-              committer: {name: cn, email: ce, date: '2026-01-01T00:00:00Z'},
-              message: message.replace(/\n$/, ''),
-              tree: {sha: tree, url: `${api}/git/trees/${tree}`},
-              comment_count: 0,
-              verification: {
-                verified: v.verified,
-                reason: v.reason,
-                signature: v.verified ? '-----BEGIN PGP SIGNATURE-----\n…' : null,
-                payload: v.verified ? `tree ${tree}\n` : null,
-                verified_at: v.verified ? '2026-01-01T00:00:00Z' : null
-              }
-            },
-            author: null,
-            committer: null,
-            parents: parents
-              .trim()
-              .split(' ')
-              .filter(Boolean)
-              .map(p => ({sha: p, url: `${api}/commits/${p}`})),
-            files: []
-          }
-        ]
+        return [200, {...((await this.commitJson(repo, sha)) as object), files: []}]
       }
       default:
         this.violations.push(`the double does not implement ${op}`)
@@ -930,34 +877,7 @@ export class GitHubDouble {
     const page = Math.max(Number(query.get('page') ?? 1) || 1, 1)
     const shown = ahead.slice((page - 1) * perPage, page * perPage)
     const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
-    const commitJson = async (sha: string) => {
-      const out = await execGit(['log', '-1', '--format=%an%x00%ae%x00%B%x00%T%x00%P', sha], {
-        cwd: repo.gitDir
-      })
-      const [an, ae, message, tree, parents] = out.stdout.split('\0')
-      return {
-        sha,
-        node_id: `C_${sha.slice(0, 12)}`,
-        url: `${api}/commits/${sha}`,
-        html_url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${sha}`,
-        comments_url: `${api}/commits/${sha}/comments`,
-        commit: {
-          url: `${api}/git/commits/${sha}`,
-          author: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
-          committer: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
-          message: message.replace(/\n$/, ''),
-          tree: {sha: tree, url: `${api}/git/trees/${tree}`},
-          comment_count: 0
-        },
-        author: null,
-        committer: null,
-        parents: parents
-          .trim()
-          .split(' ')
-          .filter(Boolean)
-          .map(p => ({sha: p, url: `${api}/commits/${p}`}))
-      }
-    }
+    const commitJson = (sha: string) => this.commitJson(repo, sha)
     const raw = (
       await execGit(['diff', '--raw', '--no-abbrev', '--no-renames', '-z', mergeBase, head], {
         cwd: repo.gitDir
@@ -1006,6 +926,46 @@ export class GitHubDouble {
         ...(page === 1 ? {files: files.slice(0, 300)} : {})
       }
     ]
+  }
+
+  /** A commit as the REST API shows it (`commit.verification` from what createCommitOnBranch recorded). */
+  private async commitJson(repo: DoubleRepo, sha: string): Promise<unknown> {
+    const log = await execGit(
+      ['log', '-1', '--format=%an%x00%ae%x00%cn%x00%ce%x00%B%x00%T%x00%P', sha],
+      {cwd: repo.gitDir}
+    )
+    const [an, ae, cn, ce, message, tree, parents] = log.stdout.split('\0')
+    const v = this.verifications.get(sha) ?? {verified: false, reason: 'unsigned'}
+    const api = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+    return {
+      sha,
+      node_id: `C_${sha.slice(0, 12)}`,
+      url: `${api}/commits/${sha}`,
+      html_url: `${this.origin}/${repo.owner}/${repo.repo}/commit/${sha}`,
+      comments_url: `${api}/commits/${sha}/comments`,
+      commit: {
+        url: `${api}/git/commits/${sha}`,
+        author: {name: an, email: ae, date: '2026-01-01T00:00:00Z'},
+        committer: {name: cn, email: ce, date: '2026-01-01T00:00:00Z'},
+        message: message.replace(/\n$/, ''),
+        tree: {sha: tree, url: `${api}/git/trees/${tree}`},
+        comment_count: 0,
+        verification: {
+          verified: v.verified,
+          reason: v.reason,
+          signature: v.verified ? '-----BEGIN PGP SIGNATURE-----\n…' : null,
+          payload: v.verified ? `tree ${tree}\n` : null,
+          verified_at: v.verified ? '2026-01-01T00:00:00Z' : null
+        }
+      },
+      author: null,
+      committer: null,
+      parents: parents
+        .trim()
+        .split(' ')
+        .filter(Boolean)
+        .map(p => ({sha: p, url: `${api}/commits/${p}`}))
+    }
   }
 
   private refJson(repo: DoubleRepo, ref: string, sha: string): unknown {
