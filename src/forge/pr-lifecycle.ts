@@ -507,10 +507,21 @@ async function fetchTips(
 ): Promise<void> {
   // Re-initialising an existing repository is harmless, so retries need no special case.
   await git(['init', '-q'])
-  const specs = [`+refs/heads/${base}:refs/remotes/origin/${base}`]
-  if (branch) specs.push(`+refs/heads/${branch}:refs/remotes/origin/${branch}`)
-  // Full history of both: the foreign-commit check needs their merge base.
-  await git(['fetch', '-q', '--no-tags', '--filter=blob:none', '--', url, ...specs])
+  const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`
+  const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none']
+  // The edit needs the base tip only, however long its history.
+  await git([...fetch, '--depth=1', '--', url, baseSpec])
+  if (!branch) return
+  const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`
+  try {
+    // The head's own commits and nothing below them: the server stops at every commit the base
+    // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
+    await git([...fetch, `--shallow-exclude=refs/heads/${base}`, '--', url, headSpec])
+  } catch {
+    // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
+    // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
+    await git([...fetch, '--unshallow', '--', url, baseSpec, headSpec])
+  }
 }
 
 async function treeOf(git: Git, rev: string): Promise<string> {

@@ -266,6 +266,14 @@ describe('set-image --mode pr over the GitHub API', () => {
     })
     expect(gitRequests().some(q => q.service === 'git-receive-pack')).toBe(true)
     expect(graphql()).toEqual([])
+    // An update over smart HTTP: the shallow fetch (deepen-not) works against git http-backend too.
+    const newBase = await repo.commit({'README.md': '# moved\n'}, 'base moves')
+    const updated = await run('1.2.0', ['--transport', 'git'])
+    expect(updated.code).toBe(0)
+    expect(JSON.parse(updated.stdout)).toMatchObject({
+      pullRequest: {number: 1, operation: 'updated'}
+    })
+    expect((await repo.log(BRANCH, 1))[0].parents).toEqual([newBase])
   })
 })
 
