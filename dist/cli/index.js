@@ -20746,79 +20746,168 @@ function authFailureMessage(auth, host, operation, status) {
     return `${host} requires authentication and no token was given; set ${TOKEN_VARIABLE} (the action's \`token\` input) - ${scope}`;
 }
 
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./src/git/remote-url.ts
+;// CONCATENATED MODULE: ./src/core/commit-message.ts
 
-
-
-const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
-/**
- * Normalises `--repo`. A password or token inside the URL would end up in
- * `.git/config`, process listings and error messages, so it is refused with
- * the fix instead of being used.
- */
-function parseRemoteUrl(input, cwd) {
-    const raw = input.trim();
-    if (!raw)
-        throw new UsageError('--repo is empty; pass the config repo URL or path');
-    if (/^https?:\/\//i.test(raw)) {
-        let u;
-        try {
-            u = new URL(raw);
-        }
-        catch {
-            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
-        }
-        if (u.password) {
-            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
-        }
-        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
+/** Placeholders a --message template may use as `{{name}}`; a literal `\n` is a newline. */
+const MESSAGE_PLACEHOLDERS = {
+    subject: 'the default subject line, e.g. "Deploy web:1.5.0, worker:1.5.0"',
+    changes: 'one block per changed file listing `name: old -> new`',
+    images: 'the new image references, comma-separated (e.g. "ghcr.io/acme/web:1.5.0")',
+    apps: 'short image names (last path segment), comma-separated',
+    tags: 'the distinct new tags or digests, comma-separated',
+    paths: 'the --path values as given, comma-separated',
+    files: 'the changed files, comma-separated',
+    branch: 'the config repo branch the commit goes to',
+    source_repo: 'web URL of the repository whose CI ran (GITHUB_SERVER_URL/GITHUB_REPOSITORY or CI_PROJECT_URL)',
+    source_commit: 'its commit (GITHUB_SHA or CI_COMMIT_SHA)',
+    source_short_commit: 'the first 12 characters of source_commit',
+    actor: 'who triggered the pipeline (GITHUB_ACTOR or GITLAB_USER_LOGIN)',
+    run_url: 'link to the workflow run or pipeline',
+    trailers: 'the Source-Repo:/Source-Commit: trailers for the values that are known'
+};
+/** Reads the source repo, commit, actor and run link from GitHub Actions or GitLab CI variables. */
+function ciSourceFromEnv(env) {
+    if (env.GITHUB_REPOSITORY) {
+        const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+        const repo = `${server}/${env.GITHUB_REPOSITORY}`;
         return {
-            url: raw,
-            transport: 'http',
-            origin: `${u.protocol}//${u.host}/`,
-            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
+            repo,
+            commit: env.GITHUB_SHA || undefined,
+            actor: env.GITHUB_ACTOR || undefined,
+            runUrl: env.GITHUB_RUN_ID ? `${repo}/actions/runs/${env.GITHUB_RUN_ID}` : undefined
         };
     }
-    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
-        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
-        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
+    if (env.CI_PROJECT_URL) {
+        return {
+            repo: env.CI_PROJECT_URL,
+            commit: env.CI_COMMIT_SHA || undefined,
+            actor: env.GITLAB_USER_LOGIN || undefined,
+            runUrl: env.CI_PIPELINE_URL || env.CI_JOB_URL || undefined
+        };
     }
-    if (/^git:\/\//i.test(raw))
-        return { url: raw, transport: 'git' };
-    if (/^file:\/\//i.test(raw))
-        return { url: raw, transport: 'file' };
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
+    return {};
+}
+/** Throws UsageError naming the unknown placeholder and the valid ones. */
+function validateMessageTemplate(template) {
+    for (const name of placeholdersIn(template)) {
+        if (!(name in MESSAGE_PLACEHOLDERS)) {
+            throw new UsageError(`--message uses unknown placeholder {{${name}}}; use one of ${Object.keys(MESSAGE_PLACEHOLDERS)
+                .map(k => `{{${k}}}`)
+                .join(', ')}`);
+        }
     }
-    const scp = SCP_LIKE.exec(raw);
-    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
-        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
+}
+// The `{{name}}` syntax of the PR title/branch and promote templates.
+const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
+function placeholdersIn(template) {
+    return [...template.matchAll(PLACEHOLDER)].map(m => m[1]);
+}
+/** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
+function shortName(change) {
+    if (change.kind === 'key')
+        return change.name;
+    const noDigest = change.name.split('@')[0];
+    return noDigest.slice(noDigest.lastIndexOf('/') + 1) || change.name;
+}
+/** The tag or short digest of an image value; other values unchanged. */
+function versionOf(value) {
+    if (value === null)
+        return '(none)';
+    const at = value.indexOf('@');
+    if (at >= 0) {
+        const digest = value.slice(at + 1);
+        return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest;
     }
-    return { url: (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
+    const colon = value.lastIndexOf(':');
+    return colon > value.lastIndexOf('/') ? value.slice(colon + 1) : value;
 }
-function webFrom(host, path) {
-    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
-    if (!host || !clean || clean === '/')
-        return undefined;
-    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
+function unique(items) {
+    return [...new Set(items)];
 }
-/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
-function commitUrl(remote, sha) {
-    if (!remote.webUrl)
-        return undefined;
-    const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname);
-    return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`;
+function defaultSubject(input) {
+    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
+    if (images.length > 0) {
+        const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`));
+        const shown = parts.slice(0, 3).join(', ');
+        return `Deploy ${shown}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
+    }
+    const keys = input.changes.filter(c => c.kind === 'key');
+    const files = unique(keys.map(c => c.file));
+    if (keys.length === 1)
+        return `Set ${keys[0].name}=${keys[0].after ?? '(removed)'} in ${keys[0].file}`;
+    if (keys.length > 0) {
+        const names = unique(keys.map(c => c.name));
+        return `Set ${names.slice(0, 3).join(', ')}${names.length > 3 ? ' and more' : ''} in ${files.length} file${files.length === 1 ? '' : 's'}`;
+    }
+    return `Update ${input.paths.join(', ') || 'config'}`;
 }
-/** The URL as it may be shown to users: never with credentials. */
-function displayUrl(remote) {
-    if (remote.transport !== 'http')
-        return remote.url;
-    const u = new URL(remote.url);
-    u.username = '';
-    u.password = '';
-    return u.href;
+function changesBlock(changes) {
+    const byFile = new Map();
+    for (const c of changes)
+        byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
+    return [...byFile]
+        .map(([file, list]) => {
+        const lines = list.map(c => `  ${c.name}: ${show(c.before)} -> ${show(c.after)}`);
+        return `${file}\n${lines.join('\n')}`;
+    })
+        .join('\n');
+}
+function show(value) {
+    return value === null ? '(none)' : value;
+}
+function trailers(source) {
+    const lines = [];
+    if (source.repo)
+        lines.push(`Source-Repo: ${source.repo}`);
+    if (source.commit)
+        lines.push(`Source-Commit: ${source.commit}`);
+    return lines.join('\n');
+}
+function values(input) {
+    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
+    return {
+        subject: defaultSubject(input),
+        changes: changesBlock(input.changes),
+        images: unique(images.map(c => c.after)).join(', '),
+        apps: unique(images.map(shortName)).join(', '),
+        tags: unique(images.map(c => versionOf(c.after))).join(', '),
+        paths: input.paths.join(', '),
+        files: unique(input.changes.map(c => c.file)).join(', '),
+        branch: input.branch,
+        source_repo: input.source.repo ?? '',
+        source_commit: input.source.commit ?? '',
+        source_short_commit: input.source.commit?.slice(0, 12) ?? '',
+        actor: input.source.actor ?? '',
+        run_url: input.source.runUrl ?? '',
+        trailers: trailers(input.source)
+    };
+}
+/**
+ * The commit message: `template` rendered, or the default (subject naming
+ * apps and tags, a body of `name: old -> new` per file, source trailers).
+ * Pure: everything it needs is in `input`.
+ */
+function renderCommitMessage(template, input) {
+    const v = values(input);
+    if (template === undefined || template.trim() === '') {
+        const parts = [v.subject, v.changes, v.trailers].filter(Boolean);
+        return tidy(parts.join('\n\n'));
+    }
+    validateMessageTemplate(template);
+    const rendered = template.replace(/\\n/g, '\n').replace(PLACEHOLDER, (_, name) => v[name]);
+    const text = tidy(rendered);
+    if (!text.trim())
+        throw new UsageError('--message renders to an empty commit message; include e.g. {{subject}}');
+    return text;
+}
+/** Trailing spaces and runs of blank lines left by empty placeholders. */
+function tidy(text) {
+    return (text
+        .split('\n')
+        .map(l => l.replace(/\s+$/, ''))
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n');
 }
 
 ;// CONCATENATED MODULE: ./node_modules/universal-user-agent/index.js
@@ -26324,6 +26413,72 @@ class GitHubForge {
             throw this.translate(`create a commit on ${input.branch}`, e);
         }
     }
+    // --- PR branches over the API (src/transport/github-api.ts replaceBranch / compare) ---
+    /** Creates `refs/heads/<branch>` at `sha`; false when it exists already (a concurrent writer). */
+    async createBranchRef(branch, sha) {
+        try {
+            await this.client.rest.git.createRef({
+                owner: this.owner,
+                repo: this.repo,
+                ref: `refs/heads/${branch}`,
+                sha
+            });
+            return true;
+        }
+        catch (e) {
+            if (statusOf(e) === 422 && /already exists/i.test(errorText(e)))
+                return false;
+            throw this.translate(`create branch ${branch}`, e);
+        }
+    }
+    /** Points `branch` at `sha`, fast-forward or not (the REST API has no compare-and-swap). */
+    async forceBranchRef(branch, sha) {
+        await this.call(`move branch ${branch}`, () => this.client.rest.git.updateRef({
+            owner: this.owner,
+            repo: this.repo,
+            ref: `heads/${branch}`,
+            sha,
+            force: true
+        }));
+    }
+    async deleteBranchRef(branch) {
+        try {
+            await this.client.rest.git.deleteRef({
+                owner: this.owner,
+                repo: this.repo,
+                ref: `heads/${branch}`
+            });
+        }
+        catch (e) {
+            if (statusOf(e) === 422 || statusOf(e) === 404)
+                return;
+            throw this.translate(`delete branch ${branch}`, e);
+        }
+    }
+    /** One page of `base...head` (three dots: from the merge base); files come on page 1 only. */
+    async compare(base, head, page, perPage) {
+        const { data } = await this.call(`compare ${base}...${head.slice(0, 12)}`, () => this.client.rest.repos.compareCommitsWithBasehead({
+            owner: this.owner,
+            repo: this.repo,
+            basehead: `${base}...${head}`,
+            page,
+            per_page: perPage
+        }));
+        return {
+            aheadBy: data.ahead_by,
+            behindBy: data.behind_by,
+            mergeBase: data.merge_base_commit.sha,
+            commits: data.commits.map(c => ({
+                sha: c.sha,
+                message: c.commit.message,
+                author: `${c.commit.author?.name ?? ''} <${c.commit.author?.email ?? ''}>`,
+                parents: c.parents.map(p => p.sha)
+            })),
+            ...(data.files
+                ? { files: data.files.map(f => ({ path: f.filename, sha: f.sha ?? '', status: f.status })) }
+                : {})
+        };
+    }
     /** `commit.verification` of one commit (GitHub's "Verified" badge). */
     async commitVerification(sha) {
         const { data } = await this.call(`read commit ${sha.slice(0, 12)}`, () => this.client.rest.repos.getCommit({ owner: this.owner, repo: this.repo, ref: sha }));
@@ -26385,6 +26540,2244 @@ function errorText(e) {
     const graphql = e.errors?.map(x => x.message ?? '') ?? [];
     const base = data?.message ?? errorMessage(e);
     return [base, ...details, ...graphql].filter((v, i, a) => v && a.indexOf(v) === i).join(': ');
+}
+
+;// CONCATENATED MODULE: ./src/forge/provider.ts
+
+/** Accepts `https://host/owner/repo(.git)`, `ssh://git@host/owner/repo`, `git@host:owner/repo` and `file:///path`. */
+function parseRepoUrl(url) {
+    const scp = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/.exec(url);
+    if (scp)
+        return { protocol: 'ssh', host: scp[1].toLowerCase(), segments: pathSegments(scp[2]) };
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        throw new UsageError(`repository '${url}' is not a URL; pass e.g. https://github.com/acme/config.git`);
+    }
+    const protocol = u.protocol.replace(/:$/, '');
+    if (protocol !== 'https' && protocol !== 'http' && protocol !== 'ssh' && protocol !== 'file') {
+        throw new UsageError(`repository URL scheme '${protocol}:' is not supported; use https://, ssh:// or file://`);
+    }
+    // The port stays part of the host: a self-managed forge on :8443 has its API there too.
+    return {
+        protocol,
+        host: u.host.toLowerCase(),
+        segments: pathSegments(decodeURIComponent(u.pathname))
+    };
+}
+function pathSegments(path) {
+    return path
+        .replace(/\.git\/?$/, '')
+        .split('/')
+        .filter(s => s !== '');
+}
+function hostOf(url) {
+    if (!url)
+        return undefined;
+    try {
+        return new URL(url).host.toLowerCase();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Works out the forge from what CI already knows. The repo host decides the
+ * provider unless `--provider` says otherwise; the API base comes from
+ * `--api-url`, then the CI variables of the same host, then the host's
+ * well-known layout (GHES `/api/v3`, GitLab `/api/v4`).
+ */
+function resolveForge(input) {
+    const { env } = input;
+    const parts = parseRepoUrl(input.repoUrl);
+    const kind = detectKind(parts, input.provider, env);
+    const repoPath = repoPathOf(parts, kind, input.repoUrl);
+    const explicit = input.apiUrl?.replace(/\/+$/, '');
+    if (explicit !== undefined && !/^https?:\/\//.test(explicit)) {
+        throw new UsageError(`--api-url '${input.apiUrl}' is not an http(s) URL; pass e.g. https://github.example.com/api/v3`);
+    }
+    if (kind === 'github') {
+        const sameHost = parts.protocol === 'file' || hostOf(env.GITHUB_SERVER_URL) === parts.host;
+        const fromEnv = sameHost ? env.GITHUB_API_URL : undefined;
+        const apiUrl = explicit ??
+            fromEnv?.replace(/\/+$/, '') ??
+            (parts.host === 'github.com' ? 'https://api.github.com' : `https://${parts.host}/api/v3`);
+        const webUrl = parts.protocol === 'file'
+            ? (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '')
+            : `https://${parts.host}`;
+        return { kind, apiUrl, webUrl, repoPath };
+    }
+    const ciHost = hostOf(env.CI_SERVER_URL) ?? env.CI_SERVER_HOST?.toLowerCase();
+    const sameHost = parts.protocol === 'file' || ciHost === parts.host;
+    const fromEnv = sameHost ? env.CI_API_V4_URL : undefined;
+    const apiUrl = explicit ?? fromEnv?.replace(/\/+$/, '') ?? `https://${parts.host}/api/v4`;
+    const webUrl = parts.protocol === 'file'
+        ? (env.CI_SERVER_URL ?? 'https://gitlab.com').replace(/\/+$/, '')
+        : `https://${parts.host}`;
+    return { kind, apiUrl, webUrl, repoPath };
+}
+function detectKind(parts, provider, env) {
+    if (provider !== undefined && provider !== '') {
+        if (provider === 'github' || provider === 'gitlab')
+            return provider;
+        throw new UsageError(`--provider '${provider}' is not known; use github or gitlab`);
+    }
+    const host = parts.host;
+    if (host === 'github.com' || (host && host === hostOf(env.GITHUB_SERVER_URL)))
+        return 'github';
+    if (host === 'gitlab.com' ||
+        (host && (host === hostOf(env.CI_SERVER_URL) || host === env.CI_SERVER_HOST?.toLowerCase()))) {
+        return 'gitlab';
+    }
+    // Self-managed instances are very often named after the product.
+    if (/(^|[.-])gitlab([.-]|$)/.test(host))
+        return 'gitlab';
+    if (/(^|[.-])github([.-]|$)/.test(host))
+        return 'github';
+    throw new UsageError(`cannot tell whether '${host || parts.protocol + '://'}' is GitHub or GitLab; pass --provider github or --provider gitlab`);
+}
+function repoPathOf(parts, kind, url) {
+    const segs = parts.segments;
+    // file:// remotes carry a filesystem path; the project is its last two parts.
+    const usable = parts.protocol === 'file' ? segs.slice(-2) : segs;
+    if (kind === 'github') {
+        if (usable.length !== 2) {
+            throw new UsageError(`cannot read owner/repo from '${url}'; a GitHub repository URL looks like https://github.com/<owner>/<repo>.git`);
+        }
+        return usable.join('/');
+    }
+    if (usable.length < 2) {
+        throw new UsageError(`cannot read the project path from '${url}'; a GitLab repository URL looks like https://gitlab.com/<group>/<project>.git`);
+    }
+    return usable.join('/');
+}
+
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/transport/transport.ts
+const TRANSPORT_CHOICES = ['git', 'api', 'auto'];
+/** The kind of a git tree entry as both forges list it (`type` blob/tree/commit, `mode`). */
+function entryKind(type, mode) {
+    if (type === 'tree')
+        return 'dir';
+    if (type === 'commit')
+        return 'submodule';
+    return mode === '120000' ? 'link' : 'file';
+}
+/**
+ * The API cannot do this job (or not safely): with `--transport auto` the git
+ * transport takes over, nothing having been written; with `--transport api`
+ * it is a usage error.
+ */
+class TransportUnavailable extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TransportUnavailable';
+    }
+}
+function parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+function baseName(path) {
+    return path.slice(path.lastIndexOf('/') + 1);
+}
+/**
+ * A read-only view of one commit, reading lazily and once. Blob contents are
+ * shared across attempts through `blobs` (keyed by sha), so a retry after a
+ * lost race downloads only what changed.
+ */
+class RemoteView {
+    api;
+    commit;
+    blobs;
+    dirs = new Map();
+    files = new Map();
+    tree;
+    constructor(api, commit, blobs = new Map()) {
+        this.api = api;
+        this.commit = commit;
+        this.blobs = blobs;
+    }
+    listDir(dir) {
+        const key = dir === '.' ? '' : dir;
+        let p = this.dirs.get(key);
+        if (!p) {
+            p = this.tree
+                ? this.tree.then(all => {
+                    const inside = all.filter(e => parentOf(e.path) === key);
+                    return key === '' || all.some(e => e.path === key && e.kind === 'dir')
+                        ? inside
+                        : undefined;
+                })
+                : this.api.listDir(this.commit, key);
+            this.dirs.set(key, p);
+        }
+        return p;
+    }
+    /** The whole tree; throws TransportUnavailable when the forge truncates it. */
+    listTree() {
+        this.tree ??= this.api.listTree(this.commit).then(r => {
+            if (r.kind === 'truncated') {
+                throw new TransportUnavailable(`${this.api.where} truncated the tree listing of ${this.commit.slice(0, 12)} (too many files for one response)`);
+            }
+            return r.entries;
+        });
+        return this.tree;
+    }
+    /** The entry for `path` from a listing already made (or made now, of its directory). */
+    async entry(path) {
+        const entries = this.tree ? await this.tree : await this.listDir(parentOf(path));
+        return entries?.find(e => e.path === path);
+    }
+    read(path, known) {
+        let p = this.files.get(path);
+        if (!p) {
+            p = this.readUncached(path, known);
+            this.files.set(path, p);
+        }
+        return p;
+    }
+    async readUncached(path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const cached = known?.sha ? this.blobs.get(known.sha) : undefined;
+        // GitLab needs the per-file last commit, so it always reads through its files API.
+        if (cached && this.api.provider === 'github')
+            return { kind: 'file', content: cached, sha: known.sha };
+        const file = await this.api.readFile(this.commit, path, known);
+        if (file?.kind === 'file' && file.sha)
+            this.blobs.set(file.sha, file.content);
+        return file;
+    }
+    /** Resolves what the commit needs per write: does the file exist, and its last commit. */
+    async prepare(writes) {
+        return Promise.all(writes.map(async (w) => {
+            if (this.tree) {
+                // A write below a symlinked directory would land somewhere else than the edit meant.
+                const all = await this.tree;
+                for (let d = parentOf(w.path); d; d = parentOf(d)) {
+                    if (all.some(e => e.path === d && e.kind !== 'dir')) {
+                        throw new TransportUnavailable(`${w.path} lies below ${d}, which is not a directory in the repository (a symlink?)`);
+                    }
+                }
+            }
+            // A file the plan read is known to exist; only unread paths need a listing.
+            const read = this.files.get(w.path);
+            const entry = read ? undefined : await this.entry(w.path);
+            if (!read && !entry)
+                return { path: w.path, content: w.content, exists: false };
+            if (entry && entry.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${entry.kind === 'link' ? 'symlink' : entry.kind} in the repository; the API transport writes regular files only`);
+            }
+            const file = await (read ?? this.read(w.path, entry));
+            if (!file)
+                return { path: w.path, content: w.content, exists: false };
+            if (file.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${file.kind === 'link' ? 'symlink' : 'directory'} in the repository; the API transport writes regular files only`);
+            }
+            return {
+                path: w.path,
+                content: w.content,
+                exists: true,
+                ...(file?.kind === 'file' && file.lastCommitId ? { lastCommitId: file.lastCommitId } : {})
+            };
+        }));
+    }
+}
+
+
+;// CONCATENATED MODULE: ./src/transport/github-api.ts
+
+
+/** Commits per compare page, and pages read before the list counts as cut short. */
+const COMPARE_PAGE = 100;
+const COMPARE_PAGES = 5;
+/**
+ * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
+ * (the commit). The commit is atomic and conditional on `expectedHeadOid`;
+ * GitHub signs it when the token is the workflow's GITHUB_TOKEN or a GitHub
+ * App installation token. The mutation has no author field: the commit is
+ * authored by the token's identity.
+ */
+class GitHubRepoApi {
+    forge;
+    where;
+    provider = 'github';
+    stats = { requests: 0 };
+    constructor(forge, where) {
+        this.forge = forge;
+        this.where = where;
+    }
+    count(p) {
+        this.stats.requests++;
+        return p;
+    }
+    defaultBranch() {
+        return this.count(this.forge.getDefaultBranch());
+    }
+    branchHead(branch) {
+        return this.count(this.forge.branchHead(branch));
+    }
+    async listDir(commit, dir) {
+        if (dir === '') {
+            // The contents API has no path for the root; the commit's own tree is the root listing.
+            const tree = await this.count(this.forge.getTree(commit, false));
+            return tree.entries.map(toEntry);
+        }
+        const content = await this.count(this.forge.getContent(commit, dir));
+        if (content?.kind !== 'dir')
+            return undefined;
+        return content.entries.map(e => ({
+            path: e.path,
+            kind: CONTENT_KINDS[e.type] ?? 'file',
+            sha: e.sha
+        }));
+    }
+    async listTree(commit) {
+        const tree = await this.count(this.forge.getTree(commit));
+        if (tree.truncated)
+            return { kind: 'truncated' };
+        return { kind: 'listed', entries: tree.entries.map(toEntry) };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'file' && known.sha) {
+            return {
+                kind: 'file',
+                content: await this.count(this.forge.getBlob(known.sha)),
+                sha: known.sha
+            };
+        }
+        const content = await this.count(this.forge.getContent(commit, path));
+        if (!content)
+            return undefined;
+        if (content.kind === 'dir')
+            return { kind: 'dir' };
+        if (content.kind === 'file') {
+            // Above 1 MB the contents API leaves the bytes out; the blob API serves up to 100 MB.
+            const bytes = content.content ?? (await this.count(this.forge.getBlob(content.sha)));
+            return { kind: 'file', content: bytes, sha: content.sha };
+        }
+        return { kind: 'link' };
+    }
+    async commit(input) {
+        const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n');
+        return this.count(this.forge.createCommitOnBranch({
+            branch: input.branch,
+            expectedHeadOid: input.parent,
+            headline,
+            body: rest.join('\n').replace(/^\n+/, ''),
+            additions: input.writes.map(w => ({ path: w.path, contents: w.content }))
+        }));
+    }
+    async compare(base, head) {
+        const first = await this.count(this.forge.compare(base, head, 1, COMPARE_PAGE));
+        const commits = [...first.commits];
+        for (let page = 2; commits.length < first.aheadBy && page <= COMPARE_PAGES; page++) {
+            const next = await this.count(this.forge.compare(base, head, page, COMPARE_PAGE));
+            if (next.commits.length === 0)
+                break;
+            commits.push(...next.commits);
+        }
+        return {
+            containsBase: first.behindBy === 0,
+            commits: commits.map(c => ({ sha: c.sha, author: c.author, message: c.message })),
+            complete: commits.length >= first.aheadBy,
+            // GitHub lists at most 300 files; a cut list proves nothing about the rest.
+            ...(first.files && first.files.length < 300
+                ? {
+                    files: first.files.map(f => ({
+                        path: f.path,
+                        sha: f.sha,
+                        removed: f.status === 'removed'
+                    }))
+                }
+                : {})
+        };
+    }
+    /**
+     * A new branch is created at the parent and committed on with
+     * createCommitOnBranch (both steps conditional). An existing branch is not
+     * reset to the parent first: GitHub closes an open pull request whose head
+     * has no commits left, for good. The commit is built on a scratch branch
+     * instead and the head moved onto it in one ref update. REST ref updates
+     * have no compare-and-swap, so the head is read again right before the
+     * move; a foreign push in the one round trip between is the remaining race.
+     */
+    async replaceBranch(input) {
+        const { branch, parent, expected } = input;
+        if (expected === undefined) {
+            if (!(await this.count(this.forge.createBranchRef(branch, parent)))) {
+                return { kind: 'stale', detail: `branch ${branch} was created by another writer meanwhile` };
+            }
+            const made = await this.commit(input);
+            // Leave nothing behind when the commit cannot be made at all (the git fallback starts clean).
+            if (made.kind === 'unavailable' || made.kind === 'rejected')
+                await this.dropAt(branch, parent);
+            return made;
+        }
+        const scratch = `${branch}.gitops-deploy-${(0,external_node_crypto_namespaceObject.randomBytes)(4).toString('hex')}`;
+        if (!(await this.count(this.forge.createBranchRef(scratch, parent)))) {
+            return { kind: 'stale', detail: `scratch branch ${scratch} exists already` };
+        }
+        try {
+            const made = await this.commit({ ...input, branch: scratch });
+            if (made.kind !== 'committed')
+                return made;
+            const now = await this.branchHead(branch);
+            if (now !== expected) {
+                return {
+                    kind: 'stale',
+                    detail: `${branch} moved from ${expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'} while the commit was made`
+                };
+            }
+            await this.count(this.forge.forceBranchRef(branch, made.commit));
+            return made;
+        }
+        finally {
+            await this.count(this.forge.deleteBranchRef(scratch)).catch(() => undefined);
+        }
+    }
+    async dropAt(branch, sha) {
+        if ((await this.branchHead(branch)) === sha)
+            await this.count(this.forge.deleteBranchRef(branch)).catch(() => undefined);
+    }
+    verification(commit) {
+        return this.count(this.forge.commitVerification(commit));
+    }
+}
+function toEntry(e) {
+    return { path: e.path, kind: entryKind(e.type, e.mode), sha: e.sha };
+}
+/** The contents API names kinds instead of giving types and modes. */
+const CONTENT_KINDS = {
+    dir: 'dir',
+    symlink: 'link',
+    submodule: 'submodule'
+};
+
+;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
+
+
+/**
+ * GitLab through REST v4: the repository tree and files APIs for reading,
+ * `POST /projects/:id/repository/commits` for the commit. Every updated
+ * file carries the `last_commit_id` it was read at, so GitLab refuses the
+ * commit when that file changed meanwhile, while writers to other files
+ * commit on top of each other without a retry.
+ */
+class GitLabRepoApi {
+    options;
+    provider = 'gitlab';
+    stats = { requests: 0 };
+    where;
+    base;
+    constructor(options) {
+        this.options = options;
+        const api = options.apiUrl.replace(/\/+$/, '');
+        this.base = `${api}/projects/${encodeURIComponent(options.project)}`;
+        this.where = `${api} (${options.project})`;
+    }
+    async call(method, path, what, options = {}) {
+        const url = new URL(this.base + path);
+        for (const [k, v] of Object.entries(options.query ?? {}))
+            url.searchParams.set(k, v);
+        this.stats.requests++;
+        let res;
+        try {
+            res = await fetch(url, {
+                method,
+                headers: {
+                    'PRIVATE-TOKEN': this.options.token,
+                    accept: 'application/json',
+                    ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
+                },
+                body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
+            });
+        }
+        catch (e) {
+            throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`);
+        }
+        const text = await res.text();
+        let data = text;
+        try {
+            data = text ? JSON.parse(text) : undefined;
+        }
+        catch {
+            // Proxies answer HTML; keep the text for the message.
+        }
+        if (res.ok || options.accept?.includes(res.status)) {
+            return { status: res.status, data, headers: res.headers };
+        }
+        throw this.failure(what, res.status, data);
+    }
+    failure(what, status, data) {
+        const message = messageOf(data);
+        const fix = status === 401
+            ? 'set GITOPS_TOKEN to a valid token with the api scope'
+            : status === 403
+                ? 'give the token the api scope and at least the Developer role on the project'
+                : status === 404
+                    ? 'check the repository URL and that the token can see the project'
+                    : 'retry later; if it persists, check the GitLab instance';
+        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`);
+    }
+    async defaultBranch() {
+        const r = await this.call('GET', '', `read project ${this.options.project}`);
+        return r.data.default_branch;
+    }
+    async branchHead(branch) {
+        const r = await this.call('GET', `/repository/branches/${encodeURIComponent(branch)}`, `read branch ${branch}`, { accept: [404] });
+        if (r.status === 404)
+            return undefined;
+        return r.data.commit.id;
+    }
+    async tree(commit, dir, recursive) {
+        const entries = [];
+        for (let page = 1;;) {
+            const query = { ref: commit, per_page: '100', page: String(page) };
+            if (dir)
+                query.path = dir;
+            if (recursive)
+                query.recursive = 'true';
+            const r = await this.call('GET', '/repository/tree', `list ${dir || 'the root'}`, {
+                query,
+                accept: [404]
+            });
+            if (r.status === 404)
+                return undefined;
+            for (const e of r.data) {
+                entries.push({ path: e.path, kind: entryKind(e.type, e.mode), sha: e.id });
+            }
+            const next = r.headers.get('x-next-page');
+            if (!next)
+                return entries;
+            page = Number(next);
+        }
+    }
+    listDir(commit, dir) {
+        return this.tree(commit, dir, false);
+    }
+    async listTree(commit) {
+        return { kind: 'listed', entries: (await this.tree(commit, '', true)) ?? [] };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const r = await this.call('GET', `/repository/files/${encodeURIComponent(path)}`, `read ${path}`, { query: { ref: commit }, accept: [404] });
+        if (r.status === 404)
+            return undefined;
+        const f = r.data;
+        return {
+            kind: 'file',
+            content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
+            sha: f.blob_id,
+            lastCommitId: f.last_commit_id
+        };
+    }
+    async compare(base, head) {
+        const r = await this.call('GET', '/repository/compare', `compare ${base.slice(0, 12)}...${head.slice(0, 12)}`, { query: { from: base, to: head } });
+        const data = r.data;
+        const commits = data.commits ?? [];
+        const diffs = data.diffs ?? [];
+        return {
+            containsBase: head === base || commits.some(c => (c.parent_ids ?? []).includes(base)),
+            commits: commits.map(c => ({
+                sha: c.id,
+                author: `${c.author_name} <${c.author_email}>`,
+                message: c.message
+            })),
+            // The head itself must be among the listed commits, or the list says nothing about it.
+            complete: commits.length === 0 || commits.some(c => c.id === head),
+            ...(data.compare_timeout
+                ? {}
+                : {
+                    files: diffs.flatMap(d => [
+                        { path: d.new_path, removed: d.deleted_file === true },
+                        ...(d.old_path !== d.new_path ? [{ path: d.old_path, removed: true }] : [])
+                    ])
+                })
+        };
+    }
+    /**
+     * The commits API with `start_sha` makes the commit on the parent and
+     * creates the branch when it is missing; `force` lets it overwrite an
+     * existing branch. That overwrite has no compare-and-swap, so the branch is
+     * read again right before; a foreign push in that one round trip is the
+     * remaining race. A branch created meanwhile answers "already exists":
+     * stale.
+     */
+    async replaceBranch(input) {
+        if (input.expected !== undefined) {
+            const now = await this.branchHead(input.branch);
+            if (now !== input.expected) {
+                return {
+                    kind: 'stale',
+                    detail: `${input.branch} moved from ${input.expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'}`
+                };
+            }
+        }
+        return this.commitWith(input, {
+            start_sha: input.parent,
+            ...(input.expected !== undefined ? { force: true } : {})
+        });
+    }
+    commit(input) {
+        return this.commitWith(input, {});
+    }
+    async commitWith(input, extra) {
+        const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
+            body: {
+                ...extra,
+                branch: input.branch,
+                commit_message: input.message,
+                author_name: input.author.name,
+                author_email: input.author.email,
+                actions: input.writes.map(w => ({
+                    action: w.exists ? 'update' : 'create',
+                    file_path: w.path,
+                    content: w.content.toString('base64'),
+                    encoding: 'base64',
+                    ...(w.exists && w.lastCommitId ? { last_commit_id: w.lastCommitId } : {})
+                }))
+            },
+            accept: [400, 403, 409]
+        });
+        if (r.status === 201 || r.status === 200)
+            return { kind: 'committed', commit: r.data.id };
+        const message = messageOf(r.data);
+        // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
+        if (/has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(message)) {
+            return { kind: 'stale', detail: message };
+        }
+        if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
+            return { kind: 'rejected', reason: 'protected', detail: message };
+        }
+        return { kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}` };
+    }
+    /** GitLab's signature API answers 404 for a commit without a signature. */
+    async verification(commit) {
+        const r = await this.call('GET', `/repository/commits/${commit}/signature`, `read the signature of ${commit.slice(0, 12)}`, { accept: [404] });
+        if (r.status === 404)
+            return { verified: false, reason: 'unsigned' };
+        const status = String(r.data.verification_status ?? 'unknown');
+        return { verified: status === 'verified', reason: status };
+    }
+}
+function messageOf(data) {
+    if (typeof data === 'string')
+        return data.slice(0, 200);
+    const d = data;
+    const m = d?.message ?? d?.error;
+    if (Array.isArray(m))
+        return m.join('; ');
+    if (m && typeof m === 'object')
+        return JSON.stringify(m);
+    return String(m ?? '');
+}
+
+;// CONCATENATED MODULE: ./src/transport/select.ts
+
+
+
+
+
+
+
+/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
+const TRANSPORT_OPTIONS = [
+    {
+        name: 'transport',
+        type: 'string',
+        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+    },
+    {
+        name: 'require-verified',
+        type: 'boolean',
+        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+    }
+];
+const TRANSPORT_OUTPUTS = [
+    { name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'" },
+    {
+        name: 'verified',
+        description: "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
+    }
+];
+function readTransport(input) {
+    const raw = input.string('transport')?.trim() || 'auto';
+    if (!TRANSPORT_CHOICES.includes(raw)) {
+        throw new UsageError(`--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`);
+    }
+    return {
+        choice: raw,
+        requireVerified: input.boolean('require-verified') === true
+    };
+}
+/**
+ * `auto`: the API when the repository is on GitHub or GitLab and a token is
+ * there to call it with, else git. An explicit `api` that cannot work is a
+ * usage error (exit 2) naming what is missing.
+ */
+function selectTransport(input) {
+    if (input.choice === 'git')
+        return { kind: 'git', reason: '--transport git' };
+    const explicit = input.choice === 'api';
+    let target;
+    try {
+        target = resolveForge({
+            repoUrl: input.repoUrl,
+            provider: input.provider,
+            apiUrl: input.apiUrl,
+            env: input.env
+        });
+    }
+    catch (e) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`);
+        }
+        return { kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})` };
+    }
+    const token = input.env[TOKEN_VARIABLE]?.trim();
+    if (!token) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`);
+        }
+        return { kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}` };
+    }
+    const name = target.kind === 'github' ? 'GitHub' : 'GitLab';
+    return {
+        kind: 'api',
+        reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
+        target,
+        token
+    };
+}
+function repoApiFor(decision, log, 
+/** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
+msPerSecond) {
+    const { target, token } = decision;
+    const where = `${target.apiUrl} (${target.repoPath})`;
+    if (target.kind === 'github') {
+        return new GitHubRepoApi(new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond }), where);
+    }
+    return new GitLabRepoApi({ apiUrl: target.apiUrl, project: target.repoPath, token });
+}
+/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
+function unsignedGitHubTokenKind(token) {
+    if (token.startsWith('github_pat_'))
+        return 'a fine-grained personal access token';
+    if (token.startsWith('ghp_'))
+        return 'a classic personal access token';
+    if (token.startsWith('gho_'))
+        return 'an OAuth app token';
+    return undefined;
+}
+function describeTransport(kind, reason) {
+    return `transport: ${kind} (${reason})`;
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/transport/set-image-planner.ts
+
+
+
+
+
+
+
+const LIMIT = 8;
+async function set_image_planner_mapLimit(items, fn) {
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length)
+            await fn(items[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(LIMIT, items.length) }, worker));
+}
+function isKustomization(path) {
+    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
+}
+function symlinkRefusal(path) {
+    return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
+}
+/**
+ * set-image on the API: the same edit engine, run on a temporary directory
+ * that holds only what the engine looks at (the kustomizations of the
+ * matched directories and the --set files), fetched at the snapshot commit.
+ * Literal paths cost one listing per directory; globs one tree listing.
+ */
+function setImageApiPlanner(request) {
+    // Validates every argument before anything is read.
+    const patterns = requestedPatterns(request);
+    const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch_default().scan(p).isGlob);
+    return {
+        async plan(view) {
+            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
+            try {
+                if (globby)
+                    await materialiseFromTree(view, patterns, dir);
+                else
+                    await materialiseLiteral(view, patterns, dir);
+                const outcome = await planEdits(dir, request);
+                return {
+                    outcome,
+                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
+                };
+            }
+            finally {
+                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            }
+        }
+    };
+}
+async function place(view, root, entry) {
+    if (entry.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    if (entry.kind !== 'file') {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+        return;
+    }
+    const file = await view.read(entry.path, entry);
+    if (!file)
+        return;
+    if (file.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(entry.path)), { recursive: true });
+    if (file.kind === 'dir')
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+    else
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, entry.path), file.content);
+}
+async function materialiseLiteral(view, patterns, root) {
+    const wanted = [];
+    await set_image_planner_mapLimit(patterns.dirGlobs, async (d) => {
+        const dir = d === '.' ? '' : d;
+        const entries = await view.listDir(dir);
+        // Absent: leave it absent, the engine reports it with its own message.
+        if (!entries)
+            return;
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, dir), { recursive: true });
+        wanted.push(...entries.filter(e => isKustomization(e.path)));
+    });
+    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
+    await set_image_planner_mapLimit(patterns.files, async (f) => {
+        const file = await view.read(f);
+        if (!file)
+            return;
+        if (file.kind === 'link')
+            throw symlinkRefusal(f);
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(f)), { recursive: true });
+        if (file.kind === 'dir')
+            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, f), { recursive: true });
+        else
+            await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, f), file.content);
+    });
+}
+async function materialiseFromTree(view, patterns, root) {
+    const entries = await view.listTree();
+    const byPath = new Map(entries.map(e => [e.path, e]));
+    const dirs = new Set();
+    for (const e of entries) {
+        if (e.kind === 'dir')
+            dirs.add(e.path);
+        for (let d = parentOf(e.path); d; d = parentOf(d))
+            dirs.add(d);
+    }
+    // What the engine's directory walk would see: it skips these, and dot directories unless asked.
+    const walkable = [...dirs].filter(d => !d.split('/').some(s => s === '.git' || s === 'node_modules'));
+    const matched = new Set();
+    for (const pattern of patterns.dirGlobs) {
+        if (!picomatch_default().scan(pattern).isGlob) {
+            if (pattern === '.' || dirs.has(pattern))
+                matched.add(pattern === '.' ? '' : pattern);
+            continue;
+        }
+        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
+        for (const d of walkable)
+            if (isMatch(d))
+                matched.add(d);
+        // `base/**` also matches `base` itself in the engine.
+        const base = picomatch_default().scan(pattern).base;
+        if (pattern.includes('**') && base && dirs.has(base))
+            matched.add(base);
+    }
+    const wanted = [];
+    for (const d of matched) {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, d), { recursive: true });
+        for (const name of KUSTOMIZATION_FILE_NAMES) {
+            const e = byPath.get(d ? `${d}/${name}` : name);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    for (const f of patterns.files) {
+        if (picomatch_default().scan(f).isGlob) {
+            const isMatch = picomatch_default()(f, { dot: true });
+            for (const e of entries)
+                if (e.kind !== 'dir' && isMatch(e.path))
+                    wanted.push(e);
+        }
+        else {
+            const e = byPath.get(f);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
+}
+
+;// CONCATENATED MODULE: external "node:url"
+const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: ./src/git/remote-url.ts
+
+
+
+const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
+/**
+ * Normalises `--repo`. A password or token inside the URL would end up in
+ * `.git/config`, process listings and error messages, so it is refused with
+ * the fix instead of being used.
+ */
+function parseRemoteUrl(input, cwd) {
+    const raw = input.trim();
+    if (!raw)
+        throw new UsageError('--repo is empty; pass the config repo URL or path');
+    if (/^https?:\/\//i.test(raw)) {
+        let u;
+        try {
+            u = new URL(raw);
+        }
+        catch {
+            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
+        }
+        if (u.password) {
+            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
+        }
+        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
+        return {
+            url: raw,
+            transport: 'http',
+            origin: `${u.protocol}//${u.host}/`,
+            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
+        };
+    }
+    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
+        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
+        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
+    }
+    if (/^git:\/\//i.test(raw))
+        return { url: raw, transport: 'git' };
+    if (/^file:\/\//i.test(raw))
+        return { url: raw, transport: 'file' };
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
+    }
+    const scp = SCP_LIKE.exec(raw);
+    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
+        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
+    }
+    return { url: (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
+}
+function webFrom(host, path) {
+    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
+    if (!host || !clean || clean === '/')
+        return undefined;
+    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
+}
+/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
+function commitUrl(remote, sha) {
+    if (!remote.webUrl)
+        return undefined;
+    const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname);
+    return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`;
+}
+/** The URL as it may be shown to users: never with credentials. */
+function displayUrl(remote) {
+    if (remote.transport !== 'http')
+        return remote.url;
+    const u = new URL(remote.url);
+    u.username = '';
+    u.password = '';
+    return u.href;
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/git/exec.ts
+
+class GitError extends Error {
+    output;
+    args;
+    constructor(message, output, args) {
+        super(message);
+        this.output = output;
+        this.args = args;
+        this.name = 'GitError';
+    }
+}
+/**
+ * The environment every git child gets. Prompts would hang a CI job forever,
+ * and user/system config (hooks, aliases, credential helpers, signing) must not
+ * change what we do.
+ */
+function hardenedEnv(extra = {}) {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) {
+        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
+        if (k.startsWith('GIT_') && !KEEP.has(k))
+            continue;
+        env[k] = v;
+    }
+    Object.assign(env, {
+        GIT_TERMINAL_PROMPT: '0',
+        GCM_INTERACTIVE: 'Never',
+        GIT_ASKPASS: 'echo',
+        SSH_ASKPASS: 'echo',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_LFS_SKIP_SMUDGE: '1',
+        LC_ALL: 'C',
+        LANG: 'C'
+    });
+    for (const [k, v] of Object.entries(extra)) {
+        if (v === undefined)
+            delete env[k];
+        else
+            env[k] = v;
+    }
+    return env;
+}
+// SSH users rely on these; the rest of GIT_* is dropped.
+const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
+/** The single funnel through which every git process is started. */
+function execGit(args, options) {
+    const config = Object.entries(options.config ?? {});
+    const configEnv = {};
+    if (config.length > 0) {
+        configEnv.GIT_CONFIG_COUNT = String(config.length);
+        config.forEach(([k, v], i) => {
+            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
+            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
+        });
+    }
+    const env = hardenedEnv({ ...options.env, ...configEnv });
+    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const out = [];
+        const err = [];
+        let timer;
+        if (options.timeoutMs) {
+            timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+        }
+        child.stdout.on('data', d => out.push(d));
+        child.stderr.on('data', d => err.push(d));
+        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            const result = {
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(out).toString('utf8'),
+                stderr: redact(Buffer.concat(err).toString('utf8'))
+            };
+            if (result.code !== 0 && !options.allowFailure) {
+                const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
+                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
+                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
+            }
+            else
+                resolve(result);
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
+function configEnv(config = {}) {
+    const entries = Object.entries(config);
+    if (entries.length === 0)
+        return {};
+    const env = { GIT_CONFIG_COUNT: String(entries.length) };
+    entries.forEach(([k, v], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = k;
+        env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
+    return env;
+}
+/**
+ * Streaming sibling of execGit for long-lived git processes whose output must
+ * not be buffered (the test smart-HTTP server's `git http-backend`). Same
+ * hardened environment and config channel, so there is still one funnel.
+ */
+function spawnGit(args, options) {
+    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
+    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+;// CONCATENATED MODULE: ./src/git/push-result.ts
+/**
+ * Pure classification of what git printed when a push, clone or fetch
+ * failed. Retry decisions hang on this, so it is kept apart from process
+ * handling and unit-tested against stderr captured from real servers
+ * (git receive-pack, GitHub, GitLab, smart HTTP).
+ */
+const PROTECTED = [
+    /protected branch/i,
+    /\bGH006\b/,
+    /\bGH013\b/,
+    /repository rule violations/i,
+    /not allowed to push code to protected branches/i,
+    /not allowed to force push code to a protected branch/i
+];
+const MOVED = [
+    /\(fetch first\)/,
+    /\(non-fast-forward\)/,
+    /\(stale info\)/,
+    /cannot lock ref/i,
+    /incorrect old value provided/i,
+    /\(failed to update ref\)/,
+    /\(failed to lock\)/,
+    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
+];
+const AUTH = [
+    /Authentication failed for/i,
+    /could not read (Username|Password) for/i,
+    /HTTP Basic: Access denied/i,
+    /Invalid username or (password|token)/i,
+    /Permission to \S+ denied to/i,
+    /Write access to repository not granted/i,
+    /not allowed to push code to this project/i,
+    /You are not allowed to (download|upload|push)/i,
+    /requested URL returned error: 40[13]\b/i,
+    /Permission denied \(publickey/i,
+    /Host key verification failed/i
+];
+const NOT_FOUND = [
+    /repository '[^']*' not found/i,
+    /Repository not found/i,
+    /does not appear to be a git repository/i,
+    /requested URL returned error: 404\b/i,
+    /Remote branch \S+ not found in upstream/i,
+    /couldn't find remote ref/i,
+    /The project you were looking for could not be found/i
+];
+const NETWORK = [
+    /Could not resolve host/i,
+    /Failed to connect to/i,
+    /Connection refused/i,
+    /Connection reset/i,
+    /Connection timed out/i,
+    /Operation timed out/i,
+    /Empty reply from server/i,
+    /RPC failed/i,
+    /the remote end hung up unexpectedly/i,
+    /unexpected disconnect while reading sideband/i,
+    /early EOF/i,
+    /transfer closed with/i,
+    /remote failed to report status/i,
+    /SSL_(read|write|connect)|gnutls_handshake|TLS connection was non-properly terminated/i,
+    /requested URL returned error: 5\d\d\b/i,
+    /unable to access '[^']*': (Recv|Send) failure/i
+];
+const anyOf = (patterns, text) => patterns.some(p => p.test(text));
+function httpStatus(text) {
+    const m = /returned error: (40[13])\b/.exec(text);
+    if (m)
+        return m[1] === '401' ? 401 : 403;
+    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
+        return 401;
+    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
+        return 403;
+    }
+    return undefined;
+}
+/**
+ * The lines worth showing a human: what the server said and what git
+ * concluded, without progress noise and the generic "hint:" paragraphs.
+ */
+function pushDetail(text) {
+    const lines = text
+        .split(/\r?\n/)
+        .map(l => l.replace(/\s+$/, ''))
+        .filter(l => l.trim() !== '')
+        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
+        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
+        .filter(l => !/^error: failed to push some refs/.test(l));
+    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
+    return useful.slice(-6).join('\n').trim();
+}
+/** Classifies a failed clone, fetch or ls-remote from its stderr. */
+function classifyRemoteFailure(stderr) {
+    const detail = pushDetail(stderr);
+    if (anyOf(AUTH, stderr))
+        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
+    if (anyOf(NOT_FOUND, stderr))
+        return { kind: 'error', reason: 'not-found', detail };
+    if (anyOf(NETWORK, stderr))
+        return { kind: 'error', reason: 'network', detail };
+    return { kind: 'error', reason: 'unknown', detail };
+}
+/**
+ * Classifies `git push --porcelain` from its exit code, stdout (the
+ * porcelain status lines) and stderr (what the remote said).
+ */
+function classifyPush(output) {
+    const text = `${output.stdout}\n${output.stderr}`;
+    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
+    if (output.code === 0 && refLines.length === 0) {
+        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
+    }
+    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
+    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
+    if (anyOf(PROTECTED, text))
+        return { kind: 'rejected', reason: 'protected', detail };
+    if (anyOf(MOVED, text))
+        return { kind: 'rejected', reason: 'moved', detail };
+    if (anyOf(AUTH, text))
+        return { kind: 'auth-failed', status: httpStatus(text), detail };
+    if (/hook declined/i.test(text))
+        return { kind: 'rejected', reason: 'hook-declined', detail };
+    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
+        return { kind: 'rejected', reason: 'other', detail };
+    }
+    const failure = classifyRemoteFailure(output.stderr);
+    if (failure.kind === 'auth-failed')
+        return failure;
+    return { kind: 'error', reason: failure.reason, detail };
+}
+
+;// CONCATENATED MODULE: ./src/git/git.ts
+
+
+
+
+/**
+ * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
+ * (our only channel for auth config) needs 2.31 anyway.
+ */
+const MIN_GIT_VERSION = [2, 35, 0];
+/**
+ * Settings that keep a throwaway clone predictable whatever the user's global
+ * config says: no hooks, no signing prompts, no background maintenance, no
+ * line-ending rewrites of the bytes we edit.
+ */
+const BASE_CONFIG = {
+    'core.hooksPath': '/dev/null',
+    'core.autocrlf': 'false',
+    'core.safecrlf': 'false',
+    'core.fsmonitor': 'false',
+    'commit.gpgSign': 'false',
+    'gc.auto': '0',
+    'maintenance.auto': 'false',
+    'fetch.writeCommitGraph': 'false',
+    'advice.detachedHead': 'false',
+    'init.defaultBranch': 'main',
+    'protocol.version': '2',
+    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
+    'http.lowSpeedLimit': '1',
+    'http.lowSpeedTime': '60'
+};
+let versionCheck;
+/**
+ * One repository on disk, driven through the exec funnel. Methods are named
+ * for what the caller wants and return domain results; `try*` methods are
+ * probes that answer with a boolean and never throw for a "no".
+ */
+class Git {
+    dir;
+    ctx;
+    constructor(dir, ctx) {
+        this.dir = dir;
+        this.ctx = ctx;
+    }
+    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
+    static async create(dir, ctx) {
+        versionCheck ??= Git.checkVersion(ctx.redactor);
+        await versionCheck;
+        return new Git(dir, ctx);
+    }
+    static async checkVersion(redactor) {
+        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
+        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
+        if (!m)
+            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
+        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
+        for (let i = 0; i < 3; i++) {
+            if (have[i] > MIN_GIT_VERSION[i])
+                break;
+            if (have[i] < MIN_GIT_VERSION[i]) {
+                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
+            }
+        }
+        return have.join('.');
+    }
+    run(args, options = {}) {
+        const { network, ...rest } = options;
+        this.ctx.debug?.(`git ${args.join(' ')}`);
+        return execGit(args, {
+            cwd: this.dir,
+            redactor: this.ctx.redactor,
+            env: this.ctx.env,
+            config: { ...BASE_CONFIG, ...this.ctx.config },
+            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
+            ...rest
+        });
+    }
+    /**
+     * Shallow (one commit), blobless, single-branch clone without a checkout:
+     * what it transfers is one commit and its trees, whatever the history
+     * length. File contents arrive later, only for the sparse set.
+     */
+    async cloneForEdit(url, branch) {
+        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
+        args.push('--sparse', '--single-branch', '--no-tags');
+        if (branch)
+            args.push('--branch', branch);
+        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
+        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        if (!(await this.tryResolve('HEAD')))
+            return { kind: 'empty' };
+        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
+            allowFailure: true
+        });
+        return {
+            kind: 'cloned',
+            branch: head.stdout.trim() || branch || 'HEAD',
+            commit: await this.commitOf('HEAD')
+        };
+    }
+    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
+    async listFiles(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /**
+     * Checks out `commit` with only `dirs` (recursively) plus top-level files
+     * present; blobs for them are fetched in one batch. An empty string in
+     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
+     */
+    async checkoutSparse(commit, dirs) {
+        if (dirs?.includes(''))
+            await this.run(['sparse-checkout', 'disable'], { network: true });
+        else if (dirs) {
+            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
+                input: dirs.join('\n') + '\n',
+                network: true
+            });
+        }
+        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
+    }
+    /** Fetches the branch's current tip (one commit deep, trees only). */
+    async fetchTip(branch) {
+        const ref = `refs/remotes/origin/${branch}`;
+        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        return { kind: 'fetched', commit: await this.commitOf(ref) };
+    }
+    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
+    async commitFiles(files, message, author) {
+        if (files.length === 0)
+            return null;
+        await this.run(['add', '--sparse', '--', ...files]);
+        const who = {
+            GIT_AUTHOR_NAME: author.name,
+            GIT_AUTHOR_EMAIL: author.email,
+            GIT_COMMITTER_NAME: author.name,
+            GIT_COMMITTER_EMAIL: author.email
+        };
+        // No pre-check: `commit` itself says when the bytes did not change.
+        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
+            input: message,
+            env: { ...this.ctx.env, ...who },
+            allowFailure: true
+        });
+        if (out.code !== 0) {
+            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
+                return null;
+            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
+        }
+        return this.commitOf('HEAD');
+    }
+    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
+    async pushHead(branch) {
+        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
+        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
+        return classifyPush(out);
+    }
+    /**
+     * Asks the remote where `branch` points. Used after a connection dropped
+     * mid-push, when only the server knows whether the update happened.
+     */
+    async remoteBranchCommit(branch) {
+        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+            allowFailure: true,
+            network: true,
+            timeoutMs: 30_000
+        });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
+        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
+    }
+    async commitOf(rev) {
+        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+        return out.stdout.trim();
+    }
+    async tryResolve(rev) {
+        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
+            allowFailure: true
+        });
+        return out.code === 0;
+    }
+    async tryHasStagedChanges() {
+        const out = await this.run(['diff', '--cached', '--quiet'], { allowFailure: true });
+        return out.code === 1;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/git/sparse-set.ts
+
+const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
+function normalise(p) {
+    return p
+        .replace(/\\/g, '/')
+        .replace(/^\.\/+/, '')
+        .replace(/\/+$/, '')
+        .replace(/^\.$/, '');
+}
+function sparse_set_parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+/**
+ * Picks the directories to check out so the edit sees exactly what it would
+ * see in a full checkout, from the remote tree's file list alone (no blob is
+ * needed). Every directory matching a glob is kept (the planner decides which
+ * of them hold a kustomization, with the same files present), plus the parent
+ * of every `files` entry. Nested picks collapse into their ancestor because
+ * cone mode checks directories out recursively; `''` means the whole tree.
+ */
+function sparseDirs(treeFiles, patterns) {
+    const dirs = new Set();
+    for (const file of treeFiles) {
+        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
+            dirs.add(d);
+    }
+    const picked = new Set();
+    const dirGlobs = patterns.dirGlobs.map(normalise);
+    if (dirGlobs.includes(''))
+        return [''];
+    if (dirGlobs.length > 0) {
+        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
+        for (const d of dirs)
+            if (matchers.some(m => m(d)))
+                picked.add(d);
+    }
+    const files = patterns.files.map(normalise).filter(Boolean);
+    if (files.length > 0) {
+        const fileSet = new Set(treeFiles);
+        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
+        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
+        for (const f of files)
+            if (!globbed.includes(f))
+                picked.add(sparse_set_parentOf(f));
+        if (matchers.length > 0) {
+            for (const f of fileSet)
+                if (matchers.some(m => m(f)))
+                    picked.add(sparse_set_parentOf(f));
+        }
+    }
+    if (picked.has(''))
+        picked.delete(''); // root files are always in the cone
+    return collapse([...picked]);
+}
+/** Drops directories already covered by an ancestor in the list. */
+function collapse(dirs) {
+    const set = new Set(dirs);
+    const covered = (d) => {
+        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
+            if (set.has(p))
+                return true;
+        return false;
+    };
+    return [...set].filter(d => !covered(d)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/git/remote-write.ts
+
+
+
+
+
+
+
+
+/**
+ * Full jitter over a doubling window. The window starts at the longer of
+ * `baseMs` and the time the last attempt took: retrying sooner than one
+ * attempt lasts only collides again with the same writers, and on a loaded
+ * runner or a slow link an attempt takes far longer than any fixed base.
+ */
+const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
+function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
+    const start = Math.max(backoff.baseMs, lastAttemptMs);
+    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
+    return Math.round((backoff.random ?? Math.random)() * window);
+}
+const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/**
+ * Clones only what the edit needs (depth 1, one branch, no blobs but the
+ * sparse set), applies the planner, commits and pushes; when the branch moved
+ * meanwhile it fetches the new tip and re-plans from scratch on it, so a
+ * stale commit is never pushed again. The clone lives in a temp dir that is
+ * removed on every path out.
+ */
+async function remoteWrite(options) {
+    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
+    }
+    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
+    const auth = authFromEnv(remote, options.env, options.redactor);
+    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
+    try {
+        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
+            redactor: options.redactor,
+            config: auth.config,
+            debug: options.debug
+        });
+        return await writeLoop(git, remote, auth, options);
+    }
+    finally {
+        if (options.inspectClone)
+            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
+        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+    }
+}
+async function writeLoop(git, remote, auth, options) {
+    const where = displayUrl(remote);
+    const log = options.log ?? (() => undefined);
+    const cloned = await git.cloneForEdit(remote.url, options.branch);
+    if (cloned.kind === 'failed')
+        throw remoteError(cloned.failure, remote, auth, 'read', options.branch);
+    if (cloned.kind === 'empty') {
+        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
+    }
+    const branch = cloned.branch;
+    let base = cloned.commit;
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    let checkedOut;
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt, remote };
+        // Recomputed on every new tip: apps added meanwhile may match the globs.
+        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
+        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
+        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
+        await git.checkoutSparse(base, same ? undefined : dirs);
+        checkedOut = dirs;
+        const outcome = await options.planner.plan(git.dir);
+        if (!outcome.changed)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base, outcome, message };
+        await options.planner.write(git.dir, outcome);
+        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
+        if (commit === null)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const pushed = await git.pushHead(branch);
+        switch (pushed.kind) {
+            case 'pushed':
+                return { ...common, kind: 'pushed', commit, base, outcome, message };
+            case 'up-to-date': {
+                // Same edit, parent, author and second: another job pushed this very commit.
+                // The checkout now equals the branch, so planning again reports the no-op.
+                return {
+                    ...common,
+                    kind: 'unchanged',
+                    base: commit,
+                    outcome: await options.planner.plan(git.dir)
+                };
+            }
+            case 'auth-failed':
+                throw new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), 'push', pushed.status));
+            case 'error': {
+                if (pushed.reason !== 'network') {
+                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
+                }
+                // The connection dropped: only the server knows whether the ref moved.
+                const after = await git.remoteBranchCommit(branch);
+                if (after.kind === 'at' && after.commit === commit) {
+                    return { ...common, kind: 'pushed', commit, base, outcome, message };
+                }
+                const state = after.kind === 'at'
+                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
+                    : 'the server could not be asked whether the branch moved';
+                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
+            }
+            case 'rejected': {
+                if (pushed.reason !== 'moved') {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: pushed.reason,
+                        detail: pushed.detail,
+                        outcome
+                    };
+                }
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await (backoff.sleep ?? sleepMs)(delay);
+                const fetched = await git.fetchTip(branch);
+                if (fetched.kind === 'failed')
+                    throw remoteError(fetched.failure, remote, auth, 'read', branch);
+                base = fetched.commit;
+            }
+        }
+    }
+}
+function sameList(a, b) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+function remote_write_hostOf(remote) {
+    if (remote.transport === 'http')
+        return new URL(remote.url).host;
+    return displayUrl(remote);
+}
+function oneLine(text) {
+    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
+}
+function remoteError(failure, remote, auth, operation, branch) {
+    const where = displayUrl(remote);
+    if (failure.kind === 'auth-failed') {
+        return new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), operation, failure.status));
+    }
+    switch (failure.reason) {
+        case 'not-found':
+            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
+                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
+            }
+            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
+        case 'network':
+            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
+        default:
+            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/transport/api-write.ts
+
+
+
+const api_write_sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/**
+ * The API twin of remoteWrite: read what the planner asks for at the branch
+ * tip, plan, and create the commit conditionally on what was read (GitHub:
+ * the branch tip; GitLab: each file's last commit). When another writer got
+ * there first, read again at the new tip and plan from scratch, with the same
+ * jittered backoff as the git path.
+ */
+async function apiWrite(options) {
+    const { api } = options;
+    const log = options.log ?? (() => undefined);
+    const branch = options.branch ?? (await api.defaultBranch());
+    let head = await api.branchHead(branch);
+    if (!head) {
+        throw new UsageError(`branch '${branch}' does not exist in ${api.where}; create it or pass an existing --branch`);
+    }
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    // Blob contents by sha, shared across attempts: a retry re-reads only what changed.
+    const blobs = new Map();
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt };
+        const view = new RemoteView(api, head, blobs);
+        const { outcome, writes } = await options.planner.plan(view);
+        if (!outcome.changed || writes.length === 0)
+            return { ...common, kind: 'unchanged', base: head, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base: head, outcome, message };
+        const prepared = await view.prepare(writes);
+        options.debug?.(`API commit of ${prepared.length} file${prepared.length === 1 ? '' : 's'} on ${branch} at ${head.slice(0, 12)}`);
+        const result = await api.commit({
+            branch,
+            parent: head,
+            message,
+            author: options.author,
+            writes: prepared
+        });
+        switch (result.kind) {
+            case 'committed': {
+                const verification = options.checkVerification
+                    ? await api.verification(result.commit)
+                    : undefined;
+                return {
+                    ...common,
+                    kind: 'pushed',
+                    commit: result.commit,
+                    base: head,
+                    outcome,
+                    message,
+                    ...(verification ? { verification } : {})
+                };
+            }
+            case 'unavailable':
+                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${result.detail})`);
+            case 'rejected':
+                return { ...common, kind: 'rejected', reason: result.reason, detail: result.detail, outcome };
+            case 'stale': {
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other writers (last: ${result.detail}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await (backoff.sleep ?? api_write_sleepMs)(delay);
+                const next = await api.branchHead(branch);
+                if (!next) {
+                    throw new OperationError(`branch '${branch}' disappeared from ${api.where} while we were writing; re-run once it exists again`);
+                }
+                head = next;
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/transport/run.ts
+
+
+
+
+
+
+function transportReport(r) {
+    return {
+        transport: r.transport,
+        transportReason: r.transportReason,
+        ...(r.verification
+            ? { verified: r.verification.verified, verificationReason: r.verification.reason }
+            : {}),
+        ...(r.verificationFailure ? { verificationFailure: r.verificationFailure } : {})
+    };
+}
+const GITHUB_VERIFIED_FIX = "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those";
+/**
+ * Picks the transport and, for the API, opens the client: the token is
+ * masked, a GitHub token that can never give a verified commit is refused
+ * under --require-verified before anything is read, and --require-verified
+ * without the API is a usage error.
+ */
+function openTransport(input) {
+    const { platform } = input;
+    const requireVerified = input.transport.requireVerified;
+    const decision = input.preferGit && input.transport.choice === 'auto' && !requireVerified
+        ? { kind: 'git', reason: `auto: ${input.preferGit}` }
+        : selectTransport({
+            choice: input.transport.choice,
+            repoUrl: input.repoUrl,
+            provider: input.provider,
+            apiUrl: input.apiUrl,
+            env: input.env
+        });
+    if (decision.kind === 'git') {
+        if (requireVerified)
+            throw requireVerifiedNeedsApi(decision.reason);
+        platform.debug(`transport: git (${decision.reason})`);
+        return decision;
+    }
+    platform.setSecret(decision.token);
+    if (requireVerified && decision.target.kind === 'github') {
+        const unsigned = unsignedGitHubTokenKind(decision.token);
+        if (unsigned) {
+            throw new UsageError(`--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`);
+        }
+    }
+    if (input.authorGiven && decision.target.kind === 'github') {
+        platform.warning("--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit");
+    }
+    platform.debug(`transport: api (${decision.reason})`);
+    const log = {
+        debug: (m) => platform.debug(m),
+        warning: (m) => platform.warning(m)
+    };
+    const api = repoApiFor(decision, log, input.apiMsPerSecond);
+    input.onApi?.(api);
+    return {
+        kind: 'api',
+        reason: decision.reason,
+        api,
+        provider: decision.target.kind,
+        explicit: input.transport.choice === 'api'
+    };
+}
+/** --require-verified when the commit goes through git. */
+function requireVerifiedNeedsApi(gitReason) {
+    return new UsageError(`--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`);
+}
+/** --transport api and the forge turned out not to offer what the API transport needs. */
+function apiUnusable(e) {
+    return new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`);
+}
+/** Why a landed commit fails --require-verified, with the fix. */
+function verificationFailureText(provider, commit, branch, verification) {
+    return provider === 'github'
+        ? `commit ${commit} landed on ${branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
+        : `commit ${commit} landed on ${branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`;
+}
+/**
+ * Writes one edit through the transport the settings select: the forge's
+ * commit API, or git clone + push. `auto` falls back to git when the API
+ * turns out not to be usable before anything was written.
+ */
+async function transportWrite(input) {
+    const { platform } = input;
+    const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd());
+    const opened = openTransport({ ...input, repoUrl: remote.url });
+    const requireVerified = input.transport.requireVerified;
+    let gitReason = opened.reason;
+    if (opened.kind === 'api') {
+        const { api } = opened;
+        try {
+            const result = await apiWrite({
+                api,
+                branch: input.branch,
+                planner: input.apiPlanner,
+                message: input.message,
+                author: input.author,
+                maxAttempts: input.maxAttempts,
+                dryRun: input.dryRun,
+                // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
+                checkVerification: requireVerified || opened.provider === 'github',
+                log: m => platform.info(m),
+                debug: m => platform.debug(m),
+                backoff: input.backoff
+            });
+            const verification = result.kind === 'pushed' ? result.verification : undefined;
+            const out = {
+                ...result,
+                remote,
+                transport: 'api',
+                transportReason: opened.reason,
+                ...(verification ? { verification } : {})
+            };
+            if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
+                out.verificationFailure = verificationFailureText(opened.provider, result.commit, result.branch, verification);
+            }
+            return out;
+        }
+        catch (e) {
+            if (!(e instanceof TransportUnavailable))
+                throw e;
+            if (opened.explicit)
+                throw apiUnusable(e);
+            gitReason = `auto: fell back to git because ${e.message}`;
+            platform.warning(`transport: falling back to git: ${e.message}`);
+        }
+        if (requireVerified)
+            throw requireVerifiedNeedsApi(gitReason);
+    }
+    const result = await remoteWrite({
+        repo: input.repo,
+        branch: input.branch,
+        planner: input.gitPlanner,
+        message: input.message,
+        author: input.author,
+        maxAttempts: input.maxAttempts,
+        dryRun: input.dryRun,
+        env: input.env,
+        redactor: platform.redactor,
+        cwd: input.cwd,
+        log: m => platform.info(m),
+        debug: m => platform.debug(m),
+        backoff: input.backoff
+    });
+    return { ...result, transport: 'git', transportReason: gitReason };
+}
+function capitalise(s) {
+    return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+;// CONCATENATED MODULE: ./src/git/remote-set-image.ts
+/**
+ * `set-image --repo`: the local edit engine run inside remoteWrite. Settings
+ * parsing and result rendering live here so the command file only
+ * dispatches between local and remote mode.
+ */
+
+
+
+
+
+
+
+const DEFAULT_AUTHOR = {
+    name: 'gitops-deploy',
+    email: 'gitops-deploy@users.noreply.github.com'
+};
+const DEFAULT_MAX_ATTEMPTS = 10;
+/**
+ * Options set-image adds for --repo; `repo` and `author` are shared with
+ * --mode pr and declared there. No `default` fields on purpose: action inputs
+ * are shared between commands, and a default in action.yml would reach
+ * promote too (whose --max-attempts default differs).
+ */
+const REMOTE_OPTIONS = [
+    {
+        name: 'branch',
+        type: 'string',
+        description: "with --repo (direct push): config repo branch to commit to; default: the remote's default branch"
+    },
+    {
+        name: 'message',
+        type: 'string',
+        description: 'with --repo: commit message template; {{subject}}, {{changes}}, {{apps}}, {{tags}}, {{images}}, {{paths}}, {{files}}, {{branch}}, {{source_repo}}, {{source_commit}}, {{actor}}, {{run_url}}, {{trailers}}; \\n is a newline'
+    },
+    {
+        name: 'max-attempts',
+        type: 'string',
+        description: 'with --repo: pushes to try when other jobs move the branch (each re-applies the edit on the new tip); default 10'
+    }
+];
+const REMOTE_OUTPUTS = [
+    { name: 'commit', description: "with --repo: sha of the pushed commit; '' when none" },
+    { name: 'pushed', description: "with --repo: 'true' when a commit was pushed" },
+    { name: 'attempts', description: 'with --repo: push attempts made (1 unless the branch moved)' },
+    { name: 'branch', description: 'with --repo: the config repo branch written to' }
+];
+/** Parses `Name <email>`; throws UsageError with the expected form. */
+function parseAuthor(value) {
+    if (value === undefined || value.trim() === '')
+        return DEFAULT_AUTHOR;
+    const m = /^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
+    if (!m || !m[1]) {
+        throw new UsageError(`--author ${JSON.stringify(value)} is not "Name <email>"; pass e.g. --author "Deploy Bot <deploy@example.com>"`);
+    }
+    return { name: m[1], email: m[2] };
+}
+function parseMaxAttempts(value) {
+    if (value === undefined || value.trim() === '')
+        return DEFAULT_MAX_ATTEMPTS;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 100) {
+        throw new UsageError(`--max-attempts must be a whole number from 1 to 100, got ${JSON.stringify(value)}`);
+    }
+    return n;
+}
+/** Remote settings from the option reader, or undefined in local mode. */
+function remoteSettings(input, env, cwd) {
+    const repo = input.string('repo');
+    // Only options without an action default: `author` always arrives in the action.
+    const remoteOnly = ['branch', 'message'].filter(n => input.string(n)?.trim());
+    if (input.boolean('require-verified'))
+        remoteOnly.push('require-verified');
+    if (repo === undefined || repo.trim() === '') {
+        if (remoteOnly.length > 0) {
+            throw new UsageError(`--${remoteOnly[0]} only applies with --repo; add --repo <url> or drop --${remoteOnly[0]}`);
+        }
+        return undefined;
+    }
+    if (input.string('root') !== undefined) {
+        throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
+    }
+    const message = input.string('message');
+    if (message !== undefined)
+        validateMessageTemplate(message);
+    const branch = input.string('branch')?.trim() || undefined;
+    if (branch !== undefined && !/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/.test(branch)) {
+        throw new UsageError(`--branch ${JSON.stringify(branch)} is not a valid branch name; pass e.g. main`);
+    }
+    return {
+        repo: repo.trim(),
+        branch,
+        message,
+        author: parseAuthor(input.string('author')),
+        authorGiven: Boolean(input.string('author')?.trim()),
+        maxAttempts: parseMaxAttempts(input.string('max-attempts')),
+        env,
+        cwd,
+        transport: readTransport(input),
+        provider: input.string('provider')?.trim() || undefined,
+        apiUrl: input.string('api-url')?.trim() || undefined
+    };
+}
+function setImagePlanner(request) {
+    return {
+        // Validates every argument before anything is cloned.
+        patterns: requestedPatterns(request),
+        plan: root => planEdits(root, request),
+        write: writeEdits
+    };
+}
+function messageChanges(outcome) {
+    return outcome.edits.map(e => ({
+        file: e.file,
+        name: e.image ?? e.key ?? '',
+        kind: e.image !== undefined ? 'image' : 'key',
+        before: e.before,
+        after: e.after
+    }));
+}
+/**
+ * Runs set-image against the remote config repo. Returns the edit outcome
+ * (for the usual set-image outputs) and the remote report.
+ */
+async function runRemoteSetImage(request, settings, dryRun, platform) {
+    const source = ciSourceFromEnv(settings.env);
+    // Both planners validate every argument before anything is read.
+    const planner = setImagePlanner(request);
+    const result = await transportWrite({
+        transport: settings.transport,
+        repo: settings.repo,
+        cwd: settings.cwd,
+        branch: settings.branch,
+        provider: settings.provider,
+        apiUrl: settings.apiUrl,
+        env: settings.env,
+        gitPlanner: planner,
+        apiPlanner: setImageApiPlanner(request),
+        message: (outcome, branch) => renderCommitMessage(settings.message, {
+            changes: messageChanges(outcome),
+            paths: request.paths,
+            branch,
+            source
+        }),
+        author: settings.author,
+        authorGiven: settings.authorGiven,
+        maxAttempts: settings.maxAttempts,
+        dryRun,
+        platform,
+        backoff: settings.backoff,
+        apiMsPerSecond: settings.apiMsPerSecond,
+        onApi: settings.onApi
+    });
+    return {
+        outcome: result.outcome,
+        remote: remoteReport(result, transportReport(result))
+    };
+}
+/** First line of the CLI text / the action's failure message when the push was refused. */
+function rejectionText(remote) {
+    if (!remote.rejected)
+        return undefined;
+    const why = {
+        moved: remote.rejected.detail,
+        protected: `branch '${remote.branch}' is protected (${remote_set_image_oneLine(remote.rejected.detail)}); push through a pull request instead, or allow the token's identity to bypass the rule`,
+        'hook-declined': `a server-side hook declined the push (${remote_set_image_oneLine(remote.rejected.detail)}); fix what the hook reports, then re-run`,
+        other: `the server rejected the push (${remote_set_image_oneLine(remote.rejected.detail)})`
+    };
+    return `error: push to ${remote.branch} of ${remote.repo} rejected after ${remote.attempts} attempt${remote.attempts === 1 ? '' : 's'}: ${why[remote.rejected.reason] ?? remote_set_image_oneLine(remote.rejected.detail)}`;
+}
+function remote_set_image_oneLine(text) {
+    return text.split('\n').filter(Boolean).join(' | ');
+}
+function remoteOutputs(remote) {
+    if (!remote)
+        return {};
+    return {
+        commit: remote.commit ?? '',
+        pushed: String(remote.pushed),
+        attempts: String(remote.attempts),
+        branch: remote.branch,
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                verified: remote.verified === undefined ? '' : String(remote.verified)
+            }
+            : {})
+    };
+}
+function remoteJson(remote) {
+    if (!remote)
+        return {};
+    return {
+        commit: remote.commit,
+        pushed: remote.pushed,
+        attempts: remote.attempts,
+        branch: remote.branch,
+        repo: remote.repo,
+        ...(remote.commitUrl ? { commitUrl: remote.commitUrl } : {}),
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                transportReason: remote.transportReason,
+                verified: remote.verified ?? null,
+                ...(remote.verificationReason ? { verification: remote.verificationReason } : {})
+            }
+            : {}),
+        ...(remote.rejected ? { error: rejectionText(remote) } : {}),
+        ...(remote.verificationFailure ? { error: `error: ${remote.verificationFailure}` } : {})
+    };
+}
+/** Lines for the CLI text after the per-edit lines. */
+function remoteText(remote, changed, dryRun) {
+    const via = remote.transport ? ` via ${remote.transport}` : '';
+    if (remote.rejected)
+        return [rejectionText(remote)];
+    if (remote.verificationFailure)
+        return [`error: ${remote.verificationFailure}`];
+    if (remote.pushed) {
+        const signed = remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified';
+        return [
+            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
+        ];
+    }
+    if (dryRun && changed) {
+        return [
+            `dry run: would commit to ${remote.branch} of ${remote.repo}:`,
+            ...indent(remote.message ?? '')
+        ];
+    }
+    return [`${remote.branch} of ${remote.repo} already up to date; no commit`];
+}
+function indent(text) {
+    return text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map(l => `  ${l}`);
+}
+/** Markdown for the job summary. */
+function remoteSummary(remote) {
+    const commit = remote.commit
+        ? remote.commitUrl
+            ? `[\`${remote.commit.slice(0, 12)}\`](${remote.commitUrl})`
+            : `\`${remote.commit.slice(0, 12)}\``
+        : remote.rejected
+            ? `none: ${rejectionText(remote).replace(/^error: /, '')}`
+            : 'none (nothing to change)';
+    const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : '';
+    const transport = remote.transport
+        ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
+        : '';
+    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
+}
+
+;// CONCATENATED MODULE: ./src/commands/render-edits.ts
+
+
+/** The pr-number, pr-url and pr-operation outputs. */
+function prLifecycleOutputs(l) {
+    return {
+        ...(l.operation === 'no-op'
+            ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
+            : {
+                'pr-number': String(l.pullRequest.number),
+                'pr-url': l.pullRequest.url,
+                'pr-operation': l.operation
+            }),
+        ...(l.transport
+            ? {
+                transport: l.transport,
+                verified: l.verification ? String(l.verification.verified) : ''
+            }
+            : {})
+    };
+}
+function prLifecycleJson(l) {
+    return {
+        branch: l.branch,
+        base: l.base,
+        pullRequest: l.operation === 'no-op'
+            ? { number: null, url: null, operation: 'no-op' }
+            : {
+                number: l.pullRequest.number,
+                url: l.pullRequest.url,
+                operation: l.operation,
+                commit: l.commit
+            },
+        ...(l.transport
+            ? {
+                transport: l.transport,
+                transportReason: l.transportReason,
+                verified: l.verification?.verified ?? null,
+                ...(l.verification ? { verification: l.verification.reason } : {})
+            }
+            : {})
+    };
+}
+function prLifecycleText(l) {
+    return l.operation === 'no-op'
+        ? `${l.base} already has this change; no pull request opened`
+        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`;
+}
+/** Only the API is worth a mention: git is how PR branches always travelled. */
+function viaApi(l) {
+    if (l.transport !== 'api')
+        return '';
+    const v = l.verification;
+    return `, via api${v === undefined ? '' : v.verified ? ', verified' : ', not verified'}`;
+}
+/**
+ * What a remote write did, for outputs and text. `extra` carries what the
+ * caller's writer adds (set-image: transport and verification).
+ */
+function remoteReport(result, extra = {}) {
+    const base = {
+        repo: displayUrl(result.remote),
+        branch: result.branch,
+        attempts: result.attempts,
+        ...extra
+    };
+    switch (result.kind) {
+        case 'pushed':
+            return {
+                ...base,
+                commit: result.commit,
+                pushed: true,
+                commitUrl: commitUrl(result.remote, result.commit),
+                message: result.message
+            };
+        case 'dry-run':
+            return { ...base, commit: null, pushed: false, message: result.message };
+        case 'unchanged':
+            return { ...base, commit: null, pushed: false };
+        case 'rejected':
+            return {
+                ...base,
+                commit: null,
+                pushed: false,
+                rejected: { reason: result.reason, detail: result.detail }
+            };
+    }
+}
+/** The CLI text: the command's own `lines`, then the PR or push report. */
+function editText(lines, r) {
+    const out = [...lines];
+    if (r.pr)
+        out.push(prLifecycleText(r.pr));
+    if (r.remote) {
+        // A failed push leads, so the action's failure message names it.
+        const first = r.remote.rejected || r.remote.verificationFailure;
+        out.splice(first ? 0 : out.length, 0, ...remoteText(r.remote, r.changed, r.dryRun));
+    }
+    const text = out.join('\n') + '\n';
+    return r.dryRun && r.changed ? `${r.diff}${text}` : text;
 }
 
 // EXTERNAL MODULE: ./node_modules/qs/lib/index.js
@@ -34251,8 +36644,56 @@ function gitlab_errorText(e) {
     return d || errorMessage(e);
 }
 
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+;// CONCATENATED MODULE: ./src/forge/open-forge.ts
+
+
+
+
+
+
+/** The forge API client and git auth for --mode pr; the token is masked before first use. */
+function openForge(target, platform) {
+    const token = target.env[TOKEN_VARIABLE].trim();
+    platform.setSecret(token);
+    const remote = parseRemoteUrl(target.repo, process.cwd());
+    const auth = authFromEnv(remote, target.env, platform.redactor);
+    const resolved = resolveForge({
+        repoUrl: remote.url,
+        provider: target.provider,
+        apiUrl: target.apiUrl,
+        env: target.env
+    });
+    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
+    const options = { apiUrl: resolved.apiUrl, repoPath: resolved.repoPath, token, log };
+    const forge = resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options);
+    return { forge, repoUrl: remote.url, gitConfig: auth.config };
+}
+/**
+ * How --mode pr commits the branch: the lifecycle's API transport (with the
+ * command's edit planned on the base tip) or the reason git does it. Same
+ * rule as push mode; `preferGit` keeps `auto` on git for a reason of the
+ * command's own (promote's rendered diff needs a checkout).
+ */
+function prTransport(target, repoUrl, platform, plan, preferGit) {
+    const opened = openTransport({ ...target, repoUrl, platform, preferGit });
+    if (opened.kind === 'git')
+        return { gitReason: opened.reason };
+    const { requireVerified } = target.transport;
+    return {
+        api: {
+            api: opened.api,
+            reason: opened.reason,
+            explicit: opened.explicit,
+            requireVerified,
+            // GitHub says whether it signed for one request; GitLab only when asked.
+            checkVerification: requireVerified || opened.provider === 'github',
+            verificationFailure: (commit, branch, v) => verificationFailureText(opened.provider, commit, branch, v),
+            onFallback: reason => platform.warning(`transport: falling back to git: ${reason}`),
+            plan
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/core/markdown.ts
 /**
  * Markdown pieces the PR/MR descriptions share: table cells and rows, and
@@ -34480,122 +36921,10 @@ function parseMarker(body) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/git/exec.ts
-
-class GitError extends Error {
-    output;
-    args;
-    constructor(message, output, args) {
-        super(message);
-        this.output = output;
-        this.args = args;
-        this.name = 'GitError';
-    }
-}
-/**
- * The environment every git child gets. Prompts would hang a CI job forever,
- * and user/system config (hooks, aliases, credential helpers, signing) must not
- * change what we do.
- */
-function hardenedEnv(extra = {}) {
-    const env = {};
-    for (const [k, v] of Object.entries(process.env)) {
-        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
-        if (k.startsWith('GIT_') && !KEEP.has(k))
-            continue;
-        env[k] = v;
-    }
-    Object.assign(env, {
-        GIT_TERMINAL_PROMPT: '0',
-        GCM_INTERACTIVE: 'Never',
-        GIT_ASKPASS: 'echo',
-        SSH_ASKPASS: 'echo',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_LFS_SKIP_SMUDGE: '1',
-        LC_ALL: 'C',
-        LANG: 'C'
-    });
-    for (const [k, v] of Object.entries(extra)) {
-        if (v === undefined)
-            delete env[k];
-        else
-            env[k] = v;
-    }
-    return env;
-}
-// SSH users rely on these; the rest of GIT_* is dropped.
-const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
-/** The single funnel through which every git process is started. */
-function execGit(args, options) {
-    const config = Object.entries(options.config ?? {});
-    const configEnv = {};
-    if (config.length > 0) {
-        configEnv.GIT_CONFIG_COUNT = String(config.length);
-        config.forEach(([k, v], i) => {
-            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-        });
-    }
-    const env = hardenedEnv({ ...options.env, ...configEnv });
-    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-        const out = [];
-        const err = [];
-        let timer;
-        if (options.timeoutMs) {
-            timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-        }
-        child.stdout.on('data', d => out.push(d));
-        child.stderr.on('data', d => err.push(d));
-        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            const result = {
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(out).toString('utf8'),
-                stderr: redact(Buffer.concat(err).toString('utf8'))
-            };
-            if (result.code !== 0 && !options.allowFailure) {
-                const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
-                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
-            }
-            else
-                resolve(result);
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
-}
-/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
-function configEnv(config = {}) {
-    const entries = Object.entries(config);
-    if (entries.length === 0)
-        return {};
-    const env = { GIT_CONFIG_COUNT: String(entries.length) };
-    entries.forEach(([k, v], i) => {
-        env[`GIT_CONFIG_KEY_${i}`] = k;
-        env[`GIT_CONFIG_VALUE_${i}`] = v;
-    });
-    return env;
-}
-/**
- * Streaming sibling of execGit for long-lived git processes whose output must
- * not be buffered (the test smart-HTTP server's `git http-backend`). Same
- * hardened environment and config channel, so there is still one funnel.
- */
-function spawnGit(args, options) {
-    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
-    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
 ;// CONCATENATED MODULE: ./src/forge/pr-lifecycle.ts
+
+
+
 
 
 
@@ -34605,6 +36934,7 @@ function spawnGit(args, options) {
 
 /** Trailer on every commit we make; a commit on the PR branch without it is someone else's work. */
 const BRANCH_TRAILER = 'Gitops-Deploy-Branch';
+const GIT_PR_REASON = 'PR mode pushes the PR branch with git';
 class LeaseLost extends Error {
 }
 /**
@@ -34634,15 +36964,33 @@ async function runPrLifecycle(input) {
     log.debug(existing
         ? `open PR #${existing.number} found for ${branch}`
         : `no open PR for ${branch} -> ${base}`);
-    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
+    let dir;
+    let api = input.api;
+    let gitReason = input.gitReason ?? GIT_PR_REASON;
     try {
-        const git = repoGit(dir, input);
         const attempts = input.maxAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
-                return await attemptOnce(git, dir, input, base, branch, existing);
+                if (api) {
+                    const r = await attemptApi(api, input, base, branch, existing);
+                    return { ...r, transport: 'api', transportReason: api.reason };
+                }
+                dir ??= await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
+                const r = await attemptOnce(repoGit(dir, input), dir, input, base, branch, existing);
+                return { ...r, transport: 'git', transportReason: gitReason };
             }
             catch (e) {
+                if (e instanceof TransportUnavailable && api) {
+                    if (api.explicit)
+                        throw apiUnusable(e);
+                    gitReason = `auto: fell back to git because ${e.message}`;
+                    if (api.requireVerified)
+                        throw requireVerifiedNeedsApi(gitReason);
+                    api.onFallback(e.message);
+                    api = undefined;
+                    attempt--;
+                    continue;
+                }
                 if (!(e instanceof LeaseLost) || attempt >= attempts) {
                     if (e instanceof LeaseLost) {
                         throw new OperationError(`branch ${branch} kept moving while we pushed (${attempts} attempts); another job is updating it, re-run this one after it finishes`);
@@ -34654,7 +37002,8 @@ async function runPrLifecycle(input) {
         }
     }
     finally {
-        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        if (dir)
+            await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
     }
 }
 function repoGit(dir, input) {
@@ -34672,7 +37021,7 @@ function repoGit(dir, input) {
     };
 }
 async function attemptOnce(git, dir, input, base, branch, found) {
-    const { forge, log } = input;
+    const { log } = input;
     const tips = await remoteTips(git, input.repoUrl, [base, branch]);
     const baseTip = tips.get(base);
     if (!baseTip) {
@@ -34687,18 +37036,12 @@ async function attemptOnce(git, dir, input, base, branch, found) {
         log.info(`${base} already has the change; no pull request needed`);
         return { operation: 'no-op', base, branch, baseCommit: baseTip };
     }
-    const ctx = { base, branch, paths: input.paths, changes };
-    const described = input.describe?.(ctx);
-    const title = described?.title ??
-        renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title');
-    const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined;
-    const body = described?.body ?? renderBody({ intro, branch, base, changes, source: input.source });
-    if (headTip)
-        await refuseForeignCommits(git, base, branch, headTip, found);
+    const { title, body, message } = describeChange(input, base, branch, changes);
+    if (headTip) {
+        const commits = await branchCommits(git, base, headTip);
+        refuseForeignCommits({ commits, complete: true }, branch, found);
+    }
     await git(['add', '-A']);
-    const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
-        .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
-        .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`;
     const identity = {
         'user.name': input.identity.name,
         'user.email': input.identity.email,
@@ -34718,7 +37061,131 @@ async function attemptOnce(git, dir, input, base, branch, found) {
         pushed = true;
         log.info(`${headTip ? 'updated' : 'created'} branch ${branch} at ${commit.slice(0, 12)}`);
     }
-    let pr = found;
+    return finishPullRequest(input, { base, branch, title, body, found, pushed, head, changes });
+}
+/** Title, body and commit message of the PR for these changes. */
+function describeChange(input, base, branch, changes) {
+    const ctx = { base, branch, paths: input.paths, changes };
+    const described = input.describe?.(ctx);
+    const title = described?.title ??
+        renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title');
+    const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined;
+    const body = described?.body ?? renderBody({ intro, branch, base, changes, source: input.source });
+    const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
+        .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
+        .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`;
+    return { title, body, message };
+}
+/**
+ * The API twin of attemptOnce: plan on the base tip as the forge serves it,
+ * check the head branch through the compare API, and let the forge make the
+ * commit (src/transport: createCommitOnBranch / the commits API), so no git
+ * runs and, on GitHub with an App token or GITHUB_TOKEN, the commit is verified.
+ */
+async function attemptApi(t, input, base, branch, found) {
+    const { api } = t;
+    const { log } = input;
+    const baseTip = await api.branchHead(base);
+    if (!baseTip) {
+        throw new OperationError(`base branch '${base}' does not exist in ${api.where}; pass an existing branch with --base`);
+    }
+    const headTip = await api.branchHead(branch);
+    const view = new RemoteView(api, baseTip);
+    const { changes, writes } = await t.plan(view);
+    if (changes.length === 0 || writes.length === 0) {
+        log.info(`${base} already has the change; no pull request needed`);
+        return { operation: 'no-op', base, branch, baseCommit: baseTip };
+    }
+    const { title, body, message } = describeChange(input, base, branch, changes);
+    let carries = false;
+    let verification;
+    if (headTip) {
+        const comparison = await api.compare(baseTip, headTip);
+        refuseForeignCommits(comparison, branch, found);
+        carries = await carriesEdit(api, comparison, headTip, writes);
+        if (carries && t.requireVerified) {
+            // An unverified commit left by an earlier run is replaced, not kept.
+            verification = await api.verification(headTip);
+            carries = verification?.verified === true;
+        }
+    }
+    let head;
+    if (carries) {
+        log.info(`branch ${branch} already carries this change`);
+        head = headTip;
+    }
+    else {
+        const attempt = await api.replaceBranch({
+            branch,
+            parent: baseTip,
+            expected: headTip,
+            message,
+            author: input.identity,
+            writes: await view.prepare(writes)
+        });
+        switch (attempt.kind) {
+            case 'stale':
+                throw new LeaseLost(attempt.detail);
+            case 'unavailable':
+                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${attempt.detail})`);
+            case 'rejected':
+                throw new OperationError(`the forge refused the commit to ${branch} (${attempt.detail}); ${attempt.reason === 'protected' ? `a rule protects ${branch}: allow the token's identity to write it, or choose another --pr-branch` : 'check that the token may write to the repository'}`);
+        }
+        head = attempt.commit;
+        log.info(`${headTip ? 'updated' : 'created'} branch ${branch} at ${head.slice(0, 12)} through the API`);
+        verification = t.checkVerification ? await api.verification(head) : undefined;
+        if (t.requireVerified && verification?.verified !== true) {
+            throw new OperationError(`${t.verificationFailure(head, branch, verification)} The pull request was not created or updated.`);
+        }
+    }
+    const result = await finishPullRequest(input, {
+        base,
+        branch,
+        title,
+        body,
+        found,
+        pushed: !carries,
+        head,
+        changes
+    });
+    return verification ? { ...result, verification } : result;
+}
+/**
+ * The head is exactly "base tip + these writes" when it contains the base
+ * tip and differs from it in just the written files, each with the planned
+ * bytes. A cut-short file list never counts as a match (the branch is then
+ * rewritten, which is safe).
+ */
+async function carriesEdit(api, comparison, headTip, writes) {
+    const files = comparison.files;
+    if (!comparison.containsBase || !files || files.length !== writes.length)
+        return false;
+    const byPath = new Map(files.map(f => [f.path, f]));
+    const headView = new RemoteView(api, headTip);
+    for (const w of writes) {
+        const f = byPath.get(w.path);
+        if (!f || f.removed)
+            return false;
+        if (f.sha) {
+            if (f.sha !== blobSha(w.content))
+                return false;
+            continue;
+        }
+        const file = await headView.read(w.path);
+        if (file?.kind !== 'file' || !file.content.equals(w.content))
+            return false;
+    }
+    return true;
+}
+/** Git's object id of a blob with these bytes. */
+function blobSha(content) {
+    return (0,external_node_crypto_namespaceObject.createHash)('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+/** Opens or updates the request once the branch holds the edit; the same for both transports. */
+async function finishPullRequest(input, p) {
+    const { forge, log } = input;
+    const { base, branch, title, body, pushed, changes } = p;
+    let pr = p.found;
     let operation;
     if (!pr) {
         try {
@@ -34760,7 +37227,7 @@ async function attemptOnce(git, dir, input, base, branch, found) {
         await forge.enableAutoMerge(pr, input.autoMerge);
         pr = { ...pr, autoMerge: true };
     }
-    return { operation, base, branch, commit: head, pushed, pullRequest: pr, changes };
+    return { operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes };
 }
 async function remoteTips(git, url, branches) {
     const out = await git(['ls-remote', '--', url, ...branches.map(b => `refs/heads/${b}`)]);
@@ -34775,39 +37242,75 @@ async function remoteTips(git, url, branches) {
 async function fetchTips(git, url, base, branch) {
     // Re-initialising an existing repository is harmless, so retries need no special case.
     await git(['init', '-q']);
-    const specs = [`+refs/heads/${base}:refs/remotes/origin/${base}`];
-    if (branch)
-        specs.push(`+refs/heads/${branch}:refs/remotes/origin/${branch}`);
-    // Full history of both: the foreign-commit check needs their merge base.
-    await git(['fetch', '-q', '--no-tags', '--filter=blob:none', '--', url, ...specs]);
+    const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`;
+    const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none'];
+    // The edit needs the base tip only, however long its history.
+    await git([...fetch, '--depth=1', '--', url, baseSpec]);
+    if (!branch)
+        return;
+    const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`;
+    try {
+        // The head's own commits and nothing below them: the server stops at every commit the base
+        // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
+        await git([...fetch, `--shallow-exclude=refs/heads/${base}`, '--', url, headSpec]);
+    }
+    catch {
+        // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
+        // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
+        await git([...fetch, '--unshallow', '--', url, baseSpec, headSpec]);
+    }
 }
 async function treeOf(git, rev) {
     return (await git(['rev-parse', `${rev}^{tree}`])).trim();
 }
-async function refuseForeignCommits(git, base, branch, headTip, pr) {
-    const format = `%H%x1f%an <%ae>%x1f%s%x1f%(trailers:key=${BRANCH_TRAILER},valueonly,separator=%x2c)%x1e`;
-    const out = await git(['log', `--format=${format}`, `refs/remotes/origin/${base}..${headTip}`]);
-    const commits = out
+/** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */
+function trailerValues(message, key) {
+    const paragraphs = message.replace(/\s+$/, '').split(/\n[ \t]*\n/);
+    if (paragraphs.length < 2)
+        return [];
+    const wanted = key.toLowerCase();
+    return paragraphs[paragraphs.length - 1]
+        .split('\n')
+        .map(l => /^([A-Za-z0-9-]+)[ \t]*:[ \t]*(.*)$/.exec(l))
+        .filter(m => m !== null && m[1].toLowerCase() === wanted)
+        .flatMap(m => m[2].split(',').map(v => v.trim()));
+}
+async function branchCommits(git, base, headTip) {
+    const out = await git([
+        'log',
+        '--format=%H%x1f%an <%ae>%x1f%B%x1e',
+        `refs/remotes/origin/${base}..${headTip}`
+    ]);
+    return out
         .split('\x1e')
-        .map(r => r.trim())
-        .filter(Boolean)
+        .map(r => r.replace(/^\n+/, ''))
+        .filter(r => r.trim())
         .map(r => {
-        const [sha, author, subject, trailer] = r.split('\x1f');
-        return { sha, author, subject, trailer: (trailer ?? '').trim() };
+        const [sha, author, message] = r.split('\x1f');
+        return { sha, author, message: message ?? '' };
     });
-    const foreign = commits.filter(c => !c.trailer
-        .split(',')
-        .map(s => s.trim())
-        .includes(branch));
+}
+/**
+ * Stops the run when the head branch has a commit we did not make: it would
+ * be lost. A list the forge cut short is treated as foreign too, since the
+ * commits it left out cannot be vouched for.
+ */
+function refuseForeignCommits(comparison, branch, pr) {
+    const foreign = comparison.commits.filter(c => !trailerValues(c.message, BRANCH_TRAILER).includes(branch));
+    const where = `branch ${branch}${pr ? ` (PR #${pr.number})` : ''}`;
+    const fix = 'Merge or close the pull request, or delete the branch, or pick another --pr-branch';
+    if (foreign.length === 0 && !comparison.complete) {
+        throw new OperationError(`${where} has more commits than the forge listed (${comparison.commits.length} shown), so they cannot be checked for commits gitops-deploy did not make; nothing was written. ${fix}`);
+    }
     if (foreign.length === 0)
         return;
     const list = foreign
         .slice(0, 3)
-        .map(c => `${c.sha.slice(0, 12)} "${c.subject}" by ${c.author}`)
+        .map(c => `${c.sha.slice(0, 12)} "${c.message.split('\n')[0]}" by ${c.author}`)
         .join('; ');
     const more = foreign.length > 3 ? ` and ${foreign.length - 3} more` : '';
-    throw new OperationError(`branch ${branch}${pr ? ` (PR #${pr.number})` : ''} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
-        `they would be lost, so nothing was pushed. Merge or close the pull request, or delete the branch, or pick another --pr-branch`);
+    throw new OperationError(`${where} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
+        `they would be lost, so nothing was pushed. ${fix}`);
 }
 async function pushWithLease(git, url, commit, branch, expected) {
     const ref = `refs/heads/${branch}`;
@@ -34838,118 +37341,6 @@ async function execPush(git, args) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/forge/provider.ts
-
-/** Accepts `https://host/owner/repo(.git)`, `ssh://git@host/owner/repo`, `git@host:owner/repo` and `file:///path`. */
-function parseRepoUrl(url) {
-    const scp = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/.exec(url);
-    if (scp)
-        return { protocol: 'ssh', host: scp[1].toLowerCase(), segments: pathSegments(scp[2]) };
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        throw new UsageError(`repository '${url}' is not a URL; pass e.g. https://github.com/acme/config.git`);
-    }
-    const protocol = u.protocol.replace(/:$/, '');
-    if (protocol !== 'https' && protocol !== 'http' && protocol !== 'ssh' && protocol !== 'file') {
-        throw new UsageError(`repository URL scheme '${protocol}:' is not supported; use https://, ssh:// or file://`);
-    }
-    // The port stays part of the host: a self-managed forge on :8443 has its API there too.
-    return {
-        protocol,
-        host: u.host.toLowerCase(),
-        segments: pathSegments(decodeURIComponent(u.pathname))
-    };
-}
-function pathSegments(path) {
-    return path
-        .replace(/\.git\/?$/, '')
-        .split('/')
-        .filter(s => s !== '');
-}
-function hostOf(url) {
-    if (!url)
-        return undefined;
-    try {
-        return new URL(url).host.toLowerCase();
-    }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Works out the forge from what CI already knows. The repo host decides the
- * provider unless `--provider` says otherwise; the API base comes from
- * `--api-url`, then the CI variables of the same host, then the host's
- * well-known layout (GHES `/api/v3`, GitLab `/api/v4`).
- */
-function resolveForge(input) {
-    const { env } = input;
-    const parts = parseRepoUrl(input.repoUrl);
-    const kind = detectKind(parts, input.provider, env);
-    const repoPath = repoPathOf(parts, kind, input.repoUrl);
-    const explicit = input.apiUrl?.replace(/\/+$/, '');
-    if (explicit !== undefined && !/^https?:\/\//.test(explicit)) {
-        throw new UsageError(`--api-url '${input.apiUrl}' is not an http(s) URL; pass e.g. https://github.example.com/api/v3`);
-    }
-    if (kind === 'github') {
-        const sameHost = parts.protocol === 'file' || hostOf(env.GITHUB_SERVER_URL) === parts.host;
-        const fromEnv = sameHost ? env.GITHUB_API_URL : undefined;
-        const apiUrl = explicit ??
-            fromEnv?.replace(/\/+$/, '') ??
-            (parts.host === 'github.com' ? 'https://api.github.com' : `https://${parts.host}/api/v3`);
-        const webUrl = parts.protocol === 'file'
-            ? (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '')
-            : `https://${parts.host}`;
-        return { kind, apiUrl, webUrl, repoPath };
-    }
-    const ciHost = hostOf(env.CI_SERVER_URL) ?? env.CI_SERVER_HOST?.toLowerCase();
-    const sameHost = parts.protocol === 'file' || ciHost === parts.host;
-    const fromEnv = sameHost ? env.CI_API_V4_URL : undefined;
-    const apiUrl = explicit ?? fromEnv?.replace(/\/+$/, '') ?? `https://${parts.host}/api/v4`;
-    const webUrl = parts.protocol === 'file'
-        ? (env.CI_SERVER_URL ?? 'https://gitlab.com').replace(/\/+$/, '')
-        : `https://${parts.host}`;
-    return { kind, apiUrl, webUrl, repoPath };
-}
-function detectKind(parts, provider, env) {
-    if (provider !== undefined && provider !== '') {
-        if (provider === 'github' || provider === 'gitlab')
-            return provider;
-        throw new UsageError(`--provider '${provider}' is not known; use github or gitlab`);
-    }
-    const host = parts.host;
-    if (host === 'github.com' || (host && host === hostOf(env.GITHUB_SERVER_URL)))
-        return 'github';
-    if (host === 'gitlab.com' ||
-        (host && (host === hostOf(env.CI_SERVER_URL) || host === env.CI_SERVER_HOST?.toLowerCase()))) {
-        return 'gitlab';
-    }
-    // Self-managed instances are very often named after the product.
-    if (/(^|[.-])gitlab([.-]|$)/.test(host))
-        return 'gitlab';
-    if (/(^|[.-])github([.-]|$)/.test(host))
-        return 'github';
-    throw new UsageError(`cannot tell whether '${host || parts.protocol + '://'}' is GitHub or GitLab; pass --provider github or --provider gitlab`);
-}
-function repoPathOf(parts, kind, url) {
-    const segs = parts.segments;
-    // file:// remotes carry a filesystem path; the project is its last two parts.
-    const usable = parts.protocol === 'file' ? segs.slice(-2) : segs;
-    if (kind === 'github') {
-        if (usable.length !== 2) {
-            throw new UsageError(`cannot read owner/repo from '${url}'; a GitHub repository URL looks like https://github.com/<owner>/<repo>.git`);
-        }
-        return usable.join('/');
-    }
-    if (usable.length < 2) {
-        throw new UsageError(`cannot read the project path from '${url}'; a GitLab repository URL looks like https://gitlab.com/<group>/<project>.git`);
-    }
-    return usable.join('/');
-}
-
 ;// CONCATENATED MODULE: ./src/forge/set-image-pr.ts
 
 
@@ -34966,7 +37357,6 @@ function repoPathOf(parts, kind, url) {
  * merge request through the PR lifecycle.
  */
 const DEFAULT_PR_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>';
-/** The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab component. */
 /**
  * The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab
  * component. No `default:` fields on purpose: action.yml inputs are shared by
@@ -35047,13 +37437,8 @@ function readMode(input) {
     }
     return mode;
 }
-function readPrSettings(input, env) {
-    const repo = input.string('repo');
-    if (!repo)
-        throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
-    if (input.boolean('dry-run')) {
-        throw new UsageError('--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally');
-    }
+/** The PR decorations and forge location, read the same way for every command. */
+function readPrRequest(input) {
     const autoMerge = input.string('auto-merge')?.trim() || undefined;
     if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
         throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`);
@@ -35062,6 +37447,36 @@ function readPrSettings(input, env) {
     if (draft && autoMerge) {
         throw new UsageError('--draft and --auto-merge contradict each other (a draft cannot merge); drop one');
     }
+    return {
+        labels: splitList(input.list('labels')),
+        reviewers: splitList(input.list('reviewers')),
+        teamReviewers: splitList(input.list('team-reviewers')),
+        assignees: splitList(input.list('assignees')),
+        draft,
+        autoMerge: autoMerge,
+        provider: input.string('provider')?.trim() || undefined,
+        apiUrl: input.string('api-url')?.trim() || undefined
+    };
+}
+/** What the lifecycle takes from the PR settings as they are. */
+function prDecorations(s) {
+    return {
+        labels: s.labels,
+        reviewers: s.reviewers,
+        teamReviewers: s.teamReviewers,
+        assignees: s.assignees,
+        draft: s.draft,
+        autoMerge: s.autoMerge
+    };
+}
+function readPrSettings(input, env) {
+    const repo = input.string('repo');
+    if (!repo)
+        throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
+    if (input.boolean('dry-run')) {
+        throw new UsageError('--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally');
+    }
+    const request = readPrRequest(input);
     if (!env[TOKEN_VARIABLE]?.trim()) {
         throw new UsageError(`--mode pr needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub contents:write + pull-requests:write, GitLab api scope`);
     }
@@ -35071,38 +37486,26 @@ function readPrSettings(input, env) {
         branchTemplate: input.string('pr-branch'),
         title: input.string('title'),
         body: input.string('body'),
-        labels: splitList(input.list('labels')),
-        reviewers: splitList(input.list('reviewers')),
-        teamReviewers: splitList(input.list('team-reviewers')),
-        assignees: splitList(input.list('assignees')),
-        draft,
-        autoMerge: autoMerge,
-        provider: input.string('provider'),
-        apiUrl: input.string('api-url')?.trim() || undefined,
-        author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+        ...request,
+        author: set_image_pr_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+        authorGiven: Boolean(input.string('author')?.trim()),
+        transport: readTransport(input),
         env
     };
 }
 async function runSetImagePr(s, request, platform) {
-    const token = s.env[TOKEN_VARIABLE].trim();
-    platform.setSecret(token);
-    const remote = parseRemoteUrl(s.repo, process.cwd());
-    const auth = authFromEnv(remote, s.env, platform.redactor);
-    const target = resolveForge({
-        repoUrl: remote.url,
-        provider: s.provider,
-        apiUrl: s.apiUrl,
-        env: s.env
-    });
-    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
-    const forge = target.kind === 'github'
-        ? new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log })
-        : new GitLabForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log });
+    const { forge, repoUrl, gitConfig } = openForge(s, platform);
     let outcome;
+    const apiPlanner = setImageApiPlanner(request);
     const lifecycle = await runPrLifecycle({
-        repoUrl: remote.url,
-        gitConfig: auth.config,
+        repoUrl,
+        gitConfig,
         forge,
+        ...prTransport({ ...s, transport: s.transport ?? { choice: 'git', requireVerified: false } }, repoUrl, platform, async (view) => {
+            const planned = await apiPlanner.plan(view);
+            outcome = planned.outcome;
+            return { changes: prChanges(planned.outcome), writes: planned.writes };
+        }),
         base: s.base,
         branchTemplate: s.branchTemplate,
         titleTemplate: s.title,
@@ -35113,12 +37516,7 @@ async function runSetImagePr(s, request, platform) {
             : request.images.length > 0
                 ? ['.']
                 : request.sets.map(x => x.split(':')[0]),
-        labels: s.labels,
-        reviewers: s.reviewers,
-        teamReviewers: s.teamReviewers,
-        assignees: s.assignees,
-        draft: s.draft,
-        autoMerge: s.autoMerge,
+        ...prDecorations(s),
         source: sourceRepoFromEnv(s.env),
         identity: s.author,
         log: platform,
@@ -35128,1932 +37526,47 @@ async function runSetImagePr(s, request, platform) {
             if (!outcome.changed)
                 return [];
             await writeEdits(worktree, outcome);
-            return outcome.edits.map((e) => ({
-                file: e.file,
-                ...(e.image !== undefined ? { image: e.image } : {}),
-                ...(e.key !== undefined ? { key: e.key } : {}),
-                before: e.before ?? '',
-                after: e.after ?? ''
-            }));
+            return prChanges(outcome);
         }
     });
     return { outcome: outcome, lifecycle };
 }
+function prChanges(outcome) {
+    if (!outcome.changed)
+        return [];
+    return outcome.edits.map(e => ({
+        file: e.file,
+        ...(e.image !== undefined ? { image: e.image } : {}),
+        ...(e.key !== undefined ? { key: e.key } : {}),
+        before: e.before ?? '',
+        after: e.after ?? ''
+    }));
+}
 function prOutputs(r) {
     if (!r)
         return {};
-    const l = r.lifecycle;
-    return l.operation === 'no-op'
-        ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
-        : {
-            'pr-number': String(l.pullRequest.number),
-            'pr-url': l.pullRequest.url,
-            'pr-operation': l.operation
-        };
+    return prLifecycleOutputs(r.lifecycle);
 }
 function prJson(r) {
     if (!r)
         return {};
-    const l = r.lifecycle;
-    return {
-        branch: l.branch,
-        base: l.base,
-        pullRequest: l.operation === 'no-op'
-            ? { number: null, url: null, operation: 'no-op' }
-            : {
-                number: l.pullRequest.number,
-                url: l.pullRequest.url,
-                operation: l.operation,
-                commit: l.commit
-            }
-    };
+    return prLifecycleJson(r.lifecycle);
 }
 function prText(r) {
-    const l = r.lifecycle;
-    return l.operation === 'no-op'
-        ? `${l.base} already has this change; no pull request opened`
-        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`;
+    return prLifecycleText(r.lifecycle);
 }
+/** Action inputs arrive one per line; a comma-separated line is accepted too. */
 function splitList(values) {
     return values
         .flatMap(v => v.split(/[,\n]/))
         .map(v => v.trim())
         .filter(Boolean);
 }
-function parseAuthor(text) {
+function set_image_pr_parseAuthor(text) {
     const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
     if (!m)
         throw new UsageError(`--author '${text}' is not "Name <email>"; e.g. --author "Deploy Bot <bot@example.com>"`);
     return { name: m[1], email: m[2] };
-}
-
-;// CONCATENATED MODULE: ./src/core/commit-message.ts
-
-/** Placeholders a --message template may use as `{{name}}`; a literal `\n` is a newline. */
-const MESSAGE_PLACEHOLDERS = {
-    subject: 'the default subject line, e.g. "Deploy web:1.5.0, worker:1.5.0"',
-    changes: 'one block per changed file listing `name: old -> new`',
-    images: 'the new image references, comma-separated (e.g. "ghcr.io/acme/web:1.5.0")',
-    apps: 'short image names (last path segment), comma-separated',
-    tags: 'the distinct new tags or digests, comma-separated',
-    paths: 'the --path values as given, comma-separated',
-    files: 'the changed files, comma-separated',
-    branch: 'the config repo branch the commit goes to',
-    source_repo: 'web URL of the repository whose CI ran (GITHUB_SERVER_URL/GITHUB_REPOSITORY or CI_PROJECT_URL)',
-    source_commit: 'its commit (GITHUB_SHA or CI_COMMIT_SHA)',
-    source_short_commit: 'the first 12 characters of source_commit',
-    actor: 'who triggered the pipeline (GITHUB_ACTOR or GITLAB_USER_LOGIN)',
-    run_url: 'link to the workflow run or pipeline',
-    trailers: 'the Source-Repo:/Source-Commit: trailers for the values that are known'
-};
-/** Reads the source repo, commit, actor and run link from GitHub Actions or GitLab CI variables. */
-function ciSourceFromEnv(env) {
-    if (env.GITHUB_REPOSITORY) {
-        const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
-        const repo = `${server}/${env.GITHUB_REPOSITORY}`;
-        return {
-            repo,
-            commit: env.GITHUB_SHA || undefined,
-            actor: env.GITHUB_ACTOR || undefined,
-            runUrl: env.GITHUB_RUN_ID ? `${repo}/actions/runs/${env.GITHUB_RUN_ID}` : undefined
-        };
-    }
-    if (env.CI_PROJECT_URL) {
-        return {
-            repo: env.CI_PROJECT_URL,
-            commit: env.CI_COMMIT_SHA || undefined,
-            actor: env.GITLAB_USER_LOGIN || undefined,
-            runUrl: env.CI_PIPELINE_URL || env.CI_JOB_URL || undefined
-        };
-    }
-    return {};
-}
-/** Throws UsageError naming the unknown placeholder and the valid ones. */
-function validateMessageTemplate(template) {
-    for (const name of placeholdersIn(template)) {
-        if (!(name in MESSAGE_PLACEHOLDERS)) {
-            throw new UsageError(`--message uses unknown placeholder {{${name}}}; use one of ${Object.keys(MESSAGE_PLACEHOLDERS)
-                .map(k => `{{${k}}}`)
-                .join(', ')}`);
-        }
-    }
-}
-// The `{{name}}` syntax of the PR title/branch and promote templates.
-const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
-function placeholdersIn(template) {
-    return [...template.matchAll(PLACEHOLDER)].map(m => m[1]);
-}
-/** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
-function shortName(change) {
-    if (change.kind === 'key')
-        return change.name;
-    const noDigest = change.name.split('@')[0];
-    return noDigest.slice(noDigest.lastIndexOf('/') + 1) || change.name;
-}
-/** The tag or short digest of an image value; other values unchanged. */
-function versionOf(value) {
-    if (value === null)
-        return '(none)';
-    const at = value.indexOf('@');
-    if (at >= 0) {
-        const digest = value.slice(at + 1);
-        return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest;
-    }
-    const colon = value.lastIndexOf(':');
-    return colon > value.lastIndexOf('/') ? value.slice(colon + 1) : value;
-}
-function unique(items) {
-    return [...new Set(items)];
-}
-function defaultSubject(input) {
-    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
-    if (images.length > 0) {
-        const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`));
-        const shown = parts.slice(0, 3).join(', ');
-        return `Deploy ${shown}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
-    }
-    const keys = input.changes.filter(c => c.kind === 'key');
-    const files = unique(keys.map(c => c.file));
-    if (keys.length === 1)
-        return `Set ${keys[0].name}=${keys[0].after ?? '(removed)'} in ${keys[0].file}`;
-    if (keys.length > 0) {
-        const names = unique(keys.map(c => c.name));
-        return `Set ${names.slice(0, 3).join(', ')}${names.length > 3 ? ' and more' : ''} in ${files.length} file${files.length === 1 ? '' : 's'}`;
-    }
-    return `Update ${input.paths.join(', ') || 'config'}`;
-}
-function changesBlock(changes) {
-    const byFile = new Map();
-    for (const c of changes)
-        byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
-    return [...byFile]
-        .map(([file, list]) => {
-        const lines = list.map(c => `  ${c.name}: ${show(c.before)} -> ${show(c.after)}`);
-        return `${file}\n${lines.join('\n')}`;
-    })
-        .join('\n');
-}
-function show(value) {
-    return value === null ? '(none)' : value;
-}
-function trailers(source) {
-    const lines = [];
-    if (source.repo)
-        lines.push(`Source-Repo: ${source.repo}`);
-    if (source.commit)
-        lines.push(`Source-Commit: ${source.commit}`);
-    return lines.join('\n');
-}
-function values(input) {
-    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
-    return {
-        subject: defaultSubject(input),
-        changes: changesBlock(input.changes),
-        images: unique(images.map(c => c.after)).join(', '),
-        apps: unique(images.map(shortName)).join(', '),
-        tags: unique(images.map(c => versionOf(c.after))).join(', '),
-        paths: input.paths.join(', '),
-        files: unique(input.changes.map(c => c.file)).join(', '),
-        branch: input.branch,
-        source_repo: input.source.repo ?? '',
-        source_commit: input.source.commit ?? '',
-        source_short_commit: input.source.commit?.slice(0, 12) ?? '',
-        actor: input.source.actor ?? '',
-        run_url: input.source.runUrl ?? '',
-        trailers: trailers(input.source)
-    };
-}
-/**
- * The commit message: `template` rendered, or the default (subject naming
- * apps and tags, a body of `name: old -> new` per file, source trailers).
- * Pure: everything it needs is in `input`.
- */
-function renderCommitMessage(template, input) {
-    const v = values(input);
-    if (template === undefined || template.trim() === '') {
-        const parts = [v.subject, v.changes, v.trailers].filter(Boolean);
-        return tidy(parts.join('\n\n'));
-    }
-    validateMessageTemplate(template);
-    const rendered = template.replace(/\\n/g, '\n').replace(PLACEHOLDER, (_, name) => v[name]);
-    const text = tidy(rendered);
-    if (!text.trim())
-        throw new UsageError('--message renders to an empty commit message; include e.g. {{subject}}');
-    return text;
-}
-/** Trailing spaces and runs of blank lines left by empty placeholders. */
-function tidy(text) {
-    return (text
-        .split('\n')
-        .map(l => l.replace(/\s+$/, ''))
-        .join('\n')
-        .replace(/\n{3,}/g, '\n\n')
-        .trim() + '\n');
-}
-
-;// CONCATENATED MODULE: ./src/transport/github-api.ts
-/**
- * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
- * (the commit). The commit is atomic and conditional on `expectedHeadOid`;
- * GitHub signs it when the token is the workflow's GITHUB_TOKEN or a GitHub
- * App installation token. The mutation has no author field: the commit is
- * authored by the token's identity.
- */
-class GitHubRepoApi {
-    forge;
-    where;
-    provider = 'github';
-    stats = { requests: 0 };
-    constructor(forge, where) {
-        this.forge = forge;
-        this.where = where;
-    }
-    count(p) {
-        this.stats.requests++;
-        return p;
-    }
-    defaultBranch() {
-        return this.count(this.forge.getDefaultBranch());
-    }
-    branchHead(branch) {
-        return this.count(this.forge.branchHead(branch));
-    }
-    async listDir(commit, dir) {
-        if (dir === '') {
-            // The contents API has no path for the root; the commit's own tree is the root listing.
-            const tree = await this.count(this.forge.getTree(commit, false));
-            return tree.entries.map(toEntry);
-        }
-        const content = await this.count(this.forge.getContent(commit, dir));
-        if (content?.kind !== 'dir')
-            return undefined;
-        return content.entries.map(e => ({
-            path: e.path,
-            kind: e.type === 'dir'
-                ? 'dir'
-                : e.type === 'symlink'
-                    ? 'link'
-                    : e.type === 'submodule'
-                        ? 'submodule'
-                        : 'file',
-            sha: e.sha
-        }));
-    }
-    async listTree(commit) {
-        const tree = await this.count(this.forge.getTree(commit));
-        if (tree.truncated)
-            return { kind: 'truncated' };
-        return { kind: 'listed', entries: tree.entries.map(toEntry) };
-    }
-    async readFile(commit, path, known) {
-        if (known?.kind === 'file' && known.sha) {
-            return {
-                kind: 'file',
-                content: await this.count(this.forge.getBlob(known.sha)),
-                sha: known.sha
-            };
-        }
-        const content = await this.count(this.forge.getContent(commit, path));
-        if (!content)
-            return undefined;
-        if (content.kind === 'dir')
-            return { kind: 'dir' };
-        if (content.kind === 'file') {
-            // Above 1 MB the contents API leaves the bytes out; the blob API serves up to 100 MB.
-            const bytes = content.content ?? (await this.count(this.forge.getBlob(content.sha)));
-            return { kind: 'file', content: bytes, sha: content.sha };
-        }
-        return { kind: 'link' };
-    }
-    async commit(input) {
-        const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n');
-        return this.count(this.forge.createCommitOnBranch({
-            branch: input.branch,
-            expectedHeadOid: input.parent,
-            headline,
-            body: rest.join('\n').replace(/^\n+/, ''),
-            additions: input.writes.map(w => ({ path: w.path, contents: w.content }))
-        }));
-    }
-    verification(commit) {
-        return this.count(this.forge.commitVerification(commit));
-    }
-}
-function toEntry(e) {
-    const kind = e.type === 'tree'
-        ? 'dir'
-        : e.type === 'commit'
-            ? 'submodule'
-            : e.mode === '120000'
-                ? 'link'
-                : 'file';
-    return { path: e.path, kind, sha: e.sha };
-}
-
-;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
-
-/**
- * GitLab through REST v4: the repository tree and files APIs for reading,
- * `POST /projects/:id/repository/commits` for the commit. Every updated
- * file carries the `last_commit_id` it was read at, so GitLab refuses the
- * commit when that file changed meanwhile, while writers to other files
- * commit on top of each other without a retry.
- */
-class GitLabRepoApi {
-    options;
-    provider = 'gitlab';
-    stats = { requests: 0 };
-    where;
-    base;
-    constructor(options) {
-        this.options = options;
-        const api = options.apiUrl.replace(/\/+$/, '');
-        this.base = `${api}/projects/${encodeURIComponent(options.project)}`;
-        this.where = `${api} (${options.project})`;
-    }
-    async call(method, path, what, options = {}) {
-        const url = new URL(this.base + path);
-        for (const [k, v] of Object.entries(options.query ?? {}))
-            url.searchParams.set(k, v);
-        this.stats.requests++;
-        let res;
-        try {
-            res = await fetch(url, {
-                method,
-                headers: {
-                    'PRIVATE-TOKEN': this.options.token,
-                    accept: 'application/json',
-                    ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
-                },
-                body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-                signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
-            });
-        }
-        catch (e) {
-            throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`);
-        }
-        const text = await res.text();
-        let data = text;
-        try {
-            data = text ? JSON.parse(text) : undefined;
-        }
-        catch {
-            // Proxies answer HTML; keep the text for the message.
-        }
-        if (res.ok || options.accept?.includes(res.status)) {
-            return { status: res.status, data, headers: res.headers };
-        }
-        throw this.failure(what, res.status, data);
-    }
-    failure(what, status, data) {
-        const message = messageOf(data);
-        const fix = status === 401
-            ? 'set GITOPS_TOKEN to a valid token with the api scope'
-            : status === 403
-                ? 'give the token the api scope and at least the Developer role on the project'
-                : status === 404
-                    ? 'check the repository URL and that the token can see the project'
-                    : 'retry later; if it persists, check the GitLab instance';
-        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`);
-    }
-    async defaultBranch() {
-        const r = await this.call('GET', '', `read project ${this.options.project}`);
-        return r.data.default_branch;
-    }
-    async branchHead(branch) {
-        const r = await this.call('GET', `/repository/branches/${encodeURIComponent(branch)}`, `read branch ${branch}`, { accept: [404] });
-        if (r.status === 404)
-            return undefined;
-        return r.data.commit.id;
-    }
-    async tree(commit, dir, recursive) {
-        const entries = [];
-        for (let page = 1;;) {
-            const query = { ref: commit, per_page: '100', page: String(page) };
-            if (dir)
-                query.path = dir;
-            if (recursive)
-                query.recursive = 'true';
-            const r = await this.call('GET', '/repository/tree', `list ${dir || 'the root'}`, {
-                query,
-                accept: [404]
-            });
-            if (r.status === 404)
-                return undefined;
-            for (const e of r.data) {
-                entries.push({
-                    path: e.path,
-                    kind: e.type === 'tree'
-                        ? 'dir'
-                        : e.type === 'commit'
-                            ? 'submodule'
-                            : e.mode === '120000'
-                                ? 'link'
-                                : 'file',
-                    sha: e.id
-                });
-            }
-            const next = r.headers.get('x-next-page');
-            if (!next)
-                return entries;
-            page = Number(next);
-        }
-    }
-    listDir(commit, dir) {
-        return this.tree(commit, dir, false);
-    }
-    async listTree(commit) {
-        return { kind: 'listed', entries: (await this.tree(commit, '', true)) ?? [] };
-    }
-    async readFile(commit, path, known) {
-        if (known?.kind === 'link')
-            return { kind: 'link' };
-        if (known?.kind === 'dir')
-            return { kind: 'dir' };
-        const r = await this.call('GET', `/repository/files/${encodeURIComponent(path)}`, `read ${path}`, { query: { ref: commit }, accept: [404] });
-        if (r.status === 404)
-            return undefined;
-        const f = r.data;
-        return {
-            kind: 'file',
-            content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
-            sha: f.blob_id,
-            lastCommitId: f.last_commit_id
-        };
-    }
-    async commit(input) {
-        const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
-            body: {
-                branch: input.branch,
-                commit_message: input.message,
-                author_name: input.author.name,
-                author_email: input.author.email,
-                actions: input.writes.map(w => ({
-                    action: w.exists ? 'update' : 'create',
-                    file_path: w.path,
-                    content: w.content.toString('base64'),
-                    encoding: 'base64',
-                    ...(w.exists && w.lastCommitId ? { last_commit_id: w.lastCommitId } : {})
-                }))
-            },
-            accept: [400, 403, 409]
-        });
-        if (r.status === 201 || r.status === 200)
-            return { kind: 'committed', commit: r.data.id };
-        const message = messageOf(r.data);
-        // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
-        if (/has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(message)) {
-            return { kind: 'stale', detail: message };
-        }
-        if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
-            return { kind: 'rejected', reason: 'protected', detail: message };
-        }
-        return { kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}` };
-    }
-    /** GitLab's signature API answers 404 for a commit without a signature. */
-    async verification(commit) {
-        const r = await this.call('GET', `/repository/commits/${commit}/signature`, `read the signature of ${commit.slice(0, 12)}`, { accept: [404] });
-        if (r.status === 404)
-            return { verified: false, reason: 'unsigned' };
-        const status = String(r.data.verification_status ?? 'unknown');
-        return { verified: status === 'verified', reason: status };
-    }
-}
-function messageOf(data) {
-    if (typeof data === 'string')
-        return data.slice(0, 200);
-    const d = data;
-    const m = d?.message ?? d?.error;
-    if (Array.isArray(m))
-        return m.join('; ');
-    if (m && typeof m === 'object')
-        return JSON.stringify(m);
-    return String(m ?? '');
-}
-
-;// CONCATENATED MODULE: ./src/transport/transport.ts
-const TRANSPORT_CHOICES = ['git', 'api', 'auto'];
-/**
- * The API cannot do this job (or not safely): with `--transport auto` the git
- * transport takes over, nothing having been written; with `--transport api`
- * it is a usage error.
- */
-class TransportUnavailable extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'TransportUnavailable';
-    }
-}
-function parentOf(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
-}
-function baseName(path) {
-    return path.slice(path.lastIndexOf('/') + 1);
-}
-/**
- * A read-only view of one commit, reading lazily and once. Blob contents are
- * shared across attempts through `blobs` (keyed by sha), so a retry after a
- * lost race downloads only what changed.
- */
-class RemoteView {
-    api;
-    commit;
-    blobs;
-    dirs = new Map();
-    files = new Map();
-    tree;
-    constructor(api, commit, blobs = new Map()) {
-        this.api = api;
-        this.commit = commit;
-        this.blobs = blobs;
-    }
-    listDir(dir) {
-        const key = dir === '.' ? '' : dir;
-        let p = this.dirs.get(key);
-        if (!p) {
-            p = this.tree
-                ? this.tree.then(all => {
-                    const inside = all.filter(e => parentOf(e.path) === key);
-                    return key === '' || all.some(e => e.path === key && e.kind === 'dir')
-                        ? inside
-                        : undefined;
-                })
-                : this.api.listDir(this.commit, key);
-            this.dirs.set(key, p);
-        }
-        return p;
-    }
-    /** The whole tree; throws TransportUnavailable when the forge truncates it. */
-    listTree() {
-        this.tree ??= this.api.listTree(this.commit).then(r => {
-            if (r.kind === 'truncated') {
-                throw new TransportUnavailable(`${this.api.where} truncated the tree listing of ${this.commit.slice(0, 12)} (too many files for one response)`);
-            }
-            return r.entries;
-        });
-        return this.tree;
-    }
-    /** The entry for `path` from a listing already made (or made now, of its directory). */
-    async entry(path) {
-        const entries = this.tree ? await this.tree : await this.listDir(parentOf(path));
-        return entries?.find(e => e.path === path);
-    }
-    read(path, known) {
-        let p = this.files.get(path);
-        if (!p) {
-            p = this.readUncached(path, known);
-            this.files.set(path, p);
-        }
-        return p;
-    }
-    async readUncached(path, known) {
-        if (known?.kind === 'link')
-            return { kind: 'link' };
-        if (known?.kind === 'dir')
-            return { kind: 'dir' };
-        const cached = known?.sha ? this.blobs.get(known.sha) : undefined;
-        // GitLab needs the per-file last commit, so it always reads through its files API.
-        if (cached && this.api.provider === 'github')
-            return { kind: 'file', content: cached, sha: known.sha };
-        const file = await this.api.readFile(this.commit, path, known);
-        if (file?.kind === 'file' && file.sha)
-            this.blobs.set(file.sha, file.content);
-        return file;
-    }
-    /** Resolves what the commit needs per write: does the file exist, and its last commit. */
-    async prepare(writes) {
-        return Promise.all(writes.map(async (w) => {
-            if (this.tree) {
-                // A write below a symlinked directory would land somewhere else than the edit meant.
-                const all = await this.tree;
-                for (let d = parentOf(w.path); d; d = parentOf(d)) {
-                    if (all.some(e => e.path === d && e.kind !== 'dir')) {
-                        throw new TransportUnavailable(`${w.path} lies below ${d}, which is not a directory in the repository (a symlink?)`);
-                    }
-                }
-            }
-            // A file the plan read is known to exist; only unread paths need a listing.
-            const read = this.files.get(w.path);
-            const entry = read ? undefined : await this.entry(w.path);
-            if (!read && !entry)
-                return { path: w.path, content: w.content, exists: false };
-            if (entry && entry.kind !== 'file') {
-                throw new TransportUnavailable(`${w.path} is a ${entry.kind === 'link' ? 'symlink' : entry.kind} in the repository; the API transport writes regular files only`);
-            }
-            const file = await (read ?? this.read(w.path, entry));
-            if (!file)
-                return { path: w.path, content: w.content, exists: false };
-            if (file.kind !== 'file') {
-                throw new TransportUnavailable(`${w.path} is a ${file.kind === 'link' ? 'symlink' : 'directory'} in the repository; the API transport writes regular files only`);
-            }
-            return {
-                path: w.path,
-                content: w.content,
-                exists: true,
-                ...(file?.kind === 'file' && file.lastCommitId ? { lastCommitId: file.lastCommitId } : {})
-            };
-        }));
-    }
-}
-
-
-;// CONCATENATED MODULE: ./src/transport/select.ts
-
-
-
-
-
-
-
-/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
-const TRANSPORT_OPTIONS = [
-    {
-        name: 'transport',
-        type: 'string',
-        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
-    },
-    {
-        name: 'require-verified',
-        type: 'boolean',
-        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
-    }
-];
-const TRANSPORT_OUTPUTS = [
-    { name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'" },
-    {
-        name: 'verified',
-        description: "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
-    }
-];
-function readTransport(input) {
-    const raw = input.string('transport')?.trim() || 'auto';
-    if (!TRANSPORT_CHOICES.includes(raw)) {
-        throw new UsageError(`--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`);
-    }
-    return {
-        choice: raw,
-        requireVerified: input.boolean('require-verified') === true
-    };
-}
-/**
- * `auto`: the API when the repository is on GitHub or GitLab and a token is
- * there to call it with, else git. An explicit `api` that cannot work is a
- * usage error (exit 2) naming what is missing.
- */
-function selectTransport(input) {
-    if (input.choice === 'git')
-        return { kind: 'git', reason: '--transport git' };
-    const explicit = input.choice === 'api';
-    let target;
-    try {
-        target = resolveForge({
-            repoUrl: input.repoUrl,
-            provider: input.provider,
-            apiUrl: input.apiUrl,
-            env: input.env
-        });
-    }
-    catch (e) {
-        if (explicit) {
-            throw new UsageError(`--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`);
-        }
-        return { kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})` };
-    }
-    const token = input.env[TOKEN_VARIABLE]?.trim();
-    if (!token) {
-        if (explicit) {
-            throw new UsageError(`--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`);
-        }
-        return { kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}` };
-    }
-    const name = target.kind === 'github' ? 'GitHub' : 'GitLab';
-    return {
-        kind: 'api',
-        reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
-        target,
-        token
-    };
-}
-function repoApiFor(decision, log, 
-/** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
-msPerSecond) {
-    const { target, token } = decision;
-    const where = `${target.apiUrl} (${target.repoPath})`;
-    if (target.kind === 'github') {
-        return new GitHubRepoApi(new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond }), where);
-    }
-    return new GitLabRepoApi({ apiUrl: target.apiUrl, project: target.repoPath, token });
-}
-/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
-function unsignedGitHubTokenKind(token) {
-    if (token.startsWith('github_pat_'))
-        return 'a fine-grained personal access token';
-    if (token.startsWith('ghp_'))
-        return 'a classic personal access token';
-    if (token.startsWith('gho_'))
-        return 'an OAuth app token';
-    return undefined;
-}
-function describeTransport(kind, reason) {
-    return `transport: ${kind} (${reason})`;
-}
-
-;// CONCATENATED MODULE: ./src/transport/set-image-planner.ts
-
-
-
-
-
-
-
-const LIMIT = 8;
-async function set_image_planner_mapLimit(items, fn) {
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length)
-            await fn(items[next++]);
-    };
-    await Promise.all(Array.from({ length: Math.min(LIMIT, items.length) }, worker));
-}
-function isKustomization(path) {
-    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
-}
-function symlinkRefusal(path) {
-    return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
-}
-/**
- * set-image on the API: the same edit engine, run on a temporary directory
- * that holds only what the engine looks at (the kustomizations of the
- * matched directories and the --set files), fetched at the snapshot commit.
- * Literal paths cost one listing per directory; globs one tree listing.
- */
-function setImageApiPlanner(request) {
-    // Validates every argument before anything is read.
-    const patterns = requestedPatterns(request);
-    const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch_default().scan(p).isGlob);
-    return {
-        async plan(view) {
-            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
-            try {
-                if (globby)
-                    await materialiseFromTree(view, patterns, dir);
-                else
-                    await materialiseLiteral(view, patterns, dir);
-                const outcome = await planEdits(dir, request);
-                return {
-                    outcome,
-                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
-                };
-            }
-            finally {
-                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-            }
-        }
-    };
-}
-async function place(view, root, entry) {
-    if (entry.kind === 'link')
-        throw symlinkRefusal(entry.path);
-    if (entry.kind !== 'file') {
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
-        return;
-    }
-    const file = await view.read(entry.path, entry);
-    if (!file)
-        return;
-    if (file.kind === 'link')
-        throw symlinkRefusal(entry.path);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(entry.path)), { recursive: true });
-    if (file.kind === 'dir')
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
-    else
-        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, entry.path), file.content);
-}
-async function materialiseLiteral(view, patterns, root) {
-    const wanted = [];
-    await set_image_planner_mapLimit(patterns.dirGlobs, async (d) => {
-        const dir = d === '.' ? '' : d;
-        const entries = await view.listDir(dir);
-        // Absent: leave it absent, the engine reports it with its own message.
-        if (!entries)
-            return;
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, dir), { recursive: true });
-        wanted.push(...entries.filter(e => isKustomization(e.path)));
-    });
-    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
-    await set_image_planner_mapLimit(patterns.files, async (f) => {
-        const file = await view.read(f);
-        if (!file)
-            return;
-        if (file.kind === 'link')
-            throw symlinkRefusal(f);
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(f)), { recursive: true });
-        if (file.kind === 'dir')
-            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, f), { recursive: true });
-        else
-            await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, f), file.content);
-    });
-}
-async function materialiseFromTree(view, patterns, root) {
-    const entries = await view.listTree();
-    const byPath = new Map(entries.map(e => [e.path, e]));
-    const dirs = new Set();
-    for (const e of entries) {
-        if (e.kind === 'dir')
-            dirs.add(e.path);
-        for (let d = parentOf(e.path); d; d = parentOf(d))
-            dirs.add(d);
-    }
-    // What the engine's directory walk would see: it skips these, and dot directories unless asked.
-    const walkable = [...dirs].filter(d => !d.split('/').some(s => s === '.git' || s === 'node_modules'));
-    const matched = new Set();
-    for (const pattern of patterns.dirGlobs) {
-        if (!picomatch_default().scan(pattern).isGlob) {
-            if (pattern === '.' || dirs.has(pattern))
-                matched.add(pattern === '.' ? '' : pattern);
-            continue;
-        }
-        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
-        for (const d of walkable)
-            if (isMatch(d))
-                matched.add(d);
-        // `base/**` also matches `base` itself in the engine.
-        const base = picomatch_default().scan(pattern).base;
-        if (pattern.includes('**') && base && dirs.has(base))
-            matched.add(base);
-    }
-    const wanted = [];
-    for (const d of matched) {
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, d), { recursive: true });
-        for (const name of KUSTOMIZATION_FILE_NAMES) {
-            const e = byPath.get(d ? `${d}/${name}` : name);
-            if (e)
-                wanted.push(e);
-        }
-    }
-    for (const f of patterns.files) {
-        if (picomatch_default().scan(f).isGlob) {
-            const isMatch = picomatch_default()(f, { dot: true });
-            for (const e of entries)
-                if (e.kind !== 'dir' && isMatch(e.path))
-                    wanted.push(e);
-        }
-        else {
-            const e = byPath.get(f);
-            if (e)
-                wanted.push(e);
-        }
-    }
-    await set_image_planner_mapLimit(wanted, e => place(view, root, e));
-}
-
-;// CONCATENATED MODULE: ./src/git/push-result.ts
-/**
- * Pure classification of what git printed when a push, clone or fetch
- * failed. Retry decisions hang on this, so it is kept apart from process
- * handling and unit-tested against stderr captured from real servers
- * (git receive-pack, GitHub, GitLab, smart HTTP).
- */
-const PROTECTED = [
-    /protected branch/i,
-    /\bGH006\b/,
-    /\bGH013\b/,
-    /repository rule violations/i,
-    /not allowed to push code to protected branches/i,
-    /not allowed to force push code to a protected branch/i
-];
-const MOVED = [
-    /\(fetch first\)/,
-    /\(non-fast-forward\)/,
-    /\(stale info\)/,
-    /cannot lock ref/i,
-    /incorrect old value provided/i,
-    /\(failed to update ref\)/,
-    /\(failed to lock\)/,
-    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
-];
-const AUTH = [
-    /Authentication failed for/i,
-    /could not read (Username|Password) for/i,
-    /HTTP Basic: Access denied/i,
-    /Invalid username or (password|token)/i,
-    /Permission to \S+ denied to/i,
-    /Write access to repository not granted/i,
-    /not allowed to push code to this project/i,
-    /You are not allowed to (download|upload|push)/i,
-    /requested URL returned error: 40[13]\b/i,
-    /Permission denied \(publickey/i,
-    /Host key verification failed/i
-];
-const NOT_FOUND = [
-    /repository '[^']*' not found/i,
-    /Repository not found/i,
-    /does not appear to be a git repository/i,
-    /requested URL returned error: 404\b/i,
-    /Remote branch \S+ not found in upstream/i,
-    /couldn't find remote ref/i,
-    /The project you were looking for could not be found/i
-];
-const NETWORK = [
-    /Could not resolve host/i,
-    /Failed to connect to/i,
-    /Connection refused/i,
-    /Connection reset/i,
-    /Connection timed out/i,
-    /Operation timed out/i,
-    /Empty reply from server/i,
-    /RPC failed/i,
-    /the remote end hung up unexpectedly/i,
-    /unexpected disconnect while reading sideband/i,
-    /early EOF/i,
-    /transfer closed with/i,
-    /remote failed to report status/i,
-    /SSL_(read|write|connect)|gnutls_handshake|TLS connection was non-properly terminated/i,
-    /requested URL returned error: 5\d\d\b/i,
-    /unable to access '[^']*': (Recv|Send) failure/i
-];
-const anyOf = (patterns, text) => patterns.some(p => p.test(text));
-function httpStatus(text) {
-    const m = /returned error: (40[13])\b/.exec(text);
-    if (m)
-        return m[1] === '401' ? 401 : 403;
-    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
-        return 401;
-    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
-        return 403;
-    }
-    return undefined;
-}
-/**
- * The lines worth showing a human: what the server said and what git
- * concluded, without progress noise and the generic "hint:" paragraphs.
- */
-function pushDetail(text) {
-    const lines = text
-        .split(/\r?\n/)
-        .map(l => l.replace(/\s+$/, ''))
-        .filter(l => l.trim() !== '')
-        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
-        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
-        .filter(l => !/^error: failed to push some refs/.test(l));
-    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
-    return useful.slice(-6).join('\n').trim();
-}
-/** Classifies a failed clone, fetch or ls-remote from its stderr. */
-function classifyRemoteFailure(stderr) {
-    const detail = pushDetail(stderr);
-    if (anyOf(AUTH, stderr))
-        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
-    if (anyOf(NOT_FOUND, stderr))
-        return { kind: 'error', reason: 'not-found', detail };
-    if (anyOf(NETWORK, stderr))
-        return { kind: 'error', reason: 'network', detail };
-    return { kind: 'error', reason: 'unknown', detail };
-}
-/**
- * Classifies `git push --porcelain` from its exit code, stdout (the
- * porcelain status lines) and stderr (what the remote said).
- */
-function classifyPush(output) {
-    const text = `${output.stdout}\n${output.stderr}`;
-    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
-    if (output.code === 0 && refLines.length === 0) {
-        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
-    }
-    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
-    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
-    if (anyOf(PROTECTED, text))
-        return { kind: 'rejected', reason: 'protected', detail };
-    if (anyOf(MOVED, text))
-        return { kind: 'rejected', reason: 'moved', detail };
-    if (anyOf(AUTH, text))
-        return { kind: 'auth-failed', status: httpStatus(text), detail };
-    if (/hook declined/i.test(text))
-        return { kind: 'rejected', reason: 'hook-declined', detail };
-    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
-        return { kind: 'rejected', reason: 'other', detail };
-    }
-    const failure = classifyRemoteFailure(output.stderr);
-    if (failure.kind === 'auth-failed')
-        return failure;
-    return { kind: 'error', reason: failure.reason, detail };
-}
-
-;// CONCATENATED MODULE: ./src/git/git.ts
-
-
-
-
-/**
- * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
- * (our only channel for auth config) needs 2.31 anyway.
- */
-const MIN_GIT_VERSION = [2, 35, 0];
-/**
- * Settings that keep a throwaway clone predictable whatever the user's global
- * config says: no hooks, no signing prompts, no background maintenance, no
- * line-ending rewrites of the bytes we edit.
- */
-const BASE_CONFIG = {
-    'core.hooksPath': '/dev/null',
-    'core.autocrlf': 'false',
-    'core.safecrlf': 'false',
-    'core.fsmonitor': 'false',
-    'commit.gpgSign': 'false',
-    'gc.auto': '0',
-    'maintenance.auto': 'false',
-    'fetch.writeCommitGraph': 'false',
-    'advice.detachedHead': 'false',
-    'init.defaultBranch': 'main',
-    'protocol.version': '2',
-    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
-    'http.lowSpeedLimit': '1',
-    'http.lowSpeedTime': '60'
-};
-let versionCheck;
-/**
- * One repository on disk, driven through the exec funnel. Methods are named
- * for what the caller wants and return domain results; `try*` methods are
- * probes that answer with a boolean and never throw for a "no".
- */
-class Git {
-    dir;
-    ctx;
-    constructor(dir, ctx) {
-        this.dir = dir;
-        this.ctx = ctx;
-    }
-    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
-    static async create(dir, ctx) {
-        versionCheck ??= Git.checkVersion(ctx.redactor);
-        await versionCheck;
-        return new Git(dir, ctx);
-    }
-    static async checkVersion(redactor) {
-        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
-        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
-        if (!m)
-            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
-        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
-        for (let i = 0; i < 3; i++) {
-            if (have[i] > MIN_GIT_VERSION[i])
-                break;
-            if (have[i] < MIN_GIT_VERSION[i]) {
-                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
-            }
-        }
-        return have.join('.');
-    }
-    run(args, options = {}) {
-        const { network, ...rest } = options;
-        this.ctx.debug?.(`git ${args.join(' ')}`);
-        return execGit(args, {
-            cwd: this.dir,
-            redactor: this.ctx.redactor,
-            env: this.ctx.env,
-            config: { ...BASE_CONFIG, ...this.ctx.config },
-            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
-            ...rest
-        });
-    }
-    /**
-     * Shallow (one commit), blobless, single-branch clone without a checkout:
-     * what it transfers is one commit and its trees, whatever the history
-     * length. File contents arrive later, only for the sparse set.
-     */
-    async cloneForEdit(url, branch) {
-        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
-        args.push('--sparse', '--single-branch', '--no-tags');
-        if (branch)
-            args.push('--branch', branch);
-        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
-        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        if (!(await this.tryResolve('HEAD')))
-            return { kind: 'empty' };
-        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
-            allowFailure: true
-        });
-        return {
-            kind: 'cloned',
-            branch: head.stdout.trim() || branch || 'HEAD',
-            commit: await this.commitOf('HEAD')
-        };
-    }
-    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
-    async listFiles(rev) {
-        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
-        return out.stdout.split('\0').filter(Boolean);
-    }
-    /**
-     * Checks out `commit` with only `dirs` (recursively) plus top-level files
-     * present; blobs for them are fetched in one batch. An empty string in
-     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
-     */
-    async checkoutSparse(commit, dirs) {
-        if (dirs?.includes(''))
-            await this.run(['sparse-checkout', 'disable'], { network: true });
-        else if (dirs) {
-            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
-                input: dirs.join('\n') + '\n',
-                network: true
-            });
-        }
-        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
-    }
-    /** Fetches the branch's current tip (one commit deep, trees only). */
-    async fetchTip(branch) {
-        const ref = `refs/remotes/origin/${branch}`;
-        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        return { kind: 'fetched', commit: await this.commitOf(ref) };
-    }
-    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
-    async commitFiles(files, message, author) {
-        if (files.length === 0)
-            return null;
-        await this.run(['add', '--sparse', '--', ...files]);
-        const who = {
-            GIT_AUTHOR_NAME: author.name,
-            GIT_AUTHOR_EMAIL: author.email,
-            GIT_COMMITTER_NAME: author.name,
-            GIT_COMMITTER_EMAIL: author.email
-        };
-        // No pre-check: `commit` itself says when the bytes did not change.
-        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
-            input: message,
-            env: { ...this.ctx.env, ...who },
-            allowFailure: true
-        });
-        if (out.code !== 0) {
-            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
-                return null;
-            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
-        }
-        return this.commitOf('HEAD');
-    }
-    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
-    async pushHead(branch) {
-        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
-        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
-        return classifyPush(out);
-    }
-    /**
-     * Asks the remote where `branch` points. Used after a connection dropped
-     * mid-push, when only the server knows whether the update happened.
-     */
-    async remoteBranchCommit(branch) {
-        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
-            allowFailure: true,
-            network: true,
-            timeoutMs: 30_000
-        });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
-        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
-    }
-    async commitOf(rev) {
-        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
-        return out.stdout.trim();
-    }
-    async tryResolve(rev) {
-        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
-            allowFailure: true
-        });
-        return out.code === 0;
-    }
-    async tryHasStagedChanges() {
-        const out = await this.run(['diff', '--cached', '--quiet'], { allowFailure: true });
-        return out.code === 1;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/git/sparse-set.ts
-
-const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
-function normalise(p) {
-    return p
-        .replace(/\\/g, '/')
-        .replace(/^\.\/+/, '')
-        .replace(/\/+$/, '')
-        .replace(/^\.$/, '');
-}
-function sparse_set_parentOf(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
-}
-/**
- * Picks the directories to check out so the edit sees exactly what it would
- * see in a full checkout, from the remote tree's file list alone (no blob is
- * needed). Every directory matching a glob is kept (the planner decides which
- * of them hold a kustomization, with the same files present), plus the parent
- * of every `files` entry. Nested picks collapse into their ancestor because
- * cone mode checks directories out recursively; `''` means the whole tree.
- */
-function sparseDirs(treeFiles, patterns) {
-    const dirs = new Set();
-    for (const file of treeFiles) {
-        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
-            dirs.add(d);
-    }
-    const picked = new Set();
-    const dirGlobs = patterns.dirGlobs.map(normalise);
-    if (dirGlobs.includes(''))
-        return [''];
-    if (dirGlobs.length > 0) {
-        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
-        for (const d of dirs)
-            if (matchers.some(m => m(d)))
-                picked.add(d);
-    }
-    const files = patterns.files.map(normalise).filter(Boolean);
-    if (files.length > 0) {
-        const fileSet = new Set(treeFiles);
-        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
-        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
-        for (const f of files)
-            if (!globbed.includes(f))
-                picked.add(sparse_set_parentOf(f));
-        if (matchers.length > 0) {
-            for (const f of fileSet)
-                if (matchers.some(m => m(f)))
-                    picked.add(sparse_set_parentOf(f));
-        }
-    }
-    if (picked.has(''))
-        picked.delete(''); // root files are always in the cone
-    return collapse([...picked]);
-}
-/** Drops directories already covered by an ancestor in the list. */
-function collapse(dirs) {
-    const set = new Set(dirs);
-    const covered = (d) => {
-        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
-            if (set.has(p))
-                return true;
-        return false;
-    };
-    return [...set].filter(d => !covered(d)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/git/remote-write.ts
-
-
-
-
-
-
-
-
-/**
- * Full jitter over a doubling window. The window starts at the longer of
- * `baseMs` and the time the last attempt took: retrying sooner than one
- * attempt lasts only collides again with the same writers, and on a loaded
- * runner or a slow link an attempt takes far longer than any fixed base.
- */
-const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
-function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
-    const start = Math.max(backoff.baseMs, lastAttemptMs);
-    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
-    return Math.round((backoff.random ?? Math.random)() * window);
-}
-const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
-/**
- * Clones only what the edit needs (depth 1, one branch, no blobs but the
- * sparse set), applies the planner, commits and pushes; when the branch moved
- * meanwhile it fetches the new tip and re-plans from scratch on it, so a
- * stale commit is never pushed again. The clone lives in a temp dir that is
- * removed on every path out.
- */
-async function remoteWrite(options) {
-    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
-        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
-    }
-    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
-    const auth = authFromEnv(remote, options.env, options.redactor);
-    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
-    try {
-        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
-            redactor: options.redactor,
-            config: auth.config,
-            debug: options.debug
-        });
-        return await writeLoop(git, remote, auth, options);
-    }
-    finally {
-        if (options.inspectClone)
-            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
-        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
-    }
-}
-async function writeLoop(git, remote, auth, options) {
-    const where = displayUrl(remote);
-    const log = options.log ?? (() => undefined);
-    const cloned = await git.cloneForEdit(remote.url, options.branch);
-    if (cloned.kind === 'failed')
-        throw remoteError(cloned.failure, remote, auth, 'read', options.branch);
-    if (cloned.kind === 'empty') {
-        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
-    }
-    const branch = cloned.branch;
-    let base = cloned.commit;
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    let checkedOut;
-    for (let attempt = 1;; attempt++) {
-        const started = Date.now();
-        const common = { branch, attempts: attempt, remote };
-        // Recomputed on every new tip: apps added meanwhile may match the globs.
-        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
-        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
-        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
-        await git.checkoutSparse(base, same ? undefined : dirs);
-        checkedOut = dirs;
-        const outcome = await options.planner.plan(git.dir);
-        if (!outcome.changed)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const message = options.message(outcome, branch);
-        if (options.dryRun)
-            return { ...common, kind: 'dry-run', base, outcome, message };
-        await options.planner.write(git.dir, outcome);
-        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
-        if (commit === null)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const pushed = await git.pushHead(branch);
-        switch (pushed.kind) {
-            case 'pushed':
-                return { ...common, kind: 'pushed', commit, base, outcome, message };
-            case 'up-to-date': {
-                // Same edit, parent, author and second: another job pushed this very commit.
-                // The checkout now equals the branch, so planning again reports the no-op.
-                return {
-                    ...common,
-                    kind: 'unchanged',
-                    base: commit,
-                    outcome: await options.planner.plan(git.dir)
-                };
-            }
-            case 'auth-failed':
-                throw new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), 'push', pushed.status));
-            case 'error': {
-                if (pushed.reason !== 'network') {
-                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
-                }
-                // The connection dropped: only the server knows whether the ref moved.
-                const after = await git.remoteBranchCommit(branch);
-                if (after.kind === 'at' && after.commit === commit) {
-                    return { ...common, kind: 'pushed', commit, base, outcome, message };
-                }
-                const state = after.kind === 'at'
-                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
-                    : 'the server could not be asked whether the branch moved';
-                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
-            }
-            case 'rejected': {
-                if (pushed.reason !== 'moved') {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: pushed.reason,
-                        detail: pushed.detail,
-                        outcome
-                    };
-                }
-                if (attempt >= options.maxAttempts) {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: 'moved',
-                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
-                        outcome
-                    };
-                }
-                const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
-                await (backoff.sleep ?? sleepMs)(delay);
-                const fetched = await git.fetchTip(branch);
-                if (fetched.kind === 'failed')
-                    throw remoteError(fetched.failure, remote, auth, 'read', branch);
-                base = fetched.commit;
-            }
-        }
-    }
-}
-function sameList(a, b) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-function remote_write_hostOf(remote) {
-    if (remote.transport === 'http')
-        return new URL(remote.url).host;
-    return displayUrl(remote);
-}
-function oneLine(text) {
-    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
-}
-function remoteError(failure, remote, auth, operation, branch) {
-    const where = displayUrl(remote);
-    if (failure.kind === 'auth-failed') {
-        return new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), operation, failure.status));
-    }
-    switch (failure.reason) {
-        case 'not-found':
-            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
-                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
-            }
-            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
-        case 'network':
-            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
-        default:
-            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/transport/api-write.ts
-
-
-
-const api_write_sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
-/**
- * The API twin of remoteWrite: read what the planner asks for at the branch
- * tip, plan, and create the commit conditionally on what was read (GitHub:
- * the branch tip; GitLab: each file's last commit). When another writer got
- * there first, read again at the new tip and plan from scratch, with the same
- * jittered backoff as the git path.
- */
-async function apiWrite(options) {
-    const { api } = options;
-    const log = options.log ?? (() => undefined);
-    const branch = options.branch ?? (await api.defaultBranch());
-    let head = await api.branchHead(branch);
-    if (!head) {
-        throw new UsageError(`branch '${branch}' does not exist in ${api.where}; create it or pass an existing --branch`);
-    }
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    // Blob contents by sha, shared across attempts: a retry re-reads only what changed.
-    const blobs = new Map();
-    for (let attempt = 1;; attempt++) {
-        const started = Date.now();
-        const common = { branch, attempts: attempt };
-        const view = new RemoteView(api, head, blobs);
-        const { outcome, writes } = await options.planner.plan(view);
-        if (!outcome.changed || writes.length === 0)
-            return { ...common, kind: 'unchanged', base: head, outcome };
-        const message = options.message(outcome, branch);
-        if (options.dryRun)
-            return { ...common, kind: 'dry-run', base: head, outcome, message };
-        const prepared = await view.prepare(writes);
-        options.debug?.(`API commit of ${prepared.length} file${prepared.length === 1 ? '' : 's'} on ${branch} at ${head.slice(0, 12)}`);
-        const result = await api.commit({
-            branch,
-            parent: head,
-            message,
-            author: options.author,
-            writes: prepared
-        });
-        switch (result.kind) {
-            case 'committed': {
-                const verification = options.checkVerification
-                    ? await api.verification(result.commit)
-                    : undefined;
-                return {
-                    ...common,
-                    kind: 'pushed',
-                    commit: result.commit,
-                    base: head,
-                    outcome,
-                    message,
-                    ...(verification ? { verification } : {})
-                };
-            }
-            case 'unavailable':
-                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${result.detail})`);
-            case 'rejected':
-                return { ...common, kind: 'rejected', reason: result.reason, detail: result.detail, outcome };
-            case 'stale': {
-                if (attempt >= options.maxAttempts) {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: 'moved',
-                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other writers (last: ${result.detail}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
-                        outcome
-                    };
-                }
-                const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                log(`API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
-                await (backoff.sleep ?? api_write_sleepMs)(delay);
-                const next = await api.branchHead(branch);
-                if (!next) {
-                    throw new OperationError(`branch '${branch}' disappeared from ${api.where} while we were writing; re-run once it exists again`);
-                }
-                head = next;
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/transport/run.ts
-
-
-
-
-
-
-const GITHUB_VERIFIED_FIX = "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those";
-/**
- * Writes one edit through the transport the settings select: the forge's
- * commit API, or git clone + push. `auto` falls back to git when the API
- * turns out not to be usable before anything was written.
- */
-async function transportWrite(input) {
-    const { platform } = input;
-    const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd());
-    const decision = selectTransport({
-        choice: input.transport.choice,
-        repoUrl: remote.url,
-        provider: input.provider,
-        apiUrl: input.apiUrl,
-        env: input.env
-    });
-    const requireVerified = input.transport.requireVerified;
-    let gitReason = decision.reason;
-    if (decision.kind === 'api') {
-        platform.setSecret(decision.token);
-        if (requireVerified && decision.target.kind === 'github') {
-            const unsigned = unsignedGitHubTokenKind(decision.token);
-            if (unsigned) {
-                throw new UsageError(`--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`);
-            }
-        }
-        if (input.authorGiven && decision.target.kind === 'github') {
-            platform.warning("--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit");
-        }
-        platform.debug(`transport: api (${decision.reason})`);
-        const log = {
-            debug: (m) => platform.debug(m),
-            warning: (m) => platform.warning(m)
-        };
-        const api = repoApiFor(decision, log, input.apiMsPerSecond);
-        input.onApi?.(api);
-        try {
-            const result = await apiWrite({
-                api,
-                branch: input.branch,
-                planner: input.apiPlanner,
-                message: input.message,
-                author: input.author,
-                maxAttempts: input.maxAttempts,
-                dryRun: input.dryRun,
-                // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
-                checkVerification: requireVerified || decision.target.kind === 'github',
-                log: m => platform.info(m),
-                debug: m => platform.debug(m),
-                backoff: input.backoff
-            });
-            const verification = result.kind === 'pushed' ? result.verification : undefined;
-            const out = {
-                ...result,
-                remote,
-                transport: 'api',
-                transportReason: decision.reason,
-                ...(verification ? { verification } : {})
-            };
-            if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
-                out.verificationFailure =
-                    decision.target.kind === 'github'
-                        ? `commit ${result.commit} landed on ${result.branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
-                        : `commit ${result.commit} landed on ${result.branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`;
-            }
-            return out;
-        }
-        catch (e) {
-            if (!(e instanceof TransportUnavailable))
-                throw e;
-            if (input.transport.choice === 'api') {
-                throw new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`);
-            }
-            gitReason = `auto: fell back to git because ${e.message}`;
-            platform.warning(`transport: falling back to git: ${e.message}`);
-        }
-    }
-    if (requireVerified) {
-        throw new UsageError(`--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`);
-    }
-    if (decision.kind === 'git')
-        platform.debug(`transport: git (${gitReason})`);
-    const result = await remoteWrite({
-        repo: input.repo,
-        branch: input.branch,
-        planner: input.gitPlanner,
-        message: input.message,
-        author: input.author,
-        maxAttempts: input.maxAttempts,
-        dryRun: input.dryRun,
-        env: input.env,
-        redactor: platform.redactor,
-        cwd: input.cwd,
-        log: m => platform.info(m),
-        debug: m => platform.debug(m),
-        backoff: input.backoff
-    });
-    return { ...result, transport: 'git', transportReason: gitReason };
-}
-function capitalise(s) {
-    return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-;// CONCATENATED MODULE: ./src/git/remote-set-image.ts
-/**
- * `set-image --repo`: the local edit engine run inside remoteWrite. Settings
- * parsing and result rendering live here so the command file only
- * dispatches between local and remote mode.
- */
-
-
-
-
-
-
-
-const DEFAULT_AUTHOR = {
-    name: 'gitops-deploy',
-    email: 'gitops-deploy@users.noreply.github.com'
-};
-const DEFAULT_MAX_ATTEMPTS = 10;
-/**
- * Options set-image adds for --repo; `repo` and `author` are shared with
- * --mode pr and declared there. No `default` fields on purpose: action inputs
- * are shared between commands, and a default in action.yml would reach
- * promote too (whose --max-attempts default differs).
- */
-const REMOTE_OPTIONS = [
-    {
-        name: 'branch',
-        type: 'string',
-        description: "with --repo (direct push): config repo branch to commit to; default: the remote's default branch"
-    },
-    {
-        name: 'message',
-        type: 'string',
-        description: 'with --repo: commit message template; {{subject}}, {{changes}}, {{apps}}, {{tags}}, {{images}}, {{paths}}, {{files}}, {{branch}}, {{source_repo}}, {{source_commit}}, {{actor}}, {{run_url}}, {{trailers}}; \\n is a newline'
-    },
-    {
-        name: 'max-attempts',
-        type: 'string',
-        description: 'with --repo: pushes to try when other jobs move the branch (each re-applies the edit on the new tip); default 10'
-    }
-];
-const REMOTE_OUTPUTS = [
-    { name: 'commit', description: "with --repo: sha of the pushed commit; '' when none" },
-    { name: 'pushed', description: "with --repo: 'true' when a commit was pushed" },
-    { name: 'attempts', description: 'with --repo: push attempts made (1 unless the branch moved)' },
-    { name: 'branch', description: 'with --repo: the config repo branch written to' }
-];
-/** Parses `Name <email>`; throws UsageError with the expected form. */
-function remote_set_image_parseAuthor(value) {
-    if (value === undefined || value.trim() === '')
-        return DEFAULT_AUTHOR;
-    const m = /^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
-    if (!m || !m[1]) {
-        throw new UsageError(`--author ${JSON.stringify(value)} is not "Name <email>"; pass e.g. --author "Deploy Bot <deploy@example.com>"`);
-    }
-    return { name: m[1], email: m[2] };
-}
-function parseMaxAttempts(value) {
-    if (value === undefined || value.trim() === '')
-        return DEFAULT_MAX_ATTEMPTS;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > 100) {
-        throw new UsageError(`--max-attempts must be a whole number from 1 to 100, got ${JSON.stringify(value)}`);
-    }
-    return n;
-}
-/** Remote settings from the option reader, or undefined in local mode. */
-function remoteSettings(input, env, cwd) {
-    const repo = input.string('repo');
-    // Only options without an action default: `author` always arrives in the action.
-    const remoteOnly = ['branch', 'message'].filter(n => input.string(n)?.trim());
-    if (input.boolean('require-verified'))
-        remoteOnly.push('require-verified');
-    if (repo === undefined || repo.trim() === '') {
-        if (remoteOnly.length > 0) {
-            throw new UsageError(`--${remoteOnly[0]} only applies with --repo; add --repo <url> or drop --${remoteOnly[0]}`);
-        }
-        return undefined;
-    }
-    if (input.string('root') !== undefined) {
-        throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
-    }
-    const message = input.string('message');
-    if (message !== undefined)
-        validateMessageTemplate(message);
-    const branch = input.string('branch')?.trim() || undefined;
-    if (branch !== undefined && !/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/.test(branch)) {
-        throw new UsageError(`--branch ${JSON.stringify(branch)} is not a valid branch name; pass e.g. main`);
-    }
-    return {
-        repo: repo.trim(),
-        branch,
-        message,
-        author: remote_set_image_parseAuthor(input.string('author')),
-        authorGiven: Boolean(input.string('author')?.trim()),
-        maxAttempts: parseMaxAttempts(input.string('max-attempts')),
-        env,
-        cwd,
-        transport: readTransport(input),
-        provider: input.string('provider')?.trim() || undefined,
-        apiUrl: input.string('api-url')?.trim() || undefined
-    };
-}
-function setImagePlanner(request) {
-    return {
-        // Validates every argument before anything is cloned.
-        patterns: requestedPatterns(request),
-        plan: root => planEdits(root, request),
-        write: writeEdits
-    };
-}
-function messageChanges(outcome) {
-    return outcome.edits.map(e => ({
-        file: e.file,
-        name: e.image ?? e.key ?? '',
-        kind: e.image !== undefined ? 'image' : 'key',
-        before: e.before,
-        after: e.after
-    }));
-}
-/**
- * Runs set-image against the remote config repo. Returns the edit outcome
- * (for the usual set-image outputs) and the remote report.
- */
-async function runRemoteSetImage(request, settings, dryRun, platform) {
-    const source = ciSourceFromEnv(settings.env);
-    // Both planners validate every argument before anything is read.
-    const planner = setImagePlanner(request);
-    const result = await transportWrite({
-        transport: settings.transport,
-        repo: settings.repo,
-        cwd: settings.cwd,
-        branch: settings.branch,
-        provider: settings.provider,
-        apiUrl: settings.apiUrl,
-        env: settings.env,
-        gitPlanner: planner,
-        apiPlanner: setImageApiPlanner(request),
-        message: (outcome, branch) => renderCommitMessage(settings.message, {
-            changes: messageChanges(outcome),
-            paths: request.paths,
-            branch,
-            source
-        }),
-        author: settings.author,
-        authorGiven: settings.authorGiven,
-        maxAttempts: settings.maxAttempts,
-        dryRun,
-        platform,
-        backoff: settings.backoff,
-        apiMsPerSecond: settings.apiMsPerSecond,
-        onApi: settings.onApi
-    });
-    const base = {
-        repo: displayUrl(result.remote),
-        branch: result.branch,
-        attempts: result.attempts,
-        transport: result.transport,
-        transportReason: result.transportReason,
-        ...(result.verification
-            ? { verified: result.verification.verified, verificationReason: result.verification.reason }
-            : {}),
-        ...(result.verificationFailure ? { verificationFailure: result.verificationFailure } : {})
-    };
-    switch (result.kind) {
-        case 'pushed':
-            return {
-                outcome: result.outcome,
-                remote: {
-                    ...base,
-                    commit: result.commit,
-                    pushed: true,
-                    commitUrl: commitUrl(result.remote, result.commit),
-                    message: result.message
-                }
-            };
-        case 'dry-run':
-            return {
-                outcome: result.outcome,
-                remote: { ...base, commit: null, pushed: false, message: result.message }
-            };
-        case 'unchanged':
-            return { outcome: result.outcome, remote: { ...base, commit: null, pushed: false } };
-        case 'rejected':
-            return {
-                outcome: result.outcome,
-                remote: {
-                    ...base,
-                    commit: null,
-                    pushed: false,
-                    rejected: { reason: result.reason, detail: result.detail }
-                }
-            };
-    }
-}
-/** First line of the CLI text / the action's failure message when the push was refused. */
-function rejectionText(remote) {
-    if (!remote.rejected)
-        return undefined;
-    const why = {
-        moved: remote.rejected.detail,
-        protected: `branch '${remote.branch}' is protected (${remote_set_image_oneLine(remote.rejected.detail)}); push through a pull request instead, or allow the token's identity to bypass the rule`,
-        'hook-declined': `a server-side hook declined the push (${remote_set_image_oneLine(remote.rejected.detail)}); fix what the hook reports, then re-run`,
-        other: `the server rejected the push (${remote_set_image_oneLine(remote.rejected.detail)})`
-    };
-    return `error: push to ${remote.branch} of ${remote.repo} rejected after ${remote.attempts} attempt${remote.attempts === 1 ? '' : 's'}: ${why[remote.rejected.reason] ?? remote_set_image_oneLine(remote.rejected.detail)}`;
-}
-function remote_set_image_oneLine(text) {
-    return text.split('\n').filter(Boolean).join(' | ');
-}
-function remoteOutputs(remote) {
-    if (!remote)
-        return {};
-    return {
-        commit: remote.commit ?? '',
-        pushed: String(remote.pushed),
-        attempts: String(remote.attempts),
-        branch: remote.branch,
-        ...(remote.transport
-            ? {
-                transport: remote.transport,
-                verified: remote.verified === undefined ? '' : String(remote.verified)
-            }
-            : {})
-    };
-}
-function remoteJson(remote) {
-    if (!remote)
-        return {};
-    return {
-        commit: remote.commit,
-        pushed: remote.pushed,
-        attempts: remote.attempts,
-        branch: remote.branch,
-        repo: remote.repo,
-        ...(remote.commitUrl ? { commitUrl: remote.commitUrl } : {}),
-        ...(remote.transport
-            ? {
-                transport: remote.transport,
-                transportReason: remote.transportReason,
-                verified: remote.verified ?? null,
-                ...(remote.verificationReason ? { verification: remote.verificationReason } : {})
-            }
-            : {}),
-        ...(remote.rejected ? { error: rejectionText(remote) } : {}),
-        ...(remote.verificationFailure ? { error: `error: ${remote.verificationFailure}` } : {})
-    };
-}
-/** Lines for the CLI text after the per-edit lines. */
-function remoteText(remote, changed, dryRun) {
-    const via = remote.transport ? ` via ${remote.transport}` : '';
-    if (remote.rejected)
-        return [rejectionText(remote)];
-    if (remote.verificationFailure)
-        return [`error: ${remote.verificationFailure}`];
-    if (remote.pushed) {
-        const signed = remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified';
-        return [
-            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
-        ];
-    }
-    if (dryRun && changed) {
-        return [
-            `dry run: would commit to ${remote.branch} of ${remote.repo}:`,
-            ...indent(remote.message ?? '')
-        ];
-    }
-    return [`${remote.branch} of ${remote.repo} already up to date; no commit`];
-}
-function indent(text) {
-    return text
-        .replace(/\n$/, '')
-        .split('\n')
-        .map(l => `  ${l}`);
-}
-/** Markdown for the job summary. */
-function remoteSummary(remote) {
-    const commit = remote.commit
-        ? remote.commitUrl
-            ? `[\`${remote.commit.slice(0, 12)}\`](${remote.commitUrl})`
-            : `\`${remote.commit.slice(0, 12)}\``
-        : remote.rejected
-            ? `none: ${rejectionText(remote).replace(/^error: /, '')}`
-            : 'none (nothing to change)';
-    const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : '';
-    const transport = remote.transport
-        ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
-        : '';
-    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
 }
 
 ;// CONCATENATED MODULE: ./src/commands/set-image.ts
@@ -37119,13 +37632,6 @@ const setImageCommand = defineCommand({
     ],
     settings(input, env) {
         const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined;
-        if (pr) {
-            const t = readTransport(input);
-            // The PR branch commit still goes through git; say so instead of silently ignoring the flag.
-            if (t.choice === 'api' || t.requireVerified) {
-                throw new UsageError(`${t.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --repo without --mode pr for an API commit, or drop the flag`);
-            }
-        }
         const remote = pr ? undefined : remoteSettings(input, env, process.cwd());
         return {
             ...(pr ? { pr } : {}),
@@ -37188,13 +37694,13 @@ const setImageCommand = defineCommand({
             lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`);
         else
             lines.push(`${n} file${n === 1 ? '' : 's'} changed`);
-        if (r.pr)
-            lines.push(prText(r.pr));
-        // A refused push leads, so the action's failure message names it.
-        if (r.remote)
-            lines.splice(r.remote.rejected || r.remote.verificationFailure ? 0 : lines.length, 0, ...remoteText(r.remote, r.outcome.changed, r.dryRun));
-        const text = lines.join('\n') + '\n';
-        return r.dryRun && r.outcome.changed ? `${r.outcome.diff}${text}` : text;
+        return editText(lines, {
+            changed: r.outcome.changed,
+            dryRun: r.dryRun,
+            diff: r.outcome.diff,
+            ...(r.pr ? { pr: r.pr.lifecycle } : {}),
+            ...(r.remote ? { remote: r.remote } : {})
+        });
     },
     exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 });
@@ -38308,12 +38814,7 @@ async function runPush(s, platform) {
         branch: result.branch,
         attempts: result.attempts,
         apps: plan.plan.apps,
-        transport: result.transport,
-        transportReason: result.transportReason,
-        ...(result.verification
-            ? { verified: result.verification.verified, verificationReason: result.verification.reason }
-            : {}),
-        ...(result.verificationFailure ? { verificationFailure: result.verificationFailure } : {})
+        ...transportReport(result)
     };
     switch (result.kind) {
         case 'pushed':
@@ -38351,62 +38852,65 @@ function commitMessage(template, plan) {
     const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : [];
     return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`;
 }
-function forgeFor(s, platform) {
-    const token = s.env[TOKEN_VARIABLE]?.trim();
-    if (!token) {
-        throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
-    }
-    platform.setSecret(token);
-    const target = resolveForge({
-        repoUrl: s.repo,
-        provider: s.pr.provider,
-        apiUrl: s.pr.apiUrl,
-        env: s.env
-    });
-    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
-    return target.kind === 'github'
-        ? new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log })
-        : new GitLabForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log });
-}
 /** `dev` -> `dev`; a directory given without a config becomes one branch-safe segment. */
 function branchPart(name) {
     return name.replace(/\/+/g, '-');
 }
 async function runPr(s, platform) {
-    const forge = forgeFor(s, platform);
-    const remote = parseRemoteUrl(s.repo, process.cwd());
-    const auth = authFromEnv(remote, s.env, platform.redactor);
+    if (!s.env[TOKEN_VARIABLE]?.trim()) {
+        throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
+    }
+    const { forge, repoUrl, gitConfig } = openForge({ repo: s.repo, provider: s.pr.provider, apiUrl: s.pr.apiUrl, env: s.env }, platform);
     const renderer = s.renderer ?? kubectlRenderer();
+    let state;
+    const apiPlanner = promoteApiPlanner(s.request);
+    const transport = prTransport({
+        transport: s.transport ?? { choice: 'git', requireVerified: false },
+        provider: s.pr.provider,
+        apiUrl: s.pr.apiUrl,
+        env: s.env,
+        authorGiven: s.authorGiven === true
+    }, repoUrl, platform, async (view) => {
+        const planned = await apiPlanner.plan(view);
+        const plan = planned.outcome;
+        state = {
+            plan,
+            diffs: [],
+            note: s.render
+                ? 'the rendered manifest diff needs a checkout of the config repo, and this pull request was committed through the API (--transport api); use --transport git to get it'
+                : 'rendering was turned off (--skip-render)'
+        };
+        return { changes: plan.changed ? plan.changes : [], writes: planned.writes };
+    }, s.render
+        ? 'the rendered manifest diff in the PR needs a checkout (pass --skip-render or --transport api to commit through the API)'
+        : undefined);
     // The branch must be known before the checkout, so it is built from the flags, not from the config.
     const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : '';
     let to = s.request.to ?? '';
     if (s.request.next) {
         // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
-        const config = await peekPromotionConfig({
-            url: remote.url,
-            branch: s.branch,
-            gitConfig: auth.config,
-            redactor: platform.redactor
-        });
+        const config = transport.api
+            ? await peekConfigApi(transport.api.api, s.branch)
+            : await peekPromotionConfig({
+                url: repoUrl,
+                branch: s.branch,
+                gitConfig,
+                redactor: platform.redactor
+            });
         to = resolveEnvironments(config, s.request).target.name;
     }
     const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`;
-    let state;
     const result = await runPrLifecycle({
-        repoUrl: remote.url,
-        gitConfig: auth.config,
+        repoUrl,
+        gitConfig,
         forge,
+        ...transport,
         base: s.branch,
         branchTemplate: s.pr.branch ?? escapeTemplate(defaultBranch),
         titleTemplate: s.pr.title,
         bodyTemplate: s.pr.body,
         paths: [],
-        labels: s.pr.labels,
-        reviewers: s.pr.reviewers,
-        teamReviewers: s.pr.teamReviewers,
-        assignees: s.pr.assignees,
-        draft: s.pr.draft,
-        autoMerge: s.pr.autoMerge,
+        ...prDecorations(s.pr),
         identity: s.author,
         log: platform,
         redactor: platform.redactor,
@@ -38459,11 +38963,24 @@ async function runPr(s, platform) {
         branch: result.branch,
         apps: plan.plan.apps
     };
+    const facts = transportReport({
+        transport: result.transport ?? 'git',
+        transportReason: result.transportReason ?? GIT_PR_REASON,
+        ...(result.verification ? { verification: result.verification } : {})
+    });
     if (result.operation === 'no-op') {
-        return { ...common, outcome: 'no-op', changed: false, pushed: false, prOperation: 'no-op' };
+        return {
+            ...common,
+            ...facts,
+            outcome: 'no-op',
+            changed: false,
+            pushed: false,
+            prOperation: 'no-op'
+        };
     }
     return {
         ...common,
+        ...facts,
         outcome: 'pr',
         changed: result.pushed,
         pushed: result.pushed,
@@ -38471,6 +38988,21 @@ async function runPr(s, platform) {
         pr: result.pullRequest,
         prOperation: result.operation
     };
+}
+/** `--next` over the API: the config at the base tip, read through the forge (no git at all). */
+async function peekConfigApi(api, branch) {
+    const name = branch ?? (await api.defaultBranch());
+    const tip = await api.branchHead(name);
+    if (!tip) {
+        throw new OperationError(`branch '${name}' does not exist in ${api.where}; pass an existing branch with --branch`);
+    }
+    const file = await new RemoteView(api, tip).read(PROMOTION_CONFIG_FILE);
+    if (!file)
+        return undefined;
+    if (file.kind !== 'file') {
+        throw new UsageError(`${PROMOTION_CONFIG_FILE} must be a regular file, not a symlink or directory`);
+    }
+    return parsePromotionConfig(file.content.toString('utf8'));
 }
 function commitSubject(s, plan) {
     return commitMessage(s.message, plan).split('\n')[0];
@@ -38609,10 +39141,10 @@ const promoteCommand = defineCommand({
             name: 'missing',
             description: 'JSON list of apps that exist in the source but not in the target'
         },
-        { name: 'transport', description: "push mode: the commit transport used, 'git' or 'api'" },
+        { name: 'transport', description: "the commit transport used, 'git' or 'api'" },
         {
             name: 'verified',
-            description: "push mode: 'true'/'false' when the forge reported the commit's signature, else ''"
+            description: "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
         }
     ],
     settings: (input, env) => readSettings(input, env),
@@ -38628,7 +39160,7 @@ const promoteCommand = defineCommand({
         'pr-operation': r.prOperation ?? '',
         promoted: JSON.stringify(promotedList(r.apps)),
         missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
-        transport: r.transport ?? (r.mode === 'pr' ? 'git' : ''),
+        transport: r.transport ?? '',
         verified: r.verified === undefined ? '' : String(r.verified)
     }),
     json: r => ({
@@ -38642,8 +39174,8 @@ const promoteCommand = defineCommand({
         branch: r.branch ?? null,
         attempts: r.attempts ?? null,
         pr: r.pr ? { number: r.pr.number, url: r.pr.url, operation: r.prOperation } : null,
-        transport: r.transport ?? (r.mode === 'pr' ? 'git' : null),
-        transportReason: r.transportReason ?? (r.mode === 'pr' ? PR_TRANSPORT_REASON : null),
+        transport: r.transport ?? null,
+        transportReason: r.transportReason ?? null,
         verified: r.verified ?? null,
         ...(r.verificationReason ? { verification: r.verificationReason } : {}),
         ...(r.verificationFailure ? { error: r.verificationFailure } : {}),
@@ -38709,10 +39241,8 @@ function readSettings(input, env) {
     if (!/^\d+$/.test(attemptsText.trim()) || maxAttempts < 1 || maxAttempts > 50) {
         throw new UsageError(`--max-attempts must be a whole number from 1 to 50, got '${attemptsText}'`);
     }
-    const autoMerge = input.string('auto-merge');
-    if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
-        throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`);
-    }
+    const prRequest = readPrRequest(input);
+    const autoMerge = prRequest.autoMerge;
     const branch = input.string('branch');
     const base = input.string('base');
     if (branch && base && branch !== base) {
@@ -38728,9 +39258,6 @@ function readSettings(input, env) {
     if (mode === 'pr' && input.boolean('dry-run')) {
         throw new UsageError('--dry-run applies to --mode push; in PR mode the PR itself is the preview');
     }
-    if (input.boolean('draft') && autoMerge) {
-        throw new UsageError('--draft and --auto-merge contradict each other (a draft cannot merge); drop one');
-    }
     if (mode === 'pr' && !env[TOKEN_VARIABLE]?.trim()) {
         throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
     }
@@ -38738,9 +39265,6 @@ function readSettings(input, env) {
     if (message !== undefined)
         checkMessageTemplate(message);
     const transport = readTransport(input);
-    if (mode === 'pr' && (transport.choice === 'api' || transport.requireVerified)) {
-        throw new UsageError(`${transport.requireVerified ? '--require-verified' : '--transport api'} is not available with --mode pr yet (the PR branch is pushed with git, which is never verified); use --mode push for an API commit, or drop the flag`);
-    }
     return {
         repo,
         branch: branch ?? base,
@@ -38748,13 +39272,13 @@ function readSettings(input, env) {
             from,
             to,
             next,
-            apps: promote_splitList(input.list('app')),
-            files: promote_splitList(input.list('files')),
+            apps: splitList(input.list('app')),
+            files: splitList(input.list('files')),
             policy: policy
         },
         mode,
         message,
-        author: promote_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
+        author: set_image_pr_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
         authorGiven: Boolean(input.string('author')?.trim()),
         transport,
         maxAttempts,
@@ -38764,24 +39288,10 @@ function readSettings(input, env) {
             branch: input.string('pr-branch'),
             title: input.string('title'),
             body: input.string('body'),
-            labels: promote_splitList(input.list('labels')),
-            reviewers: promote_splitList(input.list('reviewers')),
-            teamReviewers: promote_splitList(input.list('team-reviewers')),
-            assignees: promote_splitList(input.list('assignees')),
-            draft: input.boolean('draft') === true,
-            autoMerge: autoMerge,
-            provider: input.string('provider'),
-            apiUrl: input.string('api-url')
+            ...prRequest
         },
         env
     };
-}
-/** Action inputs arrive one per line; a comma-separated line is accepted too. */
-function promote_splitList(values) {
-    return values
-        .flatMap(v => v.split(/[,\n]/))
-        .map(v => v.trim())
-        .filter(Boolean);
 }
 const MESSAGE_VARIABLES = ['from', 'to', 'apps', 'summary'];
 function checkMessageTemplate(template) {
@@ -38792,12 +39302,6 @@ function checkMessageTemplate(template) {
     }
     if (template.trim() === '')
         throw new UsageError('--message is empty; give a commit subject or leave it out');
-}
-function promote_parseAuthor(text) {
-    const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
-    if (!m)
-        throw new UsageError(`--author '${text}' is not "Name <email>"; e.g. --author "Deploy Bot <bot@example.com>"`);
-    return { name: m[1], email: m[2] };
 }
 function statusLine(a, to) {
     if (a.status === 'missing-in-target')
@@ -38832,7 +39336,6 @@ function headline(r) {
             return `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`;
     }
 }
-const PR_TRANSPORT_REASON = 'PR mode pushes the PR branch with git';
 function transportLine(r) {
     if (!r.transport)
         return undefined;
@@ -42033,109 +42536,6 @@ function verify(before, after, index, model, label) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/forge/open-forge.ts
-
-
-
-
-
-/** The forge API client and git auth for --mode pr; the token is masked before first use. */
-function openForge(target, platform) {
-    const token = target.env[TOKEN_VARIABLE].trim();
-    platform.setSecret(token);
-    const remote = parseRemoteUrl(target.repo, process.cwd());
-    const auth = authFromEnv(remote, target.env, platform.redactor);
-    const resolved = resolveForge({
-        repoUrl: remote.url,
-        provider: target.provider,
-        apiUrl: target.apiUrl,
-        env: target.env
-    });
-    const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
-    const options = { apiUrl: resolved.apiUrl, repoPath: resolved.repoPath, token, log };
-    const forge = resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options);
-    return { forge, repoUrl: remote.url, gitConfig: auth.config };
-}
-
-;// CONCATENATED MODULE: ./src/commands/render-edits.ts
-
-
-/** The pr-number, pr-url and pr-operation outputs. */
-function prLifecycleOutputs(l) {
-    return l.operation === 'no-op'
-        ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
-        : {
-            'pr-number': String(l.pullRequest.number),
-            'pr-url': l.pullRequest.url,
-            'pr-operation': l.operation
-        };
-}
-function prLifecycleJson(l) {
-    return {
-        branch: l.branch,
-        base: l.base,
-        pullRequest: l.operation === 'no-op'
-            ? { number: null, url: null, operation: 'no-op' }
-            : {
-                number: l.pullRequest.number,
-                url: l.pullRequest.url,
-                operation: l.operation,
-                commit: l.commit
-            }
-    };
-}
-function prLifecycleText(l) {
-    return l.operation === 'no-op'
-        ? `${l.base} already has this change; no pull request opened`
-        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch})`;
-}
-/**
- * What a remote write did, for outputs and text. `extra` carries what the
- * caller's writer adds (set-image: transport and verification).
- */
-function remoteReport(result, extra = {}) {
-    const base = {
-        repo: displayUrl(result.remote),
-        branch: result.branch,
-        attempts: result.attempts,
-        ...extra
-    };
-    switch (result.kind) {
-        case 'pushed':
-            return {
-                ...base,
-                commit: result.commit,
-                pushed: true,
-                commitUrl: commitUrl(result.remote, result.commit),
-                message: result.message
-            };
-        case 'dry-run':
-            return { ...base, commit: null, pushed: false, message: result.message };
-        case 'unchanged':
-            return { ...base, commit: null, pushed: false };
-        case 'rejected':
-            return {
-                ...base,
-                commit: null,
-                pushed: false,
-                rejected: { reason: result.reason, detail: result.detail }
-            };
-    }
-}
-/** The CLI text: the command's own `lines`, then the PR or push report. */
-function editText(lines, r) {
-    const out = [...lines];
-    if (r.pr)
-        out.push(prLifecycleText(r.pr));
-    if (r.remote) {
-        // A failed push leads, so the action's failure message names it.
-        const first = r.remote.rejected || r.remote.verificationFailure;
-        out.splice(first ? 0 : out.length, 0, ...remoteText(r.remote, r.changed, r.dryRun));
-    }
-    const text = out.join('\n') + '\n';
-    return r.dryRun && r.changed ? `${r.diff}${text}` : text;
-}
-
 ;// CONCATENATED MODULE: ./src/commands/argo-app.ts
 /**
  * `argo-app`: the declarative twin of argo-upsert. The same Application is
@@ -42144,6 +42544,9 @@ function editText(lines, r) {
  * pushed race-safely with --repo, or proposed as a pull request with
  * --mode pr. Nothing talks to Argo CD.
  */
+
+
+
 
 
 
@@ -42255,6 +42658,49 @@ function manifestPlanner(manifest, request) {
         write: writeManifest
     };
 }
+/**
+ * The same edit on a read-only view of a remote commit (the API transport):
+ * the manifest and what lies on its path are placed in a scratch directory
+ * and planManifest runs there, so the merge and its refusals are the local
+ * ones. Symlinks on the path are not followed over the API.
+ */
+function manifestApiPlanner(manifest, request) {
+    return {
+        async plan(view) {
+            // One listing of the whole tree also lets the commit refuse writes below a symlinked directory.
+            const entries = new Map((await view.listTree()).map(e => [e.path, e]));
+            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-argo-app-'));
+            try {
+                const parts = manifest.split('/');
+                for (let i = 1; i <= parts.length; i++) {
+                    const path = parts.slice(0, i).join('/');
+                    const entry = entries.get(path);
+                    if (!entry)
+                        break;
+                    if (entry.kind === 'link') {
+                        throw new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
+                    }
+                    if (entry.kind === 'dir') {
+                        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(dir, path), { recursive: true });
+                        continue;
+                    }
+                    // A file (or submodule) where the path goes on: planManifest names the problem.
+                    const file = entry.kind === 'file' ? await view.read(path, entry) : undefined;
+                    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, path), file?.kind === 'file' ? file.content : '');
+                    break;
+                }
+                const outcome = await planManifest(dir, manifest, request);
+                return {
+                    outcome,
+                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
+                };
+            }
+            finally {
+                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            }
+        }
+    };
+}
 // ----------------------------------------------------------- the reports ---
 function argo_app_show(v) {
     if (v === undefined)
@@ -42275,6 +42721,18 @@ function argo_app_messageChanges(o) {
         after: argo_app_show(c.after)
     }));
 }
+function argo_app_commitMessage(remote, outcome, manifest, branch) {
+    const source = ciSourceFromEnv(remote.env);
+    const input = { changes: argo_app_messageChanges(outcome), paths: [manifest], branch, source };
+    if (remote.message !== undefined && remote.message.trim() !== '') {
+        // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
+        const mark = '\u0000subject\u0000';
+        const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark);
+        return renderCommitMessage(template, input).split(mark).join(subject(outcome));
+    }
+    return ([subject(outcome), changesBlock(input.changes), trailers(source)].filter(Boolean).join('\n\n') +
+        '\n');
+}
 function subject(o) {
     if (o.operation === 'created')
         return `Add Argo CD Application ${o.app} (${o.manifest})`;
@@ -42284,7 +42742,7 @@ function subject(o) {
     }
     return `Update Argo CD Application ${o.app} (${o.changes.length} fields)`;
 }
-function prChanges(o) {
+function argo_app_prChanges(o) {
     return argo_app_messageChanges(o).map(c => ({
         file: c.file,
         key: c.name,
@@ -42337,7 +42795,8 @@ const argoAppCommand = defineCommand({
         },
         { name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing' },
         ...PR_OPTIONS,
-        ...REMOTE_OPTIONS
+        ...REMOTE_OPTIONS,
+        ...TRANSPORT_OPTIONS
     ],
     outputSpecs: [
         {
@@ -42354,7 +42813,8 @@ const argoAppCommand = defineCommand({
             name: 'branch',
             description: 'with --repo: the branch committed to (--mode pr: the PR head branch)'
         },
-        ...PR_OUTPUTS
+        ...PR_OUTPUTS,
+        ...TRANSPORT_OUTPUTS
     ],
     settings(input, env, platform) {
         const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined;
@@ -42420,7 +42880,15 @@ const argoAppCommand = defineCommand({
             'pr-number': '',
             'pr-url': '',
             'pr-operation': '',
-            ...(l ? prLifecycleOutputs(l) : {})
+            transport: '',
+            verified: '',
+            ...(l ? prLifecycleOutputs(l) : {}),
+            ...(r.remote?.transport
+                ? {
+                    transport: r.remote.transport,
+                    verified: r.remote.verified === undefined ? '' : String(r.remote.verified)
+                }
+                : {})
         };
     },
     json: r => ({
@@ -42459,58 +42927,59 @@ const argoAppCommand = defineCommand({
         const lines = [argo_app_headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)];
         return editText(lines, { ...r, changed: r.outcome.changed, diff: r.outcome.diff });
     },
-    exitCode: r => (r.remote?.rejected ? 1 : 0)
+    exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
 });
 async function runRemote(s, remote, platform) {
-    const source = ciSourceFromEnv(remote.env);
-    const result = await remoteWrite({
+    const result = await transportWrite({
+        transport: remote.transport,
         repo: remote.repo,
+        cwd: remote.cwd,
         branch: remote.branch,
-        planner: manifestPlanner(s.manifest, s.request),
-        message: (outcome, branch) => {
-            const input = { changes: argo_app_messageChanges(outcome), paths: [s.manifest], branch, source };
-            if (remote.message !== undefined && remote.message.trim() !== '') {
-                // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
-                const mark = '\u0000subject\u0000';
-                const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark);
-                return renderCommitMessage(template, input).split(mark).join(subject(outcome));
-            }
-            return ([subject(outcome), changesBlock(input.changes), trailers(source)]
-                .filter(Boolean)
-                .join('\n\n') + '\n');
-        },
+        provider: remote.provider,
+        apiUrl: remote.apiUrl,
+        env: remote.env,
+        gitPlanner: manifestPlanner(s.manifest, s.request),
+        apiPlanner: manifestApiPlanner(s.manifest, s.request),
+        message: (outcome, branch) => argo_app_commitMessage(remote, outcome, s.manifest, branch),
         author: remote.author,
+        authorGiven: remote.authorGiven,
         maxAttempts: remote.maxAttempts,
         dryRun: s.dryRun,
-        env: remote.env,
-        redactor: platform.redactor,
-        cwd: remote.cwd,
-        log: m => platform.info(m),
-        debug: m => platform.debug(m),
-        backoff: remote.backoff
+        platform,
+        backoff: remote.backoff,
+        apiMsPerSecond: remote.apiMsPerSecond,
+        onApi: remote.onApi
     });
-    return { outcome: result.outcome, dryRun: s.dryRun, remote: remoteReport(result) };
+    return {
+        outcome: result.outcome,
+        dryRun: s.dryRun,
+        remote: remoteReport(result, transportReport(result))
+    };
 }
 async function argo_app_runPr(s, pr, platform) {
     const { forge, repoUrl, gitConfig } = openForge(pr, platform);
     const name = s.request.app.name;
     let outcome;
+    const apiPlanner = manifestApiPlanner(s.manifest, s.request);
     const lifecycle = await runPrLifecycle({
         repoUrl,
         gitConfig,
         forge,
+        ...prTransport({ ...pr, transport: pr.transport ?? { choice: 'git', requireVerified: false } }, repoUrl, platform, async (view) => {
+            const planned = await apiPlanner.plan(view);
+            outcome = planned.outcome;
+            return {
+                changes: outcome.changed ? argo_app_prChanges(outcome) : [],
+                writes: planned.writes
+            };
+        }),
         base: pr.base,
         // One PR per Application, whatever this run changes in it.
         branchTemplate: pr.branchTemplate || `gitops-deploy/argo-app/${name}`,
         titleTemplate: pr.title || `Update Argo CD Application ${name} ({{path}})`,
         bodyTemplate: pr.body,
         paths: [s.manifest],
-        labels: pr.labels,
-        reviewers: pr.reviewers,
-        teamReviewers: pr.teamReviewers,
-        assignees: pr.assignees,
-        draft: pr.draft,
-        autoMerge: pr.autoMerge,
+        ...prDecorations(pr),
         source: sourceRepoFromEnv(pr.env),
         identity: pr.author,
         log: platform,
@@ -42520,7 +42989,7 @@ async function argo_app_runPr(s, pr, platform) {
             if (!outcome.changed)
                 return [];
             await writeManifest(worktree, outcome);
-            return prChanges(outcome);
+            return argo_app_prChanges(outcome);
         }
     });
     return { outcome: outcome, dryRun: false, pr: lifecycle };
