@@ -1,17 +1,6 @@
 import {describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {commands} from '../../src/commands/registry.js'
-
-async function cli(argv: string[], env: Record<string, string> = {}) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(argv, {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, stdout, stderr}
-}
+import {cli} from '../helpers/cli.js'
 
 describe('CLI adapter', () => {
   it('lists every command in its help', async () => {

@@ -1,6 +1,5 @@
 import {parseAllDocuments} from 'yaml'
 import {expect} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import type {AppSettings} from '../../src/argocd/application.js'
 import type {ManifestRequest} from '../../src/argocd/manifest.js'
 import {swaggerValidator} from '../doubles/argocd-double.js'
@@ -60,16 +59,7 @@ export function expectValidApplication(text: string, name = 'web-dev'): Record<s
   return apps[0]
 }
 
-export async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, stdout, stderr}
-}
+export {cli} from '../helpers/cli.js'
 
 /** The Application flags of the default `appSettings()`, for CLI tests. */
 export function appArgs(tag = '1.4.2'): string[] {

@@ -1,14 +1,11 @@
-import {runCli} from '../../src/adapters/cli/main.js'
 import {ArgoCdDouble, IN_CLUSTER} from '../doubles/argocd-double.js'
+import {cli as rawCli, type CliRun as BaseRun} from '../helpers/cli.js'
 
 export const REPO = 'https://git.example.com/org/deploy.git'
 export const SHA1 = '1111111111111111111111111111111111111111'
 export const SHA2 = '2222222222222222222222222222222222222222'
 
-export interface CliRun {
-  code: number
-  stdout: string
-  stderr: string
+export interface CliRun extends BaseRun {
   /** stdout parsed, when --json was given */
   json?: Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 }
@@ -66,14 +63,12 @@ export async function cli(
   args: string[],
   env: Record<string, string | undefined>
 ): Promise<CliRun> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env: {GITOPS_ARGOCD_POLL_MS: '40', GITOPS_ARGOCD_RETRY_MS: '5', ...env}
+  const run: CliRun = await rawCli(args, {
+    GITOPS_ARGOCD_POLL_MS: '40',
+    GITOPS_ARGOCD_RETRY_MS: '5',
+    ...env
   })
-  const run: CliRun = {code, stdout, stderr}
-  if (args.includes('--json') && stdout.trim().startsWith('{')) run.json = JSON.parse(stdout)
+  if (args.includes('--json') && run.stdout.trim().startsWith('{'))
+    run.json = JSON.parse(run.stdout)
   return run
 }

@@ -1,12 +1,12 @@
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {resolveCiContext} from '../../src/changes/ci-context.js'
 import {detectChanges} from '../../src/changes/detect.js'
 import {createFilter} from '../../src/changes/filter.js'
 import {parseTagFormat} from '../../src/changes/tag-format.js'
 import {execGit} from '../../src/git/exec.js'
+import {cli} from '../helpers/cli.js'
 import {
   fixture,
   git,
@@ -53,14 +53,8 @@ interface Run {
 }
 
 async function changes(cwd: string, env: Record<string, string>, ...args: string[]): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(['changes', '-C', cwd, '--json', ...(args.length ? args : BUILD)], {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, json: code === 0 ? JSON.parse(stdout) : undefined, stderr, stdout}
+  const run = await cli(['changes', '-C', cwd, '--json', ...(args.length ? args : BUILD)], env)
+  return {...run, json: run.code === 0 ? JSON.parse(run.stdout) : undefined}
 }
 
 const fixtures: Fixture[] = []
@@ -407,12 +401,9 @@ describe('GitLab', () => {
     const f = await repo([ROOT, src('v1'), manifest('1')])
     const [, c1, c2] = f.shas
     const checkout = await f.clone({depth: 1})
-    let stdout = ''
-    let stderr = ''
-    const code = await runCli(['changes', '-C', checkout, '--env-inputs', '--json'], {
-      stdout: s => void (stdout += s),
-      stderr: s => void (stderr += s),
-      env: {
+    const {code, stdout, stderr} = await cli(
+      ['changes', '-C', checkout, '--env-inputs', '--json'],
+      {
         GITLAB_CI: 'true',
         CI_PIPELINE_SOURCE: 'push',
         CI_COMMIT_SHA: c2,
@@ -427,7 +418,7 @@ describe('GitLab', () => {
         GITOPS_INPUT_DEFAULT_BRANCH: '\n',
         GITOPS_INPUT_REMOTE: 'origin\n'
       }
-    })
+    )
     expect(stderr).not.toContain('error')
     expect(code).toBe(0)
     expect(JSON.parse(stdout)).toMatchObject({
@@ -601,21 +592,17 @@ describe('errors and adapters', () => {
     const [, c1, c2] = f.shas
     const checkout = await f.clone({depth: 1})
     const dotenv = join(f.dir, 'changes.env')
-    let stdout = ''
-    const code = await runCli(
-      [
-        'changes',
-        '-C',
-        checkout,
-        '--build-paths',
-        'src/**,Dockerfile',
-        '--base',
-        c1,
-        '--dotenv',
-        dotenv
-      ],
-      {stdout: s => void (stdout += s), stderr: () => undefined, env: {}}
-    )
+    const {code, stdout} = await cli([
+      'changes',
+      '-C',
+      checkout,
+      '--build-paths',
+      'src/**,Dockerfile',
+      '--base',
+      c1,
+      '--dotenv',
+      dotenv
+    ])
     expect(code).toBe(0)
     expect(stdout).toContain(`build=false image-tag=${c1}`)
     const env = readFileSync(dotenv, 'utf8')

@@ -12,19 +12,12 @@ import {
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
+import {cli as rawCli, type CliRun} from '../helpers/cli.js'
 
 let root: string
 
-async function cli(...args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(['set-image', '-C', root, ...args], {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env: {}
-  })
-  return {code, stdout, stderr}
+function cli(...args: string[]): Promise<CliRun> {
+  return rawCli(['set-image', '-C', root, ...args])
 }
 
 function put(rel: string, text: string): void {

@@ -1,24 +1,13 @@
 import {mkdir, readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {kustomization, makeBareRepo, tempDir, type BareRepo} from '../helpers/git-fixtures.js'
+import {cli} from '../helpers/cli.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {TOKEN} from './helpers.js'
-
-async function cli(args: string[], env: Record<string, string | undefined>) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, stdout, stderr}
-}
 
 const FILES = {
   'apps/web/overlays/dev/kustomization.yaml': kustomization('ghcr.io/acme/web', '1.0.0'),

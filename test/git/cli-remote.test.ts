@@ -5,12 +5,11 @@
 import {chmod, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {setImageCommand} from '../../src/commands/set-image.js'
-import {filesFromDir, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
+import {cli as rawCli} from '../helpers/cli.js'
+import {exampleFiles, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'config-repo')
 const STAGING = 'apps/web/overlays/staging'
 const TOKEN = 'glpat-CliToken0123456789abcdef'
 
@@ -23,19 +22,13 @@ afterEach(async () => {
 })
 
 async function exampleRepo(): Promise<BareRepo> {
-  repo = await makeBareRepo(await filesFromDir(EXAMPLE))
+  repo = await makeBareRepo(await exampleFiles())
   return repo
 }
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(['set-image', ...args], {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, stdout, stderr, json: () => JSON.parse(stdout)}
+  const run = await rawCli(['set-image', ...args], env)
+  return {...run, json: () => JSON.parse(run.stdout)}
 }
 
 const CI_ENV = {

@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {envInputName, parseEnvList, withEnvInputs} from '../../src/adapters/gitlab/env-inputs.js'
 import type {InputReader, OptionSpec} from '../../src/commands/types.js'
 import {UsageError} from '../../src/core/errors.js'
+import {cli} from '../helpers/cli.js'
 
 const options: OptionSpec[] = [
   {name: 'repo', type: 'string', description: 'config repo'},
@@ -90,9 +90,8 @@ describe('GITOPS_INPUT_* variables (how the GitLab component passes inputs)', ()
   })
 
   it('is off unless --env-inputs is given, and is listed in every command help', async () => {
-    let out = ''
-    const code = await runCli(['changes', '--help'], {stdout: s => void (out += s), stderr: () => undefined, env: {}})
+    const {code, stdout} = await cli(['changes', '--help'])
     expect(code).toBe(0)
-    expect(out).toContain('--env-inputs')
+    expect(stdout).toContain('--env-inputs')
   })
 })

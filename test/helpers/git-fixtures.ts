@@ -84,6 +84,14 @@ export async function fastImport(dir: string, stream: string): Promise<void> {
   await execGit(['fast-import', '--quiet', '--date-format=raw'], {cwd: dir, input: stream})
 }
 
+/** The example config repo shipped with the project: the fixture most end-to-end tests seed from. */
+export const EXAMPLE_CONFIG_REPO = join(import.meta.dirname, '..', '..', 'examples', 'config-repo')
+
+/** Every file of examples/config-repo, as a FileMap. */
+export function exampleFiles(): Promise<FileMap> {
+  return filesFromDir(EXAMPLE_CONFIG_REPO)
+}
+
 /** Every file under `dir` as a FileMap (e.g. to seed a bare repo from examples/config-repo). */
 export async function filesFromDir(dir: string): Promise<FileMap> {
   const files: FileMap = {}

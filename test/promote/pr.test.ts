@@ -3,6 +3,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
+import {exampleFiles} from '../helpers/git-fixtures.js'
 import {TOKEN, cli, exampleRepo, type ExampleRepo} from './helpers.js'
 
 const hasKubectl = (() => {
@@ -164,7 +165,7 @@ describe('promote --mode pr against the GitHub double', () => {
 
   it('reports a no-op without a PR when every pin is already identical', async () => {
     await github({
-      'apps/api/overlays/staging/kustomization.yaml': (await import('./helpers.js')).exampleFiles()[
+      'apps/api/overlays/staging/kustomization.yaml': (await exampleFiles())[
         'apps/api/overlays/dev/kustomization.yaml'
       ]!
     })

@@ -1,5 +1,6 @@
 import {afterEach, describe, expect, it} from 'vitest'
-import {TOKEN, exampleFiles, exampleRepo, cli, type ExampleRepo} from './helpers.js'
+import {exampleFiles} from '../helpers/git-fixtures.js'
+import {TOKEN, exampleRepo, cli, type ExampleRepo} from './helpers.js'
 
 let repo: ExampleRepo | undefined
 
@@ -98,10 +99,9 @@ describe('promote --mode push (real git, file://)', () => {
     // --new-name copy would drop the mirror: the source has none.
     await repo.commit(
       {
-        'apps/web/overlays/staging/kustomization.yaml': exampleFiles()[STAGING('web')]!.replace(
-          /1\.4\.2/g,
-          '1.4.3'
-        )
+        'apps/web/overlays/staging/kustomization.yaml': (await exampleFiles())[
+          STAGING('web')
+        ]!.replace(/1\.4\.2/g, '1.4.3')
       },
       'bump'
     )

@@ -4,7 +4,8 @@ import {Redactor} from '../../src/core/redact.js'
 import {remoteWrite} from '../../src/git/remote-write.js'
 import {promotionPlanner} from '../../src/promote/run.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
-import {TOKEN, cli, exampleFiles, exampleRepo, type ExampleRepo} from './helpers.js'
+import {exampleFiles} from '../helpers/git-fixtures.js'
+import {TOKEN, cli, exampleRepo, type ExampleRepo} from './helpers.js'
 
 let repo: ExampleRepo | undefined
 let server: GitHttpServer | undefined
@@ -89,7 +90,7 @@ describe('promote when another job pushes first', () => {
     repo = await exampleRepo()
     const planner = promotionPlanner({from: 'dev', next: true, apps: [], files: [], policy: 'keep'})
     let raced = false
-    const files = exampleFiles()
+    const files = await exampleFiles()
     const result = await remoteWrite({
       repo: repo.url,
       planner: {

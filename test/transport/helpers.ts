@@ -1,7 +1,6 @@
 import {mkdir, mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {runCli} from '../../src/adapters/cli/main.js'
 import {kustomization, makeBareRepo, type BareRepo, type FileMap} from '../helpers/git-fixtures.js'
 
 /** GitHub App installation tokens and GITHUB_TOKEN start with ghs_: the double signs their commits. */
@@ -38,16 +37,7 @@ export async function transportRepo(files: FileMap = configFiles()): Promise<Tra
   return Object.assign(repo, {dispose: () => rm(tmp, {recursive: true, force: true})})
 }
 
-export async function cli(argv: string[], env: Record<string, string | undefined>) {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(argv, {
-    stdout: s => void (stdout += s),
-    stderr: s => void (stderr += s),
-    env
-  })
-  return {code, stdout, stderr}
-}
+export {cli} from '../helpers/cli.js'
 
 export function tagOf(text: string): string | undefined {
   return /newTag: (\S+)/.exec(text)?.[1]
