@@ -8,7 +8,13 @@ import {remoteWrite} from '../../src/git/remote-write.js'
 import {findCommand} from '../../src/commands/registry.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {GitHubDouble} from '../doubles/github-double.js'
-import {makeBareRepo, tempDir, type BareRepo} from '../helpers/git-fixtures.js'
+import {
+  makeBareRepo,
+  projectRepo,
+  tempDir,
+  type BareRepo,
+  type ProjectRepo
+} from '../helpers/git-fixtures.js'
 import {TOKEN} from '../forge/helpers.js'
 import {IN_CLUSTER, SOURCE_REPO, appArgs, cli, expectValidApplication, request} from './helpers.js'
 
@@ -321,17 +327,12 @@ describe('argo-app --repo (commit and push to the config repo)', () => {
 
 describe('argo-app --mode pr against the GitHub API double', () => {
   let root: string
-  let repo: BareRepo
+  let repo: ProjectRepo
   let gh: GitHubDouble
 
   beforeAll(async () => {
-    root = await tempDir()
-    await mkdir(join(root, 'acme'))
-    repo = await makeBareRepo(
-      {'README.md': '# config\n'},
-      {parent: join(root, 'acme'), name: 'config.git'}
-    )
-    await repo.git(['config', 'receive.denyNonFastForwards', 'false'])
+    repo = await projectRepo({'README.md': '# config\n'}, {allowForcePush: true})
+    root = repo.root
     gh = await GitHubDouble.start({
       token: TOKEN,
       repos: [{owner: 'acme', repo: 'config', gitDir: repo.dir, collaborators: ['alice']}]

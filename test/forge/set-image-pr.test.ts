@@ -1,10 +1,10 @@
-import {mkdir, readFile, rm} from 'node:fs/promises'
+import {readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
-import {kustomization, makeBareRepo, tempDir, type BareRepo} from '../helpers/git-fixtures.js'
+import {kustomization, projectRepo, type ProjectRepo} from '../helpers/git-fixtures.js'
 import {cli} from '../helpers/cli.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {TOKEN} from './helpers.js'
@@ -16,16 +16,14 @@ const FILES = {
 
 describe('set-image --mode pr on GitHub (smart HTTP remote with token auth)', () => {
   let root: string
-  let repo: BareRepo
+  let repo: ProjectRepo
   let server: GitHttpServer
   let gh: GitHubDouble
   let url: string
 
   beforeAll(async () => {
-    root = await tempDir()
-    await mkdir(join(root, 'acme'))
-    repo = await makeBareRepo(FILES, {parent: join(root, 'acme'), name: 'config.git'})
-    await repo.git(['config', 'receive.denyNonFastForwards', 'false'])
+    repo = await projectRepo(FILES, {allowForcePush: true})
+    root = repo.root
     server = await startGitHttpServer({
       root,
       credentials: [{user: 'x-access-token', password: TOKEN, access: 'write'}]
@@ -171,14 +169,12 @@ describe('set-image --mode pr on GitHub (smart HTTP remote with token auth)', ()
 
 describe('set-image --mode pr on GitLab (file:// remote)', () => {
   let root: string
-  let repo: BareRepo
+  let repo: ProjectRepo
   let gl: GitLabDouble
 
   beforeAll(async () => {
-    root = await tempDir()
-    await mkdir(join(root, 'acme'))
-    repo = await makeBareRepo(FILES, {parent: join(root, 'acme'), name: 'config.git'})
-    await repo.git(['config', 'receive.denyNonFastForwards', 'false'])
+    repo = await projectRepo(FILES, {allowForcePush: true})
+    root = repo.root
     gl = await GitLabDouble.start({
       token: TOKEN,
       projects: [{id: 3, path: 'acme/config', gitDir: repo.dir}],

@@ -133,6 +133,27 @@ export async function makeBareRepo(
   return repo
 }
 
+export interface ProjectRepo extends BareRepo {
+  /** The temp folder holding `acme/config.git`: the root to serve over smart HTTP. */
+  root: string
+  dispose(): Promise<void>
+}
+
+/**
+ * A bare repo at `<tmp>/acme/config.git`, so its file:// URL (and its HTTP URL
+ * when `root` is served) names the forge project acme/config. `allowForcePush`
+ * lets PR branches be rewritten like on an unprotected hosted repo.
+ */
+export async function projectRepo(
+  files: FileMap,
+  options: {prefix?: string; allowForcePush?: boolean} = {}
+): Promise<ProjectRepo> {
+  const root = await tempDir(options.prefix)
+  const repo = await makeBareRepo(files, {parent: join(root, 'acme'), name: 'config.git'})
+  if (options.allowForcePush) await repo.git(['config', 'receive.denyNonFastForwards', 'false'])
+  return Object.assign(repo, {root, dispose: () => rm(root, {recursive: true, force: true})})
+}
+
 /** Wraps an existing bare repository. */
 export function bareRepo(dir: string, branch = 'main', ownedTemp?: string): BareRepo {
   const run = (args: string[], input?: string) => git(dir, args, input)

@@ -1,27 +1,15 @@
-import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {exampleFiles, makeBareRepo, type BareRepo, type FileMap} from '../helpers/git-fixtures.js'
+import {exampleFiles, projectRepo, type FileMap, type ProjectRepo} from '../helpers/git-fixtures.js'
 
 export const TOKEN = 'ghs_promoteTestToken0123456789'
 
-export interface ExampleRepo extends BareRepo {
-  dispose(): Promise<void>
-}
+export type ExampleRepo = ProjectRepo
 
-/**
- * The example config repo as a bare repo at `<tmp>/acme/config.git`, so a
- * file:// URL maps to the forge project `acme/config`. Force pushes are
- * allowed on PR branches like on an unprotected hosted repo.
- */
+/** The example config repo as the forge project acme/config, force pushes allowed on PR branches. */
 export async function exampleRepo(extra: FileMap = {}): Promise<ExampleRepo> {
-  const tmp = await mkdtemp(join(tmpdir(), 'gitops-promote-'))
-  const repo = await makeBareRepo(
+  return projectRepo(
     {...(await exampleFiles()), ...extra},
-    {parent: join(tmp, 'acme'), name: 'config.git'}
+    {prefix: 'gitops-promote-', allowForcePush: true}
   )
-  await repo.git(['config', 'receive.denyNonFastForwards', 'false'])
-  return Object.assign(repo, {dispose: () => rm(tmp, {recursive: true, force: true})})
 }
 
 export {cli} from '../helpers/cli.js'

@@ -1,7 +1,9 @@
-import {mkdir, mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {kustomization, makeBareRepo, type BareRepo, type FileMap} from '../helpers/git-fixtures.js'
+import {
+  kustomization,
+  projectRepo,
+  type FileMap,
+  type ProjectRepo
+} from '../helpers/git-fixtures.js'
 
 /** GitHub App installation tokens and GITHUB_TOKEN start with ghs_: the double signs their commits. */
 export const APP_TOKEN = 'ghs_transportAppToken0123456789'
@@ -25,16 +27,11 @@ export function configFiles(apps = APPS): FileMap {
   return files
 }
 
-export interface TransportRepo extends BareRepo {
-  dispose(): Promise<void>
-}
+export type TransportRepo = ProjectRepo
 
-/** A bare repo at `<tmp>/acme/config.git`, so its file:// URL names the project acme/config. */
-export async function transportRepo(files: FileMap = configFiles()): Promise<TransportRepo> {
-  const tmp = await mkdtemp(join(tmpdir(), 'gitops-transport-'))
-  await mkdir(join(tmp, 'acme'))
-  const repo = await makeBareRepo(files, {parent: join(tmp, 'acme'), name: 'config.git'})
-  return Object.assign(repo, {dispose: () => rm(tmp, {recursive: true, force: true})})
+/** The forge project acme/config (branch protection on: no force pushes). */
+export function transportRepo(files: FileMap = configFiles()): Promise<TransportRepo> {
+  return projectRepo(files, {prefix: 'gitops-transport-'})
 }
 
 export {cli} from '../helpers/cli.js'
