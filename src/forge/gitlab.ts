@@ -8,6 +8,7 @@ import {
   type PullRequest
 } from './forge.js'
 import type {ForgeLog} from './github.js'
+import {gitLabStatusFix} from './gitlab-status.js'
 
 export interface GitLabForgeOptions {
   /** `https://host/api/v4` */
@@ -200,15 +201,9 @@ export class GitLabForge implements Forge {
     const text = errorText(e)
     const where = `${this.options.apiUrl} (${this.project})`
     const fix =
-      status === 401
-        ? 'set GITOPS_TOKEN to a valid token with the api scope'
-        : status === 403
-          ? 'give the token the api scope and at least the Developer role on the project'
-          : status === 404
-            ? 'check the repository URL and that the token can see the project'
-            : status === undefined
-              ? `check that ${this.options.apiUrl} is reachable (--api-url)`
-              : 'retry later; if it persists, check the GitLab instance'
+      status === undefined
+        ? `check that ${this.options.apiUrl} is reachable (--api-url)`
+        : gitLabStatusFix(status)
     return new OperationError(
       `GitLab could not ${what} at ${where}: ${status ? `HTTP ${status} ` : ''}${text}; ${fix}`,
       {cause: e}

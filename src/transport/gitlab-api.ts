@@ -1,4 +1,5 @@
 import {OperationError, errorMessage} from '../core/errors.js'
+import {gitLabStatusFix} from '../forge/gitlab-status.js'
 import {
   entryKind,
   type BranchApi,
@@ -85,16 +86,8 @@ export class GitLabRepoApi implements BranchApi {
 
   private failure(what: string, status: number, data: unknown): OperationError {
     const message = messageOf(data)
-    const fix =
-      status === 401
-        ? 'set GITOPS_TOKEN to a valid token with the api scope'
-        : status === 403
-          ? 'give the token the api scope and at least the Developer role on the project'
-          : status === 404
-            ? 'check the repository URL and that the token can see the project'
-            : 'retry later; if it persists, check the GitLab instance'
     return new OperationError(
-      `GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`
+      `GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${gitLabStatusFix(status)}`
     )
   }
 
