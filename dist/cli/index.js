@@ -18384,7 +18384,7 @@ __webpack_unused_export__ = depascalizeKeys;
 
 /***/ }),
 
-/***/ 42:
+/***/ 9546:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -26960,7 +26960,21 @@ const CONTENT_KINDS = {
     submodule: 'submodule'
 };
 
+;// CONCATENATED MODULE: ./src/forge/gitlab-status.ts
+// Its own module so the fetch-only API transport can share the advice without loading @gitbeaker.
+/** What to do about a GitLab API error status (shared by the forge and the API transport). */
+function gitLabStatusFix(status) {
+    return status === 401
+        ? 'set GITOPS_TOKEN to a valid token with the api scope'
+        : status === 403
+            ? 'give the token the api scope and at least the Developer role on the project'
+            : status === 404
+                ? 'check the repository URL and that the token can see the project'
+                : 'retry later; if it persists, check the GitLab instance';
+}
+
 ;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
+
 
 
 /**
@@ -27018,14 +27032,7 @@ class GitLabRepoApi {
     }
     failure(what, status, data) {
         const message = messageOf(data);
-        const fix = status === 401
-            ? 'set GITOPS_TOKEN to a valid token with the api scope'
-            : status === 403
-                ? 'give the token the api scope and at least the Developer role on the project'
-                : status === 404
-                    ? 'check the repository URL and that the token can see the project'
-                    : 'retry later; if it persists, check the GitLab instance';
-        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${fix}`);
+        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${gitLabStatusFix(status)}`);
     }
     async defaultBranch() {
         const r = await this.call('GET', '', `read project ${this.options.project}`);
@@ -36472,6 +36479,7 @@ var { Gitlab: dist_Gitlab } = API;
 
 
 
+
 const DRAFT_PREFIX = 'Draft: ';
 class GitLabForge {
     options;
@@ -36603,15 +36611,9 @@ class GitLabForge {
         const status = gitlab_statusOf(e);
         const text = gitlab_errorText(e);
         const where = `${this.options.apiUrl} (${this.project})`;
-        const fix = status === 401
-            ? 'set GITOPS_TOKEN to a valid token with the api scope'
-            : status === 403
-                ? 'give the token the api scope and at least the Developer role on the project'
-                : status === 404
-                    ? 'check the repository URL and that the token can see the project'
-                    : status === undefined
-                        ? `check that ${this.options.apiUrl} is reachable (--api-url)`
-                        : 'retry later; if it persists, check the GitLab instance';
+        const fix = status === undefined
+            ? `check that ${this.options.apiUrl} is reachable (--api-url)`
+            : gitLabStatusFix(status);
         return new OperationError(`GitLab could not ${what} at ${where}: ${status ? `HTTP ${status} ` : ''}${text}; ${fix}`, { cause: e });
     }
 }
@@ -43340,7 +43342,7 @@ const main_VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(42);
+/* harmony import */ var _adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9546);
 
 const code = await (0,_adapters_cli_main_js__WEBPACK_IMPORTED_MODULE_0__/* .runCli */ .a)(process.argv.slice(2), {
     stdout: s => process.stdout.write(s),
