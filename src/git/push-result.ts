@@ -23,7 +23,18 @@ export type PushResult =
   | {kind: 'auth-failed'; status?: 401 | 403; detail: string}
   | {kind: 'error'; reason: RemoteErrorReason; detail: string}
 
-export type RemoteErrorReason = 'network' | 'not-found' | 'unknown'
+/**
+ * `transient`: the server answered 5xx or the connection broke mid-transfer;
+ * the same request may well succeed a moment later, so it is retried.
+ * `network`: the server could not be reached at all (unknown host, refused);
+ * far more often a wrong URL or a dead server than a blip, so it is not.
+ */
+export type RemoteErrorReason = 'transient' | 'network' | 'not-found' | 'unknown'
+
+/** Worth trying again after a pause: the server or the link failed, not the request. */
+export function isTransient(failure: RemoteFailure | PushResult): boolean {
+  return failure.kind === 'error' && failure.reason === 'transient'
+}
 
 /** Why a clone, fetch or ls-remote failed. */
 export type RemoteFailure =
@@ -74,24 +85,34 @@ const NOT_FOUND = [
   /The project you were looking for could not be found/i
 ]
 
+// Checked before NETWORK: "RPC failed ... Couldn't connect" would otherwise look transient.
 const NETWORK = [
   /Could not resolve host/i,
-  /Failed to connect to/i,
   /Connection refused/i,
+  /Couldn't connect to server/i,
+  /SSL certificate problem|server certificate verification failed/i
+]
+
+const TRANSIENT = [
+  /requested URL returned error: 5\d\d\b/i,
+  /\bHTTP 5\d\d\b/,
+  /RPC failed/i,
   /Connection reset/i,
   /Connection timed out/i,
   /Operation timed out/i,
+  /Operation too slow/i,
   /Empty reply from server/i,
-  /RPC failed/i,
   /the remote end hung up unexpectedly/i,
   /unexpected disconnect while reading sideband/i,
   /early EOF/i,
   /transfer closed with/i,
   /remote failed to report status/i,
-  /SSL_(read|write|connect)|gnutls_handshake|TLS connection was non-properly terminated/i,
-  /requested URL returned error: 5\d\d\b/i,
+  /SSL_(read|write)|gnutls_handshake|TLS connection was non-properly terminated/i,
   /unable to access '[^']*': (Recv|Send) failure/i
 ]
+
+/** Unreachable for a reason not named above (no route...): not retried either. */
+const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i]
 
 const anyOf = (patterns: RegExp[], text: string) => patterns.some(p => p.test(text))
 
@@ -131,6 +152,8 @@ export function classifyRemoteFailure(stderr: string): RemoteFailure {
   if (anyOf(AUTH, stderr)) return {kind: 'auth-failed', status: httpStatus(stderr), detail}
   if (anyOf(NOT_FOUND, stderr)) return {kind: 'error', reason: 'not-found', detail}
   if (anyOf(NETWORK, stderr)) return {kind: 'error', reason: 'network', detail}
+  if (anyOf(TRANSIENT, stderr)) return {kind: 'error', reason: 'transient', detail}
+  if (anyOf(UNREACHABLE, stderr)) return {kind: 'error', reason: 'network', detail}
   return {kind: 'error', reason: 'unknown', detail}
 }
 

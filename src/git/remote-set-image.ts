@@ -58,14 +58,18 @@ export const REMOTE_OPTIONS: OptionSpec[] = [
     name: 'max-attempts',
     type: 'string',
     description:
-      'with --repo: pushes to try when other jobs move the branch (each re-applies the edit on the new tip); default 10'
+      'with --repo: pushes to try when other jobs move the branch or the server fails transiently (5xx, dropped connection; each re-applies the edit on the new tip), and tries per clone/fetch; default 10'
   }
 ]
 
 export const REMOTE_OUTPUTS: OutputSpec[] = [
   {name: 'commit', description: "with --repo: sha of the pushed commit; '' when none"},
   {name: 'pushed', description: "with --repo: 'true' when a commit was pushed"},
-  {name: 'attempts', description: 'with --repo: push attempts made (1 unless the branch moved)'},
+  {
+    name: 'attempts',
+    description:
+      'with --repo: push attempts made (1 unless the branch moved or a push failed transiently)'
+  },
   {name: 'branch', description: 'with --repo: the config repo branch written to'}
 ]
 

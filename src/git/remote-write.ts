@@ -5,7 +5,7 @@ import {OperationError, UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {authFailureMessage, authFromEnv, type GitAuth} from './auth.js'
 import {Git, type Identity} from './git.js'
-import type {RemoteFailure} from './push-result.js'
+import {isTransient, type RemoteFailure} from './push-result.js'
 import {displayUrl, parseRemoteUrl, type RemoteUrl} from './remote-url.js'
 import {sparseDirs, type EditPatterns} from './sparse-set.js'
 
@@ -127,9 +127,16 @@ async function writeLoop<O extends PlanOutcome>(
 ): Promise<RemoteWriteResult<O>> {
   const where = displayUrl(remote)
   const log = options.log ?? (() => undefined)
-  const cloned = await git.cloneForEdit(remote.url, options.branch)
+  const backoff = options.backoff ?? DEFAULT_BACKOFF
+  const retry = retrying(options, backoff, log)
+  const clone = await retry(`clone ${where}`, async () => {
+    // A failed clone may leave a partial directory behind.
+    await rm(git.dir, {recursive: true, force: true})
+    return git.cloneForEdit(remote.url, options.branch)
+  })
+  const cloned = clone.result
   if (cloned.kind === 'failed')
-    throw remoteError(cloned.failure, remote, auth, 'read', options.branch)
+    throw remoteError(cloned.failure, remote, auth, 'read', options.branch, clone.tries)
   if (cloned.kind === 'empty') {
     throw new UsageError(
       `${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`
@@ -137,7 +144,12 @@ async function writeLoop<O extends PlanOutcome>(
   }
   const branch = cloned.branch
   let base = cloned.commit
-  const backoff = options.backoff ?? DEFAULT_BACKOFF
+  const fetchTip = async () => {
+    const fetched = await retry(`fetch ${branch} from ${where}`, () => git.fetchTip(branch))
+    if (fetched.result.kind === 'failed')
+      throw remoteError(fetched.result.failure, remote, auth, 'read', branch, fetched.tries)
+    return fetched.result.commit
+  }
   let checkedOut: string[] | undefined
   for (let attempt = 1; ; attempt++) {
     const started = Date.now()
@@ -178,18 +190,37 @@ async function writeLoop<O extends PlanOutcome>(
       case 'auth-failed':
         throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status))
       case 'error': {
-        if (pushed.reason !== 'network') {
+        if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
           throw new OperationError(`push to ${where} failed: ${pushed.detail}`)
         }
-        // The connection dropped: only the server knows whether the ref moved.
+        // The push may or may not have landed: only the server knows whether the ref moved.
         const after = await git.remoteBranchCommit(branch)
         if (after.kind === 'at' && after.commit === commit) {
           return {...common, kind: 'pushed', commit, base, outcome, message}
+        }
+        const asked = after.kind === 'at' || isTransient(after.failure)
+        if (isTransient(pushed) && asked && attempt < options.maxAttempts) {
+          const delay = backoffDelay(attempt, backoff, Date.now() - started)
+          log(
+            `push to ${branch} failed (${oneLine(pushed.detail)}); the branch did not take it; attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on a fresh tip`
+          )
+          await (backoff.sleep ?? sleepMs)(delay)
+          const tip = await fetchTip()
+          // It landed after all (the answer was lost, and ls-remote could not tell).
+          if (tip === commit) return {...common, kind: 'pushed', commit, base, outcome, message}
+          // Never push the old commit again: re-plan on whatever the branch holds now.
+          base = tip
+          continue
         }
         const state =
           after.kind === 'at'
             ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
             : 'the server could not be asked whether the branch moved'
+        if (isTransient(pushed) && asked) {
+          throw new OperationError(
+            `push to ${where} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: the server kept failing (${oneLine(pushed.detail)}); ${state}. This is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`
+          )
+        }
         throw new OperationError(
           `push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`
         )
@@ -218,11 +249,37 @@ async function writeLoop<O extends PlanOutcome>(
           `push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
         )
         await (backoff.sleep ?? sleepMs)(delay)
-        const fetched = await git.fetchTip(branch)
-        if (fetched.kind === 'failed')
-          throw remoteError(fetched.failure, remote, auth, 'read', branch)
-        base = fetched.commit
+        base = await fetchTip()
       }
+    }
+  }
+}
+
+/**
+ * Runs a read (clone, fetch) again while it fails transiently (5xx, dropped
+ * connection), with the push loop's backoff and up to --max-attempts tries.
+ */
+function retrying(
+  options: {maxAttempts: number},
+  backoff: Backoff,
+  log: (message: string) => void
+) {
+  return async <R extends {kind: string; failure?: RemoteFailure}>(
+    what: string,
+    op: () => Promise<R>
+  ): Promise<{result: R; tries: number}> => {
+    for (let tries = 1; ; tries++) {
+      const started = Date.now()
+      const result = await op()
+      if (result.kind !== 'failed' || !result.failure || !isTransient(result.failure)) {
+        return {result, tries}
+      }
+      if (tries >= options.maxAttempts) return {result, tries}
+      const delay = backoffDelay(tries, backoff, Date.now() - started)
+      log(
+        `${what} failed (${oneLine(result.failure.detail)}); attempt ${tries + 1} of ${options.maxAttempts} in ${delay} ms`
+      )
+      await (backoff.sleep ?? sleepMs)(delay)
     }
   }
 }
@@ -245,7 +302,8 @@ function remoteError(
   remote: RemoteUrl,
   auth: GitAuth,
   operation: 'read' | 'push',
-  branch: string | undefined
+  branch: string | undefined,
+  tries = 1
 ): Error {
   const where = displayUrl(remote)
   if (failure.kind === 'auth-failed') {
@@ -260,6 +318,10 @@ function remoteError(
       }
       return new UsageError(
         `config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`
+      )
+    case 'transient':
+      return new OperationError(
+        `could not read ${where}: the server kept failing after ${tries} attempt${tries === 1 ? '' : 's'} (${oneLine(failure.detail)}); this is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`
       )
     case 'network':
       return new OperationError(

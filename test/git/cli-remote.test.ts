@@ -280,6 +280,55 @@ describe('set-image --repo', () => {
     }
   })
 
+  it('rides out 502s from the server: the clone is retried and the edit lands', async () => {
+    await exampleRepo()
+    server = await startGitHttpServer({
+      root: join(repo.dir, '..'),
+      credentials: [{user: 'oauth2', password: TOKEN, access: 'write'}]
+    })
+    server.failNext(2)
+    const url = server.repoUrl('config.git')
+    const env = {GITOPS_TOKEN: TOKEN, GITOPS_TOKEN_USER: 'oauth2'}
+    const r = await cli(
+      ['--repo', url, '--path', STAGING, '--image', 'ghcr.io/acme/web:1.5.0', '--json'],
+      env
+    )
+    expect(r.code).toBe(0)
+    expect(r.json()).toMatchObject({pushed: true, attempts: 1})
+    expect(server.requests.filter(q => q.status === 502)).toHaveLength(2)
+    expect(await repo.readFile(`${STAGING}/kustomization.yaml`)).toContain('newTag: 1.5.0')
+  })
+
+  it('a server that keeps answering 502 fails after --max-attempts with the cause and the fix', async () => {
+    await exampleRepo()
+    server = await startGitHttpServer({
+      root: join(repo.dir, '..'),
+      credentials: [{user: 'oauth2', password: TOKEN, access: 'write'}]
+    })
+    server.failNext(Infinity)
+    const head = await repo.head()
+    const r = await cli(
+      [
+        '--repo',
+        server.repoUrl('config.git'),
+        '--path',
+        STAGING,
+        '--image',
+        'ghcr.io/acme/web:1.5.0',
+        '--max-attempts',
+        '3'
+      ],
+      {GITOPS_TOKEN: TOKEN, GITOPS_TOKEN_USER: 'oauth2'}
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(
+      /^error: could not read http:\/\/127\.0\.0\.1:\d+\/config\.git: the server kept failing after 3 attempts \(.*502.*\); this is a server or network problem: re-run the job later \(check the forge's status page\), or raise --max-attempts/m
+    )
+    expect(server.requests).toHaveLength(3)
+    expect(r.stderr).not.toContain(TOKEN)
+    expect(await repo.head()).toBe(head)
+  })
+
   it('the job summary links the commit and shows the attempts', () => {
     const summary = setImageCommand.summary({
       outcome: {

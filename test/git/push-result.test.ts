@@ -1,5 +1,10 @@
 import {describe, expect, it} from 'vitest'
-import {classifyPush, classifyRemoteFailure, pushDetail} from '../../src/git/push-result.js'
+import {
+  classifyPush,
+  classifyRemoteFailure,
+  isTransient,
+  pushDetail
+} from '../../src/git/push-result.js'
 
 // stderr/stdout as printed by git 2.39 against git receive-pack (captured in
 // this repo's tests) and as documented in GitHub/GitLab issue threads.
@@ -166,31 +171,101 @@ describe('classifyPush', () => {
     expect(r.kind).toBe('auth-failed')
   })
 
-  const network: [string, string][] = [
+  // stderr as git 2.4x prints it against GitHub, GitLab and smart HTTP.
+  const transient: [string, string][] = [
     [
       'connection dropped mid-push',
       'error: RPC failed; curl 52 Empty reply from server\nsend-pack: unexpected disconnect while reading sideband packet\nfatal: the remote end hung up unexpectedly'
     ],
     [
+      '502 from the load balancer',
+      'error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502\nfatal: the remote end hung up unexpectedly'
+    ],
+    [
+      '503 on info/refs',
+      "fatal: unable to access 'https://github.com/acme/config.git/': The requested URL returned error: 503"
+    ],
+    [
+      'HTTP/2 stream reset',
+      'error: RPC failed; curl 92 HTTP/2 stream 5 was not closed cleanly: CANCEL (err 8)\nsend-pack: unexpected disconnect while reading sideband packet\nfatal: the remote end hung up unexpectedly\nEverything up-to-date'
+    ],
+    [
+      'connection reset',
+      "fatal: unable to access 'https://gitlab.com/acme/config.git/': Recv failure: Connection reset by peer"
+    ],
+    [
+      'early EOF',
+      'error: 6731 bytes of body are still expected\nfetch-pack: unexpected disconnect while reading sideband packet\nfatal: early EOF\nfatal: fetch-pack: invalid index-pack output'
+    ],
+    [
+      'connect timeout',
+      "fatal: unable to access 'https://github.com/acme/config.git/': Failed to connect to github.com port 443 after 130000 ms: Connection timed out"
+    ],
+    [
+      'stalled transfer',
+      "fatal: unable to access 'https://github.com/acme/config.git/': Operation too slow. Less than 1000 bytes/sec transferred the last 60 seconds"
+    ],
+    ['no status report', ' ! [remote failure] main -> main (remote failed to report status)']
+  ]
+  for (const [name, stderr] of transient) {
+    it(`classifies ${name} as transient (retried)`, () => {
+      expect(classifyPush({code: 1, stdout: '', stderr})).toMatchObject({
+        kind: 'error',
+        reason: 'transient'
+      })
+    })
+  }
+
+  const network: [string, string][] = [
+    [
       'server gone',
       "fatal: unable to access 'http://127.0.0.1:1/config.git/': Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server"
     ],
     [
-      '5xx',
-      'error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502\nfatal: the remote end hung up unexpectedly'
+      'refused',
+      "fatal: unable to access 'https://git.example.com/config.git/': Failed to connect to git.example.com port 443 after 3 ms: Connection refused"
     ],
     [
       'unknown host',
       "fatal: unable to access 'https://nowhere.invalid/x.git/': Could not resolve host: nowhere.invalid"
     ],
-    ['no status report', ' ! [remote failure] main -> main (remote failed to report status)']
+    [
+      'bad certificate',
+      "fatal: unable to access 'https://git.internal/config.git/': SSL certificate problem: self-signed certificate in certificate chain"
+    ]
   ]
   for (const [name, stderr] of network) {
-    it(`classifies ${name} as a network error`, () => {
+    it(`classifies ${name} as unreachable (not retried)`, () => {
       expect(classifyPush({code: 1, stdout: '', stderr})).toMatchObject({
         kind: 'error',
         reason: 'network'
       })
+    })
+  }
+
+  const final: [string, string, string][] = [
+    [
+      '401',
+      "remote: Invalid username or token.\nfatal: Authentication failed for 'https://github.com/acme/config.git/'",
+      'auth-failed'
+    ],
+    [
+      '403',
+      "fatal: unable to access 'https://github.com/acme/config.git/': The requested URL returned error: 403",
+      'auth-failed'
+    ],
+    [
+      '404',
+      "remote: Repository not found.\nfatal: repository 'https://github.com/acme/nope.git/' not found",
+      'error'
+    ]
+  ]
+  for (const [name, stderr, kind] of final) {
+    it(`never treats ${name} as transient`, () => {
+      const r = classifyPush({code: 128, stdout: '', stderr})
+      expect(r.kind).toBe(kind)
+      expect(isTransient(r)).toBe(false)
+      expect(isTransient(classifyRemoteFailure(stderr))).toBe(false)
     })
   }
 })

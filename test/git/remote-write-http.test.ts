@@ -202,6 +202,36 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     expect(existsSync(clone)).toBe(false)
   })
 
+  it('a push answered 502 is retried on a fresh tip and lands once', async () => {
+    await startServer()
+    const head = await repo.head()
+    server.failNext(1, {service: 'git-receive-pack'})
+    const logs: string[] = []
+    const result = await remoteWrite(options({GITOPS_TOKEN: TOKEN}, {log: m => void logs.push(m)}))
+    expect(result).toMatchObject({kind: 'pushed', attempts: 2})
+    if (result.kind !== 'pushed') throw new Error('unreachable')
+    expect(await repo.head()).toBe(result.commit)
+    expect((await repo.git(['rev-parse', `${result.commit}^`])).trim()).toBe(head)
+    expect(logs.join('\n')).toMatch(/push to main failed \(.*502.*\); .*attempt 2 of 3/)
+    await repo.fsck()
+  })
+
+  it('pushes that keep failing with 503 stop at --max-attempts and leave the branch alone', async () => {
+    await startServer()
+    const head = await repo.head()
+    server.failNext(Infinity, {service: 'git-receive-pack', status: 503})
+    const error = await remoteWrite(options({GITOPS_TOKEN: TOKEN})).then(
+      unexpected,
+      e => e as Error
+    )
+    expect(error).toBeInstanceOf(OperationError)
+    expect(error.message).toMatch(
+      /^push to http:\/\/127\.0\.0\.1:\d+\/config\.git failed after 3 attempts: the server kept failing \(.*503.*\); the branch is still at [0-9a-f]{12}, so nothing was changed\. .*raise --max-attempts/
+    )
+    expect(server.requests.filter(q => q.status === 503)).toHaveLength(3)
+    expect(await repo.head()).toBe(head)
+  })
+
   it('an unreachable server fails fast with the cause', async () => {
     await startServer()
     const url = server.repoUrl('config.git')

@@ -11,6 +11,8 @@
  *   server.repoUrl('config.git')   // http://127.0.0.1:PORT/config.git
  *   server.requests                // what clients asked for (method, path, service, user, status)
  *   server.dieOnNextPush()         // the server dies mid-push: connections cut, port closed
+ *   server.failNext(2)             // the next 2 requests get 502 Bad Gateway (a load balancer hiccup)
+ *   server.failNext(1, {service: 'git-receive-pack', status: 503})  // only pushes
  *   await server.close()
  *
  * Behaviour mirrors the hosted forges where it matters to clients: 401 with
@@ -57,6 +59,12 @@ export interface GitHttpServer {
   requests: RequestLogEntry[]
   /** Arms the kill switch: the next push request kills the server mid-transfer. */
   dieOnNextPush(): void
+  /**
+   * The next `count` requests (only those for `service`, when given) are
+   * answered `status` (default 502) before auth, as a forge's load balancer
+   * does when its backends are unhealthy. `Infinity` keeps failing.
+   */
+  failNext(count: number, options?: {status?: number; service?: string}): void
   readonly dead: boolean
   close(): Promise<void>
 }
@@ -67,6 +75,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const sockets = new Set<Socket>()
   const children = new Set<ChildProcess>()
   let killSwitch = false
+  let failing: {count: number; status: number; service?: string} = {count: 0, status: 502}
   let dead = false
 
   const die = () => {
@@ -97,6 +106,11 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       res.end(body)
     }
 
+    if (failing.count > 0 && (!failing.service || failing.service === service)) {
+      failing.count--
+      reply(failing.status, `${failing.status === 502 ? 'Bad Gateway' : 'Server Error'}\n`)
+      return
+    }
     let access: Credential['access'] = 'write'
     if (credentials.length > 0) {
       const cred = parseBasic(req.headers.authorization)
@@ -209,6 +223,9 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     requests,
     dieOnNextPush: () => {
       killSwitch = true
+    },
+    failNext: (count, opts = {}) => {
+      failing = {count, status: opts.status ?? 502, service: opts.service}
     },
     get dead() {
       return dead
