@@ -11,6 +11,13 @@ export interface PullRequest {
   body: string
   draft: boolean
   labels: string[]
+  /**
+   * Pending review requests and assignees as the forge last reported them,
+   * when it reports them with the PR (GitHub); lets decorations skip calls.
+   */
+  requestedReviewers?: string[]
+  requestedTeams?: string[]
+  assignees?: string[]
   /** GitHub's GraphQL id, needed to enable auto-merge. */
   nodeId?: string
   autoMerge: boolean
@@ -38,7 +45,17 @@ export interface Forge {
   createPullRequest(input: CreatePullRequestInput): Promise<PullRequest>
   updatePullRequest(pr: PullRequest, change: {title: string; body: string}): Promise<PullRequest>
   addLabels(pr: PullRequest, labels: string[]): Promise<void>
-  requestReviewers(pr: PullRequest, users: string[], teams: string[]): Promise<void>
+  /**
+   * Requests review from whoever is not already asked. Those who already
+   * reviewed are asked again only with `again` (the content changed); an
+   * untouched PR never re-notifies them.
+   */
+  requestReviewers(
+    pr: PullRequest,
+    users: string[],
+    teams: string[],
+    options?: {again?: boolean}
+  ): Promise<void>
   addAssignees(pr: PullRequest, users: string[]): Promise<void>
   enableAutoMerge(pr: PullRequest, method: MergeMethod): Promise<void>
   getDefaultBranch(): Promise<string>

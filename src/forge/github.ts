@@ -45,6 +45,9 @@ interface RestPull {
   base: {ref: string}
   labels: {name?: string}[]
   auto_merge?: unknown
+  requested_reviewers?: {login: string}[] | null
+  requested_teams?: {slug: string}[] | null
+  assignees?: {login: string}[] | null
 }
 
 const ENABLE_AUTO_MERGE = `mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
@@ -189,27 +192,52 @@ export class GitHubForge implements Forge {
     )
   }
 
-  async requestReviewers(pr: PullRequest, users: string[], teams: string[]): Promise<void> {
-    if (users.length === 0 && teams.length === 0) return
+  async requestReviewers(
+    pr: PullRequest,
+    users: string[],
+    teams: string[],
+    options: {again?: boolean} = {}
+  ): Promise<void> {
+    // Logins and slugs are case-insensitive on GitHub.
+    const pending = lower(pr.requestedReviewers ?? [])
+    const pendingTeams = lower(pr.requestedTeams ?? [])
+    let missing = users.filter(u => !pending.has(u.toLowerCase()))
+    const missingTeams = teams.filter(t => !pendingTeams.has(t.toLowerCase()))
+    if (missing.length > 0 && !options.again) {
+      // GitHub drops a request once the person reviews; asking again would re-notify them.
+      const reviews = await this.call(`list reviews of #${pr.number}`, () =>
+        this.client.paginate(this.client.rest.pulls.listReviews, {
+          owner: this.owner,
+          repo: this.repo,
+          pull_number: pr.number,
+          per_page: 100
+        })
+      )
+      const reviewed = lower(reviews.map(r => r.user?.login ?? '').filter(Boolean))
+      missing = missing.filter(u => !reviewed.has(u.toLowerCase()))
+    }
+    if (missing.length === 0 && missingTeams.length === 0) return
     await this.call(`request reviewers on #${pr.number}`, () =>
       this.client.rest.pulls.requestReviewers({
         owner: this.owner,
         repo: this.repo,
         pull_number: pr.number,
-        ...(users.length > 0 ? {reviewers: users} : {}),
-        ...(teams.length > 0 ? {team_reviewers: teams} : {})
+        ...(missing.length > 0 ? {reviewers: missing} : {}),
+        ...(missingTeams.length > 0 ? {team_reviewers: missingTeams} : {})
       })
     )
   }
 
   async addAssignees(pr: PullRequest, users: string[]): Promise<void> {
-    if (users.length === 0) return
+    const current = lower(pr.assignees ?? [])
+    const missing = users.filter(u => !current.has(u.toLowerCase()))
+    if (missing.length === 0) return
     await this.call(`assign #${pr.number}`, () =>
       this.client.rest.issues.addAssignees({
         owner: this.owner,
         repo: this.repo,
         issue_number: pr.number,
-        assignees: users
+        assignees: missing
       })
     )
   }
@@ -510,6 +538,10 @@ export class GitHubForge implements Forge {
   }
 }
 
+function lower(names: string[]): Set<string> {
+  return new Set(names.map(n => n.toLowerCase()))
+}
+
 function toPullRequest(p: RestPull): PullRequest {
   return {
     number: p.number,
@@ -521,6 +553,9 @@ function toPullRequest(p: RestPull): PullRequest {
     body: p.body ?? '',
     draft: p.draft === true,
     labels: p.labels.map(l => l.name ?? '').filter(Boolean),
+    ...(p.requested_reviewers ? {requestedReviewers: p.requested_reviewers.map(u => u.login)} : {}),
+    ...(p.requested_teams ? {requestedTeams: p.requested_teams.map(t => t.slug)} : {}),
+    ...(p.assignees ? {assignees: p.assignees.map(u => u.login)} : {}),
     autoMerge: p.auto_merge != null
   }
 }

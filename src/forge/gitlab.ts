@@ -110,7 +110,10 @@ export class GitLabForge implements Forge {
     const ids = await this.resolveUsers(users)
     const current = await this.show(pr)
     // reviewer_ids replaces the set; keep whoever is already there.
-    const merged = union(current.reviewers?.map(r => r.id) ?? [], ids)
+    const have = current.reviewers?.map(r => r.id) ?? []
+    const merged = union(have, ids)
+    // Everyone is already a reviewer (GitLab keeps them after they review): nothing to ask.
+    if (merged.length === have.length) return
     await this.call(`request reviewers on !${pr.number}`, () =>
       this.api.MergeRequests.edit(this.project, pr.number, {reviewerIds: merged})
     )
@@ -120,7 +123,9 @@ export class GitLabForge implements Forge {
     if (users.length === 0) return
     const ids = await this.resolveUsers(users)
     const current = await this.show(pr)
-    const merged = union(current.assignees?.map(r => r.id) ?? [], ids)
+    const have = current.assignees?.map(r => r.id) ?? []
+    const merged = union(have, ids)
+    if (merged.length === have.length) return
     await this.call(`assign !${pr.number}`, () =>
       this.api.MergeRequests.edit(this.project, pr.number, {assigneeIds: merged})
     )

@@ -477,10 +477,12 @@ async function finishPullRequest(
 
   const missingLabels = (input.labels ?? []).filter(l => !pr!.labels.includes(l))
   await forge.addLabels(pr, missingLabels)
-  if (operation !== 'unchanged') {
-    // Asking again after new content is the point of a review request; on an untouched PR it would only be noise.
-    await forge.requestReviewers(pr, input.reviewers ?? [], input.teamReviewers ?? [])
-  }
+  // Decorations are ensured on every run, so a run that failed half-way through them is
+  // completed by the next one. Reviewers who already reviewed are asked again only when the
+  // content changed; on an untouched PR that would only be noise.
+  await forge.requestReviewers(pr, input.reviewers ?? [], input.teamReviewers ?? [], {
+    again: operation !== 'unchanged'
+  })
   await forge.addAssignees(pr, input.assignees ?? [])
   if (input.autoMerge && !pr.autoMerge) {
     await forge.enableAutoMerge(pr, input.autoMerge)

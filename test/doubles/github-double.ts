@@ -64,6 +64,8 @@ export interface GhPull {
   requested_reviewers: string[]
   requested_teams: string[]
   assignees: string[]
+  /** Submitted reviews, oldest first (GET /pulls/{n}/reviews). */
+  reviews: {login: string; state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED'}[]
   auto_merge: null | {merge_method: string}
   owner: string
   repo: string
@@ -186,11 +188,18 @@ export class GitHubDouble {
       requested_reviewers: [],
       requested_teams: [],
       assignees: [],
+      reviews: [],
       auto_merge: null,
       ...p
     }
     this.pulls.push(pull)
     return pull
+  }
+
+  /** A person reviews: like GitHub, this fulfils (removes) their pending review request. */
+  submitReview(pull: GhPull, login: string, state: GhPull['reviews'][number]['state']): void {
+    pull.reviews.push({login, state})
+    pull.requested_reviewers = pull.requested_reviewers.filter(u => u !== login)
   }
 
   private nextNumber(owner: string, repo: string): number {
@@ -348,6 +357,32 @@ export class GitHubDouble {
       case 'pulls/get': {
         const p = findPull(params.pull_number)
         return p ? [200, this.pullJson(p, repo)] : notFound
+      }
+      case 'pulls/list-reviews': {
+        const p = findPull(params.pull_number)
+        if (!p) return notFound
+        return this.page(
+          p.reviews.map((r, i) => ({
+            id: 5000 + i,
+            node_id: `PRR_${p.number}_${i}`,
+            user: {login: r.login, id: 9000 + i, type: 'User'},
+            body: '',
+            state: r.state,
+            html_url: `${this.origin}/${repo.owner}/${repo.repo}/pull/${p.number}#pullrequestreview-${5000 + i}`,
+            pull_request_url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/pulls/${p.number}`,
+            author_association: 'COLLABORATOR',
+            _links: {
+              html: {href: `${this.origin}/${repo.owner}/${repo.repo}/pull/${p.number}`},
+              pull_request: {
+                href: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/pulls/${p.number}`
+              }
+            },
+            submitted_at: '2026-01-01T00:00:00Z',
+            commit_id: '0000000000000000000000000000000000000000'
+          })),
+          query,
+          `/repos/${repo.owner}/${repo.repo}/pulls/${p.number}/reviews`
+        )
       }
       case 'pulls/create': {
         const head = String(body.head ?? '')

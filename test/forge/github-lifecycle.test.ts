@@ -141,6 +141,63 @@ describe('PR lifecycle against the GitHub double', () => {
     ])
   })
 
+  it('a run that failed while decorating is completed by the next, unchanged run', async () => {
+    const decorated = input({
+      labels: ['deploy', 'dev'],
+      reviewers: ['alice'],
+      teamReviewers: ['sre'],
+      assignees: ['bob']
+    })
+    gh.inject({
+      method: 'POST',
+      path: /\/issues\/1\/labels$/,
+      status: 403,
+      body: {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest/issues/labels#add-labels-to-an-issue',
+        status: '403'
+      }
+    })
+    await expect(runPrLifecycle(decorated)).rejects.toThrow(/add labels to #1.*HTTP 403/)
+    expect(gh.pulls[0]).toMatchObject({labels: [], requested_reviewers: [], assignees: []})
+
+    const again = await runPrLifecycle({...decorated, forge: forge()})
+    expect(again.operation).toBe('unchanged')
+    expect(gh.pulls).toHaveLength(1)
+    expect(gh.pulls[0]).toMatchObject({
+      labels: ['deploy', 'dev'],
+      requested_reviewers: ['alice'],
+      requested_teams: ['sre'],
+      assignees: ['bob']
+    })
+  })
+
+  it('re-runs ask no one twice: pending and already-given reviews are left alone', async () => {
+    const decorated = () =>
+      input({labels: ['deploy'], reviewers: ['alice', 'bob'], assignees: ['bob']})
+    expect((await runPrLifecycle(decorated())).operation).toBe('created')
+    const asks = () => gh.requests.filter(r => /\/requested_reviewers$/.test(r.path))
+    const writes = () => gh.requests.filter(r => r.method !== 'GET')
+    expect(asks()).toHaveLength(1)
+    // bob reviews (GitHub drops his pending request); alice's stays pending.
+    gh.submitReview(gh.pulls[0], 'bob', 'APPROVED')
+    const before = writes().length
+
+    expect((await runPrLifecycle(decorated())).operation).toBe('unchanged')
+    expect(asks()).toHaveLength(1)
+    expect(writes()).toHaveLength(before)
+    expect(gh.pulls[0].requested_reviewers).toEqual(['alice'])
+
+    // New content is worth a fresh look: bob is asked again, alice (still pending) is not.
+    const updated = await runPrLifecycle({
+      ...decorated(),
+      edit: setTag('apps/web/overlays/dev', 'ghcr.io/acme/web', '1.2.0')
+    })
+    expect(updated.operation).toBe('updated')
+    expect(asks()).toHaveLength(2)
+    expect(asks()[1].body).toEqual({reviewers: ['bob']})
+  })
+
   it('reuses a branch left without a PR by a half-failed run', async () => {
     gh.inject({
       method: 'POST',

@@ -83,6 +83,31 @@ describe('MR lifecycle against the GitLab double', () => {
     expect(gl.mergeRequests[0].reviewer_ids.sort()).toEqual([7, 8])
   })
 
+  it('a run that failed while decorating is completed by the next, unchanged run', async () => {
+    const decorated = () => input({labels: ['deploy'], reviewers: ['alice'], assignees: ['@bob']})
+    gl.inject({
+      method: 'PUT',
+      path: /\/merge_requests\/1$/,
+      status: 403,
+      body: {message: '403 Forbidden'}
+    })
+    await expect(runPrLifecycle(decorated())).rejects.toThrow(/403/)
+    expect(gl.mergeRequests[0]).toMatchObject({labels: [], reviewer_ids: [], assignee_ids: []})
+
+    expect((await runPrLifecycle(decorated())).operation).toBe('unchanged')
+    expect(gl.mergeRequests).toHaveLength(1)
+    expect(gl.mergeRequests[0]).toMatchObject({
+      labels: ['deploy'],
+      reviewer_ids: [7],
+      assignee_ids: [8]
+    })
+    // A third run finds everything in place and writes nothing.
+    const puts = () => gl.requests.filter(r => r.method === 'PUT').length
+    const before = puts()
+    expect((await runPrLifecycle(decorated())).operation).toBe('unchanged')
+    expect(puts()).toBe(before)
+  })
+
   it('draft MRs carry the Draft: prefix and stay drafts on update', async () => {
     await runPrLifecycle(input({draft: true}))
     expect(gl.mergeRequests[0].title).toMatch(/^Draft: Deploy/)
