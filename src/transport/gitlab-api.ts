@@ -1,5 +1,6 @@
 import {OperationError, errorMessage} from '../core/errors.js'
 import {gitLabStatusFix} from '../forge/gitlab-status.js'
+import {backoffDelay, DEFAULT_BACKOFF, type Backoff} from '../git/remote-write.js'
 import {
   entryKind,
   type BranchApi,
@@ -18,7 +19,32 @@ export interface GitLabRepoApiOptions {
   project: string
   token: string
   timeoutMs?: number
+  /**
+   * Tries per read when GitLab answers 5xx or the connection breaks; the
+   * same budget Octokit's retry plugin gives the GitHub calls. Default 3.
+   */
+  readAttempts?: number
+  backoff?: Backoff
 }
+
+/** Connection failures worth another try; refused or unknown hosts are not (wrong --api-url). */
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT'
+])
+
+function transientFetchError(e: unknown): boolean {
+  if ((e as {name?: string}).name === 'TimeoutError') return true
+  const code = (e as {cause?: {code?: string}}).cause?.code
+  return code !== undefined && TRANSIENT_CODES.has(code)
+}
+
+const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 
 interface Answer {
   status: number
@@ -53,41 +79,60 @@ export class GitLabRepoApi implements BranchApi {
   ): Promise<Answer> {
     const url = new URL(this.base + path)
     for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v)
-    this.stats.requests++
-    let res: Response
-    try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          'PRIVATE-TOKEN': this.options.token,
-          accept: 'application/json',
-          ...(options.body !== undefined ? {'content-type': 'application/json'} : {})
-        },
-        body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
-      })
-    } catch (e) {
-      throw new OperationError(
-        `GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`
-      )
+    // Reads are retried on 5xx and dropped connections. The commit POST is not: after a 5xx
+    // its outcome is unknown, and the write loop re-reads the branch before anything else.
+    const idempotent = method === 'GET' || method === 'HEAD'
+    const attempts = idempotent ? (this.options.readAttempts ?? 3) : 1
+    const backoff = this.options.backoff ?? DEFAULT_BACKOFF
+    for (let attempt = 1; ; attempt++) {
+      const started = Date.now()
+      const last = attempt >= attempts
+      const retried = attempt > 1 ? ` (after ${attempt} attempts)` : ''
+      this.stats.requests++
+      let res: Response
+      try {
+        res = await fetch(url, {
+          method,
+          headers: {
+            'PRIVATE-TOKEN': this.options.token,
+            accept: 'application/json',
+            ...(options.body !== undefined ? {'content-type': 'application/json'} : {})
+          },
+          body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
+        })
+      } catch (e) {
+        if (!last && transientFetchError(e)) {
+          await (backoff.sleep ?? sleepMs)(backoffDelay(attempt, backoff, Date.now() - started))
+          continue
+        }
+        throw new OperationError(
+          `GitLab could not ${what}: ${this.where} is unreachable${retried} (${errorMessage(e)}); check --api-url and the network, then re-run`
+        )
+      }
+      const text = await res.text()
+      let data: unknown = text
+      try {
+        data = text ? JSON.parse(text) : undefined
+      } catch {
+        // Proxies answer HTML; keep the text for the message.
+      }
+      if (res.ok || options.accept?.includes(res.status)) {
+        return {status: res.status, data, headers: res.headers}
+      }
+      if (res.status >= 500 && !last) {
+        await (backoff.sleep ?? sleepMs)(backoffDelay(attempt, backoff, Date.now() - started))
+        continue
+      }
+      throw this.failure(what, res.status, data, attempt)
     }
-    const text = await res.text()
-    let data: unknown = text
-    try {
-      data = text ? JSON.parse(text) : undefined
-    } catch {
-      // Proxies answer HTML; keep the text for the message.
-    }
-    if (res.ok || options.accept?.includes(res.status)) {
-      return {status: res.status, data, headers: res.headers}
-    }
-    throw this.failure(what, res.status, data)
   }
 
-  private failure(what: string, status: number, data: unknown): OperationError {
+  private failure(what: string, status: number, data: unknown, attempts = 1): OperationError {
     const message = messageOf(data)
+    const retried = attempts > 1 ? ` (after ${attempts} attempts)` : ''
     return new OperationError(
-      `GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${gitLabStatusFix(status)}`
+      `GitLab could not ${what} at ${this.where}: HTTP ${status}${retried} ${message}; ${gitLabStatusFix(status)}`
     )
   }
 

@@ -229,6 +229,10 @@ export class GitLabDouble {
     this.failures.push({times: 1, ...failure})
   }
 
+  clearFailures(): void {
+    this.failures.length = 0
+  }
+
   openMergeRequest(
     m: Partial<GlMergeRequest> & {projectId: number; source_branch: string; target_branch: string}
   ): GlMergeRequest {

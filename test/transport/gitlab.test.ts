@@ -35,6 +35,7 @@ async function useRepo(r: TransportRepo) {
 beforeEach(async () => {
   await useRepo(await transportRepo())
   gl.beforeHandle = undefined
+  gl.clearFailures()
   gl.requests.length = 0
 })
 
@@ -110,6 +111,74 @@ describe('set-image --repo over the GitLab commits API', () => {
     ])
     expect(gl.requests.map(q => q.path).join('\n')).not.toContain(GITLAB_TOKEN)
     expect(r.stdout).not.toContain(GITLAB_TOKEN)
+  })
+
+  it('reads answered 502 are retried with backoff and the commit lands', async () => {
+    const before = await repo.head()
+    gl.inject({
+      method: 'GET',
+      path: /\/repository\/tree$/,
+      status: 502,
+      body: '502 Bad Gateway',
+      times: 2
+    })
+    const r = await cli(
+      args(
+        '--path',
+        overlay('web'),
+        '--image',
+        'ghcr.io/acme/web:1.1.0',
+        '--transport',
+        'api',
+        '--json'
+      ),
+      {GITOPS_TOKEN: GITLAB_TOKEN}
+    )
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({pushed: true, attempts: 1, transport: 'api'})
+    expect(gl.requests.filter(q => q.status === 502)).toHaveLength(2)
+    expect(commitPosts()).toHaveLength(1)
+    expect((await repo.log())[0].parents).toEqual([before])
+    expect(await repo.readFile(kfile('web'))).toContain('newTag: 1.1.0')
+  })
+
+  it('a GitLab that keeps failing stops after 3 tries, says so, and leaves the remote alone', async () => {
+    const before = await repo.head()
+    gl.inject({
+      method: 'GET',
+      path: /\/repository\/tree$/,
+      status: 503,
+      body: {message: '503 Service Unavailable'},
+      times: 100
+    })
+    const r = await cli(
+      args('--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0', '--transport', 'api'),
+      {GITOPS_TOKEN: GITLAB_TOKEN}
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(
+      /HTTP 503 \(after 3 attempts\) 503 Service Unavailable; retry later; if it persists, check the GitLab instance/
+    )
+    expect(gl.requests.filter(q => q.status === 503)).toHaveLength(3)
+    expect(commitPosts()).toHaveLength(0)
+    expect(await repo.head()).toBe(before)
+  })
+
+  it('4xx answers are not retried', async () => {
+    gl.inject({
+      method: 'GET',
+      path: /\/repository\/tree$/,
+      status: 403,
+      body: {message: '403 Forbidden'},
+      times: 100
+    })
+    const r = await cli(
+      args('--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0', '--transport', 'api'),
+      {GITOPS_TOKEN: GITLAB_TOKEN}
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/HTTP 403 403 Forbidden; give the token the api scope/)
+    expect(gl.requests.filter(q => q.status === 403)).toHaveLength(1)
   })
 
   it('16 concurrent writers on different files all land on the first attempt', async () => {
