@@ -5,7 +5,8 @@ import {OperationError, UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {authFailureMessage, authFromEnv, type GitAuth} from './auth.js'
 import {Git, type Identity} from './git.js'
-import {isTransient, type RemoteFailure} from './push-result.js'
+import {GitError} from './exec.js'
+import {classifyRemoteFailure, isTransient, type RemoteFailure} from './push-result.js'
 import {displayUrl, parseRemoteUrl, type RemoteUrl} from './remote-url.js'
 import {sparseDirs, type EditPatterns} from './sparse-set.js'
 
@@ -160,7 +161,20 @@ async function writeLoop<O extends PlanOutcome>(
       `sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`
     )
     const same = checkedOut !== undefined && sameList(checkedOut, dirs)
-    await git.checkoutSparse(base, same ? undefined : dirs)
+    // The checkout downloads the sparse set's file contents: a network step of its own.
+    const checkout = await retry(`download files at ${base.slice(0, 12)} from ${where}`, () =>
+      git.checkoutSparse(base, same ? undefined : dirs).then(
+        () => ({kind: 'done' as const}),
+        (e: unknown) => {
+          if (!(e instanceof GitError)) throw e
+          return {kind: 'failed' as const, failure: classifyRemoteFailure(e.output.stderr), e}
+        }
+      )
+    )
+    if (checkout.result.kind === 'failed') {
+      if (!isTransient(checkout.result.failure)) throw checkout.result.e
+      throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries)
+    }
     checkedOut = dirs
     const outcome = await options.planner.plan(git.dir)
     if (!outcome.changed) return {...common, kind: 'unchanged', base, outcome}

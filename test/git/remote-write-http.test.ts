@@ -216,6 +216,34 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
     await repo.fsck()
   })
 
+  it('a 502 while the sparse checkout downloads file contents is retried', async () => {
+    await startServer()
+    let armed = false
+    const logs: string[] = []
+    const result = await remoteWrite(
+      options(
+        {GITOPS_TOKEN: TOKEN},
+        {
+          log: m => void logs.push(m),
+          // Fires after the clone, right before the checkout fetches the blobs it needs.
+          debug: m => {
+            if (!armed && /^sparse checkout of/.test(m)) {
+              armed = true
+              server.failNext(1)
+            }
+          }
+        }
+      )
+    )
+    expect(armed).toBe(true)
+    expect(result).toMatchObject({kind: 'pushed', attempts: 1})
+    expect(logs.join('\n')).toMatch(
+      /download files at [0-9a-f]{12} from .* failed \(.*502.*\); attempt 2 of 3/
+    )
+    expect(server.requests.filter(q => q.status === 502)).toHaveLength(1)
+    await repo.fsck()
+  })
+
   it('pushes that keep failing with 503 stop at --max-attempts and leave the branch alone', async () => {
     await startServer()
     const head = await repo.head()
