@@ -26253,25 +26253,43 @@ class GitHubForge {
             labels
         }));
     }
-    async requestReviewers(pr, users, teams) {
-        if (users.length === 0 && teams.length === 0)
+    async requestReviewers(pr, users, teams, options = {}) {
+        // Logins and slugs are case-insensitive on GitHub.
+        const pending = lower(pr.requestedReviewers ?? []);
+        const pendingTeams = lower(pr.requestedTeams ?? []);
+        let missing = users.filter(u => !pending.has(u.toLowerCase()));
+        const missingTeams = teams.filter(t => !pendingTeams.has(t.toLowerCase()));
+        if (missing.length > 0 && !options.again) {
+            // GitHub drops a request once the person reviews; asking again would re-notify them.
+            const reviews = await this.call(`list reviews of #${pr.number}`, () => this.client.paginate(this.client.rest.pulls.listReviews, {
+                owner: this.owner,
+                repo: this.repo,
+                pull_number: pr.number,
+                per_page: 100
+            }));
+            const reviewed = lower(reviews.map(r => r.user?.login ?? '').filter(Boolean));
+            missing = missing.filter(u => !reviewed.has(u.toLowerCase()));
+        }
+        if (missing.length === 0 && missingTeams.length === 0)
             return;
         await this.call(`request reviewers on #${pr.number}`, () => this.client.rest.pulls.requestReviewers({
             owner: this.owner,
             repo: this.repo,
             pull_number: pr.number,
-            ...(users.length > 0 ? { reviewers: users } : {}),
-            ...(teams.length > 0 ? { team_reviewers: teams } : {})
+            ...(missing.length > 0 ? { reviewers: missing } : {}),
+            ...(missingTeams.length > 0 ? { team_reviewers: missingTeams } : {})
         }));
     }
     async addAssignees(pr, users) {
-        if (users.length === 0)
+        const current = lower(pr.assignees ?? []);
+        const missing = users.filter(u => !current.has(u.toLowerCase()));
+        if (missing.length === 0)
             return;
         await this.call(`assign #${pr.number}`, () => this.client.rest.issues.addAssignees({
             owner: this.owner,
             repo: this.repo,
             issue_number: pr.number,
-            assignees: users
+            assignees: missing
         }));
     }
     async enableAutoMerge(pr, method) {
@@ -26513,6 +26531,9 @@ class GitHubForge {
         return new OperationError(`GitHub could not ${what} at ${where}: ${status ? `HTTP ${status} ` : ''}${text}; ${fix}`, { cause: e });
     }
 }
+function lower(names) {
+    return new Set(names.map(n => n.toLowerCase()));
+}
 function toPullRequest(p) {
     return {
         number: p.number,
@@ -26524,6 +26545,9 @@ function toPullRequest(p) {
         body: p.body ?? '',
         draft: p.draft === true,
         labels: p.labels.map(l => l.name ?? '').filter(Boolean),
+        ...(p.requested_reviewers ? { requestedReviewers: p.requested_reviewers.map(u => u.login) } : {}),
+        ...(p.requested_teams ? { requestedTeams: p.requested_teams.map(t => t.slug) } : {}),
+        ...(p.assignees ? { assignees: p.assignees.map(u => u.login) } : {}),
         autoMerge: p.auto_merge != null
     };
 }
@@ -26973,10 +26997,856 @@ function gitLabStatusFix(status) {
                 : 'retry later; if it persists, check the GitLab instance';
 }
 
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/git/exec.ts
+
+class GitError extends Error {
+    output;
+    args;
+    constructor(message, output, args) {
+        super(message);
+        this.output = output;
+        this.args = args;
+        this.name = 'GitError';
+    }
+}
+/**
+ * The environment every git child gets. Prompts would hang a CI job forever,
+ * and user/system config (hooks, aliases, credential helpers, signing) must not
+ * change what we do.
+ */
+function hardenedEnv(extra = {}) {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) {
+        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
+        if (k.startsWith('GIT_') && !KEEP.has(k))
+            continue;
+        env[k] = v;
+    }
+    Object.assign(env, {
+        GIT_TERMINAL_PROMPT: '0',
+        GCM_INTERACTIVE: 'Never',
+        GIT_ASKPASS: 'echo',
+        SSH_ASKPASS: 'echo',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_LFS_SKIP_SMUDGE: '1',
+        LC_ALL: 'C',
+        LANG: 'C'
+    });
+    for (const [k, v] of Object.entries(extra)) {
+        if (v === undefined)
+            delete env[k];
+        else
+            env[k] = v;
+    }
+    return env;
+}
+// SSH users rely on these; the rest of GIT_* is dropped.
+const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
+/** The single funnel through which every git process is started. */
+function execGit(args, options) {
+    const config = Object.entries(options.config ?? {});
+    const configEnv = {};
+    if (config.length > 0) {
+        configEnv.GIT_CONFIG_COUNT = String(config.length);
+        config.forEach(([k, v], i) => {
+            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
+            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
+        });
+    }
+    const env = hardenedEnv({ ...options.env, ...configEnv });
+    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const out = [];
+        const err = [];
+        let timer;
+        if (options.timeoutMs) {
+            timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+        }
+        child.stdout.on('data', d => out.push(d));
+        child.stderr.on('data', d => err.push(d));
+        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            const result = {
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(out).toString('utf8'),
+                stderr: redact(Buffer.concat(err).toString('utf8'))
+            };
+            if (result.code !== 0 && !options.allowFailure) {
+                const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
+                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
+                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
+            }
+            else
+                resolve(result);
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
+function configEnv(config = {}) {
+    const entries = Object.entries(config);
+    if (entries.length === 0)
+        return {};
+    const env = { GIT_CONFIG_COUNT: String(entries.length) };
+    entries.forEach(([k, v], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = k;
+        env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
+    return env;
+}
+/**
+ * Streaming sibling of execGit for long-lived git processes whose output must
+ * not be buffered (the test smart-HTTP server's `git http-backend`). Same
+ * hardened environment and config channel, so there is still one funnel.
+ */
+function spawnGit(args, options) {
+    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
+    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+;// CONCATENATED MODULE: ./src/git/push-result.ts
+/**
+ * Pure classification of what git printed when a push, clone or fetch
+ * failed. Retry decisions hang on this, so it is kept apart from process
+ * handling and unit-tested against stderr captured from real servers
+ * (git receive-pack, GitHub, GitLab, smart HTTP).
+ */
+/** Worth trying again after a pause: the server or the link failed, not the request. */
+function isTransient(failure) {
+    return failure.kind === 'error' && failure.reason === 'transient';
+}
+const PROTECTED = [
+    /protected branch/i,
+    /\bGH006\b/,
+    /\bGH013\b/,
+    /repository rule violations/i,
+    /not allowed to push code to protected branches/i,
+    /not allowed to force push code to a protected branch/i
+];
+const MOVED = [
+    /\(fetch first\)/,
+    /\(non-fast-forward\)/,
+    /\(stale info\)/,
+    /cannot lock ref/i,
+    /incorrect old value provided/i,
+    /\(failed to update ref\)/,
+    /\(failed to lock\)/,
+    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
+];
+const AUTH = [
+    /Authentication failed for/i,
+    /could not read (Username|Password) for/i,
+    /HTTP Basic: Access denied/i,
+    /Invalid username or (password|token)/i,
+    /Permission to \S+ denied to/i,
+    /Write access to repository not granted/i,
+    /not allowed to push code to this project/i,
+    /You are not allowed to (download|upload|push)/i,
+    /requested URL returned error: 40[13]\b/i,
+    /Permission denied \(publickey/i,
+    /Host key verification failed/i
+];
+const NOT_FOUND = [
+    /repository '[^']*' not found/i,
+    /Repository not found/i,
+    /does not appear to be a git repository/i,
+    /requested URL returned error: 404\b/i,
+    /Remote branch \S+ not found in upstream/i,
+    /couldn't find remote ref/i,
+    /The project you were looking for could not be found/i
+];
+// Checked before NETWORK: "RPC failed ... Couldn't connect" would otherwise look transient.
+const NETWORK = [
+    /Could not resolve host/i,
+    /Connection refused/i,
+    /Couldn't connect to server/i,
+    /SSL certificate problem|server certificate verification failed/i
+];
+const TRANSIENT = [
+    /requested URL returned error: 5\d\d\b/i,
+    /\bHTTP 5\d\d\b/,
+    /RPC failed/i,
+    /Connection reset/i,
+    /Connection timed out/i,
+    /Operation timed out/i,
+    /Operation too slow/i,
+    /Empty reply from server/i,
+    /the remote end hung up unexpectedly/i,
+    /unexpected disconnect while reading sideband/i,
+    /early EOF/i,
+    /transfer closed with/i,
+    /remote failed to report status/i,
+    /SSL_(read|write)|gnutls_handshake|TLS connection was non-properly terminated/i,
+    /unable to access '[^']*': (Recv|Send) failure/i
+];
+/** Unreachable for a reason not named above (no route...): not retried either. */
+const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i];
+const anyOf = (patterns, text) => patterns.some(p => p.test(text));
+function httpStatus(text) {
+    const m = /returned error: (40[13])\b/.exec(text);
+    if (m)
+        return m[1] === '401' ? 401 : 403;
+    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
+        return 401;
+    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
+        return 403;
+    }
+    return undefined;
+}
+/**
+ * The lines worth showing a human: what the server said and what git
+ * concluded, without progress noise and the generic "hint:" paragraphs.
+ */
+function pushDetail(text) {
+    const lines = text
+        .split(/\r?\n/)
+        .map(l => l.replace(/\s+$/, ''))
+        .filter(l => l.trim() !== '')
+        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
+        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
+        .filter(l => !/^error: failed to push some refs/.test(l));
+    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
+    return useful.slice(-6).join('\n').trim();
+}
+/** Classifies a failed clone, fetch or ls-remote from its stderr. */
+function classifyRemoteFailure(stderr) {
+    const detail = pushDetail(stderr);
+    if (anyOf(AUTH, stderr))
+        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
+    if (anyOf(NOT_FOUND, stderr))
+        return { kind: 'error', reason: 'not-found', detail };
+    if (anyOf(NETWORK, stderr))
+        return { kind: 'error', reason: 'network', detail };
+    if (anyOf(TRANSIENT, stderr))
+        return { kind: 'error', reason: 'transient', detail };
+    if (anyOf(UNREACHABLE, stderr))
+        return { kind: 'error', reason: 'network', detail };
+    return { kind: 'error', reason: 'unknown', detail };
+}
+/**
+ * Classifies `git push --porcelain` from its exit code, stdout (the
+ * porcelain status lines) and stderr (what the remote said).
+ */
+function classifyPush(output) {
+    const text = `${output.stdout}\n${output.stderr}`;
+    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
+    if (output.code === 0 && refLines.length === 0) {
+        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
+    }
+    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
+    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
+    if (anyOf(PROTECTED, text))
+        return { kind: 'rejected', reason: 'protected', detail };
+    if (anyOf(MOVED, text))
+        return { kind: 'rejected', reason: 'moved', detail };
+    if (anyOf(AUTH, text))
+        return { kind: 'auth-failed', status: httpStatus(text), detail };
+    if (/hook declined/i.test(text))
+        return { kind: 'rejected', reason: 'hook-declined', detail };
+    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
+        return { kind: 'rejected', reason: 'other', detail };
+    }
+    const failure = classifyRemoteFailure(output.stderr);
+    if (failure.kind === 'auth-failed')
+        return failure;
+    return { kind: 'error', reason: failure.reason, detail };
+}
+
+;// CONCATENATED MODULE: ./src/git/git.ts
+
+
+
+
+/**
+ * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
+ * (our only channel for auth config) needs 2.31 anyway.
+ */
+const MIN_GIT_VERSION = [2, 35, 0];
+/**
+ * Settings that keep a throwaway clone predictable whatever the user's global
+ * config says: no hooks, no signing prompts, no background maintenance, no
+ * line-ending rewrites of the bytes we edit.
+ */
+const BASE_CONFIG = {
+    'core.hooksPath': '/dev/null',
+    'core.autocrlf': 'false',
+    'core.safecrlf': 'false',
+    'core.fsmonitor': 'false',
+    'commit.gpgSign': 'false',
+    'gc.auto': '0',
+    'maintenance.auto': 'false',
+    'fetch.writeCommitGraph': 'false',
+    'advice.detachedHead': 'false',
+    'init.defaultBranch': 'main',
+    'protocol.version': '2',
+    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
+    'http.lowSpeedLimit': '1',
+    'http.lowSpeedTime': '60'
+};
+let versionCheck;
+/**
+ * One repository on disk, driven through the exec funnel. Methods are named
+ * for what the caller wants and return domain results; `try*` methods are
+ * probes that answer with a boolean and never throw for a "no".
+ */
+class Git {
+    dir;
+    ctx;
+    constructor(dir, ctx) {
+        this.dir = dir;
+        this.ctx = ctx;
+    }
+    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
+    static async create(dir, ctx) {
+        versionCheck ??= Git.checkVersion(ctx.redactor);
+        await versionCheck;
+        return new Git(dir, ctx);
+    }
+    static async checkVersion(redactor) {
+        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
+        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
+        if (!m)
+            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
+        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
+        for (let i = 0; i < 3; i++) {
+            if (have[i] > MIN_GIT_VERSION[i])
+                break;
+            if (have[i] < MIN_GIT_VERSION[i]) {
+                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
+            }
+        }
+        return have.join('.');
+    }
+    run(args, options = {}) {
+        const { network, ...rest } = options;
+        this.ctx.debug?.(`git ${args.join(' ')}`);
+        return execGit(args, {
+            cwd: this.dir,
+            redactor: this.ctx.redactor,
+            env: this.ctx.env,
+            config: { ...BASE_CONFIG, ...this.ctx.config },
+            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
+            ...rest
+        });
+    }
+    /**
+     * Shallow (one commit), blobless, single-branch clone without a checkout:
+     * what it transfers is one commit and its trees, whatever the history
+     * length. File contents arrive later, only for the sparse set.
+     */
+    async cloneForEdit(url, branch) {
+        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
+        args.push('--sparse', '--single-branch', '--no-tags');
+        if (branch)
+            args.push('--branch', branch);
+        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
+        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        if (!(await this.tryResolve('HEAD')))
+            return { kind: 'empty' };
+        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
+            allowFailure: true
+        });
+        return {
+            kind: 'cloned',
+            branch: head.stdout.trim() || branch || 'HEAD',
+            commit: await this.commitOf('HEAD')
+        };
+    }
+    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
+    async listFiles(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /**
+     * Checks out `commit` with only `dirs` (recursively) plus top-level files
+     * present; blobs for them are fetched in one batch. An empty string in
+     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
+     */
+    async checkoutSparse(commit, dirs) {
+        if (dirs?.includes(''))
+            await this.run(['sparse-checkout', 'disable'], { network: true });
+        else if (dirs) {
+            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
+                input: dirs.join('\n') + '\n',
+                network: true
+            });
+        }
+        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
+    }
+    /** Fetches the branch's current tip (one commit deep, trees only). */
+    async fetchTip(branch) {
+        const ref = `refs/remotes/origin/${branch}`;
+        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        return { kind: 'fetched', commit: await this.commitOf(ref) };
+    }
+    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
+    async commitFiles(files, message, author) {
+        if (files.length === 0)
+            return null;
+        await this.run(['add', '--sparse', '--', ...files]);
+        const who = {
+            GIT_AUTHOR_NAME: author.name,
+            GIT_AUTHOR_EMAIL: author.email,
+            GIT_COMMITTER_NAME: author.name,
+            GIT_COMMITTER_EMAIL: author.email
+        };
+        // No pre-check: `commit` itself says when the bytes did not change.
+        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
+            input: message,
+            env: { ...this.ctx.env, ...who },
+            allowFailure: true
+        });
+        if (out.code !== 0) {
+            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
+                return null;
+            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
+        }
+        return this.commitOf('HEAD');
+    }
+    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
+    async pushHead(branch) {
+        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
+        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
+        return classifyPush(out);
+    }
+    /**
+     * Asks the remote where `branch` points. Used after a connection dropped
+     * mid-push, when only the server knows whether the update happened.
+     */
+    async remoteBranchCommit(branch) {
+        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+            allowFailure: true,
+            network: true,
+            timeoutMs: 30_000
+        });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
+        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
+    }
+    async commitOf(rev) {
+        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+        return out.stdout.trim();
+    }
+    async tryResolve(rev) {
+        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
+            allowFailure: true
+        });
+        return out.code === 0;
+    }
+    async tryHasStagedChanges() {
+        const out = await this.run(['diff', '--cached', '--quiet'], { allowFailure: true });
+        return out.code === 1;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:url"
+const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+;// CONCATENATED MODULE: ./src/git/remote-url.ts
+
+
+
+const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
+/**
+ * Normalises `--repo`. A password or token inside the URL would end up in
+ * `.git/config`, process listings and error messages, so it is refused with
+ * the fix instead of being used.
+ */
+function parseRemoteUrl(input, cwd) {
+    const raw = input.trim();
+    if (!raw)
+        throw new UsageError('--repo is empty; pass the config repo URL or path');
+    if (/^https?:\/\//i.test(raw)) {
+        let u;
+        try {
+            u = new URL(raw);
+        }
+        catch {
+            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
+        }
+        if (u.password) {
+            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
+        }
+        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
+        return {
+            url: raw,
+            transport: 'http',
+            origin: `${u.protocol}//${u.host}/`,
+            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
+        };
+    }
+    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
+        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
+        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
+    }
+    if (/^git:\/\//i.test(raw))
+        return { url: raw, transport: 'git' };
+    if (/^file:\/\//i.test(raw))
+        return { url: raw, transport: 'file' };
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
+    }
+    const scp = SCP_LIKE.exec(raw);
+    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
+        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
+    }
+    return { url: (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
+}
+function webFrom(host, path) {
+    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
+    if (!host || !clean || clean === '/')
+        return undefined;
+    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
+}
+/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
+function commitUrl(remote, sha) {
+    if (!remote.webUrl)
+        return undefined;
+    const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname);
+    return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`;
+}
+/** The URL as it may be shown to users: never with credentials. */
+function displayUrl(remote) {
+    if (remote.transport !== 'http')
+        return remote.url;
+    const u = new URL(remote.url);
+    u.username = '';
+    u.password = '';
+    return u.href;
+}
+
+;// CONCATENATED MODULE: ./src/git/sparse-set.ts
+
+const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
+function normalise(p) {
+    return p
+        .replace(/\\/g, '/')
+        .replace(/^\.\/+/, '')
+        .replace(/\/+$/, '')
+        .replace(/^\.$/, '');
+}
+function sparse_set_parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+/**
+ * Picks the directories to check out so the edit sees exactly what it would
+ * see in a full checkout, from the remote tree's file list alone (no blob is
+ * needed). Every directory matching a glob is kept (the planner decides which
+ * of them hold a kustomization, with the same files present), plus the parent
+ * of every `files` entry. Nested picks collapse into their ancestor because
+ * cone mode checks directories out recursively; `''` means the whole tree.
+ */
+function sparseDirs(treeFiles, patterns) {
+    const dirs = new Set();
+    for (const file of treeFiles) {
+        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
+            dirs.add(d);
+    }
+    const picked = new Set();
+    const dirGlobs = patterns.dirGlobs.map(normalise);
+    if (dirGlobs.includes(''))
+        return [''];
+    if (dirGlobs.length > 0) {
+        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
+        for (const d of dirs)
+            if (matchers.some(m => m(d)))
+                picked.add(d);
+    }
+    const files = patterns.files.map(normalise).filter(Boolean);
+    if (files.length > 0) {
+        const fileSet = new Set(treeFiles);
+        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
+        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
+        for (const f of files)
+            if (!globbed.includes(f))
+                picked.add(sparse_set_parentOf(f));
+        if (matchers.length > 0) {
+            for (const f of fileSet)
+                if (matchers.some(m => m(f)))
+                    picked.add(sparse_set_parentOf(f));
+        }
+    }
+    if (picked.has(''))
+        picked.delete(''); // root files are always in the cone
+    return collapse([...picked]);
+}
+/** Drops directories already covered by an ancestor in the list. */
+function collapse(dirs) {
+    const set = new Set(dirs);
+    const covered = (d) => {
+        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
+            if (set.has(p))
+                return true;
+        return false;
+    };
+    return [...set].filter(d => !covered(d)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/git/remote-write.ts
+
+
+
+
+
+
+
+
+
+
+/**
+ * Full jitter over a doubling window. The window starts at the longer of
+ * `baseMs` and the time the last attempt took: retrying sooner than one
+ * attempt lasts only collides again with the same writers, and on a loaded
+ * runner or a slow link an attempt takes far longer than any fixed base.
+ */
+const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
+function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
+    const start = Math.max(backoff.baseMs, lastAttemptMs);
+    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
+    return Math.round((backoff.random ?? Math.random)() * window);
+}
+const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/**
+ * Clones only what the edit needs (depth 1, one branch, no blobs but the
+ * sparse set), applies the planner, commits and pushes; when the branch moved
+ * meanwhile it fetches the new tip and re-plans from scratch on it, so a
+ * stale commit is never pushed again. The clone lives in a temp dir that is
+ * removed on every path out.
+ */
+async function remoteWrite(options) {
+    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
+    }
+    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
+    const auth = authFromEnv(remote, options.env, options.redactor);
+    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
+    try {
+        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
+            redactor: options.redactor,
+            config: auth.config,
+            debug: options.debug
+        });
+        return await writeLoop(git, remote, auth, options);
+    }
+    finally {
+        if (options.inspectClone)
+            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
+        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+    }
+}
+async function writeLoop(git, remote, auth, options) {
+    const where = displayUrl(remote);
+    const log = options.log ?? (() => undefined);
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    const retry = retrying(options, backoff, log);
+    const clone = await retry(`clone ${where}`, async () => {
+        // A failed clone may leave a partial directory behind.
+        await (0,promises_namespaceObject.rm)(git.dir, { recursive: true, force: true });
+        return git.cloneForEdit(remote.url, options.branch);
+    });
+    const cloned = clone.result;
+    if (cloned.kind === 'failed')
+        throw remoteError(cloned.failure, remote, auth, 'read', options.branch, clone.tries);
+    if (cloned.kind === 'empty') {
+        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
+    }
+    const branch = cloned.branch;
+    let base = cloned.commit;
+    const fetchTip = async () => {
+        const fetched = await retry(`fetch ${branch} from ${where}`, () => git.fetchTip(branch));
+        if (fetched.result.kind === 'failed')
+            throw remoteError(fetched.result.failure, remote, auth, 'read', branch, fetched.tries);
+        return fetched.result.commit;
+    };
+    let checkedOut;
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt, remote };
+        // Recomputed on every new tip: apps added meanwhile may match the globs.
+        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
+        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
+        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
+        // The checkout downloads the sparse set's file contents: a network step of its own.
+        const checkout = await retry(`download files at ${base.slice(0, 12)} from ${where}`, () => git.checkoutSparse(base, same ? undefined : dirs).then(() => ({ kind: 'done' }), (e) => {
+            if (!(e instanceof GitError))
+                throw e;
+            return { kind: 'failed', failure: classifyRemoteFailure(e.output.stderr), e };
+        }));
+        if (checkout.result.kind === 'failed') {
+            if (!isTransient(checkout.result.failure))
+                throw checkout.result.e;
+            throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries);
+        }
+        checkedOut = dirs;
+        const outcome = await options.planner.plan(git.dir);
+        if (!outcome.changed)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base, outcome, message };
+        await options.planner.write(git.dir, outcome);
+        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
+        if (commit === null)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const pushed = await git.pushHead(branch);
+        switch (pushed.kind) {
+            case 'pushed':
+                return { ...common, kind: 'pushed', commit, base, outcome, message };
+            case 'up-to-date': {
+                // Same edit, parent, author and second: another job pushed this very commit.
+                // The checkout now equals the branch, so planning again reports the no-op.
+                return {
+                    ...common,
+                    kind: 'unchanged',
+                    base: commit,
+                    outcome: await options.planner.plan(git.dir)
+                };
+            }
+            case 'auth-failed':
+                throw new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), 'push', pushed.status));
+            case 'error': {
+                if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
+                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
+                }
+                // The push may or may not have landed: only the server knows whether the ref moved.
+                const after = await git.remoteBranchCommit(branch);
+                if (after.kind === 'at' && after.commit === commit) {
+                    return { ...common, kind: 'pushed', commit, base, outcome, message };
+                }
+                const asked = after.kind === 'at' || isTransient(after.failure);
+                if (isTransient(pushed) && asked && attempt < options.maxAttempts) {
+                    const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                    log(`push to ${branch} failed (${oneLine(pushed.detail)}); the branch did not take it; attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on a fresh tip`);
+                    await (backoff.sleep ?? sleepMs)(delay);
+                    const tip = await fetchTip();
+                    // It landed after all (the answer was lost, and ls-remote could not tell).
+                    if (tip === commit)
+                        return { ...common, kind: 'pushed', commit, base, outcome, message };
+                    // Never push the old commit again: re-plan on whatever the branch holds now.
+                    base = tip;
+                    continue;
+                }
+                const state = after.kind === 'at'
+                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
+                    : 'the server could not be asked whether the branch moved';
+                if (isTransient(pushed) && asked) {
+                    throw new OperationError(`push to ${where} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: the server kept failing (${oneLine(pushed.detail)}); ${state}. This is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
+                }
+                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
+            }
+            case 'rejected': {
+                if (pushed.reason !== 'moved') {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: pushed.reason,
+                        detail: pushed.detail,
+                        outcome
+                    };
+                }
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await (backoff.sleep ?? sleepMs)(delay);
+                base = await fetchTip();
+            }
+        }
+    }
+}
+/**
+ * Runs a read (clone, fetch) again while it fails transiently (5xx, dropped
+ * connection), with the push loop's backoff and up to --max-attempts tries.
+ */
+function retrying(options, backoff, log) {
+    return async (what, op) => {
+        for (let tries = 1;; tries++) {
+            const started = Date.now();
+            const result = await op();
+            if (result.kind !== 'failed' || !result.failure || !isTransient(result.failure)) {
+                return { result, tries };
+            }
+            if (tries >= options.maxAttempts)
+                return { result, tries };
+            const delay = backoffDelay(tries, backoff, Date.now() - started);
+            log(`${what} failed (${oneLine(result.failure.detail)}); attempt ${tries + 1} of ${options.maxAttempts} in ${delay} ms`);
+            await (backoff.sleep ?? sleepMs)(delay);
+        }
+    };
+}
+function sameList(a, b) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+function remote_write_hostOf(remote) {
+    if (remote.transport === 'http')
+        return new URL(remote.url).host;
+    return displayUrl(remote);
+}
+function oneLine(text) {
+    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
+}
+function remoteError(failure, remote, auth, operation, branch, tries = 1) {
+    const where = displayUrl(remote);
+    if (failure.kind === 'auth-failed') {
+        return new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), operation, failure.status));
+    }
+    switch (failure.reason) {
+        case 'not-found':
+            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
+                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
+            }
+            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
+        case 'transient':
+            return new OperationError(`could not read ${where}: the server kept failing after ${tries} attempt${tries === 1 ? '' : 's'} (${oneLine(failure.detail)}); this is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
+        case 'network':
+            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
+        default:
+            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
 
 
 
+
+/** Connection failures worth another try; refused or unknown hosts are not (wrong --api-url). */
+const TRANSIENT_CODES = new Set([
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT'
+]);
+function transientFetchError(e) {
+    if (e.name === 'TimeoutError')
+        return true;
+    const code = e.cause?.code;
+    return code !== undefined && TRANSIENT_CODES.has(code);
+}
+const gitlab_api_sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
 /**
  * GitLab through REST v4: the repository tree and files APIs for reading,
  * `POST /projects/:id/repository/commits` for the commit. Every updated
@@ -27000,39 +27870,58 @@ class GitLabRepoApi {
         const url = new URL(this.base + path);
         for (const [k, v] of Object.entries(options.query ?? {}))
             url.searchParams.set(k, v);
-        this.stats.requests++;
-        let res;
-        try {
-            res = await fetch(url, {
-                method,
-                headers: {
-                    'PRIVATE-TOKEN': this.options.token,
-                    accept: 'application/json',
-                    ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
-                },
-                body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-                signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
-            });
+        // Reads are retried on 5xx and dropped connections. The commit POST is not: after a 5xx
+        // its outcome is unknown, and the write loop re-reads the branch before anything else.
+        const idempotent = method === 'GET' || method === 'HEAD';
+        const attempts = idempotent ? (this.options.readAttempts ?? 3) : 1;
+        const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
+        for (let attempt = 1;; attempt++) {
+            const started = Date.now();
+            const last = attempt >= attempts;
+            const retried = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+            this.stats.requests++;
+            let res;
+            try {
+                res = await fetch(url, {
+                    method,
+                    headers: {
+                        'PRIVATE-TOKEN': this.options.token,
+                        accept: 'application/json',
+                        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
+                    },
+                    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+                    signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
+                });
+            }
+            catch (e) {
+                if (!last && transientFetchError(e)) {
+                    await (backoff.sleep ?? gitlab_api_sleepMs)(backoffDelay(attempt, backoff, Date.now() - started));
+                    continue;
+                }
+                throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable${retried} (${errorMessage(e)}); check --api-url and the network, then re-run`);
+            }
+            const text = await res.text();
+            let data = text;
+            try {
+                data = text ? JSON.parse(text) : undefined;
+            }
+            catch {
+                // Proxies answer HTML; keep the text for the message.
+            }
+            if (res.ok || options.accept?.includes(res.status)) {
+                return { status: res.status, data, headers: res.headers };
+            }
+            if (res.status >= 500 && !last) {
+                await (backoff.sleep ?? gitlab_api_sleepMs)(backoffDelay(attempt, backoff, Date.now() - started));
+                continue;
+            }
+            throw this.failure(what, res.status, data, attempt);
         }
-        catch (e) {
-            throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable (${errorMessage(e)}); check --api-url and the network, then re-run`);
-        }
-        const text = await res.text();
-        let data = text;
-        try {
-            data = text ? JSON.parse(text) : undefined;
-        }
-        catch {
-            // Proxies answer HTML; keep the text for the message.
-        }
-        if (res.ok || options.accept?.includes(res.status)) {
-            return { status: res.status, data, headers: res.headers };
-        }
-        throw this.failure(what, res.status, data);
     }
-    failure(what, status, data) {
+    failure(what, status, data, attempts = 1) {
         const message = messageOf(data);
-        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status} ${message}; ${gitLabStatusFix(status)}`);
+        const retried = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status}${retried} ${message}; ${gitLabStatusFix(status)}`);
     }
     async defaultBranch() {
         const r = await this.call('GET', '', `read project ${this.options.project}`);
@@ -27291,8 +28180,6 @@ function describeTransport(kind, reason) {
     return `transport: ${kind} (${reason})`;
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 ;// CONCATENATED MODULE: ./src/transport/set-image-planner.ts
 
 
@@ -27440,757 +28327,6 @@ async function materialiseFromTree(view, patterns, root) {
         }
     }
     await set_image_planner_mapLimit(wanted, e => place(view, root, e));
-}
-
-;// CONCATENATED MODULE: external "node:url"
-const external_node_url_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-;// CONCATENATED MODULE: ./src/git/remote-url.ts
-
-
-
-const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
-/**
- * Normalises `--repo`. A password or token inside the URL would end up in
- * `.git/config`, process listings and error messages, so it is refused with
- * the fix instead of being used.
- */
-function parseRemoteUrl(input, cwd) {
-    const raw = input.trim();
-    if (!raw)
-        throw new UsageError('--repo is empty; pass the config repo URL or path');
-    if (/^https?:\/\//i.test(raw)) {
-        let u;
-        try {
-            u = new URL(raw);
-        }
-        catch {
-            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
-        }
-        if (u.password) {
-            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
-        }
-        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
-        return {
-            url: raw,
-            transport: 'http',
-            origin: `${u.protocol}//${u.host}/`,
-            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
-        };
-    }
-    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
-        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
-        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
-    }
-    if (/^git:\/\//i.test(raw))
-        return { url: raw, transport: 'git' };
-    if (/^file:\/\//i.test(raw))
-        return { url: raw, transport: 'file' };
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
-    }
-    const scp = SCP_LIKE.exec(raw);
-    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
-        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
-    }
-    return { url: (0,external_node_url_namespaceObject.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
-}
-function webFrom(host, path) {
-    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
-    if (!host || !clean || clean === '/')
-        return undefined;
-    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
-}
-/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
-function commitUrl(remote, sha) {
-    if (!remote.webUrl)
-        return undefined;
-    const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname);
-    return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`;
-}
-/** The URL as it may be shown to users: never with credentials. */
-function displayUrl(remote) {
-    if (remote.transport !== 'http')
-        return remote.url;
-    const u = new URL(remote.url);
-    u.username = '';
-    u.password = '';
-    return u.href;
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/git/exec.ts
-
-class GitError extends Error {
-    output;
-    args;
-    constructor(message, output, args) {
-        super(message);
-        this.output = output;
-        this.args = args;
-        this.name = 'GitError';
-    }
-}
-/**
- * The environment every git child gets. Prompts would hang a CI job forever,
- * and user/system config (hooks, aliases, credential helpers, signing) must not
- * change what we do.
- */
-function hardenedEnv(extra = {}) {
-    const env = {};
-    for (const [k, v] of Object.entries(process.env)) {
-        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
-        if (k.startsWith('GIT_') && !KEEP.has(k))
-            continue;
-        env[k] = v;
-    }
-    Object.assign(env, {
-        GIT_TERMINAL_PROMPT: '0',
-        GCM_INTERACTIVE: 'Never',
-        GIT_ASKPASS: 'echo',
-        SSH_ASKPASS: 'echo',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_LFS_SKIP_SMUDGE: '1',
-        LC_ALL: 'C',
-        LANG: 'C'
-    });
-    for (const [k, v] of Object.entries(extra)) {
-        if (v === undefined)
-            delete env[k];
-        else
-            env[k] = v;
-    }
-    return env;
-}
-// SSH users rely on these; the rest of GIT_* is dropped.
-const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
-/** The single funnel through which every git process is started. */
-function execGit(args, options) {
-    const config = Object.entries(options.config ?? {});
-    const configEnv = {};
-    if (config.length > 0) {
-        configEnv.GIT_CONFIG_COUNT = String(config.length);
-        config.forEach(([k, v], i) => {
-            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-        });
-    }
-    const env = hardenedEnv({ ...options.env, ...configEnv });
-    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-        const out = [];
-        const err = [];
-        let timer;
-        if (options.timeoutMs) {
-            timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-        }
-        child.stdout.on('data', d => out.push(d));
-        child.stderr.on('data', d => err.push(d));
-        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            const result = {
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(out).toString('utf8'),
-                stderr: redact(Buffer.concat(err).toString('utf8'))
-            };
-            if (result.code !== 0 && !options.allowFailure) {
-                const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
-                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
-            }
-            else
-                resolve(result);
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
-}
-/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
-function configEnv(config = {}) {
-    const entries = Object.entries(config);
-    if (entries.length === 0)
-        return {};
-    const env = { GIT_CONFIG_COUNT: String(entries.length) };
-    entries.forEach(([k, v], i) => {
-        env[`GIT_CONFIG_KEY_${i}`] = k;
-        env[`GIT_CONFIG_VALUE_${i}`] = v;
-    });
-    return env;
-}
-/**
- * Streaming sibling of execGit for long-lived git processes whose output must
- * not be buffered (the test smart-HTTP server's `git http-backend`). Same
- * hardened environment and config channel, so there is still one funnel.
- */
-function spawnGit(args, options) {
-    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
-    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-;// CONCATENATED MODULE: ./src/git/push-result.ts
-/**
- * Pure classification of what git printed when a push, clone or fetch
- * failed. Retry decisions hang on this, so it is kept apart from process
- * handling and unit-tested against stderr captured from real servers
- * (git receive-pack, GitHub, GitLab, smart HTTP).
- */
-const PROTECTED = [
-    /protected branch/i,
-    /\bGH006\b/,
-    /\bGH013\b/,
-    /repository rule violations/i,
-    /not allowed to push code to protected branches/i,
-    /not allowed to force push code to a protected branch/i
-];
-const MOVED = [
-    /\(fetch first\)/,
-    /\(non-fast-forward\)/,
-    /\(stale info\)/,
-    /cannot lock ref/i,
-    /incorrect old value provided/i,
-    /\(failed to update ref\)/,
-    /\(failed to lock\)/,
-    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
-];
-const AUTH = [
-    /Authentication failed for/i,
-    /could not read (Username|Password) for/i,
-    /HTTP Basic: Access denied/i,
-    /Invalid username or (password|token)/i,
-    /Permission to \S+ denied to/i,
-    /Write access to repository not granted/i,
-    /not allowed to push code to this project/i,
-    /You are not allowed to (download|upload|push)/i,
-    /requested URL returned error: 40[13]\b/i,
-    /Permission denied \(publickey/i,
-    /Host key verification failed/i
-];
-const NOT_FOUND = [
-    /repository '[^']*' not found/i,
-    /Repository not found/i,
-    /does not appear to be a git repository/i,
-    /requested URL returned error: 404\b/i,
-    /Remote branch \S+ not found in upstream/i,
-    /couldn't find remote ref/i,
-    /The project you were looking for could not be found/i
-];
-const NETWORK = [
-    /Could not resolve host/i,
-    /Failed to connect to/i,
-    /Connection refused/i,
-    /Connection reset/i,
-    /Connection timed out/i,
-    /Operation timed out/i,
-    /Empty reply from server/i,
-    /RPC failed/i,
-    /the remote end hung up unexpectedly/i,
-    /unexpected disconnect while reading sideband/i,
-    /early EOF/i,
-    /transfer closed with/i,
-    /remote failed to report status/i,
-    /SSL_(read|write|connect)|gnutls_handshake|TLS connection was non-properly terminated/i,
-    /requested URL returned error: 5\d\d\b/i,
-    /unable to access '[^']*': (Recv|Send) failure/i
-];
-const anyOf = (patterns, text) => patterns.some(p => p.test(text));
-function httpStatus(text) {
-    const m = /returned error: (40[13])\b/.exec(text);
-    if (m)
-        return m[1] === '401' ? 401 : 403;
-    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
-        return 401;
-    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
-        return 403;
-    }
-    return undefined;
-}
-/**
- * The lines worth showing a human: what the server said and what git
- * concluded, without progress noise and the generic "hint:" paragraphs.
- */
-function pushDetail(text) {
-    const lines = text
-        .split(/\r?\n/)
-        .map(l => l.replace(/\s+$/, ''))
-        .filter(l => l.trim() !== '')
-        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
-        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
-        .filter(l => !/^error: failed to push some refs/.test(l));
-    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
-    return useful.slice(-6).join('\n').trim();
-}
-/** Classifies a failed clone, fetch or ls-remote from its stderr. */
-function classifyRemoteFailure(stderr) {
-    const detail = pushDetail(stderr);
-    if (anyOf(AUTH, stderr))
-        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
-    if (anyOf(NOT_FOUND, stderr))
-        return { kind: 'error', reason: 'not-found', detail };
-    if (anyOf(NETWORK, stderr))
-        return { kind: 'error', reason: 'network', detail };
-    return { kind: 'error', reason: 'unknown', detail };
-}
-/**
- * Classifies `git push --porcelain` from its exit code, stdout (the
- * porcelain status lines) and stderr (what the remote said).
- */
-function classifyPush(output) {
-    const text = `${output.stdout}\n${output.stderr}`;
-    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
-    if (output.code === 0 && refLines.length === 0) {
-        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
-    }
-    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
-    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
-    if (anyOf(PROTECTED, text))
-        return { kind: 'rejected', reason: 'protected', detail };
-    if (anyOf(MOVED, text))
-        return { kind: 'rejected', reason: 'moved', detail };
-    if (anyOf(AUTH, text))
-        return { kind: 'auth-failed', status: httpStatus(text), detail };
-    if (/hook declined/i.test(text))
-        return { kind: 'rejected', reason: 'hook-declined', detail };
-    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
-        return { kind: 'rejected', reason: 'other', detail };
-    }
-    const failure = classifyRemoteFailure(output.stderr);
-    if (failure.kind === 'auth-failed')
-        return failure;
-    return { kind: 'error', reason: failure.reason, detail };
-}
-
-;// CONCATENATED MODULE: ./src/git/git.ts
-
-
-
-
-/**
- * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
- * (our only channel for auth config) needs 2.31 anyway.
- */
-const MIN_GIT_VERSION = [2, 35, 0];
-/**
- * Settings that keep a throwaway clone predictable whatever the user's global
- * config says: no hooks, no signing prompts, no background maintenance, no
- * line-ending rewrites of the bytes we edit.
- */
-const BASE_CONFIG = {
-    'core.hooksPath': '/dev/null',
-    'core.autocrlf': 'false',
-    'core.safecrlf': 'false',
-    'core.fsmonitor': 'false',
-    'commit.gpgSign': 'false',
-    'gc.auto': '0',
-    'maintenance.auto': 'false',
-    'fetch.writeCommitGraph': 'false',
-    'advice.detachedHead': 'false',
-    'init.defaultBranch': 'main',
-    'protocol.version': '2',
-    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
-    'http.lowSpeedLimit': '1',
-    'http.lowSpeedTime': '60'
-};
-let versionCheck;
-/**
- * One repository on disk, driven through the exec funnel. Methods are named
- * for what the caller wants and return domain results; `try*` methods are
- * probes that answer with a boolean and never throw for a "no".
- */
-class Git {
-    dir;
-    ctx;
-    constructor(dir, ctx) {
-        this.dir = dir;
-        this.ctx = ctx;
-    }
-    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
-    static async create(dir, ctx) {
-        versionCheck ??= Git.checkVersion(ctx.redactor);
-        await versionCheck;
-        return new Git(dir, ctx);
-    }
-    static async checkVersion(redactor) {
-        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
-        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
-        if (!m)
-            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
-        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
-        for (let i = 0; i < 3; i++) {
-            if (have[i] > MIN_GIT_VERSION[i])
-                break;
-            if (have[i] < MIN_GIT_VERSION[i]) {
-                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
-            }
-        }
-        return have.join('.');
-    }
-    run(args, options = {}) {
-        const { network, ...rest } = options;
-        this.ctx.debug?.(`git ${args.join(' ')}`);
-        return execGit(args, {
-            cwd: this.dir,
-            redactor: this.ctx.redactor,
-            env: this.ctx.env,
-            config: { ...BASE_CONFIG, ...this.ctx.config },
-            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
-            ...rest
-        });
-    }
-    /**
-     * Shallow (one commit), blobless, single-branch clone without a checkout:
-     * what it transfers is one commit and its trees, whatever the history
-     * length. File contents arrive later, only for the sparse set.
-     */
-    async cloneForEdit(url, branch) {
-        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
-        args.push('--sparse', '--single-branch', '--no-tags');
-        if (branch)
-            args.push('--branch', branch);
-        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
-        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        if (!(await this.tryResolve('HEAD')))
-            return { kind: 'empty' };
-        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
-            allowFailure: true
-        });
-        return {
-            kind: 'cloned',
-            branch: head.stdout.trim() || branch || 'HEAD',
-            commit: await this.commitOf('HEAD')
-        };
-    }
-    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
-    async listFiles(rev) {
-        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
-        return out.stdout.split('\0').filter(Boolean);
-    }
-    /**
-     * Checks out `commit` with only `dirs` (recursively) plus top-level files
-     * present; blobs for them are fetched in one batch. An empty string in
-     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
-     */
-    async checkoutSparse(commit, dirs) {
-        if (dirs?.includes(''))
-            await this.run(['sparse-checkout', 'disable'], { network: true });
-        else if (dirs) {
-            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
-                input: dirs.join('\n') + '\n',
-                network: true
-            });
-        }
-        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
-    }
-    /** Fetches the branch's current tip (one commit deep, trees only). */
-    async fetchTip(branch) {
-        const ref = `refs/remotes/origin/${branch}`;
-        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        return { kind: 'fetched', commit: await this.commitOf(ref) };
-    }
-    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
-    async commitFiles(files, message, author) {
-        if (files.length === 0)
-            return null;
-        await this.run(['add', '--sparse', '--', ...files]);
-        const who = {
-            GIT_AUTHOR_NAME: author.name,
-            GIT_AUTHOR_EMAIL: author.email,
-            GIT_COMMITTER_NAME: author.name,
-            GIT_COMMITTER_EMAIL: author.email
-        };
-        // No pre-check: `commit` itself says when the bytes did not change.
-        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
-            input: message,
-            env: { ...this.ctx.env, ...who },
-            allowFailure: true
-        });
-        if (out.code !== 0) {
-            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
-                return null;
-            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
-        }
-        return this.commitOf('HEAD');
-    }
-    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
-    async pushHead(branch) {
-        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
-        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
-        return classifyPush(out);
-    }
-    /**
-     * Asks the remote where `branch` points. Used after a connection dropped
-     * mid-push, when only the server knows whether the update happened.
-     */
-    async remoteBranchCommit(branch) {
-        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
-            allowFailure: true,
-            network: true,
-            timeoutMs: 30_000
-        });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
-        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
-        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
-    }
-    async commitOf(rev) {
-        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
-        return out.stdout.trim();
-    }
-    async tryResolve(rev) {
-        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
-            allowFailure: true
-        });
-        return out.code === 0;
-    }
-    async tryHasStagedChanges() {
-        const out = await this.run(['diff', '--cached', '--quiet'], { allowFailure: true });
-        return out.code === 1;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/git/sparse-set.ts
-
-const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
-function normalise(p) {
-    return p
-        .replace(/\\/g, '/')
-        .replace(/^\.\/+/, '')
-        .replace(/\/+$/, '')
-        .replace(/^\.$/, '');
-}
-function sparse_set_parentOf(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
-}
-/**
- * Picks the directories to check out so the edit sees exactly what it would
- * see in a full checkout, from the remote tree's file list alone (no blob is
- * needed). Every directory matching a glob is kept (the planner decides which
- * of them hold a kustomization, with the same files present), plus the parent
- * of every `files` entry. Nested picks collapse into their ancestor because
- * cone mode checks directories out recursively; `''` means the whole tree.
- */
-function sparseDirs(treeFiles, patterns) {
-    const dirs = new Set();
-    for (const file of treeFiles) {
-        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
-            dirs.add(d);
-    }
-    const picked = new Set();
-    const dirGlobs = patterns.dirGlobs.map(normalise);
-    if (dirGlobs.includes(''))
-        return [''];
-    if (dirGlobs.length > 0) {
-        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
-        for (const d of dirs)
-            if (matchers.some(m => m(d)))
-                picked.add(d);
-    }
-    const files = patterns.files.map(normalise).filter(Boolean);
-    if (files.length > 0) {
-        const fileSet = new Set(treeFiles);
-        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
-        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
-        for (const f of files)
-            if (!globbed.includes(f))
-                picked.add(sparse_set_parentOf(f));
-        if (matchers.length > 0) {
-            for (const f of fileSet)
-                if (matchers.some(m => m(f)))
-                    picked.add(sparse_set_parentOf(f));
-        }
-    }
-    if (picked.has(''))
-        picked.delete(''); // root files are always in the cone
-    return collapse([...picked]);
-}
-/** Drops directories already covered by an ancestor in the list. */
-function collapse(dirs) {
-    const set = new Set(dirs);
-    const covered = (d) => {
-        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
-            if (set.has(p))
-                return true;
-        return false;
-    };
-    return [...set].filter(d => !covered(d)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/git/remote-write.ts
-
-
-
-
-
-
-
-
-/**
- * Full jitter over a doubling window. The window starts at the longer of
- * `baseMs` and the time the last attempt took: retrying sooner than one
- * attempt lasts only collides again with the same writers, and on a loaded
- * runner or a slow link an attempt takes far longer than any fixed base.
- */
-const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
-function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
-    const start = Math.max(backoff.baseMs, lastAttemptMs);
-    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
-    return Math.round((backoff.random ?? Math.random)() * window);
-}
-const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
-/**
- * Clones only what the edit needs (depth 1, one branch, no blobs but the
- * sparse set), applies the planner, commits and pushes; when the branch moved
- * meanwhile it fetches the new tip and re-plans from scratch on it, so a
- * stale commit is never pushed again. The clone lives in a temp dir that is
- * removed on every path out.
- */
-async function remoteWrite(options) {
-    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
-        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
-    }
-    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
-    const auth = authFromEnv(remote, options.env, options.redactor);
-    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
-    try {
-        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
-            redactor: options.redactor,
-            config: auth.config,
-            debug: options.debug
-        });
-        return await writeLoop(git, remote, auth, options);
-    }
-    finally {
-        if (options.inspectClone)
-            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
-        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
-    }
-}
-async function writeLoop(git, remote, auth, options) {
-    const where = displayUrl(remote);
-    const log = options.log ?? (() => undefined);
-    const cloned = await git.cloneForEdit(remote.url, options.branch);
-    if (cloned.kind === 'failed')
-        throw remoteError(cloned.failure, remote, auth, 'read', options.branch);
-    if (cloned.kind === 'empty') {
-        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
-    }
-    const branch = cloned.branch;
-    let base = cloned.commit;
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    let checkedOut;
-    for (let attempt = 1;; attempt++) {
-        const started = Date.now();
-        const common = { branch, attempts: attempt, remote };
-        // Recomputed on every new tip: apps added meanwhile may match the globs.
-        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
-        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
-        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
-        await git.checkoutSparse(base, same ? undefined : dirs);
-        checkedOut = dirs;
-        const outcome = await options.planner.plan(git.dir);
-        if (!outcome.changed)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const message = options.message(outcome, branch);
-        if (options.dryRun)
-            return { ...common, kind: 'dry-run', base, outcome, message };
-        await options.planner.write(git.dir, outcome);
-        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
-        if (commit === null)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const pushed = await git.pushHead(branch);
-        switch (pushed.kind) {
-            case 'pushed':
-                return { ...common, kind: 'pushed', commit, base, outcome, message };
-            case 'up-to-date': {
-                // Same edit, parent, author and second: another job pushed this very commit.
-                // The checkout now equals the branch, so planning again reports the no-op.
-                return {
-                    ...common,
-                    kind: 'unchanged',
-                    base: commit,
-                    outcome: await options.planner.plan(git.dir)
-                };
-            }
-            case 'auth-failed':
-                throw new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), 'push', pushed.status));
-            case 'error': {
-                if (pushed.reason !== 'network') {
-                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
-                }
-                // The connection dropped: only the server knows whether the ref moved.
-                const after = await git.remoteBranchCommit(branch);
-                if (after.kind === 'at' && after.commit === commit) {
-                    return { ...common, kind: 'pushed', commit, base, outcome, message };
-                }
-                const state = after.kind === 'at'
-                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
-                    : 'the server could not be asked whether the branch moved';
-                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
-            }
-            case 'rejected': {
-                if (pushed.reason !== 'moved') {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: pushed.reason,
-                        detail: pushed.detail,
-                        outcome
-                    };
-                }
-                if (attempt >= options.maxAttempts) {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: 'moved',
-                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
-                        outcome
-                    };
-                }
-                const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
-                await (backoff.sleep ?? sleepMs)(delay);
-                const fetched = await git.fetchTip(branch);
-                if (fetched.kind === 'failed')
-                    throw remoteError(fetched.failure, remote, auth, 'read', branch);
-                base = fetched.commit;
-            }
-        }
-    }
-}
-function sameList(a, b) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-function remote_write_hostOf(remote) {
-    if (remote.transport === 'http')
-        return new URL(remote.url).host;
-    return displayUrl(remote);
-}
-function oneLine(text) {
-    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
-}
-function remoteError(failure, remote, auth, operation, branch) {
-    const where = displayUrl(remote);
-    if (failure.kind === 'auth-failed') {
-        return new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), operation, failure.status));
-    }
-    switch (failure.reason) {
-        case 'not-found':
-            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
-                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
-            }
-            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
-        case 'network':
-            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
-        default:
-            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/transport/api-write.ts
@@ -28469,13 +28605,16 @@ const REMOTE_OPTIONS = [
     {
         name: 'max-attempts',
         type: 'string',
-        description: 'with --repo: pushes to try when other jobs move the branch (each re-applies the edit on the new tip); default 10'
+        description: 'with --repo: pushes to try when other jobs move the branch or the server fails transiently (5xx, dropped connection; each re-applies the edit on the new tip), and tries per clone/fetch; default 10'
     }
 ];
 const REMOTE_OUTPUTS = [
     { name: 'commit', description: "with --repo: sha of the pushed commit; '' when none" },
     { name: 'pushed', description: "with --repo: 'true' when a commit was pushed" },
-    { name: 'attempts', description: 'with --repo: push attempts made (1 unless the branch moved)' },
+    {
+        name: 'attempts',
+        description: 'with --repo: push attempts made (1 unless the branch moved or a push failed transiently)'
+    },
     { name: 'branch', description: 'with --repo: the config repo branch written to' }
 ];
 /** Parses `Name <email>`; throws UsageError with the expected form. */
@@ -36541,7 +36680,11 @@ class GitLabForge {
         const ids = await this.resolveUsers(users);
         const current = await this.show(pr);
         // reviewer_ids replaces the set; keep whoever is already there.
-        const merged = union(current.reviewers?.map(r => r.id) ?? [], ids);
+        const have = current.reviewers?.map(r => r.id) ?? [];
+        const merged = union(have, ids);
+        // Everyone is already a reviewer (GitLab keeps them after they review): nothing to ask.
+        if (merged.length === have.length)
+            return;
         await this.call(`request reviewers on !${pr.number}`, () => this.api.MergeRequests.edit(this.project, pr.number, { reviewerIds: merged }));
     }
     async addAssignees(pr, users) {
@@ -36549,7 +36692,10 @@ class GitLabForge {
             return;
         const ids = await this.resolveUsers(users);
         const current = await this.show(pr);
-        const merged = union(current.assignees?.map(r => r.id) ?? [], ids);
+        const have = current.assignees?.map(r => r.id) ?? [];
+        const merged = union(have, ids);
+        if (merged.length === have.length)
+            return;
         await this.call(`assign !${pr.number}`, () => this.api.MergeRequests.edit(this.project, pr.number, { assigneeIds: merged }));
     }
     async enableAutoMerge(pr, method) {
@@ -37220,10 +37366,12 @@ async function finishPullRequest(input, p) {
     log.info(`pull request #${pr.number} ${operation}: ${pr.url}`);
     const missingLabels = (input.labels ?? []).filter(l => !pr.labels.includes(l));
     await forge.addLabels(pr, missingLabels);
-    if (operation !== 'unchanged') {
-        // Asking again after new content is the point of a review request; on an untouched PR it would only be noise.
-        await forge.requestReviewers(pr, input.reviewers ?? [], input.teamReviewers ?? []);
-    }
+    // Decorations are ensured on every run, so a run that failed half-way through them is
+    // completed by the next one. Reviewers who already reviewed are asked again only when the
+    // content changed; on an untouched PR that would only be noise.
+    await forge.requestReviewers(pr, input.reviewers ?? [], input.teamReviewers ?? [], {
+        again: operation !== 'unchanged'
+    });
     await forge.addAssignees(pr, input.assignees ?? []);
     if (input.autoMerge && !pr.autoMerge) {
         await forge.enableAutoMerge(pr, input.autoMerge);
