@@ -5,6 +5,11 @@ export interface GitOutput {
   code: number
   stdout: string
   stderr: string
+  /**
+   * execGit's own timeoutMs killed git: the server or the link stalled, so the
+   * retry classifier counts this as transient (src/git/push-result.ts).
+   */
+  timedOut?: boolean
 }
 
 export interface GitExecOptions {
@@ -29,6 +34,10 @@ export class GitError extends Error {
   ) {
     super(message)
     this.name = 'GitError'
+  }
+
+  get timedOut(): boolean {
+    return this.output.timedOut === true
   }
 }
 
@@ -81,9 +90,18 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     const child = spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
     const out: Buffer[] = []
     const err: Buffer[] = []
+    const cmd = args.find(a => !a.startsWith('-')) ?? args[0]
     let timer: NodeJS.Timeout | undefined
+    let timedOut = false
     if (options.timeoutMs) {
-      timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
+      timer = setTimeout(() => {
+        timedOut = true
+        child.kill('SIGKILL')
+        // A helper git started (git-remote-https) may still hold the pipes while it waits on the
+        // server; closing our ends lets 'close' fire now instead of when that helper gives up.
+        child.stdout.destroy()
+        child.stderr.destroy()
+      }, options.timeoutMs)
     }
     child.stdout.on('data', d => out.push(d))
     child.stderr.on('data', d => err.push(d))
@@ -98,13 +116,22 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     )
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
+      const stderr = redact(Buffer.concat(err).toString('utf8'))
       const result: GitOutput = {
         code: code ?? (signal ? 128 : 1),
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: redact(Buffer.concat(err).toString('utf8'))
+        stderr
       }
-      if (result.code !== 0 && !options.allowFailure) {
-        const cmd = args.find(a => !a.startsWith('-')) ?? args[0]
+      if (timedOut) {
+        // Killed by us, so git printed no reason; callers that classify stderr still get one.
+        const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs!)}`
+        result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`
+        result.timedOut = true
+        if (!options.allowFailure) {
+          const detail = stderr.trim().split('\n').slice(-3).join(' | ')
+          reject(new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args))
+        } else resolve(result)
+      } else if (result.code !== 0 && !options.allowFailure) {
         const detail = result.stderr.trim().split('\n').slice(-3).join(' | ')
         reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args))
       } else resolve(result)
@@ -112,6 +139,11 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
+}
+
+function formatSeconds(ms: number): string {
+  const s = ms / 1000
+  return `${Number.isInteger(s) || s >= 10 ? Math.round(s) : s.toFixed(1)}s`
 }
 
 /** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */

@@ -123,7 +123,8 @@ export class Git {
     if (branch) args.push('--branch', branch)
     args.push('--', url, basename(this.dir))
     const out = await this.run(args, {cwd: dirname(this.dir), allowFailure: true, network: true})
-    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    if (out.code !== 0)
+      return {kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut)}
     if (!(await this.tryResolve('HEAD'))) return {kind: 'empty'}
     const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
       allowFailure: true
@@ -164,7 +165,8 @@ export class Git {
       ['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`],
       {allowFailure: true, network: true}
     )
-    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    if (out.code !== 0)
+      return {kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut)}
     return {kind: 'fetched', commit: await this.commitOf(ref)}
   }
 
@@ -216,7 +218,8 @@ export class Git {
       network: true,
       timeoutMs: 30_000
     })
-    if (out.code !== 0) return {kind: 'failed', failure: classifyRemoteFailure(out.stderr)}
+    if (out.code !== 0)
+      return {kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut)}
     const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`))
     return {kind: 'at', commit: line ? line.split('\t')[0] : null}
   }

@@ -111,6 +111,16 @@ const TRANSIENT = [
   /unable to access '[^']*': (Recv|Send) failure/i
 ]
 
+/**
+ * The server answered, then hung up on purpose: git prints "the remote end
+ * hung up unexpectedly" after these too, which must not read as a blip.
+ */
+const REFUSED = [
+  /no commits selected for shallow requests/i,
+  /Server does not support (--shallow-exclude|--deepen|shallow)/i,
+  /filtering not recognized by server/i
+]
+
 /** Unreachable for a reason not named above (no route...): not retried either. */
 const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i]
 
@@ -146,12 +156,17 @@ export function pushDetail(text: string): string {
   return useful.slice(-6).join('\n').trim()
 }
 
-/** Classifies a failed clone, fetch or ls-remote from its stderr. */
-export function classifyRemoteFailure(stderr: string): RemoteFailure {
+/**
+ * Classifies a failed clone, fetch or ls-remote from its stderr. `timedOut`:
+ * execGit's own timeout killed git, i.e. the server or the link stalled.
+ */
+export function classifyRemoteFailure(stderr: string, timedOut = false): RemoteFailure {
   const detail = pushDetail(stderr)
+  if (timedOut) return {kind: 'error', reason: 'transient', detail}
   if (anyOf(AUTH, stderr)) return {kind: 'auth-failed', status: httpStatus(stderr), detail}
   if (anyOf(NOT_FOUND, stderr)) return {kind: 'error', reason: 'not-found', detail}
   if (anyOf(NETWORK, stderr)) return {kind: 'error', reason: 'network', detail}
+  if (anyOf(REFUSED, stderr)) return {kind: 'error', reason: 'unknown', detail}
   if (anyOf(TRANSIENT, stderr)) return {kind: 'error', reason: 'transient', detail}
   if (anyOf(UNREACHABLE, stderr)) return {kind: 'error', reason: 'network', detail}
   return {kind: 'error', reason: 'unknown', detail}
@@ -161,7 +176,16 @@ export function classifyRemoteFailure(stderr: string): RemoteFailure {
  * Classifies `git push --porcelain` from its exit code, stdout (the
  * porcelain status lines) and stderr (what the remote said).
  */
-export function classifyPush(output: {code: number; stdout: string; stderr: string}): PushResult {
+export function classifyPush(output: {
+  code: number
+  stdout: string
+  stderr: string
+  timedOut?: boolean
+}): PushResult {
+  if (output.timedOut) {
+    // Killed mid-push: the outcome is unknown, which the callers settle by asking the remote.
+    return {kind: 'error', reason: 'transient', detail: pushDetail(output.stderr)}
+  }
   const text = `${output.stdout}\n${output.stderr}`
   const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'))
   if (output.code === 0 && refLines.length === 0) {

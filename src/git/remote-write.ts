@@ -91,6 +91,11 @@ export type RemoteWriteResult<O extends PlanOutcome> =
 
 const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 
+/** Waits `ms` with the backoff's sleep (tests inject one that does not wait). */
+export function pause(backoff: Backoff, ms: number): Promise<void> {
+  return (backoff.sleep ?? sleepMs)(ms)
+}
+
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the
  * sparse set), applies the planner, commits and pushes; when the branch moved
@@ -167,7 +172,11 @@ async function writeLoop<O extends PlanOutcome>(
         () => ({kind: 'done' as const}),
         (e: unknown) => {
           if (!(e instanceof GitError)) throw e
-          return {kind: 'failed' as const, failure: classifyRemoteFailure(e.output.stderr), e}
+          return {
+            kind: 'failed' as const,
+            failure: classifyRemoteFailure(e.output.stderr, e.timedOut),
+            e
+          }
         }
       )
     )

@@ -298,6 +298,16 @@ describe('classifyRemoteFailure', () => {
     })
   })
 
+  it('does not take a deliberate refusal followed by a hang-up for a transient failure', () => {
+    // git upload-pack over file:// when --shallow-exclude selects nothing (a merged PR branch).
+    const stderr =
+      'fatal: no commits selected for shallow requests\nfatal: the remote end hung up unexpectedly\n'
+    expect(classifyRemoteFailure(stderr)).toMatchObject({kind: 'error', reason: 'unknown'})
+    expect(classifyRemoteFailure('fatal: the remote end hung up unexpectedly\n')).toMatchObject({
+      reason: 'transient'
+    })
+  })
+
   it('falls back to unknown with the last lines as detail', () => {
     const r = classifyRemoteFailure('fatal: something odd\n')
     expect(r).toEqual({kind: 'error', reason: 'unknown', detail: 'fatal: something odd'})
