@@ -121,4 +121,15 @@ describe('set-image --mode pr --transport git against a failing smart-HTTP remot
     expect(gh.pulls).toEqual([])
     expect((await branchTip()).trim()).toBe('')
   })
+
+  it('a push whose server dies mid-transfer is not guessed at: exit 1, the check named, no PR', async () => {
+    server.dieOnNextPush()
+    const r = await run('1.1.0')
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/git push of gitops-deploy\/main\/apps\/web\/overlays\/dev to /)
+    expect(r.stderr).toMatch(/the server could not be asked whether the branch moved/)
+    expect(r.stderr).toMatch(/re-run the job/)
+    expect(gh.pulls).toEqual([])
+    expect(r.stdout + r.stderr).not.toContain(TOKEN)
+  })
 })
