@@ -58334,6 +58334,9 @@ class GitError extends Error {
         this.args = args;
         this.name = 'GitError';
     }
+    get timedOut() {
+        return this.output.timedOut === true;
+    }
 }
 /**
  * The environment every git child gets. Prompts would hang a CI job forever,
@@ -58385,9 +58388,18 @@ function execGit(args, options) {
         const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
         const out = [];
         const err = [];
+        const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
         let timer;
+        let timedOut = false;
         if (options.timeoutMs) {
-            timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+            timer = setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGKILL');
+                // A helper git started (git-remote-https) may still hold the pipes while it waits on the
+                // server; closing our ends lets 'close' fire now instead of when that helper gives up.
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, options.timeoutMs);
         }
         child.stdout.on('data', d => out.push(d));
         child.stderr.on('data', d => err.push(d));
@@ -58395,13 +58407,25 @@ function execGit(args, options) {
         child.on('close', (code, signal) => {
             if (timer)
                 clearTimeout(timer);
+            const stderr = redact(Buffer.concat(err).toString('utf8'));
             const result = {
                 code: code ?? (signal ? 128 : 1),
                 stdout: Buffer.concat(out).toString('utf8'),
-                stderr: redact(Buffer.concat(err).toString('utf8'))
+                stderr
             };
-            if (result.code !== 0 && !options.allowFailure) {
-                const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
+            if (timedOut) {
+                // Killed by us, so git printed no reason; callers that classify stderr still get one.
+                const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs)}`;
+                result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`;
+                result.timedOut = true;
+                if (!options.allowFailure) {
+                    const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+                    reject(new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args));
+                }
+                else
+                    resolve(result);
+            }
+            else if (result.code !== 0 && !options.allowFailure) {
                 const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
                 reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
             }
@@ -58411,6 +58435,10 @@ function execGit(args, options) {
         child.stdin.on('error', () => undefined);
         child.stdin.end(options.input ?? '');
     });
+}
+function formatSeconds(ms) {
+    const s = ms / 1000;
+    return `${Number.isInteger(s) || s >= 10 ? Math.round(s) : s.toFixed(1)}s`;
 }
 /** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
 function configEnv(config = {}) {
@@ -58509,6 +58537,15 @@ const TRANSIENT = [
     /SSL_(read|write)|gnutls_handshake|TLS connection was non-properly terminated/i,
     /unable to access '[^']*': (Recv|Send) failure/i
 ];
+/**
+ * The server answered, then hung up on purpose: git prints "the remote end
+ * hung up unexpectedly" after these too, which must not read as a blip.
+ */
+const REFUSED = [
+    /no commits selected for shallow requests/i,
+    /Server does not support (--shallow-exclude|--deepen|shallow)/i,
+    /filtering not recognized by server/i
+];
 /** Unreachable for a reason not named above (no route...): not retried either. */
 const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i];
 const anyOf = (patterns, text) => patterns.some(p => p.test(text));
@@ -58538,15 +58575,22 @@ function pushDetail(text) {
     const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
     return useful.slice(-6).join('\n').trim();
 }
-/** Classifies a failed clone, fetch or ls-remote from its stderr. */
-function classifyRemoteFailure(stderr) {
+/**
+ * Classifies a failed clone, fetch or ls-remote from its stderr. `timedOut`:
+ * execGit's own timeout killed git, i.e. the server or the link stalled.
+ */
+function classifyRemoteFailure(stderr, timedOut = false) {
     const detail = pushDetail(stderr);
+    if (timedOut)
+        return { kind: 'error', reason: 'transient', detail };
     if (anyOf(AUTH, stderr))
         return { kind: 'auth-failed', status: httpStatus(stderr), detail };
     if (anyOf(NOT_FOUND, stderr))
         return { kind: 'error', reason: 'not-found', detail };
     if (anyOf(NETWORK, stderr))
         return { kind: 'error', reason: 'network', detail };
+    if (anyOf(REFUSED, stderr))
+        return { kind: 'error', reason: 'unknown', detail };
     if (anyOf(TRANSIENT, stderr))
         return { kind: 'error', reason: 'transient', detail };
     if (anyOf(UNREACHABLE, stderr))
@@ -58558,6 +58602,10 @@ function classifyRemoteFailure(stderr) {
  * porcelain status lines) and stderr (what the remote said).
  */
 function classifyPush(output) {
+    if (output.timedOut) {
+        // Killed mid-push: the outcome is unknown, which the callers settle by asking the remote.
+        return { kind: 'error', reason: 'transient', detail: pushDetail(output.stderr) };
+    }
     const text = `${output.stdout}\n${output.stderr}`;
     const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
     if (output.code === 0 && refLines.length === 0) {
@@ -58672,7 +58720,7 @@ class Git {
         args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
         const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
         if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
         if (!(await this.tryResolve('HEAD')))
             return { kind: 'empty' };
         const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
@@ -58710,7 +58758,7 @@ class Git {
         const ref = `refs/remotes/origin/${branch}`;
         const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
         if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
         return { kind: 'fetched', commit: await this.commitOf(ref) };
     }
     /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
@@ -58754,7 +58802,7 @@ class Git {
             timeoutMs: 30_000
         });
         if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr) };
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
         const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
         return { kind: 'at', commit: line ? line.split('\t')[0] : null };
     }
@@ -58941,6 +58989,10 @@ function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
     return Math.round((backoff.random ?? Math.random)() * window);
 }
 const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/** Waits `ms` with the backoff's sleep (tests inject one that does not wait). */
+function pause(backoff, ms) {
+    return (backoff.sleep ?? sleepMs)(ms);
+}
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the
  * sparse set), applies the planner, commits and pushes; when the branch moved
@@ -59005,7 +59057,11 @@ async function writeLoop(git, remote, auth, options) {
         const checkout = await retry(`download files at ${base.slice(0, 12)} from ${where}`, () => git.checkoutSparse(base, same ? undefined : dirs).then(() => ({ kind: 'done' }), (e) => {
             if (!(e instanceof GitError))
                 throw e;
-            return { kind: 'failed', failure: classifyRemoteFailure(e.output.stderr), e };
+            return {
+                kind: 'failed',
+                failure: classifyRemoteFailure(e.output.stderr, e.timedOut),
+                e
+            };
         }));
         if (checkout.result.kind === 'failed') {
             if (!isTransient(checkout.result.failure))
@@ -68402,10 +68458,15 @@ function parseMarker(body) {
 
 
 
+
+
 /** Trailer on every commit we make; a commit on the PR branch without it is someone else's work. */
 const BRANCH_TRAILER = 'Gitops-Deploy-Branch';
 const GIT_PR_REASON = 'PR mode pushes the PR branch with git';
 class LeaseLost extends Error {
+}
+/** A git read kept failing transiently through the whole budget; never worth a fall-back. */
+class ServerFailing extends OperationError {
 }
 /**
  * Create-or-update one pull request whose branch holds exactly "base tip +
@@ -68437,8 +68498,15 @@ async function runPrLifecycle(input) {
     let dir;
     let api = input.api;
     let gitReason = input.gitReason ?? GIT_PR_REASON;
+    const attempts = input.maxAttempts ?? 3;
+    const retry = {
+        url: input.repoUrl,
+        attempts,
+        backoff: input.backoff ?? DEFAULT_BACKOFF,
+        log,
+        fix: `This is a server or network problem: re-run the job later (check the forge's status page)${input.maxAttempts === undefined ? '' : ', or raise --max-attempts to ride out longer outages'}`
+    };
     try {
-        const attempts = input.maxAttempts ?? 3;
         for (let attempt = 1;; attempt++) {
             try {
                 if (api) {
@@ -68446,7 +68514,7 @@ async function runPrLifecycle(input) {
                     return { ...r, transport: 'api', transportReason: api.reason };
                 }
                 dir ??= await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
-                const r = await attemptOnce(repoGit(dir, input), dir, input, base, branch, existing);
+                const r = await attemptOnce(repoGit(dir, input), retry, dir, input, base, branch, existing);
                 return { ...r, transport: 'git', transportReason: gitReason };
             }
             catch (e) {
@@ -68490,15 +68558,15 @@ function repoGit(dir, input) {
         return out.stdout;
     };
 }
-async function attemptOnce(git, dir, input, base, branch, found) {
+async function attemptOnce(git, retry, dir, input, base, branch, found) {
     const { log } = input;
-    const tips = await remoteTips(git, input.repoUrl, [base, branch]);
+    const tips = await remoteTips(git, retry, [base, branch]);
     const baseTip = tips.get(base);
     if (!baseTip) {
         throw new OperationError(`base branch '${base}' does not exist in ${input.repoUrl}; pass an existing branch with --base`);
     }
     const headTip = tips.get(branch);
-    await fetchTips(git, input.repoUrl, base, headTip ? branch : undefined);
+    await fetchTips(git, retry, base, headTip ? branch : undefined);
     await git(['checkout', '-q', '--detach', baseTip]);
     const changes = await input.edit(dir);
     const status = await git(['status', '--porcelain', '--untracked-files=all']);
@@ -68527,7 +68595,7 @@ async function attemptOnce(git, dir, input, base, branch, found) {
         head = headTip;
     }
     else {
-        await pushWithLease(git, input.repoUrl, commit, branch, headTip);
+        await pushWithLease(git, retry, commit, branch, headTip);
         pushed = true;
         log.info(`${headTip ? 'updated' : 'created'} branch ${branch} at ${commit.slice(0, 12)}`);
     }
@@ -68701,8 +68769,46 @@ async function finishPullRequest(input, p) {
     }
     return { operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes };
 }
-async function remoteTips(git, url, branches) {
-    const out = await git(['ls-remote', '--', url, ...branches.map(b => `refs/heads/${b}`)]);
+/**
+ * Runs a git read (ls-remote, fetch) again while it fails transiently (5xx,
+ * dropped connection, our own timeout), with the push path's jittered
+ * backoff and up to the lifecycle's attempts. Other failures go through as
+ * they are; a budget used up becomes a ServerFailing naming cause and fix.
+ */
+async function remoteRead(git, retry, what, args) {
+    for (let tries = 1;; tries++) {
+        const started = Date.now();
+        try {
+            return await git(args);
+        }
+        catch (e) {
+            if (!(e instanceof GitError))
+                throw e;
+            const failure = classifyRemoteFailure(e.output.stderr, e.timedOut);
+            if (!isTransient(failure))
+                throw e;
+            if (tries >= retry.attempts) {
+                throw new ServerFailing(`could not ${what} from ${retry.url}: the server kept failing after ${plural(tries, 'attempt')} (${pr_lifecycle_oneLine(failure.detail)}); nothing was pushed and no pull request was created or changed. ${retry.fix}`);
+            }
+            const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
+            retry.log.info(`${what} failed (${pr_lifecycle_oneLine(failure.detail)}); attempt ${tries + 1} of ${retry.attempts} in ${delay} ms`);
+            await pause(retry.backoff, delay);
+        }
+    }
+}
+function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function pr_lifecycle_oneLine(text) {
+    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
+}
+async function remoteTips(git, retry, branches) {
+    const out = await remoteRead(git, retry, `look up ${branches.join(' and ')}`, [
+        'ls-remote',
+        '--',
+        retry.url,
+        ...branches.map(b => `refs/heads/${b}`)
+    ]);
     const tips = new Map();
     for (const line of out.split('\n')) {
         const [sha, ref] = line.split('\t');
@@ -68711,25 +68817,42 @@ async function remoteTips(git, url, branches) {
     }
     return tips;
 }
-async function fetchTips(git, url, base, branch) {
+async function fetchTips(git, retry, base, branch) {
     // Re-initialising an existing repository is harmless, so retries need no special case.
     await git(['init', '-q']);
     const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`;
     const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none'];
     // The edit needs the base tip only, however long its history.
-    await git([...fetch, '--depth=1', '--', url, baseSpec]);
+    const url = retry.url;
+    await remoteRead(git, retry, `fetch ${base}`, [...fetch, '--depth=1', '--', url, baseSpec]);
     if (!branch)
         return;
     const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`;
     try {
         // The head's own commits and nothing below them: the server stops at every commit the base
         // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
-        await git([...fetch, `--shallow-exclude=refs/heads/${base}`, '--', url, headSpec]);
+        await remoteRead(git, retry, `fetch ${branch}`, [
+            ...fetch,
+            `--shallow-exclude=refs/heads/${base}`,
+            '--',
+            url,
+            headSpec
+        ]);
     }
-    catch {
+    catch (e) {
+        // A failing server is not a missing feature: falling back would only fail again.
+        if (e instanceof ServerFailing)
+            throw e;
         // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
         // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
-        await git([...fetch, '--unshallow', '--', url, baseSpec, headSpec]);
+        await remoteRead(git, retry, `fetch ${base} and ${branch}`, [
+            ...fetch,
+            '--unshallow',
+            '--',
+            url,
+            baseSpec,
+            headSpec
+        ]);
     }
 }
 async function treeOf(git, rev) {
@@ -68784,23 +68907,72 @@ function refuseForeignCommits(comparison, branch, pr) {
     throw new OperationError(`${where} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
         `they would be lost, so nothing was pushed. ${fix}`);
 }
-async function pushWithLease(git, url, commit, branch, expected) {
+/**
+ * Pushes `commit` to the PR branch only if the branch is still at `expected`
+ * (absent: must not exist). A transient failure leaves the outcome unknown,
+ * so the branch is asked first: our commit there means it landed, another
+ * tip means someone else moved it (LeaseLost: re-plan, re-check their
+ * commits), the old tip means nothing happened and the same lease is safe to
+ * push again.
+ */
+async function pushWithLease(git, retry, commit, branch, expected) {
+    const { url, log } = retry;
     const ref = `refs/heads/${branch}`;
     // An empty expected value means "must not exist yet", so two first runs cannot both create the branch.
     const lease = `--force-with-lease=${ref}:${expected ?? ''}`;
-    const result = await execPush(git, ['push', '--porcelain', lease, '--', url, `${commit}:${ref}`]);
-    if (result.ok)
-        return;
-    const text = result.text;
-    // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
-    const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text);
-    if (/remote rejected/i.test(text) && !raced) {
-        const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server';
-        throw new OperationError(`the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`);
+    for (let tries = 1;; tries++) {
+        const started = Date.now();
+        const result = await execPush(git, [
+            'push',
+            '--porcelain',
+            lease,
+            '--',
+            url,
+            `${commit}:${ref}`
+        ]);
+        if (result.ok)
+            return;
+        const text = result.text;
+        // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
+        const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text);
+        if (/remote rejected/i.test(text) && !raced) {
+            const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server';
+            throw new OperationError(`the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`);
+        }
+        if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
+            throw new LeaseLost(text);
+        const classified = result.output ? classifyPush(result.output) : undefined;
+        if (classified?.kind !== 'error' ||
+            (classified.reason !== 'transient' && classified.reason !== 'network')) {
+            throw new OperationError(`git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`);
+        }
+        const transient = classified.reason === 'transient';
+        // Only the server knows whether the push landed: ask before anything else.
+        let now;
+        try {
+            now = (await remoteTips(git, retry, [branch])).get(branch);
+        }
+        catch (e) {
+            throw new OperationError(`git push of ${branch} to ${url} failed (${pr_lifecycle_oneLine(classified.detail)}) and the server could not be asked whether the branch moved (${errorMessage(e)}); re-run the job: it picks up whatever this run left on ${branch}`);
+        }
+        if (now === commit) {
+            log.info(`the push of ${branch} landed although its answer was lost (${pr_lifecycle_oneLine(classified.detail)})`);
+            return;
+        }
+        if (now !== expected) {
+            throw new LeaseLost(`${branch} moved to ${now?.slice(0, 12) ?? '(deleted)'} while our push failed (${pr_lifecycle_oneLine(classified.detail)})`);
+        }
+        const state = `${branch} is still ${expected ? `at ${expected.slice(0, 12)}` : 'absent'}, so nothing was changed`;
+        if (!transient) {
+            throw new OperationError(`git push of ${branch} to ${url} failed: the connection was lost (${pr_lifecycle_oneLine(classified.detail)}); ${state}. Check the URL, network and proxy, then re-run`);
+        }
+        if (tries >= retry.attempts) {
+            throw new OperationError(`git push of ${branch} to ${url} failed after ${plural(tries, 'attempt')}: the server kept failing (${pr_lifecycle_oneLine(classified.detail)}); ${state} and no pull request was created or changed. ${retry.fix}`);
+        }
+        const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
+        log.info(`git push of ${branch} failed (${pr_lifecycle_oneLine(classified.detail)}); ${state}; attempt ${tries + 1} of ${retry.attempts} in ${delay} ms with the same lease`);
+        await pause(retry.backoff, delay);
     }
-    if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
-        throw new LeaseLost(text);
-    throw new OperationError(`git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`);
 }
 async function execPush(git, args) {
     try {
@@ -68808,8 +68980,10 @@ async function execPush(git, args) {
         return { ok: true, text: '' };
     }
     catch (e) {
-        const output = e.output;
-        return { ok: false, text: `${output?.stdout ?? ''}\n${output?.stderr ?? errorMessage(e)}` };
+        if (e instanceof GitError) {
+            return { ok: false, text: `${e.output.stdout}\n${e.output.stderr}`, output: e.output };
+        }
+        return { ok: false, text: errorMessage(e) };
     }
 }
 
