@@ -29,6 +29,7 @@ import {
   kustomization
 } from '../test/helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../test/helpers/git-http-server.js'
+import {fakeToken} from '../test/helpers/fake-token.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const APPS = 3000
@@ -38,7 +39,7 @@ const SMALL = 4_000
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const NAIVE_RUNS = Number(process.env.BENCH_NAIVE_RUNS ?? 3)
 const WRITERS = 32
-const TOKEN = 'bench-token-0123456789abcdef'
+const TOKEN = fakeToken('', 'bench')
 const USER = 'x-access-token'
 const AUTH = (url: string) => ({
   [`http.${new URL(url).origin}/.extraHeader`]: `Authorization: Basic ${Buffer.from(`${USER}:${TOKEN}`).toString('base64')}`

@@ -23,11 +23,12 @@ import {GitHubDouble} from '../test/doubles/github-double.js'
 import {appName} from '../test/helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../test/helpers/git-http-server.js'
 import {cachedRepo} from './20-remote-write.bench.js'
+import {fakeToken} from '../test/helpers/fake-token.js'
 
 const COMMITS = 40_000
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const WRITERS = 32
-const TOKEN = 'ghs_benchTransportToken0123456789'
+const TOKEN = fakeToken('ghs_', 'benchTransportToken')
 const USER = 'x-access-token'
 
 interface Traffic {

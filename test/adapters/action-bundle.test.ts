@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {nodeRuntimes} from '../helpers/node-runtimes.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const root = resolve(import.meta.dirname, '..', '..')
 const bundle = join(root, 'dist', 'index.js')
@@ -82,7 +83,7 @@ describe.each(nodeRuntimes())('action bundle on $label', ({bin}) => {
   })
 
   it('masks the token input before anything else and keeps it out of outputs', () => {
-    const token = 'ghs_ActionTokenValue0123456789'
+    const token = fakeToken('ghs_', 'ActionTokenValue')
     const r = runAction(bin, {
       command: 'set-image',
       token,

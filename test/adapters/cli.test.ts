@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {commands} from '../../src/commands/registry.js'
 import {cli} from '../helpers/cli.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 describe('CLI adapter', () => {
   it('lists every command in its help', async () => {
@@ -37,7 +38,7 @@ describe('CLI adapter', () => {
   })
 
   it('never prints a token from the environment in an error', async () => {
-    const token = 'ghp_SECRETSECRETSECRET1234'
+    const token = fakeToken('ghp_', 'SECRETSECRETSECRET')
     const r = await cli(['set-image', `--${token}`], {GITOPS_TOKEN: token})
     expect(r.code).toBe(2)
     expect(r.stderr + r.stdout).not.toContain(token)

@@ -18,6 +18,7 @@ import {
   type CommitSpec,
   type Fixture
 } from './repo.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const ZERO = '0'.repeat(40)
 const BUILD = ['--build-paths', 'src/**', '--build-paths', 'Dockerfile']
@@ -560,7 +561,7 @@ describe('errors and adapters', () => {
   })
 
   it('a dead remote while deepening exits 1 with the fix, and the job token never shows', async () => {
-    const token = 'glcbt-s3cr3t-job-token'
+    const token = fakeToken('glcbt-', 'scrtjobtoken')
     const f = await repo([ROOT, src('v1'), manifest('1'), manifest('2')])
     const [, c1, , c3] = f.shas
     const checkout = await f.clone({depth: 1})

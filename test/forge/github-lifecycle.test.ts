@@ -10,6 +10,7 @@ import {
 import {GitHubDouble, primaryRateLimit, secondaryRateLimit} from '../doubles/github-double.js'
 import type {BareRepo} from '../helpers/git-fixtures.js'
 import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from './helpers.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 let repo: BareRepo
 let gh: GitHubDouble
@@ -324,7 +325,7 @@ describe('PR lifecycle against the GitHub double', () => {
   })
 
   it('a wrong token fails before anything is pushed and is never printed', async () => {
-    const wrong = 'ghp_wrongToken9876543210'
+    const wrong = fakeToken('ghp_', 'wrongToken')
     const redactor = new Redactor()
     redactor.add(wrong)
     const before = await repo.git(['for-each-ref'])

@@ -4,8 +4,9 @@ import {Redactor} from '../../src/core/redact.js'
 import type {PrChange} from '../../src/forge/pr-body.js'
 import type {PrLifecycleInput} from '../../src/forge/pr-lifecycle.js'
 import {kustomization, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
-export const TOKEN = 'ghs_forgeTestToken0123456789'
+export const TOKEN = fakeToken('ghs_', 'forgeTestToken')
 
 /** A config repo with two apps whose dev overlays pin `ghcr.io/acme/<app>:1.0.0`; force pushes allowed like an unprotected branch. */
 export async function configRepo(): Promise<BareRepo> {

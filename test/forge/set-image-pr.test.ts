@@ -8,6 +8,7 @@ import {kustomization, projectRepo, type ProjectRepo} from '../helpers/git-fixtu
 import {cli} from '../helpers/cli.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {TOKEN} from './helpers.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const FILES = {
   'apps/web/overlays/dev/kustomization.yaml': kustomization('ghcr.io/acme/web', '1.0.0'),
@@ -132,7 +133,7 @@ describe('set-image --mode pr on GitHub (smart HTTP remote with token auth)', ()
   })
 
   it('a wrong token fails with the fix, prints no token, and leaves the remote alone', async () => {
-    const wrong = 'ghp_definitelyWrong000111'
+    const wrong = fakeToken('ghp_', 'definitelyWrong')
     const before = await repo.git(['for-each-ref'])
     const r = await cli(
       [...base(), '--path', 'apps/api/overlays/dev', '--image', 'ghcr.io/acme/api:3.0.0'],

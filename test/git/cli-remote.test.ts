@@ -9,9 +9,10 @@ import {setImageCommand} from '../../src/commands/set-image.js'
 import {cli as rawCli} from '../helpers/cli.js'
 import {exampleFiles, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const STAGING = 'apps/web/overlays/staging'
-const TOKEN = 'glpat-CliToken0123456789abcdef'
+const TOKEN = fakeToken('glpat-', 'CliTokenabcdef')
 
 let repo: BareRepo
 let server: GitHttpServer | undefined

@@ -3,8 +3,9 @@ import {authFailureMessage, authFromEnv} from '../../src/git/auth.js'
 import {commitUrl, displayUrl, parseRemoteUrl} from '../../src/git/remote-url.js'
 import {UsageError} from '../../src/core/errors.js'
 import {Redactor} from '../../src/core/redact.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
-const TOKEN = 'ghs_SecretValue1234567890'
+const TOKEN = fakeToken('ghs_', 'SecretValue')
 
 describe('parseRemoteUrl', () => {
   it('turns plain paths into file:// URLs so --depth is honoured', () => {

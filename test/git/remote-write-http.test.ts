@@ -8,9 +8,10 @@ import {remoteWrite, type RemoteWriteOptions} from '../../src/git/remote-write.j
 import {appsTree, makeBareRepo, tempDir, type BareRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {tagMessage, tagPlanner, type TagOutcome} from './tag-planner.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
-const TOKEN = 'ghs_Http7Token0123456789abcdefXYZ'
-const READ_ONLY = 'ghs_ReadOnly0123456789abcdefXYZ'
+const TOKEN = fakeToken('ghs_', 'HttpTokenabcdefXYZ')
+const READ_ONLY = fakeToken('ghs_', 'ReadOnlyabcdefXYZ')
 const PROD1 = 'apps/app-0001/overlays/prod'
 const IMAGE1 = 'ghcr.io/acme/app-0001'
 const BOT = {name: 'gitops-deploy', email: 'gitops-deploy@users.noreply.github.com'}
@@ -145,7 +146,7 @@ describe('remoteWrite over smart HTTP with Basic auth', () => {
   it('a wrong token fails naming the variable and the scope, never the value, and touches nothing', async () => {
     await startServer()
     const head = await repo.head()
-    const wrong = 'ghs_WrongToken0123456789abcdef'
+    const wrong = fakeToken('ghs_', 'WrongTokenabcdef')
     const opts = options({GITOPS_TOKEN: wrong})
     const error = await remoteWrite(opts).then(unexpected, e => e as Error)
     expect(error).toBeInstanceOf(OperationError)

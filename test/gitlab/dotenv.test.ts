@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {DOTENV_LIMIT, DOTENV_MAX_VARIABLES, dotenvKey, dotenvReport, toDotenv} from '../../src/adapters/gitlab/dotenv.js'
 import {Redactor} from '../../src/core/redact.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 // The rules GitLab applies when it parses the report (Ci::ParseDotenvArtifactService, docs
 // "artifacts:reports:dotenv"): every line KEY=VALUE, keys [A-Za-z0-9_], no blank or comment lines.
@@ -61,9 +62,11 @@ describe('dotenv report', () => {
   })
 
   it('redacts registered secrets', () => {
+    const secret = fakeToken('glpat-', 'dotenv')
     const redactor = new Redactor()
-    redactor.add('glpat-SECRETSECRET')
-    const text = toDotenv({reason: 'push failed for https://oauth2:glpat-SECRETSECRET@host/x'}, redactor)
-    expect(text).not.toContain('glpat-SECRETSECRET')
+    redactor.add(secret)
+    const text = toDotenv({reason: `push failed for https://oauth2:${secret}@host/x`}, redactor)
+    expect(text).not.toContain(secret)
+    expect(text).toContain('oauth2:***@host')
   })
 })

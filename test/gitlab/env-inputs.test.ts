@@ -3,6 +3,7 @@ import {envInputName, parseEnvList, withEnvInputs} from '../../src/adapters/gitl
 import type {InputReader, OptionSpec} from '../../src/commands/types.js'
 import {UsageError} from '../../src/core/errors.js'
 import {cli} from '../helpers/cli.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const options: OptionSpec[] = [
   {name: 'repo', type: 'string', description: 'config repo'},
@@ -85,7 +86,7 @@ describe('GITOPS_INPUT_* variables (how the GitLab component passes inputs)', ()
   })
 
   it('never reads action-only options (such as a token) from variables', () => {
-    const input = withEnvInputs(noFlags, options, {GITOPS_INPUT_TOKEN: 'glpat-secret'})
+    const input = withEnvInputs(noFlags, options, {GITOPS_INPUT_TOKEN: fakeToken('glpat-', 'secret')})
     expect(input.string('token')).toBeUndefined()
   })
 

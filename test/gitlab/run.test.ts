@@ -12,6 +12,7 @@ import {findCommand} from '../../src/commands/registry.js'
 import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 /** Runs the CLI from src/ so the test exercises the code under test, not a stale bundle. */
 const CLI_WRAPPER = `import {register} from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/esm/api/index.mjs')).href)}
@@ -38,7 +39,7 @@ function jobOutput(stdout: string, job: string): string[] {
     .map(l => l.replace(prefix, ''))
 }
 
-const SECRET = 'glpat-DoNotLeakThisToken01'
+const SECRET = fakeToken('glpat-', 'DoNotLeakThisToken')
 
 describe('components in the gitlab-ci-local shell executor', () => {
   it('set-image commits to a local bare config repo and hands GITOPS_COMMIT to the next job', async ({skip}) => {

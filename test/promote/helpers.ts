@@ -1,6 +1,7 @@
 import {exampleFiles, projectRepo, type FileMap, type ProjectRepo} from '../helpers/git-fixtures.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
-export const TOKEN = 'ghs_promoteTestToken0123456789'
+export const TOKEN = fakeToken('ghs_', 'promoteTestToken')
 
 export type ExampleRepo = ProjectRepo
 

@@ -5,6 +5,7 @@ import {GitHubDouble} from '../doubles/github-double.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {exampleFiles} from '../helpers/git-fixtures.js'
 import {TOKEN, cli, exampleRepo, type ExampleRepo} from './helpers.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const hasKubectl = (() => {
   try {
@@ -183,7 +184,7 @@ describe('promote --mode pr against the GitHub double', () => {
     const none = await cli(['promote', ...ghArgs(), '--from', 'dev', '--next'])
     expect(none.code).toBe(2)
     expect(none.stderr).toMatch(/PR mode needs an API token in GITOPS_TOKEN/)
-    const wrong = 'ghs_wrongTokenWrongToken0000'
+    const wrong = fakeToken('ghs_', 'wrongTokenWrongToken')
     const bad = await cli(['promote', ...ghArgs(), '--from', 'dev', '--next'], {
       GITOPS_TOKEN: wrong
     })

@@ -6,6 +6,7 @@ import {promotionPlanner} from '../../src/promote/run.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {exampleFiles} from '../helpers/git-fixtures.js'
 import {TOKEN, cli, exampleRepo, type ExampleRepo} from './helpers.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 let repo: ExampleRepo | undefined
 let server: GitHttpServer | undefined
@@ -64,7 +65,7 @@ describe('promote over smart HTTP with a token', () => {
       credentials: [{user: 'x-access-token', password: TOKEN, access: 'write'}]
     })
     const head = await repo.head()
-    const wrong = 'ghs_definitelyWrongToken000000'
+    const wrong = fakeToken('ghs_', 'definitelyWrongToken')
     const r = await cli(
       [
         'promote',

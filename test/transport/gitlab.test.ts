@@ -14,6 +14,7 @@ import {
   transportRepo,
   type TransportRepo
 } from './helpers.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 let repo: TransportRepo
 let gl: GitLabDouble
@@ -331,15 +332,16 @@ describe('set-image --repo over the GitLab commits API', () => {
 
   it('a wrong token exits 1 naming the variable and the scope, remote untouched', async () => {
     const before = await repo.head()
+    const wrong = fakeToken('glpat-', 'wrong')
     const r = await cli(
       [
         ...args('--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0', '--transport', 'api')
       ],
-      {GITOPS_TOKEN: 'glpat-wrong0123456789'}
+      {GITOPS_TOKEN: wrong}
     )
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/HTTP 401.*GITOPS_TOKEN.*api scope/)
-    expect(r.stderr).not.toContain('glpat-wrong0123456789')
+    expect(r.stderr).not.toContain(wrong)
     expect(await repo.head()).toBe(before)
   })
 

@@ -4,13 +4,14 @@ import {
   type FileMap,
   type ProjectRepo
 } from '../helpers/git-fixtures.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 /** GitHub App installation tokens and GITHUB_TOKEN start with ghs_: the double signs their commits. */
-export const APP_TOKEN = 'ghs_transportAppToken0123456789'
-export const PAT = 'ghp_transportClassicPat0123456789'
+export const APP_TOKEN = fakeToken('ghs_', 'transportAppToken')
+export const PAT = fakeToken('ghp_', 'transportClassicPat')
 /** A token without a known prefix (e.g. an old GHES token): not refused up front, not signed. */
-export const PLAIN_TOKEN = 'enterprise0123456789abcdef'
-export const GITLAB_TOKEN = 'glpat-transportToken0123456789'
+export const PLAIN_TOKEN = fakeToken('', 'enterprise')
+export const GITLAB_TOKEN = fakeToken('glpat-', 'transportToken')
 
 export const APPS = ['web', 'api', 'worker']
 export const overlay = (app: string, env = 'dev') => `apps/${app}/overlays/${env}`
