@@ -694,7 +694,7 @@ export class GitHubDouble {
         documentation_url: DOCS
       })
     }
-    // createCommitOnBranch (API commit transport) lands with its own task; recognise the shape so the gap is explicit.
+    // Any other operation is a gap in the double: record it, so a test cannot pass on an unchecked query.
     if (!/mutation[^{]*\{\s*enablePullRequestAutoMerge\s*\(/.test(query)) {
       this.violations.push(`graphql operation not supported by the double: ${query.slice(0, 80)}`)
       return this.reply(res, record, 200, {
