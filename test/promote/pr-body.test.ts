@@ -104,7 +104,11 @@ describe('promotion PR body', () => {
       'run `kubectl kustomize apps/web/overlays/staging` on this branch and on the base'
     )
     expect(body).toContain('| web | `ghcr.io/acme/web` | `1.0` | `1.1` |')
-    expect(parseMarker(body)).toBeDefined()
+    // Truncation must leave the marker whole: the next run finds its PR by it.
+    expect(parseMarker(body)).toMatchObject({
+      branch: 'gitops-deploy/promote/dev-to-staging',
+      count: 1
+    })
   })
 
   it('names the overlays whose diff no longer fits, and keeps whole ones that do', () => {
@@ -130,7 +134,11 @@ describe('promotion PR body', () => {
     const body = renderPromotionBody(input([bigDiff('web', 100)], {apps: [many]}))
     expect(body.length).toBeLessThanOrEqual(BODY_LIMIT)
     expect(body).toMatch(/\| … \| \d+ more changes \| \| see the commit \|/)
-    expect(parseMarker(body)).toBeDefined()
+    // Truncation must leave the marker whole: the next run finds its PR by it.
+    expect(parseMarker(body)).toMatchObject({
+      branch: 'gitops-deploy/promote/dev-to-staging',
+      count: 1
+    })
   })
 
   it('fences diffs that contain backticks, and shows a render note instead of diffs', () => {
