@@ -8,7 +8,7 @@ export interface WatchOptions {
   appNamespace?: string
   /** The hard deadline: aborting it ends the watch with its reason. */
   signal: AbortSignal
-  /** Periodic GET, so a silent or buffered stream cannot hang the job. */
+  /** GET after this long without a stream event, so a silent or buffered stream cannot hang the job. */
   pollMs: number
   /** Pause before reopening a dropped stream. */
   reconnectMs: number
@@ -111,8 +111,19 @@ export function watchUntil<T>(
       if (verdict !== undefined) finish(() => resolve(verdict as T))
     }
 
+    // When the stream delivered a snapshot this recently, a GET would only fetch it again.
+    let lastEventAt = Number.NEGATIVE_INFINITY
     const poll = async () => {
       while (!settled) {
+        const fresh = lastEventAt + o.pollMs - Date.now()
+        if (fresh > 0) {
+          try {
+            await sleep(fresh, inner.signal)
+          } catch {
+            return
+          }
+          continue
+        }
         try {
           stats.polls++
           consider(
@@ -172,6 +183,7 @@ export function watchUntil<T>(
             }
             if (parsed.app) {
               stats.events++
+              lastEventAt = Date.now()
               consider(parsed.app)
               if (settled) return end()
             }

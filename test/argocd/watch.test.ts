@@ -90,6 +90,47 @@ describe('watchUntil against a scripted server', () => {
     client.close()
   })
 
+  it('polls only while the stream is silent: a live stream is not fetched again by GETs', async () => {
+    let gets = 0
+    let timer: NodeJS.Timeout | undefined
+    const client = await serve((req, res) => {
+      if (req.url!.startsWith('/api/v1/stream/')) {
+        res.writeHead(200, {'Content-Type': 'text/event-stream'})
+        let rv = 0
+        timer = setInterval(() => {
+          const health = ++rv < 20 ? 'Progressing' : 'Healthy'
+          res.write(
+            `data: ${JSON.stringify({result: {type: 'MODIFIED', application: app(String(rv), health)}})}\n\n`
+          )
+        }, 10)
+        res.on('close', () => clearInterval(timer))
+        return
+      }
+      gets++
+      res.writeHead(200, {'Content-Type': 'application/json'})
+      res.end(JSON.stringify(app('0', 'Progressing')))
+    })
+    const stats = {streamConnects: 0, events: 0, polls: 0}
+    const verdict = await watchUntil(
+      {
+        client,
+        name: 'web',
+        signal: new AbortController().signal,
+        pollMs: 50,
+        reconnectMs: 10,
+        stats
+      },
+      a => (a.status!.health!.status === 'Healthy' ? a.metadata.resourceVersion : undefined)
+    )
+    clearInterval(timer)
+    expect(verdict).toBe('20')
+    expect(stats.events).toBe(20)
+    // Only the opening GET; ~200ms of a live stream at pollMs 50 would otherwise add about four.
+    expect(stats.polls).toBe(1)
+    expect(gets).toBe(1)
+    client.close()
+  })
+
   it('the outer signal ends the wait with its reason, aborting what is in flight', async () => {
     const client = await serve((req, res) => {
       // Headers only, then silence: a proxy that buffers the stream.
