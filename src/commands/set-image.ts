@@ -6,6 +6,7 @@ import {
   type EditRequest,
   type FileEdit
 } from '../edit/apply.js'
+import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {defineCommand} from './types.js'
 import {
   PR_OPTIONS,
@@ -56,10 +57,6 @@ function show(value: string | null): string {
 
 function what(edit: FileEdit): string {
   return edit.image !== undefined ? edit.image : (edit.key ?? '')
-}
-
-function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 }
 
 export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
@@ -165,12 +162,12 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     const remote = r.remote ? remoteSummary(r.remote) : ''
     if (!r.outcome.changed)
       return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
-    const rows = r.outcome.edits.map(
-      e =>
-        `| ${cell(e.file)} | ${cell(what(e))} | ${cell(show(e.before))} | ${cell(show(e.after))} |`
+    const rows = r.outcome.edits.map(e =>
+      tableRow([e.file, what(e), show(e.before), show(e.after)].map(cell))
     )
+    const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n')
     const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : ''
-    return `### set-image\n\n| file | image/key | before | after |\n| --- | --- | --- | --- |\n${rows.join('\n')}${note}\n${remote}`
+    return `### set-image\n\n${table}${note}\n${remote}`
   },
   text(r) {
     const lines = r.outcome.edits.map(

@@ -12,6 +12,8 @@ import {
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
+import {setImageCommand} from '../../src/commands/set-image.js'
+import {planEdits} from '../../src/edit/apply.js'
 import {cli as rawCli, type CliRun} from '../helpers/cli.js'
 
 let root: string
@@ -291,6 +293,29 @@ describe('set-image on a local tree', () => {
       /^error: cannot write apps\/cart\/overlays\/production\/kustomization\.yaml: .*; check the file permissions\n$/
     )
     expect(read('apps/cart/overlays/production/kustomization.yaml')).toBe('resources: []\n')
+  })
+
+  it('the job summary is one table row per edit; a | or line break in a value cannot break it', async () => {
+    put('values.yaml', 'note: old\nsep: x\n')
+    const outcome = await planEdits(root, {
+      paths: [],
+      images: [],
+      sets: ['values.yaml:note=two\nlines', 'values.yaml:sep=a|b'],
+      createKeys: false
+    })
+    expect(setImageCommand.summary({outcome, dryRun: true})).toBe(
+      [
+        '### set-image',
+        '',
+        '| file | image/key | before | after |',
+        '| --- | --- | --- | --- |',
+        '| values.yaml | note | old | two lines |',
+        '| values.yaml | sep | x | a\\|b |',
+        '',
+        'Dry run: nothing was written.',
+        ''
+      ].join('\n')
+    )
   })
 })
 

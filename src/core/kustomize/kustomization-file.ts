@@ -36,6 +36,7 @@ import {
   lineNumber,
   lineStart,
   parseYamlDocuments,
+  scalarSource,
   startsLine,
   type Splice
 } from '../yaml/source-text.js'
@@ -148,11 +149,6 @@ function jsonKind(doc: Document.Parsed, node: unknown): JsonKind {
   return kind === 'int' || kind === 'float' ? 'number' : kind === 'string' ? 'string' : kind
 }
 
-function scalarString(node: Scalar): string {
-  if (node.type === 'PLAIN') return node.source ?? String(node.value ?? '')
-  return String(node.value ?? '')
-}
-
 function isEmptyScalar(node: Scalar): boolean {
   return node.type === 'PLAIN' && (node.source ?? '') === ''
 }
@@ -227,7 +223,7 @@ function readItem(
     }
     const kind = jsonKind(doc, pair.value)
     if (kind !== 'null' && kind !== 'string') {
-      const src = isScalar(pair.value) ? scalarString(pair.value) : ''
+      const src = isScalar(pair.value) ? scalarSource(pair.value) : ''
       fail(
         p,
         keyStart,
@@ -241,7 +237,7 @@ function readItem(
     if (isAlias(pair.value)) editable = false
     if (isScalar(v) && kind === 'string') {
       valueNode = v
-      value = scalarString(v)
+      value = scalarSource(v)
     } else if (isScalar(v) && !isEmptyScalar(v)) valueNode = v
     // encoding/json: the last of several case-variants of a key wins.
     if (value) raw[field] = value

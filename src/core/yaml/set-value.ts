@@ -26,6 +26,7 @@ import {
   lineEnd,
   lineStart,
   parseYamlDocuments,
+  scalarSource,
   scalarSpan,
   startsLine,
   type Splice
@@ -184,12 +185,6 @@ type Walk =
       parentPair?: {key: Node; value: Node | null}
     }
 
-function scalarText(node: Scalar): string {
-  return node.type === 'PLAIN'
-    ? (node.source ?? String(node.value ?? ''))
-    : String(node.value ?? '')
-}
-
 function isNull(node: unknown): boolean {
   return (
     node == null ||
@@ -200,7 +195,7 @@ function isNull(node: unknown): boolean {
 function findKey(map: YAMLMap, key: string): {key: Node; value: Node | null} | undefined {
   for (const pair of map.items) {
     const k = pair.key
-    const text = isScalar(k) ? scalarText(k) : String(k)
+    const text = isScalar(k) ? scalarSource(k) : String(k)
     if (text === key) return {key: k as Node, value: (pair.value as Node) ?? null}
   }
   return undefined
@@ -222,7 +217,7 @@ function matchesSelector(node: unknown, sel: {field: string[]; value: string}): 
     if (!hit) return false
     cur = hit.value
   }
-  return isScalar(cur) && scalarText(cur) === sel.value
+  return isScalar(cur) && scalarSource(cur) === sel.value
 }
 
 function walk(root: Node | null, steps: readonly PathStep[], label: string, keyPath: string): Walk {
@@ -488,7 +483,7 @@ export function setValueInText(
       return {kind: 'changed', text: out, before: null, after: set.value, created: false}
     }
     const scalar = node as Scalar
-    const before = scalarText(scalar)
+    const before = scalarSource(scalar)
     if (
       before === set.value &&
       (scalar.type !== 'PLAIN' || renderSetValue(set.value, scalar, w.flow) === before)
@@ -570,7 +565,7 @@ export function getValueInText(
     const w = walk((c.doc.contents as Node) ?? null, set.steps, label, set.keyPath)
     if (w.kind !== 'found') continue
     if (isNull(w.node)) return null
-    if (isScalar(w.node)) return scalarText(w.node)
+    if (isScalar(w.node)) return scalarSource(w.node)
   }
   return undefined
 }

@@ -95,6 +95,16 @@ export function scalarSpan(text: string, node: Scalar): {start: number; end: num
   return {start, end: block ? lastContent(text, end) + 1 : end}
 }
 
+/**
+ * A scalar as the user wrote it: a plain scalar keeps its source (`1.10`
+ * stays `1.10`, not the number 1.1), a quoted or block one its string value.
+ */
+export function scalarSource(node: Scalar): string {
+  return node.type === 'PLAIN'
+    ? (node.source ?? String(node.value ?? ''))
+    : String(node.value ?? '')
+}
+
 /** Offset of the `:` that follows a block mapping key. */
 export function colonAfter(text: string, key: Node): number {
   const at = text.indexOf(':', key.range![1])
