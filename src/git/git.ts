@@ -64,8 +64,7 @@ let versionCheck: Promise<string> | undefined
 
 /**
  * One repository on disk, driven through the exec funnel. Methods are named
- * for what the caller wants and return domain results; `try*` methods are
- * probes that answer with a boolean and never throw for a "no".
+ * for what the caller wants and return domain results.
  */
 export class Git {
   private constructor(
@@ -125,14 +124,18 @@ export class Git {
     const out = await this.run(args, {cwd: dirname(this.dir), allowFailure: true, network: true})
     if (out.code !== 0)
       return {kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut)}
-    if (!(await this.tryResolve('HEAD'))) return {kind: 'empty'}
+    // One rev-parse both tells an empty repository apart and gives the commit.
+    const commit = await this.run(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], {
+      allowFailure: true
+    })
+    if (commit.code !== 0) return {kind: 'empty'}
     const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
       allowFailure: true
     })
     return {
       kind: 'cloned',
       branch: head.stdout.trim() || branch || 'HEAD',
-      commit: await this.commitOf('HEAD')
+      commit: commit.stdout.trim()
     }
   }
 
@@ -227,17 +230,5 @@ export class Git {
   async commitOf(rev: string): Promise<string> {
     const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`])
     return out.stdout.trim()
-  }
-
-  async tryResolve(rev: string): Promise<boolean> {
-    const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
-      allowFailure: true
-    })
-    return out.code === 0
-  }
-
-  async tryHasStagedChanges(): Promise<boolean> {
-    const out = await this.run(['diff', '--cached', '--quiet'], {allowFailure: true})
-    return out.code === 1
   }
 }

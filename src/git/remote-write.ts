@@ -227,7 +227,7 @@ async function writeLoop<O extends PlanOutcome>(
           log(
             `push to ${branch} failed (${oneLine(pushed.detail)}); the branch did not take it; attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on a fresh tip`
           )
-          await (backoff.sleep ?? sleepMs)(delay)
+          await pause(backoff, delay)
           const tip = await fetchTip()
           // It landed after all (the answer was lost, and ls-remote could not tell).
           if (tip === commit) return {...common, kind: 'pushed', commit, base, outcome, message}
@@ -271,7 +271,7 @@ async function writeLoop<O extends PlanOutcome>(
         log(
           `push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
         )
-        await (backoff.sleep ?? sleepMs)(delay)
+        await pause(backoff, delay)
         base = await fetchTip()
       }
     }
@@ -302,7 +302,7 @@ function retrying(
       log(
         `${what} failed (${oneLine(result.failure.detail)}); attempt ${tries + 1} of ${options.maxAttempts} in ${delay} ms`
       )
-      await (backoff.sleep ?? sleepMs)(delay)
+      await pause(backoff, delay)
     }
   }
 }

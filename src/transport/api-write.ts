@@ -1,6 +1,12 @@
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Identity} from '../git/git.js'
-import {DEFAULT_BACKOFF, backoffDelay, type Backoff, type PlanOutcome} from '../git/remote-write.js'
+import {
+  DEFAULT_BACKOFF,
+  backoffDelay,
+  pause,
+  type Backoff,
+  type PlanOutcome
+} from '../git/remote-write.js'
 import {
   RemoteView,
   TransportUnavailable,
@@ -42,8 +48,6 @@ export type ApiWriteResult<O extends PlanOutcome> =
   | (Common & {kind: 'unchanged'; base: string; outcome: O})
   | (Common & {kind: 'dry-run'; base: string; outcome: O; message: string})
   | (Common & {kind: 'rejected'; reason: string; detail: string; outcome: O})
-
-const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 
 /**
  * The API twin of remoteWrite: read what the planner asks for at the branch
@@ -122,7 +126,7 @@ export async function apiWrite<O extends PlanOutcome>(
         log(
           `API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
         )
-        await (backoff.sleep ?? sleepMs)(delay)
+        await pause(backoff, delay)
         const next = await api.branchHead(branch)
         if (!next) {
           throw new OperationError(

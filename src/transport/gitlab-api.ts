@@ -1,6 +1,6 @@
 import {OperationError, errorMessage} from '../core/errors.js'
 import {gitLabStatusFix} from '../forge/gitlab-status.js'
-import {backoffDelay, DEFAULT_BACKOFF, type Backoff} from '../git/remote-write.js'
+import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../git/remote-write.js'
 import {
   entryKind,
   type BranchApi,
@@ -43,8 +43,6 @@ function transientFetchError(e: unknown): boolean {
   const code = (e as {cause?: {code?: string}}).cause?.code
   return code !== undefined && TRANSIENT_CODES.has(code)
 }
-
-const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 
 interface Answer {
   status: number
@@ -103,7 +101,7 @@ export class GitLabRepoApi implements BranchApi {
         })
       } catch (e) {
         if (!last && transientFetchError(e)) {
-          await (backoff.sleep ?? sleepMs)(backoffDelay(attempt, backoff, Date.now() - started))
+          await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started))
           continue
         }
         throw new OperationError(
@@ -121,7 +119,7 @@ export class GitLabRepoApi implements BranchApi {
         return {status: res.status, data, headers: res.headers}
       }
       if (res.status >= 500 && !last) {
-        await (backoff.sleep ?? sleepMs)(backoffDelay(attempt, backoff, Date.now() - started))
+        await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started))
         continue
       }
       throw this.failure(what, res.status, data, attempt)
