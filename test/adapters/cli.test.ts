@@ -1,3 +1,6 @@
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {commands} from '../../src/commands/registry.js'
 import {cli} from '../helpers/cli.js'
@@ -42,5 +45,29 @@ describe('CLI adapter', () => {
     const r = await cli(['set-image', `--${token}`], {GITOPS_TOKEN: token})
     expect(r.code).toBe(2)
     expect(r.stderr + r.stdout).not.toContain(token)
+  })
+  it('--dotenv leaves out an output too big for GitLab, warns which, and keeps the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-dotenv-'))
+    writeFileSync(join(dir, 'values.yaml'), 'tag: old\n')
+    const big = 'x'.repeat(6000)
+    const dotenv = join(dir, 'out.env')
+    const r = await cli([
+      'set-image',
+      '-C',
+      dir,
+      '--set',
+      `values.yaml:tag=${big}`,
+      '--dotenv',
+      dotenv
+    ])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain(
+      "warning: dotenv report: left out GITOPS_EDITS to stay within GitLab's limits"
+    )
+    const text = readFileSync(dotenv, 'utf8')
+    expect(text).toContain('GITOPS_CHANGED=true\n')
+    expect(text).toContain('GITOPS_FILES=["values.yaml"]\n')
+    expect(text).not.toContain('GITOPS_EDITS=')
+    expect(Buffer.byteLength(text)).toBeLessThan(5 * 1024)
   })
 })
