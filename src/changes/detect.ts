@@ -168,7 +168,8 @@ export async function detectChanges(options: DetectOptions): Promise<ChangesResu
       }
     )
   }
-  const sourceHead = await sourceOf(head)
+  const passed = new Set<string>()
+  const sourceHead = await findSource(h, filter, deepener, head, wants, passed)
   if (sourceHead === null) {
     return finish(
       {kind: 'build', failOpen: true},
@@ -178,7 +179,9 @@ export async function detectChanges(options: DetectOptions): Promise<ChangesResu
   // No build input changed, yet the image to reuse must be the one an earlier
   // pipeline built: that is base's source commit. They differ when history was
   // rewritten (force push) or a change was made and undone within the range.
-  const sourceBase = await sourceOf(diffBase)
+  // When head's walk went through the base, the base's walk is its tail: same answer, no second log.
+  const sourceBase =
+    diffBase === sourceHead || passed.has(diffBase) ? sourceHead : await sourceOf(diffBase)
   if (sourceBase !== sourceHead) {
     return finish(
       {kind: 'build', failOpen: true},
@@ -272,13 +275,15 @@ async function ensureMergeBase(
  * (against its first parent) match the filter; null when none does. A commit
  * at the shallow boundary has no known parent and would look as if it added
  * every file, so its history is deepened first: never answer from a cut.
+ * `passed` collects the commits walked over before the answer.
  */
 export async function findSource(
   h: HistoryContext,
   filter: PathFilter,
   deepener: Deepener,
   start: string,
-  wants: string[]
+  wants: string[],
+  passed?: Set<string>
 ): Promise<string | null> {
   let from = start
   let skip = 0
@@ -303,6 +308,7 @@ export async function findSource(
         break
       }
       if (entry.files.some(f => filter.matchesPath(f))) return entry.sha
+      passed?.add(entry.sha)
     }
     if (restart) continue
     if (entries.length < page) return null

@@ -483,6 +483,33 @@ describe('shallow clones and big changes', () => {
     expect(await git(checkout, 'rev-parse', '--is-shallow-repository')).toBe('false')
   })
 
+  it('reads the history between base and head once: one diff, and no second log walk from the base', async () => {
+    const f = await repo(history())
+    const checkout = await f.clone()
+    const trace = join(f.dir, 'git-trace.log')
+    // GIT_TRACE is one of the variables the exec funnel passes through.
+    process.env.GIT_TRACE = trace
+    let r
+    try {
+      r = await detectChanges({
+        cwd: checkout,
+        remote: 'origin',
+        filter: createFilter(['src/**']),
+        tagFormat: parseTagFormat('{sha}'),
+        context: resolveCiContext({}, undefined, {base: f.shas[498]})
+      })
+    } finally {
+      delete process.env.GIT_TRACE
+    }
+    expect(r).toMatchObject({kind: 'reuse', sourceCommit: f.shas[199]})
+    const runs = readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter(l => l.includes('trace: built-in: git '))
+    expect(runs.filter(l => / git diff /.test(l))).toHaveLength(1)
+    // Pages of 64, 128 and 256 commits from head reach the source 300 back; the base's walk is their tail.
+    expect(runs.filter(l => / git log /.test(l))).toHaveLength(3)
+  })
+
   it('reaches the base by deepening when the server refuses commits by id (protocol v0)', async () => {
     const commits: CommitSpec[] = [ROOT, src('v1')]
     for (let i = 0; i < 120; i++) commits.push(manifest(`${i}`))
