@@ -7,8 +7,6 @@ export interface EditPatterns {
   files: string[]
 }
 
-export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
-
 function normalise(p: string): string {
   return p
     .replace(/\\/g, '/')

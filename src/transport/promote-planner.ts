@@ -1,4 +1,5 @@
 import {UsageError} from '../core/errors.js'
+import {mapLimit} from '../core/map-limit.js'
 import {PROMOTION_CONFIG_FILE, parsePromotionConfig} from '../core/promotion/config.js'
 import {
   directoryFor,
@@ -33,22 +34,16 @@ export function promoteApiPlanner(request: PromoteRequest): ApiPlanner<CheckoutP
         .filter(e => e.kind === 'file')
         .map(e => e.path)
         .sort()
+      // Looked up once per read: a tree listing can hold thousands of entries.
+      const byPath = new Map(entries.map(e => [e.path, e]))
       const config = await readConfig(view, entries)
       const contents = new Map<string, Buffer>()
       const fetch = async (paths: string[]) => {
         const todo = [...new Set(paths)].filter(p => !contents.has(p))
-        let next = 0
-        const worker = async () => {
-          while (next < todo.length) {
-            const path = todo[next++]
-            const file = await view.read(
-              path,
-              entries.find(e => e.path === path)
-            )
-            if (file?.kind === 'file') contents.set(path, file.content)
-          }
-        }
-        await Promise.all(Array.from({length: Math.min(LIMIT, todo.length)}, worker))
+        await mapLimit(todo, LIMIT, async path => {
+          const file = await view.read(path, byPath.get(path))
+          if (file?.kind === 'file') contents.set(path, file.content)
+        })
       }
       await fetch(predictReads(files, config, request))
       for (let pass = 0; ; pass++) {

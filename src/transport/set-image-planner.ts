@@ -2,6 +2,7 @@ import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import picomatch from 'picomatch'
+import {mapLimit} from '../core/map-limit.js'
 import {planEdits, requestedPatterns, type EditOutcome, type EditRequest} from '../edit/apply.js'
 import {KUSTOMIZATION_FILE_NAMES} from '../edit/workspace.js'
 import {
@@ -14,14 +15,6 @@ import {
 } from './transport.js'
 
 const LIMIT = 8
-
-async function mapLimit<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++])
-  }
-  await Promise.all(Array.from({length: Math.min(LIMIT, items.length)}, worker))
-}
 
 function isKustomization(path: string): boolean {
   return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(baseName(path))
@@ -81,7 +74,7 @@ async function materialiseLiteral(
   root: string
 ): Promise<void> {
   const wanted: TreeEntry[] = []
-  await mapLimit(patterns.dirGlobs, async d => {
+  await mapLimit(patterns.dirGlobs, LIMIT, async d => {
     const dir = d === '.' ? '' : d
     const entries = await view.listDir(dir)
     // Absent: leave it absent, the engine reports it with its own message.
@@ -89,8 +82,8 @@ async function materialiseLiteral(
     await mkdir(join(root, dir), {recursive: true})
     wanted.push(...entries.filter(e => isKustomization(e.path)))
   })
-  await mapLimit(wanted, e => place(view, root, e))
-  await mapLimit(patterns.files, async f => {
+  await mapLimit(wanted, LIMIT, e => place(view, root, e))
+  await mapLimit(patterns.files, LIMIT, async f => {
     const file = await view.read(f)
     if (!file) return
     if (file.kind === 'link') throw symlinkRefusal(f)
@@ -145,5 +138,5 @@ async function materialiseFromTree(
       if (e) wanted.push(e)
     }
   }
-  await mapLimit(wanted, e => place(view, root, e))
+  await mapLimit(wanted, LIMIT, e => place(view, root, e))
 }
