@@ -128,10 +128,12 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
 
   if (request.images.length) {
     const dirs = await resolveDirs(realRoot, v.dirGlobs)
-    const locations = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir))
+    const found = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir))
+    // A symlinked directory can lead to a file already found: read and edit it once.
+    const seen = new Set<string>()
+    const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real))
     const texts = await mapLimit(locations, 16, loc => readText(loc.real, loc.file))
     locations.forEach((loc, i) => {
-      if (working.has(loc.real)) return
       const result = setImagesInText(texts[i], request.images, loc.file)
       working.set(loc.real, {file: loc.file, real: loc.real, before: texts[i], after: result.text})
       for (const c of result.changes)

@@ -214,6 +214,16 @@ describe('writeEdits', () => {
       false
     )
   })
+  it('edits a kustomization reached through two --path values once', async () => {
+    put('shared/kustomization.yaml', K('1.0'))
+    mkdirSync(join(root, 'apps/linked'))
+    symlinkSync('../../shared/kustomization.yaml', join(root, 'apps/linked/kustomization.yaml'))
+    const out = await planEdits(root, req({paths: ['shared', 'apps/linked'], images: ['web:3']}))
+    expect(out.files).toEqual([
+      {file: 'apps/linked/kustomization.yaml', before: K('1.0'), after: K('3')}
+    ])
+    expect(out.edits.map(e => e.file)).toEqual(['apps/linked/kustomization.yaml'])
+  })
   it('refuses to write outside the root even for a hand-made outcome', async () => {
     const e = await writeEdits(root, {
       changed: true,
