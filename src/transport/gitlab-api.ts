@@ -78,7 +78,8 @@ export class GitLabRepoApi implements BranchApi {
     const url = new URL(this.base + path)
     for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v)
     // Reads are retried on 5xx and dropped connections. The commit POST is not: after a 5xx
-    // its outcome is unknown, and the write loop re-reads the branch before anything else.
+    // its outcome is unknown, so the run fails with the status and the fix; a re-run re-plans
+    // on the branch as it is then (a commit that did land makes it a no-op).
     const idempotent = method === 'GET' || method === 'HEAD'
     const attempts = idempotent ? (this.options.readAttempts ?? 3) : 1
     const backoff = this.options.backoff ?? DEFAULT_BACKOFF
