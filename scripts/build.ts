@@ -1,6 +1,7 @@
 /**
- * Bundles the two entry points into dist/ and regenerates action.yml from the
- * command option tables, so the action's inputs can never drift from the CLI.
+ * Bundles src/bundle.ts into dist/bundle/, writes the action and CLI entries,
+ * and regenerates action.yml from the command option tables, so the action's
+ * inputs can never drift from the CLI.
  * `--out <dir>` writes elsewhere (the staleness test compares the two).
  */
 import {execFileSync} from 'node:child_process'
@@ -16,42 +17,39 @@ const distDir = join(out, 'dist')
 mkdirSync(distDir, {recursive: true})
 
 const ncc = join(root, 'node_modules', '@vercel', 'ncc', 'dist', 'ncc', 'cli.js')
-// ncc splits lazily-required modules (rate-limiter-flexible's optional stores,
-// pulled in by gitbeaker) into numbered chunks loaded relative to the bundle,
-// so each entry keeps its chunks beside it: the action in dist/, the CLI in dist/cli/.
-const entries: [string, string][] = [
-  ['src/action.ts', distDir],
-  ['src/cli.ts', join(distDir, 'cli')]
-]
-rmSync(join(distDir, 'cli'), {recursive: true, force: true})
-for (const file of readdirSync(distDir))
-  if (/^\d+\.index\.js$/.test(file)) rmSync(join(distDir, file))
-for (const [entry, target] of entries) {
-  const work = mkdtempSync(join(tmpdir(), 'gitops-ncc-'))
-  try {
-    execFileSync(
-      process.execPath,
-      [ncc, 'build', join(root, entry), '-o', work, '-q', '--no-source-map-register'],
-      {
-        cwd: root,
-        stdio: ['ignore', 'inherit', 'inherit']
-      }
-    )
-    mkdirSync(target, {recursive: true})
-    for (const file of readdirSync(work)) {
-      if (file === 'package.json') continue
-      if (file !== 'index.js' && !/^\d+\.index\.js$/.test(file)) {
-        throw new Error(`ncc emitted an asset the bundle may not find at run time: ${file}`)
-      }
-      copyFileSync(join(work, file), join(target, file))
+// One bundle (src/bundle.ts) in dist/bundle/, with the numbered chunks ncc splits off for
+// lazily-required modules (rate-limiter-flexible's optional stores, via gitbeaker) beside it.
+// The action and CLI entries are two-line files importing it, so the code ships once.
+const bundleDir = join(distDir, 'bundle')
+for (const old of ['cli', 'bundle']) rmSync(join(distDir, old), {recursive: true, force: true})
+for (const file of readdirSync(distDir)) if (file.endsWith('.js')) rmSync(join(distDir, file))
+const work = mkdtempSync(join(tmpdir(), 'gitops-ncc-'))
+try {
+  execFileSync(
+    process.execPath,
+    [ncc, 'build', join(root, 'src/bundle.ts'), '-o', work, '-q', '--no-source-map-register'],
+    {cwd: root, stdio: ['ignore', 'inherit', 'inherit']}
+  )
+  mkdirSync(bundleDir, {recursive: true})
+  for (const file of readdirSync(work)) {
+    if (file === 'package.json') continue
+    if (file !== 'index.js' && !/^\d+\.index\.js$/.test(file)) {
+      throw new Error(`ncc emitted an asset the bundle may not find at run time: ${file}`)
     }
-  } finally {
-    rmSync(work, {recursive: true, force: true})
+    copyFileSync(join(work, file), join(bundleDir, file))
   }
+} finally {
+  rmSync(work, {recursive: true, force: true})
 }
+writeFileSync(
+  join(distDir, 'index.js'),
+  "import {runAction} from './bundle/index.js'\n\nawait runAction()\n"
+)
 // The documented entry point stays `node dist/cli.js` (and the package bin).
-writeFileSync(join(distDir, 'cli.js'), "#!/usr/bin/env node\nimport './cli/index.js'\n", {
-  mode: 0o755
-})
+writeFileSync(
+  join(distDir, 'cli.js'),
+  "#!/usr/bin/env node\nimport {runCliMain} from './bundle/index.js'\n\nawait runCliMain()\n",
+  {mode: 0o755}
+)
 writeFileSync(join(distDir, 'package.json'), '{\n  "type": "module"\n}\n')
 writeFileSync(join(out, 'action.yml'), renderActionYml())

@@ -1,3 +1,3 @@
-import {run} from './adapters/github/main.js'
+import {runAction} from './bundle.js'
 
-await run()
+await runAction()

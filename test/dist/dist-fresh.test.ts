@@ -30,7 +30,7 @@ describe('committed build output', () => {
   })
 
   it('the ESM bundles contain no require() shim that would throw at run time', () => {
-    for (const file of ['dist/index.js', 'dist/cli/index.js']) {
+    for (const file of ['dist/bundle/index.js']) {
       const text = readFileSync(join(root, file), 'utf8')
       expect(text.startsWith('import') || text.startsWith('#!'), file).toBe(true)
       // ncc's fallback for unresolvable modules breaks in ESM (vercel/ncc#791).
