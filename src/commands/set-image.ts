@@ -33,6 +33,7 @@ import {
 } from '../git/remote-set-image.js'
 import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS} from '../transport/select.js'
 import {editText} from './render-edits.js'
+import {showValue} from '../core/commit-message.js'
 
 export interface SetImageSettings {
   root: string
@@ -49,10 +50,6 @@ export interface SetImageResult {
   dryRun: boolean
   pr?: SetImagePrResult
   remote?: RemoteReport
-}
-
-function show(value: string | null): string {
-  return value === null ? '(none)' : value
 }
 
 function what(edit: FileEdit): string {
@@ -163,7 +160,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     if (!r.outcome.changed)
       return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
     const rows = r.outcome.edits.map(e =>
-      tableRow([e.file, what(e), show(e.before), show(e.after)].map(cell))
+      tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(cell))
     )
     const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n')
     const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : ''
@@ -171,7 +168,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   },
   text(r) {
     const lines = r.outcome.edits.map(
-      e => `${e.file}: ${what(e)} ${show(e.before)} -> ${show(e.after)}`
+      e => `${e.file}: ${what(e)} ${showValue(e.before)} -> ${showValue(e.after)}`
     )
     const n = r.outcome.files.length
     if (!r.outcome.changed) lines.push('nothing to change')

@@ -139,13 +139,14 @@ export function changesBlock(changes: MessageChange[]): string {
   for (const c of changes) byFile.set(c.file, [...(byFile.get(c.file) ?? []), c])
   return [...byFile]
     .map(([file, list]) => {
-      const lines = list.map(c => `  ${c.name}: ${show(c.before)} -> ${show(c.after)}`)
+      const lines = list.map(c => `  ${c.name}: ${showValue(c.before)} -> ${showValue(c.after)}`)
       return `${file}\n${lines.join('\n')}`
     })
     .join('\n')
 }
 
-function show(value: string | null): string {
+/** An edit's before/after value for people: a missing entry reads `(none)`. */
+export function showValue(value: string | null): string {
   return value === null ? '(none)' : value
 }
 

@@ -18,6 +18,7 @@ import {
   resolveDirs,
   resolveInside
 } from './workspace.js'
+import {mapLimit} from '../core/map-limit.js'
 
 export interface EditRequest {
   paths: string[]
@@ -99,23 +100,6 @@ async function readText(real: string, file: string): Promise<string> {
     throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
   }
   return text
-}
-
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>
-): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  }
-  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
-  return out
 }
 
 /** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */

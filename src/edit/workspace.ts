@@ -7,13 +7,9 @@ import {lstat, readdir, realpath, stat} from 'node:fs/promises'
 import {isAbsolute, join, relative, sep} from 'node:path'
 import picomatch from 'picomatch'
 import {OperationError, UsageError} from '../core/errors.js'
+import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
 
-/** Kustomize's names, in its order (konfig.RecognizedKustomizationFileNames). */
-export const KUSTOMIZATION_FILE_NAMES = [
-  'kustomization.yaml',
-  'kustomization.yml',
-  'Kustomization'
-] as const
+export {KUSTOMIZATION_FILE_NAMES}
 
 function toPosix(p: string): string {
   return p.split(sep).join('/')

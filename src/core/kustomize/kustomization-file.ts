@@ -41,6 +41,13 @@ import {
   type Splice
 } from '../yaml/source-text.js'
 
+/** Kustomize's names, in its order (konfig.RecognizedKustomizationFileNames). */
+export const KUSTOMIZATION_FILE_NAMES = [
+  'kustomization.yaml',
+  'kustomization.yml',
+  'Kustomization'
+] as const
+
 /** One entry that a write changes; `before`/`after` are compact references. */
 export interface ImageChange {
   image: string

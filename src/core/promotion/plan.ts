@@ -2,9 +2,10 @@ import picomatch from 'picomatch'
 import {UsageError} from '../errors.js'
 import {directoryFor, type ResolvedPromotion} from './environments.js'
 import {pinOf, planPins, type ImageOutcome, type NewNamePolicy, type PinEntry} from './pins.js'
+import {KUSTOMIZATION_FILE_NAMES} from '../kustomize/kustomization-file.js'
 
 /** The names kustomize accepts for a kustomization, in its own lookup order. */
-export const KUSTOMIZATION_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
+export const KUSTOMIZATION_NAMES: readonly string[] = KUSTOMIZATION_FILE_NAMES
 
 export type KustomizationLookup =
   {kind: 'found'; path: string} | {kind: 'none'} | {kind: 'multiple'; paths: string[]}
