@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import './cli/index.js'
+import {runCliMain} from './bundle/index.js'
+
+await runCliMain()
