@@ -1,4 +1,4 @@
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 
 /** The ref the pipeline runs for; feeds `{branch}` and `{tag}` in the tag format. */
 export interface RefInfo {

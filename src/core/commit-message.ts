@@ -1,7 +1,5 @@
 import {UsageError} from './errors.js'
 
-type Env = Readonly<Record<string, string | undefined>>
-
 /** One value that changed in one file, as the commit message reports it. */
 export interface MessageChange {
   file: string
@@ -49,7 +47,8 @@ export const MESSAGE_PLACEHOLDERS: Record<string, string> = {
 }
 
 /** Reads the source repo, commit, actor and run link from GitHub Actions or GitLab CI variables. */
-export function ciSourceFromEnv(env: Env): CiSource {
+// core stays import-free: the environment is taken structurally (platform/inputs.ts names it Env).
+export function ciSourceFromEnv(env: Readonly<Record<string, string | undefined>>): CiSource {
   if (env.GITHUB_REPOSITORY) {
     const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '')
     const repo = `${server}/${env.GITHUB_REPOSITORY}`

@@ -1,4 +1,4 @@
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 import {authFromEnv, TOKEN_VARIABLE} from '../git/auth.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {UsageError} from '../core/errors.js'
 import {BODY_LIMIT, fitLines, tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 
 /** One edit the PR carries. `image` for image pins, `key` for plain YAML values. */
 export interface PrChange {

@@ -6,7 +6,7 @@ import {OperationError, UsageError, errorMessage} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit, GitError, type GitExecOptions, type GitOutput} from '../git/exec.js'
 import {classifyPush, classifyRemoteFailure, isTransient} from '../git/push-result.js'
-import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../git/remote-write.js'
+import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 import {apiUnusable, requireVerifiedNeedsApi} from '../transport/run.js'
 import {
   RemoteView,

@@ -1,5 +1,5 @@
 import {UsageError} from '../core/errors.js'
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 
 export type ProviderKind = 'github' | 'gitlab'
 

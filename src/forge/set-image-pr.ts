@@ -1,5 +1,5 @@
 import {UsageError} from '../core/errors.js'
-import type {Env, InputReader, OptionSpec} from '../commands/types.js'
+import type {Env, InputReader, OptionSpec} from '../platform/inputs.js'
 import {planEdits, writeEdits, type EditOutcome, type EditRequest} from '../edit/apply.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {Platform} from '../platform/port.js'

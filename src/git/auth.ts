@@ -1,7 +1,6 @@
 import type {Redactor} from '../core/redact.js'
 import type {RemoteUrl} from './remote-url.js'
-
-type Env = Readonly<Record<string, string | undefined>>
+import type {Env} from '../platform/inputs.js'
 
 export const TOKEN_VARIABLE = 'GITOPS_TOKEN'
 export const TOKEN_USER_VARIABLE = 'GITOPS_TOKEN_USER'

@@ -17,17 +17,18 @@ import {
   type EditOutcome,
   type EditRequest
 } from '../edit/apply.js'
-import type {OptionSpec, OutputSpec} from '../commands/types.js'
+import type {OptionSpec, OutputSpec} from '../platform/inputs.js'
 import type {Platform} from '../platform/port.js'
 import type {Identity} from './git.js'
 import {remoteReport} from '../commands/render-edits.js'
-import type {Backoff, Planner} from './remote-write.js'
+import type {Backoff} from '../core/backoff.js'
+import type {Planner} from './remote-write.js'
 import {readTransport, type TransportSettings} from '../transport/select.js'
 import {setImageApiPlanner} from '../transport/set-image-planner.js'
 import {transportReport, transportWrite, type TransportReport} from '../transport/run.js'
 import type {RepoApi} from '../transport/transport.js'
 
-type Env = Readonly<Record<string, string | undefined>>
+import type {Env} from '../platform/inputs.js'
 
 export const DEFAULT_AUTHOR: Identity = {
   name: 'gitops-deploy',

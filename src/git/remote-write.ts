@@ -9,8 +9,9 @@ import {GitError} from './exec.js'
 import {classifyRemoteFailure, isTransient, type RemoteFailure} from './push-result.js'
 import {displayUrl, parseRemoteUrl, type RemoteUrl} from './remote-url.js'
 import {sparseDirs, type EditPatterns} from './sparse-set.js'
+import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 
-type Env = Readonly<Record<string, string | undefined>>
+import type {Env} from '../platform/inputs.js'
 
 /** What any planner's outcome must expose; set-image's EditOutcome fits as is. */
 export interface PlanOutcome {
@@ -28,27 +29,6 @@ export interface Planner<O extends PlanOutcome> {
   patterns: EditPatterns
   plan(root: string): Promise<O>
   write(root: string, outcome: O): Promise<void>
-}
-
-export interface Backoff {
-  baseMs: number
-  capMs: number
-  random?: () => number
-  sleep?: (ms: number) => Promise<void>
-}
-
-/**
- * Full jitter over a doubling window. The window starts at the longer of
- * `baseMs` and the time the last attempt took: retrying sooner than one
- * attempt lasts only collides again with the same writers, and on a loaded
- * runner or a slow link an attempt takes far longer than any fixed base.
- */
-export const DEFAULT_BACKOFF: Backoff = {baseMs: 200, capMs: 15_000}
-
-export function backoffDelay(attempt: number, backoff: Backoff, lastAttemptMs = 0): number {
-  const start = Math.max(backoff.baseMs, lastAttemptMs)
-  const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1))
-  return Math.round((backoff.random ?? Math.random)() * window)
 }
 
 export interface RemoteWriteOptions<O extends PlanOutcome> {
@@ -88,13 +68,6 @@ export type RemoteWriteResult<O extends PlanOutcome> =
   | (Common & {kind: 'dry-run'; base: string; outcome: O; message: string})
   /** Refused for good (protection, hook) or still losing races after the last attempt. */
   | (Common & {kind: 'rejected'; reason: string; detail: string; outcome: O})
-
-const sleepMs = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
-
-/** Waits `ms` with the backoff's sleep (tests inject one that does not wait). */
-export function pause(backoff: Backoff, ms: number): Promise<void> {
-  return (backoff.sleep ?? sleepMs)(ms)
-}
 
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the

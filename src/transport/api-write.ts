@@ -1,12 +1,7 @@
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Identity} from '../git/git.js'
-import {
-  DEFAULT_BACKOFF,
-  backoffDelay,
-  pause,
-  type Backoff,
-  type PlanOutcome
-} from '../git/remote-write.js'
+import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
+import type {PlanOutcome} from '../git/remote-write.js'
 import {
   RemoteView,
   TransportUnavailable,

@@ -1,6 +1,6 @@
 import {OperationError, errorMessage} from '../core/errors.js'
 import {gitLabStatusFix} from '../forge/gitlab-status.js'
-import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../git/remote-write.js'
+import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../core/backoff.js'
 import {
   entryKind,
   type BranchApi,

@@ -1,10 +1,10 @@
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 import {UsageError} from '../core/errors.js'
+import type {Backoff} from '../core/backoff.js'
 import type {Identity} from '../git/git.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import {
   remoteWrite,
-  type Backoff,
   type PlanOutcome,
   type Planner,
   type RemoteWriteResult

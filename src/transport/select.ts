@@ -1,9 +1,9 @@
-import type {Env} from '../commands/types.js'
+import type {Env} from '../platform/inputs.js'
 import {UsageError, errorMessage} from '../core/errors.js'
 import {GitHubForge, type ForgeLog} from '../forge/github.js'
 import {resolveForge, type ForgeTarget} from '../forge/provider.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
-import type {OptionSpec, OutputSpec} from '../commands/types.js'
+import type {OptionSpec, OutputSpec} from '../platform/inputs.js'
 import {GitHubRepoApi} from './github-api.js'
 import {GitLabRepoApi} from './gitlab-api.js'
 import {

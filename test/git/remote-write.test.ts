@@ -4,7 +4,8 @@ import {join, relative} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/core/errors.js'
 import {Redactor} from '../../src/core/redact.js'
-import {backoffDelay, remoteWrite, type RemoteWriteOptions} from '../../src/git/remote-write.js'
+import {backoffDelay} from '../../src/core/backoff.js'
+import {remoteWrite, type RemoteWriteOptions} from '../../src/git/remote-write.js'
 import {
   appsTree,
   kustomization,

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import {errorMessage} from '../../core/errors.js'
 import {Redactor} from '../../core/redact.js'
 import type {Platform} from '../../platform/port.js'
-import type {InputReader} from '../../commands/types.js'
+import type {InputReader} from '../../platform/inputs.js'
 import {commands, findCommand} from '../../commands/registry.js'
 
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */

@@ -1,5 +1,5 @@
 import type {Redactor} from '../../core/redact.js'
-import type {Outputs} from '../../commands/types.js'
+import type {Outputs} from '../../platform/inputs.js'
 
 /**
  * GitLab's dotenv report must be smaller than 5 KB (`file.size <

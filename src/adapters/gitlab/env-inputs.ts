@@ -1,5 +1,5 @@
 import {UsageError} from '../../core/errors.js'
-import type {Env, InputReader, OptionSpec} from '../../commands/types.js'
+import type {Env, InputReader, OptionSpec} from '../../platform/inputs.js'
 
 /**
  * The GitLab component hands its inputs to the CLI through job variables,
