@@ -11,7 +11,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {build} from 'esbuild'
-import {planEdits, writeEdits} from '../src/edit/apply.js'
+import {planEdits, writeEdits} from '../src/edits/set-image.js'
 
 const OVERLAYS = Number(process.env.BENCH_EDIT_OVERLAYS ?? 1000)
 const LOOP_SAMPLE = Math.min(OVERLAYS, Number(process.env.BENCH_EDIT_LOOP_SAMPLE ?? 100))

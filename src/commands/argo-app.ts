@@ -5,56 +5,38 @@
  * pushed race-safely with --repo, or proposed as a pull request with
  * --mode pr. Nothing talks to Argo CD.
  */
-import {lstat, mkdir, mkdtemp, readFile, realpath, rm, writeFile} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
-import {formatChange, type FieldChange} from '../argocd/application.js'
-import {mergeManifest, type ManifestRequest} from '../argocd/manifest.js'
+import {resolve} from 'node:path'
+import {formatChange} from '../argocd/application.js'
+import type {ManifestRequest} from '../argocd/manifest.js'
+import {validateMessageTemplate} from '../core/commit-message.js'
+import {UsageError} from '../core/errors.js'
+import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
-  changesBlock,
-  ciSourceFromEnv,
-  renderCommitMessage,
-  trailers,
-  type MessageChange
-} from '../core/commit-message.js'
-import {unifiedDiff} from '../core/diff.js'
-import {OperationError, UsageError} from '../core/errors.js'
-import {writeEdits} from '../edit/apply.js'
-import {checkRelative, openRoot} from '../edit/workspace.js'
-import {openForge, prTransport} from '../forge/open-forge.js'
-import {sourceRepoFromEnv, type PrChange} from '../forge/pr-body.js'
-import {runPrLifecycle, type PrLifecycleResult} from '../forge/pr-lifecycle.js'
-import {
+  DELIVERY_OPTIONS,
+  DELIVERY_OUTPUTS,
   PR_OPTIONS,
-  PR_OUTPUTS,
-  prDecorations,
-  readMode,
-  readPrSettings,
-  type SetImagePrSettings
-} from '../forge/set-image-pr.js'
+  readDelivery,
+  type DeliverySettings
+} from '../delivery/options.js'
+import type {PrLifecycleResult} from '../delivery/pull-request.js'
 import {
-  REMOTE_OPTIONS,
-  REMOTE_OUTPUTS,
-  remoteJson,
-  remoteSettings,
-  remoteSummary,
-  type RemoteReport,
-  type RemoteSettings
-} from '../git/remote-set-image.js'
-import type {Planner} from '../git/remote-write.js'
-import type {Platform} from '../platform/port.js'
-import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
-import {
+  deliveryExitCode,
   editText,
   prLifecycleJson,
   prLifecycleOutputs,
   prLifecycleText,
-  remoteReport
-} from './render-edits.js'
+  remoteJson,
+  remoteSummary,
+  type RemoteReport
+} from '../delivery/report.js'
+import {argoAppEdit, planManifest, type ManifestOutcome} from '../edits/argo-app.js'
+import {checkRelative} from '../edits/workspace.js'
+import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
 import {defineCommand} from './types.js'
-import {transportReport, transportWrite} from '../transport/run.js'
-import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS} from '../transport/select.js'
-import {TransportUnavailable, type ApiPlanner} from '../transport/transport.js'
+
+// Re-exported: tests and library callers plan a manifest without a delivery.
+export {planManifest, writeManifest, manifestPlanner} from '../edits/argo-app.js'
+export type {ManifestFile, ManifestOutcome} from '../edits/argo-app.js'
 
 export const DEFAULT_MANIFEST_DIR = 'argocd/apps'
 
@@ -65,28 +47,8 @@ export interface ArgoAppSettings {
   request: ManifestRequest
   /** Root-relative posix path of the manifest. */
   manifest: string
-  root: string
-  dryRun: boolean
-  pr?: SetImagePrSettings
-  remote?: RemoteSettings
-}
-
-export interface ManifestFile {
-  file: string
-  before: string
-  after: string
-  /** The file did not exist before. */
-  created: boolean
-}
-
-export interface ManifestOutcome {
-  changed: boolean
-  operation: 'created' | 'updated' | 'unchanged'
-  manifest: string
-  app: string
-  files: ManifestFile[]
-  changes: FieldChange[]
-  diff: string
+  /** Where the manifest lands: under -C, pushed to --repo, or proposed as a PR. */
+  delivery: DeliverySettings
 }
 
 export interface ArgoAppResult {
@@ -94,230 +56,8 @@ export interface ArgoAppResult {
   dryRun: boolean
   remote?: RemoteReport
   pr?: PrLifecycleResult
-}
-
-// ------------------------------------------------------------- the files ---
-
-interface Located {
-  /** Real path of the file, or where it will be created. */
-  real: string
-  exists: boolean
-}
-
-/**
- * Where the manifest lives under the root. The nearest existing ancestor is
- * resolved through symlinks and must stay inside the root, so a link in the
- * config repo cannot make us write elsewhere.
- */
-async function locate(root: string, rel: string): Promise<Located> {
-  const parts = rel.split('/')
-  let real = root
-  for (let i = 0; i < parts.length; i++) {
-    const next = join(real, parts[i])
-    let stat
-    try {
-      stat = await lstat(next)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new OperationError(`cannot read ${rel}: ${(e as Error).message}`)
-      }
-      return {real: join(real, ...parts.slice(i)), exists: false}
-    }
-    real = stat.isSymbolicLink() ? await realpath(next) : next
-    const r = relative(root, real)
-    if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) {
-      throw new UsageError(
-        `--manifest ${JSON.stringify(rel)} leads outside the root through a symlink; point it at a file inside the config repo`
-      )
-    }
-    const isDir = (await lstat(real)).isDirectory()
-    if (i < parts.length - 1 && !isDir) {
-      throw new UsageError(
-        `--manifest ${JSON.stringify(rel)}: ${parts.slice(0, i + 1).join('/')} is a file, not a directory; choose another path`
-      )
-    }
-    if (i === parts.length - 1 && isDir) {
-      throw new UsageError(
-        `--manifest ${JSON.stringify(rel)} is a directory; name the YAML file, e.g. ${rel}/app.yaml`
-      )
-    }
-  }
-  return {real, exists: true}
-}
-
-async function readUtf8(real: string, file: string): Promise<string> {
-  const buf = await readFile(real).catch((e: Error) => {
-    throw new OperationError(`cannot read ${file}: ${e.message}`)
-  })
-  const text = buf.toString('utf8')
-  if (!Buffer.from(text, 'utf8').equals(buf)) {
-    throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
-  }
-  return text
-}
-
-/** Reads and merges; writes nothing. Pure function of the checkout, as remoteWrite needs. */
-export async function planManifest(
-  root: string,
-  manifest: string,
-  request: ManifestRequest
-): Promise<ManifestOutcome> {
-  const realRoot = await openRoot(root)
-  const at = await locate(realRoot, manifest)
-  const before = at.exists ? await readUtf8(at.real, manifest) : undefined
-  const merged = mergeManifest(before, request, manifest)
-  const changed = merged.kind !== 'unchanged'
-  const files = changed
-    ? [{file: manifest, before: before ?? '', after: merged.text, created: before === undefined}]
-    : []
-  return {
-    changed,
-    operation: merged.kind,
-    manifest,
-    app: request.app.name,
-    files,
-    changes: merged.changes,
-    diff: files.map(f => unifiedDiff(f.file, f.before, f.after)).join('')
-  }
-}
-
-export async function writeManifest(root: string, outcome: ManifestOutcome): Promise<void> {
-  const realRoot = await openRoot(root)
-  for (const f of outcome.files) {
-    const at = await locate(realRoot, f.file)
-    if (at.exists) {
-      // Existing files go through set-image's writer: atomic rename, mode and symlinks kept.
-      await writeEdits(root, {changed: true, edits: [], files: [f], diff: ''})
-      continue
-    }
-    try {
-      await mkdir(dirname(at.real), {recursive: true})
-      await writeFile(at.real, f.after, {flag: 'wx', mode: 0o644})
-    } catch (e) {
-      throw new OperationError(
-        `cannot create ${f.file}: ${(e as Error).message}; check the directory permissions`
-      )
-    }
-  }
-}
-
-/** The edit remoteWrite applies, and re-applies from scratch on a new tip after a lost race. */
-export function manifestPlanner(
-  manifest: string,
-  request: ManifestRequest
-): Planner<ManifestOutcome> {
-  return {
-    patterns: {dirGlobs: [], files: [manifest]},
-    plan: root => planManifest(root, manifest, request),
-    write: writeManifest
-  }
-}
-
-/**
- * The same edit on a read-only view of a remote commit (the API transport):
- * the manifest and what lies on its path are placed in a scratch directory
- * and planManifest runs there, so the merge and its refusals are the local
- * ones. Symlinks on the path are not followed over the API.
- */
-export function manifestApiPlanner(
-  manifest: string,
-  request: ManifestRequest
-): ApiPlanner<ManifestOutcome> {
-  return {
-    async plan(view) {
-      // One listing of the whole tree also lets the commit refuse writes below a symlinked directory.
-      const entries = new Map((await view.listTree()).map(e => [e.path, e]))
-      const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-argo-app-'))
-      try {
-        const parts = manifest.split('/')
-        for (let i = 1; i <= parts.length; i++) {
-          const path = parts.slice(0, i).join('/')
-          const entry = entries.get(path)
-          if (!entry) break
-          if (entry.kind === 'link') {
-            throw new TransportUnavailable(
-              `${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`
-            )
-          }
-          if (entry.kind === 'dir') {
-            await mkdir(join(dir, path), {recursive: true})
-            continue
-          }
-          // A file (or submodule) where the path goes on: planManifest names the problem.
-          const file = entry.kind === 'file' ? await view.read(path, entry) : undefined
-          await writeFile(join(dir, path), file?.kind === 'file' ? file.content : '')
-          break
-        }
-        const outcome = await planManifest(dir, manifest, request)
-        return {
-          outcome,
-          writes: outcome.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
-        }
-      } finally {
-        await rm(dir, {recursive: true, force: true})
-      }
-    }
-  }
-}
-
-// ----------------------------------------------------------- the reports ---
-
-function show(v: unknown): string | null {
-  if (v === undefined) return null
-  return typeof v === 'string' ? v : JSON.stringify(v)
-}
-
-function messageChanges(o: ManifestOutcome): MessageChange[] {
-  if (o.operation === 'created') {
-    return [
-      {file: o.manifest, name: `Application ${o.app}`, kind: 'key', before: null, after: 'created'}
-    ]
-  }
-  return o.changes.map(c => ({
-    file: o.manifest,
-    name: c.path,
-    kind: 'key',
-    before: show(c.before),
-    after: show(c.after)
-  }))
-}
-
-function commitMessage(
-  remote: RemoteSettings,
-  outcome: ManifestOutcome,
-  manifest: string,
-  branch: string
-): string {
-  const source = ciSourceFromEnv(remote.env)
-  const input = {changes: messageChanges(outcome), paths: [manifest], branch, source}
-  if (remote.message !== undefined && remote.message.trim() !== '') {
-    // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
-    const mark = '\u0000subject\u0000'
-    const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark)
-    return renderCommitMessage(template, input).split(mark).join(subject(outcome))
-  }
-  return (
-    [subject(outcome), changesBlock(input.changes), trailers(source)].filter(Boolean).join('\n\n') +
-    '\n'
-  )
-}
-
-function subject(o: ManifestOutcome): string {
-  if (o.operation === 'created') return `Add Argo CD Application ${o.app} (${o.manifest})`
-  const first = o.changes[0]
-  if (o.changes.length === 1 && first) {
-    return `Update Argo CD Application ${o.app}: ${formatChange(first)}`
-  }
-  return `Update Argo CD Application ${o.app} (${o.changes.length} fields)`
-}
-
-function prChanges(o: ManifestOutcome): PrChange[] {
-  return messageChanges(o).map(c => ({
-    file: c.file,
-    key: c.name,
-    before: c.before ?? '',
-    after: c.after ?? '(removed)'
-  }))
+  /** The delivery as a whole (absent in results built by hand). */
+  delivery?: Delivery<ManifestOutcome>
 }
 
 function fence(diff: string): string {
@@ -370,9 +110,8 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
         'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)'
     },
     {name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing'},
-    ...PR_OPTIONS,
-    ...REMOTE_OPTIONS,
-    ...TRANSPORT_OPTIONS
+    ...DELIVERY_OPTIONS,
+    ...PR_OPTIONS
   ],
   outputSpecs: [
     {
@@ -384,18 +123,17 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       description: 'What happened to the manifest: created, updated or unchanged'
     },
     {name: 'manifest', description: 'Root-relative path of the Application manifest'},
-    ...REMOTE_OUTPUTS.filter(o => o.name !== 'branch'),
-    {
-      name: 'branch',
-      description: 'with --repo: the branch committed to (--mode pr: the PR head branch)'
-    },
-    ...PR_OUTPUTS,
-    ...TRANSPORT_OUTPUTS
+    ...DELIVERY_OUTPUTS
   ],
 
   settings(input, env, platform) {
-    const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
-    const remote = pr ? undefined : remoteSettings(input, env, process.cwd())
+    const delivery = readDelivery(
+      input,
+      env,
+      {defaultMode: 'push', local: true, checkMessage: validateMessageTemplate},
+      process.cwd()
+    )
+    if (delivery.mode === 'local') delivery.root = resolve(delivery.root)
     const configRepo = input.string('repo')?.trim() || undefined
     const app = readAppSettings(input, platform, () => {
       const given = input.string('source-repo')?.trim()
@@ -434,19 +172,19 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     return {
       request: {app, finalizers},
       manifest,
-      root: resolve(input.string('root') ?? '.'),
-      dryRun: input.boolean('dry-run') ?? false,
-      ...(pr ? {pr} : {}),
-      ...(remote ? {remote} : {})
+      delivery
     }
   },
 
   async run(s, platform) {
-    if (s.pr) return runPr(s, s.pr, platform)
-    if (s.remote) return runRemote(s, s.remote, platform)
-    const outcome = await planManifest(s.root, s.manifest, s.request)
-    if (!s.dryRun && outcome.changed) await writeManifest(s.root, outcome)
-    return {outcome, dryRun: s.dryRun}
+    const d = await deliver(argoAppEdit(s.manifest, s.request), s.delivery, platform)
+    return {
+      outcome: d.outcome,
+      dryRun: d.dryRun,
+      ...(d.remote ? {remote: d.remote} : {}),
+      ...(d.pr ? {pr: d.pr} : {}),
+      delivery: d
+    }
   },
 
   outputs(r) {
@@ -509,84 +247,5 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     return editText(lines, {...r, changed: r.outcome.changed, diff: r.outcome.diff})
   },
 
-  exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
+  exitCode: r => deliveryExitCode(r)
 })
-
-async function runRemote(
-  s: ArgoAppSettings,
-  remote: RemoteSettings,
-  platform: Platform
-): Promise<ArgoAppResult> {
-  const result = await transportWrite({
-    transport: remote.transport,
-    repo: remote.repo,
-    cwd: remote.cwd,
-    branch: remote.branch,
-    provider: remote.provider,
-    apiUrl: remote.apiUrl,
-    env: remote.env,
-    gitPlanner: manifestPlanner(s.manifest, s.request),
-    apiPlanner: manifestApiPlanner(s.manifest, s.request),
-    message: (outcome, branch) => commitMessage(remote, outcome, s.manifest, branch),
-    author: remote.author,
-    authorGiven: remote.authorGiven,
-    maxAttempts: remote.maxAttempts,
-    dryRun: s.dryRun,
-    platform,
-    backoff: remote.backoff,
-    apiMsPerSecond: remote.apiMsPerSecond,
-    onApi: remote.onApi
-  })
-  return {
-    outcome: result.outcome,
-    dryRun: s.dryRun,
-    remote: remoteReport(result, transportReport(result))
-  }
-}
-
-async function runPr(
-  s: ArgoAppSettings,
-  pr: SetImagePrSettings,
-  platform: Platform
-): Promise<ArgoAppResult> {
-  const {forge, repoUrl, gitConfig} = openForge(pr, platform)
-  const name = s.request.app.name
-  let outcome: ManifestOutcome | undefined
-  const apiPlanner = manifestApiPlanner(s.manifest, s.request)
-  const lifecycle = await runPrLifecycle({
-    repoUrl,
-    gitConfig,
-    forge,
-    ...prTransport(
-      {...pr, transport: pr.transport ?? {choice: 'git', requireVerified: false}},
-      repoUrl,
-      platform,
-      async view => {
-        const planned = await apiPlanner.plan(view)
-        outcome = planned.outcome
-        return {
-          changes: outcome.changed ? prChanges(outcome) : [],
-          writes: planned.writes
-        }
-      }
-    ),
-    base: pr.base,
-    // One PR per Application, whatever this run changes in it.
-    branchTemplate: pr.branchTemplate || `gitops-deploy/argo-app/${name}`,
-    titleTemplate: pr.title || `Update Argo CD Application ${name} ({{path}})`,
-    bodyTemplate: pr.body,
-    paths: [s.manifest],
-    ...prDecorations(pr),
-    source: sourceRepoFromEnv(pr.env),
-    identity: pr.author,
-    log: platform,
-    redactor: platform.redactor,
-    edit: async worktree => {
-      outcome = await planManifest(worktree, s.manifest, s.request)
-      if (!outcome.changed) return []
-      await writeManifest(worktree, outcome)
-      return prChanges(outcome)
-    }
-  })
-  return {outcome: outcome!, dryRun: false, pr: lifecycle}
-}

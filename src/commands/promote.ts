@@ -3,43 +3,13 @@ import type {NewNamePolicy} from '../core/promotion/pins.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote/run.js'
-import {
-  DEFAULT_PR_AUTHOR,
-  PR_OPTIONS,
-  parseAuthor,
-  readPrRequest,
-  splitList
-} from '../forge/set-image-pr.js'
-import {TOKEN_VARIABLE} from '../git/auth.js'
+import {DELIVERY_OPTIONS, PR_OPTIONS, readDelivery, splitList} from '../delivery/options.js'
+import {checkMessageTemplate} from '../edits/promote.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
-import {TRANSPORT_OPTIONS, readTransport} from '../transport/select.js'
-
-const SHARED_PR_OPTIONS = [
-  'labels',
-  'reviewers',
-  'team-reviewers',
-  'assignees',
-  'draft',
-  'auto-merge',
-  'provider',
-  'api-url',
-  'author'
-]
 
 // No `default:` fields: action.yml inputs are shared by every command and a default there
 // would be fed to the others as if typed. Defaults live in the descriptions and in readSettings.
 const OPTIONS: OptionSpec[] = [
-  {
-    name: 'repo',
-    type: 'string',
-    description: 'config repository: https:// or ssh:// URL, git@host:path, or a local path'
-  },
-  {
-    name: 'branch',
-    type: 'string',
-    description:
-      "config repo branch to promote on (PR mode: the PR's base) (default: the remote's default branch)"
-  },
   {
     name: 'from',
     type: 'string',
@@ -59,11 +29,6 @@ const OPTIONS: OptionSpec[] = [
       'only these apps (globs over the {app} names; repeatable) (default: every app of --from)'
   },
   {
-    name: 'mode',
-    type: 'string',
-    description: 'push: one commit on --branch; pr: one pull/merge request (default: pr)'
-  },
-  {
     name: 'files',
     type: 'list',
     description:
@@ -75,44 +40,15 @@ const OPTIONS: OptionSpec[] = [
     description:
       "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)"
   },
-  {
-    name: 'message',
-    type: 'string',
-    description:
-      'commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in (default: Promote {{from}} to {{to}}: {{apps}})'
-  },
-  {
-    name: 'max-attempts',
-    type: 'string',
-    description: 'push attempts when other jobs move the branch concurrently (default: 5)'
-  },
   {name: 'dry-run', type: 'boolean', description: 'push mode: plan and report, push nothing'},
   {
     name: 'skip-render',
     type: 'boolean',
     description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body'
   },
-  {
-    name: 'pr-branch',
-    type: 'string',
-    description:
-      'PR head branch; re-runs with the same value update the same PR (default: gitops-deploy/promote/<from>-to-<to>)'
-  },
-  {
-    name: 'base',
-    type: 'string',
-    description: "PR base branch (same as --branch) (default: the repository's default branch)"
-  },
-  {
-    name: 'title',
-    type: 'string',
-    description:
-      'PR title; {{base}}, {{branch}}, {{summary}} are filled in (default: Promote <from> to <to>: <apps>)'
-  },
-  {name: 'body', type: 'string', description: 'text shown above the generated PR description'},
-  // The PR options mean the same as for set-image; one definition keeps the action inputs in step.
-  ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name)),
-  ...TRANSPORT_OPTIONS
+  // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
+  ...DELIVERY_OPTIONS,
+  ...PR_OPTIONS
 ]
 
 export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
@@ -226,62 +162,35 @@ function promotedList(apps: AppPromotion[]) {
 }
 
 function readSettings(input: InputReader, env: Env): PromoteSettings {
-  const repo = input.string('repo')
-  if (!repo) throw new UsageError('--repo is required: the config repository URL or path')
+  if (!input.string('repo')?.trim())
+    throw new UsageError('--repo is required: the config repository URL or path')
   const from = input.string('from')
   if (!from) throw new UsageError('--from is required: the environment to promote from')
   const to = input.string('to')
   const next = input.boolean('next') === true
   if (to && next) throw new UsageError('pass either --to <env> or --next, not both')
   if (!to && !next) throw new UsageError('say where to promote to: --to <env> or --next')
-  const mode = input.string('mode') ?? 'pr'
-  if (mode !== 'pr' && mode !== 'push')
-    throw new UsageError(`--mode '${mode}' is not known; use pr or push`)
   const policy = input.string('new-name') ?? 'keep'
   if (policy !== 'keep' && policy !== 'copy') {
     throw new UsageError(`--new-name '${policy}' is not known; use keep (default) or copy`)
   }
-  const attemptsText = input.string('max-attempts') ?? '5'
-  const maxAttempts = Number(attemptsText)
-  if (!/^\d+$/.test(attemptsText.trim()) || maxAttempts < 1 || maxAttempts > 50) {
-    throw new UsageError(
-      `--max-attempts must be a whole number from 1 to 50, got '${attemptsText}'`
-    )
-  }
-  const prRequest = readPrRequest(input)
-  const autoMerge = prRequest.autoMerge
-  const branch = input.string('branch')
-  const base = input.string('base')
-  if (branch && base && branch !== base) {
-    throw new UsageError(
-      `--branch '${branch}' and --base '${base}' differ; in PR mode they name the same branch, give one`
-    )
-  }
-  const prOnly = ['pr-branch', 'title', 'body'].filter(n => input.string(n) !== undefined)
-  const prLists = ['labels', 'reviewers', 'team-reviewers', 'assignees'].filter(
-    n => input.list(n).length > 0
+  const delivery = readDelivery(
+    input,
+    env,
+    {
+      defaultMode: 'pr',
+      local: false,
+      checkMessage: checkMessageTemplate,
+      baseNamesPushBranch: true
+    },
+    process.cwd()
   )
-  const prFlags = ['draft'].filter(n => input.boolean(n))
-  const prAll = [...prOnly, ...prLists, ...prFlags, ...(autoMerge ? ['auto-merge'] : [])]
-  if (mode === 'push' && prAll.length > 0) {
-    throw new UsageError(`--${prAll[0]} only applies to --mode pr; drop it or use --mode pr`)
+  if (delivery.mode === 'local')
+    throw new UsageError('--repo is required: the config repository URL or path')
+  if (delivery.mode === 'push' && input.boolean('skip-render')) {
+    throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr')
   }
-  if (mode === 'pr' && input.boolean('dry-run')) {
-    throw new UsageError(
-      '--dry-run applies to --mode push; in PR mode the PR itself is the preview'
-    )
-  }
-  if (mode === 'pr' && !env[TOKEN_VARIABLE]?.trim()) {
-    throw new UsageError(
-      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
-    )
-  }
-  const message = input.string('message')
-  if (message !== undefined) checkMessageTemplate(message)
-  const transport = readTransport(input)
   return {
-    repo,
-    branch: branch ?? base,
     request: {
       from,
       to,
@@ -290,36 +199,9 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
       files: splitList(input.list('files')),
       policy: policy as NewNamePolicy
     },
-    mode,
-    message,
-    author: parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
-    authorGiven: Boolean(input.string('author')?.trim()),
-    transport,
-    maxAttempts,
-    dryRun: input.boolean('dry-run') === true,
-    render: input.boolean('skip-render') !== true,
-    pr: {
-      branch: input.string('pr-branch'),
-      title: input.string('title'),
-      body: input.string('body'),
-      ...prRequest
-    },
-    env
+    delivery,
+    render: input.boolean('skip-render') !== true
   }
-}
-
-export const MESSAGE_VARIABLES = ['from', 'to', 'apps', 'summary'] as const
-
-function checkMessageTemplate(template: string): void {
-  for (const m of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-    if (!(MESSAGE_VARIABLES as readonly string[]).includes(m[1])) {
-      throw new UsageError(
-        `--message uses unknown variable {{${m[1]}}}; use ${MESSAGE_VARIABLES.map(v => `{{${v}}}`).join(', ')}`
-      )
-    }
-  }
-  if (template.trim() === '')
-    throw new UsageError('--message is empty; give a commit subject or leave it out')
 }
 
 function statusLine(a: AppPromotion, to: string): string {

@@ -1,55 +1,67 @@
 import {resolve} from 'node:path'
 import {
   planEdits,
+  setImageEdit,
   writeEdits,
   type EditOutcome,
   type EditRequest,
   type FileEdit
-} from '../edit/apply.js'
+} from '../edits/set-image.js'
 import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {defineCommand} from './types.js'
+import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
+  DELIVERY_OPTIONS,
+  DELIVERY_OUTPUTS,
   PR_OPTIONS,
-  PR_OUTPUTS,
-  prJson,
-  prOutputs,
-  prText,
-  readMode,
-  readPrSettings,
-  runSetImagePr,
-  type SetImagePrResult,
-  type SetImagePrSettings
-} from '../forge/set-image-pr.js'
+  readDelivery,
+  type DeliverySettings,
+  type PushDelivery
+} from '../delivery/options.js'
 import {
-  REMOTE_OPTIONS,
-  REMOTE_OUTPUTS,
-  remoteJson,
-  remoteOutputs,
-  remoteSettings,
+  deliveryExitCode,
+  deliveryJson,
+  deliveryOutputs,
+  editText,
+  prLifecycleText,
   remoteSummary,
-  runRemoteSetImage,
-  type RemoteReport,
-  type RemoteSettings
-} from '../git/remote-set-image.js'
-import {TRANSPORT_OPTIONS, TRANSPORT_OUTPUTS} from '../transport/select.js'
-import {editText} from './render-edits.js'
-import {showValue} from '../core/commit-message.js'
+  type RemoteReport
+} from '../delivery/report.js'
+import type {PrLifecycleResult} from '../delivery/pull-request.js'
+import {showValue, validateMessageTemplate} from '../core/commit-message.js'
+import type {Platform} from '../platform/port.js'
 
 export interface SetImageSettings {
-  root: string
   request: EditRequest
-  dryRun: boolean
-  /** --mode pr: propose the edit to a remote config repo instead of editing --root. */
-  pr?: SetImagePrSettings
-  /** --repo without --mode pr: edit a fresh clone of the remote, commit and push. */
-  remote?: RemoteSettings
+  /** Where the edit lands: under -C, pushed to --repo, or proposed as a PR. */
+  delivery: DeliverySettings
 }
 
 export interface SetImageResult {
   outcome: EditOutcome
   dryRun: boolean
-  pr?: SetImagePrResult
+  /** --mode pr: what the PR lifecycle did. */
+  pr?: {outcome: EditOutcome; lifecycle: PrLifecycleResult}
+  /** --repo in push mode: what the push did. */
   remote?: RemoteReport
+  /** The delivery as a whole (absent in results built by hand). */
+  delivery?: Delivery<EditOutcome>
+}
+
+/** The facts the shared report renders, from a result. */
+function facts(r: SetImageResult) {
+  return {...(r.pr ? {pr: r.pr.lifecycle} : {}), ...(r.remote ? {remote: r.remote} : {})}
+}
+
+/** set-image pushed to a remote config repo (library use and benchmarks). */
+export async function runRemoteSetImage(
+  request: EditRequest,
+  settings: Omit<PushDelivery, 'mode' | 'dryRun'>,
+  dryRun: boolean,
+  platform: Platform
+): Promise<{outcome: EditOutcome; remote: RemoteReport}> {
+  const d = await deliver(setImageEdit(request), {...settings, mode: 'push', dryRun}, platform)
+  return {outcome: d.outcome, remote: d.remote!}
 }
 
 function what(edit: FileEdit): string {
@@ -89,9 +101,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
     {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'},
-    ...PR_OPTIONS,
-    ...REMOTE_OPTIONS,
-    ...TRANSPORT_OPTIONS
+    ...DELIVERY_OPTIONS,
+    ...PR_OPTIONS
   ],
   outputSpecs: [
     {
@@ -100,51 +111,40 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
-    ...PR_OUTPUTS,
-    ...REMOTE_OUTPUTS,
-    ...TRANSPORT_OUTPUTS
+    ...DELIVERY_OUTPUTS
   ],
   settings(input, env) {
-    const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined
-    const remote = pr ? undefined : remoteSettings(input, env, process.cwd())
-    return {
-      ...(pr ? {pr} : {}),
-      ...(remote ? {remote} : {}),
-      // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
-      root: resolve(input.string('root') ?? '.'),
-      request: {
-        paths: input.list('path'),
-        images: input.list('image'),
-        sets: input.list('set'),
-        createKeys: input.boolean('create-keys') ?? false
-      },
-      dryRun: input.boolean('dry-run') ?? false
+    const request = {
+      paths: input.list('path'),
+      images: input.list('image'),
+      sets: input.list('set'),
+      createKeys: input.boolean('create-keys') ?? false
     }
+    const delivery = readDelivery(
+      input,
+      env,
+      {defaultMode: 'push', local: true, checkMessage: validateMessageTemplate},
+      process.cwd()
+    )
+    // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
+    if (delivery.mode === 'local') delivery.root = resolve(delivery.root)
+    return {request, delivery}
   },
   async run(settings, platform) {
-    if (settings.pr) {
-      const pr = await runSetImagePr(settings.pr, settings.request, platform)
-      return {outcome: pr.outcome, dryRun: false, pr}
+    const d = await deliver(setImageEdit(settings.request), settings.delivery, platform)
+    return {
+      outcome: d.outcome,
+      dryRun: d.dryRun,
+      ...(d.pr ? {pr: {outcome: d.outcome, lifecycle: d.pr}} : {}),
+      ...(d.remote ? {remote: d.remote} : {}),
+      delivery: d
     }
-    if (settings.remote) {
-      const r = await runRemoteSetImage(
-        settings.request,
-        settings.remote,
-        settings.dryRun,
-        platform
-      )
-      return {...r, dryRun: settings.dryRun}
-    }
-    const outcome = await planEdits(settings.root, settings.request)
-    if (!settings.dryRun && outcome.changed) await writeEdits(settings.root, outcome)
-    return {outcome, dryRun: settings.dryRun}
   },
   outputs: r => ({
     changed: String(r.outcome.changed),
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
-    ...prOutputs(r.pr),
-    ...remoteOutputs(r.remote)
+    ...deliveryOutputs(facts(r))
   }),
   json: r => ({
     changed: r.outcome.changed,
@@ -152,8 +152,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     files: r.outcome.files.map(f => f.file),
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
-    ...prJson(r.pr),
-    ...remoteJson(r.remote)
+    ...deliveryJson(facts(r))
   }),
   summary(r) {
     const remote = r.remote ? remoteSummary(r.remote) : ''
@@ -163,7 +162,11 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(cell))
     )
     const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n')
-    const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : ''
+    const note = r.dryRun
+      ? '\n\nDry run: nothing was written.'
+      : r.pr
+        ? `\n\n${prLifecycleText(r.pr.lifecycle)}`
+        : ''
     return `### set-image\n\n${table}${note}\n${remote}`
   },
   text(r) {
@@ -183,5 +186,5 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       ...(r.remote ? {remote: r.remote} : {})
     })
   },
-  exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
+  exitCode: r => deliveryExitCode(facts(r))
 })

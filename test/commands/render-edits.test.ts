@@ -5,8 +5,8 @@ import {
   prLifecycleOutputs,
   prLifecycleText,
   remoteReport
-} from '../../src/commands/render-edits.js'
-import type {PrLifecycleResult} from '../../src/forge/pr-lifecycle.js'
+} from '../../src/delivery/report.js'
+import type {PrLifecycleResult} from '../../src/delivery/pull-request.js'
 import {parseRemoteUrl} from '../../src/git/remote-url.js'
 
 const remote = parseRemoteUrl('https://github.com/acme/config.git', '/')

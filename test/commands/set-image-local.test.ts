@@ -13,7 +13,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
 import {setImageCommand} from '../../src/commands/set-image.js'
-import {planEdits} from '../../src/edit/apply.js'
+import {planEdits} from '../../src/edits/set-image.js'
 import {cli as rawCli, type CliRun} from '../helpers/cli.js'
 
 let root: string

@@ -14,7 +14,12 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/core/errors.js'
-import {planEdits, requestedPatterns, writeEdits, type EditRequest} from '../../src/edit/apply.js'
+import {
+  planEdits,
+  requestedPatterns,
+  writeEdits,
+  type EditRequest
+} from '../../src/edits/set-image.js'
 
 let root: string
 

@@ -9,7 +9,7 @@ import {
   openRoot,
   resolveDirs,
   resolveInside
-} from '../../src/edit/workspace.js'
+} from '../../src/edits/workspace.js'
 
 let root: string
 let outside: string

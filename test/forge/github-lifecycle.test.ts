@@ -6,7 +6,7 @@ import {
   BRANCH_TRAILER,
   runPrLifecycle,
   type PrLifecycleInput
-} from '../../src/forge/pr-lifecycle.js'
+} from '../../src/delivery/pull-request.js'
 import {GitHubDouble, primaryRateLimit, secondaryRateLimit} from '../doubles/github-double.js'
 import type {BareRepo} from '../helpers/git-fixtures.js'
 import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from './helpers.js'

@@ -2,7 +2,7 @@ import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {Redactor} from '../../src/core/redact.js'
 import type {PrChange} from '../../src/forge/pr-body.js'
-import type {PrLifecycleInput} from '../../src/forge/pr-lifecycle.js'
+import type {PrLifecycleInput} from '../../src/delivery/pull-request.js'
 import {kustomization, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
 import {fakeToken} from '../helpers/fake-token.js'
 

@@ -59,7 +59,10 @@ describe('set-image --mode pr --transport git against a failing smart-HTTP remot
         '--path',
         OVERLAY,
         '--image',
-        `ghcr.io/acme/web:${tag}`
+        `ghcr.io/acme/web:${tag}`,
+        // The PR lifecycle shares --max-attempts (default 10) with push mode; these cases pin 3.
+        '--max-attempts',
+        '3'
       ],
       {GITOPS_TOKEN: TOKEN, GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'acme/web'}
     )

@@ -5,7 +5,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/core/errors.js'
 import {Redactor} from '../../src/core/redact.js'
 import {backoffDelay} from '../../src/core/backoff.js'
-import {remoteWrite, type RemoteWriteOptions} from '../../src/git/remote-write.js'
+import {remoteWrite, type RemoteWriteOptions} from '../../src/delivery/push-git.js'
 import {
   appsTree,
   kustomization,

@@ -8,7 +8,7 @@ import {readdir, readFile, writeFile} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 import picomatch from 'picomatch'
 import {UsageError} from '../../src/core/errors.js'
-import type {Planner} from '../../src/git/remote-write.js'
+import type {Planner} from '../../src/edits/edit.js'
 
 export interface TagOutcome {
   changed: boolean

@@ -2,7 +2,7 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {planCheckout, writeCheckoutPlan} from '../../src/promote/checkout-plan.js'
+import {planCheckout, writeCheckoutPlan} from '../../src/edits/promote.js'
 
 const CONFIG =
   'environments:\n  - name: dev\n    path: apps/{app}/dev\n  - name: prod\n    path: apps/{app}/prod\n'

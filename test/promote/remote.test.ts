@@ -1,7 +1,7 @@
 import {dirname} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {Redactor} from '../../src/core/redact.js'
-import {remoteWrite} from '../../src/git/remote-write.js'
+import {remoteWrite} from '../../src/delivery/push-git.js'
 import {promotionPlanner} from '../../src/promote/run.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {exampleFiles} from '../helpers/git-fixtures.js'

@@ -1,6 +1,7 @@
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {Redactor} from '../../src/core/redact.js'
-import {runRemoteSetImage, DEFAULT_AUTHOR} from '../../src/git/remote-set-image.js'
+import {runRemoteSetImage} from '../../src/commands/set-image.js'
+import {DEFAULT_AUTHOR} from '../../src/delivery/options.js'
 import {memoryPlatform} from '../../src/platform/port.js'
 import {GitLabDouble, type GlProject} from '../doubles/gitlab-double.js'
 import {

@@ -1,6 +1,6 @@
 import {dirname} from 'node:path'
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
-import {BRANCH_TRAILER} from '../../src/forge/pr-lifecycle.js'
+import {BRANCH_TRAILER} from '../../src/delivery/pull-request.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {GitLabDouble, type GlProject} from '../doubles/gitlab-double.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'

@@ -19,6 +19,10 @@ import {
   resolveInside
 } from './workspace.js'
 import {mapLimit} from '../core/map-limit.js'
+import {ciSourceFromEnv, renderCommitMessage, type MessageChange} from '../core/commit-message.js'
+import type {PrChange} from '../forge/pr-body.js'
+import type {Edit} from './edit.js'
+import {materialisedPlanner} from './materialise.js'
 
 export interface EditRequest {
   paths: string[]
@@ -173,6 +177,66 @@ export async function writeEdits(root: string, outcome: EditOutcome): Promise<vo
       throw new OperationError(
         `cannot write ${change.file}: ${(e as Error).message}; check the file permissions`
       )
+    }
+  }
+}
+
+// ------------------------------------------------------------ the edit ---
+
+/** The change lines of a commit message. */
+export function messageChanges(outcome: EditOutcome): MessageChange[] {
+  return outcome.edits.map(e => ({
+    file: e.file,
+    name: e.image ?? e.key ?? '',
+    kind: e.image !== undefined ? 'image' : 'key',
+    before: e.before,
+    after: e.after
+  }))
+}
+
+/** The change lines of a PR body. */
+export function prChanges(outcome: EditOutcome): PrChange[] {
+  if (!outcome.changed) return []
+  return outcome.edits.map(e => ({
+    file: e.file,
+    ...(e.image !== undefined ? {image: e.image} : {}),
+    ...(e.key !== undefined ? {key: e.key} : {}),
+    before: e.before ?? '',
+    after: e.after ?? ''
+  }))
+}
+
+function utf8Writes(o: EditOutcome) {
+  return o.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
+}
+
+/** `set-image` as an edit any delivery mode can carry. */
+export function setImageEdit(request: EditRequest): Edit<EditOutcome> {
+  // Validates every argument before anything is cloned or read.
+  const patterns = requestedPatterns(request)
+  const api = materialisedPlanner(patterns, root => planEdits(root, request), utf8Writes)
+  return {
+    patterns,
+    plan: root => planEdits(root, request),
+    write: writeEdits,
+    planApi: view => api.plan(view),
+    writes: o => o.files.map(f => ({path: f.file, before: f.before, after: f.after})),
+    prChanges,
+    message: (o, ctx) =>
+      renderCommitMessage(ctx.template, {
+        changes: messageChanges(o),
+        paths: request.paths,
+        branch: ctx.branch,
+        source: ciSourceFromEnv(ctx.env)
+      }),
+    pr: {
+      // Like the local command: images without --path edit the root kustomization.
+      paths:
+        request.paths.length > 0
+          ? request.paths
+          : request.images.length > 0
+            ? ['.']
+            : request.sets.map(x => x.split(':')[0])
     }
   }
 }

@@ -1,5 +1,5 @@
 import {OperationError, errorMessage} from '../core/errors.js'
-import {gitLabStatusFix} from '../forge/gitlab-status.js'
+import {gitLabStatusFix} from './gitlab-status.js'
 import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../core/backoff.js'
 import {
   entryKind,
@@ -10,7 +10,7 @@ import {
   type RepoApi,
   type TreeEntry,
   type Verification
-} from './transport.js'
+} from './repo-api.js'
 
 export interface GitLabRepoApiOptions {
   /** `https://host/api/v4` */

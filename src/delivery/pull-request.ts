@@ -7,7 +7,7 @@ import type {Redactor} from '../core/redact.js'
 import {execGit, GitError, type GitExecOptions, type GitOutput} from '../git/exec.js'
 import {classifyPush, classifyRemoteFailure, isTransient} from '../git/push-result.js'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
-import {apiUnusable, requireVerifiedNeedsApi} from '../transport/run.js'
+import {apiUnusable, requireVerifiedNeedsApi} from './push.js'
 import {
   RemoteView,
   TransportUnavailable,
@@ -17,8 +17,13 @@ import {
   type FileWrite,
   type TransportKind,
   type Verification
-} from '../transport/transport.js'
-import {PullRequestExistsError, type Forge, type MergeMethod, type PullRequest} from './forge.js'
+} from '../forge/repo-api.js'
+import {
+  PullRequestExistsError,
+  type Forge,
+  type MergeMethod,
+  type PullRequest
+} from '../forge/forge.js'
 import {
   DEFAULT_BRANCH_TEMPLATE,
   DEFAULT_TITLE_TEMPLATE,
@@ -28,7 +33,7 @@ import {
   type PrChange,
   type SourceRepo,
   type TemplateContext
-} from './pr-body.js'
+} from '../forge/pr-body.js'
 
 /** Trailer on every commit we make; a commit on the PR branch without it is someone else's work. */
 export const BRANCH_TRAILER = 'Gitops-Deploy-Branch'
@@ -62,8 +67,8 @@ export interface PrLifecycleInput {
   /** The app repository, for compare links in the body. */
   source?: SourceRepo
   identity: {name: string; email: string}
-  /** First line of the commit message; default is the PR title. */
-  commitSubject?: string
+  /** First line of the commit message (asked after `edit`, on every attempt); default is the PR title. */
+  commitSubject?(): string | undefined
   /**
    * Replaces the generated title, body and commit subject (promote brings
    * its own PR description). Called after `edit`, on every attempt.
@@ -322,7 +327,7 @@ function describeChange(
     renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title')
   const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined
   const body = described?.body ?? renderBody({intro, branch, base, changes, source: input.source})
-  const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
+  const message = `${described?.commitSubject || input.commitSubject?.() || title}\n\n${changes
     .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
     .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`
   return {title, body, message}

@@ -3,33 +3,16 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
-import {authFailureMessage, authFromEnv, type GitAuth} from './auth.js'
-import {Git, type Identity} from './git.js'
-import {GitError} from './exec.js'
-import {classifyRemoteFailure, isTransient, type RemoteFailure} from './push-result.js'
-import {displayUrl, parseRemoteUrl, type RemoteUrl} from './remote-url.js'
-import {sparseDirs, type EditPatterns} from './sparse-set.js'
+import {authFailureMessage, authFromEnv, type GitAuth} from '../git/auth.js'
+import {Git, type Identity} from '../git/git.js'
+import {GitError} from '../git/exec.js'
+import {classifyRemoteFailure, isTransient, type RemoteFailure} from '../git/push-result.js'
+import {displayUrl, parseRemoteUrl, type RemoteUrl} from '../git/remote-url.js'
+import {sparseDirs} from '../git/sparse-set.js'
+import type {PlanOutcome, Planner} from '../edits/edit.js'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 
 import type {Env} from '../platform/inputs.js'
-
-/** What any planner's outcome must expose; set-image's EditOutcome fits as is. */
-export interface PlanOutcome {
-  changed: boolean
-  files: {file: string}[]
-}
-
-/**
- * The edit, kept out of the git orchestration so set-image and promote can
- * each bring their own. `plan` must be a pure function of the checkout: it is
- * called again from scratch on every new tip after a lost push race.
- */
-export interface Planner<O extends PlanOutcome> {
-  /** Which directories and files the edit reads; decides the sparse checkout. */
-  patterns: EditPatterns
-  plan(root: string): Promise<O>
-  write(root: string, outcome: O): Promise<void>
-}
 
 export interface RemoteWriteOptions<O extends PlanOutcome> {
   /** --repo as the user gave it: URL, scp-like SSH address or local path. */

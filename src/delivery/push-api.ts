@@ -1,14 +1,13 @@
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Identity} from '../git/git.js'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
-import type {PlanOutcome} from '../git/remote-write.js'
+import type {ApiPlanner, PlanOutcome} from '../edits/edit.js'
 import {
   RemoteView,
   TransportUnavailable,
-  type ApiPlanner,
   type RepoApi,
   type Verification
-} from './transport.js'
+} from '../forge/repo-api.js'
 
 export interface ApiWriteOptions<O extends PlanOutcome> {
   api: RepoApi

@@ -5,9 +5,8 @@
  * verified (signed) commits and on both forges costs a handful of requests
  * whatever the size of the repository.
  */
-import type {ProviderKind} from '../forge/provider.js'
+import type {ProviderKind} from './provider.js'
 import type {Identity} from '../git/git.js'
-import type {PlanOutcome} from '../git/remote-write.js'
 
 export type TransportKind = 'git' | 'api'
 export type TransportChoice = TransportKind | 'auto'
@@ -127,11 +126,6 @@ export interface BranchApi extends RepoApi {
 export interface FileWrite {
   path: string
   content: Buffer
-}
-
-/** The edit, planned on a read-only view of one commit; called again from scratch after a lost race. */
-export interface ApiPlanner<O extends PlanOutcome> {
-  plan(view: RemoteView): Promise<{outcome: O; writes: FileWrite[]}>
 }
 
 /**

@@ -3,14 +3,10 @@ import {UsageError} from '../core/errors.js'
 import type {Backoff} from '../core/backoff.js'
 import type {Identity} from '../git/git.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
-import {
-  remoteWrite,
-  type PlanOutcome,
-  type Planner,
-  type RemoteWriteResult
-} from '../git/remote-write.js'
+import {remoteWrite, type RemoteWriteResult} from './push-git.js'
+import type {ApiPlanner, PlanOutcome, Planner} from '../edits/edit.js'
 import type {Platform} from '../platform/port.js'
-import {apiWrite} from './api-write.js'
+import {apiWrite} from './push-api.js'
 import type {ProviderKind} from '../forge/provider.js'
 import {
   repoApiFor,
@@ -18,15 +14,14 @@ import {
   unsignedGitHubTokenKind,
   type TransportDecision,
   type TransportSettings
-} from './select.js'
+} from './choose-transport.js'
 import {
   TransportUnavailable,
-  type ApiPlanner,
   type BranchApi,
   type RepoApi,
   type TransportKind,
   type Verification
-} from './transport.js'
+} from '../forge/repo-api.js'
 
 export interface TransportWriteInput<O extends PlanOutcome> {
   transport: TransportSettings

@@ -3,27 +3,24 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {OperationError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
-import {
-  PROMOTION_CONFIG_FILE,
-  parsePromotionConfig,
-  type PromotionConfig
-} from '../core/promotion/config.js'
-import {execGit} from '../git/exec.js'
+import {execGit} from './exec.js'
 
 export interface PeekInput {
   url: string
   branch?: string
+  /** Repo-relative path of the file to read. */
+  path: string
   gitConfig: Record<string, string>
   redactor: Redactor
 }
 
 /**
- * Reads `.gitops-deploy.yaml` from the remote before the PR checkout exists.
- * PR mode needs the target environment's NAME up front for the branch name,
- * and with `--next` only the config knows it. Costs one shallow, tree-only
- * fetch plus one blob; `undefined` when the repo has no config file.
+ * Reads one file at the tip of a remote branch without a checkout (promote's
+ * PR mode needs the target environment's NAME for the branch name before the
+ * checkout exists, and with `--next` only the config knows it). Costs one
+ * shallow, tree-only fetch plus one blob; `undefined` when the file is absent.
  */
-export async function peekPromotionConfig(input: PeekInput): Promise<PromotionConfig | undefined> {
+export async function peekFile(input: PeekInput): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-peek-'))
   const git = (args: string[], allowFailure = false) =>
     execGit(args, {
@@ -45,14 +42,14 @@ export async function peekPromotionConfig(input: PeekInput): Promise<PromotionCo
     if (fetched.code !== 0) {
       const detail = fetched.stderr.trim().split('\n').slice(-2).join(' | ')
       throw new OperationError(
-        `could not read ${PROMOTION_CONFIG_FILE} from the config repo (${detail}); check --repo${input.branch ? ', --branch' : ''} and the token`
+        `could not read ${input.path} from the config repo (${detail}); check --repo${input.branch ? ', --branch' : ''} and the token`
       )
     }
     // Trees are local after the fetch, so absence is known without a blob.
-    const listed = await git(['ls-tree', '--name-only', 'FETCH_HEAD', '--', PROMOTION_CONFIG_FILE])
+    const listed = await git(['ls-tree', '--name-only', 'FETCH_HEAD', '--', input.path])
     if (listed.stdout.trim() === '') return undefined
-    const shown = await git(['show', `FETCH_HEAD:${PROMOTION_CONFIG_FILE}`])
-    return parsePromotionConfig(shown.stdout)
+    const shown = await git(['show', `FETCH_HEAD:${input.path}`])
+    return shown.stdout
   } finally {
     await rm(dir, {recursive: true, force: true})
   }

@@ -4,14 +4,14 @@ import {GitHubForge, type ForgeLog} from '../forge/github.js'
 import {resolveForge, type ForgeTarget} from '../forge/provider.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {OptionSpec, OutputSpec} from '../platform/inputs.js'
-import {GitHubRepoApi} from './github-api.js'
-import {GitLabRepoApi} from './gitlab-api.js'
+import {GitHubRepoApi} from '../forge/github-commits.js'
+import {GitLabRepoApi} from '../forge/gitlab-commits.js'
 import {
   TRANSPORT_CHOICES,
   type BranchApi,
   type TransportChoice,
   type TransportKind
-} from './transport.js'
+} from '../forge/repo-api.js'
 
 /** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
 export const TRANSPORT_OPTIONS: OptionSpec[] = [

@@ -3,16 +3,17 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import picomatch from 'picomatch'
 import {mapLimit} from '../core/map-limit.js'
-import {planEdits, requestedPatterns, type EditOutcome, type EditRequest} from '../edit/apply.js'
-import {KUSTOMIZATION_FILE_NAMES} from '../edit/workspace.js'
+import {KUSTOMIZATION_FILE_NAMES} from './workspace.js'
+import type {EditPatterns} from '../git/sparse-set.js'
+import type {ApiPlanner, PlanOutcome} from './edit.js'
 import {
   TransportUnavailable,
   baseName,
   parentOf,
-  type ApiPlanner,
+  type FileWrite,
   type RemoteView,
   type TreeEntry
-} from './transport.js'
+} from '../forge/repo-api.js'
 
 const LIMIT = 8
 
@@ -27,14 +28,19 @@ function symlinkRefusal(path: string): TransportUnavailable {
 }
 
 /**
- * set-image on the API: the same edit engine, run on a temporary directory
- * that holds only what the engine looks at (the kustomizations of the
- * matched directories and the --set files), fetched at the snapshot commit.
- * Literal paths cost one listing per directory; globs one tree listing.
+ * The API face of any edit: a temporary directory is filled with what the
+ * edit reads (the kustomizations of the matched directories and the named
+ * files) as they are at the snapshot commit, the edit's own working-tree
+ * planner runs there, and its result becomes the writes. So the plan, its
+ * refusals and its messages are the local ones. Literal paths cost one
+ * listing per directory; globs one tree listing. Symlinks are not followed
+ * over the API (TransportUnavailable: `auto` falls back to git, which does).
  */
-export function setImageApiPlanner(request: EditRequest): ApiPlanner<EditOutcome> {
-  // Validates every argument before anything is read.
-  const patterns = requestedPatterns(request)
+export function materialisedPlanner<O extends PlanOutcome>(
+  patterns: EditPatterns,
+  plan: (root: string) => Promise<O>,
+  writes: (outcome: O) => FileWrite[]
+): ApiPlanner<O> {
   const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch.scan(p).isGlob)
   return {
     async plan(view) {
@@ -42,11 +48,8 @@ export function setImageApiPlanner(request: EditRequest): ApiPlanner<EditOutcome
       try {
         if (globby) await materialiseFromTree(view, patterns, dir)
         else await materialiseLiteral(view, patterns, dir)
-        const outcome = await planEdits(dir, request)
-        return {
-          outcome,
-          writes: outcome.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
-        }
+        const outcome = await plan(dir)
+        return {outcome, writes: outcome.changed ? writes(outcome) : []}
       } finally {
         await rm(dir, {recursive: true, force: true})
       }
@@ -84,6 +87,7 @@ async function materialiseLiteral(
   })
   await mapLimit(wanted, LIMIT, e => place(view, root, e))
   await mapLimit(patterns.files, LIMIT, async f => {
+    if (!(await placeAncestors(view, root, f))) return
     const file = await view.read(f)
     if (!file) return
     if (file.kind === 'link') throw symlinkRefusal(f)
@@ -139,4 +143,27 @@ async function materialiseFromTree(
     }
   }
   await mapLimit(wanted, LIMIT, e => place(view, root, e))
+}
+
+/**
+ * What lies on a named file's path decides where a write would land: a
+ * symlinked directory is refused (the write would land elsewhere, and the
+ * git transport follows it confined to the repository); a file where a
+ * directory should be is placed so the planner names the problem. True when
+ * every ancestor is a directory (the file itself is then read).
+ */
+async function placeAncestors(view: RemoteView, root: string, path: string): Promise<boolean> {
+  const parts = path.split('/')
+  for (let i = 1; i < parts.length; i++) {
+    const dir = parts.slice(0, i).join('/')
+    const entry = await view.entry(dir)
+    if (!entry) return false
+    if (entry.kind === 'link') throw symlinkRefusal(dir)
+    if (entry.kind === 'dir') continue
+    await mkdir(join(root, parentOf(dir)), {recursive: true})
+    const file = entry.kind === 'file' ? await view.read(dir, entry) : undefined
+    await writeFile(join(root, dir), file?.kind === 'file' ? file.content : '')
+    return false
+  }
+  return true
 }

@@ -1,0 +1,416 @@
+/**
+ * The delivery flags, declared and parsed once for every command that edits
+ * the config repo (set-image, argo-app, promote, set-chart-version): where
+ * the edit lands (--mode, --repo, -C), how (--transport, --max-attempts,
+ * --author, --message) and, in PR mode, what the pull request looks like.
+ * A flag that does not apply to the chosen mode is a usage error on every
+ * path, never silently dropped.
+ */
+import type {Backoff} from '../core/backoff.js'
+import {UsageError} from '../core/errors.js'
+import type {Guard} from '../edits/edit.js'
+import type {MergeMethod} from '../forge/forge.js'
+import type {RepoApi} from '../forge/repo-api.js'
+import {TOKEN_VARIABLE} from '../git/auth.js'
+import type {Identity} from '../git/git.js'
+import type {Env, InputReader, OptionSpec, OutputSpec} from '../platform/inputs.js'
+import {readTransport, TRANSPORT_OPTIONS, type TransportSettings} from './choose-transport.js'
+
+export const DEFAULT_AUTHOR: Identity = {
+  name: 'gitops-deploy',
+  email: 'gitops-deploy@users.noreply.github.com'
+}
+/** For the descriptions: the identity as `Name <email>`. */
+export const DEFAULT_PR_AUTHOR = `${DEFAULT_AUTHOR.name} <${DEFAULT_AUTHOR.email}>`
+
+/**
+ * One budget for every remote loop of one run: push races, transient server
+ * failures on clone/fetch/push, API commit races and the PR branch's lease.
+ * 10 rides out a burst of concurrent pipelines (the bench's 16 writers need
+ * up to 7); 100 caps a typo'd value at minutes, not hours, of backoff.
+ */
+export const DEFAULT_MAX_ATTEMPTS = 10
+export const MAX_ATTEMPTS_LIMIT = 100
+
+/*
+ * No `default:` fields anywhere below on purpose: action.yml inputs are shared
+ * by all commands and the first definition wins, so a default there would be
+ * fed to every command as if the user had typed it. Defaults are applied in
+ * readDelivery and stated in the descriptions.
+ */
+
+/** Where and how the edit lands; every editing command offers these. */
+export const DELIVERY_OPTIONS: OptionSpec[] = [
+  {
+    name: 'mode',
+    type: 'string',
+    description:
+      'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)'
+  },
+  {
+    name: 'repo',
+    type: 'string',
+    description:
+      'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path'
+  },
+  {
+    name: 'branch',
+    type: 'string',
+    description:
+      "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)"
+  },
+  {
+    name: 'message',
+    type: 'string',
+    description:
+      'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit'
+  },
+  {
+    name: 'author',
+    type: 'string',
+    description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
+  },
+  {
+    name: 'max-attempts',
+    type: 'string',
+    description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`
+  },
+  ...TRANSPORT_OPTIONS,
+  {
+    name: 'provider',
+    type: 'string',
+    description: 'github or gitlab (default: detected from the repo host)'
+  },
+  {
+    name: 'api-url',
+    type: 'string',
+    description:
+      'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
+  }
+]
+
+/** What only a pull request has. */
+export const PR_OPTIONS: OptionSpec[] = [
+  {
+    name: 'pr-branch',
+    type: 'string',
+    description:
+      'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})'
+  },
+  {
+    name: 'base',
+    type: 'string',
+    description: "PR base branch (same as --branch) (default: the repository's default branch)"
+  },
+  {
+    name: 'title',
+    type: 'string',
+    description:
+      'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)'
+  },
+  {
+    name: 'body',
+    type: 'string',
+    description: 'text (template) shown above the generated change table'
+  },
+  {name: 'labels', type: 'list', description: 'labels to add to the PR'},
+  {name: 'reviewers', type: 'list', description: 'users to request a review from'},
+  {
+    name: 'team-reviewers',
+    type: 'list',
+    description: 'GitHub teams (slugs) to request a review from'
+  },
+  {name: 'assignees', type: 'list', description: 'users to assign the PR to'},
+  {name: 'draft', type: 'boolean', description: 'open the PR as a draft'},
+  {
+    name: 'auto-merge',
+    type: 'string',
+    description:
+      "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+  }
+]
+
+/** The outputs every delivery reports; commands add their own. */
+export const DELIVERY_OUTPUTS: OutputSpec[] = [
+  {
+    name: 'commit',
+    description: "the commit pushed (push mode) or the PR head commit; '' when none"
+  },
+  {name: 'pushed', description: "'true' when a commit was pushed"},
+  {
+    name: 'attempts',
+    description:
+      'push mode: push attempts made (1 unless the branch moved or a push failed transiently)'
+  },
+  {
+    name: 'branch',
+    description: 'the branch written: the config repo branch (push mode) or the PR head branch'
+  },
+  {name: 'pr-number', description: 'PR number (GitHub) or MR iid (GitLab); empty for no-op'},
+  {name: 'pr-url', description: 'web URL of the PR/MR; empty for no-op'},
+  {name: 'pr-operation', description: 'created, updated, unchanged or no-op'},
+  {name: 'transport', description: "the commit transport used, 'git' or 'api'"},
+  {
+    name: 'verified',
+    description: "'true'/'false' when the forge reported the commit's signature, else ''"
+  }
+]
+
+/** The PR decorations, read the same way for every command. */
+export interface PrRequestSettings {
+  labels: string[]
+  reviewers: string[]
+  teamReviewers: string[]
+  assignees: string[]
+  draft: boolean
+  autoMerge?: MergeMethod
+}
+
+interface RemoteDelivery {
+  /** --repo as given: URL, scp-like SSH address or local path. */
+  repo: string
+  author: Identity
+  /** --author given explicitly (GitHub API commits cannot honour it). */
+  authorGiven: boolean
+  maxAttempts: number
+  transport: TransportSettings
+  provider?: string
+  apiUrl?: string
+  /** --message as given; the edit renders it. */
+  message?: string
+  env: Env
+  /** Resolves a relative --repo path. */
+  cwd: string
+  /** Tests shorten the waits; the CLI always uses the default policy. */
+  backoff?: Backoff
+  /** Tests shrink GitHub's API pacing; the CLI uses real seconds. */
+  apiMsPerSecond?: number
+  /** Tests and benchmarks read the API client's request count. */
+  onApi?: (api: RepoApi) => void
+}
+
+export interface LocalDelivery {
+  mode: 'local'
+  /** -C: the checkout the edit is written in. */
+  root: string
+  dryRun: boolean
+  guards?: Guard[]
+}
+
+export interface PushDelivery extends RemoteDelivery {
+  mode: 'push'
+  /** Absent: the remote's default branch. */
+  branch?: string
+  dryRun: boolean
+  guards?: Guard[]
+}
+
+export interface PrDelivery extends RemoteDelivery, PrRequestSettings {
+  mode: 'pr'
+  /** The PR's base; absent: the repository's default branch. */
+  base?: string
+  branchTemplate?: string
+  title?: string
+  body?: string
+  guards?: Guard[]
+}
+
+export type DeliverySettings = LocalDelivery | PushDelivery | PrDelivery
+
+/** How a command offers delivery: the differences are defaults, never meanings. */
+export interface DeliveryProfile {
+  /** The mode without --mode. */
+  defaultMode: 'push' | 'pr'
+  /** Without --repo, push mode edits the files under -C (set-image, argo-app); else --repo is required. */
+  local: boolean
+  /** Validates --message against the command's placeholders (throws UsageError). */
+  checkMessage(template: string): void
+  /** promote predates the rule: --base names the push branch too. */
+  baseNamesPushBranch?: boolean
+}
+
+export function readMode(input: InputReader, fallback: 'push' | 'pr'): 'push' | 'pr' {
+  const mode = input.string('mode')?.trim() || fallback
+  if (mode !== 'push' && mode !== 'pr') {
+    throw new UsageError(
+      `--mode '${mode}' is not known; use pr or push (push: commit directly; pr: open a pull request)`
+    )
+  }
+  return mode
+}
+
+/** Action inputs arrive one per line; a comma-separated line is accepted too. */
+export function splitList(values: string[]): string[] {
+  return values
+    .flatMap(v => v.split(/[,\n]/))
+    .map(v => v.trim())
+    .filter(Boolean)
+}
+
+/** Parses `Name <email>`; blank means the default identity. */
+export function parseAuthor(value: string | undefined): Identity {
+  if (value === undefined || value.trim() === '') return DEFAULT_AUTHOR
+  const m = /^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value)
+  if (!m || !m[1]) {
+    throw new UsageError(
+      `--author '${value}' is not "Name <email>"; pass e.g. --author "Deploy Bot <deploy@example.com>"`
+    )
+  }
+  return {name: m[1], email: m[2]}
+}
+
+export function parseMaxAttempts(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_MAX_ATTEMPTS
+  const n = Number(value.trim())
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_ATTEMPTS_LIMIT) {
+    throw new UsageError(
+      `--max-attempts must be a whole number from 1 to ${MAX_ATTEMPTS_LIMIT}, got ${JSON.stringify(value)}`
+    )
+  }
+  return n
+}
+
+function parseBranch(flag: string, value: string | undefined): string | undefined {
+  const branch = value?.trim() || undefined
+  if (branch !== undefined && !/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/.test(branch)) {
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(branch)} is not a valid branch name; pass e.g. main`
+    )
+  }
+  return branch
+}
+
+/** The PR decorations. */
+export function readPrRequest(input: InputReader): PrRequestSettings {
+  const autoMerge = input.string('auto-merge')?.trim() || undefined
+  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
+    throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
+  }
+  const draft = input.boolean('draft') === true
+  if (draft && autoMerge) {
+    throw new UsageError(
+      '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
+    )
+  }
+  return {
+    labels: splitList(input.list('labels')),
+    reviewers: splitList(input.list('reviewers')),
+    teamReviewers: splitList(input.list('team-reviewers')),
+    assignees: splitList(input.list('assignees')),
+    draft,
+    autoMerge: autoMerge as MergeMethod | undefined
+  }
+}
+
+/** The flags of `options` the user gave (a list with entries, a true boolean, a non-blank string). */
+function given(input: InputReader, options: OptionSpec[]): string[] {
+  return options
+    .filter(o =>
+      o.type === 'list'
+        ? input.list(o.name).length > 0
+        : o.type === 'boolean'
+          ? input.boolean(o.name) === true
+          : Boolean(input.string(o.name)?.trim())
+    )
+    .map(o => o.name)
+}
+
+const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo')
+
+/**
+ * Reads every delivery flag once and refuses the ones the chosen mode has no
+ * use for (exit 2), so a flag is either honoured or named in an error.
+ *
+ * | flag | local (-C) | push | pr |
+ * | --branch | refused | branch written | the base (= --base) |
+ * | --message | refused | commit message | subject of the PR commit |
+ * | --max-attempts, --author, --transport, --require-verified, --provider, --api-url | refused | yes | yes |
+ * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge | refused | refused | yes |
+ * | --dry-run | yes | yes | refused (the PR is the preview) |
+ */
+export function readDelivery(
+  input: InputReader,
+  env: Env,
+  profile: DeliveryProfile,
+  cwd: string
+): DeliverySettings {
+  const mode = readMode(input, profile.defaultMode)
+  const repo = input.string('repo')?.trim() || undefined
+  const dryRun = input.boolean('dry-run') === true
+  if (!repo) {
+    if (mode === 'pr') {
+      throw new UsageError(
+        '--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git'
+      )
+    }
+    if (!profile.local)
+      throw new UsageError('--repo is required: the config repository URL or path')
+    const stray = given(input, [...PUSH_AND_PR, ...PR_OPTIONS])
+    if (stray.length > 0) {
+      throw new UsageError(
+        `--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`
+      )
+    }
+    return {mode: 'local', root: input.string('root') ?? '.', dryRun}
+  }
+  if (input.string('root') !== undefined) {
+    throw new UsageError(
+      '-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them'
+    )
+  }
+  const message = input.string('message')
+  if (message !== undefined) profile.checkMessage(message)
+  const common: RemoteDelivery = {
+    repo,
+    author: parseAuthor(input.string('author')),
+    authorGiven: Boolean(input.string('author')?.trim()),
+    maxAttempts: parseMaxAttempts(input.string('max-attempts')),
+    transport: readTransport(input),
+    provider: input.string('provider')?.trim() || undefined,
+    apiUrl: input.string('api-url')?.trim() || undefined,
+    ...(message !== undefined ? {message} : {}),
+    env,
+    cwd
+  }
+  const branch = parseBranch('branch', input.string('branch'))
+  const base = parseBranch('base', input.string('base'))
+  if (mode === 'push') {
+    const prOnly = given(
+      input,
+      PR_OPTIONS.filter(o => !(profile.baseNamesPushBranch && o.name === 'base'))
+    )
+    if (prOnly.length > 0) {
+      throw new UsageError(`--${prOnly[0]} only applies to --mode pr; drop it or use --mode pr`)
+    }
+    if (profile.baseNamesPushBranch && branch && base && branch !== base) {
+      throw new UsageError(
+        `--branch '${branch}' and --base '${base}' differ; they name the same branch, give one`
+      )
+    }
+    return {...common, mode: 'push', branch: branch ?? base, dryRun}
+  }
+  if (dryRun) {
+    throw new UsageError(
+      '--dry-run applies to --mode push; in PR mode the PR itself is the preview (drop --dry-run, or preview with --mode push --dry-run)'
+    )
+  }
+  if (branch && base && branch !== base) {
+    throw new UsageError(
+      `--branch '${branch}' and --base '${base}' differ; in PR mode they name the same branch, give one`
+    )
+  }
+  if (!env[TOKEN_VARIABLE]?.trim()) {
+    throw new UsageError(
+      `PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`
+    )
+  }
+  return {
+    ...common,
+    ...readPrRequest(input),
+    mode: 'pr',
+    base: base ?? branch,
+    branchTemplate: input.string('pr-branch')?.trim() || undefined,
+    title: input.string('title'),
+    body: input.string('body')
+  }
+}
