@@ -253,6 +253,8 @@ interface StoredApp {
   history: Json[]
   /** Orphans already pruned by a sync with prune. */
   pruned?: boolean
+  /** healthLag: the operation finished, the next reconcile computes the new pods' health. */
+  settling?: boolean
 }
 
 export const IN_CLUSTER = 'https://kubernetes.default.svc'
@@ -1067,6 +1069,11 @@ export class ArgoCdDouble {
       return
     }
     delete status.conditions
+    if (stored.settling) {
+      // A reconcile after the operation sees the new pods rolling out, not the old health.
+      stored.settling = false
+      status.health = {status: 'Progressing'}
+    }
     const inSync =
       stored.deployed &&
       stable(normalize(stored.deployed.source)) === stable(normalize(app.spec.source)) &&
@@ -1180,6 +1187,7 @@ export class ArgoCdDouble {
       }
     }
     const settle = (health: string, message?: string) => {
+      stored.settling = false
       app.status.health = normalize({status: health, message}) as Json
       app.status.resources = this.resources(app, 'Synced', health, message)
       app.status.reconciledAt = rfc3339()
@@ -1187,6 +1195,7 @@ export class ArgoCdDouble {
     }
     if (b.healthLag) {
       // Health and reconciledAt still describe the previous revision until the next reconcile.
+      stored.settling = true
       app.status.resources = this.resources(
         app,
         'Synced',
