@@ -89,7 +89,7 @@ export async function waitForApp(client: ArgoClient, o: WaitForAppOptions): Prom
           o.timeoutMs,
           new ArgoApiError(
             'timeout',
-            `timed out after ${Math.round(o.timeoutMs / 1000)}s waiting for ${o.name}`
+            `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`
           )
         )
       ])
