@@ -286,6 +286,9 @@ async function run(
     log.info(`application ${a.name} ${operation}`)
   }
 
+  // The server's normalized source is what comparedTo will show.
+  if (stored!.spec.source) exp.source = stored!.spec.source
+  exp.destination = stored!.spec.destination ?? exp.destination
   exp.baseline = {
     operationStartedAt: stored!.status?.operationState?.startedAt,
     reconciledAt: stored!.status?.reconciledAt
@@ -320,7 +323,11 @@ async function run(
       since = newerResourceVersion(since, current.metadata.resourceVersion)
       if (sync.kind === 'triggered') {
         // Only an operation newer than the one before our request is ours.
-        exp.baseline = {operationStartedAt: r.before, reconciledAt: exp.baseline?.reconciledAt}
+        exp.baseline = {
+          operationStartedAt: r.before?.startedAt,
+          operationFinishedAt: r.before?.finishedAt,
+          reconciledAt: exp.baseline?.reconciledAt
+        }
         exp.ownOperation = true
       }
       if (
@@ -452,13 +459,20 @@ async function syncOnce(
   signal: AbortSignal,
   watchOpts: WatchOptions,
   log: DeployLog
-): Promise<{sync: SyncOutcome; current: Application; before?: string}> {
+): Promise<{
+  sync: SyncOutcome
+  current: Application
+  before?: {startedAt?: string; finishedAt?: string}
+}> {
   const a = s.app
   const path = `/api/v1/applications/${encodeURIComponent(a.name)}/sync`
   for (let attempt = 0; attempt < 3; attempt++) {
     let running = !opFinished(current)
     if (!running) {
-      const before = current.status?.operationState?.startedAt
+      const before = {
+        startedAt: current.status?.operationState?.startedAt,
+        finishedAt: current.status?.operationState?.finishedAt
+      }
       try {
         let synced: Application
         try {
@@ -485,7 +499,7 @@ async function syncOnce(
             }
           )
           const started = now.status?.operationState?.startedAt
-          if (now.operation || (started && started !== before)) {
+          if (now.operation || (started && started !== before.startedAt)) {
             synced = now
           } else {
             current = now
@@ -494,7 +508,7 @@ async function syncOnce(
           }
         }
         log.info(`sync of ${a.name} started`)
-        return {sync: {kind: 'triggered'}, current: synced, ...(before ? {before} : {})}
+        return {sync: {kind: 'triggered'}, current: synced, before}
       } catch (e) {
         if (!(e instanceof ArgoApiError && e.kind === 'operation-in-progress')) throw e
         running = true

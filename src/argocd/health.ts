@@ -25,7 +25,12 @@ export interface Expectation {
    * already there belongs to the previous spec and must neither pass nor
    * fail this run.
    */
-  baseline?: {operationStartedAt?: string; reconciledAt?: string}
+  baseline?: {
+    operationStartedAt?: string
+    /** With ownOperation: when the operation before our sync finished (it had, or we would not have synced). */
+    operationFinishedAt?: string
+    reconciledAt?: string
+  }
 }
 
 export interface ResourceLine {
@@ -143,8 +148,14 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
     ? !!revision && exp.acceptRevision(revision)
     : !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase()
   const baselineStart = exp.baseline?.operationStartedAt
+  const baselineEnd = exp.baseline?.operationFinishedAt
+  // Times have second precision: the finish time tells apart two short operations started in the same second.
+  const isBaselineOp =
+    !!op?.startedAt &&
+    op.startedAt === baselineStart &&
+    (baselineEnd === undefined || op.finishedAt === baselineEnd)
   const newerThanBaseline =
-    !!op?.startedAt && op.startedAt !== baselineStart && time(op.startedAt) >= time(baselineStart)
+    !!op?.startedAt && !isBaselineOp && time(op.startedAt) >= time(baselineStart)
   // With a sync we requested, the operation must be a new one: a snapshot
   // that still shows the previous operation (same spec, maybe Failed) is
   // the state before our request, not its result.
