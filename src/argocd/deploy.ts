@@ -275,7 +275,7 @@ async function run(
           // Repeating a write that ran out of time would render the manifests again and time out again.
           throw new ArgoApiError(
             e.kind,
-            `${e.message}; the application was re-read and the write has not landed, so it was not repeated` +
+            `${e.message}; the application was re-read and the write had not landed, so it was ${attempt > 0 ? 'not sent a third time' : 'not repeated'}` +
               (validate ? '; or pass --validate=false to write without rendering' : '')
           )
         }

@@ -83,7 +83,7 @@ describe('2. the validating write', () => {
     const run = await cli(baseArgs(double, ['--request-timeout', '1']), env)
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('no answer within 1s (--request-timeout)')
-    expect(run.stderr).toMatch(/re-read and the write has not landed, so it was not repeated/)
+    expect(run.stderr).toMatch(/re-read and the write had not landed, so it was not repeated/)
     expect(run.stderr).toContain('--validate=false')
     expect(run.stderr).not.toContain('cannot reach Argo CD')
     expect(double.calls('POST', '/api/v1/applications')).toHaveLength(1)
