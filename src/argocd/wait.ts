@@ -83,7 +83,7 @@ export function newerResourceVersion(a?: string, b?: string): string | undefined
 /** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
 export async function waitForApp(client: ArgoClient, o: WaitForAppOptions): Promise<WaitResult> {
   const signal = o.timeoutMs
-    ? AbortSignal.any([
+    ? anyOf([
         o.signal,
         abortAfter(
           o.timeoutMs,
@@ -194,7 +194,7 @@ export async function refreshApp(
   signal: AbortSignal,
   info: (message: string) => void
 ): Promise<Application | undefined> {
-  const limit = AbortSignal.any([
+  const limit = anyOf([
     signal,
     abortAfter(
       REFRESH_LIMIT_MS,
@@ -212,6 +212,19 @@ export async function refreshApp(
     info(`refresh of ${name} did not complete (${(e as Error).message}); waiting without it`)
     return undefined
   }
+}
+
+/** AbortSignal.any, which Node 20.0-20.2 (within engines >=20) lacks. */
+function anyOf(signals: AbortSignal[]): AbortSignal {
+  const c = new AbortController()
+  for (const s of signals) {
+    if (s.aborted) {
+      c.abort(s.reason)
+      break
+    }
+    s.addEventListener('abort', () => c.abort(s.reason), {once: true})
+  }
+  return c.signal
 }
 
 /** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
