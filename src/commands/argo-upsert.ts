@@ -172,8 +172,10 @@ export function parseAcceptHealth(raw: string[]): string[] {
 function envMs(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n < 1)
-    throw new UsageError(`${name}='${value}' is not a positive number of milliseconds`)
+  if (!Number.isFinite(n) || n < 1 || n > MAX_TIMER_MS)
+    throw new UsageError(
+      `${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`
+    )
   return n
 }
 
