@@ -531,6 +531,19 @@ describe('argo-upsert: input errors (exit 2, nothing sent)', () => {
     ['bad sync policy', ['--sync-policy', 'auto'], undefined, /use automated or none/],
     ['bad timeout', ['--timeout', 'soon'], undefined, /--timeout 'soon' is not a duration/],
     [
+      'prune without sync',
+      ['--prune'],
+      undefined,
+      /--prune applies to the sync this run starts; add --sync/
+    ],
+    ['bad validate', ['--validate', 'maybe'], undefined, /--validate 'maybe' is not true or false/],
+    [
+      'bad request timeout',
+      ['--request-timeout', '0'],
+      undefined,
+      /--request-timeout '0' is not a duration/
+    ],
+    [
       'missing ca file',
       ['--ca-file', '/nonexistent/ca.pem'],
       undefined,
