@@ -29,6 +29,9 @@ export interface AppSettings {
   syncOptions?: string[]
   labels: Record<string, string>
   annotations: Record<string, string>
+  /** Keys to remove (`--label key-`); only an update through PUT can remove them. */
+  removeLabels?: string[]
+  removeAnnotations?: string[]
 }
 
 export const APPLICATION_API_VERSION = 'argoproj.io/v1alpha1'
@@ -91,15 +94,19 @@ export function upsertBody(s: AppSettings, existing?: Application): Application 
   const metadata: Application['metadata'] = {name: s.name}
   const namespace = s.namespace ?? existing?.metadata.namespace
   if (namespace) metadata.namespace = namespace
-  const labels = {...existing?.metadata.labels, ...s.labels}
+  const labels: Record<string, string> = {...existing?.metadata.labels, ...s.labels}
+  for (const k of s.removeLabels ?? []) delete labels[k]
   if (Object.keys(labels).length) metadata.labels = labels
-  const annotations = {...existing?.metadata.annotations, ...s.annotations}
+  const annotations: Record<string, string> = {...existing?.metadata.annotations, ...s.annotations}
+  for (const k of s.removeAnnotations ?? []) delete annotations[k]
   if (Object.keys(annotations).length) metadata.annotations = annotations
   if (existing?.metadata.finalizers?.length) metadata.finalizers = [...existing.metadata.finalizers]
 
   const kept: Record<string, unknown> = {...existing?.spec}
-  // One source per app: a live multi-source list would make ours invalid.
-  for (const k of ['project', 'destination', 'source', 'sources', 'syncPolicy']) delete kept[k]
+  // One source per app: a live multi-source list or hydrator would take precedence over
+  // ours. The caller refuses such apps unless told to replace them (--replace-sources).
+  for (const k of ['project', 'destination', 'source', 'sources', 'sourceHydrator', 'syncPolicy'])
+    delete kept[k]
   const spec: ApplicationSpec = {
     ...kept,
     project: desired.spec.project,

@@ -1,6 +1,7 @@
 import * as http from 'node:http'
 import * as https from 'node:https'
 import {OperationError} from '../core/errors.js'
+import type {Application} from './types.js'
 
 /**
  * How a failed Argo CD call is handled. Branching is on the gRPC `code` in
@@ -16,6 +17,10 @@ export type ArgoErrorKind =
   | 'failed-precondition' // 9, anything else
   | 'conflict' // 6, 10
   | 'unavailable' // 5xx, 14, 4, resets: retried before this surfaces
+  | 'refused' // 2 (500) with a message that names a cause no retry heals
+  | 'render-failed' // 3, InvalidSpecError "Unable to generate manifests" at write time (validate=true)
+  | 'sync-window' // 7, "blocked by sync window"
+  | 'bad-answer' // 2xx whose body is not the object the call returns
   | 'wrong-endpoint' // plain-text 404 / HTML: --server is not the API root
   | 'unsupported-media-type' // 415
   | 'timeout' // our own deadline
@@ -30,6 +35,8 @@ export class ArgoApiError extends OperationError {
       code?: number
       serverMessage?: string
       transient?: boolean
+      /** A write whose request went out but whose answer never came: it may have been applied. */
+      outcomeUnknown?: boolean
     } = {}
   ) {
     super(message)
@@ -48,7 +55,11 @@ export interface ArgoClientOptions {
   retries?: number
   /** First backoff delay; doubles per attempt, with jitter. */
   retryBaseMs?: number
-  /** Per-request idle limit; the caller's signal bounds the whole run. */
+  /**
+   * Per-request idle limit; the caller's signal bounds the whole run. The
+   * default is above the server's own 60 s limit for rendering manifests,
+   * which a validating write (validate=true) waits for.
+   */
   requestTimeoutMs?: number
   /** Told about each retry, for the log. */
   onRetry?: (message: string) => void
@@ -82,6 +93,57 @@ const GRPC_NAMES: Record<number, string> = {
   14: 'Unavailable',
   16: 'Unauthenticated'
 }
+
+/** The request never reached the server: repeating even a write is safe. */
+const NOT_SENT_NET = new Set([
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH'
+])
+
+/** Our own per-request limit (req.setTimeout), told apart from the OS's ETIMEDOUT. */
+const REQUEST_TIMEOUT = 'GITOPS_REQUEST_TIMEOUT'
+
+/** The default per-request limit: above the server's 60 s repo-server (render) timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 90_000
+
+/**
+ * gRPC 2 (Unknown, HTTP 500) is how the server reports its plain Go errors.
+ * These messages name a cause that stays until someone fixes a setting;
+ * retrying them only hides it.
+ */
+const DETERMINISTIC_UNKNOWN: [RegExp, string][] = [
+  [
+    /namespace '[^']*' is not permitted|NamespaceNotPermitted/i,
+    "the app's namespace is not enabled for Applications: add it to application.namespaces in argocd-cmd-params-cm (then restart argocd-server), and to the project's spec.sourceNamespaces; or drop --app-namespace"
+  ],
+  [
+    /error getting k8s server version|error getting server version|unable to (connect|reach)[^;]*cluster|the server has asked for the client to provide credentials/i,
+    'Argo CD cannot reach the destination cluster while validating the app: check the cluster (argocd cluster get <server>) and its credentials; --validate=false writes without this check'
+  ],
+  [
+    /multiple application sources defined/i,
+    'an app source can use one tool: give a plugin, kustomize or helm settings, not several'
+  ],
+  [
+    /InvalidSpecError|Unable to generate manifests/i,
+    'Argo CD could not render the manifests (a manifest or plugin problem, not the flags): see the message; --validate=false writes without rendering'
+  ],
+  [
+    /is not permitted in project|do not match any of the allowed destinations/i,
+    "the project does not allow this --repo or destination: add it to the project's sourceRepos/destinations (argocd proj get <project>)"
+  ],
+  [
+    /failed to apply patch|testing path|test operation/i,
+    'the patch does not apply to the live app; see the message'
+  ]
+]
+
+/** gRPC 2 messages that describe a passing condition (a restart, a dropped connection). */
+const TRANSIENT_UNKNOWN =
+  /connection refused|connection reset|i\/o timeout|context deadline exceeded|transport is closing|EOF|Unavailable|too many conflicts|the object has been modified/i
 
 const TRANSIENT_NET = new Set([
   'ECONNRESET',
@@ -135,7 +197,7 @@ export class ArgoClient {
       : new http.Agent()
     this.retries = options.retries ?? 4
     this.retryBaseMs = options.retryBaseMs ?? 500
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   }
 
   close(): void {
@@ -157,16 +219,24 @@ export class ArgoClient {
    */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = this.url(path, opts.query)
+    const write = method !== 'GET'
     for (let attempt = 0; ; attempt++) {
       let error: ArgoApiError
       try {
         const res = await this.send(method, url, opts.body, opts.signal)
         if (res.status >= 200 && res.status < 300) return this.parseOk<T>(res, method, url)
         error = this.classify(res, method, url, opts.doing)
+        if (write && error.detail.transient && !reachedNothing(res)) {
+          // A gateway timeout or a 5xx from a proxy says nothing about whether
+          // the server applied the write: the caller must re-read, not repeat.
+          throw unknownOutcome(error)
+        }
       } catch (e) {
         if (opts.signal?.aborted) throw abortError(opts.signal, opts.doing)
         if (e instanceof ArgoApiError) throw e
         error = this.networkError(e, method, url, opts.doing)
+        const code = (e as NodeJS.ErrnoException).code ?? ''
+        if (write && error.detail.transient && !NOT_SENT_NET.has(code)) throw unknownOutcome(error)
       }
       if (!error.detail.transient || attempt >= this.retries) throw error
       const delay = Math.round(this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() * 0.5))
@@ -179,6 +249,24 @@ export class ArgoClient {
         throw abortError(opts.signal!, opts.doing)
       }
     }
+  }
+
+  /**
+   * A call that answers an Application. A 2xx body that is not one (`null`,
+   * `[]`, `{metadata: null}`: a proxy or a mock in the way) fails here with
+   * the cause, not later with a TypeError.
+   */
+  async requestApp(method: string, path: string, opts: RequestOptions = {}): Promise<Application> {
+    const body = await this.request<unknown>(method, path, opts)
+    const problem = applicationProblem(body)
+    if (problem) {
+      throw new ArgoApiError(
+        'bad-answer',
+        `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
+          `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`
+      )
+    }
+    return body as Application
   }
 
   /**
@@ -257,8 +345,10 @@ export class ArgoClient {
     return new Promise((resolve, reject) => {
       const req = this.transport(url).request(url, {method, agent: this.agent, headers, signal})
       req.setTimeout(this.requestTimeoutMs, () => {
-        const e = new Error(`no answer within ${this.requestTimeoutMs} ms`) as NodeJS.ErrnoException
-        e.code = 'ETIMEDOUT'
+        const e = new Error(
+          `no answer within ${seconds(this.requestTimeoutMs)} (--request-timeout)`
+        ) as NodeJS.ErrnoException
+        e.code = REQUEST_TIMEOUT
         req.destroy(e)
       })
       req.on('response', res => {
@@ -323,6 +413,13 @@ export class ArgoClient {
       )
     }
     if (code === 7 || (code === undefined && res.status === 403)) {
+      if (/blocked by sync window/i.test(serverMessage)) {
+        // Not RBAC: the project's sync windows forbid syncing right now.
+        return make(
+          'sync-window',
+          "a sync window of the app's project is closed (argocd proj windows list <project>): run again when it opens, or have the window allow manual syncs (manualSync: true)"
+        )
+      }
       const perm = /permission denied: ([^,]+, [^,]+, [^,]+)/.exec(serverMessage)?.[1]
       return make(
         'permission-denied',
@@ -342,10 +439,33 @@ export class ArgoClient {
       )
     }
     if (code === 3) {
+      const render = /InvalidSpecError: Unable to generate manifests in [^:]*: ([\s\S]*)$/i.exec(
+        serverMessage
+      )
+      if (render) {
+        // validate=true renders the manifests (plugins included) before writing.
+        return make(
+          'render-failed',
+          `Argo CD could not render the manifests while validating the write; this is a manifest or plugin problem, not the flags. ` +
+            `The renderer said: "${render[1].trim()}". Fix the manifests or the plugin setup (a missing Vault path or AVP_SECRET, ` +
+            `a wrong --plugin name or -<version> suffix, a discover rule that does not match --path), or pass --validate=false to write without rendering`
+        )
+      }
       if (/not allowed in project|project does not exist/i.test(serverMessage)) {
         return make(
           'invalid',
-          `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>)`
+          `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>); ` +
+            `an app outside the Argo CD namespace (--app-namespace) also needs that namespace in the project's spec.sourceNamespaces`
+        )
+      }
+      if (
+        /do not match any of the allowed destinations|is not permitted in project/i.test(
+          serverMessage
+        )
+      ) {
+        return make(
+          'invalid',
+          "the project does not allow this repo or destination: add it to the project's sourceRepos or destinations (argocd proj add-source / add-destination), or pick another --project"
         )
       }
       if (/destination/i.test(serverMessage)) {
@@ -381,6 +501,14 @@ export class ArgoClient {
         'a proxy in front of Argo CD changed the Content-Type header; it must pass "application/json" through unchanged'
       )
     }
+    if (code === 2) {
+      const known = DETERMINISTIC_UNKNOWN.find(([re]) => re.test(serverMessage))
+      if (known) return make('refused', known[1])
+      if (!TRANSIENT_UNKNOWN.test(serverMessage)) {
+        // The server is up and said why; an unknown plain error is not retried blindly.
+        return make('refused', 'the server refused the call; see its message')
+      }
+    }
     if (
       res.status >= 500 ||
       res.status === 429 ||
@@ -408,6 +536,13 @@ export class ArgoClient {
           `pass --ca-file <pem> with the CA that signed the server certificate (or --insecure for a test server)`
       )
     }
+    if (code === REQUEST_TIMEOUT) {
+      return new ArgoApiError(
+        'unavailable',
+        `${what} failed: ${err.message}; raise --request-timeout if Argo CD is slow (a validating write renders the manifests first, up to the server's 60 s limit)`,
+        {transient: true}
+      )
+    }
     const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message)
     return new ArgoApiError(
       'unavailable',
@@ -415,6 +550,38 @@ export class ArgoClient {
       {transient}
     )
   }
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`
+}
+
+/** 429, and 503/14 from the gateway or a proxy that could not reach the upstream at all. */
+function reachedNothing(res: RawResponse): boolean {
+  if (res.status === 429) return true
+  return (
+    res.status === 503 && /"code":\s*14|upstream connect error|no healthy upstream/i.test(res.text)
+  )
+}
+
+function unknownOutcome(e: ArgoApiError): ArgoApiError {
+  return new ArgoApiError(e.kind, e.message, {...e.detail, transient: false, outcomeUnknown: true})
+}
+
+/** Why a 2xx body is not an Application, or undefined when it is one. */
+export function applicationProblem(body: unknown): string | undefined {
+  const show = (v: unknown) => {
+    const s = JSON.stringify(v) ?? String(v)
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return `got ${show(body)}`
+  const b = body as {metadata?: unknown; spec?: unknown}
+  if (!b.metadata || typeof b.metadata !== 'object' || Array.isArray(b.metadata))
+    return `metadata is ${show(b.metadata)}`
+  if (typeof (b.metadata as {name?: unknown}).name !== 'string') return 'metadata.name is missing'
+  if (!b.spec || typeof b.spec !== 'object' || Array.isArray(b.spec))
+    return `spec is ${show(b.spec)}`
+  return undefined
 }
 
 export function abortError(signal: AbortSignal, doing?: string): ArgoApiError {

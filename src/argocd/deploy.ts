@@ -1,3 +1,4 @@
+import {UsageError} from '../core/errors.js'
 import {
   appUrl,
   changedFields,
@@ -7,16 +8,12 @@ import {
   upsertBody
 } from './application.js'
 import {ArgoApiError, ArgoClient} from './client.js'
-import {
-  evaluate,
-  type Evaluation,
-  type Expectation,
-  formatProgress,
-  type Progress,
-  type ResourceLine
-} from './health.js'
-import {watchUntil} from './watch.js'
+import {evaluate, type Expectation} from './health.js'
 import type {Application} from './types.js'
+import {newerResourceVersion, waitForApp, type WaitOutcome} from './wait.js'
+import {watchUntil, type WatchOptions} from './watch.js'
+
+export type {WaitOutcome} from './wait.js'
 
 export interface DeploySettings {
   server: string
@@ -25,11 +22,23 @@ export interface DeploySettings {
   ca?: string
   app: AppSettings
   sync: boolean
+  /** Sync with pruning (manual sync; auto-sync prunes with --auto-prune). */
+  prune?: boolean
   wait: boolean
   /** Hard limit for the whole run (write, sync, wait). */
   timeoutMs: number
   pollMs: number
   retryBaseMs: number
+  /** Per-request limit; above the server's 60 s render limit by default. */
+  requestTimeoutMs?: number
+  /** validate=true (default): the server renders the manifests before writing. */
+  validate?: boolean
+  /** Health values accepted as done besides Healthy (Suspended, Degraded). */
+  acceptHealth?: string[]
+  /** How long a Degraded health may last during the wait before it fails. */
+  degradedGraceMs?: number
+  /** Overwrite a multi-source or source-hydrator app with the single source of the flags. */
+  replaceSources?: boolean
 }
 
 export interface DeployLog {
@@ -42,12 +51,6 @@ export type SyncOutcome =
   | {kind: 'triggered'}
   /** An operation was already running (often auto-sync); we waited for it instead of starting another. */
   | {kind: 'joined'; phase: string}
-
-export type WaitOutcome =
-  | {kind: 'skipped'}
-  | {kind: 'done'}
-  | {kind: 'failed'; reason: string; resources: ResourceLine[]}
-  | {kind: 'timeout'; reason: string; progress?: Progress}
 
 export interface DeployResult {
   operation: 'created' | 'updated' | 'unchanged'
@@ -82,6 +85,7 @@ export async function deploy(s: DeploySettings, log: DeployLog): Promise<DeployR
     insecure: s.insecure,
     ca: s.ca,
     retryBaseMs: s.retryBaseMs,
+    ...(s.requestTimeoutMs ? {requestTimeoutMs: s.requestTimeoutMs} : {}),
     onRetry: m => log.info(m)
   })
   const deadline = new AbortController()
@@ -104,6 +108,84 @@ export async function deploy(s: DeploySettings, log: DeployLog): Promise<DeployR
   }
 }
 
+function isAutomated(app: Pick<Application, 'spec'>): boolean {
+  const automated = app.spec.syncPolicy?.automated
+  return !!automated && automated.enabled !== false
+}
+
+/** The RBAC object of an app, as the server names it (namespace only outside the control plane). */
+function rbacObject(a: AppSettings): string {
+  return `${a.project}/${a.namespace ? `${a.namespace}/` : ''}${a.name}`
+}
+
+function cannotRead(a: AppSettings): ArgoApiError {
+  return new ArgoApiError(
+    'permission-denied',
+    `application ${a.name} exists but the token may not read it, so nothing was written: an update without reading it ` +
+      `would drop its finalizers (resources-finalizer included) and every setting made outside this tool; ` +
+      `grant the account behind ARGOCD_AUTH_TOKEN 'applications, get, ${rbacObject(a)}' (argocd-rbac-cm policy or a project role)`
+  )
+}
+
+type Existing = {kind: 'present'; app: Application} | {kind: 'absent'}
+
+/**
+ * Reads the live app and tells absence from denial. Without a project the
+ * server answers a bare 403 for both (CVE-2022-41354); with `?project=` it
+ * answers 404 for an app that is not there (in that project) and still 403
+ * for one the token may not read.
+ */
+async function readExisting(
+  client: ArgoClient,
+  a: AppSettings,
+  signal: AbortSignal,
+  log: DeployLog
+): Promise<Existing> {
+  const path = `/api/v1/applications/${encodeURIComponent(a.name)}`
+  const ns = a.namespace ? {appNamespace: a.namespace} : {}
+  const doing = `reading application ${a.name}`
+  try {
+    return {kind: 'present', app: await client.requestApp('GET', path, {query: ns, signal, doing})}
+  } catch (e) {
+    if (!(e instanceof ArgoApiError && (e.kind === 'not-found' || e.kind === 'permission-denied')))
+      throw e
+    log.debug(
+      `application ${a.name} not readable without a project (${e.kind}); asking in project ${a.project}`
+    )
+  }
+  try {
+    const app = await client.requestApp('GET', path, {
+      query: {...ns, project: a.project},
+      signal,
+      doing
+    })
+    return {kind: 'present', app}
+  } catch (e) {
+    if (e instanceof ArgoApiError && e.kind === 'not-found') {
+      log.debug(`application ${a.name} is not in project ${a.project}; creating it`)
+      return {kind: 'absent'}
+    }
+    if (e instanceof ArgoApiError && e.kind === 'permission-denied') throw cannotRead(a)
+    throw e
+  }
+}
+
+/** A write whose answer never came: did it land? Reads the app and compares. */
+async function landed(
+  client: ArgoClient,
+  a: AppSettings,
+  body: Application,
+  signal: AbortSignal,
+  log: DeployLog
+): Promise<Application | undefined> {
+  log.info(
+    `the write's outcome is unknown; reading application ${a.name} before anything is repeated`
+  )
+  const now = await readExisting(client, a, signal, log)
+  if (now.kind === 'present' && changedFields(now.app, body).length === 0) return now.app
+  return undefined
+}
+
 async function run(
   s: DeploySettings,
   client: ArgoClient,
@@ -112,26 +194,33 @@ async function run(
   timeoutSeconds: number
 ): Promise<DeployResult> {
   const a = s.app
-  const appPath = `/api/v1/applications/${encodeURIComponent(a.name)}`
-  const nsQuery = a.namespace ? {appNamespace: a.namespace} : undefined
+  const validate = s.validate !== false
 
-  let existing: Application | undefined
-  try {
-    existing = await client.request<Application>('GET', appPath, {
-      query: nsQuery,
-      signal,
-      doing: `reading application ${a.name}`
-    })
-  } catch (e) {
-    // The server answers 403 for a missing app when no project is given, so
-    // both mean "absent" here; a real permission problem resurfaces on create.
-    if (!(e instanceof ArgoApiError && (e.kind === 'not-found' || e.kind === 'permission-denied')))
-      throw e
-    log.debug(`application ${a.name} not readable (${e.kind}); creating it`)
+  let found = await readExisting(client, a, signal, log)
+  let existing = found.kind === 'present' ? found.app : undefined
+  refuseOtherSourceKinds(a, existing, s.replaceSources === true)
+
+  let body = upsertBody(a, existing)
+  let changes = existing ? changedFields(existing, body) : []
+  const exp: Expectation = {
+    source: body.spec.source!,
+    destination: body.spec.destination,
+    ...(SHA.test(a.revision) ? {revision: a.revision} : {}),
+    ...(s.acceptHealth?.length ? {acceptHealth: s.acceptHealth} : {})
   }
 
-  const body = upsertBody(a, existing)
-  const changes = existing ? changedFields(existing, body) : []
+  // Refused before writing: a manual-sync app that nothing will sync.
+  if (s.wait && !s.sync && !isAutomated(body)) {
+    const alreadyThere =
+      existing && changes.length === 0 && evaluate(existing, {...exp, baseline: {}}).kind === 'done'
+    if (!alreadyThere) {
+      throw new UsageError(
+        `--wait without --sync on application ${a.name}, which has no automated sync policy: nothing would start a sync ` +
+          `and the wait would run into --timeout; add --sync (or --sync-policy automated)`
+      )
+    }
+  }
+
   const movedFromProject =
     existing && existing.spec.project && existing.spec.project !== a.project
       ? existing.spec.project
@@ -149,26 +238,63 @@ async function run(
     stored = existing
     log.info(`application ${a.name} already matches; nothing written`)
   } else {
-    stored = await client.request<Application>('POST', '/api/v1/applications', {
-      query: {upsert: true, validate: true},
-      body,
-      signal,
-      doing: `${existing ? 'updating' : 'creating'} application ${a.name}`
-    })
-    operation = existing ? 'updated' : 'created'
+    let created = !existing
+    for (let attempt = 0; ; attempt++) {
+      try {
+        stored = await write(client, a, body, existing, validate, signal)
+        break
+      } catch (e) {
+        if (!(e instanceof ArgoApiError)) throw e
+        if (
+          !existing &&
+          e.kind === 'invalid' &&
+          /existing application spec is different/i.test(e.detail.serverMessage ?? '') &&
+          attempt === 0
+        ) {
+          // It exists after all: in another project, or created concurrently. Read it, or stop.
+          found = await readExisting(client, a, signal, log)
+          if (found.kind !== 'present') throw cannotRead(a)
+          existing = found.app
+          refuseOtherSourceKinds(a, existing, s.replaceSources === true)
+          body = upsertBody(a, existing)
+          changes = changedFields(existing, body)
+          created = false
+          if (!changes.length) {
+            stored = existing
+            break
+          }
+          continue
+        }
+        if (!e.detail.outcomeUnknown) throw e
+        const applied = await landed(client, a, body, signal, log)
+        if (applied) {
+          stored = applied
+          break
+        }
+        if (/--request-timeout/.test(e.message) || attempt > 0) {
+          // Repeating a write that ran out of time would render the manifests again and time out again.
+          throw new ArgoApiError(
+            e.kind,
+            `${e.message}; the application was re-read and the write had not landed, so it was ${attempt > 0 ? 'not sent a third time' : 'not repeated'}` +
+              (validate ? '; or pass --validate=false to write without rendering' : '')
+          )
+        }
+        log.info('the write did not land; sending it again')
+      }
+    }
+    operation = changes.length === 0 && !created ? 'unchanged' : created ? 'created' : 'updated'
     log.info(`application ${a.name} ${operation}`)
   }
 
-  const exp: Expectation = {
-    source: stored.spec.source ?? body.spec.source!,
-    destination: stored.spec.destination ?? body.spec.destination,
-    ...(SHA.test(a.revision) ? {revision: a.revision} : {}),
-    baseline: {
-      operationStartedAt: stored.status?.operationState?.startedAt,
-      reconciledAt: stored.status?.reconciledAt
-    }
+  // The server's normalized source is what comparedTo will show.
+  if (stored!.spec.source) exp.source = stored!.spec.source
+  exp.destination = stored!.spec.destination ?? exp.destination
+  exp.baseline = {
+    operationStartedAt: stored!.status?.operationState?.startedAt,
+    reconciledAt: stored!.status?.reconciledAt
   }
-  const watchOpts = {
+  let since = stored!.metadata.resourceVersion
+  const watchOpts: WatchOptions = {
     client,
     name: a.name,
     appNamespace: a.namespace,
@@ -179,13 +305,31 @@ async function run(
     info: (m: string) => log.info(m)
   }
 
-  let current = stored
+  let current = stored!
   let sync: SyncOutcome = {kind: 'not-requested'}
   let failure: WaitOutcome | undefined
   try {
     if (s.sync) {
-      ;({sync, current} = await syncOnce(s, client, current, exp, signal, watchOpts, log))
-      if (sync.kind === 'triggered') exp.baseline = {reconciledAt: exp.baseline?.reconciledAt}
+      const r = await syncOnce(
+        s,
+        client,
+        current,
+        exp,
+        signal,
+        {...watchOpts, resourceVersion: since},
+        log
+      )
+      ;({sync, current} = r)
+      since = newerResourceVersion(since, current.metadata.resourceVersion)
+      if (sync.kind === 'triggered') {
+        // Only an operation newer than the one before our request is ours.
+        exp.baseline = {
+          operationStartedAt: r.before?.startedAt,
+          operationFinishedAt: r.before?.finishedAt,
+          reconciledAt: exp.baseline?.reconciledAt
+        }
+        exp.ownOperation = true
+      }
       if (
         sync.kind === 'joined' &&
         !s.wait &&
@@ -207,43 +351,20 @@ async function run(
 
   let wait: WaitOutcome = failure ?? {kind: 'skipped'}
   if (s.wait && !failure) {
-    const automated =
-      !!current.spec.syncPolicy?.automated && current.spec.syncPolicy.automated.enabled !== false
-    if (!automated && !s.sync) {
-      log.info(
-        'note: the app has no automated sync policy and --sync was not given; --wait ends only if something else syncs it'
-      )
-    }
-    let last: Evaluation | undefined
-    let lastLine = ''
-    try {
-      const verdict = await watchUntil(watchOpts, app => {
-        current = app
-        const v = evaluate(app, exp)
-        last = v
-        if (v.kind === 'waiting') {
-          // The reason is shown only when the progress line doesn't already say it.
-          const why = /^(operation|sync|health) /.test(v.reason) ? '' : ` (${v.reason})`
-          const line = `waiting: ${formatProgress(v.progress)}${why}`
-          if (line !== lastLine) log.info(line)
-          lastLine = line
-          return undefined
-        }
-        return v
-      })
-      wait =
-        verdict.kind === 'failed'
-          ? {kind: 'failed', reason: verdict.reason, resources: verdict.resources}
-          : {kind: 'done'}
-    } catch (e) {
-      if (!(e instanceof ArgoApiError && e.kind === 'timeout')) throw e
-      const l = last as Evaluation | undefined
-      wait = {
-        kind: 'timeout',
-        reason: `${e.message}; last state: ${l && l.kind === 'waiting' ? l.reason : 'unknown'}`,
-        ...(l ? {progress: l.progress} : {})
-      }
-    }
+    const result = await waitForApp(client, {
+      name: a.name,
+      appNamespace: a.namespace,
+      expect: exp,
+      signal,
+      pollMs: s.pollMs,
+      ...(s.degradedGraceMs !== undefined ? {degradedGraceMs: s.degradedGraceMs} : {}),
+      // A branch or tag may have moved without the spec changing: have it resolved again.
+      refresh: !SHA.test(a.revision),
+      ...(since ? {since} : {}),
+      info: m => log.info(m)
+    })
+    wait = result.outcome
+    if (result.app) current = result.app
   }
 
   return {
@@ -267,9 +388,68 @@ async function run(
 }
 
 /**
+ * Multi-source (`spec.sources`) and source-hydrator apps cannot be described
+ * by the flags; upserting one source would silently replace them.
+ */
+function refuseOtherSourceKinds(
+  a: AppSettings,
+  existing: Application | undefined,
+  replace: boolean
+): void {
+  if (!existing || replace) return
+  const sources = existing.spec.sources
+  const kind =
+    Array.isArray(sources) && sources.length
+      ? `spec.sources (${sources.length} sources)`
+      : existing.spec.sourceHydrator
+        ? 'spec.sourceHydrator'
+        : undefined
+  if (!kind) return
+  throw new UsageError(
+    `application ${a.name} uses ${kind}, which argo-upsert cannot describe; writing it would replace that with the single source of --repo/--path; ` +
+      'pass --replace-sources to do exactly that, or change the app in git or by hand (argo-upsert does not edit multi-source or hydrator apps)'
+  )
+}
+
+/**
+ * The write itself: create (no upsert: the app was shown absent), upsert
+ * (POST, merges labels/annotations), or update (PUT, replaces them) when a
+ * label or annotation must go.
+ */
+async function write(
+  client: ArgoClient,
+  a: AppSettings,
+  body: Application,
+  existing: Application | undefined,
+  validate: boolean,
+  signal: AbortSignal
+): Promise<Application> {
+  const removes =
+    !!existing &&
+    ((a.removeLabels ?? []).some(k => existing.metadata.labels?.[k] !== undefined) ||
+      (a.removeAnnotations ?? []).some(k => existing.metadata.annotations?.[k] !== undefined))
+  if (removes) {
+    return client.requestApp('PUT', `/api/v1/applications/${encodeURIComponent(a.name)}`, {
+      query: {validate, project: a.project},
+      body,
+      signal,
+      doing: `updating application ${a.name}`
+    })
+  }
+  return client.requestApp('POST', '/api/v1/applications', {
+    // Without upsert, an app that exists after all is refused (400) instead of overwritten.
+    query: existing ? {upsert: true, validate} : {validate},
+    body,
+    signal,
+    doing: `${existing ? 'updating' : 'creating'} application ${a.name}`
+  })
+}
+
+/**
  * Starts a sync only when no operation runs. If one does (typically the
  * auto-sync our write just triggered), waits for it; when it turns out to
- * have synced an older spec, syncs again.
+ * have synced an older spec, syncs again. `before` is the start time of the
+ * operation the app showed before our request.
  */
 async function syncOnce(
   s: DeploySettings,
@@ -277,29 +457,58 @@ async function syncOnce(
   current: Application,
   exp: Expectation,
   signal: AbortSignal,
-  watchOpts: Parameters<typeof watchUntil>[0],
+  watchOpts: WatchOptions,
   log: DeployLog
-): Promise<{sync: SyncOutcome; current: Application}> {
+): Promise<{
+  sync: SyncOutcome
+  current: Application
+  before?: {startedAt?: string; finishedAt?: string}
+}> {
   const a = s.app
+  const path = `/api/v1/applications/${encodeURIComponent(a.name)}/sync`
   for (let attempt = 0; attempt < 3; attempt++) {
     let running = !opFinished(current)
     if (!running) {
+      const before = {
+        startedAt: current.status?.operationState?.startedAt,
+        finishedAt: current.status?.operationState?.finishedAt
+      }
       try {
-        const synced = await client.request<Application>(
-          'POST',
-          `/api/v1/applications/${encodeURIComponent(a.name)}/sync`,
-          {
+        let synced: Application
+        try {
+          synced = await client.requestApp('POST', path, {
             body: {
               name: a.name,
               ...(a.namespace ? {appNamespace: a.namespace} : {}),
-              ...(a.autoPrune ? {prune: true} : {})
+              ...(a.autoPrune || s.prune ? {prune: true} : {})
             },
             signal,
             doing: `syncing application ${a.name}`
+          })
+        } catch (e) {
+          if (!(e instanceof ArgoApiError && e.detail.outcomeUnknown)) throw e
+          // Did the sync land? An operation on the app says so; otherwise a repeat is safe.
+          log.info(`the sync's outcome is unknown; reading application ${a.name} first`)
+          const now = await client.requestApp(
+            'GET',
+            `/api/v1/applications/${encodeURIComponent(a.name)}`,
+            {
+              query: a.namespace ? {appNamespace: a.namespace} : undefined,
+              signal,
+              doing: `reading application ${a.name}`
+            }
+          )
+          const started = now.status?.operationState?.startedAt
+          if (now.operation || (started && started !== before.startedAt)) {
+            synced = now
+          } else {
+            current = now
+            log.info('the sync did not land; sending it again')
+            continue
           }
-        )
+        }
         log.info(`sync of ${a.name} started`)
-        return {sync: {kind: 'triggered'}, current: synced}
+        return {sync: {kind: 'triggered'}, current: synced, before}
       } catch (e) {
         if (!(e instanceof ArgoApiError && e.kind === 'operation-in-progress')) throw e
         running = true

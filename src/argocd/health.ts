@@ -8,11 +8,29 @@ export interface Expectation {
   /** A full commit SHA that status.sync.revision must equal; branches/tags can't be checked locally. */
   revision?: string
   /**
+   * Instead of `revision`: accepts the compared revision when this says so
+   * (e.g. "this commit or a descendant", for a wait on a pushed commit).
+   */
+  acceptRevision?: (revision: string) => boolean
+  /**
+   * We requested a sync: only an operation that started after the baseline
+   * one is ours. Without this, a previous operation that synced the same
+   * spec counts (an auto-sync of an unchanged app is its last word).
+   */
+  ownOperation?: boolean
+  /** Health values that count as done besides Healthy (e.g. Suspended for a paused rollout). */
+  acceptHealth?: string[]
+  /**
    * The app as it was right after our write. An operation or condition
    * already there belongs to the previous spec and must neither pass nor
    * fail this run.
    */
-  baseline?: {operationStartedAt?: string; reconciledAt?: string}
+  baseline?: {
+    operationStartedAt?: string
+    /** With ownOperation: when the operation before our sync finished (it had, or we would not have synced). */
+    operationFinishedAt?: string
+    reconciledAt?: string
+  }
 }
 
 export interface ResourceLine {
@@ -37,7 +55,14 @@ export interface Progress {
 export type Evaluation =
   | {kind: 'done'; progress: Progress}
   | {kind: 'waiting'; reason: string; progress: Progress}
-  | {kind: 'failed'; reason: string; progress: Progress; resources: ResourceLine[]}
+  | {
+      kind: 'failed'
+      reason: string
+      progress: Progress
+      resources: ResourceLine[]
+      /** 'degraded' failures may be transient during a rollout; a caller can grant a grace period. */
+      cause?: 'operation' | 'condition' | 'degraded' | 'prune'
+    }
 
 const FAILING_CONDITIONS = new Set(['ComparisonError', 'InvalidSpecError', 'SyncError'])
 
@@ -53,7 +78,9 @@ export function unhealthyResources(app: Application): ResourceLine[] {
     `${r.kind}/${r.namespace ?? ''}/${r.name}`
   const resultMessages = new Map<string, string>()
   for (const r of results) {
-    if (r.message && r.status && r.status !== 'Synced') resultMessages.set(key(r), r.message)
+    // Pruned is a success: the resource is gone as asked. PruneSkipped stays: it still needs pruning.
+    if (r.message && r.status && r.status !== 'Synced' && r.status !== 'Pruned')
+      resultMessages.set(key(r), r.message)
     else if (r.message && r.hookPhase && /Failed|Error/.test(r.hookPhase))
       resultMessages.set(key(r), r.message)
   }
@@ -117,11 +144,26 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
     sameJson(compared?.source, exp.source) &&
     (compared?.destination === undefined || sameJson(compared.destination, exp.destination))
   const revision = status.sync?.revision
-  const revisionOk = !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase()
+  const revisionOk = exp.acceptRevision
+    ? !!revision && exp.acceptRevision(revision)
+    : !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase()
+  const baselineStart = exp.baseline?.operationStartedAt
+  const baselineEnd = exp.baseline?.operationFinishedAt
+  // Times have second precision: the finish time tells apart two short operations started in the same second.
+  const isBaselineOp =
+    !!op?.startedAt &&
+    op.startedAt === baselineStart &&
+    (baselineEnd === undefined || op.finishedAt === baselineEnd)
+  const newerThanBaseline =
+    !!op?.startedAt && !isBaselineOp && time(op.startedAt) >= time(baselineStart)
+  // With a sync we requested, the operation must be a new one: a snapshot
+  // that still shows the previous operation (same spec, maybe Failed) is
+  // the state before our request, not its result.
   const opIsOurs =
     !!op &&
-    (sameJson(op.syncResult?.source, exp.source) ||
-      (!!op.startedAt && op.startedAt !== exp.baseline?.operationStartedAt))
+    (exp.ownOperation
+      ? newerThanBaseline
+      : sameJson(op.syncResult?.source, exp.source) || newerThanBaseline)
   const opRunning =
     !!app.operation ||
     (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'))
@@ -134,23 +176,17 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
     fresh,
     pending: unhealthyResources(app)
   }
+  const fail = (
+    reason: string,
+    cause: NonNullable<Extract<Evaluation, {kind: 'failed'}>['cause']>
+  ) => ({kind: 'failed', reason, progress, resources: progress.pending, cause}) as const
 
   if (op && opIsOurs && (op.phase === 'Failed' || op.phase === 'Error')) {
-    return {
-      kind: 'failed',
-      reason: `sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`,
-      progress,
-      resources: progress.pending
-    }
+    return fail(`sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`, 'operation')
   }
   const condition = (status.conditions ?? []).find(c => FAILING_CONDITIONS.has(c.type ?? ''))
   if (condition && reconciledSinceWrite) {
-    return {
-      kind: 'failed',
-      reason: `${condition.type}: ${condition.message ?? '(no message)'}`,
-      progress,
-      resources: progress.pending
-    }
+    return fail(`${condition.type}: ${condition.message ?? '(no message)'}`, 'condition')
   }
   if (!fresh) {
     return {kind: 'waiting', reason: 'Argo CD has not compared the new spec yet', progress}
@@ -158,22 +194,19 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
   if (!revisionOk) {
     return {
       kind: 'waiting',
-      reason: `waiting for revision ${exp.revision} (at ${revision ?? 'none'})`,
+      reason: `waiting for revision ${exp.revision ?? 'accepted by the caller'} (at ${revision ?? 'none'})`,
       progress
     }
   }
   if (opRunning) return {kind: 'waiting', reason: `operation ${progress.phase}`, progress}
-  if (progress.health === 'Degraded') {
-    return {
-      kind: 'failed',
-      reason: `health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`,
-      progress,
-      resources: progress.pending
-    }
+  if (exp.ownOperation && !opIsOurs) {
+    return {kind: 'waiting', reason: 'waiting for our sync operation to show', progress}
   }
   if (op && opIsOurs && op.phase !== 'Succeeded') {
     return {kind: 'waiting', reason: `operation ${op.phase ?? 'pending'}`, progress}
   }
+  // Before judging health: until the controller reconciles after the
+  // operation, health (Degraded included) describes the previous revision.
   if (op?.finishedAt && time(status.reconciledAt) < time(op.finishedAt)) {
     return {
       kind: 'waiting',
@@ -181,9 +214,27 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
       progress
     }
   }
-  if (progress.sync !== 'Synced')
+  if (progress.health === 'Degraded' && !exp.acceptHealth?.includes('Degraded')) {
+    return fail(
+      `health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`,
+      'degraded'
+    )
+  }
+  if (progress.sync !== 'Synced') {
+    const prune = (status.resources ?? []).filter(r => r.requiresPruning)
+    if (op && opIsOurs && prune.length) {
+      // Our sync succeeded but left resources that only a pruning sync removes: waiting can't help.
+      const names = prune.map(r => `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`)
+      return fail(
+        `${prune.length} resource${prune.length === 1 ? '' : 's'} require${prune.length === 1 ? 's' : ''} pruning: ${names.join(', ')}; ` +
+          'sync with pruning (--prune), or let auto-sync prune (--sync-policy automated --auto-prune)',
+        'prune'
+      )
+    }
     return {kind: 'waiting', reason: `sync ${progress.sync}`, progress}
-  if (progress.health !== 'Healthy')
+  }
+  const accepted = ['Healthy', ...(exp.acceptHealth ?? [])]
+  if (!accepted.includes(progress.health))
     return {kind: 'waiting', reason: `health ${progress.health}`, progress}
   return {kind: 'done', progress}
 }

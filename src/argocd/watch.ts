@@ -1,5 +1,5 @@
 import type {IncomingMessage} from 'node:http'
-import {abortError, ArgoApiError, type ArgoClient, sleep} from './client.js'
+import {abortError, applicationProblem, ArgoApiError, type ArgoClient, sleep} from './client.js'
 import type {Application} from './types.js'
 
 export interface WatchOptions {
@@ -15,8 +15,27 @@ export interface WatchOptions {
   /** A stream that shows nothing (not even keepalives) for this long is reopened. */
   idleMs?: number
   info?: (message: string) => void
+  /**
+   * The newest resourceVersion already seen (e.g. from the write or sync
+   * answer). The stream is opened from it, and any snapshot older than the
+   * newest seen so far is dropped: the server's watch lists from an informer
+   * cache that can lag behind the call we just made.
+   */
+  resourceVersion?: string
   /** Counters for tests and the debug log. */
-  stats?: {streamConnects: number; events: number; polls: number}
+  stats?: {streamConnects: number; events: number; polls: number; stale?: number}
+}
+
+/**
+ * resourceVersion order, compared numerically as the server does (etcd
+ * revisions); undefined when either value is not a number, so nothing is
+ * dropped on a server that uses opaque versions.
+ */
+export function compareResourceVersions(a?: string, b?: string): number | undefined {
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined
+  const x = BigInt(a)
+  const y = BigInt(b)
+  return x < y ? -1 : x > y ? 1 : 0
 }
 
 /** Errors that no amount of waiting will fix. */
@@ -67,7 +86,9 @@ export function parseStreamLine(
       )
     }
   }
-  if (msg.result?.application) return {app: msg.result.application, type: msg.result.type}
+  // An event without a usable object (a proxy's mangling) is skipped; the poll still runs.
+  if (msg.result?.application && !applicationProblem(msg.result.application))
+    return {app: msg.result.application, type: msg.result.type}
   return undefined
 }
 
@@ -83,8 +104,13 @@ export function watchUntil<T>(
   const inner = new AbortController()
   const path = `/api/v1/applications/${encodeURIComponent(o.name)}`
   const query = o.appNamespace ? {appNamespace: o.appNamespace} : undefined
-  const streamQuery = {name: o.name, ...(o.appNamespace ? {appNamespace: o.appNamespace} : {})}
   const stats = o.stats ?? {streamConnects: 0, events: 0, polls: 0}
+  let newest = o.resourceVersion
+  const streamQuery = () => ({
+    name: o.name,
+    ...(o.appNamespace ? {appNamespace: o.appNamespace} : {}),
+    ...(newest ? {resourceVersion: newest} : {})
+  })
 
   return new Promise<T>((resolve, reject) => {
     let settled = false
@@ -102,6 +128,14 @@ export function watchUntil<T>(
 
     const consider = (app: Application) => {
       if (settled) return
+      const rv = app.metadata?.resourceVersion
+      const order = compareResourceVersions(rv, newest)
+      if (order !== undefined && order < 0) {
+        // Older than what we already saw: a lagging cache, not news.
+        stats.stale = (stats.stale ?? 0) + 1
+        return
+      }
+      if (rv && (order !== undefined || !newest)) newest = rv
       let verdict: T | undefined
       try {
         verdict = judge(app)
@@ -127,7 +161,7 @@ export function watchUntil<T>(
         try {
           stats.polls++
           consider(
-            await o.client.request<Application>('GET', path, {
+            await o.client.requestApp('GET', path, {
               query,
               signal: inner.signal,
               doing: 'reading the application'
@@ -199,7 +233,7 @@ export function watchUntil<T>(
         try {
           const res = await o.client.stream(
             '/api/v1/stream/applications',
-            streamQuery,
+            streamQuery(),
             inner.signal
           )
           stats.streamConnects++

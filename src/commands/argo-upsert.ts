@@ -103,21 +103,79 @@ function mapPairs(raw: string[], flag: string): Record<string, string> {
   return out
 }
 
-function parseTimeout(raw: string | undefined): number {
-  const m = /^(\d+)(s|m)?$/.exec((raw ?? '300').trim())
-  if (!m || Number(m[1]) <= 0) {
+/** `key=value` sets, `key-` removes (as kubectl label does). */
+function mapPairsWithRemovals(
+  raw: string[],
+  flag: string
+): {set: Record<string, string>; remove: string[]} {
+  const remove: string[] = []
+  const sets: string[] = []
+  for (const item of raw) {
+    if (!item.includes('=') && /^[^=\s]+-$/.test(item.trim())) remove.push(item.trim().slice(0, -1))
+    else sets.push(item)
+  }
+  const set = mapPairs(sets, flag)
+  const both = remove.find(k => k in set)
+  if (both) {
     throw new UsageError(
-      `--timeout '${raw}' is not a duration; give seconds, e.g. --timeout 600 (or 10m)`
+      `--${flag} sets and removes '${both}'; give one of '${both}=...' and '${both}-'`
     )
   }
-  return Number(m[1]) * (m[2] === 'm' ? 60 : 1)
+  return {set, remove}
+}
+
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** `--<flag> 600`, `10m`, `1h`: a duration in milliseconds, within what a timer can hold. */
+export function parseDuration(
+  raw: string | undefined,
+  flag: string,
+  fallback: string,
+  opts: {allowZero?: boolean} = {}
+): number {
+  const text = (raw ?? fallback).trim()
+  const m = /^(\d+)(s|m|h)?$/.exec(text)
+  if (!m || (!opts.allowZero && Number(m[1]) <= 0)) {
+    throw new UsageError(
+      `--${flag} '${raw}' is not a duration; give seconds, e.g. --${flag} ${fallback} (or 10m)`
+    )
+  }
+  const ms = Number(m[1]) * {s: 1, m: 60, h: 3600}[(m[2] ?? 's') as 's' | 'm' | 'h'] * 1000
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(
+      `--${flag} '${raw}' is longer than ${Math.floor(MAX_TIMER_MS / 1000)}s (about 24 days), the longest delay a timer can hold; give a shorter duration`
+    )
+  }
+  return ms
+}
+
+const HEALTH_ACCEPTABLE = ['Suspended', 'Degraded']
+
+/** `--accept-health Suspended` (commas split): health values that count as done besides Healthy. */
+export function parseAcceptHealth(raw: string[]): string[] {
+  const out: string[] = []
+  for (const item of raw.flatMap(r => r.split(/[,\n]/))) {
+    const v = item.trim()
+    if (!v || v === 'Healthy') continue
+    const known = HEALTH_ACCEPTABLE.find(h => h.toLowerCase() === v.toLowerCase())
+    if (!known) {
+      throw new UsageError(
+        `--accept-health '${v}' is not accepted; give ${HEALTH_ACCEPTABLE.join(' or ')} (Healthy always counts)`
+      )
+    }
+    if (!out.includes(known)) out.push(known)
+  }
+  return out
 }
 
 function envMs(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n < 1)
-    throw new UsageError(`${name}='${value}' is not a positive number of milliseconds`)
+  if (!Number.isFinite(n) || n < 1 || n > MAX_TIMER_MS)
+    throw new UsageError(
+      `${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`
+    )
   return n
 }
 
@@ -208,7 +266,9 @@ export const APPLICATION_OPTIONS: OptionSpec[] = [
 export function readAppSettings(
   input: InputReader,
   platform: Platform,
-  readRepo: () => string
+  readRepo: () => string,
+  /** `--label key-` removes a key; only argo-upsert can (through PUT). */
+  opts: {removals?: boolean} = {}
 ): AppSettings {
   const name = required(input, 'app', 'name the Argo CD Application, e.g. --app web-dev')
   if (!DNS_LABELISH.test(name) || name.length > 253) {
@@ -287,6 +347,12 @@ export function readAppSettings(
     )
   }
   const rawOptions = input.list('sync-option')
+  const labels = opts.removals
+    ? mapPairsWithRemovals(input.list('label'), 'label')
+    : {set: mapPairs(input.list('label'), 'label'), remove: []}
+  const annotations = opts.removals
+    ? mapPairsWithRemovals(input.list('annotation'), 'annotation')
+    : {set: mapPairs(input.list('annotation'), 'annotation'), remove: []}
   return {
     name,
     ...(namespace ? {namespace} : {}),
@@ -305,8 +371,10 @@ export function readAppSettings(
     autoPrune,
     selfHeal,
     ...(rawOptions.length ? {syncOptions: parseSyncOptions(rawOptions)} : {}),
-    labels: mapPairs(input.list('label'), 'label'),
-    annotations: mapPairs(input.list('annotation'), 'annotation')
+    labels: labels.set,
+    annotations: annotations.set,
+    ...(labels.remove.length ? {removeLabels: labels.remove} : {}),
+    ...(annotations.remove.length ? {removeAnnotations: annotations.remove} : {})
   }
 }
 
@@ -327,15 +395,54 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       description: 'Start a sync (or wait for the one already running)'
     },
     {
+      name: 'prune',
+      type: 'boolean',
+      description:
+        'With --sync: delete resources removed from git (a manual sync keeps them otherwise)'
+    },
+    {
+      name: 'validate',
+      type: 'string',
+      description:
+        'true (default): Argo CD renders the manifests before writing and refuses what fails; false skips that',
+      default: 'true'
+    },
+    {
+      name: 'replace-sources',
+      type: 'boolean',
+      description:
+        'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags'
+    },
+    {
       name: 'wait',
       type: 'boolean',
       description: 'Wait until the app runs this spec and revision, Synced and Healthy'
+    },
+    {
+      name: 'accept-health',
+      type: 'list',
+      description:
+        'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded'
+    },
+    {
+      name: 'degraded-grace',
+      type: 'string',
+      description:
+        'With --wait: how long a Degraded health may last before the wait fails (seconds, or 1m)',
+      default: '10'
     },
     {
       name: 'timeout',
       type: 'string',
       description: 'Hard limit in seconds for the whole run',
       default: '300'
+    },
+    {
+      name: 'request-timeout',
+      type: 'string',
+      description:
+        "Limit in seconds for one API call; above the server's 60 s manifest-render limit by default",
+      default: '90'
     },
     {
       name: 'insecure',
@@ -382,12 +489,16 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
       platform.warning(`--server ${server} is plain http: the token travels unencrypted`)
     }
-    const app = readAppSettings(input, platform, () =>
-      required(
-        input,
-        'repo',
-        'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'
-      )
+    const app = readAppSettings(
+      input,
+      platform,
+      () =>
+        required(
+          input,
+          'repo',
+          'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'
+        ),
+      {removals: true}
     )
     const insecure = input.boolean('insecure') === true
     const caFile = input.string('ca-file')?.trim()
@@ -409,6 +520,18 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       }
     }
 
+    const validateRaw = (input.string('validate') ?? 'true').trim().toLowerCase()
+    if (validateRaw !== 'true' && validateRaw !== 'false') {
+      throw new UsageError(
+        `--validate '${input.string('validate')}' is not true or false; write --validate=false to skip the server's render check`
+      )
+    }
+    const sync = input.boolean('sync') === true
+    const prune = input.boolean('prune') === true
+    if (prune && !sync) {
+      throw new UsageError('--prune applies to the sync this run starts; add --sync')
+    }
+    const timeoutMs = parseDuration(input.string('timeout'), 'timeout', '300')
     return {
       deploy: {
         server,
@@ -416,9 +539,17 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
         insecure,
         ...(ca ? {ca} : {}),
         app,
-        sync: input.boolean('sync') === true,
+        sync,
+        ...(prune ? {prune} : {}),
         wait: input.boolean('wait') === true,
-        timeoutMs: parseTimeout(input.string('timeout')) * 1000,
+        timeoutMs,
+        requestTimeoutMs: parseDuration(input.string('request-timeout'), 'request-timeout', '90'),
+        validate: validateRaw === 'true',
+        acceptHealth: parseAcceptHealth(input.list('accept-health')),
+        degradedGraceMs: parseDuration(input.string('degraded-grace'), 'degraded-grace', '10', {
+          allowZero: true
+        }),
+        replaceSources: input.boolean('replace-sources') === true,
         // Tuning knobs for slow proxies and for tests; defaults suit real servers.
         pollMs: envMs(env.GITOPS_ARGOCD_POLL_MS, 5000, 'GITOPS_ARGOCD_POLL_MS'),
         retryBaseMs: envMs(env.GITOPS_ARGOCD_RETRY_MS, 500, 'GITOPS_ARGOCD_RETRY_MS')

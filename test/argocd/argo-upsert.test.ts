@@ -88,7 +88,8 @@ describe('argo-upsert: writing the Application', () => {
       url: `${double.url}/applications/argocd/web`
     })
     const [create] = double.calls('POST', '/api/v1/applications')
-    expect(create.query).toEqual({upsert: 'true', validate: 'true'})
+    // Shown absent (404 with ?project=): a plain create, so an app that exists after all is refused, not overwritten.
+    expect(create.query).toEqual({validate: 'true'})
     expect(create.headers['content-type']).toBe('application/json')
     expect(create.headers.authorization).toBe(`Bearer ${token}`)
     expect(create.headers.accept).toBe('application/json')
@@ -114,8 +115,10 @@ describe('argo-upsert: writing the Application', () => {
         syncPolicy: {automated: {}}
       }
     })
-    // A missing app answers 403 without a project (CVE-2022-41354): treated as absent, not as an error.
-    expect(double.calls('GET', '/api/v1/applications/web')[0]).toMatchObject({status: 403, code: 7})
+    // A missing app answers 403 without a project (CVE-2022-41354); asked again with ?project=, 404 proves absence.
+    const reads = double.calls('GET', '/api/v1/applications/web')
+    expect(reads[0]).toMatchObject({status: 403, code: 7, query: {}})
+    expect(reads[1]).toMatchObject({status: 404, code: 5, query: {project: 'shop'}})
     expectNoToken(run)
   })
 
@@ -370,7 +373,10 @@ describe('argo-upsert: sync and wait', () => {
 
   it('fails fast on Degraded health and lists the resources with their messages (exit 1)', async () => {
     double.behave('web', {outcome: 'degraded'})
-    const run = await cli(baseArgs(double, [...AVP, '--sync-policy', 'automated', '--wait']), env)
+    const run = await cli(
+      baseArgs(double, [...AVP, '--sync-policy', 'automated', '--wait', '--degraded-grace', '0']),
+      env
+    )
     expect(run.code).toBe(1)
     expect(run.stdout).toMatch(/^deploy of web failed: health Degraded/)
     expect(run.stdout).toContain('resources not healthy or not synced:')
@@ -463,7 +469,8 @@ describe('argo-upsert: sync and wait', () => {
     expect(run.stderr).toContain('event stream closed; reconnecting')
     const streams = double.calls('GET', '/api/v1/stream/applications')
     expect(streams.length).toBeGreaterThanOrEqual(2)
-    expect(streams[0].query).toEqual({name: 'web'})
+    // Opened from the resourceVersion the write answered, so older cached events are dropped by the server.
+    expect(streams[0].query).toEqual({name: 'web', resourceVersion: expect.stringMatching(/^\d+$/)})
     expect(streams[0].headers.accept).toBe('text/event-stream')
     expect(run.json).toMatchObject({syncStatus: 'Synced', healthStatus: 'Healthy'})
   })
@@ -493,7 +500,8 @@ describe('argo-upsert: sync and wait', () => {
     })
     expect(double.calls('GET', '/api/v1/stream/applications')[0].query).toEqual({
       name: 'web',
-      appNamespace: 'team-shop'
+      appNamespace: 'team-shop',
+      resourceVersion: expect.stringMatching(/^\d+$/)
     })
   })
 })
@@ -522,6 +530,19 @@ describe('argo-upsert: input errors (exit 2, nothing sent)', () => {
     ],
     ['bad sync policy', ['--sync-policy', 'auto'], undefined, /use automated or none/],
     ['bad timeout', ['--timeout', 'soon'], undefined, /--timeout 'soon' is not a duration/],
+    [
+      'prune without sync',
+      ['--prune'],
+      undefined,
+      /--prune applies to the sync this run starts; add --sync/
+    ],
+    ['bad validate', ['--validate', 'maybe'], undefined, /--validate 'maybe' is not true or false/],
+    [
+      'bad request timeout',
+      ['--request-timeout', '0'],
+      undefined,
+      /--request-timeout '0' is not a duration/
+    ],
     [
       'missing ca file',
       ['--ca-file', '/nonexistent/ca.pem'],

@@ -230,4 +230,136 @@ describe('evaluate', () => {
     // A branch revision can't be checked locally; comparedTo still must be ours.
     expect(evaluate(app(done), {...exp, revision: undefined}).kind).toBe('done')
   })
+
+  /** Our spec compared, Synced at our revision, an operation finished at T2 and reconciled at T2. */
+  const after = (extra: Partial<NonNullable<Application['status']>> = {}) =>
+    app({
+      sync: {
+        status: 'Synced',
+        revision: 'b'.repeat(40),
+        comparedTo: {source: newSource, destination}
+      },
+      health: {status: 'Healthy'},
+      reconciledAt: T2,
+      operationState: {
+        phase: 'Succeeded',
+        startedAt: T1,
+        finishedAt: T2,
+        syncResult: {source: newSource, revision: 'b'.repeat(40)}
+      },
+      ...extra
+    })
+
+  it('after a sync we requested, the previous operation for the same spec is not ours (re-run after a failure)', () => {
+    const previous = after({
+      sync: {
+        status: 'OutOfSync',
+        revision: 'b'.repeat(40),
+        comparedTo: {source: newSource, destination}
+      },
+      operationState: {
+        phase: 'Failed',
+        message: 'old failure',
+        startedAt: T1,
+        finishedAt: T1,
+        syncResult: {source: newSource, revision: 'b'.repeat(40)}
+      }
+    })
+    const ours: Expectation = {...exp, ownOperation: true, baseline: {operationStartedAt: T1}}
+    expect(evaluate(previous, ours)).toMatchObject({kind: 'waiting'})
+    // Without a sync of ours, an operation that synced this spec is the app's last word.
+    expect(evaluate(previous, {...exp, baseline: {operationStartedAt: T1}})).toMatchObject({
+      kind: 'failed',
+      cause: 'operation'
+    })
+    // Synced/Healthy but still the previous operation: not done until ours shows.
+    expect(
+      evaluate(
+        after({operationState: {...previous.status!.operationState!, phase: 'Succeeded'}}),
+        ours
+      )
+    ).toMatchObject({
+      kind: 'waiting',
+      reason: 'waiting for our sync operation to show'
+    })
+  })
+
+  it('Degraded is judged only after the controller reconciled after the operation', () => {
+    const degraded = {health: {status: 'Degraded', message: 'old pods crash'}}
+    expect(evaluate(after({...degraded, reconciledAt: T1}), exp)).toMatchObject({
+      kind: 'waiting',
+      reason: 'waiting for the controller to reconcile after the sync'
+    })
+    expect(evaluate(after(degraded), exp)).toMatchObject({kind: 'failed', cause: 'degraded'})
+    expect(evaluate(after(degraded), {...exp, acceptHealth: ['Degraded']}).kind).toBe('done')
+  })
+
+  it('Suspended is done only when accepted', () => {
+    const suspended = after({health: {status: 'Suspended'}})
+    expect(evaluate(suspended, exp)).toMatchObject({kind: 'waiting', reason: 'health Suspended'})
+    expect(evaluate(suspended, {...exp, acceptHealth: ['Suspended']}).kind).toBe('done')
+  })
+
+  it('OutOfSync with resources requiring pruning after our sync fails at once, naming them', () => {
+    const v = evaluate(
+      after({
+        sync: {
+          status: 'OutOfSync',
+          revision: 'b'.repeat(40),
+          comparedTo: {source: newSource, destination}
+        },
+        resources: [
+          deployment('Healthy'),
+          {
+            kind: 'ConfigMap',
+            name: 'old',
+            namespace: 'ns',
+            status: 'OutOfSync',
+            requiresPruning: true
+          }
+        ]
+      }),
+      exp
+    )
+    expect(v).toMatchObject({
+      kind: 'failed',
+      cause: 'prune',
+      reason: expect.stringMatching(/^1 resource requires pruning: ConfigMap\/ns\/old; .*--prune/)
+    })
+  })
+
+  it('a Pruned sync result is not listed as not ready; PruneSkipped is', () => {
+    const v = evaluate(
+      after({
+        health: {status: 'Progressing'},
+        operationState: {
+          phase: 'Succeeded',
+          startedAt: T1,
+          finishedAt: T2,
+          syncResult: {
+            source: newSource,
+            revision: 'b'.repeat(40),
+            resources: [
+              {
+                kind: 'ConfigMap',
+                name: 'old',
+                namespace: 'ns',
+                status: 'Pruned',
+                message: 'pruned'
+              },
+              {
+                kind: 'Secret',
+                name: 'keep',
+                namespace: 'ns',
+                status: 'PruneSkipped',
+                message: 'ignored (requires pruning)'
+              }
+            ]
+          }
+        }
+      }),
+      exp
+    )
+    expect(v.progress.pending.map(r => r.kind)).toEqual(['Secret'])
+  })
 })

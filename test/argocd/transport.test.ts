@@ -3,6 +3,7 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {ArgoClient} from '../../src/argocd/client.js'
 import {argoUpsertCommand} from '../../src/commands/argo-upsert.js'
 import type {DeployResult} from '../../src/argocd/deploy.js'
 import {ArgoCdDouble, IN_CLUSTER} from '../doubles/argocd-double.js'
@@ -219,6 +220,52 @@ describe('outputs and job summary', () => {
     // The action fails the step with the first line of the text.
     expect(argoUpsertCommand.text(result).split('\n')[0]).toBe(
       'deploy of web failed: health Degraded'
+    )
+  })
+})
+
+describe('classifying server answers by code and message', () => {
+  const client = new ArgoClient({server: 'http://127.0.0.1:9', token: 'a.b.c'})
+  const classify = (status: number, code: number | undefined, message: string) =>
+    client.classify(
+      {
+        status,
+        contentType: 'application/json',
+        text: JSON.stringify(code === undefined ? {message} : {error: message, code, message})
+      },
+      'POST',
+      new URL('http://127.0.0.1:9/api/v1/applications'),
+      'creating application web'
+    )
+
+  it('gRPC 2 is final when its message names a lasting cause, retried when it names a passing one', () => {
+    expect(classify(500, 2, "namespace 'team-a' is not permitted")).toMatchObject({
+      kind: 'refused',
+      detail: {transient: false}
+    })
+    expect(classify(500, 2, 'some plain error nobody has seen')).toMatchObject({
+      kind: 'refused',
+      detail: {transient: false}
+    })
+    expect(
+      classify(500, 2, 'rpc error: code = Unavailable desc = connection refused').detail.transient
+    ).toBe(true)
+    expect(classify(500, 13, 'Too many conflicts').detail.transient).toBe(true)
+    expect(classify(500, undefined, 'Internal Server Error').detail.transient).toBe(true)
+  })
+
+  it('a sync window and a render failure get their own kinds and fixes', () => {
+    expect(classify(403, 7, 'cannot sync: blocked by sync window')).toMatchObject({
+      kind: 'sync-window'
+    })
+    const render = classify(
+      400,
+      3,
+      'application spec for web is invalid: InvalidSpecError: Unable to generate manifests in overlays/dev: rpc error: code = Unknown desc = Error: could not find secret'
+    )
+    expect(render.kind).toBe('render-failed')
+    expect(render.message).toContain(
+      'The renderer said: "rpc error: code = Unknown desc = Error: could not find secret"'
     )
   })
 })

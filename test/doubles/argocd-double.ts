@@ -180,9 +180,17 @@ export interface TokenInfo {
 export interface Project {
   sourceRepos: string[]
   destinations: {server?: string; name?: string; namespace: string}[]
+  /** Namespaces whose Applications may use this project (apps outside the control plane). */
+  sourceNamespaces: string[]
 }
 
-export type Outcome = 'healthy' | 'degraded' | 'stuck' | 'comparison-error' | 'sync-fail'
+/**
+ * healthy/degraded/stuck/comparison-error/sync-fail as before; suspended: a
+ * paused rollout (health Suspended); flapping: Degraded for `flapMs`, then
+ * Healthy (a rollout passing through a bad pod).
+ */
+export type Outcome =
+  'healthy' | 'degraded' | 'stuck' | 'comparison-error' | 'sync-fail' | 'suspended' | 'flapping'
 
 export interface Behavior {
   outcome: Outcome
@@ -192,6 +200,15 @@ export interface Behavior {
   operationMs?: number
   /** Compare (and start auto-sync) right after answering the write, before the client's next call. */
   immediateReconcile?: boolean
+  /** Live resources no longer in git: OutOfSync with requiresPruning until a sync with prune removes them. */
+  orphans?: {kind: string; name: string}[]
+  /** With outcome 'flapping': how long the transient Degraded lasts. */
+  flapMs?: number
+  /**
+   * When the operation finishes, keep the previous health and reconciledAt
+   * until the next reconcile (`reconcileMs` later), as the real controller does.
+   */
+  healthLag?: boolean
 }
 
 export interface LoggedRequest {
@@ -208,8 +225,8 @@ export interface LoggedRequest {
 export interface Fault {
   method: string
   path: string | RegExp
-  /** 'reset' destroys the socket without an answer. */
-  reply: 'reset' | {status: number; body?: Json | string}
+  /** 'reset' destroys the socket without an answer; `raw` is sent as the JSON body text verbatim. */
+  reply: 'reset' | {status: number; body?: Json | string; raw?: string}
   times: number
 }
 
@@ -219,6 +236,8 @@ interface Subscriber {
   token: string
   sse: boolean
   sent: number
+  /** The client's resourceVersion: the server drops older events. */
+  since?: bigint
 }
 
 interface Deployed {
@@ -230,6 +249,12 @@ interface StoredApp {
   app: Json
   deployed?: Deployed
   timers: NodeJS.Timeout[]
+  /** Snapshots as the informer cache saw them, oldest first (for informerLag). */
+  history: Json[]
+  /** Orphans already pruned by a sync with prune. */
+  pruned?: boolean
+  /** healthLag: the operation finished, the next reconcile computes the new pods' health. */
+  settling?: boolean
 }
 
 export const IN_CLUSTER = 'https://kubernetes.default.svc'
@@ -239,10 +264,9 @@ function rfc3339(d = new Date()): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-export function shaOf(revision: string): string {
-  return /^[0-9a-f]{40}$/i.test(revision)
-    ? revision.toLowerCase()
-    : createHash('sha1').update(revision).digest('hex')
+export function shaOf(revision: string, heads?: Map<string, string>): string {
+  if (/^[0-9a-f]{40}$/i.test(revision)) return revision.toLowerCase()
+  return heads?.get(revision) ?? createHash('sha1').update(revision).digest('hex')
 }
 
 function glob(pattern: string, value: string): boolean {
@@ -305,6 +329,31 @@ export class ArgoCdDouble {
   dropStreamAfter?: number
   /** Answer the stream path with a plain-text 404, like a proxy that doesn't route it. */
   streamUnavailable = false
+  /**
+   * The watch lists from an informer cache that lags behind the last write:
+   * its first event is the app as it was *before* the latest change, and
+   * the current state follows `stepMs` later. Events older than the
+   * client's `resourceVersion` are dropped, as the real server does.
+   */
+  informerLag = false
+  /** A validating write (validate=true) renders the manifests this long before writing. */
+  slowValidateMs = 0
+  /** A validating write fails to render with this message: 400/3 InvalidSpecError, nothing written. */
+  renderError?: string
+  /** When set, only these app namespaces (besides the control plane's) are enabled: others get 500/2. */
+  enabledNamespaces?: string[]
+  /** Destination servers the server cannot reach while validating: 500/2. */
+  unreachableClusters = new Set<string>()
+  /** A sync window blocks syncs: POST …/sync answers 403/7 "blocked by sync window". */
+  syncWindowClosed = false
+  /**
+   * The old, leaky answer: "permission denied: applications, get, p/a" for an
+   * app the token may not read. The real server answers the bare "permission
+   * denied" (CVE-2022-41354), which is the default.
+   */
+  detailedGetDenials = false
+  /** Where branches and tags point; a refresh (or reconcile) resolves them through this. */
+  readonly branchHeads = new Map<string, string>()
   stepMs = 25
   controlPlaneNamespace = 'argocd'
   private server?: http.Server
@@ -329,6 +378,7 @@ export class ArgoCdDouble {
     this.projects.set(name, {
       sourceRepos: ['*'],
       destinations: [{server: '*', name: '*', namespace: '*'}],
+      sourceNamespaces: ['*'],
       ...project
     })
   }
@@ -357,11 +407,11 @@ export class ArgoCdDouble {
       generation: 1,
       creationTimestamp: rfc3339(opts.at)
     }
-    const entry: StoredApp = {app: stored, timers: []}
+    const entry: StoredApp = {app: stored, timers: [], history: [structuredClone(stored)]}
     this.apps.set(this.key(stored.metadata.name, ns), entry)
     if (opts.deployed) {
       const at = rfc3339(opts.at ?? new Date(Date.now() - 3600_000))
-      const revision = shaOf(stored.spec.source.targetRevision ?? 'HEAD')
+      const revision = this.sha(stored.spec.source?.targetRevision ?? 'HEAD')
       entry.deployed = {source: structuredClone(stored.spec.source), revision}
       stored.status = {
         sync: {
@@ -389,8 +439,20 @@ export class ArgoCdDouble {
         resources: this.resources(stored, 'Synced', 'Healthy'),
         sourceType: 'Plugin'
       }
+      entry.history = [structuredClone(stored)]
     }
     return stored
+  }
+
+  /** Changes a stored app as an outside actor would (status included) and tells watchers. */
+  mutate(name: string, fn: (app: Json) => void, ns?: string): void {
+    const stored = this.apps.get(this.key(name, ns))!
+    fn(stored.app)
+    this.bump(name, stored.app)
+  }
+
+  sha(revision: string): string {
+    return shaOf(revision, this.branchHeads)
   }
 
   /** Plain HTTP, or HTTPS when given a key and certificate (for --ca-file / --insecure). */
@@ -464,6 +526,12 @@ export class ArgoCdDouble {
         req.socket.destroy()
         return
       }
+      if (fault.reply.raw !== undefined) {
+        entry.status = fault.reply.status
+        res.writeHead(fault.reply.status, {'Content-Type': 'application/json'})
+        res.end(fault.reply.raw)
+        return
+      }
       return reply(
         fault.reply.status,
         fault.reply.body ?? {error: 'upstream', code: 14, message: 'upstream connect error'}
@@ -511,7 +579,9 @@ export class ArgoCdDouble {
       case 'GET /api/v1/applications/{name}':
         return this.getApp(ctx)
       case 'POST /api/v1/applications':
-        return this.createApp(ctx)
+        return void this.createApp(ctx)
+      case 'PUT /api/v1/applications/{application.metadata.name}':
+        return void this.updateApp(ctx)
       case 'POST /api/v1/applications/{name}/sync':
         return this.syncApp(ctx)
       case 'GET /api/v1/stream/applications':
@@ -543,7 +613,8 @@ export class ArgoCdDouble {
   private getApp(ctx: Ctx): void {
     const ns = ctx.url.searchParams.get('appNamespace') || undefined
     const project = ctx.url.searchParams.get('project') || undefined
-    const stored = this.apps.get(this.key(ctx.params.name, ns))
+    const key = this.key(ctx.params.name, ns)
+    const stored = this.apps.get(key)
     const objectProject = stored?.app.spec.project ?? project ?? '*'
     if (!stored || (project && stored.app.spec.project !== project)) {
       // CVE-2022-41354: without a project, a missing app is indistinguishable from a forbidden one.
@@ -551,46 +622,69 @@ export class ArgoCdDouble {
       return ctx.fail(404, 5, `applications.argoproj.io "${ctx.params.name}" not found`)
     }
     if (!this.can(ctx.info, 'get', objectProject, ctx.params.name)) {
-      return ctx.fail(403, 7, this.denied(ctx.info, 'get', `${objectProject}/${ctx.params.name}`))
+      return ctx.fail(403, 7, this.getDenied(ctx.info, `${objectProject}/${ctx.params.name}`))
+    }
+    if (ctx.url.searchParams.get('refresh')) {
+      // The server marks the app, and answers once the controller has compared it again.
+      this.reconcile(key)
     }
     this.respondApp(ctx.reply, stored.app)
   }
 
-  private createApp(ctx: Ctx): void {
-    const body = ctx.body
-    const upsert = ctx.url.searchParams.get('upsert') === 'true'
-    const validate = ctx.url.searchParams.get('validate') !== 'false'
+  /** The bare answer the real server gives for a `get` the token may not make. */
+  private getDenied(info: TokenInfo, object: string): string {
+    return this.detailedGetDenials ? this.denied(info, 'get', object) : 'permission denied'
+  }
+
+  /**
+   * validateAndNormalizeApp: project, namespace, destination, (validate) the
+   * render, then the project's repo and destination rules. Answers the
+   * failure itself and returns undefined.
+   */
+  private async checkWrite(
+    ctx: Ctx,
+    body: Json,
+    validate: boolean
+  ): Promise<{name: string; ns: string; project: string; wanted: Json} | undefined> {
     const name: string = body.metadata?.name
     const ns: string = body.metadata?.namespace || this.controlPlaneNamespace
     const spec: Json = body.spec ?? {}
     const project: string = spec.project || 'default'
-    if (!name) return ctx.fail(400, 3, 'application name is required')
-    if (!this.can(ctx.info, 'create', project, name)) {
-      return ctx.fail(403, 7, this.denied(ctx.info, 'create', `${project}/${name}`))
-    }
     const proj = this.projects.get(project)
     const src: Json = spec.source ?? {}
     const dest: Json = spec.destination ?? {}
-    if (!proj)
-      return ctx.fail(
-        400,
-        3,
-        `app is not allowed in project "${project}", or the project does not exist`
-      )
+    if (
+      !proj ||
+      (ns !== this.controlPlaneNamespace && !proj.sourceNamespaces.some(p => glob(p, ns)))
+    ) {
+      ctx.fail(400, 3, `app is not allowed in project "${project}", or the project does not exist`)
+      return undefined
+    }
+    if (
+      ns !== this.controlPlaneNamespace &&
+      this.enabledNamespaces &&
+      !this.enabledNamespaces.includes(ns)
+    ) {
+      // NamespaceNotPermittedError is a plain Go error: gRPC 2, HTTP 500.
+      ctx.fail(500, 2, `namespace '${ns}' is not permitted`)
+      return undefined
+    }
     if (dest.name && dest.server) {
-      return ctx.fail(
+      ctx.fail(
         400,
         3,
         `application destination spec for ${name} is invalid: application destination can't have both name and server defined: ${dest.name} ${dest.server}`
       )
+      return undefined
     }
     const server = dest.server ?? this.clusters.get(dest.name)
     if (!server || ![...this.clusters.values()].includes(server)) {
-      return ctx.fail(
+      ctx.fail(
         400,
         3,
         `application destination spec for ${name} is invalid: unable to find destination server: there are no clusters with this name: ${dest.name ?? dest.server}`
       )
+      return undefined
     }
     if (validate) {
       const tools = [
@@ -599,18 +693,43 @@ export class ArgoCdDouble {
         src.directory && 'Directory',
         src.plugin && 'Plugin'
       ].filter(Boolean)
-      if (!src.repoURL)
-        return ctx.fail(
+      if (!src.repoURL) {
+        ctx.fail(
           400,
           3,
           `application spec for ${name} is invalid: InvalidSpecError: spec.source.repoURL and either spec.source.path, spec.source.chart, or spec.source.ref are required`
         )
+        return undefined
+      }
       if (tools.length > 1) {
-        return ctx.fail(
+        // ExplicitType fails as a plain error on the create path: code 2.
+        ctx.fail(
+          500,
+          2,
+          `error validating and normalizing app: error validating the repo: error verifying source type: multiple application sources defined: ${tools.join(',')}`
+        )
+        return undefined
+      }
+      if (this.unreachableClusters.has(server)) {
+        ctx.fail(
+          500,
+          2,
+          `error validating and normalizing app: error validating the repo: error getting k8s server version: Get "${server}/version?timeout=32s": dial tcp 10.0.0.9:443: connect: connection refused`
+        )
+        return undefined
+      }
+      if (this.slowValidateMs) {
+        // GenerateManifest: the repo-server renders (plugins included) before anything is written.
+        await new Promise(r => setTimeout(r, this.slowValidateMs))
+        if (ctx.res.destroyed || ctx.req.socket.destroyed) return undefined // context canceled
+      }
+      if (this.renderError) {
+        ctx.fail(
           400,
           3,
-          `application spec for ${name} is invalid: InvalidSpecError: Unable to generate manifests in ${src.path}: multiple application sources defined: ${tools.join(',')}`
+          `application spec for ${name} is invalid: InvalidSpecError: Unable to generate manifests in ${src.path}: rpc error: code = Unknown desc = ${this.renderError}`
         )
+        return undefined
       }
     }
     const repoOk = proj.sourceRepos.some(r => glob(r, src.repoURL ?? ''))
@@ -621,21 +740,33 @@ export class ArgoCdDouble {
         : false
     )
     if (!repoOk) {
-      return ctx.fail(
-        400,
-        3,
-        `application repo ${src.repoURL} is not permitted in project '${project}'`
-      )
+      ctx.fail(400, 3, `application repo ${src.repoURL} is not permitted in project '${project}'`)
+      return undefined
     }
     if (!destOk) {
-      return ctx.fail(
+      ctx.fail(
         400,
         3,
         `application destination server '${server}' and namespace '${dest.namespace}' do not match any of the allowed destinations in project '${project}'`
       )
+      return undefined
     }
+    return {name, ns, project, wanted: normalize({...spec, project}) as Json}
+  }
 
-    const wanted = normalize({...spec, project}) as Json
+  private async createApp(ctx: Ctx): Promise<void> {
+    const body = ctx.body
+    const upsert = ctx.url.searchParams.get('upsert') === 'true'
+    const validate = ctx.url.searchParams.get('validate') !== 'false'
+    const name: string = body.metadata?.name
+    const project: string = body.spec?.project || 'default'
+    if (!name) return ctx.fail(400, 3, 'application name is required')
+    if (!this.can(ctx.info, 'create', project, name)) {
+      return ctx.fail(403, 7, this.denied(ctx.info, 'create', `${project}/${name}`))
+    }
+    const checked = await this.checkWrite(ctx, body, validate)
+    if (!checked) return
+    const {ns, wanted} = checked
     const key = this.key(name, ns)
     const stored = this.apps.get(key)
     if (!stored) {
@@ -666,9 +797,50 @@ export class ArgoCdDouble {
       return ctx.fail(403, 7, this.denied(ctx.info, 'update', `${live.spec.project}/${name}`))
     }
     // updateApp(merge=true): spec replaced, labels/annotations merged, finalizers replaced.
+    this.replaceApp(key, body, wanted, true)
+    this.respondApp(ctx.reply, live)
+  }
+
+  /** PUT /api/v1/applications/{name}: Update(), validateAndUpdateApp(merge=false). */
+  private async updateApp(ctx: Ctx): Promise<void> {
+    const body = ctx.body
+    const validate = ctx.url.searchParams.get('validate') !== 'false'
+    const name: string = ctx.params['application.metadata.name']
+    const project: string = body.spec?.project || 'default'
+    if (body.metadata?.name && body.metadata.name !== name)
+      return ctx.fail(400, 3, 'name in body and path differ')
+    if (!this.can(ctx.info, 'update', project, name)) {
+      return ctx.fail(403, 7, this.denied(ctx.info, 'update', `${project}/${name}`))
+    }
+    const key = this.key(name, body.metadata?.namespace)
+    const stored = this.apps.get(key)
+    if (!stored) return ctx.fail(403, 7, 'permission denied')
+    if (!this.can(ctx.info, 'get', stored.app.spec.project, name))
+      return ctx.fail(403, 7, this.getDenied(ctx.info, `${stored.app.spec.project}/${name}`))
+    const checked = await this.checkWrite(
+      ctx,
+      {...body, metadata: {...body.metadata, name}},
+      validate
+    )
+    if (!checked) return
+    const live = stored.app
+    if (live.spec.project !== project && !this.can(ctx.info, 'update', live.spec.project, name)) {
+      return ctx.fail(403, 7, this.denied(ctx.info, 'update', `${live.spec.project}/${name}`))
+    }
+    // merge=false: labels and annotations are replaced, so keys can be removed.
+    this.replaceApp(key, body, checked.wanted, false)
+    this.respondApp(ctx.reply, live)
+  }
+
+  private replaceApp(key: string, body: Json, wanted: Json, merge: boolean): void {
+    const live = this.apps.get(key)!.app
     live.spec = wanted
-    const labels = {...live.metadata.labels, ...body.metadata.labels}
-    const annotations = {...live.metadata.annotations, ...body.metadata.annotations}
+    const labels = merge
+      ? {...live.metadata.labels, ...body.metadata.labels}
+      : {...body.metadata.labels}
+    const annotations = merge
+      ? {...live.metadata.annotations, ...body.metadata.annotations}
+      : {...body.metadata.annotations}
     live.metadata.labels = Object.keys(labels).length ? labels : undefined
     live.metadata.annotations = Object.keys(annotations).length ? annotations : undefined
     live.metadata.finalizers = body.metadata.finalizers?.length
@@ -677,7 +849,6 @@ export class ArgoCdDouble {
     live.metadata = normalize(live.metadata) as Json
     live.metadata.generation = Number(live.metadata.generation ?? 1) + 1
     this.afterWrite(key)
-    this.respondApp(ctx.reply, live)
   }
 
   private syncApp(ctx: Ctx): void {
@@ -687,13 +858,14 @@ export class ArgoCdDouble {
     const app = stored.app
     const obj = `${app.spec.project}/${ctx.params.name}`
     if (!this.can(ctx.info, 'get', app.spec.project, ctx.params.name))
-      return ctx.fail(403, 7, this.denied(ctx.info, 'get', obj))
+      return ctx.fail(403, 7, this.getDenied(ctx.info, obj))
+    if (this.syncWindowClosed) return ctx.fail(403, 7, 'cannot sync: blocked by sync window')
     if (!this.can(ctx.info, 'sync', app.spec.project, ctx.params.name))
       return ctx.fail(403, 7, this.denied(ctx.info, 'sync', obj))
     if (ctx.body?.name && ctx.body.name !== ctx.params.name)
       return ctx.fail(400, 3, 'name in body and path differ')
     if (app.operation) return ctx.fail(400, 9, 'another operation is already in progress')
-    const revision = shaOf(app.spec.source.targetRevision ?? 'HEAD')
+    const revision = this.sha(app.spec.source?.targetRevision ?? 'HEAD')
     app.operation = normalize({
       sync: {revision, prune: ctx.body?.prune, syncOptions: ctx.body?.syncOptions?.items},
       initiatedBy: {username: ctx.info.subject}
@@ -707,6 +879,7 @@ export class ArgoCdDouble {
   private watch(ctx: Ctx): void {
     const name = ctx.url.searchParams.get('name')
     const ns = ctx.url.searchParams.get('appNamespace') || undefined
+    const rv = ctx.url.searchParams.get('resourceVersion')
     const sse = (ctx.req.headers.accept ?? '').includes('text/event-stream')
     ctx.res.writeHead(200, {
       'Content-Type': sse ? 'text/event-stream' : 'application/json',
@@ -718,18 +891,31 @@ export class ArgoCdDouble {
       key: this.key(name ?? '', ns),
       token: ctx.token,
       sse,
-      sent: 0
+      sent: 0,
+      ...(rv && /^\d+$/.test(rv) ? {since: BigInt(rv)} : {})
     }
     this.subscribers.push(sub)
     ctx.res.on('close', () => (this.subscribers = this.subscribers.filter(s => s !== sub)))
     const stored = this.apps.get(sub.key)
-    if (stored) this.send(sub, 'ADDED', stored.app)
+    if (!stored) return
+    const cached = stored.history.at(-2)
+    if (this.informerLag && cached) {
+      // The informer has not seen the latest change yet; it catches up a step later.
+      this.send(sub, 'ADDED', cached)
+      setTimeout(() => {
+        if (this.subscribers.includes(sub)) this.send(sub, 'MODIFIED', stored.app)
+      }, this.stepMs)
+    } else {
+      this.send(sub, 'ADDED', stored.app)
+    }
   }
 
   private send(sub: Subscriber, type: string, app: Json): void {
     const info = this.tokens.get(sub.token)
     // Apps the token can't get are silently left out of the stream.
     if (!info || info.expired || !this.can(info, 'get', app.spec.project, app.metadata.name)) return
+    // isApplicationPermitted: events older than the client's resourceVersion are dropped.
+    if (sub.since !== undefined && BigInt(app.metadata.resourceVersion ?? '0') < sub.since) return
     const payload = JSON.stringify({result: {type, application: app}})
     this.violations.push(
       ...this.validator
@@ -749,6 +935,11 @@ export class ArgoCdDouble {
   private bump(_name: string, app: Json): void {
     app.metadata.resourceVersion = String(++this.rv)
     const key = this.key(app.metadata.name, app.metadata.namespace)
+    const stored = this.apps.get(key)
+    if (stored) {
+      stored.history.push(structuredClone(app))
+      if (stored.history.length > 8) stored.history.shift()
+    }
     for (const s of this.subscribers.filter(x => x.key === key)) this.send(s, 'MODIFIED', app)
   }
 
@@ -758,7 +949,10 @@ export class ArgoCdDouble {
       outcome: b?.outcome ?? 'healthy',
       reconcileMs: b?.reconcileMs ?? this.stepMs,
       operationMs: b?.operationMs ?? this.stepMs * 2,
-      immediateReconcile: b?.immediateReconcile ?? false
+      immediateReconcile: b?.immediateReconcile ?? false,
+      orphans: b?.orphans ?? [],
+      flapMs: b?.flapMs ?? this.stepMs * 4,
+      healthLag: b?.healthLag ?? false
     }
   }
 
@@ -780,10 +974,25 @@ export class ArgoCdDouble {
     else this.later(key, b.reconcileMs, () => this.reconcile(key))
   }
 
+  /** Live resources that git no longer has, until a pruning sync deletes them. */
+  private orphans(app: Json): Json[] {
+    const stored = this.apps.get(this.key(app.metadata.name, app.metadata.namespace))
+    if (!stored || stored.pruned) return []
+    return this.behavior(app).orphans.map(o => ({
+      version: 'v1',
+      kind: o.kind,
+      namespace: app.spec.destination?.namespace,
+      name: o.name,
+      status: 'OutOfSync',
+      requiresPruning: true
+    }))
+  }
+
   private resources(app: Json, sync: string, health: string, message?: string): Json[] {
     const ns = app.spec.destination?.namespace
     const name = app.metadata.name
     return [
+      ...this.orphans(app),
       {
         version: 'v1',
         kind: 'Service',
@@ -836,7 +1045,7 @@ export class ArgoCdDouble {
     if (!stored) return
     const app = stored.app
     const b = this.behavior(app)
-    const revision = shaOf(app.spec.source?.targetRevision ?? 'HEAD')
+    const revision = this.sha(app.spec.source?.targetRevision ?? 'HEAD')
     const status: Json = (app.status ??= {})
     status.reconciledAt = rfc3339()
     status.sync = {
@@ -860,10 +1069,16 @@ export class ArgoCdDouble {
       return
     }
     delete status.conditions
+    if (stored.settling) {
+      // A reconcile after the operation sees the new pods rolling out, not the old health.
+      stored.settling = false
+      status.health = {status: 'Progressing'}
+    }
     const inSync =
       stored.deployed &&
       stable(normalize(stored.deployed.source)) === stable(normalize(app.spec.source)) &&
-      stored.deployed.revision === revision
+      stored.deployed.revision === revision &&
+      !this.orphans(app).length
     status.sync.status = inSync ? 'Synced' : 'OutOfSync'
     status.health ??= {status: 'Missing'}
     status.resources = inSync
@@ -913,7 +1128,7 @@ export class ArgoCdDouble {
     if (!stored) return
     const app = stored.app
     const b = this.behavior(app)
-    const revision = shaOf(app.spec.source?.targetRevision ?? 'HEAD')
+    const revision = this.sha(app.spec.source?.targetRevision ?? 'HEAD')
     const source = structuredClone(app.spec.source)
     const op = app.status.operationState
     const now = rfc3339()
@@ -939,46 +1154,75 @@ export class ArgoCdDouble {
       return
     }
     stored.deployed = {source: structuredClone(source), revision}
+    // Orphans: a sync with prune deletes them (Pruned); without, they stay (PruneSkipped).
+    const orphans = this.orphans(app)
+    const prune = !!op.operation?.sync?.prune
+    if (orphans.length && prune) stored.pruned = true
+    const pruneResults = orphans.map(o => ({
+      version: o.version,
+      kind: o.kind,
+      namespace: o.namespace,
+      name: o.name,
+      status: prune ? 'Pruned' : 'PruneSkipped',
+      message: prune ? 'pruned' : 'ignored (requires pruning)',
+      syncPhase: 'Sync'
+    }))
     Object.assign(op, {
       phase: 'Succeeded',
       message: 'successfully synced (all tasks run)',
       finishedAt: now,
-      syncResult: {revision, source, resources: this.syncResults(app, 'Synced')}
+      syncResult: {
+        revision,
+        source,
+        resources: [...this.syncResults(app, 'Synced'), ...pruneResults]
+      }
     })
-    app.status.reconciledAt = now
+    const leftOver = orphans.length && !prune
     app.status.sync = {
-      status: 'Synced',
+      status: leftOver ? 'OutOfSync' : 'Synced',
       revision,
       comparedTo: {
         source: structuredClone(source),
         destination: structuredClone(app.spec.destination)
       }
     }
-    app.status.health = {status: 'Progressing'}
-    app.status.resources = this.resources(
-      app,
-      'Synced',
-      'Progressing',
-      `Waiting for rollout to finish: 0 of 2 updated replicas are available...`
-    )
-    this.bump(app.metadata.name, app)
-    this.later(key, b.reconcileMs, () => {
-      if (b.outcome === 'stuck') return
-      const degraded = b.outcome === 'degraded'
-      app.status.health = degraded
-        ? {
-            status: 'Degraded',
-            message: `Deployment "${app.metadata.name}" exceeded its progress deadline`
-          }
-        : {status: 'Healthy'}
+    const settle = (health: string, message?: string) => {
+      stored.settling = false
+      app.status.health = normalize({status: health, message}) as Json
+      app.status.resources = this.resources(app, 'Synced', health, message)
+      app.status.reconciledAt = rfc3339()
+      this.bump(app.metadata.name, app)
+    }
+    if (b.healthLag) {
+      // Health and reconciledAt still describe the previous revision until the next reconcile.
+      stored.settling = true
       app.status.resources = this.resources(
         app,
         'Synced',
-        degraded ? 'Degraded' : 'Healthy',
-        degraded ? `Deployment "${app.metadata.name}" exceeded its progress deadline` : undefined
+        app.status.health?.status ?? 'Healthy',
+        app.status.health?.message
       )
-      app.status.reconciledAt = rfc3339()
-      this.bump(app.metadata.name, app)
+    } else {
+      app.status.reconciledAt = now
+      app.status.health = {status: 'Progressing'}
+      app.status.resources = this.resources(
+        app,
+        'Synced',
+        'Progressing',
+        `Waiting for rollout to finish: 0 of 2 updated replicas are available...`
+      )
+    }
+    this.bump(app.metadata.name, app)
+    this.later(key, b.reconcileMs, () => {
+      if (b.outcome === 'stuck') return
+      const deadline = `Deployment "${app.metadata.name}" exceeded its progress deadline`
+      if (b.outcome === 'degraded') return settle('Degraded', deadline)
+      if (b.outcome === 'suspended') return settle('Suspended', 'Rollout is paused')
+      if (b.outcome === 'flapping') {
+        settle('Degraded', `Back-off pulling image for one pod; ${deadline}`)
+        return this.later(key, b.flapMs, () => settle('Healthy'))
+      }
+      settle('Healthy')
     })
   }
 }
