@@ -13,6 +13,15 @@ describe('CLI adapter', () => {
     for (const c of commands) expect(r.stdout).toContain(c.name)
   })
 
+  it('prints the package version for --version (read from package.json when run from source)', async () => {
+    const {version} = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')
+    ) as {version: string}
+    const r = await cli(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${version}\n`)
+  })
+
   it('exits 2 without a command, and says how to get help', async () => {
     const r = await cli([])
     expect(r.code).toBe(2)

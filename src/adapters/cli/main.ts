@@ -6,6 +6,7 @@ import type {Platform} from '../../platform/port.js'
 import type {CommandDefinition, Env, InputReader} from '../../commands/types.js'
 import {commands, findCommand} from '../../commands/registry.js'
 import {dotenvReport} from '../gitlab/dotenv.js'
+import {VERSION} from '../../version.js'
 import {withEnvInputs} from '../gitlab/env-inputs.js'
 
 export interface CliIo {
@@ -178,6 +179,3 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return exitCodeOf(e)
   }
 }
-
-declare const __VERSION__: string | undefined
-const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'
