@@ -13,6 +13,7 @@ import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
 import {fakeToken} from '../helpers/fake-token.js'
+import {missingTool} from '../helpers/tools.js'
 
 /** Runs the CLI from src/ so the test exercises the code under test, not a stale bundle. */
 const CLI_WRAPPER = `import {register} from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/esm/api/index.mjs')).href)}
@@ -41,7 +42,8 @@ function jobOutput(stdout: string, job: string): string[] {
 
 const SECRET = fakeToken('glpat-', 'DoNotLeakThisToken')
 
-describe('components in the gitlab-ci-local shell executor', () => {
+// Running a job (not --preview) makes gitlab-ci-local rsync the project first.
+describe.skipIf(missingTool('rsync'))('components in the gitlab-ci-local shell executor', () => {
   it('set-image commits to a local bare config repo and hands GITOPS_COMMIT to the next job', async ({skip}) => {
     if (!findCommand('set-image')!.options.some(o => o.name === 'repo')) {
       skip('set-image does not accept --repo yet (remote path not landed)')
