@@ -49,6 +49,12 @@ describe('the npm package', () => {
     expect(files.filter(f => !allowed.test(f))).toEqual([])
     expect(files).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/bundle/index.js', 'dist/package.json', 'LICENSE']))
 
+    // Vendoring (cli-source local) and the GitLab image ship exactly these three, together.
+    const vendor = join(tmp, 'vendor')
+    for (const f of ['cli.js', 'package.json', 'bundle']) cpSync(join(src, 'dist', f), join(vendor, f), {recursive: true})
+    const vendored = spawnSync(process.execPath, [join(vendor, 'cli.js'), '--version'], {encoding: 'utf8'})
+    expect(vendored.stdout).toBe(`${pkg.version}\n`)
+
     const app = join(tmp, 'app')
     mkdirSync(app)
     writeFileSync(join(app, 'package.json'), '{"name": "scratch", "private": true}\n')
