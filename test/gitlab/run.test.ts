@@ -150,6 +150,30 @@ verify:
     expect(await config.head()).toBe(before)
   })
 
+  it('names the component input, not the CLI flag, when an input is wrong', async () => {
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/promote@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      from: dev
+      to: dev
+      mode: push
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code).not.toBe(0)
+    const log = jobOutput(r.stdout + r.stderr, 'gitops-promote').join('\n')
+    expect(log).toContain("error: 'from' input and 'to' input are both 'dev'")
+    expect(log).not.toMatch(/--from|error: error:/)
+    expect(await config.head()).toBe(before)
+  })
+
   it('set-image in MR mode opens one merge request with the change table and hands GITOPS_MR_URL on', async () => {
     config = await exampleRepo()
     await config.git(['config', 'receive.denyNonFastForwards', 'false'])
