@@ -24,7 +24,11 @@ const GITLAB_ONLY: Record<string, string[]> = {
   changes: ['compare-to'] // only for the rules:changes hidden job
 }
 /** CLI options the components leave out on purpose. */
-const NOT_OFFERED: Record<string, string[]> = {}
+const NOT_OFFERED: Record<string, string[]> = {
+  // Named filters (issue 16) reach the component when its inputs are generated from the option
+  // tables; until then the component offers only the build decision.
+  changes: ['filter', 'filters-file', 'list-files']
+}
 const GLOBAL_KEYWORDS = ['default', 'stages', 'variables', 'workflow', 'include', 'image', 'services', 'cache', 'before_script', 'after_script']
 
 async function template(name: string) {
