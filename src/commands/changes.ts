@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {UsageError} from '../core/errors.js'
-import {resolveCiContext, type CiContext, type GithubEvent} from '../changes/ci-context.js'
+import {resolveCiContext, type CiContext} from '../changes/ci-context.js'
 import {detectChanges, type ChangesResult} from '../changes/detect.js'
 import {parse as parseYaml} from 'yaml'
 import {
@@ -18,8 +18,7 @@ import {
 } from '../changes/filter.js'
 import {topLevel} from '../changes/history.js'
 import {parseTagFormat, type TagFormat} from '../changes/tag-format.js'
-import type {Platform} from '../platform/port.js'
-import {defineCommand, type Env} from './types.js'
+import {defineCommand} from './types.js'
 
 export interface ChangesSettings {
   root: string
@@ -77,17 +76,6 @@ function listFormat(value: string | undefined): ListFormat {
 }
 
 const SHA_OR_REV = /^[A-Za-z0-9_./^~@{}-]+$/
-
-function readEvent(env: Env, platform: Platform): GithubEvent | undefined {
-  if (env.GITHUB_ACTIONS !== 'true' || !env.GITHUB_EVENT_PATH) return undefined
-  try {
-    return JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as GithubEvent
-  } catch (e) {
-    // The context resolver turns a missing payload into a fail-open build.
-    platform.warning(`could not read the event payload ${env.GITHUB_EVENT_PATH}: ${String(e)}`)
-    return undefined
-  }
-}
 
 function revOption(value: string | undefined, name: string): string | undefined {
   const v = value?.trim()
@@ -198,7 +186,8 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResul
         "JSON list of the named filters that matched; each filter also sets output <name> ('true'/'false') and, with --list-files, <name>_files"
     }
   ],
-  settings(input, env, platform) {
+  // The adapter hands the GitHub event in; a missing one makes the decision fail open (build).
+  settings(input, env, _platform, github) {
     const buildGlobs = splitGlobs(input.list('build-paths'))
     const ignoreGlobs = splitGlobs(input.list('ignore-paths'))
     const filter = createFilter(buildGlobs, ignoreGlobs)
@@ -208,7 +197,7 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResul
     const remote = input.string('remote')?.trim() || 'origin'
     if (remote.startsWith('-'))
       throw new UsageError(`--remote '${remote}' is not a remote name; pass e.g. origin`)
-    const context = resolveCiContext(env, readEvent(env, platform), {
+    const context = resolveCiContext(env, github, {
       base: revOption(input.string('base'), 'base'),
       head: revOption(input.string('head'), 'head'),
       defaultBranch: input.string('default-branch')?.trim() || undefined

@@ -1,5 +1,5 @@
 import {execFileSync, spawnSync} from 'node:child_process'
-import {cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -14,10 +14,15 @@ const tmp = mkdtempSync(join(tmpdir(), 'gitops-action-src-'))
 afterAll(() => rmSync(tmp, {recursive: true, force: true}))
 let n = 0
 
-function runAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}) {
+function runAction(
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+  checkout?: string
+) {
   const dir = join(tmp, String(++n))
-  const workspace = join(dir, 'workspace')
-  cpSync(join(root, 'examples', 'config-repo'), workspace, {recursive: true})
+  const workspace = checkout ?? join(dir, 'workspace')
+  if (!checkout) cpSync(join(root, 'examples', 'config-repo'), workspace, {recursive: true})
+  mkdirSync(dir, {recursive: true})
   const output = join(dir, 'output')
   writeFileSync(output, '')
   const env: Record<string, string> = {
@@ -37,7 +42,20 @@ function runAction(inputs: Record<string, string>, extraEnv: Record<string, stri
     env,
     encoding: 'utf8'
   })
-  return {status: r.status, stdout: r.stdout, stderr: r.stderr, workspace}
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    workspace,
+    outputs: parseOutputs(readFileSync(output, 'utf8'))
+  }
+}
+
+/** The runner's `name<<delimiter` heredoc format. */
+function parseOutputs(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of text.matchAll(/^(.+?)<<(\S+)\n([\s\S]*?)\n\2$/gm)) out[m[1]] = m[3]
+  return out
 }
 
 /** The lines between ::group:: and ::endgroup::, and the group's title. */
@@ -139,5 +157,80 @@ describe('the Action log (from source)', () => {
       `::add-mask::${token}`
     ])
     expect(r.stdout.split('\n')[0]).toBe(`::add-mask::${token}`)
+  })
+})
+
+describe('the Action hands the GitHub event to changes (@actions/github context)', () => {
+  function appRepo(): {dir: string; shas: string[]} {
+    const dir = join(tmp, `app-${++n}`)
+    mkdirSync(join(dir, 'src'), {recursive: true})
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+        cwd: dir,
+        encoding: 'utf8'
+      }).trim()
+    git('init', '-q', '-b', 'main')
+    const shas: string[] = []
+    for (const [file, text] of [
+      ['src/app.ts', 'v0'],
+      ['deploy/app.yaml', 'x'],
+      ['src/app.ts', 'v1']
+    ]) {
+      mkdirSync(join(dir, file, '..'), {recursive: true})
+      writeFileSync(join(dir, file), text)
+      git('add', '-A')
+      git('commit', '-qm', `${file} ${text}`)
+      shas.push(git('rev-parse', 'HEAD'))
+    }
+    return {dir, shas}
+  }
+
+  const githubEnv = (dir: string, payload: unknown, sha: string) => {
+    const path = join(dir, '..', `event-${n}.json`)
+    writeFileSync(path, JSON.stringify(payload))
+    return {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_EVENT_NAME: 'push',
+      GITHUB_EVENT_PATH: path,
+      GITHUB_SHA: sha,
+      GITHUB_REF: 'refs/heads/main',
+      GITHUB_REPOSITORY: 'acme/app'
+    }
+  }
+
+  it('compares the push payload before..after: a manifest-only push reuses the image', () => {
+    const {dir, shas} = appRepo()
+    const env = githubEnv(dir, {before: shas[0], after: shas[1]}, shas[1])
+    const r = runAction({command: 'changes', 'build-paths': 'src/**'}, env, dir)
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.outputs).toMatchObject({
+      build: 'false',
+      base: shas[0],
+      head: shas[1],
+      'image-tag': shas[0]
+    })
+  })
+
+  it('a push that changed the build paths builds', () => {
+    const {dir, shas} = appRepo()
+    const env = githubEnv(dir, {before: shas[1], after: shas[2]}, shas[2])
+    const r = runAction({command: 'changes', 'build-paths': 'src/**'}, env, dir)
+    expect(r.outputs).toMatchObject({
+      build: 'true',
+      base: shas[1],
+      head: shas[2],
+      'image-tag': shas[2]
+    })
+  })
+
+  it('without a readable payload it builds, saying why', () => {
+    const {dir, shas} = appRepo()
+    const env = {...githubEnv(dir, {}, shas[2]), GITHUB_EVENT_PATH: join(dir, 'missing.json')}
+    const r = runAction({command: 'changes', 'build-paths': 'src/**'}, env, dir)
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.outputs.build).toBe('true')
+    expect(r.outputs.reason).toMatch(
+      /the push event payload \(GITHUB_EVENT_PATH\) could not be read/
+    )
   })
 })

@@ -9,6 +9,7 @@ import {dotenvReport} from '../gitlab/dotenv.js'
 import {VERSION} from '../../version.js'
 import {withEnvInputs} from '../gitlab/env-inputs.js'
 import {nameInputs} from '../input-names.js'
+import {githubRunFromEnv} from './github-event.js'
 
 export interface CliIo {
   stdout: (s: string) => void
@@ -161,7 +162,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stdout(usage(def))
       return 0
     }
-    const settings = def.settings(parsed.input, io.env, platform)
+    const settings = def.settings(
+      parsed.input,
+      io.env,
+      platform,
+      githubRunFromEnv(io.env, platform)
+    )
     const result = await def.run(settings, platform)
     if (parsed.json) io.stdout(redactor.redact(JSON.stringify(def.json(result), null, 2)) + '\n')
     else {

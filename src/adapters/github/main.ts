@@ -5,6 +5,7 @@ import type {Platform} from '../../platform/port.js'
 import type {CommandDefinition, InputReader, Outputs} from '../../commands/types.js'
 import {commands, findCommand} from '../../commands/registry.js'
 import {nameInputs} from '../input-names.js'
+import type {GithubEvent, GithubRun} from '../../changes/ci-context.js'
 
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
 export const TOKEN_INPUTS: Record<string, string> = {
@@ -59,7 +60,7 @@ export async function run(): Promise<void> {
         `unknown command '${name}'; set the 'command' input to one of: ${commands.map(c => c.name).join(', ')}`
       )
     }
-    const settings = def.settings(reader, process.env, platform)
+    const settings = def.settings(reader, process.env, platform, await githubRun(platform))
     const result = await def.run(settings, platform)
     const outputs = def.outputs(result)
     for (const [k, v] of Object.entries(outputs)) core.setOutput(k, redactor.redact(v))
@@ -94,4 +95,34 @@ function report(name: string, text: string, outputs: Outputs, redactor: Redactor
     .filter(([, v]) => v !== '' && !/^[[{]/.test(v) && !v.includes('\n') && v.length <= 200)
     .map(([k, v]) => `${k}=${v}`)
   if (shown.length > 0) core.info(redactor.redact(`outputs: ${shown.join(' ')}`))
+}
+
+/**
+ * The event (name, payload, sha, ref, repo) from `@actions/github`'s context, for commands that
+ * judge the run (`changes`). Imported here rather than at module load: the CLI shares this bundle,
+ * and the Context constructor reads GITHUB_EVENT_PATH and throws on a malformed payload.
+ */
+async function githubRun(platform: Platform): Promise<GithubRun | undefined> {
+  try {
+    const {context} = await import('@actions/github')
+    let repo: GithubRun['repo']
+    try {
+      repo = context.repo
+    } catch {
+      repo = undefined // neither GITHUB_REPOSITORY nor a payload repository: not needed to decide
+    }
+    // The context's payload is {} when the file is missing: no payload, so `changes` fails open.
+    const payload =
+      Object.keys(context.payload).length > 0 ? (context.payload as GithubEvent) : undefined
+    return {
+      name: context.eventName,
+      payload,
+      sha: context.sha,
+      ref: context.ref,
+      ...(repo ? {repo} : {})
+    }
+  } catch (e) {
+    platform.warning(`could not read the event payload (GITHUB_EVENT_PATH): ${errorMessage(e)}`)
+    return undefined
+  }
 }
