@@ -1,5 +1,5 @@
 import {execFileSync, spawnSync} from 'node:child_process'
-import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -30,6 +30,15 @@ describe('the npm package', () => {
     expect(pkg.name).toBe('@gitops-deploy/cli')
     expect(pkg.bin).toEqual({'gitops-deploy': 'dist/cli.js'})
     expect(pkg.dependencies ?? {}).toEqual({})
+  })
+
+  it('is the only npm name the docs install or run (the unscoped name is not ours)', () => {
+    const files = ['README.md', 'gitlab/README.md', ...readdirSync(join(root, 'docs')).map(f => `docs/${f}`)]
+    for (const file of files) {
+      const text = readFileSync(join(root, file), 'utf8')
+      expect(text, file).not.toMatch(/\b(npx|npm (i|install|pack|view))\b[^\n`]*(?<![/\w-])gitops-deploy@/)
+    }
+    expect(readFileSync(join(root, 'docs/gitlab.md'), 'utf8')).toContain(`${pkg.name}@`)
   })
 
   it('packs only what runs, installs offline and runs --version and a real set-image', () => {
