@@ -51,8 +51,9 @@ export function renderActionYml(): string {
     outputs[name].description += ` [${cmds.join(', ')}]`
   const doc = {
     name: 'gitops-deploy',
+    // The Marketplace listing shows at most 125 characters (test/scripts/action-yml.test.ts).
     description:
-      'Record a new image tag in a GitOps config repo (kustomize-exact, byte-preserving), promote between environments, upsert Argo CD apps, and skip builds when only manifests changed.',
+      'Set image tags in a GitOps config repo, promote between environments, sync Argo CD apps, skip manifest-only builds',
     author: 'gitops-deploy',
     branding: {icon: 'git-commit', color: 'blue'},
     inputs,

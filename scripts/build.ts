@@ -3,9 +3,18 @@
  * and regenerates action.yml from the command option tables, so the action's
  * inputs can never drift from the CLI.
  * `--out <dir>` writes elsewhere (the staleness test compares the two).
+ * The bundle carries package.json's version (src/version.ts), so `--version` names the build.
  */
 import {execFileSync} from 'node:child_process'
-import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {renderActionYml} from './action-yml.js'
@@ -41,6 +50,7 @@ try {
 } finally {
   rmSync(work, {recursive: true, force: true})
 }
+injectVersion(join(bundleDir, 'index.js'))
 writeFileSync(
   join(distDir, 'index.js'),
   "import {runAction} from './bundle/index.js'\n\nawait runAction()\n"
@@ -53,3 +63,15 @@ writeFileSync(
 )
 writeFileSync(join(distDir, 'package.json'), '{\n  "type": "module"\n}\n')
 writeFileSync(join(out, 'action.yml'), renderActionYml())
+
+/** Replaces src/version.ts's placeholder; exactly one site, or the build fails. */
+function injectVersion(file: string): void {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {version: string}
+  const placeholder = /(['"])__GITOPS_DEPLOY_VERSION__\1/g
+  const text = readFileSync(file, 'utf8')
+  const sites = text.match(placeholder)?.length ?? 0
+  if (sites !== 1) {
+    throw new Error(`expected the version placeholder once in ${file}, found it ${sites} times`)
+  }
+  writeFileSync(file, text.replace(placeholder, JSON.stringify(pkg.version)))
+}

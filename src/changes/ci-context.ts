@@ -53,6 +53,22 @@ export interface GithubEvent {
   merge_group?: {base_sha?: string; head_sha?: string; base_ref?: string; head_ref?: string}
 }
 
+/**
+ * The GitHub event as the adapter read it: the Action takes it from `@actions/github`'s
+ * `context`, the CLI from GITHUB_EVENT_PATH and the GITHUB_* variables of its environment.
+ * Absent fields fall back to those variables in `env`.
+ */
+export interface GithubRun {
+  /** The event name (`push`, `pull_request`...). */
+  name?: string
+  /** The event payload; undefined when it could not be read. */
+  payload?: GithubEvent
+  sha?: string
+  /** The full ref (`refs/heads/main`, `refs/pull/1/merge`). */
+  ref?: string
+  repo?: {owner: string; repo: string}
+}
+
 export interface Overrides {
   base?: string
   head?: string
@@ -60,18 +76,18 @@ export interface Overrides {
 }
 
 /**
- * Pure: environment (+ the GitHub event payload, which the caller reads from
- * GITHUB_EVENT_PATH) in, comparison plan out. Explicit `--base` wins over any
- * CI context, so users can compare with "the last deployed commit".
+ * Pure: environment (+ the GitHub event, which the adapter reads and hands in) in,
+ * comparison plan out. Explicit `--base` wins over any CI context, so users can compare
+ * with "the last deployed commit".
  */
 export function resolveCiContext(
   env: Env,
-  event: GithubEvent | undefined,
+  run: GithubRun | undefined,
   overrides: Overrides = {}
 ): CiContext {
   const ctx =
     env.GITHUB_ACTIONS === 'true'
-      ? github(env, event)
+      ? github(env, run)
       : env.GITLAB_CI === 'true'
         ? gitlab(env)
         : local()
@@ -103,21 +119,20 @@ function local(): CiContext {
   }
 }
 
-function githubRef(env: Env): RefInfo {
+function githubRef(env: Env, fullRef: string | undefined): RefInfo {
   if (env.GITHUB_HEAD_REF) return {branch: env.GITHUB_HEAD_REF}
   if (env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME) return {tag: env.GITHUB_REF_NAME}
-  if (env.GITHUB_REF?.startsWith('refs/tags/'))
-    return {tag: env.GITHUB_REF.slice('refs/tags/'.length)}
-  if (env.GITHUB_REF?.startsWith('refs/heads/'))
-    return {branch: env.GITHUB_REF.slice('refs/heads/'.length)}
+  if (fullRef?.startsWith('refs/tags/')) return {tag: fullRef.slice('refs/tags/'.length)}
+  if (fullRef?.startsWith('refs/heads/')) return {branch: fullRef.slice('refs/heads/'.length)}
   return env.GITHUB_REF_NAME ? {branch: env.GITHUB_REF_NAME} : {}
 }
 
-function github(env: Env, event: GithubEvent | undefined): CiContext {
-  const name = env.GITHUB_EVENT_NAME ?? 'unknown'
+function github(env: Env, run: GithubRun | undefined): CiContext {
+  const name = run?.name ?? env.GITHUB_EVENT_NAME ?? 'unknown'
   const label = `github ${name}`
-  const ref = githubRef(env)
-  const sha = env.GITHUB_SHA
+  const ref = githubRef(env, run?.ref ?? env.GITHUB_REF)
+  const sha = run?.sha ?? env.GITHUB_SHA
+  const event = run?.payload
   const noBase = (reason: string): CiContext => ({
     kind: 'no-base',
     event: label,

@@ -40,6 +40,8 @@ interface Decided {
   imageTag: string
   /** Files changed between base and head; undefined when nothing was compared. */
   changedFiles?: number
+  /** The changes between base and head (renames with both paths); undefined when nothing was compared. */
+  changes?: FileChange[]
   /** The changed files that matched the build paths (renames as `old -> new`). */
   matchedFiles: string[]
   reason: string
@@ -104,6 +106,7 @@ export async function detectChanges(options: DetectOptions): Promise<ChangesResu
       sourceCommit,
       imageTag,
       changedFiles: fields.changes?.length,
+      changes: fields.changes,
       matchedFiles: (fields.matched ?? []).map(c => (c.from ? `${c.from} -> ${c.path}` : c.path)),
       reason,
       event: ctx.event,

@@ -125,3 +125,145 @@ export function createFilter(
       matchesPath(change.path) || (change.from !== undefined && matchesPath(change.from))
   }
 }
+
+/**
+ * A named filter, as paths-filter has them: several in one step, each answering "did any file
+ * I care about change?" with its own output. `!glob` excludes, as in --build-paths.
+ */
+export interface NamedFilter {
+  name: string
+  filter: PathFilter
+}
+
+export type ListFormat = 'none' | 'json' | 'csv' | 'shell-escape'
+export const LIST_FORMATS: readonly ListFormat[] = ['none', 'json', 'csv', 'shell-escape']
+
+export interface FilterResult {
+  name: string
+  /** True when a change matched, and (fail-open) when there was no change list to look at. */
+  matched: boolean
+  /** Paths of the matching changes (the new path of a rename). */
+  files: string[]
+}
+
+/** A name becomes an output (`<name>`, `<name>_files`) and a GitLab variable: keep it plain. */
+const FILTER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/
+
+function namedFilter(name: string, globs: readonly string[], where: string): NamedFilter {
+  if (!FILTER_NAME.test(name)) {
+    throw new UsageError(
+      `filter name '${name}' in ${where} is not a plain name; use letters, digits, '-' and '_', starting with a letter`
+    )
+  }
+  const include: string[] = []
+  const exclude: string[] = []
+  for (const glob of globs) (glob.startsWith('!') ? exclude : include).push(glob.replace(/^!/, ''))
+  if (include.length === 0) {
+    throw new UsageError(
+      `filter '${name}' in ${where} has no globs; write ${name}=src/**,Dockerfile`
+    )
+  }
+  for (const glob of [...include, ...exclude]) {
+    const problem = globProblem(glob)
+    if (problem)
+      throw new UsageError(`invalid glob '${glob}' in filter '${name}' (${where}): ${problem}`)
+  }
+  const isIn = picomatch(include.map(normalize), OPTIONS)
+  const isOut = exclude.length > 0 ? picomatch(exclude.map(normalize), OPTIONS) : () => false
+  const matchesPath = (path: string) => isIn(path) && !isOut(path)
+  return {
+    name,
+    filter: {
+      buildPaths: include,
+      ignorePaths: exclude,
+      matchesPath,
+      matchesChange: c => matchesPath(c.path) || (c.from !== undefined && matchesPath(c.from))
+    }
+  }
+}
+
+/**
+ * `--filter name=glob,glob` (repeatable; one per line as an input) and the parsed YAML of
+ * `--filters-file` (`name: [globs]` or `name: glob`, paths-filter's format). Names are unique
+ * across both and must not shadow `reserved` (the command's own outputs).
+ */
+export function parseNamedFilters(
+  values: readonly string[],
+  file: {path: string; data: unknown} | undefined,
+  reserved: ReadonlySet<string>
+): NamedFilter[] {
+  const out: NamedFilter[] = []
+  const add = (f: NamedFilter, where: string) => {
+    if (reserved.has(f.name) || reserved.has(`${f.name}_files`)) {
+      throw new UsageError(
+        `filter name '${f.name}' in ${where} is an output of the command already; rename the filter`
+      )
+    }
+    if (out.some(o => o.name === f.name)) {
+      throw new UsageError(
+        `filter '${f.name}' is defined twice (${where}); give each filter one name`
+      )
+    }
+    out.push(f)
+  }
+  for (const value of values
+    .flatMap(v => v.split(/\r?\n/))
+    .map(v => v.trim())
+    .filter(Boolean)) {
+    const eq = value.indexOf('=')
+    if (eq <= 0) {
+      throw new UsageError(
+        `--filter '${value}' is not name=globs; write it like --filter backend=src/**,Dockerfile`
+      )
+    }
+    add(
+      namedFilter(value.slice(0, eq).trim(), splitGlobs([value.slice(eq + 1)]), '--filter'),
+      '--filter'
+    )
+  }
+  if (file) {
+    const where = `--filters-file ${file.path}`
+    const data = file.data
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new UsageError(
+        `${where} must be a YAML mapping of filter names to globs, e.g. backend: ['src/**']`
+      )
+    }
+    for (const [name, globs] of Object.entries(data as Record<string, unknown>)) {
+      const list = typeof globs === 'string' ? [globs] : Array.isArray(globs) ? globs : undefined
+      if (!list || list.some(g => typeof g !== 'string')) {
+        throw new UsageError(`${where}: filter '${name}' must be a glob or a list of globs`)
+      }
+      add(namedFilter(name, splitGlobs(list as string[]), where), where)
+    }
+  }
+  return out
+}
+
+/** Each filter against the change list; no list (no base to compare with) means every filter matched. */
+export function evaluateFilters(
+  filters: readonly NamedFilter[],
+  changes: readonly FileChange[] | undefined
+): FilterResult[] {
+  return filters.map(f => {
+    if (!changes) return {name: f.name, matched: true, files: []}
+    const files = changes.filter(c => f.filter.matchesChange(c)).map(c => c.path)
+    return {name: f.name, matched: files.length > 0, files}
+  })
+}
+
+/** The `<name>_files` value, in paths-filter's formats. */
+export function formatFileList(files: readonly string[], format: ListFormat): string {
+  switch (format) {
+    case 'none':
+      return ''
+    case 'json':
+      return JSON.stringify(files)
+    case 'csv':
+      return files.map(f => (/[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',')
+    case 'shell-escape':
+      return files
+        .map(f => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(f) ? f : `'${f.replace(/'/g, "'\\''")}'`))
+        .join(' ')
+  }
+}

@@ -1,13 +1,24 @@
 import {readFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 import {UsageError} from '../core/errors.js'
-import {resolveCiContext, type CiContext, type GithubEvent} from '../changes/ci-context.js'
+import {resolveCiContext, type CiContext} from '../changes/ci-context.js'
 import {detectChanges, type ChangesResult} from '../changes/detect.js'
-import {createFilter, splitGlobs, type PathFilter} from '../changes/filter.js'
+import {parse as parseYaml} from 'yaml'
+import {
+  createFilter,
+  evaluateFilters,
+  formatFileList,
+  LIST_FORMATS,
+  parseNamedFilters,
+  splitGlobs,
+  type FilterResult,
+  type ListFormat,
+  type NamedFilter,
+  type PathFilter
+} from '../changes/filter.js'
 import {topLevel} from '../changes/history.js'
 import {parseTagFormat, type TagFormat} from '../changes/tag-format.js'
-import type {Platform} from '../platform/port.js'
-import {defineCommand, type Env} from './types.js'
+import {defineCommand} from './types.js'
 
 export interface ChangesSettings {
   root: string
@@ -15,20 +26,56 @@ export interface ChangesSettings {
   filter: PathFilter
   tagFormat: TagFormat
   context: CiContext
+  filters: NamedFilter[]
+  listFiles: ListFormat
+}
+
+/** The build decision, plus one answer per named filter (`--filter`, `--filters-file`). */
+export type ChangesCommandResult = ChangesResult & {filters: FilterResult[]; listFiles: ListFormat}
+
+/** Outputs every run has; a filter may not take one of these names. */
+const FIXED_OUTPUTS = [
+  'build',
+  'image-tag',
+  'source-commit',
+  'base',
+  'head',
+  'changed-files',
+  'reason',
+  'filters'
+]
+
+function readFiltersFile(
+  path: string | undefined,
+  root: string
+): {path: string; data: unknown} | undefined {
+  if (!path?.trim()) return undefined
+  let text: string
+  try {
+    text = readFileSync(resolve(root, path.trim()), 'utf8')
+  } catch (e) {
+    throw new UsageError(
+      `--filters-file ${path.trim()} cannot be read (${(e as Error).message}); give a YAML file in the checkout`
+    )
+  }
+  try {
+    return {path: path.trim(), data: parseYaml(text)}
+  } catch (e) {
+    throw new UsageError(
+      `--filters-file ${path.trim()} is not valid YAML (${(e as Error).message.split('\n')[0]}); fix the file`
+    )
+  }
+}
+
+function listFormat(value: string | undefined): ListFormat {
+  const v = (value?.trim() || 'none') as ListFormat
+  if (!LIST_FORMATS.includes(v)) {
+    throw new UsageError(`--list-files '${value}' is not known; use ${LIST_FORMATS.join(', ')}`)
+  }
+  return v
 }
 
 const SHA_OR_REV = /^[A-Za-z0-9_./^~@{}-]+$/
-
-function readEvent(env: Env, platform: Platform): GithubEvent | undefined {
-  if (env.GITHUB_ACTIONS !== 'true' || !env.GITHUB_EVENT_PATH) return undefined
-  try {
-    return JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, 'utf8')) as GithubEvent
-  } catch (e) {
-    // The context resolver turns a missing payload into a fail-open build.
-    platform.warning(`could not read the event payload ${env.GITHUB_EVENT_PATH}: ${String(e)}`)
-    return undefined
-  }
-}
 
 function revOption(value: string | undefined, name: string): string | undefined {
   const v = value?.trim()
@@ -39,7 +86,7 @@ function revOption(value: string | undefined, name: string): string | undefined 
   return v
 }
 
-export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
+export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResult>({
   name: 'changes',
   description: 'Decide whether the image must be built, and which already-built tag to deploy',
   options: [
@@ -90,6 +137,24 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
       type: 'string',
       description: 'Remote to deepen a shallow clone from',
       default: 'origin'
+    },
+    {
+      name: 'filter',
+      type: 'list',
+      description:
+        "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more"
+    },
+    {
+      name: 'filters-file',
+      type: 'string',
+      description: 'YAML file of named filters (name: [globs]), as paths-filter writes them'
+    },
+    {
+      name: 'list-files',
+      type: 'string',
+      description:
+        'Also output <name>_files, the matching files of each filter: json, csv or shell-escape',
+      default: 'none'
     }
   ],
   outputSpecs: [
@@ -112,9 +177,17 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
     },
     {name: 'head', description: 'The commit judged'},
     {name: 'changed-files', description: 'How many files changed between base and head'},
-    {name: 'reason', description: 'Why build is true or false'}
+    {name: 'reason', description: 'Why build is true or false'},
+    // Each named filter also sets `<name>` ('true'/'false') and, with --list-files,
+    // `<name>_files`: outputs named by the user, so not declared (paths-filter does the same).
+    {
+      name: 'filters',
+      description:
+        "JSON list of the named filters that matched; each filter also sets output <name> ('true'/'false') and, with --list-files, <name>_files"
+    }
   ],
-  settings(input, env, platform) {
+  // The adapter hands the GitHub event in; a missing one makes the decision fail open (build).
+  settings(input, env, _platform, github) {
     const buildGlobs = splitGlobs(input.list('build-paths'))
     const ignoreGlobs = splitGlobs(input.list('ignore-paths'))
     const filter = createFilter(buildGlobs, ignoreGlobs)
@@ -124,16 +197,29 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
     const remote = input.string('remote')?.trim() || 'origin'
     if (remote.startsWith('-'))
       throw new UsageError(`--remote '${remote}' is not a remote name; pass e.g. origin`)
-    const context = resolveCiContext(env, readEvent(env, platform), {
+    const context = resolveCiContext(env, github, {
       base: revOption(input.string('base'), 'base'),
       head: revOption(input.string('head'), 'head'),
       defaultBranch: input.string('default-branch')?.trim() || undefined
     })
-    return {root, remote, filter, tagFormat, context}
+    const filters = parseNamedFilters(
+      input.list('filter'),
+      readFiltersFile(input.string('filters-file'), root),
+      new Set(FIXED_OUTPUTS)
+    )
+    return {
+      root,
+      remote,
+      filter,
+      tagFormat,
+      context,
+      filters,
+      listFiles: listFormat(input.string('list-files'))
+    }
   },
   async run(settings, platform) {
     const cwd = await topLevel(settings.root)
-    return platform.group('Detect changes', () =>
+    const result = await platform.group('Detect changes', () =>
       detectChanges({
         cwd,
         remote: settings.remote,
@@ -144,6 +230,11 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
         history: {redactor: platform.redactor}
       })
     )
+    return {
+      ...result,
+      filters: evaluateFilters(settings.filters, result.changes),
+      listFiles: settings.listFiles
+    }
   },
   outputs: r => ({
     build: String(r.kind === 'build'),
@@ -152,7 +243,8 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
     base: r.base ?? '',
     head: r.head,
     'changed-files': r.changedFiles === undefined ? '' : String(r.changedFiles),
-    reason: r.reason
+    reason: r.reason,
+    ...filterOutputs(r)
   }),
   json: r => ({
     build: r.kind === 'build',
@@ -165,7 +257,8 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
     reason: r.reason,
     failOpen: r.kind === 'build' && r.failOpen,
     event: r.event,
-    fetches: r.fetches
+    fetches: r.fetches,
+    filters: Object.fromEntries(r.filters.map(f => [f.name, {matched: f.matched, files: f.files}]))
   }),
   summary: r => {
     const rows = [
@@ -179,8 +272,34 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesResult>({
     const table = ['| | |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${v} |`)].join('\n')
     const matched = r.matchedFiles.slice(0, 20).map(f => `- \`${f}\``)
     if (r.matchedFiles.length > 20) matched.push(`- ... and ${r.matchedFiles.length - 20} more`)
-    return `### changes (${r.event})\n\n${r.reason}\n\n${table}\n${matched.length ? `\nMatched build paths:\n${matched.join('\n')}\n` : ''}`
+    const filters = r.filters.length
+      ? `\n| filter | matched | files |\n|---|---|---|\n${r.filters.map(f => `| ${f.name} | ${f.matched} | ${f.files.length} |`).join('\n')}\n`
+      : ''
+    return `### changes (${r.event})\n\n${r.reason}\n\n${table}\n${filters}${matched.length ? `\nMatched build paths:\n${matched.join('\n')}\n` : ''}`
   },
   text: r =>
-    `build=${r.kind === 'build'} image-tag=${r.imageTag} source-commit=${r.sourceCommit}\n${r.reason}\n`
+    `build=${r.kind === 'build'} image-tag=${r.imageTag} source-commit=${r.sourceCommit}\n${r.reason}\n` +
+    r.filters
+      .map(
+        f =>
+          `filter ${f.name}: ${f.matched}${f.files.length ? ` (${f.files.length} file${f.files.length === 1 ? '' : 's'})` : ''}\n`
+      )
+      .join('')
 })
+
+/**
+ * One output per filter (`<name>`: 'true'/'false') and, with --list-files, its files
+ * (`<name>_files`). Without a change list (nothing to compare with) every filter is 'true',
+ * as the build decision fails open.
+ */
+function filterOutputs(r: ChangesCommandResult): Record<string, string> {
+  if (r.filters.length === 0) return {}
+  const out: Record<string, string> = {
+    filters: JSON.stringify(r.filters.filter(f => f.matched).map(f => f.name))
+  }
+  for (const f of r.filters) {
+    out[f.name] = String(f.matched)
+    if (r.listFiles !== 'none') out[`${f.name}_files`] = formatFileList(f.files, r.listFiles)
+  }
+  return out
+}

@@ -58,9 +58,13 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
   outputSpecs: [
     {
       name: 'changed',
-      description: "'true' when this run pushed a commit (push mode) or PR branch content (PR mode)"
+      description:
+        "'true' when the promotion changes a file in the target (or would, under dry-run; in PR mode: the PR carries a change), else 'false'"
     },
-    {name: 'commit', description: 'the commit pushed (push mode) or the PR head commit (PR mode)'},
+    {
+      name: 'commit',
+      description: "sha of the commit this run pushed (to --branch, or the PR head); '' when none"
+    },
     {name: 'pushed', description: "'true' when a commit was pushed"},
     {name: 'attempts', description: 'push attempts used (push mode)'},
     {
@@ -91,8 +95,7 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
   settings: (input, env) => readSettings(input, env),
   run: (settings, platform) => runPromotion(settings, platform),
   outputs: r => ({
-    changed: String(r.changed),
-    commit: r.commit ?? '',
+    ...changeOutputs(r),
     pushed: String(r.pushed),
     attempts: r.attempts === undefined ? '' : String(r.attempts),
     branch: r.branch ?? '',
@@ -285,4 +288,14 @@ function summaryOf(r: PromoteResult): string {
     ...(transportLine(r) ? [transportLine(r)!.replace(/^transport:/, '**Transport:**'), ''] : []),
     ...(r.verificationFailure ? [`**Error:** ${r.verificationFailure}`, ''] : [])
   ].join('\n')
+}
+
+/**
+ * `changed` and `commit` as action.yml documents them for every command: `changed` says whether
+ * the promotion changes the target (a dry run that would change it, and an existing PR already
+ * carrying the change, count), `commit` is only ever a commit this run pushed, never the base.
+ */
+export function changeOutputs(r: PromoteResult): {changed: string; commit: string} {
+  const changed = r.outcome === 'pushed' || r.outcome === 'dry-run' || r.outcome === 'pr'
+  return {changed: String(changed), commit: r.pushed && r.commit ? r.commit : ''}
 }

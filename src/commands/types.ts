@@ -1,5 +1,6 @@
 import type {Platform} from '../platform/port.js'
 import type {Env, InputReader, OptionSpec, Outputs, OutputSpec} from '../platform/inputs.js'
+import type {GithubRun} from '../changes/ci-context.js'
 
 // The vocabulary lives in platform/ (below every layer that speaks it); re-exported for the commands.
 export type {Env, InputReader, OptionSpec, Outputs, OutputSpec}
@@ -10,8 +11,11 @@ export interface CommandDefinition<S = unknown, R = unknown> {
   options: OptionSpec[]
   /** Every key `outputs()` may return, for action.yml and the GitLab docs. */
   outputSpecs: OutputSpec[]
-  /** Builds and validates settings; throws UsageError on bad input. */
-  settings(input: InputReader, env: Env, platform: Platform): S
+  /**
+   * Builds and validates settings; throws UsageError on bad input. `github` is the GitHub event
+   * as the adapter read it (the Action: `@actions/github`'s context), when running there.
+   */
+  settings(input: InputReader, env: Env, platform: Platform, github?: GithubRun): S
   run(settings: S, platform: Platform): Promise<R>
   /** Keys in kebab-case; the GitLab adapter maps them to GITOPS_* names. */
   outputs(result: R): Outputs

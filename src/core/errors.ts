@@ -29,3 +29,12 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)
 }
+
+/**
+ * The message without a leading `error:`: adapters add their own prefix (the CLI's `error: `,
+ * the runner's `Error: `), and some causes already carry one (git's stderr, a report line), which
+ * would read `error: error: ...`.
+ */
+export function errorLine(message: string): string {
+  return message.replace(/^(?:\s*error:\s*)+/i, '')
+}

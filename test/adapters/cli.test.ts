@@ -13,6 +13,42 @@ describe('CLI adapter', () => {
     for (const c of commands) expect(r.stdout).toContain(c.name)
   })
 
+  it('prints the package version for --version (read from package.json when run from source)', async () => {
+    const {version} = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')
+    ) as {version: string}
+    const r = await cli(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${version}\n`)
+  })
+
+  it('names component inputs, not flags, in errors about values that came from GITOPS_INPUT_*', async () => {
+    const bad = await cli(['set-image', '--env-inputs'], {GITOPS_INPUT_PATH: '["a'})
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/^error: 'path' input is not a valid JSON array/)
+    const env = {
+      GITOPS_INPUT_REPO: 'file:///nonexistent.git',
+      GITOPS_INPUT_FROM: 'dev',
+      GITOPS_INPUT_NEXT: 'true'
+    }
+    const fromEnv = await cli(['promote', '--env-inputs'], {...env, GITOPS_INPUT_MODE: 'merge'})
+    expect(fromEnv.stderr).toMatch(/^error: 'mode' input 'merge' is not known; use pr or push/)
+    // A flag the user typed stays a flag, and without --env-inputs everything is a flag.
+    const flag = await cli(['promote', '--env-inputs', '--mode', 'merge'], env)
+    expect(flag.stderr).toMatch(/^error: --mode 'merge' is not known; use pr or push/)
+    const plain = await cli([
+      'promote',
+      '--repo',
+      env.GITOPS_INPUT_REPO,
+      '--from',
+      'dev',
+      '--next',
+      '--mode',
+      'merge'
+    ])
+    expect(plain.stderr).toMatch(/^error: --mode 'merge' is not known/)
+  })
+
   it('exits 2 without a command, and says how to get help', async () => {
     const r = await cli([])
     expect(r.code).toBe(2)

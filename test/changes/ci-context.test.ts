@@ -24,7 +24,7 @@ const gl = (extra: Record<string, string>) => ({
 
 describe('GitHub', () => {
   it('push compares before with after on the same ref', () => {
-    expect(resolveCiContext(gh('push'), {before: A, after: B})).toMatchObject({
+    expect(resolveCiContext(gh('push'), {payload: {before: A, after: B}})).toMatchObject({
       kind: 'range',
       base: A,
       head: B,
@@ -35,7 +35,9 @@ describe('GitHub', () => {
   })
 
   it('keeps the forced flag of a force push for the reason', () => {
-    expect(resolveCiContext(gh('push'), {before: A, after: B, forced: true})).toMatchObject({
+    expect(
+      resolveCiContext(gh('push'), {payload: {before: A, after: B, forced: true}})
+    ).toMatchObject({
       forced: true
     })
   })
@@ -44,19 +46,23 @@ describe('GitHub', () => {
     const env = gh('push', {GITHUB_REF: 'refs/heads/feat', GITHUB_REF_NAME: 'feat'})
     expect(
       resolveCiContext(env, {
-        before: ZERO,
-        after: B,
-        created: true,
-        repository: {default_branch: 'main'}
+        payload: {
+          before: ZERO,
+          after: B,
+          created: true,
+          repository: {default_branch: 'main'}
+        }
       })
     ).toMatchObject({kind: 'new-ref', defaultBranch: 'main', head: B, ref: {branch: 'feat'}})
   })
 
   it('a zero before on the default branch itself has no base', () => {
     const ctx = resolveCiContext(gh('push'), {
-      before: ZERO,
-      after: B,
-      repository: {default_branch: 'main'}
+      payload: {
+        before: ZERO,
+        after: B,
+        repository: {default_branch: 'main'}
+      }
     })
     expect(ctx).toMatchObject({kind: 'no-base', head: B})
     expect(ctx.kind === 'no-base' && ctx.reason).toContain('first push of the default branch')
@@ -69,7 +75,9 @@ describe('GitHub', () => {
       GITHUB_REF_TYPE: 'tag'
     })
     expect(
-      resolveCiContext(env, {before: ZERO, after: B, repository: {default_branch: 'main'}})
+      resolveCiContext(env, {
+        payload: {before: ZERO, after: B, repository: {default_branch: 'main'}}
+      })
     ).toMatchObject({
       kind: 'new-ref',
       ref: {tag: 'v1.0.0'}
@@ -82,7 +90,9 @@ describe('GitHub', () => {
       GITHUB_HEAD_REF: 'feat',
       GITHUB_REF: 'refs/pull/1/merge'
     })
-    expect(resolveCiContext(env, {pull_request: {base: {sha: A}, head: {sha: B}}})).toMatchObject({
+    expect(
+      resolveCiContext(env, {payload: {pull_request: {base: {sha: A}, head: {sha: B}}}})
+    ).toMatchObject({
       kind: 'range',
       base: A,
       head: M,
@@ -94,7 +104,9 @@ describe('GitHub', () => {
 
   it('pull_request_target judges the pull request head', () => {
     const env = gh('pull_request_target', {GITHUB_SHA: A})
-    expect(resolveCiContext(env, {pull_request: {base: {sha: A}, head: {sha: B}}})).toMatchObject({
+    expect(
+      resolveCiContext(env, {payload: {pull_request: {base: {sha: A}, head: {sha: B}}}})
+    ).toMatchObject({
       head: B,
       base: A
     })
@@ -102,7 +114,7 @@ describe('GitHub', () => {
 
   it('merge_group uses base_sha and head_sha', () => {
     expect(
-      resolveCiContext(gh('merge_group'), {merge_group: {base_sha: A, head_sha: M}})
+      resolveCiContext(gh('merge_group'), {payload: {merge_group: {base_sha: A, head_sha: M}}})
     ).toMatchObject({
       kind: 'range',
       base: A,
@@ -112,7 +124,7 @@ describe('GitHub', () => {
   })
 
   it.each(['workflow_dispatch', 'schedule', 'release'])('%s has no base', event => {
-    const ctx = resolveCiContext(gh(event), {})
+    const ctx = resolveCiContext(gh(event), {payload: {}})
     expect(ctx).toMatchObject({kind: 'no-base', head: B})
     expect(ctx.kind === 'no-base' && ctx.reason).toMatch(/no base commit/)
   })
@@ -181,7 +193,7 @@ describe('GitLab', () => {
 
 describe('overrides', () => {
   it('--base wins over any CI context and --head over the CI commit', () => {
-    expect(resolveCiContext(gh('schedule'), {}, {base: A, head: M})).toMatchObject({
+    expect(resolveCiContext(gh('schedule'), {payload: {}}, {base: A, head: M})).toMatchObject({
       kind: 'range',
       base: A,
       head: M,

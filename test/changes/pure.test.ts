@@ -130,7 +130,9 @@ describe('command adapters', () => {
     matchedFiles: [],
     reason: 'none of the 3 files changed since aaaa match the build paths',
     event: 'github push',
-    fetches: 2
+    fetches: 2,
+    filters: [],
+    listFiles: 'none' as const
   }
 
   it('maps a result to action outputs, JSON and a job summary', async () => {
@@ -144,8 +146,12 @@ describe('command adapters', () => {
       'changed-files': '3',
       reason: result.reason
     })
+    // `filters` (and one output per named filter) only when filters are given.
     expect(Object.keys(changesCommand.outputs(result)).sort()).toEqual(
-      changesCommand.outputSpecs.map(o => o.name).sort()
+      changesCommand.outputSpecs
+        .map(o => o.name)
+        .filter(n => n !== 'filters')
+        .sort()
     )
     expect(changesCommand.json(result)).toMatchObject({
       build: false,

@@ -1,4 +1,4 @@
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {
   copyFileSync,
   mkdirSync,
@@ -15,6 +15,7 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import {setImageCommand} from '../../src/commands/set-image.js'
 import {planEdits} from '../../src/edits/set-image.js'
 import {cli as rawCli, type CliRun} from '../helpers/cli.js'
+import {missingTool} from '../helpers/tools.js'
 
 let root: string
 
@@ -319,8 +320,7 @@ describe('set-image on a local tree', () => {
   })
 })
 
-const kubectl = spawnSync('kubectl', ['version', '--client'], {encoding: 'utf8'}).status === 0
-if (!kubectl) console.warn('kubectl not found: skipping the `kubectl kustomize` rendering checks')
+const kubectl = !missingTool('kubectl')
 
 describe.skipIf(!kubectl)('kubectl kustomize renders the intended images after the edit', () => {
   const images = (dir: string) =>

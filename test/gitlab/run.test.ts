@@ -13,6 +13,7 @@ import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
 import {fakeToken} from '../helpers/fake-token.js'
+import {missingTool} from '../helpers/tools.js'
 
 /** Runs the CLI from src/ so the test exercises the code under test, not a stale bundle. */
 const CLI_WRAPPER = `import {register} from ${JSON.stringify(pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/esm/api/index.mjs')).href)}
@@ -41,7 +42,8 @@ function jobOutput(stdout: string, job: string): string[] {
 
 const SECRET = fakeToken('glpat-', 'DoNotLeakThisToken')
 
-describe('components in the gitlab-ci-local shell executor', () => {
+// Running a job (not --preview) makes gitlab-ci-local rsync the project first.
+describe.skipIf(missingTool('rsync'))('components in the gitlab-ci-local shell executor', () => {
   it('set-image commits to a local bare config repo and hands GITOPS_COMMIT to the next job', async ({skip}) => {
     if (!findCommand('set-image')!.options.some(o => o.name === 'repo')) {
       skip('set-image does not accept --repo yet (remote path not landed)')
@@ -145,6 +147,30 @@ verify:
     expect(r.code).not.toBe(0)
     const log = jobOutput(r.stdout + r.stderr, 'gitops-promote').join('\n')
     expect(log).toMatch(/error: .*qa/)
+    expect(await config.head()).toBe(before)
+  })
+
+  it('names the component input, not the CLI flag, when an input is wrong', async () => {
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/promote@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      from: dev
+      to: dev
+      mode: push
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code).not.toBe(0)
+    const log = jobOutput(r.stdout + r.stderr, 'gitops-promote').join('\n')
+    expect(log).toContain("error: 'from' input and 'to' input are both 'dev'")
+    expect(log).not.toMatch(/--from|error: error:/)
     expect(await config.head()).toBe(before)
   })
 

@@ -1,7 +1,7 @@
 /**
  * gitlab/.gitlab-ci.yml is the component project's own pipeline: it includes
  * the components at $CI_COMMIT_SHA and releases with the `release:` keyword.
- * Here it runs in a scratch copy of gitlab/ (what the mirror publishes), in
+ * Here it runs in a scratch copy of gitlab/ plus dist/ (what the mirror publishes), in
  * gitlab-ci-local. The CLI image cannot be built offline, so `gitops-deploy`
  * on PATH is a shim onto this checkout's CLI, which is what the image holds.
  */
@@ -9,6 +9,7 @@ import {chmod, cp, mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
+import {missingTool} from '../helpers/tools.js'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {parse} from 'yaml'
 import {execGit} from '../../src/git/exec.js'
@@ -25,6 +26,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gitops-selftest-'))
   const project = join(dir, 'project')
   await cp(join(REPO_ROOT, 'gitlab'), project, {recursive: true})
+  // The mirror carries the committed bundle too: the release image is built from it.
+  for (const f of ['dist/cli.js', 'dist/package.json', 'dist/bundle']) {
+    await cp(join(REPO_ROOT, f), join(project, f), {recursive: true})
+  }
   const git = (args: string[]) =>
     execGit(args, {cwd: project, config: {'user.name': 'Test', 'user.email': 'test@example.com'}})
   await git(['init', '--quiet', '--initial-branch=main'])
@@ -85,6 +90,9 @@ const lines = (out: string, job: string) =>
     .filter(l => new RegExp(`^${job}\\s+> `).test(l))
     .map(l => l.replace(/^\S+\s+> /, '').trimStart())
 
+// Running a job (not --preview/--list) makes gitlab-ci-local rsync the project first.
+const noRsync = missingTool('rsync')
+
 describe('the component project pipeline (gitlab/.gitlab-ci.yml)', () => {
   it('includes every component at $CI_COMMIT_SHA and releases a semver tag with the release keyword', async () => {
     const r = await gcl(['--preview'])
@@ -114,13 +122,30 @@ describe('the component project pipeline (gitlab/.gitlab-ci.yml)', () => {
     expect(when['cli-image-release'] ?? 'never').toBe('never')
   })
 
-  it('checks that every template pins the same CLI version', async () => {
+  it.skipIf(noRsync)('checks that every template pins the same CLI version and defaults to this project\'s image', async () => {
     const r = await gcl(['--force-shell-executor', 'check-version'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(lines(r.stdout, 'check-version')).toContain('templates pin gitops-deploy@0.1.0')
+    expect(lines(r.stdout, 'check-version').join('\n')).toMatch(/templates default to \S+\/acme\/gitops-deploy\/cli:<component version>/)
   })
 
-  it('self-tests promote against a throwaway config repo it creates in the job', async () => {
+  it.skipIf(noRsync)('refuses a release tag that is not the version the templates pin', async () => {
+    const ok = await gcl(['--force-shell-executor', 'check-version', '--variable', 'CI_COMMIT_TAG=0.1.0'])
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+    const bad = await gcl(['--force-shell-executor', 'check-version', '--variable', 'CI_COMMIT_TAG=0.2.0'])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stdout + bad.stderr).toContain('tag 0.2.0 but the templates pin gitops-deploy@0.1.0; bump cli-version first')
+  })
+
+  it.skipIf(noRsync)('the release job names the image and the npm package of the version', async () => {
+    const r = await gcl(['--force-shell-executor', 'release', '--variable', 'CI_COMMIT_TAG=0.1.0'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(lines(r.stdout, 'release').join('\n')).toMatch(
+      /Releasing components 0\.1\.0 \(image \S+\/acme\/gitops-deploy\/cli:0\.1\.0, npm @gitops-deploy\/cli@0\.1\.0\)/
+    )
+  })
+
+  it.skipIf(noRsync)('self-tests promote against a throwaway config repo it creates in the job', async () => {
     const r = await gcl(['--force-shell-executor', 'selftest-promote'])
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const out = lines(r.stdout, 'selftest-promote')
@@ -128,7 +153,7 @@ describe('the component project pipeline (gitlab/.gitlab-ci.yml)', () => {
     expect(out).toContain('GITOPS_PUSHED=false')
   })
 
-  it('self-tests changes -> set-image -> outputs, the dotenv chain', async ({skip}) => {
+  it.skipIf(noRsync)('self-tests changes -> set-image -> outputs, the dotenv chain', async ({skip}) => {
     if (!findCommand('set-image')!.options.some(o => o.name === 'repo')) {
       skip('set-image does not accept --repo yet (remote path not landed)')
     }

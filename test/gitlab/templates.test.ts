@@ -5,7 +5,7 @@ import {parseAllDocuments} from 'yaml'
 import {envInputName} from '../../src/adapters/gitlab/env-inputs.js'
 import {GITLAB_ALIASES, dotenvKey} from '../../src/adapters/gitlab/dotenv.js'
 import {findCommand} from '../../src/commands/registry.js'
-import {REPO_ROOT, TEMPLATES} from './gcl.js'
+import {COMPONENT_PROJECT, REPO_ROOT, TEMPLATES} from './gcl.js'
 
 interface InputSpec {
   type?: 'string' | 'number' | 'boolean' | 'array'
@@ -24,20 +24,26 @@ const GITLAB_ONLY: Record<string, string[]> = {
   changes: ['compare-to'] // only for the rules:changes hidden job
 }
 /** CLI options the components leave out on purpose. */
-const NOT_OFFERED: Record<string, string[]> = {}
+const NOT_OFFERED: Record<string, string[]> = {
+  // Named filters (issue 16) reach the component when its inputs are generated from the option
+  // tables; until then the component offers only the build decision.
+  changes: ['filter', 'filters-file', 'list-files']
+}
 const GLOBAL_KEYWORDS = ['default', 'stages', 'variables', 'workflow', 'include', 'image', 'services', 'cache', 'before_script', 'after_script']
 
 async function template(name: string) {
   const text = await readFile(join(TEMPLATES, name, 'template.yml'), 'utf8')
   const docs = parseAllDocuments(text)
   expect(docs).toHaveLength(2)
-  const header = docs[0].toJS() as {spec: {description?: string; inputs: Record<string, InputSpec | null>}}
+  const header = docs[0].toJS() as {
+    spec: {description?: string; component?: string[]; inputs: Record<string, InputSpec | null>}
+  }
   const body = text.slice(text.indexOf('\n---\n') + 5)
   const jobs = docs[1].toJS() as Record<string, Record<string, unknown>>
   return {text, body, spec: header.spec, inputs: header.spec.inputs as Record<string, InputSpec>, jobs}
 }
 
-const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}
+const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {name: string; version: string}
 
 describe.each(NAMES)('component %s', name => {
   it('has a catalog description and a description for every input', async () => {
@@ -52,8 +58,22 @@ describe.each(NAMES)('component %s', name => {
     const t = await template(name)
     for (const p of PLATFORM) expect(Object.keys(t.inputs)).toContain(p)
     expect(t.inputs['cli-version'].default).toBe(pkg.version)
-    expect(t.inputs['cli-source'].options).toEqual(['npm', 'image', 'local'])
-    expect(String(t.inputs['job-image'].default)).toMatch(/^node:24(-alpine)?$/)
+    expect(t.inputs['cli-source'].options).toEqual(['image', 'npm', 'local'])
+  })
+
+  it("runs by default the CLI image the component project's release published, at the component's version", async () => {
+    const t = await template(name)
+    expect(t.inputs['cli-source'].default).toBe('image')
+    // The component project's registry, not the consumer's ($CI_REGISTRY_IMAGE would be theirs).
+    expect(t.inputs['job-image'].default).toBe(`$CI_REGISTRY/${COMPONENT_PROJECT}/cli:$GITOPS_CLI_TAG`)
+    expect(t.spec.component).toContain('version')
+    expect(t.body).toContain('    GITOPS_CLI_TAG: $[[ component.version ]]\n')
+  })
+
+  it('runs the npm package of package.json, at the exact cli-version, when cli-source is npm', async () => {
+    const t = await template(name)
+    expect(t.body).toContain(`npm) set -- npx --yes --package "${pkg.name}@$GITOPS_CLI_VERSION" -- gitops-deploy ;;`)
+    expect(t.body).not.toMatch(/npx[^\n]*"gitops-deploy@/)
   })
 
   it('declares no global keywords: every top-level key is a job named after job-prefix', async () => {
@@ -135,4 +155,39 @@ describe('gitlab/README.md (the CI/CD Catalog page)', () => {
     }
     for (const alias of Object.values(GITLAB_ALIASES)) expect(readme).toContain(dotenvKey(alias))
   })
+})
+
+describe('gitlab/image/Dockerfile (the CLI image of cli-source image)', async () => {
+  const text = await readFile(join(REPO_ROOT, 'gitlab/image/Dockerfile'), 'utf8')
+  const lines = text.split('\n').filter(l => l.trim() && !l.trim().startsWith('#'))
+
+  it('pins its base image by digest', () => {
+    const from = lines.filter(l => l.startsWith('FROM '))
+    expect(from).toHaveLength(1)
+    expect(from[0]).toMatch(/^FROM node:24-alpine@sha256:[0-9a-f]{64}$/)
+  })
+
+  it('installs nothing from npm and copies only the bundle: entry, dist/package.json, dist/bundle/', () => {
+    expect(text).not.toMatch(/npm (install|i|ci)\b/)
+    const sources = lines.filter(l => l.startsWith('COPY ')).map(l => l.split(/\s+/).slice(-2, -1)[0])
+    expect(sources.sort()).toEqual(['dist/bundle/', 'dist/cli.js', 'dist/package.json'])
+  })
+
+  it('checks --version against the version it is built for, and runs as a non-root user', () => {
+    expect(text).toContain('test "$(gitops-deploy --version)" = "$CLI_VERSION"')
+    const user = lines.filter(l => l.startsWith('USER '))
+    expect(user.length).toBeGreaterThan(0)
+    expect(user.at(-1)).not.toMatch(/^USER (root|0)(:|$)/)
+  })
+})
+
+describe('consumer docs of the CLI source', () => {
+  for (const file of ['docs/gitlab.md', 'gitlab/README.md']) {
+    it(`${file} names the npm package of package.json and vendors the three bundle pieces together`, async () => {
+      const text = await readFile(join(REPO_ROOT, file), 'utf8')
+      expect(text).toContain(`${pkg.name}@`)
+      expect(text).not.toMatch(/npx (--yes )?gitops-deploy@/)
+      for (const piece of ['dist/cli.js', 'dist/package.json', 'dist/bundle/']) expect(text).toContain(piece)
+    })
+  }
 })

@@ -1,3 +1,6 @@
+import {mkdtemp, readFile, rm} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {exampleFiles} from '../helpers/git-fixtures.js'
 import {TOKEN, exampleRepo, cli, type ExampleRepo} from './helpers.js'
@@ -233,6 +236,33 @@ describe('promote --mode push (real git, file://)', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/^dry run: would promote dev -> staging on main; nothing pushed/)
     expect(await repo.head()).toBe(head)
+  })
+
+  it('outputs changed/commit as action.yml documents them: dry run, push, then nothing left', async () => {
+    repo = await exampleRepo()
+    const dir = await mkdtemp(join(tmpdir(), 'gitops-promote-out-'))
+    try {
+      const outputs = async (...args: string[]) => {
+        const file = join(dir, 'out.env')
+        const r = await promotePush('--from', 'dev', '--next', '--dotenv', file, ...args)
+        expect(r.code, r.stderr).toBe(0)
+        return Object.fromEntries(
+          (await readFile(file, 'utf8'))
+            .trim()
+            .split('\n')
+            .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])
+        )
+      }
+      // A dry run that would change files: changed, but no commit (not the base sha).
+      expect(await outputs('--dry-run')).toMatchObject({GITOPS_CHANGED: 'true', GITOPS_COMMIT: ''})
+      const pushed = await outputs()
+      expect(pushed).toMatchObject({GITOPS_CHANGED: 'true', GITOPS_PUSHED: 'true'})
+      expect(pushed.GITOPS_COMMIT).toBe(await repo.head())
+      // Nothing left to promote: unchanged, and no commit although the branch has a tip.
+      expect(await outputs()).toMatchObject({GITOPS_CHANGED: 'false', GITOPS_COMMIT: ''})
+    } finally {
+      await rm(dir, {recursive: true, force: true})
+    }
   })
 
   it('validates flags before touching the network', async () => {

@@ -1,9 +1,9 @@
-import {execFileSync} from 'node:child_process'
 import {cpSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {kubectlRenderer, maskSecrets} from '../../src/promote/render.js'
+import {missingTool} from '../helpers/tools.js'
 
 describe('secret masking', () => {
   it('replaces Secret values with a hash and leaves other documents byte for byte', () => {
@@ -19,16 +19,9 @@ describe('secret masking', () => {
   })
 })
 
-const hasKubectl = (() => {
-  try {
-    execFileSync('kubectl', ['version', '--client'], {stdio: 'ignore'})
-    return true
-  } catch {
-    return false
-  }
-})()
+const noKubectl = missingTool('kubectl')
 
-describe.skipIf(!hasKubectl)('kubectl kustomize renderer (skipped: kubectl not on PATH)', () => {
+describe.skipIf(noKubectl)('kubectl kustomize renderer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gitops-render-'))
   cpSync(new URL('../../examples/config-repo', import.meta.url), dir, {recursive: true})
   afterAll(() => rmSync(dir, {recursive: true, force: true}))

@@ -1,12 +1,15 @@
 import {parseArgs} from 'node:util'
 import {writeFileSync} from 'node:fs'
-import {errorMessage, exitCodeOf, UsageError} from '../../core/errors.js'
+import {errorLine, errorMessage, exitCodeOf, UsageError} from '../../core/errors.js'
 import {Redactor} from '../../core/redact.js'
 import type {Platform} from '../../platform/port.js'
 import type {CommandDefinition, Env, InputReader} from '../../commands/types.js'
 import {commands, findCommand} from '../../commands/registry.js'
 import {dotenvReport} from '../gitlab/dotenv.js'
+import {VERSION} from '../../version.js'
 import {withEnvInputs} from '../gitlab/env-inputs.js'
+import {nameInputs} from '../input-names.js'
+import {githubRunFromEnv} from './github-event.js'
 
 export interface CliIo {
   stdout: (s: string) => void
@@ -69,7 +72,14 @@ function readerFor(
   def: CommandDefinition,
   args: string[],
   env: Env = {}
-): {input: InputReader; json: boolean; dotenv?: string; help: boolean} {
+): {
+  input: InputReader
+  json: boolean
+  dotenv?: string
+  help: boolean
+  /** With --env-inputs: the options given as flags (the rest came from GITOPS_INPUT_*). */
+  envInputs?: ReadonlySet<string>
+} {
   const options: Record<string, {type: 'string' | 'boolean'; multiple?: boolean; short?: string}> =
     {}
   for (const o of def.options) {
@@ -109,7 +119,10 @@ function readerFor(
     input: values['env-inputs'] === true ? withEnvInputs(input, def.options, env) : input,
     json: values.json === true,
     dotenv: values.dotenv as string | undefined,
-    help: values.help === true
+    help: values.help === true,
+    ...(values['env-inputs'] === true
+      ? {envInputs: new Set(Object.keys(values).filter(k => values[k] !== undefined))}
+      : {})
   }
 }
 
@@ -142,13 +155,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )
     return 2
   }
+  let parsed: ReturnType<typeof readerFor> | undefined
   try {
-    const parsed = readerFor(def, rest, io.env)
+    parsed = readerFor(def, rest, io.env)
     if (parsed.help) {
       io.stdout(usage(def))
       return 0
     }
-    const settings = def.settings(parsed.input, io.env, platform)
+    const settings = def.settings(
+      parsed.input,
+      io.env,
+      platform,
+      githubRunFromEnv(io.env, platform)
+    )
     const result = await def.run(settings, platform)
     if (parsed.json) io.stdout(redactor.redact(JSON.stringify(def.json(result), null, 2)) + '\n')
     else {
@@ -166,9 +185,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     return def.exitCode?.(result) ?? 0
   } catch (e) {
-    const message = redactor.redact(errorMessage(e)).split('\n')
+    let text = redactor.redact(errorMessage(e))
+    // In a GitLab job (--env-inputs) the user set component inputs, not flags: name those.
+    if (parsed?.envInputs) text = nameInputs(text, def.options, parsed.envInputs)
+    const message = text.split('\n')
     io.stderr(
-      `error: ${message[0]}\n${message
+      `error: ${errorLine(message[0])}\n${message
         .slice(1)
         .map(l => `  ${l}\n`)
         .join('')}`
@@ -178,6 +200,3 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return exitCodeOf(e)
   }
 }
-
-declare const __VERSION__: string | undefined
-const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev'
