@@ -29,7 +29,7 @@ import {
   remoteSummary,
   type RemoteReport
 } from '../delivery/report.js'
-import {argoAppEdit, planManifest, type ManifestOutcome} from '../edits/argo-app.js'
+import {argoAppEdit, type ManifestOutcome} from '../edits/argo-app.js'
 import {checkRelative} from '../edits/workspace.js'
 import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
 import {defineCommand} from './types.js'

@@ -1,8 +1,6 @@
 import {resolve} from 'node:path'
 import {
-  planEdits,
   setImageEdit,
-  writeEdits,
   type EditOutcome,
   type EditRequest,
   type FileEdit
