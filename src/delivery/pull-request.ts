@@ -332,6 +332,8 @@ async function attemptApi(
 ): Promise<PrLifecycleResult> {
   const {api} = t
   const {log} = input
+  // A retry after a lost race waits for the write pacing before it reads the tips, not after.
+  await api.writeSlot?.()
   const baseTip = await api.branchHead(base)
   if (!baseTip) {
     throw new OperationError(

@@ -79,12 +79,16 @@ export class GitHubForge implements Forge {
   private readonly owner: string
   private readonly repo: string
 
+  /** GitHub's recommended gap between two writes of one client (1 s), in this client's time unit. */
+  readonly writeIntervalMs: number
+
   constructor(private readonly options: GitHubForgeOptions) {
     const [owner, repo] = options.repoPath.split('/')
     this.owner = owner
     this.repo = repo
     const retries = options.rateLimitRetries ?? 3
     const ms = options.msPerSecond ?? 1000
+    this.writeIntervalMs = Math.round(ms)
     const log = options.log
     const limit =
       (kind: string) =>
