@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {forgeProvider} from '../forge/registry.js'
 import {OperationError, UsageError, errorMessage} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {
@@ -155,12 +156,12 @@ export type PrLifecycleResult =
  */
 export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecycleResult> {
   const {forge, log} = input
-  if (input.teamReviewers?.length && forge.kind === 'gitlab') {
+  if (input.teamReviewers?.length && !forgeProvider(forge.kind).capabilities.teamReviewers) {
     throw new UsageError(
       `GitLab has no team reviewers (${input.teamReviewers.join(', ')}); list the members with --reviewers instead`
     )
   }
-  if (input.autoMerge === 'rebase' && forge.kind === 'gitlab') {
+  if (input.autoMerge === 'rebase' && !forgeProvider(forge.kind).capabilities.rebaseAutoMerge) {
     throw new UsageError(
       'GitLab takes the merge method from the project (Settings > Merge requests > Merge method); use --auto-merge merge or squash'
     )

@@ -1,6 +1,6 @@
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {Redactor} from '../../src/core/redact.js'
-import {GitHubForge} from '../../src/forge/github.js'
+import {GitHubForge} from '../../src/forge/github/pulls.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {
   BRANCH_TRAILER,

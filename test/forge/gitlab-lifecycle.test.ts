@@ -1,5 +1,5 @@
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {GitLabForge} from '../../src/forge/gitlab.js'
+import {GitLabForge} from '../../src/forge/gitlab/pulls.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {runPrLifecycle, type PrLifecycleInput} from '../../src/delivery/pull-request.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'

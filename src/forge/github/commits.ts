@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import type {GitHubForge} from './github.js'
+import type {GitHubForge} from './pulls.js'
 import {
   entryKind,
   type BranchApi,
@@ -9,7 +9,7 @@ import {
   type RepoApi,
   type TreeEntry,
   type Verification
-} from './repo-api.js'
+} from '../repo-api.js'
 
 /** Commits per compare page, and pages read before the list counts as cut short. */
 const COMPARE_PAGE = 100

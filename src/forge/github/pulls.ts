@@ -2,14 +2,14 @@ import {Octokit} from '@octokit/rest'
 import {retry} from '@octokit/plugin-retry'
 import {throttling} from '@octokit/plugin-throttling'
 import Bottleneck from 'bottleneck'
-import {OperationError, errorMessage} from '../core/errors.js'
+import {OperationError, errorMessage} from '../../core/errors.js'
 import {
   PullRequestExistsError,
   type CreatePullRequestInput,
   type Forge,
   type MergeMethod,
   type PullRequest
-} from './forge.js'
+} from '../forge.js'
 
 const ThrottledOctokit = Octokit.plugin(retry, throttling)
 type Client = InstanceType<typeof ThrottledOctokit>
