@@ -11,6 +11,7 @@ import {
   DELIVERY_OUTPUTS,
   PR_OPTIONS,
   readDelivery,
+  rootOption,
   type DeliverySettings
 } from '../delivery/options.js'
 import {
@@ -43,14 +44,7 @@ export const setChartVersionCommand = defineCommand<SetChartVersionSettings, Set
     description:
       "Set a Helm chart's version in a Chart.yaml or a kustomization's helmCharts, byte-preserving, by push or pull request",
     options: [
-      {
-        name: 'root',
-        short: 'C',
-        type: 'string',
-        cliOnly: true,
-        default: '.',
-        description: 'without --repo: the checkout the file is edited in'
-      },
+      rootOption('without --repo: the checkout the file is edited in'),
       {
         name: 'file',
         type: 'string',

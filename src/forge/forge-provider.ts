@@ -3,14 +3,11 @@
  * once in forge/registry.ts. Nothing outside forge/ asks which forge it is
  * talking to; it asks the record.
  */
-import type {Forge} from './forge.js'
+import type {Forge, ForgeLog as ForgeLogSink} from './forge.js'
 import type {ForgeTarget, ProviderKind} from './provider.js'
 import type {BranchApi, Verification} from './repo-api.js'
 
-export interface ForgeLogSink {
-  debug(message: string): void
-  warning(message: string): void
-}
+export type {ForgeLog as ForgeLogSink} from './forge.js'
 
 export interface ForgeProvider {
   kind: ProviderKind

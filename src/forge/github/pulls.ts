@@ -14,10 +14,9 @@ import {
 const ThrottledOctokit = Octokit.plugin(retry, throttling)
 type Client = InstanceType<typeof ThrottledOctokit>
 
-export interface ForgeLog {
-  debug(message: string): void
-  warning(message: string): void
-}
+import type {ForgeLog} from '../forge.js'
+
+export type {ForgeLog}
 
 export interface GitHubForgeOptions {
   apiUrl: string

@@ -7,7 +7,7 @@ import {
   type MergeMethod,
   type PullRequest
 } from '../forge.js'
-import type {ForgeLog} from '../github/pulls.js'
+import type {ForgeLog} from '../forge.js'
 import {gitLabStatusFix} from './status.js'
 
 export interface GitLabForgeOptions {
