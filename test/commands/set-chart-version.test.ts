@@ -7,7 +7,7 @@ import {GitHubDouble} from '../doubles/github-double.js'
 import {cli} from '../helpers/cli.js'
 import {projectRepo, tempDir, type ProjectRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
-import {APP_TOKEN} from '../transport/helpers.js'
+import {APP_TOKEN} from '../delivery/helpers.js'
 
 const CHART = `# The web chart
 apiVersion: v2

@@ -17,7 +17,7 @@ import {
   tagOf,
   transportRepo,
   type TransportRepo
-} from '../transport/helpers.js'
+} from './helpers.js'
 
 /**
  * --mode pr with the API transport: the PR branch commit is made by the

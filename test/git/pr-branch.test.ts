@@ -18,7 +18,7 @@ import {
   tagOf,
   transportRepo,
   type TransportRepo
-} from '../transport/helpers.js'
+} from '../delivery/helpers.js'
 
 /**
  * The PR branch's git runs on the same hardened config as the push path: a

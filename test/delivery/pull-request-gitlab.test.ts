@@ -4,7 +4,7 @@ import {parseMarker} from '../../src/forge/pr-body.js'
 import {runPrLifecycle, type PrLifecycleInput} from '../../src/delivery/pull-request.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import type {BareRepo} from '../helpers/git-fixtures.js'
-import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from './helpers.js'
+import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from '../forge/helpers.js'
 
 let repo: BareRepo
 let gl: GitLabDouble
