@@ -3,6 +3,7 @@ import {isAbsolute, join} from 'node:path'
 import {OperationError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit, GitError, type GitOutput} from '../git/exec.js'
+import {HARDENED_CONFIG} from '../git/git.js'
 import type {FileChange} from './filter.js'
 
 /**
@@ -19,8 +20,10 @@ export interface HistoryContext {
   log?: (message: string) => void
 }
 
-// Our own fetches must not start a gc/maintenance run in the user's checkout.
+// The one hardened git config (no hooks, no autocrlf, …), and our own fetches must not start a
+// gc/maintenance run in the user's checkout.
 const CONFIG = {
+  ...HARDENED_CONFIG,
   'gc.auto': '0',
   'maintenance.auto': 'false',
   'fetch.recurseSubmodules': 'false',

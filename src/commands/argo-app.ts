@@ -15,6 +15,7 @@ import {
   DELIVERY_OPTIONS,
   DELIVERY_OUTPUTS,
   PR_OPTIONS,
+  rootOption,
   readDelivery,
   type DeliverySettings
 } from '../delivery/options.js'
@@ -29,7 +30,7 @@ import {
   remoteSummary,
   type RemoteReport
 } from '../delivery/report.js'
-import {argoAppEdit, planManifest, type ManifestOutcome} from '../edits/argo-app.js'
+import {argoAppEdit, type ManifestOutcome} from '../edits/argo-app.js'
 import {checkRelative} from '../edits/workspace.js'
 import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
 import {defineCommand} from './types.js'
@@ -83,14 +84,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
   description:
     'Write an Argo CD Application manifest into the config repo (app-of-apps), byte-preserving, by push or pull request',
   options: [
-    {
-      name: 'root',
-      short: 'C',
-      type: 'string',
-      cliOnly: true,
-      default: '.',
-      description: 'without --repo: the checkout the manifest is written in'
-    },
+    rootOption('without --repo: the checkout the manifest is written in'),
     {
       name: 'manifest',
       type: 'string',

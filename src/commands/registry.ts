@@ -4,6 +4,7 @@ import {promoteCommand} from './promote.js'
 import {argoUpsertCommand} from './argo-upsert.js'
 import {changesCommand} from './changes.js'
 import {argoAppCommand} from './argo-app.js'
+import {setChartVersionCommand} from './set-chart-version.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandDefinition<any, any>[] = [
@@ -11,7 +12,8 @@ export const commands: CommandDefinition<any, any>[] = [
   promoteCommand,
   argoUpsertCommand,
   changesCommand,
-  argoAppCommand
+  argoAppCommand,
+  setChartVersionCommand
 ]
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

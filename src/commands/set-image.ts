@@ -1,8 +1,6 @@
 import {resolve} from 'node:path'
 import {
-  planEdits,
   setImageEdit,
-  writeEdits,
   type EditOutcome,
   type EditRequest,
   type FileEdit
@@ -14,6 +12,7 @@ import {
   DELIVERY_OPTIONS,
   DELIVERY_OUTPUTS,
   PR_OPTIONS,
+  rootOption,
   readDelivery,
   type DeliverySettings,
   type PushDelivery
@@ -73,14 +72,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   description:
     'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
   options: [
-    {
-      name: 'root',
-      short: 'C',
-      type: 'string',
-      cliOnly: true,
-      default: '.',
-      description: 'directory all paths are relative to; nothing outside it is read or written'
-    },
+    rootOption('directory all paths are relative to; nothing outside it is read or written'),
     {
       name: 'path',
       type: 'list',

@@ -1,11 +1,10 @@
 import type {Env} from '../platform/inputs.js'
 import {UsageError, errorMessage} from '../core/errors.js'
-import {GitHubForge, type ForgeLog} from '../forge/github.js'
+import type {ForgeLogSink as ForgeLog} from '../forge/forge-provider.js'
+import {forgeProvider} from '../forge/registry.js'
 import {resolveForge, type ForgeTarget} from '../forge/provider.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {OptionSpec, OutputSpec} from '../platform/inputs.js'
-import {GitHubRepoApi} from '../forge/github-commits.js'
-import {GitLabRepoApi} from '../forge/gitlab-commits.js'
 import {
   TRANSPORT_CHOICES,
   type BranchApi,
@@ -101,7 +100,7 @@ export function selectTransport(input: {
     }
     return {kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}`}
   }
-  const name = target.kind === 'github' ? 'GitHub' : 'GitLab'
+  const name = forgeProvider(target.kind).name
   return {
     kind: 'api',
     reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
@@ -110,29 +109,19 @@ export function selectTransport(input: {
   }
 }
 
+/** The commit API client of the chosen forge. */
 export function repoApiFor(
   decision: Extract<TransportDecision, {kind: 'api'}>,
   log: ForgeLog,
   /** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
   msPerSecond?: number
 ): BranchApi {
-  const {target, token} = decision
-  const where = `${target.apiUrl} (${target.repoPath})`
-  if (target.kind === 'github') {
-    return new GitHubRepoApi(
-      new GitHubForge({apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond}),
-      where
-    )
-  }
-  return new GitLabRepoApi({apiUrl: target.apiUrl, project: target.repoPath, token})
-}
-
-/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
-export function unsignedGitHubTokenKind(token: string): string | undefined {
-  if (token.startsWith('github_pat_')) return 'a fine-grained personal access token'
-  if (token.startsWith('ghp_')) return 'a classic personal access token'
-  if (token.startsWith('gho_')) return 'an OAuth app token'
-  return undefined
+  return forgeProvider(decision.target.kind).commits(
+    decision.target,
+    decision.token,
+    log,
+    msPerSecond
+  )
 }
 
 export function describeTransport(kind: TransportKind, reason: string): string {

@@ -89,6 +89,11 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
   }
 ]
 
+/** -C: where the edit is written without --repo (set-image, argo-app, set-chart-version). */
+export function rootOption(description: string): OptionSpec {
+  return {name: 'root', short: 'C', type: 'string', cliOnly: true, default: '.', description}
+}
+
 /** What only a pull request has. */
 export const PR_OPTIONS: OptionSpec[] = [
   {

@@ -5,8 +5,7 @@ import type {Platform} from '../platform/port.js'
 import {openTransport, verificationFailureText} from './push.js'
 import type {TransportSettings} from './choose-transport.js'
 import type {Forge} from '../forge/forge.js'
-import {GitHubForge} from '../forge/github.js'
-import {GitLabForge} from '../forge/gitlab.js'
+import {forgeProvider} from '../forge/registry.js'
 import type {PrApiTransport, PrLifecycleInput} from './pull-request.js'
 import {resolveForge} from '../forge/provider.js'
 
@@ -40,9 +39,7 @@ export function openForge(target: ForgeTarget, platform: Platform): OpenForge {
     env: target.env
   })
   const log = {debug: (m: string) => platform.debug(m), warning: (m: string) => platform.warning(m)}
-  const options = {apiUrl: resolved.apiUrl, repoPath: resolved.repoPath, token, log}
-  const forge: Forge =
-    resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options)
+  const forge: Forge = forgeProvider(resolved.kind).pulls(resolved, token, log)
   return {forge, repoUrl: remote.url, gitConfig: auth.config}
 }
 
@@ -78,7 +75,8 @@ export function prTransport(
       explicit: opened.explicit,
       requireVerified,
       // GitHub says whether it signed for one request; GitLab only when asked.
-      checkVerification: requireVerified || opened.provider === 'github',
+      checkVerification:
+        requireVerified || forgeProvider(opened.provider).capabilities.cheapVerification,
       verificationFailure: (commit, branch, v) =>
         verificationFailureText(opened.provider, commit, branch, v),
       onFallback: reason => platform.warning(`transport: falling back to git: ${reason}`),

@@ -2,17 +2,26 @@ import {createHash} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {forgeProvider} from '../forge/registry.js'
 import {OperationError, UsageError, errorMessage} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
-import {execGit, GitError, type GitExecOptions, type GitOutput} from '../git/exec.js'
-import {classifyPush, classifyRemoteFailure, isTransient} from '../git/push-result.js'
-import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
+import {
+  LeaseLost,
+  branchCommits,
+  fetchTips,
+  prBranchGit,
+  pushWithLease,
+  remoteTips,
+  treeOf,
+  type PrGit,
+  type RemoteRetry
+} from '../git/pr-branch.js'
+import {DEFAULT_BACKOFF, type Backoff} from '../core/backoff.js'
 import {apiUnusable, requireVerifiedNeedsApi} from './push.js'
 import {
   RemoteView,
   TransportUnavailable,
   type BranchApi,
-  type BranchCommit,
   type Comparison,
   type FileWrite,
   type TransportKind,
@@ -138,21 +147,6 @@ export type PrLifecycleResult =
       changes: PrChange[]
     } & PrTransportFacts)
 
-class LeaseLost extends Error {}
-
-/** A git read kept failing transiently through the whole budget; never worth a fall-back. */
-class ServerFailing extends OperationError {}
-
-/** What the git reads and the push need to retry transient failures. */
-interface RemoteRetry {
-  url: string
-  attempts: number
-  backoff: Backoff
-  log: PrLog
-  /** Closing advice when the server keeps failing. */
-  fix: string
-}
-
 /**
  * Create-or-update one pull request whose branch holds exactly "base tip +
  * this edit". Every step is safe to repeat: the branch name is a function of
@@ -162,12 +156,12 @@ interface RemoteRetry {
  */
 export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecycleResult> {
   const {forge, log} = input
-  if (input.teamReviewers?.length && forge.kind === 'gitlab') {
+  if (input.teamReviewers?.length && !forgeProvider(forge.kind).capabilities.teamReviewers) {
     throw new UsageError(
       `GitLab has no team reviewers (${input.teamReviewers.join(', ')}); list the members with --reviewers instead`
     )
   }
-  if (input.autoMerge === 'rebase' && forge.kind === 'gitlab') {
+  if (input.autoMerge === 'rebase' && !forgeProvider(forge.kind).capabilities.rebaseAutoMerge) {
     throw new UsageError(
       'GitLab takes the merge method from the project (Settings > Merge requests > Merge method); use --auto-merge merge or squash'
     )
@@ -208,7 +202,15 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
           return {...r, transport: 'api', transportReason: api.reason}
         }
         dir ??= await mkdtemp(join(tmpdir(), 'gitops-deploy-pr-'))
-        const r = await attemptOnce(repoGit(dir, input), retry, dir, input, base, branch, existing)
+        const r = await attemptOnce(
+          prBranchGit(dir, input),
+          retry,
+          dir,
+          input,
+          base,
+          branch,
+          existing
+        )
         return {...r, transport: 'git', transportReason: gitReason}
       } catch (e) {
         if (e instanceof TransportUnavailable && api) {
@@ -238,25 +240,8 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
   }
 }
 
-type Git = (args: string[], extra?: Partial<GitExecOptions>) => Promise<string>
-
-function repoGit(dir: string, input: PrLifecycleInput): Git {
-  return async (args, extra) => {
-    const out = await execGit(args, {
-      cwd: dir,
-      config: {...input.gitConfig, ...extra?.config},
-      redactor: input.redactor,
-      timeoutMs: input.timeoutMs ?? 120_000,
-      ...(extra?.input !== undefined ? {input: extra.input} : {}),
-      ...(extra?.allowFailure ? {allowFailure: true} : {}),
-      ...(extra?.env ? {env: extra.env} : {})
-    })
-    return out.stdout
-  }
-}
-
 async function attemptOnce(
-  git: Git,
+  git: PrGit,
   retry: RemoteRetry,
   dir: string,
   input: PrLifecycleInput,
@@ -348,6 +333,8 @@ async function attemptApi(
 ): Promise<PrLifecycleResult> {
   const {api} = t
   const {log} = input
+  // A retry after a lost race waits for the write pacing before it reads the tips, not after.
+  await api.writeSlot?.()
   const baseTip = await api.branchHead(base)
   if (!baseTip) {
     throw new OperationError(
@@ -521,107 +508,6 @@ async function finishPullRequest(
   return {operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes}
 }
 
-/**
- * Runs a git read (ls-remote, fetch) again while it fails transiently (5xx,
- * dropped connection, our own timeout), with the push path's jittered
- * backoff and up to the lifecycle's attempts. Other failures go through as
- * they are; a budget used up becomes a ServerFailing naming cause and fix.
- */
-async function remoteRead(git: Git, retry: RemoteRetry, what: string, args: string[]) {
-  for (let tries = 1; ; tries++) {
-    const started = Date.now()
-    try {
-      return await git(args)
-    } catch (e) {
-      if (!(e instanceof GitError)) throw e
-      const failure = classifyRemoteFailure(e.output.stderr, e.timedOut)
-      if (!isTransient(failure)) throw e
-      if (tries >= retry.attempts) {
-        throw new ServerFailing(
-          `could not ${what} from ${retry.url}: the server kept failing after ${plural(tries, 'attempt')} (${oneLine(failure.detail)}); nothing was pushed and no pull request was created or changed. ${retry.fix}`
-        )
-      }
-      const delay = backoffDelay(tries, retry.backoff, Date.now() - started)
-      retry.log.info(
-        `${what} failed (${oneLine(failure.detail)}); attempt ${tries + 1} of ${retry.attempts} in ${delay} ms`
-      )
-      await pause(retry.backoff, delay)
-    }
-  }
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
-}
-
-function oneLine(text: string): string {
-  return text.split('\n').filter(Boolean).slice(-2).join(' | ')
-}
-
-async function remoteTips(
-  git: Git,
-  retry: RemoteRetry,
-  branches: string[]
-): Promise<Map<string, string>> {
-  const out = await remoteRead(git, retry, `look up ${branches.join(' and ')}`, [
-    'ls-remote',
-    '--',
-    retry.url,
-    ...branches.map(b => `refs/heads/${b}`)
-  ])
-  const tips = new Map<string, string>()
-  for (const line of out.split('\n')) {
-    const [sha, ref] = line.split('\t')
-    if (sha && ref?.startsWith('refs/heads/')) tips.set(ref.slice('refs/heads/'.length), sha)
-  }
-  return tips
-}
-
-async function fetchTips(
-  git: Git,
-  retry: RemoteRetry,
-  base: string,
-  branch: string | undefined
-): Promise<void> {
-  // Re-initialising an existing repository is harmless, so retries need no special case.
-  await git(['init', '-q'])
-  const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`
-  const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none']
-  // The edit needs the base tip only, however long its history.
-  const url = retry.url
-  await remoteRead(git, retry, `fetch ${base}`, [...fetch, '--depth=1', '--', url, baseSpec])
-  if (!branch) return
-  const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`
-  try {
-    // The head's own commits and nothing below them: the server stops at every commit the base
-    // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
-    await remoteRead(git, retry, `fetch ${branch}`, [
-      ...fetch,
-      `--shallow-exclude=refs/heads/${base}`,
-      '--',
-      url,
-      headSpec
-    ])
-  } catch (e) {
-    // A failing server is not a missing feature: falling back would only fail again.
-    if (e instanceof ServerFailing) throw e
-    // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
-    // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
-    await remoteRead(git, retry, `fetch ${base} and ${branch}`, [
-      ...fetch,
-      '--unshallow',
-      '--',
-      url,
-      baseSpec,
-      headSpec
-    ])
-  }
-}
-
-async function treeOf(git: Git, rev: string): Promise<string> {
-  return (await git(['rev-parse', `${rev}^{tree}`])).trim()
-}
-
 /** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */
 export function trailerValues(message: string, key: string): string[] {
   const paragraphs = message.replace(/\s+$/, '').split(/\n[ \t]*\n/)
@@ -632,22 +518,6 @@ export function trailerValues(message: string, key: string): string[] {
     .map(l => /^([A-Za-z0-9-]+)[ \t]*:[ \t]*(.*)$/.exec(l))
     .filter(m => m !== null && m[1].toLowerCase() === wanted)
     .flatMap(m => m![2].split(',').map(v => v.trim()))
-}
-
-async function branchCommits(git: Git, base: string, headTip: string): Promise<BranchCommit[]> {
-  const out = await git([
-    'log',
-    '--format=%H%x1f%an <%ae>%x1f%B%x1e',
-    `refs/remotes/origin/${base}..${headTip}`
-  ])
-  return out
-    .split('\x1e')
-    .map(r => r.replace(/^\n+/, ''))
-    .filter(r => r.trim())
-    .map(r => {
-      const [sha, author, message] = r.split('\x1f')
-      return {sha, author, message: message ?? ''}
-    })
 }
 
 /**
@@ -680,109 +550,4 @@ function refuseForeignCommits(
     `${where} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
       `they would be lost, so nothing was pushed. ${fix}`
   )
-}
-
-/**
- * Pushes `commit` to the PR branch only if the branch is still at `expected`
- * (absent: must not exist). A transient failure leaves the outcome unknown,
- * so the branch is asked first: our commit there means it landed, another
- * tip means someone else moved it (LeaseLost: re-plan, re-check their
- * commits), the old tip means nothing happened and the same lease is safe to
- * push again.
- */
-async function pushWithLease(
-  git: Git,
-  retry: RemoteRetry,
-  commit: string,
-  branch: string,
-  expected: string | undefined
-): Promise<void> {
-  const {url, log} = retry
-  const ref = `refs/heads/${branch}`
-  // An empty expected value means "must not exist yet", so two first runs cannot both create the branch.
-  const lease = `--force-with-lease=${ref}:${expected ?? ''}`
-  for (let tries = 1; ; tries++) {
-    const started = Date.now()
-    const result = await execPush(git, [
-      'push',
-      '--porcelain',
-      lease,
-      '--',
-      url,
-      `${commit}:${ref}`
-    ])
-    if (result.ok) return
-    const text = result.text
-    // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
-    const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text)
-    if (/remote rejected/i.test(text) && !raced) {
-      const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server'
-      throw new OperationError(
-        `the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`
-      )
-    }
-    if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
-      throw new LeaseLost(text)
-    const classified = result.output ? classifyPush(result.output) : undefined
-    if (
-      classified?.kind !== 'error' ||
-      (classified.reason !== 'transient' && classified.reason !== 'network')
-    ) {
-      throw new OperationError(
-        `git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`
-      )
-    }
-    const transient = classified.reason === 'transient'
-    // Only the server knows whether the push landed: ask before anything else.
-    let now: string | undefined
-    try {
-      now = (await remoteTips(git, retry, [branch])).get(branch)
-    } catch (e) {
-      throw new OperationError(
-        `git push of ${branch} to ${url} failed (${oneLine(classified.detail)}) and the server could not be asked whether the branch moved (${errorMessage(e)}); re-run the job: it picks up whatever this run left on ${branch}`
-      )
-    }
-    if (now === commit) {
-      log.info(
-        `the push of ${branch} landed although its answer was lost (${oneLine(classified.detail)})`
-      )
-      return
-    }
-    if (now !== expected) {
-      throw new LeaseLost(
-        `${branch} moved to ${now?.slice(0, 12) ?? '(deleted)'} while our push failed (${oneLine(classified.detail)})`
-      )
-    }
-    const state = `${branch} is still ${expected ? `at ${expected.slice(0, 12)}` : 'absent'}, so nothing was changed`
-    if (!transient) {
-      throw new OperationError(
-        `git push of ${branch} to ${url} failed: the connection was lost (${oneLine(classified.detail)}); ${state}. Check the URL, network and proxy, then re-run`
-      )
-    }
-    if (tries >= retry.attempts) {
-      throw new OperationError(
-        `git push of ${branch} to ${url} failed after ${plural(tries, 'attempt')}: the server kept failing (${oneLine(classified.detail)}); ${state} and no pull request was created or changed. ${retry.fix}`
-      )
-    }
-    const delay = backoffDelay(tries, retry.backoff, Date.now() - started)
-    log.info(
-      `git push of ${branch} failed (${oneLine(classified.detail)}); ${state}; attempt ${tries + 1} of ${retry.attempts} in ${delay} ms with the same lease`
-    )
-    await pause(retry.backoff, delay)
-  }
-}
-
-async function execPush(
-  git: Git,
-  args: string[]
-): Promise<{ok: boolean; text: string; output?: GitOutput}> {
-  try {
-    await git(args)
-    return {ok: true, text: ''}
-  } catch (e) {
-    if (e instanceof GitError) {
-      return {ok: false, text: `${e.output.stdout}\n${e.output.stderr}`, output: e.output}
-    }
-    return {ok: false, text: errorMessage(e)}
-  }
 }

@@ -121,6 +121,8 @@ export async function apiWrite<O extends PlanOutcome>(
           `API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`
         )
         await pause(backoff, delay)
+        // The write slot first, then the tip: a tip read before the pacing wait is stale by the time we write.
+        await api.writeSlot?.()
         const next = await api.branchHead(branch)
         if (!next) {
           throw new OperationError(

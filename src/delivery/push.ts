@@ -8,10 +8,11 @@ import type {ApiPlanner, PlanOutcome, Planner} from '../edits/edit.js'
 import type {Platform} from '../platform/port.js'
 import {apiWrite} from './push-api.js'
 import type {ProviderKind} from '../forge/provider.js'
+import {forgeProvider} from '../forge/registry.js'
+import {GITHUB_VERIFIED_FIX} from '../forge/github/index.js'
 import {
   repoApiFor,
   selectTransport,
-  unsignedGitHubTokenKind,
   type TransportDecision,
   type TransportSettings
 } from './choose-transport.js'
@@ -84,9 +85,6 @@ export function transportReport(r: {
   }
 }
 
-const GITHUB_VERIFIED_FIX =
-  "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those"
-
 export type OpenedTransport =
   | {kind: 'git'; reason: string}
   | {kind: 'api'; reason: string; api: BranchApi; provider: ProviderKind; explicit: boolean}
@@ -134,17 +132,16 @@ export function openTransport(input: OpenTransportInput): OpenedTransport {
     return decision
   }
   platform.setSecret(decision.token)
-  if (requireVerified && decision.target.kind === 'github') {
-    const unsigned = unsignedGitHubTokenKind(decision.token)
-    if (unsigned) {
-      throw new UsageError(
-        `--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`
-      )
-    }
+  const forge = forgeProvider(decision.target.kind)
+  const unsigned = requireVerified ? forge.unsignedTokenKind(decision.token) : undefined
+  if (unsigned) {
+    throw new UsageError(
+      `--require-verified: GITOPS_TOKEN is ${unsigned}, and ${forge.name} does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`
+    )
   }
-  if (input.authorGiven && decision.target.kind === 'github') {
+  if (input.authorGiven && !forge.capabilities.apiCommitAuthor) {
     platform.warning(
-      "--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit"
+      `--author does not apply to API commits on ${forge.name}: createCommitOnBranch has no author field, the token's identity authors the commit`
     )
   }
   platform.debug(`transport: api (${decision.reason})`)
@@ -182,9 +179,7 @@ export function verificationFailureText(
   branch: string,
   verification: Verification | undefined
 ): string {
-  return provider === 'github'
-    ? `commit ${commit} landed on ${branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
-    : `commit ${commit} landed on ${branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`
+  return forgeProvider(provider).verificationAdvice(commit, branch, verification)
 }
 
 /**
@@ -212,7 +207,8 @@ export async function transportWrite<O extends PlanOutcome>(
         maxAttempts: input.maxAttempts,
         dryRun: input.dryRun,
         // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
-        checkVerification: requireVerified || opened.provider === 'github',
+        checkVerification:
+          requireVerified || forgeProvider(opened.provider).capabilities.cheapVerification,
         log: m => platform.info(m),
         debug: m => platform.debug(m),
         backoff: input.backoff
@@ -258,8 +254,4 @@ export async function transportWrite<O extends PlanOutcome>(
     backoff: input.backoff
   })
   return {...result, transport: 'git', transportReason: gitReason}
-}
-
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1)
 }

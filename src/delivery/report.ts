@@ -4,7 +4,8 @@
  * same facts the same way; the command adds only its own lines.
  */
 import type {PrLifecycleResult} from './pull-request.js'
-import {commitUrl, displayUrl} from '../git/remote-url.js'
+import {commitUrl} from '../forge/registry.js'
+import {displayUrl} from '../git/remote-url.js'
 import type {RemoteWriteResult} from './push-git.js'
 import type {PlanOutcome} from '../edits/edit.js'
 import type {TransportReport} from './push.js'

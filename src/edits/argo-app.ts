@@ -2,8 +2,8 @@
  * The argo-app edit: the Application manifest merged into the config repo,
  * byte-preserving (argocd/manifest.ts), with no knowledge of how it lands.
  */
-import {lstat, mkdir, readFile, realpath, writeFile} from 'node:fs/promises'
-import {dirname, isAbsolute, join, relative, sep} from 'node:path'
+import {lstat, realpath} from 'node:fs/promises'
+import {isAbsolute, join, relative, sep} from 'node:path'
 import {formatChange, type FieldChange} from '../argocd/application.js'
 import {mergeManifest, type ManifestRequest} from '../argocd/manifest.js'
 import {
@@ -19,8 +19,7 @@ import type {PrChange} from '../forge/pr-body.js'
 import type {Env} from '../platform/inputs.js'
 import type {Edit} from './edit.js'
 import {materialisedPlanner} from './materialise.js'
-import {writeEdits} from './set-image.js'
-import {openRoot} from './workspace.js'
+import {openRoot, readUtf8, writeFiles} from './workspace.js'
 
 export interface ManifestFile {
   file: string
@@ -89,17 +88,6 @@ async function locate(root: string, rel: string): Promise<Located> {
   return {real, exists: true}
 }
 
-async function readUtf8(real: string, file: string): Promise<string> {
-  const buf = await readFile(real).catch((e: Error) => {
-    throw new OperationError(`cannot read ${file}: ${e.message}`)
-  })
-  const text = buf.toString('utf8')
-  if (!Buffer.from(text, 'utf8').equals(buf)) {
-    throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
-  }
-  return text
-}
-
 /** Reads and merges; writes nothing. Pure function of the checkout, as remoteWrite needs. */
 export async function planManifest(
   root: string,
@@ -125,24 +113,9 @@ export async function planManifest(
   }
 }
 
+/** Writes the manifest through the one workspace writer (atomic, mode kept, created if new). */
 export async function writeManifest(root: string, outcome: ManifestOutcome): Promise<void> {
-  const realRoot = await openRoot(root)
-  for (const f of outcome.files) {
-    const at = await locate(realRoot, f.file)
-    if (at.exists) {
-      // Existing files go through set-image's writer: atomic rename, mode and symlinks kept.
-      await writeEdits(root, {changed: true, edits: [], files: [f], diff: ''})
-      continue
-    }
-    try {
-      await mkdir(dirname(at.real), {recursive: true})
-      await writeFile(at.real, f.after, {flag: 'wx', mode: 0o644})
-    } catch (e) {
-      throw new OperationError(
-        `cannot create ${f.file}: ${(e as Error).message}; check the directory permissions`
-      )
-    }
-  }
+  await writeFiles(root, outcome.files)
 }
 
 // ----------------------------------------------------------- the reports ---

@@ -1,7 +1,7 @@
 import {existsSync, readFileSync} from 'node:fs'
-import {lstat, mkdir, readdir, readFile, realpath, writeFile} from 'node:fs/promises'
-import {dirname, join, relative, sep} from 'node:path'
-import {OperationError, UsageError} from '../core/errors.js'
+import {lstat, readdir, readFile} from 'node:fs/promises'
+import {join, relative, sep} from 'node:path'
+import {UsageError} from '../core/errors.js'
 import {readImageEntries, setImagesInText} from '../core/kustomize/kustomization-file.js'
 import {
   PROMOTION_CONFIG_FILE,
@@ -18,6 +18,7 @@ import {formatPin, type NewNamePolicy} from '../core/promotion/pins.js'
 import {planPromotion, type PromotionPlan} from '../core/promotion/plan.js'
 import type {PrChange} from '../forge/pr-body.js'
 import type {ApiPlanner, Edit} from './edit.js'
+import {writeFiles} from './workspace.js'
 import {mapLimit} from '../core/map-limit.js'
 import {directoryFor} from '../core/promotion/environments.js'
 import {KUSTOMIZATION_NAMES} from '../core/promotion/plan.js'
@@ -137,26 +138,9 @@ export function planSnapshot(snapshot: RepoSnapshot, request: PromoteRequest): C
   return {changed: files.length > 0, resolved, plan, files, changes}
 }
 
-/** Writes the planned files, refusing any path that resolves outside the checkout (symlinks). */
+/** Writes the planned files through the one workspace writer (no path may resolve outside the checkout). */
 export async function writeCheckoutPlan(root: string, plan: CheckoutPlan): Promise<void> {
-  const realRoot = await realpath(root)
-  for (const f of plan.files) {
-    const path = join(root, f.file)
-    await mkdir(dirname(path), {recursive: true})
-    const parent = await realpath(dirname(path))
-    if (parent !== realRoot && !parent.startsWith(realRoot + sep)) {
-      throw new OperationError(
-        `refusing to write ${f.file}: its directory resolves outside the repository (a symlink); replace the symlink with a real directory`
-      )
-    }
-    const stat = await lstat(path).catch(() => undefined)
-    if (stat?.isSymbolicLink()) {
-      throw new OperationError(
-        `refusing to write ${f.file}: it is a symlink; replace it with a regular file`
-      )
-    }
-    await writeFile(path, f.after)
-  }
+  await writeFiles(root, plan.files)
 }
 
 async function readConfig(root: string) {

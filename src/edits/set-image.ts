@@ -4,9 +4,8 @@
  * nothing is written. The remote write path (clone, commit, push) calls
  * planEdits on a checkout and writeEdits before committing.
  */
-import {chmod, readFile, rename, stat, unlink, writeFile} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
-import {OperationError, UsageError} from '../core/errors.js'
+import {stat} from 'node:fs/promises'
+import {UsageError} from '../core/errors.js'
 import {unifiedDiffs} from '../core/diff.js'
 import {parseImageArgs} from '../core/kustomize/image-merge.js'
 import {invalidImageMessage, setImagesInText} from '../core/kustomize/kustomization-file.js'
@@ -15,8 +14,10 @@ import {
   checkRelative,
   findKustomization,
   openRoot,
+  readUtf8,
   resolveDirs,
-  resolveInside
+  resolveInside,
+  writeFiles
 } from './workspace.js'
 import {mapLimit} from '../core/map-limit.js'
 import {ciSourceFromEnv, renderCommitMessage, type MessageChange} from '../core/commit-message.js'
@@ -91,21 +92,6 @@ interface Working {
   after: string
 }
 
-async function readText(real: string, file: string): Promise<string> {
-  let buf: Buffer
-  try {
-    buf = await readFile(real)
-  } catch (e) {
-    throw new OperationError(`cannot read ${file}: ${(e as Error).message}`)
-  }
-  const text = buf.toString('utf8')
-  // Decoding then encoding must give the same bytes, or the write would alter them.
-  if (!Buffer.from(text, 'utf8').equals(buf)) {
-    throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
-  }
-  return text
-}
-
 /** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */
 export async function planEdits(root: string, request: EditRequest): Promise<EditOutcome> {
   const v = validate(request)
@@ -120,7 +106,7 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
     // A symlinked directory can lead to a file already found: read and edit it once.
     const seen = new Set<string>()
     const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real))
-    const texts = await mapLimit(locations, 16, loc => readText(loc.real, loc.file))
+    const texts = await mapLimit(locations, 16, loc => readUtf8(loc.real, loc.file))
     locations.forEach((loc, i) => {
       const result = setImagesInText(texts[i], request.images, loc.file)
       working.set(loc.real, {file: loc.file, real: loc.real, before: texts[i], after: result.text})
@@ -135,7 +121,7 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
       throw new UsageError(`--set file ${JSON.stringify(set.file)} is not a file; name a YAML file`)
     let w = working.get(real)
     if (!w) {
-      const text = await readText(real, set.file)
+      const text = await readUtf8(real, set.file)
       w = {file: set.file, real, before: text, after: text}
       working.set(real, w)
     }
@@ -153,32 +139,9 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
   return {changed: files.length > 0, edits, files, diff: unifiedDiffs(files)}
 }
 
-/** Writes the `after` text of every changed file. */
+/** Writes the `after` text of every changed file (the one workspace writer). */
 export async function writeEdits(root: string, outcome: EditOutcome): Promise<void> {
-  const realRoot = await openRoot(root)
-  // Resolve every target before writing any, so a bad path writes nothing.
-  const targets: {real: string; change: FileChange}[] = []
-  for (const change of outcome.files) {
-    const rel = checkRelative(change.file, 'file')
-    // Symlinks inside the root are written through, so the link stays a link.
-    const real = await resolveInside(realRoot, rel, 'file')
-    targets.push({real, change})
-  }
-  for (const {real, change} of targets) {
-    // Write a sibling and rename it, so a crash never leaves half a file.
-    const tmp = join(dirname(real), `.${basename(real)}.gitops-deploy-${process.pid}.tmp`)
-    try {
-      const mode = (await stat(real)).mode
-      await writeFile(tmp, change.after)
-      await chmod(tmp, mode & 0o7777)
-      await rename(tmp, real)
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined)
-      throw new OperationError(
-        `cannot write ${change.file}: ${(e as Error).message}; check the file permissions`
-      )
-    }
-  }
+  await writeFiles(root, outcome.files)
 }
 
 // ------------------------------------------------------------ the edit ---

@@ -3,8 +3,19 @@
  * inside it, also after following symlinks, because the root is usually a
  * checkout of someone else's repository and the paths come from CI inputs.
  */
-import {lstat, readdir, realpath, stat} from 'node:fs/promises'
-import {isAbsolute, join, relative, sep} from 'node:path'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  writeFile
+} from 'node:fs/promises'
+import {basename, dirname, isAbsolute, join, relative, sep} from 'node:path'
 import picomatch from 'picomatch'
 import {OperationError, UsageError} from '../core/errors.js'
 import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
@@ -193,4 +204,117 @@ export async function findKustomization(root: string, dir: string): Promise<Kust
     throw new UsageError(`${file} should be a file; remove the directory or rename it`)
   }
   return {file: toPosix(file), real}
+}
+
+// ------------------------------------------------------ reading and writing ---
+
+/** A file's text, refused when it is not valid UTF-8 (decoding then encoding must give the same bytes). */
+export async function readUtf8(real: string, file: string): Promise<string> {
+  let buf: Buffer
+  try {
+    buf = await readFile(real)
+  } catch (e) {
+    throw new OperationError(`cannot read ${file}: ${(e as Error).message}`)
+  }
+  const text = buf.toString('utf8')
+  if (!Buffer.from(text, 'utf8').equals(buf)) {
+    throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`)
+  }
+  return text
+}
+
+/** One planned file: its root-relative path and the bytes it gets. */
+export interface WorkspaceWrite {
+  file: string
+  after: string | Buffer
+}
+
+interface WriteTarget {
+  /** Real path of the file, or where it will be created. */
+  real: string
+  exists: boolean
+}
+
+function outside(file: string): UsageError {
+  return new UsageError(
+    `refusing to write ${file}: it resolves outside the repository (a symlink); replace the symlink with a real directory or file inside the config repo`
+  )
+}
+
+/**
+ * Where `rel` lands: every existing component is resolved through symlinks
+ * and must stay inside the root, so a link in the config repo cannot make
+ * us write elsewhere; links that stay inside are followed (the link stays a
+ * link, its target gets the edit).
+ */
+async function writeTarget(realRoot: string, rel: string): Promise<WriteTarget> {
+  const parts = rel.split('/')
+  let real = realRoot
+  for (let i = 0; i < parts.length; i++) {
+    const next = join(real, parts[i])
+    let st
+    try {
+      st = await lstat(next)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new OperationError(`cannot read ${rel}: ${(e as Error).message}`)
+      }
+      return {real: join(real, ...parts.slice(i)), exists: false}
+    }
+    real = st.isSymbolicLink() ? await realpath(next).catch(() => next) : next
+    const r = relative(realRoot, real)
+    if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) throw outside(rel)
+    const isDir = (await stat(real).catch(() => undefined))?.isDirectory() ?? false
+    if (i < parts.length - 1 && !isDir) {
+      throw new UsageError(
+        `refusing to write ${rel}: ${parts.slice(0, i + 1).join('/')} is not a directory; choose another path`
+      )
+    }
+    if (i === parts.length - 1 && isDir) {
+      throw new UsageError(`refusing to write ${rel}: it is a directory; name a file`)
+    }
+  }
+  return {real, exists: true}
+}
+
+/**
+ * The one writer of every edit (set-image, promote, argo-app, …): every
+ * target is resolved and checked before any is written, so a bad path writes
+ * nothing; an existing file is replaced by writing a sibling and renaming it
+ * (a crash never leaves half a file) and keeps its mode; a new file is
+ * created exclusively (mode 0644) with its directories.
+ */
+export async function writeFiles(root: string, files: readonly WorkspaceWrite[]): Promise<void> {
+  const realRoot = await openRoot(root)
+  const targets: {target: WriteTarget; change: WorkspaceWrite}[] = []
+  for (const change of files) {
+    const rel = checkRelative(change.file, 'file')
+    targets.push({target: await writeTarget(realRoot, rel), change})
+  }
+  for (const {target, change} of targets) {
+    if (!target.exists) {
+      try {
+        await mkdir(dirname(target.real), {recursive: true})
+        await writeFile(target.real, change.after, {flag: 'wx', mode: 0o644})
+      } catch (e) {
+        throw new OperationError(
+          `cannot create ${change.file}: ${(e as Error).message}; check the directory permissions`
+        )
+      }
+      continue
+    }
+    const real = target.real
+    const tmp = join(dirname(real), `.${basename(real)}.gitops-deploy-${process.pid}.tmp`)
+    try {
+      const mode = (await stat(real)).mode
+      await writeFile(tmp, change.after)
+      await chmod(tmp, mode & 0o7777)
+      await rename(tmp, real)
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined)
+      throw new OperationError(
+        `cannot write ${change.file}: ${(e as Error).message}; check the file permissions`
+      )
+    }
+  }
 }

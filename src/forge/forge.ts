@@ -68,3 +68,9 @@ export class PullRequestExistsError extends Error {
     this.name = 'PullRequestExistsError'
   }
 }
+
+/** Where a forge client logs: debug detail, and warnings the user should see (rate limits). */
+export interface ForgeLog {
+  debug(message: string): void
+  warning(message: string): void
+}

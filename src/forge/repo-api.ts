@@ -75,6 +75,8 @@ export interface RepoApi {
   }): Promise<CommitAttempt>
   /** Undefined when the forge cannot say. */
   verification(commit: string): Promise<Verification | undefined>
+  /** Waits for the forge's write pacing, when it has one; called before reading the tip to commit on. */
+  writeSlot?(): Promise<void>
 }
 
 /** The kind of a git tree entry as both forges list it (`type` blob/tree/commit, `mode`). */

@@ -43,7 +43,7 @@ export type FetchResult =
  * config says: no hooks, no signing prompts, no background maintenance, no
  * line-ending rewrites of the bytes we edit.
  */
-const BASE_CONFIG: Record<string, string> = {
+export const HARDENED_CONFIG: Record<string, string> = {
   'core.hooksPath': '/dev/null',
   'core.autocrlf': 'false',
   'core.safecrlf': 'false',
@@ -105,7 +105,7 @@ export class Git {
       cwd: this.dir,
       redactor: this.ctx.redactor,
       env: this.ctx.env,
-      config: {...BASE_CONFIG, ...this.ctx.config},
+      config: {...HARDENED_CONFIG, ...this.ctx.config},
       timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
       ...rest
     })

@@ -4,6 +4,7 @@ import {join} from 'node:path'
 import {OperationError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit} from './exec.js'
+import {HARDENED_CONFIG} from './git.js'
 
 export interface PeekInput {
   url: string
@@ -25,7 +26,7 @@ export async function peekFile(input: PeekInput): Promise<string | undefined> {
   const git = (args: string[], allowFailure = false) =>
     execGit(args, {
       cwd: dir,
-      config: input.gitConfig,
+      config: {...HARDENED_CONFIG, ...input.gitConfig},
       redactor: input.redactor,
       timeoutMs: 120_000,
       allowFailure

@@ -70,13 +70,6 @@ function webFrom(host: string, path: string): string | undefined {
   return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`
 }
 
-/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
-export function commitUrl(remote: RemoteUrl, sha: string): string | undefined {
-  if (!remote.webUrl) return undefined
-  const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname)
-  return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`
-}
-
 /** The URL as it may be shown to users: never with credentials. */
 export function displayUrl(remote: RemoteUrl): string {
   if (remote.transport !== 'http') return remote.url

@@ -19,7 +19,7 @@ import {
   tagOf,
   transportRepo,
   type TransportRepo
-} from '../transport/helpers.js'
+} from './helpers.js'
 
 /**
  * deliver() carries any edit in every mode, runs the pre-write guards on the

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {GitHubForge} from '../../src/forge/github.js'
+import {GitHubForge} from '../../src/forge/github/pulls.js'
 import {runPrLifecycle, type PrLifecycleInput} from '../../src/delivery/pull-request.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {fastImport, fastImportCommit, git, type BareRepo} from '../helpers/git-fixtures.js'

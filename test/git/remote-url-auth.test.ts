@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {authFailureMessage, authFromEnv} from '../../src/git/auth.js'
-import {commitUrl, displayUrl, parseRemoteUrl} from '../../src/git/remote-url.js'
+import {commitUrl} from '../../src/forge/registry.js'
+import {displayUrl, parseRemoteUrl} from '../../src/git/remote-url.js'
 import {UsageError} from '../../src/core/errors.js'
 import {Redactor} from '../../src/core/redact.js'
 import {fakeToken} from '../helpers/fake-token.js'

@@ -1,14 +1,14 @@
 import {Gitlab} from '@gitbeaker/rest'
-import {OperationError, UsageError, errorMessage} from '../core/errors.js'
+import {OperationError, UsageError, errorMessage} from '../../core/errors.js'
 import {
   PullRequestExistsError,
   type CreatePullRequestInput,
   type Forge,
   type MergeMethod,
   type PullRequest
-} from './forge.js'
-import type {ForgeLog} from './github.js'
-import {gitLabStatusFix} from './gitlab-status.js'
+} from '../forge.js'
+import type {ForgeLog} from '../forge.js'
+import {gitLabStatusFix} from './status.js'
 
 export interface GitLabForgeOptions {
   /** `https://host/api/v4` */

@@ -1,10 +1,10 @@
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
-import {GitLabForge} from '../../src/forge/gitlab.js'
+import {GitLabForge} from '../../src/forge/gitlab/pulls.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {runPrLifecycle, type PrLifecycleInput} from '../../src/delivery/pull-request.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
 import type {BareRepo} from '../helpers/git-fixtures.js'
-import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from './helpers.js'
+import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from '../forge/helpers.js'
 
 let repo: BareRepo
 let gl: GitLabDouble

@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import type {GitHubForge} from './github.js'
+import type {GitHubForge} from './pulls.js'
 import {
   entryKind,
   type BranchApi,
@@ -9,7 +9,7 @@ import {
   type RepoApi,
   type TreeEntry,
   type Verification
-} from './repo-api.js'
+} from '../repo-api.js'
 
 /** Commits per compare page, and pages read before the list counts as cut short. */
 const COMPARE_PAGE = 100
@@ -30,6 +30,20 @@ export class GitHubRepoApi implements BranchApi {
     private readonly forge: GitHubForge,
     readonly where: string
   ) {}
+
+  /** When this client's last write was sent (the pacing of GitHub's 1 s write gap). */
+  private lastWrite = 0
+
+  /**
+   * Waits until this client may write again. Callers take the slot BEFORE
+   * reading the branch tip they commit on: waiting after the read (inside the
+   * throttled mutation) would send the commit on a tip up to a second old,
+   * which under concurrent writers is already stale.
+   */
+  async writeSlot(): Promise<void> {
+    const wait = this.lastWrite + this.forge.writeIntervalMs - Date.now()
+    if (wait > 0) await new Promise<void>(r => setTimeout(r, wait))
+  }
 
   private count<T>(p: Promise<T>): Promise<T> {
     this.stats.requests++
@@ -88,6 +102,7 @@ export class GitHubRepoApi implements BranchApi {
 
   async commit(input: Parameters<RepoApi['commit']>[0]): Promise<CommitAttempt> {
     const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n')
+    this.lastWrite = Date.now()
     return this.count(
       this.forge.createCommitOnBranch({
         branch: input.branch,

@@ -7,7 +7,7 @@ import {Redactor} from '../../src/core/redact.js'
 import {remoteWrite, type RemoteWriteOptions} from '../../src/delivery/push-git.js'
 import {appsTree, makeBareRepo, tempDir, type BareRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
-import {tagMessage, tagPlanner, type TagOutcome} from './tag-planner.js'
+import {tagMessage, tagPlanner, type TagOutcome} from '../git/tag-planner.js'
 import {fakeToken} from '../helpers/fake-token.js'
 
 const TOKEN = fakeToken('ghs_', 'HttpTokenabcdefXYZ')

@@ -5,7 +5,7 @@ import {appName, appsTree, makeBareRepo, type BareRepo} from '../helpers/git-fix
 
 const root = join(import.meta.dirname, '..', '..')
 const tsx = join(root, 'node_modules', '.bin', 'tsx')
-const writer = join(import.meta.dirname, 'concurrent-writer.ts')
+const writer = join(import.meta.dirname, '..', 'git', 'concurrent-writer.ts')
 
 interface WriterResult {
   code: number | null

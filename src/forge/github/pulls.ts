@@ -2,22 +2,21 @@ import {Octokit} from '@octokit/rest'
 import {retry} from '@octokit/plugin-retry'
 import {throttling} from '@octokit/plugin-throttling'
 import Bottleneck from 'bottleneck'
-import {OperationError, errorMessage} from '../core/errors.js'
+import {OperationError, errorMessage} from '../../core/errors.js'
 import {
   PullRequestExistsError,
   type CreatePullRequestInput,
   type Forge,
   type MergeMethod,
   type PullRequest
-} from './forge.js'
+} from '../forge.js'
 
 const ThrottledOctokit = Octokit.plugin(retry, throttling)
 type Client = InstanceType<typeof ThrottledOctokit>
 
-export interface ForgeLog {
-  debug(message: string): void
-  warning(message: string): void
-}
+import type {ForgeLog} from '../forge.js'
+
+export type {ForgeLog}
 
 export interface GitHubForgeOptions {
   apiUrl: string
@@ -79,12 +78,16 @@ export class GitHubForge implements Forge {
   private readonly owner: string
   private readonly repo: string
 
+  /** GitHub's recommended gap between two writes of one client (1 s), in this client's time unit. */
+  readonly writeIntervalMs: number
+
   constructor(private readonly options: GitHubForgeOptions) {
     const [owner, repo] = options.repoPath.split('/')
     this.owner = owner
     this.repo = repo
     const retries = options.rateLimitRetries ?? 3
     const ms = options.msPerSecond ?? 1000
+    this.writeIntervalMs = Math.round(ms)
     const log = options.log
     const limit =
       (kind: string) =>

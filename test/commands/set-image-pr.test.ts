@@ -7,7 +7,7 @@ import {GitLabDouble} from '../doubles/gitlab-double.js'
 import {kustomization, projectRepo, type ProjectRepo} from '../helpers/git-fixtures.js'
 import {cli} from '../helpers/cli.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
-import {TOKEN} from './helpers.js'
+import {TOKEN} from '../forge/helpers.js'
 import {fakeToken} from '../helpers/fake-token.js'
 
 const FILES = {

@@ -1,6 +1,6 @@
-import {OperationError, errorMessage} from '../core/errors.js'
-import {gitLabStatusFix} from './gitlab-status.js'
-import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../core/backoff.js'
+import {OperationError, errorMessage} from '../../core/errors.js'
+import {gitLabStatusFix} from './status.js'
+import {backoffDelay, DEFAULT_BACKOFF, pause, type Backoff} from '../../core/backoff.js'
 import {
   entryKind,
   type BranchApi,
@@ -10,7 +10,7 @@ import {
   type RepoApi,
   type TreeEntry,
   type Verification
-} from './repo-api.js'
+} from '../repo-api.js'
 
 export interface GitLabRepoApiOptions {
   /** `https://host/api/v4` */

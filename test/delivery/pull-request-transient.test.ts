@@ -3,7 +3,7 @@ import {GitHubDouble} from '../doubles/github-double.js'
 import {cli} from '../helpers/cli.js'
 import {kustomization, projectRepo, type ProjectRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
-import {TOKEN} from './helpers.js'
+import {TOKEN} from '../forge/helpers.js'
 
 /**
  * PR mode's own git calls (ls-remote, the shallow fetches, the

@@ -13,7 +13,7 @@ import {
   tempDir,
   type BareRepo
 } from '../helpers/git-fixtures.js'
-import {tagMessage, tagPlanner, type TagOutcome} from './tag-planner.js'
+import {tagMessage, tagPlanner, type TagOutcome} from '../git/tag-planner.js'
 
 const IMAGE = (i: number) => `ghcr.io/acme/app-${String(i).padStart(4, '0')}`
 const PROD = (i: number) => `apps/app-${String(i).padStart(4, '0')}/overlays/prod`

@@ -1,6 +1,6 @@
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {Redactor} from '../../src/core/redact.js'
-import {GitHubForge} from '../../src/forge/github.js'
+import {GitHubForge} from '../../src/forge/github/pulls.js'
 import {parseMarker} from '../../src/forge/pr-body.js'
 import {
   BRANCH_TRAILER,
@@ -9,7 +9,7 @@ import {
 } from '../../src/delivery/pull-request.js'
 import {GitHubDouble, primaryRateLimit, secondaryRateLimit} from '../doubles/github-double.js'
 import type {BareRepo} from '../helpers/git-fixtures.js'
-import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from './helpers.js'
+import {IDENTITY, TOKEN, configRepo, memoryLog, setTag} from '../forge/helpers.js'
 import {fakeToken} from '../helpers/fake-token.js'
 
 let repo: BareRepo
