@@ -18144,7 +18144,7 @@ module.exports = function getSideChannel() {
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(218);
+module.exports = __nccwpck_require__(218);
 
 
 /***/ }),
@@ -18152,7 +18152,6 @@ module.exports = function getSideChannel() {
 /***/ 218:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 
 
 var net = __nccwpck_require__(9278);
@@ -18164,10 +18163,10 @@ var assert = __nccwpck_require__(2613);
 var util = __nccwpck_require__(9023);
 
 
-__webpack_unused_export__ = httpOverHttp;
-__webpack_unused_export__ = httpsOverHttp;
-__webpack_unused_export__ = httpOverHttps;
-__webpack_unused_export__ = httpsOverHttps;
+exports.httpOverHttp = httpOverHttp;
+exports.httpsOverHttp = httpsOverHttp;
+exports.httpOverHttps = httpOverHttps;
+exports.httpsOverHttps = httpsOverHttps;
 
 
 function httpOverHttp(options) {
@@ -18416,7 +18415,7 @@ if (process.env.NODE_DEBUG && /\btunnel\b/.test(process.env.NODE_DEBUG)) {
 } else {
   debug = function() {};
 }
-__webpack_unused_export__ = debug; // for test
+exports.debug = debug; // for test
 
 
 /***/ }),
@@ -18424,7 +18423,6 @@ __webpack_unused_export__ = debug; // for test
 /***/ 4371:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-var __webpack_unused_export__;
 
 
 const Client = __nccwpck_require__(3701)
@@ -18452,29 +18450,29 @@ const createRedirectInterceptor = __nccwpck_require__(5092)
 
 Object.assign(Dispatcher.prototype, api)
 
-__webpack_unused_export__ = Dispatcher
-__webpack_unused_export__ = Client
-__webpack_unused_export__ = Pool
-__webpack_unused_export__ = BalancedPool
-__webpack_unused_export__ = Agent
-__webpack_unused_export__ = ProxyAgent
-__webpack_unused_export__ = EnvHttpProxyAgent
-__webpack_unused_export__ = RetryAgent
-__webpack_unused_export__ = RetryHandler
+module.exports.Dispatcher = Dispatcher
+module.exports.Client = Client
+module.exports.Pool = Pool
+module.exports.BalancedPool = BalancedPool
+module.exports.Agent = Agent
+module.exports.ProxyAgent = ProxyAgent
+module.exports.EnvHttpProxyAgent = EnvHttpProxyAgent
+module.exports.RetryAgent = RetryAgent
+module.exports.RetryHandler = RetryHandler
 
-__webpack_unused_export__ = DecoratorHandler
-__webpack_unused_export__ = RedirectHandler
-__webpack_unused_export__ = createRedirectInterceptor
-__webpack_unused_export__ = {
+module.exports.DecoratorHandler = DecoratorHandler
+module.exports.RedirectHandler = RedirectHandler
+module.exports.createRedirectInterceptor = createRedirectInterceptor
+module.exports.interceptors = {
   redirect: __nccwpck_require__(1514),
   retry: __nccwpck_require__(2026),
   dump: __nccwpck_require__(8060),
   dns: __nccwpck_require__(379)
 }
 
-__webpack_unused_export__ = buildConnector
-__webpack_unused_export__ = errors
-__webpack_unused_export__ = {
+module.exports.buildConnector = buildConnector
+module.exports.errors = errors
+module.exports.util = {
   parseHeaders: util.parseHeaders,
   headerNameToString: util.headerNameToString
 }
@@ -18528,11 +18526,11 @@ function makeDispatcher (fn) {
   }
 }
 
-__webpack_unused_export__ = setGlobalDispatcher
-__webpack_unused_export__ = getGlobalDispatcher
+module.exports.setGlobalDispatcher = setGlobalDispatcher
+module.exports.getGlobalDispatcher = getGlobalDispatcher
 
 const fetchImpl = (__nccwpck_require__(4398).fetch)
-__webpack_unused_export__ = async function fetch (init, options = undefined) {
+module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
   } catch (err) {
@@ -18543,57 +18541,57 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(660).Headers
-/* unused reexport */ __nccwpck_require__(9051).Response
-/* unused reexport */ __nccwpck_require__(9967).Request
-/* unused reexport */ __nccwpck_require__(5910).FormData
-__webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8355).FileReader
+module.exports.Headers = __nccwpck_require__(660).Headers
+module.exports.Response = __nccwpck_require__(9051).Response
+module.exports.Request = __nccwpck_require__(9967).Request
+module.exports.FormData = __nccwpck_require__(5910).FormData
+module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
+module.exports.FileReader = __nccwpck_require__(8355).FileReader
 
 const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
 
-__webpack_unused_export__ = setGlobalOrigin
-__webpack_unused_export__ = getGlobalOrigin
+module.exports.setGlobalOrigin = setGlobalOrigin
+module.exports.getGlobalOrigin = getGlobalOrigin
 
 const { CacheStorage } = __nccwpck_require__(3245)
 const { kConstruct } = __nccwpck_require__(109)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
-__webpack_unused_export__ = new CacheStorage(kConstruct)
+module.exports.caches = new CacheStorage(kConstruct)
 
 const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
 
-__webpack_unused_export__ = deleteCookie
-__webpack_unused_export__ = getCookies
-__webpack_unused_export__ = getSetCookies
-__webpack_unused_export__ = setCookie
+module.exports.deleteCookie = deleteCookie
+module.exports.getCookies = getCookies
+module.exports.getSetCookies = getSetCookies
+module.exports.setCookie = setCookie
 
 const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
 
-__webpack_unused_export__ = parseMIMEType
-__webpack_unused_export__ = serializeAMimeType
+module.exports.parseMIMEType = parseMIMEType
+module.exports.serializeAMimeType = serializeAMimeType
 
 const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-/* unused reexport */ __nccwpck_require__(3726).WebSocket
-__webpack_unused_export__ = CloseEvent
-__webpack_unused_export__ = ErrorEvent
-__webpack_unused_export__ = MessageEvent
+module.exports.WebSocket = __nccwpck_require__(3726).WebSocket
+module.exports.CloseEvent = CloseEvent
+module.exports.ErrorEvent = ErrorEvent
+module.exports.MessageEvent = MessageEvent
 
-__webpack_unused_export__ = makeDispatcher(api.request)
-__webpack_unused_export__ = makeDispatcher(api.stream)
-__webpack_unused_export__ = makeDispatcher(api.pipeline)
-__webpack_unused_export__ = makeDispatcher(api.connect)
-__webpack_unused_export__ = makeDispatcher(api.upgrade)
+module.exports.request = makeDispatcher(api.request)
+module.exports.stream = makeDispatcher(api.stream)
+module.exports.pipeline = makeDispatcher(api.pipeline)
+module.exports.connect = makeDispatcher(api.connect)
+module.exports.upgrade = makeDispatcher(api.upgrade)
 
-__webpack_unused_export__ = MockClient
-__webpack_unused_export__ = MockPool
-__webpack_unused_export__ = MockAgent
-__webpack_unused_export__ = mockErrors
+module.exports.MockClient = MockClient
+module.exports.MockPool = MockPool
+module.exports.MockAgent = MockAgent
+module.exports.mockErrors = mockErrors
 
 const { EventSource } = __nccwpck_require__(1238)
 
-__webpack_unused_export__ = EventSource
+module.exports.EventSource = EventSource
 
 
 /***/ }),
@@ -47042,6 +47040,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
 
 /***/ }),
 
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
 /***/ 8611:
 /***/ ((module) => {
 
@@ -47200,6 +47205,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 
 /***/ }),
 
@@ -49880,7 +49892,7 @@ __webpack_unused_export__ = cst;
 __webpack_unused_export__ = lexer.Lexer;
 __webpack_unused_export__ = lineCounter.LineCounter;
 __webpack_unused_export__ = parser.Parser;
-__webpack_unused_export__ = publicApi.parse;
+exports.qg = publicApi.parse;
 exports.hR = publicApi.parseAllDocuments;
 exports.Tp = publicApi.parseDocument;
 __webpack_unused_export__ = publicApi.stringify;
@@ -55798,2789 +55810,14 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 6495:
-/***/ ((module) => {
+/***/ 4730:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-module.exports = /*#__PURE__*/JSON.parse('{"blacklist_client.lua":"local blacklist = ARGV[num_static_argv + 1]\\n\\nif redis.call(\'zscore\', client_last_seen_key, blacklist) then\\n  redis.call(\'zadd\', client_last_seen_key, 0, blacklist)\\nend\\n\\n\\nreturn {}\\n","check.lua":"local weight = tonumber(ARGV[num_static_argv + 1])\\n\\nlocal capacity = process_tick(now, false)[\'capacity\']\\nlocal nextRequest = tonumber(redis.call(\'hget\', settings_key, \'nextRequest\'))\\n\\nreturn conditions_check(capacity, weight) and nextRequest - now <= 0\\n","conditions_check.lua":"local conditions_check = function (capacity, weight)\\n  return capacity == nil or weight <= capacity\\nend\\n","current_reservoir.lua":"return process_tick(now, false)[\'reservoir\']\\n","done.lua":"process_tick(now, false)\\n\\nreturn tonumber(redis.call(\'hget\', settings_key, \'done\'))\\n","free.lua":"local index = ARGV[num_static_argv + 1]\\n\\nredis.call(\'zadd\', job_expirations_key, 0, index)\\n\\nreturn process_tick(now, false)[\'running\']\\n","get_time.lua":"redis.replicate_commands()\\n\\nlocal get_time = function ()\\n  local time = redis.call(\'time\')\\n\\n  return tonumber(time[1]..string.sub(time[2], 1, 3))\\nend\\n","group_check.lua":"return not (redis.call(\'exists\', settings_key) == 1)\\n","heartbeat.lua":"process_tick(now, true)\\n","increment_reservoir.lua":"local incr = tonumber(ARGV[num_static_argv + 1])\\n\\nredis.call(\'hincrby\', settings_key, \'reservoir\', incr)\\n\\nlocal reservoir = process_tick(now, true)[\'reservoir\']\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn reservoir\\n","init.lua":"local clear = tonumber(ARGV[num_static_argv + 1])\\nlocal limiter_version = ARGV[num_static_argv + 2]\\nlocal num_local_argv = num_static_argv + 2\\n\\nif clear == 1 then\\n  redis.call(\'del\', unpack(KEYS))\\nend\\n\\nif redis.call(\'exists\', settings_key) == 0 then\\n  -- Create\\n  local args = {\'hmset\', settings_key}\\n\\n  for i = num_local_argv + 1, #ARGV do\\n    table.insert(args, ARGV[i])\\n  end\\n\\n  redis.call(unpack(args))\\n  redis.call(\'hmset\', settings_key,\\n    \'nextRequest\', now,\\n    \'lastReservoirRefresh\', now,\\n    \'lastReservoirIncrease\', now,\\n    \'running\', 0,\\n    \'done\', 0,\\n    \'unblockTime\', 0,\\n    \'capacityPriorityCounter\', 0\\n  )\\n\\nelse\\n  -- Apply migrations\\n  local settings = redis.call(\'hmget\', settings_key,\\n    \'id\',\\n    \'version\'\\n  )\\n  local id = settings[1]\\n  local current_version = settings[2]\\n\\n  if current_version ~= limiter_version then\\n    local version_digits = {}\\n    for k, v in string.gmatch(current_version, \\"([^.]+)\\") do\\n      table.insert(version_digits, tonumber(k))\\n    end\\n\\n    -- 2.10.0\\n    if version_digits[2] < 10 then\\n      redis.call(\'hsetnx\', settings_key, \'reservoirRefreshInterval\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirRefreshAmount\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'lastReservoirRefresh\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'done\', 0)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.10.0\')\\n    end\\n\\n    -- 2.11.1\\n    if version_digits[2] < 11 or (version_digits[2] == 11 and version_digits[3] < 1) then\\n      if redis.call(\'hstrlen\', settings_key, \'lastReservoirRefresh\') == 0 then\\n        redis.call(\'hmset\', settings_key,\\n          \'lastReservoirRefresh\', now,\\n          \'version\', \'2.11.1\'\\n        )\\n      end\\n    end\\n\\n    -- 2.14.0\\n    if version_digits[2] < 14 then\\n      local old_running_key = \'b_\'..id..\'_running\'\\n      local old_executing_key = \'b_\'..id..\'_executing\'\\n\\n      if redis.call(\'exists\', old_running_key) == 1 then\\n        redis.call(\'rename\', old_running_key, job_weights_key)\\n      end\\n      if redis.call(\'exists\', old_executing_key) == 1 then\\n        redis.call(\'rename\', old_executing_key, job_expirations_key)\\n      end\\n      redis.call(\'hset\', settings_key, \'version\', \'2.14.0\')\\n    end\\n\\n    -- 2.15.2\\n    if version_digits[2] < 15 or (version_digits[2] == 15 and version_digits[3] < 2) then\\n      redis.call(\'hsetnx\', settings_key, \'capacityPriorityCounter\', 0)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.15.2\')\\n    end\\n\\n    -- 2.17.0\\n    if version_digits[2] < 17 then\\n      redis.call(\'hsetnx\', settings_key, \'clientTimeout\', 10000)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.17.0\')\\n    end\\n\\n    -- 2.18.0\\n    if version_digits[2] < 18 then\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseInterval\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseAmount\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseMaximum\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'lastReservoirIncrease\', now)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.18.0\')\\n    end\\n\\n  end\\n\\n  process_tick(now, false)\\nend\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn {}\\n","process_tick.lua":"local process_tick = function (now, always_publish)\\n\\n  local compute_capacity = function (maxConcurrent, running, reservoir)\\n    if maxConcurrent ~= nil and reservoir ~= nil then\\n      return math.min((maxConcurrent - running), reservoir)\\n    elseif maxConcurrent ~= nil then\\n      return maxConcurrent - running\\n    elseif reservoir ~= nil then\\n      return reservoir\\n    else\\n      return nil\\n    end\\n  end\\n\\n  local settings = redis.call(\'hmget\', settings_key,\\n    \'id\',\\n    \'maxConcurrent\',\\n    \'running\',\\n    \'reservoir\',\\n    \'reservoirRefreshInterval\',\\n    \'reservoirRefreshAmount\',\\n    \'lastReservoirRefresh\',\\n    \'reservoirIncreaseInterval\',\\n    \'reservoirIncreaseAmount\',\\n    \'reservoirIncreaseMaximum\',\\n    \'lastReservoirIncrease\',\\n    \'capacityPriorityCounter\',\\n    \'clientTimeout\'\\n  )\\n  local id = settings[1]\\n  local maxConcurrent = tonumber(settings[2])\\n  local running = tonumber(settings[3])\\n  local reservoir = tonumber(settings[4])\\n  local reservoirRefreshInterval = tonumber(settings[5])\\n  local reservoirRefreshAmount = tonumber(settings[6])\\n  local lastReservoirRefresh = tonumber(settings[7])\\n  local reservoirIncreaseInterval = tonumber(settings[8])\\n  local reservoirIncreaseAmount = tonumber(settings[9])\\n  local reservoirIncreaseMaximum = tonumber(settings[10])\\n  local lastReservoirIncrease = tonumber(settings[11])\\n  local capacityPriorityCounter = tonumber(settings[12])\\n  local clientTimeout = tonumber(settings[13])\\n\\n  local initial_capacity = compute_capacity(maxConcurrent, running, reservoir)\\n\\n  --\\n  -- Process \'running\' changes\\n  --\\n  local expired = redis.call(\'zrangebyscore\', job_expirations_key, \'-inf\', \'(\'..now)\\n\\n  if #expired > 0 then\\n    redis.call(\'zremrangebyscore\', job_expirations_key, \'-inf\', \'(\'..now)\\n\\n    local flush_batch = function (batch, acc)\\n      local weights = redis.call(\'hmget\', job_weights_key, unpack(batch))\\n                      redis.call(\'hdel\',  job_weights_key, unpack(batch))\\n      local clients = redis.call(\'hmget\', job_clients_key, unpack(batch))\\n                      redis.call(\'hdel\',  job_clients_key, unpack(batch))\\n\\n      -- Calculate sum of removed weights\\n      for i = 1, #weights do\\n        acc[\'total\'] = acc[\'total\'] + (tonumber(weights[i]) or 0)\\n      end\\n\\n      -- Calculate sum of removed weights by client\\n      local client_weights = {}\\n      for i = 1, #clients do\\n        local removed = tonumber(weights[i]) or 0\\n        if removed > 0 then\\n          acc[\'client_weights\'][clients[i]] = (acc[\'client_weights\'][clients[i]] or 0) + removed\\n        end\\n      end\\n    end\\n\\n    local acc = {\\n      [\'total\'] = 0,\\n      [\'client_weights\'] = {}\\n    }\\n    local batch_size = 1000\\n\\n    -- Compute changes to Zsets and apply changes to Hashes\\n    for i = 1, #expired, batch_size do\\n      local batch = {}\\n      for j = i, math.min(i + batch_size - 1, #expired) do\\n        table.insert(batch, expired[j])\\n      end\\n\\n      flush_batch(batch, acc)\\n    end\\n\\n    -- Apply changes to Zsets\\n    if acc[\'total\'] > 0 then\\n      redis.call(\'hincrby\', settings_key, \'done\', acc[\'total\'])\\n      running = tonumber(redis.call(\'hincrby\', settings_key, \'running\', -acc[\'total\']))\\n    end\\n\\n    for client, weight in pairs(acc[\'client_weights\']) do\\n      redis.call(\'zincrby\', client_running_key, -weight, client)\\n    end\\n  end\\n\\n  --\\n  -- Process \'reservoir\' changes\\n  --\\n  local reservoirRefreshActive = reservoirRefreshInterval ~= nil and reservoirRefreshAmount ~= nil\\n  if reservoirRefreshActive and now >= lastReservoirRefresh + reservoirRefreshInterval then\\n    reservoir = reservoirRefreshAmount\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'lastReservoirRefresh\', now\\n    )\\n  end\\n\\n  local reservoirIncreaseActive = reservoirIncreaseInterval ~= nil and reservoirIncreaseAmount ~= nil\\n  if reservoirIncreaseActive and now >= lastReservoirIncrease + reservoirIncreaseInterval then\\n    local num_intervals = math.floor((now - lastReservoirIncrease) / reservoirIncreaseInterval)\\n    local incr = reservoirIncreaseAmount * num_intervals\\n    if reservoirIncreaseMaximum ~= nil then\\n      incr = math.min(incr, reservoirIncreaseMaximum - (reservoir or 0))\\n    end\\n    if incr > 0 then\\n      reservoir = (reservoir or 0) + incr\\n    end\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'lastReservoirIncrease\', lastReservoirIncrease + (num_intervals * reservoirIncreaseInterval)\\n    )\\n  end\\n\\n  --\\n  -- Clear unresponsive clients\\n  --\\n  local unresponsive = redis.call(\'zrangebyscore\', client_last_seen_key, \'-inf\', (now - clientTimeout))\\n  local unresponsive_lookup = {}\\n  local terminated_clients = {}\\n  for i = 1, #unresponsive do\\n    unresponsive_lookup[unresponsive[i]] = true\\n    if tonumber(redis.call(\'zscore\', client_running_key, unresponsive[i])) == 0 then\\n      table.insert(terminated_clients, unresponsive[i])\\n    end\\n  end\\n  if #terminated_clients > 0 then\\n    redis.call(\'zrem\', client_running_key,         unpack(terminated_clients))\\n    redis.call(\'hdel\', client_num_queued_key,      unpack(terminated_clients))\\n    redis.call(\'zrem\', client_last_registered_key, unpack(terminated_clients))\\n    redis.call(\'zrem\', client_last_seen_key,       unpack(terminated_clients))\\n  end\\n\\n  --\\n  -- Broadcast capacity changes\\n  --\\n  local final_capacity = compute_capacity(maxConcurrent, running, reservoir)\\n\\n  if always_publish or (initial_capacity ~= nil and final_capacity == nil) then\\n    -- always_publish or was not unlimited, now unlimited\\n    redis.call(\'publish\', \'b_\'..id, \'capacity:\'..(final_capacity or \'\'))\\n\\n  elseif initial_capacity ~= nil and final_capacity ~= nil and final_capacity > initial_capacity then\\n    -- capacity was increased\\n    -- send the capacity message to the limiter having the lowest number of running jobs\\n    -- the tiebreaker is the limiter having not registered a job in the longest time\\n\\n    local lowest_concurrency_value = nil\\n    local lowest_concurrency_clients = {}\\n    local lowest_concurrency_last_registered = {}\\n    local client_concurrencies = redis.call(\'zrange\', client_running_key, 0, -1, \'withscores\')\\n\\n    for i = 1, #client_concurrencies, 2 do\\n      local client = client_concurrencies[i]\\n      local concurrency = tonumber(client_concurrencies[i+1])\\n\\n      if (\\n        lowest_concurrency_value == nil or lowest_concurrency_value == concurrency\\n      ) and (\\n        not unresponsive_lookup[client]\\n      ) and (\\n        tonumber(redis.call(\'hget\', client_num_queued_key, client)) > 0\\n      ) then\\n        lowest_concurrency_value = concurrency\\n        table.insert(lowest_concurrency_clients, client)\\n        local last_registered = tonumber(redis.call(\'zscore\', client_last_registered_key, client))\\n        table.insert(lowest_concurrency_last_registered, last_registered)\\n      end\\n    end\\n\\n    if #lowest_concurrency_clients > 0 then\\n      local position = 1\\n      local earliest = lowest_concurrency_last_registered[1]\\n\\n      for i,v in ipairs(lowest_concurrency_last_registered) do\\n        if v < earliest then\\n          position = i\\n          earliest = v\\n        end\\n      end\\n\\n      local next_client = lowest_concurrency_clients[position]\\n      redis.call(\'publish\', \'b_\'..id,\\n        \'capacity-priority:\'..(final_capacity or \'\')..\\n        \':\'..next_client..\\n        \':\'..capacityPriorityCounter\\n      )\\n      redis.call(\'hincrby\', settings_key, \'capacityPriorityCounter\', \'1\')\\n    else\\n      redis.call(\'publish\', \'b_\'..id, \'capacity:\'..(final_capacity or \'\'))\\n    end\\n  end\\n\\n  return {\\n    [\'capacity\'] = final_capacity,\\n    [\'running\'] = running,\\n    [\'reservoir\'] = reservoir\\n  }\\nend\\n","queued.lua":"local clientTimeout = tonumber(redis.call(\'hget\', settings_key, \'clientTimeout\'))\\nlocal valid_clients = redis.call(\'zrangebyscore\', client_last_seen_key, (now - clientTimeout), \'inf\')\\nlocal client_queued = redis.call(\'hmget\', client_num_queued_key, unpack(valid_clients))\\n\\nlocal sum = 0\\nfor i = 1, #client_queued do\\n  sum = sum + tonumber(client_queued[i])\\nend\\n\\nreturn sum\\n","refresh_expiration.lua":"local refresh_expiration = function (now, nextRequest, groupTimeout)\\n\\n  if groupTimeout ~= nil then\\n    local ttl = (nextRequest + groupTimeout) - now\\n\\n    for i = 1, #KEYS do\\n      redis.call(\'pexpire\', KEYS[i], ttl)\\n    end\\n  end\\n\\nend\\n","refs.lua":"local settings_key = KEYS[1]\\nlocal job_weights_key = KEYS[2]\\nlocal job_expirations_key = KEYS[3]\\nlocal job_clients_key = KEYS[4]\\nlocal client_running_key = KEYS[5]\\nlocal client_num_queued_key = KEYS[6]\\nlocal client_last_registered_key = KEYS[7]\\nlocal client_last_seen_key = KEYS[8]\\n\\nlocal now = tonumber(ARGV[1])\\nlocal client = ARGV[2]\\n\\nlocal num_static_argv = 2\\n","register.lua":"local index = ARGV[num_static_argv + 1]\\nlocal weight = tonumber(ARGV[num_static_argv + 2])\\nlocal expiration = tonumber(ARGV[num_static_argv + 3])\\n\\nlocal state = process_tick(now, false)\\nlocal capacity = state[\'capacity\']\\nlocal reservoir = state[\'reservoir\']\\n\\nlocal settings = redis.call(\'hmget\', settings_key,\\n  \'nextRequest\',\\n  \'minTime\',\\n  \'groupTimeout\'\\n)\\nlocal nextRequest = tonumber(settings[1])\\nlocal minTime = tonumber(settings[2])\\nlocal groupTimeout = tonumber(settings[3])\\n\\nif conditions_check(capacity, weight) then\\n\\n  redis.call(\'hincrby\', settings_key, \'running\', weight)\\n  redis.call(\'hset\', job_weights_key, index, weight)\\n  if expiration ~= nil then\\n    redis.call(\'zadd\', job_expirations_key, now + expiration, index)\\n  end\\n  redis.call(\'hset\', job_clients_key, index, client)\\n  redis.call(\'zincrby\', client_running_key, weight, client)\\n  redis.call(\'hincrby\', client_num_queued_key, client, -1)\\n  redis.call(\'zadd\', client_last_registered_key, now, client)\\n\\n  local wait = math.max(nextRequest - now, 0)\\n  local newNextRequest = now + wait + minTime\\n\\n  if reservoir == nil then\\n    redis.call(\'hset\', settings_key,\\n      \'nextRequest\', newNextRequest\\n    )\\n  else\\n    reservoir = reservoir - weight\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'nextRequest\', newNextRequest\\n    )\\n  end\\n\\n  refresh_expiration(now, newNextRequest, groupTimeout)\\n\\n  return {true, wait, reservoir}\\n\\nelse\\n  return {false}\\nend\\n","register_client.lua":"local queued = tonumber(ARGV[num_static_argv + 1])\\n\\n-- Could have been re-registered concurrently\\nif not redis.call(\'zscore\', client_last_seen_key, client) then\\n  redis.call(\'zadd\', client_running_key, 0, client)\\n  redis.call(\'hset\', client_num_queued_key, client, queued)\\n  redis.call(\'zadd\', client_last_registered_key, 0, client)\\nend\\n\\nredis.call(\'zadd\', client_last_seen_key, now, client)\\n\\nreturn {}\\n","running.lua":"return process_tick(now, false)[\'running\']\\n","submit.lua":"local queueLength = tonumber(ARGV[num_static_argv + 1])\\nlocal weight = tonumber(ARGV[num_static_argv + 2])\\n\\nlocal capacity = process_tick(now, false)[\'capacity\']\\n\\nlocal settings = redis.call(\'hmget\', settings_key,\\n  \'id\',\\n  \'maxConcurrent\',\\n  \'highWater\',\\n  \'nextRequest\',\\n  \'strategy\',\\n  \'unblockTime\',\\n  \'penalty\',\\n  \'minTime\',\\n  \'groupTimeout\'\\n)\\nlocal id = settings[1]\\nlocal maxConcurrent = tonumber(settings[2])\\nlocal highWater = tonumber(settings[3])\\nlocal nextRequest = tonumber(settings[4])\\nlocal strategy = tonumber(settings[5])\\nlocal unblockTime = tonumber(settings[6])\\nlocal penalty = tonumber(settings[7])\\nlocal minTime = tonumber(settings[8])\\nlocal groupTimeout = tonumber(settings[9])\\n\\nif maxConcurrent ~= nil and weight > maxConcurrent then\\n  return redis.error_reply(\'OVERWEIGHT:\'..weight..\':\'..maxConcurrent)\\nend\\n\\nlocal reachedHWM = (highWater ~= nil and queueLength == highWater\\n  and not (\\n    conditions_check(capacity, weight)\\n    and nextRequest - now <= 0\\n  )\\n)\\n\\nlocal blocked = strategy == 3 and (reachedHWM or unblockTime >= now)\\n\\nif blocked then\\n  local computedPenalty = penalty\\n  if computedPenalty == nil then\\n    if minTime == 0 then\\n      computedPenalty = 5000\\n    else\\n      computedPenalty = 15 * minTime\\n    end\\n  end\\n\\n  local newNextRequest = now + computedPenalty + minTime\\n\\n  redis.call(\'hmset\', settings_key,\\n    \'unblockTime\', now + computedPenalty,\\n    \'nextRequest\', newNextRequest\\n  )\\n\\n  local clients_queued_reset = redis.call(\'hkeys\', client_num_queued_key)\\n  local queued_reset = {}\\n  for i = 1, #clients_queued_reset do\\n    table.insert(queued_reset, clients_queued_reset[i])\\n    table.insert(queued_reset, 0)\\n  end\\n  redis.call(\'hmset\', client_num_queued_key, unpack(queued_reset))\\n\\n  redis.call(\'publish\', \'b_\'..id, \'blocked:\')\\n\\n  refresh_expiration(now, newNextRequest, groupTimeout)\\nend\\n\\nif not blocked and not reachedHWM then\\n  redis.call(\'hincrby\', client_num_queued_key, client, 1)\\nend\\n\\nreturn {reachedHWM, blocked, strategy}\\n","update_settings.lua":"local args = {\'hmset\', settings_key}\\n\\nfor i = num_static_argv + 1, #ARGV do\\n  table.insert(args, ARGV[i])\\nend\\n\\nredis.call(unpack(args))\\n\\nprocess_tick(now, true)\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn {}\\n","validate_client.lua":"if not redis.call(\'zscore\', client_last_seen_key, client) then\\n  return redis.error_reply(\'UNKNOWN_CLIENT\')\\nend\\n\\nredis.call(\'zadd\', client_last_seen_key, now, client)\\n","validate_keys.lua":"if not (redis.call(\'exists\', settings_key) == 1) then\\n  return redis.error_reply(\'SETTINGS_KEY_NOT_FOUND\')\\nend\\n"}');
-
-/***/ }),
-
-/***/ 8349:
-/***/ ((module) => {
-
-module.exports = {"r":"2.19.5"};
-
-/***/ })
-
-/******/ });
-/************************************************************************/
-/******/ // The module cache
-/******/ var __webpack_module_cache__ = {};
-/******/ 
-/******/ // The require function
-/******/ function __nccwpck_require__(moduleId) {
-/******/ 	// Check if module is in cache
-/******/ 	var cachedModule = __webpack_module_cache__[moduleId];
-/******/ 	if (cachedModule !== undefined) {
-/******/ 		return cachedModule.exports;
-/******/ 	}
-/******/ 	// Create a new module (and put it into the cache)
-/******/ 	var module = __webpack_module_cache__[moduleId] = {
-/******/ 		// no module.id needed
-/******/ 		// no module.loaded needed
-/******/ 		exports: {}
-/******/ 	};
-/******/ 
-/******/ 	// Execute the module function
-/******/ 	var threw = true;
-/******/ 	try {
-/******/ 		__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
-/******/ 		threw = false;
-/******/ 	} finally {
-/******/ 		if(threw) delete __webpack_module_cache__[moduleId];
-/******/ 	}
-/******/ 
-/******/ 	// Return the exports of the module
-/******/ 	return module.exports;
-/******/ }
-/******/ 
-/******/ // expose the modules object (__webpack_modules__)
-/******/ __nccwpck_require__.m = __webpack_modules__;
-/******/ 
-/************************************************************************/
-/******/ /* webpack/runtime/asset-relocator-loader */
-/******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
-/******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/create fake namespace object */
-/******/ (() => {
-/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
-/******/ 	var leafPrototypes;
-/******/ 	// create a fake namespace object
-/******/ 	// mode & 1: value is a module id, require it
-/******/ 	// mode & 2: merge all properties of value into the ns
-/******/ 	// mode & 4: return value when already ns object
-/******/ 	// mode & 16: return value when it's Promise-like
-/******/ 	// mode & 8|1: behave like require
-/******/ 	__nccwpck_require__.t = function(value, mode) {
-/******/ 		if(mode & 1) value = this(value);
-/******/ 		if(mode & 8) return value;
-/******/ 		if(typeof value === 'object' && value) {
-/******/ 			if((mode & 4) && value.__esModule) return value;
-/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
-/******/ 		}
-/******/ 		var ns = Object.create(null);
-/******/ 		__nccwpck_require__.r(ns);
-/******/ 		var def = {};
-/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
-/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
-/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
-/******/ 		}
-/******/ 		def['default'] = () => (value);
-/******/ 		__nccwpck_require__.d(ns, def);
-/******/ 		return ns;
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/define property getters */
-/******/ (() => {
-/******/ 	// define getter functions for harmony exports
-/******/ 	__nccwpck_require__.d = (exports, definition) => {
-/******/ 		for(var key in definition) {
-/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
-/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
-/******/ 			}
-/******/ 		}
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/ensure chunk */
-/******/ (() => {
-/******/ 	__nccwpck_require__.f = {};
-/******/ 	// This file contains only the entry chunk.
-/******/ 	// The chunk loading function for additional chunks
-/******/ 	__nccwpck_require__.e = (chunkId) => {
-/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
-/******/ 			__nccwpck_require__.f[key](chunkId, promises);
-/******/ 			return promises;
-/******/ 		}, []));
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/get javascript chunk filename */
-/******/ (() => {
-/******/ 	// This function allow to reference async chunks
-/******/ 	__nccwpck_require__.u = (chunkId) => {
-/******/ 		// return url for filenames based on template
-/******/ 		return "" + chunkId + ".index.js";
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/hasOwnProperty shorthand */
-/******/ (() => {
-/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/make namespace object */
-/******/ (() => {
-/******/ 	// define __esModule on exports
-/******/ 	__nccwpck_require__.r = (exports) => {
-/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
-/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
-/******/ 		}
-/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
-/******/ 	};
-/******/ })();
-/******/ 
-/******/ /* webpack/runtime/import chunk loading */
-/******/ (() => {
-/******/ 	// no baseURI
-/******/ 	
-/******/ 	// object to store loaded and loading chunks
-/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
-/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
-/******/ 	var installedChunks = {
-/******/ 		792: 0
-/******/ 	};
-/******/ 	
-/******/ 	var installChunk = (data) => {
-/******/ 		var {ids, modules, runtime} = data;
-/******/ 		// add "modules" to the modules object,
-/******/ 		// then flag all "ids" as loaded and fire callback
-/******/ 		var moduleId, chunkId, i = 0;
-/******/ 		for(moduleId in modules) {
-/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
-/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
-/******/ 			}
-/******/ 		}
-/******/ 		if(runtime) runtime(__nccwpck_require__);
-/******/ 		for(;i < ids.length; i++) {
-/******/ 			chunkId = ids[i];
-/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
-/******/ 				installedChunks[chunkId][0]();
-/******/ 			}
-/******/ 			installedChunks[ids[i]] = 0;
-/******/ 		}
-/******/ 	
-/******/ 	}
-/******/ 	
-/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
-/******/ 			// import() chunk loading for javascript
-/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
-/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
-/******/ 	
-/******/ 				// a Promise means "currently loading".
-/******/ 				if(installedChunkData) {
-/******/ 					promises.push(installedChunkData[1]);
-/******/ 				} else {
-/******/ 					if(true) { // all chunks have JS
-/******/ 						// setup Promise in chunk cache
-/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
-/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
-/******/ 							throw e;
-/******/ 						});
-/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
-/******/ 						promises.push(installedChunkData[1] = promise);
-/******/ 					}
-/******/ 				}
-/******/ 			}
-/******/ 	};
-/******/ 	
-/******/ 	// no prefetching
-/******/ 	
-/******/ 	// no preloaded
-/******/ 	
-/******/ 	// no external install chunk
-/******/ 	
-/******/ 	// no on chunks loaded
-/******/ })();
-/******/ 
-/************************************************************************/
-var __webpack_exports__ = {};
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  C: () => (/* reexport */ main_run),
-  T: () => (/* binding */ runCliMain)
+  E: () => (/* binding */ Octokit)
 });
-
-// NAMESPACE OBJECT: ./node_modules/@gitbeaker/core/dist/index.mjs
-var core_dist_namespaceObject = {};
-__nccwpck_require__.r(core_dist_namespaceObject);
-__nccwpck_require__.d(core_dist_namespaceObject, {
-  AccessLevel: () => (AccessLevel),
-  Agents: () => (Agents),
-  AlertManagement: () => (AlertManagement),
-  ApplicationAppearance: () => (ApplicationAppearance),
-  ApplicationPlanLimits: () => (ApplicationPlanLimits),
-  ApplicationSettings: () => (ApplicationSettings),
-  ApplicationStatistics: () => (ApplicationStatistics),
-  Applications: () => (Applications),
-  AuditEvents: () => (AuditEvents),
-  Avatar: () => (Avatar),
-  Branches: () => (Branches),
-  BroadcastMessages: () => (BroadcastMessages),
-  CodeSuggestions: () => (CodeSuggestions),
-  CommitDiscussions: () => (CommitDiscussions),
-  Commits: () => (Commits),
-  Composer: () => (Composer),
-  Conan: () => (Conan),
-  ContainerRegistry: () => (ContainerRegistry),
-  DashboardAnnotations: () => (DashboardAnnotations),
-  Debian: () => (Debian),
-  DependencyProxy: () => (DependencyProxy),
-  DeployKeys: () => (DeployKeys),
-  DeployTokens: () => (DeployTokens),
-  Deployments: () => (Deployments),
-  DockerfileTemplates: () => (DockerfileTemplates),
-  Environments: () => (Environments),
-  EpicAwardEmojis: () => (EpicAwardEmojis),
-  EpicDiscussions: () => (EpicDiscussions),
-  EpicIssues: () => (EpicIssues),
-  EpicLabelEvents: () => (EpicLabelEvents),
-  EpicLinks: () => (EpicLinks),
-  EpicNotes: () => (EpicNotes),
-  Epics: () => (Epics),
-  ErrorTrackingClientKeys: () => (ErrorTrackingClientKeys),
-  ErrorTrackingSettings: () => (ErrorTrackingSettings),
-  Events: () => (Events),
-  Experiments: () => (Experiments),
-  ExternalStatusChecks: () => (ExternalStatusChecks),
-  FeatureFlagUserLists: () => (FeatureFlagUserLists),
-  FeatureFlags: () => (FeatureFlags),
-  FreezePeriods: () => (FreezePeriods),
-  GeoNodes: () => (GeoNodes),
-  GeoSites: () => (GeoSites),
-  GitLabCIYMLTemplates: () => (GitLabCIYMLTemplates),
-  GitignoreTemplates: () => (GitignoreTemplates),
-  Gitlab: () => (Gitlab),
-  GitlabPages: () => (GitlabPages),
-  GoProxy: () => (GoProxy),
-  GroupAccessRequests: () => (GroupAccessRequests),
-  GroupAccessTokens: () => (GroupAccessTokens),
-  GroupActivityAnalytics: () => (GroupActivityAnalytics),
-  GroupBadges: () => (GroupBadges),
-  GroupCustomAttributes: () => (GroupCustomAttributes),
-  GroupDORA4Metrics: () => (GroupDORA4Metrics),
-  GroupEpicBoards: () => (GroupEpicBoards),
-  GroupHooks: () => (GroupHooks),
-  GroupImportExports: () => (GroupImportExports),
-  GroupInvitations: () => (GroupInvitations),
-  GroupIssueBoards: () => (GroupIssueBoards),
-  GroupIterations: () => (GroupIterations),
-  GroupLDAPLinks: () => (GroupLDAPLinks),
-  GroupLabels: () => (GroupLabels),
-  GroupMarkdownUploads: () => (GroupMarkdownUploads),
-  GroupMemberRoles: () => (GroupMemberRoles),
-  GroupMembers: () => (GroupMembers),
-  GroupMilestones: () => (GroupMilestones),
-  GroupProtectedEnvironments: () => (GroupProtectedEnvironments),
-  GroupPushRules: () => (GroupPushRules),
-  GroupRelationExports: () => (GroupRelationExports),
-  GroupReleases: () => (GroupReleases),
-  GroupRepositoryStorageMoves: () => (GroupRepositoryStorageMoves),
-  GroupSAMLIdentities: () => (GroupSAMLIdentities),
-  GroupSAMLLinks: () => (GroupSAMLLinks),
-  GroupSCIMIdentities: () => (GroupSCIMIdentities),
-  GroupServiceAccounts: () => (GroupServiceAccounts),
-  GroupVariables: () => (GroupVariables),
-  GroupWikis: () => (GroupWikis),
-  Groups: () => (Groups),
-  Helm: () => (Helm),
-  Import: () => (Import),
-  InstanceLevelCICDVariables: () => (InstanceLevelCICDVariables),
-  Integrations: () => (Integrations),
-  IssueAwardEmojis: () => (IssueAwardEmojis),
-  IssueDiscussions: () => (IssueDiscussions),
-  IssueIterationEvents: () => (IssueIterationEvents),
-  IssueLabelEvents: () => (IssueLabelEvents),
-  IssueLinks: () => (IssueLinks),
-  IssueMilestoneEvents: () => (IssueMilestoneEvents),
-  IssueNoteAwardEmojis: () => (IssueNoteAwardEmojis),
-  IssueNotes: () => (IssueNotes),
-  IssueStateEvents: () => (IssueStateEvents),
-  IssueWeightEvents: () => (IssueWeightEvents),
-  Issues: () => (Issues),
-  IssuesStatistics: () => (IssuesStatistics),
-  JobArtifacts: () => (JobArtifacts),
-  Jobs: () => (Jobs),
-  Keys: () => (Keys),
-  License: () => (License),
-  LicenseTemplates: () => (LicenseTemplates),
-  LinkedEpics: () => (LinkedEpics),
-  Lint: () => (Lint),
-  Markdown: () => (Markdown),
-  Maven: () => (Maven),
-  MergeRequestApprovals: () => (MergeRequestApprovals),
-  MergeRequestAwardEmojis: () => (MergeRequestAwardEmojis),
-  MergeRequestContextCommits: () => (MergeRequestContextCommits),
-  MergeRequestDiscussions: () => (MergeRequestDiscussions),
-  MergeRequestDraftNotes: () => (MergeRequestDraftNotes),
-  MergeRequestLabelEvents: () => (MergeRequestLabelEvents),
-  MergeRequestMilestoneEvents: () => (MergeRequestMilestoneEvents),
-  MergeRequestNoteAwardEmojis: () => (MergeRequestNoteAwardEmojis),
-  MergeRequestNotes: () => (MergeRequestNotes),
-  MergeRequests: () => (MergeRequests),
-  MergeTrains: () => (MergeTrains),
-  Metadata: () => (Metadata),
-  Migrations: () => (Migrations),
-  NPM: () => (NPM),
-  Namespaces: () => (Namespaces),
-  NotificationSettings: () => (NotificationSettings),
-  NuGet: () => (NuGet),
-  PackageRegistry: () => (PackageRegistry),
-  Packages: () => (Packages),
-  PagesDomains: () => (PagesDomains),
-  PersonalAccessTokens: () => (PersonalAccessTokens),
-  PipelineScheduleVariables: () => (PipelineScheduleVariables),
-  PipelineSchedules: () => (PipelineSchedules),
-  PipelineTriggerTokens: () => (PipelineTriggerTokens),
-  Pipelines: () => (Pipelines),
-  ProductAnalytics: () => (ProductAnalytics),
-  ProjectAccessRequests: () => (ProjectAccessRequests),
-  ProjectAccessTokens: () => (ProjectAccessTokens),
-  ProjectAliases: () => (ProjectAliases),
-  ProjectBadges: () => (ProjectBadges),
-  ProjectCustomAttributes: () => (ProjectCustomAttributes),
-  ProjectDORA4Metrics: () => (ProjectDORA4Metrics),
-  ProjectHooks: () => (ProjectHooks),
-  ProjectImportExports: () => (ProjectImportExports),
-  ProjectInvitations: () => (ProjectInvitations),
-  ProjectIssueBoards: () => (ProjectIssueBoards),
-  ProjectIterations: () => (ProjectIterations),
-  ProjectJobTokenScopes: () => (ProjectJobTokenScopes),
-  ProjectLabels: () => (ProjectLabels),
-  ProjectMarkdownUploads: () => (ProjectMarkdownUploads),
-  ProjectMembers: () => (ProjectMembers),
-  ProjectMilestones: () => (ProjectMilestones),
-  ProjectProtectedEnvironments: () => (ProjectProtectedEnvironments),
-  ProjectPushRules: () => (ProjectPushRules),
-  ProjectRelationsExport: () => (ProjectRelationsExport),
-  ProjectReleases: () => (ProjectReleases),
-  ProjectRemoteMirrors: () => (ProjectRemoteMirrors),
-  ProjectRepositoryStorageMoves: () => (ProjectRepositoryStorageMoves),
-  ProjectSnippetAwardEmojis: () => (ProjectSnippetAwardEmojis),
-  ProjectSnippetDiscussions: () => (ProjectSnippetDiscussions),
-  ProjectSnippetNotes: () => (ProjectSnippetNotes),
-  ProjectSnippets: () => (ProjectSnippets),
-  ProjectStatistics: () => (ProjectStatistics),
-  ProjectTemplates: () => (ProjectTemplates),
-  ProjectTerraformState: () => (ProjectTerraformState),
-  ProjectVariables: () => (ProjectVariables),
-  ProjectVulnerabilities: () => (ProjectVulnerabilities),
-  ProjectWikis: () => (ProjectWikis),
-  Projects: () => (Projects),
-  ProtectedBranches: () => (ProtectedBranches),
-  ProtectedTags: () => (ProtectedTags),
-  PyPI: () => (PyPI),
-  ReleaseLinks: () => (ReleaseLinks),
-  Repositories: () => (Repositories),
-  RepositoryFiles: () => (RepositoryFiles),
-  RepositorySubmodules: () => (RepositorySubmodules),
-  ResourceGroups: () => (ResourceGroups),
-  RubyGems: () => (RubyGems),
-  Runners: () => (Runners),
-  Search: () => (Search),
-  SearchAdmin: () => (SearchAdmin),
-  SecureFiles: () => (SecureFiles),
-  ServiceAccounts: () => (ServiceAccounts),
-  ServiceData: () => (ServiceData),
-  SidekiqMetrics: () => (SidekiqMetrics),
-  SidekiqQueues: () => (SidekiqQueues),
-  SnippetRepositoryStorageMoves: () => (SnippetRepositoryStorageMoves),
-  Snippets: () => (Snippets),
-  Suggestions: () => (Suggestions),
-  SystemHooks: () => (SystemHooks),
-  Tags: () => (Tags),
-  TodoLists: () => (TodoLists),
-  Topics: () => (Topics),
-  UserCustomAttributes: () => (UserCustomAttributes),
-  UserEmails: () => (UserEmails),
-  UserGPGKeys: () => (UserGPGKeys),
-  UserImpersonationTokens: () => (UserImpersonationTokens),
-  UserSSHKeys: () => (UserSSHKeys),
-  UserStarredMetricsDashboard: () => (UserStarredMetricsDashboard),
-  Users: () => (Users)
-});
-
-// EXTERNAL MODULE: external "node:util"
-var external_node_util_ = __nccwpck_require__(7975);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./src/core/errors.ts
-/**
- * Two failure classes, because CI scripts branch on them: exit 2 means the
- * caller must change the invocation (nothing was touched), exit 1 means the
- * operation failed and may succeed on retry or after fixing the environment.
- *
- * Every message names the cause and the fix, in one line.
- */
-class UsageError extends Error {
-    exitCode = 2;
-    constructor(message) {
-        super(message);
-        this.name = 'UsageError';
-    }
-}
-class OperationError extends Error {
-    exitCode = 1;
-    constructor(message, options) {
-        super(message, options);
-        this.name = 'OperationError';
-    }
-}
-function exitCodeOf(error) {
-    return error instanceof UsageError ? 2 : 1;
-}
-function errorMessage(error) {
-    if (error instanceof Error)
-        return error.message;
-    return String(error);
-}
-
-;// CONCATENATED MODULE: ./src/core/redact.ts
-/**
- * Secrets are registered once and scrubbed from every string that leaves the
- * process (logs, errors, outputs). Git and HTTP libraries echo URLs and headers
- * in their errors, so redaction has to happen at the boundary, not at the call.
- */
-class Redactor {
-    secrets = new Set();
-    add(secret) {
-        if (!secret)
-            return;
-        this.secrets.add(secret);
-        // Basic auth and base64 headers carry the token in encoded form.
-        this.secrets.add(Buffer.from(secret).toString('base64'));
-        for (const line of secret.split(/\r?\n/))
-            if (line.length >= 4)
-                this.secrets.add(line);
-    }
-    addBasic(user, secret) {
-        this.add(secret);
-        this.secrets.add(Buffer.from(`${user}:${secret}`).toString('base64'));
-    }
-    redact(text) {
-        let out = text;
-        // Longest first so a secret that contains another is replaced whole.
-        for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
-            if (s)
-                out = out.split(s).join('***');
-        }
-        return out;
-    }
-    list() {
-        return [...this.secrets];
-    }
-}
-
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./src/core/diff.ts
-/**
- * Unified diffs, for `--dry-run` of the edit engine and for the rendered
- * manifests in promotion PRs. Work is bounded by the number of edits D, not by
- * the size of the files (Myers O((N+M)·D) with an O(D²) trace): a promotion
- * changes a handful of image lines spread across thousands of rendered lines,
- * and a size bound would print the whole manifest twice. Only past `maxEdits`
- * is the changed region shown as one replacement — still a correct diff, only
- * not minimal, and nobody reads a diff with that many edits line by line.
- */
-// 1,000 edits keep the trace near 4 MB and the search at worst ~1,000 passes.
-const DEFAULT_MAX_EDITS = 1000;
-// Marks a last line without `\n`: the missing newline is part of its identity.
-const OPEN_END = '\u0000';
-/** One file's unified diff (`a/<file>`, `b/<file>`) with `context` lines around each change; '' when equal. */
-function unifiedDiff(file, before, after, context = 3) {
-    if (before === after)
-        return '';
-    return lineDiff(before, after, { fromLabel: `a/${file}`, toLabel: `b/${file}`, context }).text;
-}
-/** Diffs of several files, in the order given. */
-function unifiedDiffs(files, context = 3) {
-    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
-}
-/** A unified diff with free-form labels and the counts of added and removed lines. */
-function lineDiff(before, after, options) {
-    const ops = lineOps(before, after, options.maxEdits ?? DEFAULT_MAX_EDITS);
-    let added = 0;
-    let removed = 0;
-    for (const o of ops) {
-        if (o.kind === 'add')
-            added++;
-        else if (o.kind === 'del')
-            removed++;
-    }
-    if (added === 0 && removed === 0)
-        return { text: '', added, removed };
-    const out = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
-    for (const hunk of hunks(ops, options.context ?? 3)) {
-        out.push(`@@ -${hunk.aStart},${hunk.aCount} +${hunk.bStart},${hunk.bCount} @@`);
-        for (const o of ops.slice(hunk.from, hunk.to)) {
-            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
-            if (o.line.endsWith(OPEN_END))
-                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
-            else
-                out.push(`${mark}${o.line}`);
-        }
-    }
-    return { text: out.join('\n') + '\n', added, removed };
-}
-/** Groups the ops into hunks, joining changes at most 2·context lines apart (as git does). */
-function hunks(ops, context) {
-    const result = [];
-    // Line numbers (1-based) of ops[cursor] in the old and the new text.
-    let cursor = 0;
-    let aLine = 1;
-    let bLine = 1;
-    const advanceTo = (index) => {
-        for (; cursor < index; cursor++) {
-            if (ops[cursor].kind !== 'add')
-                aLine++;
-            if (ops[cursor].kind !== 'del')
-                bLine++;
-        }
-    };
-    let i = 0;
-    while (i < ops.length) {
-        while (i < ops.length && ops[i].kind === 'same')
-            i++;
-        if (i >= ops.length)
-            break;
-        const from = Math.max(i - context, cursor);
-        let end = i;
-        for (;;) {
-            while (end < ops.length && ops[end].kind !== 'same')
-                end++;
-            let gap = end;
-            while (gap < ops.length && ops[gap].kind === 'same')
-                gap++;
-            if (gap < ops.length && gap - end <= 2 * context)
-                end = gap;
-            else {
-                end = Math.min(ops.length, end + context);
-                break;
-            }
-        }
-        advanceTo(from);
-        const aStart = aLine;
-        const bStart = bLine;
-        advanceTo(end);
-        const aCount = aLine - aStart;
-        const bCount = bLine - bStart;
-        // An empty side names the line before it, as diff and git apply expect.
-        result.push({
-            from,
-            to: end,
-            aStart: aCount === 0 ? aStart - 1 : aStart,
-            aCount,
-            bStart: bCount === 0 ? bStart - 1 : bStart,
-            bCount
-        });
-        i = end;
-    }
-    return result;
-}
-/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
-function splitLines(text) {
-    if (text === '')
-        return [];
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '')
-        lines.pop();
-    else
-        lines[lines.length - 1] += OPEN_END;
-    return lines;
-}
-function lineOps(before, after, maxEdits) {
-    const a = splitLines(before);
-    const b = splitLines(after);
-    // Common prefix and suffix cost nothing and shrink the search.
-    let pre = 0;
-    while (pre < a.length && pre < b.length && a[pre] === b[pre])
-        pre++;
-    let suf = 0;
-    while (suf < a.length - pre &&
-        suf < b.length - pre &&
-        a[a.length - 1 - suf] === b[b.length - 1 - suf])
-        suf++;
-    const midA = a.slice(pre, a.length - suf);
-    const midB = b.slice(pre, b.length - suf);
-    const same = (line) => ({ kind: 'same', line });
-    const mid = middleOps(midA, midB, maxEdits) ?? [
-        ...midA.map((line) => ({ kind: 'del', line })),
-        ...midB.map((line) => ({ kind: 'add', line }))
-    ];
-    return [...a.slice(0, pre).map(same), ...mid, ...a.slice(a.length - suf).map(same)];
-}
-/** The shortest edit script, or undefined when it needs more than `maxEdits` edits. */
-function middleOps(a, b, maxEdits) {
-    // Lines as numbers: the search compares them many times over.
-    const ids = new Map();
-    const intern = (lines) => {
-        const out = new Int32Array(lines.length);
-        lines.forEach((line, i) => {
-            let id = ids.get(line);
-            if (id === undefined)
-                ids.set(line, (id = ids.size));
-            out[i] = id;
-        });
-        return out;
-    };
-    const kinds = myers(intern(a), intern(b), maxEdits);
-    if (!kinds)
-        return undefined;
-    const ops = [];
-    let x = 0;
-    let y = 0;
-    for (const kind of kinds) {
-        if (kind === 'add')
-            ops.push({ kind, line: b[y++] });
-        else {
-            ops.push({ kind, line: a[x++] });
-            if (kind === 'same')
-                y++;
-        }
-    }
-    return ops;
-}
-function myers(a, b, maxEdits) {
-    const n = a.length;
-    const m = b.length;
-    const max = Math.min(n + m, maxEdits);
-    const offset = max + 1;
-    const v = new Int32Array(2 * max + 3);
-    // trace[d] holds the furthest x on diagonals -d..d after round d: O(D²) in all.
-    const trace = [];
-    let found = -1;
-    for (let d = 0; d <= max && found < 0; d++) {
-        for (let k = -d; k <= d; k += 2) {
-            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
-                ? v[offset + k + 1]
-                : v[offset + k - 1] + 1;
-            let y = x - k;
-            while (x < n && y < m && a[x] === b[y]) {
-                x++;
-                y++;
-            }
-            v[offset + k] = x;
-            if (x >= n && y >= m) {
-                found = d;
-                break;
-            }
-        }
-        if (found < 0)
-            trace.push(v.slice(offset - d, offset + d + 1));
-    }
-    if (found < 0)
-        return undefined;
-    // Walk back from (n, m) through the frontier of each earlier round.
-    const kinds = [];
-    let x = n;
-    let y = m;
-    for (let d = found; d > 0; d--) {
-        const prev = trace[d - 1];
-        const at = (k) => prev[k + d - 1];
-        const k = x - y;
-        const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
-        const prevK = down ? k + 1 : k - 1;
-        const prevX = at(prevK);
-        const prevY = prevX - prevK;
-        while (x > prevX && y > prevY) {
-            kinds.push('same');
-            x--;
-            y--;
-        }
-        kinds.push(down ? 'add' : 'del');
-        if (down)
-            y--;
-        else
-            x--;
-    }
-    while (x > 0) {
-        kinds.push('same');
-        x--;
-    }
-    return kinds.reverse();
-}
-
-;// CONCATENATED MODULE: ./src/core/kustomize/image-arg.ts
-/**
- * The argument grammar of `kustomize edit set image`, mirrored from
- * kustomize/commands/edit/set/setimage.go (parse, imageArgParse) and
- * api/internal/image/image.go (Split). Kept bug-compatible on purpose: users
- * move between this tool and kustomize and must get the same `images:` list.
- */
-const IMAGE_FIELDS = ['name', 'newName', 'newTag', 'digest', 'tagSuffix'];
-/** `*` as a whole newName/newTag/digest keeps the value already in the file. */
-const PRESERVE = '*';
-/** Kustomize's own text, so people can search for it. */
-const INVALID_IMAGE_FORMAT = 'invalid format of image, use one of the following options: <image>=<newimage>:<newtag>, ' +
-    '<image>=<newimage>@<digest>, <image>=<newimage>:<newtag>@<digest>, <image>=<newimage>, ' +
-    '<image>:<newtag>, <image>:<newtag>@<digest>, <image>@<digest>';
-/**
- * Splits an image reference into repository, tag and digest. Separators are
- * looked for only after the first `/` (when it is not the first character), so
- * a `host:port/` prefix never counts as a tag.
- */
-function splitImage(value) {
-    let search = value;
-    let slash = value.indexOf('/');
-    if (slash > 0)
-        search = value.slice(slash);
-    else
-        slash = 0;
-    let id = search.indexOf('@');
-    let ic = search.indexOf(':');
-    if (ic < 0 && id < 0)
-        return { name: value, tag: '', digest: '' };
-    if (id >= 0 && (id < ic || ic < 0)) {
-        id += slash;
-        return { name: value.slice(0, id), tag: '', digest: value.slice(id + 1) };
-    }
-    if (id >= 0 && ic >= 0) {
-        id += slash;
-        ic += slash;
-        return { name: value.slice(0, ic), tag: value.slice(ic + 1, id), digest: value.slice(id + 1) };
-    }
-    ic += slash;
-    return { name: value.slice(0, ic), tag: value.slice(ic + 1), digest: '' };
-}
-/** Parses one `--image` argument exactly as `kustomize edit set image` does. */
-function parseImageArg(arg) {
-    const eq = arg.indexOf('=');
-    const key = eq >= 0 ? arg.slice(0, eq) : '';
-    const value = eq >= 0 ? arg.slice(eq + 1) : arg;
-    const { name, tag, digest } = splitImage(value);
-    // Kustomize's only validity check: something must have been split off.
-    if (name === arg)
-        return { kind: 'invalid', arg };
-    const entry = {};
-    if (key === '')
-        entry.name = name;
-    else {
-        entry.name = key;
-        if (name)
-            entry.newName = name;
-    }
-    if (tag)
-        entry.newTag = tag;
-    if (digest)
-        entry.digest = digest;
-    if (entry.name === '')
-        delete entry.name;
-    return { kind: 'ok', entry };
-}
-/** The entry as a compact reference: `reg/web:1.2@sha256:…` (newName or name). */
-function formatImageEntry(entry) {
-    const repo = entry.newName || entry.name || '';
-    return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}`;
-}
-/** Drops empty fields so entries compare by meaning. */
-function normalizeEntry(entry) {
-    const out = {};
-    for (const f of IMAGE_FIELDS)
-        if (entry[f])
-            out[f] = entry[f];
-    return out;
-}
-function sameEntry(a, b) {
-    return IMAGE_FIELDS.every(f => (a[f] || '') === (b[f] || ''));
-}
-
-;// CONCATENATED MODULE: ./src/core/kustomize/image-merge.ts
-/**
- * The list `kustomize edit set image` leaves behind, mirrored from
- * RunSetImage in kustomize/commands/edit/set/setimage.go. Pure: entries in,
- * entries out. The writer decides how to put them into the file.
- */
-
-/** Parses every argument first, so one bad argument aborts before any file is read. */
-function parseImageArgs(args) {
-    if (args.length === 0)
-        return { kind: 'no-args' };
-    const map = new Map();
-    for (const arg of args) {
-        const parsed = parseImageArg(arg);
-        if (parsed.kind === 'invalid')
-            return { kind: 'invalid', arg };
-        // A later argument for the same name replaces the earlier one entirely.
-        map.set(parsed.entry.name ?? '', parsed.entry);
-    }
-    return { kind: 'ok', args: map };
-}
-// Like kustomize's replaceNewName/replaceNewTag/replaceDigest, which build a
-// fresh Image from four fields: any tagSuffix is lost on the way.
-function withField(entry, field, value) {
-    const out = { ...entry };
-    delete out.tagSuffix;
-    if (value)
-        out[field] = value;
-    else
-        delete out[field];
-    return out;
-}
-/** Compares names the way Go compares strings: by UTF-8 bytes. */
-function compareNames(a, b) {
-    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-/**
- * Merges parsed arguments into the existing entries (`images:` then
- * `imageTags:`, in file order). A matched entry is replaced by the argument,
- * not merged with it; `*` copies one field from the FIRST existing entry of
- * that name; later duplicates are dropped; the result is sorted by name bytes.
- */
-function mergeImages(existing, args) {
-    const map = new Map(args);
-    for (const im of existing) {
-        const name = im.name ?? '';
-        const argIm = map.get(name);
-        if (argIm) {
-            let next = argIm;
-            if (next.newName === PRESERVE)
-                next = withField(next, 'newName', im.newName);
-            if (next.newTag === PRESERVE)
-                next = withField(next, 'newTag', im.newTag);
-            if (next.digest === PRESERVE)
-                next = withField(next, 'digest', im.digest);
-            map.set(name, next);
-            continue;
-        }
-        map.set(name, im);
-    }
-    const images = [];
-    for (const v of map.values()) {
-        let next = v;
-        if (next.newName === PRESERVE)
-            next = withField(next, 'newName', '');
-        if (next.newTag === PRESERVE)
-            next = withField(next, 'newTag', '');
-        if (next.digest === PRESERVE)
-            next = withField(next, 'digest', '');
-        images.push(next);
-    }
-    return images.sort((a, b) => compareNames(a.name ?? '', b.name ?? ''));
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./src/core/yaml/scalar-style.ts
-/**
- * When a string must be quoted to read back as the same string. Kustomize and
- * Helm read YAML with go-yaml v2 (YAML 1.1 rules: `yes`, `on`, `1:20`), most
- * other tools with YAML 1.2 (`1e3`, `0o17`); a value is written bare only when
- * every one of those readers sees a string, because a tag that turns into a
- * number (`1.10` -> 1.1) deploys the wrong image.
- */
-const V2_MAP = {};
-for (const s of ['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'])
-    V2_MAP[s] = 'bool';
-for (const s of ['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'])
-    V2_MAP[s] = 'bool';
-for (const s of ['', '~', 'null', 'Null', 'NULL'])
-    V2_MAP[s] = 'null';
-for (const s of [
-    '.nan',
-    '.NaN',
-    '.NAN',
-    '.inf',
-    '.Inf',
-    '.INF',
-    '+.inf',
-    '+.Inf',
-    '+.INF',
-    '-.inf',
-    '-.Inf',
-    '-.INF'
-]) {
-    V2_MAP[s] = 'float';
-}
-const GO_INT = /^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
-const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
-const GO_DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/;
-const GO_TIMESTAMP_PREFIX = /^[0-9]{4}-/;
-/**
- * The type go-yaml v2 (sigs.k8s.io/yaml, used by kustomize and Helm) gives a
- * plain scalar. Timestamps stay strings there when decoded into interface{}.
- */
-function goYamlV2Kind(plain) {
-    if (plain in V2_MAP)
-        return V2_MAP[plain];
-    const c = plain[0];
-    if (c === '.')
-        return GO_DOT_FLOAT.test(plain) ? 'float' : 'string';
-    if (c === '+' || c === '-' || (c >= '0' && c <= '9')) {
-        if (GO_TIMESTAMP_PREFIX.test(plain))
-            return 'string';
-        const digits = plain.replace(/_/g, '');
-        if (GO_INT.test(digits))
-            return 'int';
-        if (GO_YAML_FLOAT.test(digits))
-            return 'float';
-    }
-    return 'string';
-}
-const Y11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
-const Y11_NULL = /^(~|null|Null|NULL|)$/;
-const Y11_INT = /^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$/;
-const Y11_FLOAT = /^([-+]?([0-9][0-9_]*)\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9][0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
-const Y11_TIMESTAMP = /^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?([ \t]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?)$/;
-const Y11_SPECIAL = /^(=|<<)$/;
-/** The type under the YAML 1.1 type repository (PyYAML and friends). */
-function yaml11Kind(plain) {
-    if (Y11_NULL.test(plain))
-        return 'null';
-    if (Y11_BOOL.test(plain))
-        return 'bool';
-    if (Y11_INT.test(plain))
-        return 'int';
-    if (Y11_FLOAT.test(plain))
-        return 'float';
-    if (Y11_TIMESTAMP.test(plain))
-        return 'timestamp';
-    if (Y11_SPECIAL.test(plain))
-        return 'null';
-    return 'string';
-}
-const Y12_INT = /^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
-const Y12_FLOAT = /^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
-/** The type under the YAML 1.2 core schema (the `yaml` package, most new tools). */
-function yaml12Kind(plain) {
-    if (Y11_NULL.test(plain))
-        return 'null';
-    if (/^(true|True|TRUE|false|False|FALSE)$/.test(plain))
-        return 'bool';
-    if (Y12_INT.test(plain))
-        return 'int';
-    if (Y12_FLOAT.test(plain))
-        return 'float';
-    return 'string';
-}
-/** True when some common reader would see a plain `value` as a non-string. */
-function readsAsNonString(value) {
-    return (goYamlV2Kind(value) !== 'string' ||
-        yaml11Kind(value) !== 'string' ||
-        yaml12Kind(value) !== 'string');
-}
-// Printable characters a plain or single-quoted scalar may hold on one line.
-const UNPRINTABLE = /[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029\ufeff]/;
-/** True when `value` cannot be written bare in that context at all (syntax, not type). */
-function plainSyntaxUnsafe(value, flow) {
-    if (value === '')
-        return true;
-    if (UNPRINTABLE.test(value) || value.includes('\t'))
-        return true;
-    if (/^\s|\s$/.test(value))
-        return true;
-    if (/^[,[\]{}#&*!|>'"%@`]/.test(value))
-        return true;
-    if (/^[-?:](\s|$)/.test(value))
-        return true;
-    if (/^(---|\.\.\.)(\s|$)/.test(value))
-        return true;
-    if (value.includes(': ') || value.includes(' #') || value.endsWith(':'))
-        return true;
-    if (flow && /[,[\]{}]/.test(value))
-        return true;
-    return false;
-}
-/** True when `value` must be quoted to read back as this exact string. */
-function needsQuotes(value, flow = false) {
-    return plainSyntaxUnsafe(value, flow) || readsAsNonString(value);
-}
-function doubleQuoted(value) {
-    return JSON.stringify(value).replace(/[\u0085\u2028\u2029]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-function singleQuoted(value) {
-    return `'${value.replace(/'/g, "''")}'`;
-}
-/** Source text for a string value: bare when safe, else double quotes (kustomize's choice). */
-function renderString(value, flow = false) {
-    return needsQuotes(value, flow) ? doubleQuoted(value) : value;
-}
-/**
- * Source text for a string that replaces a scalar written in `style`: the
- * author's quoting is kept whenever it can still hold the value.
- */
-function renderStringInStyle(value, style, flow = false) {
-    if (style === 'QUOTE_DOUBLE')
-        return doubleQuoted(value);
-    if (style === 'QUOTE_SINGLE' && !UNPRINTABLE.test(value))
-        return singleQuoted(value);
-    return renderString(value, flow);
-}
-
-;// CONCATENATED MODULE: ./src/core/yaml/source-text.ts
-/**
- * Offsets, lines and splices over YAML source text. Edits are made on the
- * original text, never by re-serialising, so these helpers are shared by every
- * byte-preserving writer.
- */
-
-
-/** Applies non-overlapping splices (any order) to `text`. */
-function applySplices(text, splices) {
-    const sorted = [...splices].sort((a, b) => a.start - b.start || a.end - b.end);
-    let out = '';
-    let pos = 0;
-    for (const s of sorted) {
-        if (s.start < pos)
-            throw new Error(`overlapping edits at offset ${s.start}`);
-        out += text.slice(pos, s.start) + s.text;
-        pos = s.end;
-    }
-    return out + text.slice(pos);
-}
-/** The file's own line ending: CRLF when its first line break is one. */
-function detectEol(text) {
-    const i = text.indexOf('\n');
-    return i > 0 && text[i - 1] === '\r' ? '\r\n' : '\n';
-}
-function bomLength(text) {
-    return text.charCodeAt(0) === 0xfeff ? 1 : 0;
-}
-/** Offset of the first character of the line holding `offset`. */
-function lineStart(text, offset) {
-    const i = text.lastIndexOf('\n', offset - 1);
-    return i < 0 ? bomLength(text) : i + 1;
-}
-/** Offset just past the line break of the line holding `offset` (or the text end). */
-function lineEnd(text, offset) {
-    const i = text.indexOf('\n', offset);
-    return i < 0 ? text.length : i + 1;
-}
-function column(text, offset) {
-    return offset - lineStart(text, offset);
-}
-function lineNumber(text, offset) {
-    let n = 1;
-    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1))
-        n++;
-    return n;
-}
-/** The last non-whitespace offset before `end`, or -1. */
-function lastContent(text, end) {
-    let p = end - 1;
-    while (p >= 0 && /\s/.test(text[p]))
-        p--;
-    return p;
-}
-/** True when the text between the line start and `offset` is only indentation. */
-function startsLine(text, offset) {
-    return /^[ \t]*$/.test(text.slice(lineStart(text, offset), offset));
-}
-/**
- * A splice that puts `lines` at `at`, a line end (see lineEnd). When the text
- * there lacks its final line break, the lines start on a new line and the
- * text stays without one, as its author left it.
- */
-function insertLines(text, at, lines, eol) {
-    const body = lines.join(eol);
-    const open = at > 0 && text[at - 1] !== '\n';
-    return { start: at, end: at, text: open ? eol + body : body + eol };
-}
-/**
- * The span of a scalar's own text. A block scalar (`|`, `>`) ends at its last
- * content character, so the line breaks and blank lines after it stay.
- */
-function scalarSpan(text, node) {
-    const [start, end] = node.range;
-    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
-    return { start, end: block ? lastContent(text, end) + 1 : end };
-}
-/**
- * A scalar as the user wrote it: a plain scalar keeps its source (`1.10`
- * stays `1.10`, not the number 1.1), a quoted or block one its string value.
- */
-function scalarSource(node) {
-    return node.type === 'PLAIN'
-        ? (node.source ?? String(node.value ?? ''))
-        : String(node.value ?? '');
-}
-/** Offset of the `:` that follows a block mapping key. */
-function colonAfter(text, key) {
-    const at = text.indexOf(':', key.range[1]);
-    if (at < 0)
-        throw new Error('internal error: mapping key without a colon');
-    return at;
-}
-/**
- * Parses every document, turning the first syntax error into a UsageError
- * that says where it is and what to do.
- */
-function parseYamlDocuments(text, label) {
-    const docs = (0,dist/* parseAllDocuments */.hR)(text, { uniqueKeys: false, prettyErrors: false });
-    if (!Array.isArray(docs))
-        return [];
-    for (const doc of docs) {
-        const err = doc.errors[0];
-        if (err) {
-            const line = lineNumber(text, err.pos[0]);
-            const col = column(text, err.pos[0]) + 1;
-            const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-            throw new UsageError(`${label}: malformed YAML at line ${line}, column ${col}: ${what}; fix the YAML syntax and run again`);
-        }
-    }
-    return docs;
-}
-
-;// CONCATENATED MODULE: ./src/core/kustomize/kustomization-file.ts
-/**
- * Reads the `images:` list of a kustomization the way kustomize does (same
- * errors) and writes a new list back WITHOUT re-serialising the file: only the
- * entries that change are rewritten; comments, blank lines, key order, quoting,
- * indentation, document markers, BOM and CRLF everywhere else stay as they were.
- */
-
-
-
-
-
-
-/** Kustomize's names, in its order (konfig.RecognizedKustomizationFileNames). */
-const KUSTOMIZATION_FILE_NAMES = [
-    'kustomization.yaml',
-    'kustomization.yml',
-    'Kustomization'
-];
-const NATURAL_ORDER = ['name', 'newName', 'newTag', 'digest', 'tagSuffix'];
-// Kustomize writes keys sorted, so files it wrote have `digest` before `name`.
-const KUSTOMIZE_ORDER = ['digest', 'name', 'newName', 'newTag', 'tagSuffix'];
-/** Go's encoding/json matches field names case-insensitively (with Unicode simple folding). */
-function foldKey(key) {
-    return key
-        .replace(/\u017f/g, 's')
-        .replace(/\u212a/g, 'k')
-        .toLowerCase();
-}
-const FIELD_BY_FOLD = {
-    name: 'name',
-    newname: 'newName',
-    newtag: 'newTag',
-    digest: 'digest',
-    tagsuffix: 'tagSuffix'
-};
-function fixFor(field, source, kind) {
-    if (kind === 'number' || kind === 'bool' || kind === 'null') {
-        return `quote the value (${field}: "${source}") so it reads as a string`;
-    }
-    return `write ${field} as a single string value`;
-}
-function keyText(node) {
-    if ((0,dist/* isScalar */.jn)(node))
-        return node.source ?? String(node.value);
-    return String(node);
-}
-/** What sigs.k8s.io/yaml's YAMLToJSON turns a node into. */
-function jsonKind(doc, node) {
-    if ((0,dist/* isAlias */.Vj)(node))
-        return jsonKind(doc, node.resolve(doc));
-    if ((0,dist/* isMap */.jh)(node))
-        return 'object';
-    if ((0,dist/* isSeq */.oP)(node))
-        return 'array';
-    if (!(0,dist/* isScalar */.jn)(node))
-        return 'null';
-    const tag = node.tag;
-    if (tag === 'tag:yaml.org,2002:str' || tag === 'tag:yaml.org,2002:binary')
-        return 'string';
-    if (tag === 'tag:yaml.org,2002:int' || tag === 'tag:yaml.org,2002:float')
-        return 'number';
-    if (tag === 'tag:yaml.org,2002:bool')
-        return 'bool';
-    if (tag === 'tag:yaml.org,2002:null')
-        return 'null';
-    if (node.type !== 'PLAIN')
-        return 'string';
-    const kind = goYamlV2Kind(node.source ?? String(node.value ?? ''));
-    return kind === 'int' || kind === 'float' ? 'number' : kind === 'string' ? 'string' : kind;
-}
-function isEmptyScalar(node) {
-    return node.type === 'PLAIN' && (node.source ?? '') === '';
-}
-function fail(p, offset, cause, fix) {
-    throw new UsageError(`${p.label}: ${cause} (line ${lineNumber(p.text, offset)}); ${fix}`);
-}
-function findDash(text, nodeStart) {
-    let ls = lineStart(text, nodeStart);
-    const before = text.slice(ls, nodeStart);
-    const same = /^([ \t]*)-(?=[ \t]|$)/.exec(before);
-    if (same)
-        return ls + same[1].length;
-    // `-` alone on a line, the entry below it.
-    while (ls > 0) {
-        ls = lineStart(text, ls - 1);
-        const line = text.slice(ls, lineEnd(text, ls));
-        const m = /^([ \t]*)-[ \t]*(#.*)?\r?\n?$/.exec(line);
-        if (m)
-            return ls + m[1].length;
-        if (!/^[ \t]*(#.*)?\r?\n?$/.test(line))
-            break;
-    }
-    const i = text.lastIndexOf('-', nodeStart);
-    return i >= 0 ? i : nodeStart;
-}
-function readItem(p, doc, list, node) {
-    const range = node?.range ?? [0, 0, 0];
-    const item = {
-        list,
-        entry: {},
-        node: node ?? null,
-        flowMap: false,
-        pairs: [],
-        editable: false,
-        start: range[0],
-        end: range[1],
-        dash: range[0],
-        chunkStart: range[0],
-        chunkEnd: range[1]
-    };
-    const target = (0,dist/* isAlias */.Vj)(node) ? node.resolve(doc) : node;
-    if (target == null || ((0,dist/* isScalar */.jn)(target) && jsonKind(doc, target) === 'null'))
-        return item;
-    if (!(0,dist/* isMap */.jh)(target)) {
-        fail(p, range[0], `invalid Kustomization: json: cannot unmarshal ${jsonKind(doc, target)} into Go struct field Kustomization.${list} of type types.Image`, `write each ${list} entry as a mapping (- name: <image>)`);
-    }
-    item.flowMap = target.flow === true;
-    let editable = !(0,dist/* isAlias */.Vj)(node) && !target.anchor;
-    const seen = new Set();
-    const raw = {};
-    for (const pair of target.items) {
-        const key = keyText(pair.key);
-        const keyNode = pair.key;
-        const keyStart = keyNode?.range?.[0] ?? range[0];
-        const field = FIELD_BY_FOLD[foldKey(key)];
-        if (!field) {
-            fail(p, keyStart, `invalid Kustomization: json: unknown field "${key}"`, `use only name, newName, newTag, digest and tagSuffix in ${list} entries`);
-        }
-        const kind = jsonKind(doc, pair.value);
-        if (kind !== 'null' && kind !== 'string') {
-            const src = (0,dist/* isScalar */.jn)(pair.value) ? scalarSource(pair.value) : '';
-            fail(p, keyStart, `invalid Kustomization: json: cannot unmarshal ${kind} into Go struct field Image.${list}.${field} of type string`, fixFor(field, src, kind));
-        }
-        let valueNode = null;
-        let value = '';
-        const v = (0,dist/* isAlias */.Vj)(pair.value) ? pair.value.resolve(doc) : pair.value;
-        if ((0,dist/* isAlias */.Vj)(pair.value))
-            editable = false;
-        if ((0,dist/* isScalar */.jn)(v) && kind === 'string') {
-            valueNode = v;
-            value = scalarSource(v);
-        }
-        else if ((0,dist/* isScalar */.jn)(v) && !isEmptyScalar(v))
-            valueNode = v;
-        // encoding/json: the last of several case-variants of a key wins.
-        if (value)
-            raw[field] = value;
-        else
-            delete raw[field];
-        if (seen.has(field))
-            editable = false;
-        seen.add(field);
-        const keyOk = (0,dist/* isScalar */.jn)(keyNode) && !keyNode.anchor && !keyNode.tag;
-        const vOk = valueNode === null ||
-            ((valueNode.type === 'PLAIN' ||
-                valueNode.type === 'QUOTE_DOUBLE' ||
-                valueNode.type === 'QUOTE_SINGLE') &&
-                !valueNode.anchor &&
-                !valueNode.tag);
-        const end = valueNode?.range?.[1] ?? keyNode?.range?.[1] ?? keyStart;
-        if (!keyOk || !vOk || p.text.slice(keyStart, end).includes('\n'))
-            editable = false;
-        item.pairs.push({ field, keyStart, keyEnd: keyNode?.range?.[1] ?? keyStart, valueNode, value });
-    }
-    item.entry = raw;
-    item.editable = editable;
-    return item;
-}
-function readList(p, doc, key, pair) {
-    const keyNode = pair.key;
-    const info = {
-        key,
-        pair,
-        keyStart: keyNode.range[0],
-        keyEnd: keyNode.range[1],
-        style: 'empty',
-        valueNode: pair.value ?? null,
-        items: []
-    };
-    const value = (0,dist/* isAlias */.Vj)(pair.value) ? pair.value.resolve(doc) : pair.value;
-    const kind = jsonKind(doc, value);
-    if (kind === 'null')
-        return info;
-    if (!(0,dist/* isSeq */.oP)(value) || (0,dist/* isAlias */.Vj)(pair.value)) {
-        if (!(0,dist/* isSeq */.oP)(value)) {
-            fail(p, info.keyStart, `invalid Kustomization: json: cannot unmarshal ${kind} into Go struct field Kustomization.${key} of type []types.Image`, `write ${key} as a list of entries (- name: <image>)`);
-        }
-        throw new UsageError(`${p.label}: ${key} is a YAML alias; write the list out in place so it can be edited`);
-    }
-    const seq = value;
-    info.style = seq.flow ? (seq.items.length === 0 ? 'empty' : 'flow') : 'block';
-    let prevEnd = lineEnd(p.text, info.keyEnd);
-    for (const node of seq.items) {
-        const item = readItem(p, doc, key, node);
-        if (info.style === 'block') {
-            item.dash = findDash(p.text, item.start);
-            const last = Math.max(item.dash, lastContent(p.text, item.end));
-            item.chunkStart = prevEnd;
-            item.chunkEnd = lineEnd(p.text, last);
-            prevEnd = item.chunkEnd;
-            if (item.editable && !item.flowMap) {
-                // Line edits need each key on its own line, the first on the `-` line.
-                item.editable = item.pairs.every((pr, i) => i === 0
-                    ? lineStart(p.text, pr.keyStart) === lineStart(p.text, item.dash)
-                    : startsLine(p.text, pr.keyStart));
-            }
-        }
-        info.items.push(item);
-    }
-    return info;
-}
-function parseKustomization(text, label) {
-    const p = { text, label, eol: detectEol(text), doc: null, root: null };
-    // go-yaml v2 reads only the first document of a kustomization.
-    const doc = parseYamlDocuments(text, label)[0] ?? null;
-    p.doc = doc;
-    if (!doc)
-        return p;
-    const root = doc.contents;
-    if (root == null || ((0,dist/* isScalar */.jn)(root) && jsonKind(doc, root) === 'null'))
-        return p;
-    if (!(0,dist/* isMap */.jh)(root)) {
-        fail(p, root.range?.[0] ?? 0, `invalid Kustomization: json: cannot unmarshal ${jsonKind(doc, root)} into Go value of type types.Kustomization`, 'a kustomization must be a mapping of fields (resources:, images:, ...)');
-    }
-    p.root = root;
-    for (const pair of root.items) {
-        const key = foldKey(keyText(pair.key));
-        const listKey = key === 'images' ? 'images' : key === 'imagetags' ? 'imageTags' : undefined;
-        if (!listKey)
-            continue;
-        if (p[listKey]) {
-            fail(p, pair.key.range[0], `the kustomization has more than one ${listKey} field (keys match case-insensitively)`, `merge them into one ${listKey} list`);
-        }
-        p[listKey] = readList(p, doc, listKey, pair);
-    }
-    return p;
-}
-/**
- * The entries kustomize reads from a kustomization: `images:` then the
- * deprecated `imageTags:`. Throws UsageError with kustomize's cause and a fix.
- */
-function readImageEntries(text, label = 'kustomization') {
-    const p = parseKustomization(text, label);
-    return [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])].map(i => ({ ...i.entry }));
-}
-/** The file's own conventions, so new lines look like their neighbours. */
-function detectStyle(p) {
-    const style = { seqOffset: 0, keyOffset: 2, order: NATURAL_ORDER };
-    const items = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])];
-    for (const item of items) {
-        const d = item.pairs.findIndex(x => x.field === 'digest');
-        const n = item.pairs.findIndex(x => x.field === 'name');
-        if (d >= 0 && n >= 0) {
-            style.order = d < n ? KUSTOMIZE_ORDER : NATURAL_ORDER;
-            break;
-        }
-    }
-    if (!p.doc)
-        return style;
-    const text = p.text;
-    let found = false;
-    let foundKey = false;
-    (0,dist/* visit */.YR)(p.doc, {
-        Pair(_, pair) {
-            if (found)
-                return dist/* visit */.YR.BREAK;
-            const seq = pair.value;
-            if (!(0,dist/* isSeq */.oP)(seq) || seq.flow || seq.items.length === 0 || !(0,dist/* isScalar */.jn)(pair.key))
-                return;
-            const first = seq.items[0];
-            if (!first?.range)
-                return;
-            const keyCol = column(text, pair.key.range[0]);
-            const dash = findDash(text, first.range[0]);
-            if (!startsLine(text, pair.key.range[0]))
-                return;
-            style.seqOffset = Math.max(0, column(text, dash) - keyCol);
-            if ((0,dist/* isMap */.jh)(first) &&
-                !first.flow &&
-                lineStart(text, first.range[0]) === lineStart(text, dash)) {
-                style.keyOffset = Math.max(2, column(text, first.range[0]) - column(text, dash));
-                foundKey = true;
-            }
-            found = true;
-        }
-    });
-    if (found && !foundKey) {
-        // Take the `- key:` spacing from any other list of mappings.
-        (0,dist/* visit */.YR)(p.doc, {
-            Seq(_, seq) {
-                const first = seq.items[0];
-                if (seq.flow || !(0,dist/* isMap */.jh)(first) || first.flow || !first.range)
-                    return;
-                const dash = findDash(text, first.range[0]);
-                if (lineStart(text, first.range[0]) !== lineStart(text, dash))
-                    return;
-                style.keyOffset = Math.max(2, column(text, first.range[0]) - column(text, dash));
-                return dist/* visit */.YR.BREAK;
-            }
-        });
-    }
-    return style;
-}
-function renderBlockEntry(entry, dashCol, keyCol, order, eol) {
-    const fields = order.filter(f => entry[f]);
-    const pad = ' '.repeat(dashCol);
-    if (fields.length === 0)
-        return `${pad}- {}${eol}`;
-    const gap = ' '.repeat(Math.max(1, keyCol - dashCol - 1));
-    return fields
-        .map((f, i) => `${i === 0 ? `${pad}-${gap}` : ' '.repeat(keyCol)}${f}: ${renderString(entry[f])}${eol}`)
-        .join('');
-}
-function renderFlowEntry(entry, order) {
-    const fields = order.filter(f => entry[f]);
-    return `{${fields.map(f => `${f}: ${renderString(entry[f], true)}`).join(', ')}}`;
-}
-function fieldsOf(entry) {
-    return NATURAL_ORDER.filter(f => entry[f]);
-}
-/** In-place edits of a flow mapping entry, or null when its keys change. */
-function flowItemSplices(item, next, inFlow) {
-    if (!item.editable)
-        return null;
-    const have = item.pairs.filter(pr => pr.value).map(pr => pr.field);
-    const want = fieldsOf(next);
-    if (have.length !== want.length || !want.every(f => have.includes(f)))
-        return null;
-    if (item.pairs.some(pr => !pr.value))
-        return null;
-    const splices = [];
-    for (const pr of item.pairs) {
-        const nv = next[pr.field];
-        if (nv === pr.value)
-            continue;
-        const r = pr.valueNode.range;
-        splices.push({
-            start: r[0],
-            end: r[1],
-            text: renderStringInStyle(nv, pr.valueNode.type, inFlow)
-        });
-    }
-    return splices;
-}
-/** In-place edits of a block mapping entry (values, removed and added keys), or null. */
-function blockItemSplices(p, item, next, order) {
-    if (!item.editable || item.pairs.length === 0)
-        return null;
-    const text = p.text;
-    const splices = [];
-    const kept = [];
-    const keyCol = column(text, item.pairs[0].keyStart);
-    for (const [i, pr] of item.pairs.entries()) {
-        const nv = next[pr.field] ?? '';
-        const end = pr.valueNode?.range?.[1] ?? pr.keyEnd;
-        if (!nv) {
-            if (i === 0)
-                return null;
-            splices.push({ start: lineStart(text, pr.keyStart), end: lineEnd(text, end), text: '' });
-            continue;
-        }
-        kept.push(pr);
-        if (nv === pr.value)
-            continue;
-        if (!pr.valueNode)
-            return null;
-        const r = pr.valueNode.range;
-        splices.push({ start: r[0], end: r[1], text: renderStringInStyle(nv, pr.valueNode.type) });
-    }
-    if (kept.length === 0)
-        return null;
-    const rank = (f) => order.indexOf(f);
-    for (const f of order) {
-        if (!next[f] || item.pairs.some(pr => pr.field === f))
-            continue;
-        const before = kept.filter(pr => rank(pr.field) < rank(f));
-        const anchor = before.length ? before[before.length - 1] : kept[kept.length - 1];
-        const at = lineEnd(text, anchor.valueNode?.range?.[1] ?? anchor.keyEnd);
-        const line = `${' '.repeat(keyCol)}${f}: ${renderString(next[f])}`;
-        const open = text[at - 1] !== '\n';
-        splices.push({ start: at, end: at, text: open ? `${p.eol}${line}` : `${line}${p.eol}` });
-    }
-    return splices;
-}
-function sliceWith(text, start, end, splices) {
-    return applySplices(text.slice(start, end), splices.map(s => ({ start: s.start - start, end: s.end - start, text: s.text })));
-}
-/** Text of one entry of a block list: the reused chunk, an edited chunk, or new lines. */
-function blockPiece(p, list, origin, next, dashCol, keyCol, style) {
-    const text = p.text;
-    if (origin && origin.list === list.key) {
-        if (sameEntry(origin.entry, next))
-            return text.slice(origin.chunkStart, origin.chunkEnd);
-        const inPlace = origin.flowMap
-            ? flowItemSplices(origin, next, true)
-            : blockItemSplices(p, origin, next, style.order);
-        if (inPlace)
-            return sliceWith(text, origin.chunkStart, origin.chunkEnd, inPlace);
-        if (origin.flowMap) {
-            return sliceWith(text, origin.chunkStart, origin.chunkEnd, [
-                { start: origin.start, end: origin.end, text: renderFlowEntry(next, style.order) }
-            ]);
-        }
-        // Keep the comments above the entry; rewrite the entry's own lines.
-        const ds = lineStart(text, origin.dash);
-        return (text.slice(origin.chunkStart, ds) +
-            renderBlockEntry(next, column(text, origin.dash), Math.max(column(text, origin.dash) + 2, itemKeyCol(p, origin)), style.order, p.eol));
-    }
-    return renderBlockEntry(next, dashCol, keyCol, style.order, p.eol);
-}
-function itemKeyCol(p, item) {
-    const first = item.pairs[0];
-    if (first &&
-        !item.flowMap &&
-        lineStart(p.text, first.keyStart) === lineStart(p.text, item.dash)) {
-        return column(p.text, first.keyStart);
-    }
-    return column(p.text, item.dash) + 2;
-}
-function withEol(s, eol) {
-    return s.endsWith('\n') ? s : s + eol;
-}
-/** Splices that replace a whole block list's entries with `next`. */
-function rewriteBlockList(p, list, next, origins, style) {
-    const first = list.items[0];
-    const dashCol = column(p.text, first.dash);
-    const keyCol = Math.max(dashCol + 2, itemKeyCol(p, first));
-    const start = first.chunkStart;
-    const end = list.items[list.items.length - 1].chunkEnd;
-    let body = next
-        .map(n => withEol(blockPiece(p, list, origins.get(n.name ?? ''), n, dashCol, keyCol, style), p.eol))
-        .join('');
-    if (!p.text.slice(start, end).endsWith('\n'))
-        body = body.replace(/\r?\n$/, '');
-    return [{ start, end, text: body }];
-}
-function rewriteFlowList(p, list, next, origins, style) {
-    const seq = list.valueNode;
-    const pieces = next.map(n => {
-        const origin = origins.get(n.name ?? '');
-        if (origin && origin.list === list.key) {
-            if (sameEntry(origin.entry, n))
-                return p.text.slice(origin.start, origin.end).trimEnd();
-            const inPlace = origin.flowMap ? flowItemSplices(origin, n, true) : null;
-            if (inPlace)
-                return sliceWith(p.text, origin.start, origin.end, inPlace).trimEnd();
-        }
-        return renderFlowEntry(n, style.order);
-    });
-    return [{ start: seq.range[0], end: seq.range[1], text: `[${pieces.join(', ')}]` }];
-}
-/** A block list under a key that holds nothing (`images:`, `images: []`, `images: ~`). */
-function fillEmptyList(p, list, next, style) {
-    const text = p.text;
-    const splices = [];
-    const value = list.valueNode;
-    let after = lineEnd(text, list.keyEnd);
-    if (value?.range && value.range[1] > value.range[0]) {
-        const colon = text.lastIndexOf(':', value.range[0]);
-        splices.push({ start: Math.max(colon + 1, list.keyEnd), end: value.range[1], text: '' });
-        after = lineEnd(text, value.range[1]);
-    }
-    if (!startsLine(text, list.keyStart)) {
-        throw new UsageError(`${p.label}: cannot add entries to ${list.key} in this layout; write "${list.key}:" on its own line and run again`);
-    }
-    const dashCol = column(text, list.keyStart) + style.seqOffset;
-    const body = next
-        .map(n => renderBlockEntry(n, dashCol, dashCol + style.keyOffset, style.order, p.eol))
-        .join('');
-    const open = text[after - 1] !== '\n';
-    splices.push({ start: after, end: after, text: open ? p.eol + body.replace(/\r?\n$/, '') : body });
-    return splices;
-}
-/** Appends a new `images:` block at the end of the first document. */
-function appendImages(p, next, style) {
-    const text = p.text;
-    const root = p.root;
-    if (root?.flow) {
-        const close = text.lastIndexOf('}', root.range[1]);
-        const sep = root.items.length ? ', ' : '';
-        return [
-            {
-                start: close,
-                end: close,
-                text: `${sep}images: [${next.map(n => renderFlowEntry(n, style.order)).join(', ')}]`
-            }
-        ];
-    }
-    let at = text.length;
-    const docs = p.doc ? [p.doc] : [];
-    if (docs.length && p.doc.range[2] < text.length)
-        at = lineStart(text, p.doc.range[2]);
-    // A document end marker (`...`) closes the first document: add the block before it.
-    const tail = text.slice(0, at);
-    const endMarker = /(^|\n)\.\.\.[ \t]*(#.*)?\r?\n?$/.exec(tail);
-    if (endMarker)
-        at = endMarker.index + endMarker[1].length;
-    const rootCol = root?.items.length ? column(text, root.items[0].key.range[0]) : 0;
-    const dashCol = rootCol + style.seqOffset;
-    const block = `${' '.repeat(rootCol)}images:${p.eol}` +
-        next
-            .map(n => renderBlockEntry(n, dashCol, dashCol + style.keyOffset, style.order, p.eol))
-            .join('');
-    const open = at > 0 && text[at - 1] !== '\n';
-    return [{ start: at, end: at, text: (open ? p.eol : '') + block }];
-}
-/** Removes a whole `imageTags:` field (its key line through its last entry). */
-function removeList(p, list) {
-    const text = p.text;
-    if (!startsLine(text, list.keyStart)) {
-        throw new UsageError(`${p.label}: cannot move ${list.key} entries in this layout; move them into images: by hand and run again`);
-    }
-    const valueEnd = list.valueNode?.range?.[1] ?? list.keyEnd;
-    return {
-        start: lineStart(text, list.keyStart),
-        end: lineEnd(text, Math.max(list.keyEnd, lastContent(text, valueEnd))),
-        text: ''
-    };
-}
-function describeChanges(existing, next) {
-    const changes = [];
-    const firstByName = new Map();
-    const dropped = [];
-    for (const item of existing) {
-        const name = item.entry.name ?? '';
-        if (firstByName.has(name))
-            dropped.push(item);
-        else
-            firstByName.set(name, item);
-    }
-    for (const n of next) {
-        const origin = firstByName.get(n.name ?? '');
-        if (origin && sameEntry(origin.entry, n))
-            continue;
-        changes.push({
-            image: n.name ?? '',
-            before: origin ? formatImageEntry(origin.entry) : null,
-            after: formatImageEntry(n)
-        });
-    }
-    for (const d of dropped)
-        changes.push({ image: d.entry.name ?? '', before: formatImageEntry(d.entry), after: null });
-    return changes;
-}
-/**
- * Puts exactly `next` into the file as its `images:` list (the caller
- * computed it, e.g. with kustomize's merge), touching only what differs.
- */
-function writeImageEntries(text, next, label = 'kustomization') {
-    const p = parseKustomization(text, label);
-    return writeParsed(p, [...next]);
-}
-function writeParsed(p, next) {
-    const existing = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])];
-    const changes = describeChanges(existing, next);
-    const current = p.images?.items ?? [];
-    const same = !p.imageTags &&
-        current.length === next.length &&
-        current.every((item, i) => sameEntry(item.entry, next[i]));
-    if (same)
-        return { kind: 'unchanged', changed: false, text: p.text, changes: [] };
-    const origins = new Map();
-    for (const item of existing)
-        if (!origins.has(item.entry.name ?? ''))
-            origins.set(item.entry.name ?? '', item);
-    const style = detectStyle(p);
-    const splices = [];
-    let target = p.images;
-    if (!target && p.imageTags) {
-        // kustomize moves imageTags into images; rename the field in place.
-        target = p.imageTags;
-        splices.push({ start: target.keyStart, end: target.keyEnd, text: 'images' });
-    }
-    else if (p.imageTags)
-        splices.push(removeList(p, p.imageTags));
-    if (!target)
-        splices.push(...appendImages(p, next, style));
-    else if (target.style === 'block')
-        splices.push(...rewriteBlockList(p, target, next, origins, style));
-    else if (target.style === 'flow')
-        splices.push(...rewriteFlowList(p, target, next, origins, style));
-    else
-        splices.push(...fillEmptyList(p, target, next, style));
-    const out = applySplices(p.text, splices);
-    verifyWritten(out, next, p.label);
-    return {
-        kind: out === p.text ? 'unchanged' : 'changed',
-        changed: out !== p.text,
-        text: out,
-        changes
-    };
-}
-/** Reads the result back: a writer bug must never reach a commit. */
-function verifyWritten(out, next, label) {
-    let back;
-    try {
-        back = readImageEntries(out, label);
-    }
-    catch (e) {
-        throw new Error(`internal error: the edited ${label} does not parse back (${e.message}); nothing was written`);
-    }
-    if (back.length !== next.length || back.some((b, i) => !sameEntry(b, next[i]))) {
-        throw new Error(`internal error: the edited ${label} reads back a different images list; nothing was written`);
-    }
-}
-/**
- * `kustomize edit set image <args...>` on the text of a kustomization.
- * Invalid arguments throw before the text is looked at.
- */
-function setImagesInText(text, args, label = 'kustomization') {
-    const parsed = parseImageArgs(args);
-    if (parsed.kind === 'no-args')
-        throw new UsageError('no image specified; pass at least one --image <name>[=<newName>][:<tag>][@<digest>]');
-    if (parsed.kind === 'invalid')
-        throw new UsageError(invalidImageMessage(parsed.arg));
-    const p = parseKustomization(text, label);
-    const existing = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])].map(i => i.entry);
-    return writeParsed(p, mergeImages(existing, parsed.args));
-}
-function invalidImageMessage(arg) {
-    return `invalid image argument ${JSON.stringify(arg)}: ${INVALID_IMAGE_FORMAT} (${invalidImageHint(arg)})`;
-}
-function invalidImageHint(arg) {
-    const slash = arg.indexOf('/');
-    const head = slash > 0 ? arg.slice(0, slash) : '';
-    if (/:[0-9]+$/.test(head)) {
-        return `the ':' before the first '/' is a registry port, not a tag; add the tag at the end: ${arg}:<tag>`;
-    }
-    if (head.includes(':')) {
-        return `a tag is looked for only after the first '/', so a tag cannot contain '/'; use a tag without '/'`;
-    }
-    const name = arg || '<name>';
-    return `add a tag, a digest or a new name: ${name}:<tag>, ${name}@<digest> or ${name}=<newName>`;
-}
-
-;// CONCATENATED MODULE: ./src/core/yaml/set-value.ts
-/**
- * `--set file:key.path=value`: replaces one existing scalar in any YAML file
- * (Helm values, an Argo CD Application, a multi-document manifest) by splicing
- * the source text, so nothing but that scalar changes.
- */
-
-
-
-
-const SET_FORM = '<file>:<key.path>=<value>, e.g. values.yaml:image.tag=1.2.3';
-function bad(arg, why) {
-    throw new UsageError(`invalid --set ${JSON.stringify(arg)}: ${why}; use ${SET_FORM}`);
-}
-/** Parses `a.b[0].c[name=web]` (keys may be escaped `\.` or quoted `"a.b"`). */
-function parseKeyPath(path, arg = path) {
-    const steps = [];
-    let docSelector;
-    let i = 0;
-    const readSelector = () => {
-        const close = findClose(path, i);
-        if (close < 0)
-            bad(arg, `unclosed '[' in the key path`);
-        const inner = path.slice(i + 1, close);
-        i = close + 1;
-        if (/^\d+$/.test(inner))
-            return { kind: 'index', index: Number(inner) };
-        const eq = inner.indexOf('=');
-        if (eq <= 0)
-            bad(arg, `'[${inner}]' is neither an index ([0]) nor a field selector ([name=web])`);
-        const field = inner.slice(0, eq).split('.').map(unquote);
-        if (field.some(f => f === ''))
-            bad(arg, `empty field name in '[${inner}]'`);
-        return { kind: 'select', field, value: unquote(inner.slice(eq + 1)) };
-    };
-    if (path[0] === '[') {
-        docSelector = readSelector();
-        if (path[i] === '.')
-            i++;
-    }
-    while (i < path.length) {
-        if (path[i] === '[') {
-            if (steps.length === 0)
-                bad(arg, `a key path starts with a key (a leading [..] selects the document only once)`);
-            steps.push(readSelector());
-            if (path[i] === '.') {
-                i++;
-                if (i >= path.length)
-                    bad(arg, 'the key path ends with a dot');
-            }
-            else if (i < path.length && path[i] !== '[')
-                bad(arg, `expected '.' or '[' after ']'`);
-            continue;
-        }
-        let key = '';
-        if (path[i] === '"') {
-            const end = path.indexOf('"', i + 1);
-            if (end < 0)
-                bad(arg, 'unclosed quote in the key path');
-            key = path.slice(i + 1, end);
-            i = end + 1;
-        }
-        else {
-            while (i < path.length && path[i] !== '.' && path[i] !== '[') {
-                if (path[i] === '\\' && i + 1 < path.length)
-                    i++;
-                key += path[i++];
-            }
-        }
-        if (key === '')
-            bad(arg, 'empty key in the key path');
-        steps.push({ kind: 'key', key });
-        if (path[i] === '.') {
-            i++;
-            if (i >= path.length)
-                bad(arg, 'the key path ends with a dot');
-        }
-    }
-    if (steps.length === 0)
-        bad(arg, 'the key path is empty');
-    return { docSelector, steps };
-}
-function findClose(s, open) {
-    let quote = false;
-    for (let j = open + 1; j < s.length; j++) {
-        if (s[j] === '"')
-            quote = !quote;
-        else if (s[j] === ']' && !quote)
-            return j;
-    }
-    return -1;
-}
-function unquote(s) {
-    return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
-}
-/** Splits `file:key.path=value`; the `=` inside `[name=web]` does not count. */
-function parseSetArg(arg) {
-    const colon = arg.indexOf(':');
-    if (colon < 0)
-        bad(arg, 'missing ":" between the file and the key path');
-    if (colon === 0)
-        bad(arg, 'missing the file part before ":"');
-    const file = arg.slice(0, colon);
-    const rest = arg.slice(colon + 1);
-    let depth = 0;
-    let quote = false;
-    let eq = -1;
-    for (let j = 0; j < rest.length; j++) {
-        const c = rest[j];
-        if (c === '"')
-            quote = !quote;
-        else if (quote)
-            continue;
-        else if (c === '\\')
-            j++;
-        else if (c === '[')
-            depth++;
-        else if (c === ']')
-            depth--;
-        else if (c === '=' && depth === 0) {
-            eq = j;
-            break;
-        }
-    }
-    if (eq < 0 && depth > 0)
-        bad(arg, "unclosed '[' in the key path");
-    if (eq < 0)
-        bad(arg, 'missing "=<value>"');
-    const keyPath = rest.slice(0, eq);
-    if (!keyPath)
-        bad(arg, 'missing the key path between ":" and "="');
-    const { docSelector, steps } = parseKeyPath(keyPath, arg);
-    return { file, docSelector, steps, value: rest.slice(eq + 1), keyPath };
-}
-function stepText(s) {
-    if (s.kind === 'key')
-        return s.key;
-    if (s.kind === 'index')
-        return `[${s.index}]`;
-    return `[${s.field.join('.')}=${s.value}]`;
-}
-function formatSteps(steps) {
-    return steps.map((s, i) => (s.kind === 'key' && i > 0 ? `.${stepText(s)}` : stepText(s))).join('');
-}
-function isNull(node) {
-    return (node == null ||
-        ((0,dist/* isScalar */.jn)(node) && node.type === 'PLAIN' && /^(~|null|Null|NULL|)$/.test(node.source ?? '')));
-}
-function findKey(map, key) {
-    for (const pair of map.items) {
-        const k = pair.key;
-        const text = (0,dist/* isScalar */.jn)(k) ? scalarSource(k) : String(k);
-        if (text === key)
-            return { key: k, value: pair.value ?? null };
-    }
-    return undefined;
-}
-function noAlias(label, keyPath, node) {
-    if ((0,dist/* isAlias */.Vj)(node)) {
-        throw new UsageError(`${label}: ${keyPath} goes through a YAML alias (*${node.source}); set the anchored value instead`);
-    }
-}
-function matchesSelector(node, sel) {
-    let cur = node;
-    for (const f of sel.field) {
-        if (!(0,dist/* isMap */.jh)(cur))
-            return false;
-        const hit = findKey(cur, f);
-        if (!hit)
-            return false;
-        cur = hit.value;
-    }
-    return (0,dist/* isScalar */.jn)(cur) && scalarSource(cur) === sel.value;
-}
-function walk(root, steps, label, keyPath) {
-    let node = root;
-    let parentPair;
-    let flow = false;
-    for (const [depth, step] of steps.entries()) {
-        noAlias(label, keyPath, node);
-        if (((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) && node.flow)
-            flow = true;
-        if (step.kind === 'key') {
-            if (!(0,dist/* isMap */.jh)(node))
-                return { kind: 'missing', depth, node, parentPair };
-            const hit = findKey(node, step.key);
-            if (!hit)
-                return { kind: 'missing', depth, node, parentPair };
-            parentPair = hit;
-            node = hit.value;
-            continue;
-        }
-        if (!(0,dist/* isSeq */.oP)(node))
-            return { kind: 'missing', depth, node, parentPair };
-        const seq = node;
-        parentPair = undefined;
-        if (step.kind === 'index') {
-            if (step.index >= seq.items.length)
-                return { kind: 'missing', depth, node, parentPair };
-            node = seq.items[step.index];
-            continue;
-        }
-        const hits = seq.items.filter(it => matchesSelector(it, step));
-        if (hits.length === 0)
-            return { kind: 'missing', depth, node, parentPair };
-        if (hits.length > 1) {
-            throw new UsageError(`${label}: ${stepText(step)} in ${keyPath} matches ${hits.length} items; select one by index or by a field that is unique`);
-        }
-        node = hits[0];
-    }
-    noAlias(label, keyPath, node);
-    return { kind: 'found', node, parentPair, depth: steps.length, flow };
-}
-/** How a new value is written where `old` was: numbers and booleans keep their type, strings stay strings. */
-function renderSetValue(value, old, flow) {
-    if (old && old.type === 'PLAIN' && !old.tag && !isNull(old)) {
-        const oldKind = goYamlV2Kind(old.source ?? '');
-        const newKind = goYamlV2Kind(value);
-        const roundTrips = newKind !== 'float' || String(Number(value)) === value;
-        if ((oldKind === 'int' || oldKind === 'float' || oldKind === 'bool') &&
-            oldKind === newKind &&
-            roundTrips) {
-            return value;
-        }
-    }
-    return renderStringInStyle(value, old && !isNull(old) ? old.type : undefined, flow);
-}
-function indentUnit(text, docs) {
-    // The smallest step between a mapping key and its nested mapping's keys.
-    let best = 0;
-    const visitMap = (map, depth) => {
-        if (depth > 6)
-            return;
-        for (const pair of map.items) {
-            const v = pair.value;
-            if ((0,dist/* isMap */.jh)(v) && !v.flow && v.items.length && (0,dist/* isScalar */.jn)(pair.key) && pair.key.range) {
-                const d = column(text, v.items[0].key.range[0]) - column(text, pair.key.range[0]);
-                if (d > 0 && (best === 0 || d < best))
-                    best = d;
-                visitMap(v, depth + 1);
-            }
-        }
-    };
-    for (const doc of docs)
-        if ((0,dist/* isMap */.jh)(doc.contents))
-            visitMap(doc.contents, 0);
-    return best || 2;
-}
-function replaceScalar(text, node, value, flow) {
-    return { ...scalarSpan(text, node), text: renderSetValue(value, node, flow) };
-}
-/** Writes a null value (`key:` or `key: ~`) as `key: value`. */
-function fillNull(text, keyNode, valueNode, value, flow) {
-    const rendered = renderString(value, flow);
-    if (valueNode?.range && valueNode.range[1] > valueNode.range[0]) {
-        return { start: valueNode.range[0], end: valueNode.range[1], text: rendered };
-    }
-    const colon = colonAfter(text, keyNode);
-    return { start: colon + 1, end: colon + 1, text: ` ${rendered}` };
-}
-/** `a:` / `  b: value` lines for the keys, the first at `col`. */
-function renderNested(keys, value, col, unit) {
-    return keys.map((k, i) => `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}`);
-}
-function renderFlowNested(keys, value) {
-    let out = renderString(value, true);
-    for (let i = keys.length - 1; i >= 1; i--)
-        out = `{${renderString(keys[i], true)}: ${out}}`;
-    return `${renderString(keys[0], true)}: ${out}`;
-}
-/** Splices that add the missing `keys` under the deepest node found. */
-function createKeys(text, eol, unit, miss, keys, value, label, keyPath, docEnd) {
-    const node = miss.node;
-    if ((0,dist/* isMap */.jh)(node) && node.flow) {
-        const close = text.lastIndexOf('}', node.range[1]);
-        const sep = node.items.length ? ', ' : '';
-        return [{ start: close, end: close, text: `${sep}${renderFlowNested(keys, value)}` }];
-    }
-    if ((0,dist/* isMap */.jh)(node) && node.items.length) {
-        const first = node.items[0].key.range[0];
-        if (!startsLine(text, first) &&
-            !/^[ \t]*-[ \t]/.test(text.slice(lineStart(text, first), first))) {
-            throw new UsageError(`${label}: cannot add ${keyPath} in this layout; add the key by hand once`);
-        }
-        const at = lineEnd(text, lastContent(text, node.range[1]));
-        return [insertLines(text, at, renderNested(keys, value, column(text, first), unit), eol)];
-    }
-    if (isNull(node)) {
-        if (miss.parentPair) {
-            const keyNode = miss.parentPair.key;
-            const splices = [];
-            const v = miss.parentPair.value;
-            if (v?.range && v.range[1] > v.range[0]) {
-                splices.push({ start: colonAfter(text, keyNode) + 1, end: v.range[1], text: '' });
-            }
-            const at = lineEnd(text, v?.range && v.range[1] > v.range[0] ? v.range[1] : keyNode.range[1]);
-            const lines = renderNested(keys, value, column(text, keyNode.range[0]) + unit, unit);
-            splices.push(insertLines(text, at, lines, eol));
-            return splices;
-        }
-        if (miss.depth === 0) {
-            const at = docEnd;
-            // At the end of the file the new keys end their own line either way.
-            const lines = renderNested(keys, value, 0, unit);
-            const open = at > 0 && text[at - 1] !== '\n';
-            return [{ start: at, end: at, text: (open ? eol : '') + lines.join(eol) + eol }];
-        }
-    }
-    const what = (0,dist/* isSeq */.oP)(node) ? 'a sequence' : 'a scalar';
-    throw new UsageError(`${label}: cannot create ${keyPath}: the value at ${keys[0]}'s parent is ${what}; fix the key path`);
-}
-/** Reads the edit back: a splice bug must never reach a commit. */
-function verified(out, set, label, docCount) {
-    let back;
-    let count = -1;
-    try {
-        count = parseYamlDocuments(out, label).length;
-        back = getValueInText(out, set, label);
-    }
-    catch (e) {
-        throw new Error(`internal error: setting ${set.keyPath} in ${label} produced YAML that does not parse (${e.message}); nothing was written`);
-    }
-    if (back !== set.value || count !== Math.max(docCount, 1)) {
-        throw new Error(`internal error: setting ${set.keyPath} in ${label} does not read back as ${JSON.stringify(set.value)}; nothing was written`);
-    }
-    return out;
-}
-/** Sets one scalar in `text`; multi-document aware (see docs/set-image.md). */
-function setValueInText(text, set, options = {}) {
-    const label = options.label ?? 'file';
-    const docs = parseYamlDocuments(text, label);
-    const keyPath = set.keyPath;
-    let candidates = docs.map((doc, index) => ({ doc, index }));
-    const sel = set.docSelector;
-    if (sel) {
-        if (sel.kind === 'index')
-            candidates = candidates.filter(c => c.index === sel.index);
-        else if (sel.kind === 'select')
-            candidates = candidates.filter(c => matchesSelector(c.doc.contents, sel));
-        if (candidates.length === 0) {
-            throw new UsageError(`${label}: no document matches ${stepText(sel)} (the file has ${docs.length}); fix the document selector`);
-        }
-        if (candidates.length > 1) {
-            throw new UsageError(`${label}: ${stepText(sel)} matches ${candidates.length} documents; use a selector that matches one, e.g. [metadata.name=<name>]`);
-        }
-    }
-    if (docs.length === 0 && options.createKeys) {
-        const keys = set.steps.map(s => {
-            if (s.kind !== 'key')
-                throw new UsageError(`${label}: --create-keys adds mapping keys only; the file is empty, so ${keyPath} cannot be created`);
-            return s.key;
-        });
-        const open = text.length > 0 && !text.endsWith('\n');
-        const eol = detectEol(text);
-        const out = text + (open ? eol : '') + renderNested(keys, set.value, 0, 2).join(eol) + eol;
-        verified(out, set, label, 1);
-        return { kind: 'changed', text: out, before: null, after: set.value, created: true };
-    }
-    const walks = candidates.map(c => ({
-        ...c,
-        walk: walk(c.doc.contents ?? null, set.steps, label, keyPath)
-    }));
-    const found = walks.filter(w => w.walk.kind === 'found');
-    if (found.length > 1) {
-        throw new UsageError(`${label}: ${keyPath} exists in ${found.length} documents (${found.map(f => f.index).join(', ')}, counting from 0); ` +
-            `prefix the key path with a document selector, e.g. ${label}:[${found[0].index}].${keyPath} or [kind=<Kind>].${keyPath}`);
-    }
-    const eol = detectEol(text);
-    if (found.length === 1) {
-        const w = found[0].walk;
-        const node = w.node;
-        if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
-            throw new UsageError(`${label}: ${keyPath} is a ${(0,dist/* isMap */.jh)(node) ? 'mapping' : 'sequence'}, not a single value; point the key path at a scalar inside it`);
-        }
-        if (isNull(node)) {
-            if (!w.parentPair)
-                throw new UsageError(`${label}: ${keyPath} is an empty sequence item; point the key path at a mapping key`);
-            const splice = fillNull(text, w.parentPair.key, node, set.value, w.flow);
-            const out = verified(applySplices(text, [splice]), set, label, docs.length);
-            return { kind: 'changed', text: out, before: null, after: set.value, created: false };
-        }
-        const scalar = node;
-        const before = scalarSource(scalar);
-        if (before === set.value &&
-            (scalar.type !== 'PLAIN' || renderSetValue(set.value, scalar, w.flow) === before)) {
-            return { kind: 'unchanged', text, before, after: set.value, created: false };
-        }
-        const out = verified(applySplices(text, [replaceScalar(text, scalar, set.value, w.flow)]), set, label, docs.length);
-        return out === text
-            ? { kind: 'unchanged', text, before, after: set.value, created: false }
-            : { kind: 'changed', text: out, before, after: set.value, created: false };
-    }
-    if (!options.createKeys) {
-        const deepest = Math.max(0, ...walks.map(w => w.walk.depth));
-        const have = formatSteps(set.steps.slice(0, deepest));
-        const where = deepest > 0
-            ? `the file has ${have} but not ${stepText(set.steps[deepest])} under it`
-            : `no document has ${stepText(set.steps[0])}`;
-        throw new UsageError(`${label}: key ${keyPath} not found (${where}); fix the key path, or pass --create-keys to add it`);
-    }
-    // Create under the document that already has the longest part of the path.
-    const nonEmpty = walks.filter(w => w.doc.contents != null || walks.length === 1);
-    const pool = nonEmpty.length ? nonEmpty : walks;
-    const deepest = Math.max(...pool.map(w => w.walk.depth));
-    const best = pool.filter(w => w.walk.depth === deepest);
-    if (best.length !== 1) {
-        throw new UsageError(`${label}: cannot tell which of ${best.length} documents should get ${keyPath}; prefix the key path with a document selector, e.g. [${best[0]?.index ?? 0}].${keyPath}`);
-    }
-    const target = best[0];
-    const miss = target.walk;
-    const rest = set.steps.slice(miss.depth);
-    const keys = rest.map(s => {
-        if (s.kind !== 'key') {
-            throw new UsageError(`${label}: --create-keys adds mapping keys only, and ${stepText(s)} in ${keyPath} needs an existing sequence item; add it by hand once`);
-        }
-        return s.key;
-    });
-    const docRange = target.doc.range;
-    const docEnd = docRange[2] < text.length ? lineStart(text, docRange[2]) : text.length;
-    const splices = createKeys(text, eol, indentUnit(text, docs), miss, keys, set.value, label, keyPath, docEnd);
-    const out = verified(applySplices(text, splices), set, label, docs.length);
-    return { kind: 'changed', text: out, before: null, after: set.value, created: true };
-}
-/** Reads one scalar (for reports and tests); undefined when the path is missing. */
-function getValueInText(text, set, label = 'file') {
-    const docs = parseYamlDocuments(text, label);
-    let candidates = docs.map((doc, index) => ({ doc, index }));
-    const sel = set.docSelector;
-    if (sel?.kind === 'index')
-        candidates = candidates.filter(c => c.index === sel.index);
-    else if (sel?.kind === 'select')
-        candidates = candidates.filter(c => matchesSelector(c.doc.contents, sel));
-    for (const c of candidates) {
-        const w = walk(c.doc.contents ?? null, set.steps, label, set.keyPath);
-        if (w.kind !== 'found')
-            continue;
-        if (isNull(w.node))
-            return null;
-        if ((0,dist/* isScalar */.jn)(w.node))
-            return scalarSource(w.node);
-    }
-    return undefined;
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: ./src/edit/workspace.ts
-/**
- * Where edits may happen: every path is relative to one root and must stay
- * inside it, also after following symlinks, because the root is usually a
- * checkout of someone else's repository and the paths come from CI inputs.
- */
-
-
-
-
-
-
-function toPosix(p) {
-    return p.split(external_node_path_namespaceObject.sep).join('/');
-}
-/** The root as a real directory path. */
-async function openRoot(root) {
-    let real;
-    try {
-        real = await (0,promises_namespaceObject.realpath)(root);
-    }
-    catch {
-        throw new UsageError(`root directory ${JSON.stringify(root)} does not exist; pass an existing directory with -C <dir>`);
-    }
-    if (!(await (0,promises_namespaceObject.stat)(real)).isDirectory()) {
-        throw new UsageError(`root ${JSON.stringify(root)} is not a directory; pass a directory with -C <dir>`);
-    }
-    return real;
-}
-/**
- * Normalises a root-relative path or pattern as given by the user and
- * refuses anything that could name a place outside the root.
- */
-function checkRelative(input, what) {
-    const p = input.replace(/\\/g, '/');
-    if (p.trim() === '')
-        throw new UsageError(`${what} is empty; pass a path relative to the root`);
-    if ((0,external_node_path_namespaceObject.isAbsolute)(input) || p.startsWith('/') || /^[A-Za-z]:/.test(p)) {
-        throw new UsageError(`${what} ${JSON.stringify(input)} is absolute; pass a path relative to the root (-C)`);
-    }
-    const parts = p.split('/').filter(s => s !== '' && s !== '.');
-    if (parts.some(s => s === '..')) {
-        throw new UsageError(`${what} ${JSON.stringify(input)} uses '..' and could leave the root; pass a path inside the root (-C)`);
-    }
-    return parts.length ? parts.join('/') : '.';
-}
-/** Real path of `rel` under `root`, refused when a symlink leads outside. */
-async function resolveInside(root, rel, what) {
-    const abs = rel === '.' ? root : (0,external_node_path_namespaceObject.join)(root, rel);
-    let real;
-    try {
-        real = await (0,promises_namespaceObject.realpath)(abs);
-    }
-    catch (e) {
-        if (e.code === 'ENOENT')
-            throw new UsageError(`${what} ${JSON.stringify(rel)} does not exist under the root; check the path`);
-        throw new OperationError(`cannot read ${rel}: ${e.message}`);
-    }
-    const r = (0,external_node_path_namespaceObject.relative)(root, real);
-    if (r === '..' || r.startsWith(`..${external_node_path_namespaceObject.sep}`) || (0,external_node_path_namespaceObject.isAbsolute)(r)) {
-        throw new UsageError(`${what} ${JSON.stringify(rel)} is a symlink that leads outside the root; edit the target inside the root instead`);
-    }
-    return real;
-}
-async function listDirs(w, relDir, depth, maxDepth, out) {
-    if (depth >= maxDepth)
-        return;
-    let entries;
-    try {
-        entries = await (0,promises_namespaceObject.readdir)(relDir === '.' ? w.root : (0,external_node_path_namespaceObject.join)(w.root, relDir), { withFileTypes: true });
-    }
-    catch {
-        return;
-    }
-    const next = [];
-    for (const e of entries) {
-        if (e.name === '.git' || e.name === 'node_modules' || (w.skipDot && e.name.startsWith('.')))
-            continue;
-        const rel = relDir === '.' ? e.name : `${relDir}/${e.name}`;
-        if (e.isDirectory()) {
-            out.push(rel);
-            next.push(listDirs(w, rel, depth + 1, maxDepth, out));
-        }
-        else if (e.isSymbolicLink()) {
-            // A linked directory can match, but is not descended into (no cycles).
-            const s = await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(w.root, rel)).catch(() => undefined);
-            if (s?.isDirectory())
-                out.push(rel);
-        }
-    }
-    await Promise.all(next);
-}
-/**
- * Expands `--path` values (directories or globs such as
- * `apps/* /overlays/production`) into root-relative directories, sorted and
- * deduplicated. A glob that matches nothing, or a directory that does not
- * exist, is an error.
- */
-async function resolveDirs(root, patterns) {
-    const found = new Set();
-    for (const input of patterns) {
-        const pattern = checkRelative(input, '--path');
-        const scan = picomatch_default().scan(pattern);
-        if (!scan.isGlob) {
-            const real = await resolveInside(root, pattern, '--path');
-            if (!(await (0,promises_namespaceObject.stat)(real)).isDirectory()) {
-                throw new UsageError(`--path ${JSON.stringify(input)} is a file; pass the directory that holds the kustomization`);
-            }
-            found.add(pattern);
-            continue;
-        }
-        const base = scan.base ? checkRelative(scan.base, '--path') : '.';
-        const deep = pattern.includes('**');
-        const segments = pattern.split('/').length - (base === '.' ? 0 : base.split('/').length);
-        const dirs = [];
-        const baseAbs = base === '.' ? root : (0,external_node_path_namespaceObject.join)(root, base);
-        const baseStat = await (0,promises_namespaceObject.stat)(baseAbs).catch(() => undefined);
-        if (baseStat?.isDirectory()) {
-            await resolveInside(root, base, '--path');
-            await listDirs({ root, skipDot: !/(^|\/)\./.test(pattern) }, base, 0, deep ? 64 : segments, dirs);
-            if (deep && base !== '.')
-                dirs.push(base);
-        }
-        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
-        const matched = dirs.filter(d => isMatch(d));
-        if (matched.length === 0) {
-            throw new UsageError(`--path ${JSON.stringify(input)} matches no directory under the root; check the pattern (globs are relative to -C)`);
-        }
-        for (const d of matched) {
-            await resolveInside(root, d, '--path');
-            found.add(d);
-        }
-    }
-    return [...found].sort();
-}
-/** Finds the one kustomization file in `dir`, with kustomize's own errors. */
-async function findKustomization(root, dir) {
-    const dirReal = await resolveInside(root, dir, '--path');
-    const names = new Set(await (0,promises_namespaceObject.readdir)(dirReal));
-    const present = KUSTOMIZATION_FILE_NAMES.filter(n => names.has(n));
-    const where = dir === '.' ? 'the root' : dir;
-    if (present.length === 0) {
-        throw new UsageError(`${where}: Missing kustomization file '${KUSTOMIZATION_FILE_NAMES[0]}'. Create one there or fix --path`);
-    }
-    if (present.length > 1) {
-        throw new UsageError(`${where}: Found multiple kustomization file: [${present.join(' ')}]; keep only one of them`);
-    }
-    const file = dir === '.' ? present[0] : `${dir}/${present[0]}`;
-    const real = await resolveInside(root, file, 'kustomization');
-    if ((await (0,promises_namespaceObject.lstat)(real)).isDirectory()) {
-        throw new UsageError(`${file} should be a file; remove the directory or rename it`);
-    }
-    return { file: toPosix(file), real };
-}
-
-;// CONCATENATED MODULE: ./src/core/map-limit.ts
-/**
- * Runs `fn` over `items` with at most `limit` calls in flight, results in
- * input order. Reads against a forge API or the disk go in parallel, but a
- * thousand at once would trip rate limits and file-descriptor caps.
- */
-async function mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return out;
-}
-
-;// CONCATENATED MODULE: ./src/edit/apply.ts
-/**
- * The edit engine behind `set-image`: validates every argument, reads and
- * computes every change, and only then writes. A bad file anywhere means
- * nothing is written. The remote write path (clone, commit, push) calls
- * planEdits on a checkout and writeEdits before committing.
- */
-
-
-
-
-
-
-
-
-
-function validate(request) {
-    if (request.images.length) {
-        const parsed = parseImageArgs(request.images);
-        if (parsed.kind === 'invalid')
-            throw new UsageError(invalidImageMessage(parsed.arg));
-    }
-    if (request.paths.length && !request.images.length) {
-        throw new UsageError('--path needs at least one --image; add --image <name>:<tag> (or use --set for other files)');
-    }
-    if (!request.images.length && !request.sets.length) {
-        throw new UsageError('nothing to do: pass --image <name>:<tag> (with --path <dir>) or --set <file>:<key.path>=<value>');
-    }
-    // Like kustomize, which edits the kustomization in the current directory.
-    const paths = request.images.length && !request.paths.length ? ['.'] : request.paths;
-    const dirGlobs = paths.map(p => checkRelative(p, '--path'));
-    const sets = request.sets.map(parseSetArg);
-    const files = sets.map(s => checkRelative(s.file, '--set file'));
-    sets.forEach((s, i) => (s.file = files[i]));
-    return { dirGlobs, files, sets };
-}
-/** Directory/file patterns the request needs (for sparse checkout): the patterns as given, validated. */
-function requestedPatterns(request) {
-    const v = validate(request);
-    return { dirGlobs: v.dirGlobs, files: [...new Set(v.files)] };
-}
-async function readText(real, file) {
-    let buf;
-    try {
-        buf = await (0,promises_namespaceObject.readFile)(real);
-    }
-    catch (e) {
-        throw new OperationError(`cannot read ${file}: ${e.message}`);
-    }
-    const text = buf.toString('utf8');
-    // Decoding then encoding must give the same bytes, or the write would alter them.
-    if (!Buffer.from(text, 'utf8').equals(buf)) {
-        throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`);
-    }
-    return text;
-}
-/** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */
-async function planEdits(root, request) {
-    const v = validate(request);
-    const realRoot = await openRoot(root);
-    const edits = [];
-    // Keyed by real path: two names for one file are edited once.
-    const working = new Map();
-    if (request.images.length) {
-        const dirs = await resolveDirs(realRoot, v.dirGlobs);
-        const found = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir));
-        // A symlinked directory can lead to a file already found: read and edit it once.
-        const seen = new Set();
-        const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real));
-        const texts = await mapLimit(locations, 16, loc => readText(loc.real, loc.file));
-        locations.forEach((loc, i) => {
-            const result = setImagesInText(texts[i], request.images, loc.file);
-            working.set(loc.real, { file: loc.file, real: loc.real, before: texts[i], after: result.text });
-            for (const c of result.changes)
-                edits.push({ file: loc.file, image: c.image, before: c.before, after: c.after });
-        });
-    }
-    for (const set of v.sets) {
-        const real = await resolveInside(realRoot, set.file, '--set file');
-        if (!(await (0,promises_namespaceObject.stat)(real)).isFile())
-            throw new UsageError(`--set file ${JSON.stringify(set.file)} is not a file; name a YAML file`);
-        let w = working.get(real);
-        if (!w) {
-            const text = await readText(real, set.file);
-            w = { file: set.file, real, before: text, after: text };
-            working.set(real, w);
-        }
-        const result = setValueInText(w.after, set, { createKeys: request.createKeys, label: w.file });
-        if (result.kind === 'changed') {
-            w.after = result.text;
-            edits.push({ file: w.file, key: set.keyPath, before: result.before, after: result.after });
-        }
-    }
-    const files = [...working.values()]
-        .filter(w => w.after !== w.before)
-        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
-        .map(w => ({ file: w.file, before: w.before, after: w.after }));
-    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files) };
-}
-/** Writes the `after` text of every changed file. */
-async function writeEdits(root, outcome) {
-    const realRoot = await openRoot(root);
-    // Resolve every target before writing any, so a bad path writes nothing.
-    const targets = [];
-    for (const change of outcome.files) {
-        const rel = checkRelative(change.file, 'file');
-        // Symlinks inside the root are written through, so the link stays a link.
-        const real = await resolveInside(realRoot, rel, 'file');
-        targets.push({ real, change });
-    }
-    for (const { real, change } of targets) {
-        // Write a sibling and rename it, so a crash never leaves half a file.
-        const tmp = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(real), `.${(0,external_node_path_namespaceObject.basename)(real)}.gitops-deploy-${process.pid}.tmp`);
-        try {
-            const mode = (await (0,promises_namespaceObject.stat)(real)).mode;
-            await (0,promises_namespaceObject.writeFile)(tmp, change.after);
-            await (0,promises_namespaceObject.chmod)(tmp, mode & 0o7777);
-            await (0,promises_namespaceObject.rename)(tmp, real);
-        }
-        catch (e) {
-            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
-            throw new OperationError(`cannot write ${change.file}: ${e.message}; check the file permissions`);
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/core/markdown.ts
-/**
- * Markdown pieces the PR/MR descriptions share: table cells and rows, and
- * fitting lines into the description's size limit.
- */
-/** GitHub and GitLab both cap a PR/MR description at 65,536 characters (GitLab: 1,048,576, but one limit is simpler). */
-const BODY_LIMIT = 65_536;
-/**
- * Text for a table cell that is usually shown as code: a `|` would end the
- * cell, a backtick the code span, and a newline the row.
- */
-function tableCell(s) {
-    return s
-        .replace(/\|/g, '\\|')
-        .replace(/`/g, "'")
-        .replace(/[\r\n]+/g, ' ');
-}
-/** `| a | b |` from cells that are already escaped. */
-function tableRow(cells) {
-    return `| ${cells.join(' | ')} |`;
-}
-/** The header row and the separator row of a table. */
-function tableHead(titles) {
-    return [tableRow(titles), tableRow(titles.map(() => '---'))];
-}
-/**
- * The longest leading run of `lines` that fits in `budget` characters,
- * counting one newline after each line, and the budget left after it. The
- * caller says what was cut: rows are never dropped silently.
- */
-function fitLines(lines, budget) {
-    const kept = [];
-    for (const line of lines) {
-        if (line.length + 1 > budget)
-            break;
-        kept.push(line);
-        budget -= line.length + 1;
-    }
-    return { kept, left: budget };
-}
-
-;// CONCATENATED MODULE: ./src/commands/types.ts
-function defineCommand(def) {
-    return def;
-}
-
-;// CONCATENATED MODULE: ./src/git/auth.ts
-const TOKEN_VARIABLE = 'GITOPS_TOKEN';
-const TOKEN_USER_VARIABLE = 'GITOPS_TOKEN_USER';
-/** What GitHub App installation tokens and PATs accept; GitLab accepts any non-empty user. */
-const DEFAULT_TOKEN_USER = 'x-access-token';
-/**
- * Builds git auth for `remote` from the environment. Over HTTP(S) a token
- * becomes an `Authorization: Basic` extra header scoped to the remote's
- * origin, so it is not sent to any other host (redirects, submodules).
- * The user:token pair and its base64 form are registered with the redactor
- * before git ever runs.
- */
-function authFromEnv(remote, env, redactor) {
-    if (remote.transport === 'ssh')
-        return { config: {}, method: 'ssh' };
-    const token = env[TOKEN_VARIABLE]?.trim();
-    if (remote.transport !== 'http' || !token || !remote.origin)
-        return { config: {}, method: 'none' };
-    const user = env[TOKEN_USER_VARIABLE]?.trim() || DEFAULT_TOKEN_USER;
-    redactor.addBasic(user, token);
-    const basic = Buffer.from(`${user}:${token}`).toString('base64');
-    return {
-        config: {
-            [`http.${remote.origin}.extraHeader`]: `Authorization: Basic ${basic}`,
-            // An empty value resets the helper list: a stored credential must not
-            // override the token, and the token must not be stored by a helper.
-            'credential.helper': ''
-        },
-        method: 'token',
-        variable: TOKEN_VARIABLE,
-        user
-    };
-}
-/**
- * The error for a refused login, naming what to fix. `status` 403 means the
- * credential was accepted but lacks rights, 401 that it was rejected.
- */
-function authFailureMessage(auth, host, operation, status) {
-    const scope = 'it needs write access to the repository contents: GitHub `contents: write` (fine-grained token or GitHub App) or `repo` (classic PAT); GitLab `write_repository` with role Developer or higher, and push rights on the branch';
-    if (auth.method === 'token') {
-        const what = status === 403
-            ? `was accepted by ${host} but is not allowed to ${operation === 'push' ? 'push to' : 'read'} this repository`
-            : `was rejected by ${host} (wrong, expired or revoked)`;
-        return `authentication failed: the token in ${auth.variable} (user '${auth.user}', set ${TOKEN_USER_VARIABLE} to change it) ${what}; ${scope}`;
-    }
-    if (auth.method === 'ssh') {
-        return `SSH authentication to ${host} failed; load a key with push access into ssh-agent or set GIT_SSH_COMMAND (e.g. "ssh -i ~/.ssh/deploy_key -o IdentitiesOnly=yes"), and make sure the host key is in known_hosts`;
-    }
-    return `${host} requires authentication and no token was given; set ${TOKEN_VARIABLE} (the action's \`token\` input) - ${scope}`;
-}
-
-;// CONCATENATED MODULE: ./src/core/commit-message.ts
-
-/** Placeholders a --message template may use as `{{name}}`; a literal `\n` is a newline. */
-const MESSAGE_PLACEHOLDERS = {
-    subject: 'the default subject line, e.g. "Deploy web:1.5.0, worker:1.5.0"',
-    changes: 'one block per changed file listing `name: old -> new`',
-    images: 'the new image references, comma-separated (e.g. "ghcr.io/acme/web:1.5.0")',
-    apps: 'short image names (last path segment), comma-separated',
-    tags: 'the distinct new tags or digests, comma-separated',
-    paths: 'the --path values as given, comma-separated',
-    files: 'the changed files, comma-separated',
-    branch: 'the config repo branch the commit goes to',
-    source_repo: 'web URL of the repository whose CI ran (GITHUB_SERVER_URL/GITHUB_REPOSITORY or CI_PROJECT_URL)',
-    source_commit: 'its commit (GITHUB_SHA or CI_COMMIT_SHA)',
-    source_short_commit: 'the first 12 characters of source_commit',
-    actor: 'who triggered the pipeline (GITHUB_ACTOR or GITLAB_USER_LOGIN)',
-    run_url: 'link to the workflow run or pipeline',
-    trailers: 'the Source-Repo:/Source-Commit: trailers for the values that are known'
-};
-/** Reads the source repo, commit, actor and run link from GitHub Actions or GitLab CI variables. */
-function ciSourceFromEnv(env) {
-    if (env.GITHUB_REPOSITORY) {
-        const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
-        const repo = `${server}/${env.GITHUB_REPOSITORY}`;
-        return {
-            repo,
-            commit: env.GITHUB_SHA || undefined,
-            actor: env.GITHUB_ACTOR || undefined,
-            runUrl: env.GITHUB_RUN_ID ? `${repo}/actions/runs/${env.GITHUB_RUN_ID}` : undefined
-        };
-    }
-    if (env.CI_PROJECT_URL) {
-        return {
-            repo: env.CI_PROJECT_URL,
-            commit: env.CI_COMMIT_SHA || undefined,
-            actor: env.GITLAB_USER_LOGIN || undefined,
-            runUrl: env.CI_PIPELINE_URL || env.CI_JOB_URL || undefined
-        };
-    }
-    return {};
-}
-/** Throws UsageError naming the unknown placeholder and the valid ones. */
-function validateMessageTemplate(template) {
-    for (const name of placeholdersIn(template)) {
-        if (!(name in MESSAGE_PLACEHOLDERS)) {
-            throw new UsageError(`--message uses unknown placeholder {{${name}}}; use one of ${Object.keys(MESSAGE_PLACEHOLDERS)
-                .map(k => `{{${k}}}`)
-                .join(', ')}`);
-        }
-    }
-}
-// The `{{name}}` syntax of the PR title/branch and promote templates.
-const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
-function placeholdersIn(template) {
-    return [...template.matchAll(PLACEHOLDER)].map(m => m[1]);
-}
-/** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
-function shortName(change) {
-    if (change.kind === 'key')
-        return change.name;
-    const noDigest = change.name.split('@')[0];
-    return noDigest.slice(noDigest.lastIndexOf('/') + 1) || change.name;
-}
-/** The tag or short digest of an image value; other values unchanged. */
-function versionOf(value) {
-    if (value === null)
-        return '(none)';
-    const at = value.indexOf('@');
-    if (at >= 0) {
-        const digest = value.slice(at + 1);
-        return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest;
-    }
-    const colon = value.lastIndexOf(':');
-    return colon > value.lastIndexOf('/') ? value.slice(colon + 1) : value;
-}
-function unique(items) {
-    return [...new Set(items)];
-}
-function defaultSubject(input) {
-    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
-    if (images.length > 0) {
-        const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`));
-        const shown = parts.slice(0, 3).join(', ');
-        return `Deploy ${shown}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
-    }
-    const keys = input.changes.filter(c => c.kind === 'key');
-    const files = unique(keys.map(c => c.file));
-    if (keys.length === 1)
-        return `Set ${keys[0].name}=${keys[0].after ?? '(removed)'} in ${keys[0].file}`;
-    if (keys.length > 0) {
-        const names = unique(keys.map(c => c.name));
-        return `Set ${names.slice(0, 3).join(', ')}${names.length > 3 ? ' and more' : ''} in ${files.length} file${files.length === 1 ? '' : 's'}`;
-    }
-    return `Update ${input.paths.join(', ') || 'config'}`;
-}
-function changesBlock(changes) {
-    const byFile = new Map();
-    for (const c of changes)
-        byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
-    return [...byFile]
-        .map(([file, list]) => {
-        const lines = list.map(c => `  ${c.name}: ${showValue(c.before)} -> ${showValue(c.after)}`);
-        return `${file}\n${lines.join('\n')}`;
-    })
-        .join('\n');
-}
-/** An edit's before/after value for people: a missing entry reads `(none)`. */
-function showValue(value) {
-    return value === null ? '(none)' : value;
-}
-function trailers(source) {
-    const lines = [];
-    if (source.repo)
-        lines.push(`Source-Repo: ${source.repo}`);
-    if (source.commit)
-        lines.push(`Source-Commit: ${source.commit}`);
-    return lines.join('\n');
-}
-function values(input) {
-    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
-    return {
-        subject: defaultSubject(input),
-        changes: changesBlock(input.changes),
-        images: unique(images.map(c => c.after)).join(', '),
-        apps: unique(images.map(shortName)).join(', '),
-        tags: unique(images.map(c => versionOf(c.after))).join(', '),
-        paths: input.paths.join(', '),
-        files: unique(input.changes.map(c => c.file)).join(', '),
-        branch: input.branch,
-        source_repo: input.source.repo ?? '',
-        source_commit: input.source.commit ?? '',
-        source_short_commit: input.source.commit?.slice(0, 12) ?? '',
-        actor: input.source.actor ?? '',
-        run_url: input.source.runUrl ?? '',
-        trailers: trailers(input.source)
-    };
-}
-/**
- * The commit message: `template` rendered, or the default (subject naming
- * apps and tags, a body of `name: old -> new` per file, source trailers).
- * Pure: everything it needs is in `input`.
- */
-function renderCommitMessage(template, input) {
-    const v = values(input);
-    if (template === undefined || template.trim() === '') {
-        const parts = [v.subject, v.changes, v.trailers].filter(Boolean);
-        return tidy(parts.join('\n\n'));
-    }
-    validateMessageTemplate(template);
-    const rendered = template.replace(/\\n/g, '\n').replace(PLACEHOLDER, (_, name) => v[name]);
-    const text = tidy(rendered);
-    if (!text.trim())
-        throw new UsageError('--message renders to an empty commit message; include e.g. {{subject}}');
-    return text;
-}
-/** Trailing spaces and runs of blank lines left by empty placeholders. */
-function tidy(text) {
-    return (text
-        .split('\n')
-        .map(l => l.replace(/\s+$/, ''))
-        .join('\n')
-        .replace(/\n{3,}/g, '\n\n')
-        .trim() + '\n');
-}
 
 ;// CONCATENATED MODULE: ./node_modules/universal-user-agent/index.js
 function getUserAgent() {
@@ -59981,47 +57218,8 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
-class RequestError extends Error {
-  name;
-  /**
-   * http status code
-   */
-  status;
-  /**
-   * Request options that lead to the error.
-   */
-  request;
-  /**
-   * Response object if a response was received
-   */
-  response;
-  constructor(message, statusCode, options) {
-    super(message, { cause: options.cause });
-    this.name = "HttpError";
-    this.status = Number.parseInt(statusCode);
-    if (Number.isNaN(this.status)) {
-      this.status = 0;
-    }
-    /* v8 ignore else -- @preserve -- Bug with vitest coverage where it sees an else branch that doesn't exist */
-    if ("response" in options) {
-      this.response = options.response;
-    }
-    const requestCopy = Object.assign({}, options.request);
-    if (options.request.headers.authorization) {
-      requestCopy.headers = Object.assign({}, options.request.headers, {
-        authorization: options.request.headers.authorization.replace(
-          /(?<! ) .*$/,
-          " [REDACTED]"
-        )
-      });
-    }
-    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
-    this.request = requestCopy;
-  }
-}
-
-
+// EXTERNAL MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
+var dist_src = __nccwpck_require__(1015);
 ;// CONCATENATED MODULE: ./node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
@@ -60100,7 +57298,7 @@ async function fetchWrapper(requestOptions) {
         }
       }
     }
-    const requestError = new RequestError(message, 500, {
+    const requestError = new dist_src/* RequestError */.G(message, 500, {
       request: requestOptions
     });
     requestError.cause = error;
@@ -60132,21 +57330,21 @@ async function fetchWrapper(requestOptions) {
     if (status < 400) {
       return octokitResponse;
     }
-    throw new RequestError(fetchResponse.statusText, status, {
+    throw new dist_src/* RequestError */.G(fetchResponse.statusText, status, {
       response: octokitResponse,
       request: requestOptions
     });
   }
   if (status === 304) {
     octokitResponse.data = await getResponseData(fetchResponse);
-    throw new RequestError("Not modified", status, {
+    throw new dist_src/* RequestError */.G("Not modified", status, {
       response: octokitResponse,
       request: requestOptions
     });
   }
   if (status >= 400) {
     octokitResponse.data = await getResponseData(fetchResponse);
-    throw new RequestError(toErrorMessage(octokitResponse.data), status, {
+    throw new dist_src/* RequestError */.G(toErrorMessage(octokitResponse.data), status, {
       response: octokitResponse,
       request: requestOptions
     });
@@ -60560,39 +57758,18 @@ class Octokit {
 }
 
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-request-log/dist-src/version.js
-const dist_src_version_VERSION = "6.0.0";
 
+/***/ }),
 
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-request-log/dist-src/index.js
+/***/ 3779:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-function requestLog(octokit) {
-  octokit.hook.wrap("request", (request, options) => {
-    octokit.log.debug("request", options);
-    const start = Date.now();
-    const requestOptions = octokit.request.endpoint.parse(options);
-    const path = requestOptions.url.replace(options.baseUrl, "");
-    return request(options).then((response) => {
-      const requestId = response.headers["x-github-request-id"];
-      octokit.log.info(
-        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      return response;
-    }).catch((error) => {
-      const requestId = error.response?.headers["x-github-request-id"] || "UNKNOWN";
-      octokit.log.error(
-        `${requestOptions.method} ${path} - ${error.status} with id ${requestId} in ${Date.now() - start}ms`
-      );
-      throw error;
-    });
-  });
-}
-requestLog.VERSION = dist_src_version_VERSION;
-
-
-;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   ud: () => (/* binding */ paginateRest)
+/* harmony export */ });
+/* unused harmony exports composePaginateRest, isPaginatingEndpoint, paginatingEndpoints */
 // pkg/dist-src/version.js
-var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
+var VERSION = "0.0.0-development";
 
 // pkg/dist-src/normalize-paginated-list-response.js
 function normalizePaginatedListResponse(response) {
@@ -60999,11 +58176,24 @@ function paginateRest(octokit) {
     })
   };
 }
-paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
+paginateRest.VERSION = VERSION;
 
+
+
+/***/ }),
+
+/***/ 9210:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  T: () => (/* binding */ legacyRestEndpointMethods),
+  _: () => (/* binding */ restEndpointMethods)
+});
 
 ;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
-const plugin_rest_endpoint_methods_dist_src_version_VERSION = "17.0.0";
+const VERSION = "17.0.0";
 
 //# sourceMappingURL=version.js.map
 
@@ -63436,7 +60626,7 @@ function restEndpointMethods(octokit) {
     rest: api
   };
 }
-restEndpointMethods.VERSION = plugin_rest_endpoint_methods_dist_src_version_VERSION;
+restEndpointMethods.VERSION = VERSION;
 function legacyRestEndpointMethods(octokit) {
   const api = endpointsToMethods(octokit);
   return {
@@ -63444,12 +60634,4677 @@ function legacyRestEndpointMethods(octokit) {
     rest: api
   };
 }
-legacyRestEndpointMethods.VERSION = plugin_rest_endpoint_methods_dist_src_version_VERSION;
+legacyRestEndpointMethods.VERSION = VERSION;
 
 //# sourceMappingURL=index.js.map
 
+
+/***/ }),
+
+/***/ 1015:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   G: () => (/* binding */ RequestError)
+/* harmony export */ });
+class RequestError extends Error {
+  name;
+  /**
+   * http status code
+   */
+  status;
+  /**
+   * Request options that lead to the error.
+   */
+  request;
+  /**
+   * Response object if a response was received
+   */
+  response;
+  constructor(message, statusCode, options) {
+    super(message, { cause: options.cause });
+    this.name = "HttpError";
+    this.status = Number.parseInt(statusCode);
+    if (Number.isNaN(this.status)) {
+      this.status = 0;
+    }
+    /* v8 ignore else -- @preserve -- Bug with vitest coverage where it sees an else branch that doesn't exist */
+    if ("response" in options) {
+      this.response = options.response;
+    }
+    const requestCopy = Object.assign({}, options.request);
+    if (options.request.headers.authorization) {
+      requestCopy.headers = Object.assign({}, options.request.headers, {
+        authorization: options.request.headers.authorization.replace(
+          /(?<! ) .*$/,
+          " [REDACTED]"
+        )
+      });
+    }
+    requestCopy.url = requestCopy.url.replace(/\bclient_secret=\w+/g, "client_secret=[REDACTED]").replace(/\baccess_token=\w+/g, "access_token=[REDACTED]");
+    this.request = requestCopy;
+  }
+}
+
+
+
+/***/ }),
+
+/***/ 6495:
+/***/ ((module) => {
+
+module.exports = /*#__PURE__*/JSON.parse('{"blacklist_client.lua":"local blacklist = ARGV[num_static_argv + 1]\\n\\nif redis.call(\'zscore\', client_last_seen_key, blacklist) then\\n  redis.call(\'zadd\', client_last_seen_key, 0, blacklist)\\nend\\n\\n\\nreturn {}\\n","check.lua":"local weight = tonumber(ARGV[num_static_argv + 1])\\n\\nlocal capacity = process_tick(now, false)[\'capacity\']\\nlocal nextRequest = tonumber(redis.call(\'hget\', settings_key, \'nextRequest\'))\\n\\nreturn conditions_check(capacity, weight) and nextRequest - now <= 0\\n","conditions_check.lua":"local conditions_check = function (capacity, weight)\\n  return capacity == nil or weight <= capacity\\nend\\n","current_reservoir.lua":"return process_tick(now, false)[\'reservoir\']\\n","done.lua":"process_tick(now, false)\\n\\nreturn tonumber(redis.call(\'hget\', settings_key, \'done\'))\\n","free.lua":"local index = ARGV[num_static_argv + 1]\\n\\nredis.call(\'zadd\', job_expirations_key, 0, index)\\n\\nreturn process_tick(now, false)[\'running\']\\n","get_time.lua":"redis.replicate_commands()\\n\\nlocal get_time = function ()\\n  local time = redis.call(\'time\')\\n\\n  return tonumber(time[1]..string.sub(time[2], 1, 3))\\nend\\n","group_check.lua":"return not (redis.call(\'exists\', settings_key) == 1)\\n","heartbeat.lua":"process_tick(now, true)\\n","increment_reservoir.lua":"local incr = tonumber(ARGV[num_static_argv + 1])\\n\\nredis.call(\'hincrby\', settings_key, \'reservoir\', incr)\\n\\nlocal reservoir = process_tick(now, true)[\'reservoir\']\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn reservoir\\n","init.lua":"local clear = tonumber(ARGV[num_static_argv + 1])\\nlocal limiter_version = ARGV[num_static_argv + 2]\\nlocal num_local_argv = num_static_argv + 2\\n\\nif clear == 1 then\\n  redis.call(\'del\', unpack(KEYS))\\nend\\n\\nif redis.call(\'exists\', settings_key) == 0 then\\n  -- Create\\n  local args = {\'hmset\', settings_key}\\n\\n  for i = num_local_argv + 1, #ARGV do\\n    table.insert(args, ARGV[i])\\n  end\\n\\n  redis.call(unpack(args))\\n  redis.call(\'hmset\', settings_key,\\n    \'nextRequest\', now,\\n    \'lastReservoirRefresh\', now,\\n    \'lastReservoirIncrease\', now,\\n    \'running\', 0,\\n    \'done\', 0,\\n    \'unblockTime\', 0,\\n    \'capacityPriorityCounter\', 0\\n  )\\n\\nelse\\n  -- Apply migrations\\n  local settings = redis.call(\'hmget\', settings_key,\\n    \'id\',\\n    \'version\'\\n  )\\n  local id = settings[1]\\n  local current_version = settings[2]\\n\\n  if current_version ~= limiter_version then\\n    local version_digits = {}\\n    for k, v in string.gmatch(current_version, \\"([^.]+)\\") do\\n      table.insert(version_digits, tonumber(k))\\n    end\\n\\n    -- 2.10.0\\n    if version_digits[2] < 10 then\\n      redis.call(\'hsetnx\', settings_key, \'reservoirRefreshInterval\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirRefreshAmount\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'lastReservoirRefresh\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'done\', 0)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.10.0\')\\n    end\\n\\n    -- 2.11.1\\n    if version_digits[2] < 11 or (version_digits[2] == 11 and version_digits[3] < 1) then\\n      if redis.call(\'hstrlen\', settings_key, \'lastReservoirRefresh\') == 0 then\\n        redis.call(\'hmset\', settings_key,\\n          \'lastReservoirRefresh\', now,\\n          \'version\', \'2.11.1\'\\n        )\\n      end\\n    end\\n\\n    -- 2.14.0\\n    if version_digits[2] < 14 then\\n      local old_running_key = \'b_\'..id..\'_running\'\\n      local old_executing_key = \'b_\'..id..\'_executing\'\\n\\n      if redis.call(\'exists\', old_running_key) == 1 then\\n        redis.call(\'rename\', old_running_key, job_weights_key)\\n      end\\n      if redis.call(\'exists\', old_executing_key) == 1 then\\n        redis.call(\'rename\', old_executing_key, job_expirations_key)\\n      end\\n      redis.call(\'hset\', settings_key, \'version\', \'2.14.0\')\\n    end\\n\\n    -- 2.15.2\\n    if version_digits[2] < 15 or (version_digits[2] == 15 and version_digits[3] < 2) then\\n      redis.call(\'hsetnx\', settings_key, \'capacityPriorityCounter\', 0)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.15.2\')\\n    end\\n\\n    -- 2.17.0\\n    if version_digits[2] < 17 then\\n      redis.call(\'hsetnx\', settings_key, \'clientTimeout\', 10000)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.17.0\')\\n    end\\n\\n    -- 2.18.0\\n    if version_digits[2] < 18 then\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseInterval\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseAmount\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'reservoirIncreaseMaximum\', \'\')\\n      redis.call(\'hsetnx\', settings_key, \'lastReservoirIncrease\', now)\\n      redis.call(\'hset\', settings_key, \'version\', \'2.18.0\')\\n    end\\n\\n  end\\n\\n  process_tick(now, false)\\nend\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn {}\\n","process_tick.lua":"local process_tick = function (now, always_publish)\\n\\n  local compute_capacity = function (maxConcurrent, running, reservoir)\\n    if maxConcurrent ~= nil and reservoir ~= nil then\\n      return math.min((maxConcurrent - running), reservoir)\\n    elseif maxConcurrent ~= nil then\\n      return maxConcurrent - running\\n    elseif reservoir ~= nil then\\n      return reservoir\\n    else\\n      return nil\\n    end\\n  end\\n\\n  local settings = redis.call(\'hmget\', settings_key,\\n    \'id\',\\n    \'maxConcurrent\',\\n    \'running\',\\n    \'reservoir\',\\n    \'reservoirRefreshInterval\',\\n    \'reservoirRefreshAmount\',\\n    \'lastReservoirRefresh\',\\n    \'reservoirIncreaseInterval\',\\n    \'reservoirIncreaseAmount\',\\n    \'reservoirIncreaseMaximum\',\\n    \'lastReservoirIncrease\',\\n    \'capacityPriorityCounter\',\\n    \'clientTimeout\'\\n  )\\n  local id = settings[1]\\n  local maxConcurrent = tonumber(settings[2])\\n  local running = tonumber(settings[3])\\n  local reservoir = tonumber(settings[4])\\n  local reservoirRefreshInterval = tonumber(settings[5])\\n  local reservoirRefreshAmount = tonumber(settings[6])\\n  local lastReservoirRefresh = tonumber(settings[7])\\n  local reservoirIncreaseInterval = tonumber(settings[8])\\n  local reservoirIncreaseAmount = tonumber(settings[9])\\n  local reservoirIncreaseMaximum = tonumber(settings[10])\\n  local lastReservoirIncrease = tonumber(settings[11])\\n  local capacityPriorityCounter = tonumber(settings[12])\\n  local clientTimeout = tonumber(settings[13])\\n\\n  local initial_capacity = compute_capacity(maxConcurrent, running, reservoir)\\n\\n  --\\n  -- Process \'running\' changes\\n  --\\n  local expired = redis.call(\'zrangebyscore\', job_expirations_key, \'-inf\', \'(\'..now)\\n\\n  if #expired > 0 then\\n    redis.call(\'zremrangebyscore\', job_expirations_key, \'-inf\', \'(\'..now)\\n\\n    local flush_batch = function (batch, acc)\\n      local weights = redis.call(\'hmget\', job_weights_key, unpack(batch))\\n                      redis.call(\'hdel\',  job_weights_key, unpack(batch))\\n      local clients = redis.call(\'hmget\', job_clients_key, unpack(batch))\\n                      redis.call(\'hdel\',  job_clients_key, unpack(batch))\\n\\n      -- Calculate sum of removed weights\\n      for i = 1, #weights do\\n        acc[\'total\'] = acc[\'total\'] + (tonumber(weights[i]) or 0)\\n      end\\n\\n      -- Calculate sum of removed weights by client\\n      local client_weights = {}\\n      for i = 1, #clients do\\n        local removed = tonumber(weights[i]) or 0\\n        if removed > 0 then\\n          acc[\'client_weights\'][clients[i]] = (acc[\'client_weights\'][clients[i]] or 0) + removed\\n        end\\n      end\\n    end\\n\\n    local acc = {\\n      [\'total\'] = 0,\\n      [\'client_weights\'] = {}\\n    }\\n    local batch_size = 1000\\n\\n    -- Compute changes to Zsets and apply changes to Hashes\\n    for i = 1, #expired, batch_size do\\n      local batch = {}\\n      for j = i, math.min(i + batch_size - 1, #expired) do\\n        table.insert(batch, expired[j])\\n      end\\n\\n      flush_batch(batch, acc)\\n    end\\n\\n    -- Apply changes to Zsets\\n    if acc[\'total\'] > 0 then\\n      redis.call(\'hincrby\', settings_key, \'done\', acc[\'total\'])\\n      running = tonumber(redis.call(\'hincrby\', settings_key, \'running\', -acc[\'total\']))\\n    end\\n\\n    for client, weight in pairs(acc[\'client_weights\']) do\\n      redis.call(\'zincrby\', client_running_key, -weight, client)\\n    end\\n  end\\n\\n  --\\n  -- Process \'reservoir\' changes\\n  --\\n  local reservoirRefreshActive = reservoirRefreshInterval ~= nil and reservoirRefreshAmount ~= nil\\n  if reservoirRefreshActive and now >= lastReservoirRefresh + reservoirRefreshInterval then\\n    reservoir = reservoirRefreshAmount\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'lastReservoirRefresh\', now\\n    )\\n  end\\n\\n  local reservoirIncreaseActive = reservoirIncreaseInterval ~= nil and reservoirIncreaseAmount ~= nil\\n  if reservoirIncreaseActive and now >= lastReservoirIncrease + reservoirIncreaseInterval then\\n    local num_intervals = math.floor((now - lastReservoirIncrease) / reservoirIncreaseInterval)\\n    local incr = reservoirIncreaseAmount * num_intervals\\n    if reservoirIncreaseMaximum ~= nil then\\n      incr = math.min(incr, reservoirIncreaseMaximum - (reservoir or 0))\\n    end\\n    if incr > 0 then\\n      reservoir = (reservoir or 0) + incr\\n    end\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'lastReservoirIncrease\', lastReservoirIncrease + (num_intervals * reservoirIncreaseInterval)\\n    )\\n  end\\n\\n  --\\n  -- Clear unresponsive clients\\n  --\\n  local unresponsive = redis.call(\'zrangebyscore\', client_last_seen_key, \'-inf\', (now - clientTimeout))\\n  local unresponsive_lookup = {}\\n  local terminated_clients = {}\\n  for i = 1, #unresponsive do\\n    unresponsive_lookup[unresponsive[i]] = true\\n    if tonumber(redis.call(\'zscore\', client_running_key, unresponsive[i])) == 0 then\\n      table.insert(terminated_clients, unresponsive[i])\\n    end\\n  end\\n  if #terminated_clients > 0 then\\n    redis.call(\'zrem\', client_running_key,         unpack(terminated_clients))\\n    redis.call(\'hdel\', client_num_queued_key,      unpack(terminated_clients))\\n    redis.call(\'zrem\', client_last_registered_key, unpack(terminated_clients))\\n    redis.call(\'zrem\', client_last_seen_key,       unpack(terminated_clients))\\n  end\\n\\n  --\\n  -- Broadcast capacity changes\\n  --\\n  local final_capacity = compute_capacity(maxConcurrent, running, reservoir)\\n\\n  if always_publish or (initial_capacity ~= nil and final_capacity == nil) then\\n    -- always_publish or was not unlimited, now unlimited\\n    redis.call(\'publish\', \'b_\'..id, \'capacity:\'..(final_capacity or \'\'))\\n\\n  elseif initial_capacity ~= nil and final_capacity ~= nil and final_capacity > initial_capacity then\\n    -- capacity was increased\\n    -- send the capacity message to the limiter having the lowest number of running jobs\\n    -- the tiebreaker is the limiter having not registered a job in the longest time\\n\\n    local lowest_concurrency_value = nil\\n    local lowest_concurrency_clients = {}\\n    local lowest_concurrency_last_registered = {}\\n    local client_concurrencies = redis.call(\'zrange\', client_running_key, 0, -1, \'withscores\')\\n\\n    for i = 1, #client_concurrencies, 2 do\\n      local client = client_concurrencies[i]\\n      local concurrency = tonumber(client_concurrencies[i+1])\\n\\n      if (\\n        lowest_concurrency_value == nil or lowest_concurrency_value == concurrency\\n      ) and (\\n        not unresponsive_lookup[client]\\n      ) and (\\n        tonumber(redis.call(\'hget\', client_num_queued_key, client)) > 0\\n      ) then\\n        lowest_concurrency_value = concurrency\\n        table.insert(lowest_concurrency_clients, client)\\n        local last_registered = tonumber(redis.call(\'zscore\', client_last_registered_key, client))\\n        table.insert(lowest_concurrency_last_registered, last_registered)\\n      end\\n    end\\n\\n    if #lowest_concurrency_clients > 0 then\\n      local position = 1\\n      local earliest = lowest_concurrency_last_registered[1]\\n\\n      for i,v in ipairs(lowest_concurrency_last_registered) do\\n        if v < earliest then\\n          position = i\\n          earliest = v\\n        end\\n      end\\n\\n      local next_client = lowest_concurrency_clients[position]\\n      redis.call(\'publish\', \'b_\'..id,\\n        \'capacity-priority:\'..(final_capacity or \'\')..\\n        \':\'..next_client..\\n        \':\'..capacityPriorityCounter\\n      )\\n      redis.call(\'hincrby\', settings_key, \'capacityPriorityCounter\', \'1\')\\n    else\\n      redis.call(\'publish\', \'b_\'..id, \'capacity:\'..(final_capacity or \'\'))\\n    end\\n  end\\n\\n  return {\\n    [\'capacity\'] = final_capacity,\\n    [\'running\'] = running,\\n    [\'reservoir\'] = reservoir\\n  }\\nend\\n","queued.lua":"local clientTimeout = tonumber(redis.call(\'hget\', settings_key, \'clientTimeout\'))\\nlocal valid_clients = redis.call(\'zrangebyscore\', client_last_seen_key, (now - clientTimeout), \'inf\')\\nlocal client_queued = redis.call(\'hmget\', client_num_queued_key, unpack(valid_clients))\\n\\nlocal sum = 0\\nfor i = 1, #client_queued do\\n  sum = sum + tonumber(client_queued[i])\\nend\\n\\nreturn sum\\n","refresh_expiration.lua":"local refresh_expiration = function (now, nextRequest, groupTimeout)\\n\\n  if groupTimeout ~= nil then\\n    local ttl = (nextRequest + groupTimeout) - now\\n\\n    for i = 1, #KEYS do\\n      redis.call(\'pexpire\', KEYS[i], ttl)\\n    end\\n  end\\n\\nend\\n","refs.lua":"local settings_key = KEYS[1]\\nlocal job_weights_key = KEYS[2]\\nlocal job_expirations_key = KEYS[3]\\nlocal job_clients_key = KEYS[4]\\nlocal client_running_key = KEYS[5]\\nlocal client_num_queued_key = KEYS[6]\\nlocal client_last_registered_key = KEYS[7]\\nlocal client_last_seen_key = KEYS[8]\\n\\nlocal now = tonumber(ARGV[1])\\nlocal client = ARGV[2]\\n\\nlocal num_static_argv = 2\\n","register.lua":"local index = ARGV[num_static_argv + 1]\\nlocal weight = tonumber(ARGV[num_static_argv + 2])\\nlocal expiration = tonumber(ARGV[num_static_argv + 3])\\n\\nlocal state = process_tick(now, false)\\nlocal capacity = state[\'capacity\']\\nlocal reservoir = state[\'reservoir\']\\n\\nlocal settings = redis.call(\'hmget\', settings_key,\\n  \'nextRequest\',\\n  \'minTime\',\\n  \'groupTimeout\'\\n)\\nlocal nextRequest = tonumber(settings[1])\\nlocal minTime = tonumber(settings[2])\\nlocal groupTimeout = tonumber(settings[3])\\n\\nif conditions_check(capacity, weight) then\\n\\n  redis.call(\'hincrby\', settings_key, \'running\', weight)\\n  redis.call(\'hset\', job_weights_key, index, weight)\\n  if expiration ~= nil then\\n    redis.call(\'zadd\', job_expirations_key, now + expiration, index)\\n  end\\n  redis.call(\'hset\', job_clients_key, index, client)\\n  redis.call(\'zincrby\', client_running_key, weight, client)\\n  redis.call(\'hincrby\', client_num_queued_key, client, -1)\\n  redis.call(\'zadd\', client_last_registered_key, now, client)\\n\\n  local wait = math.max(nextRequest - now, 0)\\n  local newNextRequest = now + wait + minTime\\n\\n  if reservoir == nil then\\n    redis.call(\'hset\', settings_key,\\n      \'nextRequest\', newNextRequest\\n    )\\n  else\\n    reservoir = reservoir - weight\\n    redis.call(\'hmset\', settings_key,\\n      \'reservoir\', reservoir,\\n      \'nextRequest\', newNextRequest\\n    )\\n  end\\n\\n  refresh_expiration(now, newNextRequest, groupTimeout)\\n\\n  return {true, wait, reservoir}\\n\\nelse\\n  return {false}\\nend\\n","register_client.lua":"local queued = tonumber(ARGV[num_static_argv + 1])\\n\\n-- Could have been re-registered concurrently\\nif not redis.call(\'zscore\', client_last_seen_key, client) then\\n  redis.call(\'zadd\', client_running_key, 0, client)\\n  redis.call(\'hset\', client_num_queued_key, client, queued)\\n  redis.call(\'zadd\', client_last_registered_key, 0, client)\\nend\\n\\nredis.call(\'zadd\', client_last_seen_key, now, client)\\n\\nreturn {}\\n","running.lua":"return process_tick(now, false)[\'running\']\\n","submit.lua":"local queueLength = tonumber(ARGV[num_static_argv + 1])\\nlocal weight = tonumber(ARGV[num_static_argv + 2])\\n\\nlocal capacity = process_tick(now, false)[\'capacity\']\\n\\nlocal settings = redis.call(\'hmget\', settings_key,\\n  \'id\',\\n  \'maxConcurrent\',\\n  \'highWater\',\\n  \'nextRequest\',\\n  \'strategy\',\\n  \'unblockTime\',\\n  \'penalty\',\\n  \'minTime\',\\n  \'groupTimeout\'\\n)\\nlocal id = settings[1]\\nlocal maxConcurrent = tonumber(settings[2])\\nlocal highWater = tonumber(settings[3])\\nlocal nextRequest = tonumber(settings[4])\\nlocal strategy = tonumber(settings[5])\\nlocal unblockTime = tonumber(settings[6])\\nlocal penalty = tonumber(settings[7])\\nlocal minTime = tonumber(settings[8])\\nlocal groupTimeout = tonumber(settings[9])\\n\\nif maxConcurrent ~= nil and weight > maxConcurrent then\\n  return redis.error_reply(\'OVERWEIGHT:\'..weight..\':\'..maxConcurrent)\\nend\\n\\nlocal reachedHWM = (highWater ~= nil and queueLength == highWater\\n  and not (\\n    conditions_check(capacity, weight)\\n    and nextRequest - now <= 0\\n  )\\n)\\n\\nlocal blocked = strategy == 3 and (reachedHWM or unblockTime >= now)\\n\\nif blocked then\\n  local computedPenalty = penalty\\n  if computedPenalty == nil then\\n    if minTime == 0 then\\n      computedPenalty = 5000\\n    else\\n      computedPenalty = 15 * minTime\\n    end\\n  end\\n\\n  local newNextRequest = now + computedPenalty + minTime\\n\\n  redis.call(\'hmset\', settings_key,\\n    \'unblockTime\', now + computedPenalty,\\n    \'nextRequest\', newNextRequest\\n  )\\n\\n  local clients_queued_reset = redis.call(\'hkeys\', client_num_queued_key)\\n  local queued_reset = {}\\n  for i = 1, #clients_queued_reset do\\n    table.insert(queued_reset, clients_queued_reset[i])\\n    table.insert(queued_reset, 0)\\n  end\\n  redis.call(\'hmset\', client_num_queued_key, unpack(queued_reset))\\n\\n  redis.call(\'publish\', \'b_\'..id, \'blocked:\')\\n\\n  refresh_expiration(now, newNextRequest, groupTimeout)\\nend\\n\\nif not blocked and not reachedHWM then\\n  redis.call(\'hincrby\', client_num_queued_key, client, 1)\\nend\\n\\nreturn {reachedHWM, blocked, strategy}\\n","update_settings.lua":"local args = {\'hmset\', settings_key}\\n\\nfor i = num_static_argv + 1, #ARGV do\\n  table.insert(args, ARGV[i])\\nend\\n\\nredis.call(unpack(args))\\n\\nprocess_tick(now, true)\\n\\nlocal groupTimeout = tonumber(redis.call(\'hget\', settings_key, \'groupTimeout\'))\\nrefresh_expiration(0, 0, groupTimeout)\\n\\nreturn {}\\n","validate_client.lua":"if not redis.call(\'zscore\', client_last_seen_key, client) then\\n  return redis.error_reply(\'UNKNOWN_CLIENT\')\\nend\\n\\nredis.call(\'zadd\', client_last_seen_key, now, client)\\n","validate_keys.lua":"if not (redis.call(\'exists\', settings_key) == 1) then\\n  return redis.error_reply(\'SETTINGS_KEY_NOT_FOUND\')\\nend\\n"}');
+
+/***/ }),
+
+/***/ 8349:
+/***/ ((module) => {
+
+module.exports = {"r":"2.19.5"};
+
+/***/ })
+
+/******/ });
+/************************************************************************/
+/******/ // The module cache
+/******/ var __webpack_module_cache__ = {};
+/******/ 
+/******/ // The require function
+/******/ function __nccwpck_require__(moduleId) {
+/******/ 	// Check if module is in cache
+/******/ 	var cachedModule = __webpack_module_cache__[moduleId];
+/******/ 	if (cachedModule !== undefined) {
+/******/ 		return cachedModule.exports;
+/******/ 	}
+/******/ 	// Create a new module (and put it into the cache)
+/******/ 	var module = __webpack_module_cache__[moduleId] = {
+/******/ 		// no module.id needed
+/******/ 		// no module.loaded needed
+/******/ 		exports: {}
+/******/ 	};
+/******/ 
+/******/ 	// Execute the module function
+/******/ 	var threw = true;
+/******/ 	try {
+/******/ 		__webpack_modules__[moduleId].call(module.exports, module, module.exports, __nccwpck_require__);
+/******/ 		threw = false;
+/******/ 	} finally {
+/******/ 		if(threw) delete __webpack_module_cache__[moduleId];
+/******/ 	}
+/******/ 
+/******/ 	// Return the exports of the module
+/******/ 	return module.exports;
+/******/ }
+/******/ 
+/******/ // expose the modules object (__webpack_modules__)
+/******/ __nccwpck_require__.m = __webpack_modules__;
+/******/ 
+/************************************************************************/
+/******/ /* webpack/runtime/asset-relocator-loader */
+/******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
+/******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/create fake namespace object */
+/******/ (() => {
+/******/ 	var getProto = Object.getPrototypeOf ? (obj) => (Object.getPrototypeOf(obj)) : (obj) => (obj.__proto__);
+/******/ 	var leafPrototypes;
+/******/ 	// create a fake namespace object
+/******/ 	// mode & 1: value is a module id, require it
+/******/ 	// mode & 2: merge all properties of value into the ns
+/******/ 	// mode & 4: return value when already ns object
+/******/ 	// mode & 16: return value when it's Promise-like
+/******/ 	// mode & 8|1: behave like require
+/******/ 	__nccwpck_require__.t = function(value, mode) {
+/******/ 		if(mode & 1) value = this(value);
+/******/ 		if(mode & 8) return value;
+/******/ 		if(typeof value === 'object' && value) {
+/******/ 			if((mode & 4) && value.__esModule) return value;
+/******/ 			if((mode & 16) && typeof value.then === 'function') return value;
+/******/ 		}
+/******/ 		var ns = Object.create(null);
+/******/ 		__nccwpck_require__.r(ns);
+/******/ 		var def = {};
+/******/ 		leafPrototypes = leafPrototypes || [null, getProto({}), getProto([]), getProto(getProto)];
+/******/ 		for(var current = mode & 2 && value; typeof current == 'object' && !~leafPrototypes.indexOf(current); current = getProto(current)) {
+/******/ 			Object.getOwnPropertyNames(current).forEach((key) => (def[key] = () => (value[key])));
+/******/ 		}
+/******/ 		def['default'] = () => (value);
+/******/ 		__nccwpck_require__.d(ns, def);
+/******/ 		return ns;
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/define property getters */
+/******/ (() => {
+/******/ 	// define getter functions for harmony exports
+/******/ 	__nccwpck_require__.d = (exports, definition) => {
+/******/ 		for(var key in definition) {
+/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
+/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
+/******/ 			}
+/******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/ensure chunk */
+/******/ (() => {
+/******/ 	__nccwpck_require__.f = {};
+/******/ 	// This file contains only the entry chunk.
+/******/ 	// The chunk loading function for additional chunks
+/******/ 	__nccwpck_require__.e = (chunkId) => {
+/******/ 		return Promise.all(Object.keys(__nccwpck_require__.f).reduce((promises, key) => {
+/******/ 			__nccwpck_require__.f[key](chunkId, promises);
+/******/ 			return promises;
+/******/ 		}, []));
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/get javascript chunk filename */
+/******/ (() => {
+/******/ 	// This function allow to reference async chunks
+/******/ 	__nccwpck_require__.u = (chunkId) => {
+/******/ 		// return url for filenames based on template
+/******/ 		return "" + chunkId + ".index.js";
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/hasOwnProperty shorthand */
+/******/ (() => {
+/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/make namespace object */
+/******/ (() => {
+/******/ 	// define __esModule on exports
+/******/ 	__nccwpck_require__.r = (exports) => {
+/******/ 		if(typeof Symbol !== 'undefined' && Symbol.toStringTag) {
+/******/ 			Object.defineProperty(exports, Symbol.toStringTag, { value: 'Module' });
+/******/ 		}
+/******/ 		Object.defineProperty(exports, '__esModule', { value: true });
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/import chunk loading */
+/******/ (() => {
+/******/ 	// no baseURI
+/******/ 	
+/******/ 	// object to store loaded and loading chunks
+/******/ 	// undefined = chunk not loaded, null = chunk preloaded/prefetched
+/******/ 	// [resolve, Promise] = chunk loading, 0 = chunk loaded
+/******/ 	var installedChunks = {
+/******/ 		792: 0
+/******/ 	};
+/******/ 	
+/******/ 	var installChunk = (data) => {
+/******/ 		var {ids, modules, runtime} = data;
+/******/ 		// add "modules" to the modules object,
+/******/ 		// then flag all "ids" as loaded and fire callback
+/******/ 		var moduleId, chunkId, i = 0;
+/******/ 		for(moduleId in modules) {
+/******/ 			if(__nccwpck_require__.o(modules, moduleId)) {
+/******/ 				__nccwpck_require__.m[moduleId] = modules[moduleId];
+/******/ 			}
+/******/ 		}
+/******/ 		if(runtime) runtime(__nccwpck_require__);
+/******/ 		for(;i < ids.length; i++) {
+/******/ 			chunkId = ids[i];
+/******/ 			if(__nccwpck_require__.o(installedChunks, chunkId) && installedChunks[chunkId]) {
+/******/ 				installedChunks[chunkId][0]();
+/******/ 			}
+/******/ 			installedChunks[ids[i]] = 0;
+/******/ 		}
+/******/ 	
+/******/ 	}
+/******/ 	
+/******/ 	__nccwpck_require__.f.j = (chunkId, promises) => {
+/******/ 			// import() chunk loading for javascript
+/******/ 			var installedChunkData = __nccwpck_require__.o(installedChunks, chunkId) ? installedChunks[chunkId] : undefined;
+/******/ 			if(installedChunkData !== 0) { // 0 means "already installed".
+/******/ 	
+/******/ 				// a Promise means "currently loading".
+/******/ 				if(installedChunkData) {
+/******/ 					promises.push(installedChunkData[1]);
+/******/ 				} else {
+/******/ 					if(true) { // all chunks have JS
+/******/ 						// setup Promise in chunk cache
+/******/ 						var promise = import("./" + __nccwpck_require__.u(chunkId)).then(installChunk, (e) => {
+/******/ 							if(installedChunks[chunkId] !== 0) installedChunks[chunkId] = undefined;
+/******/ 							throw e;
+/******/ 						});
+/******/ 						var promise = Promise.race([promise, new Promise((resolve) => (installedChunkData = installedChunks[chunkId] = [resolve]))])
+/******/ 						promises.push(installedChunkData[1] = promise);
+/******/ 					}
+/******/ 				}
+/******/ 			}
+/******/ 	};
+/******/ 	
+/******/ 	// no prefetching
+/******/ 	
+/******/ 	// no preloaded
+/******/ 	
+/******/ 	// no external install chunk
+/******/ 	
+/******/ 	// no on chunks loaded
+/******/ })();
+/******/ 
+/************************************************************************/
+var __webpack_exports__ = {};
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  C: () => (/* reexport */ main_run),
+  T: () => (/* binding */ runCliMain)
+});
+
+// NAMESPACE OBJECT: ./node_modules/@gitbeaker/core/dist/index.mjs
+var core_dist_namespaceObject = {};
+__nccwpck_require__.r(core_dist_namespaceObject);
+__nccwpck_require__.d(core_dist_namespaceObject, {
+  AccessLevel: () => (AccessLevel),
+  Agents: () => (Agents),
+  AlertManagement: () => (AlertManagement),
+  ApplicationAppearance: () => (ApplicationAppearance),
+  ApplicationPlanLimits: () => (ApplicationPlanLimits),
+  ApplicationSettings: () => (ApplicationSettings),
+  ApplicationStatistics: () => (ApplicationStatistics),
+  Applications: () => (Applications),
+  AuditEvents: () => (AuditEvents),
+  Avatar: () => (Avatar),
+  Branches: () => (Branches),
+  BroadcastMessages: () => (BroadcastMessages),
+  CodeSuggestions: () => (CodeSuggestions),
+  CommitDiscussions: () => (CommitDiscussions),
+  Commits: () => (Commits),
+  Composer: () => (Composer),
+  Conan: () => (Conan),
+  ContainerRegistry: () => (ContainerRegistry),
+  DashboardAnnotations: () => (DashboardAnnotations),
+  Debian: () => (Debian),
+  DependencyProxy: () => (DependencyProxy),
+  DeployKeys: () => (DeployKeys),
+  DeployTokens: () => (DeployTokens),
+  Deployments: () => (Deployments),
+  DockerfileTemplates: () => (DockerfileTemplates),
+  Environments: () => (Environments),
+  EpicAwardEmojis: () => (EpicAwardEmojis),
+  EpicDiscussions: () => (EpicDiscussions),
+  EpicIssues: () => (EpicIssues),
+  EpicLabelEvents: () => (EpicLabelEvents),
+  EpicLinks: () => (EpicLinks),
+  EpicNotes: () => (EpicNotes),
+  Epics: () => (Epics),
+  ErrorTrackingClientKeys: () => (ErrorTrackingClientKeys),
+  ErrorTrackingSettings: () => (ErrorTrackingSettings),
+  Events: () => (Events),
+  Experiments: () => (Experiments),
+  ExternalStatusChecks: () => (ExternalStatusChecks),
+  FeatureFlagUserLists: () => (FeatureFlagUserLists),
+  FeatureFlags: () => (FeatureFlags),
+  FreezePeriods: () => (FreezePeriods),
+  GeoNodes: () => (GeoNodes),
+  GeoSites: () => (GeoSites),
+  GitLabCIYMLTemplates: () => (GitLabCIYMLTemplates),
+  GitignoreTemplates: () => (GitignoreTemplates),
+  Gitlab: () => (Gitlab),
+  GitlabPages: () => (GitlabPages),
+  GoProxy: () => (GoProxy),
+  GroupAccessRequests: () => (GroupAccessRequests),
+  GroupAccessTokens: () => (GroupAccessTokens),
+  GroupActivityAnalytics: () => (GroupActivityAnalytics),
+  GroupBadges: () => (GroupBadges),
+  GroupCustomAttributes: () => (GroupCustomAttributes),
+  GroupDORA4Metrics: () => (GroupDORA4Metrics),
+  GroupEpicBoards: () => (GroupEpicBoards),
+  GroupHooks: () => (GroupHooks),
+  GroupImportExports: () => (GroupImportExports),
+  GroupInvitations: () => (GroupInvitations),
+  GroupIssueBoards: () => (GroupIssueBoards),
+  GroupIterations: () => (GroupIterations),
+  GroupLDAPLinks: () => (GroupLDAPLinks),
+  GroupLabels: () => (GroupLabels),
+  GroupMarkdownUploads: () => (GroupMarkdownUploads),
+  GroupMemberRoles: () => (GroupMemberRoles),
+  GroupMembers: () => (GroupMembers),
+  GroupMilestones: () => (GroupMilestones),
+  GroupProtectedEnvironments: () => (GroupProtectedEnvironments),
+  GroupPushRules: () => (GroupPushRules),
+  GroupRelationExports: () => (GroupRelationExports),
+  GroupReleases: () => (GroupReleases),
+  GroupRepositoryStorageMoves: () => (GroupRepositoryStorageMoves),
+  GroupSAMLIdentities: () => (GroupSAMLIdentities),
+  GroupSAMLLinks: () => (GroupSAMLLinks),
+  GroupSCIMIdentities: () => (GroupSCIMIdentities),
+  GroupServiceAccounts: () => (GroupServiceAccounts),
+  GroupVariables: () => (GroupVariables),
+  GroupWikis: () => (GroupWikis),
+  Groups: () => (Groups),
+  Helm: () => (Helm),
+  Import: () => (Import),
+  InstanceLevelCICDVariables: () => (InstanceLevelCICDVariables),
+  Integrations: () => (Integrations),
+  IssueAwardEmojis: () => (IssueAwardEmojis),
+  IssueDiscussions: () => (IssueDiscussions),
+  IssueIterationEvents: () => (IssueIterationEvents),
+  IssueLabelEvents: () => (IssueLabelEvents),
+  IssueLinks: () => (IssueLinks),
+  IssueMilestoneEvents: () => (IssueMilestoneEvents),
+  IssueNoteAwardEmojis: () => (IssueNoteAwardEmojis),
+  IssueNotes: () => (IssueNotes),
+  IssueStateEvents: () => (IssueStateEvents),
+  IssueWeightEvents: () => (IssueWeightEvents),
+  Issues: () => (Issues),
+  IssuesStatistics: () => (IssuesStatistics),
+  JobArtifacts: () => (JobArtifacts),
+  Jobs: () => (Jobs),
+  Keys: () => (Keys),
+  License: () => (License),
+  LicenseTemplates: () => (LicenseTemplates),
+  LinkedEpics: () => (LinkedEpics),
+  Lint: () => (Lint),
+  Markdown: () => (Markdown),
+  Maven: () => (Maven),
+  MergeRequestApprovals: () => (MergeRequestApprovals),
+  MergeRequestAwardEmojis: () => (MergeRequestAwardEmojis),
+  MergeRequestContextCommits: () => (MergeRequestContextCommits),
+  MergeRequestDiscussions: () => (MergeRequestDiscussions),
+  MergeRequestDraftNotes: () => (MergeRequestDraftNotes),
+  MergeRequestLabelEvents: () => (MergeRequestLabelEvents),
+  MergeRequestMilestoneEvents: () => (MergeRequestMilestoneEvents),
+  MergeRequestNoteAwardEmojis: () => (MergeRequestNoteAwardEmojis),
+  MergeRequestNotes: () => (MergeRequestNotes),
+  MergeRequests: () => (MergeRequests),
+  MergeTrains: () => (MergeTrains),
+  Metadata: () => (Metadata),
+  Migrations: () => (Migrations),
+  NPM: () => (NPM),
+  Namespaces: () => (Namespaces),
+  NotificationSettings: () => (NotificationSettings),
+  NuGet: () => (NuGet),
+  PackageRegistry: () => (PackageRegistry),
+  Packages: () => (Packages),
+  PagesDomains: () => (PagesDomains),
+  PersonalAccessTokens: () => (PersonalAccessTokens),
+  PipelineScheduleVariables: () => (PipelineScheduleVariables),
+  PipelineSchedules: () => (PipelineSchedules),
+  PipelineTriggerTokens: () => (PipelineTriggerTokens),
+  Pipelines: () => (Pipelines),
+  ProductAnalytics: () => (ProductAnalytics),
+  ProjectAccessRequests: () => (ProjectAccessRequests),
+  ProjectAccessTokens: () => (ProjectAccessTokens),
+  ProjectAliases: () => (ProjectAliases),
+  ProjectBadges: () => (ProjectBadges),
+  ProjectCustomAttributes: () => (ProjectCustomAttributes),
+  ProjectDORA4Metrics: () => (ProjectDORA4Metrics),
+  ProjectHooks: () => (ProjectHooks),
+  ProjectImportExports: () => (ProjectImportExports),
+  ProjectInvitations: () => (ProjectInvitations),
+  ProjectIssueBoards: () => (ProjectIssueBoards),
+  ProjectIterations: () => (ProjectIterations),
+  ProjectJobTokenScopes: () => (ProjectJobTokenScopes),
+  ProjectLabels: () => (ProjectLabels),
+  ProjectMarkdownUploads: () => (ProjectMarkdownUploads),
+  ProjectMembers: () => (ProjectMembers),
+  ProjectMilestones: () => (ProjectMilestones),
+  ProjectProtectedEnvironments: () => (ProjectProtectedEnvironments),
+  ProjectPushRules: () => (ProjectPushRules),
+  ProjectRelationsExport: () => (ProjectRelationsExport),
+  ProjectReleases: () => (ProjectReleases),
+  ProjectRemoteMirrors: () => (ProjectRemoteMirrors),
+  ProjectRepositoryStorageMoves: () => (ProjectRepositoryStorageMoves),
+  ProjectSnippetAwardEmojis: () => (ProjectSnippetAwardEmojis),
+  ProjectSnippetDiscussions: () => (ProjectSnippetDiscussions),
+  ProjectSnippetNotes: () => (ProjectSnippetNotes),
+  ProjectSnippets: () => (ProjectSnippets),
+  ProjectStatistics: () => (ProjectStatistics),
+  ProjectTemplates: () => (ProjectTemplates),
+  ProjectTerraformState: () => (ProjectTerraformState),
+  ProjectVariables: () => (ProjectVariables),
+  ProjectVulnerabilities: () => (ProjectVulnerabilities),
+  ProjectWikis: () => (ProjectWikis),
+  Projects: () => (Projects),
+  ProtectedBranches: () => (ProtectedBranches),
+  ProtectedTags: () => (ProtectedTags),
+  PyPI: () => (PyPI),
+  ReleaseLinks: () => (ReleaseLinks),
+  Repositories: () => (Repositories),
+  RepositoryFiles: () => (RepositoryFiles),
+  RepositorySubmodules: () => (RepositorySubmodules),
+  ResourceGroups: () => (ResourceGroups),
+  RubyGems: () => (RubyGems),
+  Runners: () => (Runners),
+  Search: () => (Search),
+  SearchAdmin: () => (SearchAdmin),
+  SecureFiles: () => (SecureFiles),
+  ServiceAccounts: () => (ServiceAccounts),
+  ServiceData: () => (ServiceData),
+  SidekiqMetrics: () => (SidekiqMetrics),
+  SidekiqQueues: () => (SidekiqQueues),
+  SnippetRepositoryStorageMoves: () => (SnippetRepositoryStorageMoves),
+  Snippets: () => (Snippets),
+  Suggestions: () => (Suggestions),
+  SystemHooks: () => (SystemHooks),
+  Tags: () => (Tags),
+  TodoLists: () => (TodoLists),
+  Topics: () => (Topics),
+  UserCustomAttributes: () => (UserCustomAttributes),
+  UserEmails: () => (UserEmails),
+  UserGPGKeys: () => (UserGPGKeys),
+  UserImpersonationTokens: () => (UserImpersonationTokens),
+  UserSSHKeys: () => (UserSSHKeys),
+  UserStarredMetricsDashboard: () => (UserStarredMetricsDashboard),
+  Users: () => (Users)
+});
+
+// EXTERNAL MODULE: external "node:util"
+var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./src/core/errors.ts
+/**
+ * Two failure classes, because CI scripts branch on them: exit 2 means the
+ * caller must change the invocation (nothing was touched), exit 1 means the
+ * operation failed and may succeed on retry or after fixing the environment.
+ *
+ * Every message names the cause and the fix, in one line.
+ */
+class UsageError extends Error {
+    exitCode = 2;
+    constructor(message) {
+        super(message);
+        this.name = 'UsageError';
+    }
+}
+class OperationError extends Error {
+    exitCode = 1;
+    constructor(message, options) {
+        super(message, options);
+        this.name = 'OperationError';
+    }
+}
+function exitCodeOf(error) {
+    return error instanceof UsageError ? 2 : 1;
+}
+function errorMessage(error) {
+    if (error instanceof Error)
+        return error.message;
+    return String(error);
+}
+/**
+ * The message without a leading `error:`: adapters add their own prefix (the CLI's `error: `,
+ * the runner's `Error: `), and some causes already carry one (git's stderr, a report line), which
+ * would read `error: error: ...`.
+ */
+function errorLine(message) {
+    return message.replace(/^(?:\s*error:\s*)+/i, '');
+}
+
+;// CONCATENATED MODULE: ./src/core/redact.ts
+/**
+ * Secrets are registered once and scrubbed from every string that leaves the
+ * process (logs, errors, outputs). Git and HTTP libraries echo URLs and headers
+ * in their errors, so redaction has to happen at the boundary, not at the call.
+ */
+class Redactor {
+    secrets = new Set();
+    add(secret) {
+        if (!secret)
+            return;
+        this.secrets.add(secret);
+        // Basic auth and base64 headers carry the token in encoded form.
+        this.secrets.add(Buffer.from(secret).toString('base64'));
+        for (const line of secret.split(/\r?\n/))
+            if (line.length >= 4)
+                this.secrets.add(line);
+    }
+    addBasic(user, secret) {
+        this.add(secret);
+        this.secrets.add(Buffer.from(`${user}:${secret}`).toString('base64'));
+    }
+    redact(text) {
+        let out = text;
+        // Longest first so a secret that contains another is replaced whole.
+        for (const s of [...this.secrets].sort((a, b) => b.length - a.length)) {
+            if (s)
+                out = out.split(s).join('***');
+        }
+        return out;
+    }
+    list() {
+        return [...this.secrets];
+    }
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./src/core/diff.ts
+/**
+ * Unified diffs, for `--dry-run` of the edit engine and for the rendered
+ * manifests in promotion PRs. Work is bounded by the number of edits D, not by
+ * the size of the files (Myers O((N+M)·D) with an O(D²) trace): a promotion
+ * changes a handful of image lines spread across thousands of rendered lines,
+ * and a size bound would print the whole manifest twice. Only past `maxEdits`
+ * is the changed region shown as one replacement — still a correct diff, only
+ * not minimal, and nobody reads a diff with that many edits line by line.
+ */
+// 1,000 edits keep the trace near 4 MB and the search at worst ~1,000 passes.
+const DEFAULT_MAX_EDITS = 1000;
+// Marks a last line without `\n`: the missing newline is part of its identity.
+const OPEN_END = '\u0000';
+/** One file's unified diff (`a/<file>`, `b/<file>`) with `context` lines around each change; '' when equal. */
+function unifiedDiff(file, before, after, context = 3) {
+    if (before === after)
+        return '';
+    return lineDiff(before, after, { fromLabel: `a/${file}`, toLabel: `b/${file}`, context }).text;
+}
+/** Diffs of several files, in the order given. */
+function unifiedDiffs(files, context = 3) {
+    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
+}
+/** A unified diff with free-form labels and the counts of added and removed lines. */
+function lineDiff(before, after, options) {
+    const ops = lineOps(before, after, options.maxEdits ?? DEFAULT_MAX_EDITS);
+    let added = 0;
+    let removed = 0;
+    for (const o of ops) {
+        if (o.kind === 'add')
+            added++;
+        else if (o.kind === 'del')
+            removed++;
+    }
+    if (added === 0 && removed === 0)
+        return { text: '', added, removed };
+    const out = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
+    for (const hunk of hunks(ops, options.context ?? 3)) {
+        out.push(`@@ -${hunk.aStart},${hunk.aCount} +${hunk.bStart},${hunk.bCount} @@`);
+        for (const o of ops.slice(hunk.from, hunk.to)) {
+            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
+            if (o.line.endsWith(OPEN_END))
+                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
+            else
+                out.push(`${mark}${o.line}`);
+        }
+    }
+    return { text: out.join('\n') + '\n', added, removed };
+}
+/** Groups the ops into hunks, joining changes at most 2·context lines apart (as git does). */
+function hunks(ops, context) {
+    const result = [];
+    // Line numbers (1-based) of ops[cursor] in the old and the new text.
+    let cursor = 0;
+    let aLine = 1;
+    let bLine = 1;
+    const advanceTo = (index) => {
+        for (; cursor < index; cursor++) {
+            if (ops[cursor].kind !== 'add')
+                aLine++;
+            if (ops[cursor].kind !== 'del')
+                bLine++;
+        }
+    };
+    let i = 0;
+    while (i < ops.length) {
+        while (i < ops.length && ops[i].kind === 'same')
+            i++;
+        if (i >= ops.length)
+            break;
+        const from = Math.max(i - context, cursor);
+        let end = i;
+        for (;;) {
+            while (end < ops.length && ops[end].kind !== 'same')
+                end++;
+            let gap = end;
+            while (gap < ops.length && ops[gap].kind === 'same')
+                gap++;
+            if (gap < ops.length && gap - end <= 2 * context)
+                end = gap;
+            else {
+                end = Math.min(ops.length, end + context);
+                break;
+            }
+        }
+        advanceTo(from);
+        const aStart = aLine;
+        const bStart = bLine;
+        advanceTo(end);
+        const aCount = aLine - aStart;
+        const bCount = bLine - bStart;
+        // An empty side names the line before it, as diff and git apply expect.
+        result.push({
+            from,
+            to: end,
+            aStart: aCount === 0 ? aStart - 1 : aStart,
+            aCount,
+            bStart: bCount === 0 ? bStart - 1 : bStart,
+            bCount
+        });
+        i = end;
+    }
+    return result;
+}
+/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
+function splitLines(text) {
+    if (text === '')
+        return [];
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    else
+        lines[lines.length - 1] += OPEN_END;
+    return lines;
+}
+function lineOps(before, after, maxEdits) {
+    const a = splitLines(before);
+    const b = splitLines(after);
+    // Common prefix and suffix cost nothing and shrink the search.
+    let pre = 0;
+    while (pre < a.length && pre < b.length && a[pre] === b[pre])
+        pre++;
+    let suf = 0;
+    while (suf < a.length - pre &&
+        suf < b.length - pre &&
+        a[a.length - 1 - suf] === b[b.length - 1 - suf])
+        suf++;
+    const midA = a.slice(pre, a.length - suf);
+    const midB = b.slice(pre, b.length - suf);
+    const same = (line) => ({ kind: 'same', line });
+    const mid = middleOps(midA, midB, maxEdits) ?? [
+        ...midA.map((line) => ({ kind: 'del', line })),
+        ...midB.map((line) => ({ kind: 'add', line }))
+    ];
+    return [...a.slice(0, pre).map(same), ...mid, ...a.slice(a.length - suf).map(same)];
+}
+/** The shortest edit script, or undefined when it needs more than `maxEdits` edits. */
+function middleOps(a, b, maxEdits) {
+    // Lines as numbers: the search compares them many times over.
+    const ids = new Map();
+    const intern = (lines) => {
+        const out = new Int32Array(lines.length);
+        lines.forEach((line, i) => {
+            let id = ids.get(line);
+            if (id === undefined)
+                ids.set(line, (id = ids.size));
+            out[i] = id;
+        });
+        return out;
+    };
+    const kinds = myers(intern(a), intern(b), maxEdits);
+    if (!kinds)
+        return undefined;
+    const ops = [];
+    let x = 0;
+    let y = 0;
+    for (const kind of kinds) {
+        if (kind === 'add')
+            ops.push({ kind, line: b[y++] });
+        else {
+            ops.push({ kind, line: a[x++] });
+            if (kind === 'same')
+                y++;
+        }
+    }
+    return ops;
+}
+function myers(a, b, maxEdits) {
+    const n = a.length;
+    const m = b.length;
+    const max = Math.min(n + m, maxEdits);
+    const offset = max + 1;
+    const v = new Int32Array(2 * max + 3);
+    // trace[d] holds the furthest x on diagonals -d..d after round d: O(D²) in all.
+    const trace = [];
+    let found = -1;
+    for (let d = 0; d <= max && found < 0; d++) {
+        for (let k = -d; k <= d; k += 2) {
+            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
+                ? v[offset + k + 1]
+                : v[offset + k - 1] + 1;
+            let y = x - k;
+            while (x < n && y < m && a[x] === b[y]) {
+                x++;
+                y++;
+            }
+            v[offset + k] = x;
+            if (x >= n && y >= m) {
+                found = d;
+                break;
+            }
+        }
+        if (found < 0)
+            trace.push(v.slice(offset - d, offset + d + 1));
+    }
+    if (found < 0)
+        return undefined;
+    // Walk back from (n, m) through the frontier of each earlier round.
+    const kinds = [];
+    let x = n;
+    let y = m;
+    for (let d = found; d > 0; d--) {
+        const prev = trace[d - 1];
+        const at = (k) => prev[k + d - 1];
+        const k = x - y;
+        const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+        const prevK = down ? k + 1 : k - 1;
+        const prevX = at(prevK);
+        const prevY = prevX - prevK;
+        while (x > prevX && y > prevY) {
+            kinds.push('same');
+            x--;
+            y--;
+        }
+        kinds.push(down ? 'add' : 'del');
+        if (down)
+            y--;
+        else
+            x--;
+    }
+    while (x > 0) {
+        kinds.push('same');
+        x--;
+    }
+    return kinds.reverse();
+}
+
+;// CONCATENATED MODULE: ./src/core/kustomize/image-arg.ts
+/**
+ * The argument grammar of `kustomize edit set image`, mirrored from
+ * kustomize/commands/edit/set/setimage.go (parse, imageArgParse) and
+ * api/internal/image/image.go (Split). Kept bug-compatible on purpose: users
+ * move between this tool and kustomize and must get the same `images:` list.
+ */
+const IMAGE_FIELDS = ['name', 'newName', 'newTag', 'digest', 'tagSuffix'];
+/** `*` as a whole newName/newTag/digest keeps the value already in the file. */
+const PRESERVE = '*';
+/** Kustomize's own text, so people can search for it. */
+const INVALID_IMAGE_FORMAT = 'invalid format of image, use one of the following options: <image>=<newimage>:<newtag>, ' +
+    '<image>=<newimage>@<digest>, <image>=<newimage>:<newtag>@<digest>, <image>=<newimage>, ' +
+    '<image>:<newtag>, <image>:<newtag>@<digest>, <image>@<digest>';
+/**
+ * Splits an image reference into repository, tag and digest. Separators are
+ * looked for only after the first `/` (when it is not the first character), so
+ * a `host:port/` prefix never counts as a tag.
+ */
+function splitImage(value) {
+    let search = value;
+    let slash = value.indexOf('/');
+    if (slash > 0)
+        search = value.slice(slash);
+    else
+        slash = 0;
+    let id = search.indexOf('@');
+    let ic = search.indexOf(':');
+    if (ic < 0 && id < 0)
+        return { name: value, tag: '', digest: '' };
+    if (id >= 0 && (id < ic || ic < 0)) {
+        id += slash;
+        return { name: value.slice(0, id), tag: '', digest: value.slice(id + 1) };
+    }
+    if (id >= 0 && ic >= 0) {
+        id += slash;
+        ic += slash;
+        return { name: value.slice(0, ic), tag: value.slice(ic + 1, id), digest: value.slice(id + 1) };
+    }
+    ic += slash;
+    return { name: value.slice(0, ic), tag: value.slice(ic + 1), digest: '' };
+}
+/** Parses one `--image` argument exactly as `kustomize edit set image` does. */
+function parseImageArg(arg) {
+    const eq = arg.indexOf('=');
+    const key = eq >= 0 ? arg.slice(0, eq) : '';
+    const value = eq >= 0 ? arg.slice(eq + 1) : arg;
+    const { name, tag, digest } = splitImage(value);
+    // Kustomize's only validity check: something must have been split off.
+    if (name === arg)
+        return { kind: 'invalid', arg };
+    const entry = {};
+    if (key === '')
+        entry.name = name;
+    else {
+        entry.name = key;
+        if (name)
+            entry.newName = name;
+    }
+    if (tag)
+        entry.newTag = tag;
+    if (digest)
+        entry.digest = digest;
+    if (entry.name === '')
+        delete entry.name;
+    return { kind: 'ok', entry };
+}
+/** The entry as a compact reference: `reg/web:1.2@sha256:…` (newName or name). */
+function formatImageEntry(entry) {
+    const repo = entry.newName || entry.name || '';
+    return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}`;
+}
+/** Drops empty fields so entries compare by meaning. */
+function normalizeEntry(entry) {
+    const out = {};
+    for (const f of IMAGE_FIELDS)
+        if (entry[f])
+            out[f] = entry[f];
+    return out;
+}
+function sameEntry(a, b) {
+    return IMAGE_FIELDS.every(f => (a[f] || '') === (b[f] || ''));
+}
+
+;// CONCATENATED MODULE: ./src/core/kustomize/image-merge.ts
+/**
+ * The list `kustomize edit set image` leaves behind, mirrored from
+ * RunSetImage in kustomize/commands/edit/set/setimage.go. Pure: entries in,
+ * entries out. The writer decides how to put them into the file.
+ */
+
+/** Parses every argument first, so one bad argument aborts before any file is read. */
+function parseImageArgs(args) {
+    if (args.length === 0)
+        return { kind: 'no-args' };
+    const map = new Map();
+    for (const arg of args) {
+        const parsed = parseImageArg(arg);
+        if (parsed.kind === 'invalid')
+            return { kind: 'invalid', arg };
+        // A later argument for the same name replaces the earlier one entirely.
+        map.set(parsed.entry.name ?? '', parsed.entry);
+    }
+    return { kind: 'ok', args: map };
+}
+// Like kustomize's replaceNewName/replaceNewTag/replaceDigest, which build a
+// fresh Image from four fields: any tagSuffix is lost on the way.
+function withField(entry, field, value) {
+    const out = { ...entry };
+    delete out.tagSuffix;
+    if (value)
+        out[field] = value;
+    else
+        delete out[field];
+    return out;
+}
+/** Compares names the way Go compares strings: by UTF-8 bytes. */
+function compareNames(a, b) {
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+/**
+ * Merges parsed arguments into the existing entries (`images:` then
+ * `imageTags:`, in file order). A matched entry is replaced by the argument,
+ * not merged with it; `*` copies one field from the FIRST existing entry of
+ * that name; later duplicates are dropped; the result is sorted by name bytes.
+ */
+function mergeImages(existing, args) {
+    const map = new Map(args);
+    for (const im of existing) {
+        const name = im.name ?? '';
+        const argIm = map.get(name);
+        if (argIm) {
+            let next = argIm;
+            if (next.newName === PRESERVE)
+                next = withField(next, 'newName', im.newName);
+            if (next.newTag === PRESERVE)
+                next = withField(next, 'newTag', im.newTag);
+            if (next.digest === PRESERVE)
+                next = withField(next, 'digest', im.digest);
+            map.set(name, next);
+            continue;
+        }
+        map.set(name, im);
+    }
+    const images = [];
+    for (const v of map.values()) {
+        let next = v;
+        if (next.newName === PRESERVE)
+            next = withField(next, 'newName', '');
+        if (next.newTag === PRESERVE)
+            next = withField(next, 'newTag', '');
+        if (next.digest === PRESERVE)
+            next = withField(next, 'digest', '');
+        images.push(next);
+    }
+    return images.sort((a, b) => compareNames(a.name ?? '', b.name ?? ''));
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/core/yaml/scalar-style.ts
+/**
+ * When a string must be quoted to read back as the same string. Kustomize and
+ * Helm read YAML with go-yaml v2 (YAML 1.1 rules: `yes`, `on`, `1:20`), most
+ * other tools with YAML 1.2 (`1e3`, `0o17`); a value is written bare only when
+ * every one of those readers sees a string, because a tag that turns into a
+ * number (`1.10` -> 1.1) deploys the wrong image.
+ */
+const V2_MAP = {};
+for (const s of ['y', 'Y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'])
+    V2_MAP[s] = 'bool';
+for (const s of ['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'])
+    V2_MAP[s] = 'bool';
+for (const s of ['', '~', 'null', 'Null', 'NULL'])
+    V2_MAP[s] = 'null';
+for (const s of [
+    '.nan',
+    '.NaN',
+    '.NAN',
+    '.inf',
+    '.Inf',
+    '.INF',
+    '+.inf',
+    '+.Inf',
+    '+.INF',
+    '-.inf',
+    '-.Inf',
+    '-.INF'
+]) {
+    V2_MAP[s] = 'float';
+}
+const GO_INT = /^[-+]?(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/;
+const GO_YAML_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+const GO_DOT_FLOAT = /^\.[0-9]+([eE][-+]?[0-9]+)?$/;
+const GO_TIMESTAMP_PREFIX = /^[0-9]{4}-/;
+/**
+ * The type go-yaml v2 (sigs.k8s.io/yaml, used by kustomize and Helm) gives a
+ * plain scalar. Timestamps stay strings there when decoded into interface{}.
+ */
+function goYamlV2Kind(plain) {
+    if (plain in V2_MAP)
+        return V2_MAP[plain];
+    const c = plain[0];
+    if (c === '.')
+        return GO_DOT_FLOAT.test(plain) ? 'float' : 'string';
+    if (c === '+' || c === '-' || (c >= '0' && c <= '9')) {
+        if (GO_TIMESTAMP_PREFIX.test(plain))
+            return 'string';
+        const digits = plain.replace(/_/g, '');
+        if (GO_INT.test(digits))
+            return 'int';
+        if (GO_YAML_FLOAT.test(digits))
+            return 'float';
+    }
+    return 'string';
+}
+const Y11_BOOL = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+const Y11_NULL = /^(~|null|Null|NULL|)$/;
+const Y11_INT = /^([-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)$/;
+const Y11_FLOAT = /^([-+]?([0-9][0-9_]*)\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9][0-9_]*([eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$/;
+const Y11_TIMESTAMP = /^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?([ \t]*(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?)$/;
+const Y11_SPECIAL = /^(=|<<)$/;
+/** The type under the YAML 1.1 type repository (PyYAML and friends). */
+function yaml11Kind(plain) {
+    if (Y11_NULL.test(plain))
+        return 'null';
+    if (Y11_BOOL.test(plain))
+        return 'bool';
+    if (Y11_INT.test(plain))
+        return 'int';
+    if (Y11_FLOAT.test(plain))
+        return 'float';
+    if (Y11_TIMESTAMP.test(plain))
+        return 'timestamp';
+    if (Y11_SPECIAL.test(plain))
+        return 'null';
+    return 'string';
+}
+const Y12_INT = /^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/;
+const Y12_FLOAT = /^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+/** The type under the YAML 1.2 core schema (the `yaml` package, most new tools). */
+function yaml12Kind(plain) {
+    if (Y11_NULL.test(plain))
+        return 'null';
+    if (/^(true|True|TRUE|false|False|FALSE)$/.test(plain))
+        return 'bool';
+    if (Y12_INT.test(plain))
+        return 'int';
+    if (Y12_FLOAT.test(plain))
+        return 'float';
+    return 'string';
+}
+/** True when some common reader would see a plain `value` as a non-string. */
+function readsAsNonString(value) {
+    return (goYamlV2Kind(value) !== 'string' ||
+        yaml11Kind(value) !== 'string' ||
+        yaml12Kind(value) !== 'string');
+}
+// Printable characters a plain or single-quoted scalar may hold on one line.
+const UNPRINTABLE = /[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029\ufeff]/;
+/** True when `value` cannot be written bare in that context at all (syntax, not type). */
+function plainSyntaxUnsafe(value, flow) {
+    if (value === '')
+        return true;
+    if (UNPRINTABLE.test(value) || value.includes('\t'))
+        return true;
+    if (/^\s|\s$/.test(value))
+        return true;
+    if (/^[,[\]{}#&*!|>'"%@`]/.test(value))
+        return true;
+    if (/^[-?:](\s|$)/.test(value))
+        return true;
+    if (/^(---|\.\.\.)(\s|$)/.test(value))
+        return true;
+    if (value.includes(': ') || value.includes(' #') || value.endsWith(':'))
+        return true;
+    if (flow && /[,[\]{}]/.test(value))
+        return true;
+    return false;
+}
+/** True when `value` must be quoted to read back as this exact string. */
+function needsQuotes(value, flow = false) {
+    return plainSyntaxUnsafe(value, flow) || readsAsNonString(value);
+}
+function doubleQuoted(value) {
+    return JSON.stringify(value).replace(/[\u0085\u2028\u2029]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+function singleQuoted(value) {
+    return `'${value.replace(/'/g, "''")}'`;
+}
+/** Source text for a string value: bare when safe, else double quotes (kustomize's choice). */
+function renderString(value, flow = false) {
+    return needsQuotes(value, flow) ? doubleQuoted(value) : value;
+}
+/**
+ * Source text for a string that replaces a scalar written in `style`: the
+ * author's quoting is kept whenever it can still hold the value.
+ */
+function renderStringInStyle(value, style, flow = false) {
+    if (style === 'QUOTE_DOUBLE')
+        return doubleQuoted(value);
+    if (style === 'QUOTE_SINGLE' && !UNPRINTABLE.test(value))
+        return singleQuoted(value);
+    return renderString(value, flow);
+}
+
+;// CONCATENATED MODULE: ./src/core/yaml/source-text.ts
+/**
+ * Offsets, lines and splices over YAML source text. Edits are made on the
+ * original text, never by re-serialising, so these helpers are shared by every
+ * byte-preserving writer.
+ */
+
+
+/** Applies non-overlapping splices (any order) to `text`. */
+function applySplices(text, splices) {
+    const sorted = [...splices].sort((a, b) => a.start - b.start || a.end - b.end);
+    let out = '';
+    let pos = 0;
+    for (const s of sorted) {
+        if (s.start < pos)
+            throw new Error(`overlapping edits at offset ${s.start}`);
+        out += text.slice(pos, s.start) + s.text;
+        pos = s.end;
+    }
+    return out + text.slice(pos);
+}
+/** The file's own line ending: CRLF when its first line break is one. */
+function detectEol(text) {
+    const i = text.indexOf('\n');
+    return i > 0 && text[i - 1] === '\r' ? '\r\n' : '\n';
+}
+function bomLength(text) {
+    return text.charCodeAt(0) === 0xfeff ? 1 : 0;
+}
+/** Offset of the first character of the line holding `offset`. */
+function lineStart(text, offset) {
+    const i = text.lastIndexOf('\n', offset - 1);
+    return i < 0 ? bomLength(text) : i + 1;
+}
+/** Offset just past the line break of the line holding `offset` (or the text end). */
+function lineEnd(text, offset) {
+    const i = text.indexOf('\n', offset);
+    return i < 0 ? text.length : i + 1;
+}
+function column(text, offset) {
+    return offset - lineStart(text, offset);
+}
+function lineNumber(text, offset) {
+    let n = 1;
+    for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1))
+        n++;
+    return n;
+}
+/** The last non-whitespace offset before `end`, or -1. */
+function lastContent(text, end) {
+    let p = end - 1;
+    while (p >= 0 && /\s/.test(text[p]))
+        p--;
+    return p;
+}
+/** True when the text between the line start and `offset` is only indentation. */
+function startsLine(text, offset) {
+    return /^[ \t]*$/.test(text.slice(lineStart(text, offset), offset));
+}
+/**
+ * A splice that puts `lines` at `at`, a line end (see lineEnd). When the text
+ * there lacks its final line break, the lines start on a new line and the
+ * text stays without one, as its author left it.
+ */
+function insertLines(text, at, lines, eol) {
+    const body = lines.join(eol);
+    const open = at > 0 && text[at - 1] !== '\n';
+    return { start: at, end: at, text: open ? eol + body : body + eol };
+}
+/**
+ * The span of a scalar's own text. A block scalar (`|`, `>`) ends at its last
+ * content character, so the line breaks and blank lines after it stay.
+ */
+function scalarSpan(text, node) {
+    const [start, end] = node.range;
+    const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+    return { start, end: block ? lastContent(text, end) + 1 : end };
+}
+/**
+ * A scalar as the user wrote it: a plain scalar keeps its source (`1.10`
+ * stays `1.10`, not the number 1.1), a quoted or block one its string value.
+ */
+function scalarSource(node) {
+    return node.type === 'PLAIN'
+        ? (node.source ?? String(node.value ?? ''))
+        : String(node.value ?? '');
+}
+/** Offset of the `:` that follows a block mapping key. */
+function colonAfter(text, key) {
+    const at = text.indexOf(':', key.range[1]);
+    if (at < 0)
+        throw new Error('internal error: mapping key without a colon');
+    return at;
+}
+/**
+ * Parses every document, turning the first syntax error into a UsageError
+ * that says where it is and what to do.
+ */
+function parseYamlDocuments(text, label) {
+    const docs = (0,dist/* parseAllDocuments */.hR)(text, { uniqueKeys: false, prettyErrors: false });
+    if (!Array.isArray(docs))
+        return [];
+    for (const doc of docs) {
+        const err = doc.errors[0];
+        if (err) {
+            const line = lineNumber(text, err.pos[0]);
+            const col = column(text, err.pos[0]) + 1;
+            const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+            throw new UsageError(`${label}: malformed YAML at line ${line}, column ${col}: ${what}; fix the YAML syntax and run again`);
+        }
+    }
+    return docs;
+}
+
+;// CONCATENATED MODULE: ./src/core/kustomize/kustomization-file.ts
+/**
+ * Reads the `images:` list of a kustomization the way kustomize does (same
+ * errors) and writes a new list back WITHOUT re-serialising the file: only the
+ * entries that change are rewritten; comments, blank lines, key order, quoting,
+ * indentation, document markers, BOM and CRLF everywhere else stay as they were.
+ */
+
+
+
+
+
+
+/** Kustomize's names, in its order (konfig.RecognizedKustomizationFileNames). */
+const KUSTOMIZATION_FILE_NAMES = [
+    'kustomization.yaml',
+    'kustomization.yml',
+    'Kustomization'
+];
+const NATURAL_ORDER = ['name', 'newName', 'newTag', 'digest', 'tagSuffix'];
+// Kustomize writes keys sorted, so files it wrote have `digest` before `name`.
+const KUSTOMIZE_ORDER = ['digest', 'name', 'newName', 'newTag', 'tagSuffix'];
+/** Go's encoding/json matches field names case-insensitively (with Unicode simple folding). */
+function foldKey(key) {
+    return key
+        .replace(/\u017f/g, 's')
+        .replace(/\u212a/g, 'k')
+        .toLowerCase();
+}
+const FIELD_BY_FOLD = {
+    name: 'name',
+    newname: 'newName',
+    newtag: 'newTag',
+    digest: 'digest',
+    tagsuffix: 'tagSuffix'
+};
+function fixFor(field, source, kind) {
+    if (kind === 'number' || kind === 'bool' || kind === 'null') {
+        return `quote the value (${field}: "${source}") so it reads as a string`;
+    }
+    return `write ${field} as a single string value`;
+}
+function keyText(node) {
+    if ((0,dist/* isScalar */.jn)(node))
+        return node.source ?? String(node.value);
+    return String(node);
+}
+/** What sigs.k8s.io/yaml's YAMLToJSON turns a node into. */
+function jsonKind(doc, node) {
+    if ((0,dist/* isAlias */.Vj)(node))
+        return jsonKind(doc, node.resolve(doc));
+    if ((0,dist/* isMap */.jh)(node))
+        return 'object';
+    if ((0,dist/* isSeq */.oP)(node))
+        return 'array';
+    if (!(0,dist/* isScalar */.jn)(node))
+        return 'null';
+    const tag = node.tag;
+    if (tag === 'tag:yaml.org,2002:str' || tag === 'tag:yaml.org,2002:binary')
+        return 'string';
+    if (tag === 'tag:yaml.org,2002:int' || tag === 'tag:yaml.org,2002:float')
+        return 'number';
+    if (tag === 'tag:yaml.org,2002:bool')
+        return 'bool';
+    if (tag === 'tag:yaml.org,2002:null')
+        return 'null';
+    if (node.type !== 'PLAIN')
+        return 'string';
+    const kind = goYamlV2Kind(node.source ?? String(node.value ?? ''));
+    return kind === 'int' || kind === 'float' ? 'number' : kind === 'string' ? 'string' : kind;
+}
+function isEmptyScalar(node) {
+    return node.type === 'PLAIN' && (node.source ?? '') === '';
+}
+function fail(p, offset, cause, fix) {
+    throw new UsageError(`${p.label}: ${cause} (line ${lineNumber(p.text, offset)}); ${fix}`);
+}
+function findDash(text, nodeStart) {
+    let ls = lineStart(text, nodeStart);
+    const before = text.slice(ls, nodeStart);
+    const same = /^([ \t]*)-(?=[ \t]|$)/.exec(before);
+    if (same)
+        return ls + same[1].length;
+    // `-` alone on a line, the entry below it.
+    while (ls > 0) {
+        ls = lineStart(text, ls - 1);
+        const line = text.slice(ls, lineEnd(text, ls));
+        const m = /^([ \t]*)-[ \t]*(#.*)?\r?\n?$/.exec(line);
+        if (m)
+            return ls + m[1].length;
+        if (!/^[ \t]*(#.*)?\r?\n?$/.test(line))
+            break;
+    }
+    const i = text.lastIndexOf('-', nodeStart);
+    return i >= 0 ? i : nodeStart;
+}
+function readItem(p, doc, list, node) {
+    const range = node?.range ?? [0, 0, 0];
+    const item = {
+        list,
+        entry: {},
+        node: node ?? null,
+        flowMap: false,
+        pairs: [],
+        editable: false,
+        start: range[0],
+        end: range[1],
+        dash: range[0],
+        chunkStart: range[0],
+        chunkEnd: range[1]
+    };
+    const target = (0,dist/* isAlias */.Vj)(node) ? node.resolve(doc) : node;
+    if (target == null || ((0,dist/* isScalar */.jn)(target) && jsonKind(doc, target) === 'null'))
+        return item;
+    if (!(0,dist/* isMap */.jh)(target)) {
+        fail(p, range[0], `invalid Kustomization: json: cannot unmarshal ${jsonKind(doc, target)} into Go struct field Kustomization.${list} of type types.Image`, `write each ${list} entry as a mapping (- name: <image>)`);
+    }
+    item.flowMap = target.flow === true;
+    let editable = !(0,dist/* isAlias */.Vj)(node) && !target.anchor;
+    const seen = new Set();
+    const raw = {};
+    for (const pair of target.items) {
+        const key = keyText(pair.key);
+        const keyNode = pair.key;
+        const keyStart = keyNode?.range?.[0] ?? range[0];
+        const field = FIELD_BY_FOLD[foldKey(key)];
+        if (!field) {
+            fail(p, keyStart, `invalid Kustomization: json: unknown field "${key}"`, `use only name, newName, newTag, digest and tagSuffix in ${list} entries`);
+        }
+        const kind = jsonKind(doc, pair.value);
+        if (kind !== 'null' && kind !== 'string') {
+            const src = (0,dist/* isScalar */.jn)(pair.value) ? scalarSource(pair.value) : '';
+            fail(p, keyStart, `invalid Kustomization: json: cannot unmarshal ${kind} into Go struct field Image.${list}.${field} of type string`, fixFor(field, src, kind));
+        }
+        let valueNode = null;
+        let value = '';
+        const v = (0,dist/* isAlias */.Vj)(pair.value) ? pair.value.resolve(doc) : pair.value;
+        if ((0,dist/* isAlias */.Vj)(pair.value))
+            editable = false;
+        if ((0,dist/* isScalar */.jn)(v) && kind === 'string') {
+            valueNode = v;
+            value = scalarSource(v);
+        }
+        else if ((0,dist/* isScalar */.jn)(v) && !isEmptyScalar(v))
+            valueNode = v;
+        // encoding/json: the last of several case-variants of a key wins.
+        if (value)
+            raw[field] = value;
+        else
+            delete raw[field];
+        if (seen.has(field))
+            editable = false;
+        seen.add(field);
+        const keyOk = (0,dist/* isScalar */.jn)(keyNode) && !keyNode.anchor && !keyNode.tag;
+        const vOk = valueNode === null ||
+            ((valueNode.type === 'PLAIN' ||
+                valueNode.type === 'QUOTE_DOUBLE' ||
+                valueNode.type === 'QUOTE_SINGLE') &&
+                !valueNode.anchor &&
+                !valueNode.tag);
+        const end = valueNode?.range?.[1] ?? keyNode?.range?.[1] ?? keyStart;
+        if (!keyOk || !vOk || p.text.slice(keyStart, end).includes('\n'))
+            editable = false;
+        item.pairs.push({ field, keyStart, keyEnd: keyNode?.range?.[1] ?? keyStart, valueNode, value });
+    }
+    item.entry = raw;
+    item.editable = editable;
+    return item;
+}
+function readList(p, doc, key, pair) {
+    const keyNode = pair.key;
+    const info = {
+        key,
+        pair,
+        keyStart: keyNode.range[0],
+        keyEnd: keyNode.range[1],
+        style: 'empty',
+        valueNode: pair.value ?? null,
+        items: []
+    };
+    const value = (0,dist/* isAlias */.Vj)(pair.value) ? pair.value.resolve(doc) : pair.value;
+    const kind = jsonKind(doc, value);
+    if (kind === 'null')
+        return info;
+    if (!(0,dist/* isSeq */.oP)(value) || (0,dist/* isAlias */.Vj)(pair.value)) {
+        if (!(0,dist/* isSeq */.oP)(value)) {
+            fail(p, info.keyStart, `invalid Kustomization: json: cannot unmarshal ${kind} into Go struct field Kustomization.${key} of type []types.Image`, `write ${key} as a list of entries (- name: <image>)`);
+        }
+        throw new UsageError(`${p.label}: ${key} is a YAML alias; write the list out in place so it can be edited`);
+    }
+    const seq = value;
+    info.style = seq.flow ? (seq.items.length === 0 ? 'empty' : 'flow') : 'block';
+    let prevEnd = lineEnd(p.text, info.keyEnd);
+    for (const node of seq.items) {
+        const item = readItem(p, doc, key, node);
+        if (info.style === 'block') {
+            item.dash = findDash(p.text, item.start);
+            const last = Math.max(item.dash, lastContent(p.text, item.end));
+            item.chunkStart = prevEnd;
+            item.chunkEnd = lineEnd(p.text, last);
+            prevEnd = item.chunkEnd;
+            if (item.editable && !item.flowMap) {
+                // Line edits need each key on its own line, the first on the `-` line.
+                item.editable = item.pairs.every((pr, i) => i === 0
+                    ? lineStart(p.text, pr.keyStart) === lineStart(p.text, item.dash)
+                    : startsLine(p.text, pr.keyStart));
+            }
+        }
+        info.items.push(item);
+    }
+    return info;
+}
+function parseKustomization(text, label) {
+    const p = { text, label, eol: detectEol(text), doc: null, root: null };
+    // go-yaml v2 reads only the first document of a kustomization.
+    const doc = parseYamlDocuments(text, label)[0] ?? null;
+    p.doc = doc;
+    if (!doc)
+        return p;
+    const root = doc.contents;
+    if (root == null || ((0,dist/* isScalar */.jn)(root) && jsonKind(doc, root) === 'null'))
+        return p;
+    if (!(0,dist/* isMap */.jh)(root)) {
+        fail(p, root.range?.[0] ?? 0, `invalid Kustomization: json: cannot unmarshal ${jsonKind(doc, root)} into Go value of type types.Kustomization`, 'a kustomization must be a mapping of fields (resources:, images:, ...)');
+    }
+    p.root = root;
+    for (const pair of root.items) {
+        const key = foldKey(keyText(pair.key));
+        const listKey = key === 'images' ? 'images' : key === 'imagetags' ? 'imageTags' : undefined;
+        if (!listKey)
+            continue;
+        if (p[listKey]) {
+            fail(p, pair.key.range[0], `the kustomization has more than one ${listKey} field (keys match case-insensitively)`, `merge them into one ${listKey} list`);
+        }
+        p[listKey] = readList(p, doc, listKey, pair);
+    }
+    return p;
+}
+/**
+ * The entries kustomize reads from a kustomization: `images:` then the
+ * deprecated `imageTags:`. Throws UsageError with kustomize's cause and a fix.
+ */
+function readImageEntries(text, label = 'kustomization') {
+    const p = parseKustomization(text, label);
+    return [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])].map(i => ({ ...i.entry }));
+}
+/** The file's own conventions, so new lines look like their neighbours. */
+function detectStyle(p) {
+    const style = { seqOffset: 0, keyOffset: 2, order: NATURAL_ORDER };
+    const items = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])];
+    for (const item of items) {
+        const d = item.pairs.findIndex(x => x.field === 'digest');
+        const n = item.pairs.findIndex(x => x.field === 'name');
+        if (d >= 0 && n >= 0) {
+            style.order = d < n ? KUSTOMIZE_ORDER : NATURAL_ORDER;
+            break;
+        }
+    }
+    if (!p.doc)
+        return style;
+    const text = p.text;
+    let found = false;
+    let foundKey = false;
+    (0,dist/* visit */.YR)(p.doc, {
+        Pair(_, pair) {
+            if (found)
+                return dist/* visit */.YR.BREAK;
+            const seq = pair.value;
+            if (!(0,dist/* isSeq */.oP)(seq) || seq.flow || seq.items.length === 0 || !(0,dist/* isScalar */.jn)(pair.key))
+                return;
+            const first = seq.items[0];
+            if (!first?.range)
+                return;
+            const keyCol = column(text, pair.key.range[0]);
+            const dash = findDash(text, first.range[0]);
+            if (!startsLine(text, pair.key.range[0]))
+                return;
+            style.seqOffset = Math.max(0, column(text, dash) - keyCol);
+            if ((0,dist/* isMap */.jh)(first) &&
+                !first.flow &&
+                lineStart(text, first.range[0]) === lineStart(text, dash)) {
+                style.keyOffset = Math.max(2, column(text, first.range[0]) - column(text, dash));
+                foundKey = true;
+            }
+            found = true;
+        }
+    });
+    if (found && !foundKey) {
+        // Take the `- key:` spacing from any other list of mappings.
+        (0,dist/* visit */.YR)(p.doc, {
+            Seq(_, seq) {
+                const first = seq.items[0];
+                if (seq.flow || !(0,dist/* isMap */.jh)(first) || first.flow || !first.range)
+                    return;
+                const dash = findDash(text, first.range[0]);
+                if (lineStart(text, first.range[0]) !== lineStart(text, dash))
+                    return;
+                style.keyOffset = Math.max(2, column(text, first.range[0]) - column(text, dash));
+                return dist/* visit */.YR.BREAK;
+            }
+        });
+    }
+    return style;
+}
+function renderBlockEntry(entry, dashCol, keyCol, order, eol) {
+    const fields = order.filter(f => entry[f]);
+    const pad = ' '.repeat(dashCol);
+    if (fields.length === 0)
+        return `${pad}- {}${eol}`;
+    const gap = ' '.repeat(Math.max(1, keyCol - dashCol - 1));
+    return fields
+        .map((f, i) => `${i === 0 ? `${pad}-${gap}` : ' '.repeat(keyCol)}${f}: ${renderString(entry[f])}${eol}`)
+        .join('');
+}
+function renderFlowEntry(entry, order) {
+    const fields = order.filter(f => entry[f]);
+    return `{${fields.map(f => `${f}: ${renderString(entry[f], true)}`).join(', ')}}`;
+}
+function fieldsOf(entry) {
+    return NATURAL_ORDER.filter(f => entry[f]);
+}
+/** In-place edits of a flow mapping entry, or null when its keys change. */
+function flowItemSplices(item, next, inFlow) {
+    if (!item.editable)
+        return null;
+    const have = item.pairs.filter(pr => pr.value).map(pr => pr.field);
+    const want = fieldsOf(next);
+    if (have.length !== want.length || !want.every(f => have.includes(f)))
+        return null;
+    if (item.pairs.some(pr => !pr.value))
+        return null;
+    const splices = [];
+    for (const pr of item.pairs) {
+        const nv = next[pr.field];
+        if (nv === pr.value)
+            continue;
+        const r = pr.valueNode.range;
+        splices.push({
+            start: r[0],
+            end: r[1],
+            text: renderStringInStyle(nv, pr.valueNode.type, inFlow)
+        });
+    }
+    return splices;
+}
+/** In-place edits of a block mapping entry (values, removed and added keys), or null. */
+function blockItemSplices(p, item, next, order) {
+    if (!item.editable || item.pairs.length === 0)
+        return null;
+    const text = p.text;
+    const splices = [];
+    const kept = [];
+    const keyCol = column(text, item.pairs[0].keyStart);
+    for (const [i, pr] of item.pairs.entries()) {
+        const nv = next[pr.field] ?? '';
+        const end = pr.valueNode?.range?.[1] ?? pr.keyEnd;
+        if (!nv) {
+            if (i === 0)
+                return null;
+            splices.push({ start: lineStart(text, pr.keyStart), end: lineEnd(text, end), text: '' });
+            continue;
+        }
+        kept.push(pr);
+        if (nv === pr.value)
+            continue;
+        if (!pr.valueNode)
+            return null;
+        const r = pr.valueNode.range;
+        splices.push({ start: r[0], end: r[1], text: renderStringInStyle(nv, pr.valueNode.type) });
+    }
+    if (kept.length === 0)
+        return null;
+    const rank = (f) => order.indexOf(f);
+    for (const f of order) {
+        if (!next[f] || item.pairs.some(pr => pr.field === f))
+            continue;
+        const before = kept.filter(pr => rank(pr.field) < rank(f));
+        const anchor = before.length ? before[before.length - 1] : kept[kept.length - 1];
+        const at = lineEnd(text, anchor.valueNode?.range?.[1] ?? anchor.keyEnd);
+        const line = `${' '.repeat(keyCol)}${f}: ${renderString(next[f])}`;
+        const open = text[at - 1] !== '\n';
+        splices.push({ start: at, end: at, text: open ? `${p.eol}${line}` : `${line}${p.eol}` });
+    }
+    return splices;
+}
+function sliceWith(text, start, end, splices) {
+    return applySplices(text.slice(start, end), splices.map(s => ({ start: s.start - start, end: s.end - start, text: s.text })));
+}
+/** Text of one entry of a block list: the reused chunk, an edited chunk, or new lines. */
+function blockPiece(p, list, origin, next, dashCol, keyCol, style) {
+    const text = p.text;
+    if (origin && origin.list === list.key) {
+        if (sameEntry(origin.entry, next))
+            return text.slice(origin.chunkStart, origin.chunkEnd);
+        const inPlace = origin.flowMap
+            ? flowItemSplices(origin, next, true)
+            : blockItemSplices(p, origin, next, style.order);
+        if (inPlace)
+            return sliceWith(text, origin.chunkStart, origin.chunkEnd, inPlace);
+        if (origin.flowMap) {
+            return sliceWith(text, origin.chunkStart, origin.chunkEnd, [
+                { start: origin.start, end: origin.end, text: renderFlowEntry(next, style.order) }
+            ]);
+        }
+        // Keep the comments above the entry; rewrite the entry's own lines.
+        const ds = lineStart(text, origin.dash);
+        return (text.slice(origin.chunkStart, ds) +
+            renderBlockEntry(next, column(text, origin.dash), Math.max(column(text, origin.dash) + 2, itemKeyCol(p, origin)), style.order, p.eol));
+    }
+    return renderBlockEntry(next, dashCol, keyCol, style.order, p.eol);
+}
+function itemKeyCol(p, item) {
+    const first = item.pairs[0];
+    if (first &&
+        !item.flowMap &&
+        lineStart(p.text, first.keyStart) === lineStart(p.text, item.dash)) {
+        return column(p.text, first.keyStart);
+    }
+    return column(p.text, item.dash) + 2;
+}
+function withEol(s, eol) {
+    return s.endsWith('\n') ? s : s + eol;
+}
+/** Splices that replace a whole block list's entries with `next`. */
+function rewriteBlockList(p, list, next, origins, style) {
+    const first = list.items[0];
+    const dashCol = column(p.text, first.dash);
+    const keyCol = Math.max(dashCol + 2, itemKeyCol(p, first));
+    const start = first.chunkStart;
+    const end = list.items[list.items.length - 1].chunkEnd;
+    let body = next
+        .map(n => withEol(blockPiece(p, list, origins.get(n.name ?? ''), n, dashCol, keyCol, style), p.eol))
+        .join('');
+    if (!p.text.slice(start, end).endsWith('\n'))
+        body = body.replace(/\r?\n$/, '');
+    return [{ start, end, text: body }];
+}
+function rewriteFlowList(p, list, next, origins, style) {
+    const seq = list.valueNode;
+    const pieces = next.map(n => {
+        const origin = origins.get(n.name ?? '');
+        if (origin && origin.list === list.key) {
+            if (sameEntry(origin.entry, n))
+                return p.text.slice(origin.start, origin.end).trimEnd();
+            const inPlace = origin.flowMap ? flowItemSplices(origin, n, true) : null;
+            if (inPlace)
+                return sliceWith(p.text, origin.start, origin.end, inPlace).trimEnd();
+        }
+        return renderFlowEntry(n, style.order);
+    });
+    return [{ start: seq.range[0], end: seq.range[1], text: `[${pieces.join(', ')}]` }];
+}
+/** A block list under a key that holds nothing (`images:`, `images: []`, `images: ~`). */
+function fillEmptyList(p, list, next, style) {
+    const text = p.text;
+    const splices = [];
+    const value = list.valueNode;
+    let after = lineEnd(text, list.keyEnd);
+    if (value?.range && value.range[1] > value.range[0]) {
+        const colon = text.lastIndexOf(':', value.range[0]);
+        splices.push({ start: Math.max(colon + 1, list.keyEnd), end: value.range[1], text: '' });
+        after = lineEnd(text, value.range[1]);
+    }
+    if (!startsLine(text, list.keyStart)) {
+        throw new UsageError(`${p.label}: cannot add entries to ${list.key} in this layout; write "${list.key}:" on its own line and run again`);
+    }
+    const dashCol = column(text, list.keyStart) + style.seqOffset;
+    const body = next
+        .map(n => renderBlockEntry(n, dashCol, dashCol + style.keyOffset, style.order, p.eol))
+        .join('');
+    const open = text[after - 1] !== '\n';
+    splices.push({ start: after, end: after, text: open ? p.eol + body.replace(/\r?\n$/, '') : body });
+    return splices;
+}
+/** Appends a new `images:` block at the end of the first document. */
+function appendImages(p, next, style) {
+    const text = p.text;
+    const root = p.root;
+    if (root?.flow) {
+        const close = text.lastIndexOf('}', root.range[1]);
+        const sep = root.items.length ? ', ' : '';
+        return [
+            {
+                start: close,
+                end: close,
+                text: `${sep}images: [${next.map(n => renderFlowEntry(n, style.order)).join(', ')}]`
+            }
+        ];
+    }
+    let at = text.length;
+    const docs = p.doc ? [p.doc] : [];
+    if (docs.length && p.doc.range[2] < text.length)
+        at = lineStart(text, p.doc.range[2]);
+    // A document end marker (`...`) closes the first document: add the block before it.
+    const tail = text.slice(0, at);
+    const endMarker = /(^|\n)\.\.\.[ \t]*(#.*)?\r?\n?$/.exec(tail);
+    if (endMarker)
+        at = endMarker.index + endMarker[1].length;
+    const rootCol = root?.items.length ? column(text, root.items[0].key.range[0]) : 0;
+    const dashCol = rootCol + style.seqOffset;
+    const block = `${' '.repeat(rootCol)}images:${p.eol}` +
+        next
+            .map(n => renderBlockEntry(n, dashCol, dashCol + style.keyOffset, style.order, p.eol))
+            .join('');
+    const open = at > 0 && text[at - 1] !== '\n';
+    return [{ start: at, end: at, text: (open ? p.eol : '') + block }];
+}
+/** Removes a whole `imageTags:` field (its key line through its last entry). */
+function removeList(p, list) {
+    const text = p.text;
+    if (!startsLine(text, list.keyStart)) {
+        throw new UsageError(`${p.label}: cannot move ${list.key} entries in this layout; move them into images: by hand and run again`);
+    }
+    const valueEnd = list.valueNode?.range?.[1] ?? list.keyEnd;
+    return {
+        start: lineStart(text, list.keyStart),
+        end: lineEnd(text, Math.max(list.keyEnd, lastContent(text, valueEnd))),
+        text: ''
+    };
+}
+function describeChanges(existing, next) {
+    const changes = [];
+    const firstByName = new Map();
+    const dropped = [];
+    for (const item of existing) {
+        const name = item.entry.name ?? '';
+        if (firstByName.has(name))
+            dropped.push(item);
+        else
+            firstByName.set(name, item);
+    }
+    for (const n of next) {
+        const origin = firstByName.get(n.name ?? '');
+        if (origin && sameEntry(origin.entry, n))
+            continue;
+        changes.push({
+            image: n.name ?? '',
+            before: origin ? formatImageEntry(origin.entry) : null,
+            after: formatImageEntry(n)
+        });
+    }
+    for (const d of dropped)
+        changes.push({ image: d.entry.name ?? '', before: formatImageEntry(d.entry), after: null });
+    return changes;
+}
+/**
+ * Puts exactly `next` into the file as its `images:` list (the caller
+ * computed it, e.g. with kustomize's merge), touching only what differs.
+ */
+function writeImageEntries(text, next, label = 'kustomization') {
+    const p = parseKustomization(text, label);
+    return writeParsed(p, [...next]);
+}
+function writeParsed(p, next) {
+    const existing = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])];
+    const changes = describeChanges(existing, next);
+    const current = p.images?.items ?? [];
+    const same = !p.imageTags &&
+        current.length === next.length &&
+        current.every((item, i) => sameEntry(item.entry, next[i]));
+    if (same)
+        return { kind: 'unchanged', changed: false, text: p.text, changes: [] };
+    const origins = new Map();
+    for (const item of existing)
+        if (!origins.has(item.entry.name ?? ''))
+            origins.set(item.entry.name ?? '', item);
+    const style = detectStyle(p);
+    const splices = [];
+    let target = p.images;
+    if (!target && p.imageTags) {
+        // kustomize moves imageTags into images; rename the field in place.
+        target = p.imageTags;
+        splices.push({ start: target.keyStart, end: target.keyEnd, text: 'images' });
+    }
+    else if (p.imageTags)
+        splices.push(removeList(p, p.imageTags));
+    if (!target)
+        splices.push(...appendImages(p, next, style));
+    else if (target.style === 'block')
+        splices.push(...rewriteBlockList(p, target, next, origins, style));
+    else if (target.style === 'flow')
+        splices.push(...rewriteFlowList(p, target, next, origins, style));
+    else
+        splices.push(...fillEmptyList(p, target, next, style));
+    const out = applySplices(p.text, splices);
+    verifyWritten(out, next, p.label);
+    return {
+        kind: out === p.text ? 'unchanged' : 'changed',
+        changed: out !== p.text,
+        text: out,
+        changes
+    };
+}
+/** Reads the result back: a writer bug must never reach a commit. */
+function verifyWritten(out, next, label) {
+    let back;
+    try {
+        back = readImageEntries(out, label);
+    }
+    catch (e) {
+        throw new Error(`internal error: the edited ${label} does not parse back (${e.message}); nothing was written`);
+    }
+    if (back.length !== next.length || back.some((b, i) => !sameEntry(b, next[i]))) {
+        throw new Error(`internal error: the edited ${label} reads back a different images list; nothing was written`);
+    }
+}
+/**
+ * `kustomize edit set image <args...>` on the text of a kustomization.
+ * Invalid arguments throw before the text is looked at.
+ */
+function setImagesInText(text, args, label = 'kustomization') {
+    const parsed = parseImageArgs(args);
+    if (parsed.kind === 'no-args')
+        throw new UsageError('no image specified; pass at least one --image <name>[=<newName>][:<tag>][@<digest>]');
+    if (parsed.kind === 'invalid')
+        throw new UsageError(invalidImageMessage(parsed.arg));
+    const p = parseKustomization(text, label);
+    const existing = [...(p.images?.items ?? []), ...(p.imageTags?.items ?? [])].map(i => i.entry);
+    return writeParsed(p, mergeImages(existing, parsed.args));
+}
+function invalidImageMessage(arg) {
+    return `invalid image argument ${JSON.stringify(arg)}: ${INVALID_IMAGE_FORMAT} (${invalidImageHint(arg)})`;
+}
+function invalidImageHint(arg) {
+    const slash = arg.indexOf('/');
+    const head = slash > 0 ? arg.slice(0, slash) : '';
+    if (/:[0-9]+$/.test(head)) {
+        return `the ':' before the first '/' is a registry port, not a tag; add the tag at the end: ${arg}:<tag>`;
+    }
+    if (head.includes(':')) {
+        return `a tag is looked for only after the first '/', so a tag cannot contain '/'; use a tag without '/'`;
+    }
+    const name = arg || '<name>';
+    return `add a tag, a digest or a new name: ${name}:<tag>, ${name}@<digest> or ${name}=<newName>`;
+}
+
+;// CONCATENATED MODULE: ./src/core/yaml/set-value.ts
+/**
+ * `--set file:key.path=value`: replaces one existing scalar in any YAML file
+ * (Helm values, an Argo CD Application, a multi-document manifest) by splicing
+ * the source text, so nothing but that scalar changes.
+ */
+
+
+
+
+const SET_FORM = '<file>:<key.path>=<value>, e.g. values.yaml:image.tag=1.2.3';
+function bad(arg, why) {
+    throw new UsageError(`invalid --set ${JSON.stringify(arg)}: ${why}; use ${SET_FORM}`);
+}
+/** Parses `a.b[0].c[name=web]` (keys may be escaped `\.` or quoted `"a.b"`). */
+function parseKeyPath(path, arg = path) {
+    const steps = [];
+    let docSelector;
+    let i = 0;
+    const readSelector = () => {
+        const close = findClose(path, i);
+        if (close < 0)
+            bad(arg, `unclosed '[' in the key path`);
+        const inner = path.slice(i + 1, close);
+        i = close + 1;
+        if (/^\d+$/.test(inner))
+            return { kind: 'index', index: Number(inner) };
+        const eq = inner.indexOf('=');
+        if (eq <= 0)
+            bad(arg, `'[${inner}]' is neither an index ([0]) nor a field selector ([name=web])`);
+        const field = inner.slice(0, eq).split('.').map(unquote);
+        if (field.some(f => f === ''))
+            bad(arg, `empty field name in '[${inner}]'`);
+        return { kind: 'select', field, value: unquote(inner.slice(eq + 1)) };
+    };
+    if (path[0] === '[') {
+        docSelector = readSelector();
+        if (path[i] === '.')
+            i++;
+    }
+    while (i < path.length) {
+        if (path[i] === '[') {
+            if (steps.length === 0)
+                bad(arg, `a key path starts with a key (a leading [..] selects the document only once)`);
+            steps.push(readSelector());
+            if (path[i] === '.') {
+                i++;
+                if (i >= path.length)
+                    bad(arg, 'the key path ends with a dot');
+            }
+            else if (i < path.length && path[i] !== '[')
+                bad(arg, `expected '.' or '[' after ']'`);
+            continue;
+        }
+        let key = '';
+        if (path[i] === '"') {
+            const end = path.indexOf('"', i + 1);
+            if (end < 0)
+                bad(arg, 'unclosed quote in the key path');
+            key = path.slice(i + 1, end);
+            i = end + 1;
+        }
+        else {
+            while (i < path.length && path[i] !== '.' && path[i] !== '[') {
+                if (path[i] === '\\' && i + 1 < path.length)
+                    i++;
+                key += path[i++];
+            }
+        }
+        if (key === '')
+            bad(arg, 'empty key in the key path');
+        steps.push({ kind: 'key', key });
+        if (path[i] === '.') {
+            i++;
+            if (i >= path.length)
+                bad(arg, 'the key path ends with a dot');
+        }
+    }
+    if (steps.length === 0)
+        bad(arg, 'the key path is empty');
+    return { docSelector, steps };
+}
+function findClose(s, open) {
+    let quote = false;
+    for (let j = open + 1; j < s.length; j++) {
+        if (s[j] === '"')
+            quote = !quote;
+        else if (s[j] === ']' && !quote)
+            return j;
+    }
+    return -1;
+}
+function unquote(s) {
+    return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+}
+/** Splits `file:key.path=value`; the `=` inside `[name=web]` does not count. */
+function parseSetArg(arg) {
+    const colon = arg.indexOf(':');
+    if (colon < 0)
+        bad(arg, 'missing ":" between the file and the key path');
+    if (colon === 0)
+        bad(arg, 'missing the file part before ":"');
+    const file = arg.slice(0, colon);
+    const rest = arg.slice(colon + 1);
+    let depth = 0;
+    let quote = false;
+    let eq = -1;
+    for (let j = 0; j < rest.length; j++) {
+        const c = rest[j];
+        if (c === '"')
+            quote = !quote;
+        else if (quote)
+            continue;
+        else if (c === '\\')
+            j++;
+        else if (c === '[')
+            depth++;
+        else if (c === ']')
+            depth--;
+        else if (c === '=' && depth === 0) {
+            eq = j;
+            break;
+        }
+    }
+    if (eq < 0 && depth > 0)
+        bad(arg, "unclosed '[' in the key path");
+    if (eq < 0)
+        bad(arg, 'missing "=<value>"');
+    const keyPath = rest.slice(0, eq);
+    if (!keyPath)
+        bad(arg, 'missing the key path between ":" and "="');
+    const { docSelector, steps } = parseKeyPath(keyPath, arg);
+    return { file, docSelector, steps, value: rest.slice(eq + 1), keyPath };
+}
+function stepText(s) {
+    if (s.kind === 'key')
+        return s.key;
+    if (s.kind === 'index')
+        return `[${s.index}]`;
+    return `[${s.field.join('.')}=${s.value}]`;
+}
+function formatSteps(steps) {
+    return steps.map((s, i) => (s.kind === 'key' && i > 0 ? `.${stepText(s)}` : stepText(s))).join('');
+}
+function isNull(node) {
+    return (node == null ||
+        ((0,dist/* isScalar */.jn)(node) && node.type === 'PLAIN' && /^(~|null|Null|NULL|)$/.test(node.source ?? '')));
+}
+function findKey(map, key) {
+    for (const pair of map.items) {
+        const k = pair.key;
+        const text = (0,dist/* isScalar */.jn)(k) ? scalarSource(k) : String(k);
+        if (text === key)
+            return { key: k, value: pair.value ?? null };
+    }
+    return undefined;
+}
+function noAlias(label, keyPath, node) {
+    if ((0,dist/* isAlias */.Vj)(node)) {
+        throw new UsageError(`${label}: ${keyPath} goes through a YAML alias (*${node.source}); set the anchored value instead`);
+    }
+}
+function matchesSelector(node, sel) {
+    let cur = node;
+    for (const f of sel.field) {
+        if (!(0,dist/* isMap */.jh)(cur))
+            return false;
+        const hit = findKey(cur, f);
+        if (!hit)
+            return false;
+        cur = hit.value;
+    }
+    return (0,dist/* isScalar */.jn)(cur) && scalarSource(cur) === sel.value;
+}
+function walk(root, steps, label, keyPath) {
+    let node = root;
+    let parentPair;
+    let flow = false;
+    for (const [depth, step] of steps.entries()) {
+        noAlias(label, keyPath, node);
+        if (((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) && node.flow)
+            flow = true;
+        if (step.kind === 'key') {
+            if (!(0,dist/* isMap */.jh)(node))
+                return { kind: 'missing', depth, node, parentPair };
+            const hit = findKey(node, step.key);
+            if (!hit)
+                return { kind: 'missing', depth, node, parentPair };
+            parentPair = hit;
+            node = hit.value;
+            continue;
+        }
+        if (!(0,dist/* isSeq */.oP)(node))
+            return { kind: 'missing', depth, node, parentPair };
+        const seq = node;
+        parentPair = undefined;
+        if (step.kind === 'index') {
+            if (step.index >= seq.items.length)
+                return { kind: 'missing', depth, node, parentPair };
+            node = seq.items[step.index];
+            continue;
+        }
+        const hits = seq.items.filter(it => matchesSelector(it, step));
+        if (hits.length === 0)
+            return { kind: 'missing', depth, node, parentPair };
+        if (hits.length > 1) {
+            throw new UsageError(`${label}: ${stepText(step)} in ${keyPath} matches ${hits.length} items; select one by index or by a field that is unique`);
+        }
+        node = hits[0];
+    }
+    noAlias(label, keyPath, node);
+    return { kind: 'found', node, parentPair, depth: steps.length, flow };
+}
+/** How a new value is written where `old` was: numbers and booleans keep their type, strings stay strings. */
+function renderSetValue(value, old, flow) {
+    if (old && old.type === 'PLAIN' && !old.tag && !isNull(old)) {
+        const oldKind = goYamlV2Kind(old.source ?? '');
+        const newKind = goYamlV2Kind(value);
+        const roundTrips = newKind !== 'float' || String(Number(value)) === value;
+        if ((oldKind === 'int' || oldKind === 'float' || oldKind === 'bool') &&
+            oldKind === newKind &&
+            roundTrips) {
+            return value;
+        }
+    }
+    return renderStringInStyle(value, old && !isNull(old) ? old.type : undefined, flow);
+}
+function indentUnit(text, docs) {
+    // The smallest step between a mapping key and its nested mapping's keys.
+    let best = 0;
+    const visitMap = (map, depth) => {
+        if (depth > 6)
+            return;
+        for (const pair of map.items) {
+            const v = pair.value;
+            if ((0,dist/* isMap */.jh)(v) && !v.flow && v.items.length && (0,dist/* isScalar */.jn)(pair.key) && pair.key.range) {
+                const d = column(text, v.items[0].key.range[0]) - column(text, pair.key.range[0]);
+                if (d > 0 && (best === 0 || d < best))
+                    best = d;
+                visitMap(v, depth + 1);
+            }
+        }
+    };
+    for (const doc of docs)
+        if ((0,dist/* isMap */.jh)(doc.contents))
+            visitMap(doc.contents, 0);
+    return best || 2;
+}
+function replaceScalar(text, node, value, flow) {
+    return { ...scalarSpan(text, node), text: renderSetValue(value, node, flow) };
+}
+/** Writes a null value (`key:` or `key: ~`) as `key: value`. */
+function fillNull(text, keyNode, valueNode, value, flow) {
+    const rendered = renderString(value, flow);
+    if (valueNode?.range && valueNode.range[1] > valueNode.range[0]) {
+        return { start: valueNode.range[0], end: valueNode.range[1], text: rendered };
+    }
+    const colon = colonAfter(text, keyNode);
+    return { start: colon + 1, end: colon + 1, text: ` ${rendered}` };
+}
+/** `a:` / `  b: value` lines for the keys, the first at `col`. */
+function renderNested(keys, value, col, unit) {
+    return keys.map((k, i) => `${' '.repeat(col + i * unit)}${renderString(k)}:${i === keys.length - 1 ? ` ${renderString(value)}` : ''}`);
+}
+function renderFlowNested(keys, value) {
+    let out = renderString(value, true);
+    for (let i = keys.length - 1; i >= 1; i--)
+        out = `{${renderString(keys[i], true)}: ${out}}`;
+    return `${renderString(keys[0], true)}: ${out}`;
+}
+/** Splices that add the missing `keys` under the deepest node found. */
+function createKeys(text, eol, unit, miss, keys, value, label, keyPath, docEnd) {
+    const node = miss.node;
+    if ((0,dist/* isMap */.jh)(node) && node.flow) {
+        const close = text.lastIndexOf('}', node.range[1]);
+        const sep = node.items.length ? ', ' : '';
+        return [{ start: close, end: close, text: `${sep}${renderFlowNested(keys, value)}` }];
+    }
+    if ((0,dist/* isMap */.jh)(node) && node.items.length) {
+        const first = node.items[0].key.range[0];
+        if (!startsLine(text, first) &&
+            !/^[ \t]*-[ \t]/.test(text.slice(lineStart(text, first), first))) {
+            throw new UsageError(`${label}: cannot add ${keyPath} in this layout; add the key by hand once`);
+        }
+        const at = lineEnd(text, lastContent(text, node.range[1]));
+        return [insertLines(text, at, renderNested(keys, value, column(text, first), unit), eol)];
+    }
+    if (isNull(node)) {
+        if (miss.parentPair) {
+            const keyNode = miss.parentPair.key;
+            const splices = [];
+            const v = miss.parentPair.value;
+            if (v?.range && v.range[1] > v.range[0]) {
+                splices.push({ start: colonAfter(text, keyNode) + 1, end: v.range[1], text: '' });
+            }
+            const at = lineEnd(text, v?.range && v.range[1] > v.range[0] ? v.range[1] : keyNode.range[1]);
+            const lines = renderNested(keys, value, column(text, keyNode.range[0]) + unit, unit);
+            splices.push(insertLines(text, at, lines, eol));
+            return splices;
+        }
+        if (miss.depth === 0) {
+            const at = docEnd;
+            // At the end of the file the new keys end their own line either way.
+            const lines = renderNested(keys, value, 0, unit);
+            const open = at > 0 && text[at - 1] !== '\n';
+            return [{ start: at, end: at, text: (open ? eol : '') + lines.join(eol) + eol }];
+        }
+    }
+    const what = (0,dist/* isSeq */.oP)(node) ? 'a sequence' : 'a scalar';
+    throw new UsageError(`${label}: cannot create ${keyPath}: the value at ${keys[0]}'s parent is ${what}; fix the key path`);
+}
+/** Reads the edit back: a splice bug must never reach a commit. */
+function verified(out, set, label, docCount) {
+    let back;
+    let count = -1;
+    try {
+        count = parseYamlDocuments(out, label).length;
+        back = getValueInText(out, set, label);
+    }
+    catch (e) {
+        throw new Error(`internal error: setting ${set.keyPath} in ${label} produced YAML that does not parse (${e.message}); nothing was written`);
+    }
+    if (back !== set.value || count !== Math.max(docCount, 1)) {
+        throw new Error(`internal error: setting ${set.keyPath} in ${label} does not read back as ${JSON.stringify(set.value)}; nothing was written`);
+    }
+    return out;
+}
+/** Sets one scalar in `text`; multi-document aware (see docs/set-image.md). */
+function setValueInText(text, set, options = {}) {
+    const label = options.label ?? 'file';
+    const docs = parseYamlDocuments(text, label);
+    const keyPath = set.keyPath;
+    let candidates = docs.map((doc, index) => ({ doc, index }));
+    const sel = set.docSelector;
+    if (sel) {
+        if (sel.kind === 'index')
+            candidates = candidates.filter(c => c.index === sel.index);
+        else if (sel.kind === 'select')
+            candidates = candidates.filter(c => matchesSelector(c.doc.contents, sel));
+        if (candidates.length === 0) {
+            throw new UsageError(`${label}: no document matches ${stepText(sel)} (the file has ${docs.length}); fix the document selector`);
+        }
+        if (candidates.length > 1) {
+            throw new UsageError(`${label}: ${stepText(sel)} matches ${candidates.length} documents; use a selector that matches one, e.g. [metadata.name=<name>]`);
+        }
+    }
+    if (docs.length === 0 && options.createKeys) {
+        const keys = set.steps.map(s => {
+            if (s.kind !== 'key')
+                throw new UsageError(`${label}: --create-keys adds mapping keys only; the file is empty, so ${keyPath} cannot be created`);
+            return s.key;
+        });
+        const open = text.length > 0 && !text.endsWith('\n');
+        const eol = detectEol(text);
+        const out = text + (open ? eol : '') + renderNested(keys, set.value, 0, 2).join(eol) + eol;
+        verified(out, set, label, 1);
+        return { kind: 'changed', text: out, before: null, after: set.value, created: true };
+    }
+    const walks = candidates.map(c => ({
+        ...c,
+        walk: walk(c.doc.contents ?? null, set.steps, label, keyPath)
+    }));
+    const found = walks.filter(w => w.walk.kind === 'found');
+    if (found.length > 1) {
+        throw new UsageError(`${label}: ${keyPath} exists in ${found.length} documents (${found.map(f => f.index).join(', ')}, counting from 0); ` +
+            `prefix the key path with a document selector, e.g. ${label}:[${found[0].index}].${keyPath} or [kind=<Kind>].${keyPath}`);
+    }
+    const eol = detectEol(text);
+    if (found.length === 1) {
+        const w = found[0].walk;
+        const node = w.node;
+        if ((0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node)) {
+            throw new UsageError(`${label}: ${keyPath} is a ${(0,dist/* isMap */.jh)(node) ? 'mapping' : 'sequence'}, not a single value; point the key path at a scalar inside it`);
+        }
+        if (isNull(node)) {
+            if (!w.parentPair)
+                throw new UsageError(`${label}: ${keyPath} is an empty sequence item; point the key path at a mapping key`);
+            const splice = fillNull(text, w.parentPair.key, node, set.value, w.flow);
+            const out = verified(applySplices(text, [splice]), set, label, docs.length);
+            return { kind: 'changed', text: out, before: null, after: set.value, created: false };
+        }
+        const scalar = node;
+        const before = scalarSource(scalar);
+        if (before === set.value &&
+            (scalar.type !== 'PLAIN' || renderSetValue(set.value, scalar, w.flow) === before)) {
+            return { kind: 'unchanged', text, before, after: set.value, created: false };
+        }
+        const out = verified(applySplices(text, [replaceScalar(text, scalar, set.value, w.flow)]), set, label, docs.length);
+        return out === text
+            ? { kind: 'unchanged', text, before, after: set.value, created: false }
+            : { kind: 'changed', text: out, before, after: set.value, created: false };
+    }
+    if (!options.createKeys) {
+        const deepest = Math.max(0, ...walks.map(w => w.walk.depth));
+        const have = formatSteps(set.steps.slice(0, deepest));
+        const where = deepest > 0
+            ? `the file has ${have} but not ${stepText(set.steps[deepest])} under it`
+            : `no document has ${stepText(set.steps[0])}`;
+        throw new UsageError(`${label}: key ${keyPath} not found (${where}); fix the key path, or pass --create-keys to add it`);
+    }
+    // Create under the document that already has the longest part of the path.
+    const nonEmpty = walks.filter(w => w.doc.contents != null || walks.length === 1);
+    const pool = nonEmpty.length ? nonEmpty : walks;
+    const deepest = Math.max(...pool.map(w => w.walk.depth));
+    const best = pool.filter(w => w.walk.depth === deepest);
+    if (best.length !== 1) {
+        throw new UsageError(`${label}: cannot tell which of ${best.length} documents should get ${keyPath}; prefix the key path with a document selector, e.g. [${best[0]?.index ?? 0}].${keyPath}`);
+    }
+    const target = best[0];
+    const miss = target.walk;
+    const rest = set.steps.slice(miss.depth);
+    const keys = rest.map(s => {
+        if (s.kind !== 'key') {
+            throw new UsageError(`${label}: --create-keys adds mapping keys only, and ${stepText(s)} in ${keyPath} needs an existing sequence item; add it by hand once`);
+        }
+        return s.key;
+    });
+    const docRange = target.doc.range;
+    const docEnd = docRange[2] < text.length ? lineStart(text, docRange[2]) : text.length;
+    const splices = createKeys(text, eol, indentUnit(text, docs), miss, keys, set.value, label, keyPath, docEnd);
+    const out = verified(applySplices(text, splices), set, label, docs.length);
+    return { kind: 'changed', text: out, before: null, after: set.value, created: true };
+}
+/** Reads one scalar (for reports and tests); undefined when the path is missing. */
+function getValueInText(text, set, label = 'file') {
+    const docs = parseYamlDocuments(text, label);
+    let candidates = docs.map((doc, index) => ({ doc, index }));
+    const sel = set.docSelector;
+    if (sel?.kind === 'index')
+        candidates = candidates.filter(c => c.index === sel.index);
+    else if (sel?.kind === 'select')
+        candidates = candidates.filter(c => matchesSelector(c.doc.contents, sel));
+    for (const c of candidates) {
+        const w = walk(c.doc.contents ?? null, set.steps, label, set.keyPath);
+        if (w.kind !== 'found')
+            continue;
+        if (isNull(w.node))
+            return null;
+        if ((0,dist/* isScalar */.jn)(w.node))
+            return scalarSource(w.node);
+    }
+    return undefined;
+}
+
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/edits/workspace.ts
+/**
+ * Where edits may happen: every path is relative to one root and must stay
+ * inside it, also after following symlinks, because the root is usually a
+ * checkout of someone else's repository and the paths come from CI inputs.
+ */
+
+
+
+
+
+
+function toPosix(p) {
+    return p.split(external_node_path_namespaceObject.sep).join('/');
+}
+/** The root as a real directory path. */
+async function openRoot(root) {
+    let real;
+    try {
+        real = await (0,promises_namespaceObject.realpath)(root);
+    }
+    catch {
+        throw new UsageError(`root directory ${JSON.stringify(root)} does not exist; pass an existing directory with -C <dir>`);
+    }
+    if (!(await (0,promises_namespaceObject.stat)(real)).isDirectory()) {
+        throw new UsageError(`root ${JSON.stringify(root)} is not a directory; pass a directory with -C <dir>`);
+    }
+    return real;
+}
+/**
+ * Normalises a root-relative path or pattern as given by the user and
+ * refuses anything that could name a place outside the root.
+ */
+function checkRelative(input, what) {
+    const p = input.replace(/\\/g, '/');
+    if (p.trim() === '')
+        throw new UsageError(`${what} is empty; pass a path relative to the root`);
+    if ((0,external_node_path_namespaceObject.isAbsolute)(input) || p.startsWith('/') || /^[A-Za-z]:/.test(p)) {
+        throw new UsageError(`${what} ${JSON.stringify(input)} is absolute; pass a path relative to the root (-C)`);
+    }
+    const parts = p.split('/').filter(s => s !== '' && s !== '.');
+    if (parts.some(s => s === '..')) {
+        throw new UsageError(`${what} ${JSON.stringify(input)} uses '..' and could leave the root; pass a path inside the root (-C)`);
+    }
+    return parts.length ? parts.join('/') : '.';
+}
+/** Real path of `rel` under `root`, refused when a symlink leads outside. */
+async function resolveInside(root, rel, what) {
+    const abs = rel === '.' ? root : (0,external_node_path_namespaceObject.join)(root, rel);
+    let real;
+    try {
+        real = await (0,promises_namespaceObject.realpath)(abs);
+    }
+    catch (e) {
+        if (e.code === 'ENOENT')
+            throw new UsageError(`${what} ${JSON.stringify(rel)} does not exist under the root; check the path`);
+        throw new OperationError(`cannot read ${rel}: ${e.message}`);
+    }
+    const r = (0,external_node_path_namespaceObject.relative)(root, real);
+    if (r === '..' || r.startsWith(`..${external_node_path_namespaceObject.sep}`) || (0,external_node_path_namespaceObject.isAbsolute)(r)) {
+        throw new UsageError(`${what} ${JSON.stringify(rel)} is a symlink that leads outside the root; edit the target inside the root instead`);
+    }
+    return real;
+}
+async function listDirs(w, relDir, depth, maxDepth, out) {
+    if (depth >= maxDepth)
+        return;
+    let entries;
+    try {
+        entries = await (0,promises_namespaceObject.readdir)(relDir === '.' ? w.root : (0,external_node_path_namespaceObject.join)(w.root, relDir), { withFileTypes: true });
+    }
+    catch {
+        return;
+    }
+    const next = [];
+    for (const e of entries) {
+        if (e.name === '.git' || e.name === 'node_modules' || (w.skipDot && e.name.startsWith('.')))
+            continue;
+        const rel = relDir === '.' ? e.name : `${relDir}/${e.name}`;
+        if (e.isDirectory()) {
+            out.push(rel);
+            next.push(listDirs(w, rel, depth + 1, maxDepth, out));
+        }
+        else if (e.isSymbolicLink()) {
+            // A linked directory can match, but is not descended into (no cycles).
+            const s = await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(w.root, rel)).catch(() => undefined);
+            if (s?.isDirectory())
+                out.push(rel);
+        }
+    }
+    await Promise.all(next);
+}
+/**
+ * Expands `--path` values (directories or globs such as
+ * `apps/* /overlays/production`) into root-relative directories, sorted and
+ * deduplicated. A glob that matches nothing, or a directory that does not
+ * exist, is an error.
+ */
+async function resolveDirs(root, patterns) {
+    const found = new Set();
+    for (const input of patterns) {
+        const pattern = checkRelative(input, '--path');
+        const scan = picomatch_default().scan(pattern);
+        if (!scan.isGlob) {
+            const real = await resolveInside(root, pattern, '--path');
+            if (!(await (0,promises_namespaceObject.stat)(real)).isDirectory()) {
+                throw new UsageError(`--path ${JSON.stringify(input)} is a file; pass the directory that holds the kustomization`);
+            }
+            found.add(pattern);
+            continue;
+        }
+        const base = scan.base ? checkRelative(scan.base, '--path') : '.';
+        const deep = pattern.includes('**');
+        const segments = pattern.split('/').length - (base === '.' ? 0 : base.split('/').length);
+        const dirs = [];
+        const baseAbs = base === '.' ? root : (0,external_node_path_namespaceObject.join)(root, base);
+        const baseStat = await (0,promises_namespaceObject.stat)(baseAbs).catch(() => undefined);
+        if (baseStat?.isDirectory()) {
+            await resolveInside(root, base, '--path');
+            await listDirs({ root, skipDot: !/(^|\/)\./.test(pattern) }, base, 0, deep ? 64 : segments, dirs);
+            if (deep && base !== '.')
+                dirs.push(base);
+        }
+        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
+        const matched = dirs.filter(d => isMatch(d));
+        if (matched.length === 0) {
+            throw new UsageError(`--path ${JSON.stringify(input)} matches no directory under the root; check the pattern (globs are relative to -C)`);
+        }
+        for (const d of matched) {
+            await resolveInside(root, d, '--path');
+            found.add(d);
+        }
+    }
+    return [...found].sort();
+}
+/** Finds the one kustomization file in `dir`, with kustomize's own errors. */
+async function findKustomization(root, dir) {
+    const dirReal = await resolveInside(root, dir, '--path');
+    const names = new Set(await (0,promises_namespaceObject.readdir)(dirReal));
+    const present = KUSTOMIZATION_FILE_NAMES.filter(n => names.has(n));
+    const where = dir === '.' ? 'the root' : dir;
+    if (present.length === 0) {
+        throw new UsageError(`${where}: Missing kustomization file '${KUSTOMIZATION_FILE_NAMES[0]}'. Create one there or fix --path`);
+    }
+    if (present.length > 1) {
+        throw new UsageError(`${where}: Found multiple kustomization file: [${present.join(' ')}]; keep only one of them`);
+    }
+    const file = dir === '.' ? present[0] : `${dir}/${present[0]}`;
+    const real = await resolveInside(root, file, 'kustomization');
+    if ((await (0,promises_namespaceObject.lstat)(real)).isDirectory()) {
+        throw new UsageError(`${file} should be a file; remove the directory or rename it`);
+    }
+    return { file: toPosix(file), real };
+}
+// ------------------------------------------------------ reading and writing ---
+/** A file's text, refused when it is not valid UTF-8 (decoding then encoding must give the same bytes). */
+async function readUtf8(real, file) {
+    let buf;
+    try {
+        buf = await (0,promises_namespaceObject.readFile)(real);
+    }
+    catch (e) {
+        throw new OperationError(`cannot read ${file}: ${e.message}`);
+    }
+    const text = buf.toString('utf8');
+    if (!Buffer.from(text, 'utf8').equals(buf)) {
+        throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`);
+    }
+    return text;
+}
+function outside(file) {
+    return new UsageError(`refusing to write ${file}: it resolves outside the repository (a symlink); replace the symlink with a real directory or file inside the config repo`);
+}
+/**
+ * Where `rel` lands: every existing component is resolved through symlinks
+ * and must stay inside the root, so a link in the config repo cannot make
+ * us write elsewhere; links that stay inside are followed (the link stays a
+ * link, its target gets the edit).
+ */
+async function writeTarget(realRoot, rel) {
+    const parts = rel.split('/');
+    let real = realRoot;
+    for (let i = 0; i < parts.length; i++) {
+        const next = (0,external_node_path_namespaceObject.join)(real, parts[i]);
+        let st;
+        try {
+            st = await (0,promises_namespaceObject.lstat)(next);
+        }
+        catch (e) {
+            if (e.code !== 'ENOENT') {
+                throw new OperationError(`cannot read ${rel}: ${e.message}`);
+            }
+            return { real: (0,external_node_path_namespaceObject.join)(real, ...parts.slice(i)), exists: false };
+        }
+        real = st.isSymbolicLink() ? await (0,promises_namespaceObject.realpath)(next).catch(() => next) : next;
+        const r = (0,external_node_path_namespaceObject.relative)(realRoot, real);
+        if (r === '..' || r.startsWith(`..${external_node_path_namespaceObject.sep}`) || (0,external_node_path_namespaceObject.isAbsolute)(r))
+            throw outside(rel);
+        const isDir = (await (0,promises_namespaceObject.stat)(real).catch(() => undefined))?.isDirectory() ?? false;
+        if (i < parts.length - 1 && !isDir) {
+            throw new UsageError(`refusing to write ${rel}: ${parts.slice(0, i + 1).join('/')} is not a directory; choose another path`);
+        }
+        if (i === parts.length - 1 && isDir) {
+            throw new UsageError(`refusing to write ${rel}: it is a directory; name a file`);
+        }
+    }
+    return { real, exists: true };
+}
+/**
+ * The one writer of every edit (set-image, promote, argo-app, …): every
+ * target is resolved and checked before any is written, so a bad path writes
+ * nothing; an existing file is replaced by writing a sibling and renaming it
+ * (a crash never leaves half a file) and keeps its mode; a new file is
+ * created exclusively (mode 0644) with its directories.
+ */
+async function writeFiles(root, files) {
+    const realRoot = await openRoot(root);
+    const targets = [];
+    for (const change of files) {
+        const rel = checkRelative(change.file, 'file');
+        targets.push({ target: await writeTarget(realRoot, rel), change });
+    }
+    for (const { target, change } of targets) {
+        if (!target.exists) {
+            try {
+                await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(target.real), { recursive: true });
+                await (0,promises_namespaceObject.writeFile)(target.real, change.after, { flag: 'wx', mode: 0o644 });
+            }
+            catch (e) {
+                throw new OperationError(`cannot create ${change.file}: ${e.message}; check the directory permissions`);
+            }
+            continue;
+        }
+        const real = target.real;
+        const tmp = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(real), `.${(0,external_node_path_namespaceObject.basename)(real)}.gitops-deploy-${process.pid}.tmp`);
+        try {
+            const mode = (await (0,promises_namespaceObject.stat)(real)).mode;
+            await (0,promises_namespaceObject.writeFile)(tmp, change.after);
+            await (0,promises_namespaceObject.chmod)(tmp, mode & 0o7777);
+            await (0,promises_namespaceObject.rename)(tmp, real);
+        }
+        catch (e) {
+            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+            throw new OperationError(`cannot write ${change.file}: ${e.message}; check the file permissions`);
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/core/map-limit.ts
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, results in
+ * input order. Reads against a forge API or the disk go in parallel, but a
+ * thousand at once would trip rate limits and file-descriptor caps.
+ */
+async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/core/commit-message.ts
+
+/** Placeholders a --message template may use as `{{name}}`; a literal `\n` is a newline. */
+const MESSAGE_PLACEHOLDERS = {
+    subject: 'the default subject line, e.g. "Deploy web:1.5.0, worker:1.5.0"',
+    changes: 'one block per changed file listing `name: old -> new`',
+    images: 'the new image references, comma-separated (e.g. "ghcr.io/acme/web:1.5.0")',
+    apps: 'short image names (last path segment), comma-separated',
+    tags: 'the distinct new tags or digests, comma-separated',
+    paths: 'the --path values as given, comma-separated',
+    files: 'the changed files, comma-separated',
+    branch: 'the config repo branch the commit goes to',
+    source_repo: 'web URL of the repository whose CI ran (GITHUB_SERVER_URL/GITHUB_REPOSITORY or CI_PROJECT_URL)',
+    source_commit: 'its commit (GITHUB_SHA or CI_COMMIT_SHA)',
+    source_short_commit: 'the first 12 characters of source_commit',
+    actor: 'who triggered the pipeline (GITHUB_ACTOR or GITLAB_USER_LOGIN)',
+    run_url: 'link to the workflow run or pipeline',
+    trailers: 'the Source-Repo:/Source-Commit: trailers for the values that are known'
+};
+/** Reads the source repo, commit, actor and run link from GitHub Actions or GitLab CI variables. */
+// core stays import-free: the environment is taken structurally (platform/inputs.ts names it Env).
+function ciSourceFromEnv(env) {
+    if (env.GITHUB_REPOSITORY) {
+        const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+        const repo = `${server}/${env.GITHUB_REPOSITORY}`;
+        return {
+            repo,
+            commit: env.GITHUB_SHA || undefined,
+            actor: env.GITHUB_ACTOR || undefined,
+            runUrl: env.GITHUB_RUN_ID ? `${repo}/actions/runs/${env.GITHUB_RUN_ID}` : undefined
+        };
+    }
+    if (env.CI_PROJECT_URL) {
+        return {
+            repo: env.CI_PROJECT_URL,
+            commit: env.CI_COMMIT_SHA || undefined,
+            actor: env.GITLAB_USER_LOGIN || undefined,
+            runUrl: env.CI_PIPELINE_URL || env.CI_JOB_URL || undefined
+        };
+    }
+    return {};
+}
+/** Throws UsageError naming the unknown placeholder and the valid ones. */
+function validateMessageTemplate(template) {
+    for (const name of placeholdersIn(template)) {
+        if (!(name in MESSAGE_PLACEHOLDERS)) {
+            throw new UsageError(`--message uses unknown placeholder {{${name}}}; use one of ${Object.keys(MESSAGE_PLACEHOLDERS)
+                .map(k => `{{${k}}}`)
+                .join(', ')}`);
+        }
+    }
+}
+// The `{{name}}` syntax of the PR title/branch and promote templates.
+const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
+function placeholdersIn(template) {
+    return [...template.matchAll(PLACEHOLDER)].map(m => m[1]);
+}
+/** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
+function shortName(change) {
+    if (change.kind === 'key')
+        return change.name;
+    const noDigest = change.name.split('@')[0];
+    return noDigest.slice(noDigest.lastIndexOf('/') + 1) || change.name;
+}
+/** The tag or short digest of an image value; other values unchanged. */
+function versionOf(value) {
+    if (value === null)
+        return '(none)';
+    const at = value.indexOf('@');
+    if (at >= 0) {
+        const digest = value.slice(at + 1);
+        return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest;
+    }
+    const colon = value.lastIndexOf(':');
+    return colon > value.lastIndexOf('/') ? value.slice(colon + 1) : value;
+}
+function unique(items) {
+    return [...new Set(items)];
+}
+function defaultSubject(input) {
+    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
+    if (images.length > 0) {
+        const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`));
+        const shown = parts.slice(0, 3).join(', ');
+        return `Deploy ${shown}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
+    }
+    const keys = input.changes.filter(c => c.kind === 'key');
+    const files = unique(keys.map(c => c.file));
+    if (keys.length === 1)
+        return `Set ${keys[0].name}=${keys[0].after ?? '(removed)'} in ${keys[0].file}`;
+    if (keys.length > 0) {
+        const names = unique(keys.map(c => c.name));
+        return `Set ${names.slice(0, 3).join(', ')}${names.length > 3 ? ' and more' : ''} in ${files.length} file${files.length === 1 ? '' : 's'}`;
+    }
+    return `Update ${input.paths.join(', ') || 'config'}`;
+}
+function changesBlock(changes) {
+    const byFile = new Map();
+    for (const c of changes)
+        byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
+    return [...byFile]
+        .map(([file, list]) => {
+        const lines = list.map(c => `  ${c.name}: ${showValue(c.before)} -> ${showValue(c.after)}`);
+        return `${file}\n${lines.join('\n')}`;
+    })
+        .join('\n');
+}
+/** An edit's before/after value for people: a missing entry reads `(none)`. */
+function showValue(value) {
+    return value === null ? '(none)' : value;
+}
+function trailers(source) {
+    const lines = [];
+    if (source.repo)
+        lines.push(`Source-Repo: ${source.repo}`);
+    if (source.commit)
+        lines.push(`Source-Commit: ${source.commit}`);
+    return lines.join('\n');
+}
+function values(input) {
+    const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
+    return {
+        subject: defaultSubject(input),
+        changes: changesBlock(input.changes),
+        images: unique(images.map(c => c.after)).join(', '),
+        apps: unique(images.map(shortName)).join(', '),
+        tags: unique(images.map(c => versionOf(c.after))).join(', '),
+        paths: input.paths.join(', '),
+        files: unique(input.changes.map(c => c.file)).join(', '),
+        branch: input.branch,
+        source_repo: input.source.repo ?? '',
+        source_commit: input.source.commit ?? '',
+        source_short_commit: input.source.commit?.slice(0, 12) ?? '',
+        actor: input.source.actor ?? '',
+        run_url: input.source.runUrl ?? '',
+        trailers: trailers(input.source)
+    };
+}
+/**
+ * The commit message: `template` rendered, or the default (subject naming
+ * apps and tags, a body of `name: old -> new` per file, source trailers).
+ * Pure: everything it needs is in `input`.
+ */
+function renderCommitMessage(template, input) {
+    const v = values(input);
+    if (template === undefined || template.trim() === '') {
+        const parts = [v.subject, v.changes, v.trailers].filter(Boolean);
+        return tidy(parts.join('\n\n'));
+    }
+    validateMessageTemplate(template);
+    const rendered = template.replace(/\\n/g, '\n').replace(PLACEHOLDER, (_, name) => v[name]);
+    const text = tidy(rendered);
+    if (!text.trim())
+        throw new UsageError('--message renders to an empty commit message; include e.g. {{subject}}');
+    return text;
+}
+/** Trailing spaces and runs of blank lines left by empty placeholders. */
+function tidy(text) {
+    return (text
+        .split('\n')
+        .map(l => l.replace(/\s+$/, ''))
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n');
+}
+
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: ./src/forge/repo-api.ts
+const TRANSPORT_CHOICES = ['git', 'api', 'auto'];
+/** The kind of a git tree entry as both forges list it (`type` blob/tree/commit, `mode`). */
+function entryKind(type, mode) {
+    if (type === 'tree')
+        return 'dir';
+    if (type === 'commit')
+        return 'submodule';
+    return mode === '120000' ? 'link' : 'file';
+}
+/**
+ * The API cannot do this job (or not safely): with `--transport auto` the git
+ * transport takes over, nothing having been written; with `--transport api`
+ * it is a usage error.
+ */
+class TransportUnavailable extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'TransportUnavailable';
+    }
+}
+function parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+function baseName(path) {
+    return path.slice(path.lastIndexOf('/') + 1);
+}
+/**
+ * A read-only view of one commit, reading lazily and once. Blob contents are
+ * shared across attempts through `blobs` (keyed by sha), so a retry after a
+ * lost race downloads only what changed.
+ */
+class RemoteView {
+    api;
+    commit;
+    blobs;
+    dirs = new Map();
+    files = new Map();
+    tree;
+    constructor(api, commit, blobs = new Map()) {
+        this.api = api;
+        this.commit = commit;
+        this.blobs = blobs;
+    }
+    listDir(dir) {
+        const key = dir === '.' ? '' : dir;
+        let p = this.dirs.get(key);
+        if (!p) {
+            p = this.tree
+                ? this.tree.then(all => {
+                    const inside = all.filter(e => parentOf(e.path) === key);
+                    return key === '' || all.some(e => e.path === key && e.kind === 'dir')
+                        ? inside
+                        : undefined;
+                })
+                : this.api.listDir(this.commit, key);
+            this.dirs.set(key, p);
+        }
+        return p;
+    }
+    /** The whole tree; throws TransportUnavailable when the forge truncates it. */
+    listTree() {
+        this.tree ??= this.api.listTree(this.commit).then(r => {
+            if (r.kind === 'truncated') {
+                throw new TransportUnavailable(`${this.api.where} truncated the tree listing of ${this.commit.slice(0, 12)} (too many files for one response)`);
+            }
+            return r.entries;
+        });
+        return this.tree;
+    }
+    /** The entry for `path` from a listing already made (or made now, of its directory). */
+    async entry(path) {
+        const entries = this.tree ? await this.tree : await this.listDir(parentOf(path));
+        return entries?.find(e => e.path === path);
+    }
+    read(path, known) {
+        let p = this.files.get(path);
+        if (!p) {
+            p = this.readUncached(path, known);
+            this.files.set(path, p);
+        }
+        return p;
+    }
+    async readUncached(path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const cached = known?.sha ? this.blobs.get(known.sha) : undefined;
+        // GitLab needs the per-file last commit, so it always reads through its files API.
+        if (cached && this.api.provider === 'github')
+            return { kind: 'file', content: cached, sha: known.sha };
+        const file = await this.api.readFile(this.commit, path, known);
+        if (file?.kind === 'file' && file.sha)
+            this.blobs.set(file.sha, file.content);
+        return file;
+    }
+    /** Resolves what the commit needs per write: does the file exist, and its last commit. */
+    async prepare(writes) {
+        return Promise.all(writes.map(async (w) => {
+            if (this.tree) {
+                // A write below a symlinked directory would land somewhere else than the edit meant.
+                const all = await this.tree;
+                for (let d = parentOf(w.path); d; d = parentOf(d)) {
+                    if (all.some(e => e.path === d && e.kind !== 'dir')) {
+                        throw new TransportUnavailable(`${w.path} lies below ${d}, which is not a directory in the repository (a symlink?)`);
+                    }
+                }
+            }
+            // A file the plan read is known to exist; only unread paths need a listing.
+            const read = this.files.get(w.path);
+            const entry = read ? undefined : await this.entry(w.path);
+            if (!read && !entry)
+                return { path: w.path, content: w.content, exists: false };
+            if (entry && entry.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${entry.kind === 'link' ? 'symlink' : entry.kind} in the repository; the API transport writes regular files only`);
+            }
+            const file = await (read ?? this.read(w.path, entry));
+            if (!file)
+                return { path: w.path, content: w.content, exists: false };
+            if (file.kind !== 'file') {
+                throw new TransportUnavailable(`${w.path} is a ${file.kind === 'link' ? 'symlink' : 'directory'} in the repository; the API transport writes regular files only`);
+            }
+            return {
+                path: w.path,
+                content: w.content,
+                exists: true,
+                ...(file?.kind === 'file' && file.lastCommitId ? { lastCommitId: file.lastCommitId } : {})
+            };
+        }));
+    }
+}
+
+
+;// CONCATENATED MODULE: ./src/edits/materialise.ts
+
+
+
+
+
+
+
+const LIMIT = 8;
+function isKustomization(path) {
+    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
+}
+function symlinkRefusal(path) {
+    return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
+}
+/**
+ * The API face of any edit: a temporary directory is filled with what the
+ * edit reads (the kustomizations of the matched directories and the named
+ * files) as they are at the snapshot commit, the edit's own working-tree
+ * planner runs there, and its result becomes the writes. So the plan, its
+ * refusals and its messages are the local ones. Literal paths cost one
+ * listing per directory; globs one tree listing. Symlinks are not followed
+ * over the API (TransportUnavailable: `auto` falls back to git, which does).
+ */
+function materialisedPlanner(patterns, plan, writes) {
+    const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch_default().scan(p).isGlob);
+    return {
+        async plan(view) {
+            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
+            try {
+                if (globby)
+                    await materialiseFromTree(view, patterns, dir);
+                else
+                    await materialiseLiteral(view, patterns, dir);
+                const outcome = await plan(dir);
+                return { outcome, writes: outcome.changed ? writes(outcome) : [] };
+            }
+            finally {
+                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+            }
+        }
+    };
+}
+async function place(view, root, entry) {
+    if (entry.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    if (entry.kind !== 'file') {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+        return;
+    }
+    const file = await view.read(entry.path, entry);
+    if (!file)
+        return;
+    if (file.kind === 'link')
+        throw symlinkRefusal(entry.path);
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(entry.path)), { recursive: true });
+    if (file.kind === 'dir')
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
+    else
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, entry.path), file.content);
+}
+async function materialiseLiteral(view, patterns, root) {
+    const wanted = [];
+    await mapLimit(patterns.dirGlobs, LIMIT, async (d) => {
+        const dir = d === '.' ? '' : d;
+        const entries = await view.listDir(dir);
+        // Absent: leave it absent, the engine reports it with its own message.
+        if (!entries)
+            return;
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, dir), { recursive: true });
+        wanted.push(...entries.filter(e => isKustomization(e.path)));
+    });
+    await mapLimit(wanted, LIMIT, e => place(view, root, e));
+    await mapLimit(patterns.files, LIMIT, async (f) => {
+        if (!(await placeAncestors(view, root, f)))
+            return;
+        const file = await view.read(f);
+        if (!file)
+            return;
+        if (file.kind === 'link')
+            throw symlinkRefusal(f);
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(f)), { recursive: true });
+        if (file.kind === 'dir')
+            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, f), { recursive: true });
+        else
+            await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, f), file.content);
+    });
+}
+async function materialiseFromTree(view, patterns, root) {
+    const entries = await view.listTree();
+    const byPath = new Map(entries.map(e => [e.path, e]));
+    const dirs = new Set();
+    for (const e of entries) {
+        if (e.kind === 'dir')
+            dirs.add(e.path);
+        for (let d = parentOf(e.path); d; d = parentOf(d))
+            dirs.add(d);
+    }
+    // What the engine's directory walk would see: it skips these, and dot directories unless asked.
+    const walkable = [...dirs].filter(d => !d.split('/').some(s => s === '.git' || s === 'node_modules'));
+    const matched = new Set();
+    for (const pattern of patterns.dirGlobs) {
+        if (!picomatch_default().scan(pattern).isGlob) {
+            if (pattern === '.' || dirs.has(pattern))
+                matched.add(pattern === '.' ? '' : pattern);
+            continue;
+        }
+        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
+        for (const d of walkable)
+            if (isMatch(d))
+                matched.add(d);
+        // `base/**` also matches `base` itself in the engine.
+        const base = picomatch_default().scan(pattern).base;
+        if (pattern.includes('**') && base && dirs.has(base))
+            matched.add(base);
+    }
+    const wanted = [];
+    for (const d of matched) {
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, d), { recursive: true });
+        for (const name of KUSTOMIZATION_FILE_NAMES) {
+            const e = byPath.get(d ? `${d}/${name}` : name);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    for (const f of patterns.files) {
+        if (picomatch_default().scan(f).isGlob) {
+            const isMatch = picomatch_default()(f, { dot: true });
+            for (const e of entries)
+                if (e.kind !== 'dir' && isMatch(e.path))
+                    wanted.push(e);
+        }
+        else {
+            const e = byPath.get(f);
+            if (e)
+                wanted.push(e);
+        }
+    }
+    await mapLimit(wanted, LIMIT, e => place(view, root, e));
+}
+/**
+ * What lies on a named file's path decides where a write would land: a
+ * symlinked directory is refused (the write would land elsewhere, and the
+ * git transport follows it confined to the repository); a file where a
+ * directory should be is placed so the planner names the problem. True when
+ * every ancestor is a directory (the file itself is then read).
+ */
+async function placeAncestors(view, root, path) {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+        const dir = parts.slice(0, i).join('/');
+        const entry = await view.entry(dir);
+        if (!entry)
+            return false;
+        if (entry.kind === 'link')
+            throw symlinkRefusal(dir);
+        if (entry.kind === 'dir')
+            continue;
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(dir)), { recursive: true });
+        const file = entry.kind === 'file' ? await view.read(dir, entry) : undefined;
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, dir), file?.kind === 'file' ? file.content : '');
+        return false;
+    }
+    return true;
+}
+
+;// CONCATENATED MODULE: ./src/edits/set-image.ts
+/**
+ * The edit engine behind `set-image`: validates every argument, reads and
+ * computes every change, and only then writes. A bad file anywhere means
+ * nothing is written. The remote write path (clone, commit, push) calls
+ * planEdits on a checkout and writeEdits before committing.
+ */
+
+
+
+
+
+
+
+
+
+
+function validate(request) {
+    if (request.images.length) {
+        const parsed = parseImageArgs(request.images);
+        if (parsed.kind === 'invalid')
+            throw new UsageError(invalidImageMessage(parsed.arg));
+    }
+    if (request.paths.length && !request.images.length) {
+        throw new UsageError('--path needs at least one --image; add --image <name>:<tag> (or use --set for other files)');
+    }
+    if (!request.images.length && !request.sets.length) {
+        throw new UsageError('nothing to do: pass --image <name>:<tag> (with --path <dir>) or --set <file>:<key.path>=<value>');
+    }
+    // Like kustomize, which edits the kustomization in the current directory.
+    const paths = request.images.length && !request.paths.length ? ['.'] : request.paths;
+    const dirGlobs = paths.map(p => checkRelative(p, '--path'));
+    const sets = request.sets.map(parseSetArg);
+    const files = sets.map(s => checkRelative(s.file, '--set file'));
+    sets.forEach((s, i) => (s.file = files[i]));
+    return { dirGlobs, files, sets };
+}
+/** Directory/file patterns the request needs (for sparse checkout): the patterns as given, validated. */
+function requestedPatterns(request) {
+    const v = validate(request);
+    return { dirGlobs: v.dirGlobs, files: [...new Set(v.files)] };
+}
+/** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */
+async function planEdits(root, request) {
+    const v = validate(request);
+    const realRoot = await openRoot(root);
+    const edits = [];
+    // Keyed by real path: two names for one file are edited once.
+    const working = new Map();
+    if (request.images.length) {
+        const dirs = await resolveDirs(realRoot, v.dirGlobs);
+        const found = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir));
+        // A symlinked directory can lead to a file already found: read and edit it once.
+        const seen = new Set();
+        const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real));
+        const texts = await mapLimit(locations, 16, loc => readUtf8(loc.real, loc.file));
+        locations.forEach((loc, i) => {
+            const result = setImagesInText(texts[i], request.images, loc.file);
+            working.set(loc.real, { file: loc.file, real: loc.real, before: texts[i], after: result.text });
+            for (const c of result.changes)
+                edits.push({ file: loc.file, image: c.image, before: c.before, after: c.after });
+        });
+    }
+    for (const set of v.sets) {
+        const real = await resolveInside(realRoot, set.file, '--set file');
+        if (!(await (0,promises_namespaceObject.stat)(real)).isFile())
+            throw new UsageError(`--set file ${JSON.stringify(set.file)} is not a file; name a YAML file`);
+        let w = working.get(real);
+        if (!w) {
+            const text = await readUtf8(real, set.file);
+            w = { file: set.file, real, before: text, after: text };
+            working.set(real, w);
+        }
+        const result = setValueInText(w.after, set, { createKeys: request.createKeys, label: w.file });
+        if (result.kind === 'changed') {
+            w.after = result.text;
+            edits.push({ file: w.file, key: set.keyPath, before: result.before, after: result.after });
+        }
+    }
+    const files = [...working.values()]
+        .filter(w => w.after !== w.before)
+        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+        .map(w => ({ file: w.file, before: w.before, after: w.after }));
+    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files) };
+}
+/** Writes the `after` text of every changed file (the one workspace writer). */
+async function writeEdits(root, outcome) {
+    await writeFiles(root, outcome.files);
+}
+// ------------------------------------------------------------ the edit ---
+/** The change lines of a commit message. */
+function messageChanges(outcome) {
+    return outcome.edits.map(e => ({
+        file: e.file,
+        name: e.image ?? e.key ?? '',
+        kind: e.image !== undefined ? 'image' : 'key',
+        before: e.before,
+        after: e.after
+    }));
+}
+/** The change lines of a PR body. */
+function prChanges(outcome) {
+    if (!outcome.changed)
+        return [];
+    return outcome.edits.map(e => ({
+        file: e.file,
+        ...(e.image !== undefined ? { image: e.image } : {}),
+        ...(e.key !== undefined ? { key: e.key } : {}),
+        before: e.before ?? '',
+        after: e.after ?? ''
+    }));
+}
+function utf8Writes(o) {
+    return o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }));
+}
+/** `set-image` as an edit any delivery mode can carry. */
+function set_image_setImageEdit(request) {
+    // Validates every argument before anything is cloned or read.
+    const patterns = requestedPatterns(request);
+    const api = materialisedPlanner(patterns, root => planEdits(root, request), utf8Writes);
+    return {
+        patterns,
+        plan: root => planEdits(root, request),
+        write: writeEdits,
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        prChanges,
+        message: (o, ctx) => renderCommitMessage(ctx.template, {
+            changes: messageChanges(o),
+            paths: request.paths,
+            branch: ctx.branch,
+            source: ciSourceFromEnv(ctx.env)
+        }),
+        pr: {
+            // Like the local command: images without --path edit the root kustomization.
+            paths: request.paths.length > 0
+                ? request.paths
+                : request.images.length > 0
+                    ? ['.']
+                    : request.sets.map(x => x.split(':')[0])
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/core/markdown.ts
+/**
+ * Markdown pieces the PR/MR descriptions share: table cells and rows, and
+ * fitting lines into the description's size limit.
+ */
+/** GitHub and GitLab both cap a PR/MR description at 65,536 characters (GitLab: 1,048,576, but one limit is simpler). */
+const BODY_LIMIT = 65_536;
+/**
+ * Text for a table cell that is usually shown as code: a `|` would end the
+ * cell, a backtick the code span, and a newline the row.
+ */
+function tableCell(s) {
+    return s
+        .replace(/\|/g, '\\|')
+        .replace(/`/g, "'")
+        .replace(/[\r\n]+/g, ' ');
+}
+/** `| a | b |` from cells that are already escaped. */
+function tableRow(cells) {
+    return `| ${cells.join(' | ')} |`;
+}
+/** The header row and the separator row of a table. */
+function tableHead(titles) {
+    return [tableRow(titles), tableRow(titles.map(() => '---'))];
+}
+/**
+ * The longest leading run of `lines` that fits in `budget` characters,
+ * counting one newline after each line, and the budget left after it. The
+ * caller says what was cut: rows are never dropped silently.
+ */
+function fitLines(lines, budget) {
+    const kept = [];
+    for (const line of lines) {
+        if (line.length + 1 > budget)
+            break;
+        kept.push(line);
+        budget -= line.length + 1;
+    }
+    return { kept, left: budget };
+}
+
+;// CONCATENATED MODULE: ./src/commands/types.ts
+function defineCommand(def) {
+    return def;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/forge/pr-body.ts
+
+
+
+
+const MARKER_PREFIX = '<!-- gitops-deploy: ';
+const MARKER_BUDGET = 30_000;
+const SHA = /(?:^|[-_.+])([0-9a-f]{7,40})$/;
+/** The commit a tag names, when it ends in something that looks like a SHA (`3f2a9c1`, `main-3f2a9c1`, `sha-…`). */
+function commitOfTag(tag) {
+    return SHA.exec(tag)?.[1];
+}
+/** The source repo from the CI job that runs us (the app's pipeline, not the config repo). */
+function sourceRepoFromEnv(env) {
+    if (env.GITHUB_REPOSITORY && env.GITHUB_SERVER_URL) {
+        return {
+            kind: 'github',
+            url: `${env.GITHUB_SERVER_URL.replace(/\/+$/, '')}/${env.GITHUB_REPOSITORY}`
+        };
+    }
+    if (env.CI_PROJECT_URL)
+        return { kind: 'gitlab', url: env.CI_PROJECT_URL.replace(/\/+$/, '') };
+    return undefined;
+}
+function compareLink(source, before, after) {
+    const a = commitOfTag(tagOf(before));
+    const b = commitOfTag(tagOf(after));
+    if (!a || !b || a === b)
+        return undefined;
+    return source.kind === 'github'
+        ? `${source.url}/compare/${a}...${b}`
+        : `${source.url}/-/compare/${a}...${b}`;
+}
+/** `ghcr.io/acme/web:1.2@sha256:…` -> `1.2`; a bare tag stays as is. */
+function tagOf(value) {
+    const noDigest = value.split('@')[0];
+    const slash = noDigest.lastIndexOf('/');
+    const colon = noDigest.lastIndexOf(':');
+    return colon > slash ? noDigest.slice(colon + 1) : noDigest;
+}
+const VARIABLES = ['base', 'branch', 'path', 'paths', 'image', 'images', 'tag', 'summary'];
+/**
+ * `{{name}}` substitution. Unknown names are an error rather than left in
+ * place: a typo would otherwise become part of a branch name forever.
+ */
+function renderTemplate(template, ctx, what) {
+    return template.replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, name) => {
+        if (!VARIABLES.includes(name)) {
+            throw new UsageError(`${what} uses unknown variable {{${name}}}; use one of ${VARIABLES.map(v => `{{${v}}}`).join(', ')}`);
+        }
+        return variable(name, ctx);
+    });
+}
+function variable(name, ctx) {
+    const images = ctx.changes.filter(c => c.image);
+    switch (name) {
+        case 'base':
+            return ctx.base;
+        case 'branch':
+            return ctx.branch ?? '';
+        case 'path':
+            return ctx.paths[0] ?? '';
+        case 'paths':
+            return ctx.paths.join(', ');
+        case 'image':
+            return images[0]?.image ?? '';
+        case 'images':
+            return images.map(c => `${c.image}:${tagOf(c.after)}`).join(', ');
+        case 'tag':
+            return images[0] ? tagOf(images[0].after) : '';
+        case 'summary':
+            return summarize(ctx.changes);
+    }
+}
+function summarize(changes) {
+    const images = [...new Set(changes.filter(c => c.image).map(c => `${c.image}:${tagOf(c.after)}`))];
+    const keys = [...new Set(changes.filter(c => !c.image && c.key).map(c => `${c.key}=${c.after}`))];
+    const all = [...images, ...keys];
+    if (all.length === 0)
+        return 'no changes';
+    if (all.length <= 2)
+        return all.join(', ');
+    return `${all.length} changes`;
+}
+const DEFAULT_BRANCH_TEMPLATE = 'gitops-deploy/{{base}}/{{path}}';
+const DEFAULT_TITLE_TEMPLATE = 'Deploy {{summary}} to {{path}}';
+/**
+ * A branch name git accepts (`git check-ref-format --branch`) that is the
+ * same for the same inputs. Over-long names are cut and given a hash suffix
+ * so two long paths never collide.
+ */
+function branchName(template, ctx) {
+    const raw = renderTemplate(template, ctx, '--pr-branch');
+    let name = raw
+        .replace(/[\x00-\x20\x7f~^:?*[\\]+/g, '-')
+        .replace(/@\{/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .split('/')
+        .map(part => part.replace(/^\.+/, '').replace(/\.lock$/i, '-lock'))
+        .filter(part => part !== '')
+        .join('/')
+        .replace(/[./]+$/, '');
+    if (name === '' || name === '@' || name.startsWith('-')) {
+        throw new UsageError(`--pr-branch '${template}' renders to '${raw}', which is not a usable branch name; change the template`);
+    }
+    if (name.length > 200) {
+        const hash = (0,external_node_crypto_.createHash)('sha256').update(name).digest('hex').slice(0, 10);
+        name = `${name.slice(0, 189).replace(/[./-]+$/, '')}-${hash}`;
+    }
+    return name;
+}
+/** The PR description: intro, change table, compare links, and the hidden marker. */
+function renderBody(input) {
+    const marker = bodyMarker(input);
+    const head = [];
+    if (input.intro?.trim())
+        head.push(input.intro.trim(), '');
+    const rows = input.changes.map(c => {
+        const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined;
+        const what = c.image ? `\`${tableCell(c.image)}\`` : `\`${tableCell(c.key ?? '')}\``;
+        const change = `\`${tableCell(c.before || '(none)')}\` → \`${tableCell(c.after)}\``;
+        return tableRow([
+            `\`${tableCell(c.file)}\``,
+            what,
+            `${change}${link ? ` ([compare](${link}))` : ''}`
+        ]);
+    });
+    const table = [...tableHead(['File', 'Image / key', 'Change']), ...rows];
+    const footer = [
+        '',
+        `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
+        '',
+        marker
+    ];
+    let body = [...head, ...table, ...footer].join('\n');
+    if (body.length > BODY_LIMIT) {
+        // Keep the marker whole: later runs and tools read it.
+        const note = `\n${tableRow(['…', '…', `${input.changes.length} changes in all; the rest are in the commit`])}`;
+        const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1;
+        // fitLines counts a newline after every line; the last kept one has none here.
+        const { kept } = fitLines([...head, ...table], budget + 1);
+        body = [kept.join('\n') + note, ...footer].join('\n');
+    }
+    return body;
+}
+/**
+ * The hidden marker for a PR carrying `changes`. Past `budget` characters it
+ * leaves the list of changes out, so the marker always fits whole.
+ */
+function bodyMarker(input, budget = MARKER_BUDGET) {
+    const full = {
+        v: 1,
+        branch: input.branch,
+        base: input.base,
+        count: input.changes.length,
+        changes: input.changes.map(c => ({
+            file: c.file,
+            ...(c.image ? { image: c.image } : {}),
+            ...(c.key ? { key: c.key } : {}),
+            value: c.after
+        }))
+    };
+    const text = renderMarker(full);
+    return text.length > budget ? renderMarker({ ...full, changes: undefined }) : text;
+}
+function renderMarker(marker) {
+    // `-->` inside the JSON would end the comment early.
+    const json = JSON.stringify(marker).replace(/>/g, '\\u003e').replace(/</g, '\\u003c');
+    return `${MARKER_PREFIX}${json} -->`;
+}
+function parseMarker(body) {
+    const start = body.lastIndexOf(MARKER_PREFIX);
+    if (start < 0)
+        return undefined;
+    const end = body.indexOf(' -->', start);
+    if (end < 0)
+        return undefined;
+    try {
+        const m = JSON.parse(body.slice(start + MARKER_PREFIX.length, end));
+        return m && m.v === 1 ? m : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/git/exec.ts
+
+class GitError extends Error {
+    output;
+    args;
+    constructor(message, output, args) {
+        super(message);
+        this.output = output;
+        this.args = args;
+        this.name = 'GitError';
+    }
+    get timedOut() {
+        return this.output.timedOut === true;
+    }
+}
+/**
+ * The environment every git child gets. Prompts would hang a CI job forever,
+ * and user/system config (hooks, aliases, credential helpers, signing) must not
+ * change what we do.
+ */
+function hardenedEnv(extra = {}) {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) {
+        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
+        if (k.startsWith('GIT_') && !KEEP.has(k))
+            continue;
+        env[k] = v;
+    }
+    Object.assign(env, {
+        GIT_TERMINAL_PROMPT: '0',
+        GCM_INTERACTIVE: 'Never',
+        GIT_ASKPASS: 'echo',
+        SSH_ASKPASS: 'echo',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_LFS_SKIP_SMUDGE: '1',
+        LC_ALL: 'C',
+        LANG: 'C'
+    });
+    for (const [k, v] of Object.entries(extra)) {
+        if (v === undefined)
+            delete env[k];
+        else
+            env[k] = v;
+    }
+    return env;
+}
+// SSH users rely on these; the rest of GIT_* is dropped.
+const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
+/** The single funnel through which every git process is started. */
+function execGit(args, options) {
+    const config = Object.entries(options.config ?? {});
+    const configEnv = {};
+    if (config.length > 0) {
+        configEnv.GIT_CONFIG_COUNT = String(config.length);
+        config.forEach(([k, v], i) => {
+            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
+            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
+        });
+    }
+    const env = hardenedEnv({ ...options.env, ...configEnv });
+    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const out = [];
+        const err = [];
+        const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
+        let timer;
+        let timedOut = false;
+        if (options.timeoutMs) {
+            timer = setTimeout(() => {
+                timedOut = true;
+                child.kill('SIGKILL');
+                // A helper git started (git-remote-https) may still hold the pipes while it waits on the
+                // server; closing our ends lets 'close' fire now instead of when that helper gives up.
+                child.stdout.destroy();
+                child.stderr.destroy();
+            }, options.timeoutMs);
+        }
+        child.stdout.on('data', d => out.push(d));
+        child.stderr.on('data', d => err.push(d));
+        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            const stderr = redact(Buffer.concat(err).toString('utf8'));
+            const result = {
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(out).toString('utf8'),
+                stderr
+            };
+            if (timedOut) {
+                // Killed by us, so git printed no reason; callers that classify stderr still get one.
+                const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs)}`;
+                result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`;
+                result.timedOut = true;
+                if (!options.allowFailure) {
+                    const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+                    reject(new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args));
+                }
+                else
+                    resolve(result);
+            }
+            else if (result.code !== 0 && !options.allowFailure) {
+                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
+                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
+            }
+            else
+                resolve(result);
+        });
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(options.input ?? '');
+    });
+}
+function formatSeconds(ms) {
+    const s = ms / 1000;
+    return `${Number.isInteger(s) || s >= 10 ? Math.round(s) : s.toFixed(1)}s`;
+}
+/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
+function configEnv(config = {}) {
+    const entries = Object.entries(config);
+    if (entries.length === 0)
+        return {};
+    const env = { GIT_CONFIG_COUNT: String(entries.length) };
+    entries.forEach(([k, v], i) => {
+        env[`GIT_CONFIG_KEY_${i}`] = k;
+        env[`GIT_CONFIG_VALUE_${i}`] = v;
+    });
+    return env;
+}
+/**
+ * Streaming sibling of execGit for long-lived git processes whose output must
+ * not be buffered (the test smart-HTTP server's `git http-backend`). Same
+ * hardened environment and config channel, so there is still one funnel.
+ */
+function spawnGit(args, options) {
+    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
+    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+;// CONCATENATED MODULE: ./src/git/push-result.ts
+/**
+ * Pure classification of what git printed when a push, clone or fetch
+ * failed. Retry decisions hang on this, so it is kept apart from process
+ * handling and unit-tested against stderr captured from real servers
+ * (git receive-pack, GitHub, GitLab, smart HTTP).
+ */
+/** Worth trying again after a pause: the server or the link failed, not the request. */
+function isTransient(failure) {
+    return failure.kind === 'error' && failure.reason === 'transient';
+}
+const PROTECTED = [
+    /protected branch/i,
+    /\bGH006\b/,
+    /\bGH013\b/,
+    /repository rule violations/i,
+    /not allowed to push code to protected branches/i,
+    /not allowed to force push code to a protected branch/i
+];
+const MOVED = [
+    /\(fetch first\)/,
+    /\(non-fast-forward\)/,
+    /\(stale info\)/,
+    /cannot lock ref/i,
+    /incorrect old value provided/i,
+    /\(failed to update ref\)/,
+    /\(failed to lock\)/,
+    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
+];
+const AUTH = [
+    /Authentication failed for/i,
+    /could not read (Username|Password) for/i,
+    /HTTP Basic: Access denied/i,
+    /Invalid username or (password|token)/i,
+    /Permission to \S+ denied to/i,
+    /Write access to repository not granted/i,
+    /not allowed to push code to this project/i,
+    /You are not allowed to (download|upload|push)/i,
+    /requested URL returned error: 40[13]\b/i,
+    /Permission denied \(publickey/i,
+    /Host key verification failed/i
+];
+const NOT_FOUND = [
+    /repository '[^']*' not found/i,
+    /Repository not found/i,
+    /does not appear to be a git repository/i,
+    /requested URL returned error: 404\b/i,
+    /Remote branch \S+ not found in upstream/i,
+    /couldn't find remote ref/i,
+    /The project you were looking for could not be found/i
+];
+// Checked before NETWORK: "RPC failed ... Couldn't connect" would otherwise look transient.
+const NETWORK = [
+    /Could not resolve host/i,
+    /Connection refused/i,
+    /Couldn't connect to server/i,
+    /SSL certificate problem|server certificate verification failed/i
+];
+const TRANSIENT = [
+    /requested URL returned error: 5\d\d\b/i,
+    /\bHTTP 5\d\d\b/,
+    /RPC failed/i,
+    /Connection reset/i,
+    /Connection timed out/i,
+    /Operation timed out/i,
+    /Operation too slow/i,
+    /Empty reply from server/i,
+    /the remote end hung up unexpectedly/i,
+    /unexpected disconnect while reading sideband/i,
+    /early EOF/i,
+    /transfer closed with/i,
+    /remote failed to report status/i,
+    /SSL_(read|write)|gnutls_handshake|TLS connection was non-properly terminated/i,
+    /unable to access '[^']*': (Recv|Send) failure/i
+];
+/**
+ * The server answered, then hung up on purpose: git prints "the remote end
+ * hung up unexpectedly" after these too, which must not read as a blip.
+ */
+const REFUSED = [
+    /no commits selected for shallow requests/i,
+    /Server does not support (--shallow-exclude|--deepen|shallow)/i,
+    /filtering not recognized by server/i
+];
+/** Unreachable for a reason not named above (no route...): not retried either. */
+const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i];
+const anyOf = (patterns, text) => patterns.some(p => p.test(text));
+function httpStatus(text) {
+    const m = /returned error: (40[13])\b/.exec(text);
+    if (m)
+        return m[1] === '401' ? 401 : 403;
+    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
+        return 401;
+    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
+        return 403;
+    }
+    return undefined;
+}
+/**
+ * The lines worth showing a human: what the server said and what git
+ * concluded, without progress noise and the generic "hint:" paragraphs.
+ */
+function pushDetail(text) {
+    const lines = text
+        .split(/\r?\n/)
+        .map(l => l.replace(/\s+$/, ''))
+        .filter(l => l.trim() !== '')
+        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
+        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
+        .filter(l => !/^error: failed to push some refs/.test(l));
+    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
+    return useful.slice(-6).join('\n').trim();
+}
+/**
+ * Classifies a failed clone, fetch or ls-remote from its stderr. `timedOut`:
+ * execGit's own timeout killed git, i.e. the server or the link stalled.
+ */
+function classifyRemoteFailure(stderr, timedOut = false) {
+    const detail = pushDetail(stderr);
+    if (timedOut)
+        return { kind: 'error', reason: 'transient', detail };
+    if (anyOf(AUTH, stderr))
+        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
+    if (anyOf(NOT_FOUND, stderr))
+        return { kind: 'error', reason: 'not-found', detail };
+    if (anyOf(NETWORK, stderr))
+        return { kind: 'error', reason: 'network', detail };
+    if (anyOf(REFUSED, stderr))
+        return { kind: 'error', reason: 'unknown', detail };
+    if (anyOf(TRANSIENT, stderr))
+        return { kind: 'error', reason: 'transient', detail };
+    if (anyOf(UNREACHABLE, stderr))
+        return { kind: 'error', reason: 'network', detail };
+    return { kind: 'error', reason: 'unknown', detail };
+}
+/**
+ * Classifies `git push --porcelain` from its exit code, stdout (the
+ * porcelain status lines) and stderr (what the remote said).
+ */
+function classifyPush(output) {
+    if (output.timedOut) {
+        // Killed mid-push: the outcome is unknown, which the callers settle by asking the remote.
+        return { kind: 'error', reason: 'transient', detail: pushDetail(output.stderr) };
+    }
+    const text = `${output.stdout}\n${output.stderr}`;
+    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
+    if (output.code === 0 && refLines.length === 0) {
+        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
+    }
+    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
+    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
+    if (anyOf(PROTECTED, text))
+        return { kind: 'rejected', reason: 'protected', detail };
+    if (anyOf(MOVED, text))
+        return { kind: 'rejected', reason: 'moved', detail };
+    if (anyOf(AUTH, text))
+        return { kind: 'auth-failed', status: httpStatus(text), detail };
+    if (/hook declined/i.test(text))
+        return { kind: 'rejected', reason: 'hook-declined', detail };
+    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
+        return { kind: 'rejected', reason: 'other', detail };
+    }
+    const failure = classifyRemoteFailure(output.stderr);
+    if (failure.kind === 'auth-failed')
+        return failure;
+    return { kind: 'error', reason: failure.reason, detail };
+}
+
+;// CONCATENATED MODULE: ./src/git/git.ts
+
+
+
+
+/**
+ * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
+ * (our only channel for auth config) needs 2.31 anyway.
+ */
+const MIN_GIT_VERSION = [2, 35, 0];
+/**
+ * Settings that keep a throwaway clone predictable whatever the user's global
+ * config says: no hooks, no signing prompts, no background maintenance, no
+ * line-ending rewrites of the bytes we edit.
+ */
+const HARDENED_CONFIG = {
+    'core.hooksPath': '/dev/null',
+    'core.autocrlf': 'false',
+    'core.safecrlf': 'false',
+    'core.fsmonitor': 'false',
+    'commit.gpgSign': 'false',
+    'gc.auto': '0',
+    'maintenance.auto': 'false',
+    'fetch.writeCommitGraph': 'false',
+    'advice.detachedHead': 'false',
+    'init.defaultBranch': 'main',
+    'protocol.version': '2',
+    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
+    'http.lowSpeedLimit': '1',
+    'http.lowSpeedTime': '60'
+};
+let versionCheck;
+/**
+ * One repository on disk, driven through the exec funnel. Methods are named
+ * for what the caller wants and return domain results.
+ */
+class Git {
+    dir;
+    ctx;
+    constructor(dir, ctx) {
+        this.dir = dir;
+        this.ctx = ctx;
+    }
+    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
+    static async create(dir, ctx) {
+        versionCheck ??= Git.checkVersion(ctx.redactor);
+        await versionCheck;
+        return new Git(dir, ctx);
+    }
+    static async checkVersion(redactor) {
+        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
+        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
+        if (!m)
+            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
+        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
+        for (let i = 0; i < 3; i++) {
+            if (have[i] > MIN_GIT_VERSION[i])
+                break;
+            if (have[i] < MIN_GIT_VERSION[i]) {
+                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
+            }
+        }
+        return have.join('.');
+    }
+    run(args, options = {}) {
+        const { network, ...rest } = options;
+        this.ctx.debug?.(`git ${args.join(' ')}`);
+        return execGit(args, {
+            cwd: this.dir,
+            redactor: this.ctx.redactor,
+            env: this.ctx.env,
+            config: { ...HARDENED_CONFIG, ...this.ctx.config },
+            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
+            ...rest
+        });
+    }
+    /**
+     * Shallow (one commit), blobless, single-branch clone without a checkout:
+     * what it transfers is one commit and its trees, whatever the history
+     * length. File contents arrive later, only for the sparse set.
+     */
+    async cloneForEdit(url, branch) {
+        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
+        args.push('--sparse', '--single-branch', '--no-tags');
+        if (branch)
+            args.push('--branch', branch);
+        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
+        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
+        // One rev-parse both tells an empty repository apart and gives the commit.
+        const commit = await this.run(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], {
+            allowFailure: true
+        });
+        if (commit.code !== 0)
+            return { kind: 'empty' };
+        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
+            allowFailure: true
+        });
+        return {
+            kind: 'cloned',
+            branch: head.stdout.trim() || branch || 'HEAD',
+            commit: commit.stdout.trim()
+        };
+    }
+    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
+    async listFiles(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /**
+     * Checks out `commit` with only `dirs` (recursively) plus top-level files
+     * present; blobs for them are fetched in one batch. An empty string in
+     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
+     */
+    async checkoutSparse(commit, dirs) {
+        if (dirs?.includes(''))
+            await this.run(['sparse-checkout', 'disable'], { network: true });
+        else if (dirs) {
+            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
+                input: dirs.join('\n') + '\n',
+                network: true
+            });
+        }
+        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
+    }
+    /** Fetches the branch's current tip (one commit deep, trees only). */
+    async fetchTip(branch) {
+        const ref = `refs/remotes/origin/${branch}`;
+        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
+        return { kind: 'fetched', commit: await this.commitOf(ref) };
+    }
+    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
+    async commitFiles(files, message, author) {
+        if (files.length === 0)
+            return null;
+        await this.run(['add', '--sparse', '--', ...files]);
+        const who = {
+            GIT_AUTHOR_NAME: author.name,
+            GIT_AUTHOR_EMAIL: author.email,
+            GIT_COMMITTER_NAME: author.name,
+            GIT_COMMITTER_EMAIL: author.email
+        };
+        // No pre-check: `commit` itself says when the bytes did not change.
+        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
+            input: message,
+            env: { ...this.ctx.env, ...who },
+            allowFailure: true
+        });
+        if (out.code !== 0) {
+            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
+                return null;
+            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
+        }
+        return this.commitOf('HEAD');
+    }
+    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
+    async pushHead(branch) {
+        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
+        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
+        return classifyPush(out);
+    }
+    /**
+     * Asks the remote where `branch` points. Used after a connection dropped
+     * mid-push, when only the server knows whether the update happened.
+     */
+    async remoteBranchCommit(branch) {
+        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
+            allowFailure: true,
+            network: true,
+            timeoutMs: 30_000
+        });
+        if (out.code !== 0)
+            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
+        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
+        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
+    }
+    async commitOf(rev) {
+        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+        return out.stdout.trim();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/git/peek-file.ts
+
+
+
+
+
+
+/**
+ * Reads one file at the tip of a remote branch without a checkout (promote's
+ * PR mode needs the target environment's NAME for the branch name before the
+ * checkout exists, and with `--next` only the config knows it). Costs one
+ * shallow, tree-only fetch plus one blob; `undefined` when the file is absent.
+ */
+async function peekFile(input) {
+    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-peek-'));
+    const git = (args, allowFailure = false) => execGit(args, {
+        cwd: dir,
+        config: { ...HARDENED_CONFIG, ...input.gitConfig },
+        redactor: input.redactor,
+        timeoutMs: 120_000,
+        allowFailure
+    });
+    try {
+        await git(['init', '-q']);
+        // A named remote makes the partial clone lazy-fetch the one blob we read.
+        await git(['remote', 'add', 'origin', input.url]);
+        const ref = input.branch ? `refs/heads/${input.branch}` : 'HEAD';
+        const fetched = await git(['fetch', '-q', '--depth', '1', '--filter=blob:none', '--no-tags', 'origin', ref], true);
+        if (fetched.code !== 0) {
+            const detail = fetched.stderr.trim().split('\n').slice(-2).join(' | ');
+            throw new OperationError(`could not read ${input.path} from the config repo (${detail}); check --repo${input.branch ? ', --branch' : ''} and the token`);
+        }
+        // Trees are local after the fetch, so absence is known without a blob.
+        const listed = await git(['ls-tree', '--name-only', 'FETCH_HEAD', '--', input.path]);
+        if (listed.stdout.trim() === '')
+            return undefined;
+        const shown = await git(['show', `FETCH_HEAD:${input.path}`]);
+        return shown.stdout;
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+    }
+}
+
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/git/remote-url.ts
+
+
+
+const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
+/**
+ * Normalises `--repo`. A password or token inside the URL would end up in
+ * `.git/config`, process listings and error messages, so it is refused with
+ * the fix instead of being used.
+ */
+function parseRemoteUrl(input, cwd) {
+    const raw = input.trim();
+    if (!raw)
+        throw new UsageError('--repo is empty; pass the config repo URL or path');
+    if (/^https?:\/\//i.test(raw)) {
+        let u;
+        try {
+            u = new URL(raw);
+        }
+        catch {
+            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
+        }
+        if (u.password) {
+            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
+        }
+        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
+        return {
+            url: raw,
+            transport: 'http',
+            origin: `${u.protocol}//${u.host}/`,
+            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
+        };
+    }
+    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
+        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
+        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
+    }
+    if (/^git:\/\//i.test(raw))
+        return { url: raw, transport: 'git' };
+    if (/^file:\/\//i.test(raw))
+        return { url: raw, transport: 'file' };
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
+    }
+    const scp = SCP_LIKE.exec(raw);
+    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
+        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
+    }
+    return { url: (0,external_node_url_.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
+}
+function webFrom(host, path) {
+    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
+    if (!host || !clean || clean === '/')
+        return undefined;
+    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
+}
+/** The URL as it may be shown to users: never with credentials. */
+function displayUrl(remote) {
+    if (remote.transport !== 'http')
+        return remote.url;
+    const u = new URL(remote.url);
+    u.username = '';
+    u.password = '';
+    return u.href;
+}
+
+;// CONCATENATED MODULE: ./src/git/auth.ts
+const TOKEN_VARIABLE = 'GITOPS_TOKEN';
+const TOKEN_USER_VARIABLE = 'GITOPS_TOKEN_USER';
+/** What GitHub App installation tokens and PATs accept; GitLab accepts any non-empty user. */
+const DEFAULT_TOKEN_USER = 'x-access-token';
+/**
+ * Builds git auth for `remote` from the environment. Over HTTP(S) a token
+ * becomes an `Authorization: Basic` extra header scoped to the remote's
+ * origin, so it is not sent to any other host (redirects, submodules).
+ * The user:token pair and its base64 form are registered with the redactor
+ * before git ever runs.
+ */
+function authFromEnv(remote, env, redactor) {
+    if (remote.transport === 'ssh')
+        return { config: {}, method: 'ssh' };
+    const token = env[TOKEN_VARIABLE]?.trim();
+    if (remote.transport !== 'http' || !token || !remote.origin)
+        return { config: {}, method: 'none' };
+    const user = env[TOKEN_USER_VARIABLE]?.trim() || DEFAULT_TOKEN_USER;
+    redactor.addBasic(user, token);
+    const basic = Buffer.from(`${user}:${token}`).toString('base64');
+    return {
+        config: {
+            [`http.${remote.origin}.extraHeader`]: `Authorization: Basic ${basic}`,
+            // An empty value resets the helper list: a stored credential must not
+            // override the token, and the token must not be stored by a helper.
+            'credential.helper': ''
+        },
+        method: 'token',
+        variable: TOKEN_VARIABLE,
+        user
+    };
+}
+/**
+ * The error for a refused login, naming what to fix. `status` 403 means the
+ * credential was accepted but lacks rights, 401 that it was rejected.
+ */
+function authFailureMessage(auth, host, operation, status) {
+    const scope = 'it needs write access to the repository contents: GitHub `contents: write` (fine-grained token or GitHub App) or `repo` (classic PAT); GitLab `write_repository` with role Developer or higher, and push rights on the branch';
+    if (auth.method === 'token') {
+        const what = status === 403
+            ? `was accepted by ${host} but is not allowed to ${operation === 'push' ? 'push to' : 'read'} this repository`
+            : `was rejected by ${host} (wrong, expired or revoked)`;
+        return `authentication failed: the token in ${auth.variable} (user '${auth.user}', set ${TOKEN_USER_VARIABLE} to change it) ${what}; ${scope}`;
+    }
+    if (auth.method === 'ssh') {
+        return `SSH authentication to ${host} failed; load a key with push access into ssh-agent or set GIT_SSH_COMMAND (e.g. "ssh -i ~/.ssh/deploy_key -o IdentitiesOnly=yes"), and make sure the host key is in known_hosts`;
+    }
+    return `${host} requires authentication and no token was given; set ${TOKEN_VARIABLE} (the action's \`token\` input) - ${scope}`;
+}
+
+;// CONCATENATED MODULE: ./src/git/sparse-set.ts
+
+function normalise(p) {
+    return p
+        .replace(/\\/g, '/')
+        .replace(/^\.\/+/, '')
+        .replace(/\/+$/, '')
+        .replace(/^\.$/, '');
+}
+function sparse_set_parentOf(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+}
+/**
+ * Picks the directories to check out so the edit sees exactly what it would
+ * see in a full checkout, from the remote tree's file list alone (no blob is
+ * needed). Every directory matching a glob is kept (the planner decides which
+ * of them hold a kustomization, with the same files present), plus the parent
+ * of every `files` entry. Nested picks collapse into their ancestor because
+ * cone mode checks directories out recursively; `''` means the whole tree.
+ */
+function sparseDirs(treeFiles, patterns) {
+    const dirs = new Set();
+    for (const file of treeFiles) {
+        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
+            dirs.add(d);
+    }
+    const picked = new Set();
+    const dirGlobs = patterns.dirGlobs.map(normalise);
+    if (dirGlobs.includes(''))
+        return [''];
+    if (dirGlobs.length > 0) {
+        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
+        for (const d of dirs)
+            if (matchers.some(m => m(d)))
+                picked.add(d);
+    }
+    const files = patterns.files.map(normalise).filter(Boolean);
+    if (files.length > 0) {
+        const fileSet = new Set(treeFiles);
+        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
+        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
+        for (const f of files)
+            if (!globbed.includes(f))
+                picked.add(sparse_set_parentOf(f));
+        if (matchers.length > 0) {
+            for (const f of fileSet)
+                if (matchers.some(m => m(f)))
+                    picked.add(sparse_set_parentOf(f));
+        }
+    }
+    if (picked.has(''))
+        picked.delete(''); // root files are always in the cone
+    return collapse([...picked]);
+}
+/** Drops directories already covered by an ancestor in the list. */
+function collapse(dirs) {
+    const set = new Set(dirs);
+    const covered = (d) => {
+        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
+            if (set.has(p))
+                return true;
+        return false;
+    };
+    return [...set].filter(d => !covered(d)).sort();
+}
+
+;// CONCATENATED MODULE: ./src/core/backoff.ts
+/**
+ * Full jitter over a doubling window. The window starts at the longer of
+ * `baseMs` and the time the last attempt took: retrying sooner than one
+ * attempt lasts only collides again with the same writers, and on a loaded
+ * runner or a slow link an attempt takes far longer than any fixed base.
+ */
+const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
+function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
+    const start = Math.max(backoff.baseMs, lastAttemptMs);
+    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
+    return Math.round((backoff.random ?? Math.random)() * window);
+}
+const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
+/** Waits `ms` with the backoff's sleep (tests inject one that does not wait). */
+function pause(backoff, ms) {
+    return (backoff.sleep ?? sleepMs)(ms);
+}
+
+;// CONCATENATED MODULE: ./src/delivery/push-git.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * Clones only what the edit needs (depth 1, one branch, no blobs but the
+ * sparse set), applies the planner, commits and pushes; when the branch moved
+ * meanwhile it fetches the new tip and re-plans from scratch on it, so a
+ * stale commit is never pushed again. The clone lives in a temp dir that is
+ * removed on every path out.
+ */
+async function remoteWrite(options) {
+    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
+    }
+    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
+    const auth = authFromEnv(remote, options.env, options.redactor);
+    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
+    try {
+        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
+            redactor: options.redactor,
+            config: auth.config,
+            debug: options.debug
+        });
+        return await writeLoop(git, remote, auth, options);
+    }
+    finally {
+        if (options.inspectClone)
+            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
+        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+    }
+}
+async function writeLoop(git, remote, auth, options) {
+    const where = displayUrl(remote);
+    const log = options.log ?? (() => undefined);
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    const retry = retrying(options, backoff, log);
+    const clone = await retry(`clone ${where}`, async () => {
+        // A failed clone may leave a partial directory behind.
+        await (0,promises_namespaceObject.rm)(git.dir, { recursive: true, force: true });
+        return git.cloneForEdit(remote.url, options.branch);
+    });
+    const cloned = clone.result;
+    if (cloned.kind === 'failed')
+        throw remoteError(cloned.failure, remote, auth, 'read', options.branch, clone.tries);
+    if (cloned.kind === 'empty') {
+        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
+    }
+    const branch = cloned.branch;
+    let base = cloned.commit;
+    const fetchTip = async () => {
+        const fetched = await retry(`fetch ${branch} from ${where}`, () => git.fetchTip(branch));
+        if (fetched.result.kind === 'failed')
+            throw remoteError(fetched.result.failure, remote, auth, 'read', branch, fetched.tries);
+        return fetched.result.commit;
+    };
+    let checkedOut;
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt, remote };
+        // Recomputed on every new tip: apps added meanwhile may match the globs.
+        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
+        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
+        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
+        // The checkout downloads the sparse set's file contents: a network step of its own.
+        const checkout = await retry(`download files at ${base.slice(0, 12)} from ${where}`, () => git.checkoutSparse(base, same ? undefined : dirs).then(() => ({ kind: 'done' }), (e) => {
+            if (!(e instanceof GitError))
+                throw e;
+            return {
+                kind: 'failed',
+                failure: classifyRemoteFailure(e.output.stderr, e.timedOut),
+                e
+            };
+        }));
+        if (checkout.result.kind === 'failed') {
+            if (!isTransient(checkout.result.failure))
+                throw checkout.result.e;
+            throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries);
+        }
+        checkedOut = dirs;
+        const outcome = await options.planner.plan(git.dir);
+        if (!outcome.changed)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base, outcome, message };
+        await options.planner.write(git.dir, outcome);
+        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
+        if (commit === null)
+            return { ...common, kind: 'unchanged', base, outcome };
+        const pushed = await git.pushHead(branch);
+        switch (pushed.kind) {
+            case 'pushed':
+                return { ...common, kind: 'pushed', commit, base, outcome, message };
+            case 'up-to-date': {
+                // Same edit, parent, author and second: another job pushed this very commit.
+                // The checkout now equals the branch, so planning again reports the no-op.
+                return {
+                    ...common,
+                    kind: 'unchanged',
+                    base: commit,
+                    outcome: await options.planner.plan(git.dir)
+                };
+            }
+            case 'auth-failed':
+                throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status));
+            case 'error': {
+                if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
+                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
+                }
+                // The push may or may not have landed: only the server knows whether the ref moved.
+                const after = await git.remoteBranchCommit(branch);
+                if (after.kind === 'at' && after.commit === commit) {
+                    return { ...common, kind: 'pushed', commit, base, outcome, message };
+                }
+                const asked = after.kind === 'at' || isTransient(after.failure);
+                if (isTransient(pushed) && asked && attempt < options.maxAttempts) {
+                    const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                    log(`push to ${branch} failed (${oneLine(pushed.detail)}); the branch did not take it; attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on a fresh tip`);
+                    await pause(backoff, delay);
+                    const tip = await fetchTip();
+                    // It landed after all (the answer was lost, and ls-remote could not tell).
+                    if (tip === commit)
+                        return { ...common, kind: 'pushed', commit, base, outcome, message };
+                    // Never push the old commit again: re-plan on whatever the branch holds now.
+                    base = tip;
+                    continue;
+                }
+                const state = after.kind === 'at'
+                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
+                    : 'the server could not be asked whether the branch moved';
+                if (isTransient(pushed) && asked) {
+                    throw new OperationError(`push to ${where} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: the server kept failing (${oneLine(pushed.detail)}); ${state}. This is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
+                }
+                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
+            }
+            case 'rejected': {
+                if (pushed.reason !== 'moved') {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: pushed.reason,
+                        detail: pushed.detail,
+                        outcome
+                    };
+                }
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await pause(backoff, delay);
+                base = await fetchTip();
+            }
+        }
+    }
+}
+/**
+ * Runs a read (clone, fetch) again while it fails transiently (5xx, dropped
+ * connection), with the push loop's backoff and up to --max-attempts tries.
+ */
+function retrying(options, backoff, log) {
+    return async (what, op) => {
+        for (let tries = 1;; tries++) {
+            const started = Date.now();
+            const result = await op();
+            if (result.kind !== 'failed' || !result.failure || !isTransient(result.failure)) {
+                return { result, tries };
+            }
+            if (tries >= options.maxAttempts)
+                return { result, tries };
+            const delay = backoffDelay(tries, backoff, Date.now() - started);
+            log(`${what} failed (${oneLine(result.failure.detail)}); attempt ${tries + 1} of ${options.maxAttempts} in ${delay} ms`);
+            await pause(backoff, delay);
+        }
+    };
+}
+function sameList(a, b) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+function hostOf(remote) {
+    if (remote.transport === 'http')
+        return new URL(remote.url).host;
+    return displayUrl(remote);
+}
+function oneLine(text) {
+    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
+}
+function remoteError(failure, remote, auth, operation, branch, tries = 1) {
+    const where = displayUrl(remote);
+    if (failure.kind === 'auth-failed') {
+        return new OperationError(authFailureMessage(auth, hostOf(remote), operation, failure.status));
+    }
+    switch (failure.reason) {
+        case 'not-found':
+            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
+                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
+            }
+            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
+        case 'transient':
+            return new OperationError(`could not read ${where}: the server kept failing after ${tries} attempt${tries === 1 ? '' : 's'} (${oneLine(failure.detail)}); this is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
+        case 'network':
+            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
+        default:
+            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/delivery/push-api.ts
+
+
+
+/**
+ * The API twin of remoteWrite: read what the planner asks for at the branch
+ * tip, plan, and create the commit conditionally on what was read (GitHub:
+ * the branch tip; GitLab: each file's last commit). When another writer got
+ * there first, read again at the new tip and plan from scratch, with the same
+ * jittered backoff as the git path.
+ */
+async function apiWrite(options) {
+    const { api } = options;
+    const log = options.log ?? (() => undefined);
+    const branch = options.branch ?? (await api.defaultBranch());
+    let head = await api.branchHead(branch);
+    if (!head) {
+        throw new UsageError(`branch '${branch}' does not exist in ${api.where}; create it or pass an existing --branch`);
+    }
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    // Blob contents by sha, shared across attempts: a retry re-reads only what changed.
+    const blobs = new Map();
+    for (let attempt = 1;; attempt++) {
+        const started = Date.now();
+        const common = { branch, attempts: attempt };
+        const view = new RemoteView(api, head, blobs);
+        const { outcome, writes } = await options.planner.plan(view);
+        if (!outcome.changed || writes.length === 0)
+            return { ...common, kind: 'unchanged', base: head, outcome };
+        const message = options.message(outcome, branch);
+        if (options.dryRun)
+            return { ...common, kind: 'dry-run', base: head, outcome, message };
+        const prepared = await view.prepare(writes);
+        options.debug?.(`API commit of ${prepared.length} file${prepared.length === 1 ? '' : 's'} on ${branch} at ${head.slice(0, 12)}`);
+        const result = await api.commit({
+            branch,
+            parent: head,
+            message,
+            author: options.author,
+            writes: prepared
+        });
+        switch (result.kind) {
+            case 'committed': {
+                const verification = options.checkVerification
+                    ? await api.verification(result.commit)
+                    : undefined;
+                return {
+                    ...common,
+                    kind: 'pushed',
+                    commit: result.commit,
+                    base: head,
+                    outcome,
+                    message,
+                    ...(verification ? { verification } : {})
+                };
+            }
+            case 'unavailable':
+                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${result.detail})`);
+            case 'rejected':
+                return { ...common, kind: 'rejected', reason: result.reason, detail: result.detail, outcome };
+            case 'stale': {
+                if (attempt >= options.maxAttempts) {
+                    return {
+                        ...common,
+                        kind: 'rejected',
+                        reason: 'moved',
+                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other writers (last: ${result.detail}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
+                        outcome
+                    };
+                }
+                const delay = backoffDelay(attempt, backoff, Date.now() - started);
+                log(`API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
+                await pause(backoff, delay);
+                // The write slot first, then the tip: a tip read before the pacing wait is stale by the time we write.
+                await api.writeSlot?.();
+                const next = await api.branchHead(branch);
+                if (!next) {
+                    throw new OperationError(`branch '${branch}' disappeared from ${api.where} while we were writing; re-run once it exists again`);
+                }
+                head = next;
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./src/forge/github/commits.ts
+
+
+/** Commits per compare page, and pages read before the list counts as cut short. */
+const COMPARE_PAGE = 100;
+const COMPARE_PAGES = 5;
+/**
+ * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
+ * (the commit). The commit is atomic and conditional on `expectedHeadOid`;
+ * GitHub signs it when the token is the workflow's GITHUB_TOKEN or a GitHub
+ * App installation token. The mutation has no author field: the commit is
+ * authored by the token's identity.
+ */
+class GitHubRepoApi {
+    forge;
+    where;
+    provider = 'github';
+    stats = { requests: 0 };
+    constructor(forge, where) {
+        this.forge = forge;
+        this.where = where;
+    }
+    /** When this client's last write was sent (the pacing of GitHub's 1 s write gap). */
+    lastWrite = 0;
+    /**
+     * Waits until this client may write again. Callers take the slot BEFORE
+     * reading the branch tip they commit on: waiting after the read (inside the
+     * throttled mutation) would send the commit on a tip up to a second old,
+     * which under concurrent writers is already stale.
+     */
+    async writeSlot() {
+        const wait = this.lastWrite + this.forge.writeIntervalMs - Date.now();
+        if (wait > 0)
+            await new Promise(r => setTimeout(r, wait));
+    }
+    count(p) {
+        this.stats.requests++;
+        return p;
+    }
+    defaultBranch() {
+        return this.count(this.forge.getDefaultBranch());
+    }
+    branchHead(branch) {
+        return this.count(this.forge.branchHead(branch));
+    }
+    async listDir(commit, dir) {
+        if (dir === '') {
+            // The contents API has no path for the root; the commit's own tree is the root listing.
+            const tree = await this.count(this.forge.getTree(commit, false));
+            return tree.entries.map(toEntry);
+        }
+        const content = await this.count(this.forge.getContent(commit, dir));
+        if (content?.kind !== 'dir')
+            return undefined;
+        return content.entries.map(e => ({
+            path: e.path,
+            kind: CONTENT_KINDS[e.type] ?? 'file',
+            sha: e.sha
+        }));
+    }
+    async listTree(commit) {
+        const tree = await this.count(this.forge.getTree(commit));
+        if (tree.truncated)
+            return { kind: 'truncated' };
+        return { kind: 'listed', entries: tree.entries.map(toEntry) };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'file' && known.sha) {
+            return {
+                kind: 'file',
+                content: await this.count(this.forge.getBlob(known.sha)),
+                sha: known.sha
+            };
+        }
+        const content = await this.count(this.forge.getContent(commit, path));
+        if (!content)
+            return undefined;
+        if (content.kind === 'dir')
+            return { kind: 'dir' };
+        if (content.kind === 'file') {
+            // Above 1 MB the contents API leaves the bytes out; the blob API serves up to 100 MB.
+            const bytes = content.content ?? (await this.count(this.forge.getBlob(content.sha)));
+            return { kind: 'file', content: bytes, sha: content.sha };
+        }
+        return { kind: 'link' };
+    }
+    async commit(input) {
+        const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n');
+        this.lastWrite = Date.now();
+        return this.count(this.forge.createCommitOnBranch({
+            branch: input.branch,
+            expectedHeadOid: input.parent,
+            headline,
+            body: rest.join('\n').replace(/^\n+/, ''),
+            additions: input.writes.map(w => ({ path: w.path, contents: w.content }))
+        }));
+    }
+    async compare(base, head) {
+        const first = await this.count(this.forge.compare(base, head, 1, COMPARE_PAGE));
+        const commits = [...first.commits];
+        for (let page = 2; commits.length < first.aheadBy && page <= COMPARE_PAGES; page++) {
+            const next = await this.count(this.forge.compare(base, head, page, COMPARE_PAGE));
+            if (next.commits.length === 0)
+                break;
+            commits.push(...next.commits);
+        }
+        return {
+            containsBase: first.behindBy === 0,
+            commits: commits.map(c => ({ sha: c.sha, author: c.author, message: c.message })),
+            complete: commits.length >= first.aheadBy,
+            // GitHub lists at most 300 files; a cut list proves nothing about the rest.
+            ...(first.files && first.files.length < 300
+                ? {
+                    files: first.files.map(f => ({
+                        path: f.path,
+                        sha: f.sha,
+                        removed: f.status === 'removed'
+                    }))
+                }
+                : {})
+        };
+    }
+    /**
+     * A new branch is created at the parent and committed on with
+     * createCommitOnBranch (both steps conditional). An existing branch is not
+     * reset to the parent first: GitHub closes an open pull request whose head
+     * has no commits left, for good. The commit is built on a scratch branch
+     * instead and the head moved onto it in one ref update. REST ref updates
+     * have no compare-and-swap, so the head is read again right before the
+     * move; a foreign push in the one round trip between is the remaining race.
+     */
+    async replaceBranch(input) {
+        const { branch, parent, expected } = input;
+        if (expected === undefined) {
+            if (!(await this.count(this.forge.createBranchRef(branch, parent)))) {
+                return { kind: 'stale', detail: `branch ${branch} was created by another writer meanwhile` };
+            }
+            const made = await this.commit(input);
+            // Leave nothing behind when the commit cannot be made at all (the git fallback starts clean).
+            if (made.kind === 'unavailable' || made.kind === 'rejected')
+                await this.dropAt(branch, parent);
+            return made;
+        }
+        const scratch = `${branch}.gitops-deploy-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
+        if (!(await this.count(this.forge.createBranchRef(scratch, parent)))) {
+            return { kind: 'stale', detail: `scratch branch ${scratch} exists already` };
+        }
+        try {
+            const made = await this.commit({ ...input, branch: scratch });
+            if (made.kind !== 'committed')
+                return made;
+            const now = await this.branchHead(branch);
+            if (now !== expected) {
+                return {
+                    kind: 'stale',
+                    detail: `${branch} moved from ${expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'} while the commit was made`
+                };
+            }
+            await this.count(this.forge.forceBranchRef(branch, made.commit));
+            return made;
+        }
+        finally {
+            await this.count(this.forge.deleteBranchRef(scratch)).catch(() => undefined);
+        }
+    }
+    async dropAt(branch, sha) {
+        if ((await this.branchHead(branch)) === sha)
+            await this.count(this.forge.deleteBranchRef(branch)).catch(() => undefined);
+    }
+    verification(commit) {
+        return this.count(this.forge.commitVerification(commit));
+    }
+}
+function toEntry(e) {
+    return { path: e.path, kind: entryKind(e.type, e.mode), sha: e.sha };
+}
+/** The contents API names kinds instead of giving types and modes. */
+const CONTENT_KINDS = {
+    dir: 'dir',
+    symlink: 'link',
+    submodule: 'submodule'
+};
+
+// EXTERNAL MODULE: ./node_modules/@octokit/core/dist-src/index.js + 12 modules
+var dist_src = __nccwpck_require__(4730);
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-request-log/dist-src/version.js
+const VERSION = "6.0.0";
+
+
+;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-request-log/dist-src/index.js
+
+function requestLog(octokit) {
+  octokit.hook.wrap("request", (request, options) => {
+    octokit.log.debug("request", options);
+    const start = Date.now();
+    const requestOptions = octokit.request.endpoint.parse(options);
+    const path = requestOptions.url.replace(options.baseUrl, "");
+    return request(options).then((response) => {
+      const requestId = response.headers["x-github-request-id"];
+      octokit.log.info(
+        `${requestOptions.method} ${path} - ${response.status} with id ${requestId} in ${Date.now() - start}ms`
+      );
+      return response;
+    }).catch((error) => {
+      const requestId = error.response?.headers["x-github-request-id"] || "UNKNOWN";
+      octokit.log.error(
+        `${requestOptions.method} ${path} - ${error.status} with id ${requestId} in ${Date.now() - start}ms`
+      );
+      throw error;
+    });
+  });
+}
+requestLog.VERSION = VERSION;
+
+
+// EXTERNAL MODULE: ./node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+var dist_bundle = __nccwpck_require__(3779);
+// EXTERNAL MODULE: ./node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js + 3 modules
+var plugin_rest_endpoint_methods_dist_src = __nccwpck_require__(9210);
 ;// CONCATENATED MODULE: ./node_modules/@octokit/rest/dist-src/version.js
-const rest_dist_src_version_VERSION = "22.0.1";
+const version_VERSION = "22.0.1";
 
 
 ;// CONCATENATED MODULE: ./node_modules/@octokit/rest/dist-src/index.js
@@ -63458,18 +65313,20 @@ const rest_dist_src_version_VERSION = "22.0.1";
 
 
 
-const dist_src_Octokit = Octokit.plugin(requestLog, legacyRestEndpointMethods, paginateRest).defaults(
+const Octokit = dist_src/* Octokit */.E.plugin(requestLog, plugin_rest_endpoint_methods_dist_src/* legacyRestEndpointMethods */.T, dist_bundle/* paginateRest */.ud).defaults(
   {
-    userAgent: `octokit-rest.js/${rest_dist_src_version_VERSION}`
+    userAgent: `octokit-rest.js/${version_VERSION}`
   }
 );
 
 
 // EXTERNAL MODULE: ./node_modules/bottleneck/light.js
 var light = __nccwpck_require__(3251);
+// EXTERNAL MODULE: ./node_modules/@octokit/request-error/dist-src/index.js
+var request_error_dist_src = __nccwpck_require__(1015);
 ;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-retry/dist-bundle/index.js
 // pkg/dist-src/version.js
-var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
+var dist_bundle_VERSION = "0.0.0-development";
 
 // pkg/dist-src/error-request.js
 function isRequestError(error) {
@@ -63510,7 +65367,7 @@ async function requestWithGraphqlErrorHandling(state, octokit, request, options)
   if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
     response.data.errors[0].message
   )) {
-    const error = new RequestError(response.data.errors[0].message, 500, {
+    const error = new request_error_dist_src/* RequestError */.G(response.data.errors[0].message, 500, {
       request: options,
       response
     });
@@ -63547,7 +65404,7 @@ function retry(octokit, octokitOptions) {
   }
   return retryPlugin;
 }
-retry.VERSION = plugin_retry_dist_bundle_VERSION;
+retry.VERSION = dist_bundle_VERSION;
 
 
 ;// CONCATENATED MODULE: ./node_modules/@octokit/plugin-throttling/dist-bundle/index.js
@@ -63558,7 +65415,7 @@ retry.VERSION = plugin_retry_dist_bundle_VERSION;
 var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
 
 // pkg/dist-src/wrap-request.js
-var dist_bundle_noop = () => Promise.resolve();
+var noop = () => Promise.resolve();
 function dist_bundle_wrapRequest(state, request, options) {
   return state.retryLimiter.schedule(doRequest, state, request, options);
 }
@@ -63574,13 +65431,13 @@ async function doRequest(state, request, options) {
     jobOptions.expiration = 1e3 * 60;
   }
   if (isWrite || isGraphQL) {
-    await state.write.key(state.id).schedule(jobOptions, dist_bundle_noop);
+    await state.write.key(state.id).schedule(jobOptions, noop);
   }
   if (isWrite && state.triggersNotification(pathname)) {
-    await state.notifications.key(state.id).schedule(jobOptions, dist_bundle_noop);
+    await state.notifications.key(state.id).schedule(jobOptions, noop);
   }
   if (isSearch) {
-    await state.search.key(state.id).schedule(jobOptions, dist_bundle_noop);
+    await state.search.key(state.id).schedule(jobOptions, noop);
   }
   const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request, options);
   if (isGraphQL) {
@@ -63804,14 +65661,14 @@ class PullRequestExistsError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./src/forge/github.ts
+;// CONCATENATED MODULE: ./src/forge/github/pulls.ts
 
 
 
 
 
 
-const ThrottledOctokit = dist_src_Octokit.plugin(retry, throttling);
+const ThrottledOctokit = Octokit.plugin(retry, throttling);
 const ENABLE_AUTO_MERGE = `mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
   enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
     pullRequest { number autoMergeRequest { mergeMethod } }
@@ -63828,6 +65685,8 @@ class GitHubForge {
     client;
     owner;
     repo;
+    /** GitHub's recommended gap between two writes of one client (1 s), in this client's time unit. */
+    writeIntervalMs;
     constructor(options) {
         this.options = options;
         const [owner, repo] = options.repoPath.split('/');
@@ -63835,6 +65694,7 @@ class GitHubForge {
         this.repo = repo;
         const retries = options.rateLimitRetries ?? 3;
         const ms = options.msPerSecond ?? 1000;
+        this.writeIntervalMs = Math.round(ms);
         const log = options.log;
         const limit = (kind) => (retryAfter, o, _, count) => {
             if (count >= retries) {
@@ -64238,425 +66098,38 @@ function errorText(e) {
     return [base, ...details, ...graphql].filter((v, i, a) => v && a.indexOf(v) === i).join(': ');
 }
 
-;// CONCATENATED MODULE: ./src/forge/provider.ts
+;// CONCATENATED MODULE: ./src/forge/github/index.ts
 
-/** Accepts `https://host/owner/repo(.git)`, `ssh://git@host/owner/repo`, `git@host:owner/repo` and `file:///path`. */
-function parseRepoUrl(url) {
-    const scp = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/.exec(url);
-    if (scp)
-        return { protocol: 'ssh', host: scp[1].toLowerCase(), segments: pathSegments(scp[2]) };
-    let u;
-    try {
-        u = new URL(url);
-    }
-    catch {
-        throw new UsageError(`repository '${url}' is not a URL; pass e.g. https://github.com/acme/config.git`);
-    }
-    const protocol = u.protocol.replace(/:$/, '');
-    if (protocol !== 'https' && protocol !== 'http' && protocol !== 'ssh' && protocol !== 'file') {
-        throw new UsageError(`repository URL scheme '${protocol}:' is not supported; use https://, ssh:// or file://`);
-    }
-    // The port stays part of the host: a self-managed forge on :8443 has its API there too.
-    return {
-        protocol,
-        host: u.host.toLowerCase(),
-        segments: pathSegments(decodeURIComponent(u.pathname))
-    };
-}
-function pathSegments(path) {
-    return path
-        .replace(/\.git\/?$/, '')
-        .split('/')
-        .filter(s => s !== '');
-}
-function hostOf(url) {
-    if (!url)
+
+const GITHUB_VERIFIED_FIX = "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those";
+/** GitHub: REST + GraphQL through @octokit (pulls and createCommitOnBranch). */
+const github = {
+    kind: 'github',
+    name: 'GitHub',
+    pulls: (t, token, log) => new GitHubForge({ apiUrl: t.apiUrl, repoPath: t.repoPath, token, log }),
+    commits: (t, token, log, msPerSecond) => new GitHubRepoApi(new GitHubForge({ apiUrl: t.apiUrl, repoPath: t.repoPath, token, log, msPerSecond }), `${t.apiUrl} (${t.repoPath})`),
+    hostLooksLike: host => /github/i.test(host),
+    commitUrl: (webUrl, sha) => `${webUrl}/commit/${sha}`,
+    verificationAdvice: (commit, branch, v) => `commit ${commit} landed on ${branch} but GitHub did not verify it (reason: ${v?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${GITHUB_VERIFIED_FIX.charAt(0).toUpperCase()}${GITHUB_VERIFIED_FIX.slice(1)}`,
+    // Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats).
+    unsignedTokenKind(token) {
+        if (token.startsWith('github_pat_'))
+            return 'a fine-grained personal access token';
+        if (token.startsWith('ghp_'))
+            return 'a classic personal access token';
+        if (token.startsWith('gho_'))
+            return 'an OAuth app token';
         return undefined;
-    try {
-        return new URL(url).host.toLowerCase();
+    },
+    capabilities: {
+        teamReviewers: true,
+        rebaseAutoMerge: true,
+        apiCommitAuthor: false,
+        cheapVerification: true
     }
-    catch {
-        return undefined;
-    }
-}
-/**
- * Works out the forge from what CI already knows. The repo host decides the
- * provider unless `--provider` says otherwise; the API base comes from
- * `--api-url`, then the CI variables of the same host, then the host's
- * well-known layout (GHES `/api/v3`, GitLab `/api/v4`).
- */
-function resolveForge(input) {
-    const { env } = input;
-    const parts = parseRepoUrl(input.repoUrl);
-    const kind = detectKind(parts, input.provider, env);
-    const repoPath = repoPathOf(parts, kind, input.repoUrl);
-    const explicit = input.apiUrl?.replace(/\/+$/, '');
-    if (explicit !== undefined && !/^https?:\/\//.test(explicit)) {
-        throw new UsageError(`--api-url '${input.apiUrl}' is not an http(s) URL; pass e.g. https://github.example.com/api/v3`);
-    }
-    if (kind === 'github') {
-        const sameHost = parts.protocol === 'file' || hostOf(env.GITHUB_SERVER_URL) === parts.host;
-        const fromEnv = sameHost ? env.GITHUB_API_URL : undefined;
-        const apiUrl = explicit ??
-            fromEnv?.replace(/\/+$/, '') ??
-            (parts.host === 'github.com' ? 'https://api.github.com' : `https://${parts.host}/api/v3`);
-        const webUrl = parts.protocol === 'file'
-            ? (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '')
-            : `https://${parts.host}`;
-        return { kind, apiUrl, webUrl, repoPath };
-    }
-    const ciHost = hostOf(env.CI_SERVER_URL) ?? env.CI_SERVER_HOST?.toLowerCase();
-    const sameHost = parts.protocol === 'file' || ciHost === parts.host;
-    const fromEnv = sameHost ? env.CI_API_V4_URL : undefined;
-    const apiUrl = explicit ?? fromEnv?.replace(/\/+$/, '') ?? `https://${parts.host}/api/v4`;
-    const webUrl = parts.protocol === 'file'
-        ? (env.CI_SERVER_URL ?? 'https://gitlab.com').replace(/\/+$/, '')
-        : `https://${parts.host}`;
-    return { kind, apiUrl, webUrl, repoPath };
-}
-function detectKind(parts, provider, env) {
-    if (provider !== undefined && provider !== '') {
-        if (provider === 'github' || provider === 'gitlab')
-            return provider;
-        throw new UsageError(`--provider '${provider}' is not known; use github or gitlab`);
-    }
-    const host = parts.host;
-    if (host === 'github.com' || (host && host === hostOf(env.GITHUB_SERVER_URL)))
-        return 'github';
-    if (host === 'gitlab.com' ||
-        (host && (host === hostOf(env.CI_SERVER_URL) || host === env.CI_SERVER_HOST?.toLowerCase()))) {
-        return 'gitlab';
-    }
-    // Self-managed instances are very often named after the product.
-    if (/(^|[.-])gitlab([.-]|$)/.test(host))
-        return 'gitlab';
-    if (/(^|[.-])github([.-]|$)/.test(host))
-        return 'github';
-    throw new UsageError(`cannot tell whether '${host || parts.protocol + '://'}' is GitHub or GitLab; pass --provider github or --provider gitlab`);
-}
-function repoPathOf(parts, kind, url) {
-    const segs = parts.segments;
-    // file:// remotes carry a filesystem path; the project is its last two parts.
-    const usable = parts.protocol === 'file' ? segs.slice(-2) : segs;
-    if (kind === 'github') {
-        if (usable.length !== 2) {
-            throw new UsageError(`cannot read owner/repo from '${url}'; a GitHub repository URL looks like https://github.com/<owner>/<repo>.git`);
-        }
-        return usable.join('/');
-    }
-    if (usable.length < 2) {
-        throw new UsageError(`cannot read the project path from '${url}'; a GitLab repository URL looks like https://gitlab.com/<group>/<project>.git`);
-    }
-    return usable.join('/');
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/transport/transport.ts
-const TRANSPORT_CHOICES = ['git', 'api', 'auto'];
-/** The kind of a git tree entry as both forges list it (`type` blob/tree/commit, `mode`). */
-function entryKind(type, mode) {
-    if (type === 'tree')
-        return 'dir';
-    if (type === 'commit')
-        return 'submodule';
-    return mode === '120000' ? 'link' : 'file';
-}
-/**
- * The API cannot do this job (or not safely): with `--transport auto` the git
- * transport takes over, nothing having been written; with `--transport api`
- * it is a usage error.
- */
-class TransportUnavailable extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'TransportUnavailable';
-    }
-}
-function parentOf(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
-}
-function baseName(path) {
-    return path.slice(path.lastIndexOf('/') + 1);
-}
-/**
- * A read-only view of one commit, reading lazily and once. Blob contents are
- * shared across attempts through `blobs` (keyed by sha), so a retry after a
- * lost race downloads only what changed.
- */
-class RemoteView {
-    api;
-    commit;
-    blobs;
-    dirs = new Map();
-    files = new Map();
-    tree;
-    constructor(api, commit, blobs = new Map()) {
-        this.api = api;
-        this.commit = commit;
-        this.blobs = blobs;
-    }
-    listDir(dir) {
-        const key = dir === '.' ? '' : dir;
-        let p = this.dirs.get(key);
-        if (!p) {
-            p = this.tree
-                ? this.tree.then(all => {
-                    const inside = all.filter(e => parentOf(e.path) === key);
-                    return key === '' || all.some(e => e.path === key && e.kind === 'dir')
-                        ? inside
-                        : undefined;
-                })
-                : this.api.listDir(this.commit, key);
-            this.dirs.set(key, p);
-        }
-        return p;
-    }
-    /** The whole tree; throws TransportUnavailable when the forge truncates it. */
-    listTree() {
-        this.tree ??= this.api.listTree(this.commit).then(r => {
-            if (r.kind === 'truncated') {
-                throw new TransportUnavailable(`${this.api.where} truncated the tree listing of ${this.commit.slice(0, 12)} (too many files for one response)`);
-            }
-            return r.entries;
-        });
-        return this.tree;
-    }
-    /** The entry for `path` from a listing already made (or made now, of its directory). */
-    async entry(path) {
-        const entries = this.tree ? await this.tree : await this.listDir(parentOf(path));
-        return entries?.find(e => e.path === path);
-    }
-    read(path, known) {
-        let p = this.files.get(path);
-        if (!p) {
-            p = this.readUncached(path, known);
-            this.files.set(path, p);
-        }
-        return p;
-    }
-    async readUncached(path, known) {
-        if (known?.kind === 'link')
-            return { kind: 'link' };
-        if (known?.kind === 'dir')
-            return { kind: 'dir' };
-        const cached = known?.sha ? this.blobs.get(known.sha) : undefined;
-        // GitLab needs the per-file last commit, so it always reads through its files API.
-        if (cached && this.api.provider === 'github')
-            return { kind: 'file', content: cached, sha: known.sha };
-        const file = await this.api.readFile(this.commit, path, known);
-        if (file?.kind === 'file' && file.sha)
-            this.blobs.set(file.sha, file.content);
-        return file;
-    }
-    /** Resolves what the commit needs per write: does the file exist, and its last commit. */
-    async prepare(writes) {
-        return Promise.all(writes.map(async (w) => {
-            if (this.tree) {
-                // A write below a symlinked directory would land somewhere else than the edit meant.
-                const all = await this.tree;
-                for (let d = parentOf(w.path); d; d = parentOf(d)) {
-                    if (all.some(e => e.path === d && e.kind !== 'dir')) {
-                        throw new TransportUnavailable(`${w.path} lies below ${d}, which is not a directory in the repository (a symlink?)`);
-                    }
-                }
-            }
-            // A file the plan read is known to exist; only unread paths need a listing.
-            const read = this.files.get(w.path);
-            const entry = read ? undefined : await this.entry(w.path);
-            if (!read && !entry)
-                return { path: w.path, content: w.content, exists: false };
-            if (entry && entry.kind !== 'file') {
-                throw new TransportUnavailable(`${w.path} is a ${entry.kind === 'link' ? 'symlink' : entry.kind} in the repository; the API transport writes regular files only`);
-            }
-            const file = await (read ?? this.read(w.path, entry));
-            if (!file)
-                return { path: w.path, content: w.content, exists: false };
-            if (file.kind !== 'file') {
-                throw new TransportUnavailable(`${w.path} is a ${file.kind === 'link' ? 'symlink' : 'directory'} in the repository; the API transport writes regular files only`);
-            }
-            return {
-                path: w.path,
-                content: w.content,
-                exists: true,
-                ...(file?.kind === 'file' && file.lastCommitId ? { lastCommitId: file.lastCommitId } : {})
-            };
-        }));
-    }
-}
-
-
-;// CONCATENATED MODULE: ./src/transport/github-api.ts
-
-
-/** Commits per compare page, and pages read before the list counts as cut short. */
-const COMPARE_PAGE = 100;
-const COMPARE_PAGES = 5;
-/**
- * GitHub through its REST API (reads) and GraphQL `createCommitOnBranch`
- * (the commit). The commit is atomic and conditional on `expectedHeadOid`;
- * GitHub signs it when the token is the workflow's GITHUB_TOKEN or a GitHub
- * App installation token. The mutation has no author field: the commit is
- * authored by the token's identity.
- */
-class GitHubRepoApi {
-    forge;
-    where;
-    provider = 'github';
-    stats = { requests: 0 };
-    constructor(forge, where) {
-        this.forge = forge;
-        this.where = where;
-    }
-    count(p) {
-        this.stats.requests++;
-        return p;
-    }
-    defaultBranch() {
-        return this.count(this.forge.getDefaultBranch());
-    }
-    branchHead(branch) {
-        return this.count(this.forge.branchHead(branch));
-    }
-    async listDir(commit, dir) {
-        if (dir === '') {
-            // The contents API has no path for the root; the commit's own tree is the root listing.
-            const tree = await this.count(this.forge.getTree(commit, false));
-            return tree.entries.map(toEntry);
-        }
-        const content = await this.count(this.forge.getContent(commit, dir));
-        if (content?.kind !== 'dir')
-            return undefined;
-        return content.entries.map(e => ({
-            path: e.path,
-            kind: CONTENT_KINDS[e.type] ?? 'file',
-            sha: e.sha
-        }));
-    }
-    async listTree(commit) {
-        const tree = await this.count(this.forge.getTree(commit));
-        if (tree.truncated)
-            return { kind: 'truncated' };
-        return { kind: 'listed', entries: tree.entries.map(toEntry) };
-    }
-    async readFile(commit, path, known) {
-        if (known?.kind === 'file' && known.sha) {
-            return {
-                kind: 'file',
-                content: await this.count(this.forge.getBlob(known.sha)),
-                sha: known.sha
-            };
-        }
-        const content = await this.count(this.forge.getContent(commit, path));
-        if (!content)
-            return undefined;
-        if (content.kind === 'dir')
-            return { kind: 'dir' };
-        if (content.kind === 'file') {
-            // Above 1 MB the contents API leaves the bytes out; the blob API serves up to 100 MB.
-            const bytes = content.content ?? (await this.count(this.forge.getBlob(content.sha)));
-            return { kind: 'file', content: bytes, sha: content.sha };
-        }
-        return { kind: 'link' };
-    }
-    async commit(input) {
-        const [headline, ...rest] = input.message.replace(/\n+$/, '').split('\n');
-        return this.count(this.forge.createCommitOnBranch({
-            branch: input.branch,
-            expectedHeadOid: input.parent,
-            headline,
-            body: rest.join('\n').replace(/^\n+/, ''),
-            additions: input.writes.map(w => ({ path: w.path, contents: w.content }))
-        }));
-    }
-    async compare(base, head) {
-        const first = await this.count(this.forge.compare(base, head, 1, COMPARE_PAGE));
-        const commits = [...first.commits];
-        for (let page = 2; commits.length < first.aheadBy && page <= COMPARE_PAGES; page++) {
-            const next = await this.count(this.forge.compare(base, head, page, COMPARE_PAGE));
-            if (next.commits.length === 0)
-                break;
-            commits.push(...next.commits);
-        }
-        return {
-            containsBase: first.behindBy === 0,
-            commits: commits.map(c => ({ sha: c.sha, author: c.author, message: c.message })),
-            complete: commits.length >= first.aheadBy,
-            // GitHub lists at most 300 files; a cut list proves nothing about the rest.
-            ...(first.files && first.files.length < 300
-                ? {
-                    files: first.files.map(f => ({
-                        path: f.path,
-                        sha: f.sha,
-                        removed: f.status === 'removed'
-                    }))
-                }
-                : {})
-        };
-    }
-    /**
-     * A new branch is created at the parent and committed on with
-     * createCommitOnBranch (both steps conditional). An existing branch is not
-     * reset to the parent first: GitHub closes an open pull request whose head
-     * has no commits left, for good. The commit is built on a scratch branch
-     * instead and the head moved onto it in one ref update. REST ref updates
-     * have no compare-and-swap, so the head is read again right before the
-     * move; a foreign push in the one round trip between is the remaining race.
-     */
-    async replaceBranch(input) {
-        const { branch, parent, expected } = input;
-        if (expected === undefined) {
-            if (!(await this.count(this.forge.createBranchRef(branch, parent)))) {
-                return { kind: 'stale', detail: `branch ${branch} was created by another writer meanwhile` };
-            }
-            const made = await this.commit(input);
-            // Leave nothing behind when the commit cannot be made at all (the git fallback starts clean).
-            if (made.kind === 'unavailable' || made.kind === 'rejected')
-                await this.dropAt(branch, parent);
-            return made;
-        }
-        const scratch = `${branch}.gitops-deploy-${(0,external_node_crypto_.randomBytes)(4).toString('hex')}`;
-        if (!(await this.count(this.forge.createBranchRef(scratch, parent)))) {
-            return { kind: 'stale', detail: `scratch branch ${scratch} exists already` };
-        }
-        try {
-            const made = await this.commit({ ...input, branch: scratch });
-            if (made.kind !== 'committed')
-                return made;
-            const now = await this.branchHead(branch);
-            if (now !== expected) {
-                return {
-                    kind: 'stale',
-                    detail: `${branch} moved from ${expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'} while the commit was made`
-                };
-            }
-            await this.count(this.forge.forceBranchRef(branch, made.commit));
-            return made;
-        }
-        finally {
-            await this.count(this.forge.deleteBranchRef(scratch)).catch(() => undefined);
-        }
-    }
-    async dropAt(branch, sha) {
-        if ((await this.branchHead(branch)) === sha)
-            await this.count(this.forge.deleteBranchRef(branch)).catch(() => undefined);
-    }
-    verification(commit) {
-        return this.count(this.forge.commitVerification(commit));
-    }
-}
-function toEntry(e) {
-    return { path: e.path, kind: entryKind(e.type, e.mode), sha: e.sha };
-}
-/** The contents API names kinds instead of giving types and modes. */
-const CONTENT_KINDS = {
-    dir: 'dir',
-    symlink: 'link',
-    submodule: 'submodule'
 };
 
-;// CONCATENATED MODULE: ./src/forge/gitlab-status.ts
+;// CONCATENATED MODULE: ./src/forge/gitlab/status.ts
 // Its own module so the fetch-only API transport can share the advice without loading @gitbeaker.
 /** What to do about a GitLab API error status (shared by the forge and the API transport). */
 function gitLabStatusFix(status) {
@@ -64669,883 +66142,7 @@ function gitLabStatusFix(status) {
                 : 'retry later; if it persists, check the GitLab instance';
 }
 
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./src/git/exec.ts
-
-class GitError extends Error {
-    output;
-    args;
-    constructor(message, output, args) {
-        super(message);
-        this.output = output;
-        this.args = args;
-        this.name = 'GitError';
-    }
-    get timedOut() {
-        return this.output.timedOut === true;
-    }
-}
-/**
- * The environment every git child gets. Prompts would hang a CI job forever,
- * and user/system config (hooks, aliases, credential helpers, signing) must not
- * change what we do.
- */
-function hardenedEnv(extra = {}) {
-    const env = {};
-    for (const [k, v] of Object.entries(process.env)) {
-        // Ambient GIT_* (GIT_DIR, GIT_INDEX_FILE from a hook...) would redirect us.
-        if (k.startsWith('GIT_') && !KEEP.has(k))
-            continue;
-        env[k] = v;
-    }
-    Object.assign(env, {
-        GIT_TERMINAL_PROMPT: '0',
-        GCM_INTERACTIVE: 'Never',
-        GIT_ASKPASS: 'echo',
-        SSH_ASKPASS: 'echo',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_LFS_SKIP_SMUDGE: '1',
-        LC_ALL: 'C',
-        LANG: 'C'
-    });
-    for (const [k, v] of Object.entries(extra)) {
-        if (v === undefined)
-            delete env[k];
-        else
-            env[k] = v;
-    }
-    return env;
-}
-// SSH users rely on these; the rest of GIT_* is dropped.
-const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
-/** The single funnel through which every git process is started. */
-function execGit(args, options) {
-    const config = Object.entries(options.config ?? {});
-    const configEnv = {};
-    if (config.length > 0) {
-        configEnv.GIT_CONFIG_COUNT = String(config.length);
-        config.forEach(([k, v], i) => {
-            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-        });
-    }
-    const env = hardenedEnv({ ...options.env, ...configEnv });
-    const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-        const out = [];
-        const err = [];
-        const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
-        let timer;
-        let timedOut = false;
-        if (options.timeoutMs) {
-            timer = setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGKILL');
-                // A helper git started (git-remote-https) may still hold the pipes while it waits on the
-                // server; closing our ends lets 'close' fire now instead of when that helper gives up.
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, options.timeoutMs);
-        }
-        child.stdout.on('data', d => out.push(d));
-        child.stderr.on('data', d => err.push(d));
-        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            const stderr = redact(Buffer.concat(err).toString('utf8'));
-            const result = {
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(out).toString('utf8'),
-                stderr
-            };
-            if (timedOut) {
-                // Killed by us, so git printed no reason; callers that classify stderr still get one.
-                const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs)}`;
-                result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`;
-                result.timedOut = true;
-                if (!options.allowFailure) {
-                    const detail = stderr.trim().split('\n').slice(-3).join(' | ');
-                    reject(new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args));
-                }
-                else
-                    resolve(result);
-            }
-            else if (result.code !== 0 && !options.allowFailure) {
-                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
-            }
-            else
-                resolve(result);
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
-}
-function formatSeconds(ms) {
-    const s = ms / 1000;
-    return `${Number.isInteger(s) || s >= 10 ? Math.round(s) : s.toFixed(1)}s`;
-}
-/** The GIT_CONFIG_COUNT/KEY_n/VALUE_n variables that carry `config` to git and its children. */
-function configEnv(config = {}) {
-    const entries = Object.entries(config);
-    if (entries.length === 0)
-        return {};
-    const env = { GIT_CONFIG_COUNT: String(entries.length) };
-    entries.forEach(([k, v], i) => {
-        env[`GIT_CONFIG_KEY_${i}`] = k;
-        env[`GIT_CONFIG_VALUE_${i}`] = v;
-    });
-    return env;
-}
-/**
- * Streaming sibling of execGit for long-lived git processes whose output must
- * not be buffered (the test smart-HTTP server's `git http-backend`). Same
- * hardened environment and config channel, so there is still one funnel.
- */
-function spawnGit(args, options) {
-    const env = hardenedEnv({ ...options.env, ...configEnv(options.config) });
-    return spawn('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-;// CONCATENATED MODULE: ./src/git/push-result.ts
-/**
- * Pure classification of what git printed when a push, clone or fetch
- * failed. Retry decisions hang on this, so it is kept apart from process
- * handling and unit-tested against stderr captured from real servers
- * (git receive-pack, GitHub, GitLab, smart HTTP).
- */
-/** Worth trying again after a pause: the server or the link failed, not the request. */
-function isTransient(failure) {
-    return failure.kind === 'error' && failure.reason === 'transient';
-}
-const PROTECTED = [
-    /protected branch/i,
-    /\bGH006\b/,
-    /\bGH013\b/,
-    /repository rule violations/i,
-    /not allowed to push code to protected branches/i,
-    /not allowed to force push code to a protected branch/i
-];
-const MOVED = [
-    /\(fetch first\)/,
-    /\(non-fast-forward\)/,
-    /\(stale info\)/,
-    /cannot lock ref/i,
-    /incorrect old value provided/i,
-    /\(failed to update ref\)/,
-    /\(failed to lock\)/,
-    /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
-];
-const AUTH = [
-    /Authentication failed for/i,
-    /could not read (Username|Password) for/i,
-    /HTTP Basic: Access denied/i,
-    /Invalid username or (password|token)/i,
-    /Permission to \S+ denied to/i,
-    /Write access to repository not granted/i,
-    /not allowed to push code to this project/i,
-    /You are not allowed to (download|upload|push)/i,
-    /requested URL returned error: 40[13]\b/i,
-    /Permission denied \(publickey/i,
-    /Host key verification failed/i
-];
-const NOT_FOUND = [
-    /repository '[^']*' not found/i,
-    /Repository not found/i,
-    /does not appear to be a git repository/i,
-    /requested URL returned error: 404\b/i,
-    /Remote branch \S+ not found in upstream/i,
-    /couldn't find remote ref/i,
-    /The project you were looking for could not be found/i
-];
-// Checked before NETWORK: "RPC failed ... Couldn't connect" would otherwise look transient.
-const NETWORK = [
-    /Could not resolve host/i,
-    /Connection refused/i,
-    /Couldn't connect to server/i,
-    /SSL certificate problem|server certificate verification failed/i
-];
-const TRANSIENT = [
-    /requested URL returned error: 5\d\d\b/i,
-    /\bHTTP 5\d\d\b/,
-    /RPC failed/i,
-    /Connection reset/i,
-    /Connection timed out/i,
-    /Operation timed out/i,
-    /Operation too slow/i,
-    /Empty reply from server/i,
-    /the remote end hung up unexpectedly/i,
-    /unexpected disconnect while reading sideband/i,
-    /early EOF/i,
-    /transfer closed with/i,
-    /remote failed to report status/i,
-    /SSL_(read|write)|gnutls_handshake|TLS connection was non-properly terminated/i,
-    /unable to access '[^']*': (Recv|Send) failure/i
-];
-/**
- * The server answered, then hung up on purpose: git prints "the remote end
- * hung up unexpectedly" after these too, which must not read as a blip.
- */
-const REFUSED = [
-    /no commits selected for shallow requests/i,
-    /Server does not support (--shallow-exclude|--deepen|shallow)/i,
-    /filtering not recognized by server/i
-];
-/** Unreachable for a reason not named above (no route...): not retried either. */
-const UNREACHABLE = [/Failed to connect to/i, /No route to host/i, /Network is unreachable/i];
-const anyOf = (patterns, text) => patterns.some(p => p.test(text));
-function httpStatus(text) {
-    const m = /returned error: (40[13])\b/.exec(text);
-    if (m)
-        return m[1] === '401' ? 401 : 403;
-    if (/Authentication failed for|HTTP Basic: Access denied|Invalid username/i.test(text))
-        return 401;
-    if (/Permission to \S+ denied|Write access to repository not granted|not allowed to push/i.test(text)) {
-        return 403;
-    }
-    return undefined;
-}
-/**
- * The lines worth showing a human: what the server said and what git
- * concluded, without progress noise and the generic "hint:" paragraphs.
- */
-function pushDetail(text) {
-    const lines = text
-        .split(/\r?\n/)
-        .map(l => l.replace(/\s+$/, ''))
-        .filter(l => l.trim() !== '')
-        .filter(l => !/^hint:/.test(l) && !/^To /.test(l) && l !== 'Done')
-        .filter(l => !/^(remote: )?(Counting|Compressing|Writing|Enumerating|Total|Resolving)/.test(l))
-        .filter(l => !/^error: failed to push some refs/.test(l));
-    const useful = lines.length > 0 ? lines : text.trim().split(/\r?\n/);
-    return useful.slice(-6).join('\n').trim();
-}
-/**
- * Classifies a failed clone, fetch or ls-remote from its stderr. `timedOut`:
- * execGit's own timeout killed git, i.e. the server or the link stalled.
- */
-function classifyRemoteFailure(stderr, timedOut = false) {
-    const detail = pushDetail(stderr);
-    if (timedOut)
-        return { kind: 'error', reason: 'transient', detail };
-    if (anyOf(AUTH, stderr))
-        return { kind: 'auth-failed', status: httpStatus(stderr), detail };
-    if (anyOf(NOT_FOUND, stderr))
-        return { kind: 'error', reason: 'not-found', detail };
-    if (anyOf(NETWORK, stderr))
-        return { kind: 'error', reason: 'network', detail };
-    if (anyOf(REFUSED, stderr))
-        return { kind: 'error', reason: 'unknown', detail };
-    if (anyOf(TRANSIENT, stderr))
-        return { kind: 'error', reason: 'transient', detail };
-    if (anyOf(UNREACHABLE, stderr))
-        return { kind: 'error', reason: 'network', detail };
-    return { kind: 'error', reason: 'unknown', detail };
-}
-/**
- * Classifies `git push --porcelain` from its exit code, stdout (the
- * porcelain status lines) and stderr (what the remote said).
- */
-function classifyPush(output) {
-    if (output.timedOut) {
-        // Killed mid-push: the outcome is unknown, which the callers settle by asking the remote.
-        return { kind: 'error', reason: 'transient', detail: pushDetail(output.stderr) };
-    }
-    const text = `${output.stdout}\n${output.stderr}`;
-    const refLines = output.stdout.split('\n').filter(l => l.startsWith('!\t'));
-    if (output.code === 0 && refLines.length === 0) {
-        return /^=\t/m.test(output.stdout) ? { kind: 'up-to-date' } : { kind: 'pushed' };
-    }
-    const detail = pushDetail(`${output.stderr}\n${refLines.join('\n')}`);
-    // Protection first: GitLab's protected-branch message also contains "not allowed to push".
-    if (anyOf(PROTECTED, text))
-        return { kind: 'rejected', reason: 'protected', detail };
-    if (anyOf(MOVED, text))
-        return { kind: 'rejected', reason: 'moved', detail };
-    if (anyOf(AUTH, text))
-        return { kind: 'auth-failed', status: httpStatus(text), detail };
-    if (/hook declined/i.test(text))
-        return { kind: 'rejected', reason: 'hook-declined', detail };
-    if (refLines.some(l => /\[(remote )?rejected\]/.test(l))) {
-        return { kind: 'rejected', reason: 'other', detail };
-    }
-    const failure = classifyRemoteFailure(output.stderr);
-    if (failure.kind === 'auth-failed')
-        return failure;
-    return { kind: 'error', reason: failure.reason, detail };
-}
-
-;// CONCATENATED MODULE: ./src/git/git.ts
-
-
-
-
-/**
- * 2.35: `sparse-checkout set --cone --stdin` and `add --sparse`; GIT_CONFIG_COUNT
- * (our only channel for auth config) needs 2.31 anyway.
- */
-const MIN_GIT_VERSION = [2, 35, 0];
-/**
- * Settings that keep a throwaway clone predictable whatever the user's global
- * config says: no hooks, no signing prompts, no background maintenance, no
- * line-ending rewrites of the bytes we edit.
- */
-const BASE_CONFIG = {
-    'core.hooksPath': '/dev/null',
-    'core.autocrlf': 'false',
-    'core.safecrlf': 'false',
-    'core.fsmonitor': 'false',
-    'commit.gpgSign': 'false',
-    'gc.auto': '0',
-    'maintenance.auto': 'false',
-    'fetch.writeCommitGraph': 'false',
-    'advice.detachedHead': 'false',
-    'init.defaultBranch': 'main',
-    'protocol.version': '2',
-    // Abort a transfer that has stalled for a minute instead of waiting for the job timeout.
-    'http.lowSpeedLimit': '1',
-    'http.lowSpeedTime': '60'
-};
-let versionCheck;
-/**
- * One repository on disk, driven through the exec funnel. Methods are named
- * for what the caller wants and return domain results.
- */
-class Git {
-    dir;
-    ctx;
-    constructor(dir, ctx) {
-        this.dir = dir;
-        this.ctx = ctx;
-    }
-    /** Checks the installed git once per process, then binds to `dir` (which may not exist yet). */
-    static async create(dir, ctx) {
-        versionCheck ??= Git.checkVersion(ctx.redactor);
-        await versionCheck;
-        return new Git(dir, ctx);
-    }
-    static async checkVersion(redactor) {
-        const out = await execGit(['version'], { cwd: process.cwd(), redactor });
-        const m = /git version (\d+)\.(\d+)\.(\d+)/.exec(out.stdout);
-        if (!m)
-            throw new OperationError(`could not read the git version from '${out.stdout.trim()}'`);
-        const have = [Number(m[1]), Number(m[2]), Number(m[3])];
-        for (let i = 0; i < 3; i++) {
-            if (have[i] > MIN_GIT_VERSION[i])
-                break;
-            if (have[i] < MIN_GIT_VERSION[i]) {
-                throw new OperationError(`git ${have.join('.')} is too old; install git ${MIN_GIT_VERSION.join('.')} or newer (sparse checkout and config-by-environment need it)`);
-            }
-        }
-        return have.join('.');
-    }
-    run(args, options = {}) {
-        const { network, ...rest } = options;
-        this.ctx.debug?.(`git ${args.join(' ')}`);
-        return execGit(args, {
-            cwd: this.dir,
-            redactor: this.ctx.redactor,
-            env: this.ctx.env,
-            config: { ...BASE_CONFIG, ...this.ctx.config },
-            timeoutMs: network ? (this.ctx.networkTimeoutMs ?? 600_000) : 120_000,
-            ...rest
-        });
-    }
-    /**
-     * Shallow (one commit), blobless, single-branch clone without a checkout:
-     * what it transfers is one commit and its trees, whatever the history
-     * length. File contents arrive later, only for the sparse set.
-     */
-    async cloneForEdit(url, branch) {
-        const args = ['clone', '--quiet', '--depth', '1', '--filter=blob:none', '--no-checkout'];
-        args.push('--sparse', '--single-branch', '--no-tags');
-        if (branch)
-            args.push('--branch', branch);
-        args.push('--', url, (0,external_node_path_namespaceObject.basename)(this.dir));
-        const out = await this.run(args, { cwd: (0,external_node_path_namespaceObject.dirname)(this.dir), allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
-        // One rev-parse both tells an empty repository apart and gives the commit.
-        const commit = await this.run(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], {
-            allowFailure: true
-        });
-        if (commit.code !== 0)
-            return { kind: 'empty' };
-        const head = await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'], {
-            allowFailure: true
-        });
-        return {
-            kind: 'cloned',
-            branch: head.stdout.trim() || branch || 'HEAD',
-            commit: commit.stdout.trim()
-        };
-    }
-    /** Every file path in `rev`'s tree; reads trees only, so no blob is fetched. */
-    async listFiles(rev) {
-        const out = await this.run(['ls-tree', '-r', '-z', '--name-only', '--full-tree', rev]);
-        return out.stdout.split('\0').filter(Boolean);
-    }
-    /**
-     * Checks out `commit` with only `dirs` (recursively) plus top-level files
-     * present; blobs for them are fetched in one batch. An empty string in
-     * `dirs` means the whole tree; `undefined` keeps the current sparse set.
-     */
-    async checkoutSparse(commit, dirs) {
-        if (dirs?.includes(''))
-            await this.run(['sparse-checkout', 'disable'], { network: true });
-        else if (dirs) {
-            await this.run(['sparse-checkout', 'set', '--cone', '--stdin'], {
-                input: dirs.join('\n') + '\n',
-                network: true
-            });
-        }
-        await this.run(['reset', '--quiet', '--hard', commit], { network: true });
-    }
-    /** Fetches the branch's current tip (one commit deep, trees only). */
-    async fetchTip(branch) {
-        const ref = `refs/remotes/origin/${branch}`;
-        const out = await this.run(['fetch', '--quiet', '--depth', '1', '--no-tags', 'origin', `+refs/heads/${branch}:${ref}`], { allowFailure: true, network: true });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
-        return { kind: 'fetched', commit: await this.commitOf(ref) };
-    }
-    /** Stages `files` and commits them; returns the new commit, or null when nothing differs. */
-    async commitFiles(files, message, author) {
-        if (files.length === 0)
-            return null;
-        await this.run(['add', '--sparse', '--', ...files]);
-        const who = {
-            GIT_AUTHOR_NAME: author.name,
-            GIT_AUTHOR_EMAIL: author.email,
-            GIT_COMMITTER_NAME: author.name,
-            GIT_COMMITTER_EMAIL: author.email
-        };
-        // No pre-check: `commit` itself says when the bytes did not change.
-        const out = await this.run(['commit', '--quiet', '--no-verify', '--cleanup=whitespace', '-F', '-'], {
-            input: message,
-            env: { ...this.ctx.env, ...who },
-            allowFailure: true
-        });
-        if (out.code !== 0) {
-            if (/nothing to commit|no changes added to commit/.test(out.stdout + out.stderr))
-                return null;
-            throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
-        }
-        return this.commitOf('HEAD');
-    }
-    /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
-    async pushHead(branch) {
-        // No --quiet: it would also hide the `=` line that tells an identical concurrent push apart.
-        const out = await this.run(['push', '--porcelain', '--no-verify', 'origin', `HEAD:refs/heads/${branch}`], { allowFailure: true, network: true });
-        return classifyPush(out);
-    }
-    /**
-     * Asks the remote where `branch` points. Used after a connection dropped
-     * mid-push, when only the server knows whether the update happened.
-     */
-    async remoteBranchCommit(branch) {
-        const out = await this.run(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], {
-            allowFailure: true,
-            network: true,
-            timeoutMs: 30_000
-        });
-        if (out.code !== 0)
-            return { kind: 'failed', failure: classifyRemoteFailure(out.stderr, out.timedOut) };
-        const line = out.stdout.split('\n').find(l => l.endsWith(`\trefs/heads/${branch}`));
-        return { kind: 'at', commit: line ? line.split('\t')[0] : null };
-    }
-    async commitOf(rev) {
-        const out = await this.run(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
-        return out.stdout.trim();
-    }
-}
-
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-;// CONCATENATED MODULE: ./src/git/remote-url.ts
-
-
-
-const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/\/)(.+)$/;
-/**
- * Normalises `--repo`. A password or token inside the URL would end up in
- * `.git/config`, process listings and error messages, so it is refused with
- * the fix instead of being used.
- */
-function parseRemoteUrl(input, cwd) {
-    const raw = input.trim();
-    if (!raw)
-        throw new UsageError('--repo is empty; pass the config repo URL or path');
-    if (/^https?:\/\//i.test(raw)) {
-        let u;
-        try {
-            u = new URL(raw);
-        }
-        catch {
-            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
-        }
-        if (u.password) {
-            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
-        }
-        const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
-        return {
-            url: raw,
-            transport: 'http',
-            origin: `${u.protocol}//${u.host}/`,
-            webUrl: `${u.protocol === 'http:' ? 'http' : 'https'}://${u.host}${path}`
-        };
-    }
-    if (/^(ssh|git\+ssh|ssh\+git):\/\//i.test(raw)) {
-        const u = new URL(raw.replace(/^(git\+ssh|ssh\+git):/i, 'ssh:'));
-        return { url: raw, transport: 'ssh', webUrl: webFrom(u.hostname, u.pathname) };
-    }
-    if (/^git:\/\//i.test(raw))
-        return { url: raw, transport: 'git' };
-    if (/^file:\/\//i.test(raw))
-        return { url: raw, transport: 'file' };
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
-    }
-    const scp = SCP_LIKE.exec(raw);
-    if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
-        return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
-    }
-    return { url: (0,external_node_url_.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
-}
-function webFrom(host, path) {
-    const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
-    if (!host || !clean || clean === '/')
-        return undefined;
-    return `https://${host}${clean.startsWith('/') ? '' : '/'}${clean}`;
-}
-/** Link to one commit in the forge's web UI (GitLab uses /-/commit/). */
-function commitUrl(remote, sha) {
-    if (!remote.webUrl)
-        return undefined;
-    const gitlab = /gitlab/i.test(new URL(remote.webUrl).hostname);
-    return `${remote.webUrl}/${gitlab ? '-/' : ''}commit/${sha}`;
-}
-/** The URL as it may be shown to users: never with credentials. */
-function displayUrl(remote) {
-    if (remote.transport !== 'http')
-        return remote.url;
-    const u = new URL(remote.url);
-    u.username = '';
-    u.password = '';
-    return u.href;
-}
-
-;// CONCATENATED MODULE: ./src/git/sparse-set.ts
-
-function normalise(p) {
-    return p
-        .replace(/\\/g, '/')
-        .replace(/^\.\/+/, '')
-        .replace(/\/+$/, '')
-        .replace(/^\.$/, '');
-}
-function sparse_set_parentOf(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
-}
-/**
- * Picks the directories to check out so the edit sees exactly what it would
- * see in a full checkout, from the remote tree's file list alone (no blob is
- * needed). Every directory matching a glob is kept (the planner decides which
- * of them hold a kustomization, with the same files present), plus the parent
- * of every `files` entry. Nested picks collapse into their ancestor because
- * cone mode checks directories out recursively; `''` means the whole tree.
- */
-function sparseDirs(treeFiles, patterns) {
-    const dirs = new Set();
-    for (const file of treeFiles) {
-        for (let d = sparse_set_parentOf(file); d && !dirs.has(d); d = sparse_set_parentOf(d))
-            dirs.add(d);
-    }
-    const picked = new Set();
-    const dirGlobs = patterns.dirGlobs.map(normalise);
-    if (dirGlobs.includes(''))
-        return [''];
-    if (dirGlobs.length > 0) {
-        const matchers = dirGlobs.map(g => picomatch_default()(g, { dot: true }));
-        for (const d of dirs)
-            if (matchers.some(m => m(d)))
-                picked.add(d);
-    }
-    const files = patterns.files.map(normalise).filter(Boolean);
-    if (files.length > 0) {
-        const fileSet = new Set(treeFiles);
-        const globbed = files.filter(f => picomatch_default().scan(f).isGlob);
-        const matchers = globbed.map(g => picomatch_default()(g, { dot: true }));
-        for (const f of files)
-            if (!globbed.includes(f))
-                picked.add(sparse_set_parentOf(f));
-        if (matchers.length > 0) {
-            for (const f of fileSet)
-                if (matchers.some(m => m(f)))
-                    picked.add(sparse_set_parentOf(f));
-        }
-    }
-    if (picked.has(''))
-        picked.delete(''); // root files are always in the cone
-    return collapse([...picked]);
-}
-/** Drops directories already covered by an ancestor in the list. */
-function collapse(dirs) {
-    const set = new Set(dirs);
-    const covered = (d) => {
-        for (let p = sparse_set_parentOf(d); p; p = sparse_set_parentOf(p))
-            if (set.has(p))
-                return true;
-        return false;
-    };
-    return [...set].filter(d => !covered(d)).sort();
-}
-
-;// CONCATENATED MODULE: ./src/git/remote-write.ts
-
-
-
-
-
-
-
-
-
-
-/**
- * Full jitter over a doubling window. The window starts at the longer of
- * `baseMs` and the time the last attempt took: retrying sooner than one
- * attempt lasts only collides again with the same writers, and on a loaded
- * runner or a slow link an attempt takes far longer than any fixed base.
- */
-const DEFAULT_BACKOFF = { baseMs: 200, capMs: 15_000 };
-function backoffDelay(attempt, backoff, lastAttemptMs = 0) {
-    const start = Math.max(backoff.baseMs, lastAttemptMs);
-    const window = Math.min(backoff.capMs, start * 2 ** (attempt - 1));
-    return Math.round((backoff.random ?? Math.random)() * window);
-}
-const sleepMs = (ms) => new Promise(r => setTimeout(r, ms));
-/** Waits `ms` with the backoff's sleep (tests inject one that does not wait). */
-function pause(backoff, ms) {
-    return (backoff.sleep ?? sleepMs)(ms);
-}
-/**
- * Clones only what the edit needs (depth 1, one branch, no blobs but the
- * sparse set), applies the planner, commits and pushes; when the branch moved
- * meanwhile it fetches the new tip and re-plans from scratch on it, so a
- * stale commit is never pushed again. The clone lives in a temp dir that is
- * removed on every path out.
- */
-async function remoteWrite(options) {
-    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
-        throw new UsageError(`--max-attempts must be a whole number >= 1, got ${options.maxAttempts}`);
-    }
-    const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
-    const auth = authFromEnv(remote, options.env, options.redactor);
-    const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
-    try {
-        const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
-            redactor: options.redactor,
-            config: auth.config,
-            debug: options.debug
-        });
-        return await writeLoop(git, remote, auth, options);
-    }
-    finally {
-        if (options.inspectClone)
-            await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
-        await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
-    }
-}
-async function writeLoop(git, remote, auth, options) {
-    const where = displayUrl(remote);
-    const log = options.log ?? (() => undefined);
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    const retry = retrying(options, backoff, log);
-    const clone = await retry(`clone ${where}`, async () => {
-        // A failed clone may leave a partial directory behind.
-        await (0,promises_namespaceObject.rm)(git.dir, { recursive: true, force: true });
-        return git.cloneForEdit(remote.url, options.branch);
-    });
-    const cloned = clone.result;
-    if (cloned.kind === 'failed')
-        throw remoteError(cloned.failure, remote, auth, 'read', options.branch, clone.tries);
-    if (cloned.kind === 'empty') {
-        throw new UsageError(`${where} has no commits${options.branch ? ` on '${options.branch}'` : ''}; push an initial commit to the config repo first`);
-    }
-    const branch = cloned.branch;
-    let base = cloned.commit;
-    const fetchTip = async () => {
-        const fetched = await retry(`fetch ${branch} from ${where}`, () => git.fetchTip(branch));
-        if (fetched.result.kind === 'failed')
-            throw remoteError(fetched.result.failure, remote, auth, 'read', branch, fetched.tries);
-        return fetched.result.commit;
-    };
-    let checkedOut;
-    for (let attempt = 1;; attempt++) {
-        const started = Date.now();
-        const common = { branch, attempts: attempt, remote };
-        // Recomputed on every new tip: apps added meanwhile may match the globs.
-        const dirs = sparseDirs(await git.listFiles(base), options.planner.patterns);
-        options.debug?.(`sparse checkout of ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} at ${base}`);
-        const same = checkedOut !== undefined && sameList(checkedOut, dirs);
-        // The checkout downloads the sparse set's file contents: a network step of its own.
-        const checkout = await retry(`download files at ${base.slice(0, 12)} from ${where}`, () => git.checkoutSparse(base, same ? undefined : dirs).then(() => ({ kind: 'done' }), (e) => {
-            if (!(e instanceof GitError))
-                throw e;
-            return {
-                kind: 'failed',
-                failure: classifyRemoteFailure(e.output.stderr, e.timedOut),
-                e
-            };
-        }));
-        if (checkout.result.kind === 'failed') {
-            if (!isTransient(checkout.result.failure))
-                throw checkout.result.e;
-            throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries);
-        }
-        checkedOut = dirs;
-        const outcome = await options.planner.plan(git.dir);
-        if (!outcome.changed)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const message = options.message(outcome, branch);
-        if (options.dryRun)
-            return { ...common, kind: 'dry-run', base, outcome, message };
-        await options.planner.write(git.dir, outcome);
-        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
-        if (commit === null)
-            return { ...common, kind: 'unchanged', base, outcome };
-        const pushed = await git.pushHead(branch);
-        switch (pushed.kind) {
-            case 'pushed':
-                return { ...common, kind: 'pushed', commit, base, outcome, message };
-            case 'up-to-date': {
-                // Same edit, parent, author and second: another job pushed this very commit.
-                // The checkout now equals the branch, so planning again reports the no-op.
-                return {
-                    ...common,
-                    kind: 'unchanged',
-                    base: commit,
-                    outcome: await options.planner.plan(git.dir)
-                };
-            }
-            case 'auth-failed':
-                throw new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), 'push', pushed.status));
-            case 'error': {
-                if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
-                    throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
-                }
-                // The push may or may not have landed: only the server knows whether the ref moved.
-                const after = await git.remoteBranchCommit(branch);
-                if (after.kind === 'at' && after.commit === commit) {
-                    return { ...common, kind: 'pushed', commit, base, outcome, message };
-                }
-                const asked = after.kind === 'at' || isTransient(after.failure);
-                if (isTransient(pushed) && asked && attempt < options.maxAttempts) {
-                    const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                    log(`push to ${branch} failed (${oneLine(pushed.detail)}); the branch did not take it; attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on a fresh tip`);
-                    await pause(backoff, delay);
-                    const tip = await fetchTip();
-                    // It landed after all (the answer was lost, and ls-remote could not tell).
-                    if (tip === commit)
-                        return { ...common, kind: 'pushed', commit, base, outcome, message };
-                    // Never push the old commit again: re-plan on whatever the branch holds now.
-                    base = tip;
-                    continue;
-                }
-                const state = after.kind === 'at'
-                    ? `the branch is still at ${after.commit?.slice(0, 12) ?? '(missing)'}, so nothing was changed`
-                    : 'the server could not be asked whether the branch moved';
-                if (isTransient(pushed) && asked) {
-                    throw new OperationError(`push to ${where} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: the server kept failing (${oneLine(pushed.detail)}); ${state}. This is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
-                }
-                throw new OperationError(`push to ${where} failed: the connection was lost (${oneLine(pushed.detail)}); ${state}. Re-run the job: set-image is idempotent`);
-            }
-            case 'rejected': {
-                if (pushed.reason !== 'moved') {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: pushed.reason,
-                        detail: pushed.detail,
-                        outcome
-                    };
-                }
-                if (attempt >= options.maxAttempts) {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: 'moved',
-                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other pushes (last: ${oneLine(pushed.detail)}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
-                        outcome
-                    };
-                }
-                const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                log(`push rejected (${branch} moved); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
-                await pause(backoff, delay);
-                base = await fetchTip();
-            }
-        }
-    }
-}
-/**
- * Runs a read (clone, fetch) again while it fails transiently (5xx, dropped
- * connection), with the push loop's backoff and up to --max-attempts tries.
- */
-function retrying(options, backoff, log) {
-    return async (what, op) => {
-        for (let tries = 1;; tries++) {
-            const started = Date.now();
-            const result = await op();
-            if (result.kind !== 'failed' || !result.failure || !isTransient(result.failure)) {
-                return { result, tries };
-            }
-            if (tries >= options.maxAttempts)
-                return { result, tries };
-            const delay = backoffDelay(tries, backoff, Date.now() - started);
-            log(`${what} failed (${oneLine(result.failure.detail)}); attempt ${tries + 1} of ${options.maxAttempts} in ${delay} ms`);
-            await pause(backoff, delay);
-        }
-    };
-}
-function sameList(a, b) {
-    return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-function remote_write_hostOf(remote) {
-    if (remote.transport === 'http')
-        return new URL(remote.url).host;
-    return displayUrl(remote);
-}
-function oneLine(text) {
-    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
-}
-function remoteError(failure, remote, auth, operation, branch, tries = 1) {
-    const where = displayUrl(remote);
-    if (failure.kind === 'auth-failed') {
-        return new OperationError(authFailureMessage(auth, remote_write_hostOf(remote), operation, failure.status));
-    }
-    switch (failure.reason) {
-        case 'not-found':
-            if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
-                return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
-            }
-            return new UsageError(`config repo ${where} was not found (${oneLine(failure.detail)}); check --repo${remote.transport === 'http' ? ', and that the token can read it (some forges answer 404 to unauthorised requests)' : ''}`);
-        case 'transient':
-            return new OperationError(`could not read ${where}: the server kept failing after ${tries} attempt${tries === 1 ? '' : 's'} (${oneLine(failure.detail)}); this is a server or network problem: re-run the job later (check the forge's status page), or raise --max-attempts to ride out longer outages`);
-        case 'network':
-            return new OperationError(`could not reach ${where} (${oneLine(failure.detail)}); check the URL, network and proxy, then re-run`);
-        default:
-            return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/transport/gitlab-api.ts
+;// CONCATENATED MODULE: ./src/forge/gitlab/commits.ts
 
 
 
@@ -65797,845 +66394,6 @@ function messageOf(data) {
     if (m && typeof m === 'object')
         return JSON.stringify(m);
     return String(m ?? '');
-}
-
-;// CONCATENATED MODULE: ./src/transport/select.ts
-
-
-
-
-
-
-
-/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
-const TRANSPORT_OPTIONS = [
-    {
-        name: 'transport',
-        type: 'string',
-        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
-    },
-    {
-        name: 'require-verified',
-        type: 'boolean',
-        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
-    }
-];
-const TRANSPORT_OUTPUTS = [
-    { name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'" },
-    {
-        name: 'verified',
-        description: "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
-    }
-];
-function readTransport(input) {
-    const raw = input.string('transport')?.trim() || 'auto';
-    if (!TRANSPORT_CHOICES.includes(raw)) {
-        throw new UsageError(`--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`);
-    }
-    return {
-        choice: raw,
-        requireVerified: input.boolean('require-verified') === true
-    };
-}
-/**
- * `auto`: the API when the repository is on GitHub or GitLab and a token is
- * there to call it with, else git. An explicit `api` that cannot work is a
- * usage error (exit 2) naming what is missing.
- */
-function selectTransport(input) {
-    if (input.choice === 'git')
-        return { kind: 'git', reason: '--transport git' };
-    const explicit = input.choice === 'api';
-    let target;
-    try {
-        target = resolveForge({
-            repoUrl: input.repoUrl,
-            provider: input.provider,
-            apiUrl: input.apiUrl,
-            env: input.env
-        });
-    }
-    catch (e) {
-        if (explicit) {
-            throw new UsageError(`--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`);
-        }
-        return { kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})` };
-    }
-    const token = input.env[TOKEN_VARIABLE]?.trim();
-    if (!token) {
-        if (explicit) {
-            throw new UsageError(`--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`);
-        }
-        return { kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}` };
-    }
-    const name = target.kind === 'github' ? 'GitHub' : 'GitLab';
-    return {
-        kind: 'api',
-        reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
-        target,
-        token
-    };
-}
-function repoApiFor(decision, log, 
-/** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
-msPerSecond) {
-    const { target, token } = decision;
-    const where = `${target.apiUrl} (${target.repoPath})`;
-    if (target.kind === 'github') {
-        return new GitHubRepoApi(new GitHubForge({ apiUrl: target.apiUrl, repoPath: target.repoPath, token, log, msPerSecond }), where);
-    }
-    return new GitLabRepoApi({ apiUrl: target.apiUrl, project: target.repoPath, token });
-}
-/** Token kinds GitHub never signs API commits for (prefixes per GitHub's token formats). */
-function unsignedGitHubTokenKind(token) {
-    if (token.startsWith('github_pat_'))
-        return 'a fine-grained personal access token';
-    if (token.startsWith('ghp_'))
-        return 'a classic personal access token';
-    if (token.startsWith('gho_'))
-        return 'an OAuth app token';
-    return undefined;
-}
-function describeTransport(kind, reason) {
-    return `transport: ${kind} (${reason})`;
-}
-
-;// CONCATENATED MODULE: ./src/transport/set-image-planner.ts
-
-
-
-
-
-
-
-
-const LIMIT = 8;
-function isKustomization(path) {
-    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
-}
-function symlinkRefusal(path) {
-    return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
-}
-/**
- * set-image on the API: the same edit engine, run on a temporary directory
- * that holds only what the engine looks at (the kustomizations of the
- * matched directories and the --set files), fetched at the snapshot commit.
- * Literal paths cost one listing per directory; globs one tree listing.
- */
-function setImageApiPlanner(request) {
-    // Validates every argument before anything is read.
-    const patterns = requestedPatterns(request);
-    const globby = [...patterns.dirGlobs, ...patterns.files].some(p => picomatch_default().scan(p).isGlob);
-    return {
-        async plan(view) {
-            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
-            try {
-                if (globby)
-                    await materialiseFromTree(view, patterns, dir);
-                else
-                    await materialiseLiteral(view, patterns, dir);
-                const outcome = await planEdits(dir, request);
-                return {
-                    outcome,
-                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
-                };
-            }
-            finally {
-                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-            }
-        }
-    };
-}
-async function place(view, root, entry) {
-    if (entry.kind === 'link')
-        throw symlinkRefusal(entry.path);
-    if (entry.kind !== 'file') {
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
-        return;
-    }
-    const file = await view.read(entry.path, entry);
-    if (!file)
-        return;
-    if (file.kind === 'link')
-        throw symlinkRefusal(entry.path);
-    await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(entry.path)), { recursive: true });
-    if (file.kind === 'dir')
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, entry.path), { recursive: true });
-    else
-        await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, entry.path), file.content);
-}
-async function materialiseLiteral(view, patterns, root) {
-    const wanted = [];
-    await mapLimit(patterns.dirGlobs, LIMIT, async (d) => {
-        const dir = d === '.' ? '' : d;
-        const entries = await view.listDir(dir);
-        // Absent: leave it absent, the engine reports it with its own message.
-        if (!entries)
-            return;
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, dir), { recursive: true });
-        wanted.push(...entries.filter(e => isKustomization(e.path)));
-    });
-    await mapLimit(wanted, LIMIT, e => place(view, root, e));
-    await mapLimit(patterns.files, LIMIT, async (f) => {
-        const file = await view.read(f);
-        if (!file)
-            return;
-        if (file.kind === 'link')
-            throw symlinkRefusal(f);
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, parentOf(f)), { recursive: true });
-        if (file.kind === 'dir')
-            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, f), { recursive: true });
-        else
-            await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(root, f), file.content);
-    });
-}
-async function materialiseFromTree(view, patterns, root) {
-    const entries = await view.listTree();
-    const byPath = new Map(entries.map(e => [e.path, e]));
-    const dirs = new Set();
-    for (const e of entries) {
-        if (e.kind === 'dir')
-            dirs.add(e.path);
-        for (let d = parentOf(e.path); d; d = parentOf(d))
-            dirs.add(d);
-    }
-    // What the engine's directory walk would see: it skips these, and dot directories unless asked.
-    const walkable = [...dirs].filter(d => !d.split('/').some(s => s === '.git' || s === 'node_modules'));
-    const matched = new Set();
-    for (const pattern of patterns.dirGlobs) {
-        if (!picomatch_default().scan(pattern).isGlob) {
-            if (pattern === '.' || dirs.has(pattern))
-                matched.add(pattern === '.' ? '' : pattern);
-            continue;
-        }
-        const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
-        for (const d of walkable)
-            if (isMatch(d))
-                matched.add(d);
-        // `base/**` also matches `base` itself in the engine.
-        const base = picomatch_default().scan(pattern).base;
-        if (pattern.includes('**') && base && dirs.has(base))
-            matched.add(base);
-    }
-    const wanted = [];
-    for (const d of matched) {
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(root, d), { recursive: true });
-        for (const name of KUSTOMIZATION_FILE_NAMES) {
-            const e = byPath.get(d ? `${d}/${name}` : name);
-            if (e)
-                wanted.push(e);
-        }
-    }
-    for (const f of patterns.files) {
-        if (picomatch_default().scan(f).isGlob) {
-            const isMatch = picomatch_default()(f, { dot: true });
-            for (const e of entries)
-                if (e.kind !== 'dir' && isMatch(e.path))
-                    wanted.push(e);
-        }
-        else {
-            const e = byPath.get(f);
-            if (e)
-                wanted.push(e);
-        }
-    }
-    await mapLimit(wanted, LIMIT, e => place(view, root, e));
-}
-
-;// CONCATENATED MODULE: ./src/transport/api-write.ts
-
-
-
-/**
- * The API twin of remoteWrite: read what the planner asks for at the branch
- * tip, plan, and create the commit conditionally on what was read (GitHub:
- * the branch tip; GitLab: each file's last commit). When another writer got
- * there first, read again at the new tip and plan from scratch, with the same
- * jittered backoff as the git path.
- */
-async function apiWrite(options) {
-    const { api } = options;
-    const log = options.log ?? (() => undefined);
-    const branch = options.branch ?? (await api.defaultBranch());
-    let head = await api.branchHead(branch);
-    if (!head) {
-        throw new UsageError(`branch '${branch}' does not exist in ${api.where}; create it or pass an existing --branch`);
-    }
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
-    // Blob contents by sha, shared across attempts: a retry re-reads only what changed.
-    const blobs = new Map();
-    for (let attempt = 1;; attempt++) {
-        const started = Date.now();
-        const common = { branch, attempts: attempt };
-        const view = new RemoteView(api, head, blobs);
-        const { outcome, writes } = await options.planner.plan(view);
-        if (!outcome.changed || writes.length === 0)
-            return { ...common, kind: 'unchanged', base: head, outcome };
-        const message = options.message(outcome, branch);
-        if (options.dryRun)
-            return { ...common, kind: 'dry-run', base: head, outcome, message };
-        const prepared = await view.prepare(writes);
-        options.debug?.(`API commit of ${prepared.length} file${prepared.length === 1 ? '' : 's'} on ${branch} at ${head.slice(0, 12)}`);
-        const result = await api.commit({
-            branch,
-            parent: head,
-            message,
-            author: options.author,
-            writes: prepared
-        });
-        switch (result.kind) {
-            case 'committed': {
-                const verification = options.checkVerification
-                    ? await api.verification(result.commit)
-                    : undefined;
-                return {
-                    ...common,
-                    kind: 'pushed',
-                    commit: result.commit,
-                    base: head,
-                    outcome,
-                    message,
-                    ...(verification ? { verification } : {})
-                };
-            }
-            case 'unavailable':
-                throw new TransportUnavailable(`${api.where} cannot create commits through its API (${result.detail})`);
-            case 'rejected':
-                return { ...common, kind: 'rejected', reason: result.reason, detail: result.detail, outcome };
-            case 'stale': {
-                if (attempt >= options.maxAttempts) {
-                    return {
-                        ...common,
-                        kind: 'rejected',
-                        reason: 'moved',
-                        detail: `the branch kept moving: ${attempt} attempt${attempt === 1 ? '' : 's'} lost the race to other writers (last: ${result.detail}); raise --max-attempts or serialise the jobs (CI concurrency group)`,
-                        outcome
-                    };
-                }
-                const delay = backoffDelay(attempt, backoff, Date.now() - started);
-                log(`API commit refused (${branch} moved or a file changed: ${result.detail}); attempt ${attempt + 1} of ${options.maxAttempts} in ${delay} ms on the new tip`);
-                await pause(backoff, delay);
-                const next = await api.branchHead(branch);
-                if (!next) {
-                    throw new OperationError(`branch '${branch}' disappeared from ${api.where} while we were writing; re-run once it exists again`);
-                }
-                head = next;
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./src/transport/run.ts
-
-
-
-
-
-
-function transportReport(r) {
-    return {
-        transport: r.transport,
-        transportReason: r.transportReason,
-        ...(r.verification
-            ? { verified: r.verification.verified, verificationReason: r.verification.reason }
-            : {}),
-        ...(r.verificationFailure ? { verificationFailure: r.verificationFailure } : {})
-    };
-}
-const GITHUB_VERIFIED_FIX = "use the workflow's GITHUB_TOKEN (permissions: contents: write) or a GitHub App installation token (e.g. actions/create-github-app-token) in GITOPS_TOKEN: GitHub signs API commits made with those";
-/**
- * Picks the transport and, for the API, opens the client: the token is
- * masked, a GitHub token that can never give a verified commit is refused
- * under --require-verified before anything is read, and --require-verified
- * without the API is a usage error.
- */
-function openTransport(input) {
-    const { platform } = input;
-    const requireVerified = input.transport.requireVerified;
-    const decision = input.preferGit && input.transport.choice === 'auto' && !requireVerified
-        ? { kind: 'git', reason: `auto: ${input.preferGit}` }
-        : selectTransport({
-            choice: input.transport.choice,
-            repoUrl: input.repoUrl,
-            provider: input.provider,
-            apiUrl: input.apiUrl,
-            env: input.env
-        });
-    if (decision.kind === 'git') {
-        if (requireVerified)
-            throw requireVerifiedNeedsApi(decision.reason);
-        platform.debug(`transport: git (${decision.reason})`);
-        return decision;
-    }
-    platform.setSecret(decision.token);
-    if (requireVerified && decision.target.kind === 'github') {
-        const unsigned = unsignedGitHubTokenKind(decision.token);
-        if (unsigned) {
-            throw new UsageError(`--require-verified: GITOPS_TOKEN is ${unsigned}, and GitHub does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`);
-        }
-    }
-    if (input.authorGiven && decision.target.kind === 'github') {
-        platform.warning("--author does not apply to API commits on GitHub: createCommitOnBranch has no author field, the token's identity authors the commit");
-    }
-    platform.debug(`transport: api (${decision.reason})`);
-    const log = {
-        debug: (m) => platform.debug(m),
-        warning: (m) => platform.warning(m)
-    };
-    const api = repoApiFor(decision, log, input.apiMsPerSecond);
-    input.onApi?.(api);
-    return {
-        kind: 'api',
-        reason: decision.reason,
-        api,
-        provider: decision.target.kind,
-        explicit: input.transport.choice === 'api'
-    };
-}
-/** --require-verified when the commit goes through git. */
-function requireVerifiedNeedsApi(gitReason) {
-    return new UsageError(`--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`);
-}
-/** --transport api and the forge turned out not to offer what the API transport needs. */
-function apiUnusable(e) {
-    return new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`);
-}
-/** Why a landed commit fails --require-verified, with the fix. */
-function verificationFailureText(provider, commit, branch, verification) {
-    return provider === 'github'
-        ? `commit ${commit} landed on ${branch} but GitHub did not verify it (reason: ${verification?.reason ?? 'unknown'}); branches that require signed commits will refuse it. ${capitalise(GITHUB_VERIFIED_FIX)}`
-        : `commit ${commit} landed on ${branch} but GitLab reports no verified signature (${verification?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`;
-}
-/**
- * Writes one edit through the transport the settings select: the forge's
- * commit API, or git clone + push. `auto` falls back to git when the API
- * turns out not to be usable before anything was written.
- */
-async function transportWrite(input) {
-    const { platform } = input;
-    const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd());
-    const opened = openTransport({ ...input, repoUrl: remote.url });
-    const requireVerified = input.transport.requireVerified;
-    let gitReason = opened.reason;
-    if (opened.kind === 'api') {
-        const { api } = opened;
-        try {
-            const result = await apiWrite({
-                api,
-                branch: input.branch,
-                planner: input.apiPlanner,
-                message: input.message,
-                author: input.author,
-                maxAttempts: input.maxAttempts,
-                dryRun: input.dryRun,
-                // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
-                checkVerification: requireVerified || opened.provider === 'github',
-                log: m => platform.info(m),
-                debug: m => platform.debug(m),
-                backoff: input.backoff
-            });
-            const verification = result.kind === 'pushed' ? result.verification : undefined;
-            const out = {
-                ...result,
-                remote,
-                transport: 'api',
-                transportReason: opened.reason,
-                ...(verification ? { verification } : {})
-            };
-            if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
-                out.verificationFailure = verificationFailureText(opened.provider, result.commit, result.branch, verification);
-            }
-            return out;
-        }
-        catch (e) {
-            if (!(e instanceof TransportUnavailable))
-                throw e;
-            if (opened.explicit)
-                throw apiUnusable(e);
-            gitReason = `auto: fell back to git because ${e.message}`;
-            platform.warning(`transport: falling back to git: ${e.message}`);
-        }
-        if (requireVerified)
-            throw requireVerifiedNeedsApi(gitReason);
-    }
-    const result = await remoteWrite({
-        repo: input.repo,
-        branch: input.branch,
-        planner: input.gitPlanner,
-        message: input.message,
-        author: input.author,
-        maxAttempts: input.maxAttempts,
-        dryRun: input.dryRun,
-        env: input.env,
-        redactor: platform.redactor,
-        cwd: input.cwd,
-        log: m => platform.info(m),
-        debug: m => platform.debug(m),
-        backoff: input.backoff
-    });
-    return { ...result, transport: 'git', transportReason: gitReason };
-}
-function capitalise(s) {
-    return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-;// CONCATENATED MODULE: ./src/git/remote-set-image.ts
-/**
- * `set-image --repo`: the local edit engine run inside remoteWrite. Settings
- * parsing and result rendering live here so the command file only
- * dispatches between local and remote mode.
- */
-
-
-
-
-
-
-
-const DEFAULT_AUTHOR = {
-    name: 'gitops-deploy',
-    email: 'gitops-deploy@users.noreply.github.com'
-};
-const DEFAULT_MAX_ATTEMPTS = 10;
-/**
- * Options set-image adds for --repo; `repo` and `author` are shared with
- * --mode pr and declared there. No `default` fields on purpose: action inputs
- * are shared between commands, and a default in action.yml would reach
- * promote too (whose --max-attempts default differs).
- */
-const REMOTE_OPTIONS = [
-    {
-        name: 'branch',
-        type: 'string',
-        description: "with --repo (direct push): config repo branch to commit to; default: the remote's default branch"
-    },
-    {
-        name: 'message',
-        type: 'string',
-        description: 'with --repo: commit message template; {{subject}}, {{changes}}, {{apps}}, {{tags}}, {{images}}, {{paths}}, {{files}}, {{branch}}, {{source_repo}}, {{source_commit}}, {{actor}}, {{run_url}}, {{trailers}}; \\n is a newline'
-    },
-    {
-        name: 'max-attempts',
-        type: 'string',
-        description: 'with --repo: pushes to try when other jobs move the branch or the server fails transiently (5xx, dropped connection; each re-applies the edit on the new tip), and tries per clone/fetch; default 10'
-    }
-];
-const REMOTE_OUTPUTS = [
-    { name: 'commit', description: "with --repo: sha of the pushed commit; '' when none" },
-    { name: 'pushed', description: "with --repo: 'true' when a commit was pushed" },
-    {
-        name: 'attempts',
-        description: 'with --repo: push attempts made (1 unless the branch moved or a push failed transiently)'
-    },
-    { name: 'branch', description: 'with --repo: the config repo branch written to' }
-];
-/** Parses `Name <email>`; throws UsageError with the expected form. */
-function parseAuthor(value) {
-    if (value === undefined || value.trim() === '')
-        return DEFAULT_AUTHOR;
-    const m = /^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
-    if (!m || !m[1]) {
-        throw new UsageError(`--author ${JSON.stringify(value)} is not "Name <email>"; pass e.g. --author "Deploy Bot <deploy@example.com>"`);
-    }
-    return { name: m[1], email: m[2] };
-}
-function parseMaxAttempts(value) {
-    if (value === undefined || value.trim() === '')
-        return DEFAULT_MAX_ATTEMPTS;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1 || n > 100) {
-        throw new UsageError(`--max-attempts must be a whole number from 1 to 100, got ${JSON.stringify(value)}`);
-    }
-    return n;
-}
-/** Remote settings from the option reader, or undefined in local mode. */
-function remoteSettings(input, env, cwd) {
-    const repo = input.string('repo');
-    // Only options without an action default: `author` always arrives in the action.
-    const remoteOnly = ['branch', 'message'].filter(n => input.string(n)?.trim());
-    if (input.boolean('require-verified'))
-        remoteOnly.push('require-verified');
-    if (repo === undefined || repo.trim() === '') {
-        if (remoteOnly.length > 0) {
-            throw new UsageError(`--${remoteOnly[0]} only applies with --repo; add --repo <url> or drop --${remoteOnly[0]}`);
-        }
-        return undefined;
-    }
-    if (input.string('root') !== undefined) {
-        throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
-    }
-    const message = input.string('message');
-    if (message !== undefined)
-        validateMessageTemplate(message);
-    const branch = input.string('branch')?.trim() || undefined;
-    if (branch !== undefined && !/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/.test(branch)) {
-        throw new UsageError(`--branch ${JSON.stringify(branch)} is not a valid branch name; pass e.g. main`);
-    }
-    return {
-        repo: repo.trim(),
-        branch,
-        message,
-        author: parseAuthor(input.string('author')),
-        authorGiven: Boolean(input.string('author')?.trim()),
-        maxAttempts: parseMaxAttempts(input.string('max-attempts')),
-        env,
-        cwd,
-        transport: readTransport(input),
-        provider: input.string('provider')?.trim() || undefined,
-        apiUrl: input.string('api-url')?.trim() || undefined
-    };
-}
-function setImagePlanner(request) {
-    return {
-        // Validates every argument before anything is cloned.
-        patterns: requestedPatterns(request),
-        plan: root => planEdits(root, request),
-        write: writeEdits
-    };
-}
-function messageChanges(outcome) {
-    return outcome.edits.map(e => ({
-        file: e.file,
-        name: e.image ?? e.key ?? '',
-        kind: e.image !== undefined ? 'image' : 'key',
-        before: e.before,
-        after: e.after
-    }));
-}
-/**
- * Runs set-image against the remote config repo. Returns the edit outcome
- * (for the usual set-image outputs) and the remote report.
- */
-async function runRemoteSetImage(request, settings, dryRun, platform) {
-    const source = ciSourceFromEnv(settings.env);
-    // Both planners validate every argument before anything is read.
-    const planner = setImagePlanner(request);
-    const result = await transportWrite({
-        transport: settings.transport,
-        repo: settings.repo,
-        cwd: settings.cwd,
-        branch: settings.branch,
-        provider: settings.provider,
-        apiUrl: settings.apiUrl,
-        env: settings.env,
-        gitPlanner: planner,
-        apiPlanner: setImageApiPlanner(request),
-        message: (outcome, branch) => renderCommitMessage(settings.message, {
-            changes: messageChanges(outcome),
-            paths: request.paths,
-            branch,
-            source
-        }),
-        author: settings.author,
-        authorGiven: settings.authorGiven,
-        maxAttempts: settings.maxAttempts,
-        dryRun,
-        platform,
-        backoff: settings.backoff,
-        apiMsPerSecond: settings.apiMsPerSecond,
-        onApi: settings.onApi
-    });
-    return {
-        outcome: result.outcome,
-        remote: remoteReport(result, transportReport(result))
-    };
-}
-/** First line of the CLI text / the action's failure message when the push was refused. */
-function rejectionText(remote) {
-    if (!remote.rejected)
-        return undefined;
-    const why = {
-        moved: remote.rejected.detail,
-        protected: `branch '${remote.branch}' is protected (${remote_set_image_oneLine(remote.rejected.detail)}); push through a pull request instead, or allow the token's identity to bypass the rule`,
-        'hook-declined': `a server-side hook declined the push (${remote_set_image_oneLine(remote.rejected.detail)}); fix what the hook reports, then re-run`,
-        other: `the server rejected the push (${remote_set_image_oneLine(remote.rejected.detail)})`
-    };
-    return `error: push to ${remote.branch} of ${remote.repo} rejected after ${remote.attempts} attempt${remote.attempts === 1 ? '' : 's'}: ${why[remote.rejected.reason] ?? remote_set_image_oneLine(remote.rejected.detail)}`;
-}
-function remote_set_image_oneLine(text) {
-    return text.split('\n').filter(Boolean).join(' | ');
-}
-function remoteOutputs(remote) {
-    if (!remote)
-        return {};
-    return {
-        commit: remote.commit ?? '',
-        pushed: String(remote.pushed),
-        attempts: String(remote.attempts),
-        branch: remote.branch,
-        ...(remote.transport
-            ? {
-                transport: remote.transport,
-                verified: remote.verified === undefined ? '' : String(remote.verified)
-            }
-            : {})
-    };
-}
-function remoteJson(remote) {
-    if (!remote)
-        return {};
-    return {
-        commit: remote.commit,
-        pushed: remote.pushed,
-        attempts: remote.attempts,
-        branch: remote.branch,
-        repo: remote.repo,
-        ...(remote.commitUrl ? { commitUrl: remote.commitUrl } : {}),
-        ...(remote.transport
-            ? {
-                transport: remote.transport,
-                transportReason: remote.transportReason,
-                verified: remote.verified ?? null,
-                ...(remote.verificationReason ? { verification: remote.verificationReason } : {})
-            }
-            : {}),
-        ...(remote.rejected ? { error: rejectionText(remote) } : {}),
-        ...(remote.verificationFailure ? { error: `error: ${remote.verificationFailure}` } : {})
-    };
-}
-/** Lines for the CLI text after the per-edit lines. */
-function remoteText(remote, changed, dryRun) {
-    const via = remote.transport ? ` via ${remote.transport}` : '';
-    if (remote.rejected)
-        return [rejectionText(remote)];
-    if (remote.verificationFailure)
-        return [`error: ${remote.verificationFailure}`];
-    if (remote.pushed) {
-        const signed = remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified';
-        return [
-            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
-        ];
-    }
-    if (dryRun && changed) {
-        return [
-            `dry run: would commit to ${remote.branch} of ${remote.repo}:`,
-            ...indent(remote.message ?? '')
-        ];
-    }
-    return [`${remote.branch} of ${remote.repo} already up to date; no commit`];
-}
-function indent(text) {
-    return text
-        .replace(/\n$/, '')
-        .split('\n')
-        .map(l => `  ${l}`);
-}
-/** Markdown for the job summary. */
-function remoteSummary(remote) {
-    const commit = remote.commit
-        ? remote.commitUrl
-            ? `[\`${remote.commit.slice(0, 12)}\`](${remote.commitUrl})`
-            : `\`${remote.commit.slice(0, 12)}\``
-        : remote.rejected
-            ? `none: ${rejectionText(remote).replace(/^error: /, '')}`
-            : 'none (nothing to change)';
-    const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : '';
-    const transport = remote.transport
-        ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
-        : '';
-    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
-}
-
-;// CONCATENATED MODULE: ./src/commands/render-edits.ts
-
-
-/** The pr-number, pr-url and pr-operation outputs. */
-function prLifecycleOutputs(l) {
-    return {
-        ...(l.operation === 'no-op'
-            ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
-            : {
-                'pr-number': String(l.pullRequest.number),
-                'pr-url': l.pullRequest.url,
-                'pr-operation': l.operation
-            }),
-        ...(l.transport
-            ? {
-                transport: l.transport,
-                verified: l.verification ? String(l.verification.verified) : ''
-            }
-            : {})
-    };
-}
-function prLifecycleJson(l) {
-    return {
-        branch: l.branch,
-        base: l.base,
-        pullRequest: l.operation === 'no-op'
-            ? { number: null, url: null, operation: 'no-op' }
-            : {
-                number: l.pullRequest.number,
-                url: l.pullRequest.url,
-                operation: l.operation,
-                commit: l.commit
-            },
-        ...(l.transport
-            ? {
-                transport: l.transport,
-                transportReason: l.transportReason,
-                verified: l.verification?.verified ?? null,
-                ...(l.verification ? { verification: l.verification.reason } : {})
-            }
-            : {})
-    };
-}
-function prLifecycleText(l) {
-    return l.operation === 'no-op'
-        ? `${l.base} already has this change; no pull request opened`
-        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`;
-}
-/** Only the API is worth a mention: git is how PR branches always travelled. */
-function viaApi(l) {
-    if (l.transport !== 'api')
-        return '';
-    const v = l.verification;
-    return `, via api${v === undefined ? '' : v.verified ? ', verified' : ', not verified'}`;
-}
-/**
- * What a remote write did, for outputs and text. `extra` carries what the
- * caller's writer adds (set-image: transport and verification).
- */
-function remoteReport(result, extra = {}) {
-    const base = {
-        repo: displayUrl(result.remote),
-        branch: result.branch,
-        attempts: result.attempts,
-        ...extra
-    };
-    switch (result.kind) {
-        case 'pushed':
-            return {
-                ...base,
-                commit: result.commit,
-                pushed: true,
-                commitUrl: commitUrl(result.remote, result.commit),
-                message: result.message
-            };
-        case 'dry-run':
-            return { ...base, commit: null, pushed: false, message: result.message };
-        case 'unchanged':
-            return { ...base, commit: null, pushed: false };
-        case 'rejected':
-            return {
-                ...base,
-                commit: null,
-                pushed: false,
-                rejected: { reason: result.reason, detail: result.detail }
-            };
-    }
-}
-/** The CLI text: the command's own `lines`, then the PR or push report. */
-function editText(lines, r) {
-    const out = [...lines];
-    if (r.pr)
-        out.push(prLifecycleText(r.pr));
-    if (r.remote) {
-        // A failed push leads, so the action's failure message names it.
-        const first = r.remote.rejected || r.remote.verificationFailure;
-        out.splice(first ? 0 : out.length, 0, ...remoteText(r.remote, r.changed, r.dryRun));
-    }
-    const text = out.join('\n') + '\n';
-    return r.dryRun && r.changed ? `${r.diff}${text}` : text;
 }
 
 // EXTERNAL MODULE: ./node_modules/qs/lib/index.js
@@ -66897,7 +66655,7 @@ var RawPathSegment = class {
     return this.value;
   }
 };
-function dist_endpoint(strings, ...values) {
+function endpoint(strings, ...values) {
   return values.reduce((result, value, index) => {
     const encodedValue = value instanceof RawPathSegment ? value.value : encodeURIComponent(String(value));
     return result + encodedValue + strings[index + 1];
@@ -67073,21 +66831,21 @@ var Agents = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents`,
+      endpoint`projects/${projectId}/cluster_agents`,
       options
     );
   }
   allTokens(projectId, agentId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens`,
       options
     );
   }
   createToken(projectId, agentId, name, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens`,
       {
         name,
         ...options
@@ -67097,21 +66855,21 @@ var Agents = class extends BaseResource {
   show(projectId, agentId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}`,
       options
     );
   }
   showToken(projectId, agentId, tokenId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens/${tokenId}`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens/${tokenId}`,
       options
     );
   }
   register(projectId, name, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents`,
+      endpoint`projects/${projectId}/cluster_agents`,
       {
         name,
         ...options
@@ -67121,14 +66879,14 @@ var Agents = class extends BaseResource {
   removeToken(projectId, agentId, tokenId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens/${tokenId}`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}/tokens/${tokenId}`,
       options
     );
   }
   unregister(projectId, agentId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/cluster_agents/${agentId}`,
+      endpoint`projects/${projectId}/cluster_agents/${agentId}`,
       options
     );
   }
@@ -67137,28 +66895,28 @@ var AlertManagement = class extends BaseResource {
   allMetricImages(projectId, alertIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images`,
+      endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images`,
       options
     );
   }
   editMetricImage(projectId, alertIId, imageId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images/${imageId}`,
+      endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images/${imageId}`,
       options
     );
   }
   removeMetricImage(projectId, alertIId, imageId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images/${imageId}`,
+      endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images/${imageId}`,
       options
     );
   }
   uploadMetricImage(projectId, alertIId, metricImage, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images`,
+      endpoint`projects/${projectId}/alert_management_alerts/${alertIId}/metric_images`,
       {
         isForm: true,
         file: [metricImage.content, metricImage.filename],
@@ -67284,8 +67042,8 @@ function url({
   groupId
 } = {}) {
   let prefix = "";
-  if (projectId) prefix = dist_endpoint`projects/${projectId}/`;
-  else if (groupId) prefix = dist_endpoint`groups/${groupId}/`;
+  if (projectId) prefix = endpoint`projects/${projectId}/`;
+  else if (groupId) prefix = endpoint`groups/${groupId}/`;
   return `${prefix}audit_events`;
 }
 var AuditEvents = class extends BaseResource {
@@ -67356,14 +67114,14 @@ var Composer = class extends BaseResource {
   create(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/packages/composer`,
+      endpoint`projects/${projectId}/packages/composer`,
       options
     );
   }
   download(projectId, packageName, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/composer/archives/${packageName}`,
+      endpoint`projects/${projectId}/packages/composer/archives/${packageName}`,
       {
         searchParams: { sha },
         ...options
@@ -67373,16 +67131,16 @@ var Composer = class extends BaseResource {
   showMetadata(groupId, packageName, options) {
     let url12;
     if (options && options.sha) {
-      url12 = dist_endpoint`groups/${groupId}/-/packages/composer/${packageName}$${options.sha}`;
+      url12 = endpoint`groups/${groupId}/-/packages/composer/${packageName}$${options.sha}`;
     } else {
-      url12 = dist_endpoint`groups/${groupId}/-/packages/composer/p2/${packageName}`;
+      url12 = endpoint`groups/${groupId}/-/packages/composer/p2/${packageName}`;
     }
     return RequestHelper.get()(this, url12, options);
   }
   showPackages(groupId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/-/packages/composer/p/${sha}`,
+      endpoint`groups/${groupId}/-/packages/composer/p/${sha}`,
       options
     );
   }
@@ -67393,13 +67151,13 @@ var Composer = class extends BaseResource {
     }
     return RequestHelper.get()(
       clonedService,
-      dist_endpoint`groups/${groupId}/-/packages/composer/packages`,
+      endpoint`groups/${groupId}/-/packages/composer/packages`,
       options
     );
   }
 };
 function url2(projectId) {
-  return projectId ? dist_endpoint`projects/${projectId}/packages/conan/v1` : "packages/conan/v1";
+  return projectId ? endpoint`projects/${projectId}/packages/conan/v1` : "packages/conan/v1";
 }
 var Conan = class extends BaseResource {
   authenticate({
@@ -67548,8 +67306,8 @@ var DashboardAnnotations = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (environmentId) url12 = dist_endpoint`environments/${environmentId}/metrics_dashboard/annotations`;
-    else if (clusterId) url12 = dist_endpoint`clusters/${clusterId}/metrics_dashboard/annotations`;
+    if (environmentId) url12 = endpoint`environments/${environmentId}/metrics_dashboard/annotations`;
+    else if (clusterId) url12 = endpoint`clusters/${clusterId}/metrics_dashboard/annotations`;
     else
       throw new Error(
         "Missing required argument. Please supply a environmentId or a cluserId in the options parameter."
@@ -67566,8 +67324,8 @@ function url3({
   projectId,
   groupId
 } = {}) {
-  if (projectId) return dist_endpoint`/projects/${projectId}/packages/debian`;
-  if (groupId) return dist_endpoint`/groups/${groupId}/-/packages/debian`;
+  if (projectId) return endpoint`/projects/${projectId}/packages/debian`;
+  if (groupId) return endpoint`/groups/${groupId}/-/packages/debian`;
   throw new Error(
     "Missing required argument. Please supply a projectId or a groupId in the options parameter"
   );
@@ -67636,14 +67394,14 @@ var Debian = class extends BaseResource {
   downloadPackageFile(projectId, distribution, letter, packageName, packageVersion, filename, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/debian/pool/${distribution}/${letter}/${packageName}/${packageVersion}/${filename}`,
+      endpoint`projects/${projectId}/packages/debian/pool/${distribution}/${letter}/${packageName}/${packageVersion}/${filename}`,
       options
     );
   }
   uploadPackageFile(projectId, packageFile, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/packages/debian/${packageFile.filename}`,
+      endpoint`projects/${projectId}/packages/debian/${packageFile.filename}`,
       {
         isForm: true,
         ...options,
@@ -67665,9 +67423,9 @@ var DeployKeys = class extends BaseResource {
   } = {}) {
     let url12;
     if (projectId) {
-      url12 = dist_endpoint`projects/${projectId}/deploy_keys`;
+      url12 = endpoint`projects/${projectId}/deploy_keys`;
     } else if (userId) {
-      url12 = dist_endpoint`users/${userId}/project_deploy_keys`;
+      url12 = endpoint`users/${userId}/project_deploy_keys`;
     } else {
       url12 = "deploy_keys";
     }
@@ -67676,7 +67434,7 @@ var DeployKeys = class extends BaseResource {
   create(projectId, title, key, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/deploy_keys`,
+      endpoint`projects/${projectId}/deploy_keys`,
       {
         title,
         key,
@@ -67687,24 +67445,24 @@ var DeployKeys = class extends BaseResource {
   edit(projectId, keyId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/deploy_keys/${keyId}`,
+      endpoint`projects/${projectId}/deploy_keys/${keyId}`,
       options
     );
   }
   enable(projectId, keyId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/deploy_keys/${keyId}/enable`,
+      endpoint`projects/${projectId}/deploy_keys/${keyId}/enable`,
       options
     );
   }
   remove(projectId, keyId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/deploy_keys/${keyId}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/deploy_keys/${keyId}`, options);
   }
   show(projectId, keyId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/deploy_keys/${keyId}`,
+      endpoint`projects/${projectId}/deploy_keys/${keyId}`,
       options
     );
   }
@@ -67716,8 +67474,8 @@ var DeployTokens = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/deploy_tokens`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/deploy_tokens`;
+    if (projectId) url12 = endpoint`projects/${projectId}/deploy_tokens`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/deploy_tokens`;
     else url12 = "deploy_tokens";
     return RequestHelper.get()(this, url12, options);
   }
@@ -67727,8 +67485,8 @@ var DeployTokens = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/deploy_tokens`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/deploy_tokens`;
+    if (projectId) url12 = endpoint`projects/${projectId}/deploy_tokens`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/deploy_tokens`;
     else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter."
@@ -67746,8 +67504,8 @@ var DeployTokens = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/deploy_tokens/${tokenId}`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/deploy_tokens/${tokenId}`;
+    if (projectId) url12 = endpoint`projects/${projectId}/deploy_tokens/${tokenId}`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/deploy_tokens/${tokenId}`;
     else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter."
@@ -67761,8 +67519,8 @@ var DeployTokens = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/deploy_tokens/${tokenId}`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/deploy_tokens/${tokenId}`;
+    if (projectId) url12 = endpoint`projects/${projectId}/deploy_tokens/${tokenId}`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/deploy_tokens/${tokenId}`;
     else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter."
@@ -67782,26 +67540,26 @@ var ResourceAccessRequests = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/access_requests`,
+      endpoint`${resourceId}/access_requests`,
       options
     );
   }
   request(resourceId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/access_requests`,
+      endpoint`${resourceId}/access_requests`,
       options
     );
   }
   approve(resourceId, userId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/access_requests/${userId}/approve`,
+      endpoint`${resourceId}/access_requests/${userId}/approve`,
       options
     );
   }
   deny(resourceId, userId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/access_requests/${userId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/access_requests/${userId}`, options);
   }
 };
 var ResourceAccessTokens = class extends BaseResource {
@@ -67811,14 +67569,14 @@ var ResourceAccessTokens = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/access_tokens`,
+      endpoint`${resourceId}/access_tokens`,
       options
     );
   }
   create(resourceId, name, scopes, expiresAt, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/access_tokens`,
+      endpoint`${resourceId}/access_tokens`,
       {
         name,
         scopes,
@@ -67828,19 +67586,19 @@ var ResourceAccessTokens = class extends BaseResource {
     );
   }
   revoke(resourceId, tokenId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/access_tokens/${tokenId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/access_tokens/${tokenId}`, options);
   }
   rotate(resourceId, tokenId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/access_tokens/${tokenId}/rotate`,
+      endpoint`${resourceId}/access_tokens/${tokenId}/rotate`,
       options
     );
   }
   show(resourceId, tokenId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/access_tokens/${tokenId}`,
+      endpoint`${resourceId}/access_tokens/${tokenId}`,
       options
     );
   }
@@ -67942,36 +67700,36 @@ var ResourceBadges = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   add(resourceId, linkUrl, imageUrl, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/badges`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/badges`, {
       linkUrl,
       imageUrl,
       ...options
     });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/badges`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/badges`, options);
   }
   edit(resourceId, badgeId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/badges/${badgeId}`,
+      endpoint`${resourceId}/badges/${badgeId}`,
       options
     );
   }
   preview(resourceId, linkUrl, imageUrl, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/badges/render`, {
+    return RequestHelper.get()(this, endpoint`${resourceId}/badges/render`, {
       linkUrl,
       imageUrl,
       ...options
     });
   }
   remove(resourceId, badgeId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/badges/${badgeId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/badges/${badgeId}`, options);
   }
   show(resourceId, badgeId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/badges/${badgeId}`,
+      endpoint`${resourceId}/badges/${badgeId}`,
       options
     );
   }
@@ -67983,21 +67741,21 @@ var ResourceCustomAttributes = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/custom_attributes`,
+      endpoint`${resourceId}/custom_attributes`,
       options
     );
   }
   remove(resourceId, customAttributeId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
+      endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
       options
     );
   }
   set(resourceId, customAttributeId, value, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
+      endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
       {
         value,
         ...options
@@ -68007,7 +67765,7 @@ var ResourceCustomAttributes = class extends BaseResource {
   show(resourceId, customAttributeId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
+      endpoint`${resourceId}/custom_attributes/${customAttributeId}`,
       options
     );
   }
@@ -68017,7 +67775,7 @@ var ResourceDORA4Metrics = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   all(resourceId, metric, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/dora/metrics`, {
+    return RequestHelper.get()(this, endpoint`${resourceId}/dora/metrics`, {
       metric,
       ...options
     });
@@ -68032,14 +67790,14 @@ var ResourceDiscussions = class extends BaseResource {
   addNote(resourceId, resource2Id, discussionId, body, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes`,
       { ...options, body }
     );
   }
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions`,
       options
     );
   }
@@ -68054,28 +67812,28 @@ var ResourceDiscussions = class extends BaseResource {
     }
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions`,
       opts
     );
   }
   editNote(resourceId, resource2Id, discussionId, noteId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes/${noteId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes/${noteId}`,
       options
     );
   }
   removeNote(resourceId, resource2Id, discussionId, noteId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes/${noteId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}/notes/${noteId}`,
       options
     );
   }
   show(resourceId, resource2Id, discussionId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/discussions/${discussionId}`,
       options
     );
   }
@@ -68085,17 +67843,17 @@ var ResourceIssueBoards = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/boards`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/boards`, options);
   }
   allLists(resourceId, boardId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}/lists`,
+      endpoint`${resourceId}/boards/${boardId}/lists`,
       options
     );
   }
   create(resourceId, name, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/boards`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/boards`, {
       name,
       ...options
     });
@@ -68103,21 +67861,21 @@ var ResourceIssueBoards = class extends BaseResource {
   createList(resourceId, boardId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}/lists`,
+      endpoint`${resourceId}/boards/${boardId}/lists`,
       options
     );
   }
   edit(resourceId, boardId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}`,
+      endpoint`${resourceId}/boards/${boardId}`,
       options
     );
   }
   editList(resourceId, boardId, listId, position, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
+      endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
       {
         position,
         ...options
@@ -68125,26 +67883,26 @@ var ResourceIssueBoards = class extends BaseResource {
     );
   }
   remove(resourceId, boardId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/boards/${boardId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/boards/${boardId}`, options);
   }
   removeList(resourceId, boardId, listId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
+      endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
       options
     );
   }
   show(resourceId, boardId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}`,
+      endpoint`${resourceId}/boards/${boardId}`,
       options
     );
   }
   showList(resourceId, boardId, listId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
+      endpoint`${resourceId}/boards/${boardId}/lists/${listId}`,
       options
     );
   }
@@ -68154,10 +67912,10 @@ var ResourceLabels = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/labels`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/labels`, options);
   }
   create(resourceId, labelName, color, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/labels`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/labels`, {
       name: labelName,
       color,
       ...options
@@ -68170,38 +67928,38 @@ var ResourceLabels = class extends BaseResource {
       );
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/labels/${labelId}`,
+      endpoint`${resourceId}/labels/${labelId}`,
       options
     );
   }
   promote(resourceId, labelId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/labels/${labelId}/promote`,
+      endpoint`${resourceId}/labels/${labelId}/promote`,
       options
     );
   }
   remove(resourceId, labelId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/labels/${labelId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/labels/${labelId}`, options);
   }
   show(resourceId, labelId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/labels/${labelId}`,
+      endpoint`${resourceId}/labels/${labelId}`,
       options
     );
   }
   subscribe(resourceId, labelId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/issues/${labelId}/subscribe`,
+      endpoint`${resourceId}/issues/${labelId}/subscribe`,
       options
     );
   }
   unsubscribe(resourceId, labelId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/issues/${labelId}/unsubscribe`,
+      endpoint`${resourceId}/issues/${labelId}/unsubscribe`,
       options
     );
   }
@@ -68213,7 +67971,7 @@ var ResourceMarkdownUploads = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/uploads`,
+      endpoint`${resourceId}/uploads`,
       options
     );
   }
@@ -68221,13 +67979,13 @@ var ResourceMarkdownUploads = class extends BaseResource {
     if (filename && typeof filename === "string") {
       return RequestHelper.get()(
         this,
-        dist_endpoint`${resourceId}/uploads/${uploadIdOrSecret}/${filename}`,
+        endpoint`${resourceId}/uploads/${uploadIdOrSecret}/${filename}`,
         options
       );
     }
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/uploads/${uploadIdOrSecret}`,
+      endpoint`${resourceId}/uploads/${uploadIdOrSecret}`,
       options
     );
   }
@@ -68235,11 +67993,11 @@ var ResourceMarkdownUploads = class extends BaseResource {
     if (filename && typeof filename === "string") {
       return RequestHelper.del()(
         this,
-        dist_endpoint`${resourceId}/uploads/${uploadIdOrSecret}/${filename}`,
+        endpoint`${resourceId}/uploads/${uploadIdOrSecret}/${filename}`,
         options
       );
     }
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/uploads/${uploadIdOrSecret}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/uploads/${uploadIdOrSecret}`, options);
   }
 };
 var ResourceMembers = class extends BaseResource {
@@ -68247,7 +68005,7 @@ var ResourceMembers = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   add(resourceId, accessLevel, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/members`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/members`, {
       accessLevel,
       ...options
     });
@@ -68256,12 +68014,12 @@ var ResourceMembers = class extends BaseResource {
     includeInherited,
     ...options
   } = {}) {
-    let url12 = dist_endpoint`${resourceId}/members`;
+    let url12 = endpoint`${resourceId}/members`;
     if (includeInherited) url12 += "/all";
     return RequestHelper.get()(this, url12, options);
   }
   edit(resourceId, userId, accessLevel, options) {
-    return RequestHelper.put()(this, dist_endpoint`${resourceId}/members/${userId}`, {
+    return RequestHelper.put()(this, endpoint`${resourceId}/members/${userId}`, {
       accessLevel,
       ...options
     });
@@ -68274,7 +68032,7 @@ var ResourceMembers = class extends BaseResource {
     return RequestHelper.get()(this, url12.join("/"), options);
   }
   remove(resourceId, userId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/members/${userId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/members/${userId}`, options);
   }
 };
 var ResourceMilestones = class extends BaseResource {
@@ -68284,33 +68042,33 @@ var ResourceMilestones = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/milestones`,
+      endpoint`${resourceId}/milestones`,
       options
     );
   }
   allAssignedIssues(resourceId, milestoneId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/milestones/${milestoneId}/issues`,
+      endpoint`${resourceId}/milestones/${milestoneId}/issues`,
       options
     );
   }
   allAssignedMergeRequests(resourceId, milestoneId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/milestones/${milestoneId}/merge_requests`,
+      endpoint`${resourceId}/milestones/${milestoneId}/merge_requests`,
       options
     );
   }
   allBurndownChartEvents(resourceId, milestoneId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/milestones/${milestoneId}/burndown_events`,
+      endpoint`${resourceId}/milestones/${milestoneId}/burndown_events`,
       options
     );
   }
   create(resourceId, title, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/milestones`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/milestones`, {
       title,
       ...options
     });
@@ -68318,17 +68076,17 @@ var ResourceMilestones = class extends BaseResource {
   edit(resourceId, milestoneId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/milestones/${milestoneId}`,
+      endpoint`${resourceId}/milestones/${milestoneId}`,
       options
     );
   }
   remove(resourceId, milestoneId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/milestones/${milestoneId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/milestones/${milestoneId}`, options);
   }
   show(resourceId, milestoneId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/milestones/${milestoneId}`,
+      endpoint`${resourceId}/milestones/${milestoneId}`,
       options
     );
   }
@@ -68342,14 +68100,14 @@ var ResourceNotes = class extends BaseResource {
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes`,
       options
     );
   }
   create(resourceId, resource2Id, body, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes`,
       {
         body,
         ...options
@@ -68359,21 +68117,21 @@ var ResourceNotes = class extends BaseResource {
   edit(resourceId, resource2Id, noteId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
       options
     );
   }
   remove(resourceId, resource2Id, noteId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
       options
     );
   }
   show(resourceId, resource2Id, noteId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/notes/${noteId}`,
       options
     );
   }
@@ -68402,17 +68160,17 @@ var ResourceVariables = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/variables`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/variables`, options);
   }
   create(resourceId, key, value, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/variables`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/variables`, {
       key,
       value,
       ...options
     });
   }
   edit(resourceId, key, value, options) {
-    return RequestHelper.put()(this, dist_endpoint`${resourceId}/variables/${key}`, {
+    return RequestHelper.put()(this, endpoint`${resourceId}/variables/${key}`, {
       value,
       ...options
     });
@@ -68420,12 +68178,12 @@ var ResourceVariables = class extends BaseResource {
   show(resourceId, key, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/variables/${key}`,
+      endpoint`${resourceId}/variables/${key}`,
       options
     );
   }
   remove(resourceId, key, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/variables/${key}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/variables/${key}`, options);
   }
 };
 var ResourceWikis = class extends BaseResource {
@@ -68433,28 +68191,28 @@ var ResourceWikis = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/wikis`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/wikis`, options);
   }
   create(resourceId, content, title, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/wikis`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/wikis`, {
       content,
       title,
       ...options
     });
   }
   edit(resourceId, slug, options) {
-    return RequestHelper.put()(this, dist_endpoint`${resourceId}/wikis/${slug}`, options);
+    return RequestHelper.put()(this, endpoint`${resourceId}/wikis/${slug}`, options);
   }
   remove(resourceId, slug, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/wikis/${slug}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/wikis/${slug}`, options);
   }
   show(resourceId, slug, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/wikis/${slug}`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/wikis/${slug}`, options);
   }
   uploadAttachment(resourceId, file, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${resourceId}/wikis/attachments`,
+      endpoint`${resourceId}/wikis/attachments`,
       {
         ...options,
         isForm: true,
@@ -68468,27 +68226,27 @@ var ResourceHooks = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   add(resourceId, url12, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/hooks`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/hooks`, {
       url: url12,
       ...options
     });
   }
   all(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/hooks`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/hooks`, options);
   }
   edit(resourceId, hookId, url12, options) {
-    return RequestHelper.put()(this, dist_endpoint`${resourceId}/hooks/${hookId}`, {
+    return RequestHelper.put()(this, endpoint`${resourceId}/hooks/${hookId}`, {
       url: url12,
       ...options
     });
   }
   remove(resourceId, hookId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/hooks/${hookId}`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/hooks/${hookId}`, options);
   }
   show(resourceId, hookId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/hooks/${hookId}`,
+      endpoint`${resourceId}/hooks/${hookId}`,
       options
     );
   }
@@ -68498,16 +68256,16 @@ var ResourcePushRules = class extends BaseResource {
     super({ prefixUrl: resourceType, ...options });
   }
   create(resourceId, options) {
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/push_rule`, options);
+    return RequestHelper.post()(this, endpoint`${resourceId}/push_rule`, options);
   }
   edit(resourceId, options) {
-    return RequestHelper.put()(this, dist_endpoint`${resourceId}/push_rule`, options);
+    return RequestHelper.put()(this, endpoint`${resourceId}/push_rule`, options);
   }
   remove(resourceId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${resourceId}/push_rule`, options);
+    return RequestHelper.del()(this, endpoint`${resourceId}/push_rule`, options);
   }
   show(resourceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${resourceId}/push_rule`, options);
+    return RequestHelper.get()(this, endpoint`${resourceId}/push_rule`, options);
   }
 };
 var ResourceRepositoryStorageMoves = class extends BaseResource {
@@ -68520,12 +68278,12 @@ var ResourceRepositoryStorageMoves = class extends BaseResource {
   }
   all(options) {
     const resourceId = options?.[`${this.resourceTypeSingular}Id`];
-    const url12 = resourceId ? dist_endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
+    const url12 = resourceId ? endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
     return RequestHelper.get()(this, url12, options);
   }
   show(repositoryStorageId, options) {
     const resourceId = options?.[`${this.resourceTypeSingular}Id`];
-    const url12 = resourceId ? dist_endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
+    const url12 = resourceId ? endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
     return RequestHelper.get()(
       this,
       `${url12}/${repositoryStorageId}`,
@@ -68534,7 +68292,7 @@ var ResourceRepositoryStorageMoves = class extends BaseResource {
   }
   schedule(sourceStorageName, options) {
     const resourceId = options?.[`${this.resourceTypeSingular}Id`];
-    const url12 = resourceId ? dist_endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
+    const url12 = resourceId ? endpoint`${this.resourceType}/${resourceId}/repository_storage_moves` : `${this.resourceTypeSingular}_repository_storage_moves`;
     return RequestHelper.post()(this, url12, {
       sourceStorageName,
       ...options
@@ -68550,7 +68308,7 @@ var ResourceInvitations = class extends BaseResource {
       throw new Error(
         "Missing required argument. Please supply a email or a userId in the options parameter."
       );
-    return RequestHelper.post()(this, dist_endpoint`${resourceId}/invitations`, {
+    return RequestHelper.post()(this, endpoint`${resourceId}/invitations`, {
       accessLevel,
       ...options
     });
@@ -68558,21 +68316,21 @@ var ResourceInvitations = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/invitations`,
+      endpoint`${resourceId}/invitations`,
       options
     );
   }
   edit(resourceId, email, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${resourceId}/invitations/${email}`,
+      endpoint`${resourceId}/invitations/${email}`,
       options
     );
   }
   remove(resourceId, email, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${resourceId}/invitations/${email}`,
+      endpoint`${resourceId}/invitations/${email}`,
       options
     );
   }
@@ -68584,7 +68342,7 @@ var ResourceIterations = class extends BaseResource {
   all(resourceId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/iterations`,
+      endpoint`${resourceId}/iterations`,
       options
     );
   }
@@ -68638,14 +68396,14 @@ var ResourceIterationEvents = class extends BaseResource {
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_iteration_events`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_iteration_events`,
       options
     );
   }
   show(resourceId, resource2Id, iterationEventId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_iteration_events/${iterationEventId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_iteration_events/${iterationEventId}`,
       options
     );
   }
@@ -68659,14 +68417,14 @@ var ResourceLabelEvents = class extends BaseResource {
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_label_events`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_label_events`,
       options
     );
   }
   show(resourceId, resource2Id, labelEventId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_label_events/${labelEventId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_label_events/${labelEventId}`,
       options
     );
   }
@@ -68680,14 +68438,14 @@ var ResourceMilestoneEvents = class extends BaseResource {
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_milestone_events`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_milestone_events`,
       options
     );
   }
   show(resourceId, resource2Id, milestoneEventId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_milestone_events/${milestoneEventId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_milestone_events/${milestoneEventId}`,
       options
     );
   }
@@ -68701,14 +68459,14 @@ var ResourceStateEvents = class extends BaseResource {
   all(resourceId, resource2Id, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_state_events`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_state_events`,
       options
     );
   }
   show(resourceId, resource2Id, stateEventId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_state_events/${stateEventId}`,
+      endpoint`${resourceId}/${this.resource2Type}/${resource2Id}/resource_state_events/${stateEventId}`,
       options
     );
   }
@@ -68727,8 +68485,8 @@ var Events = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/events`;
-    else if (userId) url12 = dist_endpoint`users/${userId}/events`;
+    if (projectId) url12 = endpoint`projects/${projectId}/events`;
+    else if (userId) url12 = endpoint`users/${userId}/events`;
     else url12 = "events";
     return RequestHelper.get()(this, url12, options);
   }
@@ -68854,7 +68612,7 @@ var InstanceLevelCICDVariables = class extends BaseResource {
     });
   }
   edit(keyId, value, options) {
-    return RequestHelper.put()(this, dist_endpoint`admin/ci/variables/${keyId}`, {
+    return RequestHelper.put()(this, endpoint`admin/ci/variables/${keyId}`, {
       value,
       ...options
     });
@@ -68862,12 +68620,12 @@ var InstanceLevelCICDVariables = class extends BaseResource {
   show(keyId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`admin/ci/variables/${keyId}`,
+      endpoint`admin/ci/variables/${keyId}`,
       options
     );
   }
   remove(keyId, options) {
-    return RequestHelper.get()(this, dist_endpoint`admin/ci/variables/${keyId}`, options);
+    return RequestHelper.get()(this, endpoint`admin/ci/variables/${keyId}`, options);
   }
 };
 var Keys = class extends BaseResource {
@@ -68920,10 +68678,10 @@ var LicenseTemplates = class extends ResourceTemplates {
 };
 var Lint = class extends BaseResource {
   check(projectId, options) {
-    return RequestHelper.get()(this, dist_endpoint`projects/${projectId}/ci/lint`, options);
+    return RequestHelper.get()(this, endpoint`projects/${projectId}/ci/lint`, options);
   }
   lint(projectId, content, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/ci/lint`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/ci/lint`, {
       ...options,
       content
     });
@@ -68940,15 +68698,15 @@ var Maven = class extends BaseResource {
     groupId,
     ...options
   }) {
-    let url12 = dist_endpoint`packages/maven/${path}/${filename}`;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/${url12}`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/-/${url12}`;
+    let url12 = endpoint`packages/maven/${path}/${filename}`;
+    if (projectId) url12 = endpoint`projects/${projectId}/${url12}`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/-/${url12}`;
     return RequestHelper.get()(this, url12, options);
   }
   uploadPackageFile(projectId, path, packageFile, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/packages/maven/${path}/${packageFile.filename}`,
+      endpoint`projects/${projectId}/packages/maven/${path}/${packageFile.filename}`,
       {
         isForm: true,
         ...options,
@@ -68977,7 +68735,7 @@ var Migrations = class extends BaseResource {
     bulkImportId,
     ...options
   } = {}) {
-    const url12 = bulkImportId ? dist_endpoint`bulk_imports/${bulkImportId}/entities` : "bulk_imports/entities";
+    const url12 = bulkImportId ? endpoint`bulk_imports/${bulkImportId}/entities` : "bulk_imports/entities";
     return RequestHelper.get()(this, url12, options);
   }
   show(bulkImportId, options) {
@@ -68996,13 +68754,13 @@ var Migrations = class extends BaseResource {
   }
 };
 function url6(projectId) {
-  return projectId ? dist_endpoint`/projects/${projectId}/packages/npm` : "packages/npm";
+  return projectId ? endpoint`/projects/${projectId}/packages/npm` : "packages/npm";
 }
 var NPM = class extends BaseResource {
   downloadPackageFile(projectId, packageName, filename, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/npm/${packageName}/-/${filename}`,
+      endpoint`projects/${projectId}/packages/npm/${packageName}/-/${filename}`,
       options
     );
   }
@@ -69037,7 +68795,7 @@ var NPM = class extends BaseResource {
   uploadPackageFile(projectId, packageName, versions, metadata, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/packages/npm/${packageName}`,
+      endpoint`projects/${projectId}/packages/npm/${packageName}`,
       {
         ...options,
         versions,
@@ -69053,12 +68811,12 @@ var Namespaces = class extends BaseResource {
   exists(namespace, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`namespaces/${namespace}/exists`,
+      endpoint`namespaces/${namespace}/exists`,
       options
     );
   }
   show(namespaceId, options) {
-    return RequestHelper.get()(this, dist_endpoint`namespaces/${namespaceId}`, options);
+    return RequestHelper.get()(this, endpoint`namespaces/${namespaceId}`, options);
   }
 };
 function url7({
@@ -69066,8 +68824,8 @@ function url7({
   groupId
 } = {}) {
   let prefix = "";
-  if (projectId) prefix = dist_endpoint`projects/${projectId}/`;
-  if (groupId) prefix = dist_endpoint`groups/${groupId}/`;
+  if (projectId) prefix = endpoint`projects/${projectId}/`;
+  if (groupId) prefix = endpoint`groups/${groupId}/`;
   return `${prefix}notification_settings`;
 }
 var NotificationSettings = class extends BaseResource {
@@ -69092,8 +68850,8 @@ function url8({
   projectId,
   groupId
 } = {}) {
-  if (projectId) return dist_endpoint`/projects/${projectId}/packages/nuget`;
-  if (groupId) return dist_endpoint`/groups/${groupId}/-/packages/nuget`;
+  if (projectId) return endpoint`/projects/${projectId}/packages/nuget`;
+  if (groupId) return endpoint`/groups/${groupId}/-/packages/nuget`;
   throw new Error(
     "Missing required argument. Please supply a projectId or a groupId in the options parameter"
   );
@@ -69102,7 +68860,7 @@ var NuGet = class extends BaseResource {
   downloadPackageFile(projectId, packageName, packageVersion, filename, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/nuget/download/${packageName}/${packageVersion}/${filename}`,
+      endpoint`projects/${projectId}/packages/nuget/download/${packageName}/${packageVersion}/${filename}`,
       options
     );
   }
@@ -69129,7 +68887,7 @@ var NuGet = class extends BaseResource {
   showPackageIndex(projectId, packageName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/nuget/download/${packageName}/index`,
+      endpoint`projects/${projectId}/packages/nuget/download/${packageName}/index`,
       options
     );
   }
@@ -69158,7 +68916,7 @@ var NuGet = class extends BaseResource {
     );
   }
   uploadPackageFile(projectId, packageName, packageVersion, packageFile, options) {
-    return RequestHelper.put()(this, dist_endpoint`projects/${projectId}/packages/nuget`, {
+    return RequestHelper.put()(this, endpoint`projects/${projectId}/packages/nuget`, {
       isForm: true,
       ...options,
       packageName,
@@ -69169,7 +68927,7 @@ var NuGet = class extends BaseResource {
   uploadSymbolPackage(projectId, packageName, packageVersion, packageFile, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/packages/nuget/symbolpackage`,
+      endpoint`projects/${projectId}/packages/nuget/symbolpackage`,
       {
         isForm: true,
         ...options,
@@ -69192,7 +68950,7 @@ var PersonalAccessTokens = class extends BaseResource {
   create(userId, name, scopes, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`users/${userId}/personal_access_tokens`,
+      endpoint`users/${userId}/personal_access_tokens`,
       {
         name,
         scopes,
@@ -69204,13 +68962,13 @@ var PersonalAccessTokens = class extends BaseResource {
     tokenId,
     ...options
   } = {}) {
-    const url12 = tokenId ? dist_endpoint`personal_access_tokens/${tokenId}` : "personal_access_tokens/self";
+    const url12 = tokenId ? endpoint`personal_access_tokens/${tokenId}` : "personal_access_tokens/self";
     return RequestHelper.del()(this, url12, options);
   }
   rotate(tokenId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`personal_access_tokens/${tokenId}/rotate`,
+      endpoint`personal_access_tokens/${tokenId}/rotate`,
       options
     );
   }
@@ -69218,7 +68976,7 @@ var PersonalAccessTokens = class extends BaseResource {
     tokenId,
     ...options
   } = {}) {
-    const url12 = tokenId ? dist_endpoint`personal_access_tokens/${tokenId}` : "personal_access_tokens/self";
+    const url12 = tokenId ? endpoint`personal_access_tokens/${tokenId}` : "personal_access_tokens/self";
     return RequestHelper.get()(this, url12, options);
   }
 };
@@ -69230,9 +68988,9 @@ var PyPI = class extends BaseResource {
   } = {}) {
     let url12;
     if (projectId) {
-      url12 = dist_endpoint`projects/${projectId}/packages/pypi/files/${sha}/${fileIdentifier}`;
+      url12 = endpoint`projects/${projectId}/packages/pypi/files/${sha}/${fileIdentifier}`;
     } else if (groupId) {
-      url12 = dist_endpoint`groups/${groupId}/packages/pypi/files/${sha}/${fileIdentifier}`;
+      url12 = endpoint`groups/${groupId}/packages/pypi/files/${sha}/${fileIdentifier}`;
     } else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter"
@@ -69247,9 +69005,9 @@ var PyPI = class extends BaseResource {
   }) {
     let url12;
     if (projectId) {
-      url12 = dist_endpoint`projects/${projectId}/packages/pypi/simple/${packageName}`;
+      url12 = endpoint`projects/${projectId}/packages/pypi/simple/${packageName}`;
     } else if (groupId) {
-      url12 = dist_endpoint`groups/${groupId}/packages/pypi/simple/${packageName}`;
+      url12 = endpoint`groups/${groupId}/packages/pypi/simple/${packageName}`;
     } else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter"
@@ -69258,7 +69016,7 @@ var PyPI = class extends BaseResource {
     return RequestHelper.get()(this, url12, options);
   }
   uploadPackageFile(projectId, packageFile, options) {
-    return RequestHelper.put()(this, dist_endpoint`projects/${projectId}/packages/pypi`, {
+    return RequestHelper.put()(this, endpoint`projects/${projectId}/packages/pypi`, {
       ...options,
       isForm: true,
       file: [packageFile.content, packageFile.filename]
@@ -69269,14 +69027,14 @@ var RubyGems = class extends BaseResource {
   allDependencies(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/rubygems/api/v1/dependencies`,
+      endpoint`projects/${projectId}/packages/rubygems/api/v1/dependencies`,
       options
     );
   }
   downloadGemFile(projectId, fileName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/rubygems/gems/${fileName}`,
+      endpoint`projects/${projectId}/packages/rubygems/gems/${fileName}`,
       options
     );
   }
@@ -69292,8 +69050,8 @@ var Search = class extends BaseResource {
   all(scope, search, options) {
     const { projectId, groupId, ...opts } = options || {};
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/`;
+    if (projectId) url12 = endpoint`projects/${projectId}/`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/`;
     else url12 = "";
     return RequestHelper.get()(this, `${url12}search`, {
       scope,
@@ -69309,14 +69067,14 @@ var SearchAdmin = class extends BaseResource {
   show(versionOrName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`admin/search/migrations/${versionOrName}`,
+      endpoint`admin/search/migrations/${versionOrName}`,
       options
     );
   }
 };
 var ServiceAccounts = class extends BaseResource {
   create(options) {
-    return RequestHelper.post()(this, dist_endpoint`service_accounts`, options);
+    return RequestHelper.post()(this, endpoint`service_accounts`, options);
   }
 };
 var ServiceData = class extends BaseResource {
@@ -69352,7 +69110,7 @@ var SidekiqQueues = class extends BaseResource {
   remove(queueName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`admin/sidekiq/queues/${queueName}`,
+      endpoint`admin/sidekiq/queues/${queueName}`,
       options
     );
   }
@@ -69393,7 +69151,7 @@ var Snippets = class extends BaseResource {
   showRepositoryFileContent(snippetId, ref, filePath, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`snippets/${snippetId}/files/${ref}/${filePath}/raw`,
+      endpoint`snippets/${snippetId}/files/${ref}/${filePath}/raw`,
       options
     );
   }
@@ -69508,14 +69266,14 @@ var Branches = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/branches`,
+      endpoint`projects/${projectId}/repository/branches`,
       options
     );
   }
   create(projectId, branchName, ref, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/branches`,
+      endpoint`projects/${projectId}/repository/branches`,
       {
         branch: branchName,
         ref,
@@ -69526,21 +69284,21 @@ var Branches = class extends BaseResource {
   remove(projectId, branchName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/repository/branches/${branchName}`,
+      endpoint`projects/${projectId}/repository/branches/${branchName}`,
       options
     );
   }
   removeMerged(projectId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/repository/merged_branches`,
+      endpoint`projects/${projectId}/repository/merged_branches`,
       options
     );
   }
   show(projectId, branchName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/branches/${branchName}`,
+      endpoint`projects/${projectId}/repository/branches/${branchName}`,
       options
     );
   }
@@ -69556,49 +69314,49 @@ var Commits = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits`,
+      endpoint`projects/${projectId}/repository/commits`,
       options
     );
   }
   allComments(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/comments`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/comments`,
       options
     );
   }
   allDiscussions(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/discussions`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/discussions`,
       options
     );
   }
   allMergeRequests(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/merge_requests`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/merge_requests`,
       options
     );
   }
   allReferences(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/refs`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/refs`,
       options
     );
   }
   allStatuses(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/statuses`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/statuses`,
       options
     );
   }
   cherryPick(projectId, sha, branch, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/cherry_pick`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/cherry_pick`,
       {
         branch,
         ...options
@@ -69608,7 +69366,7 @@ var Commits = class extends BaseResource {
   create(projectId, branch, message, actions = [], options = {}) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits`,
+      endpoint`projects/${projectId}/repository/commits`,
       {
         branch,
         commitMessage: message,
@@ -69620,7 +69378,7 @@ var Commits = class extends BaseResource {
   createComment(projectId, sha, note, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/comments`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/comments`,
       {
         note,
         ...options
@@ -69630,7 +69388,7 @@ var Commits = class extends BaseResource {
   editStatus(projectId, sha, state, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/statuses/${sha}`,
+      endpoint`projects/${projectId}/statuses/${sha}`,
       {
         state,
         ...options
@@ -69640,7 +69398,7 @@ var Commits = class extends BaseResource {
   revert(projectId, sha, branch, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/revert`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/revert`,
       {
         ...options,
         branch
@@ -69650,28 +69408,28 @@ var Commits = class extends BaseResource {
   show(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}`,
+      endpoint`projects/${projectId}/repository/commits/${sha}`,
       options
     );
   }
   showDiff(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/diff`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/diff`,
       options
     );
   }
   showGPGSignature(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/signature`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/signature`,
       options
     );
   }
   showSequence(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/commits/${sha}/sequence`,
+      endpoint`projects/${projectId}/repository/commits/${sha}/sequence`,
       options
     );
   }
@@ -69683,8 +69441,8 @@ var ContainerRegistry = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (groupId) url12 = dist_endpoint`groups/${groupId}/registry/repositories`;
-    else if (projectId) url12 = dist_endpoint`projects/${projectId}/registry/repositories`;
+    if (groupId) url12 = endpoint`groups/${groupId}/registry/repositories`;
+    else if (projectId) url12 = endpoint`projects/${projectId}/registry/repositories`;
     else
       throw new Error(
         "Missing required argument. Please supply a groupId or a projectId in the options parameter."
@@ -69694,35 +69452,35 @@ var ContainerRegistry = class extends BaseResource {
   allTags(projectId, repositoryId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags`,
+      endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags`,
       options
     );
   }
   editRegistryVisibility(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}`,
+      endpoint`projects/${projectId}`,
       options
     );
   }
   removeRepository(projectId, repositoryId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/registry/repositories/${repositoryId}`,
+      endpoint`projects/${projectId}/registry/repositories/${repositoryId}`,
       options
     );
   }
   removeTag(projectId, repositoryId, tagName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags/${tagName}`,
+      endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags/${tagName}`,
       options
     );
   }
   removeTags(projectId, repositoryId, nameRegexDelete, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags`,
+      endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags`,
       {
         nameRegexDelete,
         ...options
@@ -69732,14 +69490,14 @@ var ContainerRegistry = class extends BaseResource {
   showRepository(repositoryId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`registry/repositories/${repositoryId}`,
+      endpoint`registry/repositories/${repositoryId}`,
       options
     );
   }
   showTag(projectId, repositoryId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags/${tagName}`,
+      endpoint`projects/${projectId}/registry/repositories/${repositoryId}/tags/${tagName}`,
       options
     );
   }
@@ -69748,21 +69506,21 @@ var Deployments = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/deployments`,
+      endpoint`projects/${projectId}/deployments`,
       options
     );
   }
   allMergeRequests(projectId, deploymentId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/deployments/${deploymentId}/merge_requests`,
+      endpoint`projects/${projectId}/deployments/${deploymentId}/merge_requests`,
       options
     );
   }
   create(projectId, environment, sha, ref, tag, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/deployments`,
+      endpoint`projects/${projectId}/deployments`,
       {
         environment,
         sha,
@@ -69775,7 +69533,7 @@ var Deployments = class extends BaseResource {
   edit(projectId, deploymentId, status, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/deployments/${deploymentId}`,
+      endpoint`projects/${projectId}/deployments/${deploymentId}`,
       {
         ...options,
         status
@@ -69785,14 +69543,14 @@ var Deployments = class extends BaseResource {
   remove(projectId, deploymentId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/deployments/${deploymentId}`,
+      endpoint`projects/${projectId}/deployments/${deploymentId}`,
       options
     );
   }
   setApproval(projectId, deploymentId, status, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/deployments/${deploymentId}/approval`,
+      endpoint`projects/${projectId}/deployments/${deploymentId}/approval`,
       {
         ...options,
         status
@@ -69802,7 +69560,7 @@ var Deployments = class extends BaseResource {
   show(projectId, deploymentId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/deployments/${deploymentId}`,
+      endpoint`projects/${projectId}/deployments/${deploymentId}`,
       options
     );
   }
@@ -69811,14 +69569,14 @@ var Environments = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/environments`,
+      endpoint`projects/${projectId}/environments`,
       options
     );
   }
   create(projectId, name, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/environments`,
+      endpoint`projects/${projectId}/environments`,
       {
         name,
         ...options
@@ -69828,38 +69586,38 @@ var Environments = class extends BaseResource {
   edit(projectId, environmentId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/environments/${environmentId}`,
+      endpoint`projects/${projectId}/environments/${environmentId}`,
       options
     );
   }
   remove(projectId, environmentId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/environments/${environmentId}`,
+      endpoint`projects/${projectId}/environments/${environmentId}`,
       options
     );
   }
   removeReviewApps(projectId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/environments/review_apps`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/environments/review_apps`, options);
   }
   show(projectId, environmentId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/environments/${environmentId}`,
+      endpoint`projects/${projectId}/environments/${environmentId}`,
       options
     );
   }
   stop(projectId, environmentId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/environments/${environmentId}/stop`,
+      endpoint`projects/${projectId}/environments/${environmentId}/stop`,
       options
     );
   }
   stopStale(projectId, before, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/environments/stop_stale`,
+      endpoint`projects/${projectId}/environments/stop_stale`,
       {
         searchParams: { before },
         ...options
@@ -69871,21 +69629,21 @@ var ErrorTrackingClientKeys = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/client_keys`,
+      endpoint`projects/${projectId}/error_tracking/client_keys`,
       options
     );
   }
   create(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/client_keys`,
+      endpoint`projects/${projectId}/error_tracking/client_keys`,
       options
     );
   }
   remove(projectId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/client_keys`,
+      endpoint`projects/${projectId}/error_tracking/client_keys`,
       options
     );
   }
@@ -69894,7 +69652,7 @@ var ErrorTrackingSettings = class extends BaseResource {
   create(projectId, active, integrated, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/settings`,
+      endpoint`projects/${projectId}/error_tracking/settings`,
       {
         searchParams: {
           active,
@@ -69907,7 +69665,7 @@ var ErrorTrackingSettings = class extends BaseResource {
   edit(projectId, active, { integrated, ...options } = {}) {
     return RequestHelper.patch()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/settings`,
+      endpoint`projects/${projectId}/error_tracking/settings`,
       {
         searchParams: {
           active,
@@ -69920,7 +69678,7 @@ var ErrorTrackingSettings = class extends BaseResource {
   show(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/error_tracking/settings`,
+      endpoint`projects/${projectId}/error_tracking/settings`,
       options
     );
   }
@@ -69928,9 +69686,9 @@ var ErrorTrackingSettings = class extends BaseResource {
 var ExternalStatusChecks = class extends BaseResource {
   all(projectId, options) {
     const { mergerequestIId, ...opts } = options || {};
-    let url12 = dist_endpoint`projects/${projectId}`;
+    let url12 = endpoint`projects/${projectId}`;
     if (mergerequestIId) {
-      url12 += dist_endpoint`/merge_requests/${mergerequestIId}/status_checks`;
+      url12 += endpoint`/merge_requests/${mergerequestIId}/status_checks`;
     } else {
       url12 += "/external_status_checks";
     }
@@ -69939,7 +69697,7 @@ var ExternalStatusChecks = class extends BaseResource {
   create(projectId, name, externalUrl, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/external_status_checks`,
+      endpoint`projects/${projectId}/external_status_checks`,
       {
         name,
         externalUrl,
@@ -69950,21 +69708,21 @@ var ExternalStatusChecks = class extends BaseResource {
   edit(projectId, externalStatusCheckId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/external_status_checks/${externalStatusCheckId}`,
+      endpoint`projects/${projectId}/external_status_checks/${externalStatusCheckId}`,
       options
     );
   }
   remove(projectId, externalStatusCheckId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/external_status_checks/${externalStatusCheckId}`,
+      endpoint`projects/${projectId}/external_status_checks/${externalStatusCheckId}`,
       options
     );
   }
   set(projectId, mergerequestIId, sha, externalStatusCheckId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/status_check_responses`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/status_check_responses`,
       {
         sha,
         externalStatusCheckId,
@@ -69977,14 +69735,14 @@ var FeatureFlagUserLists = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags_user_lists`,
+      endpoint`projects/${projectId}/feature_flags_user_lists`,
       options
     );
   }
   create(projectId, name, userXids, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags_user_lists`,
+      endpoint`projects/${projectId}/feature_flags_user_lists`,
       {
         name,
         userXids,
@@ -69995,21 +69753,21 @@ var FeatureFlagUserLists = class extends BaseResource {
   edit(projectId, featureFlagUserListIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
+      endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
       options
     );
   }
   remove(projectId, featureFlagUserListIId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
+      endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
       options
     );
   }
   show(projectId, featureFlagUserListIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
+      endpoint`projects/${projectId}/feature_flags_user_lists/${featureFlagUserListIId}`,
       options
     );
   }
@@ -70018,14 +69776,14 @@ var FeatureFlags = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags`,
+      endpoint`projects/${projectId}/feature_flags`,
       options
     );
   }
   create(projectId, flagName, version, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags`,
+      endpoint`projects/${projectId}/feature_flags`,
       {
         name: flagName,
         version,
@@ -70036,21 +69794,21 @@ var FeatureFlags = class extends BaseResource {
   edit(projectId, featureFlagName, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags/${featureFlagName}`,
+      endpoint`projects/${projectId}/feature_flags/${featureFlagName}`,
       options
     );
   }
   remove(projectId, flagName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags/${flagName}`,
+      endpoint`projects/${projectId}/feature_flags/${flagName}`,
       options
     );
   }
   show(projectId, flagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/feature_flags/${flagName}`,
+      endpoint`projects/${projectId}/feature_flags/${flagName}`,
       options
     );
   }
@@ -70059,14 +69817,14 @@ var FreezePeriods = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/freeze_periods`,
+      endpoint`projects/${projectId}/freeze_periods`,
       options
     );
   }
   create(projectId, freezeStart, freezeEnd, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/freeze_periods`,
+      endpoint`projects/${projectId}/freeze_periods`,
       {
         freezeStart,
         freezeEnd,
@@ -70077,33 +69835,33 @@ var FreezePeriods = class extends BaseResource {
   edit(projectId, freezePeriodId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
+      endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
       options
     );
   }
   remove(projectId, freezePeriodId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
+      endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
       options
     );
   }
   show(projectId, freezePeriodId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
+      endpoint`projects/${projectId}/freeze_periods/${freezePeriodId}`,
       options
     );
   }
 };
 var GitlabPages = class extends BaseResource {
   remove(projectId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/pages`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/pages`, options);
   }
   showSettings(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pages`,
+      endpoint`projects/${projectId}/pages`,
       options
     );
   }
@@ -70112,28 +69870,28 @@ var GoProxy = class extends BaseResource {
   all(projectId, moduleName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/go/${moduleName}/@v/list`,
+      endpoint`projects/${projectId}/packages/go/${moduleName}/@v/list`,
       options
     );
   }
   showVersionMetadata(projectId, moduleName, moduleVersion, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.info`,
+      endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.info`,
       options
     );
   }
   downloadModuleFile(projectId, moduleName, moduleVersion, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.mod`,
+      endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.mod`,
       options
     );
   }
   downloadModuleSource(projectId, moduleName, moduleVersion, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.zip`,
+      endpoint`projects/${projectId}/packages/go/${moduleName}/@v/${moduleVersion}.zip`,
       options
     );
   }
@@ -70142,21 +69900,21 @@ var Helm = class extends BaseResource {
   downloadChartIndex(projectId, channel, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/helm/${channel}/index.yaml`,
+      endpoint`projects/${projectId}/packages/helm/${channel}/index.yaml`,
       options
     );
   }
   downloadChart(projectId, channel, filename, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/helm/${channel}/charts/${filename}.tgz`,
+      endpoint`projects/${projectId}/packages/helm/${channel}/charts/${filename}.tgz`,
       options
     );
   }
   import(projectId, channel, chart, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/packages/helm/api/${channel}/charts`,
+      endpoint`projects/${projectId}/packages/helm/api/${channel}/charts`,
       {
         isForm: true,
         ...options,
@@ -70169,28 +69927,28 @@ var Integrations = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/integrations`,
+      endpoint`projects/${projectId}/integrations`,
       options
     );
   }
   edit(projectId, integrationName, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/integrations/${integrationName}`,
+      endpoint`projects/${projectId}/integrations/${integrationName}`,
       options
     );
   }
   disable(projectId, integrationName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/integrations/${integrationName}`,
+      endpoint`projects/${projectId}/integrations/${integrationName}`,
       options
     );
   }
   show(projectId, integrationName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/integrations/${integrationName}`,
+      endpoint`projects/${projectId}/integrations/${integrationName}`,
       options
     );
   }
@@ -70227,14 +69985,14 @@ var IssueLinks = class extends BaseResource {
   all(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/links`,
+      endpoint`projects/${projectId}/issues/${issueIId}/links`,
       options
     );
   }
   create(projectId, issueIId, targetProjectId, targetIssueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/links`,
+      endpoint`projects/${projectId}/issues/${issueIId}/links`,
       {
         targetProjectId,
         targetIssueIid: targetIssueIId,
@@ -70245,7 +70003,7 @@ var IssueLinks = class extends BaseResource {
   remove(projectId, issueIId, issueLinkId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/links/${issueLinkId}`,
+      endpoint`projects/${projectId}/issues/${issueIId}/links/${issueLinkId}`,
       options
     );
   }
@@ -70289,7 +70047,7 @@ var Issues = class extends BaseResource {
   addSpentTime(projectId, issueIId, duration, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/add_spent_time`,
+      endpoint`projects/${projectId}/issues/${issueIId}/add_spent_time`,
       {
         duration,
         ...options
@@ -70299,7 +70057,7 @@ var Issues = class extends BaseResource {
   addTimeEstimate(projectId, issueIId, duration, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/time_estimate`,
+      endpoint`projects/${projectId}/issues/${issueIId}/time_estimate`,
       {
         duration,
         ...options
@@ -70312,34 +70070,34 @@ var Issues = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/issues`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/issues`;
+    if (projectId) url12 = endpoint`projects/${projectId}/issues`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/issues`;
     else url12 = "issues";
     return RequestHelper.get()(this, url12, options);
   }
   allMetricImages(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/metric_images`,
+      endpoint`projects/${projectId}/issues/${issueIId}/metric_images`,
       options
     );
   }
   allParticipants(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/participants`,
+      endpoint`projects/${projectId}/issues/${issueIId}/participants`,
       options
     );
   }
   allRelatedMergeRequests(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/related_merge_requests`,
+      endpoint`projects/${projectId}/issues/${issueIId}/related_merge_requests`,
       options
     );
   }
   create(projectId, title, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/issues`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/issues`, {
       ...options,
       title
     });
@@ -70347,14 +70105,14 @@ var Issues = class extends BaseResource {
   createTodo(projectId, issueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/todo`,
+      endpoint`projects/${projectId}/issues/${issueIId}/todo`,
       options
     );
   }
   clone(projectId, issueIId, destinationProjectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/clone`,
+      endpoint`projects/${projectId}/issues/${issueIId}/clone`,
       {
         toProjectId: destinationProjectId,
         ...options
@@ -70364,21 +70122,21 @@ var Issues = class extends BaseResource {
   edit(projectId, issueIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}`,
+      endpoint`projects/${projectId}/issues/${issueIId}`,
       options
     );
   }
   editMetricImage(projectId, issueIId, imageId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/metric_images/${imageId}`,
+      endpoint`projects/${projectId}/issues/${issueIId}/metric_images/${imageId}`,
       options
     );
   }
   move(projectId, issueIId, destinationProjectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/move`,
+      endpoint`projects/${projectId}/issues/${issueIId}/move`,
       {
         toProjectId: destinationProjectId,
         ...options
@@ -70389,7 +70147,7 @@ var Issues = class extends BaseResource {
   promote(projectId, issueIId, body, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/notes`,
+      endpoint`projects/${projectId}/issues/${issueIId}/notes`,
       {
         searchParams: {
           body: `${body} 
@@ -70400,72 +70158,72 @@ var Issues = class extends BaseResource {
     );
   }
   remove(projectId, issueIId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/issues/${issueIId}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/issues/${issueIId}`, options);
   }
   removeMetricImage(projectId, issueIId, imageId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/metric_images/${imageId}`,
+      endpoint`projects/${projectId}/issues/${issueIId}/metric_images/${imageId}`,
       options
     );
   }
   reorder(projectId, issueIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/reorder`,
+      endpoint`projects/${projectId}/issues/${issueIId}/reorder`,
       options
     );
   }
   resetSpentTime(projectId, issueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/reset_spent_time`,
+      endpoint`projects/${projectId}/issues/${issueIId}/reset_spent_time`,
       options
     );
   }
   resetTimeEstimate(projectId, issueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/reset_time_estimate`,
+      endpoint`projects/${projectId}/issues/${issueIId}/reset_time_estimate`,
       options
     );
   }
   show(issueId, { projectId, ...options } = {}) {
-    const url12 = projectId ? dist_endpoint`projects/${projectId}/issues/${issueId}` : `issues/${issueId}`;
+    const url12 = projectId ? endpoint`projects/${projectId}/issues/${issueId}` : `issues/${issueId}`;
     return RequestHelper.get()(this, url12, options);
   }
   subscribe(projectId, issueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/subscribe`,
+      endpoint`projects/${projectId}/issues/${issueIId}/subscribe`,
       options
     );
   }
   allClosedByMergeRequestst(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/closed_by`,
+      endpoint`projects/${projectId}/issues/${issueIId}/closed_by`,
       options
     );
   }
   showTimeStats(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/time_stats`,
+      endpoint`projects/${projectId}/issues/${issueIId}/time_stats`,
       options
     );
   }
   unsubscribe(projectId, issueIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/unsubscribe`,
+      endpoint`projects/${projectId}/issues/${issueIId}/unsubscribe`,
       options
     );
   }
   uploadMetricImage(projectId, issueIId, metricImage, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/metric_images`,
+      endpoint`projects/${projectId}/issues/${issueIId}/metric_images`,
       {
         isForm: true,
         ...options,
@@ -70476,7 +70234,7 @@ var Issues = class extends BaseResource {
   showUserAgentDetails(projectId, issueIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/issues/${issueIId}/user_agent_details`,
+      endpoint`projects/${projectId}/issues/${issueIId}/user_agent_details`,
       options
     );
   }
@@ -70488,23 +70246,23 @@ var IssuesStatistics = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/issues_statistics`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/issues_statistics`;
+    if (projectId) url12 = endpoint`projects/${projectId}/issues_statistics`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/issues_statistics`;
     else url12 = "issues_statistics";
     return RequestHelper.get()(this, url12, options);
   }
 };
 function generateDownloadPathForJob(projectId, jobId, artifactPath) {
-  let url12 = dist_endpoint`projects/${projectId}/jobs/${jobId}/artifacts`;
+  let url12 = endpoint`projects/${projectId}/jobs/${jobId}/artifacts`;
   if (artifactPath) url12 += `/${artifactPath}`;
   return url12;
 }
 function generateDownloadPath(projectId, ref, artifactPath) {
-  let url12 = dist_endpoint`projects/${projectId}/jobs/artifacts/${ref}`;
+  let url12 = endpoint`projects/${projectId}/jobs/artifacts/${ref}`;
   if (artifactPath) {
-    url12 += dist_endpoint`/raw/${artifactPath}`;
+    url12 += endpoint`/raw/${artifactPath}`;
   } else {
-    url12 += dist_endpoint`/download`;
+    url12 += endpoint`/download`;
   }
   return url12;
 }
@@ -70527,16 +70285,16 @@ var JobArtifacts = class extends BaseResource {
   keep(projectId, jobId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/artifacts/keep`,
+      endpoint`projects/${projectId}/jobs/${jobId}/artifacts/keep`,
       options
     );
   }
   remove(projectId, { jobId, ...options } = {}) {
     let url12;
     if (jobId) {
-      url12 = dist_endpoint`projects/${projectId}/jobs/${jobId}/artifacts`;
+      url12 = endpoint`projects/${projectId}/jobs/${jobId}/artifacts`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/artifacts`;
+      url12 = endpoint`projects/${projectId}/artifacts`;
     }
     return RequestHelper.del()(this, url12, options);
   }
@@ -70546,48 +70304,48 @@ var Jobs = class extends BaseResource {
     pipelineId,
     ...options
   } = {}) {
-    const url12 = pipelineId ? dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/jobs` : dist_endpoint`projects/${projectId}/jobs`;
+    const url12 = pipelineId ? endpoint`projects/${projectId}/pipelines/${pipelineId}/jobs` : endpoint`projects/${projectId}/jobs`;
     return RequestHelper.get()(this, url12, options);
   }
   allPipelineBridges(projectId, pipelineId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/bridges`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/bridges`,
       options
     );
   }
   cancel(projectId, jobId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/cancel`,
+      endpoint`projects/${projectId}/jobs/${jobId}/cancel`,
       options
     );
   }
   erase(projectId, jobId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/erase`,
+      endpoint`projects/${projectId}/jobs/${jobId}/erase`,
       options
     );
   }
   play(projectId, jobId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/play`,
+      endpoint`projects/${projectId}/jobs/${jobId}/play`,
       options
     );
   }
   retry(projectId, jobId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/retry`,
+      endpoint`projects/${projectId}/jobs/${jobId}/retry`,
       options
     );
   }
   show(projectId, jobId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}`,
+      endpoint`projects/${projectId}/jobs/${jobId}`,
       options
     );
   }
@@ -70602,7 +70360,7 @@ var Jobs = class extends BaseResource {
   showLog(projectId, jobId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/jobs/${jobId}/trace`,
+      endpoint`projects/${projectId}/jobs/${jobId}/trace`,
       options
     );
   }
@@ -70611,16 +70369,16 @@ var MergeRequestApprovals = class extends BaseResource {
   allApprovalRules(projectId, { mergerequestIId, ...options } = {}) {
     let url12;
     if (mergerequestIId) {
-      url12 = dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules`;
+      url12 = endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/approval_rules`;
+      url12 = endpoint`projects/${projectId}/approval_rules`;
     }
     return RequestHelper.get()(this, url12, options);
   }
   approve(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approve`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approve`,
       options
     );
   }
@@ -70630,9 +70388,9 @@ var MergeRequestApprovals = class extends BaseResource {
   } = {}) {
     let url12;
     if (mergerequestIId) {
-      url12 = dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules`;
+      url12 = endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/approval_rules`;
+      url12 = endpoint`projects/${projectId}/approval_rules`;
     }
     return RequestHelper.post()(this, url12, { name, approvalsRequired, ...options });
   }
@@ -70642,16 +70400,16 @@ var MergeRequestApprovals = class extends BaseResource {
   } = {}) {
     let url12;
     if (mergerequestIId) {
-      url12 = dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules/${approvalRuleId}`;
+      url12 = endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules/${approvalRuleId}`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`;
+      url12 = endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`;
     }
     return RequestHelper.put()(this, url12, { name, approvalsRequired, ...options });
   }
   editConfiguration(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/approvals`,
+      endpoint`projects/${projectId}/approvals`,
       options
     );
   }
@@ -70661,39 +70419,39 @@ var MergeRequestApprovals = class extends BaseResource {
   } = {}) {
     let url12;
     if (mergerequestIId) {
-      url12 = dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules/${approvalRuleId}`;
+      url12 = endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_rules/${approvalRuleId}`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`;
+      url12 = endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`;
     }
     return RequestHelper.del()(this, url12, options);
   }
   showApprovalRule(projectId, approvalRuleId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`,
+      endpoint`projects/${projectId}/approval_rules/${approvalRuleId}`,
       options
     );
   }
   showApprovalState(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_state`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approval_state`,
       options
     );
   }
   showConfiguration(projectId, { mergerequestIId, ...options } = {}) {
     let url12;
     if (mergerequestIId) {
-      url12 = dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approvals`;
+      url12 = endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/approvals`;
     } else {
-      url12 = dist_endpoint`projects/${projectId}/approvals`;
+      url12 = endpoint`projects/${projectId}/approvals`;
     }
     return RequestHelper.get()(this, url12, options);
   }
   unapprove(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/unapprove`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/unapprove`,
       options
     );
   }
@@ -70709,12 +70467,12 @@ var MergeRequestContextCommits = class extends BaseResource {
   all(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/context_commits`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/context_commits`,
       options
     );
   }
   create(projectId, commits, { mergerequestIId, ...options } = {}) {
-    const prefix = dist_endpoint`projects/${projectId}/merge_requests`;
+    const prefix = endpoint`projects/${projectId}/merge_requests`;
     const url12 = mergerequestIId ? `${prefix}/${mergerequestIId}/context_commits` : prefix;
     return RequestHelper.post()(this, url12, {
       commits,
@@ -70724,7 +70482,7 @@ var MergeRequestContextCommits = class extends BaseResource {
   remove(projectId, mergerequestIId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/context_commits`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/context_commits`,
       options
     );
   }
@@ -70738,7 +70496,7 @@ var MergeRequestDiscussions = class extends ResourceDiscussions {
   resolve(projectId, mergerequestId, discussionId, resolved, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${projectId}/merge_requests/${mergerequestId}/discussions/${discussionId}`,
+      endpoint`${projectId}/merge_requests/${mergerequestId}/discussions/${discussionId}`,
       {
         searchParams: { resolved },
         ...options
@@ -70750,14 +70508,14 @@ var MergeRequestDraftNotes = class extends BaseResource {
   all(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes`,
       options
     );
   }
   create(projectId, mergerequestIId, note, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes`,
       {
         ...options,
         note
@@ -70767,35 +70525,35 @@ var MergeRequestDraftNotes = class extends BaseResource {
   edit(projectId, mergerequestIId, draftNoteId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
       options
     );
   }
   publish(projectId, mergerequestIId, draftNoteId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}/publish`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}/publish`,
       options
     );
   }
   publishBulk(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/bulk_publish`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/bulk_publish`,
       options
     );
   }
   remove(projectId, mergerequestIId, draftNoteId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
       options
     );
   }
   show(projectId, mergerequestIId, draftNoteId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/draft_notes/${draftNoteId}`,
       options
     );
   }
@@ -70836,7 +70594,7 @@ var MergeRequests = class extends BaseResource {
   addSpentTime(projectId, mergerequestIId, duration, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/add_spent_time`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/add_spent_time`,
       {
         duration,
         ...options
@@ -70850,72 +70608,72 @@ var MergeRequests = class extends BaseResource {
   } = {}) {
     let prefix = "";
     if (projectId) {
-      prefix = dist_endpoint`projects/${projectId}/`;
+      prefix = endpoint`projects/${projectId}/`;
     } else if (groupId) {
-      prefix = dist_endpoint`groups/${groupId}/`;
+      prefix = endpoint`groups/${groupId}/`;
     }
     return RequestHelper.get()(this, `${prefix}merge_requests`, options);
   }
   allDiffs(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/diffs`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/diffs`,
       options
     );
   }
   allCommits(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/commits`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/commits`,
       options
     );
   }
   allDiffVersions(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/versions`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/versions`,
       options
     );
   }
   allIssuesClosed(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/closes_issues`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/closes_issues`,
       options
     );
   }
   allIssuesRelated(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/related_issues`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/related_issues`,
       options
     );
   }
   allParticipants(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/participants`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/participants`,
       options
     );
   }
   allPipelines(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/pipelines`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/pipelines`,
       options
     );
   }
   cancelOnPipelineSuccess(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/cancel_merge_when_pipeline_succeeds`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/cancel_merge_when_pipeline_succeeds`,
       options
     );
   }
   create(projectId, sourceBranch, targetBranch, title, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests`,
+      endpoint`projects/${projectId}/merge_requests`,
       {
         sourceBranch,
         targetBranch,
@@ -70927,42 +70685,42 @@ var MergeRequests = class extends BaseResource {
   createPipeline(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/pipelines`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/pipelines`,
       options
     );
   }
   createTodo(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/todo`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/todo`,
       options
     );
   }
   edit(projectId, mergerequestIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
       options
     );
   }
   merge(projectId, mergerequestIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/merge`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/merge`,
       options
     );
   }
   mergeToDefault(projectId, mergerequestIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/merge_ref`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/merge_ref`,
       options
     );
   }
   rebase(projectId, mergerequestIId, { skipCI, ...options } = {}) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/rebase`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/rebase`,
       {
         ...options,
         skipCi: skipCI
@@ -70972,28 +70730,28 @@ var MergeRequests = class extends BaseResource {
   remove(projectId, mergerequestIId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
       options
     );
   }
   resetSpentTime(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reset_spent_time`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reset_spent_time`,
       options
     );
   }
   resetTimeEstimate(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reset_time_estimate`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reset_time_estimate`,
       options
     );
   }
   setTimeEstimate(projectId, mergerequestIId, duration, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/time_estimate`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/time_estimate`,
       {
         duration,
         ...options
@@ -71003,7 +70761,7 @@ var MergeRequests = class extends BaseResource {
   show(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}`,
       options
     );
   }
@@ -71014,42 +70772,42 @@ var MergeRequests = class extends BaseResource {
     );
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/changes`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/changes`,
       options
     );
   }
   showDiffVersion(projectId, mergerequestIId, versionId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/versions/${versionId}`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/versions/${versionId}`,
       options
     );
   }
   showTimeStats(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/time_stats`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/time_stats`,
       options
     );
   }
   subscribe(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/subscribe`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/subscribe`,
       options
     );
   }
   unsubscribe(projectId, mergerequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/unsubscribe`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/unsubscribe`,
       options
     );
   }
   showReviewers(projectId, mergerequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reviewers`,
+      endpoint`projects/${projectId}/merge_requests/${mergerequestIId}/reviewers`,
       options
     );
   }
@@ -71058,21 +70816,21 @@ var MergeTrains = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_trains`,
+      endpoint`projects/${projectId}/merge_trains`,
       options
     );
   }
   showStatus(projectId, mergeRequestIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/merge_trains/merge_requests/${mergeRequestIId}`,
+      endpoint`projects/${projectId}/merge_trains/merge_requests/${mergeRequestIId}`,
       options
     );
   }
   addMergeRequest(projectId, mergeRequestIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/merge_trains/merge_requests/${mergeRequestIId}`,
+      endpoint`projects/${projectId}/merge_trains/merge_requests/${mergeRequestIId}`,
       options
     );
   }
@@ -71084,7 +70842,7 @@ var PackageRegistry = class extends BaseResource {
   } = {}) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/packages/generic/${packageName}/${packageVersion}/${packageFile.filename}`,
+      endpoint`projects/${projectId}/packages/generic/${packageName}/${packageVersion}/${packageFile.filename}`,
       {
         isForm: true,
         file: [packageFile.content, packageFile.filename],
@@ -71095,7 +70853,7 @@ var PackageRegistry = class extends BaseResource {
   download(projectId, packageName, packageVersion, filename, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/generic/${packageName}/${packageVersion}/${filename}`,
+      endpoint`projects/${projectId}/packages/generic/${packageName}/${packageVersion}/${filename}`,
       options
     );
   }
@@ -71107,8 +70865,8 @@ var Packages = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/packages`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/packages`;
+    if (projectId) url12 = endpoint`projects/${projectId}/packages`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/packages`;
     else {
       throw new Error(
         "Missing required argument. Please supply a projectId or a groupId in the options parameter."
@@ -71119,28 +70877,28 @@ var Packages = class extends BaseResource {
   allFiles(projectId, packageId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/${packageId}/package_files`,
+      endpoint`projects/${projectId}/packages/${packageId}/package_files`,
       options
     );
   }
   remove(projectId, packageId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/packages/${packageId}`,
+      endpoint`projects/${projectId}/packages/${packageId}`,
       options
     );
   }
   removeFile(projectId, packageId, projectFileId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/packages/${packageId}/package_files/${projectFileId}`,
+      endpoint`projects/${projectId}/packages/${packageId}/package_files/${projectFileId}`,
       options
     );
   }
   show(projectId, packageId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/packages/${packageId}`,
+      endpoint`projects/${projectId}/packages/${packageId}`,
       options
     );
   }
@@ -71150,13 +70908,13 @@ var PagesDomains = class extends BaseResource {
     projectId,
     ...options
   } = {}) {
-    const prefix = projectId ? dist_endpoint`projects/${projectId}/` : "";
+    const prefix = projectId ? endpoint`projects/${projectId}/` : "";
     return RequestHelper.get()(this, `${prefix}pages/domains`, options);
   }
   create(projectId, domain, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pages/domains`,
+      endpoint`projects/${projectId}/pages/domains`,
       {
         domain,
         ...options
@@ -71166,21 +70924,21 @@ var PagesDomains = class extends BaseResource {
   edit(projectId, domain, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/pages/domains/${domain}`,
+      endpoint`projects/${projectId}/pages/domains/${domain}`,
       options
     );
   }
   show(projectId, domain, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pages/domains/${domain}`,
+      endpoint`projects/${projectId}/pages/domains/${domain}`,
       options
     );
   }
   remove(projectId, domain, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/pages/domains/${domain}`,
+      endpoint`projects/${projectId}/pages/domains/${domain}`,
       options
     );
   }
@@ -71189,14 +70947,14 @@ var PipelineScheduleVariables = class extends BaseResource {
   all(projectId, pipelineScheduleId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables`,
       options
     );
   }
   create(projectId, pipelineScheduleId, key, value, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables`,
       {
         ...options,
         key,
@@ -71207,7 +70965,7 @@ var PipelineScheduleVariables = class extends BaseResource {
   edit(projectId, pipelineScheduleId, key, value, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables/${key}`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables/${key}`,
       {
         ...options,
         value
@@ -71217,7 +70975,7 @@ var PipelineScheduleVariables = class extends BaseResource {
   remove(projectId, pipelineScheduleId, key, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables/${key}`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/variables/${key}`,
       options
     );
   }
@@ -71226,21 +70984,21 @@ var PipelineSchedules = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules`,
+      endpoint`projects/${projectId}/pipeline_schedules`,
       options
     );
   }
   allTriggeredPipelines(projectId, pipelineScheduleId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/pipelines`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/pipelines`,
       options
     );
   }
   create(projectId, description, ref, cron, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules`,
+      endpoint`projects/${projectId}/pipeline_schedules`,
       {
         description,
         ref,
@@ -71252,35 +71010,35 @@ var PipelineSchedules = class extends BaseResource {
   edit(projectId, pipelineScheduleId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
       options
     );
   }
   remove(projectId, pipelineScheduleId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
       options
     );
   }
   run(projectId, pipelineScheduleId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/play`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/play`,
       options
     );
   }
   show(projectId, pipelineScheduleId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}`,
       options
     );
   }
   takeOwnership(projectId, pipelineScheduleId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/take_ownership`,
+      endpoint`projects/${projectId}/pipeline_schedules/${pipelineScheduleId}/take_ownership`,
       options
     );
   }
@@ -71289,14 +71047,14 @@ var PipelineTriggerTokens = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/triggers`,
+      endpoint`projects/${projectId}/triggers`,
       options
     );
   }
   create(projectId, description, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/triggers`,
+      endpoint`projects/${projectId}/triggers`,
       {
         description,
         ...options
@@ -71306,21 +71064,21 @@ var PipelineTriggerTokens = class extends BaseResource {
   edit(projectId, triggerId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/triggers/${triggerId}`,
+      endpoint`projects/${projectId}/triggers/${triggerId}`,
       options
     );
   }
   remove(projectId, triggerId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/triggers/${triggerId}`,
+      endpoint`projects/${projectId}/triggers/${triggerId}`,
       options
     );
   }
   show(projectId, triggerId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/triggers/${triggerId}`,
+      endpoint`projects/${projectId}/triggers/${triggerId}`,
       options
     );
   }
@@ -71338,7 +71096,7 @@ var PipelineTriggerTokens = class extends BaseResource {
     }
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/trigger/pipeline`,
+      endpoint`projects/${projectId}/trigger/pipeline`,
       opts
     );
   }
@@ -71347,28 +71105,28 @@ var Pipelines = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines`,
+      endpoint`projects/${projectId}/pipelines`,
       options
     );
   }
   allVariables(projectId, pipelineId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/variables`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/variables`,
       options
     );
   }
   cancel(projectId, pipelineId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/cancel`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/cancel`,
       options
     );
   }
   create(projectId, ref, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipeline`,
+      endpoint`projects/${projectId}/pipeline`,
       {
         ref,
         ...options
@@ -71378,42 +71136,42 @@ var Pipelines = class extends BaseResource {
   remove(projectId, pipelineId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}`,
       options
     );
   }
   retry(projectId, pipelineId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/retry`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/retry`,
       options
     );
   }
   show(projectId, pipelineId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}`,
       options
     );
   }
   showLatest(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/latest`,
+      endpoint`projects/${projectId}/pipelines/latest`,
       options
     );
   }
   showTestReport(projectId, pipelineId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/test_report`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/test_report`,
       options
     );
   }
   showTestReportSummary(projectId, pipelineId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/pipelines/${pipelineId}/test_report_summary`,
+      endpoint`projects/${projectId}/pipelines/${pipelineId}/test_report_summary`,
       options
     );
   }
@@ -71422,28 +71180,28 @@ var ProductAnalytics = class extends BaseResource {
   allFunnels(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/product_analytics/funnels`,
+      endpoint`projects/${projectId}/product_analytics/funnels`,
       options
     );
   }
   load(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/product_analytics/request/load`,
+      endpoint`projects/${projectId}/product_analytics/request/load`,
       options
     );
   }
   dryRun(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/product_analytics/request/dry-run`,
+      endpoint`projects/${projectId}/product_analytics/request/dry-run`,
       options
     );
   }
   showMetadata(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/product_analytics/request/meta`,
+      endpoint`projects/${projectId}/product_analytics/request/meta`,
       options
     );
   }
@@ -71512,7 +71270,7 @@ var ProjectImportExports = class extends BaseResource {
   download(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/export/download`,
+      endpoint`projects/${projectId}/export/download`,
       options
     );
   }
@@ -71545,19 +71303,19 @@ var ProjectImportExports = class extends BaseResource {
   showExportStatus(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/export`,
+      endpoint`projects/${projectId}/export`,
       options
     );
   }
   showImportStatus(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/import`,
+      endpoint`projects/${projectId}/import`,
       options
     );
   }
   scheduleExport(projectId, uploadConfig, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/export`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/export`, {
       ...options,
       upload: uploadConfig
     });
@@ -71588,56 +71346,56 @@ var ProjectJobTokenScopes = class extends BaseResource {
   show(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope`,
+      endpoint`projects/${projectId}/job_token_scope`,
       options
     );
   }
   edit(projectId, enabled, options) {
     return RequestHelper.patch()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope`,
+      endpoint`projects/${projectId}/job_token_scope`,
       { ...options, enabled }
     );
   }
   showInboundAllowList(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/allowlist`,
+      endpoint`projects/${projectId}/job_token_scope/allowlist`,
       options
     );
   }
   addToInboundAllowList(projectId, targetProjectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/allowlist`,
+      endpoint`projects/${projectId}/job_token_scope/allowlist`,
       { ...options, targetProjectId }
     );
   }
   removeFromInboundAllowList(projectId, targetProjectId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/allowlist/${targetProjectId}`,
+      endpoint`projects/${projectId}/job_token_scope/allowlist/${targetProjectId}`,
       options
     );
   }
   showGroupsAllowList(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/groups_allowlist`,
+      endpoint`projects/${projectId}/job_token_scope/groups_allowlist`,
       options
     );
   }
   addToGroupsAllowList(projectId, targetGroupId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/groups_allowlist`,
+      endpoint`projects/${projectId}/job_token_scope/groups_allowlist`,
       { ...options, targetGroupId }
     );
   }
   removeFromGroupsAllowList(projectId, targetGroupId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/job_token_scope/groups_allowlist/${targetGroupId}`,
+      endpoint`projects/${projectId}/job_token_scope/groups_allowlist/${targetGroupId}`,
       options
     );
   }
@@ -71656,7 +71414,7 @@ var ProjectMarkdownUploads = class extends ResourceMarkdownUploads {
     super("projects", options);
   }
   create(projectId, file, options) {
-    return RequestHelper.post()(this, dist_endpoint`${projectId}/uploads`, {
+    return RequestHelper.post()(this, endpoint`${projectId}/uploads`, {
       isForm: true,
       ...options,
       file: [file.content, file.filename]
@@ -71679,7 +71437,7 @@ var ProjectMilestones = class extends ResourceMilestones {
   promote(projectId, milestoneId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${projectId}/milestones/${milestoneId}/promote`,
+      endpoint`${projectId}/milestones/${milestoneId}/promote`,
       options
     );
   }
@@ -71702,7 +71460,7 @@ var ProjectRelationsExport = class extends BaseResource {
   download(projectId, relation, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/export_relations/download`,
+      endpoint`projects/${projectId}/export_relations/download`,
       {
         relation,
         ...options
@@ -71712,14 +71470,14 @@ var ProjectRelationsExport = class extends BaseResource {
   showExportStatus(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/export_relations/status`,
+      endpoint`projects/${projectId}/export_relations/status`,
       options
     );
   }
   scheduleExport(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/export_relations`,
+      endpoint`projects/${projectId}/export_relations`,
       options
     );
   }
@@ -71728,66 +71486,66 @@ var ProjectReleases = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases`,
+      endpoint`projects/${projectId}/releases`,
       options
     );
   }
   create(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/releases`,
+      endpoint`projects/${projectId}/releases`,
       options
     );
   }
   createEvidence(projectId, tagName, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/evidence`,
+      endpoint`projects/${projectId}/releases/${tagName}/evidence`,
       options
     );
   }
   edit(projectId, tagName, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}`,
+      endpoint`projects/${projectId}/releases/${tagName}`,
       options
     );
   }
   download(projectId, tagName, filepath, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/downloads/${filepath}`,
+      endpoint`projects/${projectId}/releases/${tagName}/downloads/${filepath}`,
       options
     );
   }
   downloadLatest(projectId, filepath, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/permalink/latest/downloads/${filepath}`,
+      endpoint`projects/${projectId}/releases/permalink/latest/downloads/${filepath}`,
       options
     );
   }
   remove(projectId, tagName, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/releases/${tagName}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/releases/${tagName}`, options);
   }
   show(projectId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}`,
+      endpoint`projects/${projectId}/releases/${tagName}`,
       options
     );
   }
   showLatest(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/permalink/latest`,
+      endpoint`projects/${projectId}/releases/permalink/latest`,
       options
     );
   }
   showLatestEvidence(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/permalink/latest/evidence`,
+      endpoint`projects/${projectId}/releases/permalink/latest/evidence`,
       options
     );
   }
@@ -71796,7 +71554,7 @@ var ProjectRemoteMirrors = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors`,
+      endpoint`projects/${projectId}/remote_mirrors`,
       options
     );
   }
@@ -71804,7 +71562,7 @@ var ProjectRemoteMirrors = class extends BaseResource {
   createPullMirror(projectId, url12, mirror, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/mirror/pull`,
+      endpoint`projects/${projectId}/mirror/pull`,
       {
         importUrl: url12,
         mirror,
@@ -71815,7 +71573,7 @@ var ProjectRemoteMirrors = class extends BaseResource {
   createPushMirror(projectId, url12, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors`,
+      endpoint`projects/${projectId}/remote_mirrors`,
       {
         url: url12,
         ...options
@@ -71825,28 +71583,28 @@ var ProjectRemoteMirrors = class extends BaseResource {
   edit(projectId, mirrorId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
+      endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
       options
     );
   }
   remove(projectId, mirrorId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
+      endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
       options
     );
   }
   show(projectId, mirrorId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
+      endpoint`projects/${projectId}/remote_mirrors/${mirrorId}`,
       options
     );
   }
   sync(projectId, mirrorId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/remote_mirrors/${mirrorId}/sync`,
+      endpoint`projects/${projectId}/remote_mirrors/${mirrorId}/sync`,
       options
     );
   }
@@ -71883,14 +71641,14 @@ var ProjectSnippets = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/snippets`,
+      endpoint`projects/${projectId}/snippets`,
       options
     );
   }
   create(projectId, title, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/snippets`,
+      endpoint`projects/${projectId}/snippets`,
       {
         title,
         ...options
@@ -71900,42 +71658,42 @@ var ProjectSnippets = class extends BaseResource {
   edit(projectId, snippetId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}`,
+      endpoint`projects/${projectId}/snippets/${snippetId}`,
       options
     );
   }
   remove(projectId, snippetId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}`,
+      endpoint`projects/${projectId}/snippets/${snippetId}`,
       options
     );
   }
   show(projectId, snippetId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}`,
+      endpoint`projects/${projectId}/snippets/${snippetId}`,
       options
     );
   }
   showContent(projectId, snippetId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}/raw`,
+      endpoint`projects/${projectId}/snippets/${snippetId}/raw`,
       options
     );
   }
   showRepositoryFileContent(projectId, snippetId, ref, filePath, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}/files/${ref}/${filePath}/raw`,
+      endpoint`projects/${projectId}/snippets/${snippetId}/files/${ref}/${filePath}/raw`,
       options
     );
   }
   showUserAgentDetails(projectId, snippetId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/snippets/${snippetId}/user_agent_detail`,
+      endpoint`projects/${projectId}/snippets/${snippetId}/user_agent_detail`,
       options
     );
   }
@@ -71944,7 +71702,7 @@ var ProjectStatistics = class extends BaseResource {
   show(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/statistics`,
+      endpoint`projects/${projectId}/statistics`,
       options
     );
   }
@@ -71953,14 +71711,14 @@ var ProjectTemplates = class extends BaseResource {
   all(projectId, type, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/templates/${type}`,
+      endpoint`projects/${projectId}/templates/${type}`,
       options
     );
   }
   show(projectId, type, name, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/templates/${type}/${name}`,
+      endpoint`projects/${projectId}/templates/${type}/${name}`,
       options
     );
   }
@@ -71969,42 +71727,42 @@ var ProjectTerraformState = class extends BaseResource {
   show(projectId, name, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}`,
+      endpoint`projects/${projectId}/terraform/state/${name}`,
       options
     );
   }
   showVersion(projectId, name, serial, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}/versions/${serial}`,
+      endpoint`projects/${projectId}/terraform/state/${name}/versions/${serial}`,
       options
     );
   }
   removeVersion(projectId, name, serial, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}/versions/${serial}`,
+      endpoint`projects/${projectId}/terraform/state/${name}/versions/${serial}`,
       options
     );
   }
   remove(projectId, name, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}`,
+      endpoint`projects/${projectId}/terraform/state/${name}`,
       options
     );
   }
   removeTerraformStateLock(projectId, name, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}/lock`,
+      endpoint`projects/${projectId}/terraform/state/${name}/lock`,
       options
     );
   }
   createVersion(projectId, name, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/terraform/state/${name}`,
+      endpoint`projects/${projectId}/terraform/state/${name}`,
       options
     );
   }
@@ -72020,14 +71778,14 @@ var ProjectVulnerabilities = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/vulnerabilities`,
+      endpoint`projects/${projectId}/vulnerabilities`,
       options
     );
   }
   create(projectId, findingId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/vulnerabilities`,
+      endpoint`projects/${projectId}/vulnerabilities`,
       {
         ...options,
         searchParams: {
@@ -72051,71 +71809,71 @@ var Projects = class extends BaseResource {
     ...options
   } = {}) {
     let uri;
-    if (userId && starredOnly) uri = dist_endpoint`users/${userId}/starred_projects`;
-    else if (userId) uri = dist_endpoint`users/${userId}/projects`;
+    if (userId && starredOnly) uri = endpoint`users/${userId}/starred_projects`;
+    else if (userId) uri = endpoint`users/${userId}/projects`;
     else uri = "projects";
     return RequestHelper.get()(this, uri, options);
   }
   allTransferLocations(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/transfer_locations`,
+      endpoint`projects/${projectId}/transfer_locations`,
       options
     );
   }
   allUsers(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/users`,
+      endpoint`projects/${projectId}/users`,
       options
     );
   }
   allGroups(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/groups`,
+      endpoint`projects/${projectId}/groups`,
       options
     );
   }
   allInvitedGroups(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/invited_groups`,
+      endpoint`projects/${projectId}/invited_groups`,
       options
     );
   }
   allSharableGroups(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/share_locations`,
+      endpoint`projects/${projectId}/share_locations`,
       options
     );
   }
   allForks(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/forks`,
+      endpoint`projects/${projectId}/forks`,
       options
     );
   }
   allStarrers(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/starrers`,
+      endpoint`projects/${projectId}/starrers`,
       options
     );
   }
   allStoragePaths(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/storage`,
+      endpoint`projects/${projectId}/storage`,
       options
     );
   }
   archive(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/archive`,
+      endpoint`projects/${projectId}/archive`,
       options
     );
   }
@@ -72137,7 +71895,7 @@ var Projects = class extends BaseResource {
   createForkRelationship(projectId, forkedFromId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/fork/${forkedFromId}`,
+      endpoint`projects/${projectId}/fork/${forkedFromId}`,
       options
     );
   }
@@ -72145,7 +71903,7 @@ var Projects = class extends BaseResource {
   createPullMirror(projectId, url12, mirror, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/mirror/pull`,
+      endpoint`projects/${projectId}/mirror/pull`,
       {
         importUrl: url12,
         mirror,
@@ -72154,10 +71912,10 @@ var Projects = class extends BaseResource {
     );
   }
   downloadSnapshot(projectId, options) {
-    return RequestHelper.get()(this, dist_endpoint`projects/${projectId}/snapshot`, options);
+    return RequestHelper.get()(this, endpoint`projects/${projectId}/snapshot`, options);
   }
   edit(projectId, { avatar, ...options } = {}) {
-    const url12 = dist_endpoint`projects/${projectId}`;
+    const url12 = endpoint`projects/${projectId}`;
     if (avatar) {
       return RequestHelper.put()(this, url12, {
         ...options,
@@ -72168,32 +71926,32 @@ var Projects = class extends BaseResource {
     return RequestHelper.put()(this, url12, { ...options, avatar });
   }
   fork(projectId, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/fork`, options);
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/fork`, options);
   }
   housekeeping(projectId, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/housekeeping`, options);
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/housekeeping`, options);
   }
   importProjectMembers(projectId, sourceProjectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/import_project_members/${sourceProjectId}`,
+      endpoint`projects/${projectId}/import_project_members/${sourceProjectId}`,
       options
     );
   }
   remove(projectId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}`, options);
   }
   removeForkRelationship(projectId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/fork`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/fork`, options);
   }
   removeAvatar(projectId, options) {
-    return RequestHelper.put()(this, dist_endpoint`projects/${projectId}`, {
+    return RequestHelper.put()(this, endpoint`projects/${projectId}`, {
       ...options,
       avatar: ""
     });
   }
   restore(projectId, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/restore`, options);
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/restore`, options);
   }
   search(projectName, options) {
     return RequestHelper.get()(this, "projects", {
@@ -72202,34 +71960,34 @@ var Projects = class extends BaseResource {
     });
   }
   share(projectId, groupId, groupAccess, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/share`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/share`, {
       groupId,
       groupAccess,
       ...options
     });
   }
   show(projectId, options) {
-    return RequestHelper.get()(this, dist_endpoint`projects/${projectId}`, options);
+    return RequestHelper.get()(this, endpoint`projects/${projectId}`, options);
   }
   showLanguages(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/languages`,
+      endpoint`projects/${projectId}/languages`,
       options
     );
   }
   showPullMirror(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/mirror/pull`,
+      endpoint`projects/${projectId}/mirror/pull`,
       options
     );
   }
   star(projectId, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/star`, options);
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/star`, options);
   }
   transfer(projectId, namespaceId, options) {
-    return RequestHelper.put()(this, dist_endpoint`projects/${projectId}/transfer`, {
+    return RequestHelper.put()(this, endpoint`projects/${projectId}/transfer`, {
       ...options,
       namespace: namespaceId
     });
@@ -72237,17 +71995,17 @@ var Projects = class extends BaseResource {
   unarchive(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/unarchive`,
+      endpoint`projects/${projectId}/unarchive`,
       options
     );
   }
   unshare(projectId, groupId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/share/${groupId}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/share/${groupId}`, options);
   }
   unstar(projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/unstar`,
+      endpoint`projects/${projectId}/unstar`,
       options
     );
   }
@@ -72257,7 +72015,7 @@ var Projects = class extends BaseResource {
   uploadForReference(projectId, file, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/uploads`,
+      endpoint`projects/${projectId}/uploads`,
       {
         ...options,
         isForm: true,
@@ -72266,7 +72024,7 @@ var Projects = class extends BaseResource {
     );
   }
   uploadAvatar(projectId, avatar, options) {
-    return RequestHelper.put()(this, dist_endpoint`projects/${projectId}`, {
+    return RequestHelper.put()(this, endpoint`projects/${projectId}`, {
       ...options,
       isForm: true,
       avatar: [avatar.content, avatar.filename]
@@ -72277,7 +72035,7 @@ var ProtectedBranches = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/protected_branches`,
+      endpoint`projects/${projectId}/protected_branches`,
       options
     );
   }
@@ -72285,7 +72043,7 @@ var ProtectedBranches = class extends BaseResource {
     const { sudo, showExpanded, ...opts } = options || {};
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/protected_branches`,
+      endpoint`projects/${projectId}/protected_branches`,
       {
         searchParams: {
           ...opts,
@@ -72303,21 +72061,21 @@ var ProtectedBranches = class extends BaseResource {
   edit(projectId, branchName, options) {
     return RequestHelper.patch()(
       this,
-      dist_endpoint`projects/${projectId}/protected_branches/${branchName}`,
+      endpoint`projects/${projectId}/protected_branches/${branchName}`,
       options
     );
   }
   show(projectId, branchName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/protected_branches/${branchName}`,
+      endpoint`projects/${projectId}/protected_branches/${branchName}`,
       options
     );
   }
   remove(projectId, branchName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/protected_branches/${branchName}`,
+      endpoint`projects/${projectId}/protected_branches/${branchName}`,
       options
     );
   }
@@ -72330,7 +72088,7 @@ var ProtectedTags = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/protected_tags`,
+      endpoint`projects/${projectId}/protected_tags`,
       options
     );
   }
@@ -72338,7 +72096,7 @@ var ProtectedTags = class extends BaseResource {
     const { sudo, showExpanded, ...opts } = options || {};
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/protected_tags`,
+      endpoint`projects/${projectId}/protected_tags`,
       {
         searchParams: {
           name: tagName,
@@ -72356,14 +72114,14 @@ var ProtectedTags = class extends BaseResource {
   show(projectId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/protected_tags/${tagName}`,
+      endpoint`projects/${projectId}/protected_tags/${tagName}`,
       options
     );
   }
   remove(projectId, tagName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/protected_tags/${tagName}`,
+      endpoint`projects/${projectId}/protected_tags/${tagName}`,
       options
     );
   }
@@ -72376,14 +72134,14 @@ var ReleaseLinks = class extends BaseResource {
   all(projectId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/assets/links`,
+      endpoint`projects/${projectId}/releases/${tagName}/assets/links`,
       options
     );
   }
   create(projectId, tagName, name, url12, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/assets/links`,
+      endpoint`projects/${projectId}/releases/${tagName}/assets/links`,
       {
         name,
         url: url12,
@@ -72394,21 +72152,21 @@ var ReleaseLinks = class extends BaseResource {
   edit(projectId, tagName, linkId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
+      endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
       options
     );
   }
   remove(projectId, tagName, linkId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
+      endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
       options
     );
   }
   show(projectId, tagName, linkId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
+      endpoint`projects/${projectId}/releases/${tagName}/assets/links/${linkId}`,
       options
     );
   }
@@ -72417,21 +72175,21 @@ var Repositories = class extends BaseResource {
   allContributors(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/contributors`,
+      endpoint`projects/${projectId}/repository/contributors`,
       options
     );
   }
   allRepositoryTrees(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/tree`,
+      endpoint`projects/${projectId}/repository/tree`,
       options
     );
   }
   compare(projectId, from, to, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/compare`,
+      endpoint`projects/${projectId}/repository/compare`,
       {
         from,
         to,
@@ -72442,14 +72200,14 @@ var Repositories = class extends BaseResource {
   editChangelog(projectId, version, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/changelog`,
+      endpoint`projects/${projectId}/repository/changelog`,
       { ...options, version }
     );
   }
   mergeBase(projectId, refs, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/merge_base`,
+      endpoint`projects/${projectId}/repository/merge_base`,
       {
         ...options,
         refs
@@ -72462,28 +72220,28 @@ var Repositories = class extends BaseResource {
   } = {}) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/archive.${fileType}`,
+      endpoint`projects/${projectId}/repository/archive.${fileType}`,
       options
     );
   }
   showBlob(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/blobs/${sha}`,
+      endpoint`projects/${projectId}/repository/blobs/${sha}`,
       options
     );
   }
   showBlobRaw(projectId, sha, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/blobs/${sha}/raw`,
+      endpoint`projects/${projectId}/repository/blobs/${sha}/raw`,
       options
     );
   }
   showChangelog(projectId, version, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/changelog`,
+      endpoint`projects/${projectId}/repository/changelog`,
       { ...options, version }
     );
   }
@@ -72492,7 +72250,7 @@ var RepositoryFiles = class extends BaseResource {
   allFileBlames(projectId, filePath, ref, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/files/${filePath}/blame`,
+      endpoint`projects/${projectId}/repository/files/${filePath}/blame`,
       {
         ref,
         ...options
@@ -72502,7 +72260,7 @@ var RepositoryFiles = class extends BaseResource {
   create(projectId, filePath, branch, content, commitMessage, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`projects/${projectId}/repository/files/${filePath}`,
+      endpoint`projects/${projectId}/repository/files/${filePath}`,
       {
         branch,
         content,
@@ -72514,7 +72272,7 @@ var RepositoryFiles = class extends BaseResource {
   edit(projectId, filePath, branch, content, commitMessage, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/repository/files/${filePath}`,
+      endpoint`projects/${projectId}/repository/files/${filePath}`,
       {
         branch,
         content,
@@ -72524,7 +72282,7 @@ var RepositoryFiles = class extends BaseResource {
     );
   }
   remove(projectId, filePath, branch, commitMessage, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/repository/files/${filePath}`, {
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/repository/files/${filePath}`, {
       branch,
       commitMessage,
       ...options
@@ -72533,7 +72291,7 @@ var RepositoryFiles = class extends BaseResource {
   show(projectId, filePath, ref, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/files/${filePath}`,
+      endpoint`projects/${projectId}/repository/files/${filePath}`,
       {
         ref,
         ...options
@@ -72543,7 +72301,7 @@ var RepositoryFiles = class extends BaseResource {
   showRaw(projectId, filePath, ref, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/files/${filePath}/raw`,
+      endpoint`projects/${projectId}/repository/files/${filePath}/raw`,
       {
         ref,
         ...options
@@ -72555,7 +72313,7 @@ var RepositorySubmodules = class extends BaseResource {
   edit(projectId, submodule, branch, commitSha, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/repository/submodules/${submodule}`,
+      endpoint`projects/${projectId}/repository/submodules/${submodule}`,
       {
         branch,
         commitSha,
@@ -72568,28 +72326,28 @@ var ResourceGroups = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/resource_groups`,
+      endpoint`projects/${projectId}/resource_groups`,
       options
     );
   }
   edit(projectId, key, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`projects/${projectId}/resource_groups/${key}`,
+      endpoint`projects/${projectId}/resource_groups/${key}`,
       options
     );
   }
   show(projectId, key, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/resource_groups/${key}`,
+      endpoint`projects/${projectId}/resource_groups/${key}`,
       options
     );
   }
   allUpcomingJobs(projectId, key, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/resource_groups/${key}/upcoming_jobs`,
+      endpoint`projects/${projectId}/resource_groups/${key}/upcoming_jobs`,
       options
     );
   }
@@ -72602,8 +72360,8 @@ var Runners = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (projectId) url12 = dist_endpoint`projects/${projectId}/runners`;
-    else if (groupId) url12 = dist_endpoint`groups/${groupId}/runners`;
+    if (projectId) url12 = endpoint`projects/${projectId}/runners`;
+    else if (groupId) url12 = endpoint`groups/${groupId}/runners`;
     else if (owned) url12 = "runners";
     else url12 = "runners/all";
     return RequestHelper.get()(this, url12, options);
@@ -72622,13 +72380,13 @@ var Runners = class extends BaseResource {
     return RequestHelper.put()(this, `runners/${runnerId}`, options);
   }
   enable(projectId, runnerId, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/runners`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/runners`, {
       runnerId,
       ...options
     });
   }
   disable(projectId, runnerId, options) {
-    return RequestHelper.del()(this, dist_endpoint`projects/${projectId}/runners/${runnerId}`, options);
+    return RequestHelper.del()(this, endpoint`projects/${projectId}/runners/${runnerId}`, options);
   }
   // Create - Convenience method
   register(token, options) {
@@ -72658,7 +72416,7 @@ var Runners = class extends BaseResource {
     ...options
   } = {}) {
     let url12;
-    if (runnerId) url12 = dist_endpoint`runners/${runnerId}/reset_registration_token`;
+    if (runnerId) url12 = endpoint`runners/${runnerId}/reset_registration_token`;
     else if (token) url12 = "runners/reset_registration_token";
     else {
       throw new Error("Missing either runnerId or token parameters");
@@ -72679,7 +72437,7 @@ var SecureFiles = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/secure_files`,
+      endpoint`projects/${projectId}/secure_files`,
       options
     );
   }
@@ -72694,21 +72452,21 @@ var SecureFiles = class extends BaseResource {
   download(projectId, secureFileId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/secure_files/${secureFileId}/download`,
+      endpoint`projects/${projectId}/secure_files/${secureFileId}/download`,
       options
     );
   }
   remove(projectId, secureFileId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/secure_files/${secureFileId}`,
+      endpoint`projects/${projectId}/secure_files/${secureFileId}`,
       options
     );
   }
   show(projectId, secureFileId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/secure_files/${secureFileId}`,
+      endpoint`projects/${projectId}/secure_files/${secureFileId}`,
       options
     );
   }
@@ -72717,12 +72475,12 @@ var Tags = class extends BaseResource {
   all(projectId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/tags`,
+      endpoint`projects/${projectId}/repository/tags`,
       options
     );
   }
   create(projectId, tagName, ref, options) {
-    return RequestHelper.post()(this, dist_endpoint`projects/${projectId}/repository/tags`, {
+    return RequestHelper.post()(this, endpoint`projects/${projectId}/repository/tags`, {
       searchParams: {
         tagName,
         ref
@@ -72733,21 +72491,21 @@ var Tags = class extends BaseResource {
   remove(projectId, tagName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/repository/tags/${tagName}`,
+      endpoint`projects/${projectId}/repository/tags/${tagName}`,
       options
     );
   }
   show(projectId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/tags/${tagName}`,
+      endpoint`projects/${projectId}/repository/tags/${tagName}`,
       options
     );
   }
   showSignature(projectId, tagName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/repository/tags/${tagName}/signature`,
+      endpoint`projects/${projectId}/repository/tags/${tagName}/signature`,
       options
     );
   }
@@ -72756,7 +72514,7 @@ var UserStarredMetricsDashboard = class extends BaseResource {
   create(projectId, dashboardPath, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`projects/${projectId}/metrics/user_starred_dashboards`,
+      endpoint`projects/${projectId}/metrics/user_starred_dashboards`,
       {
         dashboardPath,
         ...options
@@ -72766,7 +72524,7 @@ var UserStarredMetricsDashboard = class extends BaseResource {
   remove(projectId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`projects/${projectId}/metrics/user_starred_dashboards`,
+      endpoint`projects/${projectId}/metrics/user_starred_dashboards`,
       options
     );
   }
@@ -72789,28 +72547,28 @@ var EpicIssues = class extends BaseResource {
   all(groupId, epicIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/issues`,
+      endpoint`groups/${groupId}/epics/${epicIId}/issues`,
       options
     );
   }
   assign(groupId, epicIId, epicIssueId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
       options
     );
   }
   edit(groupId, epicIId, epicIssueId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
       options
     );
   }
   remove(groupId, epicIId, epicIssueId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/issues/${epicIssueId}`,
       options
     );
   }
@@ -72826,21 +72584,21 @@ var EpicLinks = class extends BaseResource {
   all(groupId, epicIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/links`,
+      endpoint`groups/${groupId}/epics/${epicIId}/links`,
       options
     );
   }
   assign(groupId, epicIId, childEpicId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
       options
     );
   }
   create(groupId, epicIId, title, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/links`,
+      endpoint`groups/${groupId}/epics/${epicIId}/links`,
       {
         searchParams: {
           title
@@ -72852,14 +72610,14 @@ var EpicLinks = class extends BaseResource {
   reorder(groupId, epicIId, childEpicId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
       options
     );
   }
   unassign(groupId, epicIId, childEpicId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/links/${childEpicId}`,
       options
     );
   }
@@ -72873,10 +72631,10 @@ var EpicNotes = class extends ResourceNotes {
 };
 var Epics = class extends BaseResource {
   all(groupId, options) {
-    return RequestHelper.get()(this, dist_endpoint`groups/${groupId}/epics`, options);
+    return RequestHelper.get()(this, endpoint`groups/${groupId}/epics`, options);
   }
   create(groupId, title, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/epics`, {
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/epics`, {
       title,
       ...options
     });
@@ -72884,24 +72642,24 @@ var Epics = class extends BaseResource {
   createTodo(groupId, epicIId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/todos`,
+      endpoint`groups/${groupId}/epics/${epicIId}/todos`,
       options
     );
   }
   edit(groupId, epicIId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}`,
       options
     );
   }
   remove(groupId, epicIId, options) {
-    return RequestHelper.del()(this, dist_endpoint`groups/${groupId}/epics/${epicIId}`, options);
+    return RequestHelper.del()(this, endpoint`groups/${groupId}/epics/${epicIId}`, options);
   }
   show(groupId, epicIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}`,
       options
     );
   }
@@ -72983,28 +72741,28 @@ var GroupEpicBoards = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epic_boards`,
+      endpoint`groups/${groupId}/epic_boards`,
       options
     );
   }
   allLists(groupId, boardId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epic_boards/${boardId}/lists`,
+      endpoint`groups/${groupId}/epic_boards/${boardId}/lists`,
       options
     );
   }
   show(groupId, boardId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epic_boards/${boardId}`,
+      endpoint`groups/${groupId}/epic_boards/${boardId}`,
       options
     );
   }
   showList(groupId, boardId, listId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epic_boards/${boardId}/lists/${listId}`,
+      endpoint`groups/${groupId}/epic_boards/${boardId}/lists/${listId}`,
       options
     );
   }
@@ -73020,7 +72778,7 @@ var GroupImportExports = class extends BaseResource {
   download(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/export/download`,
+      endpoint`groups/${groupId}/export/download`,
       options
     );
   }
@@ -73037,7 +72795,7 @@ var GroupImportExports = class extends BaseResource {
   scheduleExport(groupId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/export`,
+      endpoint`groups/${groupId}/export`,
       options
     );
   }
@@ -73065,7 +72823,7 @@ var GroupIterations = class extends ResourceIterations {
 };
 var GroupLDAPLinks = class extends BaseResource {
   add(groupId, groupAccess, provider, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/ldap_group_links`, {
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/ldap_group_links`, {
       groupAccess,
       provider,
       ...options
@@ -73074,18 +72832,18 @@ var GroupLDAPLinks = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/ldap_group_links`,
+      endpoint`groups/${groupId}/ldap_group_links`,
       options
     );
   }
   remove(groupId, provider, options) {
-    return RequestHelper.del()(this, dist_endpoint`groups/${groupId}/ldap_group_links`, {
+    return RequestHelper.del()(this, endpoint`groups/${groupId}/ldap_group_links`, {
       provider,
       ...options
     });
   }
   sync(groupId, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/ldap_sync`, options);
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/ldap_sync`, options);
   }
 };
 
@@ -73104,7 +72862,7 @@ var GroupMarkdownUploads = class extends ResourceMarkdownUploads {
 };
 var GroupMemberRoles = class extends BaseResource {
   add(groupId, baseAccessLevel, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/members`, {
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/members`, {
       baseAccessLevel,
       ...options
     });
@@ -73112,14 +72870,14 @@ var GroupMemberRoles = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/member_roles`,
+      endpoint`groups/${groupId}/member_roles`,
       options
     );
   }
   remove(groupId, memberRoleId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`groups/${groupId}/member_roles/${memberRoleId}`,
+      endpoint`groups/${groupId}/member_roles/${memberRoleId}`,
       options
     );
   }
@@ -73133,48 +72891,48 @@ var GroupMembers = class extends ResourceMembers {
   allBillable(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${groupId}/billable_members`,
+      endpoint`${groupId}/billable_members`,
       options
     );
   }
   allPending(groupId, options) {
-    return RequestHelper.get()(this, dist_endpoint`${groupId}/pending_members`, options);
+    return RequestHelper.get()(this, endpoint`${groupId}/pending_members`, options);
   }
   allBillableMemberships(groupId, userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`${groupId}/billable_members/${userId}/memberships`,
+      endpoint`${groupId}/billable_members/${userId}/memberships`,
       options
     );
   }
   approve(groupId, userId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${groupId}/members/${userId}/approve`,
+      endpoint`${groupId}/members/${userId}/approve`,
       options
     );
   }
   approveAll(groupId, options) {
     return RequestHelper.put()(
       this,
-      dist_endpoint`${groupId}/members/approve_all`,
+      endpoint`${groupId}/members/approve_all`,
       options
     );
   }
   removeBillable(groupId, userId, options) {
-    return RequestHelper.del()(this, dist_endpoint`${groupId}/billable_members/${userId}`, options);
+    return RequestHelper.del()(this, endpoint`${groupId}/billable_members/${userId}`, options);
   }
   removeOverrideFlag(groupId, userId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`${groupId}/members/${userId}/override`,
+      endpoint`${groupId}/members/${userId}/override`,
       options
     );
   }
   setOverrideFlag(groupId, userId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`${groupId}/members/${userId}/override`,
+      endpoint`${groupId}/members/${userId}/override`,
       options
     );
   }
@@ -73202,7 +72960,7 @@ var GroupPushRules = class extends ResourcePushRules {
 };
 var GroupRelationExports = class extends BaseResource {
   download(groupId, relation, options) {
-    return RequestHelper.get()(this, dist_endpoint`groups/${groupId}/export_relations/download`, {
+    return RequestHelper.get()(this, endpoint`groups/${groupId}/export_relations/download`, {
       searchParams: { relation },
       ...options
     });
@@ -73210,14 +72968,14 @@ var GroupRelationExports = class extends BaseResource {
   exportStatus(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/export_relations`,
+      endpoint`groups/${groupId}/export_relations`,
       options
     );
   }
   scheduleExport(groupId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/export_relations`,
+      endpoint`groups/${groupId}/export_relations`,
       options
     );
   }
@@ -73226,7 +72984,7 @@ var GroupReleases = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/releases`,
+      endpoint`groups/${groupId}/releases`,
       options
     );
   }
@@ -73242,14 +73000,14 @@ var GroupSAMLIdentities = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/saml/identities`,
+      endpoint`groups/${groupId}/saml/identities`,
       options
     );
   }
   edit(groupId, identityId, options) {
     return RequestHelper.patch()(
       this,
-      dist_endpoint`groups/${groupId}/saml/${identityId}`,
+      endpoint`groups/${groupId}/saml/${identityId}`,
       options
     );
   }
@@ -73258,14 +73016,14 @@ var GroupSAMLLinks = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/saml_group_links`,
+      endpoint`groups/${groupId}/saml_group_links`,
       options
     );
   }
   create(groupId, samlGroupName, accessLevel, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/saml_group_links`,
+      endpoint`groups/${groupId}/saml_group_links`,
       {
         accessLevel,
         samlGroupName,
@@ -73276,14 +73034,14 @@ var GroupSAMLLinks = class extends BaseResource {
   remove(groupId, samlGroupName, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`groups/${groupId}/saml_group_links/${samlGroupName}`,
+      endpoint`groups/${groupId}/saml_group_links/${samlGroupName}`,
       options
     );
   }
   show(groupId, samlGroupName, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/saml_group_links/${samlGroupName}`,
+      endpoint`groups/${groupId}/saml_group_links/${samlGroupName}`,
       options
     );
   }
@@ -73292,14 +73050,14 @@ var GroupSCIMIdentities = class extends BaseResource {
   all(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/scim/identities`,
+      endpoint`groups/${groupId}/scim/identities`,
       options
     );
   }
   edit(groupId, identityId, options) {
     return RequestHelper.patch()(
       this,
-      dist_endpoint`groups/${groupId}/scim/${identityId}`,
+      endpoint`groups/${groupId}/scim/${identityId}`,
       options
     );
   }
@@ -73308,7 +73066,7 @@ var GroupServiceAccounts = class extends BaseResource {
   create(groupId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/service_accounts`,
+      endpoint`groups/${groupId}/service_accounts`,
       options
     );
   }
@@ -73319,14 +73077,14 @@ var GroupServiceAccounts = class extends BaseResource {
   createPersonalAccessToken(groupId, serviceAccountId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/service_accounts/${serviceAccountId}`,
+      endpoint`groups/${groupId}/service_accounts/${serviceAccountId}`,
       options
     );
   }
   rotatePersonalAccessToken(groupId, serviceAccountId, tokenId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/service_accounts/${serviceAccountId}/personal_access_tokens/${tokenId}/rotate`,
+      endpoint`groups/${groupId}/service_accounts/${serviceAccountId}/personal_access_tokens/${tokenId}/rotate`,
       options
     );
   }
@@ -73352,38 +73110,38 @@ var Groups = class extends BaseResource {
   allDescendantGroups(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/descendant_groups`,
+      endpoint`groups/${groupId}/descendant_groups`,
       options
     );
   }
   allProjects(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/projects`,
+      endpoint`groups/${groupId}/projects`,
       options
     );
   }
   allSharedProjects(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/projects/shared`,
+      endpoint`groups/${groupId}/projects/shared`,
       options
     );
   }
   allSubgroups(groupId, options) {
-    return RequestHelper.get()(this, dist_endpoint`groups/${groupId}/subgroups`, options);
+    return RequestHelper.get()(this, endpoint`groups/${groupId}/subgroups`, options);
   }
   allProvisionedUsers(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/provisioned_users`,
+      endpoint`groups/${groupId}/provisioned_users`,
       options
     );
   }
   allTransferLocations(groupId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/transfer_locations`,
+      endpoint`groups/${groupId}/transfer_locations`,
       options
     );
   }
@@ -73400,29 +73158,29 @@ var Groups = class extends BaseResource {
     return RequestHelper.post()(this, "groups", { name, path, ...options });
   }
   downloadAvatar(groupId, options) {
-    return RequestHelper.get()(this, dist_endpoint`groups/${groupId}/avatar`, options);
+    return RequestHelper.get()(this, endpoint`groups/${groupId}/avatar`, options);
   }
   edit(groupId, { avatar, ...options } = {}) {
     if (avatar) {
-      return RequestHelper.post()(this, dist_endpoint`groups/${groupId}`, {
+      return RequestHelper.post()(this, endpoint`groups/${groupId}`, {
         ...options,
         isForm: true,
         avatar: [avatar.content, avatar.filename]
       });
     }
-    return RequestHelper.put()(this, dist_endpoint`groups/${groupId}`, options);
+    return RequestHelper.put()(this, endpoint`groups/${groupId}`, options);
   }
   remove(groupId, options) {
-    return RequestHelper.del()(this, dist_endpoint`groups/${groupId}`, options);
+    return RequestHelper.del()(this, endpoint`groups/${groupId}`, options);
   }
   removeAvatar(groupId, options) {
-    return RequestHelper.put()(this, dist_endpoint`groups/${groupId}`, {
+    return RequestHelper.put()(this, endpoint`groups/${groupId}`, {
       ...options,
       avatar: ""
     });
   }
   restore(groupId, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/restore`, options);
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/restore`, options);
   }
   search(nameOrPath, options) {
     return RequestHelper.get()(this, "groups", {
@@ -73431,30 +73189,30 @@ var Groups = class extends BaseResource {
     });
   }
   share(groupId, sharedGroupId, groupAccess, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/share`, {
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/share`, {
       groupId: sharedGroupId,
       groupAccess,
       ...options
     });
   }
   show(groupId, options) {
-    return RequestHelper.get()(this, dist_endpoint`groups/${groupId}`, options);
+    return RequestHelper.get()(this, endpoint`groups/${groupId}`, options);
   }
   transfer(groupId, options) {
-    return RequestHelper.post()(this, dist_endpoint`groups/${groupId}/transfer`, options);
+    return RequestHelper.post()(this, endpoint`groups/${groupId}/transfer`, options);
   }
   transferProject(groupId, projectId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/projects/${projectId}`,
+      endpoint`groups/${groupId}/projects/${projectId}`,
       options
     );
   }
   unshare(groupId, sharedGroupId, options) {
-    return RequestHelper.del()(this, dist_endpoint`groups/${groupId}/share/${sharedGroupId}`, options);
+    return RequestHelper.del()(this, endpoint`groups/${groupId}/share/${sharedGroupId}`, options);
   }
   uploadAvatar(groupId, content, { filename, ...options } = {}) {
-    return RequestHelper.put()(this, dist_endpoint`groups/${groupId}/avatar`, {
+    return RequestHelper.put()(this, endpoint`groups/${groupId}/avatar`, {
       isForm: true,
       ...options,
       file: [content, filename]
@@ -73465,14 +73223,14 @@ var LinkedEpics = class extends BaseResource {
   all(groupId, epicIId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/related_epics`,
+      endpoint`groups/${groupId}/epics/${epicIId}/related_epics`,
       options
     );
   }
   create(groupId, epicIId, targetEpicIId, targetGroupId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/related_epics`,
+      endpoint`groups/${groupId}/epics/${epicIId}/related_epics`,
       {
         searchParams: {
           targetGroupId,
@@ -73485,7 +73243,7 @@ var LinkedEpics = class extends BaseResource {
   remove(groupId, epicIId, relatedEpicLinkId, options) {
     return RequestHelper.del()(
       this,
-      dist_endpoint`groups/${groupId}/epics/${epicIId}/related_epics/${relatedEpicLinkId}`,
+      endpoint`groups/${groupId}/epics/${epicIId}/related_epics/${relatedEpicLinkId}`,
       options
     );
   }
@@ -73631,7 +73389,7 @@ var UserSSHKeys = class extends BaseResource {
 };
 var Users = class extends BaseResource {
   activate(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/activate`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/activate`, options);
   }
   all(options) {
     return RequestHelper.get()(
@@ -73644,58 +73402,58 @@ var Users = class extends BaseResource {
     return RequestHelper.get()(this, "user/activities", options);
   }
   allEvents(userId, options) {
-    return RequestHelper.get()(this, dist_endpoint`users/${userId}/events`, options);
+    return RequestHelper.get()(this, endpoint`users/${userId}/events`, options);
   }
   allFollowers(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}/followers`,
+      endpoint`users/${userId}/followers`,
       options
     );
   }
   allFollowing(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}/following`,
+      endpoint`users/${userId}/following`,
       options
     );
   }
   allMemberships(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}/memberships`,
+      endpoint`users/${userId}/memberships`,
       options
     );
   }
   allProjects(userId, options) {
-    return RequestHelper.get()(this, dist_endpoint`users/${userId}/projects`, options);
+    return RequestHelper.get()(this, endpoint`users/${userId}/projects`, options);
   }
   allContributedProjects(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}/contributed_projects`,
+      endpoint`users/${userId}/contributed_projects`,
       options
     );
   }
   allStarredProjects(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}/starred_projects`,
+      endpoint`users/${userId}/starred_projects`,
       options
     );
   }
   approve(userId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`users/${userId}/approve`,
+      endpoint`users/${userId}/approve`,
       options
     );
   }
   ban(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/ban`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/ban`, options);
   }
   block(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/block`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/block`, options);
   }
   create(options) {
     return RequestHelper.post()(this, "users", options);
@@ -73703,7 +73461,7 @@ var Users = class extends BaseResource {
   createPersonalAccessToken(userId, name, scopes, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`users/${userId}/personal_access_tokens`,
+      endpoint`users/${userId}/personal_access_tokens`,
       {
         name,
         scopes,
@@ -73718,10 +73476,10 @@ var Users = class extends BaseResource {
     });
   }
   deactivate(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/deactivate`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/deactivate`, options);
   }
   disableTwoFactor(userId, options) {
-    return RequestHelper.patch()(this, dist_endpoint`users/${userId}/disable_two_factor`, options);
+    return RequestHelper.patch()(this, endpoint`users/${userId}/disable_two_factor`, options);
   }
   edit(userId, { avatar, ...options } = {}) {
     const opts = {
@@ -73729,7 +73487,7 @@ var Users = class extends BaseResource {
       isForm: true
     };
     if (avatar) opts.avatar = [avatar.content, avatar.filename];
-    return RequestHelper.put()(this, dist_endpoint`users/${userId}`, opts);
+    return RequestHelper.put()(this, endpoint`users/${userId}`, opts);
   }
   editStatus(options) {
     return RequestHelper.put()(this, "user/status", options);
@@ -73742,19 +73500,19 @@ var Users = class extends BaseResource {
     });
   }
   follow(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/follow`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/follow`, options);
   }
   reject(userId, options) {
     return RequestHelper.post()(
       this,
-      dist_endpoint`users/${userId}/reject`,
+      endpoint`users/${userId}/reject`,
       options
     );
   }
   show(userId, options) {
     return RequestHelper.get()(
       this,
-      dist_endpoint`users/${userId}`,
+      endpoint`users/${userId}`,
       options
     );
   }
@@ -73788,19 +73546,19 @@ var Users = class extends BaseResource {
     return RequestHelper.get()(this, url12, options);
   }
   remove(userId, options) {
-    return RequestHelper.del()(this, dist_endpoint`users/${userId}`, options);
+    return RequestHelper.del()(this, endpoint`users/${userId}`, options);
   }
   removeAuthenticationIdentity(userId, provider, options) {
-    return RequestHelper.del()(this, dist_endpoint`users/${userId}/identities/${provider}`, options);
+    return RequestHelper.del()(this, endpoint`users/${userId}/identities/${provider}`, options);
   }
   unban(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/unban`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/unban`, options);
   }
   unblock(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/unblock`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/unblock`, options);
   }
   unfollow(userId, options) {
-    return RequestHelper.post()(this, dist_endpoint`users/${userId}/unfollow`, options);
+    return RequestHelper.post()(this, endpoint`users/${userId}/unfollow`, options);
   }
 };
 
@@ -74326,7 +74084,7 @@ var { Gitlab: dist_Gitlab } = API;
 
 
 
-;// CONCATENATED MODULE: ./src/forge/gitlab.ts
+;// CONCATENATED MODULE: ./src/forge/gitlab/pulls.ts
 
 
 
@@ -74353,7 +74111,7 @@ class GitLabForge {
             perPage: 100
         })));
         const mr = mrs.find(m => m.source_branch === head && m.target_branch === base);
-        return mr ? gitlab_toPullRequest(mr) : undefined;
+        return mr ? pulls_toPullRequest(mr) : undefined;
     }
     async createPullRequest(input) {
         // GitLab has no draft flag on create: the title prefix is the draft marker.
@@ -74363,11 +74121,11 @@ class GitLabForge {
                 description: input.body,
                 removeSourceBranch: true
             });
-            return gitlab_toPullRequest(mr);
+            return pulls_toPullRequest(mr);
         }
         catch (e) {
-            const text = gitlab_errorText(e);
-            if (gitlab_statusOf(e) === 409 && /already exists/i.test(text))
+            const text = pulls_errorText(e);
+            if (pulls_statusOf(e) === 409 && /already exists/i.test(text))
                 throw new PullRequestExistsError(text);
             throw this.translate(`open a merge request ${input.head} -> ${input.base}`, e);
         }
@@ -74376,7 +74134,7 @@ class GitLabForge {
         // Keep a draft a draft: a human may have marked it ready, and we must not flip it back either.
         const title = pr.draft && !isDraftTitle(change.title) ? DRAFT_PREFIX + change.title : change.title;
         const mr = await this.call(`update merge request !${pr.number}`, () => this.api.MergeRequests.edit(this.project, pr.number, { title, description: change.body }));
-        return gitlab_toPullRequest(mr);
+        return pulls_toPullRequest(mr);
     }
     async addLabels(pr, labels) {
         if (labels.length === 0)
@@ -74423,9 +74181,9 @@ class GitLabForge {
             });
         }
         catch (e) {
-            const status = gitlab_statusOf(e);
+            const status = pulls_statusOf(e);
             if (status === 405 || status === 406 || status === 422) {
-                throw new OperationError(`GitLab refused to set auto-merge on !${pr.number}: HTTP ${status} ${gitlab_errorText(e)}; the merge request must be mergeable (not a draft, no conflicts, pipelines allowed to succeed) and the token needs the Developer role`, { cause: e });
+                throw new OperationError(`GitLab refused to set auto-merge on !${pr.number}: HTTP ${status} ${pulls_errorText(e)}; the merge request must be mergeable (not a draft, no conflicts, pipelines allowed to succeed) and the token needs the Developer role`, { cause: e });
             }
             throw this.translate(`set auto-merge on !${pr.number}`, e);
         }
@@ -74466,8 +74224,8 @@ class GitLabForge {
     translate(what, e) {
         if (e instanceof UsageError || e instanceof OperationError)
             return e;
-        const status = gitlab_statusOf(e);
-        const text = gitlab_errorText(e);
+        const status = pulls_statusOf(e);
+        const text = pulls_errorText(e);
         const where = `${this.options.apiUrl} (${this.project})`;
         const fix = status === undefined
             ? `check that ${this.options.apiUrl} is reachable (--api-url)`
@@ -74478,7 +74236,7 @@ class GitLabForge {
 function isDraftTitle(title) {
     return /^\s*(\[draft\]|\(draft\)|draft:|draft\s-\s)/i.test(title);
 }
-function gitlab_toPullRequest(m) {
+function pulls_toPullRequest(m) {
     return {
         number: m.iid,
         url: m.web_url,
@@ -74494,18 +74252,401 @@ function gitlab_toPullRequest(m) {
 function union(a, b) {
     return [...new Set([...a, ...b])];
 }
-function gitlab_statusOf(e) {
+function pulls_statusOf(e) {
     const cause = e.cause;
     const s = cause?.response?.status;
     return typeof s === 'number' ? s : undefined;
 }
-function gitlab_errorText(e) {
+function pulls_errorText(e) {
     const d = e.cause?.description;
     return d || errorMessage(e);
 }
 
-;// CONCATENATED MODULE: ./src/forge/open-forge.ts
+;// CONCATENATED MODULE: ./src/forge/gitlab/index.ts
 
+
+/** GitLab: merge requests through @gitbeaker/rest, commits through the commits API. */
+const gitlab = {
+    kind: 'gitlab',
+    name: 'GitLab',
+    pulls: (t, token, log) => new GitLabForge({ apiUrl: t.apiUrl, repoPath: t.repoPath, token, log }),
+    commits: (t, token) => new GitLabRepoApi({ apiUrl: t.apiUrl, project: t.repoPath, token }),
+    hostLooksLike: host => /gitlab/i.test(host),
+    commitUrl: (webUrl, sha) => `${webUrl}/-/commit/${sha}`,
+    verificationAdvice: (commit, branch, v) => `commit ${commit} landed on ${branch} but GitLab reports no verified signature (${v?.reason ?? 'unknown'}); GitLab documents instance-key signing for commits made in its UI, not for API commits — drop --require-verified or push signed commits yourself`,
+    unsignedTokenKind: () => undefined,
+    capabilities: {
+        teamReviewers: false,
+        rebaseAutoMerge: false,
+        apiCommitAuthor: true,
+        cheapVerification: false
+    }
+};
+
+;// CONCATENATED MODULE: ./src/forge/registry.ts
+
+
+const FORGES = { github: github, gitlab: gitlab };
+function forgeProvider(kind) {
+    return FORGES[kind];
+}
+/** Link to a commit in the web UI, in the layout of the forge the host looks like (GitHub's otherwise). */
+function commitUrl(remote, sha) {
+    const webUrl = remote.webUrl;
+    if (!webUrl)
+        return undefined;
+    const host = new URL(webUrl).hostname;
+    const forge = Object.values(FORGES).find(f => f.hostLooksLike(host));
+    return (forge ?? github).commitUrl(webUrl, sha);
+}
+
+;// CONCATENATED MODULE: ./src/forge/provider.ts
+
+/** Accepts `https://host/owner/repo(.git)`, `ssh://git@host/owner/repo`, `git@host:owner/repo` and `file:///path`. */
+function parseRepoUrl(url) {
+    const scp = /^[\w.-]+@([\w.-]+):(?!\/)(.+)$/.exec(url);
+    if (scp)
+        return { protocol: 'ssh', host: scp[1].toLowerCase(), segments: pathSegments(scp[2]) };
+    let u;
+    try {
+        u = new URL(url);
+    }
+    catch {
+        throw new UsageError(`repository '${url}' is not a URL; pass e.g. https://github.com/acme/config.git`);
+    }
+    const protocol = u.protocol.replace(/:$/, '');
+    if (protocol !== 'https' && protocol !== 'http' && protocol !== 'ssh' && protocol !== 'file') {
+        throw new UsageError(`repository URL scheme '${protocol}:' is not supported; use https://, ssh:// or file://`);
+    }
+    // The port stays part of the host: a self-managed forge on :8443 has its API there too.
+    return {
+        protocol,
+        host: u.host.toLowerCase(),
+        segments: pathSegments(decodeURIComponent(u.pathname))
+    };
+}
+function pathSegments(path) {
+    return path
+        .replace(/\.git\/?$/, '')
+        .split('/')
+        .filter(s => s !== '');
+}
+function provider_hostOf(url) {
+    if (!url)
+        return undefined;
+    try {
+        return new URL(url).host.toLowerCase();
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * Works out the forge from what CI already knows. The repo host decides the
+ * provider unless `--provider` says otherwise; the API base comes from
+ * `--api-url`, then the CI variables of the same host, then the host's
+ * well-known layout (GHES `/api/v3`, GitLab `/api/v4`).
+ */
+function resolveForge(input) {
+    const { env } = input;
+    const parts = parseRepoUrl(input.repoUrl);
+    const kind = detectKind(parts, input.provider, env);
+    const repoPath = repoPathOf(parts, kind, input.repoUrl);
+    const explicit = input.apiUrl?.replace(/\/+$/, '');
+    if (explicit !== undefined && !/^https?:\/\//.test(explicit)) {
+        throw new UsageError(`--api-url '${input.apiUrl}' is not an http(s) URL; pass e.g. https://github.example.com/api/v3`);
+    }
+    if (kind === 'github') {
+        const sameHost = parts.protocol === 'file' || provider_hostOf(env.GITHUB_SERVER_URL) === parts.host;
+        const fromEnv = sameHost ? env.GITHUB_API_URL : undefined;
+        const apiUrl = explicit ??
+            fromEnv?.replace(/\/+$/, '') ??
+            (parts.host === 'github.com' ? 'https://api.github.com' : `https://${parts.host}/api/v3`);
+        const webUrl = parts.protocol === 'file'
+            ? (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '')
+            : `https://${parts.host}`;
+        return { kind, apiUrl, webUrl, repoPath };
+    }
+    const ciHost = provider_hostOf(env.CI_SERVER_URL) ?? env.CI_SERVER_HOST?.toLowerCase();
+    const sameHost = parts.protocol === 'file' || ciHost === parts.host;
+    const fromEnv = sameHost ? env.CI_API_V4_URL : undefined;
+    const apiUrl = explicit ?? fromEnv?.replace(/\/+$/, '') ?? `https://${parts.host}/api/v4`;
+    const webUrl = parts.protocol === 'file'
+        ? (env.CI_SERVER_URL ?? 'https://gitlab.com').replace(/\/+$/, '')
+        : `https://${parts.host}`;
+    return { kind, apiUrl, webUrl, repoPath };
+}
+function detectKind(parts, provider, env) {
+    if (provider !== undefined && provider !== '') {
+        if (provider === 'github' || provider === 'gitlab')
+            return provider;
+        throw new UsageError(`--provider '${provider}' is not known; use github or gitlab`);
+    }
+    const host = parts.host;
+    if (host === 'github.com' || (host && host === provider_hostOf(env.GITHUB_SERVER_URL)))
+        return 'github';
+    if (host === 'gitlab.com' ||
+        (host && (host === provider_hostOf(env.CI_SERVER_URL) || host === env.CI_SERVER_HOST?.toLowerCase()))) {
+        return 'gitlab';
+    }
+    // Self-managed instances are very often named after the product.
+    if (/(^|[.-])gitlab([.-]|$)/.test(host))
+        return 'gitlab';
+    if (/(^|[.-])github([.-]|$)/.test(host))
+        return 'github';
+    throw new UsageError(`cannot tell whether '${host || parts.protocol + '://'}' is GitHub or GitLab; pass --provider github or --provider gitlab`);
+}
+function repoPathOf(parts, kind, url) {
+    const segs = parts.segments;
+    // file:// remotes carry a filesystem path; the project is its last two parts.
+    const usable = parts.protocol === 'file' ? segs.slice(-2) : segs;
+    if (kind === 'github') {
+        if (usable.length !== 2) {
+            throw new UsageError(`cannot read owner/repo from '${url}'; a GitHub repository URL looks like https://github.com/<owner>/<repo>.git`);
+        }
+        return usable.join('/');
+    }
+    if (usable.length < 2) {
+        throw new UsageError(`cannot read the project path from '${url}'; a GitLab repository URL looks like https://gitlab.com/<group>/<project>.git`);
+    }
+    return usable.join('/');
+}
+
+;// CONCATENATED MODULE: ./src/delivery/choose-transport.ts
+
+
+
+
+
+/** Shared by set-image and promote; no `default:` (action inputs are shared between commands). */
+const TRANSPORT_OPTIONS = [
+    {
+        name: 'transport',
+        type: 'string',
+        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+    },
+    {
+        name: 'require-verified',
+        type: 'boolean',
+        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+    }
+];
+const TRANSPORT_OUTPUTS = [
+    { name: 'transport', description: "with --repo: the commit transport used, 'git' or 'api'" },
+    {
+        name: 'verified',
+        description: "with --repo: 'true'/'false' when the forge reported the commit's signature, else ''"
+    }
+];
+function readTransport(input) {
+    const raw = input.string('transport')?.trim() || 'auto';
+    if (!TRANSPORT_CHOICES.includes(raw)) {
+        throw new UsageError(`--transport '${raw}' is not known; use git (clone and push), api (the forge's commit API) or auto`);
+    }
+    return {
+        choice: raw,
+        requireVerified: input.boolean('require-verified') === true
+    };
+}
+/**
+ * `auto`: the API when the repository is on GitHub or GitLab and a token is
+ * there to call it with, else git. An explicit `api` that cannot work is a
+ * usage error (exit 2) naming what is missing.
+ */
+function selectTransport(input) {
+    if (input.choice === 'git')
+        return { kind: 'git', reason: '--transport git' };
+    const explicit = input.choice === 'api';
+    let target;
+    try {
+        target = resolveForge({
+            repoUrl: input.repoUrl,
+            provider: input.provider,
+            apiUrl: input.apiUrl,
+            env: input.env
+        });
+    }
+    catch (e) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs a GitHub or GitLab repository: ${errorMessage(e)}`);
+        }
+        return { kind: 'git', reason: `auto: not a known GitHub/GitLab host (${errorMessage(e)})` };
+    }
+    const token = input.env[TOKEN_VARIABLE]?.trim();
+    if (!token) {
+        if (explicit) {
+            throw new UsageError(`--transport api needs an API token in ${TOKEN_VARIABLE}: GitHub contents:write (GITHUB_TOKEN or a GitHub App token for verified commits), GitLab api scope`);
+        }
+        return { kind: 'git', reason: `auto: no API token in ${TOKEN_VARIABLE}` };
+    }
+    const name = forgeProvider(target.kind).name;
+    return {
+        kind: 'api',
+        reason: `${explicit ? '--transport api' : 'auto'}: ${name} API at ${target.apiUrl} with the token in ${TOKEN_VARIABLE}`,
+        target,
+        token
+    };
+}
+/** The commit API client of the chosen forge. */
+function repoApiFor(decision, log, 
+/** GitHub pacing/retry-after unit; tests and benchmarks shrink it. */
+msPerSecond) {
+    return forgeProvider(decision.target.kind).commits(decision.target, decision.token, log, msPerSecond);
+}
+function describeTransport(kind, reason) {
+    return `transport: ${kind} (${reason})`;
+}
+
+;// CONCATENATED MODULE: ./src/delivery/push.ts
+
+
+
+
+
+
+
+
+function transportReport(r) {
+    return {
+        transport: r.transport,
+        transportReason: r.transportReason,
+        ...(r.verification
+            ? { verified: r.verification.verified, verificationReason: r.verification.reason }
+            : {}),
+        ...(r.verificationFailure ? { verificationFailure: r.verificationFailure } : {})
+    };
+}
+/**
+ * Picks the transport and, for the API, opens the client: the token is
+ * masked, a GitHub token that can never give a verified commit is refused
+ * under --require-verified before anything is read, and --require-verified
+ * without the API is a usage error.
+ */
+function openTransport(input) {
+    const { platform } = input;
+    const requireVerified = input.transport.requireVerified;
+    const decision = input.preferGit && input.transport.choice === 'auto' && !requireVerified
+        ? { kind: 'git', reason: `auto: ${input.preferGit}` }
+        : selectTransport({
+            choice: input.transport.choice,
+            repoUrl: input.repoUrl,
+            provider: input.provider,
+            apiUrl: input.apiUrl,
+            env: input.env
+        });
+    if (decision.kind === 'git') {
+        if (requireVerified)
+            throw requireVerifiedNeedsApi(decision.reason);
+        platform.debug(`transport: git (${decision.reason})`);
+        return decision;
+    }
+    platform.setSecret(decision.token);
+    const forge = forgeProvider(decision.target.kind);
+    const unsigned = requireVerified ? forge.unsignedTokenKind(decision.token) : undefined;
+    if (unsigned) {
+        throw new UsageError(`--require-verified: GITOPS_TOKEN is ${unsigned}, and ${forge.name} does not sign API commits made with it; ${GITHUB_VERIFIED_FIX}`);
+    }
+    if (input.authorGiven && !forge.capabilities.apiCommitAuthor) {
+        platform.warning(`--author does not apply to API commits on ${forge.name}: createCommitOnBranch has no author field, the token's identity authors the commit`);
+    }
+    platform.debug(`transport: api (${decision.reason})`);
+    const log = {
+        debug: (m) => platform.debug(m),
+        warning: (m) => platform.warning(m)
+    };
+    const api = repoApiFor(decision, log, input.apiMsPerSecond);
+    input.onApi?.(api);
+    return {
+        kind: 'api',
+        reason: decision.reason,
+        api,
+        provider: decision.target.kind,
+        explicit: input.transport.choice === 'api'
+    };
+}
+/** --require-verified when the commit goes through git. */
+function requireVerifiedNeedsApi(gitReason) {
+    return new UsageError(`--require-verified needs the API transport (${gitReason}): a git push from CI is never verified; pass --transport api with GITOPS_TOKEN set on GitHub, ${GITHUB_VERIFIED_FIX}`);
+}
+/** --transport api and the forge turned out not to offer what the API transport needs. */
+function apiUnusable(e) {
+    return new UsageError(`--transport api cannot be used: ${e.message}; use --transport git or auto`);
+}
+/** Why a landed commit fails --require-verified, with the fix. */
+function verificationFailureText(provider, commit, branch, verification) {
+    return forgeProvider(provider).verificationAdvice(commit, branch, verification);
+}
+/**
+ * Writes one edit through the transport the settings select: the forge's
+ * commit API, or git clone + push. `auto` falls back to git when the API
+ * turns out not to be usable before anything was written.
+ */
+async function transportWrite(input) {
+    const { platform } = input;
+    const remote = parseRemoteUrl(input.repo, input.cwd ?? process.cwd());
+    const opened = openTransport({ ...input, repoUrl: remote.url });
+    const requireVerified = input.transport.requireVerified;
+    let gitReason = opened.reason;
+    if (opened.kind === 'api') {
+        const { api } = opened;
+        try {
+            const result = await apiWrite({
+                api,
+                branch: input.branch,
+                planner: input.apiPlanner,
+                message: input.message,
+                author: input.author,
+                maxAttempts: input.maxAttempts,
+                dryRun: input.dryRun,
+                // GitHub says whether it signed for one request; GitLab only when asked (no UI-less signing is documented).
+                checkVerification: requireVerified || forgeProvider(opened.provider).capabilities.cheapVerification,
+                log: m => platform.info(m),
+                debug: m => platform.debug(m),
+                backoff: input.backoff
+            });
+            const verification = result.kind === 'pushed' ? result.verification : undefined;
+            const out = {
+                ...result,
+                remote,
+                transport: 'api',
+                transportReason: opened.reason,
+                ...(verification ? { verification } : {})
+            };
+            if (requireVerified && result.kind === 'pushed' && verification?.verified !== true) {
+                out.verificationFailure = verificationFailureText(opened.provider, result.commit, result.branch, verification);
+            }
+            return out;
+        }
+        catch (e) {
+            if (!(e instanceof TransportUnavailable))
+                throw e;
+            if (opened.explicit)
+                throw apiUnusable(e);
+            gitReason = `auto: fell back to git because ${e.message}`;
+            platform.warning(`transport: falling back to git: ${e.message}`);
+        }
+        if (requireVerified)
+            throw requireVerifiedNeedsApi(gitReason);
+    }
+    const result = await remoteWrite({
+        repo: input.repo,
+        branch: input.branch,
+        planner: input.gitPlanner,
+        message: input.message,
+        author: input.author,
+        maxAttempts: input.maxAttempts,
+        dryRun: input.dryRun,
+        env: input.env,
+        redactor: platform.redactor,
+        cwd: input.cwd,
+        log: m => platform.info(m),
+        debug: m => platform.debug(m),
+        backoff: input.backoff
+    });
+    return { ...result, transport: 'git', transportReason: gitReason };
+}
+
+;// CONCATENATED MODULE: ./src/delivery/pr-transport.ts
 
 
 
@@ -74524,8 +74665,7 @@ function openForge(target, platform) {
         env: target.env
     });
     const log = { debug: (m) => platform.debug(m), warning: (m) => platform.warning(m) };
-    const options = { apiUrl: resolved.apiUrl, repoPath: resolved.repoPath, token, log };
-    const forge = resolved.kind === 'github' ? new GitHubForge(options) : new GitLabForge(options);
+    const forge = forgeProvider(resolved.kind).pulls(resolved, token, log);
     return { forge, repoUrl: remote.url, gitConfig: auth.config };
 }
 /**
@@ -74546,7 +74686,7 @@ function prTransport(target, repoUrl, platform, plan, preferGit) {
             explicit: opened.explicit,
             requireVerified,
             // GitHub says whether it signed for one request; GitLab only when asked.
-            checkVerification: requireVerified || opened.provider === 'github',
+            checkVerification: requireVerified || forgeProvider(opened.provider).capabilities.cheapVerification,
             verificationFailure: (commit, branch, v) => verificationFailureText(opened.provider, commit, branch, v),
             onFallback: reason => platform.warning(`transport: falling back to git: ${reason}`),
             plan
@@ -74554,193 +74694,233 @@ function prTransport(target, repoUrl, platform, plan, preferGit) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/forge/pr-body.ts
-
-
-
-
-const MARKER_PREFIX = '<!-- gitops-deploy: ';
-const MARKER_BUDGET = 30_000;
-const SHA = /(?:^|[-_.+])([0-9a-f]{7,40})$/;
-/** The commit a tag names, when it ends in something that looks like a SHA (`3f2a9c1`, `main-3f2a9c1`, `sha-…`). */
-function commitOfTag(tag) {
-    return SHA.exec(tag)?.[1];
-}
-/** The source repo from the CI job that runs us (the app's pipeline, not the config repo). */
-function sourceRepoFromEnv(env) {
-    if (env.GITHUB_REPOSITORY && env.GITHUB_SERVER_URL) {
-        return {
-            kind: 'github',
-            url: `${env.GITHUB_SERVER_URL.replace(/\/+$/, '')}/${env.GITHUB_REPOSITORY}`
-        };
-    }
-    if (env.CI_PROJECT_URL)
-        return { kind: 'gitlab', url: env.CI_PROJECT_URL.replace(/\/+$/, '') };
-    return undefined;
-}
-function compareLink(source, before, after) {
-    const a = commitOfTag(tagOf(before));
-    const b = commitOfTag(tagOf(after));
-    if (!a || !b || a === b)
-        return undefined;
-    return source.kind === 'github'
-        ? `${source.url}/compare/${a}...${b}`
-        : `${source.url}/-/compare/${a}...${b}`;
-}
-/** `ghcr.io/acme/web:1.2@sha256:…` -> `1.2`; a bare tag stays as is. */
-function tagOf(value) {
-    const noDigest = value.split('@')[0];
-    const slash = noDigest.lastIndexOf('/');
-    const colon = noDigest.lastIndexOf(':');
-    return colon > slash ? noDigest.slice(colon + 1) : noDigest;
-}
-const VARIABLES = ['base', 'branch', 'path', 'paths', 'image', 'images', 'tag', 'summary'];
+;// CONCATENATED MODULE: ./src/git/pr-branch.ts
 /**
- * `{{name}}` substitution. Unknown names are an error rather than left in
- * place: a typo would otherwise become part of a branch name forever.
+ * The PR branch's git plumbing: ls-remote tips, the shallow fetches the
+ * foreign-commit check needs, and the force-with-lease push with its "did it
+ * land?" re-check, each retried on transient failures. It knows branches and
+ * leases, not pull requests (delivery/pull-request.ts sequences it).
  */
-function renderTemplate(template, ctx, what) {
-    return template.replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, name) => {
-        if (!VARIABLES.includes(name)) {
-            throw new UsageError(`${what} uses unknown variable {{${name}}}; use one of ${VARIABLES.map(v => `{{${v}}}`).join(', ')}`);
-        }
-        return variable(name, ctx);
-    });
+
+
+
+
+
+/** The branch moved between our read and our push: re-plan on the new tips. */
+class LeaseLost extends Error {
 }
-function variable(name, ctx) {
-    const images = ctx.changes.filter(c => c.image);
-    switch (name) {
-        case 'base':
-            return ctx.base;
-        case 'branch':
-            return ctx.branch ?? '';
-        case 'path':
-            return ctx.paths[0] ?? '';
-        case 'paths':
-            return ctx.paths.join(', ');
-        case 'image':
-            return images[0]?.image ?? '';
-        case 'images':
-            return images.map(c => `${c.image}:${tagOf(c.after)}`).join(', ');
-        case 'tag':
-            return images[0] ? tagOf(images[0].after) : '';
-        case 'summary':
-            return summarize(ctx.changes);
-    }
-}
-function summarize(changes) {
-    const images = [...new Set(changes.filter(c => c.image).map(c => `${c.image}:${tagOf(c.after)}`))];
-    const keys = [...new Set(changes.filter(c => !c.image && c.key).map(c => `${c.key}=${c.after}`))];
-    const all = [...images, ...keys];
-    if (all.length === 0)
-        return 'no changes';
-    if (all.length <= 2)
-        return all.join(', ');
-    return `${all.length} changes`;
-}
-const DEFAULT_BRANCH_TEMPLATE = 'gitops-deploy/{{base}}/{{path}}';
-const DEFAULT_TITLE_TEMPLATE = 'Deploy {{summary}} to {{path}}';
-/**
- * A branch name git accepts (`git check-ref-format --branch`) that is the
- * same for the same inputs. Over-long names are cut and given a hash suffix
- * so two long paths never collide.
- */
-function branchName(template, ctx) {
-    const raw = renderTemplate(template, ctx, '--pr-branch');
-    let name = raw
-        .replace(/[\x00-\x20\x7f~^:?*[\\]+/g, '-')
-        .replace(/@\{/g, '-')
-        .replace(/\.{2,}/g, '.')
-        .split('/')
-        .map(part => part.replace(/^\.+/, '').replace(/\.lock$/i, '-lock'))
-        .filter(part => part !== '')
-        .join('/')
-        .replace(/[./]+$/, '');
-    if (name === '' || name === '@' || name.startsWith('-')) {
-        throw new UsageError(`--pr-branch '${template}' renders to '${raw}', which is not a usable branch name; change the template`);
-    }
-    if (name.length > 200) {
-        const hash = (0,external_node_crypto_.createHash)('sha256').update(name).digest('hex').slice(0, 10);
-        name = `${name.slice(0, 189).replace(/[./-]+$/, '')}-${hash}`;
-    }
-    return name;
-}
-/** The PR description: intro, change table, compare links, and the hidden marker. */
-function renderBody(input) {
-    const marker = bodyMarker(input);
-    const head = [];
-    if (input.intro?.trim())
-        head.push(input.intro.trim(), '');
-    const rows = input.changes.map(c => {
-        const link = input.source && c.image ? compareLink(input.source, c.before, c.after) : undefined;
-        const what = c.image ? `\`${tableCell(c.image)}\`` : `\`${tableCell(c.key ?? '')}\``;
-        const change = `\`${tableCell(c.before || '(none)')}\` → \`${tableCell(c.after)}\``;
-        return tableRow([
-            `\`${tableCell(c.file)}\``,
-            what,
-            `${change}${link ? ` ([compare](${link}))` : ''}`
-        ]);
-    });
-    const table = [...tableHead(['File', 'Image / key', 'Change']), ...rows];
-    const footer = [
-        '',
-        `<sub>Opened by gitops-deploy. Re-running the same deploy updates this pull request.</sub>`,
-        '',
-        marker
-    ];
-    let body = [...head, ...table, ...footer].join('\n');
-    if (body.length > BODY_LIMIT) {
-        // Keep the marker whole: later runs and tools read it.
-        const note = `\n${tableRow(['…', '…', `${input.changes.length} changes in all; the rest are in the commit`])}`;
-        const budget = BODY_LIMIT - footer.join('\n').length - note.length - 1;
-        // fitLines counts a newline after every line; the last kept one has none here.
-        const { kept } = fitLines([...head, ...table], budget + 1);
-        body = [kept.join('\n') + note, ...footer].join('\n');
-    }
-    return body;
+/** A git read kept failing transiently through the whole budget; never worth a fall-back. */
+class ServerFailing extends OperationError {
 }
 /**
- * The hidden marker for a PR carrying `changes`. Past `budget` characters it
- * leaves the list of changes out, so the marker always fits whole.
+ * git in the PR checkout `dir`, on the same hardened config as every other
+ * clone (git.ts HARDENED_CONFIG: no hooks, no autocrlf, no signing, no
+ * background maintenance): a user's global config must not change what the
+ * PR branch carries or run their hooks. `gitConfig` (the auth header) goes
+ * through GIT_CONFIG_* like everywhere, never argv.
  */
-function bodyMarker(input, budget = MARKER_BUDGET) {
-    const full = {
-        v: 1,
-        branch: input.branch,
-        base: input.base,
-        count: input.changes.length,
-        changes: input.changes.map(c => ({
-            file: c.file,
-            ...(c.image ? { image: c.image } : {}),
-            ...(c.key ? { key: c.key } : {}),
-            value: c.after
-        }))
+function prBranchGit(dir, options) {
+    return async (args, extra) => {
+        const out = await execGit(args, {
+            cwd: dir,
+            config: { ...HARDENED_CONFIG, ...options.gitConfig, ...extra?.config },
+            redactor: options.redactor,
+            timeoutMs: options.timeoutMs ?? 120_000,
+            ...(extra?.input !== undefined ? { input: extra.input } : {}),
+            ...(extra?.allowFailure ? { allowFailure: true } : {}),
+            ...(extra?.env ? { env: extra.env } : {})
+        });
+        return out.stdout;
     };
-    const text = renderMarker(full);
-    return text.length > budget ? renderMarker({ ...full, changes: undefined }) : text;
 }
-function renderMarker(marker) {
-    // `-->` inside the JSON would end the comment early.
-    const json = JSON.stringify(marker).replace(/>/g, '\\u003e').replace(/</g, '\\u003c');
-    return `${MARKER_PREFIX}${json} -->`;
-}
-function parseMarker(body) {
-    const start = body.lastIndexOf(MARKER_PREFIX);
-    if (start < 0)
-        return undefined;
-    const end = body.indexOf(' -->', start);
-    if (end < 0)
-        return undefined;
-    try {
-        const m = JSON.parse(body.slice(start + MARKER_PREFIX.length, end));
-        return m && m.v === 1 ? m : undefined;
+/**
+ * Runs a git read (ls-remote, fetch) again while it fails transiently (5xx,
+ * dropped connection, our own timeout), with the push path's jittered
+ * backoff and up to the lifecycle's attempts. Other failures go through as
+ * they are; a budget used up becomes a ServerFailing naming cause and fix.
+ */
+async function remoteRead(git, retry, what, args) {
+    for (let tries = 1;; tries++) {
+        const started = Date.now();
+        try {
+            return await git(args);
+        }
+        catch (e) {
+            if (!(e instanceof GitError))
+                throw e;
+            const failure = classifyRemoteFailure(e.output.stderr, e.timedOut);
+            if (!isTransient(failure))
+                throw e;
+            if (tries >= retry.attempts) {
+                throw new ServerFailing(`could not ${what} from ${retry.url}: the server kept failing after ${plural(tries, 'attempt')} (${pr_branch_oneLine(failure.detail)}); nothing was pushed and no pull request was created or changed. ${retry.fix}`);
+            }
+            const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
+            retry.log.info(`${what} failed (${pr_branch_oneLine(failure.detail)}); attempt ${tries + 1} of ${retry.attempts} in ${delay} ms`);
+            await pause(retry.backoff, delay);
+        }
     }
-    catch {
-        return undefined;
+}
+function plural(n, word) {
+    return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+function pr_branch_oneLine(text) {
+    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
+}
+async function remoteTips(git, retry, branches) {
+    const out = await remoteRead(git, retry, `look up ${branches.join(' and ')}`, [
+        'ls-remote',
+        '--',
+        retry.url,
+        ...branches.map(b => `refs/heads/${b}`)
+    ]);
+    const tips = new Map();
+    for (const line of out.split('\n')) {
+        const [sha, ref] = line.split('\t');
+        if (sha && ref?.startsWith('refs/heads/'))
+            tips.set(ref.slice('refs/heads/'.length), sha);
+    }
+    return tips;
+}
+async function fetchTips(git, retry, base, branch) {
+    // Re-initialising an existing repository is harmless, so retries need no special case.
+    await git(['init', '-q']);
+    const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`;
+    const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none'];
+    // The edit needs the base tip only, however long its history.
+    const url = retry.url;
+    await remoteRead(git, retry, `fetch ${base}`, [...fetch, '--depth=1', '--', url, baseSpec]);
+    if (!branch)
+        return;
+    const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`;
+    try {
+        // The head's own commits and nothing below them: the server stops at every commit the base
+        // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
+        await remoteRead(git, retry, `fetch ${branch}`, [
+            ...fetch,
+            `--shallow-exclude=refs/heads/${base}`,
+            '--',
+            url,
+            headSpec
+        ]);
+    }
+    catch (e) {
+        // A failing server is not a missing feature: falling back would only fail again.
+        if (e instanceof ServerFailing)
+            throw e;
+        // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
+        // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
+        await remoteRead(git, retry, `fetch ${base} and ${branch}`, [
+            ...fetch,
+            '--unshallow',
+            '--',
+            url,
+            baseSpec,
+            headSpec
+        ]);
+    }
+}
+async function treeOf(git, rev) {
+    return (await git(['rev-parse', `${rev}^{tree}`])).trim();
+}
+/** Our commits on the head, newest first (after fetchTips), for the foreign-commit check. */
+async function branchCommits(git, base, headTip) {
+    const out = await git([
+        'log',
+        '--format=%H%x1f%an <%ae>%x1f%B%x1e',
+        `refs/remotes/origin/${base}..${headTip}`
+    ]);
+    return out
+        .split('\x1e')
+        .map(r => r.replace(/^\n+/, ''))
+        .filter(r => r.trim())
+        .map(r => {
+        const [sha, author, message] = r.split('\x1f');
+        return { sha, author, message: message ?? '' };
+    });
+}
+/**
+ * Pushes `commit` to the PR branch only if the branch is still at `expected`
+ * (absent: must not exist). A transient failure leaves the outcome unknown,
+ * so the branch is asked first: our commit there means it landed, another
+ * tip means someone else moved it (LeaseLost: re-plan, re-check their
+ * commits), the old tip means nothing happened and the same lease is safe to
+ * push again.
+ */
+async function pushWithLease(git, retry, commit, branch, expected) {
+    const { url, log } = retry;
+    const ref = `refs/heads/${branch}`;
+    // An empty expected value means "must not exist yet", so two first runs cannot both create the branch.
+    const lease = `--force-with-lease=${ref}:${expected ?? ''}`;
+    for (let tries = 1;; tries++) {
+        const started = Date.now();
+        // --no-verify like every push of ours: a pre-push hook must not veto or alter the PR branch.
+        const result = await execPush(git, [
+            'push',
+            '--porcelain',
+            '--no-verify',
+            lease,
+            '--',
+            url,
+            `${commit}:${ref}`
+        ]);
+        if (result.ok)
+            return;
+        const text = result.text;
+        // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
+        const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text);
+        if (/remote rejected/i.test(text) && !raced) {
+            const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server';
+            throw new OperationError(`the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`);
+        }
+        if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
+            throw new LeaseLost(text);
+        const classified = result.output ? classifyPush(result.output) : undefined;
+        if (classified?.kind !== 'error' ||
+            (classified.reason !== 'transient' && classified.reason !== 'network')) {
+            throw new OperationError(`git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`);
+        }
+        const transient = classified.reason === 'transient';
+        // Only the server knows whether the push landed: ask before anything else.
+        let now;
+        try {
+            now = (await remoteTips(git, retry, [branch])).get(branch);
+        }
+        catch (e) {
+            throw new OperationError(`git push of ${branch} to ${url} failed (${pr_branch_oneLine(classified.detail)}) and the server could not be asked whether the branch moved (${errorMessage(e)}); re-run the job: it picks up whatever this run left on ${branch}`);
+        }
+        if (now === commit) {
+            log.info(`the push of ${branch} landed although its answer was lost (${pr_branch_oneLine(classified.detail)})`);
+            return;
+        }
+        if (now !== expected) {
+            throw new LeaseLost(`${branch} moved to ${now?.slice(0, 12) ?? '(deleted)'} while our push failed (${pr_branch_oneLine(classified.detail)})`);
+        }
+        const state = `${branch} is still ${expected ? `at ${expected.slice(0, 12)}` : 'absent'}, so nothing was changed`;
+        if (!transient) {
+            throw new OperationError(`git push of ${branch} to ${url} failed: the connection was lost (${pr_branch_oneLine(classified.detail)}); ${state}. Check the URL, network and proxy, then re-run`);
+        }
+        if (tries >= retry.attempts) {
+            throw new OperationError(`git push of ${branch} to ${url} failed after ${plural(tries, 'attempt')}: the server kept failing (${pr_branch_oneLine(classified.detail)}); ${state} and no pull request was created or changed. ${retry.fix}`);
+        }
+        const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
+        log.info(`git push of ${branch} failed (${pr_branch_oneLine(classified.detail)}); ${state}; attempt ${tries + 1} of ${retry.attempts} in ${delay} ms with the same lease`);
+        await pause(retry.backoff, delay);
+    }
+}
+async function execPush(git, args) {
+    try {
+        await git(args);
+        return { ok: true, text: '' };
+    }
+    catch (e) {
+        if (e instanceof GitError) {
+            return { ok: false, text: `${e.output.stdout}\n${e.output.stderr}`, output: e.output };
+        }
+        return { ok: false, text: errorMessage(e) };
     }
 }
 
-;// CONCATENATED MODULE: ./src/forge/pr-lifecycle.ts
+;// CONCATENATED MODULE: ./src/delivery/pull-request.ts
 
 
 
@@ -74756,11 +74936,6 @@ function parseMarker(body) {
 /** Trailer on every commit we make; a commit on the PR branch without it is someone else's work. */
 const BRANCH_TRAILER = 'Gitops-Deploy-Branch';
 const GIT_PR_REASON = 'PR mode pushes the PR branch with git';
-class LeaseLost extends Error {
-}
-/** A git read kept failing transiently through the whole budget; never worth a fall-back. */
-class ServerFailing extends OperationError {
-}
 /**
  * Create-or-update one pull request whose branch holds exactly "base tip +
  * this edit". Every step is safe to repeat: the branch name is a function of
@@ -74770,10 +74945,10 @@ class ServerFailing extends OperationError {
  */
 async function runPrLifecycle(input) {
     const { forge, log } = input;
-    if (input.teamReviewers?.length && forge.kind === 'gitlab') {
+    if (input.teamReviewers?.length && !forgeProvider(forge.kind).capabilities.teamReviewers) {
         throw new UsageError(`GitLab has no team reviewers (${input.teamReviewers.join(', ')}); list the members with --reviewers instead`);
     }
-    if (input.autoMerge === 'rebase' && forge.kind === 'gitlab') {
+    if (input.autoMerge === 'rebase' && !forgeProvider(forge.kind).capabilities.rebaseAutoMerge) {
         throw new UsageError('GitLab takes the merge method from the project (Settings > Merge requests > Merge method); use --auto-merge merge or squash');
     }
     // Asking the API first also proves the token works before anything is pushed.
@@ -74807,7 +74982,7 @@ async function runPrLifecycle(input) {
                     return { ...r, transport: 'api', transportReason: api.reason };
                 }
                 dir ??= await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
-                const r = await attemptOnce(repoGit(dir, input), retry, dir, input, base, branch, existing);
+                const r = await attemptOnce(prBranchGit(dir, input), retry, dir, input, base, branch, existing);
                 return { ...r, transport: 'git', transportReason: gitReason };
             }
             catch (e) {
@@ -74836,20 +75011,6 @@ async function runPrLifecycle(input) {
         if (dir)
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
     }
-}
-function repoGit(dir, input) {
-    return async (args, extra) => {
-        const out = await execGit(args, {
-            cwd: dir,
-            config: { ...input.gitConfig, ...extra?.config },
-            redactor: input.redactor,
-            timeoutMs: input.timeoutMs ?? 120_000,
-            ...(extra?.input !== undefined ? { input: extra.input } : {}),
-            ...(extra?.allowFailure ? { allowFailure: true } : {}),
-            ...(extra?.env ? { env: extra.env } : {})
-        });
-        return out.stdout;
-    };
 }
 async function attemptOnce(git, retry, dir, input, base, branch, found) {
     const { log } = input;
@@ -74902,7 +75063,7 @@ function describeChange(input, base, branch, changes) {
         renderTemplate(input.titleTemplate || DEFAULT_TITLE_TEMPLATE, ctx, '--title');
     const intro = input.bodyTemplate ? renderTemplate(input.bodyTemplate, ctx, '--body') : undefined;
     const body = described?.body ?? renderBody({ intro, branch, base, changes, source: input.source });
-    const message = `${described?.commitSubject || input.commitSubject || title}\n\n${changes
+    const message = `${described?.commitSubject || input.commitSubject?.() || title}\n\n${changes
         .map(c => `- ${c.file}: ${c.image ?? c.key ?? ''} ${c.before || '(none)'} -> ${c.after}`)
         .join('\n')}\n\n${BRANCH_TRAILER}: ${branch}\n`;
     return { title, body, message };
@@ -74916,6 +75077,8 @@ function describeChange(input, base, branch, changes) {
 async function attemptApi(t, input, base, branch, found) {
     const { api } = t;
     const { log } = input;
+    // A retry after a lost race waits for the write pacing before it reads the tips, not after.
+    await api.writeSlot?.();
     const baseTip = await api.branchHead(base);
     if (!baseTip) {
         throw new OperationError(`base branch '${base}' does not exist in ${api.where}; pass an existing branch with --base`);
@@ -75062,95 +75225,6 @@ async function finishPullRequest(input, p) {
     }
     return { operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes };
 }
-/**
- * Runs a git read (ls-remote, fetch) again while it fails transiently (5xx,
- * dropped connection, our own timeout), with the push path's jittered
- * backoff and up to the lifecycle's attempts. Other failures go through as
- * they are; a budget used up becomes a ServerFailing naming cause and fix.
- */
-async function remoteRead(git, retry, what, args) {
-    for (let tries = 1;; tries++) {
-        const started = Date.now();
-        try {
-            return await git(args);
-        }
-        catch (e) {
-            if (!(e instanceof GitError))
-                throw e;
-            const failure = classifyRemoteFailure(e.output.stderr, e.timedOut);
-            if (!isTransient(failure))
-                throw e;
-            if (tries >= retry.attempts) {
-                throw new ServerFailing(`could not ${what} from ${retry.url}: the server kept failing after ${plural(tries, 'attempt')} (${pr_lifecycle_oneLine(failure.detail)}); nothing was pushed and no pull request was created or changed. ${retry.fix}`);
-            }
-            const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
-            retry.log.info(`${what} failed (${pr_lifecycle_oneLine(failure.detail)}); attempt ${tries + 1} of ${retry.attempts} in ${delay} ms`);
-            await pause(retry.backoff, delay);
-        }
-    }
-}
-function plural(n, word) {
-    return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-function pr_lifecycle_oneLine(text) {
-    return text.split('\n').filter(Boolean).slice(-2).join(' | ');
-}
-async function remoteTips(git, retry, branches) {
-    const out = await remoteRead(git, retry, `look up ${branches.join(' and ')}`, [
-        'ls-remote',
-        '--',
-        retry.url,
-        ...branches.map(b => `refs/heads/${b}`)
-    ]);
-    const tips = new Map();
-    for (const line of out.split('\n')) {
-        const [sha, ref] = line.split('\t');
-        if (sha && ref?.startsWith('refs/heads/'))
-            tips.set(ref.slice('refs/heads/'.length), sha);
-    }
-    return tips;
-}
-async function fetchTips(git, retry, base, branch) {
-    // Re-initialising an existing repository is harmless, so retries need no special case.
-    await git(['init', '-q']);
-    const baseSpec = `+refs/heads/${base}:refs/remotes/origin/${base}`;
-    const fetch = ['fetch', '-q', '--no-tags', '--filter=blob:none'];
-    // The edit needs the base tip only, however long its history.
-    const url = retry.url;
-    await remoteRead(git, retry, `fetch ${base}`, [...fetch, '--depth=1', '--', url, baseSpec]);
-    if (!branch)
-        return;
-    const headSpec = `+refs/heads/${branch}:refs/remotes/origin/${branch}`;
-    try {
-        // The head's own commits and nothing below them: the server stops at every commit the base
-        // reaches (deepen-not), which is exactly the set the foreign-commit check must see, complete.
-        await remoteRead(git, retry, `fetch ${branch}`, [
-            ...fetch,
-            `--shallow-exclude=refs/heads/${base}`,
-            '--',
-            url,
-            headSpec
-        ]);
-    }
-    catch (e) {
-        // A failing server is not a missing feature: falling back would only fail again.
-        if (e instanceof ServerFailing)
-            throw e;
-        // A head with no commits of its own (merged, or at the base tip) selects nothing, and a server
-        // without deepen-not refuses: fetch both whole, as a truncated history proves nothing.
-        await remoteRead(git, retry, `fetch ${base} and ${branch}`, [
-            ...fetch,
-            '--unshallow',
-            '--',
-            url,
-            baseSpec,
-            headSpec
-        ]);
-    }
-}
-async function treeOf(git, rev) {
-    return (await git(['rev-parse', `${rev}^{tree}`])).trim();
-}
 /** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */
 function trailerValues(message, key) {
     const paragraphs = message.replace(/\s+$/, '').split(/\n[ \t]*\n/);
@@ -75162,21 +75236,6 @@ function trailerValues(message, key) {
         .map(l => /^([A-Za-z0-9-]+)[ \t]*:[ \t]*(.*)$/.exec(l))
         .filter(m => m !== null && m[1].toLowerCase() === wanted)
         .flatMap(m => m[2].split(',').map(v => v.trim()));
-}
-async function branchCommits(git, base, headTip) {
-    const out = await git([
-        'log',
-        '--format=%H%x1f%an <%ae>%x1f%B%x1e',
-        `refs/remotes/origin/${base}..${headTip}`
-    ]);
-    return out
-        .split('\x1e')
-        .map(r => r.replace(/^\n+/, ''))
-        .filter(r => r.trim())
-        .map(r => {
-        const [sha, author, message] = r.split('\x1f');
-        return { sha, author, message: message ?? '' };
-    });
 }
 /**
  * Stops the run when the head branch has a commit we did not make: it would
@@ -75200,134 +75259,505 @@ function refuseForeignCommits(comparison, branch, pr) {
     throw new OperationError(`${where} has ${foreign.length} commit(s) gitops-deploy did not make: ${list}${more}; ` +
         `they would be lost, so nothing was pushed. ${fix}`);
 }
+
+;// CONCATENATED MODULE: ./src/delivery/report.ts
+
+
+/** The pr-number, pr-url and pr-operation outputs. */
+function prLifecycleOutputs(l) {
+    return {
+        ...(l.operation === 'no-op'
+            ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
+            : {
+                'pr-number': String(l.pullRequest.number),
+                'pr-url': l.pullRequest.url,
+                'pr-operation': l.operation
+            }),
+        ...(l.transport
+            ? {
+                transport: l.transport,
+                verified: l.verification ? String(l.verification.verified) : ''
+            }
+            : {})
+    };
+}
+function prLifecycleJson(l) {
+    return {
+        branch: l.branch,
+        base: l.base,
+        pullRequest: l.operation === 'no-op'
+            ? { number: null, url: null, operation: 'no-op' }
+            : {
+                number: l.pullRequest.number,
+                url: l.pullRequest.url,
+                operation: l.operation,
+                commit: l.commit
+            },
+        ...(l.transport
+            ? {
+                transport: l.transport,
+                transportReason: l.transportReason,
+                verified: l.verification?.verified ?? null,
+                ...(l.verification ? { verification: l.verification.reason } : {})
+            }
+            : {})
+    };
+}
+function prLifecycleText(l) {
+    return l.operation === 'no-op'
+        ? `${l.base} already has this change; no pull request opened`
+        : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`;
+}
+/** Only the API is worth a mention: git is how PR branches always travelled. */
+function viaApi(l) {
+    if (l.transport !== 'api')
+        return '';
+    const v = l.verification;
+    return `, via api${v === undefined ? '' : v.verified ? ', verified' : ', not verified'}`;
+}
 /**
- * Pushes `commit` to the PR branch only if the branch is still at `expected`
- * (absent: must not exist). A transient failure leaves the outcome unknown,
- * so the branch is asked first: our commit there means it landed, another
- * tip means someone else moved it (LeaseLost: re-plan, re-check their
- * commits), the old tip means nothing happened and the same lease is safe to
- * push again.
+ * What a remote write did, for outputs and text. `extra` carries what the
+ * caller's writer adds (set-image: transport and verification).
  */
-async function pushWithLease(git, retry, commit, branch, expected) {
-    const { url, log } = retry;
-    const ref = `refs/heads/${branch}`;
-    // An empty expected value means "must not exist yet", so two first runs cannot both create the branch.
-    const lease = `--force-with-lease=${ref}:${expected ?? ''}`;
-    for (let tries = 1;; tries++) {
-        const started = Date.now();
-        const result = await execPush(git, [
-            'push',
-            '--porcelain',
-            lease,
-            '--',
-            url,
-            `${commit}:${ref}`
-        ]);
-        if (result.ok)
-            return;
-        const text = result.text;
-        // Server-side ref races (GitHub "cannot lock ref", GitLab "incorrect old value") mean the same as a lost lease.
-        const raced = /cannot lock ref|incorrect old value|failed to update ref/i.test(text);
-        if (/remote rejected/i.test(text) && !raced) {
-            const reason = /\[remote rejected\]\s*\(([^)]*)\)/.exec(text)?.[1] ?? 'rejected by the server';
-            throw new OperationError(`the server refused the push to ${branch} (${reason}); the branch may be protected against force pushes: allow them for ${branch} or choose another --pr-branch`);
-        }
-        if (raced || /\((stale info|fetch first|non-fast-forward)\)/i.test(text))
-            throw new LeaseLost(text);
-        const classified = result.output ? classifyPush(result.output) : undefined;
-        if (classified?.kind !== 'error' ||
-            (classified.reason !== 'transient' && classified.reason !== 'network')) {
-            throw new OperationError(`git push of ${branch} failed: ${text.trim().split('\n').slice(-3).join(' | ')}; check that the token may push to the repository`);
-        }
-        const transient = classified.reason === 'transient';
-        // Only the server knows whether the push landed: ask before anything else.
-        let now;
-        try {
-            now = (await remoteTips(git, retry, [branch])).get(branch);
-        }
-        catch (e) {
-            throw new OperationError(`git push of ${branch} to ${url} failed (${pr_lifecycle_oneLine(classified.detail)}) and the server could not be asked whether the branch moved (${errorMessage(e)}); re-run the job: it picks up whatever this run left on ${branch}`);
-        }
-        if (now === commit) {
-            log.info(`the push of ${branch} landed although its answer was lost (${pr_lifecycle_oneLine(classified.detail)})`);
-            return;
-        }
-        if (now !== expected) {
-            throw new LeaseLost(`${branch} moved to ${now?.slice(0, 12) ?? '(deleted)'} while our push failed (${pr_lifecycle_oneLine(classified.detail)})`);
-        }
-        const state = `${branch} is still ${expected ? `at ${expected.slice(0, 12)}` : 'absent'}, so nothing was changed`;
-        if (!transient) {
-            throw new OperationError(`git push of ${branch} to ${url} failed: the connection was lost (${pr_lifecycle_oneLine(classified.detail)}); ${state}. Check the URL, network and proxy, then re-run`);
-        }
-        if (tries >= retry.attempts) {
-            throw new OperationError(`git push of ${branch} to ${url} failed after ${plural(tries, 'attempt')}: the server kept failing (${pr_lifecycle_oneLine(classified.detail)}); ${state} and no pull request was created or changed. ${retry.fix}`);
-        }
-        const delay = backoffDelay(tries, retry.backoff, Date.now() - started);
-        log.info(`git push of ${branch} failed (${pr_lifecycle_oneLine(classified.detail)}); ${state}; attempt ${tries + 1} of ${retry.attempts} in ${delay} ms with the same lease`);
-        await pause(retry.backoff, delay);
+function remoteReport(result, extra = {}) {
+    const base = {
+        repo: displayUrl(result.remote),
+        branch: result.branch,
+        attempts: result.attempts,
+        ...extra
+    };
+    switch (result.kind) {
+        case 'pushed':
+            return {
+                ...base,
+                commit: result.commit,
+                pushed: true,
+                commitUrl: commitUrl(result.remote, result.commit),
+                message: result.message
+            };
+        case 'dry-run':
+            return { ...base, commit: null, pushed: false, message: result.message };
+        case 'unchanged':
+            return { ...base, commit: null, pushed: false };
+        case 'rejected':
+            return {
+                ...base,
+                commit: null,
+                pushed: false,
+                rejected: { reason: result.reason, detail: result.detail }
+            };
     }
 }
-async function execPush(git, args) {
-    try {
-        await git(args);
-        return { ok: true, text: '' };
+/** The CLI text: the command's own `lines`, then the PR or push report. */
+function editText(lines, r) {
+    const out = [...lines];
+    if (r.pr)
+        out.push(prLifecycleText(r.pr));
+    if (r.remote) {
+        // A failed push leads, so the action's failure message names it.
+        const first = r.remote.rejected || r.remote.verificationFailure;
+        out.splice(first ? 0 : out.length, 0, ...remoteText(r.remote, r.changed, r.dryRun));
     }
-    catch (e) {
-        if (e instanceof GitError) {
-            return { ok: false, text: `${e.output.stdout}\n${e.output.stderr}`, output: e.output };
-        }
-        return { ok: false, text: errorMessage(e) };
+    const text = out.join('\n') + '\n';
+    return r.dryRun && r.changed ? `${r.diff}${text}` : text;
+}
+/** First line of the CLI text / the action's failure message when the push was refused. */
+function rejectionText(remote) {
+    if (!remote.rejected)
+        return undefined;
+    const why = {
+        moved: remote.rejected.detail,
+        protected: `branch '${remote.branch}' is protected (${report_oneLine(remote.rejected.detail)}); push through a pull request instead, or allow the token's identity to bypass the rule`,
+        'hook-declined': `a server-side hook declined the push (${report_oneLine(remote.rejected.detail)}); fix what the hook reports, then re-run`,
+        other: `the server rejected the push (${report_oneLine(remote.rejected.detail)})`
+    };
+    return `error: push to ${remote.branch} of ${remote.repo} rejected after ${remote.attempts} attempt${remote.attempts === 1 ? '' : 's'}: ${why[remote.rejected.reason] ?? report_oneLine(remote.rejected.detail)}`;
+}
+function report_oneLine(text) {
+    return text.split('\n').filter(Boolean).join(' | ');
+}
+function remoteOutputs(remote) {
+    if (!remote)
+        return {};
+    return {
+        commit: remote.commit ?? '',
+        pushed: String(remote.pushed),
+        attempts: String(remote.attempts),
+        branch: remote.branch,
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                verified: remote.verified === undefined ? '' : String(remote.verified)
+            }
+            : {})
+    };
+}
+function remoteJson(remote) {
+    if (!remote)
+        return {};
+    return {
+        commit: remote.commit,
+        pushed: remote.pushed,
+        attempts: remote.attempts,
+        branch: remote.branch,
+        repo: remote.repo,
+        ...(remote.commitUrl ? { commitUrl: remote.commitUrl } : {}),
+        ...(remote.transport
+            ? {
+                transport: remote.transport,
+                transportReason: remote.transportReason,
+                verified: remote.verified ?? null,
+                ...(remote.verificationReason ? { verification: remote.verificationReason } : {})
+            }
+            : {}),
+        ...(remote.rejected ? { error: rejectionText(remote) } : {}),
+        ...(remote.verificationFailure ? { error: `error: ${remote.verificationFailure}` } : {})
+    };
+}
+/** Lines for the CLI text after the per-edit lines. */
+function remoteText(remote, changed, dryRun) {
+    const via = remote.transport ? ` via ${remote.transport}` : '';
+    if (remote.rejected)
+        return [rejectionText(remote)];
+    if (remote.verificationFailure)
+        return [`error: ${remote.verificationFailure}`];
+    if (remote.pushed) {
+        const signed = remote.verified === undefined ? '' : remote.verified ? ', verified' : ', not verified';
+        return [
+            `pushed ${remote.commit} to ${remote.branch} of ${remote.repo}${via}${signed}${remote.attempts > 1 ? ` (attempt ${remote.attempts})` : ''}`
+        ];
     }
+    if (dryRun && changed) {
+        return [
+            `dry run: would commit to ${remote.branch} of ${remote.repo}:`,
+            ...indent(remote.message ?? '')
+        ];
+    }
+    return [`${remote.branch} of ${remote.repo} already up to date; no commit`];
+}
+function indent(text) {
+    return text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map(l => `  ${l}`);
+}
+/** Markdown for the job summary. */
+function remoteSummary(remote) {
+    const commit = remote.commit
+        ? remote.commitUrl
+            ? `[\`${remote.commit.slice(0, 12)}\`](${remote.commitUrl})`
+            : `\`${remote.commit.slice(0, 12)}\``
+        : remote.rejected
+            ? `none: ${rejectionText(remote).replace(/^error: /, '')}`
+            : 'none (nothing to change)';
+    const failed = remote.verificationFailure ? `\n**Error:** ${remote.verificationFailure}\n` : '';
+    const transport = remote.transport
+        ? `\n**Transport:** ${remote.transport} (${remote.transportReason})\n\n**Verified:** ${remote.verified === undefined ? 'unknown' : remote.verified ? 'yes' : `no (${remote.verificationReason ?? 'unknown'})`}\n`
+        : '';
+    return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
+}
+/** The delivery outputs of set-image-like commands: PR or push facts, whichever ran. */
+function deliveryOutputs(d) {
+    return { ...(d.pr ? prLifecycleOutputs(d.pr) : {}), ...remoteOutputs(d.remote) };
+}
+function deliveryJson(d) {
+    return { ...(d.pr ? prLifecycleJson(d.pr) : {}), ...remoteJson(d.remote) };
+}
+/** A push that was refused or a commit that failed --require-verified fails the run. */
+function deliveryExitCode(d) {
+    return d.remote?.rejected || d.remote?.verificationFailure ? 1 : 0;
 }
 
-;// CONCATENATED MODULE: ./src/forge/set-image-pr.ts
-
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./src/delivery/deliver.ts
 /**
- * `set-image --mode pr`: the same edit as the local command, applied to a
- * fresh checkout of the config repo's base branch and proposed as a pull or
- * merge request through the PR lifecycle.
+ * One way for any edit to reach the config repo: written under -C (local),
+ * committed and pushed to --repo (git or the forge's commit API), or proposed
+ * as a pull request (branch by git or API). Delivery never knows which edit
+ * it carries; the edit never knows how it lands.
  */
-const DEFAULT_PR_AUTHOR = 'gitops-deploy <gitops-deploy@users.noreply.github.com>';
+
+
+
+
+
+
+
+
+
+/** Runs the guards on a plan; nothing has been written yet. */
+async function guard(edit, guards, outcome, ctx) {
+    if (!guards?.length || !outcome.changed)
+        return;
+    const writes = edit.writes(outcome);
+    for (const g of guards)
+        await g(writes, ctx);
+}
+function gitPlanner(edit, guards, mode) {
+    return {
+        patterns: edit.patterns,
+        plan: async (root) => {
+            const outcome = await edit.plan(root);
+            await guard(edit, guards, outcome, { mode, transport: 'git', root });
+            return outcome;
+        },
+        write: (root, outcome) => edit.write(root, outcome)
+    };
+}
+function apiPlanner(edit, guards, mode) {
+    return {
+        plan: async (view) => {
+            const planned = await edit.planApi(view);
+            await guard(edit, guards, planned.outcome, { mode, transport: 'api', view });
+            return planned;
+        }
+    };
+}
+function firstLine(text) {
+    return text.split('\n')[0];
+}
+async function deliver_deliver(edit, settings, platform) {
+    switch (settings.mode) {
+        case 'local': {
+            const outcome = await edit.plan(settings.root);
+            await guard(edit, settings.guards, outcome, { mode: 'local', root: settings.root });
+            if (!settings.dryRun && outcome.changed)
+                await edit.write(settings.root, outcome);
+            return {
+                mode: 'local',
+                outcome,
+                dryRun: settings.dryRun,
+                files: outcome.changed ? outcome.files.map(f => f.file) : [],
+                commit: null,
+                pushed: false
+            };
+        }
+        case 'push':
+            return push(edit, settings, platform);
+        case 'pr':
+            return pullRequest(edit, settings, platform);
+    }
+}
+async function push(edit, s, platform) {
+    const result = await transportWrite({
+        transport: s.transport,
+        repo: s.repo,
+        cwd: s.cwd,
+        branch: s.branch,
+        provider: s.provider,
+        apiUrl: s.apiUrl,
+        env: s.env,
+        gitPlanner: gitPlanner(edit, s.guards, 'push'),
+        apiPlanner: apiPlanner(edit, s.guards, 'push'),
+        message: (outcome, branch) => edit.message(outcome, { branch, template: s.message, env: s.env }),
+        author: s.author,
+        authorGiven: s.authorGiven,
+        maxAttempts: s.maxAttempts,
+        dryRun: s.dryRun,
+        platform,
+        backoff: s.backoff,
+        apiMsPerSecond: s.apiMsPerSecond,
+        onApi: s.onApi
+    });
+    const remote = remoteReport(result, transportReport(result));
+    const outcome = result.outcome;
+    return {
+        mode: 'push',
+        outcome,
+        dryRun: s.dryRun,
+        files: outcome.changed ? outcome.files.map(f => f.file) : [],
+        repo: remote.repo,
+        branch: remote.branch,
+        ...(result.kind !== 'rejected' ? { tip: result.base } : {}),
+        commit: remote.commit,
+        pushed: remote.pushed,
+        remote
+    };
+}
+async function pullRequest(edit, s, platform) {
+    const { forge, repoUrl, gitConfig } = openForge(s, platform);
+    let outcome;
+    const planApi = apiPlanner(edit, s.guards, 'pr');
+    const transport = prTransport(s, repoUrl, platform, async (view) => {
+        const planned = await planApi.plan(view);
+        outcome = planned.outcome;
+        return {
+            changes: planned.outcome.changed ? edit.prChanges(planned.outcome) : [],
+            writes: planned.writes
+        };
+    }, edit.pr.preferGit);
+    const branchTemplate = s.branchTemplate ||
+        (typeof edit.pr.branchTemplate === 'function'
+            ? await edit.pr.branchTemplate(path => transport.api
+                ? peekApi(transport.api.api, s.base, path)
+                : peekFile({ url: repoUrl, branch: s.base, path, gitConfig, redactor: platform.redactor }))
+            : edit.pr.branchTemplate);
+    const planGit = gitPlanner(edit, s.guards, 'pr');
+    const describe = edit.pr.describe;
+    const lifecycle = await runPrLifecycle({
+        repoUrl,
+        gitConfig,
+        forge,
+        ...transport,
+        base: s.base,
+        branchTemplate,
+        titleTemplate: s.title || edit.pr.titleTemplate,
+        bodyTemplate: s.body,
+        paths: edit.pr.paths,
+        labels: s.labels,
+        reviewers: s.reviewers,
+        teamReviewers: s.teamReviewers,
+        assignees: s.assignees,
+        draft: s.draft,
+        autoMerge: s.autoMerge,
+        source: sourceRepoFromEnv(s.env),
+        identity: s.author,
+        log: platform,
+        redactor: platform.redactor,
+        maxAttempts: s.maxAttempts,
+        backoff: s.backoff,
+        commitSubject: () => s.message !== undefined && outcome
+            ? firstLine(edit.message(outcome, { branch: '', template: s.message, env: s.env }))
+            : undefined,
+        ...(describe ? { describe: ctx => describe(ctx, outcome) } : {}),
+        edit: async (worktree) => {
+            const planned = await planGit.plan(worktree);
+            outcome = planned;
+            if (!planned.changed)
+                return [];
+            await planGit.write(worktree, planned);
+            return edit.prChanges(planned);
+        }
+    });
+    if (!outcome)
+        throw new OperationError('the edit was not planned; this is a bug, please report it');
+    const landed = lifecycle.operation !== 'no-op';
+    return {
+        mode: 'pr',
+        outcome,
+        dryRun: false,
+        files: landed && outcome.changed ? outcome.files.map(f => f.file) : [],
+        repo: displayUrl(parseRemoteUrl(s.repo, s.cwd)),
+        branch: lifecycle.branch,
+        base: lifecycle.base,
+        ...(lifecycle.operation === 'no-op' ? { tip: lifecycle.baseCommit } : {}),
+        commit: landed ? lifecycle.commit : null,
+        pushed: landed ? lifecycle.pushed : false,
+        ...(landed
+            ? {
+                pullRequest: {
+                    number: lifecycle.pullRequest.number,
+                    url: lifecycle.pullRequest.url,
+                    operation: lifecycle.operation
+                }
+            }
+            : {}),
+        pr: lifecycle
+    };
+}
+/** One file at the tip of `branch` (default branch when absent), read through the forge API. */
+async function peekApi(api, branch, path) {
+    const name = branch ?? (await api.defaultBranch());
+    const tip = await api.branchHead(name);
+    if (!tip) {
+        throw new OperationError(`branch '${name}' does not exist in ${api.where}; pass an existing branch with --branch`);
+    }
+    const file = await new RemoteView(api, tip).read(path);
+    if (!file)
+        return undefined;
+    if (file.kind !== 'file') {
+        throw new UsageError(`${path} must be a regular file, not a symlink or directory`);
+    }
+    return file.content.toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./src/delivery/options.ts
+
+
+
+const DEFAULT_AUTHOR = {
+    name: 'gitops-deploy',
+    email: 'gitops-deploy@users.noreply.github.com'
+};
+/** For the descriptions: the identity as `Name <email>`. */
+const DEFAULT_PR_AUTHOR = `${DEFAULT_AUTHOR.name} <${DEFAULT_AUTHOR.email}>`;
 /**
- * The flags `--mode pr` adds; one table for the CLI, action.yml and the GitLab
- * component. No `default:` fields on purpose: action.yml inputs are shared by
- * all commands and the first definition wins, so a default here would be fed
- * to promote (whose defaults differ) as if the user had typed it. Defaults are
- * applied in readPrSettings and stated in the descriptions.
+ * One budget for every remote loop of one run: push races, transient server
+ * failures on clone/fetch/push, API commit races and the PR branch's lease.
+ * 10 rides out a burst of concurrent pipelines (the bench's 16 writers need
+ * up to 7); 100 caps a typo'd value at minutes, not hours, of backoff.
  */
-const PR_OPTIONS = [
+const DEFAULT_MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS_LIMIT = 100;
+/*
+ * No `default:` fields anywhere below on purpose: action.yml inputs are shared
+ * by all commands and the first definition wins, so a default there would be
+ * fed to every command as if the user had typed it. Defaults are applied in
+ * readDelivery and stated in the descriptions.
+ */
+/** Where and how the edit lands; every editing command offers these. */
+const DELIVERY_OPTIONS = [
     {
         name: 'mode',
         type: 'string',
-        description: 'push (default): edit the files under --root, or commit and push to --repo; pr: propose the edit to --repo as a pull/merge request'
+        description: 'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)'
     },
     {
         name: 'repo',
         type: 'string',
-        description: 'config repository for --mode pr: https:// URL (token from GITOPS_TOKEN), ssh or file://'
+        description: 'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path'
     },
+    {
+        name: 'branch',
+        type: 'string',
+        description: "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)"
+    },
+    {
+        name: 'message',
+        type: 'string',
+        description: 'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit'
+    },
+    {
+        name: 'author',
+        type: 'string',
+        description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
+    },
+    {
+        name: 'max-attempts',
+        type: 'string',
+        description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`
+    },
+    ...TRANSPORT_OPTIONS,
+    {
+        name: 'provider',
+        type: 'string',
+        description: 'github or gitlab (default: detected from the repo host)'
+    },
+    {
+        name: 'api-url',
+        type: 'string',
+        description: 'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
+    }
+];
+/** -C: where the edit is written without --repo (set-image, argo-app, set-chart-version). */
+function rootOption(description) {
+    return { name: 'root', short: 'C', type: 'string', cliOnly: true, default: '.', description };
+}
+/** What only a pull request has. */
+const PR_OPTIONS = [
     {
         name: 'pr-branch',
         type: 'string',
-        description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: gitops-deploy/{{base}}/{{path}})'
+        description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})'
     },
     {
         name: 'base',
         type: 'string',
-        description: "PR base branch (default: the repository's default branch)"
+        description: "PR base branch (same as --branch) (default: the repository's default branch)"
     },
     {
         name: 'title',
         type: 'string',
-        description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}} …) (default: Deploy {{summary}} to {{path}})'
+        description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)'
     },
     {
         name: 'body',
@@ -75347,36 +75777,73 @@ const PR_OPTIONS = [
         name: 'auto-merge',
         type: 'string',
         description: "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
-    },
-    {
-        name: 'provider',
-        type: 'string',
-        description: 'github or gitlab (default: detected from the repo host)'
-    },
-    {
-        name: 'api-url',
-        type: 'string',
-        description: 'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
-    },
-    {
-        name: 'author',
-        type: 'string',
-        description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
     }
 ];
-const PR_OUTPUTS = [
+/** The outputs every delivery reports; commands add their own. */
+const DELIVERY_OUTPUTS = [
+    {
+        name: 'commit',
+        description: "the commit pushed (push mode) or the PR head commit; '' when none"
+    },
+    { name: 'pushed', description: "'true' when a commit was pushed" },
+    {
+        name: 'attempts',
+        description: 'push mode: push attempts made (1 unless the branch moved or a push failed transiently)'
+    },
+    {
+        name: 'branch',
+        description: 'the branch written: the config repo branch (push mode) or the PR head branch'
+    },
     { name: 'pr-number', description: 'PR number (GitHub) or MR iid (GitLab); empty for no-op' },
     { name: 'pr-url', description: 'web URL of the PR/MR; empty for no-op' },
-    { name: 'pr-operation', description: 'created, updated, unchanged or no-op' }
+    { name: 'pr-operation', description: 'created, updated, unchanged or no-op' },
+    { name: 'transport', description: "the commit transport used, 'git' or 'api'" },
+    {
+        name: 'verified',
+        description: "'true'/'false' when the forge reported the commit's signature, else ''"
+    }
 ];
-function readMode(input) {
-    const mode = input.string('mode') ?? 'push';
+function readMode(input, fallback) {
+    const mode = input.string('mode')?.trim() || fallback;
     if (mode !== 'push' && mode !== 'pr') {
-        throw new UsageError(`--mode '${mode}' is not known; use push (write directly) or pr (open a pull request)`);
+        throw new UsageError(`--mode '${mode}' is not known; use pr or push (push: commit directly; pr: open a pull request)`);
     }
     return mode;
 }
-/** The PR decorations and forge location, read the same way for every command. */
+/** Action inputs arrive one per line; a comma-separated line is accepted too. */
+function splitList(values) {
+    return values
+        .flatMap(v => v.split(/[,\n]/))
+        .map(v => v.trim())
+        .filter(Boolean);
+}
+/** Parses `Name <email>`; blank means the default identity. */
+function parseAuthor(value) {
+    if (value === undefined || value.trim() === '')
+        return DEFAULT_AUTHOR;
+    const m = /^\s*([^<>]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
+    if (!m || !m[1]) {
+        throw new UsageError(`--author '${value}' is not "Name <email>"; pass e.g. --author "Deploy Bot <deploy@example.com>"`);
+    }
+    return { name: m[1], email: m[2] };
+}
+function parseMaxAttempts(value) {
+    if (value === undefined || value.trim() === '')
+        return DEFAULT_MAX_ATTEMPTS;
+    const n = Number(value.trim());
+    if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_ATTEMPTS_LIMIT) {
+        throw new UsageError(`--max-attempts must be a whole number from 1 to ${MAX_ATTEMPTS_LIMIT}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+}
+function parseBranch(flag, value) {
+    const branch = value?.trim() || undefined;
+    if (branch !== undefined && !/^(?!-)(?!.*\.\.)[^\s~^:?*[\\]+$/.test(branch)) {
+        throw new UsageError(`--${flag} ${JSON.stringify(branch)} is not a valid branch name; pass e.g. main`);
+    }
+    return branch;
+}
+/** The PR decorations. */
 function readPrRequest(input) {
     const autoMerge = input.string('auto-merge')?.trim() || undefined;
     if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
@@ -75392,120 +75859,95 @@ function readPrRequest(input) {
         teamReviewers: splitList(input.list('team-reviewers')),
         assignees: splitList(input.list('assignees')),
         draft,
-        autoMerge: autoMerge,
-        provider: input.string('provider')?.trim() || undefined,
-        apiUrl: input.string('api-url')?.trim() || undefined
+        autoMerge: autoMerge
     };
 }
-/** What the lifecycle takes from the PR settings as they are. */
-function prDecorations(s) {
-    return {
-        labels: s.labels,
-        reviewers: s.reviewers,
-        teamReviewers: s.teamReviewers,
-        assignees: s.assignees,
-        draft: s.draft,
-        autoMerge: s.autoMerge
-    };
+/** The flags of `options` the user gave (a list with entries, a true boolean, a non-blank string). */
+function given(input, options) {
+    return options
+        .filter(o => o.type === 'list'
+        ? input.list(o.name).length > 0
+        : o.type === 'boolean'
+            ? input.boolean(o.name) === true
+            : Boolean(input.string(o.name)?.trim()))
+        .map(o => o.name);
 }
-function readPrSettings(input, env) {
-    const repo = input.string('repo');
-    if (!repo)
-        throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
-    if (input.boolean('dry-run')) {
-        throw new UsageError('--dry-run edits nothing remote; drop it with --mode pr, or run without --mode pr to preview locally');
-    }
-    const request = readPrRequest(input);
-    if (!env[TOKEN_VARIABLE]?.trim()) {
-        throw new UsageError(`--mode pr needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub contents:write + pull-requests:write, GitLab api scope`);
-    }
-    return {
-        repo,
-        base: input.string('base'),
-        branchTemplate: input.string('pr-branch'),
-        title: input.string('title'),
-        body: input.string('body'),
-        ...request,
-        author: set_image_pr_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
-        authorGiven: Boolean(input.string('author')?.trim()),
-        transport: readTransport(input),
-        env
-    };
-}
-async function runSetImagePr(s, request, platform) {
-    const { forge, repoUrl, gitConfig } = openForge(s, platform);
-    let outcome;
-    const apiPlanner = setImageApiPlanner(request);
-    const lifecycle = await runPrLifecycle({
-        repoUrl,
-        gitConfig,
-        forge,
-        ...prTransport({ ...s, transport: s.transport ?? { choice: 'git', requireVerified: false } }, repoUrl, platform, async (view) => {
-            const planned = await apiPlanner.plan(view);
-            outcome = planned.outcome;
-            return { changes: prChanges(planned.outcome), writes: planned.writes };
-        }),
-        base: s.base,
-        branchTemplate: s.branchTemplate,
-        titleTemplate: s.title,
-        bodyTemplate: s.body,
-        // Like the local command: images without --path edit the root kustomization.
-        paths: request.paths.length > 0
-            ? request.paths
-            : request.images.length > 0
-                ? ['.']
-                : request.sets.map(x => x.split(':')[0]),
-        ...prDecorations(s),
-        source: sourceRepoFromEnv(s.env),
-        identity: s.author,
-        log: platform,
-        redactor: platform.redactor,
-        edit: async (worktree) => {
-            outcome = await planEdits(worktree, request);
-            if (!outcome.changed)
-                return [];
-            await writeEdits(worktree, outcome);
-            return prChanges(outcome);
+const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo');
+/**
+ * Reads every delivery flag once and refuses the ones the chosen mode has no
+ * use for (exit 2), so a flag is either honoured or named in an error.
+ *
+ * | flag | local (-C) | push | pr |
+ * | --branch | refused | branch written | the base (= --base) |
+ * | --message | refused | commit message | subject of the PR commit |
+ * | --max-attempts, --author, --transport, --require-verified, --provider, --api-url | refused | yes | yes |
+ * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge | refused | refused | yes |
+ * | --dry-run | yes | yes | refused (the PR is the preview) |
+ */
+function readDelivery(input, env, profile, cwd) {
+    const mode = readMode(input, profile.defaultMode);
+    const repo = input.string('repo')?.trim() || undefined;
+    const dryRun = input.boolean('dry-run') === true;
+    if (!repo) {
+        if (mode === 'pr') {
+            throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
         }
-    });
-    return { outcome: outcome, lifecycle };
-}
-function prChanges(outcome) {
-    if (!outcome.changed)
-        return [];
-    return outcome.edits.map(e => ({
-        file: e.file,
-        ...(e.image !== undefined ? { image: e.image } : {}),
-        ...(e.key !== undefined ? { key: e.key } : {}),
-        before: e.before ?? '',
-        after: e.after ?? ''
-    }));
-}
-function prOutputs(r) {
-    if (!r)
-        return {};
-    return prLifecycleOutputs(r.lifecycle);
-}
-function prJson(r) {
-    if (!r)
-        return {};
-    return prLifecycleJson(r.lifecycle);
-}
-function prText(r) {
-    return prLifecycleText(r.lifecycle);
-}
-/** Action inputs arrive one per line; a comma-separated line is accepted too. */
-function splitList(values) {
-    return values
-        .flatMap(v => v.split(/[,\n]/))
-        .map(v => v.trim())
-        .filter(Boolean);
-}
-function set_image_pr_parseAuthor(text) {
-    const m = /^\s*([^<>]+?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(text);
-    if (!m)
-        throw new UsageError(`--author '${text}' is not "Name <email>"; e.g. --author "Deploy Bot <bot@example.com>"`);
-    return { name: m[1], email: m[2] };
+        if (!profile.local)
+            throw new UsageError('--repo is required: the config repository URL or path');
+        const stray = given(input, [...PUSH_AND_PR, ...PR_OPTIONS]);
+        if (stray.length > 0) {
+            throw new UsageError(`--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`);
+        }
+        return { mode: 'local', root: input.string('root') ?? '.', dryRun };
+    }
+    if (input.string('root') !== undefined) {
+        throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
+    }
+    const message = input.string('message');
+    if (message !== undefined)
+        profile.checkMessage(message);
+    const common = {
+        repo,
+        author: parseAuthor(input.string('author')),
+        authorGiven: Boolean(input.string('author')?.trim()),
+        maxAttempts: parseMaxAttempts(input.string('max-attempts')),
+        transport: readTransport(input),
+        provider: input.string('provider')?.trim() || undefined,
+        apiUrl: input.string('api-url')?.trim() || undefined,
+        ...(message !== undefined ? { message } : {}),
+        env,
+        cwd
+    };
+    const branch = parseBranch('branch', input.string('branch'));
+    const base = parseBranch('base', input.string('base'));
+    if (mode === 'push') {
+        const prOnly = given(input, PR_OPTIONS.filter(o => !(profile.baseNamesPushBranch && o.name === 'base')));
+        if (prOnly.length > 0) {
+            throw new UsageError(`--${prOnly[0]} only applies to --mode pr; drop it or use --mode pr`);
+        }
+        if (profile.baseNamesPushBranch && branch && base && branch !== base) {
+            throw new UsageError(`--branch '${branch}' and --base '${base}' differ; they name the same branch, give one`);
+        }
+        return { ...common, mode: 'push', branch: branch ?? base, dryRun };
+    }
+    if (dryRun) {
+        throw new UsageError('--dry-run applies to --mode push; in PR mode the PR itself is the preview (drop --dry-run, or preview with --mode push --dry-run)');
+    }
+    if (branch && base && branch !== base) {
+        throw new UsageError(`--branch '${branch}' and --base '${base}' differ; in PR mode they name the same branch, give one`);
+    }
+    if (!env[TOKEN_VARIABLE]?.trim()) {
+        throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
+    }
+    return {
+        ...common,
+        ...readPrRequest(input),
+        mode: 'pr',
+        base: base ?? branch,
+        branchTemplate: input.string('pr-branch')?.trim() || undefined,
+        title: input.string('title'),
+        body: input.string('body')
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/commands/set-image.ts
@@ -75517,7 +75959,15 @@ function set_image_pr_parseAuthor(text) {
 
 
 
-
+/** The facts the shared report renders, from a result. */
+function facts(r) {
+    return { ...(r.pr ? { pr: r.pr.lifecycle } : {}), ...(r.remote ? { remote: r.remote } : {}) };
+}
+/** set-image pushed to a remote config repo (library use and benchmarks). */
+async function runRemoteSetImage(request, settings, dryRun, platform) {
+    const d = await deliver(setImageEdit(request), { ...settings, mode: 'push', dryRun }, platform);
+    return { outcome: d.outcome, remote: d.remote };
+}
 function what(edit) {
     return edit.image !== undefined ? edit.image : (edit.key ?? '');
 }
@@ -75525,14 +75975,7 @@ const setImageCommand = defineCommand({
     name: 'set-image',
     description: 'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
     options: [
-        {
-            name: 'root',
-            short: 'C',
-            type: 'string',
-            cliOnly: true,
-            default: '.',
-            description: 'directory all paths are relative to; nothing outside it is read or written'
-        },
+        rootOption('directory all paths are relative to; nothing outside it is read or written'),
         {
             name: 'path',
             type: 'list',
@@ -75550,9 +75993,8 @@ const setImageCommand = defineCommand({
         },
         { name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet' },
         { name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing' },
-        ...PR_OPTIONS,
-        ...REMOTE_OPTIONS,
-        ...TRANSPORT_OPTIONS
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS
     ],
     outputSpecs: [
         {
@@ -75561,47 +76003,36 @@ const setImageCommand = defineCommand({
         },
         { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
-        ...PR_OUTPUTS,
-        ...REMOTE_OUTPUTS,
-        ...TRANSPORT_OUTPUTS
+        ...DELIVERY_OUTPUTS
     ],
     settings(input, env) {
-        const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined;
-        const remote = pr ? undefined : remoteSettings(input, env, process.cwd());
-        return {
-            ...(pr ? { pr } : {}),
-            ...(remote ? { remote } : {}),
-            // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
-            root: (0,external_node_path_namespaceObject.resolve)(input.string('root') ?? '.'),
-            request: {
-                paths: input.list('path'),
-                images: input.list('image'),
-                sets: input.list('set'),
-                createKeys: input.boolean('create-keys') ?? false
-            },
-            dryRun: input.boolean('dry-run') ?? false
+        const request = {
+            paths: input.list('path'),
+            images: input.list('image'),
+            sets: input.list('set'),
+            createKeys: input.boolean('create-keys') ?? false
         };
+        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
+        return { request, delivery };
     },
     async run(settings, platform) {
-        if (settings.pr) {
-            const pr = await runSetImagePr(settings.pr, settings.request, platform);
-            return { outcome: pr.outcome, dryRun: false, pr };
-        }
-        if (settings.remote) {
-            const r = await runRemoteSetImage(settings.request, settings.remote, settings.dryRun, platform);
-            return { ...r, dryRun: settings.dryRun };
-        }
-        const outcome = await planEdits(settings.root, settings.request);
-        if (!settings.dryRun && outcome.changed)
-            await writeEdits(settings.root, outcome);
-        return { outcome, dryRun: settings.dryRun };
+        const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
+        return {
+            outcome: d.outcome,
+            dryRun: d.dryRun,
+            ...(d.pr ? { pr: { outcome: d.outcome, lifecycle: d.pr } } : {}),
+            ...(d.remote ? { remote: d.remote } : {}),
+            delivery: d
+        };
     },
     outputs: r => ({
         changed: String(r.outcome.changed),
         edits: JSON.stringify(r.outcome.edits),
         files: JSON.stringify(r.outcome.files.map(f => f.file)),
-        ...prOutputs(r.pr),
-        ...remoteOutputs(r.remote)
+        ...deliveryOutputs(facts(r))
     }),
     json: r => ({
         changed: r.outcome.changed,
@@ -75609,8 +76040,7 @@ const setImageCommand = defineCommand({
         files: r.outcome.files.map(f => f.file),
         dryRun: r.dryRun,
         ...(r.dryRun ? { diff: r.outcome.diff } : {}),
-        ...prJson(r.pr),
-        ...remoteJson(r.remote)
+        ...deliveryJson(facts(r))
     }),
     summary(r) {
         const remote = r.remote ? remoteSummary(r.remote) : '';
@@ -75618,7 +76048,11 @@ const setImageCommand = defineCommand({
             return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
         const rows = r.outcome.edits.map(e => tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(tableCell)));
         const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n');
-        const note = r.dryRun ? '\n\nDry run: nothing was written.' : r.pr ? `\n\n${prText(r.pr)}` : '';
+        const note = r.dryRun
+            ? '\n\nDry run: nothing was written.'
+            : r.pr
+                ? `\n\n${prLifecycleText(r.pr.lifecycle)}`
+                : '';
         return `### set-image\n\n${table}${note}\n${remote}`;
     },
     text(r) {
@@ -75638,7 +76072,7 @@ const setImageCommand = defineCommand({
             ...(r.remote ? { remote: r.remote } : {})
         });
     },
-    exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
+    exitCode: r => deliveryExitCode(facts(r))
 });
 
 ;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
@@ -76122,7 +76556,11 @@ function lookup(dir, files, what) {
     return found;
 }
 
-;// CONCATENATED MODULE: ./src/promote/checkout-plan.ts
+;// CONCATENATED MODULE: ./src/edits/promote.ts
+
+
+
+
 
 
 
@@ -76208,22 +76646,9 @@ function planSnapshot(snapshot, request) {
     }
     return { changed: files.length > 0, resolved, plan, files, changes };
 }
-/** Writes the planned files, refusing any path that resolves outside the checkout (symlinks). */
+/** Writes the planned files through the one workspace writer (no path may resolve outside the checkout). */
 async function writeCheckoutPlan(root, plan) {
-    const realRoot = await (0,promises_namespaceObject.realpath)(root);
-    for (const f of plan.files) {
-        const path = (0,external_node_path_namespaceObject.join)(root, f.file);
-        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(path), { recursive: true });
-        const parent = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(path));
-        if (parent !== realRoot && !parent.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
-            throw new OperationError(`refusing to write ${f.file}: its directory resolves outside the repository (a symlink); replace the symlink with a real directory`);
-        }
-        const stat = await (0,promises_namespaceObject.lstat)(path).catch(() => undefined);
-        if (stat?.isSymbolicLink()) {
-            throw new OperationError(`refusing to write ${f.file}: it is a symlink; replace it with a regular file`);
-        }
-        await (0,promises_namespaceObject.writeFile)(path, f.after);
-    }
+    await writeFiles(root, plan.files);
 }
 async function readConfig(root) {
     const path = (0,external_node_path_namespaceObject.join)(root, PROMOTION_CONFIG_FILE);
@@ -76259,15 +76684,8 @@ async function listFiles(root) {
     await walk(root);
     return out.sort();
 }
-
-;// CONCATENATED MODULE: ./src/transport/promote-planner.ts
-
-
-
-
-
-
-const promote_planner_LIMIT = 8;
+// --------------------------------------------------------- the API face ---
+const promote_LIMIT = 8;
 class NotFetched extends Error {
     path;
     constructor(path) {
@@ -76292,11 +76710,11 @@ function promoteApiPlanner(request) {
                 .sort();
             // Looked up once per read: a tree listing can hold thousands of entries.
             const byPath = new Map(entries.map(e => [e.path, e]));
-            const config = await promote_planner_readConfig(view, entries);
+            const config = await readConfigApi(view, entries);
             const contents = new Map();
             const fetch = async (paths) => {
                 const todo = [...new Set(paths)].filter(p => !contents.has(p));
-                await mapLimit(todo, promote_planner_LIMIT, async (path) => {
+                await mapLimit(todo, promote_LIMIT, async (path) => {
                     const file = await view.read(path, byPath.get(path));
                     if (file?.kind === 'file')
                         contents.set(path, file.content);
@@ -76329,7 +76747,7 @@ function promoteApiPlanner(request) {
         }
     };
 }
-async function promote_planner_readConfig(view, entries) {
+async function readConfigApi(view, entries) {
     const entry = entries.find(e => e.path === PROMOTION_CONFIG_FILE);
     if (!entry) {
         if (entries.some(e => e.path === '.gitops-deploy.yml')) {
@@ -76378,6 +76796,57 @@ function predictReads(files, config, request) {
         }
     }
     return out;
+}
+// ------------------------------------------------------------ the edit ---
+/** Subject from --message, one line per change, and trailers that say where the pins came from. */
+function commitMessage(template, plan) {
+    const from = plan.resolved.source.name;
+    const to = plan.resolved.target.name;
+    const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app);
+    const vars = {
+        from,
+        to,
+        apps: promoted.join(', '),
+        summary: `${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`
+    };
+    const subject = (template ?? 'Promote {{from}} to {{to}}: {{apps}}')
+        .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n) => vars[n] ?? '')
+        .split('\n')[0];
+    const lines = plan.changes.map(c => c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`);
+    const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app);
+    const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : [];
+    return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`;
+}
+const MESSAGE_VARIABLES = ['from', 'to', 'apps', 'summary'];
+/** --message for promote: a subject with {{from}}, {{to}}, {{apps}}, {{summary}}. */
+function checkMessageTemplate(template) {
+    for (const m of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+        if (!MESSAGE_VARIABLES.includes(m[1])) {
+            throw new UsageError(`--message uses unknown variable {{${m[1]}}}; use ${MESSAGE_VARIABLES.map(v => `{{${v}}}`).join(', ')}`);
+        }
+    }
+    if (template.trim() === '')
+        throw new UsageError('--message is empty; give a commit subject or leave it out');
+}
+/** The promotion as an edit any delivery mode can carry; re-planned from scratch on every new tip. */
+function promote_promoteEdit(request) {
+    const api = promoteApiPlanner(request);
+    return {
+        // Promotion discovers apps from the tree and kustomize bases may live anywhere: check out everything.
+        patterns: { dirGlobs: [''], files: [] },
+        plan: root => planCheckout(root, request),
+        write: (root, outcome) => writeCheckoutPlan(root, outcome),
+        // Its own API face: the plan needs the file list and a handful of files, never the whole tree's contents.
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({
+            path: f.file,
+            before: f.before === null ? null : f.before.toString('utf8'),
+            after: f.after.toString('utf8')
+        })),
+        prChanges: o => (o.changed ? o.changes : []),
+        message: (o, ctx) => commitMessage(ctx.template, o),
+        pr: { paths: [] }
+    };
 }
 
 ;// CONCATENATED MODULE: ./src/promote/pr-body.ts
@@ -76651,50 +77120,6 @@ async function renderAround(renderer, root, targets) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/promote/peek-config.ts
-
-
-
-
-
-
-/**
- * Reads `.gitops-deploy.yaml` from the remote before the PR checkout exists.
- * PR mode needs the target environment's NAME up front for the branch name,
- * and with `--next` only the config knows it. Costs one shallow, tree-only
- * fetch plus one blob; `undefined` when the repo has no config file.
- */
-async function peekPromotionConfig(input) {
-    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-peek-'));
-    const git = (args, allowFailure = false) => execGit(args, {
-        cwd: dir,
-        config: input.gitConfig,
-        redactor: input.redactor,
-        timeoutMs: 120_000,
-        allowFailure
-    });
-    try {
-        await git(['init', '-q']);
-        // A named remote makes the partial clone lazy-fetch the one blob we read.
-        await git(['remote', 'add', 'origin', input.url]);
-        const ref = input.branch ? `refs/heads/${input.branch}` : 'HEAD';
-        const fetched = await git(['fetch', '-q', '--depth', '1', '--filter=blob:none', '--no-tags', 'origin', ref], true);
-        if (fetched.code !== 0) {
-            const detail = fetched.stderr.trim().split('\n').slice(-2).join(' | ');
-            throw new OperationError(`could not read ${PROMOTION_CONFIG_FILE} from the config repo (${detail}); check --repo${input.branch ? ', --branch' : ''} and the token`);
-        }
-        // Trees are local after the fetch, so absence is known without a blob.
-        const listed = await git(['ls-tree', '--name-only', 'FETCH_HEAD', '--', PROMOTION_CONFIG_FILE]);
-        if (listed.stdout.trim() === '')
-            return undefined;
-        const shown = await git(['show', `FETCH_HEAD:${PROMOTION_CONFIG_FILE}`]);
-        return parsePromotionConfig(shown.stdout);
-    }
-    finally {
-        await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/promote/run.ts
 
 
@@ -76705,198 +77130,170 @@ async function peekPromotionConfig(input) {
 
 
 
+// Library callers import the promotion's planner pieces from here, as before the move.
 
-
-
-
-
-
-async function runPromotion(s, platform) {
-    return s.mode === 'push' ? runPush(s, platform) : runPr(s, platform);
-}
-/** The promotion as a remote-write planner; re-planned from scratch on every new tip. */
+/** The promotion as a push-loop planner (tests drive remoteWrite with it directly). */
 function promotionPlanner(request) {
-    return {
-        // Promotion discovers apps from the tree and kustomize bases may live anywhere: check out everything.
-        patterns: { dirGlobs: [''], files: [] },
-        plan: root => planCheckout(root, request),
-        write: (root, outcome) => writeCheckoutPlan(root, outcome)
-    };
+    return promoteEdit(request);
 }
-async function runPush(s, platform) {
-    const result = await transportWrite({
-        transport: s.transport ?? { choice: 'git', requireVerified: false },
-        repo: s.repo,
-        branch: s.branch,
-        provider: s.pr.provider,
-        apiUrl: s.pr.apiUrl,
-        env: s.env,
-        gitPlanner: promotionPlanner(s.request),
-        apiPlanner: promoteApiPlanner(s.request),
-        message: outcome => commitMessage(s.message, outcome),
-        author: s.author,
-        authorGiven: s.authorGiven === true,
-        maxAttempts: s.maxAttempts,
-        dryRun: s.dryRun,
-        platform,
-        backoff: s.backoff
-    });
-    const plan = result.outcome;
+async function runPromotion(s, platform) {
+    if (s.delivery.mode === 'push') {
+        const d = await deliver_deliver(promote_promoteEdit(s.request), s.delivery, platform);
+        return pushResult(d);
+    }
+    return runPr(s, s.delivery, platform);
+}
+function pushResult(d) {
+    const plan = d.outcome;
+    const remote = d.remote;
     const base = {
         mode: 'push',
         from: plan.resolved.source.name,
         to: plan.resolved.target.name,
-        branch: result.branch,
-        attempts: result.attempts,
+        branch: remote.branch,
+        attempts: remote.attempts,
         apps: plan.plan.apps,
-        ...transportReport(result)
+        ...transportFacts(remote)
     };
-    switch (result.kind) {
-        case 'pushed':
-            return { ...base, outcome: 'pushed', changed: true, pushed: true, commit: result.commit };
-        case 'unchanged':
-            return { ...base, outcome: 'unchanged', changed: false, pushed: false, commit: result.base };
-        case 'dry-run':
-            return { ...base, outcome: 'dry-run', changed: false, pushed: false, commit: result.base };
-        case 'rejected':
-            return {
-                ...base,
-                outcome: 'rejected',
-                changed: false,
-                pushed: false,
-                rejected: { reason: result.reason, detail: result.detail }
-            };
+    if (remote.rejected) {
+        return {
+            ...base,
+            outcome: 'rejected',
+            changed: false,
+            pushed: false,
+            rejected: remote.rejected,
+            delivery: d
+        };
     }
-}
-/** Subject from --message, one line per change, and trailers that say where the pins came from. */
-function commitMessage(template, plan) {
-    const from = plan.resolved.source.name;
-    const to = plan.resolved.target.name;
-    const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app);
-    const vars = {
-        from,
-        to,
-        apps: promoted.join(', '),
-        summary: `${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'}`
+    if (remote.pushed) {
+        return {
+            ...base,
+            outcome: 'pushed',
+            changed: true,
+            pushed: true,
+            commit: remote.commit,
+            delivery: d
+        };
+    }
+    return {
+        ...base,
+        outcome: d.dryRun && plan.changed ? 'dry-run' : 'unchanged',
+        changed: false,
+        pushed: false,
+        commit: d.tip,
+        delivery: d
     };
-    const subject = (template ?? 'Promote {{from}} to {{to}}: {{apps}}')
-        .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n) => vars[n] ?? '')
-        .split('\n')[0];
-    const lines = plan.changes.map(c => c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`);
-    const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app);
-    const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : [];
-    return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`;
+}
+/** The transport facts of a push report, as promote has always reported them. */
+function transportFacts(r) {
+    const out = {};
+    if (r.transport !== undefined)
+        out.transport = r.transport;
+    if (r.transportReason !== undefined)
+        out.transportReason = r.transportReason;
+    if (r.verified !== undefined)
+        out.verified = r.verified;
+    if (r.verificationReason !== undefined)
+        out.verificationReason = r.verificationReason;
+    if (r.verificationFailure !== undefined)
+        out.verificationFailure = r.verificationFailure;
+    return out;
 }
 /** `dev` -> `dev`; a directory given without a config becomes one branch-safe segment. */
 function branchPart(name) {
     return name.replace(/\/+/g, '-');
 }
-async function runPr(s, platform) {
-    if (!s.env[TOKEN_VARIABLE]?.trim()) {
-        throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
-    }
-    const { forge, repoUrl, gitConfig } = openForge({ repo: s.repo, provider: s.pr.provider, apiUrl: s.pr.apiUrl, env: s.env }, platform);
+/** A literal branch name passed where a template is expected. */
+function escapeTemplate(s) {
+    return s.replace(/\{\{/g, '{-{');
+}
+/**
+ * Promote's PR face: its own description (the promotion table and the
+ * rendered manifest diff, rendered around the write on the PR checkout), and
+ * a branch named after the environments, known before the checkout.
+ */
+function promotionPr(s, pr) {
+    const base = promote_promoteEdit(s.request);
     const renderer = s.renderer ?? kubectlRenderer();
     let state;
-    const apiPlanner = promoteApiPlanner(s.request);
-    const transport = prTransport({
-        transport: s.transport ?? { choice: 'git', requireVerified: false },
-        provider: s.pr.provider,
-        apiUrl: s.pr.apiUrl,
-        env: s.env,
-        authorGiven: s.authorGiven === true
-    }, repoUrl, platform, async (view) => {
-        const planned = await apiPlanner.plan(view);
-        const plan = planned.outcome;
-        state = {
-            plan,
-            diffs: [],
-            note: s.render
-                ? 'the rendered manifest diff needs a checkout of the config repo, and this pull request was committed through the API (--transport api); use --transport git to get it'
-                : 'rendering was turned off (--skip-render)'
-        };
-        return { changes: plan.changed ? plan.changes : [], writes: planned.writes };
-    }, s.render
-        ? 'the rendered manifest diff in the PR needs a checkout (pass --skip-render or --transport api to commit through the API)'
-        : undefined);
-    // The branch must be known before the checkout, so it is built from the flags, not from the config.
-    const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : '';
-    let to = s.request.to ?? '';
-    if (s.request.next) {
-        // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
-        const config = transport.api
-            ? await peekConfigApi(transport.api.api, s.branch)
-            : await peekPromotionConfig({
-                url: repoUrl,
-                branch: s.branch,
-                gitConfig,
-                redactor: platform.redactor
-            });
-        to = resolveEnvironments(config, s.request).target.name;
-    }
-    const defaultBranch = `gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`;
-    const result = await runPrLifecycle({
-        repoUrl,
-        gitConfig,
-        forge,
-        ...transport,
-        base: s.branch,
-        branchTemplate: s.pr.branch ?? escapeTemplate(defaultBranch),
-        titleTemplate: s.pr.title,
-        bodyTemplate: s.pr.body,
-        paths: [],
-        ...prDecorations(s.pr),
-        identity: s.author,
-        log: platform,
-        redactor: platform.redactor,
-        maxAttempts: s.maxAttempts,
-        edit: async (worktree) => {
-            const plan = await planCheckout(worktree, s.request);
+    const edit = {
+        ...base,
+        async write(worktree, plan) {
             const targets = plan.plan.apps
                 .filter(a => a.status === 'promoted')
                 .map(a => ({ app: a.app, dir: a.targetDir }));
             const after = s.render && plan.changed ? await renderAround(renderer, worktree, targets) : undefined;
-            await writeCheckoutPlan(worktree, plan);
+            await base.write(worktree, plan);
             const rendered = after ? await after() : { diffs: [] };
             state = {
-                plan,
                 diffs: rendered.diffs,
                 note: s.render ? rendered.note : 'rendering was turned off (--skip-render)'
             };
-            return plan.changed ? plan.changes : [];
         },
-        describe: (ctx) => {
-            const { plan, diffs, note } = state;
-            const from = plan.resolved.source.name;
-            const to = plan.resolved.target.name;
-            const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app);
-            const title = s.pr.title
-                ? renderTemplate(s.pr.title, ctx, '--title')
-                : `Promote ${from} to ${to}: ${promoted.join(', ')}`;
-            const intro = s.pr.body ? renderTemplate(s.pr.body, ctx, '--body') : undefined;
-            const body = renderPromotionBody({
-                from,
-                to,
-                branch: ctx.branch ?? '',
-                base: ctx.base,
-                apps: plan.plan.apps,
-                changes: ctx.changes,
-                diffs,
-                renderNote: note,
-                intro
-            });
-            return { title, body, commitSubject: commitSubject(s, plan) };
+        async planApi(view) {
+            const planned = await base.planApi(view);
+            state = {
+                diffs: [],
+                note: s.render
+                    ? 'the rendered manifest diff needs a checkout of the config repo, and this pull request was committed through the API (--transport api); use --transport git to get it'
+                    : 'rendering was turned off (--skip-render)'
+            };
+            return planned;
+        },
+        pr: {
+            paths: [],
+            preferGit: s.render
+                ? 'the rendered manifest diff in the PR needs a checkout (pass --skip-render or --transport api to commit through the API)'
+                : undefined,
+            // The branch must be known before the checkout, so it is built from the flags, not from the plan.
+            branchTemplate: async (peek) => {
+                const apps = s.request.apps.length > 0 ? `-${s.request.apps.join('-')}` : '';
+                let to = s.request.to ?? '';
+                if (s.request.next) {
+                    // `--next` and `--to <that env>` must share one PR, so the name is resolved first.
+                    const text = await peek(PROMOTION_CONFIG_FILE);
+                    const config = text === undefined ? undefined : parsePromotionConfig(text);
+                    to = resolveEnvironments(config, s.request).target.name;
+                }
+                return escapeTemplate(`gitops-deploy/promote/${branchPart(s.request.from)}-to-${branchPart(to)}${apps}`);
+            },
+            describe: (ctx, plan) => {
+                const { diffs, note } = state ?? { diffs: [] };
+                const from = plan.resolved.source.name;
+                const to = plan.resolved.target.name;
+                const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app);
+                const title = pr.title
+                    ? renderTemplate(pr.title, ctx, '--title')
+                    : `Promote ${from} to ${to}: ${promoted.join(', ')}`;
+                const intro = pr.body ? renderTemplate(pr.body, ctx, '--body') : undefined;
+                const body = renderPromotionBody({
+                    from,
+                    to,
+                    branch: ctx.branch ?? '',
+                    base: ctx.base,
+                    apps: plan.plan.apps,
+                    changes: ctx.changes,
+                    diffs,
+                    renderNote: note,
+                    intro
+                });
+                return { title, body, commitSubject: commitMessage(pr.message, plan).split('\n')[0] };
+            }
         }
-    });
-    if (!state)
-        throw new OperationError('the promotion was not planned; this is a bug, please report it');
-    const { plan } = state;
+    };
+    return edit;
+}
+async function runPr(s, pr, platform) {
+    const d = await deliver_deliver(promotionPr(s, pr), pr, platform);
+    const plan = d.outcome;
+    const result = d.pr;
     const common = {
         mode: 'pr',
         from: plan.resolved.source.name,
         to: plan.resolved.target.name,
         branch: result.branch,
-        apps: plan.plan.apps
+        apps: plan.plan.apps,
+        delivery: d
     };
     const facts = transportReport({
         transport: result.transport ?? 'git',
@@ -76924,28 +77321,6 @@ async function runPr(s, platform) {
         prOperation: result.operation
     };
 }
-/** `--next` over the API: the config at the base tip, read through the forge (no git at all). */
-async function peekConfigApi(api, branch) {
-    const name = branch ?? (await api.defaultBranch());
-    const tip = await api.branchHead(name);
-    if (!tip) {
-        throw new OperationError(`branch '${name}' does not exist in ${api.where}; pass an existing branch with --branch`);
-    }
-    const file = await new RemoteView(api, tip).read(PROMOTION_CONFIG_FILE);
-    if (!file)
-        return undefined;
-    if (file.kind !== 'file') {
-        throw new UsageError(`${PROMOTION_CONFIG_FILE} must be a regular file, not a symlink or directory`);
-    }
-    return parsePromotionConfig(file.content.toString('utf8'));
-}
-function commitSubject(s, plan) {
-    return commitMessage(s.message, plan).split('\n')[0];
-}
-/** A literal branch name passed where a template is expected. */
-function escapeTemplate(s) {
-    return s.replace(/\{\{/g, '{-{');
-}
 
 ;// CONCATENATED MODULE: ./src/commands/promote.ts
 
@@ -76954,31 +77329,9 @@ function escapeTemplate(s) {
 
 
 
-
-const SHARED_PR_OPTIONS = [
-    'labels',
-    'reviewers',
-    'team-reviewers',
-    'assignees',
-    'draft',
-    'auto-merge',
-    'provider',
-    'api-url',
-    'author'
-];
 // No `default:` fields: action.yml inputs are shared by every command and a default there
 // would be fed to the others as if typed. Defaults live in the descriptions and in readSettings.
 const OPTIONS = [
-    {
-        name: 'repo',
-        type: 'string',
-        description: 'config repository: https:// or ssh:// URL, git@host:path, or a local path'
-    },
-    {
-        name: 'branch',
-        type: 'string',
-        description: "config repo branch to promote on (PR mode: the PR's base) (default: the remote's default branch)"
-    },
     {
         name: 'from',
         type: 'string',
@@ -76996,11 +77349,6 @@ const OPTIONS = [
         description: 'only these apps (globs over the {app} names; repeatable) (default: every app of --from)'
     },
     {
-        name: 'mode',
-        type: 'string',
-        description: 'push: one commit on --branch; pr: one pull/merge request (default: pr)'
-    },
-    {
         name: 'files',
         type: 'list',
         description: 'also copy files matching these globs (relative to the environment directory) verbatim'
@@ -77010,41 +77358,15 @@ const OPTIONS = [
         type: 'string',
         description: "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)"
     },
-    {
-        name: 'message',
-        type: 'string',
-        description: 'commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in (default: Promote {{from}} to {{to}}: {{apps}})'
-    },
-    {
-        name: 'max-attempts',
-        type: 'string',
-        description: 'push attempts when other jobs move the branch concurrently (default: 5)'
-    },
     { name: 'dry-run', type: 'boolean', description: 'push mode: plan and report, push nothing' },
     {
         name: 'skip-render',
         type: 'boolean',
         description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body'
     },
-    {
-        name: 'pr-branch',
-        type: 'string',
-        description: 'PR head branch; re-runs with the same value update the same PR (default: gitops-deploy/promote/<from>-to-<to>)'
-    },
-    {
-        name: 'base',
-        type: 'string',
-        description: "PR base branch (same as --branch) (default: the repository's default branch)"
-    },
-    {
-        name: 'title',
-        type: 'string',
-        description: 'PR title; {{base}}, {{branch}}, {{summary}} are filled in (default: Promote <from> to <to>: <apps>)'
-    },
-    { name: 'body', type: 'string', description: 'text shown above the generated PR description' },
-    // The PR options mean the same as for set-image; one definition keeps the action inputs in step.
-    ...PR_OPTIONS.filter(o => SHARED_PR_OPTIONS.includes(o.name)),
-    ...TRANSPORT_OPTIONS
+    // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
+    ...DELIVERY_OPTIONS,
+    ...PR_OPTIONS
 ];
 const promoteCommand = defineCommand({
     name: 'promote',
@@ -77053,9 +77375,12 @@ const promoteCommand = defineCommand({
     outputSpecs: [
         {
             name: 'changed',
-            description: "'true' when this run pushed a commit (push mode) or PR branch content (PR mode)"
+            description: "'true' when the promotion changes a file in the target (or would, under dry-run; in PR mode: the PR carries a change), else 'false'"
         },
-        { name: 'commit', description: 'the commit pushed (push mode) or the PR head commit (PR mode)' },
+        {
+            name: 'commit',
+            description: "sha of the commit this run pushed (to --branch, or the PR head); '' when none"
+        },
         { name: 'pushed', description: "'true' when a commit was pushed" },
         { name: 'attempts', description: 'push attempts used (push mode)' },
         {
@@ -77085,8 +77410,7 @@ const promoteCommand = defineCommand({
     settings: (input, env) => readSettings(input, env),
     run: (settings, platform) => runPromotion(settings, platform),
     outputs: r => ({
-        changed: String(r.changed),
-        commit: r.commit ?? '',
+        ...changeOutputs(r),
         pushed: String(r.pushed),
         attempts: r.attempts === undefined ? '' : String(r.attempts),
         branch: r.branch ?? '',
@@ -77152,8 +77476,7 @@ function promotedList(apps) {
     }));
 }
 function readSettings(input, env) {
-    const repo = input.string('repo');
-    if (!repo)
+    if (!input.string('repo')?.trim())
         throw new UsageError('--repo is required: the config repository URL or path');
     const from = input.string('from');
     if (!from)
@@ -77164,45 +77487,22 @@ function readSettings(input, env) {
         throw new UsageError('pass either --to <env> or --next, not both');
     if (!to && !next)
         throw new UsageError('say where to promote to: --to <env> or --next');
-    const mode = input.string('mode') ?? 'pr';
-    if (mode !== 'pr' && mode !== 'push')
-        throw new UsageError(`--mode '${mode}' is not known; use pr or push`);
     const policy = input.string('new-name') ?? 'keep';
     if (policy !== 'keep' && policy !== 'copy') {
         throw new UsageError(`--new-name '${policy}' is not known; use keep (default) or copy`);
     }
-    const attemptsText = input.string('max-attempts') ?? '5';
-    const maxAttempts = Number(attemptsText);
-    if (!/^\d+$/.test(attemptsText.trim()) || maxAttempts < 1 || maxAttempts > 50) {
-        throw new UsageError(`--max-attempts must be a whole number from 1 to 50, got '${attemptsText}'`);
+    const delivery = readDelivery(input, env, {
+        defaultMode: 'pr',
+        local: false,
+        checkMessage: checkMessageTemplate,
+        baseNamesPushBranch: true
+    }, process.cwd());
+    if (delivery.mode === 'local')
+        throw new UsageError('--repo is required: the config repository URL or path');
+    if (delivery.mode === 'push' && input.boolean('skip-render')) {
+        throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr');
     }
-    const prRequest = readPrRequest(input);
-    const autoMerge = prRequest.autoMerge;
-    const branch = input.string('branch');
-    const base = input.string('base');
-    if (branch && base && branch !== base) {
-        throw new UsageError(`--branch '${branch}' and --base '${base}' differ; in PR mode they name the same branch, give one`);
-    }
-    const prOnly = ['pr-branch', 'title', 'body'].filter(n => input.string(n) !== undefined);
-    const prLists = ['labels', 'reviewers', 'team-reviewers', 'assignees'].filter(n => input.list(n).length > 0);
-    const prFlags = ['draft'].filter(n => input.boolean(n));
-    const prAll = [...prOnly, ...prLists, ...prFlags, ...(autoMerge ? ['auto-merge'] : [])];
-    if (mode === 'push' && prAll.length > 0) {
-        throw new UsageError(`--${prAll[0]} only applies to --mode pr; drop it or use --mode pr`);
-    }
-    if (mode === 'pr' && input.boolean('dry-run')) {
-        throw new UsageError('--dry-run applies to --mode push; in PR mode the PR itself is the preview');
-    }
-    if (mode === 'pr' && !env[TOKEN_VARIABLE]?.trim()) {
-        throw new UsageError(`PR mode needs an API token in ${TOKEN_VARIABLE} (the action's \`token\` input): GitHub \`contents: write\` + \`pull-requests: write\`, GitLab \`api\` scope; or use --mode push`);
-    }
-    const message = input.string('message');
-    if (message !== undefined)
-        checkMessageTemplate(message);
-    const transport = readTransport(input);
     return {
-        repo,
-        branch: branch ?? base,
         request: {
             from,
             to,
@@ -77211,32 +77511,9 @@ function readSettings(input, env) {
             files: splitList(input.list('files')),
             policy: policy
         },
-        mode,
-        message,
-        author: set_image_pr_parseAuthor(input.string('author') ?? DEFAULT_PR_AUTHOR),
-        authorGiven: Boolean(input.string('author')?.trim()),
-        transport,
-        maxAttempts,
-        dryRun: input.boolean('dry-run') === true,
-        render: input.boolean('skip-render') !== true,
-        pr: {
-            branch: input.string('pr-branch'),
-            title: input.string('title'),
-            body: input.string('body'),
-            ...prRequest
-        },
-        env
+        delivery,
+        render: input.boolean('skip-render') !== true
     };
-}
-const MESSAGE_VARIABLES = ['from', 'to', 'apps', 'summary'];
-function checkMessageTemplate(template) {
-    for (const m of template.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-        if (!MESSAGE_VARIABLES.includes(m[1])) {
-            throw new UsageError(`--message uses unknown variable {{${m[1]}}}; use ${MESSAGE_VARIABLES.map(v => `{{${v}}}`).join(', ')}`);
-        }
-    }
-    if (template.trim() === '')
-        throw new UsageError('--message is empty; give a commit subject or leave it out');
 }
 function statusLine(a, to) {
     if (a.status === 'missing-in-target')
@@ -77320,6 +77597,15 @@ function summaryOf(r) {
         ...(r.verificationFailure ? [`**Error:** ${r.verificationFailure}`, ''] : [])
     ].join('\n');
 }
+/**
+ * `changed` and `commit` as action.yml documents them for every command: `changed` says whether
+ * the promotion changes the target (a dry run that would change it, and an existing PR already
+ * carrying the change, count), `commit` is only ever a commit this run pushed, never the base.
+ */
+function changeOutputs(r) {
+    const changed = r.outcome === 'pushed' || r.outcome === 'dry-run' || r.outcome === 'pr';
+    return { changed: String(changed), commit: r.pushed && r.commit ? r.commit : '' };
+}
 
 ;// CONCATENATED MODULE: ./src/argocd/application.ts
 const APPLICATION_API_VERSION = 'argoproj.io/v1alpha1';
@@ -77392,16 +77678,21 @@ function upsertBody(s, existing) {
     if (namespace)
         metadata.namespace = namespace;
     const labels = { ...existing?.metadata.labels, ...s.labels };
+    for (const k of s.removeLabels ?? [])
+        delete labels[k];
     if (Object.keys(labels).length)
         metadata.labels = labels;
     const annotations = { ...existing?.metadata.annotations, ...s.annotations };
+    for (const k of s.removeAnnotations ?? [])
+        delete annotations[k];
     if (Object.keys(annotations).length)
         metadata.annotations = annotations;
     if (existing?.metadata.finalizers?.length)
         metadata.finalizers = [...existing.metadata.finalizers];
     const kept = { ...existing?.spec };
-    // One source per app: a live multi-source list would make ours invalid.
-    for (const k of ['project', 'destination', 'source', 'sources', 'syncPolicy'])
+    // One source per app: a live multi-source list or hydrator would take precedence over
+    // ours. The caller refuses such apps unless told to replace them (--replace-sources).
+    for (const k of ['project', 'destination', 'source', 'sources', 'sourceHydrator', 'syncPolicy'])
         delete kept[k];
     const spec = {
         ...kept,
@@ -77564,6 +77855,51 @@ const GRPC_NAMES = {
     14: 'Unavailable',
     16: 'Unauthenticated'
 };
+/** The request never reached the server: repeating even a write is safe. */
+const NOT_SENT_NET = new Set([
+    'ECONNREFUSED',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'ENETUNREACH'
+]);
+/** Our own per-request limit (req.setTimeout), told apart from the OS's ETIMEDOUT. */
+const REQUEST_TIMEOUT = 'GITOPS_REQUEST_TIMEOUT';
+/** The default per-request limit: above the server's 60 s repo-server (render) timeout. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 90_000;
+/**
+ * gRPC 2 (Unknown, HTTP 500) is how the server reports its plain Go errors.
+ * These messages name a cause that stays until someone fixes a setting;
+ * retrying them only hides it.
+ */
+const DETERMINISTIC_UNKNOWN = [
+    [
+        /namespace '[^']*' is not permitted|NamespaceNotPermitted/i,
+        "the app's namespace is not enabled for Applications: add it to application.namespaces in argocd-cmd-params-cm (then restart argocd-server), and to the project's spec.sourceNamespaces; or drop --app-namespace"
+    ],
+    [
+        /error getting k8s server version|error getting server version|unable to (connect|reach)[^;]*cluster|the server has asked for the client to provide credentials/i,
+        'Argo CD cannot reach the destination cluster while validating the app: check the cluster (argocd cluster get <server>) and its credentials; --validate=false writes without this check'
+    ],
+    [
+        /multiple application sources defined/i,
+        'an app source can use one tool: give a plugin, kustomize or helm settings, not several'
+    ],
+    [
+        /InvalidSpecError|Unable to generate manifests/i,
+        'Argo CD could not render the manifests (a manifest or plugin problem, not the flags): see the message; --validate=false writes without rendering'
+    ],
+    [
+        /is not permitted in project|do not match any of the allowed destinations/i,
+        "the project does not allow this --repo or destination: add it to the project's sourceRepos/destinations (argocd proj get <project>)"
+    ],
+    [
+        /failed to apply patch|testing path|test operation/i,
+        'the patch does not apply to the live app; see the message'
+    ]
+];
+/** gRPC 2 messages that describe a passing condition (a restart, a dropped connection). */
+const TRANSIENT_UNKNOWN = /connection refused|connection reset|i\/o timeout|context deadline exceeded|transport is closing|EOF|Unavailable|too many conflicts|the object has been modified/i;
 const TRANSIENT_NET = new Set([
     'ECONNRESET',
     'ECONNREFUSED',
@@ -77615,7 +77951,7 @@ class ArgoClient {
             : new external_node_http_.Agent();
         this.retries = options.retries ?? 4;
         this.retryBaseMs = options.retryBaseMs ?? 500;
-        this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+        this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     }
     close() {
         this.agent.destroy();
@@ -77635,6 +77971,7 @@ class ArgoClient {
      */
     async request(method, path, opts = {}) {
         const url = this.url(path, opts.query);
+        const write = method !== 'GET';
         for (let attempt = 0;; attempt++) {
             let error;
             try {
@@ -77642,6 +77979,11 @@ class ArgoClient {
                 if (res.status >= 200 && res.status < 300)
                     return this.parseOk(res, method, url);
                 error = this.classify(res, method, url, opts.doing);
+                if (write && error.detail.transient && !reachedNothing(res)) {
+                    // A gateway timeout or a 5xx from a proxy says nothing about whether
+                    // the server applied the write: the caller must re-read, not repeat.
+                    throw unknownOutcome(error);
+                }
             }
             catch (e) {
                 if (opts.signal?.aborted)
@@ -77649,6 +77991,9 @@ class ArgoClient {
                 if (e instanceof ArgoApiError)
                     throw e;
                 error = this.networkError(e, method, url, opts.doing);
+                const code = e.code ?? '';
+                if (write && error.detail.transient && !NOT_SENT_NET.has(code))
+                    throw unknownOutcome(error);
             }
             if (!error.detail.transient || attempt >= this.retries)
                 throw error;
@@ -77661,6 +78006,20 @@ class ArgoClient {
                 throw abortError(opts.signal, opts.doing);
             }
         }
+    }
+    /**
+     * A call that answers an Application. A 2xx body that is not one (`null`,
+     * `[]`, `{metadata: null}`: a proxy or a mock in the way) fails here with
+     * the cause, not later with a TypeError.
+     */
+    async requestApp(method, path, opts = {}) {
+        const body = await this.request(method, path, opts);
+        const problem = applicationProblem(body);
+        if (problem) {
+            throw new ArgoApiError('bad-answer', `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
+                `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`);
+        }
+        return body;
     }
     /**
      * Opens a long-lived GET (the watch stream). Resolves with the response once
@@ -77719,8 +78078,8 @@ class ArgoClient {
         return new Promise((resolve, reject) => {
             const req = this.transport(url).request(url, { method, agent: this.agent, headers, signal });
             req.setTimeout(this.requestTimeoutMs, () => {
-                const e = new Error(`no answer within ${this.requestTimeoutMs} ms`);
-                e.code = 'ETIMEDOUT';
+                const e = new Error(`no answer within ${seconds(this.requestTimeoutMs)} (--request-timeout)`);
+                e.code = REQUEST_TIMEOUT;
                 req.destroy(e);
             });
             req.on('response', res => {
@@ -77774,6 +78133,10 @@ class ArgoClient {
                 `(argocd account generate-token --account <ci-account>, or a project role token)`);
         }
         if (code === 7 || (code === undefined && res.status === 403)) {
+            if (/blocked by sync window/i.test(serverMessage)) {
+                // Not RBAC: the project's sync windows forbid syncing right now.
+                return make('sync-window', "a sync window of the app's project is closed (argocd proj windows list <project>): run again when it opens, or have the window allow manual syncs (manualSync: true)");
+            }
             const perm = /permission denied: ([^,]+, [^,]+, [^,]+)/.exec(serverMessage)?.[1];
             return make('permission-denied', perm
                 ? `grant the account behind ARGOCD_AUTH_TOKEN '${perm}' (argocd-rbac-cm policy or a project role); ` +
@@ -77787,8 +78150,19 @@ class ArgoClient {
             return make('wrong-endpoint', 'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)');
         }
         if (code === 3) {
+            const render = /InvalidSpecError: Unable to generate manifests in [^:]*: ([\s\S]*)$/i.exec(serverMessage);
+            if (render) {
+                // validate=true renders the manifests (plugins included) before writing.
+                return make('render-failed', `Argo CD could not render the manifests while validating the write; this is a manifest or plugin problem, not the flags. ` +
+                    `The renderer said: "${render[1].trim()}". Fix the manifests or the plugin setup (a missing Vault path or AVP_SECRET, ` +
+                    `a wrong --plugin name or -<version> suffix, a discover rule that does not match --path), or pass --validate=false to write without rendering`);
+            }
             if (/not allowed in project|project does not exist/i.test(serverMessage)) {
-                return make('invalid', `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>)`);
+                return make('invalid', `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>); ` +
+                    `an app outside the Argo CD namespace (--app-namespace) also needs that namespace in the project's spec.sourceNamespaces`);
+            }
+            if (/do not match any of the allowed destinations|is not permitted in project/i.test(serverMessage)) {
+                return make('invalid', "the project does not allow this repo or destination: add it to the project's sourceRepos or destinations (argocd proj add-source / add-destination), or pick another --project");
             }
             if (/destination/i.test(serverMessage)) {
                 return make('invalid', 'check --dest-server/--dest-name: the cluster must be registered in Argo CD (argocd cluster list)');
@@ -77807,6 +78181,15 @@ class ArgoClient {
         if (res.status === 415) {
             return make('unsupported-media-type', 'a proxy in front of Argo CD changed the Content-Type header; it must pass "application/json" through unchanged');
         }
+        if (code === 2) {
+            const known = DETERMINISTIC_UNKNOWN.find(([re]) => re.test(serverMessage));
+            if (known)
+                return make('refused', known[1]);
+            if (!TRANSIENT_UNKNOWN.test(serverMessage)) {
+                // The server is up and said why; an unknown plain error is not retried blindly.
+                return make('refused', 'the server refused the call; see its message');
+            }
+        }
         if (res.status >= 500 ||
             res.status === 429 ||
             res.status === 408 ||
@@ -77824,9 +78207,41 @@ class ArgoClient {
             return new ArgoApiError('unavailable', `${what} failed: TLS error ${code} talking to ${url.host}: ${err.message}; ` +
                 `pass --ca-file <pem> with the CA that signed the server certificate (or --insecure for a test server)`);
         }
+        if (code === REQUEST_TIMEOUT) {
+            return new ArgoApiError('unavailable', `${what} failed: ${err.message}; raise --request-timeout if Argo CD is slow (a validating write renders the manifests first, up to the server's 60 s limit)`, { transient: true });
+        }
         const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message);
         return new ArgoApiError('unavailable', `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`, { transient });
     }
+}
+function seconds(ms) {
+    return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`;
+}
+/** 429, and 503/14 from the gateway or a proxy that could not reach the upstream at all. */
+function reachedNothing(res) {
+    if (res.status === 429)
+        return true;
+    return (res.status === 503 && /"code":\s*14|upstream connect error|no healthy upstream/i.test(res.text));
+}
+function unknownOutcome(e) {
+    return new ArgoApiError(e.kind, e.message, { ...e.detail, transient: false, outcomeUnknown: true });
+}
+/** Why a 2xx body is not an Application, or undefined when it is one. */
+function applicationProblem(body) {
+    const show = (v) => {
+        const s = JSON.stringify(v) ?? String(v);
+        return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+    };
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+        return `got ${show(body)}`;
+    const b = body;
+    if (!b.metadata || typeof b.metadata !== 'object' || Array.isArray(b.metadata))
+        return `metadata is ${show(b.metadata)}`;
+    if (typeof b.metadata.name !== 'string')
+        return 'metadata.name is missing';
+    if (!b.spec || typeof b.spec !== 'object' || Array.isArray(b.spec))
+        return `spec is ${show(b.spec)}`;
+    return undefined;
 }
 function abortError(signal, doing) {
     const reason = signal.reason;
@@ -77848,7 +78263,8 @@ function unhealthyResources(app) {
     const key = (r) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
     const resultMessages = new Map();
     for (const r of results) {
-        if (r.message && r.status && r.status !== 'Synced')
+        // Pruned is a success: the resource is gone as asked. PruneSkipped stays: it still needs pruning.
+        if (r.message && r.status && r.status !== 'Synced' && r.status !== 'Pruned')
             resultMessages.set(key(r), r.message);
         else if (r.message && r.hookPhase && /Failed|Error/.test(r.hookPhase))
             resultMessages.set(key(r), r.message);
@@ -77912,10 +78328,23 @@ function evaluate(app, exp) {
     const fresh = sameJson(compared?.source, exp.source) &&
         (compared?.destination === undefined || sameJson(compared.destination, exp.destination));
     const revision = status.sync?.revision;
-    const revisionOk = !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase();
+    const revisionOk = exp.acceptRevision
+        ? !!revision && exp.acceptRevision(revision)
+        : !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase();
+    const baselineStart = exp.baseline?.operationStartedAt;
+    const baselineEnd = exp.baseline?.operationFinishedAt;
+    // Times have second precision: the finish time tells apart two short operations started in the same second.
+    const isBaselineOp = !!op?.startedAt &&
+        op.startedAt === baselineStart &&
+        (baselineEnd === undefined || op.finishedAt === baselineEnd);
+    const newerThanBaseline = !!op?.startedAt && !isBaselineOp && time(op.startedAt) >= time(baselineStart);
+    // With a sync we requested, the operation must be a new one: a snapshot
+    // that still shows the previous operation (same spec, maybe Failed) is
+    // the state before our request, not its result.
     const opIsOurs = !!op &&
-        (sameJson(op.syncResult?.source, exp.source) ||
-            (!!op.startedAt && op.startedAt !== exp.baseline?.operationStartedAt));
+        (exp.ownOperation
+            ? newerThanBaseline
+            : sameJson(op.syncResult?.source, exp.source) || newerThanBaseline);
     const opRunning = !!app.operation ||
         (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'));
     const reconciledSinceWrite = fresh || time(status.reconciledAt) > time(exp.baseline?.reconciledAt);
@@ -77927,22 +78356,13 @@ function evaluate(app, exp) {
         fresh,
         pending: unhealthyResources(app)
     };
+    const fail = (reason, cause) => ({ kind: 'failed', reason, progress, resources: progress.pending, cause });
     if (op && opIsOurs && (op.phase === 'Failed' || op.phase === 'Error')) {
-        return {
-            kind: 'failed',
-            reason: `sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`,
-            progress,
-            resources: progress.pending
-        };
+        return fail(`sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`, 'operation');
     }
     const condition = (status.conditions ?? []).find(c => FAILING_CONDITIONS.has(c.type ?? ''));
     if (condition && reconciledSinceWrite) {
-        return {
-            kind: 'failed',
-            reason: `${condition.type}: ${condition.message ?? '(no message)'}`,
-            progress,
-            resources: progress.pending
-        };
+        return fail(`${condition.type}: ${condition.message ?? '(no message)'}`, 'condition');
     }
     if (!fresh) {
         return { kind: 'waiting', reason: 'Argo CD has not compared the new spec yet', progress };
@@ -77950,23 +78370,20 @@ function evaluate(app, exp) {
     if (!revisionOk) {
         return {
             kind: 'waiting',
-            reason: `waiting for revision ${exp.revision} (at ${revision ?? 'none'})`,
+            reason: `waiting for revision ${exp.revision ?? 'accepted by the caller'} (at ${revision ?? 'none'})`,
             progress
         };
     }
     if (opRunning)
         return { kind: 'waiting', reason: `operation ${progress.phase}`, progress };
-    if (progress.health === 'Degraded') {
-        return {
-            kind: 'failed',
-            reason: `health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`,
-            progress,
-            resources: progress.pending
-        };
+    if (exp.ownOperation && !opIsOurs) {
+        return { kind: 'waiting', reason: 'waiting for our sync operation to show', progress };
     }
     if (op && opIsOurs && op.phase !== 'Succeeded') {
         return { kind: 'waiting', reason: `operation ${op.phase ?? 'pending'}`, progress };
     }
+    // Before judging health: until the controller reconciles after the
+    // operation, health (Degraded included) describes the previous revision.
     if (op?.finishedAt && time(status.reconciledAt) < time(op.finishedAt)) {
         return {
             kind: 'waiting',
@@ -77974,15 +78391,39 @@ function evaluate(app, exp) {
             progress
         };
     }
-    if (progress.sync !== 'Synced')
+    if (progress.health === 'Degraded' && !exp.acceptHealth?.includes('Degraded')) {
+        return fail(`health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`, 'degraded');
+    }
+    if (progress.sync !== 'Synced') {
+        const prune = (status.resources ?? []).filter(r => r.requiresPruning);
+        if (op && opIsOurs && prune.length) {
+            // Our sync succeeded but left resources that only a pruning sync removes: waiting can't help.
+            const names = prune.map(r => `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`);
+            return fail(`${prune.length} resource${prune.length === 1 ? '' : 's'} require${prune.length === 1 ? 's' : ''} pruning: ${names.join(', ')}; ` +
+                'sync with pruning (--prune), or let auto-sync prune (--sync-policy automated --auto-prune)', 'prune');
+        }
         return { kind: 'waiting', reason: `sync ${progress.sync}`, progress };
-    if (progress.health !== 'Healthy')
+    }
+    const accepted = ['Healthy', ...(exp.acceptHealth ?? [])];
+    if (!accepted.includes(progress.health))
         return { kind: 'waiting', reason: `health ${progress.health}`, progress };
     return { kind: 'done', progress };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/watch.ts
 
+/**
+ * resourceVersion order, compared numerically as the server does (etcd
+ * revisions); undefined when either value is not a number, so nothing is
+ * dropped on a server that uses opaque versions.
+ */
+function compareResourceVersions(a, b) {
+    if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b))
+        return undefined;
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+}
 /** Errors that no amount of waiting will fix. */
 function isFatal(e) {
     return (e instanceof ArgoApiError &&
@@ -78021,7 +78462,8 @@ function parseStreamLine(line) {
             })
         };
     }
-    if (msg.result?.application)
+    // An event without a usable object (a proxy's mangling) is skipped; the poll still runs.
+    if (msg.result?.application && !applicationProblem(msg.result.application))
         return { app: msg.result.application, type: msg.result.type };
     return undefined;
 }
@@ -78034,8 +78476,13 @@ function watchUntil(o, judge) {
     const inner = new AbortController();
     const path = `/api/v1/applications/${encodeURIComponent(o.name)}`;
     const query = o.appNamespace ? { appNamespace: o.appNamespace } : undefined;
-    const streamQuery = { name: o.name, ...(o.appNamespace ? { appNamespace: o.appNamespace } : {}) };
     const stats = o.stats ?? { streamConnects: 0, events: 0, polls: 0 };
+    let newest = o.resourceVersion;
+    const streamQuery = () => ({
+        name: o.name,
+        ...(o.appNamespace ? { appNamespace: o.appNamespace } : {}),
+        ...(newest ? { resourceVersion: newest } : {})
+    });
     return new Promise((resolve, reject) => {
         let settled = false;
         const finish = (fn) => {
@@ -78053,6 +78500,15 @@ function watchUntil(o, judge) {
         const consider = (app) => {
             if (settled)
                 return;
+            const rv = app.metadata?.resourceVersion;
+            const order = compareResourceVersions(rv, newest);
+            if (order !== undefined && order < 0) {
+                // Older than what we already saw: a lagging cache, not news.
+                stats.stale = (stats.stale ?? 0) + 1;
+                return;
+            }
+            if (rv && (order !== undefined || !newest))
+                newest = rv;
             let verdict;
             try {
                 verdict = judge(app);
@@ -78079,7 +78535,7 @@ function watchUntil(o, judge) {
                 }
                 try {
                     stats.polls++;
-                    consider(await o.client.request('GET', path, {
+                    consider(await o.client.requestApp('GET', path, {
                         query,
                         signal: inner.signal,
                         doing: 'reading the application'
@@ -78148,7 +78604,7 @@ function watchUntil(o, judge) {
         const stream = async () => {
             while (!settled) {
                 try {
-                    const res = await o.client.stream('/api/v1/stream/applications', streamQuery, inner.signal);
+                    const res = await o.client.stream('/api/v1/stream/applications', streamQuery(), inner.signal);
                     stats.streamConnects++;
                     const err = await readEvents(res);
                     if (settled)
@@ -78182,7 +78638,160 @@ function watchUntil(o, judge) {
     });
 }
 
+;// CONCATENATED MODULE: ./src/argocd/wait.ts
+
+
+
+/** A Degraded health must last this long before it fails the wait (rollouts pass through it). */
+const DEFAULT_DEGRADED_GRACE_MS = 10_000;
+/** How long the refresh before a wait may take; the wait goes on without it after that. */
+const REFRESH_LIMIT_MS = 30_000;
+/** The newer of two resourceVersions (numeric order; the second wins when they can't be compared). */
+function newerResourceVersion(a, b) {
+    const order = compareResourceVersions(a, b);
+    if (order === undefined)
+        return b ?? a;
+    return order > 0 ? a : b;
+}
+/** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
+async function waitForApp(client, o) {
+    const signal = o.timeoutMs
+        ? wait_anyOf([
+            o.signal,
+            abortAfter(o.timeoutMs, new ArgoApiError('timeout', `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`))
+        ])
+        : o.signal;
+    const now = o.now ?? Date.now;
+    const grace = o.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS;
+    let since = o.since;
+    let current = o.initial;
+    let last;
+    let lastLine = '';
+    let degradedSince;
+    const judge = (app) => {
+        current = app;
+        let v = evaluate(app, o.expect);
+        if (v.kind === 'failed' && v.cause === 'degraded') {
+            degradedSince ??= now();
+            const left = degradedSince + grace - now();
+            if (left > 0) {
+                v = {
+                    kind: 'waiting',
+                    reason: `health Degraded, failing unless it recovers within ${Math.ceil(left / 1000)}s (--degraded-grace)`,
+                    progress: v.progress
+                };
+            }
+        }
+        else if (v.progress.health !== 'Degraded') {
+            degradedSince = undefined;
+        }
+        last = v;
+        if (v.kind === 'waiting') {
+            // The reason is shown only when the progress line doesn't already say it.
+            const why = /^(operation|sync|health) \S+$/.test(v.reason) ? '' : ` (${v.reason})`;
+            const line = `waiting: ${formatProgress(v.progress)}${why}`;
+            if (line !== lastLine)
+                o.info(line);
+            lastLine = line;
+            return undefined;
+        }
+        return v;
+    };
+    try {
+        if (o.refresh) {
+            const refreshed = await refreshApp(client, o.name, o.appNamespace, signal, o.info);
+            if (refreshed) {
+                since = newerResourceVersion(since, refreshed.metadata.resourceVersion);
+                current = refreshed;
+            }
+        }
+        const first = current && judge(current);
+        const verdict = first ??
+            (await watchUntil({
+                client,
+                name: o.name,
+                appNamespace: o.appNamespace,
+                signal,
+                pollMs: o.pollMs,
+                reconnectMs: Math.min(1000, o.pollMs),
+                idleMs: Math.max(45_000, o.pollMs * 3),
+                info: o.info,
+                ...(since ? { resourceVersion: since } : {}),
+                ...(o.stats ? { stats: o.stats } : {})
+            }, judge));
+        return {
+            outcome: verdict.kind === 'failed'
+                ? {
+                    kind: 'failed',
+                    reason: verdict.reason,
+                    resources: verdict.resources,
+                    ...(verdict.cause ? { cause: verdict.cause } : {})
+                }
+                : { kind: 'done' },
+            ...(current ? { app: current } : {})
+        };
+    }
+    catch (e) {
+        if (!(e instanceof ArgoApiError && e.kind === 'timeout'))
+            throw e;
+        const l = last;
+        return {
+            outcome: {
+                kind: 'timeout',
+                reason: `${e.message}; last state: ${l && l.kind === 'waiting' ? l.reason : l ? l.kind : 'unknown'}`,
+                ...(l ? { progress: l.progress } : {})
+            },
+            ...(current ? { app: current } : {})
+        };
+    }
+}
+/**
+ * `GET ?refresh=normal`: the server marks the app for a refresh and answers
+ * once the controller has compared it again, so a moved branch is seen.
+ * Bounded, and never fatal: without it the wait still works, only later.
+ */
+async function refreshApp(client, name, appNamespace, signal, info) {
+    const limit = wait_anyOf([
+        signal,
+        abortAfter(REFRESH_LIMIT_MS, new ArgoApiError('timeout', `no refresh within ${REFRESH_LIMIT_MS / 1000}s`))
+    ]);
+    try {
+        return await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
+            query: { refresh: 'normal', ...(appNamespace ? { appNamespace } : {}) },
+            signal: limit,
+            doing: `refreshing application ${name}`
+        });
+    }
+    catch (e) {
+        if (signal.aborted)
+            throw abortError(signal, 'refreshing the application');
+        info(`refresh of ${name} did not complete (${e.message}); waiting without it`);
+        return undefined;
+    }
+}
+/** AbortSignal.any, which Node 20.0-20.2 (within engines >=20) lacks. */
+function wait_anyOf(signals) {
+    const c = new AbortController();
+    for (const s of signals) {
+        if (s.aborted) {
+            c.abort(s.reason);
+            break;
+        }
+        s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+    }
+    return c.signal;
+}
+/** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
+function abortAfter(ms, reason) {
+    const c = new AbortController();
+    const t = setTimeout(() => c.abort(reason), ms);
+    t.unref?.();
+    return c.signal;
+}
+
 ;// CONCATENATED MODULE: ./src/argocd/deploy.ts
+
+
 
 
 
@@ -78200,6 +78809,7 @@ async function deploy(s, log) {
         insecure: s.insecure,
         ca: s.ca,
         retryBaseMs: s.retryBaseMs,
+        ...(s.requestTimeoutMs ? { requestTimeoutMs: s.requestTimeoutMs } : {}),
         onRetry: m => log.info(m)
     });
     const deadline = new AbortController();
@@ -78213,27 +78823,85 @@ async function deploy(s, log) {
         client.close();
     }
 }
-async function run(s, client, signal, log, timeoutSeconds) {
-    const a = s.app;
-    const appPath = `/api/v1/applications/${encodeURIComponent(a.name)}`;
-    const nsQuery = a.namespace ? { appNamespace: a.namespace } : undefined;
-    let existing;
+function isAutomated(app) {
+    const automated = app.spec.syncPolicy?.automated;
+    return !!automated && automated.enabled !== false;
+}
+/** The RBAC object of an app, as the server names it (namespace only outside the control plane). */
+function rbacObject(a) {
+    return `${a.project}/${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
+}
+function cannotRead(a) {
+    return new ArgoApiError('permission-denied', `application ${a.name} exists but the token may not read it, so nothing was written: an update without reading it ` +
+        `would drop its finalizers (resources-finalizer included) and every setting made outside this tool; ` +
+        `grant the account behind ARGOCD_AUTH_TOKEN 'applications, get, ${rbacObject(a)}' (argocd-rbac-cm policy or a project role)`);
+}
+/**
+ * Reads the live app and tells absence from denial. Without a project the
+ * server answers a bare 403 for both (CVE-2022-41354); with `?project=` it
+ * answers 404 for an app that is not there (in that project) and still 403
+ * for one the token may not read.
+ */
+async function readExisting(client, a, signal, log) {
+    const path = `/api/v1/applications/${encodeURIComponent(a.name)}`;
+    const ns = a.namespace ? { appNamespace: a.namespace } : {};
+    const doing = `reading application ${a.name}`;
     try {
-        existing = await client.request('GET', appPath, {
-            query: nsQuery,
-            signal,
-            doing: `reading application ${a.name}`
-        });
+        return { kind: 'present', app: await client.requestApp('GET', path, { query: ns, signal, doing }) };
     }
     catch (e) {
-        // The server answers 403 for a missing app when no project is given, so
-        // both mean "absent" here; a real permission problem resurfaces on create.
         if (!(e instanceof ArgoApiError && (e.kind === 'not-found' || e.kind === 'permission-denied')))
             throw e;
-        log.debug(`application ${a.name} not readable (${e.kind}); creating it`);
+        log.debug(`application ${a.name} not readable without a project (${e.kind}); asking in project ${a.project}`);
     }
-    const body = upsertBody(a, existing);
-    const changes = existing ? changedFields(existing, body) : [];
+    try {
+        const app = await client.requestApp('GET', path, {
+            query: { ...ns, project: a.project },
+            signal,
+            doing
+        });
+        return { kind: 'present', app };
+    }
+    catch (e) {
+        if (e instanceof ArgoApiError && e.kind === 'not-found') {
+            log.debug(`application ${a.name} is not in project ${a.project}; creating it`);
+            return { kind: 'absent' };
+        }
+        if (e instanceof ArgoApiError && e.kind === 'permission-denied')
+            throw cannotRead(a);
+        throw e;
+    }
+}
+/** A write whose answer never came: did it land? Reads the app and compares. */
+async function landed(client, a, body, signal, log) {
+    log.info(`the write's outcome is unknown; reading application ${a.name} before anything is repeated`);
+    const now = await readExisting(client, a, signal, log);
+    if (now.kind === 'present' && changedFields(now.app, body).length === 0)
+        return now.app;
+    return undefined;
+}
+async function run(s, client, signal, log, timeoutSeconds) {
+    const a = s.app;
+    const validate = s.validate !== false;
+    let found = await readExisting(client, a, signal, log);
+    let existing = found.kind === 'present' ? found.app : undefined;
+    refuseOtherSourceKinds(a, existing, s.replaceSources === true);
+    let body = upsertBody(a, existing);
+    let changes = existing ? changedFields(existing, body) : [];
+    const exp = {
+        source: body.spec.source,
+        destination: body.spec.destination,
+        ...(deploy_SHA.test(a.revision) ? { revision: a.revision } : {}),
+        ...(s.acceptHealth?.length ? { acceptHealth: s.acceptHealth } : {})
+    };
+    // Refused before writing: a manual-sync app that nothing will sync.
+    if (s.wait && !s.sync && !isAutomated(body)) {
+        const alreadyThere = existing && changes.length === 0 && evaluate(existing, { ...exp, baseline: {} }).kind === 'done';
+        if (!alreadyThere) {
+            throw new UsageError(`--wait without --sync on application ${a.name}, which has no automated sync policy: nothing would start a sync ` +
+                `and the wait would run into --timeout; add --sync (or --sync-policy automated)`);
+        }
+    }
     const movedFromProject = existing && existing.spec.project && existing.spec.project !== a.project
         ? existing.spec.project
         : undefined;
@@ -78248,24 +78916,61 @@ async function run(s, client, signal, log, timeoutSeconds) {
         log.info(`application ${a.name} already matches; nothing written`);
     }
     else {
-        stored = await client.request('POST', '/api/v1/applications', {
-            query: { upsert: true, validate: true },
-            body,
-            signal,
-            doing: `${existing ? 'updating' : 'creating'} application ${a.name}`
-        });
-        operation = existing ? 'updated' : 'created';
+        let created = !existing;
+        for (let attempt = 0;; attempt++) {
+            try {
+                stored = await write(client, a, body, existing, validate, signal);
+                break;
+            }
+            catch (e) {
+                if (!(e instanceof ArgoApiError))
+                    throw e;
+                if (!existing &&
+                    e.kind === 'invalid' &&
+                    /existing application spec is different/i.test(e.detail.serverMessage ?? '') &&
+                    attempt === 0) {
+                    // It exists after all: in another project, or created concurrently. Read it, or stop.
+                    found = await readExisting(client, a, signal, log);
+                    if (found.kind !== 'present')
+                        throw cannotRead(a);
+                    existing = found.app;
+                    refuseOtherSourceKinds(a, existing, s.replaceSources === true);
+                    body = upsertBody(a, existing);
+                    changes = changedFields(existing, body);
+                    created = false;
+                    if (!changes.length) {
+                        stored = existing;
+                        break;
+                    }
+                    continue;
+                }
+                if (!e.detail.outcomeUnknown)
+                    throw e;
+                const applied = await landed(client, a, body, signal, log);
+                if (applied) {
+                    stored = applied;
+                    break;
+                }
+                if (/--request-timeout/.test(e.message) || attempt > 0) {
+                    // Repeating a write that ran out of time would render the manifests again and time out again.
+                    throw new ArgoApiError(e.kind, `${e.message}; the application was re-read and the write had not landed, so it was ${attempt > 0 ? 'not sent a third time' : 'not repeated'}` +
+                        (validate ? '; or pass --validate=false to write without rendering' : ''));
+                }
+                log.info('the write did not land; sending it again');
+            }
+        }
+        operation = changes.length === 0 && !created ? 'unchanged' : created ? 'created' : 'updated';
         log.info(`application ${a.name} ${operation}`);
     }
-    const exp = {
-        source: stored.spec.source ?? body.spec.source,
-        destination: stored.spec.destination ?? body.spec.destination,
-        ...(deploy_SHA.test(a.revision) ? { revision: a.revision } : {}),
-        baseline: {
-            operationStartedAt: stored.status?.operationState?.startedAt,
-            reconciledAt: stored.status?.reconciledAt
-        }
+    // The server's normalized source is what comparedTo will show.
+    if (stored.spec.source)
+        exp.source = stored.spec.source;
+    exp.destination = stored.spec.destination ?? exp.destination;
+    exp.baseline = {
+        operationStartedAt: stored.status?.operationState?.startedAt,
+        reconciledAt: stored.status?.reconciledAt
     };
+    let since = stored.metadata.resourceVersion;
     const watchOpts = {
         client,
         name: a.name,
@@ -78281,10 +78986,18 @@ async function run(s, client, signal, log, timeoutSeconds) {
     let failure;
     try {
         if (s.sync) {
-            ;
-            ({ sync, current } = await syncOnce(s, client, current, exp, signal, watchOpts, log));
-            if (sync.kind === 'triggered')
-                exp.baseline = { reconciledAt: exp.baseline?.reconciledAt };
+            const r = await syncOnce(s, client, current, exp, signal, { ...watchOpts, resourceVersion: since }, log);
+            ({ sync, current } = r);
+            since = newerResourceVersion(since, current.metadata.resourceVersion);
+            if (sync.kind === 'triggered') {
+                // Only an operation newer than the one before our request is ours.
+                exp.baseline = {
+                    operationStartedAt: r.before?.startedAt,
+                    operationFinishedAt: r.before?.finishedAt,
+                    reconciledAt: exp.baseline?.reconciledAt
+                };
+                exp.ownOperation = true;
+            }
             if (sync.kind === 'joined' &&
                 !s.wait &&
                 (sync.phase === 'Failed' || sync.phase === 'Error')) {
@@ -78305,43 +79018,21 @@ async function run(s, client, signal, log, timeoutSeconds) {
     }
     let wait = failure ?? { kind: 'skipped' };
     if (s.wait && !failure) {
-        const automated = !!current.spec.syncPolicy?.automated && current.spec.syncPolicy.automated.enabled !== false;
-        if (!automated && !s.sync) {
-            log.info('note: the app has no automated sync policy and --sync was not given; --wait ends only if something else syncs it');
-        }
-        let last;
-        let lastLine = '';
-        try {
-            const verdict = await watchUntil(watchOpts, app => {
-                current = app;
-                const v = evaluate(app, exp);
-                last = v;
-                if (v.kind === 'waiting') {
-                    // The reason is shown only when the progress line doesn't already say it.
-                    const why = /^(operation|sync|health) /.test(v.reason) ? '' : ` (${v.reason})`;
-                    const line = `waiting: ${formatProgress(v.progress)}${why}`;
-                    if (line !== lastLine)
-                        log.info(line);
-                    lastLine = line;
-                    return undefined;
-                }
-                return v;
-            });
-            wait =
-                verdict.kind === 'failed'
-                    ? { kind: 'failed', reason: verdict.reason, resources: verdict.resources }
-                    : { kind: 'done' };
-        }
-        catch (e) {
-            if (!(e instanceof ArgoApiError && e.kind === 'timeout'))
-                throw e;
-            const l = last;
-            wait = {
-                kind: 'timeout',
-                reason: `${e.message}; last state: ${l && l.kind === 'waiting' ? l.reason : 'unknown'}`,
-                ...(l ? { progress: l.progress } : {})
-            };
-        }
+        const result = await waitForApp(client, {
+            name: a.name,
+            appNamespace: a.namespace,
+            expect: exp,
+            signal,
+            pollMs: s.pollMs,
+            ...(s.degradedGraceMs !== undefined ? { degradedGraceMs: s.degradedGraceMs } : {}),
+            // A branch or tag may have moved without the spec changing: have it resolved again.
+            refresh: !deploy_SHA.test(a.revision),
+            ...(since ? { since } : {}),
+            info: m => log.info(m)
+        });
+        wait = result.outcome;
+        if (result.app)
+            current = result.app;
     }
     return {
         operation,
@@ -78359,27 +79050,99 @@ async function run(s, client, signal, log, timeoutSeconds) {
     };
 }
 /**
+ * Multi-source (`spec.sources`) and source-hydrator apps cannot be described
+ * by the flags; upserting one source would silently replace them.
+ */
+function refuseOtherSourceKinds(a, existing, replace) {
+    if (!existing || replace)
+        return;
+    const sources = existing.spec.sources;
+    const kind = Array.isArray(sources) && sources.length
+        ? `spec.sources (${sources.length} sources)`
+        : existing.spec.sourceHydrator
+            ? 'spec.sourceHydrator'
+            : undefined;
+    if (!kind)
+        return;
+    throw new UsageError(`application ${a.name} uses ${kind}, which argo-upsert cannot describe; writing it would replace that with the single source of --repo/--path; ` +
+        'pass --replace-sources to do exactly that, or change the app in git or by hand (argo-upsert does not edit multi-source or hydrator apps)');
+}
+/**
+ * The write itself: create (no upsert: the app was shown absent), upsert
+ * (POST, merges labels/annotations), or update (PUT, replaces them) when a
+ * label or annotation must go.
+ */
+async function write(client, a, body, existing, validate, signal) {
+    const removes = !!existing &&
+        ((a.removeLabels ?? []).some(k => existing.metadata.labels?.[k] !== undefined) ||
+            (a.removeAnnotations ?? []).some(k => existing.metadata.annotations?.[k] !== undefined));
+    if (removes) {
+        return client.requestApp('PUT', `/api/v1/applications/${encodeURIComponent(a.name)}`, {
+            query: { validate, project: a.project },
+            body,
+            signal,
+            doing: `updating application ${a.name}`
+        });
+    }
+    return client.requestApp('POST', '/api/v1/applications', {
+        // Without upsert, an app that exists after all is refused (400) instead of overwritten.
+        query: existing ? { upsert: true, validate } : { validate },
+        body,
+        signal,
+        doing: `${existing ? 'updating' : 'creating'} application ${a.name}`
+    });
+}
+/**
  * Starts a sync only when no operation runs. If one does (typically the
  * auto-sync our write just triggered), waits for it; when it turns out to
- * have synced an older spec, syncs again.
+ * have synced an older spec, syncs again. `before` is the start time of the
+ * operation the app showed before our request.
  */
 async function syncOnce(s, client, current, exp, signal, watchOpts, log) {
     const a = s.app;
+    const path = `/api/v1/applications/${encodeURIComponent(a.name)}/sync`;
     for (let attempt = 0; attempt < 3; attempt++) {
         let running = !opFinished(current);
         if (!running) {
+            const before = {
+                startedAt: current.status?.operationState?.startedAt,
+                finishedAt: current.status?.operationState?.finishedAt
+            };
             try {
-                const synced = await client.request('POST', `/api/v1/applications/${encodeURIComponent(a.name)}/sync`, {
-                    body: {
-                        name: a.name,
-                        ...(a.namespace ? { appNamespace: a.namespace } : {}),
-                        ...(a.autoPrune ? { prune: true } : {})
-                    },
-                    signal,
-                    doing: `syncing application ${a.name}`
-                });
+                let synced;
+                try {
+                    synced = await client.requestApp('POST', path, {
+                        body: {
+                            name: a.name,
+                            ...(a.namespace ? { appNamespace: a.namespace } : {}),
+                            ...(a.autoPrune || s.prune ? { prune: true } : {})
+                        },
+                        signal,
+                        doing: `syncing application ${a.name}`
+                    });
+                }
+                catch (e) {
+                    if (!(e instanceof ArgoApiError && e.detail.outcomeUnknown))
+                        throw e;
+                    // Did the sync land? An operation on the app says so; otherwise a repeat is safe.
+                    log.info(`the sync's outcome is unknown; reading application ${a.name} first`);
+                    const now = await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(a.name)}`, {
+                        query: a.namespace ? { appNamespace: a.namespace } : undefined,
+                        signal,
+                        doing: `reading application ${a.name}`
+                    });
+                    const started = now.status?.operationState?.startedAt;
+                    if (now.operation || (started && started !== before.startedAt)) {
+                        synced = now;
+                    }
+                    else {
+                        current = now;
+                        log.info('the sync did not land; sending it again');
+                        continue;
+                    }
+                }
                 log.info(`sync of ${a.name} started`);
-                return { sync: { kind: 'triggered' }, current: synced };
+                return { sync: { kind: 'triggered' }, current: synced, before };
             }
             catch (e) {
                 if (!(e instanceof ArgoApiError && e.kind === 'operation-in-progress'))
@@ -78492,19 +79255,61 @@ function mapPairs(raw, flag) {
     }
     return out;
 }
-function parseTimeout(raw) {
-    const m = /^(\d+)(s|m)?$/.exec((raw ?? '300').trim());
-    if (!m || Number(m[1]) <= 0) {
-        throw new UsageError(`--timeout '${raw}' is not a duration; give seconds, e.g. --timeout 600 (or 10m)`);
+/** `key=value` sets, `key-` removes (as kubectl label does). */
+function mapPairsWithRemovals(raw, flag) {
+    const remove = [];
+    const sets = [];
+    for (const item of raw) {
+        if (!item.includes('=') && /^[^=\s]+-$/.test(item.trim()))
+            remove.push(item.trim().slice(0, -1));
+        else
+            sets.push(item);
     }
-    return Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+    const set = mapPairs(sets, flag);
+    const both = remove.find(k => k in set);
+    if (both) {
+        throw new UsageError(`--${flag} sets and removes '${both}'; give one of '${both}=...' and '${both}-'`);
+    }
+    return { set, remove };
+}
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** `--<flag> 600`, `10m`, `1h`: a duration in milliseconds, within what a timer can hold. */
+function parseDuration(raw, flag, fallback, opts = {}) {
+    const text = (raw ?? fallback).trim();
+    const m = /^(\d+)(s|m|h)?$/.exec(text);
+    if (!m || (!opts.allowZero && Number(m[1]) <= 0)) {
+        throw new UsageError(`--${flag} '${raw}' is not a duration; give seconds, e.g. --${flag} ${fallback} (or 10m)`);
+    }
+    const ms = Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's')] * 1000;
+    if (ms > MAX_TIMER_MS) {
+        throw new UsageError(`--${flag} '${raw}' is longer than ${Math.floor(MAX_TIMER_MS / 1000)}s (about 24 days), the longest delay a timer can hold; give a shorter duration`);
+    }
+    return ms;
+}
+const HEALTH_ACCEPTABLE = ['Suspended', 'Degraded'];
+/** `--accept-health Suspended` (commas split): health values that count as done besides Healthy. */
+function parseAcceptHealth(raw) {
+    const out = [];
+    for (const item of raw.flatMap(r => r.split(/[,\n]/))) {
+        const v = item.trim();
+        if (!v || v === 'Healthy')
+            continue;
+        const known = HEALTH_ACCEPTABLE.find(h => h.toLowerCase() === v.toLowerCase());
+        if (!known) {
+            throw new UsageError(`--accept-health '${v}' is not accepted; give ${HEALTH_ACCEPTABLE.join(' or ')} (Healthy always counts)`);
+        }
+        if (!out.includes(known))
+            out.push(known);
+    }
+    return out;
 }
 function envMs(value, fallback, name) {
     if (value === undefined || value === '')
         return fallback;
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 1)
-        throw new UsageError(`${name}='${value}' is not a positive number of milliseconds`);
+    if (!Number.isFinite(n) || n < 1 || n > MAX_TIMER_MS)
+        throw new UsageError(`${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`);
     return n;
 }
 /**
@@ -78589,7 +79394,9 @@ const APPLICATION_OPTIONS = [
  * The Application fields shared by argo-upsert and argo-app. `repo` is the
  * source repoURL; argo-app takes it from another flag than argo-upsert.
  */
-function readAppSettings(input, platform, readRepo) {
+function readAppSettings(input, platform, readRepo, 
+/** `--label key-` removes a key; only argo-upsert can (through PUT). */
+opts = {}) {
     const name = required(input, 'app', 'name the Argo CD Application, e.g. --app web-dev');
     if (!DNS_LABELISH.test(name) || name.length > 253) {
         throw new UsageError(`--app '${name}' is not a valid Application name; use lower-case letters, digits, '-' and '.'`);
@@ -78643,6 +79450,12 @@ function readAppSettings(input, platform, readRepo) {
         throw new UsageError('--auto-prune and --self-heal apply to automated sync; add --sync-policy automated');
     }
     const rawOptions = input.list('sync-option');
+    const labels = opts.removals
+        ? mapPairsWithRemovals(input.list('label'), 'label')
+        : { set: mapPairs(input.list('label'), 'label'), remove: [] };
+    const annotations = opts.removals
+        ? mapPairsWithRemovals(input.list('annotation'), 'annotation')
+        : { set: mapPairs(input.list('annotation'), 'annotation'), remove: [] };
     return {
         name,
         ...(namespace ? { namespace } : {}),
@@ -78661,8 +79474,10 @@ function readAppSettings(input, platform, readRepo) {
         autoPrune,
         selfHeal,
         ...(rawOptions.length ? { syncOptions: parseSyncOptions(rawOptions) } : {}),
-        labels: mapPairs(input.list('label'), 'label'),
-        annotations: mapPairs(input.list('annotation'), 'annotation')
+        labels: labels.set,
+        annotations: annotations.set,
+        ...(labels.remove.length ? { removeLabels: labels.remove } : {}),
+        ...(annotations.remove.length ? { removeAnnotations: annotations.remove } : {})
     };
 }
 const argoUpsertCommand = defineCommand({
@@ -78677,15 +79492,48 @@ const argoUpsertCommand = defineCommand({
             description: 'Start a sync (or wait for the one already running)'
         },
         {
+            name: 'prune',
+            type: 'boolean',
+            description: 'With --sync: delete resources removed from git (a manual sync keeps them otherwise)'
+        },
+        {
+            name: 'validate',
+            type: 'string',
+            description: 'true (default): Argo CD renders the manifests before writing and refuses what fails; false skips that',
+            default: 'true'
+        },
+        {
+            name: 'replace-sources',
+            type: 'boolean',
+            description: 'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags'
+        },
+        {
             name: 'wait',
             type: 'boolean',
             description: 'Wait until the app runs this spec and revision, Synced and Healthy'
+        },
+        {
+            name: 'accept-health',
+            type: 'list',
+            description: 'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded'
+        },
+        {
+            name: 'degraded-grace',
+            type: 'string',
+            description: 'With --wait: how long a Degraded health may last before the wait fails (seconds, or 1m)',
+            default: '10'
         },
         {
             name: 'timeout',
             type: 'string',
             description: 'Hard limit in seconds for the whole run',
             default: '300'
+        },
+        {
+            name: 'request-timeout',
+            type: 'string',
+            description: "Limit in seconds for one API call; above the server's 60 s manifest-render limit by default",
+            default: '90'
         },
         {
             name: 'insecure',
@@ -78725,7 +79573,7 @@ const argoUpsertCommand = defineCommand({
         if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
             platform.warning(`--server ${server} is plain http: the token travels unencrypted`);
         }
-        const app = readAppSettings(input, platform, () => required(input, 'repo', 'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'));
+        const app = readAppSettings(input, platform, () => required(input, 'repo', 'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'), { removals: true });
         const insecure = input.boolean('insecure') === true;
         const caFile = input.string('ca-file')?.trim();
         if (insecure && caFile)
@@ -78742,6 +79590,16 @@ const argoUpsertCommand = defineCommand({
                 throw new UsageError(`--ca-file ${caFile} holds no PEM certificate; pass the CA certificate in PEM form`);
             }
         }
+        const validateRaw = (input.string('validate') ?? 'true').trim().toLowerCase();
+        if (validateRaw !== 'true' && validateRaw !== 'false') {
+            throw new UsageError(`--validate '${input.string('validate')}' is not true or false; write --validate=false to skip the server's render check`);
+        }
+        const sync = input.boolean('sync') === true;
+        const prune = input.boolean('prune') === true;
+        if (prune && !sync) {
+            throw new UsageError('--prune applies to the sync this run starts; add --sync');
+        }
+        const timeoutMs = parseDuration(input.string('timeout'), 'timeout', '300');
         return {
             deploy: {
                 server,
@@ -78749,9 +79607,17 @@ const argoUpsertCommand = defineCommand({
                 insecure,
                 ...(ca ? { ca } : {}),
                 app,
-                sync: input.boolean('sync') === true,
+                sync,
+                ...(prune ? { prune } : {}),
                 wait: input.boolean('wait') === true,
-                timeoutMs: parseTimeout(input.string('timeout')) * 1000,
+                timeoutMs,
+                requestTimeoutMs: parseDuration(input.string('request-timeout'), 'request-timeout', '90'),
+                validate: validateRaw === 'true',
+                acceptHealth: parseAcceptHealth(input.list('accept-health')),
+                degradedGraceMs: parseDuration(input.string('degraded-grace'), 'degraded-grace', '10', {
+                    allowZero: true
+                }),
+                replaceSources: input.boolean('replace-sources') === true,
                 // Tuning knobs for slow proxies and for tests; defaults suit real servers.
                 pollMs: envMs(env.GITOPS_ARGOCD_POLL_MS, 5000, 'GITOPS_ARGOCD_POLL_MS'),
                 retryBaseMs: envMs(env.GITOPS_ARGOCD_RETRY_MS, 500, 'GITOPS_ARGOCD_RETRY_MS')
@@ -78860,15 +79726,15 @@ function isZeroSha(sha) {
     return !sha || ZERO.test(sha);
 }
 /**
- * Pure: environment (+ the GitHub event payload, which the caller reads from
- * GITHUB_EVENT_PATH) in, comparison plan out. Explicit `--base` wins over any
- * CI context, so users can compare with "the last deployed commit".
+ * Pure: environment (+ the GitHub event, which the adapter reads and hands in) in,
+ * comparison plan out. Explicit `--base` wins over any CI context, so users can compare
+ * with "the last deployed commit".
  */
-function resolveCiContext(env, event, overrides = {}) {
+function resolveCiContext(env, run, overrides = {}) {
     const ctx = env.GITHUB_ACTIONS === 'true'
-        ? github(env, event)
+        ? ci_context_github(env, run)
         : env.GITLAB_CI === 'true'
-            ? gitlab(env)
+            ? ci_context_gitlab(env)
             : local();
     const head = overrides.head ?? ctx.head;
     if (overrides.base) {
@@ -78895,22 +79761,23 @@ function local() {
         reason: 'no CI context and no --base, so there is nothing to compare with; pass --base <sha> of the last built commit'
     };
 }
-function githubRef(env) {
+function githubRef(env, fullRef) {
     if (env.GITHUB_HEAD_REF)
         return { branch: env.GITHUB_HEAD_REF };
     if (env.GITHUB_REF_TYPE === 'tag' && env.GITHUB_REF_NAME)
         return { tag: env.GITHUB_REF_NAME };
-    if (env.GITHUB_REF?.startsWith('refs/tags/'))
-        return { tag: env.GITHUB_REF.slice('refs/tags/'.length) };
-    if (env.GITHUB_REF?.startsWith('refs/heads/'))
-        return { branch: env.GITHUB_REF.slice('refs/heads/'.length) };
+    if (fullRef?.startsWith('refs/tags/'))
+        return { tag: fullRef.slice('refs/tags/'.length) };
+    if (fullRef?.startsWith('refs/heads/'))
+        return { branch: fullRef.slice('refs/heads/'.length) };
     return env.GITHUB_REF_NAME ? { branch: env.GITHUB_REF_NAME } : {};
 }
-function github(env, event) {
-    const name = env.GITHUB_EVENT_NAME ?? 'unknown';
+function ci_context_github(env, run) {
+    const name = run?.name ?? env.GITHUB_EVENT_NAME ?? 'unknown';
     const label = `github ${name}`;
-    const ref = githubRef(env);
-    const sha = env.GITHUB_SHA;
+    const ref = githubRef(env, run?.ref ?? env.GITHUB_REF);
+    const sha = run?.sha ?? env.GITHUB_SHA;
+    const event = run?.payload;
     const noBase = (reason) => ({
         kind: 'no-base',
         event: label,
@@ -78970,7 +79837,7 @@ function github(env, event) {
             return noBase(`event '${name}' carries no base commit this command understands`);
     }
 }
-function gitlab(env) {
+function ci_context_gitlab(env) {
     const source = env.CI_PIPELINE_SOURCE ?? 'unknown';
     const label = `gitlab ${source}`;
     const head = env.CI_COMMIT_SHA;
@@ -79020,8 +79887,11 @@ function gitlab(env) {
 
 
 
-// Our own fetches must not start a gc/maintenance run in the user's checkout.
+
+// The one hardened git config (no hooks, no autocrlf, …), and our own fetches must not start a
+// gc/maintenance run in the user's checkout.
 const CONFIG = {
+    ...HARDENED_CONFIG,
     'gc.auto': '0',
     'maintenance.auto': 'false',
     'fetch.recurseSubmodules': 'false',
@@ -79362,6 +80232,7 @@ async function detectChanges(options) {
             sourceCommit,
             imageTag,
             changedFiles: fields.changes?.length,
+            changes: fields.changes,
             matchedFiles: (fields.matched ?? []).map(c => (c.from ? `${c.from} -> ${c.path}` : c.path)),
             reason,
             event: ctx.event,
@@ -79649,6 +80520,104 @@ function createFilter(buildGlobs, ignoreGlobs = []) {
         matchesChange: change => matchesPath(change.path) || (change.from !== undefined && matchesPath(change.from))
     };
 }
+const LIST_FORMATS = ['none', 'json', 'csv', 'shell-escape'];
+/** A name becomes an output (`<name>`, `<name>_files`) and a GitLab variable: keep it plain. */
+const FILTER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+function namedFilter(name, globs, where) {
+    if (!FILTER_NAME.test(name)) {
+        throw new UsageError(`filter name '${name}' in ${where} is not a plain name; use letters, digits, '-' and '_', starting with a letter`);
+    }
+    const include = [];
+    const exclude = [];
+    for (const glob of globs)
+        (glob.startsWith('!') ? exclude : include).push(glob.replace(/^!/, ''));
+    if (include.length === 0) {
+        throw new UsageError(`filter '${name}' in ${where} has no globs; write ${name}=src/**,Dockerfile`);
+    }
+    for (const glob of [...include, ...exclude]) {
+        const problem = globProblem(glob);
+        if (problem)
+            throw new UsageError(`invalid glob '${glob}' in filter '${name}' (${where}): ${problem}`);
+    }
+    const isIn = picomatch_default()(include.map(normalize), filter_OPTIONS);
+    const isOut = exclude.length > 0 ? picomatch_default()(exclude.map(normalize), filter_OPTIONS) : () => false;
+    const matchesPath = (path) => isIn(path) && !isOut(path);
+    return {
+        name,
+        filter: {
+            buildPaths: include,
+            ignorePaths: exclude,
+            matchesPath,
+            matchesChange: c => matchesPath(c.path) || (c.from !== undefined && matchesPath(c.from))
+        }
+    };
+}
+/**
+ * `--filter name=glob,glob` (repeatable; one per line as an input) and the parsed YAML of
+ * `--filters-file` (`name: [globs]` or `name: glob`, paths-filter's format). Names are unique
+ * across both and must not shadow `reserved` (the command's own outputs).
+ */
+function parseNamedFilters(values, file, reserved) {
+    const out = [];
+    const add = (f, where) => {
+        if (reserved.has(f.name) || reserved.has(`${f.name}_files`)) {
+            throw new UsageError(`filter name '${f.name}' in ${where} is an output of the command already; rename the filter`);
+        }
+        if (out.some(o => o.name === f.name)) {
+            throw new UsageError(`filter '${f.name}' is defined twice (${where}); give each filter one name`);
+        }
+        out.push(f);
+    };
+    for (const value of values
+        .flatMap(v => v.split(/\r?\n/))
+        .map(v => v.trim())
+        .filter(Boolean)) {
+        const eq = value.indexOf('=');
+        if (eq <= 0) {
+            throw new UsageError(`--filter '${value}' is not name=globs; write it like --filter backend=src/**,Dockerfile`);
+        }
+        add(namedFilter(value.slice(0, eq).trim(), splitGlobs([value.slice(eq + 1)]), '--filter'), '--filter');
+    }
+    if (file) {
+        const where = `--filters-file ${file.path}`;
+        const data = file.data;
+        if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+            throw new UsageError(`${where} must be a YAML mapping of filter names to globs, e.g. backend: ['src/**']`);
+        }
+        for (const [name, globs] of Object.entries(data)) {
+            const list = typeof globs === 'string' ? [globs] : Array.isArray(globs) ? globs : undefined;
+            if (!list || list.some(g => typeof g !== 'string')) {
+                throw new UsageError(`${where}: filter '${name}' must be a glob or a list of globs`);
+            }
+            add(namedFilter(name, splitGlobs(list), where), where);
+        }
+    }
+    return out;
+}
+/** Each filter against the change list; no list (no base to compare with) means every filter matched. */
+function evaluateFilters(filters, changes) {
+    return filters.map(f => {
+        if (!changes)
+            return { name: f.name, matched: true, files: [] };
+        const files = changes.filter(c => f.filter.matchesChange(c)).map(c => c.path);
+        return { name: f.name, matched: files.length > 0, files };
+    });
+}
+/** The `<name>_files` value, in paths-filter's formats. */
+function formatFileList(files, format) {
+    switch (format) {
+        case 'none':
+            return '';
+        case 'json':
+            return JSON.stringify(files);
+        case 'csv':
+            return files.map(f => (/[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',');
+        case 'shell-escape':
+            return files
+                .map(f => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(f) ? f : `'${f.replace(/'/g, "'\\''")}'`))
+                .join(' ');
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/commands/changes.ts
 
@@ -79660,19 +80629,43 @@ function createFilter(buildGlobs, ignoreGlobs = []) {
 
 
 
-const SHA_OR_REV = /^[A-Za-z0-9_./^~@{}-]+$/;
-function readEvent(env, platform) {
-    if (env.GITHUB_ACTIONS !== 'true' || !env.GITHUB_EVENT_PATH)
+
+/** Outputs every run has; a filter may not take one of these names. */
+const FIXED_OUTPUTS = [
+    'build',
+    'image-tag',
+    'source-commit',
+    'base',
+    'head',
+    'changed-files',
+    'reason',
+    'filters'
+];
+function readFiltersFile(path, root) {
+    if (!path?.trim())
         return undefined;
+    let text;
     try {
-        return JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+        text = (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_path_namespaceObject.resolve)(root, path.trim()), 'utf8');
     }
     catch (e) {
-        // The context resolver turns a missing payload into a fail-open build.
-        platform.warning(`could not read the event payload ${env.GITHUB_EVENT_PATH}: ${String(e)}`);
-        return undefined;
+        throw new UsageError(`--filters-file ${path.trim()} cannot be read (${e.message}); give a YAML file in the checkout`);
+    }
+    try {
+        return { path: path.trim(), data: (0,dist/* parse */.qg)(text) };
+    }
+    catch (e) {
+        throw new UsageError(`--filters-file ${path.trim()} is not valid YAML (${e.message.split('\n')[0]}); fix the file`);
     }
 }
+function listFormat(value) {
+    const v = (value?.trim() || 'none');
+    if (!LIST_FORMATS.includes(v)) {
+        throw new UsageError(`--list-files '${value}' is not known; use ${LIST_FORMATS.join(', ')}`);
+    }
+    return v;
+}
+const SHA_OR_REV = /^[A-Za-z0-9_./^~@{}-]+$/;
 function revOption(value, name) {
     const v = value?.trim();
     if (!v)
@@ -79732,6 +80725,22 @@ const changesCommand = defineCommand({
             type: 'string',
             description: 'Remote to deepen a shallow clone from',
             default: 'origin'
+        },
+        {
+            name: 'filter',
+            type: 'list',
+            description: "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more"
+        },
+        {
+            name: 'filters-file',
+            type: 'string',
+            description: 'YAML file of named filters (name: [globs]), as paths-filter writes them'
+        },
+        {
+            name: 'list-files',
+            type: 'string',
+            description: 'Also output <name>_files, the matching files of each filter: json, csv or shell-escape',
+            default: 'none'
         }
     ],
     outputSpecs: [
@@ -79753,9 +80762,16 @@ const changesCommand = defineCommand({
         },
         { name: 'head', description: 'The commit judged' },
         { name: 'changed-files', description: 'How many files changed between base and head' },
-        { name: 'reason', description: 'Why build is true or false' }
+        { name: 'reason', description: 'Why build is true or false' },
+        // Each named filter also sets `<name>` ('true'/'false') and, with --list-files,
+        // `<name>_files`: outputs named by the user, so not declared (paths-filter does the same).
+        {
+            name: 'filters',
+            description: "JSON list of the named filters that matched; each filter also sets output <name> ('true'/'false') and, with --list-files, <name>_files"
+        }
     ],
-    settings(input, env, platform) {
+    // The adapter hands the GitHub event in; a missing one makes the decision fail open (build).
+    settings(input, env, _platform, github) {
         const buildGlobs = splitGlobs(input.list('build-paths'));
         const ignoreGlobs = splitGlobs(input.list('ignore-paths'));
         const filter = createFilter(buildGlobs, ignoreGlobs);
@@ -79765,16 +80781,25 @@ const changesCommand = defineCommand({
         const remote = input.string('remote')?.trim() || 'origin';
         if (remote.startsWith('-'))
             throw new UsageError(`--remote '${remote}' is not a remote name; pass e.g. origin`);
-        const context = resolveCiContext(env, readEvent(env, platform), {
+        const context = resolveCiContext(env, github, {
             base: revOption(input.string('base'), 'base'),
             head: revOption(input.string('head'), 'head'),
             defaultBranch: input.string('default-branch')?.trim() || undefined
         });
-        return { root, remote, filter, tagFormat, context };
+        const filters = parseNamedFilters(input.list('filter'), readFiltersFile(input.string('filters-file'), root), new Set(FIXED_OUTPUTS));
+        return {
+            root,
+            remote,
+            filter,
+            tagFormat,
+            context,
+            filters,
+            listFiles: listFormat(input.string('list-files'))
+        };
     },
     async run(settings, platform) {
         const cwd = await topLevel(settings.root);
-        return platform.group('Detect changes', () => detectChanges({
+        const result = await platform.group('Detect changes', () => detectChanges({
             cwd,
             remote: settings.remote,
             filter: settings.filter,
@@ -79783,6 +80808,11 @@ const changesCommand = defineCommand({
             log: m => platform.debug(m),
             history: { redactor: platform.redactor }
         }));
+        return {
+            ...result,
+            filters: evaluateFilters(settings.filters, result.changes),
+            listFiles: settings.listFiles
+        };
     },
     outputs: r => ({
         build: String(r.kind === 'build'),
@@ -79791,7 +80821,8 @@ const changesCommand = defineCommand({
         base: r.base ?? '',
         head: r.head,
         'changed-files': r.changedFiles === undefined ? '' : String(r.changedFiles),
-        reason: r.reason
+        reason: r.reason,
+        ...filterOutputs(r)
     }),
     json: r => ({
         build: r.kind === 'build',
@@ -79804,7 +80835,8 @@ const changesCommand = defineCommand({
         reason: r.reason,
         failOpen: r.kind === 'build' && r.failOpen,
         event: r.event,
-        fetches: r.fetches
+        fetches: r.fetches,
+        filters: Object.fromEntries(r.filters.map(f => [f.name, { matched: f.matched, files: f.files }]))
     }),
     summary: r => {
         const rows = [
@@ -79819,10 +80851,34 @@ const changesCommand = defineCommand({
         const matched = r.matchedFiles.slice(0, 20).map(f => `- \`${f}\``);
         if (r.matchedFiles.length > 20)
             matched.push(`- ... and ${r.matchedFiles.length - 20} more`);
-        return `### changes (${r.event})\n\n${r.reason}\n\n${table}\n${matched.length ? `\nMatched build paths:\n${matched.join('\n')}\n` : ''}`;
+        const filters = r.filters.length
+            ? `\n| filter | matched | files |\n|---|---|---|\n${r.filters.map(f => `| ${f.name} | ${f.matched} | ${f.files.length} |`).join('\n')}\n`
+            : '';
+        return `### changes (${r.event})\n\n${r.reason}\n\n${table}\n${filters}${matched.length ? `\nMatched build paths:\n${matched.join('\n')}\n` : ''}`;
     },
-    text: r => `build=${r.kind === 'build'} image-tag=${r.imageTag} source-commit=${r.sourceCommit}\n${r.reason}\n`
+    text: r => `build=${r.kind === 'build'} image-tag=${r.imageTag} source-commit=${r.sourceCommit}\n${r.reason}\n` +
+        r.filters
+            .map(f => `filter ${f.name}: ${f.matched}${f.files.length ? ` (${f.files.length} file${f.files.length === 1 ? '' : 's'})` : ''}\n`)
+            .join('')
 });
+/**
+ * One output per filter (`<name>`: 'true'/'false') and, with --list-files, its files
+ * (`<name>_files`). Without a change list (nothing to compare with) every filter is 'true',
+ * as the build decision fails open.
+ */
+function filterOutputs(r) {
+    if (r.filters.length === 0)
+        return {};
+    const out = {
+        filters: JSON.stringify(r.filters.filter(f => f.matched).map(f => f.name))
+    };
+    for (const f of r.filters) {
+        out[f.name] = String(f.matched);
+        if (r.listFiles !== 'none')
+            out[`${f.name}_files`] = formatFileList(f.files, r.listFiles);
+    }
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./src/argocd/manifest.ts
 /**
@@ -80488,13 +81544,10 @@ function verify(before, after, index, model, label) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/commands/argo-app.ts
+;// CONCATENATED MODULE: ./src/edits/argo-app.ts
 /**
- * `argo-app`: the declarative twin of argo-upsert. The same Application is
- * written as a manifest into the config repo (for an app-of-apps parent to
- * pick up) through set-image's paths: in place under -C, committed and
- * pushed race-safely with --repo, or proposed as a pull request with
- * --mode pr. Nothing talks to Argo CD.
+ * The argo-app edit: the Application manifest merged into the config repo,
+ * byte-preserving (argocd/manifest.ts), with no knowledge of how it lands.
  */
 
 
@@ -80505,20 +81558,6 @@ function verify(before, after, index, model, label) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-const DEFAULT_MANIFEST_DIR = 'argocd/apps';
-const FINALIZER = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 /**
  * Where the manifest lives under the root. The nearest existing ancestor is
  * resolved through symlinks and must stay inside the root, so a link in the
@@ -80554,16 +81593,6 @@ async function locate(root, rel) {
     }
     return { real, exists: true };
 }
-async function readUtf8(real, file) {
-    const buf = await (0,promises_namespaceObject.readFile)(real).catch((e) => {
-        throw new OperationError(`cannot read ${file}: ${e.message}`);
-    });
-    const text = buf.toString('utf8');
-    if (!Buffer.from(text, 'utf8').equals(buf)) {
-        throw new UsageError(`${file} is not valid UTF-8; convert it to UTF-8 and run again`);
-    }
-    return text;
-}
 /** Reads and merges; writes nothing. Pure function of the checkout, as remoteWrite needs. */
 async function planManifest(root, manifest, request) {
     const realRoot = await openRoot(root);
@@ -80584,74 +81613,9 @@ async function planManifest(root, manifest, request) {
         diff: files.map(f => unifiedDiff(f.file, f.before, f.after)).join('')
     };
 }
+/** Writes the manifest through the one workspace writer (atomic, mode kept, created if new). */
 async function writeManifest(root, outcome) {
-    const realRoot = await openRoot(root);
-    for (const f of outcome.files) {
-        const at = await locate(realRoot, f.file);
-        if (at.exists) {
-            // Existing files go through set-image's writer: atomic rename, mode and symlinks kept.
-            await writeEdits(root, { changed: true, edits: [], files: [f], diff: '' });
-            continue;
-        }
-        try {
-            await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(at.real), { recursive: true });
-            await (0,promises_namespaceObject.writeFile)(at.real, f.after, { flag: 'wx', mode: 0o644 });
-        }
-        catch (e) {
-            throw new OperationError(`cannot create ${f.file}: ${e.message}; check the directory permissions`);
-        }
-    }
-}
-/** The edit remoteWrite applies, and re-applies from scratch on a new tip after a lost race. */
-function manifestPlanner(manifest, request) {
-    return {
-        patterns: { dirGlobs: [], files: [manifest] },
-        plan: root => planManifest(root, manifest, request),
-        write: writeManifest
-    };
-}
-/**
- * The same edit on a read-only view of a remote commit (the API transport):
- * the manifest and what lies on its path are placed in a scratch directory
- * and planManifest runs there, so the merge and its refusals are the local
- * ones. Symlinks on the path are not followed over the API.
- */
-function manifestApiPlanner(manifest, request) {
-    return {
-        async plan(view) {
-            // One listing of the whole tree also lets the commit refuse writes below a symlinked directory.
-            const entries = new Map((await view.listTree()).map(e => [e.path, e]));
-            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-argo-app-'));
-            try {
-                const parts = manifest.split('/');
-                for (let i = 1; i <= parts.length; i++) {
-                    const path = parts.slice(0, i).join('/');
-                    const entry = entries.get(path);
-                    if (!entry)
-                        break;
-                    if (entry.kind === 'link') {
-                        throw new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
-                    }
-                    if (entry.kind === 'dir') {
-                        await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.join)(dir, path), { recursive: true });
-                        continue;
-                    }
-                    // A file (or submodule) where the path goes on: planManifest names the problem.
-                    const file = entry.kind === 'file' ? await view.read(path, entry) : undefined;
-                    await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(dir, path), file?.kind === 'file' ? file.content : '');
-                    break;
-                }
-                const outcome = await planManifest(dir, manifest, request);
-                return {
-                    outcome,
-                    writes: outcome.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') }))
-                };
-            }
-            finally {
-                await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
-            }
-        }
-    };
+    await writeFiles(root, outcome.files);
 }
 // ----------------------------------------------------------- the reports ---
 function show(v) {
@@ -80673,14 +81637,14 @@ function argo_app_messageChanges(o) {
         after: show(c.after)
     }));
 }
-function argo_app_commitMessage(remote, outcome, manifest, branch) {
-    const source = ciSourceFromEnv(remote.env);
+function argo_app_commitMessage(template, env, outcome, manifest, branch) {
+    const source = ciSourceFromEnv(env);
     const input = { changes: argo_app_messageChanges(outcome), paths: [manifest], branch, source };
-    if (remote.message !== undefined && remote.message.trim() !== '') {
+    if (template !== undefined && template.trim() !== '') {
         // {{subject}} is this command's subject; a sentinel keeps `{{` in values from reading as placeholders.
         const mark = '\u0000subject\u0000';
-        const template = remote.message.replace(/\{\{\s*subject\s*\}\}/g, mark);
-        return renderCommitMessage(template, input).split(mark).join(subject(outcome));
+        const marked = template.replace(/\{\{\s*subject\s*\}\}/g, mark);
+        return renderCommitMessage(marked, input).split(mark).join(subject(outcome));
     }
     return ([subject(outcome), changesBlock(input.changes), trailers(source)].filter(Boolean).join('\n\n') +
         '\n');
@@ -80702,6 +81666,56 @@ function argo_app_prChanges(o) {
         after: c.after ?? '(removed)'
     }));
 }
+/**
+ * argo-app as an edit any delivery mode can carry. Its PR is one per
+ * Application, whatever a run changes in it.
+ */
+function argoAppEdit(manifest, request) {
+    const patterns = { dirGlobs: [], files: [manifest] };
+    const plan = (root) => planManifest(root, manifest, request);
+    const api = materialisedPlanner(patterns, plan, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
+    const name = request.app.name;
+    return {
+        patterns,
+        plan,
+        write: writeManifest,
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.created ? null : f.before, after: f.after })),
+        prChanges: o => (o.changed ? argo_app_prChanges(o) : []),
+        message: (o, ctx) => argo_app_commitMessage(ctx.template, ctx.env, o, manifest, ctx.branch),
+        pr: {
+            paths: [manifest],
+            branchTemplate: `gitops-deploy/argo-app/${name}`,
+            titleTemplate: `Update Argo CD Application ${name} ({{path}})`
+        }
+    };
+}
+/** The edit as the push loop's planner (tests drive remoteWrite with it directly). */
+const manifestPlanner = (/* unused pure expression or super */ null && (argoAppEdit));
+
+;// CONCATENATED MODULE: ./src/commands/argo-app.ts
+/**
+ * `argo-app`: the declarative twin of argo-upsert. The same Application is
+ * written as a manifest into the config repo (for an app-of-apps parent to
+ * pick up) through set-image's paths: in place under -C, committed and
+ * pushed race-safely with --repo, or proposed as a pull request with
+ * --mode pr. Nothing talks to Argo CD.
+ */
+
+
+
+
+
+
+
+
+
+
+
+// Re-exported: tests and library callers plan a manifest without a delivery.
+
+const DEFAULT_MANIFEST_DIR = 'argocd/apps';
+const FINALIZER = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(\/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 function fence(diff) {
     const ticks = '`'.repeat(Math.max(3, ...[...diff.matchAll(/`{3,}/g)].map(m => m[0].length + 1)));
     return `${ticks}diff\n${diff}${diff.endsWith('\n') ? '' : '\n'}${ticks}`;
@@ -80721,14 +81735,7 @@ const argoAppCommand = defineCommand({
     name: 'argo-app',
     description: 'Write an Argo CD Application manifest into the config repo (app-of-apps), byte-preserving, by push or pull request',
     options: [
-        {
-            name: 'root',
-            short: 'C',
-            type: 'string',
-            cliOnly: true,
-            default: '.',
-            description: 'without --repo: the checkout the manifest is written in'
-        },
+        rootOption('without --repo: the checkout the manifest is written in'),
         {
             name: 'manifest',
             type: 'string',
@@ -80746,9 +81753,8 @@ const argoAppCommand = defineCommand({
             description: 'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)'
         },
         { name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing' },
-        ...PR_OPTIONS,
-        ...REMOTE_OPTIONS,
-        ...TRANSPORT_OPTIONS
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS
     ],
     outputSpecs: [
         {
@@ -80760,17 +81766,12 @@ const argoAppCommand = defineCommand({
             description: 'What happened to the manifest: created, updated or unchanged'
         },
         { name: 'manifest', description: 'Root-relative path of the Application manifest' },
-        ...REMOTE_OUTPUTS.filter(o => o.name !== 'branch'),
-        {
-            name: 'branch',
-            description: 'with --repo: the branch committed to (--mode pr: the PR head branch)'
-        },
-        ...PR_OUTPUTS,
-        ...TRANSPORT_OUTPUTS
+        ...DELIVERY_OUTPUTS
     ],
     settings(input, env, platform) {
-        const pr = readMode(input) === 'pr' ? readPrSettings(input, env) : undefined;
-        const remote = pr ? undefined : remoteSettings(input, env, process.cwd());
+        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
         const configRepo = input.string('repo')?.trim() || undefined;
         const app = readAppSettings(input, platform, () => {
             const given = input.string('source-repo')?.trim();
@@ -80803,21 +81804,18 @@ const argoAppCommand = defineCommand({
         return {
             request: { app, finalizers },
             manifest,
-            root: (0,external_node_path_namespaceObject.resolve)(input.string('root') ?? '.'),
-            dryRun: input.boolean('dry-run') ?? false,
-            ...(pr ? { pr } : {}),
-            ...(remote ? { remote } : {})
+            delivery
         };
     },
     async run(s, platform) {
-        if (s.pr)
-            return argo_app_runPr(s, s.pr, platform);
-        if (s.remote)
-            return runRemote(s, s.remote, platform);
-        const outcome = await planManifest(s.root, s.manifest, s.request);
-        if (!s.dryRun && outcome.changed)
-            await writeManifest(s.root, outcome);
-        return { outcome, dryRun: s.dryRun };
+        const d = await deliver_deliver(argoAppEdit(s.manifest, s.request), s.delivery, platform);
+        return {
+            outcome: d.outcome,
+            dryRun: d.dryRun,
+            ...(d.remote ? { remote: d.remote } : {}),
+            ...(d.pr ? { pr: d.pr } : {}),
+            delivery: d
+        };
     },
     outputs(r) {
         const l = r.pr;
@@ -80879,75 +81877,212 @@ const argoAppCommand = defineCommand({
         const lines = [argo_app_headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)];
         return editText(lines, { ...r, changed: r.outcome.changed, diff: r.outcome.diff });
     },
-    exitCode: r => (r.remote?.rejected || r.remote?.verificationFailure ? 1 : 0)
+    exitCode: r => deliveryExitCode(r)
 });
-async function runRemote(s, remote, platform) {
-    const result = await transportWrite({
-        transport: remote.transport,
-        repo: remote.repo,
-        cwd: remote.cwd,
-        branch: remote.branch,
-        provider: remote.provider,
-        apiUrl: remote.apiUrl,
-        env: remote.env,
-        gitPlanner: manifestPlanner(s.manifest, s.request),
-        apiPlanner: manifestApiPlanner(s.manifest, s.request),
-        message: (outcome, branch) => argo_app_commitMessage(remote, outcome, s.manifest, branch),
-        author: remote.author,
-        authorGiven: remote.authorGiven,
-        maxAttempts: remote.maxAttempts,
-        dryRun: s.dryRun,
-        platform,
-        backoff: remote.backoff,
-        apiMsPerSecond: remote.apiMsPerSecond,
-        onApi: remote.onApi
-    });
-    return {
-        outcome: result.outcome,
-        dryRun: s.dryRun,
-        remote: remoteReport(result, transportReport(result))
-    };
-}
-async function argo_app_runPr(s, pr, platform) {
-    const { forge, repoUrl, gitConfig } = openForge(pr, platform);
-    const name = s.request.app.name;
-    let outcome;
-    const apiPlanner = manifestApiPlanner(s.manifest, s.request);
-    const lifecycle = await runPrLifecycle({
-        repoUrl,
-        gitConfig,
-        forge,
-        ...prTransport({ ...pr, transport: pr.transport ?? { choice: 'git', requireVerified: false } }, repoUrl, platform, async (view) => {
-            const planned = await apiPlanner.plan(view);
-            outcome = planned.outcome;
-            return {
-                changes: outcome.changed ? argo_app_prChanges(outcome) : [],
-                writes: planned.writes
-            };
-        }),
-        base: pr.base,
-        // One PR per Application, whatever this run changes in it.
-        branchTemplate: pr.branchTemplate || `gitops-deploy/argo-app/${name}`,
-        titleTemplate: pr.title || `Update Argo CD Application ${name} ({{path}})`,
-        bodyTemplate: pr.body,
-        paths: [s.manifest],
-        ...prDecorations(pr),
-        source: sourceRepoFromEnv(pr.env),
-        identity: pr.author,
-        log: platform,
-        redactor: platform.redactor,
-        edit: async (worktree) => {
-            outcome = await planManifest(worktree, s.manifest, s.request);
-            if (!outcome.changed)
-                return [];
-            await writeManifest(worktree, outcome);
-            return argo_app_prChanges(outcome);
+
+;// CONCATENATED MODULE: ./src/core/helm/chart-version.ts
+/**
+ * Where a Helm chart's version lives, and the byte-preserving bump: the
+ * `version:` of a chart's own Chart.yaml, or `helmCharts[name=<chart>].version`
+ * in a kustomization that inflates the chart. The YAML splice is the one
+ * set-image's --set uses (core/yaml/set-value.ts): comments, quoting and
+ * every other byte stay as they are.
+ */
+
+
+const KUSTOMIZATION = /(^|\/)(kustomization\.ya?ml|Kustomization)$/;
+const CHART = /(^|\/)Chart\.ya?ml$/;
+/** SemVer 2 as Helm requires it (a leading `v` is tolerated, as Helm does). */
+const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+/** The key path the request sets; throws UsageError for a file or flag combination that cannot work. */
+function chartVersionKeyPath(request) {
+    if (!SEMVER.test(request.version)) {
+        throw new UsageError(`--version ${JSON.stringify(request.version)} is not a SemVer version (Helm requires one); e.g. --version 1.4.2`);
+    }
+    if (CHART.test(request.file)) {
+        if (request.chart !== undefined) {
+            throw new UsageError(`--chart only applies to a kustomization's helmCharts; ${request.file} is a chart's own Chart.yaml, drop --chart`);
         }
-    });
-    return { outcome: outcome, dryRun: false, pr: lifecycle };
+        return 'version';
+    }
+    if (KUSTOMIZATION.test(request.file)) {
+        if (!request.chart) {
+            throw new UsageError(`--chart is required for ${request.file}: name the helmCharts entry, e.g. --chart ingress-nginx`);
+        }
+        if (/[[\]="\\]/.test(request.chart)) {
+            throw new UsageError(`--chart ${JSON.stringify(request.chart)} is not a chart name`);
+        }
+        return `helmCharts[name=${request.chart}].version`;
+    }
+    throw new UsageError(`--file ${JSON.stringify(request.file)} is neither a Chart.yaml nor a kustomization.yaml; point it at one of them`);
+}
+/** Sets the version in the file's text; an absent key is an error, never created. */
+function setChartVersion(text, request) {
+    const keyPath = chartVersionKeyPath(request);
+    const { docSelector, steps } = parseKeyPath(keyPath, keyPath);
+    return setValueInText(text, { docSelector, steps, value: request.version, keyPath }, { createKeys: false, label: request.file });
 }
 
+;// CONCATENATED MODULE: ./src/edits/set-chart-version.ts
+/**
+ * The set-chart-version edit: one chart version in one file (Chart.yaml, or a
+ * kustomization's helmCharts entry), byte-preserving. It knows nothing of how
+ * it lands: deliver() writes it under -C, pushes it or opens a PR.
+ */
+
+
+
+
+
+/** Reads and computes; writes nothing. */
+async function planChartVersion(root, request) {
+    const key = chartVersionKeyPath(request);
+    const realRoot = await openRoot(root);
+    const real = await resolveInside(realRoot, request.file, '--file');
+    const before = await readUtf8(real, request.file);
+    const result = setChartVersion(before, request);
+    const changed = result.kind === 'changed';
+    const files = changed ? [{ file: request.file, before, after: result.text }] : [];
+    return {
+        changed,
+        file: request.file,
+        key,
+        before: result.before,
+        after: result.after,
+        files,
+        diff: files.map(f => unifiedDiff(f.file, f.before, f.after)).join('')
+    };
+}
+function setChartVersionEdit(request) {
+    const file = checkRelative(request.file, '--file');
+    const checked = { ...request, file };
+    // Validates the flags before anything is cloned or read.
+    chartVersionKeyPath(checked);
+    const patterns = { dirGlobs: [], files: [file] };
+    const plan = (root) => planChartVersion(root, checked);
+    const api = materialisedPlanner(patterns, plan, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
+    const change = (o) => ({
+        file: o.file,
+        name: request.chart ? `${request.chart} chart` : 'chart version',
+        kind: 'key',
+        before: o.before,
+        after: o.after
+    });
+    return {
+        patterns,
+        plan,
+        write: (root, o) => writeFiles(root, o.files),
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        prChanges: o => o.changed ? [{ file: o.file, key: o.key, before: o.before ?? '', after: o.after }] : [],
+        message: (o, ctx) => renderCommitMessage(ctx.template, {
+            changes: [change(o)],
+            paths: [file],
+            branch: ctx.branch,
+            source: ciSourceFromEnv(ctx.env)
+        }),
+        pr: { paths: [file] }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/set-chart-version.ts
+/**
+ * `set-chart-version`: bump a Helm chart's version in the config repo —
+ * `version:` in a Chart.yaml, or `helmCharts[].version` of a named chart in a
+ * kustomization — byte-preserving, under -C, pushed to --repo or as a PR.
+ */
+
+
+
+
+
+
+
+
+function line(o) {
+    return `${o.file}: ${o.key} ${showValue(o.before)} -> ${showValue(o.after)}`;
+}
+const setChartVersionCommand = defineCommand({
+    name: 'set-chart-version',
+    description: "Set a Helm chart's version in a Chart.yaml or a kustomization's helmCharts, byte-preserving, by push or pull request",
+    options: [
+        rootOption('without --repo: the checkout the file is edited in'),
+        {
+            name: 'file',
+            type: 'string',
+            description: 'the Chart.yaml or kustomization.yaml to edit, relative to the config repo'
+        },
+        {
+            name: 'chart',
+            type: 'string',
+            description: "kustomization only: the helmCharts entry's name"
+        },
+        {
+            name: 'version',
+            type: 'string',
+            description: 'the chart version to set (SemVer, e.g. 1.4.2)'
+        },
+        { name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing' },
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS
+    ],
+    outputSpecs: [
+        { name: 'changed', description: "'true' when the version changed (or would, under dry-run)" },
+        { name: 'files', description: 'JSON array of the files that changed' },
+        { name: 'before', description: 'the version before' },
+        ...DELIVERY_OUTPUTS
+    ],
+    settings(input, env) {
+        const file = input.string('file')?.trim();
+        if (!file)
+            throw new UsageError('--file is required: the Chart.yaml or kustomization.yaml to edit');
+        const version = input.string('version')?.trim();
+        if (!version)
+            throw new UsageError('--version is required: the chart version to set, e.g. 1.4.2');
+        const chart = input.string('chart')?.trim() || undefined;
+        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
+        return { request: { file, version, ...(chart ? { chart } : {}) }, delivery };
+    },
+    // The edit validates --file/--chart/--version before anything is read.
+    run: (s, platform) => deliver_deliver(setChartVersionEdit(s.request), s.delivery, platform),
+    outputs: d => ({
+        changed: String(d.outcome.changed),
+        files: JSON.stringify(d.files),
+        before: d.outcome.before ?? '',
+        ...deliveryOutputs(d)
+    }),
+    json: d => ({
+        changed: d.outcome.changed,
+        file: d.outcome.file,
+        key: d.outcome.key,
+        before: d.outcome.before,
+        after: d.outcome.after,
+        files: d.files,
+        dryRun: d.dryRun,
+        ...(d.dryRun ? { diff: d.outcome.diff } : {}),
+        ...deliveryJson(d)
+    }),
+    summary(d) {
+        const what = d.outcome.changed
+            ? line(d.outcome)
+            : 'Nothing to change: the version is already set.';
+        const pr = d.pr ? `\n\n${prLifecycleText(d.pr)}` : '';
+        return `### set-chart-version\n\n${what}${d.dryRun ? '\n\nDry run: nothing was written.' : pr}\n${d.remote ? remoteSummary(d.remote) : ''}`;
+    },
+    text: d => editText([d.outcome.changed ? line(d.outcome) : 'nothing to change'], {
+        changed: d.outcome.changed,
+        dryRun: d.dryRun,
+        diff: d.outcome.diff,
+        ...(d.pr ? { pr: d.pr } : {}),
+        ...(d.remote ? { remote: d.remote } : {})
+    }),
+    exitCode: d => deliveryExitCode(d)
+});
+
 ;// CONCATENATED MODULE: ./src/commands/registry.ts
+
 
 
 
@@ -80959,7 +82094,8 @@ const commands = [
     promoteCommand,
     argoUpsertCommand,
     changesCommand,
-    argoAppCommand
+    argoAppCommand,
+    setChartVersionCommand
 ];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function findCommand(name) {
@@ -81025,6 +82161,26 @@ function dotenvReport(outputs, redactor) {
 function toDotenv(outputs, redactor) {
     return dotenvReport(outputs, redactor).text;
 }
+
+;// CONCATENATED MODULE: ./src/version.ts
+
+/**
+ * scripts/build.ts replaces this literal in the bundle with package.json's version (and fails
+ * when it cannot find it exactly once), so `gitops-deploy --version` names the release that
+ * was built. Run from source (tsx, tests) the placeholder is still here and package.json,
+ * one level above src/, is read instead: either way the number comes from package.json.
+ */
+const INJECTED = "0.1.0";
+function fromPackageJson() {
+    try {
+        const pkg = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(__nccwpck_require__.ab + "package.json", 'utf8'));
+        return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    }
+    catch {
+        return 'unknown';
+    }
+}
+const src_version_VERSION = INJECTED.startsWith('__') ? fromPackageJson() : INJECTED;
 
 ;// CONCATENATED MODULE: ./src/adapters/gitlab/env-inputs.ts
 
@@ -81122,7 +82278,68 @@ function withEnvInputs(flags, options, env) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/adapters/input-names.ts
+
+/**
+ * Commands write their messages for the CLI, naming flags (`--path`, and `GITOPS_INPUT_PATH` for
+ * a component input that failed to parse). In the Action and the GitLab component the user wrote
+ * an input (`path`), so those adapters rewrite the command's own option names through this one
+ * function instead of every message knowing where it runs. `keep` lists options the user did
+ * give as flags (the CLI with --env-inputs), which stay `--name`.
+ */
+function nameInputs(message, options, keep = new Set()) {
+    const names = options
+        .filter(o => !o.cliOnly && !keep.has(o.name))
+        .map(o => o.name)
+        // Longest first, so --pr-branch is not read as --pr.
+        .sort((a, b) => b.length - a.length);
+    if (names.length === 0)
+        return message;
+    const flag = new RegExp(`(?<![\\w-])--(${names.map(input_names_escape).join('|')})(?![\\w-])`, 'g');
+    const byVariable = new Map(names.map(n => [envInputName(n), n]));
+    const variable = new RegExp(`\\b(${[...byVariable.keys()].join('|')})\\b`, 'g');
+    return message
+        .replace(flag, (_, name) => `'${name}' input`)
+        .replace(variable, (_, v) => `'${byVariable.get(v)}' input`);
+}
+function input_names_escape(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+;// CONCATENATED MODULE: ./src/adapters/cli/github-event.ts
+
+/**
+ * The CLI run as a step of a GitHub workflow (`npx @gitops-deploy/cli changes`): the event from
+ * the runner's variables in the CLI's own environment. The Action reads the same through
+ * `@actions/github`'s context; the CLI carries no `@actions/*` and takes its env as given.
+ */
+function githubRunFromEnv(env, platform) {
+    if (env.GITHUB_ACTIONS !== 'true')
+        return undefined;
+    let payload;
+    if (env.GITHUB_EVENT_PATH) {
+        try {
+            payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+        }
+        catch (e) {
+            // A missing payload makes `changes` fail open (build); say why.
+            platform.warning(`could not read the event payload ${env.GITHUB_EVENT_PATH}: ${String(e)}`);
+        }
+    }
+    const [owner, repo] = env.GITHUB_REPOSITORY?.split('/') ?? [];
+    return {
+        name: env.GITHUB_EVENT_NAME,
+        payload,
+        sha: env.GITHUB_SHA,
+        ref: env.GITHUB_REF,
+        ...(owner && repo ? { repo: { owner, repo } } : {})
+    };
+}
+
 ;// CONCATENATED MODULE: ./src/adapters/cli/main.ts
+
+
+
 
 
 
@@ -81218,7 +82435,10 @@ function readerFor(def, args, env = {}) {
         input: values['env-inputs'] === true ? withEnvInputs(input, def.options, env) : input,
         json: values.json === true,
         dotenv: values.dotenv,
-        help: values.help === true
+        help: values.help === true,
+        ...(values['env-inputs'] === true
+            ? { envInputs: new Set(Object.keys(values).filter(k => values[k] !== undefined)) }
+            : {})
     };
 }
 /** Runs one CLI invocation and returns its exit code; never throws. */
@@ -81240,7 +82460,7 @@ async function runCli(argv, io) {
         return name ? 0 : 2;
     }
     if (name === '--version') {
-        io.stdout(`${main_VERSION}\n`);
+        io.stdout(`${src_version_VERSION}\n`);
         return 0;
     }
     const def = findCommand(name);
@@ -81248,13 +82468,14 @@ async function runCli(argv, io) {
         io.stderr(`error: unknown command '${name}'; use one of: ${commands.map(c => c.name).join(', ')}\n`);
         return 2;
     }
+    let parsed;
     try {
-        const parsed = readerFor(def, rest, io.env);
+        parsed = readerFor(def, rest, io.env);
         if (parsed.help) {
             io.stdout(usage(def));
             return 0;
         }
-        const settings = def.settings(parsed.input, io.env, platform);
+        const settings = def.settings(parsed.input, io.env, platform, githubRunFromEnv(io.env, platform));
         const result = await def.run(settings, platform);
         if (parsed.json)
             io.stdout(redactor.redact(JSON.stringify(def.json(result), null, 2)) + '\n');
@@ -81273,8 +82494,12 @@ async function runCli(argv, io) {
         return def.exitCode?.(result) ?? 0;
     }
     catch (e) {
-        const message = redactor.redact(errorMessage(e)).split('\n');
-        io.stderr(`error: ${message[0]}\n${message
+        let text = redactor.redact(errorMessage(e));
+        // In a GitLab job (--env-inputs) the user set component inputs, not flags: name those.
+        if (parsed?.envInputs)
+            text = nameInputs(text, def.options, parsed.envInputs);
+        const message = text.split('\n');
+        io.stderr(`error: ${errorLine(message[0])}\n${message
             .slice(1)
             .map(l => `  ${l}\n`)
             .join('')}`);
@@ -81283,10 +82508,9 @@ async function runCli(argv, io) {
         return exitCodeOf(e);
     }
 }
-const main_VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -81361,7 +82585,7 @@ function utils_toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -81417,8 +82641,8 @@ function escapeProperty(s) {
 //# sourceMappingURL=command.js.map
 // EXTERNAL MODULE: external "crypto"
 var external_crypto_ = __nccwpck_require__(6982);
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -81432,10 +82656,10 @@ function file_command_issueFileCommand(command, message) {
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
     }
-    if (!external_fs_namespaceObject.existsSync(filePath)) {
+    if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
@@ -81451,7 +82675,7 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
 ;// CONCATENATED MODULE: external "path"
@@ -82015,9 +83239,9 @@ class lib_HttpClient {
     }
     _mergeHeaders(headers) {
         if (this.requestOptions && this.requestOptions.headers) {
-            return Object.assign({}, lib_lowercaseKeys(this.requestOptions.headers), lib_lowercaseKeys(headers || {}));
+            return Object.assign({}, lowercaseKeys(this.requestOptions.headers), lowercaseKeys(headers || {}));
         }
-        return lib_lowercaseKeys(headers || {});
+        return lowercaseKeys(headers || {});
     }
     /**
      * Gets an existing header value or returns a default.
@@ -82029,7 +83253,7 @@ class lib_HttpClient {
     _getExistingOrDefaultHeader(additionalHeaders, header, _default) {
         let clientHeader;
         if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lib_lowercaseKeys(this.requestOptions.headers)[header];
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[header];
             if (headerValue) {
                 clientHeader =
                     typeof headerValue === 'number' ? headerValue.toString() : headerValue;
@@ -82056,7 +83280,7 @@ class lib_HttpClient {
     _getExistingOrDefaultContentTypeHeader(additionalHeaders, _default) {
         let clientHeader;
         if (this.requestOptions && this.requestOptions.headers) {
-            const headerValue = lib_lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
+            const headerValue = lowercaseKeys(this.requestOptions.headers)[Headers.ContentType];
             if (headerValue) {
                 if (typeof headerValue === 'number') {
                     clientHeader = String(headerValue);
@@ -82250,7 +83474,7 @@ class lib_HttpClient {
         });
     }
 }
-const lib_lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
+const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
@@ -82414,7 +83638,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -82437,7 +83661,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -82533,7 +83757,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
+        return this.addRaw(external_os_.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -82737,7 +83961,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -82764,7 +83988,7 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
@@ -83257,13 +84481,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -83554,7 +84778,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -83893,8 +85117,8 @@ const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* ()
         version
     };
 });
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
+const platform = external_os_.platform();
+const arch = external_os_.arch();
 const isWindows = platform === 'win32';
 const isMacOS = platform === 'darwin';
 const isLinux = platform === 'linux';
@@ -84075,7 +85299,7 @@ function setOutput(name, value) {
     if (filePath) {
         return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
     }
-    process.stdout.write(external_os_namespaceObject.EOL);
+    process.stdout.write(external_os_.EOL);
     command_issueCommand('set-output', { name }, utils_toCommandValue(value));
 }
 /**
@@ -84143,7 +85367,7 @@ function notice(message, properties = {}) {
  * @param message info message
  */
 function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
+    process.stdout.write(message + external_os_.EOL);
 }
 /**
  * Begin an output group.
@@ -84235,18 +85459,24 @@ function getIDToken(aud) {
 
 
 
+
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
 const TOKEN_INPUTS = {
     token: 'GITOPS_TOKEN',
     'argocd-token': 'ARGOCD_AUTH_TOKEN'
 };
 function actionPlatform(redactor) {
+    // The token input and its GITOPS_TOKEN copy are one value: one ::add-mask:: line.
+    const masked = new Set();
     return {
         redactor,
         info: m => info(redactor.redact(m)),
         warning: m => warning(redactor.redact(m)),
         debug: m => core_debug(redactor.redact(m)),
         setSecret: v => {
+            if (!v || masked.has(v))
+                return;
+            masked.add(v);
             redactor.add(v);
             core_setSecret(v);
         },
@@ -84261,6 +85491,8 @@ const reader = {
 async function main_run() {
     const redactor = new Redactor();
     const platform = actionPlatform(redactor);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let def;
     try {
         for (const [input, variable] of Object.entries(TOKEN_INPUTS)) {
             const value = getInput(input);
@@ -84274,24 +85506,77 @@ async function main_run() {
                 platform.setSecret(process.env[v]);
         }
         const name = getInput('command') || 'set-image';
-        const def = findCommand(name);
+        def = findCommand(name);
         if (!def) {
             throw new Error(`unknown command '${name}'; set the 'command' input to one of: ${commands.map(c => c.name).join(', ')}`);
         }
-        const settings = def.settings(reader, process.env, platform);
+        const settings = def.settings(reader, process.env, platform, await githubRun(platform));
         const result = await def.run(settings, platform);
-        for (const [k, v] of Object.entries(def.outputs(result)))
+        const outputs = def.outputs(result);
+        for (const [k, v] of Object.entries(outputs))
             setOutput(k, redactor.redact(v));
+        report(name, def.text(result), outputs, redactor);
         const summary = def.summary(result);
         if (summary && process.env.GITHUB_STEP_SUMMARY) {
             await summary_summary.addRaw(redactor.redact(summary), true).write();
         }
         const code = def.exitCode?.(result) ?? 0;
-        if (code !== 0)
-            setFailed(redactor.redact(def.text(result).split('\n')[0] || `${name} failed`));
+        if (code !== 0) {
+            const first = def.text(result).split('\n')[0] || `${name} failed`;
+            setFailed(errorLine(nameInputs(redactor.redact(first), def.options)));
+        }
     }
     catch (e) {
-        setFailed(redactor.redact(errorMessage(e)));
+        const message = redactor.redact(errorMessage(e));
+        // The runner prints `Error: `; the message names inputs (`path`), not CLI flags.
+        setFailed(errorLine(def ? nameInputs(message, def.options) : message));
+    }
+}
+/**
+ * What the step did, readable without debug logging: the command's report (files and images
+ * changed, the commit or pull request, transport and attempts; the diff on dry-run) in a
+ * collapsible group, then one line of the outputs later steps read.
+ */
+function report(name, text, outputs, redactor) {
+    startGroup(`gitops-deploy ${name}`);
+    for (const line of text.replace(/\n+$/, '').split('\n'))
+        info(redactor.redact(line));
+    endGroup();
+    const shown = Object.entries(outputs)
+        // JSON lists (edits, files, promoted) are in the report above and in the outputs themselves.
+        .filter(([, v]) => v !== '' && !/^[[{]/.test(v) && !v.includes('\n') && v.length <= 200)
+        .map(([k, v]) => `${k}=${v}`);
+    if (shown.length > 0)
+        info(redactor.redact(`outputs: ${shown.join(' ')}`));
+}
+/**
+ * The event (name, payload, sha, ref, repo) from `@actions/github`'s context, for commands that
+ * judge the run (`changes`). Imported here rather than at module load: the CLI shares this bundle,
+ * and the Context constructor reads GITHUB_EVENT_PATH and throws on a malformed payload.
+ */
+async function githubRun(platform) {
+    try {
+        const { context } = await __nccwpck_require__.e(/* import() */ 722).then(__nccwpck_require__.bind(__nccwpck_require__, 722));
+        let repo;
+        try {
+            repo = context.repo;
+        }
+        catch {
+            repo = undefined; // neither GITHUB_REPOSITORY nor a payload repository: not needed to decide
+        }
+        // The context's payload is {} when the file is missing: no payload, so `changes` fails open.
+        const payload = Object.keys(context.payload).length > 0 ? context.payload : undefined;
+        return {
+            name: context.eventName,
+            payload,
+            sha: context.sha,
+            ref: context.ref,
+            ...(repo ? { repo } : {})
+        };
+    }
+    catch (e) {
+        platform.warning(`could not read the event payload (GITHUB_EVENT_PATH): ${errorMessage(e)}`);
+        return undefined;
     }
 }
 
