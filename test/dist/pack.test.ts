@@ -83,5 +83,5 @@ describe('the npm package', () => {
     expect(r.status).toBe(0)
     expect(JSON.parse(r.stdout)).toMatchObject({changed: true})
     expect(readFileSync(join(config, 'apps/api/overlays/dev/kustomization.yaml'), 'utf8')).toContain('newTag: 3.1.4')
-  }, 120_000)
+  }, 300_000)
 })
