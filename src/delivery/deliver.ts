@@ -209,6 +209,7 @@ async function pullRequest<O extends PlanOutcome>(
     assignees: s.assignees,
     draft: s.draft,
     autoMerge: s.autoMerge,
+    closeStale: s.closeStale,
     source: sourceRepoFromEnv(s.env),
     identity: s.author,
     log: platform,

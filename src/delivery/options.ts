@@ -132,6 +132,13 @@ export const PR_OPTIONS: OptionSpec[] = [
     type: 'string',
     description:
       "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+  },
+  {
+    name: 'close-stale',
+    type: 'string',
+    default: 'true',
+    description:
+      'true/false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone'
   }
 ]
 
@@ -153,7 +160,11 @@ export const DELIVERY_OUTPUTS: OutputSpec[] = [
   },
   {name: 'pr-number', description: 'PR number (GitHub) or MR iid (GitLab); empty for no-op'},
   {name: 'pr-url', description: 'web URL of the PR/MR; empty for no-op'},
-  {name: 'pr-operation', description: 'created, updated, unchanged or no-op'},
+  {
+    name: 'pr-operation',
+    description:
+      'created, updated, unchanged, no-op, or closed (our open PR was closed: the base already has the change)'
+  },
   {name: 'transport', description: "the commit transport used, 'git' or 'api'"},
   {
     name: 'verified',
@@ -169,6 +180,8 @@ export interface PrRequestSettings {
   assignees: string[]
   draft: boolean
   autoMerge?: MergeMethod
+  /** Close our own PR (comment + close + delete branch) when a run finds nothing left to change. */
+  closeStale: boolean
 }
 
 interface RemoteDelivery {
@@ -297,7 +310,14 @@ export function readPrRequest(input: InputReader): PrRequestSettings {
       '--draft and --auto-merge contradict each other (a draft cannot merge); drop one'
     )
   }
+  const closeStaleRaw = (input.string('close-stale') ?? '').trim().toLowerCase() || 'true'
+  if (closeStaleRaw !== 'true' && closeStaleRaw !== 'false') {
+    throw new UsageError(
+      `--close-stale '${input.string('close-stale')}' is not true or false; pass --close-stale false to keep a PR whose change the base already has`
+    )
+  }
   return {
+    closeStale: closeStaleRaw === 'true',
     labels: splitList(input.list('labels')),
     reviewers: splitList(input.list('reviewers')),
     teamReviewers: splitList(input.list('team-reviewers')),
@@ -330,7 +350,7 @@ const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !==
  * | --branch | refused | branch written | the base (= --base) |
  * | --message | refused | commit message | subject of the PR commit |
  * | --max-attempts, --author, --transport, --require-verified, --provider, --api-url | refused | yes | yes |
- * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge | refused | refused | yes |
+ * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge --close-stale | refused | refused | yes |
  * | --dry-run | yes | yes | refused (the PR is the preview) |
  */
 export function readDelivery(

@@ -73,6 +73,11 @@ export interface PrLifecycleInput {
   assignees?: string[]
   draft?: boolean
   autoMerge?: MergeMethod
+  /**
+   * When the base already has the change, close our open PR for the branch
+   * (comment, close, delete the branch). Never one with a commit we did not make.
+   */
+  closeStale?: boolean
   /** The app repository, for compare links in the body. */
   source?: SourceRepo
   identity: {name: string; email: string}
@@ -135,7 +140,16 @@ interface PrTransportFacts {
 }
 
 export type PrLifecycleResult =
-  | ({operation: 'no-op'; base: string; branch: string; baseCommit: string} & PrTransportFacts)
+  | ({
+      operation: 'no-op'
+      base: string
+      branch: string
+      baseCommit: string
+      /** Our open PR for the branch, closed because the base already has the change. */
+      closed?: PullRequest
+      /** Why an open PR for the branch was left open although nothing is left to change. */
+      kept?: string
+    } & PrTransportFacts)
   | ({
       operation: PrOperation
       base: string
@@ -265,7 +279,14 @@ async function attemptOnce(
   const status = await git(['status', '--porcelain', '--untracked-files=all'])
   if (changes.length === 0 || status.trim() === '') {
     log.info(`${base} already has the change; no pull request needed`)
-    return {operation: 'no-op', base, branch, baseCommit: baseTip}
+    const commits = found && headTip ? await branchCommits(git, base, headTip) : []
+    return {
+      operation: 'no-op',
+      base,
+      branch,
+      baseCommit: baseTip,
+      ...(await closeStale(input, found, branch, base, baseTip, {commits, complete: true}))
+    }
   }
 
   const {title, body, message} = describeChange(input, base, branch, changes)
@@ -346,7 +367,15 @@ async function attemptApi(
   const {changes, writes} = await t.plan(view)
   if (changes.length === 0 || writes.length === 0) {
     log.info(`${base} already has the change; no pull request needed`)
-    return {operation: 'no-op', base, branch, baseCommit: baseTip}
+    const comparison =
+      found && headTip ? await api.compare(baseTip, headTip) : {commits: [], complete: true}
+    return {
+      operation: 'no-op',
+      base,
+      branch,
+      baseCommit: baseTip,
+      ...(await closeStale(input, found, branch, base, baseTip, comparison))
+    }
   }
   const {title, body, message} = describeChange(input, base, branch, changes)
 
@@ -506,6 +535,48 @@ async function finishPullRequest(
     pr = {...pr, autoMerge: true}
   }
   return {operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes}
+}
+
+/**
+ * Housekeeping after a no-op: our open PR for the branch is no longer needed
+ * (the base got the change another way, or the edit was reverted), so it is
+ * closed with a comment and its branch deleted, as create-pull-request does.
+ * A PR whose branch holds a commit we did not make is someone's work: kept.
+ */
+async function closeStale(
+  input: PrLifecycleInput,
+  pr: PullRequest | undefined,
+  branch: string,
+  base: string,
+  baseTip: string,
+  comparison: Pick<Comparison, 'commits' | 'complete'>
+): Promise<{closed?: PullRequest; kept?: string}> {
+  if (!pr) return {}
+  const {forge, log} = input
+  if (input.closeStale === false) {
+    const kept = `--close-stale false keeps it`
+    log.info(`pull request #${pr.number} (${pr.url}) has nothing left to change; ${kept}`)
+    return {kept}
+  }
+  const foreign = comparison.commits.filter(
+    c => !trailerValues(c.message, BRANCH_TRAILER).includes(branch)
+  )
+  if (foreign.length > 0 || !comparison.complete) {
+    const kept = `branch ${branch} has ${foreign.length > 0 ? `${foreign.length} commit(s)` : 'commits'} gitops-deploy did not make`
+    log.warning(
+      `pull request #${pr.number} (${pr.url}) has nothing left to change, but ${kept}: left open; close it by hand if it is no longer needed`
+    )
+    return {kept}
+  }
+  await forge.closePullRequest(
+    pr,
+    `Closed by gitops-deploy: \`${base}\` already has this change (at ${baseTip.slice(0, 12)}), so this pull request is no longer needed. Its branch \`${branch}\` is deleted; a later run that has something to change opens a new pull request.`
+  )
+  await forge.deleteBranch(branch)
+  log.info(
+    `closed pull request #${pr.number} (${pr.url}) and deleted branch ${branch}: ${base} already has the change`
+  )
+  return {closed: pr}
 }
 
 /** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */

@@ -29,7 +29,9 @@ export interface RemoteReport extends Partial<TransportReport> {
 export function prLifecycleOutputs(l: PrLifecycleResult): Record<string, string> {
   return {
     ...(l.operation === 'no-op'
-      ? {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
+      ? l.closed
+        ? {'pr-number': String(l.closed.number), 'pr-url': l.closed.url, 'pr-operation': 'closed'}
+        : {'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op'}
       : {
           'pr-number': String(l.pullRequest.number),
           'pr-url': l.pullRequest.url,
@@ -50,7 +52,9 @@ export function prLifecycleJson(l: PrLifecycleResult): Record<string, unknown> {
     base: l.base,
     pullRequest:
       l.operation === 'no-op'
-        ? {number: null, url: null, operation: 'no-op'}
+        ? l.closed
+          ? {number: l.closed.number, url: l.closed.url, operation: 'closed'}
+          : {number: null, url: null, operation: 'no-op', ...(l.kept ? {kept: l.kept} : {})}
         : {
             number: l.pullRequest.number,
             url: l.pullRequest.url,
@@ -70,7 +74,9 @@ export function prLifecycleJson(l: PrLifecycleResult): Record<string, unknown> {
 
 export function prLifecycleText(l: PrLifecycleResult): string {
   return l.operation === 'no-op'
-    ? `${l.base} already has this change; no pull request opened`
+    ? l.closed
+      ? `${l.base} already has this change; closed the stale pull request ${l.closed.url} and deleted branch ${l.branch}`
+      : `${l.base} already has this change; no pull request opened${l.kept ? ` (an open one for ${l.branch} is kept: ${l.kept})` : ''}`
     : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`
 }
 

@@ -59,6 +59,10 @@ export interface Forge {
   addAssignees(pr: PullRequest, users: string[]): Promise<void>
   enableAutoMerge(pr: PullRequest, method: MergeMethod): Promise<void>
   getDefaultBranch(): Promise<string>
+  /** Comments on the PR, then closes it (a closed PR stays closed: no error). */
+  closePullRequest(pr: PullRequest, comment: string): Promise<void>
+  /** Deletes the PR's head branch; a branch already gone is not an error. */
+  deleteBranch(branch: string): Promise<void>
 }
 
 /** The forge answered that a PR for this head/base exists (a concurrent run won the race). */

@@ -135,6 +135,7 @@ describe('deliver() to a remote (push and PR, git and API)', () => {
   const pr = (transport: 'git' | 'api', guards: Guard[]): DeliverySettings => ({
     ...common(transport, guards),
     mode: 'pr',
+    closeStale: true,
     labels: [],
     reviewers: [],
     teamReviewers: [],

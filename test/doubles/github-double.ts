@@ -67,6 +67,8 @@ export interface GhPull {
   /** Submitted reviews, oldest first (GET /pulls/{n}/reviews). */
   reviews: {login: string; state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED'}[]
   auto_merge: null | {merge_method: string}
+  /** Issue comments on the PR, oldest first (POST /issues/{n}/comments). */
+  comments: string[]
   owner: string
   repo: string
 }
@@ -189,6 +191,7 @@ export class GitHubDouble {
       requested_teams: [],
       assignees: [],
       reviews: [],
+      comments: [],
       auto_merge: null,
       ...p
     }
@@ -445,6 +448,31 @@ export class GitHubDouble {
         if (typeof body.body === 'string') p.body = body.body
         if (body.state === 'open' || body.state === 'closed') p.state = body.state
         return [200, this.pullJson(p, repo)]
+      }
+      case 'issues/create-comment': {
+        const p = findPull(params.issue_number)
+        if (!p) return notFound
+        if (typeof body.body !== 'string' || body.body === '')
+          return [
+            422,
+            validation([{resource: 'IssueComment', field: 'body', code: 'missing_field'}])
+          ]
+        p.comments.push(body.body)
+        return [
+          201,
+          {
+            id: p.comments.length,
+            node_id: `IC_${p.number}_${p.comments.length}`,
+            url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/issues/comments/${p.comments.length}`,
+            html_url: `${this.origin}/${repo.owner}/${repo.repo}/pull/${p.number}#issuecomment-${p.comments.length}`,
+            body: body.body,
+            user: {login: 'gitops-bot', id: 1},
+            created_at: new Date().toISOString(),
+            updated_at: new Date().toISOString(),
+            issue_url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/issues/${p.number}`,
+            author_association: 'NONE'
+          }
+        ]
       }
       case 'issues/add-labels': {
         const p = findPull(params.issue_number)

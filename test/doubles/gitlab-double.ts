@@ -47,6 +47,8 @@ export interface GlMergeRequest {
   assignee_ids: number[]
   merge_when_pipeline_succeeds: boolean
   squash: boolean
+  /** Note bodies, oldest first (POST /merge_requests/:iid/notes). */
+  notes: string[]
 }
 
 export interface GlInjectedFailure {
@@ -119,9 +121,16 @@ const PARAMS: Record<string, Record<string, ParamType>> = {
     merge_commit_message: 'string',
     squash_commit_message: 'string'
   },
+  'POST /projects/:id/merge_requests/:iid/notes': {
+    body: 'string',
+    created_at: 'string',
+    merge_request_diff_head_sha: 'string',
+    internal: 'boolean'
+  },
   'GET /users': {username: 'string', per_page: 'integer', page: 'integer', active: 'boolean'},
   // docs.gitlab.com/api/branches, /api/repositories, /api/repository_files, /api/commits
   'GET /projects/:id/repository/branches/:branch': {},
+  'DELETE /projects/:id/repository/branches/:branch': {},
   'GET /projects/:id/repository/tree': {
     path: 'string',
     ref: 'string',
@@ -156,6 +165,7 @@ const PARAMS: Record<string, Record<string, ParamType>> = {
 
 const REQUIRED: Record<string, string[]> = {
   'POST /projects/:id/merge_requests': ['source_branch', 'target_branch', 'title'],
+  'POST /projects/:id/merge_requests/:iid/notes': ['body'],
   'GET /projects/:id/repository/files/:file_path': ['ref'],
   'POST /projects/:id/repository/commits': ['branch', 'commit_message', 'actions'],
   'GET /projects/:id/repository/compare': ['from', 'to'],
@@ -248,6 +258,7 @@ export class GitLabDouble {
       assignee_ids: [],
       merge_when_pipeline_succeeds: false,
       squash: false,
+      notes: [],
       ...m
     }
     this.mergeRequests.push(mr)
@@ -338,13 +349,13 @@ export class GitLabDouble {
       return reply(status, data, headers)
     }
     const m =
-      /^\/projects\/([^/]+)(\/merge_requests(?:\/(\d+)(\/merge)?)?)?$/.exec(
+      /^\/projects\/([^/]+)(\/merge_requests(?:\/(\d+)(\/merge|\/notes)?)?)?$/.exec(
         url.pathname.replace(/^\/api\/v4/, '')
       ) ?? undefined
     let key: string
     if (path === '/users') key = `${method} /users`
     else if (m)
-      key = `${method} /projects/:id${m[2] ? '/merge_requests' : ''}${m[3] ? '/:iid' : ''}${m[4] ? '/merge' : ''}`
+      key = `${method} /projects/:id${m[2] ? '/merge_requests' : ''}${m[3] ? '/:iid' : ''}${m[4] ?? ''}`
     else key = `${method} ${path}`
     const spec = PARAMS[key]
     if (!spec) {
@@ -451,6 +462,24 @@ export class GitLabDouble {
       if (input.state_event === 'close') mr.state = 'closed'
       return reply(200, this.mrJson(mr, project))
     }
+    if (key === 'POST /projects/:id/merge_requests/:iid/notes') {
+      mr.notes.push(String(input.body))
+      return reply(201, {
+        id: mr.notes.length,
+        type: null,
+        body: input.body,
+        author: {id: 1, username: 'gitops-bot', name: 'gitops-bot', state: 'active'},
+        created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
+        system: false,
+        noteable_id: mr.iid,
+        noteable_type: 'MergeRequest',
+        noteable_iid: mr.iid,
+        resolvable: false,
+        confidential: false,
+        internal: false
+      })
+    }
     // PUT …/merge
     if (mr.state !== 'opened' || /^draft:/i.test(mr.title))
       return reply(405, {message: '405 Method Not Allowed'})
@@ -489,6 +518,17 @@ export class GitLabDouble {
             web_url: `${this.origin}/${project.path}/-/tree/${at.branch}`
           }
         ]
+      }
+      case 'DELETE /projects/:id/repository/branches/:branch': {
+        if (!(await branchSha(project.gitDir, at.branch!)))
+          return [404, {message: '404 Branch Not Found'}]
+        if (at.branch === (project.defaultBranch ?? 'main'))
+          return [405, {message: '405 Method Not Allowed'}]
+        await execGit(['update-ref', '-d', `refs/heads/${at.branch}`], {cwd: project.gitDir})
+        for (const x of this.mergeRequests)
+          if (x.projectId === project.id && x.state === 'opened' && x.source_branch === at.branch)
+            x.state = 'closed'
+        return [204, undefined]
       }
       case 'GET /projects/:id/repository/tree': {
         const commit = await resolve(String(input.ref ?? project.defaultBranch ?? 'main'))

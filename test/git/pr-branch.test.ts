@@ -96,6 +96,7 @@ describe('PR mode ignores a global hook and autocrlf (GIT_CONFIG_GLOBAL)', () =>
         }),
         {
           mode: 'pr',
+          closeStale: true,
           repo: server.repoUrl('acme/config.git'),
           author: DEFAULT_AUTHOR,
           authorGiven: false,

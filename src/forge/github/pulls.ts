@@ -183,6 +183,29 @@ export class GitHubForge implements Forge {
     return toPullRequest(data as RestPull)
   }
 
+  async closePullRequest(pr: PullRequest, comment: string): Promise<void> {
+    await this.call(`comment on pull request #${pr.number}`, () =>
+      this.client.rest.issues.createComment({
+        owner: this.owner,
+        repo: this.repo,
+        issue_number: pr.number,
+        body: comment
+      })
+    )
+    await this.call(`close pull request #${pr.number}`, () =>
+      this.client.rest.pulls.update({
+        owner: this.owner,
+        repo: this.repo,
+        pull_number: pr.number,
+        state: 'closed'
+      })
+    )
+  }
+
+  async deleteBranch(branch: string): Promise<void> {
+    await this.deleteBranchRef(branch)
+  }
+
   async addLabels(pr: PullRequest, labels: string[]): Promise<void> {
     if (labels.length === 0) return
     await this.call(`add labels to #${pr.number}`, () =>

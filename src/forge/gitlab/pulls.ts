@@ -93,6 +93,24 @@ export class GitLabForge implements Forge {
     return toPullRequest(mr as unknown as RestMergeRequest)
   }
 
+  async closePullRequest(pr: PullRequest, comment: string): Promise<void> {
+    await this.call(`comment on merge request !${pr.number}`, () =>
+      this.api.MergeRequestNotes.create(this.project, pr.number, comment)
+    )
+    await this.call(`close merge request !${pr.number}`, () =>
+      this.api.MergeRequests.edit(this.project, pr.number, {stateEvent: 'close'})
+    )
+  }
+
+  async deleteBranch(branch: string): Promise<void> {
+    try {
+      await this.api.Branches.remove(this.project, branch)
+    } catch (e) {
+      if (statusOf(e) === 404) return
+      throw this.translate(`delete branch ${branch}`, e)
+    }
+  }
+
   async addLabels(pr: PullRequest, labels: string[]): Promise<void> {
     if (labels.length === 0) return
     await this.call(`add labels to !${pr.number}`, () =>
