@@ -14,6 +14,7 @@ import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
   DELIVERY_OPTIONS,
   DELIVERY_OUTPUTS,
+  dryRunOption,
   PR_OPTIONS,
   rootOption,
   readDelivery,
@@ -32,7 +33,12 @@ import {
 } from '../delivery/report.js'
 import {argoAppEdit, type ManifestOutcome} from '../edits/argo-app.js'
 import {checkRelative} from '../edits/workspace.js'
-import {APPLICATION_OPTIONS, readAppSettings} from './argo-upsert.js'
+import {
+  APPLICATION_OPTIONS,
+  optionalRegex,
+  readAppSettings,
+  SOURCE_REPO_REGEX
+} from './argo-upsert.js'
 import {defineCommand} from './types.js'
 
 // Re-exported: tests and library callers plan a manifest without a delivery.
@@ -88,22 +94,35 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     {
       name: 'manifest',
       type: 'string',
-      description: `Application manifest path in the config repo (default: ${DEFAULT_MANIFEST_DIR}/<app>.yaml)`
+      description: `Application manifest path in the config repo (default: ${DEFAULT_MANIFEST_DIR}/<app>.yaml)`,
+      gitlab: {
+        regex: String.raw`^\S*$`,
+        description: `Path of the Application manifest in the config repo; empty means ${DEFAULT_MANIFEST_DIR}/<app>.yaml.`
+      }
     },
     ...OWN_OPTIONS,
     {
       name: 'source-repo',
       type: 'string',
       description:
-        'spec.source.repoURL: the repo Argo CD reads --path from (default: --repo, the config repo)'
+        'spec.source.repoURL: the repo Argo CD reads --path from (default: --repo, the config repo)',
+      gitlab: {
+        regex: optionalRegex(SOURCE_REPO_REGEX),
+        description:
+          'spec.source.repoURL, the repository Argo CD reads path from, as Argo CD knows it; empty means repo (the config repo).'
+      }
     },
     {
       name: 'finalizer',
       type: 'list',
       description:
-        'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)'
+        'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)',
+      gitlab: {
+        description:
+          'metadata.finalizers entries to ensure, e.g. [resources-finalizer.argocd.argoproj.io] (others are kept).'
+      }
     },
-    {name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing'},
+    dryRunOption('print the diff and write nothing'),
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS
   ],
@@ -119,6 +138,22 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     {name: 'manifest', description: 'Root-relative path of the Application manifest'},
     ...DELIVERY_OUTPUTS
   ],
+  gitlab: {
+    description:
+      'Write an Argo CD Application manifest into the GitOps config repo, for an app-of-apps parent to pick up: created or updated byte-preserving, in one commit pushed race-safely or one idempotent merge request. Nothing talks to Argo CD. Outputs GITOPS_CHANGED, GITOPS_OPERATION, GITOPS_MANIFEST, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
+    // argo-upsert's words about the source fit a manifest too, except where they talk to the server.
+    inputs: {
+      path: {
+        description:
+          'Directory of the manifests inside source-repo (by default the config repo), e.g. apps/web/overlays/dev.'
+      },
+      revision: {
+        description:
+          'spec.source.targetRevision: the commit SHA, tag or branch Argo CD deploys, e.g. HEAD or main.'
+      },
+      'sync-policy': {description: "automated or none; empty keeps the manifest's policy."}
+    }
+  },
 
   settings(input, env, platform) {
     const delivery = readDelivery(

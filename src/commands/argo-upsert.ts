@@ -179,83 +179,200 @@ function envMs(value: string | undefined, fallback: number, name: string): numbe
   return n
 }
 
+/*
+ * GitLab input regexes (RE2, checked at pipeline creation). Values may hold
+ * CI/CD variable references ($CI_ENVIRONMENT_SLUG, ${CLUSTER}), which the
+ * runner expands later, so each pattern lets them through.
+ */
+const VAR = String.raw`\$\{?[A-Za-z_][A-Za-z0-9_]*\}?`
+/** A lower-case DNS name (Application, project, namespace), or variables that become one. */
+const DNS_NAME_REGEX = `^([a-z0-9]|${VAR})([a-z0-9.-]|${VAR})*$`
+/** The same pattern, or empty (`^(a|b)$` becomes `^(a|b)?$`, not `^((a|b))?$`). */
+export function optionalRegex(regex: string): string {
+  const body = regex.slice(1, -1)
+  return oneGroup(body) ? `^${body}?$` : `^(${body})?$`
+}
+
+/** Whether the pattern is one parenthesised group from its first to its last character. */
+function oneGroup(pattern: string): boolean {
+  if (!pattern.startsWith('(')) return false
+  let depth = 0
+  let inClass = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '\\') i++
+    else if (inClass) inClass = c !== ']'
+    else if (c === '[') inClass = true
+    else if (c === '(') depth++
+    else if (c === ')' && --depth === 0) return i === pattern.length - 1
+  }
+  return false
+}
+const optional = optionalRegex
+const SERVER_REGEX = String.raw`^(https?://\S+|\$\{?[A-Za-z_]\S*)$`
+/** Argo CD reads the repo itself: no file:// or local path. */
+export const SOURCE_REPO_REGEX = String.raw`^(https?://|ssh://|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:|\$\{?[A-Za-z_])\S*$`
+
 /**
  * The Application's fields, shared with `argo-app` (which writes the same
  * Application as a manifest); readAppSettings parses them.
  */
 export const APPLICATION_OPTIONS: OptionSpec[] = [
-  {name: 'app', type: 'string', description: 'Application name'},
+  {
+    name: 'app',
+    type: 'string',
+    description: 'Application name',
+    gitlab: {
+      required: true,
+      regex: DNS_NAME_REGEX,
+      description:
+        'Application name (lower-case DNS name; CI/CD variables allowed, e.g. web-$CI_ENVIRONMENT_SLUG).'
+    }
+  },
   {
     name: 'app-namespace',
     type: 'string',
-    description: "Application's namespace (apps in any namespace); default: the server's own"
+    description: "Application's namespace (apps in any namespace); default: the server's own",
+    gitlab: {
+      regex: optional(DNS_NAME_REGEX),
+      description:
+        "Namespace of the Application (apps in any namespace); empty means the server's own."
+    }
   },
-  {name: 'project', type: 'string', description: 'Argo CD project of the app'},
+  {
+    name: 'project',
+    type: 'string',
+    description: 'Argo CD project of the app',
+    gitlab: {required: true, regex: DNS_NAME_REGEX, description: 'Argo CD project of the app.'}
+  },
   {
     name: 'repo',
     type: 'string',
-    description: 'Repository URL with the manifests (the config repo)'
+    description: 'Repository URL with the manifests (the config repo)',
+    gitlab: {
+      required: true,
+      regex: SOURCE_REPO_REGEX,
+      description: 'Repository URL with the manifests (the config repo), as Argo CD knows it.'
+    }
   },
-  {name: 'path', type: 'string', description: 'Directory of the manifests inside --repo'},
+  {
+    name: 'path',
+    type: 'string',
+    description: 'Directory of the manifests inside --repo',
+    gitlab: {
+      required: true,
+      regex: String.raw`^[^\s]+$`,
+      description: 'Directory of the manifests inside repo, e.g. apps/web/overlays/dev.'
+    }
+  },
   {
     name: 'revision',
     type: 'string',
-    description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch'
+    description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch',
+    gitlab: {
+      required: true,
+      regex: String.raw`^\S+$`,
+      description:
+        'Revision to deploy: a commit SHA (checked when wait is on), tag or branch. After a set-image job, use $GITOPS_COMMIT.'
+    }
   },
   {
     name: 'dest-server',
     type: 'string',
-    description: 'Destination cluster API URL (or --dest-name)'
+    description: 'Destination cluster API URL (or --dest-name)',
+    gitlab: {
+      regex: optional(SERVER_REGEX),
+      description:
+        'Destination cluster API URL, e.g. https://kubernetes.default.svc. Give dest-server or dest-name.'
+    }
   },
-  {name: 'dest-name', type: 'string', description: 'Destination cluster name (or --dest-server)'},
-  {name: 'dest-namespace', type: 'string', description: 'Destination namespace'},
+  {
+    name: 'dest-name',
+    type: 'string',
+    description: 'Destination cluster name (or --dest-server)',
+    gitlab: {
+      regex: optional(DNS_NAME_REGEX),
+      description: 'Destination cluster name as registered in Argo CD.'
+    }
+  },
+  {
+    name: 'dest-namespace',
+    type: 'string',
+    description: 'Destination namespace',
+    gitlab: {required: true, regex: DNS_NAME_REGEX, description: 'Destination namespace.'}
+  },
   {
     name: 'plugin',
     type: 'string',
-    description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)'
+    description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)',
+    gitlab: {
+      description:
+        'Config management plugin name (the ConfigManagementPlugin metadata.name); empty means none.'
+    }
   },
   {
     name: 'plugin-env',
     type: 'list',
-    description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)'
+    description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)',
+    gitlab: {
+      description: 'Plugin env entries NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME).'
+    }
   },
   {
     name: 'kustomize-image',
     type: 'list',
-    description: 'Kustomize image override, e.g. app=registry/app:1.2'
+    description: 'Kustomize image override, e.g. app=registry/app:1.2',
+    gitlab: {description: 'Kustomize image overrides, e.g. app=registry/app:1.2.'}
   },
-  {name: 'helm-param', type: 'list', description: 'Helm parameter name=value'},
-  {name: 'helm-values-file', type: 'list', description: 'Helm values file inside --path'},
+  {
+    name: 'helm-param',
+    type: 'list',
+    description: 'Helm parameter name=value',
+    gitlab: {description: 'Helm parameters name=value.'}
+  },
+  {
+    name: 'helm-values-file',
+    type: 'list',
+    description: 'Helm values file inside --path',
+    gitlab: {description: 'Helm values files inside path.'}
+  },
   {
     name: 'sync-policy',
     type: 'string',
-    description: "automated or none; omitted keeps the live app's policy"
+    description: "automated or none; omitted keeps the live app's policy",
+    choices: ['automated', 'none'],
+    gitlab: {description: "automated or none; empty keeps the live app's policy."}
   },
   {
     name: 'auto-prune',
     type: 'boolean',
-    description: 'With --sync-policy automated: delete resources removed from git'
+    description: 'With --sync-policy automated: delete resources removed from git',
+    gitlab: {description: 'With sync-policy automated, delete resources removed from git.'}
   },
   {
     name: 'self-heal',
     type: 'boolean',
-    description: 'With --sync-policy automated: revert drift in the cluster'
+    description: 'With --sync-policy automated: revert drift in the cluster',
+    gitlab: {description: 'With sync-policy automated, revert drift in the cluster.'}
   },
   {
     name: 'sync-option',
     type: 'list',
     description:
-      'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true'
+      'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true',
+    gitlab: {description: 'Sync options Name=value, e.g. ServerSideApply=true.'}
   },
   {
     name: 'label',
     type: 'list',
-    description: 'Label key=value to set on the Application (others are kept)'
+    description: 'Label key=value to set on the Application (others are kept)',
+    gitlab: {description: 'Labels key=value to set on the Application (others are kept).'}
   },
   {
     name: 'annotation',
     type: 'list',
-    description: 'Annotation key=value to set on the Application (others are kept)'
+    description: 'Annotation key=value to set on the Application (others are kept)',
+    gitlab: {description: 'Annotations key=value to set on the Application (others are kept).'}
   }
 ]
 
@@ -387,72 +504,122 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
   description:
     'Create or update an Argo CD Application over its REST API, optionally sync and wait',
   options: [
-    {name: 'server', type: 'string', description: 'Argo CD server URL, including any --rootpath'},
+    {
+      name: 'server',
+      type: 'string',
+      description: 'Argo CD server URL, including any --rootpath',
+      gitlab: {
+        required: true,
+        regex: SERVER_REGEX,
+        description:
+          'Argo CD server URL, including any --rootpath, e.g. https://argocd.example.com. No credentials in it.'
+      }
+    },
     ...APPLICATION_OPTIONS,
     {
       name: 'sync',
       type: 'boolean',
-      description: 'Start a sync (or wait for the one already running)'
+      description: 'Start a sync (or wait for the one already running)',
+      // A pipeline deploys: the component syncs and waits unless told not to.
+      gitlab: {default: true, description: 'Start a sync (or join the one already running).'}
     },
     {
       name: 'prune',
       type: 'boolean',
       description:
-        'With --sync: delete resources removed from git (a manual sync keeps them otherwise)'
+        'With --sync: delete resources removed from git (a manual sync keeps them otherwise)',
+      gitlab: {
+        description:
+          'With sync, delete resources removed from git (a manual sync keeps them otherwise).'
+      }
     },
     {
       name: 'validate',
       type: 'string',
       description:
         'true (default): Argo CD renders the manifests before writing and refuses what fails; false skips that',
-      default: 'true'
+      default: 'true',
+      choices: ['true', 'false'],
+      gitlab: {
+        default: 'true',
+        description:
+          "'true': Argo CD renders the manifests before writing and refuses what fails; 'false' skips that."
+      }
     },
     {
       name: 'replace-sources',
       type: 'boolean',
       description:
-        'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags'
+        'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags',
+      gitlab: {
+        description:
+          'Replace a multi-source or source-hydrator app with the single source of the inputs.'
+      }
     },
     {
       name: 'wait',
       type: 'boolean',
-      description: 'Wait until the app runs this spec and revision, Synced and Healthy'
+      description: 'Wait until the app runs this spec and revision, Synced and Healthy',
+      gitlab: {
+        default: true,
+        description:
+          'Wait until the app runs this spec and revision, Synced and Healthy; the job fails otherwise.'
+      }
     },
     {
       name: 'accept-health',
       type: 'list',
       description:
-        'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded'
+        'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded',
+      gitlab: {
+        description:
+          'With wait, health that counts as done besides Healthy, e.g. [Suspended] for a paused rollout.'
+      }
     },
     {
       name: 'degraded-grace',
       type: 'string',
       description:
         'With --wait: how long a Degraded health may last before the wait fails (seconds, or 1m)',
-      default: '10'
+      default: '10',
+      gitlab: {
+        type: 'number',
+        description: 'With wait, seconds a Degraded health may last before the job fails.'
+      }
     },
     {
       name: 'timeout',
       type: 'string',
       description: 'Hard limit in seconds for the whole run',
-      default: '300'
+      default: '300',
+      gitlab: {type: 'number', description: 'Hard limit in seconds for the whole run.'}
     },
     {
       name: 'request-timeout',
       type: 'string',
       description:
         "Limit in seconds for one API call; above the server's 60 s manifest-render limit by default",
-      default: '90'
+      default: '90',
+      gitlab: {
+        type: 'number',
+        description:
+          "Limit in seconds for one API call; above the server's 60 s manifest-render limit."
+      }
     },
     {
       name: 'insecure',
       type: 'boolean',
-      description: 'Skip TLS certificate verification (test servers only)'
+      description: 'Skip TLS certificate verification (test servers only)',
+      gitlab: {description: 'Skip TLS certificate verification (test servers only).'}
     },
     {
       name: 'ca-file',
       type: 'string',
-      description: 'PEM file with the CA that signed the Argo CD server certificate'
+      description: 'PEM file with the CA that signed the Argo CD server certificate',
+      gitlab: {
+        description:
+          'PEM file with the CA that signed the Argo CD server certificate; a file-type CI/CD variable works, e.g. $ARGOCD_CA.'
+      }
     }
   ],
   outputSpecs: [
@@ -468,6 +635,10 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     {name: 'revision', description: 'Commit SHA Argo CD resolved and compared'},
     {name: 'url', description: 'The application in the Argo CD UI'}
   ],
+  gitlab: {
+    description:
+      'Create or update an Argo CD Application over its REST API, optionally sync it and wait until it is Synced and Healthy at the deployed revision; reports what is unhealthy. Outputs GITOPS_OPERATION, GITOPS_SYNC_STATUS, GITOPS_HEALTH_STATUS, ... as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.'
+  },
 
   settings(input, env, platform) {
     const token = env.ARGOCD_AUTH_TOKEN?.trim()

@@ -18,6 +18,7 @@ import {
 } from '../changes/filter.js'
 import {topLevel} from '../changes/history.js'
 import {parseTagFormat, type TagFormat} from '../changes/tag-format.js'
+import {BRANCH_INPUT_REGEX} from '../delivery/options.js'
 import {defineCommand} from './types.js'
 
 export interface ChangesSettings {
@@ -94,29 +95,50 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResul
       name: 'build-paths',
       type: 'list',
       description:
-        "Globs (from the repository root) of the image's inputs, e.g. 'src/**', Dockerfile; one per line or comma-separated; '!glob' excludes"
+        "Globs (from the repository root) of the image's inputs, e.g. 'src/**', Dockerfile; one per line or comma-separated; '!glob' excludes",
+      gitlab: {
+        required: true,
+        description:
+          'Globs of the files that go into the image, e.g. [src/**, Dockerfile, package*.json].'
+      }
     },
     {
       name: 'ignore-paths',
       type: 'list',
-      description: 'Globs excluded from the build paths, e.g. **/*.md'
+      description: 'Globs excluded from the build paths, e.g. **/*.md',
+      gitlab: {description: 'Globs to leave out of build-paths, e.g. [**/*.md].'}
     },
     {
       name: 'base',
       type: 'string',
-      description: 'Compare with this commit (e.g. the last deployed one) instead of the CI event'
+      description: 'Compare with this commit (e.g. the last deployed one) instead of the CI event',
+      gitlab: {
+        regex: String.raw`^\S*$`,
+        description:
+          "Commit to compare with; empty means what the pipeline knows (the previous push of this branch, the merge request's fork point, or the fork point from the default branch for a new branch)."
+      }
     },
     {
       name: 'head',
       type: 'string',
       description: 'The commit to judge',
-      default: 'the CI commit, else HEAD'
+      default: 'the CI commit, else HEAD',
+      gitlab: {
+        regex: String.raw`^\S*$`,
+        description: 'Commit to decide for; empty means $CI_COMMIT_SHA.'
+      }
     },
     {
       name: 'tag-format',
       type: 'string',
       description: 'Image tag template: {sha}, {short} (7 characters), {branch}, {tag}',
-      default: '{sha}'
+      default: '{sha}',
+      gitlab: {
+        default: '{sha}',
+        regex: '^[A-Za-z0-9_.{}+-]+$',
+        description:
+          'Image tag of a commit; placeholders {sha}, {short} (7 characters), {branch}, {tag}.'
+      }
     },
     {
       name: 'root',
@@ -130,31 +152,54 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResul
       name: 'default-branch',
       type: 'string',
       description: 'Branch new branches are compared with',
-      default: 'from the CI context, else the remote HEAD'
+      default: 'from the CI context, else the remote HEAD',
+      gitlab: {
+        regex: BRANCH_INPUT_REGEX,
+        description: 'Branch a new branch is compared with; empty means $CI_DEFAULT_BRANCH.'
+      }
     },
     {
       name: 'remote',
       type: 'string',
       description: 'Remote to deepen a shallow clone from',
-      default: 'origin'
+      default: 'origin',
+      gitlab: {
+        default: 'origin',
+        regex: '^[A-Za-z0-9_.-]+$',
+        description: 'Remote of the checkout to deepen a shallow clone from.'
+      }
     },
     {
       name: 'filter',
       type: 'list',
       description:
-        "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more"
+        "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more",
+      gitlab: {
+        description:
+          "Named filters name=glob,glob ('!glob' excludes), e.g. [docs=docs/**, api=api/**]; each sets GITOPS_<NAME> to true or false."
+      }
     },
     {
       name: 'filters-file',
       type: 'string',
-      description: 'YAML file of named filters (name: [globs]), as paths-filter writes them'
+      description: 'YAML file of named filters (name: [globs]), as paths-filter writes them',
+      gitlab: {
+        description:
+          'YAML file in the checkout with more named filters (name: [globs]), as paths-filter writes them.'
+      }
     },
     {
       name: 'list-files',
       type: 'string',
       description:
         'Also output <name>_files, the matching files of each filter: json, csv or shell-escape',
-      default: 'none'
+      default: 'none',
+      choices: LIST_FORMATS,
+      gitlab: {
+        default: 'none',
+        description:
+          'Also report GITOPS_<NAME>_FILES, the matching files of each filter, as json, csv or shell-escape (the dotenv report holds 5 KB).'
+      }
     }
   ],
   outputSpecs: [
@@ -186,6 +231,42 @@ export const changesCommand = defineCommand<ChangesSettings, ChangesCommandResul
         "JSON list of the named filters that matched; each filter also sets output <name> ('true'/'false') and, with --list-files, <name>_files"
     }
   ],
+  gitlab: {
+    description:
+      'Decide whether the image must be built, and which already-built tag to deploy when only manifests or docs changed. Works on new branches, merge request pipelines and shallow clones. Outputs GITOPS_BUILD, GITOPS_IMAGE_TAG, GITOPS_SOURCE_COMMIT, ... as a dotenv report; later jobs extend `.<job-prefix>-if-build` to skip themselves when no build is needed.',
+    // The decision runs before every other stage.
+    stage: '.pre',
+    jobInputs: {
+      'compare-to': {
+        default: 'refs/heads/$CI_DEFAULT_BRANCH',
+        description:
+          'Ref for `rules:changes:compare_to` in the hidden job `.<job-prefix>-build-rules` (the pipeline-creation alternative; see the README for when to prefer it).'
+      }
+    },
+    jobs: `# Extend this in the build job: it waits for the decision and ends the job early (successfully) when
+# no build is needed, so the deploy jobs that need the build still run and deploy GITOPS_IMAGE_TAG.
+".$[[ inputs.job-prefix ]]-if-build":
+  needs:
+    - job: "$[[ inputs.job-prefix ]]-changes"
+      artifacts: true
+  before_script:
+    - |
+      if [ "$GITOPS_BUILD" != "true" ]; then
+        echo "No build needed: $GITOPS_REASON"
+        echo "Later jobs deploy the existing tag $GITOPS_IMAGE_TAG (built from $GITOPS_SOURCE_COMMIT)."
+        exit 0
+      fi
+      echo "Build needed: $GITOPS_REASON (tag $GITOPS_IMAGE_TAG)"
+
+# The pipeline-creation alternative: the job is left out of the pipeline unless build-paths changed
+# compared with compare-to. No decision job and no resolved tag; see the README for when to use it.
+".$[[ inputs.job-prefix ]]-build-rules":
+  rules:
+    - changes:
+        paths: $[[ inputs.build-paths ]]
+        compare_to: $[[ inputs.compare-to ]]
+`
+  },
   // The adapter hands the GitHub event in; a missing one makes the decision fail open (build).
   settings(input, env, _platform, github) {
     const buildGlobs = splitGlobs(input.list('build-paths'))

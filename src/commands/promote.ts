@@ -3,9 +3,18 @@ import type {NewNamePolicy} from '../core/promotion/pins.js'
 import type {AppPromotion} from '../core/promotion/plan.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote/run.js'
-import {DELIVERY_OPTIONS, PR_OPTIONS, readDelivery, splitList} from '../delivery/options.js'
+import {
+  DELIVERY_OPTIONS,
+  dryRunOption,
+  PR_OPTIONS,
+  readDelivery,
+  splitList
+} from '../delivery/options.js'
 import {checkMessageTemplate} from '../edits/promote.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
+
+/** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
+const ENVIRONMENT_REGEX = String.raw`^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`
 
 // No `default:` fields: action.yml inputs are shared by every command and a default there
 // would be fed to the others as if typed. Defaults live in the descriptions and in readSettings.
@@ -14,37 +23,70 @@ const OPTIONS: OptionSpec[] = [
     name: 'from',
     type: 'string',
     description:
-      'source environment (a name from .gitops-deploy.yaml, or a directory without that file)'
+      'source environment (a name from .gitops-deploy.yaml, or a directory without that file)',
+    gitlab: {
+      required: true,
+      regex: ENVIRONMENT_REGEX,
+      description:
+        'Source environment: a name from .gitops-deploy.yaml in the config repo, or (without that file) a directory template such as apps/{app}/overlays/staging.'
+    }
   },
-  {name: 'to', type: 'string', description: 'target environment (name or directory)'},
+  {
+    name: 'to',
+    type: 'string',
+    description: 'target environment (name or directory)',
+    gitlab: {
+      regex: `^(${ENVIRONMENT_REGEX.slice(1, -1)})?$`,
+      description: 'Target environment, same forms as from. Give either to or next.'
+    }
+  },
   {
     name: 'next',
     type: 'boolean',
-    description: 'target the environment after --from in .gitops-deploy.yaml'
+    description: 'target the environment after --from in .gitops-deploy.yaml',
+    gitlab: {description: 'Promote to the environment after from in .gitops-deploy.yaml.'}
   },
   {
     name: 'app',
     type: 'list',
     description:
-      'only these apps (globs over the {app} names; repeatable) (default: every app of --from)'
+      'only these apps (globs over the {app} names; repeatable) (default: every app of --from)',
+    gitlab: {
+      description:
+        'Globs of the apps to promote; empty means every app present in both environments.'
+    }
   },
   {
     name: 'files',
     type: 'list',
     description:
-      'also copy files matching these globs (relative to the environment directory) verbatim'
+      'also copy files matching these globs (relative to the environment directory) verbatim',
+    gitlab: {
+      description: 'Extra files (globs, relative to the environment directory) copied as they are.'
+    }
   },
   {
     name: 'new-name',
     type: 'string',
     description:
-      "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)"
+      "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)",
+    choices: ['keep', 'copy'],
+    gitlab: {
+      default: 'keep',
+      description:
+        "keep leaves the target's own newName (e.g. a registry mirror); copy makes it follow the source."
+    }
   },
-  {name: 'dry-run', type: 'boolean', description: 'push mode: plan and report, push nothing'},
+  dryRunOption('push mode: plan and report, push nothing'),
   {
     name: 'skip-render',
     type: 'boolean',
-    description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body'
+    description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body',
+    gitlab: {
+      section: 'run',
+      description:
+        'Leave the rendered manifest diff (kubectl kustomize) out of the merge request description.'
+    }
   },
   // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
   ...DELIVERY_OPTIONS,
@@ -92,6 +134,23 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
         "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
     }
   ],
+  gitlab: {
+    description:
+      'Promote image pins from one environment to the next (dev -> staging -> production) in one commit or one merge request, which is the approval gate. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
+    // The delivery flags mean the same here; what promote says about them differs.
+    inputs: {
+      branch: {description: 'Branch that holds both environments; empty means the default branch.'},
+      message: {
+        description:
+          'Commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in. Empty means "Promote {{from}} to {{to}}: {{apps}}".'
+      },
+      mode: {
+        default: 'pr',
+        description:
+          'pr opens or updates one merge request (the approval gate); push commits directly.'
+      }
+    }
+  },
   settings: (input, env) => readSettings(input, env),
   run: (settings, platform) => runPromotion(settings, platform),
   outputs: r => ({

@@ -9,6 +9,7 @@ import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
   DELIVERY_OPTIONS,
   DELIVERY_OUTPUTS,
+  dryRunOption,
   PR_OPTIONS,
   readDelivery,
   rootOption,
@@ -48,19 +49,37 @@ export const setChartVersionCommand = defineCommand<SetChartVersionSettings, Set
       {
         name: 'file',
         type: 'string',
-        description: 'the Chart.yaml or kustomization.yaml to edit, relative to the config repo'
+        description: 'the Chart.yaml or kustomization.yaml to edit, relative to the config repo',
+        gitlab: {
+          required: true,
+          regex: String.raw`^\S+$`,
+          description:
+            'The Chart.yaml or kustomization.yaml to edit, relative to the config repo, e.g. apps/web/Chart.yaml.'
+        }
       },
       {
         name: 'chart',
         type: 'string',
-        description: "kustomization only: the helmCharts entry's name"
+        description: "kustomization only: the helmCharts entry's name",
+        gitlab: {
+          regex: String.raw`^[^\s\[\]="\\]*$`,
+          description:
+            'Name of the helmCharts entry to bump (kustomization.yaml only); empty for a Chart.yaml.'
+        }
       },
       {
         name: 'version',
         type: 'string',
-        description: 'the chart version to set (SemVer, e.g. 1.4.2)'
+        description: 'the chart version to set (SemVer, e.g. 1.4.2)',
+        gitlab: {
+          required: true,
+          // SemVer (Helm requires it), or a CI/CD variable that holds one.
+          regex: String.raw`^(v?[0-9]+\.[0-9]+\.[0-9]+([-+]\S*)?|\S*\$\S*)$`,
+          description:
+            'The chart version to set (SemVer, e.g. 1.4.2); CI/CD variables work, e.g. $CI_COMMIT_TAG.'
+        }
       },
-      {name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing'},
+      dryRunOption('print the diff and write nothing'),
       ...DELIVERY_OPTIONS,
       ...PR_OPTIONS
     ],
@@ -70,6 +89,10 @@ export const setChartVersionCommand = defineCommand<SetChartVersionSettings, Set
       {name: 'before', description: 'the version before'},
       ...DELIVERY_OUTPUTS
     ],
+    gitlab: {
+      description:
+        "Bump a Helm chart's version in a GitOps config repo: `version:` of a Chart.yaml, or `helmCharts[].version` of a named chart in a kustomization, byte-preserving; one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_BEFORE, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN."
+    },
     settings(input, env) {
       const file = input.string('file')?.trim()
       if (!file)

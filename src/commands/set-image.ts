@@ -11,6 +11,7 @@ import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
   DELIVERY_OPTIONS,
   DELIVERY_OUTPUTS,
+  dryRunOption,
   PR_OPTIONS,
   rootOption,
   readDelivery,
@@ -77,22 +78,47 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       name: 'path',
       type: 'list',
       description:
-        'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root'
+        'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root',
+      gitlab: {
+        required: true,
+        description:
+          'Directories (kustomization) or files to edit, relative to the config repo; globs allowed.'
+      }
     },
     {
       name: 'image',
       type: 'list',
       description:
-        'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field'
+        'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field',
+      // One argument GitLab checks against the pattern at pipeline creation; `images` takes the rest.
+      gitlab: {
+        type: 'string',
+        regex: String.raw`^(\S*[=:@]\S*)?$`,
+        description:
+          'One image argument as for `kustomize edit set image`: name:tag, name@digest or name=newName:tag. CI/CD variables work, e.g. app=$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA.',
+        more: {name: 'images', description: 'More image arguments, same syntax as image.'}
+      }
     },
     {
       name: 'set',
       type: 'list',
       description:
-        'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)'
+        'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)',
+      gitlab: {
+        description:
+          'YAML values to set, as file:key.path=value (Helm values files, plain manifests).'
+      }
     },
-    {name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet'},
-    {name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing'},
+    {
+      name: 'create-keys',
+      type: 'boolean',
+      description: 'let --set add keys that do not exist yet',
+      gitlab: {
+        description:
+          'Let set add keys that do not exist yet (by default a missing key is an error).'
+      }
+    },
+    dryRunOption('print a unified diff and write nothing'),
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS
   ],
@@ -105,6 +131,10 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
     ...DELIVERY_OUTPUTS
   ],
+  gitlab: {
+    description:
+      'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+  },
   settings(input, env) {
     const request = {
       paths: input.list('path'),

@@ -18,13 +18,25 @@ export const TRANSPORT_OPTIONS: OptionSpec[] = [
     name: 'transport',
     type: 'string',
     description:
-      'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+      'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)',
+    choices: TRANSPORT_CHOICES,
+    gitlab: {
+      section: 'commit',
+      default: 'auto',
+      description:
+        'How the commit reaches the config repo. api uses the GitLab commits API (per-file conflict detection, no clone); git clones and pushes; auto picks api when the token is set.'
+    }
   },
   {
     name: 'require-verified',
     type: 'boolean',
     description:
-      'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+      'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token',
+    gitlab: {
+      section: 'commit',
+      description:
+        'Fail unless GitLab reports the commit as verified (signed); GitLab does not document signing for API commits.'
+    }
   }
 ]
 

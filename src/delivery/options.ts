@@ -32,6 +32,14 @@ export const DEFAULT_PR_AUTHOR = `${DEFAULT_AUTHOR.name} <${DEFAULT_AUTHOR.email
 export const DEFAULT_MAX_ATTEMPTS = 10
 export const MAX_ATTEMPTS_LIMIT = 100
 
+/**
+ * GitLab input regexes (RE2, checked when the pipeline is created). A branch:
+ * no space or ref-forbidden character; empty means the default.
+ */
+export const BRANCH_INPUT_REGEX = String.raw`^[^\s~^:?*\[\\]*$`
+/** A repo URL or path, or a CI/CD variable reference that becomes one. */
+const REPO_INPUT_REGEX = String.raw`^(https?://|ssh://|file://|/|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:|\$\{?[A-Za-z_])\S*$`
+
 /*
  * No `default:` fields anywhere below on purpose: action.yml inputs are shared
  * by all commands and the first definition wins, so a default there would be
@@ -45,49 +53,108 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
     name: 'mode',
     type: 'string',
     description:
-      'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)'
+      'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)',
+    choices: ['push', 'pr'],
+    gitlab: {
+      section: 'pr',
+      default: 'push',
+      description: 'push commits to the branch; pr opens or updates one merge request instead.'
+    }
   },
   {
     name: 'repo',
     type: 'string',
     description:
-      'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path'
+      'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path',
+    // A job's own checkout is thrown away, so a component always names the config repo.
+    gitlab: {
+      section: 'target',
+      required: true,
+      regex: REPO_INPUT_REGEX,
+      description: 'Config repo URL, e.g. $CI_SERVER_URL/acme/config.git. No credentials in it.'
+    }
   },
   {
     name: 'branch',
     type: 'string',
     description:
-      "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)"
+      "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)",
+    gitlab: {
+      section: 'target',
+      regex: BRANCH_INPUT_REGEX,
+      description:
+        'Branch to update (push mode) or to target (MR mode); empty means the default branch.'
+    }
   },
   {
     name: 'message',
     type: 'string',
     description:
-      'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit'
+      'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit',
+    gitlab: {
+      section: 'commit',
+      description: 'Commit message; empty means one generated from the change.'
+    }
   },
   {
     name: 'author',
     type: 'string',
-    description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
+    description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`,
+    gitlab: {
+      section: 'commit',
+      description: "Commit author as 'Name <email>'; empty means the gitops-deploy bot identity."
+    }
   },
   {
     name: 'max-attempts',
     type: 'string',
-    description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`
+    description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`,
+    gitlab: {
+      section: 'commit',
+      type: 'number',
+      default: DEFAULT_MAX_ATTEMPTS,
+      description:
+        'Push attempts when another pipeline pushed first (rebase on the new tip and retry).'
+    }
   },
   ...TRANSPORT_OPTIONS,
   {
     name: 'provider',
     type: 'string',
-    description: 'github or gitlab (default: detected from the repo host)'
+    description: 'github or gitlab (default: detected from the repo host)',
+    choices: ['gitlab', 'github'],
+    gitlab: {
+      section: 'forge',
+      description:
+        'Forge of the config repo for MR mode; empty means detected from the repo URL and $CI_SERVER_URL.'
+    }
   },
   {
     name: 'api-url',
     type: 'string',
     description:
-      'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
+      'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)',
+    gitlab: {
+      section: 'forge',
+      description:
+        'REST API base of the forge; empty means $CI_API_V4_URL for this instance, else https://<host>/api/v4.'
+    }
   }
 ]
+
+/** --dry-run of an editing command (the CLI wording is the command's; GitLab's is one). */
+export function dryRunOption(description: string): OptionSpec {
+  return {
+    name: 'dry-run',
+    type: 'boolean',
+    description,
+    gitlab: {
+      section: 'run',
+      description:
+        'Compute and print the change without committing, pushing or opening a merge request.'
+    }
+  }
+}
 
 /** -C: where the edit is written without --repo (set-image, argo-app, set-chart-version). */
 export function rootOption(description: string): OptionSpec {
@@ -100,45 +167,100 @@ export const PR_OPTIONS: OptionSpec[] = [
     name: 'pr-branch',
     type: 'string',
     description:
-      'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})'
+      'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})',
+    gitlab: {
+      section: 'pr',
+      regex: BRANCH_INPUT_REGEX,
+      description: 'Source branch of the merge request; empty means one derived from the paths.'
+    }
   },
   {
     name: 'base',
     type: 'string',
-    description: "PR base branch (same as --branch) (default: the repository's default branch)"
+    description: "PR base branch (same as --branch) (default: the repository's default branch)",
+    gitlab: {
+      section: 'pr',
+      regex: BRANCH_INPUT_REGEX,
+      description:
+        'Target branch of the merge request; empty means branch, then the default branch.'
+    }
   },
   {
     name: 'title',
     type: 'string',
     description:
-      'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)'
+      'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)',
+    gitlab: {
+      section: 'pr',
+      description: 'Merge request title; empty means one generated from the change.'
+    }
   },
   {
     name: 'body',
     type: 'string',
-    description: 'text (template) shown above the generated change table'
+    description: 'text (template) shown above the generated change table',
+    gitlab: {
+      section: 'pr',
+      description:
+        'Text put above the change table in the merge request description (single line, or $VARIABLE).'
+    }
   },
-  {name: 'labels', type: 'list', description: 'labels to add to the PR'},
-  {name: 'reviewers', type: 'list', description: 'users to request a review from'},
+  {
+    name: 'labels',
+    type: 'list',
+    description: 'labels to add to the PR',
+    gitlab: {section: 'pr', description: 'Labels of the merge request.'}
+  },
+  {
+    name: 'reviewers',
+    type: 'list',
+    description: 'users to request a review from',
+    gitlab: {section: 'pr', description: 'Reviewer usernames of the merge request.'}
+  },
   {
     name: 'team-reviewers',
     type: 'list',
-    description: 'GitHub teams (slugs) to request a review from'
+    description: 'GitHub teams (slugs) to request a review from',
+    gitlab: {
+      section: 'pr',
+      description: 'GitHub teams (slugs) to request a review from (config repo on GitHub only).'
+    }
   },
-  {name: 'assignees', type: 'list', description: 'users to assign the PR to'},
-  {name: 'draft', type: 'boolean', description: 'open the PR as a draft'},
+  {
+    name: 'assignees',
+    type: 'list',
+    description: 'users to assign the PR to',
+    gitlab: {section: 'pr', description: 'Assignee usernames of the merge request.'}
+  },
+  {
+    name: 'draft',
+    type: 'boolean',
+    description: 'open the PR as a draft',
+    gitlab: {section: 'pr', description: 'Open the merge request as a draft.'}
+  },
   {
     name: 'auto-merge',
     type: 'string',
     description:
-      "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+      "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds",
+    choices: ['merge', 'squash', 'rebase'],
+    gitlab: {
+      section: 'pr',
+      description: 'Merge the merge request when its pipeline succeeds, with this method.'
+    }
   },
   {
     name: 'close-stale',
     type: 'string',
     default: 'true',
     description:
-      'true/false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone'
+      'true/false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone',
+    choices: ['true', 'false'],
+    gitlab: {
+      section: 'pr',
+      description:
+        'MR mode; empty means true. When a run finds nothing left to change, close our open merge request for the branch (with a comment) and delete its branch; one with commits gitops-deploy did not make is left open.'
+    }
   }
 ]
 
