@@ -1,7 +1,7 @@
 /**
  * Bundles src/bundle.ts into dist/bundle/, writes the action and CLI entries,
- * and regenerates action.yml from the command option tables, so the action's
- * inputs can never drift from the CLI.
+ * and regenerates action.yml and the GitLab components (gitlab/templates/)
+ * from the command option tables, so neither can drift from the CLI.
  * `--out <dir>` writes elsewhere (the staleness test compares the two).
  * The bundle carries package.json's version (src/version.ts), so `--version` names the build.
  */
@@ -18,6 +18,7 @@ import {
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {renderActionYml} from './action-yml.js'
+import {writeGitlabTemplates} from './gitlab-templates.js'
 
 const root = resolve(import.meta.dirname, '..')
 const outIndex = process.argv.indexOf('--out')
@@ -63,6 +64,7 @@ writeFileSync(
 )
 writeFileSync(join(distDir, 'package.json'), '{\n  "type": "module"\n}\n')
 writeFileSync(join(out, 'action.yml'), renderActionYml())
+writeGitlabTemplates(out)
 
 /** Replaces src/version.ts's placeholder; exactly one site, or the build fails. */
 function injectVersion(file: string): void {

@@ -70,12 +70,19 @@ export function componentCommands(): CommandDefinition[] {
 }
 
 /** `<command>` -> template text, for every component. */
-export function renderGitlabTemplates(): Map<string, string> {
+export function renderGitlabTemplates(
+  defs: CommandDefinition[] = componentCommands()
+): Map<string, string> {
+  return new Map(defs.map(c => [c.name, renderGitlabTemplate(c)]))
+}
+
+/** One command's component; throws when its declarations would make GitLab refuse it. */
+export function renderGitlabTemplate(def: CommandDefinition): string {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     name: string
     version: string
   }
-  return new Map(componentCommands().map(c => [c.name, renderTemplate(c, pkg)]))
+  return renderTemplate(def, pkg)
 }
 
 /**
@@ -83,9 +90,12 @@ export function renderGitlabTemplates(): Map<string, string> {
  * generated templates whose command is gone; a hand-written template (no
  * generated header) is left for the drift test to name.
  */
-export function writeGitlabTemplates(root: string): string[] {
+export function writeGitlabTemplates(
+  root: string,
+  defs: CommandDefinition[] = componentCommands()
+): string[] {
   const dir = join(root, TEMPLATES_DIR)
-  const templates = renderGitlabTemplates()
+  const templates = renderGitlabTemplates(defs)
   const written: string[] = []
   for (const [name, text] of templates) {
     mkdirSync(join(dir, name), {recursive: true})
@@ -231,7 +241,9 @@ function optionInput(command: string, option: OptionSpec, facts: GitlabInput): I
     name: option.name,
     type,
     ...(facts.required ? {} : {default: defaultOf(command, option, facts, type)}),
-    ...(option.choices ? {options: choicesOf(option.choices, facts, type)} : {}),
+    ...(option.choices
+      ? {options: choicesOf(`${command}: input ${option.name}`, option.choices, facts, type)}
+      : {}),
     ...(facts.regex ? {regex: facts.regex} : {}),
     description: facts.description ?? sentence(option.description),
     variable: {name: envInputName(option.name), inputs: [option.name]}
@@ -274,10 +286,18 @@ function defaultOf(
   return type === 'array' ? [] : type === 'boolean' ? false : ''
 }
 
-/** The default first (GitLab lists them in this order), '' when empty means "the CLI decides". */
-function choicesOf(choices: readonly string[], facts: GitlabInput, type: InputType): string[] {
+/** The default first (GitLab lists them in this order); '' added when empty means "the CLI decides". */
+function choicesOf(
+  where: string,
+  choices: readonly string[],
+  facts: GitlabInput,
+  type: InputType
+): string[] {
   if (facts.required) return [...choices]
   const dflt = String(facts.default ?? (type === 'boolean' ? false : ''))
+  if (dflt !== '' && !choices.includes(dflt)) {
+    throw new Error(`${where}: the default ${JSON.stringify(dflt)} is not among the options`)
+  }
   return [dflt, ...choices.filter(c => c !== dflt)]
 }
 
