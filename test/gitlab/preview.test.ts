@@ -1,6 +1,7 @@
 import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
+import {componentCommands} from '../../scripts/gitlab-templates.js'
 import {golden, normalise, scratchProject, type ScratchProject} from './gcl.js'
 
 const HERE = import.meta.dirname
@@ -19,10 +20,12 @@ async function project(consumer: string): Promise<ScratchProject> {
 }
 
 const consumers = (await readdir(CONSUMERS)).filter(f => f.endsWith('.yml')).sort()
+/** Every generated component (scripts/gitlab-templates.ts). */
+const COMPONENTS = componentCommands().map(c => c.name)
 
 describe('gitlab-ci-local --preview of consumer pipelines (golden files)', () => {
   it('has a consumer pipeline for every component', () => {
-    expect(consumers).toEqual(['argo-upsert.yml', 'changes.yml', 'promote.yml', 'set-image.yml'])
+    expect(consumers).toEqual(COMPONENTS.map(name => `${name}.yml`).sort())
   })
 
   // One test after the goldens are (re)written, so it checks the recorded expansions.
@@ -141,7 +144,7 @@ describe('the copy-paste recipes in docs/gitlab.md and gitlab/README.md', async 
 
   it('has a recipe for each component', () => {
     const docs = blocks.filter(b => b.file === 'docs/gitlab.md').map(b => b.yaml)
-    for (const name of ['set-image', 'promote', 'argo-upsert', 'changes']) {
+    for (const name of COMPONENTS) {
       expect(docs.some(y => y.includes(`/gitops-deploy/${name}@`)), name).toBe(true)
     }
   })
