@@ -228,6 +228,104 @@ verify:
     }
   })
 
+  it('argo-app (a generated component) commits the Application manifest and hands GITOPS_OPERATION on', async () => {
+    config = await exampleRepo()
+    const before = await config.head()
+    project = await scratchProject(
+      `stages: [deploy, verify]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/argo-app@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      source-repo: https://gitlab.example.com/acme/config.git
+      app: web-$ENV_SLUG
+      project: web
+      path: apps/web/overlays/dev
+      revision: main
+      dest-server: https://kubernetes.default.svc
+      dest-namespace: web-dev
+      sync-policy: automated
+      finalizer: [resources-finalizer.argocd.argoproj.io]
+
+verify:
+  stage: verify
+  needs: [gitops-argo-app]
+  script:
+    - echo "operation=$GITOPS_OPERATION manifest=$GITOPS_MANIFEST commit=$GITOPS_COMMIT"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor', '--variable', 'ENV_SLUG=dev'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const after = await config.head()
+    expect(after).not.toBe(before)
+    const manifest = await config.readFile('argocd/apps/web-dev.yaml')
+    expect(manifest).toContain('name: web-dev')
+    expect(manifest).toContain('repoURL: https://gitlab.example.com/acme/config.git')
+    expect(manifest).toContain('resources-finalizer.argocd.argoproj.io')
+    expect(jobOutput(r.stdout, 'verify')).toContain(`operation=created manifest=argocd/apps/web-dev.yaml commit=${after}`)
+  })
+
+  it('set-chart-version (a generated component) bumps Chart.yaml byte-preserving and reports the old version', async () => {
+    const chart = 'apiVersion: v2\nname: web\n# bumped by the chart pipeline\nversion: "1.0.0"   # keep quoted\n'
+    config = await exampleRepo({'charts/web/Chart.yaml': chart})
+    const before = await config.head()
+    project = await scratchProject(
+      `stages: [deploy, verify]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/set-chart-version@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      file: charts/web/Chart.yaml
+      version: $CHART_VERSION
+
+verify:
+  stage: verify
+  needs: [gitops-set-chart-version]
+  script:
+    - echo "changed=$GITOPS_CHANGED before=$GITOPS_BEFORE commit=$GITOPS_COMMIT"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER}
+    )
+    const r = await project.gcl(['--force-shell-executor', '--variable', 'CHART_VERSION=1.2.0'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const after = await config.head()
+    expect(after).not.toBe(before)
+    expect(await config.readFile('charts/web/Chart.yaml')).toBe(chart.replace('"1.0.0"', '"1.2.0"'))
+    expect(jobOutput(r.stdout, 'verify')).toContain(`changed=true before=1.0.0 commit=${after}`)
+  })
+
+  it('changes: named filters reach the CLI through the filter input', async () => {
+    project = await scratchProject(
+      `stages: [build]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/changes@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      build-paths: [src/**]
+      base: $CI_COMMIT_SHA
+      filter: [docs=docs/**, app=src/**]
+      list-files: csv
+
+report:
+  stage: build
+  needs: [gitops-changes]
+  script:
+    - echo "docs=$GITOPS_DOCS app=$GITOPS_APP filters=$GITOPS_FILTERS"
+`,
+      {'gitops-cli.mjs': CLI_WRAPPER, 'src/app.js': 'console.log(1)\n'}
+    )
+    const r = await project.gcl(['--force-shell-executor'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    // base = head: nothing changed, so both filters are false (they would be unset without the input).
+    expect(jobOutput(r.stdout, 'report')).toContain('docs=false app=false filters=[]')
+  })
+
   it('changes: the build job extending .gitops-if-build ends early when nothing to build changed', async () => {
     project = await scratchProject(
       `stages: [build, deploy]
