@@ -252,9 +252,8 @@ export const PR_OPTIONS: OptionSpec[] = [
   {
     name: 'close-stale',
     type: 'string',
-    default: 'true',
     description:
-      'true/false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone',
+      'true (default) or false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone',
     choices: ['true', 'false'],
     gitlab: {
       section: 'pr',
