@@ -131,7 +131,7 @@ function renderTemplate(def: CommandDefinition, pkg: {name: string; version: str
     `${sentence(def.description)} Outputs ${def.outputSpecs
       .slice(0, 3)
       .map(o => `GITOPS_${o.name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`)
-      .join(', ')}, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.`
+      .join(', ')}, ... as a dotenv report.`
   const lines = [
     GENERATED_HEADER,
     'spec:',
@@ -406,7 +406,10 @@ function value(v: Value): string {
 
 /** A CLI description as an input description: capitalised, flags named as inputs, a full stop. */
 function sentence(text: string): string {
-  const s = text.replace(/--([a-z][a-z0-9-]*)/g, '$1').trim()
+  const s = text
+    .replace(/--([a-z][a-z0-9-]*)/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim()
   return `${s.charAt(0).toUpperCase()}${s.slice(1)}${/[.!?]$/.test(s) ? '' : '.'}`
 }
 

@@ -68,7 +68,7 @@ describe('scripts/gitlab-templates.ts', () => {
       command([
         {name: 'root', short: 'C', type: 'string', cliOnly: true, description: 'checkout'},
         {name: 'token', type: 'string', actionOnly: true, description: 'a token'},
-        {name: 'app', type: 'string', description: 'the app to wait for (see --server)'},
+        {name: 'app', type: 'string', description: 'the app to wait for\n(see --server)'},
         {name: 'health', type: 'list', description: 'health values that count as done'},
         {name: 'insecure', type: 'boolean', description: 'skip TLS verification'},
         {
@@ -89,7 +89,7 @@ describe('scripts/gitlab-templates.ts', () => {
     expect(text.startsWith(`${GENERATED_HEADER}\n`)).toBe(true)
     const {spec, inputs, body} = parse(text)
     expect(spec.description).toBe(
-      'Wait until the deployed revision is live. Outputs GITOPS_REVISION, GITOPS_WAITED, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+      'Wait until the deployed revision is live. Outputs GITOPS_REVISION, GITOPS_WAITED, ... as a dotenv report.'
     )
     expect(Object.keys(inputs)).toEqual([
       'stage',
