@@ -18,6 +18,7 @@ import {existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync}
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {stringify} from 'yaml'
+import {dotenvKey} from '../src/adapters/gitlab/dotenv.js'
 import {envInputName} from '../src/adapters/gitlab/env-inputs.js'
 import {commands} from '../src/commands/registry.js'
 import type {CommandDefinition, GitlabComponent} from '../src/commands/types.js'
@@ -54,15 +55,6 @@ interface InputSpec {
 
 /** Options first by section, then in their table's order. */
 const SECTIONS: (InputSection | undefined)[] = ['target', undefined, 'commit', 'pr', 'forge', 'run']
-
-const PLATFORM_INPUTS = [
-  'stage',
-  'job-prefix',
-  'job-image',
-  'cli-source',
-  'cli-version',
-  'cli-path'
-]
 
 /** The commands a GitLab job can run: every one in the registry unless it opts out. */
 export function componentCommands(): CommandDefinition[] {
@@ -115,7 +107,7 @@ export function writeGitlabTemplates(
 function renderTemplate(def: CommandDefinition, pkg: {name: string; version: string}): string {
   const component: GitlabComponent = def.gitlab || {}
   const inputs = [
-    ...platformInputs(def.name, component.stage ?? 'deploy', pkg.version),
+    ...platformInputs(def.name, component.stage ?? 'deploy', pkg),
     ...commandInputs(def, component)
   ]
   const seen = new Set<string>()
@@ -130,7 +122,7 @@ function renderTemplate(def: CommandDefinition, pkg: {name: string; version: str
     component.description ??
     `${sentence(def.description)} Outputs ${def.outputSpecs
       .slice(0, 3)
-      .map(o => `GITOPS_${o.name.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`)
+      .map(o => dotenvKey(o.name))
       .join(', ')}, ... as a dotenv report.`
   const lines = [
     GENERATED_HEADER,
@@ -147,7 +139,12 @@ function renderTemplate(def: CommandDefinition, pkg: {name: string; version: str
   return `${lines.join('\n')}\n${jobs ? `\n${jobs}\n` : ''}`
 }
 
-function platformInputs(name: string, stage: string, version: string): InputSpec[] {
+/** The job's own inputs, the same in every component. */
+function platformInputs(
+  name: string,
+  stage: string,
+  pkg: {name: string; version: string}
+): InputSpec[] {
   return [
     {name: 'stage', type: 'string', default: stage, description: 'Stage of the job.'},
     {
@@ -170,16 +167,14 @@ function platformInputs(name: string, stage: string, version: string): InputSpec
       type: 'string',
       default: 'image',
       options: ['image', 'npm', 'local'],
-      description:
-        'How the job gets the CLI. image runs `gitops-deploy` from PATH (the release image, default); npm runs `npx --package @gitops-deploy/cli@<cli-version>`; local runs `node <cli-path>` from the checkout (a vendored or self-built bundle).'
+      description: `How the job gets the CLI. image runs \`gitops-deploy\` from PATH (the release image, default); npm runs \`npx --package ${pkg.name}@<cli-version>\`; local runs \`node <cli-path>\` from the checkout (a vendored or self-built bundle).`
     },
     {
       name: 'cli-version',
       type: 'string',
-      default: version,
+      default: pkg.version,
       regex: String.raw`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`,
-      description:
-        "Exact version of the npm package @gitops-deploy/cli for cli-source npm (by default this component's version)."
+      description: `Exact version of the npm package ${pkg.name} for cli-source npm (by default this component's version).`
     },
     {
       name: 'cli-path',
@@ -235,6 +230,11 @@ function gitlabFacts(option: OptionSpec, component: GitlabComponent): GitlabInpu
 }
 
 function optionInput(command: string, option: OptionSpec, facts: GitlabInput): InputSpec {
+  // number re-types a string option; string offers a list option as one value (with `more`).
+  const retyped = {number: 'string', string: 'list'} as const
+  if (facts.type && retyped[facts.type] !== option.type) {
+    throw new Error(`${command}: --${option.name} is a ${option.type}, not a ${facts.type} input`)
+  }
   const type: InputType =
     facts.type ?? ({list: 'array', boolean: 'boolean', string: 'string'} as const)[option.type]
   return {

@@ -189,6 +189,12 @@ describe('scripts/gitlab-templates.ts', () => {
       /without a numeric default/
     ],
     [
+      'a number input for a boolean option',
+      [{name: 'wait', type: 'boolean', description: 'w', gitlab: {type: 'number'}}],
+      {},
+      /is a boolean, not a number input/
+    ],
+    [
       'a lookahead (GitLab uses RE2)',
       [{name: 'app', type: 'string', description: 'a', gitlab: {regex: '^(?!-).*$'}}],
       {},
