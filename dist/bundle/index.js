@@ -65775,6 +65775,23 @@ class GitHubForge {
         }));
         return toPullRequest(data);
     }
+    async closePullRequest(pr, comment) {
+        await this.call(`comment on pull request #${pr.number}`, () => this.client.rest.issues.createComment({
+            owner: this.owner,
+            repo: this.repo,
+            issue_number: pr.number,
+            body: comment
+        }));
+        await this.call(`close pull request #${pr.number}`, () => this.client.rest.pulls.update({
+            owner: this.owner,
+            repo: this.repo,
+            pull_number: pr.number,
+            state: 'closed'
+        }));
+    }
+    async deleteBranch(branch) {
+        await this.deleteBranchRef(branch);
+    }
     async addLabels(pr, labels) {
         if (labels.length === 0)
             return;
@@ -74136,6 +74153,20 @@ class GitLabForge {
         const mr = await this.call(`update merge request !${pr.number}`, () => this.api.MergeRequests.edit(this.project, pr.number, { title, description: change.body }));
         return pulls_toPullRequest(mr);
     }
+    async closePullRequest(pr, comment) {
+        await this.call(`comment on merge request !${pr.number}`, () => this.api.MergeRequestNotes.create(this.project, pr.number, comment));
+        await this.call(`close merge request !${pr.number}`, () => this.api.MergeRequests.edit(this.project, pr.number, { stateEvent: 'close' }));
+    }
+    async deleteBranch(branch) {
+        try {
+            await this.api.Branches.remove(this.project, branch);
+        }
+        catch (e) {
+            if (pulls_statusOf(e) === 404)
+                return;
+            throw this.translate(`delete branch ${branch}`, e);
+        }
+    }
     async addLabels(pr, labels) {
         if (labels.length === 0)
             return;
@@ -75026,7 +75057,14 @@ async function attemptOnce(git, retry, dir, input, base, branch, found) {
     const status = await git(['status', '--porcelain', '--untracked-files=all']);
     if (changes.length === 0 || status.trim() === '') {
         log.info(`${base} already has the change; no pull request needed`);
-        return { operation: 'no-op', base, branch, baseCommit: baseTip };
+        const commits = found && headTip ? await branchCommits(git, base, headTip) : [];
+        return {
+            operation: 'no-op',
+            base,
+            branch,
+            baseCommit: baseTip,
+            ...(await closeStale(input, found, branch, base, baseTip, { commits, complete: true }))
+        };
     }
     const { title, body, message } = describeChange(input, base, branch, changes);
     if (headTip) {
@@ -75088,7 +75126,14 @@ async function attemptApi(t, input, base, branch, found) {
     const { changes, writes } = await t.plan(view);
     if (changes.length === 0 || writes.length === 0) {
         log.info(`${base} already has the change; no pull request needed`);
-        return { operation: 'no-op', base, branch, baseCommit: baseTip };
+        const comparison = found && headTip ? await api.compare(baseTip, headTip) : { commits: [], complete: true };
+        return {
+            operation: 'no-op',
+            base,
+            branch,
+            baseCommit: baseTip,
+            ...(await closeStale(input, found, branch, base, baseTip, comparison))
+        };
     }
     const { title, body, message } = describeChange(input, base, branch, changes);
     let carries = false;
@@ -75225,6 +75270,32 @@ async function finishPullRequest(input, p) {
     }
     return { operation, base, branch, commit: p.head, pushed, pullRequest: pr, changes };
 }
+/**
+ * Housekeeping after a no-op: our open PR for the branch is no longer needed
+ * (the base got the change another way, or the edit was reverted), so it is
+ * closed with a comment and its branch deleted, as create-pull-request does.
+ * A PR whose branch holds a commit we did not make is someone's work: kept.
+ */
+async function closeStale(input, pr, branch, base, baseTip, comparison) {
+    if (!pr)
+        return {};
+    const { forge, log } = input;
+    if (input.closeStale === false) {
+        const kept = `--close-stale false keeps it`;
+        log.info(`pull request #${pr.number} (${pr.url}) has nothing left to change; ${kept}`);
+        return { kept };
+    }
+    const foreign = comparison.commits.filter(c => !trailerValues(c.message, BRANCH_TRAILER).includes(branch));
+    if (foreign.length > 0 || !comparison.complete) {
+        const kept = `branch ${branch} has ${foreign.length > 0 ? `${foreign.length} commit(s)` : 'commits'} gitops-deploy did not make`;
+        log.warning(`pull request #${pr.number} (${pr.url}) has nothing left to change, but ${kept}: left open; close it by hand if it is no longer needed`);
+        return { kept };
+    }
+    await forge.closePullRequest(pr, `Closed by gitops-deploy: \`${base}\` already has this change (at ${baseTip.slice(0, 12)}), so this pull request is no longer needed. Its branch \`${branch}\` is deleted; a later run that has something to change opens a new pull request.`);
+    await forge.deleteBranch(branch);
+    log.info(`closed pull request #${pr.number} (${pr.url}) and deleted branch ${branch}: ${base} already has the change`);
+    return { closed: pr };
+}
 /** Values of trailer `key` in the message's last paragraph (keys compare case-insensitively, as in git). */
 function trailerValues(message, key) {
     const paragraphs = message.replace(/\s+$/, '').split(/\n[ \t]*\n/);
@@ -75267,7 +75338,9 @@ function refuseForeignCommits(comparison, branch, pr) {
 function prLifecycleOutputs(l) {
     return {
         ...(l.operation === 'no-op'
-            ? { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
+            ? l.closed
+                ? { 'pr-number': String(l.closed.number), 'pr-url': l.closed.url, 'pr-operation': 'closed' }
+                : { 'pr-number': '', 'pr-url': '', 'pr-operation': 'no-op' }
             : {
                 'pr-number': String(l.pullRequest.number),
                 'pr-url': l.pullRequest.url,
@@ -75286,7 +75359,9 @@ function prLifecycleJson(l) {
         branch: l.branch,
         base: l.base,
         pullRequest: l.operation === 'no-op'
-            ? { number: null, url: null, operation: 'no-op' }
+            ? l.closed
+                ? { number: l.closed.number, url: l.closed.url, operation: 'closed' }
+                : { number: null, url: null, operation: 'no-op', ...(l.kept ? { kept: l.kept } : {}) }
             : {
                 number: l.pullRequest.number,
                 url: l.pullRequest.url,
@@ -75305,7 +75380,9 @@ function prLifecycleJson(l) {
 }
 function prLifecycleText(l) {
     return l.operation === 'no-op'
-        ? `${l.base} already has this change; no pull request opened`
+        ? l.closed
+            ? `${l.base} already has this change; closed the stale pull request ${l.closed.url} and deleted branch ${l.branch}`
+            : `${l.base} already has this change; no pull request opened${l.kept ? ` (an open one for ${l.branch} is kept: ${l.kept})` : ''}`
         : `pull request ${l.operation}: ${l.pullRequest.url} (branch ${l.branch}${viaApi(l)})`;
 }
 /** Only the API is worth a mention: git is how PR branches always travelled. */
@@ -75609,6 +75686,7 @@ async function pullRequest(edit, s, platform) {
         assignees: s.assignees,
         draft: s.draft,
         autoMerge: s.autoMerge,
+        closeStale: s.closeStale,
         source: sourceRepoFromEnv(s.env),
         identity: s.author,
         log: platform,
@@ -75777,6 +75855,11 @@ const PR_OPTIONS = [
         name: 'auto-merge',
         type: 'string',
         description: "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+    },
+    {
+        name: 'close-stale',
+        type: 'string',
+        description: 'true (default) or false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone'
     }
 ];
 /** The outputs every delivery reports; commands add their own. */
@@ -75796,7 +75879,10 @@ const DELIVERY_OUTPUTS = [
     },
     { name: 'pr-number', description: 'PR number (GitHub) or MR iid (GitLab); empty for no-op' },
     { name: 'pr-url', description: 'web URL of the PR/MR; empty for no-op' },
-    { name: 'pr-operation', description: 'created, updated, unchanged or no-op' },
+    {
+        name: 'pr-operation',
+        description: 'created, updated, unchanged, no-op, or closed (our open PR was closed: the base already has the change)'
+    },
     { name: 'transport', description: "the commit transport used, 'git' or 'api'" },
     {
         name: 'verified',
@@ -75853,7 +75939,12 @@ function readPrRequest(input) {
     if (draft && autoMerge) {
         throw new UsageError('--draft and --auto-merge contradict each other (a draft cannot merge); drop one');
     }
+    const closeStaleRaw = (input.string('close-stale') ?? '').trim().toLowerCase() || 'true';
+    if (closeStaleRaw !== 'true' && closeStaleRaw !== 'false') {
+        throw new UsageError(`--close-stale '${input.string('close-stale')}' is not true or false; pass --close-stale false to keep a PR whose change the base already has`);
+    }
     return {
+        closeStale: closeStaleRaw === 'true',
         labels: splitList(input.list('labels')),
         reviewers: splitList(input.list('reviewers')),
         teamReviewers: splitList(input.list('team-reviewers')),
@@ -75881,7 +75972,7 @@ const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !==
  * | --branch | refused | branch written | the base (= --base) |
  * | --message | refused | commit message | subject of the PR commit |
  * | --max-attempts, --author, --transport, --require-verified, --provider, --api-url | refused | yes | yes |
- * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge | refused | refused | yes |
+ * | --pr-branch --base --title --body --labels --reviewers --team-reviewers --assignees --draft --auto-merge --close-stale | refused | refused | yes |
  * | --dry-run | yes | yes | refused (the PR is the preview) |
  */
 function readDelivery(input, env, profile, cwd) {
