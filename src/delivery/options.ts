@@ -161,6 +161,9 @@ export function rootOption(description: string): OptionSpec {
   return {name: 'root', short: 'C', type: 'string', cliOnly: true, default: '.', description}
 }
 
+/** --auto-merge's methods: declared once for the parser and the generated inputs. */
+const AUTO_MERGE_CHOICES: readonly MergeMethod[] = ['merge', 'squash', 'rebase']
+
 /** What only a pull request has. */
 export const PR_OPTIONS: OptionSpec[] = [
   {
@@ -243,7 +246,7 @@ export const PR_OPTIONS: OptionSpec[] = [
     type: 'string',
     description:
       "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds",
-    choices: ['merge', 'squash', 'rebase'],
+    choices: AUTO_MERGE_CHOICES,
     gitlab: {
       section: 'pr',
       description: 'Merge the merge request when its pipeline succeeds, with this method.'
@@ -422,7 +425,7 @@ function parseBranch(flag: string, value: string | undefined): string | undefine
 /** The PR decorations. */
 export function readPrRequest(input: InputReader): PrRequestSettings {
   const autoMerge = input.string('auto-merge')?.trim() || undefined
-  if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
+  if (autoMerge !== undefined && !(AUTO_MERGE_CHOICES as readonly string[]).includes(autoMerge)) {
     throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`)
   }
   const draft = input.boolean('draft') === true
