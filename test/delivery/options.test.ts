@@ -150,6 +150,18 @@ describe('the delivery flags mean the same in every command', () => {
     }
   })
 
+  it('--auto-merge takes the methods the GitLab component offers, and refuses others', () => {
+    const auto = setImageCommand.options.find(o => o.name === 'auto-merge')!
+    for (const method of auto.choices!) {
+      expect(setImage({mode: 'pr', repo: REPO, 'auto-merge': method})).toMatchObject({
+        autoMerge: method
+      })
+    }
+    expect(usage(() => setImage({mode: 'pr', repo: REPO, 'auto-merge': 'ff'}))).toBe(
+      "--auto-merge 'ff' is not known; use merge, squash or rebase"
+    )
+  })
+
   it('promote keeps --base as the push branch (it always meant that)', () => {
     expect(promote({mode: 'push', base: 'release'})).toMatchObject({
       mode: 'push',
