@@ -74454,12 +74454,22 @@ const TRANSPORT_OPTIONS = [
     {
         name: 'transport',
         type: 'string',
-        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)'
+        description: 'how the commit reaches the config repo: git (clone + push), api (GitHub createCommitOnBranch / GitLab commits API: verified commits on GitHub with GITHUB_TOKEN or an App token), auto (default: api for GitHub/GitLab with GITOPS_TOKEN set, else git)',
+        choices: TRANSPORT_CHOICES,
+        gitlab: {
+            section: 'commit',
+            default: 'auto',
+            description: 'How the commit reaches the config repo. api uses the GitLab commits API (per-file conflict detection, no clone); git clones and pushes; auto picks api when the token is set.'
+        }
     },
     {
         name: 'require-verified',
         type: 'boolean',
-        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token'
+        description: 'fail unless the commit is verified (signed) by the forge; with a GitHub PAT the API commit is unsigned, use GITHUB_TOKEN or a GitHub App token',
+        gitlab: {
+            section: 'commit',
+            description: 'Fail unless GitLab reports the commit as verified (signed); GitLab does not document signing for API commits.'
+        }
     }
 ];
 const TRANSPORT_OUTPUTS = [
@@ -75766,6 +75776,13 @@ const DEFAULT_PR_AUTHOR = `${DEFAULT_AUTHOR.name} <${DEFAULT_AUTHOR.email}>`;
  */
 const DEFAULT_MAX_ATTEMPTS = 10;
 const MAX_ATTEMPTS_LIMIT = 100;
+/**
+ * GitLab input regexes (RE2, checked when the pipeline is created). A branch:
+ * no space or ref-forbidden character; empty means the default.
+ */
+const BRANCH_INPUT_REGEX = String.raw `^[^\s~^:?*\[\\]*$`;
+/** A repo URL or path, or a CI/CD variable reference that becomes one. */
+const REPO_INPUT_REGEX = String.raw `^(https?://|ssh://|file://|/|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:|\$\{?[A-Za-z_])\S*$`;
 /*
  * No `default:` fields anywhere below on purpose: action.yml inputs are shared
  * by all commands and the first definition wins, so a default there would be
@@ -75777,89 +75794,196 @@ const DELIVERY_OPTIONS = [
     {
         name: 'mode',
         type: 'string',
-        description: 'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)'
+        description: 'push: commit to --branch of --repo (set-image, argo-app: without --repo, edit the files under -C); pr: open or update one pull/merge request on --repo (default: push; promote: pr)',
+        choices: ['push', 'pr'],
+        gitlab: {
+            section: 'pr',
+            default: 'push',
+            description: 'push commits to the branch; pr opens or updates one merge request instead.'
+        }
     },
     {
         name: 'repo',
         type: 'string',
-        description: 'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path'
+        description: 'config repository: https:// URL (token from GITOPS_TOKEN), ssh://, git@host:path, file:// or a local path',
+        // A job's own checkout is thrown away, so a component always names the config repo.
+        gitlab: {
+            section: 'target',
+            required: true,
+            regex: REPO_INPUT_REGEX,
+            description: 'Config repo URL, e.g. $CI_SERVER_URL/acme/config.git. No credentials in it.'
+        }
     },
     {
         name: 'branch',
         type: 'string',
-        description: "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)"
+        description: "push mode: the config repo branch to commit to; PR mode: the PR's base (same as --base) (default: the remote's default branch)",
+        gitlab: {
+            section: 'target',
+            regex: BRANCH_INPUT_REGEX,
+            description: 'Branch to update (push mode) or to target (MR mode); empty means the default branch.'
+        }
     },
     {
         name: 'message',
         type: 'string',
-        description: 'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit'
+        description: 'commit message template (placeholders per command: see its docs; \\n is a newline); PR mode: the first line is the subject of the PR commit',
+        gitlab: {
+            section: 'commit',
+            description: 'Commit message; empty means one generated from the change.'
+        }
     },
     {
         name: 'author',
         type: 'string',
-        description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`
+        description: `commit author as "Name <email>" (default: ${DEFAULT_PR_AUTHOR})`,
+        gitlab: {
+            section: 'commit',
+            description: "Commit author as 'Name <email>'; empty means the gitops-deploy bot identity."
+        }
     },
     {
         name: 'max-attempts',
         type: 'string',
-        description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`
+        description: `tries for every remote step when other jobs move the branch or the server fails transiently (5xx, dropped connection): pushes (each re-applies the edit on the new tip), clone/fetch, API commits, the PR branch push; 1 to ${MAX_ATTEMPTS_LIMIT} (default: ${DEFAULT_MAX_ATTEMPTS})`,
+        gitlab: {
+            section: 'commit',
+            type: 'number',
+            default: DEFAULT_MAX_ATTEMPTS,
+            description: 'Push attempts when another pipeline pushed first (rebase on the new tip and retry).'
+        }
     },
     ...TRANSPORT_OPTIONS,
     {
         name: 'provider',
         type: 'string',
-        description: 'github or gitlab (default: detected from the repo host)'
+        description: 'github or gitlab (default: detected from the repo host)',
+        choices: ['gitlab', 'github'],
+        gitlab: {
+            section: 'forge',
+            description: 'Forge of the config repo for MR mode; empty means detected from the repo URL and $CI_SERVER_URL.'
+        }
     },
     {
         name: 'api-url',
         type: 'string',
-        description: 'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)'
+        description: 'REST API base, e.g. GHES https://host/api/v3, GitLab https://host/api/v4 (default: GITHUB_API_URL / CI_API_V4_URL, else derived from the repo host)',
+        gitlab: {
+            section: 'forge',
+            description: 'REST API base of the forge; empty means $CI_API_V4_URL for this instance, else https://<host>/api/v4.'
+        }
     }
 ];
+/** --dry-run of an editing command (the CLI wording is the command's; GitLab's is one). */
+function dryRunOption(description) {
+    return {
+        name: 'dry-run',
+        type: 'boolean',
+        description,
+        gitlab: {
+            section: 'run',
+            description: 'Compute and print the change without committing, pushing or opening a merge request.'
+        }
+    };
+}
 /** -C: where the edit is written without --repo (set-image, argo-app, set-chart-version). */
 function rootOption(description) {
     return { name: 'root', short: 'C', type: 'string', cliOnly: true, default: '.', description };
 }
+/** --auto-merge's methods: declared once for the parser and the generated inputs. */
+const AUTO_MERGE_CHOICES = ['merge', 'squash', 'rebase'];
 /** What only a pull request has. */
 const PR_OPTIONS = [
     {
         name: 'pr-branch',
         type: 'string',
-        description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})'
+        description: 'PR head branch template ({{base}}, {{path}}, {{image}} …); same value = same PR (default: per command, e.g. gitops-deploy/{{base}}/{{path}})',
+        gitlab: {
+            section: 'pr',
+            regex: BRANCH_INPUT_REGEX,
+            description: 'Source branch of the merge request; empty means one derived from the paths.'
+        }
     },
     {
         name: 'base',
         type: 'string',
-        description: "PR base branch (same as --branch) (default: the repository's default branch)"
+        description: "PR base branch (same as --branch) (default: the repository's default branch)",
+        gitlab: {
+            section: 'pr',
+            regex: BRANCH_INPUT_REGEX,
+            description: 'Target branch of the merge request; empty means branch, then the default branch.'
+        }
     },
     {
         name: 'title',
         type: 'string',
-        description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)'
+        description: 'PR title template ({{summary}}, {{images}}, {{path}}, {{base}}, {{branch}} …) (default: per command)',
+        gitlab: {
+            section: 'pr',
+            description: 'Merge request title; empty means one generated from the change.'
+        }
     },
     {
         name: 'body',
         type: 'string',
-        description: 'text (template) shown above the generated change table'
+        description: 'text (template) shown above the generated change table',
+        gitlab: {
+            section: 'pr',
+            description: 'Text put above the change table in the merge request description (single line, or $VARIABLE).'
+        }
     },
-    { name: 'labels', type: 'list', description: 'labels to add to the PR' },
-    { name: 'reviewers', type: 'list', description: 'users to request a review from' },
+    {
+        name: 'labels',
+        type: 'list',
+        description: 'labels to add to the PR',
+        gitlab: { section: 'pr', description: 'Labels of the merge request.' }
+    },
+    {
+        name: 'reviewers',
+        type: 'list',
+        description: 'users to request a review from',
+        gitlab: { section: 'pr', description: 'Reviewer usernames of the merge request.' }
+    },
     {
         name: 'team-reviewers',
         type: 'list',
-        description: 'GitHub teams (slugs) to request a review from'
+        description: 'GitHub teams (slugs) to request a review from',
+        gitlab: {
+            section: 'pr',
+            description: 'GitHub teams (slugs) to request a review from (config repo on GitHub only).'
+        }
     },
-    { name: 'assignees', type: 'list', description: 'users to assign the PR to' },
-    { name: 'draft', type: 'boolean', description: 'open the PR as a draft' },
+    {
+        name: 'assignees',
+        type: 'list',
+        description: 'users to assign the PR to',
+        gitlab: { section: 'pr', description: 'Assignee usernames of the merge request.' }
+    },
+    {
+        name: 'draft',
+        type: 'boolean',
+        description: 'open the PR as a draft',
+        gitlab: { section: 'pr', description: 'Open the merge request as a draft.' }
+    },
     {
         name: 'auto-merge',
         type: 'string',
-        description: "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds"
+        description: "merge, squash or rebase: GitHub's native auto-merge; GitLab: merge when the pipeline succeeds",
+        choices: AUTO_MERGE_CHOICES,
+        gitlab: {
+            section: 'pr',
+            description: 'Merge the merge request when its pipeline succeeds, with this method.'
+        }
     },
     {
         name: 'close-stale',
         type: 'string',
-        description: 'true (default) or false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone'
+        description: 'true (default) or false: when the base already has the change, close our open PR for the branch (with a comment) and delete its branch; a PR with commits we did not make is left alone',
+        choices: ['true', 'false'],
+        gitlab: {
+            section: 'pr',
+            description: 'MR mode; empty means true. When a run finds nothing left to change, close our open merge request for the branch (with a comment) and delete its branch; one with commits gitops-deploy did not make is left open.'
+        }
     }
 ];
 /** The outputs every delivery reports; commands add their own. */
@@ -75932,7 +76056,7 @@ function parseBranch(flag, value) {
 /** The PR decorations. */
 function readPrRequest(input) {
     const autoMerge = input.string('auto-merge')?.trim() || undefined;
-    if (autoMerge !== undefined && !['merge', 'squash', 'rebase'].includes(autoMerge)) {
+    if (autoMerge !== undefined && !AUTO_MERGE_CHOICES.includes(autoMerge)) {
         throw new UsageError(`--auto-merge '${autoMerge}' is not known; use merge, squash or rebase`);
     }
     const draft = input.boolean('draft') === true;
@@ -76070,20 +76194,41 @@ const setImageCommand = defineCommand({
         {
             name: 'path',
             type: 'list',
-            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root'
+            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root',
+            gitlab: {
+                required: true,
+                description: 'Directories (kustomization) or files to edit, relative to the config repo; globs allowed.'
+            }
         },
         {
             name: 'image',
             type: 'list',
-            description: 'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field'
+            description: 'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field',
+            // One argument GitLab checks against the pattern at pipeline creation; `images` takes the rest.
+            gitlab: {
+                type: 'string',
+                regex: String.raw `^(\S*[=:@]\S*)?$`,
+                description: 'One image argument as for `kustomize edit set image`: name:tag, name@digest or name=newName:tag. CI/CD variables work, e.g. app=$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA.',
+                more: { name: 'images', description: 'More image arguments, same syntax as image.' }
+            }
         },
         {
             name: 'set',
             type: 'list',
-            description: 'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)'
+            description: 'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)',
+            gitlab: {
+                description: 'YAML values to set, as file:key.path=value (Helm values files, plain manifests).'
+            }
         },
-        { name: 'create-keys', type: 'boolean', description: 'let --set add keys that do not exist yet' },
-        { name: 'dry-run', type: 'boolean', description: 'print a unified diff and write nothing' },
+        {
+            name: 'create-keys',
+            type: 'boolean',
+            description: 'let --set add keys that do not exist yet',
+            gitlab: {
+                description: 'Let set add keys that do not exist yet (by default a missing key is an error).'
+            }
+        },
+        dryRunOption('print a unified diff and write nothing'),
         ...DELIVERY_OPTIONS,
         ...PR_OPTIONS
     ],
@@ -76096,6 +76241,9 @@ const setImageCommand = defineCommand({
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
         ...DELIVERY_OUTPUTS
     ],
+    gitlab: {
+        description: 'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+    },
     settings(input, env) {
         const request = {
             paths: input.list('path'),
@@ -77420,40 +77568,71 @@ async function runPr(s, pr, platform) {
 
 
 
+/** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
+const ENVIRONMENT_REGEX = String.raw `^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`;
 // No `default:` fields: action.yml inputs are shared by every command and a default there
 // would be fed to the others as if typed. Defaults live in the descriptions and in readSettings.
 const OPTIONS = [
     {
         name: 'from',
         type: 'string',
-        description: 'source environment (a name from .gitops-deploy.yaml, or a directory without that file)'
+        description: 'source environment (a name from .gitops-deploy.yaml, or a directory without that file)',
+        gitlab: {
+            required: true,
+            regex: ENVIRONMENT_REGEX,
+            description: 'Source environment: a name from .gitops-deploy.yaml in the config repo, or (without that file) a directory template such as apps/{app}/overlays/staging.'
+        }
     },
-    { name: 'to', type: 'string', description: 'target environment (name or directory)' },
+    {
+        name: 'to',
+        type: 'string',
+        description: 'target environment (name or directory)',
+        gitlab: {
+            regex: `^(${ENVIRONMENT_REGEX.slice(1, -1)})?$`,
+            description: 'Target environment, same forms as from. Give either to or next.'
+        }
+    },
     {
         name: 'next',
         type: 'boolean',
-        description: 'target the environment after --from in .gitops-deploy.yaml'
+        description: 'target the environment after --from in .gitops-deploy.yaml',
+        gitlab: { description: 'Promote to the environment after from in .gitops-deploy.yaml.' }
     },
     {
         name: 'app',
         type: 'list',
-        description: 'only these apps (globs over the {app} names; repeatable) (default: every app of --from)'
+        description: 'only these apps (globs over the {app} names; repeatable) (default: every app of --from)',
+        gitlab: {
+            description: 'Globs of the apps to promote; empty means every app present in both environments.'
+        }
     },
     {
         name: 'files',
         type: 'list',
-        description: 'also copy files matching these globs (relative to the environment directory) verbatim'
+        description: 'also copy files matching these globs (relative to the environment directory) verbatim',
+        gitlab: {
+            description: 'Extra files (globs, relative to the environment directory) copied as they are.'
+        }
     },
     {
         name: 'new-name',
         type: 'string',
-        description: "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)"
+        description: "keep: the target's own newName (e.g. a registry mirror) stays; copy: newName follows the source (default: keep)",
+        choices: ['keep', 'copy'],
+        gitlab: {
+            default: 'keep',
+            description: "keep leaves the target's own newName (e.g. a registry mirror); copy makes it follow the source."
+        }
     },
-    { name: 'dry-run', type: 'boolean', description: 'push mode: plan and report, push nothing' },
+    dryRunOption('push mode: plan and report, push nothing'),
     {
         name: 'skip-render',
         type: 'boolean',
-        description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body'
+        description: 'PR mode: leave the rendered manifest diff (kubectl kustomize) out of the PR body',
+        gitlab: {
+            section: 'run',
+            description: 'Leave the rendered manifest diff (kubectl kustomize) out of the merge request description.'
+        }
     },
     // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
     ...DELIVERY_OPTIONS,
@@ -77498,6 +77677,20 @@ const promoteCommand = defineCommand({
             description: "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
         }
     ],
+    gitlab: {
+        description: 'Promote image pins from one environment to the next (dev -> staging -> production) in one commit or one merge request, which is the approval gate. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
+        // The delivery flags mean the same here; what promote says about them differs.
+        inputs: {
+            branch: { description: 'Branch that holds both environments; empty means the default branch.' },
+            message: {
+                description: 'Commit subject; {{from}}, {{to}}, {{apps}} and {{summary}} are filled in. Empty means "Promote {{from}} to {{to}}: {{apps}}".'
+            },
+            mode: {
+                default: 'pr',
+                description: 'pr opens or updates one merge request (the approval gate); push commits directly.'
+            }
+        }
+    },
     settings: (input, env) => readSettings(input, env),
     run: (settings, platform) => runPromotion(settings, platform),
     outputs: r => ({
@@ -79403,82 +79596,198 @@ function envMs(value, fallback, name) {
         throw new UsageError(`${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`);
     return n;
 }
+/*
+ * GitLab input regexes (RE2, checked at pipeline creation). Values may hold
+ * CI/CD variable references ($CI_ENVIRONMENT_SLUG, ${CLUSTER}), which the
+ * runner expands later, so each pattern lets them through.
+ */
+const VAR = String.raw `\$\{?[A-Za-z_][A-Za-z0-9_]*\}?`;
+/** A lower-case DNS name (Application, project, namespace), or variables that become one. */
+const DNS_NAME_REGEX = `^([a-z0-9]|${VAR})([a-z0-9.-]|${VAR})*$`;
+/** The same pattern, or empty (`^(a|b)$` becomes `^(a|b)?$`, not `^((a|b))?$`). */
+function optionalRegex(regex) {
+    const body = regex.slice(1, -1);
+    return oneGroup(body) ? `^${body}?$` : `^(${body})?$`;
+}
+/** Whether the pattern is one parenthesised group from its first to its last character. */
+function oneGroup(pattern) {
+    if (!pattern.startsWith('('))
+        return false;
+    let depth = 0;
+    let inClass = false;
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '\\')
+            i++;
+        else if (inClass)
+            inClass = c !== ']';
+        else if (c === '[')
+            inClass = true;
+        else if (c === '(')
+            depth++;
+        else if (c === ')' && --depth === 0)
+            return i === pattern.length - 1;
+    }
+    return false;
+}
+const optional = optionalRegex;
+const SERVER_REGEX = String.raw `^(https?://\S+|\$\{?[A-Za-z_]\S*)$`;
+/** Argo CD reads the repo itself: no file:// or local path. */
+const SOURCE_REPO_REGEX = String.raw `^(https?://|ssh://|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:|\$\{?[A-Za-z_])\S*$`;
 /**
  * The Application's fields, shared with `argo-app` (which writes the same
  * Application as a manifest); readAppSettings parses them.
  */
 const APPLICATION_OPTIONS = [
-    { name: 'app', type: 'string', description: 'Application name' },
+    {
+        name: 'app',
+        type: 'string',
+        description: 'Application name',
+        gitlab: {
+            required: true,
+            regex: DNS_NAME_REGEX,
+            description: 'Application name (lower-case DNS name; CI/CD variables allowed, e.g. web-$CI_ENVIRONMENT_SLUG).'
+        }
+    },
     {
         name: 'app-namespace',
         type: 'string',
-        description: "Application's namespace (apps in any namespace); default: the server's own"
+        description: "Application's namespace (apps in any namespace); default: the server's own",
+        gitlab: {
+            regex: optional(DNS_NAME_REGEX),
+            description: "Namespace of the Application (apps in any namespace); empty means the server's own."
+        }
     },
-    { name: 'project', type: 'string', description: 'Argo CD project of the app' },
+    {
+        name: 'project',
+        type: 'string',
+        description: 'Argo CD project of the app',
+        gitlab: { required: true, regex: DNS_NAME_REGEX, description: 'Argo CD project of the app.' }
+    },
     {
         name: 'repo',
         type: 'string',
-        description: 'Repository URL with the manifests (the config repo)'
+        description: 'Repository URL with the manifests (the config repo)',
+        gitlab: {
+            required: true,
+            regex: SOURCE_REPO_REGEX,
+            description: 'Repository URL with the manifests (the config repo), as Argo CD knows it.'
+        }
     },
-    { name: 'path', type: 'string', description: 'Directory of the manifests inside --repo' },
+    {
+        name: 'path',
+        type: 'string',
+        description: 'Directory of the manifests inside --repo',
+        gitlab: {
+            required: true,
+            regex: String.raw `^[^\s]+$`,
+            description: 'Directory of the manifests inside repo, e.g. apps/web/overlays/dev.'
+        }
+    },
     {
         name: 'revision',
         type: 'string',
-        description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch'
+        description: 'Revision to deploy: a commit SHA (checked on --wait), tag or branch',
+        gitlab: {
+            required: true,
+            regex: String.raw `^\S+$`,
+            description: 'Revision to deploy: a commit SHA (checked when wait is on), tag or branch. After a set-image job, use $GITOPS_COMMIT.'
+        }
     },
     {
         name: 'dest-server',
         type: 'string',
-        description: 'Destination cluster API URL (or --dest-name)'
+        description: 'Destination cluster API URL (or --dest-name)',
+        gitlab: {
+            regex: optional(SERVER_REGEX),
+            description: 'Destination cluster API URL, e.g. https://kubernetes.default.svc. Give dest-server or dest-name.'
+        }
     },
-    { name: 'dest-name', type: 'string', description: 'Destination cluster name (or --dest-server)' },
-    { name: 'dest-namespace', type: 'string', description: 'Destination namespace' },
+    {
+        name: 'dest-name',
+        type: 'string',
+        description: 'Destination cluster name (or --dest-server)',
+        gitlab: {
+            regex: optional(DNS_NAME_REGEX),
+            description: 'Destination cluster name as registered in Argo CD.'
+        }
+    },
+    {
+        name: 'dest-namespace',
+        type: 'string',
+        description: 'Destination namespace',
+        gitlab: { required: true, regex: DNS_NAME_REGEX, description: 'Destination namespace.' }
+    },
     {
         name: 'plugin',
         type: 'string',
-        description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)'
+        description: 'Config management plugin name (the ConfigManagementPlugin metadata.name)',
+        gitlab: {
+            description: 'Config management plugin name (the ConfigManagementPlugin metadata.name); empty means none.'
+        }
     },
     {
         name: 'plugin-env',
         type: 'list',
-        description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)'
+        description: 'Plugin env NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME)',
+        gitlab: {
+            description: 'Plugin env entries NAME=value, unprefixed (the plugin sees ARGOCD_ENV_NAME).'
+        }
     },
     {
         name: 'kustomize-image',
         type: 'list',
-        description: 'Kustomize image override, e.g. app=registry/app:1.2'
+        description: 'Kustomize image override, e.g. app=registry/app:1.2',
+        gitlab: { description: 'Kustomize image overrides, e.g. app=registry/app:1.2.' }
     },
-    { name: 'helm-param', type: 'list', description: 'Helm parameter name=value' },
-    { name: 'helm-values-file', type: 'list', description: 'Helm values file inside --path' },
+    {
+        name: 'helm-param',
+        type: 'list',
+        description: 'Helm parameter name=value',
+        gitlab: { description: 'Helm parameters name=value.' }
+    },
+    {
+        name: 'helm-values-file',
+        type: 'list',
+        description: 'Helm values file inside --path',
+        gitlab: { description: 'Helm values files inside path.' }
+    },
     {
         name: 'sync-policy',
         type: 'string',
-        description: "automated or none; omitted keeps the live app's policy"
+        description: "automated or none; omitted keeps the live app's policy",
+        choices: ['automated', 'none'],
+        gitlab: { description: "automated or none; empty keeps the live app's policy." }
     },
     {
         name: 'auto-prune',
         type: 'boolean',
-        description: 'With --sync-policy automated: delete resources removed from git'
+        description: 'With --sync-policy automated: delete resources removed from git',
+        gitlab: { description: 'With sync-policy automated, delete resources removed from git.' }
     },
     {
         name: 'self-heal',
         type: 'boolean',
-        description: 'With --sync-policy automated: revert drift in the cluster'
+        description: 'With --sync-policy automated: revert drift in the cluster',
+        gitlab: { description: 'With sync-policy automated, revert drift in the cluster.' }
     },
     {
         name: 'sync-option',
         type: 'list',
-        description: 'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true'
+        description: 'Sync option Name=value; commas split, e.g. ServerSideApply=true,ApplyOutOfSyncOnly=true',
+        gitlab: { description: 'Sync options Name=value, e.g. ServerSideApply=true.' }
     },
     {
         name: 'label',
         type: 'list',
-        description: 'Label key=value to set on the Application (others are kept)'
+        description: 'Label key=value to set on the Application (others are kept)',
+        gitlab: { description: 'Labels key=value to set on the Application (others are kept).' }
     },
     {
         name: 'annotation',
         type: 'list',
-        description: 'Annotation key=value to set on the Application (others are kept)'
+        description: 'Annotation key=value to set on the Application (others are kept)',
+        gitlab: { description: 'Annotations key=value to set on the Application (others are kept).' }
     }
 ];
 /**
@@ -79575,66 +79884,108 @@ const argoUpsertCommand = defineCommand({
     name: 'argo-upsert',
     description: 'Create or update an Argo CD Application over its REST API, optionally sync and wait',
     options: [
-        { name: 'server', type: 'string', description: 'Argo CD server URL, including any --rootpath' },
+        {
+            name: 'server',
+            type: 'string',
+            description: 'Argo CD server URL, including any --rootpath',
+            gitlab: {
+                required: true,
+                regex: SERVER_REGEX,
+                description: 'Argo CD server URL, including any --rootpath, e.g. https://argocd.example.com. No credentials in it.'
+            }
+        },
         ...APPLICATION_OPTIONS,
         {
             name: 'sync',
             type: 'boolean',
-            description: 'Start a sync (or wait for the one already running)'
+            description: 'Start a sync (or wait for the one already running)',
+            // A pipeline deploys: the component syncs and waits unless told not to.
+            gitlab: { default: true, description: 'Start a sync (or join the one already running).' }
         },
         {
             name: 'prune',
             type: 'boolean',
-            description: 'With --sync: delete resources removed from git (a manual sync keeps them otherwise)'
+            description: 'With --sync: delete resources removed from git (a manual sync keeps them otherwise)',
+            gitlab: {
+                description: 'With sync, delete resources removed from git (a manual sync keeps them otherwise).'
+            }
         },
         {
             name: 'validate',
             type: 'string',
             description: 'true (default): Argo CD renders the manifests before writing and refuses what fails; false skips that',
-            default: 'true'
+            default: 'true',
+            choices: ['true', 'false'],
+            gitlab: {
+                default: 'true',
+                description: "'true': Argo CD renders the manifests before writing and refuses what fails; 'false' skips that."
+            }
         },
         {
             name: 'replace-sources',
             type: 'boolean',
-            description: 'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags'
+            description: 'Replace a multi-source (spec.sources) or source-hydrator app with the single source of the flags',
+            gitlab: {
+                description: 'Replace a multi-source or source-hydrator app with the single source of the inputs.'
+            }
         },
         {
             name: 'wait',
             type: 'boolean',
-            description: 'Wait until the app runs this spec and revision, Synced and Healthy'
+            description: 'Wait until the app runs this spec and revision, Synced and Healthy',
+            gitlab: {
+                default: true,
+                description: 'Wait until the app runs this spec and revision, Synced and Healthy; the job fails otherwise.'
+            }
         },
         {
             name: 'accept-health',
             type: 'list',
-            description: 'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded'
+            description: 'With --wait: health that counts as done besides Healthy: Suspended (paused rollout, suspended CronJob) or Degraded',
+            gitlab: {
+                description: 'With wait, health that counts as done besides Healthy, e.g. [Suspended] for a paused rollout.'
+            }
         },
         {
             name: 'degraded-grace',
             type: 'string',
             description: 'With --wait: how long a Degraded health may last before the wait fails (seconds, or 1m)',
-            default: '10'
+            default: '10',
+            gitlab: {
+                type: 'number',
+                description: 'With wait, seconds a Degraded health may last before the job fails.'
+            }
         },
         {
             name: 'timeout',
             type: 'string',
             description: 'Hard limit in seconds for the whole run',
-            default: '300'
+            default: '300',
+            gitlab: { type: 'number', description: 'Hard limit in seconds for the whole run.' }
         },
         {
             name: 'request-timeout',
             type: 'string',
             description: "Limit in seconds for one API call; above the server's 60 s manifest-render limit by default",
-            default: '90'
+            default: '90',
+            gitlab: {
+                type: 'number',
+                description: "Limit in seconds for one API call; above the server's 60 s manifest-render limit."
+            }
         },
         {
             name: 'insecure',
             type: 'boolean',
-            description: 'Skip TLS certificate verification (test servers only)'
+            description: 'Skip TLS certificate verification (test servers only)',
+            gitlab: { description: 'Skip TLS certificate verification (test servers only).' }
         },
         {
             name: 'ca-file',
             type: 'string',
-            description: 'PEM file with the CA that signed the Argo CD server certificate'
+            description: 'PEM file with the CA that signed the Argo CD server certificate',
+            gitlab: {
+                description: 'PEM file with the CA that signed the Argo CD server certificate; a file-type CI/CD variable works, e.g. $ARGOCD_CA.'
+            }
         }
     ],
     outputSpecs: [
@@ -79650,6 +80001,9 @@ const argoUpsertCommand = defineCommand({
         { name: 'revision', description: 'Commit SHA Argo CD resolved and compared' },
         { name: 'url', description: 'The application in the Argo CD UI' }
     ],
+    gitlab: {
+        description: 'Create or update an Argo CD Application over its REST API, optionally sync it and wait until it is Synced and Healthy at the deployed revision; reports what is unhealthy. Outputs GITOPS_OPERATION, GITOPS_SYNC_STATUS, GITOPS_HEALTH_STATUS, ... as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.'
+    },
     settings(input, env, platform) {
         const token = env.ARGOCD_AUTH_TOKEN?.trim();
         if (!token) {
@@ -80721,6 +81075,7 @@ function formatFileList(files, format) {
 
 
 
+
 /** Outputs every run has; a filter may not take one of these names. */
 const FIXED_OUTPUTS = [
     'build',
@@ -80773,29 +81128,47 @@ const changesCommand = defineCommand({
         {
             name: 'build-paths',
             type: 'list',
-            description: "Globs (from the repository root) of the image's inputs, e.g. 'src/**', Dockerfile; one per line or comma-separated; '!glob' excludes"
+            description: "Globs (from the repository root) of the image's inputs, e.g. 'src/**', Dockerfile; one per line or comma-separated; '!glob' excludes",
+            gitlab: {
+                required: true,
+                description: 'Globs of the files that go into the image, e.g. [src/**, Dockerfile, package*.json].'
+            }
         },
         {
             name: 'ignore-paths',
             type: 'list',
-            description: 'Globs excluded from the build paths, e.g. **/*.md'
+            description: 'Globs excluded from the build paths, e.g. **/*.md',
+            gitlab: { description: 'Globs to leave out of build-paths, e.g. [**/*.md].' }
         },
         {
             name: 'base',
             type: 'string',
-            description: 'Compare with this commit (e.g. the last deployed one) instead of the CI event'
+            description: 'Compare with this commit (e.g. the last deployed one) instead of the CI event',
+            gitlab: {
+                regex: String.raw `^\S*$`,
+                description: "Commit to compare with; empty means what the pipeline knows (the previous push of this branch, the merge request's fork point, or the fork point from the default branch for a new branch)."
+            }
         },
         {
             name: 'head',
             type: 'string',
             description: 'The commit to judge',
-            default: 'the CI commit, else HEAD'
+            default: 'the CI commit, else HEAD',
+            gitlab: {
+                regex: String.raw `^\S*$`,
+                description: 'Commit to decide for; empty means $CI_COMMIT_SHA.'
+            }
         },
         {
             name: 'tag-format',
             type: 'string',
             description: 'Image tag template: {sha}, {short} (7 characters), {branch}, {tag}',
-            default: '{sha}'
+            default: '{sha}',
+            gitlab: {
+                default: '{sha}',
+                regex: '^[A-Za-z0-9_.{}+-]+$',
+                description: 'Image tag of a commit; placeholders {sha}, {short} (7 characters), {branch}, {tag}.'
+            }
         },
         {
             name: 'root',
@@ -80809,29 +81182,49 @@ const changesCommand = defineCommand({
             name: 'default-branch',
             type: 'string',
             description: 'Branch new branches are compared with',
-            default: 'from the CI context, else the remote HEAD'
+            default: 'from the CI context, else the remote HEAD',
+            gitlab: {
+                regex: BRANCH_INPUT_REGEX,
+                description: 'Branch a new branch is compared with; empty means $CI_DEFAULT_BRANCH.'
+            }
         },
         {
             name: 'remote',
             type: 'string',
             description: 'Remote to deepen a shallow clone from',
-            default: 'origin'
+            default: 'origin',
+            gitlab: {
+                default: 'origin',
+                regex: '^[A-Za-z0-9_.-]+$',
+                description: 'Remote of the checkout to deepen a shallow clone from.'
+            }
         },
         {
             name: 'filter',
             type: 'list',
-            description: "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more"
+            description: "Named filter name=glob,glob ('!glob' excludes); sets output <name> to 'true'/'false'; repeat for more",
+            gitlab: {
+                description: "Named filters name=glob,glob ('!glob' excludes), e.g. [docs=docs/**, api=api/**]; each sets GITOPS_<NAME> to true or false."
+            }
         },
         {
             name: 'filters-file',
             type: 'string',
-            description: 'YAML file of named filters (name: [globs]), as paths-filter writes them'
+            description: 'YAML file of named filters (name: [globs]), as paths-filter writes them',
+            gitlab: {
+                description: 'YAML file in the checkout with more named filters (name: [globs]), as paths-filter writes them.'
+            }
         },
         {
             name: 'list-files',
             type: 'string',
             description: 'Also output <name>_files, the matching files of each filter: json, csv or shell-escape',
-            default: 'none'
+            default: 'none',
+            choices: LIST_FORMATS,
+            gitlab: {
+                default: 'none',
+                description: 'Also report GITOPS_<NAME>_FILES, the matching files of each filter, as json, csv or shell-escape (the dotenv report holds 5 KB).'
+            }
         }
     ],
     outputSpecs: [
@@ -80861,6 +81254,40 @@ const changesCommand = defineCommand({
             description: "JSON list of the named filters that matched; each filter also sets output <name> ('true'/'false') and, with --list-files, <name>_files"
         }
     ],
+    gitlab: {
+        description: 'Decide whether the image must be built, and which already-built tag to deploy when only manifests or docs changed. Works on new branches, merge request pipelines and shallow clones. Outputs GITOPS_BUILD, GITOPS_IMAGE_TAG, GITOPS_SOURCE_COMMIT, ... as a dotenv report; later jobs extend `.<job-prefix>-if-build` to skip themselves when no build is needed.',
+        // The decision runs before every other stage.
+        stage: '.pre',
+        jobInputs: {
+            'compare-to': {
+                default: 'refs/heads/$CI_DEFAULT_BRANCH',
+                description: 'Ref for `rules:changes:compare_to` in the hidden job `.<job-prefix>-build-rules` (the pipeline-creation alternative; see the README for when to prefer it).'
+            }
+        },
+        jobs: `# Extend this in the build job: it waits for the decision and ends the job early (successfully) when
+# no build is needed, so the deploy jobs that need the build still run and deploy GITOPS_IMAGE_TAG.
+".$[[ inputs.job-prefix ]]-if-build":
+  needs:
+    - job: "$[[ inputs.job-prefix ]]-changes"
+      artifacts: true
+  before_script:
+    - |
+      if [ "$GITOPS_BUILD" != "true" ]; then
+        echo "No build needed: $GITOPS_REASON"
+        echo "Later jobs deploy the existing tag $GITOPS_IMAGE_TAG (built from $GITOPS_SOURCE_COMMIT)."
+        exit 0
+      fi
+      echo "Build needed: $GITOPS_REASON (tag $GITOPS_IMAGE_TAG)"
+
+# The pipeline-creation alternative: the job is left out of the pipeline unless build-paths changed
+# compared with compare-to. No decision job and no resolved tag; see the README for when to use it.
+".$[[ inputs.job-prefix ]]-build-rules":
+  rules:
+    - changes:
+        paths: $[[ inputs.build-paths ]]
+        compare_to: $[[ inputs.compare-to ]]
+`
+    },
     // The adapter hands the GitHub event in; a missing one makes the decision fail open (build).
     settings(input, env, _platform, github) {
         const buildGlobs = splitGlobs(input.list('build-paths'));
@@ -81830,20 +82257,31 @@ const argoAppCommand = defineCommand({
         {
             name: 'manifest',
             type: 'string',
-            description: `Application manifest path in the config repo (default: ${DEFAULT_MANIFEST_DIR}/<app>.yaml)`
+            description: `Application manifest path in the config repo (default: ${DEFAULT_MANIFEST_DIR}/<app>.yaml)`,
+            gitlab: {
+                regex: String.raw `^\S*$`,
+                description: `Path of the Application manifest in the config repo; empty means ${DEFAULT_MANIFEST_DIR}/<app>.yaml.`
+            }
         },
         ...OWN_OPTIONS,
         {
             name: 'source-repo',
             type: 'string',
-            description: 'spec.source.repoURL: the repo Argo CD reads --path from (default: --repo, the config repo)'
+            description: 'spec.source.repoURL: the repo Argo CD reads --path from (default: --repo, the config repo)',
+            gitlab: {
+                regex: optionalRegex(SOURCE_REPO_REGEX),
+                description: 'spec.source.repoURL, the repository Argo CD reads path from, as Argo CD knows it; empty means repo (the config repo).'
+            }
         },
         {
             name: 'finalizer',
             type: 'list',
-            description: 'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)'
+            description: 'metadata.finalizers entry to ensure, e.g. resources-finalizer.argocd.argoproj.io (others are kept)',
+            gitlab: {
+                description: 'metadata.finalizers entries to ensure, e.g. [resources-finalizer.argocd.argoproj.io] (others are kept).'
+            }
         },
-        { name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing' },
+        dryRunOption('print the diff and write nothing'),
         ...DELIVERY_OPTIONS,
         ...PR_OPTIONS
     ],
@@ -81859,6 +82297,19 @@ const argoAppCommand = defineCommand({
         { name: 'manifest', description: 'Root-relative path of the Application manifest' },
         ...DELIVERY_OUTPUTS
     ],
+    gitlab: {
+        description: 'Write an Argo CD Application manifest into the GitOps config repo, for an app-of-apps parent to pick up: created or updated byte-preserving, in one commit pushed race-safely or one idempotent merge request. Nothing talks to Argo CD. Outputs GITOPS_CHANGED, GITOPS_OPERATION, GITOPS_MANIFEST, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
+        // argo-upsert's words about the source fit a manifest too, except where they talk to the server.
+        inputs: {
+            path: {
+                description: 'Directory of the manifests inside source-repo (by default the config repo), e.g. apps/web/overlays/dev.'
+            },
+            revision: {
+                description: 'spec.source.targetRevision: the commit SHA, tag or branch Argo CD deploys, e.g. HEAD or main.'
+            },
+            'sync-policy': { description: "automated or none; empty keeps the manifest's policy." }
+        }
+    },
     settings(input, env, platform) {
         const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
         if (delivery.mode === 'local')
@@ -82101,19 +82552,34 @@ const setChartVersionCommand = defineCommand({
         {
             name: 'file',
             type: 'string',
-            description: 'the Chart.yaml or kustomization.yaml to edit, relative to the config repo'
+            description: 'the Chart.yaml or kustomization.yaml to edit, relative to the config repo',
+            gitlab: {
+                required: true,
+                regex: String.raw `^\S+$`,
+                description: 'The Chart.yaml or kustomization.yaml to edit, relative to the config repo, e.g. apps/web/Chart.yaml.'
+            }
         },
         {
             name: 'chart',
             type: 'string',
-            description: "kustomization only: the helmCharts entry's name"
+            description: "kustomization only: the helmCharts entry's name",
+            gitlab: {
+                regex: String.raw `^[^\s\[\]="\\]*$`,
+                description: 'Name of the helmCharts entry to bump (kustomization.yaml only); empty for a Chart.yaml.'
+            }
         },
         {
             name: 'version',
             type: 'string',
-            description: 'the chart version to set (SemVer, e.g. 1.4.2)'
+            description: 'the chart version to set (SemVer, e.g. 1.4.2)',
+            gitlab: {
+                required: true,
+                // SemVer (Helm requires it), or a CI/CD variable that holds one.
+                regex: String.raw `^(v?[0-9]+\.[0-9]+\.[0-9]+([-+]\S*)?|\S*\$\S*)$`,
+                description: 'The chart version to set (SemVer, e.g. 1.4.2); CI/CD variables work, e.g. $CI_COMMIT_TAG.'
+            }
         },
-        { name: 'dry-run', type: 'boolean', description: 'print the diff and write nothing' },
+        dryRunOption('print the diff and write nothing'),
         ...DELIVERY_OPTIONS,
         ...PR_OPTIONS
     ],
@@ -82123,6 +82589,9 @@ const setChartVersionCommand = defineCommand({
         { name: 'before', description: 'the version before' },
         ...DELIVERY_OUTPUTS
     ],
+    gitlab: {
+        description: "Bump a Helm chart's version in a GitOps config repo: `version:` of a Chart.yaml, or `helmCharts[].version` of a named chart in a kustomization, byte-preserving; one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_BEFORE, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN."
+    },
     settings(input, env) {
         const file = input.string('file')?.trim();
         if (!file)
