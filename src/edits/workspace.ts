@@ -3,18 +3,21 @@
  * inside it, also after following symlinks, because the root is usually a
  * checkout of someone else's repository and the paths come from CI inputs.
  */
+import {constants as fsConstants} from 'node:fs'
 import {
-  chmod,
+  link,
   lstat,
   mkdir,
+  open,
   readdir,
   readFile,
   realpath,
   rename,
+  rm,
   stat,
-  unlink,
-  writeFile
+  unlink
 } from 'node:fs/promises'
+import {randomBytes} from 'node:crypto'
 import {basename, dirname, isAbsolute, join, relative, sep} from 'node:path'
 import picomatch from 'picomatch'
 import {OperationError, UsageError} from '../core/errors.js'
@@ -277,44 +280,158 @@ async function writeTarget(realRoot: string, rel: string): Promise<WriteTarget> 
   return {real, exists: true}
 }
 
+/** A write failure named by its cause, with the fix for that cause. */
+function writeFailure(verb: string, file: string, e: unknown): OperationError {
+  const err = e as NodeJS.ErrnoException
+  const fix =
+    err.code === 'ENOSPC' || err.code === 'EDQUOT'
+      ? 'the disk (or quota) is full; free space on the file system that holds the checkout and run again'
+      : err.code === 'EROFS'
+        ? 'the file system is read-only; run where the checkout is writable'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'check the file and directory permissions'
+          : err.code === 'EEXIST'
+            ? 'something else created it meanwhile; run again'
+            : 'check the file permissions and free disk space'
+  return new OperationError(`cannot ${verb} ${file}: ${err.message ?? String(e)}; ${fix}`)
+}
+
 /**
- * The one writer of every edit (set-image, promote, argo-app, …): every
- * target is resolved and checked before any is written, so a bad path writes
- * nothing; an existing file is replaced by writing a sibling and renaming it
- * (a crash never leaves half a file) and keeps its mode; a new file is
- * created exclusively (mode 0644) with its directories.
+ * A private sibling of `real`: a random name created exclusively and never
+ * through a symlink (O_EXCL fails on any existing name, link or not), so a
+ * planted or committed `.kustomization.yaml.*.tmp` cannot redirect the write.
+ * The mode is set on the open handle, never through a path.
+ */
+async function writeTemp(real: string, bytes: string | Buffer, mode: number): Promise<string> {
+  const {O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW} = fsConstants
+  for (let attempt = 0; ; attempt++) {
+    const tmp = join(
+      dirname(real),
+      `.${basename(real)}.gitops-deploy-${randomBytes(8).toString('hex')}.tmp`
+    )
+    let handle
+    try {
+      handle = await open(tmp, O_CREAT | O_EXCL | O_WRONLY | (O_NOFOLLOW ?? 0), 0o600)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 5) continue
+      throw e
+    }
+    try {
+      await handle.writeFile(bytes)
+      await handle.chmod(mode)
+      await handle.sync().catch(() => undefined)
+    } catch (e) {
+      await handle.close().catch(() => undefined)
+      await unlink(tmp).catch(() => undefined)
+      throw e
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+    return tmp
+  }
+}
+
+interface Staged {
+  change: WorkspaceWrite
+  target: WriteTarget
+  tmp: string
+  /** The bytes the file had, to put back when a later rename fails. */
+  before?: Buffer
+  /** The first directory mkdir created for a new file, removed again on failure. */
+  createdDir?: string
+}
+
+/**
+ * The one writer of every edit (set-image, promote, argo-app, …), all or
+ * nothing: every target is resolved and checked, then every new content is
+ * written to a private temporary sibling, and only when all of them exist
+ * are they renamed into place (a rename within a directory does not fail
+ * for lack of space). A failure before that removes the temporaries and
+ * leaves every file as it was; a failed rename puts back the files already
+ * replaced. An existing file keeps its mode; a new one gets 0644 and its
+ * directories. Only regular files are replaced: a FIFO or device under a
+ * planned name is refused instead of hanging the run.
  */
 export async function writeFiles(root: string, files: readonly WorkspaceWrite[]): Promise<void> {
   const realRoot = await openRoot(root)
   const targets: {target: WriteTarget; change: WorkspaceWrite}[] = []
   for (const change of files) {
     const rel = checkRelative(change.file, 'file')
-    targets.push({target: await writeTarget(realRoot, rel), change})
-  }
-  for (const {target, change} of targets) {
-    if (!target.exists) {
-      try {
-        await mkdir(dirname(target.real), {recursive: true})
-        await writeFile(target.real, change.after, {flag: 'wx', mode: 0o644})
-      } catch (e) {
-        throw new OperationError(
-          `cannot create ${change.file}: ${(e as Error).message}; check the directory permissions`
+    const target = await writeTarget(realRoot, rel)
+    if (target.exists) {
+      const st = await lstat(target.real)
+      if (!st.isFile()) {
+        throw new UsageError(
+          `refusing to write ${change.file}: it is not a regular file (a FIFO, socket or device); replace it with a regular file`
         )
       }
-      continue
     }
-    const real = target.real
-    const tmp = join(dirname(real), `.${basename(real)}.gitops-deploy-${process.pid}.tmp`)
+    targets.push({target, change})
+  }
+  const staged: Staged[] = []
+  const discard = async () => {
+    for (const s of staged) {
+      await unlink(s.tmp).catch(() => undefined)
+      if (s.createdDir)
+        await rm(s.createdDir, {recursive: true, force: true}).catch(() => undefined)
+    }
+  }
+  for (const {target, change} of targets) {
     try {
-      const mode = (await stat(real)).mode
-      await writeFile(tmp, change.after)
-      await chmod(tmp, mode & 0o7777)
-      await rename(tmp, real)
+      let createdDir: string | undefined
+      let mode = 0o644
+      let before: Buffer | undefined
+      if (target.exists) {
+        mode = (await stat(target.real)).mode & 0o7777
+        before = await readFile(target.real)
+      } else {
+        createdDir = await mkdir(dirname(target.real), {recursive: true})
+      }
+      // Push before the temp exists so a failure below still removes the directories made.
+      const entry: Staged = {change, target, tmp: '', before, createdDir}
+      staged.push(entry)
+      entry.tmp = await writeTemp(target.real, change.after, mode)
     } catch (e) {
-      await unlink(tmp).catch(() => undefined)
+      await discard()
+      throw writeFailure(target.exists ? 'write' : 'create', change.file, e)
+    }
+  }
+  const done: Staged[] = []
+  for (const s of staged) {
+    try {
+      if (s.target.exists) await rename(s.tmp, s.target.real)
+      else {
+        // link() fails on an existing name: a new file never replaces one that appeared meanwhile.
+        await link(s.tmp, s.target.real)
+        await unlink(s.tmp)
+      }
+      done.push(s)
+    } catch (e) {
+      const unrestored = await restore(done)
+      await discard()
+      const err = writeFailure(s.target.exists ? 'write' : 'create', s.change.file, e)
+      if (!unrestored.length) throw err
       throw new OperationError(
-        `cannot write ${change.file}: ${(e as Error).message}; check the file permissions`
+        `${err.message} (could not restore ${unrestored.join(', ')}: check them with git status)`
       )
     }
   }
+}
+
+/** Puts back files already replaced; returns the ones that could not be. */
+async function restore(done: Staged[]): Promise<string[]> {
+  const failed: string[] = []
+  for (const s of done.reverse()) {
+    try {
+      if (s.before === undefined) await unlink(s.target.real)
+      else {
+        const mode = (await stat(s.target.real)).mode & 0o7777
+        const tmp = await writeTemp(s.target.real, s.before, mode)
+        await rename(tmp, s.target.real)
+      }
+    } catch {
+      failed.push(s.change.file)
+    }
+  }
+  return failed
 }

@@ -177,6 +177,7 @@ export class Git {
   async commitFiles(files: string[], message: string, author: Identity): Promise<string | null> {
     if (files.length === 0) return null
     await this.run(['add', '--sparse', '--', ...files])
+    await this.refuseNewSymlinks()
     const who = {
       GIT_AUTHOR_NAME: author.name,
       GIT_AUTHOR_EMAIL: author.email,
@@ -197,6 +198,33 @@ export class Git {
       throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`)
     }
     return this.commitOf('HEAD')
+  }
+
+  /**
+   * Edits write file contents, never links: a staged path that became a
+   * symlink (or appeared as one) means something outside our writer swapped
+   * it, for example a planted temporary name; pushing it would publish a
+   * link to wherever it points.
+   */
+  private async refuseNewSymlinks(): Promise<void> {
+    const diff = (base: string) =>
+      this.run(['diff', '--cached', '--raw', '-z', '--no-renames', base, '--'], {
+        allowFailure: true
+      })
+    let out = await diff('HEAD')
+    // An empty repository has no HEAD yet: compare with the empty tree.
+    if (out.code !== 0) out = await diff('4b825dc642cb6eb9a060e54bf8d69288fbee4904')
+    const fields = out.stdout.split('\0')
+    const bad: string[] = []
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const m = /^:(\d{6}) (\d{6}) /.exec(fields[i])
+      if (m && m[2] === '120000' && m[1] !== '120000') bad.push(fields[i + 1])
+    }
+    if (bad.length > 0) {
+      throw new OperationError(
+        `refusing to commit ${bad.join(', ')}: it became a symbolic link during the edit, which no edit does; nothing was pushed. Check the config repo for planted links and run again`
+      )
+    }
   }
 
   /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */

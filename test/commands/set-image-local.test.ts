@@ -279,21 +279,21 @@ describe('set-image on a local tree', () => {
     })
   })
 
-  it('exit 1 for failures that are not bad input', async () => {
-    // A directory squatting on the temporary name makes the atomic replace fail.
-    put('apps/cart/overlays/production/kustomization.yaml', 'resources: []\n')
-    mkdirSync(
-      join(
-        root,
-        'apps/cart/overlays/production/.kustomization.yaml.gitops-deploy-' + process.pid + '.tmp'
-      )
-    )
-    const r = await cli('--path', 'apps/cart/overlays/production', '--image', 'web:1')
+  it('exit 1 for failures that are not bad input, and a multi-file edit writes all or nothing', async () => {
+    // A file whose temporary sibling's name is too long for the file system (ENAMETOOLONG):
+    // a failure root cannot bypass, unlike permissions.
+    const long = `${'v'.repeat(240)}.yaml`
+    put('values.yaml', 'a: old\n')
+    put(long, 'b: old\n')
+    const r = await cli('--set', 'values.yaml:a=new', '--set', `${long}:b=new`)
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(
-      /^error: cannot write apps\/cart\/overlays\/production\/kustomization\.yaml: .*; check the file permissions\n$/
+      new RegExp(
+        `^error: cannot write ${long}: .*; check the file permissions and free disk space\\n$`
+      )
     )
-    expect(read('apps/cart/overlays/production/kustomization.yaml')).toBe('resources: []\n')
+    expect(read('values.yaml')).toBe('a: old\n')
+    expect(read(long)).toBe('b: old\n')
   })
 
   it('the job summary is one table row per edit; a | or line break in a value cannot break it', async () => {

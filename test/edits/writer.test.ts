@@ -1,4 +1,15 @@
-import {lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile} from 'node:fs/promises'
+import {execFileSync} from 'node:child_process'
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile
+} from 'node:fs/promises'
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/core/errors.js'
@@ -56,6 +67,65 @@ describe('writeFiles: one symlink and atomic-write policy', () => {
     ).rejects.toThrow(/apps\/web\/kustomization.yaml is not a directory/)
     await expect(writeFiles(root, [{file: 'apps/web', after: ''}])).rejects.toThrow(
       /it is a directory/
+    )
+  })
+
+  it('a planted symlink at a temporary name is never followed or chmod-ed', async () => {
+    // The name the writer used before: a config repo could commit a link there.
+    const victim = join(outside, 'victim')
+    await writeFile(victim, 'keep\n', {mode: 0o600})
+    for (const name of [
+      `.kustomization.yaml.gitops-deploy-${process.pid}.tmp`,
+      '.kustomization.yaml.gitops-deploy-0.tmp'
+    ]) {
+      await symlink(victim, join(root, 'apps/web', name))
+    }
+    await writeFiles(root, [{file: 'apps/web/kustomization.yaml', after: 'new\n'}])
+    expect(await readFile(victim, 'utf8')).toBe('keep\n')
+    expect((await stat(victim)).mode & 0o777).toBe(0o600)
+    const st = await lstat(join(root, 'apps/web/kustomization.yaml'))
+    expect(st.isFile()).toBe(true)
+    expect(await readFile(join(root, 'apps/web/kustomization.yaml'), 'utf8')).toBe('new\n')
+    // No temporary of ours is left beside it: only the planted links and the file.
+    expect((await readdir(join(root, 'apps/web'))).sort()).toEqual(
+      [
+        '.kustomization.yaml.gitops-deploy-0.tmp',
+        `.kustomization.yaml.gitops-deploy-${process.pid}.tmp`,
+        'kustomization.yaml'
+      ].sort()
+    )
+  })
+
+  it('is all or nothing: when one file cannot be written, none is changed and no temporary is left', async () => {
+    // A name that exists but whose temporary sibling is too long for the file system
+    // (ENAMETOOLONG): a failure every user, root included, can hit.
+    const long = `apps/web/${'v'.repeat(240)}.yaml`
+    await writeFile(join(root, long), 'b: old\n')
+    const write = writeFiles(root, [
+      {file: 'apps/web/kustomization.yaml', after: 'new\n'},
+      {file: 'apps/new/created.yaml', after: 'created\n'},
+      {file: long, after: 'b: new\n'}
+    ])
+    await expect(write).rejects.toThrow(
+      new RegExp(
+        `^cannot write ${long}: .*name too long.*; check the file permissions and free disk space$`
+      )
+    )
+    expect(await readFile(join(root, 'apps/web/kustomization.yaml'), 'utf8')).toBe('old\n')
+    expect(await readFile(join(root, long), 'utf8')).toBe('b: old\n')
+    await expect(stat(join(root, 'apps/new'))).rejects.toThrow()
+    expect((await readdir(join(root, 'apps/web'))).sort()).toEqual(
+      ['kustomization.yaml', long.slice('apps/web/'.length)].sort()
+    )
+  })
+
+  it('refuses a FIFO (or any non-regular file) at a planned name instead of hanging', async () => {
+    await rm(join(root, 'apps/web/kustomization.yaml'))
+    execFileSync('mkfifo', [join(root, 'apps/web/kustomization.yaml')])
+    await expect(
+      writeFiles(root, [{file: 'apps/web/kustomization.yaml', after: 'new\n'}])
+    ).rejects.toThrow(
+      'refusing to write apps/web/kustomization.yaml: it is not a regular file (a FIFO, socket or device); replace it with a regular file'
     )
   })
 })
