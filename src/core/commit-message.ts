@@ -92,6 +92,49 @@ function placeholdersIn(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER)].map(m => m[1])
 }
 
+/**
+ * A value as it may appear inside a commit message: control characters
+ * (line breaks above all) are shown escaped, so a value can never start a
+ * line of its own and forge a trailer such as `Signed-off-by:` or
+ * `Source-Commit:`, nor hide text behind a carriage return.
+ */
+export function inlineValue(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, c => {
+    if (c === '\n') return '\\n'
+    if (c === '\r') return '\\r'
+    if (c === '\t') return '\\t'
+    const code = c.charCodeAt(0)
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, '0')}`
+      : `\\x${code.toString(16).padStart(2, '0')}`
+  })
+}
+
+function cleanChange(c: MessageChange): MessageChange {
+  return {
+    ...c,
+    file: inlineValue(c.file),
+    name: inlineValue(c.name),
+    before: c.before === null ? null : inlineValue(c.before),
+    after: c.after === null ? null : inlineValue(c.after)
+  }
+}
+
+function cleanInput(input: MessageInput): MessageInput {
+  const opt = (v: string | undefined) => (v === undefined ? undefined : inlineValue(v))
+  return {
+    changes: input.changes.map(cleanChange),
+    paths: input.paths.map(inlineValue),
+    branch: inlineValue(input.branch),
+    source: {
+      repo: opt(input.source.repo),
+      commit: opt(input.source.commit),
+      actor: opt(input.source.actor),
+      runUrl: opt(input.source.runUrl)
+    }
+  }
+}
+
 /** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
 export function shortName(change: MessageChange): string {
   if (change.kind === 'key') return change.name
@@ -115,7 +158,8 @@ function unique<T>(items: T[]): T[] {
   return [...new Set(items)]
 }
 
-export function defaultSubject(input: MessageInput): string {
+export function defaultSubject(raw: MessageInput): string {
+  const input = cleanInput(raw)
   const images = input.changes.filter(c => c.kind === 'image' && c.after !== null)
   if (images.length > 0) {
     const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`))
@@ -133,7 +177,8 @@ export function defaultSubject(input: MessageInput): string {
   return `Update ${input.paths.join(', ') || 'config'}`
 }
 
-export function changesBlock(changes: MessageChange[]): string {
+export function changesBlock(raw: MessageChange[]): string {
+  const changes = raw.map(cleanChange)
   const byFile = new Map<string, MessageChange[]>()
   for (const c of changes) byFile.set(c.file, [...(byFile.get(c.file) ?? []), c])
   return [...byFile]
@@ -151,12 +196,13 @@ export function showValue(value: string | null): string {
 
 export function trailers(source: CiSource): string {
   const lines: string[] = []
-  if (source.repo) lines.push(`Source-Repo: ${source.repo}`)
-  if (source.commit) lines.push(`Source-Commit: ${source.commit}`)
+  if (source.repo) lines.push(`Source-Repo: ${inlineValue(source.repo)}`)
+  if (source.commit) lines.push(`Source-Commit: ${inlineValue(source.commit)}`)
   return lines.join('\n')
 }
 
-function values(input: MessageInput): Record<string, string> {
+function values(raw: MessageInput): Record<string, string> {
+  const input = cleanInput(raw)
   const images = input.changes.filter(c => c.kind === 'image' && c.after !== null)
   return {
     subject: defaultSubject(input),

@@ -156,19 +156,17 @@ async function writeLoop<O extends PlanOutcome>(
     switch (pushed.kind) {
       case 'pushed':
         return {...common, kind: 'pushed', commit, base, outcome, message}
-      case 'up-to-date': {
-        // Same edit, parent, author and second: another job pushed this very commit.
-        // The checkout now equals the branch, so planning again reports the no-op.
-        return {
-          ...common,
-          kind: 'unchanged',
-          base: commit,
-          outcome: await options.planner.plan(git.dir)
-        }
-      }
+      case 'up-to-date':
+        // The branch already points at this very commit: the same bytes (edit, parent, author,
+        // second) from a concurrent identical job, or our own push whose answer was lost. Either
+        // way the commit this run made is the one on the branch: report it as landed.
+        return {...common, kind: 'pushed', commit, base, outcome, message}
       case 'auth-failed':
         throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status))
       case 'error': {
+        if (pushed.reason === 'not-found' || pushed.reason === 'redirected') {
+          throw remoteError(pushed, remote, auth, 'push', branch)
+        }
         if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
           throw new OperationError(`push to ${where} failed: ${pushed.detail}`)
         }
@@ -213,6 +211,12 @@ async function writeLoop<O extends PlanOutcome>(
             detail: pushed.detail,
             outcome
           }
+        }
+        // The connection may have dropped after the server applied our push, and the client's
+        // re-send was refused as a duplicate: our own commit on the tip means it landed.
+        const now = await git.remoteBranchCommit(branch)
+        if (now.kind === 'at' && now.commit === commit) {
+          return {...common, kind: 'pushed', commit, base, outcome, message}
         }
         if (attempt >= options.maxAttempts) {
           return {
@@ -289,7 +293,16 @@ function remoteError(
     return new OperationError(authFailureMessage(auth, hostOf(remote), operation, failure.status))
   }
   switch (failure.reason) {
+    case 'redirected':
+      return new UsageError(
+        `${where} answered with a redirect (${oneLine(failure.detail)}), which is not followed while a token is set, so the token never reaches another host; pass the repository's current URL as --repo (open the URL in a browser to see where it moved)`
+      )
     case 'not-found':
+      if (operation === 'push') {
+        return new OperationError(
+          `push to ${where} failed: the server answered 404 (${oneLine(failure.detail)}); check --repo, and that the token may write to the repository (GitHub and GitLab answer 404 to a token that cannot see it)`
+        )
+      }
       if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
         return new UsageError(
           `branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`

@@ -9,6 +9,7 @@ import {mergeManifest, type ManifestRequest} from '../argocd/manifest.js'
 import {
   changesBlock,
   ciSourceFromEnv,
+  inlineValue,
   renderCommitMessage,
   trailers,
   type MessageChange
@@ -162,6 +163,10 @@ function commitMessage(
 }
 
 function subject(o: ManifestOutcome): string {
+  return inlineValue(rawSubject(o))
+}
+
+function rawSubject(o: ManifestOutcome): string {
   if (o.operation === 'created') return `Add Argo CD Application ${o.app} (${o.manifest})`
   const first = o.changes[0]
   if (o.changes.length === 1 && first) {

@@ -2,6 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import {lstat, readdir, readFile} from 'node:fs/promises'
 import {join, relative, sep} from 'node:path'
 import {UsageError} from '../core/errors.js'
+import {inlineValue} from '../core/commit-message.js'
 import {readImageEntries, setImagesInText} from '../core/kustomize/kustomization-file.js'
 import {
   PROMOTION_CONFIG_FILE,
@@ -309,9 +310,9 @@ function predictReads(
 
 /** Subject from --message, one line per change, and trailers that say where the pins came from. */
 export function commitMessage(template: string | undefined, plan: CheckoutPlan): string {
-  const from = plan.resolved.source.name
-  const to = plan.resolved.target.name
-  const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app)
+  const from = inlineValue(plan.resolved.source.name)
+  const to = inlineValue(plan.resolved.target.name)
+  const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => inlineValue(a.app))
   const vars: Record<string, string> = {
     from,
     to,
@@ -322,9 +323,13 @@ export function commitMessage(template: string | undefined, plan: CheckoutPlan):
     .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n: string) => vars[n] ?? '')
     .split('\n')[0]
   const lines = plan.changes.map(c =>
-    c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`
+    inlineValue(
+      c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`
+    )
   )
-  const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)
+  const missing = plan.plan.apps
+    .filter(a => a.status === 'missing-in-target')
+    .map(a => inlineValue(a.app))
   const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : []
   return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`
 }

@@ -65,7 +65,28 @@ export function checkRelative(input: string, what: string): string {
       `${what} ${JSON.stringify(input)} uses '..' and could leave the root; pass a path inside the root (-C)`
     )
   }
+  if (parts.some(isGitDirName)) throw insideGit(what, input)
   return parts.length ? parts.join('/') : '.'
+}
+
+/**
+ * `.git` holds git's own files: a config or hook written there changes what
+ * git runs (core.fsmonitor, core.sshCommand, hooksPath). No edit belongs
+ * there, whatever case a case-insensitive file system would accept.
+ */
+function isGitDirName(segment: string): boolean {
+  return segment.toLowerCase() === '.git'
+}
+
+function insideGit(what: string, input: string): UsageError {
+  return new UsageError(
+    `${what} ${JSON.stringify(input)} is inside .git, git's own files (config, hooks); pass a path of the config repo's content`
+  )
+}
+
+/** A root-relative path (after following links) that lands inside `.git`. */
+function landsInGit(rel: string): boolean {
+  return rel.split(sep).some(isGitDirName)
 }
 
 /** Real path of `rel` under `root`, refused when a symlink leads outside. */
@@ -87,6 +108,7 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
       `${what} ${JSON.stringify(rel)} is a symlink that leads outside the root; edit the target inside the root instead`
     )
   }
+  if (landsInGit(r)) throw insideGit(what, rel)
   return real
 }
 
@@ -267,6 +289,7 @@ async function writeTarget(realRoot: string, rel: string): Promise<WriteTarget> 
     real = st.isSymbolicLink() ? await realpath(next).catch(() => next) : next
     const r = relative(realRoot, real)
     if (r === '..' || r.startsWith(`..${sep}`) || isAbsolute(r)) throw outside(rel)
+    if (landsInGit(r)) throw insideGit('file', rel)
     const isDir = (await stat(real).catch(() => undefined))?.isDirectory() ?? false
     if (i < parts.length - 1 && !isDir) {
       throw new UsageError(

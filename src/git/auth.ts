@@ -40,7 +40,10 @@ export function authFromEnv(remote: RemoteUrl, env: Env, redactor: Redactor): Gi
       [`http.${remote.origin}.extraHeader`]: `Authorization: Basic ${basic}`,
       // An empty value resets the helper list: a stored credential must not
       // override the token, and the token must not be stored by a helper.
-      'credential.helper': ''
+      'credential.helper': '',
+      // git sends the header to whatever base URL a redirect names, other hosts included, for
+      // every later request of the run: with a token, a redirect is an error, never followed.
+      'http.followRedirects': 'false'
     },
     method: 'token',
     variable: TOKEN_VARIABLE,

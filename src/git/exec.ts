@@ -53,22 +53,35 @@ export function hardenedEnv(extra: Record<string, string | undefined> = {}): Nod
     if (k.startsWith('GIT_') && !KEEP.has(k)) continue
     env[k] = v
   }
+  // Tokens are handed to git only as the scoped header (GIT_CONFIG_COUNT); the raw values
+  // would otherwise sit in every git child's (and its helpers', hooks', ssh's) environment.
+  for (const k of Object.keys(env)) if (SECRET_VARIABLE.test(k)) delete env[k]
   Object.assign(env, {
     GIT_TERMINAL_PROMPT: '0',
     GCM_INTERACTIVE: 'Never',
-    GIT_ASKPASS: 'echo',
-    SSH_ASKPASS: 'echo',
+    // An askpass that fails, not one that answers "": with a fake answer git turns a 401 (or a
+    // redirect's 401) into a retry with credentials instead of stopping.
+    GIT_ASKPASS: 'false',
+    SSH_ASKPASS: 'false',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_LFS_SKIP_SMUDGE: '1',
     LC_ALL: 'C',
     LANG: 'C'
   })
   for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k]
+    if (v === undefined || SECRET_VARIABLE.test(k)) delete env[k]
     else env[k] = v
   }
   return env
 }
+
+/**
+ * Variables that hold tokens in our own interface (GITOPS_TOKEN, the Action's
+ * INPUT_* inputs, ARGOCD_AUTH_TOKEN) and in the CI platforms' (GITHUB_TOKEN,
+ * ACTIONS_*_TOKEN, CI_JOB_TOKEN...). None of them is needed by git.
+ */
+const SECRET_VARIABLE =
+  /^(GITOPS_TOKEN|INPUT_.*|ARGOCD_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITLAB_TOKEN|CI_JOB_TOKEN|CI_REGISTRY_PASSWORD|CI_DEPLOY_PASSWORD|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/
 
 // SSH users rely on these; the rest of GIT_* is dropped.
 const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE'])
@@ -85,6 +98,12 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
     })
   }
   const env = hardenedEnv({...options.env, ...configEnv})
+  // Any other variable that carries a registered secret (a token under a name we do not know).
+  const secrets = options.redactor?.list() ?? []
+  for (const [k, v] of Object.entries(env)) {
+    if (v && !k.startsWith('GIT_CONFIG_') && secrets.some(s => s.length >= 8 && v.includes(s)))
+      delete env[k]
+  }
   const redact = (s: string) => (options.redactor ? options.redactor.redact(s) : s)
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})

@@ -28,8 +28,10 @@ export type PushResult =
  * the same request may well succeed a moment later, so it is retried.
  * `network`: the server could not be reached at all (unknown host, refused);
  * far more often a wrong URL or a dead server than a blip, so it is not.
+ * `redirected`: the server answered 3xx and, because a token was set, git
+ * was told not to follow it (the token would go along to the new host).
  */
-export type RemoteErrorReason = 'transient' | 'network' | 'not-found' | 'unknown'
+export type RemoteErrorReason = 'transient' | 'network' | 'not-found' | 'redirected' | 'unknown'
 
 /** Worth trying again after a pause: the server or the link failed, not the request. */
 export function isTransient(failure: RemoteFailure | PushResult): boolean {
@@ -58,6 +60,8 @@ const MOVED = [
   /incorrect old value provided/i,
   /\(failed to update ref\)/,
   /\(failed to lock\)/,
+  // A force-push rewrote the branch between our fetch and our push: the same remedy, a new tip.
+  /shallow update not allowed/i,
   /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
 ]
 
@@ -95,6 +99,8 @@ const NETWORK = [
 
 const TRANSIENT = [
   /requested URL returned error: 5\d\d\b/i,
+  // Rate limited: a moment later the same request is served.
+  /requested URL returned error: 429\b/i,
   /\bHTTP 5\d\d\b/,
   /RPC failed/i,
   /Connection reset/i,
@@ -165,6 +171,8 @@ export function classifyRemoteFailure(stderr: string, timedOut = false): RemoteF
   if (timedOut) return {kind: 'error', reason: 'transient', detail}
   if (anyOf(AUTH, stderr)) return {kind: 'auth-failed', status: httpStatus(stderr), detail}
   if (anyOf(NOT_FOUND, stderr)) return {kind: 'error', reason: 'not-found', detail}
+  if (/requested URL returned error: 30[12378]\b/i.test(stderr))
+    return {kind: 'error', reason: 'redirected', detail}
   if (anyOf(NETWORK, stderr)) return {kind: 'error', reason: 'network', detail}
   if (anyOf(REFUSED, stderr)) return {kind: 'error', reason: 'unknown', detail}
   if (anyOf(TRANSIENT, stderr)) return {kind: 'error', reason: 'transient', detail}

@@ -158,3 +158,39 @@ describe('versionOf', () => {
     expect(versionOf('3.1')).toBe('3.1')
   })
 })
+
+describe('control characters in values', () => {
+  const forged: MessageInput = input({
+    changes: [
+      {
+        file: 'values.yaml',
+        name: 'image.tag',
+        kind: 'key',
+        before: '1.0',
+        after: '1.1\nSigned-off-by: Mallory <m@example.com>\rSource-Commit: bad\u2028x'
+      }
+    ],
+    branch: 'main\nSource-Repo: https://evil.example'
+  })
+
+  it('are escaped in the default message: a value never starts a line (no forged trailer)', () => {
+    const text = renderCommitMessage(undefined, forged)
+    const lines = text.split('\n')
+    expect(
+      lines.some(
+        l => /^(Signed-off-by|Source-Commit|Source-Repo):/.test(l) && /bad|Mallory|evil/.test(l)
+      )
+    ).toBe(false)
+    expect(text).toContain(
+      '1.1\\nSigned-off-by: Mallory <m@example.com>\\rSource-Commit: bad\\u2028x'
+    )
+    expect(text).not.toMatch(/[\r\u2028]/)
+  })
+
+  it('are escaped where a template interpolates them; the template’s own line breaks stay', () => {
+    const text = renderCommitMessage('{{subject}}\\n\\nbranch {{branch}}', forged)
+    expect(text).toContain('branch main\\nSource-Repo: https://evil.example\n')
+    expect(text.split('\n').some(l => l.startsWith('Source-Repo:'))).toBe(false)
+    expect(text.split('\n')[1]).toBe('')
+  })
+})

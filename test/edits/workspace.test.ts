@@ -158,3 +158,23 @@ describe('openRoot / resolveInside', () => {
     expect(await usageError(resolveInside(root, 'out', 'f'))).toContain('outside the root')
   })
 })
+
+describe('.git is never a place to edit', () => {
+  it('refuses any path with a .git segment, in any case', () => {
+    for (const p of ['.git/config', 'apps/.git/hooks/pre-commit', '.GIT/config', './.git']) {
+      expect(() => checkRelative(p, '--set file')).toThrow(
+        `--set file ${JSON.stringify(p)} is inside .git, git's own files (config, hooks); pass a path of the config repo's content`
+      )
+    }
+  })
+
+  it('refuses a symlink inside the root that leads into .git', async () => {
+    mkdirSync(join(root, '.git'))
+    touch('.git/kustomization.yaml')
+    symlinkSync('../.git', join(root, 'apps/gitdir'))
+    expect(await usageError(resolveInside(root, 'apps/gitdir', '--path'))).toContain(
+      'is inside .git'
+    )
+    expect(await usageError(resolveDirs(root, ['apps/gitdir']))).toContain('is inside .git')
+  })
+})

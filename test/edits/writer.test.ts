@@ -128,4 +128,16 @@ describe('writeFiles: one symlink and atomic-write policy', () => {
       'refusing to write apps/web/kustomization.yaml: it is not a regular file (a FIFO, socket or device); replace it with a regular file'
     )
   })
+
+  it('refuses to write into .git, also through a symlink that stays inside the root', async () => {
+    await mkdir(join(root, '.git'))
+    await writeFile(join(root, '.git/config'), '[core]\n')
+    await symlink('../.git', join(root, 'apps/g'))
+    for (const file of ['.git/config', 'apps/g/config']) {
+      await expect(
+        writeFiles(root, [{file, after: '[core]\n\tfsmonitor = evil\n'}])
+      ).rejects.toThrow(/is inside \.git, git's own files/)
+    }
+    expect(await readFile(join(root, '.git/config'), 'utf8')).toBe('[core]\n')
+  })
 })

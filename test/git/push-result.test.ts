@@ -119,10 +119,32 @@ describe('classifyPush', () => {
   it('classifies an unknown rejection as other', () => {
     const r = classifyPush({
       code: 1,
-      stdout: porcelain('!\tHEAD:refs/heads/main\t[remote rejected] (shallow update not allowed)'),
+      stdout: porcelain('!\tHEAD:refs/heads/main\t[remote rejected] (frobnicator unhappy)'),
       stderr: ''
     })
     expect(r).toMatchObject({kind: 'rejected', reason: 'other'})
+  })
+
+  it('classifies "shallow update not allowed" (history rewritten under us) as moved: fetch and retry', () => {
+    const r = classifyPush({
+      code: 1,
+      stdout: porcelain('!\tHEAD:refs/heads/main\t[remote rejected] (shallow update not allowed)'),
+      stderr: ''
+    })
+    expect(r).toMatchObject({kind: 'rejected', reason: 'moved'})
+  })
+
+  it('classifies 429 as transient and a refused redirect as redirected', () => {
+    expect(
+      classifyRemoteFailure(
+        "fatal: unable to access 'https://h/x/': The requested URL returned error: 429\n"
+      )
+    ).toMatchObject({kind: 'error', reason: 'transient'})
+    expect(
+      classifyRemoteFailure(
+        "fatal: unable to access 'https://h/x/': The requested URL returned error: 302\n"
+      )
+    ).toMatchObject({kind: 'error', reason: 'redirected'})
   })
 
   const auth: [string, string, number][] = [

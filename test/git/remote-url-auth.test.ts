@@ -53,9 +53,9 @@ describe('parseRemoteUrl', () => {
   it('refuses unsupported schemes', () => {
     expect(() => parseRemoteUrl('ftp://host/x', '/')).toThrow(/unsupported scheme/)
   })
-  it('shows URLs without a user name', () => {
-    expect(displayUrl(parseRemoteUrl('https://bot@github.com/a/b', '/'))).toBe(
-      'https://github.com/a/b'
+  it('refuses any user name in an http(s) URL: it is where a token gets pasted', () => {
+    expect(() => parseRemoteUrl('https://bot@github.com/a/b', '/')).toThrow(
+      /--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN/
     )
   })
 })
@@ -71,7 +71,8 @@ describe('authFromEnv', () => {
     const basic = Buffer.from(`x-access-token:${TOKEN}`).toString('base64')
     expect(auth.config).toEqual({
       'http.https://github.com/.extraHeader': `Authorization: Basic ${basic}`,
-      'credential.helper': ''
+      'credential.helper': '',
+      'http.followRedirects': 'false'
     })
     expect(auth).toMatchObject({method: 'token', variable: 'GITOPS_TOKEN', user: 'x-access-token'})
     expect(redactor.redact(`a ${TOKEN} b ${basic}`)).toBe('a *** b ***')

@@ -145,6 +145,11 @@ export function checkRelativeDir(raw: string, where: string): string {
     )
   }
   const segments = path.split('/')
+  if (segments.some(s => s.toLowerCase() === '.git')) {
+    throw new UsageError(
+      `${where}: '${raw}' is inside .git, git's own files (hooks, config); give a directory of the config repo's content`
+    )
+  }
   if (segments.some(s => s === '..' || s === '.' || s === '')) {
     throw new UsageError(
       `${where}: '${raw}' must stay inside the repo (no '..', '.' or empty segments)`
