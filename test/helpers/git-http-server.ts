@@ -60,6 +60,12 @@ export interface GitHttpServer {
   /** Arms the kill switch: the next push request kills the server mid-transfer. */
   dieOnNextPush(): void
   /**
+   * The next push is applied, then its answer is lost and the request
+   * arrives a second time, as when curl re-sends over a dropped keep-alive
+   * connection: the client sees only the server's answer to the duplicate.
+   */
+  duplicateNextPush(): void
+  /**
    * The next `count` requests (only those for `service`, when given) are
    * answered `status` (default 502) before auth, as a forge's load balancer
    * does when its backends are unhealthy. `Infinity` keeps failing.
@@ -75,6 +81,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const sockets = new Set<Socket>()
   const children = new Set<ChildProcess>()
   let killSwitch = false
+  let duplicate = false
   let failing: {count: number; status: number; service?: string} = {count: 0, status: 502}
   let dead = false
 
@@ -140,16 +147,41 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       req.once('data', () => die())
       return
     }
-    runBackend(req, res, entry, u, access === 'write' ? (entry.user ?? 'anonymous') : undefined)
+    const remoteUser = access === 'write' ? (entry.user ?? 'anonymous') : undefined
+    if (push && req.method === 'POST' && duplicate) {
+      duplicate = false
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const body = Buffer.concat(chunks)
+        // Where the first answer goes: nowhere, as if the connection dropped before it arrived.
+        const lost = {writeHead: () => lost, write: () => true, end: () => lost, on: () => lost}
+        const first = runBackend(
+          body,
+          lost as unknown as ServerResponse,
+          {...entry},
+          u,
+          remoteUser,
+          req
+        )
+        first.on('close', () => {
+          requests.push({...entry})
+          runBackend(body, res, entry, u, remoteUser, req)
+        })
+      })
+      return
+    }
+    runBackend(req, res, entry, u, remoteUser, req)
   })
 
   function runBackend(
-    req: IncomingMessage,
+    body: IncomingMessage | Buffer,
     res: ServerResponse,
     entry: RequestLogEntry,
     u: URL,
-    remoteUser: string | undefined
-  ) {
+    remoteUser: string | undefined,
+    req: IncomingMessage
+  ): ChildProcess {
     const child = spawnGit(['http-backend'], {
       cwd: options.root,
       env: {
@@ -168,7 +200,8 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     })
     children.add(child)
     child.on('close', () => children.delete(child))
-    req.pipe(child.stdin!)
+    if (Buffer.isBuffer(body)) child.stdin!.end(body)
+    else body.pipe(child.stdin!)
     child.stdin!.on('error', () => undefined)
     child.stderr!.resume()
     let head = Buffer.alloc(0)
@@ -208,6 +241,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     res.on('close', () => {
       if (child.exitCode === null) child.kill('SIGKILL')
     })
+    return child
   }
 
   server.on('connection', s => {
@@ -223,6 +257,9 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     requests,
     dieOnNextPush: () => {
       killSwitch = true
+    },
+    duplicateNextPush: () => {
+      duplicate = true
     },
     failNext: (count, opts = {}) => {
       failing = {count, status: opts.status ?? 502, service: opts.service}
