@@ -1,5 +1,6 @@
 import {createHash} from 'node:crypto'
 import {mkdtemp, rm} from 'node:fs/promises'
+import {onInterrupt} from '../core/cleanup.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {forgeProvider} from '../forge/registry.js'
@@ -198,6 +199,7 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
   )
 
   let dir: string | undefined
+  let forget: (() => void) | undefined
   let api = input.api
   let gitReason = input.gitReason ?? GIT_PR_REASON
   const attempts = input.maxAttempts ?? 3
@@ -215,7 +217,11 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
           const r = await attemptApi(api, input, base, branch, existing)
           return {...r, transport: 'api', transportReason: api.reason}
         }
-        dir ??= await mkdtemp(join(tmpdir(), 'gitops-deploy-pr-'))
+        if (!dir) {
+          const made = await mkdtemp(join(tmpdir(), 'gitops-deploy-pr-'))
+          forget = onInterrupt(() => rm(made, {recursive: true, force: true}))
+          dir = made
+        }
         const r = await attemptOnce(
           prBranchGit(dir, input),
           retry,
@@ -251,6 +257,7 @@ export async function runPrLifecycle(input: PrLifecycleInput): Promise<PrLifecyc
     }
   } finally {
     if (dir) await rm(dir, {recursive: true, force: true})
+    forget?.()
   }
 }
 

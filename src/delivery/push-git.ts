@@ -1,6 +1,7 @@
 import {mkdtemp, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {onInterrupt} from '../core/cleanup.js'
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {authFailureMessage, authFromEnv, type GitAuth} from '../git/auth.js'
@@ -68,6 +69,7 @@ export async function remoteWrite<O extends PlanOutcome>(
   const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd())
   const auth = authFromEnv(remote, options.env, options.redactor)
   const tmp = await mkdtemp(join(tmpdir(), 'gitops-deploy-'))
+  const forget = onInterrupt(() => rm(tmp, {recursive: true, force: true}))
   try {
     const git = await Git.create(join(tmp, 'repo'), {
       redactor: options.redactor,
@@ -78,6 +80,7 @@ export async function remoteWrite<O extends PlanOutcome>(
   } finally {
     if (options.inspectClone) await options.inspectClone(join(tmp, 'repo')).catch(() => undefined)
     await rm(tmp, {recursive: true, force: true})
+    forget()
   }
 }
 

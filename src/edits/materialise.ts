@@ -1,4 +1,5 @@
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {onInterrupt} from '../core/cleanup.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import picomatch from 'picomatch'
@@ -45,6 +46,7 @@ export function materialisedPlanner<O extends PlanOutcome>(
   return {
     async plan(view) {
       const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-api-'))
+      const forget = onInterrupt(() => rm(dir, {recursive: true, force: true}))
       try {
         if (globby) await materialiseFromTree(view, patterns, dir)
         else await materialiseLiteral(view, patterns, dir)
@@ -52,6 +54,7 @@ export function materialisedPlanner<O extends PlanOutcome>(
         return {outcome, writes: outcome.changed ? writes(outcome) : []}
       } finally {
         await rm(dir, {recursive: true, force: true})
+        forget()
       }
     }
   }

@@ -86,6 +86,51 @@ const SECRET_VARIABLE =
 // SSH users rely on these; the rest of GIT_* is dropped.
 const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE'])
 
+/** Every git child still running, so an interrupted run can stop them before it exits. */
+const live = new Set<ChildProcess>()
+
+function track<T extends ChildProcess>(child: T): T {
+  live.add(child)
+  child.once('close', () => live.delete(child))
+  child.once('error', () => live.delete(child))
+  return child
+}
+
+/**
+ * Passes `signal` on to every running git child and waits up to `graceMs`
+ * for them to end, then kills what is left: a push that outlives us would
+ * land after we reported that it did not.
+ */
+export async function stopGitChildren(signal: NodeJS.Signals, graceMs = 2000): Promise<number> {
+  const children = [...live]
+  if (children.length === 0) return 0
+  const ended = children.map(
+    c =>
+      new Promise<void>(r =>
+        c.exitCode !== null || c.signalCode !== null ? r() : c.once('close', () => r())
+      )
+  )
+  for (const c of children) {
+    // Detached children lead their own process group: signal the whole group (git-remote-https, ssh).
+    try {
+      if (c.pid) process.kill(-c.pid, signal)
+    } catch {
+      c.kill(signal)
+    }
+  }
+  const timer = new Promise<'late'>(r => setTimeout(() => r('late'), graceMs).unref())
+  if ((await Promise.race([Promise.all(ended), timer])) === 'late') {
+    for (const c of live) {
+      try {
+        if (c.pid) process.kill(-c.pid, 'SIGKILL')
+      } catch {
+        c.kill('SIGKILL')
+      }
+    }
+  }
+  return children.length
+}
+
 /** The single funnel through which every git process is started. */
 export function execGit(args: string[], options: GitExecOptions): Promise<GitOutput> {
   const config = Object.entries(options.config ?? {})
@@ -106,7 +151,10 @@ export function execGit(args: string[], options: GitExecOptions): Promise<GitOut
   }
   const redact = (s: string) => (options.redactor ? options.redactor.redact(s) : s)
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
+    // Its own process group, so a stop reaches git's helpers (git-remote-https) too.
+    const child = track(
+      spawn('git', args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true})
+    )
     const out: Buffer[] = []
     const err: Buffer[] = []
     const cmd = args.find(a => !a.startsWith('-')) ?? args[0]

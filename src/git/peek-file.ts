@@ -1,4 +1,5 @@
 import {mkdtemp, rm} from 'node:fs/promises'
+import {onInterrupt} from '../core/cleanup.js'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {OperationError} from '../core/errors.js'
@@ -23,6 +24,7 @@ export interface PeekInput {
  */
 export async function peekFile(input: PeekInput): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-peek-'))
+  const forget = onInterrupt(() => rm(dir, {recursive: true, force: true}))
   const git = (args: string[], allowFailure = false) =>
     execGit(args, {
       cwd: dir,
@@ -53,5 +55,6 @@ export async function peekFile(input: PeekInput): Promise<string | undefined> {
     return shown.stdout
   } finally {
     await rm(dir, {recursive: true, force: true})
+    forget()
   }
 }

@@ -3,7 +3,8 @@
  * auth on loopback, a redirecting front server, a config repo that carries a
  * planted symlink, and tokens in every spelling of --repo.
  */
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {spawn} from 'node:child_process'
+import {mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -205,5 +206,41 @@ describe('faults', () => {
     expect(json).toMatchObject({changed: true, pushed: true, commit: head})
     expect((await repo!.log()).length).toBe(2)
     await repo!.fsck()
+  })
+})
+
+describe('SIGTERM while a push is in flight', () => {
+  it('stops git, removes the clone and exits 1 saying the outcome is unknown', async () => {
+    const {url, env} = await served()
+    server!.holdNextPush()
+    const tmp = await mkdtemp(join(tmpdir(), 'sigterm-'))
+    dirs.push(tmp)
+    const tsx = join(import.meta.dirname, '..', '..', 'node_modules', '.bin', 'tsx')
+    const entry = join(import.meta.dirname, '..', '..', 'src', 'cli.ts')
+    const child = spawn(
+      tsx,
+      [entry, 'set-image', '--repo', url, '--path', STAGING, '--image', 'ghcr.io/acme/web:6.6.6'],
+      {env: {...process.env, ...env, TMPDIR: tmp}, stdio: ['ignore', 'pipe', 'pipe']}
+    )
+    let stderr = ''
+    child.stderr.on('data', d => (stderr += d))
+    const exited = new Promise<number | null>(r => child.on('close', code => r(code)))
+    const head = await repo!.head()
+    for (let i = 0; i < 400; i++) {
+      if (server!.requests.some(q => q.method === 'POST' && q.service === 'git-receive-pack')) break
+      await new Promise(r => setTimeout(r, 50))
+    }
+    expect(server!.requests.some(q => q.service === 'git-receive-pack')).toBe(true)
+    // tsx runs the CLI in a child of its own and passes the signal on.
+    child.kill('SIGTERM')
+    expect(await exited).toBe(1)
+    expect(stderr).toMatch(
+      /^error: interrupted by SIGTERM; 1 git process was stopped, so whether the push landed is unknown; re-run the job/m
+    )
+    // (tsx keeps its compile cache there too.)
+    expect((await readdir(tmp)).filter(n => n.startsWith('gitops-deploy'))).toEqual([])
+    await new Promise(r => setTimeout(r, 500))
+    expect(await repo!.head()).toBe(head)
+    expect(stderr).not.toContain(TOKEN)
   })
 })

@@ -65,6 +65,8 @@ export interface GitHttpServer {
    * connection: the client sees only the server's answer to the duplicate.
    */
   duplicateNextPush(): void
+  /** The next push request is received but never answered (a stalled server). */
+  holdNextPush(): void
   /**
    * The next `count` requests (only those for `service`, when given) are
    * answered `status` (default 502) before auth, as a forge's load balancer
@@ -82,6 +84,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const children = new Set<ChildProcess>()
   let killSwitch = false
   let duplicate = false
+  let hold = false
   let failing: {count: number; status: number; service?: string} = {count: 0, status: 502}
   let dead = false
 
@@ -148,6 +151,11 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
       return
     }
     const remoteUser = access === 'write' ? (entry.user ?? 'anonymous') : undefined
+    if (push && req.method === 'POST' && hold) {
+      hold = false
+      req.resume()
+      return
+    }
     if (push && req.method === 'POST' && duplicate) {
       duplicate = false
       const chunks: Buffer[] = []
@@ -260,6 +268,9 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     },
     duplicateNextPush: () => {
       duplicate = true
+    },
+    holdNextPush: () => {
+      hold = true
     },
     failNext: (count, opts = {}) => {
       failing = {count, status: opts.status ?? 502, service: opts.service}

@@ -6,6 +6,7 @@ import type {InputReader, Outputs} from '../../platform/inputs.js'
 import type {CommandDefinition} from '../../commands/types.js'
 import {commands, findCommand} from '../../commands/registry.js'
 import {nameInputs} from '../input-names.js'
+import {exitCleanlyOnSignals} from '../interrupt.js'
 import type {GithubEvent, GithubRun} from '../../changes/ci-context.js'
 
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
@@ -41,6 +42,7 @@ const reader: InputReader = {
 export async function run(): Promise<void> {
   const redactor = new Redactor()
   const platform = actionPlatform(redactor)
+  exitCleanlyOnSignals(message => core.setFailed(redactor.redact(message)))
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let def: CommandDefinition<any, any> | undefined
   try {
