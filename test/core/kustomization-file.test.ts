@@ -380,3 +380,22 @@ describe('setImagesInText: byte-preserving edits', () => {
     )
   })
 })
+
+describe('files kustomize itself refuses', () => {
+  it('a null document is "empty", as kustomize says, with the fix', () => {
+    expect(() => readImageEntries('null\n', 'o/kustomization.yaml')).toThrow(
+      'o/kustomization.yaml: kustomization.yaml is empty (line 1); write its fields (resources:, images:, ...) in place of the null document'
+    )
+  })
+
+  it("a NUL byte or another control character is refused with kustomize's message", () => {
+    expect(() =>
+      readImageEntries('images:\n- name: web\n  newTag: "a\u0000b"\n', 'k.yaml')
+    ).toThrow(
+      'k.yaml: invalid Kustomization: yaml: control characters are not allowed (line 3); remove the NUL byte from the file'
+    )
+    expect(() => readImageEntries('resources: []\n# \u001b[31m\n', 'k.yaml')).toThrow(
+      /control characters are not allowed \(line 2\); remove the control character U\+001B/
+    )
+  })
+})

@@ -327,12 +327,31 @@ function readList(
 
 function parseKustomization(text: string, label: string): ParsedKustomization {
   const p: ParsedKustomization = {text, label, eol: detectEol(text), doc: null, root: null}
+  // go-yaml refuses these before parsing; an edit that kept one would push a file kustomize rejects.
+  const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text)
+  if (control) {
+    fail(
+      p,
+      control.index,
+      'invalid Kustomization: yaml: control characters are not allowed',
+      `remove the ${control[0] === '\u0000' ? 'NUL byte' : `control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`} from the file`
+    )
+  }
   // go-yaml v2 reads only the first document of a kustomization.
   const doc = parseYamlDocuments(text, label)[0] ?? null
   p.doc = doc
   if (!doc) return p
   const root = doc.contents
-  if (root == null || (isScalar(root) && jsonKind(doc, root) === 'null')) return p
+  if (root == null) return p
+  if (isScalar(root) && jsonKind(doc, root) === 'null') {
+    // An explicit `null` (or `~`) document: kustomize reads it as no kustomization at all.
+    fail(
+      p,
+      root.range?.[0] ?? 0,
+      `${label.split('/').pop()} is empty`,
+      'write its fields (resources:, images:, ...) in place of the null document'
+    )
+  }
   if (!isMap(root)) {
     fail(
       p,
