@@ -1,6 +1,6 @@
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, realpath, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {isAbsolute, join, relative, sep} from 'node:path'
 import {onInterrupt} from '../core/cleanup.js'
 import {OperationError, UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
@@ -9,7 +9,7 @@ import {Git, type Identity} from '../git/git.js'
 import {GitError} from '../git/exec.js'
 import {classifyRemoteFailure, isTransient, type RemoteFailure} from '../git/push-result.js'
 import {displayUrl, parseRemoteUrl, type RemoteUrl} from '../git/remote-url.js'
-import {sparseDirs} from '../git/sparse-set.js'
+import {sparseDirs, widenDirs} from '../git/sparse-set.js'
 import type {PlanOutcome, Planner} from '../edits/edit.js'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 
@@ -144,13 +144,32 @@ async function writeLoop<O extends PlanOutcome>(
       throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries)
     }
     checkedOut = dirs
+    // A symlink into a directory outside the sparse set dangles in the checkout: widen the set
+    // to what the links point at (a few rounds, for links to links).
+    for (let round = 0; round < 3; round++) {
+      const links = await git.symlinkTargets(base, checkedOut)
+      if (links.length === 0) break
+      const files = new Set(await git.listFiles(base))
+      // A link to a file needs the file's directory; a link to a directory, the directory.
+      const targets = links
+        .map(t => (files.has(t) ? t.slice(0, Math.max(0, t.lastIndexOf('/'))) : t))
+        .filter(Boolean)
+      const wider = widenDirs(checkedOut, targets)
+      if (!wider) break
+      options.debug?.(`widening the sparse checkout to symlink targets: ${wider.join(', ')}`)
+      await git.checkoutSparse(base, wider)
+      checkedOut = wider
+    }
     const outcome = await options.planner.plan(git.dir)
     if (!outcome.changed) return {...common, kind: 'unchanged', base, outcome}
     const message = options.message(outcome, branch)
     if (options.dryRun) return {...common, kind: 'dry-run', base, outcome, message}
     await options.planner.write(git.dir, outcome)
     const commit = await git.commitFiles(
-      outcome.files.map(f => f.file),
+      await stagedPaths(
+        git.dir,
+        outcome.files.map(f => f.file)
+      ),
       message,
       options.author
     )
@@ -268,6 +287,22 @@ function retrying(
       await pause(backoff, delay)
     }
   }
+}
+
+/**
+ * What to stage for the written files: a file reached through a symlink
+ * inside the repository was written at the link's target, so the target is
+ * what changed (the link itself did not).
+ */
+async function stagedPaths(dir: string, files: string[]): Promise<string[]> {
+  const root = await realpath(dir)
+  return Promise.all(
+    files.map(async f => {
+      const real = await realpath(join(dir, f)).catch(() => undefined)
+      const rel = real ? relative(root, real) : ''
+      return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : f
+    })
+  )
 }
 
 function sameList(a: string[], b: string[]): boolean {

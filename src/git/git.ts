@@ -1,4 +1,4 @@
-import {basename, dirname} from 'node:path'
+import {basename, dirname, posix} from 'node:path'
 import {OperationError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit, type GitExecOptions, type GitOutput} from './exec.js'
@@ -159,6 +159,30 @@ export class Git {
       })
     }
     await this.run(['reset', '--quiet', '--hard', commit], {network: true})
+  }
+
+  /**
+   * Where the symlinks under `dirs` at `rev` point, as repository paths
+   * (targets outside the repository are left out: the writer refuses them).
+   * A link into a directory outside the sparse set would otherwise dangle in
+   * the checkout and read as a missing file. Reads the link blobs only.
+   */
+  async symlinkTargets(rev: string, dirs: string[]): Promise<string[]> {
+    if (dirs.length === 0 || dirs.includes('')) return []
+    const tree = await this.run(['ls-tree', '-r', '-z', '--full-tree', rev, '--', ...dirs])
+    const links = tree.stdout
+      .split('\0')
+      .map(line => /^120000 blob ([0-9a-f]+)\t(.+)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+    const targets: string[] = []
+    for (const [, blob, path] of links) {
+      const target = (await this.run(['cat-file', 'blob', blob], {network: true})).stdout
+      if (target.startsWith('/')) continue
+      const resolved = posix.normalize(posix.join(posix.dirname(path), target))
+      if (resolved === '..' || resolved.startsWith('../')) continue
+      targets.push(resolved === '.' ? '' : resolved)
+    }
+    return targets
   }
 
   /** Fetches the branch's current tip (one commit deep, trees only). */

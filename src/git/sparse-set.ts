@@ -63,3 +63,16 @@ function collapse(dirs: string[]): string[] {
   }
   return [...set].filter(d => !covered(d)).sort()
 }
+
+/**
+ * `dirs` plus `more`, collapsed; `undefined` when `dirs` already covers every
+ * one of them (nothing new to check out). `''` (whole tree) covers all.
+ */
+export function widenDirs(dirs: string[], more: string[]): string[] | undefined {
+  if (dirs.includes('')) return undefined
+  const inside = (d: string) => dirs.some(x => d === x || d.startsWith(`${x}/`))
+  const missing = more.map(normalise).filter(d => !inside(d))
+  if (missing.length === 0) return undefined
+  if (missing.includes('')) return ['']
+  return collapse([...dirs, ...missing])
+}

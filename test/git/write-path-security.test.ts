@@ -244,3 +244,43 @@ describe('SIGTERM while a push is in flight', () => {
     expect(stderr).not.toContain(TOKEN)
   })
 })
+
+describe('a remote kustomization that is a symlink to a file in another directory', () => {
+  it('is edited through the link (the sparse checkout follows it), the link kept', async () => {
+    repo = await makeBareRepo(await exampleFiles())
+    const parent = await repo.head()
+    const shared = 'shared/web-staging/kustomization.yaml'
+    const text = await repo.readFile(`${STAGING}/kustomization.yaml`)
+    const target = '../../../../shared/web-staging/kustomization.yaml'
+    await fastImport(
+      repo.dir,
+      [
+        'commit refs/heads/main',
+        'committer Fixture <fixture@example.com> 1700001000 +0000',
+        'data 12',
+        'link staging',
+        `from ${parent}`,
+        `M 100644 inline ${shared}`,
+        `data ${Buffer.byteLength(text)}`,
+        text,
+        `M 120000 inline ${STAGING}/kustomization.yaml`,
+        `data ${Buffer.byteLength(target)}`,
+        target,
+        ''
+      ].join('\n')
+    )
+    const r = await cli([
+      '--repo',
+      repo.url,
+      '--path',
+      STAGING,
+      '--image',
+      'ghcr.io/acme/web:5.4.3'
+    ])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(await repo.readFile(shared)).toContain('newTag: 5.4.3')
+    const tree = await repo.git(['ls-tree', 'main', `${STAGING}/kustomization.yaml`])
+    expect(tree).toMatch(/^120000 /)
+  })
+})
