@@ -62051,14 +62051,23 @@ function readList(p, doc, key, pair) {
 }
 function parseKustomization(text, label) {
     const p = { text, label, eol: detectEol(text), doc: null, root: null };
+    // go-yaml refuses these before parsing; an edit that kept one would push a file kustomize rejects.
+    const control = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
+    if (control) {
+        fail(p, control.index, 'invalid Kustomization: yaml: control characters are not allowed', `remove the ${control[0] === '\u0000' ? 'NUL byte' : `control character U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}`} from the file`);
+    }
     // go-yaml v2 reads only the first document of a kustomization.
     const doc = parseYamlDocuments(text, label)[0] ?? null;
     p.doc = doc;
     if (!doc)
         return p;
     const root = doc.contents;
-    if (root == null || ((0,dist/* isScalar */.jn)(root) && jsonKind(doc, root) === 'null'))
+    if (root == null)
         return p;
+    if ((0,dist/* isScalar */.jn)(root) && jsonKind(doc, root) === 'null') {
+        // An explicit `null` (or `~`) document: kustomize reads it as no kustomization at all.
+        fail(p, root.range?.[0] ?? 0, `${label.split('/').pop()} is empty`, 'write its fields (resources:, images:, ...) in place of the null document');
+    }
     if (!(0,dist/* isMap */.jh)(root)) {
         fail(p, root.range?.[0] ?? 0, `invalid Kustomization: json: cannot unmarshal ${jsonKind(doc, root)} into Go value of type types.Kustomization`, 'a kustomization must be a mapping of fields (resources:, images:, ...)');
     }
@@ -62917,6 +62926,8 @@ function getValueInText(text, set, label = 'file') {
     return undefined;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
@@ -62926,6 +62937,8 @@ var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
  * inside it, also after following symlinks, because the root is usually a
  * checkout of someone else's repository and the paths come from CI inputs.
  */
+
+
 
 
 
@@ -62964,7 +62977,24 @@ function checkRelative(input, what) {
     if (parts.some(s => s === '..')) {
         throw new UsageError(`${what} ${JSON.stringify(input)} uses '..' and could leave the root; pass a path inside the root (-C)`);
     }
+    if (parts.some(isGitDirName))
+        throw insideGit(what, input);
     return parts.length ? parts.join('/') : '.';
+}
+/**
+ * `.git` holds git's own files: a config or hook written there changes what
+ * git runs (core.fsmonitor, core.sshCommand, hooksPath). No edit belongs
+ * there, whatever case a case-insensitive file system would accept.
+ */
+function isGitDirName(segment) {
+    return segment.toLowerCase() === '.git';
+}
+function insideGit(what, input) {
+    return new UsageError(`${what} ${JSON.stringify(input)} is inside .git, git's own files (config, hooks); pass a path of the config repo's content`);
+}
+/** A root-relative path (after following links) that lands inside `.git`. */
+function landsInGit(rel) {
+    return rel.split(external_node_path_namespaceObject.sep).some(isGitDirName);
 }
 /** Real path of `rel` under `root`, refused when a symlink leads outside. */
 async function resolveInside(root, rel, what) {
@@ -62982,6 +63012,8 @@ async function resolveInside(root, rel, what) {
     if (r === '..' || r.startsWith(`..${external_node_path_namespaceObject.sep}`) || (0,external_node_path_namespaceObject.isAbsolute)(r)) {
         throw new UsageError(`${what} ${JSON.stringify(rel)} is a symlink that leads outside the root; edit the target inside the root instead`);
     }
+    if (landsInGit(r))
+        throw insideGit(what, rel);
     return real;
 }
 async function listDirs(w, relDir, depth, maxDepth, out) {
@@ -63118,6 +63150,8 @@ async function writeTarget(realRoot, rel) {
         const r = (0,external_node_path_namespaceObject.relative)(realRoot, real);
         if (r === '..' || r.startsWith(`..${external_node_path_namespaceObject.sep}`) || (0,external_node_path_namespaceObject.isAbsolute)(r))
             throw outside(rel);
+        if (landsInGit(r))
+            throw insideGit('file', rel);
         const isDir = (await (0,promises_namespaceObject.stat)(real).catch(() => undefined))?.isDirectory() ?? false;
         if (i < parts.length - 1 && !isDir) {
             throw new UsageError(`refusing to write ${rel}: ${parts.slice(0, i + 1).join('/')} is not a directory; choose another path`);
@@ -63128,44 +63162,150 @@ async function writeTarget(realRoot, rel) {
     }
     return { real, exists: true };
 }
+/** A write failure named by its cause, with the fix for that cause. */
+function writeFailure(verb, file, e) {
+    const err = e;
+    const fix = err.code === 'ENOSPC' || err.code === 'EDQUOT'
+        ? 'the disk (or quota) is full; free space on the file system that holds the checkout and run again'
+        : err.code === 'EROFS'
+            ? 'the file system is read-only; run where the checkout is writable'
+            : err.code === 'EACCES' || err.code === 'EPERM'
+                ? 'check the file and directory permissions'
+                : err.code === 'EEXIST'
+                    ? 'something else created it meanwhile; run again'
+                    : 'check the file permissions and free disk space';
+    return new OperationError(`cannot ${verb} ${file}: ${err.message ?? String(e)}; ${fix}`);
+}
 /**
- * The one writer of every edit (set-image, promote, argo-app, …): every
- * target is resolved and checked before any is written, so a bad path writes
- * nothing; an existing file is replaced by writing a sibling and renaming it
- * (a crash never leaves half a file) and keeps its mode; a new file is
- * created exclusively (mode 0644) with its directories.
+ * A private sibling of `real`: a random name created exclusively and never
+ * through a symlink (O_EXCL fails on any existing name, link or not), so a
+ * planted or committed `.kustomization.yaml.*.tmp` cannot redirect the write.
+ * The mode is set on the open handle, never through a path.
+ */
+async function writeTemp(real, bytes, mode) {
+    const { O_CREAT, O_EXCL, O_WRONLY, O_NOFOLLOW } = external_node_fs_namespaceObject.constants;
+    for (let attempt = 0;; attempt++) {
+        const tmp = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(real), `.${(0,external_node_path_namespaceObject.basename)(real)}.gitops-deploy-${(0,external_node_crypto_.randomBytes)(8).toString('hex')}.tmp`);
+        let handle;
+        try {
+            handle = await (0,promises_namespaceObject.open)(tmp, O_CREAT | O_EXCL | O_WRONLY | (O_NOFOLLOW ?? 0), 0o600);
+        }
+        catch (e) {
+            if (e.code === 'EEXIST' && attempt < 5)
+                continue;
+            throw e;
+        }
+        try {
+            await handle.writeFile(bytes);
+            await handle.chmod(mode);
+            await handle.sync().catch(() => undefined);
+        }
+        catch (e) {
+            await handle.close().catch(() => undefined);
+            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
+            throw e;
+        }
+        finally {
+            await handle.close().catch(() => undefined);
+        }
+        return tmp;
+    }
+}
+/**
+ * The one writer of every edit (set-image, promote, argo-app, …), all or
+ * nothing: every target is resolved and checked, then every new content is
+ * written to a private temporary sibling, and only when all of them exist
+ * are they renamed into place (a rename within a directory does not fail
+ * for lack of space). A failure before that removes the temporaries and
+ * leaves every file as it was; a failed rename puts back the files already
+ * replaced. An existing file keeps its mode; a new one gets 0644 and its
+ * directories. Only regular files are replaced: a FIFO or device under a
+ * planned name is refused instead of hanging the run.
  */
 async function writeFiles(root, files) {
     const realRoot = await openRoot(root);
     const targets = [];
     for (const change of files) {
         const rel = checkRelative(change.file, 'file');
-        targets.push({ target: await writeTarget(realRoot, rel), change });
-    }
-    for (const { target, change } of targets) {
-        if (!target.exists) {
-            try {
-                await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(target.real), { recursive: true });
-                await (0,promises_namespaceObject.writeFile)(target.real, change.after, { flag: 'wx', mode: 0o644 });
+        const target = await writeTarget(realRoot, rel);
+        if (target.exists) {
+            const st = await (0,promises_namespaceObject.lstat)(target.real);
+            if (!st.isFile()) {
+                throw new UsageError(`refusing to write ${change.file}: it is not a regular file (a FIFO, socket or device); replace it with a regular file`);
             }
-            catch (e) {
-                throw new OperationError(`cannot create ${change.file}: ${e.message}; check the directory permissions`);
-            }
-            continue;
         }
-        const real = target.real;
-        const tmp = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(real), `.${(0,external_node_path_namespaceObject.basename)(real)}.gitops-deploy-${process.pid}.tmp`);
+        targets.push({ target, change });
+    }
+    const staged = [];
+    const discard = async () => {
+        for (const s of staged) {
+            await (0,promises_namespaceObject.unlink)(s.tmp).catch(() => undefined);
+            if (s.createdDir)
+                await (0,promises_namespaceObject.rm)(s.createdDir, { recursive: true, force: true }).catch(() => undefined);
+        }
+    };
+    for (const { target, change } of targets) {
         try {
-            const mode = (await (0,promises_namespaceObject.stat)(real)).mode;
-            await (0,promises_namespaceObject.writeFile)(tmp, change.after);
-            await (0,promises_namespaceObject.chmod)(tmp, mode & 0o7777);
-            await (0,promises_namespaceObject.rename)(tmp, real);
+            let createdDir;
+            let mode = 0o644;
+            let before;
+            if (target.exists) {
+                mode = (await (0,promises_namespaceObject.stat)(target.real)).mode & 0o7777;
+                before = await (0,promises_namespaceObject.readFile)(target.real);
+            }
+            else {
+                createdDir = await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)(target.real), { recursive: true });
+            }
+            // Push before the temp exists so a failure below still removes the directories made.
+            const entry = { change, target, tmp: '', before, createdDir };
+            staged.push(entry);
+            entry.tmp = await writeTemp(target.real, change.after, mode);
         }
         catch (e) {
-            await (0,promises_namespaceObject.unlink)(tmp).catch(() => undefined);
-            throw new OperationError(`cannot write ${change.file}: ${e.message}; check the file permissions`);
+            await discard();
+            throw writeFailure(target.exists ? 'write' : 'create', change.file, e);
         }
     }
+    const done = [];
+    for (const s of staged) {
+        try {
+            if (s.target.exists)
+                await (0,promises_namespaceObject.rename)(s.tmp, s.target.real);
+            else {
+                // link() fails on an existing name: a new file never replaces one that appeared meanwhile.
+                await (0,promises_namespaceObject.link)(s.tmp, s.target.real);
+                await (0,promises_namespaceObject.unlink)(s.tmp);
+            }
+            done.push(s);
+        }
+        catch (e) {
+            const unrestored = await restore(done);
+            await discard();
+            const err = writeFailure(s.target.exists ? 'write' : 'create', s.change.file, e);
+            if (!unrestored.length)
+                throw err;
+            throw new OperationError(`${err.message} (could not restore ${unrestored.join(', ')}: check them with git status)`);
+        }
+    }
+}
+/** Puts back files already replaced; returns the ones that could not be. */
+async function restore(done) {
+    const failed = [];
+    for (const s of done.reverse()) {
+        try {
+            if (s.before === undefined)
+                await (0,promises_namespaceObject.unlink)(s.target.real);
+            else {
+                const mode = (await (0,promises_namespaceObject.stat)(s.target.real)).mode & 0o7777;
+                const tmp = await writeTemp(s.target.real, s.before, mode);
+                await (0,promises_namespaceObject.rename)(tmp, s.target.real);
+            }
+        }
+        catch {
+            failed.push(s.change.file);
+        }
+    }
+    return failed;
 }
 
 ;// CONCATENATED MODULE: ./src/core/map-limit.ts
@@ -63244,6 +63384,49 @@ const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
 function placeholdersIn(template) {
     return [...template.matchAll(PLACEHOLDER)].map(m => m[1]);
 }
+/**
+ * A value as it may appear inside a commit message: control characters
+ * (line breaks above all) are shown escaped, so a value can never start a
+ * line of its own and forge a trailer such as `Signed-off-by:` or
+ * `Source-Commit:`, nor hide text behind a carriage return.
+ */
+function inlineValue(value) {
+    return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, c => {
+        if (c === '\n')
+            return '\\n';
+        if (c === '\r')
+            return '\\r';
+        if (c === '\t')
+            return '\\t';
+        const code = c.charCodeAt(0);
+        return code > 0xff
+            ? `\\u${code.toString(16).padStart(4, '0')}`
+            : `\\x${code.toString(16).padStart(2, '0')}`;
+    });
+}
+function cleanChange(c) {
+    return {
+        ...c,
+        file: inlineValue(c.file),
+        name: inlineValue(c.name),
+        before: c.before === null ? null : inlineValue(c.before),
+        after: c.after === null ? null : inlineValue(c.after)
+    };
+}
+function cleanInput(input) {
+    const opt = (v) => (v === undefined ? undefined : inlineValue(v));
+    return {
+        changes: input.changes.map(cleanChange),
+        paths: input.paths.map(inlineValue),
+        branch: inlineValue(input.branch),
+        source: {
+            repo: opt(input.source.repo),
+            commit: opt(input.source.commit),
+            actor: opt(input.source.actor),
+            runUrl: opt(input.source.runUrl)
+        }
+    };
+}
 /** `ghcr.io/acme/web` -> `web`; keys stay as they are. */
 function shortName(change) {
     if (change.kind === 'key')
@@ -63266,7 +63449,8 @@ function versionOf(value) {
 function unique(items) {
     return [...new Set(items)];
 }
-function defaultSubject(input) {
+function defaultSubject(raw) {
+    const input = cleanInput(raw);
     const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
     if (images.length > 0) {
         const parts = unique(images.map(c => `${shortName(c)}:${versionOf(c.after)}`));
@@ -63283,7 +63467,8 @@ function defaultSubject(input) {
     }
     return `Update ${input.paths.join(', ') || 'config'}`;
 }
-function changesBlock(changes) {
+function changesBlock(raw) {
+    const changes = raw.map(cleanChange);
     const byFile = new Map();
     for (const c of changes)
         byFile.set(c.file, [...(byFile.get(c.file) ?? []), c]);
@@ -63301,12 +63486,13 @@ function showValue(value) {
 function trailers(source) {
     const lines = [];
     if (source.repo)
-        lines.push(`Source-Repo: ${source.repo}`);
+        lines.push(`Source-Repo: ${inlineValue(source.repo)}`);
     if (source.commit)
-        lines.push(`Source-Commit: ${source.commit}`);
+        lines.push(`Source-Commit: ${inlineValue(source.commit)}`);
     return lines.join('\n');
 }
-function values(input) {
+function values(raw) {
+    const input = cleanInput(raw);
     const images = input.changes.filter(c => c.kind === 'image' && c.after !== null);
     return {
         subject: defaultSubject(input),
@@ -63351,6 +63537,26 @@ function tidy(text) {
         .join('\n')
         .replace(/\n{3,}/g, '\n\n')
         .trim() + '\n');
+}
+
+;// CONCATENATED MODULE: ./src/core/cleanup.ts
+/**
+ * Work to undo when the process is told to stop (SIGTERM/SIGINT: how CI
+ * cancels a job). `finally` blocks do not run when a signal ends the
+ * process, so whoever creates something temporary (a clone in TMPDIR)
+ * registers its removal here and unregisters it when done normally.
+ */
+const pending = new Set();
+/** Registers `undo`; the returned function unregisters it. */
+function onInterrupt(undo) {
+    pending.add(undo);
+    return () => void pending.delete(undo);
+}
+/** Runs every registered undo once (errors ignored: the process is going away). */
+async function runInterruptCleanups() {
+    const all = [...pending];
+    pending.clear();
+    await Promise.all(all.map(async (undo) => undo()).map(p => p.catch(() => undefined)));
 }
 
 ;// CONCATENATED MODULE: external "node:os"
@@ -63498,6 +63704,7 @@ class RemoteView {
 
 
 
+
 const LIMIT = 8;
 function isKustomization(path) {
     return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
@@ -63519,6 +63726,7 @@ function materialisedPlanner(patterns, plan, writes) {
     return {
         async plan(view) {
             const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-api-'));
+            const forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
             try {
                 if (globby)
                     await materialiseFromTree(view, patterns, dir);
@@ -63529,6 +63737,7 @@ function materialisedPlanner(patterns, plan, writes) {
             }
             finally {
                 await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+                forget();
             }
         }
     };
@@ -63846,8 +64055,6 @@ function defineCommand(def) {
     return def;
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/forge/pr-body.ts
 
 
@@ -64064,26 +64271,81 @@ function hardenedEnv(extra = {}) {
             continue;
         env[k] = v;
     }
+    // Tokens are handed to git only as the scoped header (GIT_CONFIG_COUNT); the raw values
+    // would otherwise sit in every git child's (and its helpers', hooks', ssh's) environment.
+    for (const k of Object.keys(env))
+        if (SECRET_VARIABLE.test(k))
+            delete env[k];
     Object.assign(env, {
         GIT_TERMINAL_PROMPT: '0',
         GCM_INTERACTIVE: 'Never',
-        GIT_ASKPASS: 'echo',
-        SSH_ASKPASS: 'echo',
+        // An askpass that fails, not one that answers "": with a fake answer git turns a 401 (or a
+        // redirect's 401) into a retry with credentials instead of stopping.
+        GIT_ASKPASS: 'false',
+        SSH_ASKPASS: 'false',
         GIT_CONFIG_NOSYSTEM: '1',
         GIT_LFS_SKIP_SMUDGE: '1',
         LC_ALL: 'C',
         LANG: 'C'
     });
     for (const [k, v] of Object.entries(extra)) {
-        if (v === undefined)
+        if (v === undefined || SECRET_VARIABLE.test(k))
             delete env[k];
         else
             env[k] = v;
     }
     return env;
 }
+/**
+ * Variables that hold tokens in our own interface (GITOPS_TOKEN, the Action's
+ * INPUT_* inputs, ARGOCD_AUTH_TOKEN) and in the CI platforms' (GITHUB_TOKEN,
+ * ACTIONS_*_TOKEN, CI_JOB_TOKEN...). None of them is needed by git.
+ */
+const SECRET_VARIABLE = /^(GITOPS_TOKEN|INPUT_.*|ARGOCD_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITLAB_TOKEN|CI_JOB_TOKEN|CI_REGISTRY_PASSWORD|CI_DEPLOY_PASSWORD|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/;
 // SSH users rely on these; the rest of GIT_* is dropped.
 const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
+/** Every git child still running, so an interrupted run can stop them before it exits. */
+const live = new Set();
+function track(child) {
+    live.add(child);
+    child.once('close', () => live.delete(child));
+    child.once('error', () => live.delete(child));
+    return child;
+}
+/**
+ * Passes `signal` on to every running git child and waits up to `graceMs`
+ * for them to end, then kills what is left: a push that outlives us would
+ * land after we reported that it did not.
+ */
+async function stopGitChildren(signal, graceMs = 2000) {
+    const children = [...live];
+    if (children.length === 0)
+        return 0;
+    const ended = children.map(c => new Promise(r => c.exitCode !== null || c.signalCode !== null ? r() : c.once('close', () => r())));
+    for (const c of children) {
+        // Detached children lead their own process group: signal the whole group (git-remote-https, ssh).
+        try {
+            if (c.pid)
+                process.kill(-c.pid, signal);
+        }
+        catch {
+            c.kill(signal);
+        }
+    }
+    const timer = new Promise(r => setTimeout(() => r('late'), graceMs).unref());
+    if ((await Promise.race([Promise.all(ended), timer])) === 'late') {
+        for (const c of live) {
+            try {
+                if (c.pid)
+                    process.kill(-c.pid, 'SIGKILL');
+            }
+            catch {
+                c.kill('SIGKILL');
+            }
+        }
+    }
+    return children.length;
+}
 /** The single funnel through which every git process is started. */
 function execGit(args, options) {
     const config = Object.entries(options.config ?? {});
@@ -64096,9 +64358,16 @@ function execGit(args, options) {
         });
     }
     const env = hardenedEnv({ ...options.env, ...configEnv });
+    // Any other variable that carries a registered secret (a token under a name we do not know).
+    const secrets = options.redactor?.list() ?? [];
+    for (const [k, v] of Object.entries(env)) {
+        if (v && !k.startsWith('GIT_CONFIG_') && secrets.some(s => s.length >= 8 && v.includes(s)))
+            delete env[k];
+    }
     const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
     return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        // Its own process group, so a stop reaches git's helpers (git-remote-https) too.
+        const child = track((0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
         const out = [];
         const err = [];
         const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
@@ -64202,6 +64471,8 @@ const MOVED = [
     /incorrect old value provided/i,
     /\(failed to update ref\)/,
     /\(failed to lock\)/,
+    // A force-push rewrote the branch between our fetch and our push: the same remedy, a new tip.
+    /shallow update not allowed/i,
     /Updates were rejected because the (tip of your current branch is behind|remote contains work)/
 ];
 const AUTH = [
@@ -64235,6 +64506,8 @@ const NETWORK = [
 ];
 const TRANSIENT = [
     /requested URL returned error: 5\d\d\b/i,
+    // Rate limited: a moment later the same request is served.
+    /requested URL returned error: 429\b/i,
     /\bHTTP 5\d\d\b/,
     /RPC failed/i,
     /Connection reset/i,
@@ -64300,6 +64573,8 @@ function classifyRemoteFailure(stderr, timedOut = false) {
         return { kind: 'auth-failed', status: httpStatus(stderr), detail };
     if (anyOf(NOT_FOUND, stderr))
         return { kind: 'error', reason: 'not-found', detail };
+    if (/requested URL returned error: 30[12378]\b/i.test(stderr))
+        return { kind: 'error', reason: 'redirected', detail };
     if (anyOf(NETWORK, stderr))
         return { kind: 'error', reason: 'network', detail };
     if (anyOf(REFUSED, stderr))
@@ -64469,6 +64744,32 @@ class Git {
         }
         await this.run(['reset', '--quiet', '--hard', commit], { network: true });
     }
+    /**
+     * Where the symlinks under `dirs` at `rev` point, as repository paths
+     * (targets outside the repository are left out: the writer refuses them).
+     * A link into a directory outside the sparse set would otherwise dangle in
+     * the checkout and read as a missing file. Reads the link blobs only.
+     */
+    async symlinkTargets(rev, dirs) {
+        if (dirs.length === 0 || dirs.includes(''))
+            return [];
+        const tree = await this.run(['ls-tree', '-r', '-z', '--full-tree', rev, '--', ...dirs]);
+        const links = tree.stdout
+            .split('\0')
+            .map(line => /^120000 blob ([0-9a-f]+)\t(.+)$/.exec(line))
+            .filter((m) => m !== null);
+        const targets = [];
+        for (const [, blob, path] of links) {
+            const target = (await this.run(['cat-file', 'blob', blob], { network: true })).stdout;
+            if (target.startsWith('/'))
+                continue;
+            const resolved = external_node_path_namespaceObject.posix.normalize(external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(path), target));
+            if (resolved === '..' || resolved.startsWith('../'))
+                continue;
+            targets.push(resolved === '.' ? '' : resolved);
+        }
+        return targets;
+    }
     /** Fetches the branch's current tip (one commit deep, trees only). */
     async fetchTip(branch) {
         const ref = `refs/remotes/origin/${branch}`;
@@ -64482,6 +64783,7 @@ class Git {
         if (files.length === 0)
             return null;
         await this.run(['add', '--sparse', '--', ...files]);
+        await this.refuseNewSymlinks();
         const who = {
             GIT_AUTHOR_NAME: author.name,
             GIT_AUTHOR_EMAIL: author.email,
@@ -64500,6 +64802,31 @@ class Git {
             throw new OperationError(`git commit failed: ${out.stderr.trim() || out.stdout.trim()}`);
         }
         return this.commitOf('HEAD');
+    }
+    /**
+     * Edits write file contents, never links: a staged path that became a
+     * symlink (or appeared as one) means something outside our writer swapped
+     * it, for example a planted temporary name; pushing it would publish a
+     * link to wherever it points.
+     */
+    async refuseNewSymlinks() {
+        const diff = (base) => this.run(['diff', '--cached', '--raw', '-z', '--no-renames', base, '--'], {
+            allowFailure: true
+        });
+        let out = await diff('HEAD');
+        // An empty repository has no HEAD yet: compare with the empty tree.
+        if (out.code !== 0)
+            out = await diff('4b825dc642cb6eb9a060e54bf8d69288fbee4904');
+        const fields = out.stdout.split('\0');
+        const bad = [];
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+            const m = /^:(\d{6}) (\d{6}) /.exec(fields[i]);
+            if (m && m[2] === '120000' && m[1] !== '120000')
+                bad.push(fields[i + 1]);
+        }
+        if (bad.length > 0) {
+            throw new OperationError(`refusing to commit ${bad.join(', ')}: it became a symbolic link during the edit, which no edit does; nothing was pushed. Check the config repo for planted links and run again`);
+        }
     }
     /** Pushes HEAD to `branch` without force; the result says whether and why it was refused. */
     async pushHead(branch) {
@@ -64535,6 +64862,7 @@ class Git {
 
 
 
+
 /**
  * Reads one file at the tip of a remote branch without a checkout (promote's
  * PR mode needs the target environment's NAME for the branch name before the
@@ -64543,6 +64871,7 @@ class Git {
  */
 async function peekFile(input) {
     const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-peek-'));
+    const forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
     const git = (args, allowFailure = false) => execGit(args, {
         cwd: dir,
         config: { ...HARDENED_CONFIG, ...input.gitConfig },
@@ -64569,6 +64898,7 @@ async function peekFile(input) {
     }
     finally {
         await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        forget();
     }
 }
 
@@ -64588,16 +64918,19 @@ function parseRemoteUrl(input, cwd) {
     const raw = input.trim();
     if (!raw)
         throw new UsageError('--repo is empty; pass the config repo URL or path');
+    refuseCredentials(raw);
+    const shown = withoutUserinfo(raw);
     if (/^https?:\/\//i.test(raw)) {
         let u;
         try {
             u = new URL(raw);
         }
         catch {
-            throw new UsageError(`--repo '${raw}' is not a valid URL; pass e.g. https://github.com/org/config`);
+            throw new UsageError(`--repo '${shown}' is not a valid URL; pass e.g. https://github.com/org/config`);
         }
-        if (u.password) {
-            throw new UsageError('--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it)');
+        if (u.password || u.username) {
+            // Checked again on the parsed URL: WHATWG parsing can find userinfo the pattern did not.
+            throw new UsageError(CREDENTIALS_IN_URL);
         }
         const path = u.pathname.replace(/\/+$/, '').replace(/\.git$/, '');
         return {
@@ -64616,13 +64949,46 @@ function parseRemoteUrl(input, cwd) {
     if (/^file:\/\//i.test(raw))
         return { url: raw, transport: 'file' };
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-        throw new UsageError(`--repo '${raw}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
+        throw new UsageError(`--repo '${shown}' uses an unsupported scheme; use https://, ssh://, git@host:path, file:// or a local path`);
     }
     const scp = SCP_LIKE.exec(raw);
     if (scp && !(0,external_node_path_namespaceObject.isAbsolute)(raw) && !raw.startsWith('.')) {
         return { url: raw, transport: 'ssh', webUrl: webFrom(scp[1], `/${scp[2]}`) };
     }
     return { url: (0,external_node_url_.pathToFileURL)((0,external_node_path_namespaceObject.resolve)(cwd, raw)).href, transport: 'file' };
+}
+const CREDENTIALS_IN_URL = '--repo contains a password or token; remove it from the URL and set GITOPS_TOKEN instead (the action maps its `token` input to it; GITOPS_TOKEN_USER sets the user name)';
+/**
+ * Refuses a secret in the userinfo of any spelling of a URL, valid or not:
+ * `user:secret@` after any scheme-like prefix (`htps://`, `https//`,
+ * `https:/`, `ssh://`, `git://`) or in scp-like `user:secret@host:path`, and
+ * any user name at all in http(s) URLs, where a token is often pasted as the
+ * user (`https://TOKEN@host/...`). Runs before anything else sees the value,
+ * so the secret reaches no error line, argv or `.git/config`.
+ */
+function refuseCredentials(raw) {
+    if (SCP_SECRET.test(raw))
+        throw new UsageError(CREDENTIALS_IN_URL);
+    const m = USERINFO.exec(raw);
+    if (!m)
+        return;
+    const [, scheme, userinfo] = m;
+    // http, https and their typos (htps://, https//, https:/): a user name there is a pasted token.
+    const web = /^h[a-z]*[:/]/i.test(scheme ?? '');
+    if (userinfo.includes(':') || web)
+        throw new UsageError(CREDENTIALS_IN_URL);
+}
+// scp-like `user:secret@host:path`: a ':' before the first '@' with no '/' in between.
+const SCP_SECRET = /^[^@/\s:]+:[^@/\s]*@/;
+// An optional scheme-ish prefix, then userinfo up to the first '@' before any '/'.
+const USERINFO = /^([A-Za-z][A-Za-z0-9+.-]*:?\/{0,3}|[A-Za-z][A-Za-z0-9+.-]*\/{1,3})?([^@/\s]+)@[^@\s]*$/;
+/**
+ * `value` with the userinfo of anything URL-like replaced by `***`, for
+ * messages: it may hold a token even when the value was refused for
+ * another reason.
+ */
+function withoutUserinfo(value) {
+    return value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:?\/{0,3}|[A-Za-z][A-Za-z0-9+.-]*\/{1,3})?[^@/\s]+@/, (_, p) => `${p ?? ''}***@`);
 }
 function webFrom(host, path) {
     const clean = path.replace(/\/+$/, '').replace(/\.git$/, '');
@@ -64632,12 +64998,14 @@ function webFrom(host, path) {
 }
 /** The URL as it may be shown to users: never with credentials. */
 function displayUrl(remote) {
-    if (remote.transport !== 'http')
-        return remote.url;
-    const u = new URL(remote.url);
-    u.username = '';
-    u.password = '';
-    return u.href;
+    if (remote.transport === 'http') {
+        const u = new URL(remote.url);
+        u.username = '';
+        u.password = '';
+        return u.href;
+    }
+    // An SSH user name (git@) is no secret; anything after a ':' in userinfo would be.
+    return remote.url.replace(/^([a-z+]+:\/\/)?([^@/:]+):[^@/]*@/i, '$1$2:***@');
 }
 
 ;// CONCATENATED MODULE: ./src/git/auth.ts
@@ -64666,7 +65034,10 @@ function authFromEnv(remote, env, redactor) {
             [`http.${remote.origin}.extraHeader`]: `Authorization: Basic ${basic}`,
             // An empty value resets the helper list: a stored credential must not
             // override the token, and the token must not be stored by a helper.
-            'credential.helper': ''
+            'credential.helper': '',
+            // git sends the header to whatever base URL a redirect names, other hosts included, for
+            // every later request of the run: with a token, a redirect is an error, never followed.
+            'http.followRedirects': 'false'
         },
         method: 'token',
         variable: TOKEN_VARIABLE,
@@ -64757,6 +65128,21 @@ function collapse(dirs) {
     };
     return [...set].filter(d => !covered(d)).sort();
 }
+/**
+ * `dirs` plus `more`, collapsed; `undefined` when `dirs` already covers every
+ * one of them (nothing new to check out). `''` (whole tree) covers all.
+ */
+function widenDirs(dirs, more) {
+    if (dirs.includes(''))
+        return undefined;
+    const inside = (d) => dirs.some(x => d === x || d.startsWith(`${x}/`));
+    const missing = more.map(normalise).filter(d => !inside(d));
+    if (missing.length === 0)
+        return undefined;
+    if (missing.includes(''))
+        return [''];
+    return collapse([...dirs, ...missing]);
+}
 
 ;// CONCATENATED MODULE: ./src/core/backoff.ts
 /**
@@ -64789,6 +65175,7 @@ function pause(backoff, ms) {
 
 
 
+
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the
  * sparse set), applies the planner, commits and pushes; when the branch moved
@@ -64803,6 +65190,7 @@ async function remoteWrite(options) {
     const remote = parseRemoteUrl(options.repo, options.cwd ?? process.cwd());
     const auth = authFromEnv(remote, options.env, options.redactor);
     const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-'));
+    const forget = onInterrupt(() => (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true }));
     try {
         const git = await Git.create((0,external_node_path_namespaceObject.join)(tmp, 'repo'), {
             redactor: options.redactor,
@@ -64815,6 +65203,7 @@ async function remoteWrite(options) {
         if (options.inspectClone)
             await options.inspectClone((0,external_node_path_namespaceObject.join)(tmp, 'repo')).catch(() => undefined);
         await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+        forget();
     }
 }
 async function writeLoop(git, remote, auth, options) {
@@ -64865,6 +65254,24 @@ async function writeLoop(git, remote, auth, options) {
             throw remoteError(checkout.result.failure, remote, auth, 'read', branch, checkout.tries);
         }
         checkedOut = dirs;
+        // A symlink into a directory outside the sparse set dangles in the checkout: widen the set
+        // to what the links point at (a few rounds, for links to links).
+        for (let round = 0; round < 3; round++) {
+            const links = await git.symlinkTargets(base, checkedOut);
+            if (links.length === 0)
+                break;
+            const files = new Set(await git.listFiles(base));
+            // A link to a file needs the file's directory; a link to a directory, the directory.
+            const targets = links
+                .map(t => (files.has(t) ? t.slice(0, Math.max(0, t.lastIndexOf('/'))) : t))
+                .filter(Boolean);
+            const wider = widenDirs(checkedOut, targets);
+            if (!wider)
+                break;
+            options.debug?.(`widening the sparse checkout to symlink targets: ${wider.join(', ')}`);
+            await git.checkoutSparse(base, wider);
+            checkedOut = wider;
+        }
         const outcome = await options.planner.plan(git.dir);
         if (!outcome.changed)
             return { ...common, kind: 'unchanged', base, outcome };
@@ -64872,26 +65279,24 @@ async function writeLoop(git, remote, auth, options) {
         if (options.dryRun)
             return { ...common, kind: 'dry-run', base, outcome, message };
         await options.planner.write(git.dir, outcome);
-        const commit = await git.commitFiles(outcome.files.map(f => f.file), message, options.author);
+        const commit = await git.commitFiles(await stagedPaths(git.dir, outcome.files.map(f => f.file)), message, options.author);
         if (commit === null)
             return { ...common, kind: 'unchanged', base, outcome };
         const pushed = await git.pushHead(branch);
         switch (pushed.kind) {
             case 'pushed':
                 return { ...common, kind: 'pushed', commit, base, outcome, message };
-            case 'up-to-date': {
-                // Same edit, parent, author and second: another job pushed this very commit.
-                // The checkout now equals the branch, so planning again reports the no-op.
-                return {
-                    ...common,
-                    kind: 'unchanged',
-                    base: commit,
-                    outcome: await options.planner.plan(git.dir)
-                };
-            }
+            case 'up-to-date':
+                // The branch already points at this very commit: the same bytes (edit, parent, author,
+                // second) from a concurrent identical job, or our own push whose answer was lost. Either
+                // way the commit this run made is the one on the branch: report it as landed.
+                return { ...common, kind: 'pushed', commit, base, outcome, message };
             case 'auth-failed':
                 throw new OperationError(authFailureMessage(auth, hostOf(remote), 'push', pushed.status));
             case 'error': {
+                if (pushed.reason === 'not-found' || pushed.reason === 'redirected') {
+                    throw remoteError(pushed, remote, auth, 'push', branch);
+                }
                 if (pushed.reason !== 'network' && pushed.reason !== 'transient') {
                     throw new OperationError(`push to ${where} failed: ${pushed.detail}`);
                 }
@@ -64931,6 +65336,12 @@ async function writeLoop(git, remote, auth, options) {
                         outcome
                     };
                 }
+                // The connection may have dropped after the server applied our push, and the client's
+                // re-send was refused as a duplicate: our own commit on the tip means it landed.
+                const now = await git.remoteBranchCommit(branch);
+                if (now.kind === 'at' && now.commit === commit) {
+                    return { ...common, kind: 'pushed', commit, base, outcome, message };
+                }
                 if (attempt >= options.maxAttempts) {
                     return {
                         ...common,
@@ -64968,6 +65379,19 @@ function retrying(options, backoff, log) {
         }
     };
 }
+/**
+ * What to stage for the written files: a file reached through a symlink
+ * inside the repository was written at the link's target, so the target is
+ * what changed (the link itself did not).
+ */
+async function stagedPaths(dir, files) {
+    const root = await (0,promises_namespaceObject.realpath)(dir);
+    return Promise.all(files.map(async (f) => {
+        const real = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.join)(dir, f)).catch(() => undefined);
+        const rel = real ? (0,external_node_path_namespaceObject.relative)(root, real) : '';
+        return rel && !rel.startsWith('..') && !(0,external_node_path_namespaceObject.isAbsolute)(rel) ? rel.split(external_node_path_namespaceObject.sep).join('/') : f;
+    }));
+}
 function sameList(a, b) {
     return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -64985,7 +65409,12 @@ function remoteError(failure, remote, auth, operation, branch, tries = 1) {
         return new OperationError(authFailureMessage(auth, hostOf(remote), operation, failure.status));
     }
     switch (failure.reason) {
+        case 'redirected':
+            return new UsageError(`${where} answered with a redirect (${oneLine(failure.detail)}), which is not followed while a token is set, so the token never reaches another host; pass the repository's current URL as --repo (open the URL in a browser to see where it moved)`);
         case 'not-found':
+            if (operation === 'push') {
+                return new OperationError(`push to ${where} failed: the server answered 404 (${oneLine(failure.detail)}); check --repo, and that the token may write to the repository (GitHub and GitLab answer 404 to a token that cannot see it)`);
+            }
             if (branch && /Remote branch|couldn't find remote ref/i.test(failure.detail)) {
                 return new UsageError(`branch '${branch}' does not exist in ${where}; create it or pass an existing --branch`);
             }
@@ -74974,6 +75403,7 @@ async function execPush(git, args) {
 
 
 
+
 /** Trailer on every commit we make; a commit on the PR branch without it is someone else's work. */
 const BRANCH_TRAILER = 'Gitops-Deploy-Branch';
 const GIT_PR_REASON = 'PR mode pushes the PR branch with git';
@@ -75005,6 +75435,7 @@ async function runPrLifecycle(input) {
         ? `open PR #${existing.number} found for ${branch}`
         : `no open PR for ${branch} -> ${base}`);
     let dir;
+    let forget;
     let api = input.api;
     let gitReason = input.gitReason ?? GIT_PR_REASON;
     const attempts = input.maxAttempts ?? 3;
@@ -75022,7 +75453,11 @@ async function runPrLifecycle(input) {
                     const r = await attemptApi(api, input, base, branch, existing);
                     return { ...r, transport: 'api', transportReason: api.reason };
                 }
-                dir ??= await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
+                if (!dir) {
+                    const made = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-pr-'));
+                    forget = onInterrupt(() => (0,promises_namespaceObject.rm)(made, { recursive: true, force: true }));
+                    dir = made;
+                }
                 const r = await attemptOnce(prBranchGit(dir, input), retry, dir, input, base, branch, existing);
                 return { ...r, transport: 'git', transportReason: gitReason };
             }
@@ -75051,6 +75486,7 @@ async function runPrLifecycle(input) {
     finally {
         if (dir)
             await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        forget?.();
     }
 }
 async function attemptOnce(git, retry, dir, input, base, branch, found) {
@@ -76554,6 +76990,9 @@ function checkRelativeDir(raw, where) {
         throw new UsageError(`${where}: '${raw}' is absolute; give a directory relative to the repo root`);
     }
     const segments = path.split('/');
+    if (segments.some(s => s.toLowerCase() === '.git')) {
+        throw new UsageError(`${where}: '${raw}' is inside .git, git's own files (hooks, config); give a directory of the config repo's content`);
+    }
     if (segments.some(s => s === '..' || s === '.' || s === '')) {
         throw new UsageError(`${where}: '${raw}' must stay inside the repo (no '..', '.' or empty segments)`);
     }
@@ -76809,6 +77248,7 @@ function lookup(dir, files, what) {
 
 
 
+
 /**
  * Plans a promotion on a checkout. Pure with respect to the checkout: it is
  * run again from scratch on a fresh tip after a lost push race, so it must
@@ -77039,9 +77479,9 @@ function predictReads(files, config, request) {
 // ------------------------------------------------------------ the edit ---
 /** Subject from --message, one line per change, and trailers that say where the pins came from. */
 function commitMessage(template, plan) {
-    const from = plan.resolved.source.name;
-    const to = plan.resolved.target.name;
-    const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => a.app);
+    const from = inlineValue(plan.resolved.source.name);
+    const to = inlineValue(plan.resolved.target.name);
+    const promoted = plan.plan.apps.filter(a => a.status === 'promoted').map(a => inlineValue(a.app));
     const vars = {
         from,
         to,
@@ -77051,8 +77491,10 @@ function commitMessage(template, plan) {
     const subject = (template ?? 'Promote {{from}} to {{to}}: {{apps}}')
         .replace(/\{\{\s*([a-z]+)\s*\}\}/g, (_, n) => vars[n] ?? '')
         .split('\n')[0];
-    const lines = plan.changes.map(c => c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`);
-    const missing = plan.plan.apps.filter(a => a.status === 'missing-in-target').map(a => a.app);
+    const lines = plan.changes.map(c => inlineValue(c.image ? `- ${c.file}: ${c.image} ${c.before} -> ${c.after}` : `- ${c.file}: ${c.after}`));
+    const missing = plan.plan.apps
+        .filter(a => a.status === 'missing-in-target')
+        .map(a => inlineValue(a.app));
     const notes = missing.length > 0 ? [`Not in ${to} (not created): ${missing.join(', ')}`, ''] : [];
     return `${subject}\n\n${lines.join('\n')}\n\n${notes.join('\n')}Promoted-From: ${from}\nPromoted-To: ${to}\n`;
 }
@@ -82168,6 +82610,9 @@ function argo_app_commitMessage(template, env, outcome, manifest, branch) {
         '\n');
 }
 function subject(o) {
+    return inlineValue(rawSubject(o));
+}
+function rawSubject(o) {
     if (o.operation === 'created')
         return `Add Argo CD Application ${o.app} (${o.manifest})`;
     const first = o.changes[0];
@@ -83067,6 +83512,37 @@ async function runCli(argv, io) {
             io.stderr(redactor.redact(e.stack) + '\n');
         return exitCodeOf(e);
     }
+}
+
+;// CONCATENATED MODULE: ./src/adapters/interrupt.ts
+
+
+/**
+ * CI cancels a job with SIGINT or SIGTERM. Without a handler Node exits at
+ * once, its git children (a push in flight) run on and may land seconds
+ * later, and the clone stays in TMPDIR. So: pass the signal on to git, wait
+ * briefly, remove what we created, say that the push outcome is unknown
+ * and exit 1. A second signal exits at once.
+ */
+function exitCleanlyOnSignals(report) {
+    let stopping = false;
+    const handler = (signal) => {
+        if (stopping)
+            process.exit(1);
+        stopping = true;
+        void (async () => {
+            const stopped = await stopGitChildren(signal).catch(() => 0);
+            await runInterruptCleanups();
+            report(`interrupted by ${signal}${stopped > 0 ? `; ${stopped} git process${stopped === 1 ? ' was' : 'es were'} stopped` : ''}, so whether the push landed is unknown; re-run the job: it checks the branch first and finishes or repeats the change (it is idempotent)`);
+            process.exit(1);
+        })();
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+    return () => {
+        process.off('SIGINT', handler);
+        process.off('SIGTERM', handler);
+    };
 }
 
 // EXTERNAL MODULE: external "os"
@@ -86020,6 +86496,7 @@ function getIDToken(aud) {
 
 
 
+
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
 const TOKEN_INPUTS = {
     token: 'GITOPS_TOKEN',
@@ -86051,6 +86528,7 @@ const reader = {
 async function main_run() {
     const redactor = new Redactor();
     const platform = actionPlatform(redactor);
+    exitCleanlyOnSignals(message => setFailed(redactor.redact(message)));
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let def;
     try {
@@ -86148,7 +86626,9 @@ async function githubRun(platform) {
  */
 
 
+
 async function runCliMain() {
+    exitCleanlyOnSignals(message => process.stderr.write(`error: ${message}\n`));
     process.exitCode = await runCli(process.argv.slice(2), {
         stdout: s => process.stdout.write(s),
         stderr: s => process.stderr.write(s),
