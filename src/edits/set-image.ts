@@ -8,6 +8,8 @@ import {stat} from 'node:fs/promises'
 import {UsageError} from '../core/errors.js'
 import {unifiedDiffs} from '../core/diff.js'
 import {parseImageArgs} from '../core/kustomize/image-merge.js'
+import {parseImageArg} from '../core/kustomize/image-arg.js'
+import {imageEntryProblem} from '../core/kustomize/image-reference.js'
 import {invalidImageMessage, setImagesInText} from '../core/kustomize/kustomization-file.js'
 import {parseSetArg, setValueInText, type SetArg} from '../core/yaml/set-value.js'
 import {
@@ -59,6 +61,14 @@ function validate(request: EditRequest): Validated {
   if (request.images.length) {
     const parsed = parseImageArgs(request.images)
     if (parsed.kind === 'invalid') throw new UsageError(invalidImageMessage(parsed.arg))
+    // Checked per argument so the message quotes the one the user wrote.
+    for (const arg of request.images) {
+      const one = parseImageArg(arg)
+      const problem = one.kind === 'ok' ? imageEntryProblem(one.entry) : undefined
+      if (problem) {
+        throw new UsageError(`--image ${JSON.stringify(arg)}: ${problem}; fix the image reference`)
+      }
+    }
   }
   if (request.paths.length && !request.images.length) {
     throw new UsageError(

@@ -173,7 +173,7 @@ describe('set-image on a local tree', () => {
       '--path',
       'apps/*/overlays/*',
       '--image',
-      'web=reg/web:1.10@sha256:abc',
+      'web=reg/web:1.10@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
       '--image',
       'api:3',
       '--set',
@@ -342,13 +342,13 @@ describe.skipIf(!kubectl)('kubectl kustomize renders the intended images after t
       '--image',
       'web=*:1.10',
       '--image',
-      'worker=registry.example.com/shop/worker:2.0@sha256:abc'
+      'worker=registry.example.com/shop/worker:2.0@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
     )
     expect(r.code).toBe(0)
     expect(images('apps/shop/overlays/production')).toEqual([
       'registry.example.com/shop/payments@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
       'registry.example.com/shop/web:1.10',
-      'registry.example.com/shop/worker:2.0@sha256:abc'
+      'registry.example.com/shop/worker:2.0@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
     ])
   })
   it('overlays without images get a new block that kustomize applies', async () => {
@@ -375,10 +375,10 @@ describe.skipIf(!kubectl)('kubectl kustomize renders the intended images after t
       '--image',
       'web=*:2.0.1',
       '--image',
-      'payments@sha256:def'
+      'payments@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc'
     )
     expect(images('apps/shop/overlays/staging')).toEqual([
-      'payments@sha256:def',
+      'payments@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc',
       'web:2.0.1',
       'worker:0.1'
     ])

@@ -178,6 +178,14 @@ describe('set-image --repo', () => {
       [['--path', STAGING, '--image', 'ghcr.io/acme/web'], /image/i],
       [['--path', '../outside', '--image', 'web:1'], /uses '\.\.'/],
       [
+        ['--path', STAGING, '--image', 'web:bad tag!'],
+        /--image "web:bad tag!": the tag "bad tag!" is not valid/
+      ],
+      [
+        ['--path', STAGING, '--image', 'Ghcr.io/ACME/web::'],
+        /path component "ACME", which is not allowed/
+      ],
+      [
         ['--path', STAGING, '--image', 'web:1', '--max-attempts', 'many'],
         /--max-attempts must be a whole number/
       ],
