@@ -61575,6 +61575,100 @@ function mergeImages(existing, args) {
     return images.sort((a, b) => compareNames(a.name ?? '', b.name ?? ''));
 }
 
+;// CONCATENATED MODULE: ./src/core/kustomize/image-reference.ts
+/**
+ * The OCI distribution reference grammar (distribution/reference), checked
+ * on each part of a `--image` argument after kustomize's own split. Kustomize
+ * accepts `web:bad tag!` or `Ghcr.io/ACME/web::` and writes them; no
+ * registry can hold such a reference, so the deploy would fail later, in
+ * the cluster. Here it fails before anything is read, naming the part.
+ */
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+const PORT = /^[0-9]+$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const DIGEST_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
+const MAX_NAME = 255;
+const PATH_RULE = "lowercase letters and digits, separated by '.', '_', '__' or '-', in components split by '/'";
+/** Why `name` is not a repository name (with an optional registry host), or undefined. */
+function repositoryProblem(name) {
+    if (name.length > MAX_NAME)
+        return `is ${name.length} characters long; at most ${MAX_NAME} are allowed`;
+    const parts = name.split('/');
+    // Like docker: the first component is a registry host when it has a '.' or ':', is
+    // localhost, or has an uppercase letter (repository paths cannot).
+    const first = parts[0];
+    const isHost = parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first));
+    if (isHost) {
+        const [host, port, extra] = first.split(':');
+        if (extra !== undefined || (port !== undefined && !PORT.test(port))) {
+            return `has registry ${JSON.stringify(first)} with an invalid port; a registry is host[:port], the port digits only`;
+        }
+        const bad = host.split('.').find(c => !DOMAIN_COMPONENT.test(c));
+        if (bad !== undefined) {
+            return `has registry host ${JSON.stringify(host)}, which is not a host name (letters, digits and '-', in labels split by '.')`;
+        }
+        parts.shift();
+    }
+    const bad = parts.find(c => !PATH_COMPONENT.test(c));
+    if (bad !== undefined) {
+        return `has path component ${JSON.stringify(bad)}, which is not allowed: a repository path is ${PATH_RULE}${/[A-Z]/.test(bad) ? ' (write it in lowercase)' : ''}`;
+    }
+    return undefined;
+}
+/** Why `tag` is not a tag, or undefined. */
+function tagProblem(tag) {
+    if (TAG.test(tag))
+        return undefined;
+    return `the tag ${JSON.stringify(tag)} is not valid: a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'`;
+}
+/** Why `digest` is not a digest, or undefined. */
+function digestProblem(digest) {
+    if (!DIGEST.test(digest)) {
+        return `the digest ${JSON.stringify(digest)} is not valid: a digest is algorithm:hex, e.g. sha256: followed by 64 hex digits`;
+    }
+    const [algorithm, hex] = digest.split(':');
+    const want = DIGEST_LENGTH[algorithm];
+    if (want !== undefined && hex.length !== want) {
+        return `the digest ${JSON.stringify(digest)} is not valid: a ${algorithm} digest has ${want} hex digits, this one has ${hex.length}`;
+    }
+    if (want !== undefined && /[A-F]/.test(hex)) {
+        return `the digest ${JSON.stringify(digest)} is not valid: its hex digits must be lowercase`;
+    }
+    return undefined;
+}
+/**
+ * The first part of a parsed `--image` argument that no registry accepts,
+ * described with what is allowed; undefined when every part is valid. `*`
+ * (kustomize's keep-the-current-value) passes where kustomize allows it.
+ */
+function imageEntryProblem(entry) {
+    if (entry.name !== undefined && entry.name !== '') {
+        const p = repositoryProblem(entry.name);
+        if (p)
+            return `the image name ${JSON.stringify(entry.name)} ${p}`;
+    }
+    if (entry.newName !== undefined && entry.newName !== PRESERVE) {
+        const p = repositoryProblem(entry.newName);
+        if (p)
+            return `the new image name ${JSON.stringify(entry.newName)} ${p}`;
+    }
+    if (entry.newTag !== undefined && entry.newTag !== PRESERVE) {
+        const p = tagProblem(entry.newTag);
+        if (p)
+            return p;
+    }
+    if (entry.digest !== undefined && entry.digest !== PRESERVE) {
+        const p = digestProblem(entry.digest);
+        if (p)
+            return p;
+    }
+    return undefined;
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/yaml/scalar-style.ts
@@ -63882,11 +63976,21 @@ async function placeAncestors(view, root, path) {
 
 
 
+
+
 function validate(request) {
     if (request.images.length) {
         const parsed = parseImageArgs(request.images);
         if (parsed.kind === 'invalid')
             throw new UsageError(invalidImageMessage(parsed.arg));
+        // Checked per argument so the message quotes the one the user wrote.
+        for (const arg of request.images) {
+            const one = parseImageArg(arg);
+            const problem = one.kind === 'ok' ? imageEntryProblem(one.entry) : undefined;
+            if (problem) {
+                throw new UsageError(`--image ${JSON.stringify(arg)}: ${problem}; fix the image reference`);
+            }
+        }
     }
     if (request.paths.length && !request.images.length) {
         throw new UsageError('--path needs at least one --image; add --image <name>:<tag> (or use --set for other files)');
@@ -64053,6 +64157,145 @@ function fitLines(lines, budget) {
 ;// CONCATENATED MODULE: ./src/commands/types.ts
 function defineCommand(def) {
     return def;
+}
+
+;// CONCATENATED MODULE: ./src/edits/secret-guard.ts
+/**
+ * Keeps plaintext secrets out of the config repo: a planned write that holds
+ * a Kubernetes `Secret` with clear `data`/`stringData` values, or a
+ * kustomization whose `secretGenerator` carries clear `literals`, is refused
+ * before anything is committed. What keeps secrets out of git passes:
+ * argocd-vault-plugin placeholders (`<path:kv/data/app#KEY>` anywhere;
+ * `<KEY>` when the Secret has an `avp.kubernetes.io/path` annotation),
+ * SOPS-encrypted files (`sops:` metadata, `ENC[...]` values), and other
+ * kinds (SealedSecret, ExternalSecret), which hold no clear values. Edit-
+ * agnostic: it sees only the planned writes.
+ */
+
+
+const AVP_PATH_PLACEHOLDER = /^<path:[^<>#]+#[^<>]+>$/;
+const AVP_KEY_PLACEHOLDER = /^<[A-Za-z0-9_.-]+>$/;
+const SOPS_VALUE = /^ENC\[[A-Za-z0-9_]+,data:.*\]$/s;
+const YAML_FILE = /\.(ya?ml|json)$/i;
+/** The guard deliver() runs unless --allow-secret is given. */
+const plaintextSecretGuard = async (writes) => {
+    const findings = writes.flatMap(findingsIn);
+    if (findings.length === 0)
+        return;
+    const list = findings.map(f => `${f.file}: ${f.what} (${f.keys.join(', ')})`).join('; ');
+    throw new UsageError(`refusing to commit plaintext secrets: ${list}; keep secrets out of git: encrypt the file with SOPS, use a SealedSecret or an ExternalSecret, or argocd-vault-plugin placeholders (<path:kv/data/app#KEY>); pass --allow-secret only if these values are not secret`);
+};
+function findingsIn(write) {
+    if (!YAML_FILE.test(write.path))
+        return [];
+    const after = secretsIn(write.path, write.after);
+    if (after.length === 0)
+        return [];
+    // A secret already committed as it is is not this run's doing; only new or changed ones count.
+    const before = new Set(write.before === null ? [] : secretsIn(write.path, write.before).map(key));
+    return after.filter(f => !before.has(key(f)));
+}
+function key(f) {
+    return f.fingerprint ?? `${f.what}|${f.keys.join(',')}`;
+}
+function secretsIn(file, text) {
+    let docs;
+    try {
+        docs = (0,dist/* parseAllDocuments */.hR)(text);
+    }
+    catch {
+        return [];
+    }
+    if (!Array.isArray(docs))
+        return [];
+    const out = [];
+    for (const doc of docs) {
+        if (doc.errors.length > 0)
+            continue;
+        const obj = doc.toJS({ maxAliasCount: 100 });
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+            continue;
+        // A SOPS-encrypted document keeps its metadata at the top level.
+        if (isObject(obj.sops))
+            continue;
+        if (obj.kind === 'Secret') {
+            const meta = isObject(obj.metadata) ? obj.metadata : {};
+            const annotations = isObject(meta.annotations) ? meta.annotations : {};
+            const avp = typeof annotations['avp.kubernetes.io/path'] === 'string';
+            const keys = [];
+            for (const field of ['data', 'stringData']) {
+                const values = obj[field];
+                if (!isObject(values))
+                    continue;
+                for (const [k, v] of Object.entries(values)) {
+                    if (isClear(v, avp, field === 'data'))
+                        keys.push(`${field}.${k}`);
+                }
+            }
+            if (keys.length > 0) {
+                const name = typeof meta.name === 'string' ? meta.name : '(unnamed)';
+                out.push({
+                    file,
+                    what: `Secret ${name}`,
+                    keys,
+                    fingerprint: `Secret ${name}|${JSON.stringify([obj.data, obj.stringData])}`
+                });
+            }
+        }
+        const generators = obj.secretGenerator;
+        if (Array.isArray(generators)) {
+            for (const g of generators) {
+                if (!isObject(g) || !Array.isArray(g.literals))
+                    continue;
+                const keys = g.literals
+                    .filter((l) => typeof l === 'string')
+                    .filter(l => {
+                    const i = l.indexOf('=');
+                    return i > 0 && isClear(l.slice(i + 1), false, false);
+                })
+                    .map(l => `literals.${l.slice(0, l.indexOf('='))}`);
+                if (keys.length > 0) {
+                    const name = typeof g.name === 'string' ? g.name : '(unnamed)';
+                    out.push({
+                        file,
+                        what: `secretGenerator ${name}`,
+                        keys,
+                        fingerprint: `secretGenerator ${name}|${JSON.stringify(g.literals)}`
+                    });
+                }
+            }
+        }
+    }
+    return out;
+}
+/** A value that reveals something: not empty, not a placeholder, not SOPS ciphertext. */
+function isClear(value, avpAnnotated, base64) {
+    if (value === null || value === undefined)
+        return false;
+    const text = String(value).trim();
+    if (text === '')
+        return false;
+    if (SOPS_VALUE.test(text))
+        return false;
+    const plain = base64 ? decodeBase64(text) : text;
+    for (const v of new Set([text, plain ?? text])) {
+        const t = v.trim();
+        if (t === '')
+            return false;
+        if (AVP_PATH_PLACEHOLDER.test(t))
+            return false;
+        if (avpAnnotated && AVP_KEY_PLACEHOLDER.test(t))
+            return false;
+    }
+    return true;
+}
+function decodeBase64(text) {
+    if (!/^[A-Za-z0-9+/=\s]+$/.test(text))
+        return undefined;
+    return Buffer.from(text, 'base64').toString('utf8');
+}
+function isObject(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 ;// CONCATENATED MODULE: ./src/forge/pr-body.ts
@@ -76007,6 +76250,14 @@ function deliveryExitCode(d) {
 
 
 
+
+/**
+ * The guards a delivery runs: the caller's, plus the plaintext-Secret guard
+ * unless --allow-secret. Every mode and transport gets the same list.
+ */
+function guardsOf(settings) {
+    return [...(settings.guards ?? []), ...(settings.allowSecret ? [] : [plaintextSecretGuard])];
+}
 /** Runs the guards on a plan; nothing has been written yet. */
 async function guard(edit, guards, outcome, ctx) {
     if (!guards?.length || !outcome.changed)
@@ -76042,7 +76293,7 @@ async function deliver_deliver(edit, settings, platform) {
     switch (settings.mode) {
         case 'local': {
             const outcome = await edit.plan(settings.root);
-            await guard(edit, settings.guards, outcome, { mode: 'local', root: settings.root });
+            await guard(edit, guardsOf(settings), outcome, { mode: 'local', root: settings.root });
             if (!settings.dryRun && outcome.changed)
                 await edit.write(settings.root, outcome);
             return {
@@ -76069,8 +76320,8 @@ async function push(edit, s, platform) {
         provider: s.provider,
         apiUrl: s.apiUrl,
         env: s.env,
-        gitPlanner: gitPlanner(edit, s.guards, 'push'),
-        apiPlanner: apiPlanner(edit, s.guards, 'push'),
+        gitPlanner: gitPlanner(edit, guardsOf(s), 'push'),
+        apiPlanner: apiPlanner(edit, guardsOf(s), 'push'),
         message: (outcome, branch) => edit.message(outcome, { branch, template: s.message, env: s.env }),
         author: s.author,
         authorGiven: s.authorGiven,
@@ -76099,7 +76350,7 @@ async function push(edit, s, platform) {
 async function pullRequest(edit, s, platform) {
     const { forge, repoUrl, gitConfig } = openForge(s, platform);
     let outcome;
-    const planApi = apiPlanner(edit, s.guards, 'pr');
+    const planApi = apiPlanner(edit, guardsOf(s), 'pr');
     const transport = prTransport(s, repoUrl, platform, async (view) => {
         const planned = await planApi.plan(view);
         outcome = planned.outcome;
@@ -76114,7 +76365,7 @@ async function pullRequest(edit, s, platform) {
                 ? peekApi(transport.api.api, s.base, path)
                 : peekFile({ url: repoUrl, branch: s.base, path, gitConfig, redactor: platform.redactor }))
             : edit.pr.branchTemplate);
-    const planGit = gitPlanner(edit, s.guards, 'pr');
+    const planGit = gitPlanner(edit, guardsOf(s), 'pr');
     const describe = edit.pr.describe;
     const lifecycle = await runPrLifecycle({
         repoUrl,
@@ -76287,6 +76538,15 @@ const DELIVERY_OPTIONS = [
             type: 'number',
             default: DEFAULT_MAX_ATTEMPTS,
             description: 'Push attempts when another pipeline pushed first (rebase on the new tip and retry).'
+        }
+    },
+    {
+        name: 'allow-secret',
+        type: 'boolean',
+        description: 'commit even when a written file holds a Kubernetes Secret with clear data/stringData values or a secretGenerator with clear literals (refused by default; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass)',
+        gitlab: {
+            section: 'run',
+            description: 'Commit files that hold plaintext Secret values (refused by default; SOPS, SealedSecret, ExternalSecret and vault placeholders pass).'
         }
     },
     ...TRANSPORT_OPTIONS,
@@ -76523,7 +76783,7 @@ function given(input, options) {
             : Boolean(input.string(o.name)?.trim()))
         .map(o => o.name);
 }
-const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo');
+const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret');
 /**
  * Reads every delivery flag once and refuses the ones the chosen mode has no
  * use for (exit 2), so a flag is either honoured or named in an error.
@@ -76539,6 +76799,7 @@ function readDelivery(input, env, profile, cwd) {
     const mode = readMode(input, profile.defaultMode);
     const repo = input.string('repo')?.trim() || undefined;
     const dryRun = input.boolean('dry-run') === true;
+    const allowSecret = input.boolean('allow-secret') === true;
     if (!repo) {
         if (mode === 'pr') {
             throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
@@ -76549,7 +76810,7 @@ function readDelivery(input, env, profile, cwd) {
         if (stray.length > 0) {
             throw new UsageError(`--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`);
         }
-        return { mode: 'local', root: input.string('root') ?? '.', dryRun };
+        return { mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret };
     }
     if (input.string('root') !== undefined) {
         throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
@@ -76566,6 +76827,7 @@ function readDelivery(input, env, profile, cwd) {
         provider: input.string('provider')?.trim() || undefined,
         apiUrl: input.string('api-url')?.trim() || undefined,
         ...(message !== undefined ? { message } : {}),
+        allowSecret,
         env,
         cwd
     };
@@ -81905,17 +82167,17 @@ function mergeManifest(text, req, label) {
 }
 // ------------------------------------------------------------- validation ---
 function kindOf(js) {
-    if (!isObject(js))
+    if (!manifest_isObject(js))
         return Array.isArray(js) ? 'a list' : 'a plain value';
     const kind = typeof js.kind === 'string' ? js.kind : '(no kind)';
     return typeof js.apiVersion === 'string' ? `${js.apiVersion} ${kind}` : kind;
 }
 function isArgoApp(js) {
-    return isObject(js) && js.kind === 'Application' && js.apiVersion === APPLICATION_API_VERSION;
+    return manifest_isObject(js) && js.kind === 'Application' && js.apiVersion === APPLICATION_API_VERSION;
 }
 function nameOf(js) {
     const meta = js.metadata;
-    return isObject(meta) && typeof meta.name === 'string' ? meta.name : undefined;
+    return manifest_isObject(meta) && typeof meta.name === 'string' ? meta.name : undefined;
 }
 /** The one document to edit; refuses files that hold anything but this Application. */
 function targetDocument(docs, app, label) {
@@ -81948,16 +82210,16 @@ function targetDocument(docs, app, label) {
 function checkShape(js, label) {
     for (const key of ['metadata', 'spec']) {
         const v = js[key];
-        if (v !== undefined && v !== null && !isObject(v)) {
+        if (v !== undefined && v !== null && !manifest_isObject(v)) {
             throw new UsageError(`${label}: ${key} is ${describe(v)}, not a mapping; fix the manifest by hand`);
         }
     }
     const spec = js.spec;
-    if (isObject(spec) && spec.sources !== undefined && spec.sources !== null) {
+    if (manifest_isObject(spec) && spec.sources !== undefined && spec.sources !== null) {
         throw new UsageError(`${label}: the Application uses spec.sources (multi-source), which argo-app does not manage; edit it by hand or convert it to one spec.source`);
     }
-    const source = isObject(spec) ? spec.source : undefined;
-    if (source !== undefined && source !== null && !isObject(source)) {
+    const source = manifest_isObject(spec) ? spec.source : undefined;
+    if (source !== undefined && source !== null && !manifest_isObject(source)) {
         throw new UsageError(`${label}: spec.source is ${describe(source)}, not a mapping; fix the manifest by hand`);
     }
 }
@@ -82009,7 +82271,7 @@ function planOps(model, req) {
             return set(path, items);
         }
         items.slice(0, cur.length).forEach((item, i) => {
-            if (!isObject(item))
+            if (!manifest_isObject(item))
                 return set([...path, i], item);
             for (const [k, v] of Object.entries(item))
                 set([...path, i, k], v);
@@ -82071,7 +82333,7 @@ function planOps(model, req) {
     const opsBefore = ops.length;
     const automated = [...policy, 'automated'];
     if (s.syncPolicy === 'automated') {
-        if (!isObject(getIn(model, automated))) {
+        if (!manifest_isObject(getIn(model, automated))) {
             set(automated, {
                 ...(s.autoPrune ? { prune: true } : {}),
                 ...(s.selfHeal ? { selfHeal: true } : {})
@@ -82098,15 +82360,15 @@ function planOps(model, req) {
         list([...policy, 'syncOptions'], [...s.syncOptions]);
     const left = getIn(model, policy);
     // Only a policy this run emptied goes; a `syncPolicy: {}` written by hand stays.
-    const emptied = left === null || (isObject(left) && Object.keys(left).length === 0);
+    const emptied = left === null || (manifest_isObject(left) && Object.keys(left).length === 0);
     if (emptied && ops.length > opsBefore)
         del(policy);
     return ops;
 }
 function manifest_describeChanges(before, after) {
     const asApp = (js) => ({
-        metadata: (isObject(js.metadata) ? js.metadata : {}),
-        spec: (isObject(js.spec) ? js.spec : {})
+        metadata: (manifest_isObject(js.metadata) ? js.metadata : {}),
+        spec: (manifest_isObject(js.spec) ? js.spec : {})
     });
     const changes = [];
     const nsBefore = getIn(before, ['metadata', 'namespace']);
@@ -82121,7 +82383,7 @@ function manifest_describeChanges(before, after) {
     return [...changes, ...changedFields(asApp(before), asApp(after))];
 }
 // ---------------------------------------------------------- plain values ---
-function isObject(v) {
+function manifest_isObject(v) {
     return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 function getIn(root, path) {
@@ -82133,7 +82395,7 @@ function getIn(root, path) {
             cur = cur[k];
         }
         else {
-            if (!isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, k))
+            if (!manifest_isObject(cur) || !Object.prototype.hasOwnProperty.call(cur, k))
                 return undefined;
             cur = cur[k];
         }
@@ -82150,7 +82412,7 @@ function setIn(root, path, value) {
             return;
         }
         // Index steps only go into lists the plan found; key steps may create mappings.
-        if (typeof path[i + 1] === 'string' && !isObject(container[k])) {
+        if (typeof path[i + 1] === 'string' && !manifest_isObject(container[k])) {
             container[k] = {};
         }
         cur = container[k];
@@ -82159,7 +82421,7 @@ function setIn(root, path, value) {
 function deleteIn(root, path) {
     const parent = getIn(root, path.slice(0, -1));
     const k = path[path.length - 1];
-    if (isObject(parent) && typeof k === 'string')
+    if (manifest_isObject(parent) && typeof k === 'string')
         delete parent[k];
 }
 /** Whether a file's list item can be edited in place into `want` (same shape, scalar fields). */
@@ -82167,7 +82429,7 @@ function lineUp(have, want) {
     const scalar = (v) => v !== null && typeof v !== 'object';
     if (scalar(have) && scalar(want))
         return true;
-    if (!isObject(have) || !isObject(want))
+    if (!manifest_isObject(have) || !manifest_isObject(want))
         return false;
     const a = Object.keys(have).sort();
     const b = Object.keys(want).sort();
@@ -82185,7 +82447,7 @@ function deepEqual(a, b) {
             a.length === b.length &&
             a.every((x, i) => deepEqual(x, b[i])));
     }
-    if (isObject(a) && isObject(b)) {
+    if (manifest_isObject(a) && manifest_isObject(b)) {
         const ka = Object.keys(a);
         return ka.length === Object.keys(b).length && ka.every(k => k in b && deepEqual(a[k], b[k]));
     }
@@ -82210,12 +82472,12 @@ function isCollection(v) {
     return v !== null && typeof v === 'object';
 }
 function isEmptyCollection(v) {
-    return Array.isArray(v) ? v.length === 0 : isObject(v) && Object.keys(v).length === 0;
+    return Array.isArray(v) ? v.length === 0 : manifest_isObject(v) && Object.keys(v).length === 0;
 }
 function flowText(v) {
     if (Array.isArray(v))
         return `[${v.map(flowText).join(', ')}]`;
-    if (isObject(v)) {
+    if (manifest_isObject(v)) {
         return `{${Object.entries(v)
             .map(([k, x]) => `${renderString(k, true)}: ${flowText(x)}`)
             .join(', ')}}`;

@@ -6,6 +6,7 @@
  */
 import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiPlanner, Edit, Guard, GuardContext, PlanOutcome, Planner} from '../edits/edit.js'
+import {plaintextSecretGuard} from '../edits/secret-guard.js'
 import {sourceRepoFromEnv} from '../forge/pr-body.js'
 import {RemoteView, type RepoApi} from '../forge/repo-api.js'
 import {peekFile} from '../git/peek-file.js'
@@ -45,6 +46,14 @@ export interface Delivery<O extends PlanOutcome> {
   remote?: RemoteReport
   /** PR mode: the lifecycle's result. */
   pr?: PrLifecycleResult
+}
+
+/**
+ * The guards a delivery runs: the caller's, plus the plaintext-Secret guard
+ * unless --allow-secret. Every mode and transport gets the same list.
+ */
+function guardsOf(settings: DeliverySettings): Guard[] {
+  return [...(settings.guards ?? []), ...(settings.allowSecret ? [] : [plaintextSecretGuard])]
 }
 
 /** Runs the guards on a plan; nothing has been written yet. */
@@ -101,7 +110,7 @@ export async function deliver<O extends PlanOutcome>(
   switch (settings.mode) {
     case 'local': {
       const outcome = await edit.plan(settings.root)
-      await guard(edit, settings.guards, outcome, {mode: 'local', root: settings.root})
+      await guard(edit, guardsOf(settings), outcome, {mode: 'local', root: settings.root})
       if (!settings.dryRun && outcome.changed) await edit.write(settings.root, outcome)
       return {
         mode: 'local',
@@ -132,8 +141,8 @@ async function push<O extends PlanOutcome>(
     provider: s.provider,
     apiUrl: s.apiUrl,
     env: s.env,
-    gitPlanner: gitPlanner(edit, s.guards, 'push'),
-    apiPlanner: apiPlanner(edit, s.guards, 'push'),
+    gitPlanner: gitPlanner(edit, guardsOf(s), 'push'),
+    apiPlanner: apiPlanner(edit, guardsOf(s), 'push'),
     message: (outcome, branch) => edit.message(outcome, {branch, template: s.message, env: s.env}),
     author: s.author,
     authorGiven: s.authorGiven,
@@ -167,7 +176,7 @@ async function pullRequest<O extends PlanOutcome>(
 ): Promise<Delivery<O>> {
   const {forge, repoUrl, gitConfig} = openForge(s, platform)
   let outcome: O | undefined
-  const planApi = apiPlanner(edit, s.guards, 'pr')
+  const planApi = apiPlanner(edit, guardsOf(s), 'pr')
   const transport = prTransport(
     s,
     repoUrl,
@@ -191,7 +200,7 @@ async function pullRequest<O extends PlanOutcome>(
             : peekFile({url: repoUrl, branch: s.base, path, gitConfig, redactor: platform.redactor})
         )
       : edit.pr.branchTemplate)
-  const planGit = gitPlanner(edit, s.guards, 'pr')
+  const planGit = gitPlanner(edit, guardsOf(s), 'pr')
   const describe = edit.pr.describe
   const lifecycle = await runPrLifecycle({
     repoUrl,

@@ -117,6 +117,17 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
         'Push attempts when another pipeline pushed first (rebase on the new tip and retry).'
     }
   },
+  {
+    name: 'allow-secret',
+    type: 'boolean',
+    description:
+      'commit even when a written file holds a Kubernetes Secret with clear data/stringData values or a secretGenerator with clear literals (refused by default; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass)',
+    gitlab: {
+      section: 'run',
+      description:
+        'Commit files that hold plaintext Secret values (refused by default; SOPS, SealedSecret, ExternalSecret and vault placeholders pass).'
+    }
+  },
   ...TRANSPORT_OPTIONS,
   {
     name: 'provider',
@@ -311,6 +322,8 @@ export interface PrRequestSettings {
 interface RemoteDelivery {
   /** --repo as given: URL, scp-like SSH address or local path. */
   repo: string
+  /** --allow-secret: skip the plaintext-Secret guard. */
+  allowSecret?: boolean
   author: Identity
   /** --author given explicitly (GitHub API commits cannot honour it). */
   authorGiven: boolean
@@ -337,6 +350,8 @@ export interface LocalDelivery {
   root: string
   dryRun: boolean
   guards?: Guard[]
+  /** --allow-secret: skip the plaintext-Secret guard. */
+  allowSecret?: boolean
 }
 
 export interface PushDelivery extends RemoteDelivery {
@@ -464,7 +479,9 @@ function given(input: InputReader, options: OptionSpec[]): string[] {
     .map(o => o.name)
 }
 
-const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo')
+const PUSH_AND_PR = DELIVERY_OPTIONS.filter(
+  o => o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret'
+)
 
 /**
  * Reads every delivery flag once and refuses the ones the chosen mode has no
@@ -486,6 +503,7 @@ export function readDelivery(
   const mode = readMode(input, profile.defaultMode)
   const repo = input.string('repo')?.trim() || undefined
   const dryRun = input.boolean('dry-run') === true
+  const allowSecret = input.boolean('allow-secret') === true
   if (!repo) {
     if (mode === 'pr') {
       throw new UsageError(
@@ -500,7 +518,7 @@ export function readDelivery(
         `--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`
       )
     }
-    return {mode: 'local', root: input.string('root') ?? '.', dryRun}
+    return {mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret}
   }
   if (input.string('root') !== undefined) {
     throw new UsageError(
@@ -518,6 +536,7 @@ export function readDelivery(
     provider: input.string('provider')?.trim() || undefined,
     apiUrl: input.string('api-url')?.trim() || undefined,
     ...(message !== undefined ? {message} : {}),
+    allowSecret,
     env,
     cwd
   }
