@@ -36,6 +36,8 @@ afterEach(async () => {
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
   rawCli(['set-image', ...args], env)
+const deploy = (url: string, tag: string) =>
+  cli(['--repo', url, '--path', STAGING, '--image', `ghcr.io/acme/web:${tag}`])
 
 async function served(): Promise<{url: string; env: Record<string, string>}> {
   repo = await makeBareRepo(await exampleFiles())
@@ -44,6 +46,26 @@ async function served(): Promise<{url: string; env: Record<string, string>}> {
     credentials: [{user: 'x-access-token', password: TOKEN, access: 'write'}]
   })
   return {url: server.repoUrl('config.git'), env: {GITOPS_TOKEN: TOKEN}}
+}
+
+/** A commit on main with entries of any mode (120000: a symlink whose content is its target). */
+async function commitEntries(
+  bare: BareRepo,
+  parent: string,
+  message: string,
+  entries: [mode: string, path: string, content: string][]
+): Promise<void> {
+  const lines = [
+    'commit refs/heads/main',
+    'committer Fixture <fixture@example.com> 1700001000 +0000',
+    `data ${Buffer.byteLength(message)}`,
+    message,
+    `from ${parent}`
+  ]
+  for (const [mode, path, content] of entries) {
+    lines.push(`M ${mode} inline ${path}`, `data ${Buffer.byteLength(content)}`, content)
+  }
+  await fastImport(bare.dir, [...lines, ''].join('\n'))
 }
 
 describe('the token never reaches another origin', () => {
@@ -161,28 +183,8 @@ describe("a symlink committed at the writer's old temporary name", () => {
     await writeFile(victim, 'keep\n')
     const link = `${STAGING}/.kustomization.yaml.gitops-deploy-${process.pid}.tmp`
     const parent = await repo.head()
-    await fastImport(
-      repo.dir,
-      [
-        'commit refs/heads/main',
-        'committer Fixture <fixture@example.com> 1700001000 +0000',
-        'data 12',
-        'plant a link',
-        `from ${parent}`,
-        `M 120000 inline ${link}`,
-        `data ${Buffer.byteLength(victim)}`,
-        victim,
-        ''
-      ].join('\n')
-    )
-    const r = await cli([
-      '--repo',
-      repo.url,
-      '--path',
-      STAGING,
-      '--image',
-      'ghcr.io/acme/web:7.7.7'
-    ])
+    await commitEntries(repo, parent, 'plant a link', [['120000', link, victim]])
+    const r = await deploy(repo.url, '7.7.7')
     expect(r.code, r.stderr).toBe(0)
     expect(await readFile(victim, 'utf8')).toBe('keep\n')
     const tree = await repo.git(['ls-tree', 'main', `${STAGING}/`])
@@ -252,31 +254,11 @@ describe('a remote kustomization that is a symlink to a file in another director
     const shared = 'shared/web-staging/kustomization.yaml'
     const text = await repo.readFile(`${STAGING}/kustomization.yaml`)
     const target = '../../../../shared/web-staging/kustomization.yaml'
-    await fastImport(
-      repo.dir,
-      [
-        'commit refs/heads/main',
-        'committer Fixture <fixture@example.com> 1700001000 +0000',
-        'data 12',
-        'link staging',
-        `from ${parent}`,
-        `M 100644 inline ${shared}`,
-        `data ${Buffer.byteLength(text)}`,
-        text,
-        `M 120000 inline ${STAGING}/kustomization.yaml`,
-        `data ${Buffer.byteLength(target)}`,
-        target,
-        ''
-      ].join('\n')
-    )
-    const r = await cli([
-      '--repo',
-      repo.url,
-      '--path',
-      STAGING,
-      '--image',
-      'ghcr.io/acme/web:5.4.3'
+    await commitEntries(repo, parent, 'link staging', [
+      ['100644', shared, text],
+      ['120000', `${STAGING}/kustomization.yaml`, target]
     ])
+    const r = await deploy(repo.url, '5.4.3')
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(await repo.readFile(shared)).toContain('newTag: 5.4.3')
