@@ -64232,15 +64232,8 @@ function secretsIn(file, text) {
                         keys.push(`${field}.${k}`);
                 }
             }
-            if (keys.length > 0) {
-                const name = typeof meta.name === 'string' ? meta.name : '(unnamed)';
-                out.push({
-                    file,
-                    what: `Secret ${name}`,
-                    keys,
-                    fingerprint: `Secret ${name}|${JSON.stringify([obj.data, obj.stringData])}`
-                });
-            }
+            if (keys.length > 0)
+                out.push(finding(file, 'Secret', meta.name, keys, [obj.data, obj.stringData]));
         }
         const generators = obj.secretGenerator;
         if (Array.isArray(generators)) {
@@ -64254,19 +64247,17 @@ function secretsIn(file, text) {
                     return i > 0 && isClear(l.slice(i + 1), false, false);
                 })
                     .map(l => `literals.${l.slice(0, l.indexOf('='))}`);
-                if (keys.length > 0) {
-                    const name = typeof g.name === 'string' ? g.name : '(unnamed)';
-                    out.push({
-                        file,
-                        what: `secretGenerator ${name}`,
-                        keys,
-                        fingerprint: `secretGenerator ${name}|${JSON.stringify(g.literals)}`
-                    });
-                }
+                if (keys.length > 0)
+                    out.push(finding(file, 'secretGenerator', g.name, keys, g.literals));
             }
         }
     }
     return out;
+}
+/** One refused object; the fingerprint tells an unchanged, already committed one apart. */
+function finding(file, kind, name, keys, values) {
+    const what = `${kind} ${typeof name === 'string' ? name : '(unnamed)'}`;
+    return { file, what, keys, fingerprint: `${what}|${JSON.stringify(values)}` };
 }
 /** A value that reveals something: not empty, not a placeholder, not SOPS ciphertext. */
 function isClear(value, avpAnnotated, base64) {
