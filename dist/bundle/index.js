@@ -64173,18 +64173,22 @@ function defineCommand(def) {
  */
 
 
+
 const AVP_PATH_PLACEHOLDER = /^<path:[^<>#]+#[^<>]+>$/;
 const AVP_KEY_PLACEHOLDER = /^<[A-Za-z0-9_.-]+>$/;
 const SOPS_VALUE = /^ENC\[[A-Za-z0-9_]+,data:.*\]$/s;
 const YAML_FILE = /\.(ya?ml|json)$/i;
-/** The guard deliver() runs unless --allow-secret is given. */
-const plaintextSecretGuard = async (writes) => {
-    const findings = writes.flatMap(findingsIn);
+/** The guard deliver() runs; files matching an `allowed` path or glob (--allow-secret) pass. */
+function plaintextSecretGuard(allowed = []) {
+    const exempt = allowed.length > 0 ? picomatch_default()([...allowed], { dot: true }) : () => false;
+    return async (writes) => refuse(writes.filter(w => !exempt(w.path)).flatMap(findingsIn));
+}
+async function refuse(findings) {
     if (findings.length === 0)
         return;
     const list = findings.map(f => `${f.file}: ${f.what} (${f.keys.join(', ')})`).join('; ');
-    throw new UsageError(`refusing to commit plaintext secrets: ${list}; keep secrets out of git: encrypt the file with SOPS, use a SealedSecret or an ExternalSecret, or argocd-vault-plugin placeholders (<path:kv/data/app#KEY>); pass --allow-secret only if these values are not secret`);
-};
+    throw new UsageError(`refusing to commit plaintext secrets: ${list}; keep secrets out of git: encrypt the file with SOPS, use a SealedSecret or an ExternalSecret, or argocd-vault-plugin placeholders (<path:kv/data/app#KEY>); or, if these values are not secret, allow the file with --allow-secret <path>`);
+}
 function findingsIn(write) {
     if (!YAML_FILE.test(write.path))
         return [];
@@ -65243,6 +65247,7 @@ function displayUrl(remote) {
 }
 
 ;// CONCATENATED MODULE: ./src/git/auth.ts
+
 const TOKEN_VARIABLE = 'GITOPS_TOKEN';
 const TOKEN_USER_VARIABLE = 'GITOPS_TOKEN_USER';
 /** What GitHub App installation tokens and PATs accept; GitLab accepts any non-empty user. */
@@ -65260,6 +65265,11 @@ function authFromEnv(remote, env, redactor) {
     const token = env[TOKEN_VARIABLE]?.trim();
     if (remote.transport !== 'http' || !token || !remote.origin)
         return { config: {}, method: 'none' };
+    const url = new URL(remote.url);
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+        // Anyone on the path would read it: plain http is for a test server on this machine only.
+        throw new UsageError(`refusing to send the token in ${TOKEN_VARIABLE} over plain http:// to ${url.host}; use the https:// URL of the config repo`);
+    }
     const user = env[TOKEN_USER_VARIABLE]?.trim() || DEFAULT_TOKEN_USER;
     redactor.addBasic(user, token);
     const basic = Buffer.from(`${user}:${token}`).toString('base64');
@@ -65277,6 +65287,10 @@ function authFromEnv(remote, env, redactor) {
         variable: TOKEN_VARIABLE,
         user
     };
+}
+function isLoopback(host) {
+    const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+    return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 /**
  * The error for a refused login, naming what to fix. `status` 403 means the
@@ -76244,10 +76258,10 @@ function deliveryExitCode(d) {
 
 /**
  * The guards a delivery runs: the caller's, plus the plaintext-Secret guard
- * unless --allow-secret. Every mode and transport gets the same list.
+ * (with the --allow-secret exceptions). Every mode and transport gets the same list.
  */
 function guardsOf(settings) {
-    return [...(settings.guards ?? []), ...(settings.allowSecret ? [] : [plaintextSecretGuard])];
+    return [...(settings.guards ?? []), plaintextSecretGuard(settings.allowSecret ?? [])];
 }
 /** Runs the guards on a plan; nothing has been written yet. */
 async function guard(edit, guards, outcome, ctx) {
@@ -76440,6 +76454,7 @@ async function peekApi(api, branch, path) {
 
 
 
+
 const DEFAULT_AUTHOR = {
     name: 'gitops-deploy',
     email: 'gitops-deploy@users.noreply.github.com'
@@ -76533,11 +76548,11 @@ const DELIVERY_OPTIONS = [
     },
     {
         name: 'allow-secret',
-        type: 'boolean',
-        description: 'commit even when a written file holds a Kubernetes Secret with clear data/stringData values or a secretGenerator with clear literals (refused by default; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass)',
+        type: 'list',
+        description: 'a written file (repo-relative path or glob) that may hold a Kubernetes Secret with clear data/stringData values or secretGenerator literals; repeatable. Other such files are refused; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass',
         gitlab: {
             section: 'run',
-            description: 'Commit files that hold plaintext Secret values (refused by default; SOPS, SealedSecret, ExternalSecret and vault placeholders pass).'
+            description: 'Files (paths or globs) allowed to hold plaintext Secret values; all others are refused.'
         }
     },
     ...TRANSPORT_OPTIONS,
@@ -76790,7 +76805,7 @@ function readDelivery(input, env, profile, cwd) {
     const mode = readMode(input, profile.defaultMode);
     const repo = input.string('repo')?.trim() || undefined;
     const dryRun = input.boolean('dry-run') === true;
-    const allowSecret = input.boolean('allow-secret') === true;
+    const allowSecret = input.list('allow-secret').map(p => checkRelative(p, '--allow-secret'));
     if (!repo) {
         if (mode === 'pr') {
             throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');

@@ -50,10 +50,10 @@ export interface Delivery<O extends PlanOutcome> {
 
 /**
  * The guards a delivery runs: the caller's, plus the plaintext-Secret guard
- * unless --allow-secret. Every mode and transport gets the same list.
+ * (with the --allow-secret exceptions). Every mode and transport gets the same list.
  */
 function guardsOf(settings: DeliverySettings): Guard[] {
-  return [...(settings.guards ?? []), ...(settings.allowSecret ? [] : [plaintextSecretGuard])]
+  return [...(settings.guards ?? []), plaintextSecretGuard(settings.allowSecret ?? [])]
 }
 
 /** Runs the guards on a plan; nothing has been written yet. */

@@ -15,6 +15,7 @@ import {TOKEN_VARIABLE} from '../git/auth.js'
 import type {Identity} from '../git/git.js'
 import type {Env, InputReader, OptionSpec, OutputSpec} from '../platform/inputs.js'
 import {readTransport, TRANSPORT_OPTIONS, type TransportSettings} from './choose-transport.js'
+import {checkRelative} from '../edits/workspace.js'
 
 export const DEFAULT_AUTHOR: Identity = {
   name: 'gitops-deploy',
@@ -119,13 +120,13 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
   },
   {
     name: 'allow-secret',
-    type: 'boolean',
+    type: 'list',
     description:
-      'commit even when a written file holds a Kubernetes Secret with clear data/stringData values or a secretGenerator with clear literals (refused by default; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass)',
+      'a written file (repo-relative path or glob) that may hold a Kubernetes Secret with clear data/stringData values or secretGenerator literals; repeatable. Other such files are refused; SOPS files, SealedSecrets, ExternalSecrets and argocd-vault-plugin placeholders always pass',
     gitlab: {
       section: 'run',
       description:
-        'Commit files that hold plaintext Secret values (refused by default; SOPS, SealedSecret, ExternalSecret and vault placeholders pass).'
+        'Files (paths or globs) allowed to hold plaintext Secret values; all others are refused.'
     }
   },
   ...TRANSPORT_OPTIONS,
@@ -322,8 +323,8 @@ export interface PrRequestSettings {
 interface RemoteDelivery {
   /** --repo as given: URL, scp-like SSH address or local path. */
   repo: string
-  /** --allow-secret: skip the plaintext-Secret guard. */
-  allowSecret?: boolean
+  /** --allow-secret: files the plaintext-Secret guard lets through. */
+  allowSecret?: string[]
   author: Identity
   /** --author given explicitly (GitHub API commits cannot honour it). */
   authorGiven: boolean
@@ -350,8 +351,8 @@ export interface LocalDelivery {
   root: string
   dryRun: boolean
   guards?: Guard[]
-  /** --allow-secret: skip the plaintext-Secret guard. */
-  allowSecret?: boolean
+  /** --allow-secret: files the plaintext-Secret guard lets through. */
+  allowSecret?: string[]
 }
 
 export interface PushDelivery extends RemoteDelivery {
@@ -503,7 +504,7 @@ export function readDelivery(
   const mode = readMode(input, profile.defaultMode)
   const repo = input.string('repo')?.trim() || undefined
   const dryRun = input.boolean('dry-run') === true
-  const allowSecret = input.boolean('allow-secret') === true
+  const allowSecret = input.list('allow-secret').map(p => checkRelative(p, '--allow-secret'))
   if (!repo) {
     if (mode === 'pr') {
       throw new UsageError(

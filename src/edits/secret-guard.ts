@@ -9,6 +9,7 @@
  * kinds (SealedSecret, ExternalSecret), which hold no clear values. Edit-
  * agnostic: it sees only the planned writes.
  */
+import picomatch from 'picomatch'
 import {parseAllDocuments, type Document} from 'yaml'
 import {UsageError} from '../core/errors.js'
 import type {Guard, PlannedWrite} from './edit.js'
@@ -24,13 +25,17 @@ interface Finding {
   keys: string[]
 }
 
-/** The guard deliver() runs unless --allow-secret is given. */
-export const plaintextSecretGuard: Guard = async writes => {
-  const findings = writes.flatMap(findingsIn)
+/** The guard deliver() runs; files matching an `allowed` path or glob (--allow-secret) pass. */
+export function plaintextSecretGuard(allowed: readonly string[] = []): Guard {
+  const exempt = allowed.length > 0 ? picomatch([...allowed], {dot: true}) : () => false
+  return async writes => refuse(writes.filter(w => !exempt(w.path)).flatMap(findingsIn))
+}
+
+async function refuse(findings: Finding[]): Promise<void> {
   if (findings.length === 0) return
   const list = findings.map(f => `${f.file}: ${f.what} (${f.keys.join(', ')})`).join('; ')
   throw new UsageError(
-    `refusing to commit plaintext secrets: ${list}; keep secrets out of git: encrypt the file with SOPS, use a SealedSecret or an ExternalSecret, or argocd-vault-plugin placeholders (<path:kv/data/app#KEY>); pass --allow-secret only if these values are not secret`
+    `refusing to commit plaintext secrets: ${list}; keep secrets out of git: encrypt the file with SOPS, use a SealedSecret or an ExternalSecret, or argocd-vault-plugin placeholders (<path:kv/data/app#KEY>); or, if these values are not secret, allow the file with --allow-secret <path>`
   )
 }
 

@@ -1,3 +1,4 @@
+import {UsageError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import type {RemoteUrl} from './remote-url.js'
 import type {Env} from '../platform/inputs.js'
@@ -32,6 +33,13 @@ export function authFromEnv(remote: RemoteUrl, env: Env, redactor: Redactor): Gi
   if (remote.transport === 'ssh') return {config: {}, method: 'ssh'}
   const token = env[TOKEN_VARIABLE]?.trim()
   if (remote.transport !== 'http' || !token || !remote.origin) return {config: {}, method: 'none'}
+  const url = new URL(remote.url)
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    // Anyone on the path would read it: plain http is for a test server on this machine only.
+    throw new UsageError(
+      `refusing to send the token in ${TOKEN_VARIABLE} over plain http:// to ${url.host}; use the https:// URL of the config repo`
+    )
+  }
   const user = env[TOKEN_USER_VARIABLE]?.trim() || DEFAULT_TOKEN_USER
   redactor.addBasic(user, token)
   const basic = Buffer.from(`${user}:${token}`).toString('base64')
@@ -49,6 +57,11 @@ export function authFromEnv(remote: RemoteUrl, env: Env, redactor: Redactor): Gi
     variable: TOKEN_VARIABLE,
     user
   }
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
 }
 
 /**

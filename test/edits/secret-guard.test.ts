@@ -14,7 +14,7 @@ const write = (after: string, before: string | null = null, path = 'apps/web/sec
   after
 })
 const refused = (after: string, before: string | null = null) =>
-  plaintextSecretGuard([write(after, before)], ctx)
+  plaintextSecretGuard()([write(after, before)], ctx)
 
 const secret = (body: string, annotations = '') =>
   `apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n${annotations}${body}`
@@ -26,13 +26,13 @@ describe('plaintextSecretGuard', () => {
     )
     await expect(r).rejects.toThrow(UsageError)
     await expect(r).rejects.toThrow(
-      /^refusing to commit plaintext secrets: apps\/web\/secret\.yaml: Secret db \(data\.token, stringData\.DATABASE_URL\); keep secrets out of git: .*; pass --allow-secret only if these values are not secret$/
+      /^refusing to commit plaintext secrets: apps\/web\/secret\.yaml: Secret db \(data\.token, stringData\.DATABASE_URL\); keep secrets out of git: .*; or, if these values are not secret, allow the file with --allow-secret <path>$/
     )
   })
 
   it('refuses clear secretGenerator literals in a kustomization', async () => {
     await expect(
-      plaintextSecretGuard(
+      plaintextSecretGuard()(
         [
           write(
             'secretGenerator:\n- name: app\n  literals:\n  - password=hunter2\n  - empty=\n',
@@ -69,6 +69,15 @@ describe('plaintextSecretGuard', () => {
     for (const text of ok) await expect(refused(text), text).resolves.toBeUndefined()
   })
 
+  it('lets the files named by --allow-secret (paths or globs) through, and only those', async () => {
+    const text = secret('stringData:\n  A: b\n')
+    const guard = plaintextSecretGuard(['apps/*/secret.yaml'])
+    await expect(guard([write(text)], ctx)).resolves.toBeUndefined()
+    await expect(guard([write(text, null, 'apps/web/other.yaml')], ctx)).rejects.toThrow(
+      /apps\/web\/other\.yaml: Secret db/
+    )
+  })
+
   it('does not blame a run for a Secret that was already committed unchanged', async () => {
     const text = secret('stringData:\n  A: b\n')
     await expect(refused(`${text}---\nkind: ConfigMap\n`, text)).resolves.toBeUndefined()
@@ -76,7 +85,7 @@ describe('plaintextSecretGuard', () => {
   })
 })
 
-describe('deliver() runs the guard in every mode; --allow-secret lifts it', () => {
+describe('deliver() runs the guard in every mode; --allow-secret <path> lets one file through', () => {
   let root: string | undefined
   let repo: BareRepo | undefined
   afterEach(async () => {
@@ -96,7 +105,9 @@ describe('deliver() runs the guard in every mode; --allow-secret lifts it', () =
       /^error: refusing to commit plaintext secrets: secret\.yaml: Secret db \(stringData\.password\)/
     )
     expect(await readFile(join(root, 'secret.yaml'), 'utf8')).toBe(before)
-    const allowed = await cli([...args, '--allow-secret'])
+    const other = await cli([...args, '--allow-secret', 'other/*.yaml'])
+    expect(other.code).toBe(2)
+    const allowed = await cli([...args, '--allow-secret', '*.yaml'])
     expect(allowed.code, allowed.stderr).toBe(0)
     expect(await readFile(join(root, 'secret.yaml'), 'utf8')).toMatch(/password: "hunter2"/)
   })

@@ -266,3 +266,16 @@ describe('a remote kustomization that is a symlink to a file in another director
     expect(tree).toMatch(/^120000 /)
   })
 })
+
+describe('plain http', () => {
+  it('a token is never sent over http:// to a host other than loopback (exit 2, nothing sent)', async () => {
+    const r = await cli(
+      ['--repo', 'http://git.example.com/acme/config.git', '--path', STAGING, '--image', 'web:1'],
+      {GITOPS_TOKEN: TOKEN}
+    )
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      'error: refusing to send the token in GITOPS_TOKEN over plain http:// to git.example.com; use the https:// URL of the config repo\n'
+    )
+  })
+})
