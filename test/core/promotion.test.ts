@@ -291,6 +291,17 @@ describe('promotion plan', () => {
     fileGlobs: [] as string[]
   }
 
+  it('a target directory that holds no files (a typo in --to) is exit 2 naming it, not "already identical"', () => {
+    const typo = resolveEnvironments(undefined, {
+      from: 'apps/web/overlays/dev',
+      to: 'apps/web/overlays/stagign',
+      next: false
+    })
+    expect(usage(() => planPromotion({...base, resolved: typo, apps: ['']}))).toMatch(
+      /directory apps\/web\/overlays\/stagign holds no files in the config repo, so nothing can be promoted into it; check --to/
+    )
+  })
+
   it('promotes, leaves identical apps alone and reports missing ones', () => {
     const plan = planPromotion({...base, apps: ['api', 'batch', 'web']})
     expect(plan.apps.map(a => [a.app, a.status])).toEqual([

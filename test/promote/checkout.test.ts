@@ -47,9 +47,8 @@ describe('planning on a checkout', () => {
     const outside = tree({'kustomization.yaml': kust('1')})
     const root = tree({'.gitops-deploy.yaml': CONFIG, 'apps/web/dev/kustomization.yaml': kust('2')})
     symlinkSync(outside, join(root, 'apps/web/prod'))
-    const plan = await planCheckout(root, request)
-    expect(plan.plan.apps[0].status).toBe('missing-in-target')
-    expect(plan.files).toEqual([])
+    // The link is not listed, so the target holds no files: refused, never followed.
+    await expect(planCheckout(root, request)).rejects.toThrow(/holds no files in the config repo/)
     expect(readFileSync(join(outside, 'kustomization.yaml'), 'utf8')).toBe(kust('1'))
   })
 

@@ -141,6 +141,16 @@ export function planPromotion(input: PlanInput): PromotionPlan {
       files: fileOutcomes
     })
   }
+  // Every target directory empty: a typo in --to or in the path template, not a finding. Saying
+  // "already has the pins" (exit 0) would let the pipeline believe the promotion happened.
+  const absent = apps.filter(
+    a => a.status === 'missing-in-target' && !input.files.some(f => f.startsWith(`${a.targetDir}/`))
+  )
+  if (apps.length > 0 && absent.length === apps.length) {
+    throw new UsageError(
+      `'${target.name}' directory ${absent.map(a => a.targetDir).join(', ')} holds no files in the config repo, so nothing can be promoted into it; check --to or the path template in .gitops-deploy.yaml (a typo?), or create the overlay first`
+    )
+  }
   const promotable = apps.filter(a => a.status !== 'missing-in-target')
   const idle = input.fileGlobs.filter((_, i) => globHits[i] === 0)
   if (idle.length > 0 && promotable.length > 0) {
