@@ -304,7 +304,7 @@ async function writeTarget(realRoot: string, rel: string): Promise<WriteTarget> 
 }
 
 /** A write failure named by its cause, with the fix for that cause. */
-function writeFailure(verb: string, file: string, e: unknown): OperationError {
+export function writeFailure(verb: string, file: string, e: unknown): OperationError {
   const err = e as NodeJS.ErrnoException
   const fix =
     err.code === 'ENOSPC' || err.code === 'EDQUOT'

@@ -13,7 +13,7 @@ import {
 import {join} from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {UsageError} from '../../src/core/errors.js'
-import {writeFiles} from '../../src/edits/workspace.js'
+import {writeFailure, writeFiles} from '../../src/edits/workspace.js'
 import {tempDir} from '../helpers/git-fixtures.js'
 
 /** The one workspace writer every edit (set-image, promote, argo-app) writes through. */
@@ -139,5 +139,18 @@ describe('writeFiles: one symlink and atomic-write policy', () => {
       ).rejects.toThrow(/is inside \.git, git's own files/)
     }
     expect(await readFile(join(root, '.git/config'), 'utf8')).toBe('[core]\n')
+  })
+
+  it('names the cause of a failed write with its own fix (a full disk is not a permissions problem)', () => {
+    const err = (code: string, message: string) => Object.assign(new Error(message), {code})
+    expect(writeFailure('write', 'k.yaml', err('ENOSPC', 'no space left on device')).message).toBe(
+      'cannot write k.yaml: no space left on device; the disk (or quota) is full; free space on the file system that holds the checkout and run again'
+    )
+    expect(writeFailure('write', 'k.yaml', err('EROFS', 'read-only file system')).message).toMatch(
+      /; the file system is read-only; run where the checkout is writable$/
+    )
+    expect(writeFailure('create', 'k.yaml', err('EACCES', 'permission denied')).message).toBe(
+      'cannot create k.yaml: permission denied; check the file and directory permissions'
+    )
   })
 })
