@@ -63172,7 +63172,7 @@ async function resolveDirs(root, patterns) {
         const isMatch = picomatch_default()(pattern, { dot: /(^|\/)\./.test(pattern) });
         const matched = dirs.filter(d => isMatch(d));
         if (matched.length === 0) {
-            throw new UsageError(`--path ${JSON.stringify(input)} matches no directory under the root; check the pattern (globs are relative to -C)`);
+            throw new UsageError(`--path ${JSON.stringify(input)} matches no directory in the config repo; check the pattern (globs are relative to the repository root: -C locally, the root of --repo remotely)`);
         }
         for (const d of matched) {
             await resolveInside(root, d, '--path');

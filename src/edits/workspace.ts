@@ -190,7 +190,7 @@ export async function resolveDirs(root: string, patterns: readonly string[]): Pr
     const matched = dirs.filter(d => isMatch(d))
     if (matched.length === 0) {
       throw new UsageError(
-        `--path ${JSON.stringify(input)} matches no directory under the root; check the pattern (globs are relative to -C)`
+        `--path ${JSON.stringify(input)} matches no directory in the config repo; check the pattern (globs are relative to the repository root: -C locally, the root of --repo remotely)`
       )
     }
     for (const d of matched) {

@@ -81,7 +81,7 @@ describe('resolveDirs', () => {
   })
   it('errors on a glob that matches nothing', async () => {
     expect(await usageError(resolveDirs(root, ['apps/*/overlays/prod']))).toBe(
-      '--path "apps/*/overlays/prod" matches no directory under the root; check the pattern (globs are relative to -C)'
+      '--path "apps/*/overlays/prod" matches no directory in the config repo; check the pattern (globs are relative to the repository root: -C locally, the root of --repo remotely)'
     )
   })
   it('errors on a missing directory and on a file', async () => {
