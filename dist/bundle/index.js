@@ -63473,6 +63473,24 @@ function validateMessageTemplate(template) {
         }
     }
 }
+/** The placeholders only an image edit fills. */
+const IMAGE_PLACEHOLDERS = ['images', 'apps', 'tags'];
+/**
+ * validateMessageTemplate for a command that cannot fill some placeholders
+ * (argo-app and set-chart-version set no images): those are refused with the
+ * ones it can fill, instead of rendering as empty text.
+ */
+function messageTemplateCheck(command, unfillable) {
+    const cannot = new Set(unfillable);
+    const usable = Object.keys(MESSAGE_PLACEHOLDERS).filter(k => !cannot.has(k));
+    return (template) => {
+        validateMessageTemplate(template);
+        const bad = placeholdersIn(template).find(name => cannot.has(name));
+        if (bad !== undefined) {
+            throw new UsageError(`--message uses {{${bad}}}, which ${command} cannot fill (it sets no images); use one of ${usable.map(k => `{{${k}}}`).join(', ')}`);
+        }
+    };
+}
 // The `{{name}}` syntax of the PR title/branch and promote templates.
 const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g;
 function placeholdersIn(template) {
@@ -83030,7 +83048,11 @@ const argoAppCommand = defineCommand({
         }
     },
     settings(input, env, platform) {
-        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        const delivery = readDelivery(input, env, {
+            defaultMode: 'push',
+            local: true,
+            checkMessage: messageTemplateCheck('argo-app', IMAGE_PLACEHOLDERS)
+        }, process.cwd());
         if (delivery.mode === 'local')
             delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
         const configRepo = input.string('repo')?.trim() || undefined;
@@ -83319,7 +83341,11 @@ const setChartVersionCommand = defineCommand({
         if (!version)
             throw new UsageError('--version is required: the chart version to set, e.g. 1.4.2');
         const chart = input.string('chart')?.trim() || undefined;
-        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        const delivery = readDelivery(input, env, {
+            defaultMode: 'push',
+            local: true,
+            checkMessage: messageTemplateCheck('set-chart-version', IMAGE_PLACEHOLDERS)
+        }, process.cwd());
         if (delivery.mode === 'local')
             delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
         return { request: { file, version, ...(chart ? { chart } : {}) }, delivery };

@@ -8,7 +8,7 @@
 import {resolve} from 'node:path'
 import {formatChange} from '../argocd/application.js'
 import type {ManifestRequest} from '../argocd/manifest.js'
-import {validateMessageTemplate} from '../core/commit-message.js'
+import {IMAGE_PLACEHOLDERS, messageTemplateCheck} from '../core/commit-message.js'
 import {UsageError} from '../core/errors.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
@@ -159,7 +159,11 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
     const delivery = readDelivery(
       input,
       env,
-      {defaultMode: 'push', local: true, checkMessage: validateMessageTemplate},
+      {
+        defaultMode: 'push',
+        local: true,
+        checkMessage: messageTemplateCheck('argo-app', IMAGE_PLACEHOLDERS)
+      },
       process.cwd()
     )
     if (delivery.mode === 'local') delivery.root = resolve(delivery.root)

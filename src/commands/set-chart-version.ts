@@ -4,7 +4,7 @@
  * kustomization — byte-preserving, under -C, pushed to --repo or as a PR.
  */
 import {resolve} from 'node:path'
-import {showValue, validateMessageTemplate} from '../core/commit-message.js'
+import {IMAGE_PLACEHOLDERS, messageTemplateCheck, showValue} from '../core/commit-message.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
   DELIVERY_OPTIONS,
@@ -104,7 +104,11 @@ export const setChartVersionCommand = defineCommand<SetChartVersionSettings, Set
       const delivery = readDelivery(
         input,
         env,
-        {defaultMode: 'push', local: true, checkMessage: validateMessageTemplate},
+        {
+          defaultMode: 'push',
+          local: true,
+          checkMessage: messageTemplateCheck('set-chart-version', IMAGE_PLACEHOLDERS)
+        },
         process.cwd()
       )
       if (delivery.mode === 'local') delivery.root = resolve(delivery.root)

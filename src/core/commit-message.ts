@@ -85,6 +85,28 @@ export function validateMessageTemplate(template: string): void {
   }
 }
 
+/** The placeholders only an image edit fills. */
+export const IMAGE_PLACEHOLDERS = ['images', 'apps', 'tags'] as const
+
+/**
+ * validateMessageTemplate for a command that cannot fill some placeholders
+ * (argo-app and set-chart-version set no images): those are refused with the
+ * ones it can fill, instead of rendering as empty text.
+ */
+export function messageTemplateCheck(command: string, unfillable: readonly string[]) {
+  const cannot = new Set<string>(unfillable)
+  const usable = Object.keys(MESSAGE_PLACEHOLDERS).filter(k => !cannot.has(k))
+  return (template: string): void => {
+    validateMessageTemplate(template)
+    const bad = placeholdersIn(template).find(name => cannot.has(name))
+    if (bad !== undefined) {
+      throw new UsageError(
+        `--message uses {{${bad}}}, which ${command} cannot fill (it sets no images); use one of ${usable.map(k => `{{${k}}}`).join(', ')}`
+      )
+    }
+  }
+}
+
 // The `{{name}}` syntax of the PR title/branch and promote templates.
 const PLACEHOLDER = /\{\{\s*([^{}\s]*)\s*\}\}/g
 

@@ -1,6 +1,8 @@
 import {describe, expect, it} from 'vitest'
 import {
   ciSourceFromEnv,
+  IMAGE_PLACEHOLDERS,
+  messageTemplateCheck,
   renderCommitMessage,
   validateMessageTemplate,
   versionOf,
@@ -192,5 +194,16 @@ describe('control characters in values', () => {
     expect(text).toContain('branch main\\nSource-Repo: https://evil.example\n')
     expect(text.split('\n').some(l => l.startsWith('Source-Repo:'))).toBe(false)
     expect(text.split('\n')[1]).toBe('')
+  })
+})
+
+describe('messageTemplateCheck', () => {
+  it('refuses the placeholders a command cannot fill, naming the ones it can', () => {
+    const check = messageTemplateCheck('argo-app', IMAGE_PLACEHOLDERS)
+    expect(() => check('Deploy {{tags}}')).toThrow(
+      /^--message uses \{\{tags\}\}, which argo-app cannot fill \(it sets no images\); use one of \{\{subject\}\}, \{\{changes\}\}, /
+    )
+    expect(() => check('{{subject}} on {{branch}}')).not.toThrow()
+    expect(() => check('{{nope}}')).toThrow(/unknown placeholder \{\{nope\}\}/)
   })
 })
