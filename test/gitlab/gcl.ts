@@ -14,6 +14,14 @@ import {execGit} from '../../src/git/exec.js'
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 export const TEMPLATES = join(REPO_ROOT, 'gitlab/templates')
 export const COMPONENT_PROJECT = 'acme/gitops-deploy'
+/**
+ * gitlab-ci-local takes about a second here, but on a loaded 2-core CI machine (the pack and
+ * concurrency tests run alongside) a run has taken over a minute: these files give each test
+ * GCL_TEST_TIMEOUT_MS, and a run that still hangs is killed a little earlier so the failure
+ * shows its output instead of a bare timeout.
+ */
+export const GCL_TEST_TIMEOUT_MS = 240_000
+export const GCL_TIMEOUT_MS = 220_000
 const GCL = join(REPO_ROOT, 'node_modules/gitlab-ci-local/dist/index.js')
 
 /** gitlab-ci-local needs Node >= 22 (Set.prototype.union); vitest runs on the node@24 devDependency. */
@@ -73,7 +81,7 @@ function runGcl(cwd: string, args: string[], env: Record<string, string>): Promi
         // Jobs run in the host shell: `node` on PATH must be the same Node 24.
         env: {...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ''}`, NO_COLOR: '1', FORCE_COLOR: '0', ...env},
         maxBuffer: 16 * 1024 * 1024,
-        timeout: 120_000
+        timeout: GCL_TIMEOUT_MS, killSignal: 'SIGKILL'
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0

@@ -1,8 +1,10 @@
 import {readFile, readdir} from 'node:fs/promises'
 import {join} from 'node:path'
-import {afterAll, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it, vi} from 'vitest'
 import {componentCommands} from '../../scripts/gitlab-templates.js'
-import {golden, normalise, scratchProject, type ScratchProject} from './gcl.js'
+import {GCL_TEST_TIMEOUT_MS, golden, normalise, scratchProject, type ScratchProject} from './gcl.js'
+
+vi.setConfig({testTimeout: GCL_TEST_TIMEOUT_MS, hookTimeout: GCL_TEST_TIMEOUT_MS})
 
 const HERE = import.meta.dirname
 const CONSUMERS = join(HERE, 'consumers')

@@ -7,11 +7,13 @@
  */
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {findCommand} from '../../src/commands/registry.js'
 import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
-import {REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
+import {GCL_TEST_TIMEOUT_MS, REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
+
+vi.setConfig({testTimeout: GCL_TEST_TIMEOUT_MS, hookTimeout: GCL_TEST_TIMEOUT_MS})
 import {fakeToken} from '../helpers/fake-token.js'
 import {missingTool} from '../helpers/tools.js'
 

@@ -10,11 +10,13 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {missingTool} from '../helpers/tools.js'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 import {parse} from 'yaml'
 import {execGit} from '../../src/git/exec.js'
 import {findCommand} from '../../src/commands/registry.js'
-import {REPO_ROOT, nodeForGcl, type ScratchProject} from './gcl.js'
+import {GCL_TEST_TIMEOUT_MS, GCL_TIMEOUT_MS, REPO_ROOT, nodeForGcl, type ScratchProject} from './gcl.js'
+
+vi.setConfig({testTimeout: GCL_TEST_TIMEOUT_MS, hookTimeout: GCL_TEST_TIMEOUT_MS})
 import {execFile} from 'node:child_process'
 import {dirname} from 'node:path'
 
@@ -75,7 +77,7 @@ function gcl(args: string[]): Promise<{code: number; stdout: string; stderr: str
           GCL_IGNORE_PREDEFINED_VARS: 'CI_PROJECT_DIR'
         },
         maxBuffer: 16 * 1024 * 1024,
-        timeout: 120_000
+        timeout: GCL_TIMEOUT_MS, killSignal: 'SIGKILL'
       },
       (error, stdout, stderr) =>
         done({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr})

@@ -1,12 +1,14 @@
 import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {describe, expect, it, vi} from 'vitest'
 import {parseAllDocuments} from 'yaml'
 import {envInputName} from '../../src/adapters/gitlab/env-inputs.js'
 import {GITLAB_ALIASES, dotenvKey} from '../../src/adapters/gitlab/dotenv.js'
 import {findCommand} from '../../src/commands/registry.js'
 import {componentCommands} from '../../scripts/gitlab-templates.js'
-import {COMPONENT_PROJECT, REPO_ROOT, TEMPLATES} from './gcl.js'
+import {GCL_TEST_TIMEOUT_MS, COMPONENT_PROJECT, REPO_ROOT, TEMPLATES} from './gcl.js'
+
+vi.setConfig({testTimeout: GCL_TEST_TIMEOUT_MS, hookTimeout: GCL_TEST_TIMEOUT_MS})
 
 interface InputSpec {
   type?: 'string' | 'number' | 'boolean' | 'array'
