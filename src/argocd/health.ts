@@ -3,8 +3,13 @@ import type {Application, ApplicationDestination, ApplicationSource} from './typ
 
 /** What "deployed" means for this run: the spec we wrote, at the revision we asked for. */
 export interface Expectation {
-  source: ApplicationSource
-  destination: ApplicationDestination
+  /**
+   * The spec we wrote. Absent when waiting for a commit on an app whose spec
+   * did not change: then a snapshot is "fresh" once it compared an accepted
+   * revision, and an operation is ours when it synced one.
+   */
+  source?: ApplicationSource
+  destination?: ApplicationDestination
   /** A full commit SHA that status.sync.revision must equal; branches/tags can't be checked locally. */
   revision?: string
   /**
@@ -12,6 +17,8 @@ export interface Expectation {
    * (e.g. "this commit or a descendant", for a wait on a pushed commit).
    */
   acceptRevision?: (revision: string) => boolean
+  /** A multi-source app: the index in spec.sources whose revision is judged. */
+  sourceIndex?: number
   /**
    * We requested a sync: only an operation that started after the baseline
    * one is ours. Without this, a previous operation that synced the same
@@ -140,13 +147,19 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
   const status = app.status ?? {}
   const op = status.operationState
   const compared = status.sync?.comparedTo
-  const fresh =
-    sameJson(compared?.source, exp.source) &&
-    (compared?.destination === undefined || sameJson(compared.destination, exp.destination))
-  const revision = status.sync?.revision
-  const revisionOk = exp.acceptRevision
-    ? !!revision && exp.acceptRevision(revision)
-    : !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase()
+  const revision =
+    exp.sourceIndex !== undefined
+      ? (status.sync?.revisions?.[exp.sourceIndex] ?? status.sync?.revision)
+      : status.sync?.revision
+  const accepts = (r: string | undefined): boolean =>
+    exp.acceptRevision
+      ? !!r && exp.acceptRevision(r)
+      : !exp.revision || (r ?? '').toLowerCase() === exp.revision.toLowerCase()
+  const revisionOk = accepts(revision)
+  const fresh = exp.source
+    ? sameJson(compared?.source, exp.source) &&
+      (compared?.destination === undefined || sameJson(compared.destination, exp.destination))
+    : revisionOk
   const baselineStart = exp.baseline?.operationStartedAt
   const baselineEnd = exp.baseline?.operationFinishedAt
   // Times have second precision: the finish time tells apart two short operations started in the same second.
@@ -159,11 +172,20 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
   // With a sync we requested, the operation must be a new one: a snapshot
   // that still shows the previous operation (same spec, maybe Failed) is
   // the state before our request, not its result.
+  const opRevision =
+    exp.sourceIndex !== undefined
+      ? (op?.syncResult?.revisions?.[exp.sourceIndex] ?? op?.syncResult?.revision)
+      : op?.syncResult?.revision
   const opIsOurs =
     !!op &&
     (exp.ownOperation
       ? newerThanBaseline
-      : sameJson(op.syncResult?.source, exp.source) || newerThanBaseline)
+      : exp.source
+        ? sameJson(op.syncResult?.source, exp.source) || newerThanBaseline
+        : // A commit wait: the operation that synced an accepted revision (or one started since).
+          opRevision
+          ? accepts(opRevision)
+          : newerThanBaseline)
   const opRunning =
     !!app.operation ||
     (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'))
@@ -189,7 +211,10 @@ export function evaluate(app: Application, exp: Expectation): Evaluation {
     return fail(`${condition.type}: ${condition.message ?? '(no message)'}`, 'condition')
   }
   if (!fresh) {
-    return {kind: 'waiting', reason: 'Argo CD has not compared the new spec yet', progress}
+    const reason = exp.source
+      ? 'Argo CD has not compared the new spec yet'
+      : `Argo CD has not compared the commit yet (at ${revision ? revision.slice(0, 12) : 'none'})`
+    return {kind: 'waiting', reason, progress}
   }
   if (!revisionOk) {
     return {

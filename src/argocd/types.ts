@@ -41,6 +41,8 @@ export interface SyncPolicy {
 export interface ApplicationSpec {
   project: string
   source?: ApplicationSource
+  /** A multi-source app: each source is matched on its own. */
+  sources?: ApplicationSource[]
   destination: ApplicationDestination
   syncPolicy?: SyncPolicy
   [k: string]: unknown
@@ -93,14 +95,25 @@ export interface OperationState {
   startedAt?: string
   finishedAt?: string
   operation?: unknown
-  syncResult?: {revision?: string; source?: ApplicationSource; resources?: ResourceResult[]}
+  syncResult?: {
+    revision?: string
+    revisions?: string[]
+    source?: ApplicationSource
+    resources?: ResourceResult[]
+  }
 }
 
 export interface ApplicationStatus {
   sync?: {
     status?: string
     revision?: string
-    comparedTo?: {source?: ApplicationSource; destination?: ApplicationDestination}
+    /** A multi-source app: one resolved revision per entry of spec.sources. */
+    revisions?: string[]
+    comparedTo?: {
+      source?: ApplicationSource
+      sources?: ApplicationSource[]
+      destination?: ApplicationDestination
+    }
   }
   health?: HealthStatus
   operationState?: OperationState

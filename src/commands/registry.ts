@@ -5,6 +5,7 @@ import {argoUpsertCommand} from './argo-upsert.js'
 import {changesCommand} from './changes.js'
 import {argoAppCommand} from './argo-app.js'
 import {setChartVersionCommand} from './set-chart-version.js'
+import {waitCommand} from './wait.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandDefinition<any, any>[] = [
@@ -13,7 +14,8 @@ export const commands: CommandDefinition<any, any>[] = [
   argoUpsertCommand,
   changesCommand,
   argoAppCommand,
-  setChartVersionCommand
+  setChartVersionCommand,
+  waitCommand
 ]
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -467,6 +467,7 @@ export class ArgoCdDouble {
 
   async close(): Promise<void> {
     for (const a of this.apps.values()) a.timers.forEach(clearTimeout)
+    this.pushTimers.forEach(clearTimeout)
     for (const s of this.subscribers) s.res.destroy()
     this.server?.closeAllConnections()
     await new Promise(r => this.server?.close(r))
@@ -576,6 +577,8 @@ export class ArgoCdDouble {
     switch (`${route.method} ${route.template}`) {
       case 'GET /api/v1/session/userinfo':
         return reply(200, {loggedIn: true, username: info.subject})
+      case 'GET /api/v1/applications':
+        return this.listApps(ctx)
       case 'GET /api/v1/applications/{name}':
         return this.getApp(ctx)
       case 'POST /api/v1/applications':
@@ -630,6 +633,73 @@ export class ArgoCdDouble {
     }
     this.respondApp(ctx.reply, stored.app)
   }
+
+  /**
+   * List(): apps the token may `get`, filtered as the server does: `repo` is
+   * an exact string compare with any source's repoURL (FilterByRepo), the
+   * selector matches labels (equality terms), `projects` by name.
+   */
+  private listApps(ctx: Ctx): void {
+    const q = ctx.url.searchParams
+    const repo = q.get('repo') || undefined
+    const projects = [...q.getAll('projects'), ...q.getAll('project')]
+    const ns = q.get('appNamespace') || undefined
+    const terms = (q.get('selector') ?? '')
+      .split(',')
+      .map(t => t.trim())
+      .filter(Boolean)
+      .map(t =>
+        t
+          .split(/!?=+/)
+          .map(x => x.trim())
+          .concat(t.includes('!=') ? ['!'] : [])
+      )
+    const items: Json[] = []
+    for (const stored of this.apps.values()) {
+      const app = stored.app
+      if (ns && app.metadata.namespace !== ns) continue
+      if (projects.length && !projects.includes(app.spec.project)) continue
+      if (!this.can(ctx.info, 'get', app.spec.project, app.metadata.name)) continue
+      const sources: Json[] = app.spec.sources ?? (app.spec.source ? [app.spec.source] : [])
+      if (repo && !sources.some(src => src.repoURL === repo)) continue
+      const labels: Record<string, string> = app.metadata.labels ?? {}
+      const ok = terms.every(([k, v, neg]) =>
+        v === undefined ? k in labels : neg ? labels[k] !== v : labels[k] === v
+      )
+      if (!ok) continue
+      items.push(app)
+    }
+    this.listCalls++
+    const body = {metadata: {resourceVersion: String(this.rv)}, items}
+    this.violations.push(
+      ...this.validator.validate('v1alpha1ApplicationList', body).map(e => `response: ${e}`)
+    )
+    ctx.reply(200, body)
+  }
+
+  /** How many List calls were answered (discovery must stay a call or two). */
+  listCalls = 0
+
+  /**
+   * A commit landed on `branch` of the config repo: the branch (and HEAD, when
+   * it is the default branch) resolves to `sha`, and after `delayMs` (the
+   * 3-minute poll or a webhook) the controller compares every app that follows it,
+   * which starts auto-sync where it is on.
+   */
+  pushed(branch: string, sha: string, o: {delayMs?: number; defaultBranch?: boolean} = {}): void {
+    this.branchHeads.set(branch, sha)
+    this.branchHeads.set(`refs/heads/${branch}`, sha)
+    if (o.defaultBranch ?? true) this.branchHeads.set('HEAD', sha)
+    const t = setTimeout(() => {
+      for (const [key, stored] of this.apps) {
+        const rev = stored.app.spec.source?.targetRevision ?? 'HEAD'
+        if (this.sha(rev) === sha) this.reconcile(key)
+      }
+    }, o.delayMs ?? this.stepMs)
+    this.pushTimers.push(t)
+  }
+
+  private pushTimers: NodeJS.Timeout[] = []
 
   /** The bare answer the real server gives for a `get` the token may not make. */
   private getDenied(info: TokenInfo, object: string): string {

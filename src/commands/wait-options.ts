@@ -1,0 +1,296 @@
+import {CommitAncestry} from '../argocd/ancestry.js'
+import {
+  allHealthy,
+  waitForCommit,
+  type AppReport,
+  type CommitWaitResult,
+  type CommitWaitSettings
+} from '../argocd/commit-wait.js'
+import type {ChangeTarget} from '../argocd/discover.js'
+import {formatResource} from '../argocd/health.js'
+import {UsageError} from '../core/errors.js'
+import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
+import {authFromEnv} from '../git/auth.js'
+import {parseRemoteUrl} from '../git/remote-url.js'
+import type {Platform} from '../platform/port.js'
+import {parseAcceptHealth, parseDuration, readArgoConnection} from './argocd-connection.js'
+import type {Env, InputReader, OptionSpec, Outputs, OutputSpec} from './types.js'
+
+/**
+ * Waiting for the pushed commit to run in Argo CD: the flags shared by
+ * `wait` and by `--wait` on set-image and promote, read once, and the report
+ * every adapter shows (text, --json, job summary, outputs).
+ */
+
+/** The flags that tune the wait; `--wait` itself is only on the commands that push. */
+export const WAIT_TUNING_OPTIONS: OptionSpec[] = [
+  {
+    name: 'argocd-server',
+    type: 'string',
+    description:
+      'Argo CD server URL (https://cd.example.com); the token comes from ARGOCD_AUTH_TOKEN',
+    gitlab: {
+      description:
+        'Argo CD server URL, e.g. https://cd.example.com; the token comes from the masked CI/CD variable ARGOCD_AUTH_TOKEN.'
+    }
+  },
+  {
+    name: 'argocd-app',
+    type: 'list',
+    description:
+      'wait for this Argo CD application (repeatable) instead of finding the apps that deploy the change',
+    gitlab: {description: 'Argo CD applications to wait for; empty: found from the change.'}
+  },
+  {
+    name: 'argocd-selector',
+    type: 'string',
+    description: 'only consider applications with these labels (k=v,k2=v2) when finding them',
+    gitlab: {description: 'Label selector that narrows which applications are considered.'}
+  },
+  {
+    name: 'timeout',
+    type: 'string',
+    description: 'how long to wait for the apps, in seconds (or 10m)',
+    default: '300',
+    gitlab: {type: 'number', description: 'Seconds to wait for the apps to run the commit.'}
+  },
+  {
+    name: 'accept-health',
+    type: 'list',
+    description:
+      'health that counts as done besides Healthy: Suspended (paused rollout) or Degraded',
+    gitlab: {description: 'Health that counts as done besides Healthy, e.g. [Suspended].'}
+  },
+  {
+    name: 'degraded-grace',
+    type: 'string',
+    description: 'how long a Degraded health may last before the wait fails (seconds, or 1m)',
+    default: '10',
+    gitlab: {
+      type: 'number',
+      description: 'Seconds a Degraded health may last before the job fails.'
+    }
+  },
+  {
+    name: 'insecure',
+    type: 'boolean',
+    description: 'skip TLS certificate verification of the Argo CD server (test servers only)',
+    gitlab: {description: 'Skip TLS certificate verification (test servers only).'}
+  },
+  {
+    name: 'ca-file',
+    type: 'string',
+    description: 'PEM file with the CA that signed the Argo CD server certificate',
+    gitlab: {
+      description: 'PEM file with the CA of the Argo CD server certificate, e.g. $ARGOCD_CA.'
+    }
+  }
+]
+
+/** `--wait` and its tuning flags, for set-image and promote. */
+export const WAIT_OPTIONS: OptionSpec[] = [
+  {
+    name: 'wait',
+    type: 'boolean',
+    description:
+      'after the push, wait until Argo CD runs the commit (or a later one) Synced and Healthy; needs --argocd-server',
+    gitlab: {
+      description:
+        'After the push, wait until Argo CD runs the commit Synced and Healthy; the job fails otherwise.'
+    }
+  },
+  ...WAIT_TUNING_OPTIONS
+]
+
+export const WAIT_OUTPUTS: OutputSpec[] = [
+  {
+    name: 'deployed',
+    description:
+      "'true' when every app runs the commit Synced and Healthy, 'false' when one does not, '' without a wait"
+  },
+  {
+    name: 'apps',
+    description: 'JSON array of {name, result, revision, sync, health, url} of the apps waited for'
+  }
+]
+
+export interface WaitSettings {
+  settings: Omit<CommitWaitSettings, 'target'>
+}
+
+/** The user gave one of the wait's tuning flags. */
+function tuningGiven(input: InputReader): string | undefined {
+  return WAIT_TUNING_OPTIONS.find(o =>
+    o.type === 'list'
+      ? input.list(o.name).length > 0
+      : o.type === 'boolean'
+        ? input.boolean(o.name) === true
+        : Boolean(input.string(o.name)?.trim())
+  )?.name
+}
+
+/**
+ * The wait of set-image/promote: undefined without --wait (a tuning flag
+ * without it is refused), refused outside push mode and with --dry-run.
+ */
+export function readWaitFlag(
+  input: InputReader,
+  env: Env,
+  platform: Platform,
+  delivery: {mode: string; dryRun?: boolean}
+): WaitSettings | undefined {
+  if (input.boolean('wait') !== true) {
+    const stray = tuningGiven(input)
+    if (stray)
+      throw new UsageError(`--${stray} only applies with --wait; add --wait or drop --${stray}`)
+    return undefined
+  }
+  if (delivery.mode !== 'push') {
+    throw new UsageError(
+      delivery.mode === 'local'
+        ? '--wait needs a pushed commit: add --repo <config repo URL> (with -C the files are only written here)'
+        : '--wait applies to --mode push: a pull request is deployed when it is merged; run `wait` after the merge'
+    )
+  }
+  if (delivery.dryRun)
+    throw new UsageError(
+      '--wait and --dry-run exclude each other: a dry run pushes nothing to wait for'
+    )
+  return readWaitSettings(input, env, platform)
+}
+
+/** The tuning flags, for `wait` and `--wait`. */
+export function readWaitSettings(input: InputReader, env: Env, platform: Platform): WaitSettings {
+  const connection = readArgoConnection(input, env, platform, 'argocd-server')
+  const selector = input.string('argocd-selector')?.trim()
+  if (selector && !/^[A-Za-z0-9_./-]+\s*(!=|==|=|\s+in\s+|\s+notin\s+)?/.test(selector)) {
+    throw new UsageError(
+      `--argocd-selector '${selector}' is not a label selector; write e.g. team=shop`
+    )
+  }
+  const apps = input
+    .list('argocd-app')
+    .flatMap(a => a.split(/[,\s]+/))
+    .filter(Boolean)
+  for (const a of apps) {
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a)) {
+      throw new UsageError(
+        `--argocd-app '${a}' is not an application name (lower-case letters, digits, '-', '.')`
+      )
+    }
+  }
+  return {
+    settings: {
+      connection,
+      apps,
+      ...(selector ? {selector} : {}),
+      timeoutMs: parseDuration(input.string('timeout'), 'timeout', '300'),
+      acceptHealth: parseAcceptHealth(input.list('accept-health')),
+      degradedGraceMs: parseDuration(input.string('degraded-grace'), 'degraded-grace', '10', {
+        allowZero: true
+      })
+    }
+  }
+}
+
+/** Runs the wait for a commit that landed: the ancestry check fetches the branch with the push's credentials. */
+export async function runWait(
+  w: WaitSettings,
+  target: ChangeTarget,
+  env: Env,
+  platform: Platform
+): Promise<CommitWaitResult> {
+  const remote = parseRemoteUrl(target.repo, process.cwd())
+  const auth = authFromEnv(remote, env, platform.redactor)
+  const ancestry = new CommitAncestry(target.commit, {
+    url: remote.url,
+    ...(target.branch ? {branch: target.branch} : {}),
+    gitConfig: auth.config,
+    redactor: platform.redactor,
+    debug: m => platform.debug(m)
+  })
+  try {
+    return await waitForCommit({...w.settings, target}, ancestry, {
+      info: m => platform.info(m),
+      debug: m => platform.debug(m)
+    })
+  } finally {
+    await ancestry.close()
+  }
+}
+
+// ------------------------------------------------------------------ report
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`
+}
+
+function appLine(a: AppReport): string {
+  const at = a.revision ? ` at ${a.revision.slice(0, 12)}` : ''
+  const state = `${a.sync}/${a.health}${at}, ${seconds(a.durationMs)}`
+  if (a.result === 'healthy') return `${a.name}: deployed (${state})`
+  return `${a.name}: ${a.result === 'failed' ? 'FAILED' : 'TIMED OUT'} (${state}): ${a.reason ?? ''}`
+}
+
+export function waitText(r: CommitWaitResult): string[] {
+  const lines = [
+    `argo cd: ${allHealthy(r) ? 'every app runs' : 'not every app runs'} ${r.commit.slice(0, 12)}`
+  ]
+  for (const a of r.apps) {
+    lines.push(`  ${appLine(a)}`)
+    for (const res of a.resources.slice(0, 20)) lines.push(`    ${formatResource(res)}`)
+    if (a.resources.length > 20) lines.push(`    ... ${a.resources.length - 20} more`)
+    lines.push(`    ${a.url}`)
+  }
+  return lines
+}
+
+export function waitSummary(r: CommitWaitResult): string {
+  const rows = r.apps.map(a =>
+    tableRow([
+      `[${cell(a.name)}](${a.url})`,
+      a.result === 'healthy' ? 'deployed' : `**${a.result}**`,
+      a.revision ? `\`${a.revision.slice(0, 12)}\`` : '-',
+      cell(a.sync),
+      cell(a.health),
+      seconds(a.durationMs)
+    ])
+  )
+  const lines = [
+    `#### Argo CD: ${allHealthy(r) ? 'deployed' : 'not deployed'} (commit \`${r.commit.slice(0, 12)}\`)`,
+    '',
+    ...tableHead(['application', 'result', 'revision', 'sync', 'health', 'took']),
+    ...rows
+  ]
+  for (const a of r.apps.filter(x => x.result !== 'healthy')) {
+    lines.push('', `**${cell(a.name)}**: ${cell(a.reason ?? '')}`)
+    for (const res of a.resources.slice(0, 20)) lines.push(`- ${cell(formatResource(res))}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+export function waitJson(r: CommitWaitResult) {
+  return {deployed: allHealthy(r), commit: r.commit, apps: r.apps}
+}
+
+export function waitOutputs(r: CommitWaitResult | undefined): Outputs {
+  if (!r) return {deployed: '', apps: '[]'}
+  return {
+    deployed: String(allHealthy(r)),
+    apps: JSON.stringify(
+      r.apps.map(a => ({
+        name: a.name,
+        result: a.result,
+        revision: a.revision ?? '',
+        sync: a.sync,
+        health: a.health,
+        url: a.url
+      }))
+    )
+  }
+}
+
+/** 0 when every app runs the commit Synced and Healthy, else 1. */
+export function waitExitCode(r: CommitWaitResult | undefined): number {
+  return !r || allHealthy(r) ? 0 : 1
+}
