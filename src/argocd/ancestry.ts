@@ -118,6 +118,17 @@ export class CommitAncestry {
     return result
   }
 
+  /**
+   * The repository's default branch (what HEAD and an empty targetRevision
+   * follow), from one `ls-remote --symref`; undefined when the server does not say.
+   */
+  async defaultBranch(): Promise<string | undefined> {
+    const dir = await this.repo()
+    const out = await this.git(dir, ['ls-remote', '--symref', this.o.url, 'HEAD'])
+    if (out.code !== 0) return undefined
+    return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1]
+  }
+
   async close(): Promise<void> {
     if (!this.dir) return
     const dir = await this.dir.catch(() => undefined)

@@ -12,6 +12,23 @@ import {
 } from '../delivery/options.js'
 import {checkMessageTemplate} from '../edits/promote.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
+import type {Platform} from '../platform/port.js'
+import type {CommitWaitResult} from '../argocd/commit-wait.js'
+import {
+  readWaitFlag,
+  runWaitAfter,
+  WAIT_OPTIONS,
+  WAIT_OUTPUTS,
+  waitExitCode,
+  waitJson,
+  waitOutputs,
+  waitSummary,
+  waitText,
+  type WaitSettings
+} from './wait-options.js'
+
+type PromoteCommandSettings = PromoteSettings & {wait?: WaitSettings}
+type PromoteCommandResult = PromoteResult & {wait?: CommitWaitResult}
 
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw`^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`
@@ -90,10 +107,11 @@ const OPTIONS: OptionSpec[] = [
   },
   // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
   ...DELIVERY_OPTIONS,
-  ...PR_OPTIONS
+  ...PR_OPTIONS,
+  ...WAIT_OPTIONS
 ]
 
-export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
+export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteCommandResult>({
   name: 'promote',
   description: 'Copy image pins from one environment to the next, as a commit or a pull request',
   options: OPTIONS,
@@ -132,7 +150,8 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
       name: 'verified',
       description:
         "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
-    }
+    },
+    ...WAIT_OUTPUTS
   ],
   gitlab: {
     description:
@@ -151,9 +170,17 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
       }
     }
   },
-  settings: (input, env) => readSettings(input, env),
-  run: (settings, platform) => runPromotion(settings, platform),
+  settings: (input, env, platform) => readSettings(input, env, platform),
+  async run(settings, platform) {
+    const r: PromoteCommandResult = await runPromotion(settings, platform)
+    if (settings.wait && r.delivery) {
+      const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform)
+      if (wait) r.wait = wait
+    }
+    return r
+  },
   outputs: r => ({
+    ...waitOutputs(r.wait),
     ...changeOutputs(r),
     pushed: String(r.pushed),
     attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -167,6 +194,7 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
     verified: r.verified === undefined ? '' : String(r.verified)
   }),
   json: r => ({
+    ...(r.wait ? {wait: waitJson(r.wait)} : {}),
     from: r.from,
     to: r.to,
     mode: r.mode,
@@ -204,9 +232,10 @@ export const promoteCommand = defineCommand<PromoteSettings, PromoteResult>({
       files: a.files
     }))
   }),
-  summary: r => summaryOf(r),
-  text: r => textOf(r),
-  exitCode: r => (r.outcome === 'rejected' || r.verificationFailure ? 1 : 0)
+  summary: r => summaryOf(r) + (r.wait ? `\n${waitSummary(r.wait)}` : ''),
+  text: r => textOf(r) + (r.wait ? `${waitText(r.wait).join('\n')}\n` : ''),
+  exitCode: r =>
+    Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
 })
 
 function promotedList(apps: AppPromotion[]) {
@@ -223,7 +252,7 @@ function promotedList(apps: AppPromotion[]) {
     }))
 }
 
-function readSettings(input: InputReader, env: Env): PromoteSettings {
+function readSettings(input: InputReader, env: Env, platform: Platform): PromoteCommandSettings {
   if (!input.string('repo')?.trim())
     throw new UsageError('--repo is required: the config repository URL or path')
   const from = input.string('from')
@@ -252,6 +281,7 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
   if (delivery.mode === 'push' && input.boolean('skip-render')) {
     throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr')
   }
+  const wait = readWaitFlag(input, env, platform, delivery)
   return {
     request: {
       from,
@@ -262,7 +292,8 @@ function readSettings(input: InputReader, env: Env): PromoteSettings {
       policy: policy as NewNamePolicy
     },
     delivery,
-    render: input.boolean('skip-render') !== true
+    render: input.boolean('skip-render') !== true,
+    ...(wait ? {wait} : {})
   }
 }
 

@@ -30,11 +30,26 @@ import {
 import type {PrLifecycleResult} from '../delivery/pull-request.js'
 import {showValue, validateMessageTemplate} from '../core/commit-message.js'
 import type {Platform} from '../platform/port.js'
+import type {CommitWaitResult} from '../argocd/commit-wait.js'
+import {
+  readWaitFlag,
+  runWaitAfter,
+  WAIT_OPTIONS,
+  WAIT_OUTPUTS,
+  waitExitCode,
+  waitJson,
+  waitOutputs,
+  waitSummary,
+  waitText,
+  type WaitSettings
+} from './wait-options.js'
 
 export interface SetImageSettings {
   request: EditRequest
   /** Where the edit lands: under -C, pushed to --repo, or proposed as a PR. */
   delivery: DeliverySettings
+  /** --wait: wait for Argo CD to run the pushed commit. */
+  wait?: WaitSettings
 }
 
 export interface SetImageResult {
@@ -46,6 +61,8 @@ export interface SetImageResult {
   remote?: RemoteReport
   /** The delivery as a whole (absent in results built by hand). */
   delivery?: Delivery<EditOutcome>
+  /** --wait: what Argo CD did with the commit. */
+  wait?: CommitWaitResult
 }
 
 /** The facts the shared report renders, from a result. */
@@ -120,7 +137,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     dryRunOption('print a unified diff and write nothing'),
     ...DELIVERY_OPTIONS,
-    ...PR_OPTIONS
+    ...PR_OPTIONS,
+    ...WAIT_OPTIONS
   ],
   outputSpecs: [
     {
@@ -129,13 +147,14 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
-    ...DELIVERY_OUTPUTS
+    ...DELIVERY_OUTPUTS,
+    ...WAIT_OUTPUTS
   ],
   gitlab: {
     description:
       'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
   },
-  settings(input, env) {
+  settings(input, env, platform) {
     const request = {
       paths: input.list('path'),
       images: input.list('image'),
@@ -150,23 +169,28 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     )
     // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
     if (delivery.mode === 'local') delivery.root = resolve(delivery.root)
-    return {request, delivery}
+    const wait = readWaitFlag(input, env, platform, delivery)
+    return {request, delivery, ...(wait ? {wait} : {})}
   },
   async run(settings, platform) {
     const d = await deliver(setImageEdit(settings.request), settings.delivery, platform)
+    const wait =
+      settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform))
     return {
       outcome: d.outcome,
       dryRun: d.dryRun,
       ...(d.pr ? {pr: {outcome: d.outcome, lifecycle: d.pr}} : {}),
       ...(d.remote ? {remote: d.remote} : {}),
-      delivery: d
+      delivery: d,
+      ...(wait ? {wait} : {})
     }
   },
   outputs: r => ({
     changed: String(r.outcome.changed),
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
-    ...deliveryOutputs(facts(r))
+    ...deliveryOutputs(facts(r)),
+    ...waitOutputs(r.wait)
   }),
   json: r => ({
     changed: r.outcome.changed,
@@ -174,10 +198,12 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     files: r.outcome.files.map(f => f.file),
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
-    ...deliveryJson(facts(r))
+    ...deliveryJson(facts(r)),
+    ...(r.wait ? {wait: waitJson(r.wait)} : {})
   }),
   summary(r) {
-    const remote = r.remote ? remoteSummary(r.remote) : ''
+    const remote =
+      (r.remote ? remoteSummary(r.remote) : '') + (r.wait ? `\n${waitSummary(r.wait)}` : '')
     if (!r.outcome.changed)
       return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
     const rows = r.outcome.edits.map(e =>
@@ -200,13 +226,14 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     else if (r.dryRun)
       lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`)
     else lines.push(`${n} file${n === 1 ? '' : 's'} changed`)
-    return editText(lines, {
+    const text = editText(lines, {
       changed: r.outcome.changed,
       dryRun: r.dryRun,
       diff: r.outcome.diff,
       ...(r.pr ? {pr: r.pr.lifecycle} : {}),
       ...(r.remote ? {remote: r.remote} : {})
     })
+    return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text
   },
-  exitCode: r => deliveryExitCode(facts(r))
+  exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
 })

@@ -13,6 +13,9 @@ import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {authFromEnv} from '../git/auth.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
+import type {Delivery} from '../delivery/deliver.js'
+import type {DeliverySettings} from '../delivery/options.js'
+import type {PlanOutcome} from '../edits/edit.js'
 import {parseAcceptHealth, parseDuration, readArgoConnection} from './argocd-connection.js'
 import type {Env, InputReader, OptionSpec, Outputs, OutputSpec} from './types.js'
 
@@ -52,7 +55,11 @@ export const WAIT_TUNING_OPTIONS: OptionSpec[] = [
     type: 'string',
     description: 'how long to wait for the apps, in seconds (or 10m)',
     default: '300',
-    gitlab: {type: 'number', description: 'Seconds to wait for the apps to run the commit.'}
+    // A string input with an empty default: a number input's default would reach set-image as if typed.
+    gitlab: {
+      default: '',
+      description: 'Seconds to wait for the apps to run the commit; empty: 300.'
+    }
   },
   {
     name: 'accept-health',
@@ -210,13 +217,44 @@ export async function runWait(
     debug: m => platform.debug(m)
   })
   try {
-    return await waitForCommit({...w.settings, target}, ancestry, {
+    const defaultBranch = target.defaultBranch ?? (await ancestry.defaultBranch())
+    const full = {...target, ...(defaultBranch ? {defaultBranch} : {})}
+    return await waitForCommit({...w.settings, target: full}, ancestry, {
       info: m => platform.info(m),
       debug: m => platform.debug(m)
     })
   } finally {
     await ancestry.close()
   }
+}
+
+/**
+ * `--wait` after a delivery: waits for the commit that landed. Nothing is
+ * waited for when the push was refused (the command fails on that) or when
+ * nothing changed and so nothing was pushed: the report says so.
+ */
+export async function runWaitAfter(
+  w: WaitSettings,
+  settings: DeliverySettings,
+  d: Pick<Delivery<PlanOutcome>, 'commit' | 'pushed' | 'branch' | 'files' | 'remote'>,
+  platform: Platform
+): Promise<CommitWaitResult | undefined> {
+  if (settings.mode !== 'push' || d.remote?.rejected) return undefined
+  if (!d.pushed || !d.commit) {
+    platform.info('nothing was pushed, so there is no new commit for Argo CD to run: not waiting')
+    return undefined
+  }
+  return runWait(
+    w,
+    {
+      repo: settings.repo,
+      ...(d.branch ? {branch: d.branch} : {}),
+      commit: d.commit,
+      paths: d.files
+    },
+    settings.env,
+    platform
+  )
 }
 
 // ------------------------------------------------------------------ report

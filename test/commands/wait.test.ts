@@ -1,0 +1,423 @@
+/**
+ * The loop closed: set-image --wait and the `wait` command against a real
+ * git config repo (file://) and the Argo CD double, whose controller
+ * compares and auto-syncs the apps that follow the branch some time after a
+ * push lands (as the 3-minute poll or a webhook would).
+ */
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+import {ArgoCdDouble, IN_CLUSTER} from '../doubles/argocd-double.js'
+import {appsTree, makeBareRepo, kustomization, type BareRepo} from '../helpers/git-fixtures.js'
+import {cli} from '../argocd/helpers.js'
+
+const APP = 'apps/app-0000'
+const IMAGE = 'ghcr.io/acme/app-0000'
+
+let repo: BareRepo
+let double: ArgoCdDouble
+let token: string
+let follow: NodeJS.Timeout | undefined
+
+function seed(
+  name: string,
+  path: string,
+  targetRevision: string,
+  extra: Record<string, unknown> = {}
+) {
+  double.seed(
+    {
+      metadata: {name, namespace: 'argocd', ...extra},
+      spec: {
+        project: 'default',
+        source: {repoURL: repo.url, path, targetRevision},
+        destination: {server: IN_CLUSTER, namespace: 'shop'},
+        syncPolicy: {automated: {prune: true}}
+      }
+    },
+    {deployed: true}
+  )
+}
+
+/** Tells the double about every new tip of main, as Argo CD's repo poll would learn of it. */
+function followPushes(delayMs = 150): void {
+  let last = ''
+  const tick = async () => {
+    const head = await repo.head().catch(() => '')
+    if (head && head !== last) {
+      if (last) double.pushed('main', head, {delayMs})
+      last = head
+    }
+    follow = setTimeout(() => void tick(), 20)
+  }
+  void tick()
+}
+
+beforeEach(async () => {
+  repo = await makeBareRepo(appsTree(1))
+  double = await new ArgoCdDouble().start()
+  double.addProject('default')
+  token = double.token('ci', [{action: 'get', object: '*/*'}])
+  double.branchHeads.set('main', await repo.head())
+  double.branchHeads.set('HEAD', await repo.head())
+  seed('web-staging', `${APP}/overlays/staging`, 'main')
+  // An ApplicationSet-generated app over the whole app directory, following HEAD.
+  seed('web-all', APP, 'HEAD', {
+    labels: {'app.kubernetes.io/managed-by': 'applicationset'},
+    ownerReferences: [
+      {apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet', name: 'web', uid: 'u1'}
+    ]
+  })
+  seed('web-prod', `${APP}/overlays/prod`, 'main')
+  seed('web-release', `${APP}/overlays/staging`, 'release')
+  seed('web-pinned', `${APP}/overlays/staging`, 'v1.0.0')
+})
+
+afterEach(async () => {
+  clearTimeout(follow)
+  follow = undefined
+  await double.close()
+  await repo.cleanup()
+})
+
+const env = () => ({ARGOCD_AUTH_TOKEN: token})
+
+function setImage(extra: string[] = []) {
+  return cli(
+    [
+      'set-image',
+      '--repo',
+      repo.url,
+      '--path',
+      `${APP}/overlays/staging`,
+      '--image',
+      `${IMAGE}:2.0.0`,
+      '--wait',
+      '--argocd-server',
+      double.url,
+      '--timeout',
+      '20',
+      ...extra
+    ],
+    env()
+  )
+}
+
+describe('set-image --wait', () => {
+  it('pushes, finds the apps that deploy the overlay, and exits 0 once both run the commit Synced and Healthy', async () => {
+    followPushes()
+    const r = await setImage(['--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const head = await repo.head()
+    expect(r.json!.commit).toBe(head)
+    expect(r.json!.wait.deployed).toBe(true)
+    const apps = r.json!.wait.apps as {
+      name: string
+      result: string
+      revision: string
+      sync: string
+      health: string
+      matchedBy: string
+    }[]
+    expect(apps.map(a => a.name).sort()).toEqual(['web-all', 'web-staging'])
+    for (const a of apps)
+      expect(a).toMatchObject({
+        result: 'healthy',
+        revision: head,
+        sync: 'Synced',
+        health: 'Healthy'
+      })
+    expect(apps.find(a => a.name === 'web-all')!.matchedBy).toBe(
+      `path ${APP} holds ${APP}/overlays/staging/kustomization.yaml`
+    )
+    // Discovery is one filtered List call, and each app got a normal refresh.
+    expect(double.calls('GET', '/api/v1/applications')).toHaveLength(1)
+    expect(double.calls('GET', '/api/v1/applications')[0].query).toEqual({repo: repo.url})
+    expect(
+      double
+        .calls('GET', '/api/v1/applications/web-staging')
+        .some(c => c.query.refresh === 'normal')
+    ).toBe(true)
+    expect(double.violations).toEqual([])
+    expect(r.stdout + r.stderr).not.toContain(token)
+  })
+
+  it('exits 1 naming the app and its unhealthy resources when one degrades', async () => {
+    double.behave('web-staging', {outcome: 'degraded'})
+    followPushes()
+    const r = await setImage(['--degraded-grace', '0'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stdout).toMatch(
+      /web-staging: FAILED \(Synced\/Degraded at [0-9a-f]{12}, [\d.]+s\): health Degraded/
+    )
+    expect(r.stdout).toContain(
+      'Deployment/shop/web-staging (Synced/Degraded): Deployment "web-staging" exceeded its progress deadline'
+    )
+    expect(r.stdout).toMatch(/web-all: deployed/)
+    expect(r.stdout).toContain(`${double.url}/applications/argocd/web-staging`)
+  })
+
+  it('exits 1 naming the apps still waiting when the timeout passes', async () => {
+    double.behave('web-staging', {outcome: 'stuck'})
+    followPushes()
+    const r = await setImage(['--timeout', '2'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/web-staging: TIMED OUT .*timed out after 2s \(--timeout\)/)
+  })
+
+  it('refuses --wait where no commit is pushed, and wait flags without --wait, touching nothing', async () => {
+    const before = await repo.head()
+    const pr = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--mode',
+        'pr',
+        '--path',
+        `${APP}/overlays/staging`,
+        '--image',
+        `${IMAGE}:2.0.0`,
+        '--wait',
+        '--argocd-server',
+        double.url
+      ],
+      {...env(), GITOPS_TOKEN: 'x'}
+    )
+    expect(pr.code).toBe(2)
+    expect(pr.stderr).toContain('--wait applies to --mode push')
+    const dry = await setImage(['--dry-run'])
+    expect(dry.code).toBe(2)
+    expect(dry.stderr).toContain('--wait and --dry-run exclude each other')
+    const stray = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--image',
+        `${IMAGE}:2.0.0`,
+        '--timeout',
+        '5'
+      ],
+      env()
+    )
+    expect(stray.code).toBe(2)
+    expect(stray.stderr).toContain(
+      '--timeout only applies with --wait; add --wait or drop --timeout'
+    )
+    const noToken = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--image',
+        `${IMAGE}:2.0.0`,
+        '--wait',
+        '--argocd-server',
+        double.url
+      ],
+      {}
+    )
+    expect(noToken.code).toBe(2)
+    expect(noToken.stderr).toContain('ARGOCD_AUTH_TOKEN is not set')
+    expect(await repo.head()).toBe(before)
+  })
+})
+
+describe('promote --wait', () => {
+  it('promotes dev -> staging in one push and waits for the staging apps', async () => {
+    await repo.commit(
+      {
+        '.gitops-deploy.yaml':
+          'environments:\n  - name: dev\n    path: apps/{app}/overlays/dev\n  - name: staging\n    path: apps/{app}/overlays/staging\n',
+        [`${APP}/overlays/dev/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')
+      },
+      'dev at 2.0.0'
+    )
+    double.pushed('main', await repo.head(), {delayMs: 0})
+    followPushes()
+    const r = await cli(
+      [
+        'promote',
+        '--repo',
+        repo.url,
+        '--mode',
+        'push',
+        '--from',
+        'dev',
+        '--to',
+        'staging',
+        '--wait',
+        '--argocd-server',
+        double.url,
+        '--timeout',
+        '20',
+        '--json'
+      ],
+      env()
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json!.outcome).toBe('pushed')
+    expect(r.json!.wait.deployed).toBe(true)
+    expect(r.json!.wait.apps.map((a: {name: string}) => a.name).sort()).toEqual([
+      'web-all',
+      'web-staging'
+    ])
+    for (const a of r.json!.wait.apps) expect(a.revision).toBe(r.json!.commit)
+  })
+
+  it('refuses --wait with --mode pr (the merge deploys, not this run)', async () => {
+    const r = await cli(
+      [
+        'promote',
+        '--repo',
+        repo.url,
+        '--from',
+        'dev',
+        '--to',
+        'staging',
+        '--wait',
+        '--argocd-server',
+        double.url
+      ],
+      {...env(), GITOPS_TOKEN: 'x'}
+    )
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--wait applies to --mode push')
+  })
+})
+
+describe('wait (another job pushed)', () => {
+  const waitArgs = (commit: string, extra: string[] = []) => [
+    'wait',
+    '--repo',
+    repo.url,
+    '--commit',
+    commit,
+    '--argocd-server',
+    double.url,
+    '--timeout',
+    '20',
+    ...extra
+  ]
+
+  it('accepts a later commit on the branch: a foreign push landed before Argo CD synced', async () => {
+    const ours = await repo.commit(
+      {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')},
+      'ours'
+    )
+    const theirs = await repo.commit(
+      {[`${APP}/overlays/dev/kustomization.yaml`]: kustomization(IMAGE, '3.0.0')},
+      'theirs'
+    )
+    double.pushed('main', theirs, {delayMs: 100})
+    const r = await cli(
+      waitArgs(ours, ['--path', `${APP}/overlays/staging/kustomization.yaml`, '--json']),
+      env()
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.json!.deployed).toBe(true)
+    for (const a of r.json!.apps) expect(a.revision).toBe(theirs)
+  })
+
+  it('takes the commit, files and branch from the outputs of the job before (GITOPS_COMMIT/FILES/BRANCH)', async () => {
+    const ours = await repo.commit(
+      {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')},
+      'ours'
+    )
+    double.pushed('main', ours, {delayMs: 50})
+    const r = await cli(
+      ['wait', '--repo', repo.url, '--argocd-server', double.url, '--timeout', '20'],
+      {
+        ...env(),
+        GITOPS_COMMIT: ours,
+        GITOPS_FILES: JSON.stringify([`${APP}/overlays/staging/kustomization.yaml`]),
+        GITOPS_BRANCH: 'main'
+      }
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/web-staging: deployed/)
+  })
+
+  it('does not accept a revision that is not a descendant of the commit', async () => {
+    const base = await repo.head()
+    const ours = await repo.commit(
+      {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')},
+      'ours'
+    )
+    // Argo CD still runs the commit before ours (the branch was not seen moving).
+    double.branchHeads.set('main', base)
+    const r = await cli(
+      waitArgs(ours, [
+        '--path',
+        `${APP}/overlays/staging`,
+        '--argocd-app',
+        'web-staging',
+        '--timeout',
+        '2'
+      ]),
+      env()
+    )
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/web-staging: TIMED OUT/)
+  })
+
+  it('exits 2 listing what it looked at when no app deploys the change', async () => {
+    const r = await cli(waitArgs('a'.repeat(40), ['--path', 'apps/other/overlays/dev']), env())
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('no Argo CD application deploys the change')
+    expect(r.stderr).toContain('web-release: tracks release, not main')
+    expect(r.stderr).toContain('web-pinned: pinned to v1.0.0')
+    expect(r.stderr).toContain(
+      `web-prod: path ${APP}/overlays/prod holds none of the changed files`
+    )
+  })
+
+  it('finds apps registered under another spelling of the repo URL', async () => {
+    const ours = await repo.commit(
+      {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')},
+      'ours'
+    )
+    double.pushed('main', ours, {delayMs: 50})
+    const r = await cli(
+      [
+        'wait',
+        '--repo',
+        `${repo.url}/`,
+        '--commit',
+        ours,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--argocd-server',
+        double.url,
+        '--timeout',
+        '20',
+        '--json'
+      ],
+      env()
+    )
+    expect(r.code, r.stderr).toBe(0)
+    // The server's exact-match filter found nothing, so the whole list was matched by normalised URL.
+    expect(double.calls('GET', '/api/v1/applications').map(c => c.query.repo)).toEqual([
+      `${repo.url}/`,
+      undefined
+    ])
+    expect(r.json!.apps.map((a: {name: string}) => a.name).sort()).toEqual([
+      'web-all',
+      'web-staging'
+    ])
+  })
+
+  it('bad input exits 2 with the fix: a short SHA, no paths, a path outside the repo', async () => {
+    const short = await cli(waitArgs('abc123', ['--path', 'x']), env())
+    expect(short.code).toBe(2)
+    expect(short.stderr).toContain("--commit 'abc123' is not a full 40-character commit SHA")
+    const none = await cli(waitArgs('a'.repeat(40)), env())
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('--path is required to find the apps')
+    const outside = await cli(waitArgs('a'.repeat(40), ['--path', '../x']), env())
+    expect(outside.code).toBe(2)
+  })
+})
