@@ -133,7 +133,7 @@ function renderTemplate(def: CommandDefinition, pkg: {name: string; version: str
     '  inputs:',
     ...inputs.flatMap(inputLines),
     '---',
-    ...jobLines(def.name, inputs, pkg.name)
+    ...jobLines(def.name, inputs, pkg.name, component.jobKeys)
   ]
   const jobs = component.jobs?.trim()
   return `${lines.join('\n')}\n${jobs ? `\n${jobs}\n` : ''}`
@@ -340,7 +340,12 @@ function inputLines(input: InputSpec): string[] {
   ]
 }
 
-function jobLines(name: string, inputs: InputSpec[], npmPackage: string): string[] {
+function jobLines(
+  name: string,
+  inputs: InputSpec[],
+  npmPackage: string,
+  jobKeys?: string
+): string[] {
   const variables = inputs.flatMap(i =>
     i.variable
       ? [
@@ -353,6 +358,12 @@ function jobLines(name: string, inputs: InputSpec[], npmPackage: string): string
     `"$[[ inputs.job-prefix ]]-${name}":`,
     '  stage: $[[ inputs.stage ]]',
     '  image: $[[ inputs.job-image ]]',
+    ...(jobKeys?.trim()
+      ? jobKeys
+          .trimEnd()
+          .split('\n')
+          .map(l => `  ${l}`)
+      : []),
     '  variables:',
     '    # The component version (empty when included by SHA or branch); tags the default job-image.',
     '    GITOPS_CLI_TAG: $[[ component.version ]]',

@@ -76887,7 +76887,2011 @@ function readDelivery(input, env, profile, cwd) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/argocd/ancestry.ts
+
+
+
+
+
+
+class CommitAncestry {
+    commit;
+    o;
+    known = new Map();
+    pending = new Map();
+    dir;
+    forget;
+    constructor(commit, o) {
+        this.commit = commit;
+        this.o = o;
+        this.known.set(commit.toLowerCase(), true);
+    }
+    /**
+     * Synchronous view for the judge of a snapshot: a revision not known yet
+     * counts as not ours for now, and is looked up in the background, so the
+     * next read of the app (the next event or poll) judges it with the answer.
+     */
+    accepts(revision) {
+        const k = revision.toLowerCase();
+        const v = this.known.get(k);
+        if (v !== undefined)
+            return v;
+        void this.check(k).catch(() => undefined);
+        return false;
+    }
+    /** Resolves whether `revision` is the commit or a descendant of it. */
+    check(revision) {
+        const k = revision.toLowerCase();
+        const v = this.known.get(k);
+        if (v !== undefined)
+            return Promise.resolve(v);
+        let p = this.pending.get(k);
+        if (!p) {
+            p = this.lookup(k).finally(() => this.pending.delete(k));
+            this.pending.set(k, p);
+        }
+        return p;
+    }
+    git(dir, args) {
+        return execGit(args, {
+            cwd: dir,
+            config: { ...HARDENED_CONFIG, ...this.o.gitConfig },
+            redactor: this.o.redactor,
+            timeoutMs: 120_000,
+            allowFailure: true
+        });
+    }
+    async repo() {
+        this.dir ??= (async () => {
+            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-ancestry-'));
+            this.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
+            await this.git(dir, ['init', '-q', '--bare']);
+            return dir;
+        })();
+        return this.dir;
+    }
+    async fetch(dir) {
+        const ref = this.o.branch ? `refs/heads/${this.o.branch}` : 'HEAD';
+        const out = await this.git(dir, [
+            'fetch',
+            '-q',
+            '--filter=tree:0',
+            '--no-tags',
+            this.o.url,
+            `+${ref}:refs/gitops-deploy/tip`
+        ]);
+        if (out.code !== 0) {
+            this.o.debug?.(`could not fetch the branch to check ancestry: ${out.stderr.trim()}`);
+            return false;
+        }
+        return true;
+    }
+    async isAncestor(dir, revision) {
+        const out = await this.git(dir, ['merge-base', '--is-ancestor', this.commit, revision]);
+        if (out.code === 0)
+            return true;
+        if (out.code === 1)
+            return false;
+        return undefined; // one of the commits is not here (yet)
+    }
+    async lookup(revision) {
+        const dir = await this.repo();
+        let answer = await this.isAncestor(dir, revision);
+        if (answer === undefined && (await this.fetch(dir)))
+            answer = await this.isAncestor(dir, revision);
+        // Still unknown: the revision is not on the branch (another branch, or rewritten history).
+        const result = answer ?? false;
+        this.known.set(revision, result);
+        return result;
+    }
+    /**
+     * The repository's default branch (what HEAD and an empty targetRevision
+     * follow), from one `ls-remote --symref`; undefined when the server does not say.
+     */
+    async defaultBranch() {
+        const dir = await this.repo();
+        const out = await this.git(dir, ['ls-remote', '--symref', this.o.url, 'HEAD']);
+        if (out.code !== 0)
+            return undefined;
+        return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1];
+    }
+    async close() {
+        if (!this.dir)
+            return;
+        const dir = await this.dir.catch(() => undefined);
+        if (dir)
+            await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true });
+        this.forget?.();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/argocd/application.ts
+const APPLICATION_API_VERSION = 'argoproj.io/v1alpha1';
+function renderSource(s) {
+    const source = { repoURL: s.repo, path: s.path, targetRevision: s.revision };
+    if (s.plugin) {
+        source.plugin = { name: s.plugin.name };
+        if (s.plugin.env.length)
+            source.plugin.env = s.plugin.env.map(e => ({ ...e }));
+    }
+    if (s.kustomizeImages.length)
+        source.kustomize = { images: [...s.kustomizeImages] };
+    if (s.helmParams.length || s.helmValuesFiles.length) {
+        source.helm = {};
+        if (s.helmParams.length)
+            source.helm.parameters = s.helmParams.map(p => ({ ...p }));
+        if (s.helmValuesFiles.length)
+            source.helm.valueFiles = [...s.helmValuesFiles];
+    }
+    return source;
+}
+function renderAutomated(s) {
+    // `false` is omitted rather than sent: Go drops it on the way back, and a
+    // round-trip that differs would report a spurious update.
+    const automated = {};
+    if (s.autoPrune)
+        automated.prune = true;
+    if (s.selfHeal)
+        automated.selfHeal = true;
+    return automated;
+}
+/**
+ * The Application as a manifest (declarative path, app-of-apps): exactly what
+ * the flags say, nothing inherited from a live object.
+ */
+function buildApplication(s) {
+    const metadata = { name: s.name };
+    if (s.namespace)
+        metadata.namespace = s.namespace;
+    if (Object.keys(s.labels).length)
+        metadata.labels = { ...s.labels };
+    if (Object.keys(s.annotations).length)
+        metadata.annotations = { ...s.annotations };
+    const spec = {
+        project: s.project,
+        destination: { ...s.destination },
+        source: renderSource(s)
+    };
+    const syncPolicy = {};
+    if (s.syncPolicy === 'automated')
+        syncPolicy.automated = renderAutomated(s);
+    if (s.syncOptions?.length)
+        syncPolicy.syncOptions = [...s.syncOptions];
+    if (Object.keys(syncPolicy).length)
+        spec.syncPolicy = syncPolicy;
+    return { apiVersion: APPLICATION_API_VERSION, kind: 'Application', metadata, spec };
+}
+/**
+ * The body for `POST /api/v1/applications?upsert=true`. The server replaces
+ * the spec wholesale, merges labels/annotations and replaces finalizers, so
+ * everything we have no flag for (ignoreDifferences, info, retry, finalizers
+ * such as resources-finalizer) is carried over from the live app here, or it
+ * would silently vanish. apiVersion/kind are not in the API's Application
+ * schema and are left out.
+ */
+function upsertBody(s, existing) {
+    const desired = buildApplication(s);
+    const metadata = { name: s.name };
+    const namespace = s.namespace ?? existing?.metadata.namespace;
+    if (namespace)
+        metadata.namespace = namespace;
+    const labels = { ...existing?.metadata.labels, ...s.labels };
+    for (const k of s.removeLabels ?? [])
+        delete labels[k];
+    if (Object.keys(labels).length)
+        metadata.labels = labels;
+    const annotations = { ...existing?.metadata.annotations, ...s.annotations };
+    for (const k of s.removeAnnotations ?? [])
+        delete annotations[k];
+    if (Object.keys(annotations).length)
+        metadata.annotations = annotations;
+    if (existing?.metadata.finalizers?.length)
+        metadata.finalizers = [...existing.metadata.finalizers];
+    const kept = { ...existing?.spec };
+    // One source per app: a live multi-source list or hydrator would take precedence over
+    // ours. The caller refuses such apps unless told to replace them (--replace-sources).
+    for (const k of ['project', 'destination', 'source', 'sources', 'sourceHydrator', 'syncPolicy'])
+        delete kept[k];
+    const spec = {
+        ...kept,
+        project: desired.spec.project,
+        destination: desired.spec.destination,
+        source: desired.spec.source
+    };
+    const syncPolicy = { ...existing?.spec.syncPolicy };
+    if (s.syncPolicy === 'automated')
+        syncPolicy.automated = renderAutomated(s);
+    else if (s.syncPolicy === 'none')
+        delete syncPolicy.automated;
+    if (s.syncOptions) {
+        if (s.syncOptions.length)
+            syncPolicy.syncOptions = [...s.syncOptions];
+        else
+            delete syncPolicy.syncOptions;
+    }
+    if (Object.keys(canonical(syncPolicy)).length || syncPolicy.automated) {
+        spec.syncPolicy = syncPolicy;
+    }
+    return { metadata, spec };
+}
+/**
+ * JSON as Go's `omitempty` round-trips it: empty strings, false, empty lists
+ * and empty maps disappear. `automated: {}` is the exception: a present but
+ * empty automated policy means "auto-sync on".
+ */
+function canonical(value, key) {
+    if (Array.isArray(value))
+        return value.map(v => canonical(v));
+    if (value && typeof value === 'object') {
+        const out = {};
+        for (const k of Object.keys(value).sort()) {
+            const v = canonical(value[k], k);
+            // automated.enabled is a *bool in Go: an explicit false survives and turns auto-sync off.
+            if (v === false && k === 'enabled') {
+                out[k] = v;
+                continue;
+            }
+            if (v === undefined || v === null || v === '' || v === false)
+                continue;
+            if (Array.isArray(v) && v.length === 0)
+                continue;
+            if (v &&
+                typeof v === 'object' &&
+                !Array.isArray(v) &&
+                !Object.keys(v).length &&
+                k !== 'automated') {
+                continue;
+            }
+            out[k] = v;
+        }
+        return out;
+    }
+    return value === null ? undefined : value;
+}
+function sameJson(a, b) {
+    return JSON.stringify(canonical(a) ?? null) === JSON.stringify(canonical(b) ?? null);
+}
+/** Named lists (env, helm parameters) are compared by name, so one changed tag reads as one change. */
+function isNamedList(v) {
+    return (Array.isArray(v) &&
+        v.length > 0 &&
+        v.every(x => x && typeof x === 'object' && typeof x.name === 'string'));
+}
+function diffInto(path, before, after, out) {
+    if (sameJson(before, after))
+        return;
+    const isObj = (v) => !!v && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(before) && isObj(after)) {
+        const b = before;
+        const a = after;
+        for (const k of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
+            diffInto(`${path}.${k}`, b[k], a[k], out);
+        }
+        return;
+    }
+    if ((isNamedList(before) || before === undefined) &&
+        (isNamedList(after) || after === undefined)) {
+        const b = new Map((before ?? []).map(x => [x.name, x]));
+        const a = new Map((after ?? []).map(x => [x.name, x]));
+        if (b.size || a.size) {
+            // {name, value} entries read best as the value itself: env[IMAGE_TAG]: 1.0 -> 1.1
+            const unwrap = (x) => {
+                if (!x)
+                    return undefined;
+                const { name: _n, ...rest } = x;
+                const keys = Object.keys(rest);
+                return keys.length === 1 && keys[0] === 'value' ? rest.value : rest;
+            };
+            for (const k of [...new Set([...b.keys(), ...a.keys()])]) {
+                diffInto(`${path}[${k}]`, unwrap(b.get(k)), unwrap(a.get(k)), out);
+            }
+            return;
+        }
+    }
+    const c = (v) => canonical(v);
+    const change = { path };
+    if (c(before) !== undefined)
+        change.before = c(before);
+    if (c(after) !== undefined)
+        change.after = c(after);
+    out.push(change);
+}
+/** Fields of the live app that the write replaces; [] means the write is a no-op. */
+function changedFields(existing, body) {
+    const out = [];
+    diffInto('metadata.labels', existing.metadata.labels, body.metadata.labels, out);
+    diffInto('metadata.annotations', existing.metadata.annotations, body.metadata.annotations, out);
+    diffInto('metadata.finalizers', existing.metadata.finalizers, body.metadata.finalizers, out);
+    diffInto('spec', existing.spec, body.spec, out);
+    return out;
+}
+function formatChange(c) {
+    const show = (v) => {
+        if (v === undefined)
+            return '(unset)';
+        const s = typeof v === 'string' ? v : JSON.stringify(v);
+        return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+    };
+    return `${c.path}: ${show(c.before)} -> ${show(c.after)}`;
+}
+/** The Argo CD UI page of the app; the path always carries the app's namespace. */
+function appUrl(server, app) {
+    const meta = 'metadata' in app ? app.metadata : app;
+    const ns = meta.namespace || 'argocd';
+    return `${server.replace(/\/+$/, '')}/applications/${encodeURIComponent(ns)}/${encodeURIComponent(meta.name)}`;
+}
+
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+;// CONCATENATED MODULE: ./src/argocd/client.ts
+
+
+
+class ArgoApiError extends OperationError {
+    kind;
+    detail;
+    constructor(kind, message, detail = {}) {
+        super(message);
+        this.kind = kind;
+        this.detail = detail;
+        this.name = 'ArgoApiError';
+    }
+}
+const GRPC_NAMES = {
+    1: 'Canceled',
+    2: 'Unknown',
+    3: 'InvalidArgument',
+    4: 'DeadlineExceeded',
+    5: 'NotFound',
+    6: 'AlreadyExists',
+    7: 'PermissionDenied',
+    9: 'FailedPrecondition',
+    10: 'Aborted',
+    13: 'Internal',
+    14: 'Unavailable',
+    16: 'Unauthenticated'
+};
+/** The request never reached the server: repeating even a write is safe. */
+const NOT_SENT_NET = new Set([
+    'ECONNREFUSED',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'ENETUNREACH'
+]);
+/** Our own per-request limit (req.setTimeout), told apart from the OS's ETIMEDOUT. */
+const REQUEST_TIMEOUT = 'GITOPS_REQUEST_TIMEOUT';
+/** The default per-request limit: above the server's 60 s repo-server (render) timeout. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 90_000;
+/**
+ * gRPC 2 (Unknown, HTTP 500) is how the server reports its plain Go errors.
+ * These messages name a cause that stays until someone fixes a setting;
+ * retrying them only hides it.
+ */
+const DETERMINISTIC_UNKNOWN = [
+    [
+        /namespace '[^']*' is not permitted|NamespaceNotPermitted/i,
+        "the app's namespace is not enabled for Applications: add it to application.namespaces in argocd-cmd-params-cm (then restart argocd-server), and to the project's spec.sourceNamespaces; or drop --app-namespace"
+    ],
+    [
+        /error getting k8s server version|error getting server version|unable to (connect|reach)[^;]*cluster|the server has asked for the client to provide credentials/i,
+        'Argo CD cannot reach the destination cluster while validating the app: check the cluster (argocd cluster get <server>) and its credentials; --validate=false writes without this check'
+    ],
+    [
+        /multiple application sources defined/i,
+        'an app source can use one tool: give a plugin, kustomize or helm settings, not several'
+    ],
+    [
+        /InvalidSpecError|Unable to generate manifests/i,
+        'Argo CD could not render the manifests (a manifest or plugin problem, not the flags): see the message; --validate=false writes without rendering'
+    ],
+    [
+        /is not permitted in project|do not match any of the allowed destinations/i,
+        "the project does not allow this --repo or destination: add it to the project's sourceRepos/destinations (argocd proj get <project>)"
+    ],
+    [
+        /failed to apply patch|testing path|test operation/i,
+        'the patch does not apply to the live app; see the message'
+    ]
+];
+/** gRPC 2 messages that describe a passing condition (a restart, a dropped connection). */
+const TRANSIENT_UNKNOWN = /connection refused|connection reset|i\/o timeout|context deadline exceeded|transport is closing|EOF|Unavailable|too many conflicts|the object has been modified/i;
+const TRANSIENT_NET = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'ETIMEDOUT',
+    'EPIPE',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET'
+]);
+/** A delay that an abort cuts short (rejecting with the signal's reason). */
+function sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+        if (signal?.aborted)
+            return reject(signal.reason);
+        const t = setTimeout(() => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }, ms);
+        const onAbort = () => {
+            clearTimeout(t);
+            reject(signal.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** True when the token has the three dot-separated parts the server requires of a JWT. */
+function looksLikeJwt(token) {
+    return token.split('.').length === 3 && token.split('.').every(p => p.length > 0);
+}
+class ArgoClient {
+    options;
+    server;
+    agent;
+    retries;
+    retryBaseMs;
+    requestTimeoutMs;
+    constructor(options) {
+        this.options = options;
+        this.server = options.server.replace(/\/+$/, '');
+        const isHttps = this.server.startsWith('https:');
+        this.agent = isHttps
+            ? new external_node_https_namespaceObject.Agent({
+                rejectUnauthorized: !options.insecure,
+                ...(options.ca ? { ca: options.ca } : {})
+            })
+            : new external_node_http_.Agent();
+        this.retries = options.retries ?? 4;
+        this.retryBaseMs = options.retryBaseMs ?? 500;
+        this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    }
+    close() {
+        this.agent.destroy();
+    }
+    url(path, query) {
+        const url = new URL(this.server + path);
+        for (const [k, v] of Object.entries(query ?? {})) {
+            if (v !== undefined)
+                url.searchParams.set(k, String(v));
+        }
+        return url;
+    }
+    /**
+     * The one way this program talks to Argo CD: auth header, exact content
+     * type, retry with backoff for transient failures only, and errors that
+     * name the fix.
+     */
+    async request(method, path, opts = {}) {
+        const url = this.url(path, opts.query);
+        const write = method !== 'GET';
+        for (let attempt = 0;; attempt++) {
+            let error;
+            try {
+                const res = await this.send(method, url, opts.body, opts.signal);
+                if (res.status >= 200 && res.status < 300)
+                    return this.parseOk(res, method, url);
+                error = this.classify(res, method, url, opts.doing);
+                if (write && error.detail.transient && !reachedNothing(res)) {
+                    // A gateway timeout or a 5xx from a proxy says nothing about whether
+                    // the server applied the write: the caller must re-read, not repeat.
+                    throw unknownOutcome(error);
+                }
+            }
+            catch (e) {
+                if (opts.signal?.aborted)
+                    throw abortError(opts.signal, opts.doing);
+                if (e instanceof ArgoApiError)
+                    throw e;
+                error = this.networkError(e, method, url, opts.doing);
+                const code = e.code ?? '';
+                if (write && error.detail.transient && !NOT_SENT_NET.has(code))
+                    throw unknownOutcome(error);
+            }
+            if (!error.detail.transient || attempt >= this.retries)
+                throw error;
+            const delay = Math.round(this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() * 0.5));
+            this.options.onRetry?.(`${error.message.split(';')[0]}; retrying in ${delay} ms (${attempt + 1}/${this.retries})`);
+            try {
+                await sleep(delay, opts.signal);
+            }
+            catch {
+                throw abortError(opts.signal, opts.doing);
+            }
+        }
+    }
+    /**
+     * A call that answers an Application. A 2xx body that is not one (`null`,
+     * `[]`, `{metadata: null}`: a proxy or a mock in the way) fails here with
+     * the cause, not later with a TypeError.
+     */
+    async requestApp(method, path, opts = {}) {
+        const body = await this.request(method, path, opts);
+        const problem = applicationProblem(body);
+        if (problem) {
+            throw new ArgoApiError('bad-answer', `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
+                `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`);
+        }
+        return body;
+    }
+    /**
+     * Opens a long-lived GET (the watch stream). Resolves with the response once
+     * headers arrive; failures are classified like any other call but not
+     * retried here: the watcher decides when to reconnect.
+     */
+    stream(path, query, signal) {
+        const url = this.url(path, query);
+        return new Promise((resolve, reject) => {
+            const req = this.transport(url).request(url, {
+                method: 'GET',
+                agent: this.agent,
+                signal,
+                headers: {
+                    Authorization: `Bearer ${this.options.token}`,
+                    // SSE gets keepalives and skips the gateway's gzip.
+                    Accept: 'text/event-stream',
+                    'Accept-Encoding': 'identity'
+                }
+            });
+            req.on('response', res => {
+                if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
+                    return resolve(res);
+                const chunks = [];
+                res.on('data', c => chunks.push(c));
+                res.on('error', reject);
+                res.on('end', () => {
+                    reject(this.classify({
+                        status: res.statusCode ?? 0,
+                        contentType: String(res.headers['content-type'] ?? ''),
+                        text: Buffer.concat(chunks).toString('utf8')
+                    }, 'GET', url, 'watching the application'));
+                });
+            });
+            req.on('error', e => reject(signal.aborted ? abortError(signal) : this.networkError(e, 'GET', url)));
+            req.end();
+        });
+    }
+    transport(url) {
+        return url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
+    }
+    send(method, url, body, signal) {
+        const headers = {
+            Authorization: `Bearer ${this.options.token}`,
+            // Paths outside the API fall through to the UI, which answers HTML.
+            Accept: 'application/json'
+        };
+        let payload;
+        if (method !== 'GET') {
+            // The server enforces this exact value on every non-GET call, body or
+            // not; "application/json; charset=utf-8" is answered with 415.
+            headers['Content-Type'] = 'application/json';
+            payload = Buffer.from(body === undefined ? '' : JSON.stringify(body));
+            headers['Content-Length'] = String(payload.length);
+        }
+        return new Promise((resolve, reject) => {
+            const req = this.transport(url).request(url, { method, agent: this.agent, headers, signal });
+            req.setTimeout(this.requestTimeoutMs, () => {
+                const e = new Error(`no answer within ${seconds(this.requestTimeoutMs)} (--request-timeout)`);
+                e.code = REQUEST_TIMEOUT;
+                req.destroy(e);
+            });
+            req.on('response', res => {
+                const chunks = [];
+                res.on('data', c => chunks.push(c));
+                res.on('error', reject);
+                res.on('end', () => resolve({
+                    status: res.statusCode ?? 0,
+                    contentType: String(res.headers['content-type'] ?? ''),
+                    text: Buffer.concat(chunks).toString('utf8')
+                }));
+            });
+            req.on('error', reject);
+            req.end(payload);
+        });
+    }
+    parseOk(res, method, url) {
+        try {
+            return (res.text ? JSON.parse(res.text) : {});
+        }
+        catch {
+            const html = /<html|<!doctype/i.test(res.text.slice(0, 200));
+            throw new ArgoApiError('wrong-endpoint', `${method} ${url.pathname} answered ${html ? 'an HTML page' : 'something that is not JSON'}, not the Argo CD API; ` +
+                `check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`, { status: res.status });
+        }
+    }
+    /** Maps an error response to a kind and a message that names the fix. */
+    classify(res, method, url, doing) {
+        let code;
+        let serverMessage = res.text.trim().slice(0, 500);
+        try {
+            const body = JSON.parse(res.text);
+            if (typeof body.code === 'number')
+                code = body.code;
+            serverMessage = String(body.message ?? body.error ?? serverMessage);
+        }
+        catch {
+            // plain-text errors come from the router or a proxy, not from the API
+        }
+        const what = doing ?? `${method} ${url.pathname}`;
+        const grpc = code === undefined ? '' : ` (gRPC ${[code, GRPC_NAMES[code]].filter(Boolean).join(' ')})`;
+        const said = `Argo CD answered ${res.status}${grpc}: ${serverMessage || '(empty body)'}`;
+        const detail = { status: res.status, code, serverMessage };
+        const make = (kind, fix, transient = false) => new ArgoApiError(kind, `${what} failed: ${said}; ${fix}`, { ...detail, transient });
+        if (code === 16 || (code === undefined && res.status === 401)) {
+            const expired = /expired/i.test(serverMessage);
+            const jwtHint = looksLikeJwt(this.options.token)
+                ? ''
+                : ' (the value is not a JWT: the server ignores tokens without three dot-separated parts)';
+            return make('unauthenticated', `${expired ? 'the token has expired' : 'the token was not accepted'}${jwtHint}: set ARGOCD_AUTH_TOKEN to a valid token ` +
+                `(argocd account generate-token --account <ci-account>, or a project role token)`);
+        }
+        if (code === 7 || (code === undefined && res.status === 403)) {
+            if (/blocked by sync window/i.test(serverMessage)) {
+                // Not RBAC: the project's sync windows forbid syncing right now.
+                return make('sync-window', "a sync window of the app's project is closed (argocd proj windows list <project>): run again when it opens, or have the window allow manual syncs (manualSync: true)");
+            }
+            const perm = /permission denied: ([^,]+, [^,]+, [^,]+)/.exec(serverMessage)?.[1];
+            return make('permission-denied', perm
+                ? `grant the account behind ARGOCD_AUTH_TOKEN '${perm}' (argocd-rbac-cm policy or a project role); ` +
+                    `moving an app to another project also needs 'update' on its current project`
+                : `check that the app exists and that the token may act on it (argocd-rbac-cm policy or a project role)`);
+        }
+        if (code === 5 || (code === undefined && res.status === 404 && /json/.test(res.contentType))) {
+            return make('not-found', 'check --app, --app-namespace and --project');
+        }
+        if (res.status === 404) {
+            return make('wrong-endpoint', 'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)');
+        }
+        if (code === 3) {
+            const render = /InvalidSpecError: Unable to generate manifests in [^:]*: ([\s\S]*)$/i.exec(serverMessage);
+            if (render) {
+                // validate=true renders the manifests (plugins included) before writing.
+                return make('render-failed', `Argo CD could not render the manifests while validating the write; this is a manifest or plugin problem, not the flags. ` +
+                    `The renderer said: "${render[1].trim()}". Fix the manifests or the plugin setup (a missing Vault path or AVP_SECRET, ` +
+                    `a wrong --plugin name or -<version> suffix, a discover rule that does not match --path), or pass --validate=false to write without rendering`);
+            }
+            if (/not allowed in project|project does not exist/i.test(serverMessage)) {
+                return make('invalid', `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>); ` +
+                    `an app outside the Argo CD namespace (--app-namespace) also needs that namespace in the project's spec.sourceNamespaces`);
+            }
+            if (/do not match any of the allowed destinations|is not permitted in project/i.test(serverMessage)) {
+                return make('invalid', "the project does not allow this repo or destination: add it to the project's sourceRepos or destinations (argocd proj add-source / add-destination), or pick another --project");
+            }
+            if (/destination/i.test(serverMessage)) {
+                return make('invalid', 'check --dest-server/--dest-name: the cluster must be registered in Argo CD (argocd cluster list)');
+            }
+            return make('invalid', 'fix the application spec flags named in the message');
+        }
+        if (code === 9) {
+            if (/another operation is already in progress/i.test(serverMessage)) {
+                return make('operation-in-progress', 'wait for the running operation, or terminate it (argocd app terminate-op)');
+            }
+            return make('failed-precondition', 'the app is not in a state that allows this call; see the message');
+        }
+        if (code === 6 || code === 10 || res.status === 409) {
+            return make('conflict', 'the app changed concurrently; run again', code === 10 || res.status === 409);
+        }
+        if (res.status === 415) {
+            return make('unsupported-media-type', 'a proxy in front of Argo CD changed the Content-Type header; it must pass "application/json" through unchanged');
+        }
+        if (code === 2) {
+            const known = DETERMINISTIC_UNKNOWN.find(([re]) => re.test(serverMessage));
+            if (known)
+                return make('refused', known[1]);
+            if (!TRANSIENT_UNKNOWN.test(serverMessage)) {
+                // The server is up and said why; an unknown plain error is not retried blindly.
+                return make('refused', 'the server refused the call; see its message');
+            }
+        }
+        if (res.status >= 500 ||
+            res.status === 429 ||
+            res.status === 408 ||
+            code === 14 ||
+            code === 4) {
+            return make('unavailable', 'Argo CD or a proxy in front of it is failing; try again later', true);
+        }
+        return make('unexpected', 'see the message');
+    }
+    networkError(e, method, url, doing) {
+        const err = e;
+        const code = err.code ?? '';
+        const what = doing ?? `${method} ${url.pathname}`;
+        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+            return new ArgoApiError('unavailable', `${what} failed: TLS error ${code} talking to ${url.host}: ${err.message}; ` +
+                `pass --ca-file <pem> with the CA that signed the server certificate (or --insecure for a test server)`);
+        }
+        if (code === REQUEST_TIMEOUT) {
+            return new ArgoApiError('unavailable', `${what} failed: ${err.message}; raise --request-timeout if Argo CD is slow (a validating write renders the manifests first, up to the server's 60 s limit)`, { transient: true });
+        }
+        const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message);
+        return new ArgoApiError('unavailable', `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`, { transient });
+    }
+}
+function seconds(ms) {
+    return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`;
+}
+/** 429, and 503/14 from the gateway or a proxy that could not reach the upstream at all. */
+function reachedNothing(res) {
+    if (res.status === 429)
+        return true;
+    return (res.status === 503 && /"code":\s*14|upstream connect error|no healthy upstream/i.test(res.text));
+}
+function unknownOutcome(e) {
+    return new ArgoApiError(e.kind, e.message, { ...e.detail, transient: false, outcomeUnknown: true });
+}
+/** Why a 2xx body is not an Application, or undefined when it is one. */
+function applicationProblem(body) {
+    const show = (v) => {
+        const s = JSON.stringify(v) ?? String(v);
+        return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+    };
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+        return `got ${show(body)}`;
+    const b = body;
+    if (!b.metadata || typeof b.metadata !== 'object' || Array.isArray(b.metadata))
+        return `metadata is ${show(b.metadata)}`;
+    if (typeof b.metadata.name !== 'string')
+        return 'metadata.name is missing';
+    if (!b.spec || typeof b.spec !== 'object' || Array.isArray(b.spec))
+        return `spec is ${show(b.spec)}`;
+    return undefined;
+}
+function abortError(signal, doing) {
+    const reason = signal.reason;
+    if (reason instanceof ArgoApiError)
+        return reason;
+    return new ArgoApiError('timeout', `${doing ? `${doing}: ` : ''}${reason instanceof Error ? reason.message : 'aborted'}`);
+}
+
+;// CONCATENATED MODULE: ./src/argocd/discover.ts
+
+/**
+ * One spelling per repository, as Argo CD's own NormalizeGitURL sees it:
+ * scheme, credentials, port 22, a trailing slash and `.git` do not matter,
+ * and neither does letter case.
+ * https://github.com/Org/Repo.git, git@github.com:org/repo and
+ * ssh://git@github.com:22/org/repo/ all give github.com/org/repo.
+ */
+function normaliseRepoUrl(raw) {
+    let s = raw.trim();
+    const scp = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.*)$/.exec(s);
+    if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+        s = `${scp[1]}/${scp[2]}`;
+    }
+    else {
+        try {
+            const url = new URL(s);
+            if (url.protocol === 'file:')
+                return `file://${url.pathname.replace(/\/+$/, '').replace(/\.git$/, '')}`;
+            const port = url.port && url.port !== '22' && url.port !== '443' ? `:${url.port}` : '';
+            s = `${url.hostname}${port}${url.pathname}`;
+        }
+        catch {
+            // Not a URL: a local path (tests, file remotes) compares as written.
+        }
+    }
+    return s
+        .replace(/\/+$/, '')
+        .replace(/\.git$/i, '')
+        .replace(/\/+$/, '')
+        .toLowerCase();
+}
+const discover_SHA = /^[0-9a-f]{40}$/i;
+/** A source path as a repo-relative directory; '' is the repository root. */
+function sourceDir(path) {
+    const p = external_node_path_namespaceObject.posix
+        .normalize((path ?? '').trim() || '.')
+        .replace(/^\.\/?/, '')
+        .replace(/\/+$/, '');
+    return p === '.' ? '' : p;
+}
+function under(dir, file) {
+    return dir === '' || file === dir || file.startsWith(`${dir}/`);
+}
+function revisionVerdict(rev, target) {
+    const r = (rev ?? '').trim();
+    const branch = target.branch;
+    if (r === '' || r === 'HEAD') {
+        if (!branch || !target.defaultBranch || branch === target.defaultBranch)
+            return { ok: true };
+        return {
+            ok: false,
+            reason: `follows HEAD (the default branch ${target.defaultBranch}), not ${branch}`
+        };
+    }
+    const name = r.replace(/^refs\/heads\//, '');
+    if (branch ? name === branch : name === target.defaultBranch)
+        return { ok: true };
+    if (discover_SHA.test(r)) {
+        if (r.toLowerCase() === target.commit.toLowerCase())
+            return { ok: true };
+        return {
+            ok: false,
+            reason: `pinned to commit ${r.slice(0, 12)}, which cannot include ${target.commit.slice(0, 12)}`
+        };
+    }
+    if (r.startsWith('refs/tags/') || /^v?\d+(\.\d+)*([-+].*)?$/.test(r) || /[*^~<>]/.test(r)) {
+        return {
+            ok: false,
+            reason: `pinned to ${r} (a tag or version), not the branch ${branch ?? 'pushed to'}`
+        };
+    }
+    return {
+        ok: false,
+        reason: `tracks ${r}, not ${branch ?? target.defaultBranch ?? 'the pushed branch'}`
+    };
+}
+/** Helm value files a source reads from another source of the app (`$ref/path`). */
+function referencedFiles(app, ref) {
+    const files = [];
+    for (const s of app.spec.sources ?? []) {
+        for (const v of s.helm?.valueFiles ?? []) {
+            if (v.startsWith(`$${ref}/`))
+                files.push(external_node_path_namespaceObject.posix.normalize(v.slice(ref.length + 2)));
+        }
+    }
+    return files;
+}
+function judgeSource(app, source, target, repo) {
+    if (normaliseRepoUrl(source.repoURL ?? '') !== repo) {
+        return { ok: false, reason: `reads another repository (${source.repoURL})` };
+    }
+    if (source.chart)
+        return { ok: false, reason: `deploys the Helm chart ${source.chart}, not a path` };
+    const rev = revisionVerdict(source.targetRevision, target);
+    if (!rev.ok)
+        return rev;
+    const ref = typeof source.ref === 'string' ? source.ref : undefined;
+    if (ref && source.path === undefined) {
+        const files = referencedFiles(app, ref);
+        const hit = target.paths.find(p => files.includes(p));
+        return hit
+            ? { ok: true, reason: `its value file $${ref}/${hit} changed` }
+            : { ok: false, reason: `none of its value files ($${ref}/...) changed` };
+    }
+    const dir = sourceDir(source.path);
+    const hit = target.paths.find(p => under(dir, p));
+    if (hit) {
+        return { ok: true, reason: `path ${dir || '(repo root)'} holds ${hit}` };
+    }
+    return { ok: false, reason: `path ${dir || '(repo root)'} holds none of the changed files` };
+}
+/** Picks the apps that deploy `target` out of a listing; pure, for tests and benchmarks. */
+function matchApps(apps, target) {
+    const repo = normaliseRepoUrl(target.repo);
+    const matched = [];
+    const considered = [];
+    for (const app of apps) {
+        const sources = app.spec.sources?.length
+            ? app.spec.sources.map((s, i) => ({ s, i }))
+            : app.spec.source
+                ? [{ s: app.spec.source, i: undefined }]
+                : [];
+        const reasons = [];
+        let found;
+        for (const { s, i } of sources) {
+            const v = judgeSource(app, s, target, repo);
+            if (v.ok) {
+                found = { app, ...(i !== undefined ? { sourceIndex: i } : {}), reason: v.reason };
+                break;
+            }
+            reasons.push(v.reason);
+        }
+        const id = {
+            name: app.metadata.name,
+            ...(app.metadata.namespace ? { namespace: app.metadata.namespace } : {})
+        };
+        if (found)
+            matched.push(found);
+        else
+            considered.push({ ...id, reason: [...new Set(reasons)].join('; ') || 'has no source' });
+    }
+    return { matched, considered };
+}
+/**
+ * Lists the Applications that may read `repo`. The server's `repo` filter
+ * compares the URL as spelled, so it is tried first (cheap with 1,000 apps)
+ * and, when it finds nothing, the whole list is matched by normalised URL.
+ */
+async function listCandidateApps(client, o) {
+    const query = (repo) => ({
+        ...(repo ? { repo } : {}),
+        ...(o.selector ? { selector: o.selector } : {})
+    });
+    const list = async (repo) => (await client.request('GET', '/api/v1/applications', {
+        query: query(repo),
+        signal: o.signal,
+        doing: 'listing applications'
+    })).items ?? [];
+    const filtered = await list(o.repo);
+    if (filtered.length > 0)
+        return { apps: filtered, filtered: true };
+    return { apps: await list(), filtered: false };
+}
+
+;// CONCATENATED MODULE: ./src/argocd/health.ts
+
+const FAILING_CONDITIONS = new Set(['ComparisonError', 'InvalidSpecError', 'SyncError']);
+function time(t) {
+    const n = t ? Date.parse(t) : NaN;
+    return Number.isNaN(n) ? -Infinity : n;
+}
+/** Resources that are not both Synced and Healthy, with the most useful message we have. */
+function unhealthyResources(app) {
+    const results = app.status?.operationState?.syncResult?.resources ?? [];
+    const key = (r) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
+    const resultMessages = new Map();
+    for (const r of results) {
+        // Pruned is a success: the resource is gone as asked. PruneSkipped stays: it still needs pruning.
+        if (r.message && r.status && r.status !== 'Synced' && r.status !== 'Pruned')
+            resultMessages.set(key(r), r.message);
+        else if (r.message && r.hookPhase && /Failed|Error/.test(r.hookPhase))
+            resultMessages.set(key(r), r.message);
+    }
+    const out = [];
+    const seen = new Set();
+    for (const r of app.status?.resources ?? []) {
+        const health = r.health?.status;
+        const badHealth = health !== undefined && health !== 'Healthy';
+        const badSync = r.status !== undefined && r.status !== 'Synced';
+        if (!badHealth && !badSync && !resultMessages.has(key(r)))
+            continue;
+        seen.add(key(r));
+        const message = [r.health?.message, resultMessages.get(key(r))].filter(Boolean).join('; ');
+        out.push({
+            kind: r.kind ?? '?',
+            name: r.name ?? '?',
+            ...(r.namespace ? { namespace: r.namespace } : {}),
+            ...(r.status ? { sync: r.status } : {}),
+            ...(health ? { health } : {}),
+            ...(message ? { message } : {})
+        });
+    }
+    // Failed sync results for resources the status no longer lists (e.g. a rejected manifest).
+    for (const r of results) {
+        if (seen.has(key(r)) || !resultMessages.has(key(r)))
+            continue;
+        out.push({
+            kind: r.kind ?? '?',
+            name: r.name ?? '?',
+            ...(r.namespace ? { namespace: r.namespace } : {}),
+            sync: r.status ?? r.hookPhase ?? 'Failed',
+            message: resultMessages.get(key(r))
+        });
+    }
+    return out;
+}
+function formatResource(r) {
+    const state = [r.sync, r.health].filter(Boolean).join('/');
+    const id = `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+    return `${id}${state ? ` (${state})` : ''}${r.message ? `: ${r.message}` : ''}`;
+}
+function formatProgress(p) {
+    const head = `operation ${p.phase}, sync ${p.sync}, health ${p.health}`;
+    if (!p.pending.length)
+        return head;
+    const shown = p.pending.slice(0, 5).map(formatResource);
+    const more = p.pending.length > 5 ? `, +${p.pending.length - 5} more` : '';
+    return `${head}; not ready: ${shown.join(', ')}${more}`;
+}
+/**
+ * Judges one snapshot of the app. Never trusts a Synced/Healthy state until
+ * the controller has compared *our* spec (comparedTo) at the expected
+ * revision: right after an upsert the app still shows the previous revision's
+ * state, which is how naive `wait --sync --health` reports false successes.
+ */
+function evaluate(app, exp) {
+    const status = app.status ?? {};
+    const op = status.operationState;
+    const compared = status.sync?.comparedTo;
+    const revision = exp.sourceIndex !== undefined
+        ? (status.sync?.revisions?.[exp.sourceIndex] ?? status.sync?.revision)
+        : status.sync?.revision;
+    const accepts = (r) => exp.acceptRevision
+        ? !!r && exp.acceptRevision(r)
+        : !exp.revision || (r ?? '').toLowerCase() === exp.revision.toLowerCase();
+    const revisionOk = accepts(revision);
+    const fresh = exp.source
+        ? sameJson(compared?.source, exp.source) &&
+            (compared?.destination === undefined || sameJson(compared.destination, exp.destination))
+        : revisionOk;
+    const baselineStart = exp.baseline?.operationStartedAt;
+    const baselineEnd = exp.baseline?.operationFinishedAt;
+    // Times have second precision: the finish time tells apart two short operations started in the same second.
+    const isBaselineOp = !!op?.startedAt &&
+        op.startedAt === baselineStart &&
+        (baselineEnd === undefined || op.finishedAt === baselineEnd);
+    const newerThanBaseline = !!op?.startedAt && !isBaselineOp && time(op.startedAt) >= time(baselineStart);
+    // With a sync we requested, the operation must be a new one: a snapshot
+    // that still shows the previous operation (same spec, maybe Failed) is
+    // the state before our request, not its result.
+    const opRevision = exp.sourceIndex !== undefined
+        ? (op?.syncResult?.revisions?.[exp.sourceIndex] ?? op?.syncResult?.revision)
+        : op?.syncResult?.revision;
+    const opIsOurs = !!op &&
+        (exp.ownOperation
+            ? newerThanBaseline
+            : exp.source
+                ? sameJson(op.syncResult?.source, exp.source) || newerThanBaseline
+                : // A commit wait: the operation that synced an accepted revision (or one started since).
+                    opRevision
+                        ? accepts(opRevision)
+                        : newerThanBaseline);
+    const opRunning = !!app.operation ||
+        (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'));
+    const reconciledSinceWrite = fresh || time(status.reconciledAt) > time(exp.baseline?.reconciledAt);
+    const progress = {
+        phase: app.operation && !op ? 'Pending' : (op?.phase ?? 'none'),
+        sync: status.sync?.status ?? 'Unknown',
+        health: status.health?.status ?? 'Unknown',
+        ...(revision ? { revision } : {}),
+        fresh,
+        pending: unhealthyResources(app)
+    };
+    const fail = (reason, cause) => ({ kind: 'failed', reason, progress, resources: progress.pending, cause });
+    if (op && opIsOurs && (op.phase === 'Failed' || op.phase === 'Error')) {
+        return fail(`sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`, 'operation');
+    }
+    const condition = (status.conditions ?? []).find(c => FAILING_CONDITIONS.has(c.type ?? ''));
+    if (condition && reconciledSinceWrite) {
+        return fail(`${condition.type}: ${condition.message ?? '(no message)'}`, 'condition');
+    }
+    if (!fresh) {
+        const reason = exp.source
+            ? 'Argo CD has not compared the new spec yet'
+            : `Argo CD has not compared the commit yet (at ${revision ? revision.slice(0, 12) : 'none'})`;
+        return { kind: 'waiting', reason, progress };
+    }
+    if (!revisionOk) {
+        return {
+            kind: 'waiting',
+            reason: `waiting for revision ${exp.revision ?? 'accepted by the caller'} (at ${revision ?? 'none'})`,
+            progress
+        };
+    }
+    if (opRunning)
+        return { kind: 'waiting', reason: `operation ${progress.phase}`, progress };
+    if (exp.ownOperation && !opIsOurs) {
+        return { kind: 'waiting', reason: 'waiting for our sync operation to show', progress };
+    }
+    if (op && opIsOurs && op.phase !== 'Succeeded') {
+        return { kind: 'waiting', reason: `operation ${op.phase ?? 'pending'}`, progress };
+    }
+    // Before judging health: until the controller reconciles after the
+    // operation, health (Degraded included) describes the previous revision.
+    if (op?.finishedAt && time(status.reconciledAt) < time(op.finishedAt)) {
+        return {
+            kind: 'waiting',
+            reason: 'waiting for the controller to reconcile after the sync',
+            progress
+        };
+    }
+    if (progress.health === 'Degraded' && !exp.acceptHealth?.includes('Degraded')) {
+        return fail(`health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`, 'degraded');
+    }
+    if (progress.sync !== 'Synced') {
+        const prune = (status.resources ?? []).filter(r => r.requiresPruning);
+        if (op && opIsOurs && prune.length) {
+            // Our sync succeeded but left resources that only a pruning sync removes: waiting can't help.
+            const names = prune.map(r => `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`);
+            return fail(`${prune.length} resource${prune.length === 1 ? '' : 's'} require${prune.length === 1 ? 's' : ''} pruning: ${names.join(', ')}; ` +
+                'sync with pruning (--prune), or let auto-sync prune (--sync-policy automated --auto-prune)', 'prune');
+        }
+        return { kind: 'waiting', reason: `sync ${progress.sync}`, progress };
+    }
+    const accepted = ['Healthy', ...(exp.acceptHealth ?? [])];
+    if (!accepted.includes(progress.health))
+        return { kind: 'waiting', reason: `health ${progress.health}`, progress };
+    return { kind: 'done', progress };
+}
+
+;// CONCATENATED MODULE: ./src/argocd/watch.ts
+
+/**
+ * resourceVersion order, compared numerically as the server does (etcd
+ * revisions); undefined when either value is not a number, so nothing is
+ * dropped on a server that uses opaque versions.
+ */
+function compareResourceVersions(a, b) {
+    if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b))
+        return undefined;
+    const x = BigInt(a);
+    const y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+/** Errors that no amount of waiting will fix. */
+function isFatal(e) {
+    return (e instanceof ArgoApiError &&
+        (e.kind === 'unauthenticated' || e.kind === 'permission-denied' || e.kind === 'not-found'));
+}
+/** Parses the gateway's stream: SSE `data: {...}` lines or newline-delimited JSON. */
+function parseStreamLine(line) {
+    let text = line.trim();
+    if (!text || text.startsWith(':') || text.startsWith('event:') || text.startsWith('id:'))
+        return undefined;
+    if (text.startsWith('data:'))
+        text = text.slice(5).trim();
+    if (!text)
+        return undefined;
+    let msg;
+    try {
+        msg = JSON.parse(text);
+    }
+    catch {
+        return undefined;
+    }
+    if (msg.error) {
+        const code = msg.error.grpc_code;
+        const kind = code === 16
+            ? 'unauthenticated'
+            : code === 7
+                ? 'permission-denied'
+                : code === 5
+                    ? 'not-found'
+                    : 'unavailable';
+        return {
+            error: new ArgoApiError(kind, `the watch stream reported: ${msg.error.message ?? 'error'} (gRPC ${code ?? '?'})`, {
+                code,
+                status: msg.error.http_code,
+                transient: kind === 'unavailable'
+            })
+        };
+    }
+    // An event without a usable object (a proxy's mangling) is skipped; the poll still runs.
+    if (msg.result?.application && !applicationProblem(msg.result.application))
+        return { app: msg.result.application, type: msg.result.type };
+    return undefined;
+}
+/**
+ * Feeds every snapshot of the app (initial GET, stream events, periodic GETs)
+ * to `judge` until it returns a verdict. The stream is reopened when it
+ * drops; polling covers proxies that buffer or cut it.
+ */
+function watchUntil(o, judge) {
+    const inner = new AbortController();
+    const path = `/api/v1/applications/${encodeURIComponent(o.name)}`;
+    const query = o.appNamespace ? { appNamespace: o.appNamespace } : undefined;
+    const stats = o.stats ?? { streamConnects: 0, events: 0, polls: 0 };
+    let newest = o.resourceVersion;
+    const streamQuery = () => ({
+        name: o.name,
+        ...(o.appNamespace ? { appNamespace: o.appNamespace } : {}),
+        ...(newest ? { resourceVersion: newest } : {})
+    });
+    return new Promise((resolve, reject) => {
+        let settled = false;
+        const finish = (fn) => {
+            if (settled)
+                return;
+            settled = true;
+            o.signal.removeEventListener('abort', onOuterAbort);
+            inner.abort();
+            fn();
+        };
+        const onOuterAbort = () => finish(() => reject(abortError(o.signal, 'waiting for the application')));
+        if (o.signal.aborted)
+            return onOuterAbort();
+        o.signal.addEventListener('abort', onOuterAbort, { once: true });
+        const consider = (app) => {
+            if (settled)
+                return;
+            const rv = app.metadata?.resourceVersion;
+            const order = compareResourceVersions(rv, newest);
+            if (order !== undefined && order < 0) {
+                // Older than what we already saw: a lagging cache, not news.
+                stats.stale = (stats.stale ?? 0) + 1;
+                return;
+            }
+            if (rv && (order !== undefined || !newest))
+                newest = rv;
+            let verdict;
+            try {
+                verdict = judge(app);
+            }
+            catch (e) {
+                return finish(() => reject(e));
+            }
+            if (verdict !== undefined)
+                finish(() => resolve(verdict));
+        };
+        // When the stream delivered a snapshot this recently, a GET would only fetch it again.
+        let lastEventAt = Number.NEGATIVE_INFINITY;
+        const poll = async () => {
+            while (!settled) {
+                const fresh = lastEventAt + o.pollMs - Date.now();
+                if (fresh > 0) {
+                    try {
+                        await sleep(fresh, inner.signal);
+                    }
+                    catch {
+                        return;
+                    }
+                    continue;
+                }
+                try {
+                    stats.polls++;
+                    consider(await o.client.requestApp('GET', path, {
+                        query,
+                        signal: inner.signal,
+                        doing: 'reading the application'
+                    }));
+                }
+                catch (e) {
+                    if (settled)
+                        return;
+                    if (isFatal(e))
+                        return finish(() => reject(e));
+                    o.info?.(`reading the app failed, will retry: ${e.message}`);
+                }
+                try {
+                    await sleep(o.pollMs, inner.signal);
+                }
+                catch {
+                    return;
+                }
+            }
+        };
+        const readEvents = (res) => new Promise(done => {
+            let buffer = '';
+            let idle;
+            const arm = () => {
+                if (!o.idleMs)
+                    return;
+                clearTimeout(idle);
+                idle = setTimeout(() => res.destroy(), o.idleMs);
+            };
+            const end = (err) => {
+                clearTimeout(idle);
+                res.removeAllListeners('data');
+                res.destroy();
+                done(err);
+            };
+            arm();
+            res.setEncoding('utf8');
+            res.on('data', (chunk) => {
+                arm();
+                buffer += chunk;
+                let nl;
+                while ((nl = buffer.indexOf('\n')) >= 0) {
+                    const line = buffer.slice(0, nl);
+                    buffer = buffer.slice(nl + 1);
+                    const parsed = parseStreamLine(line);
+                    if (!parsed)
+                        continue;
+                    if (parsed.error)
+                        return end(parsed.error);
+                    if (parsed.type === 'DELETED') {
+                        return end(new ArgoApiError('not-found', `application ${o.name} was deleted while waiting; check who deletes it`));
+                    }
+                    if (parsed.app) {
+                        stats.events++;
+                        lastEventAt = Date.now();
+                        consider(parsed.app);
+                        if (settled)
+                            return end();
+                    }
+                }
+            });
+            res.on('end', () => end());
+            res.on('close', () => end());
+            res.on('error', () => end());
+        });
+        const stream = async () => {
+            while (!settled) {
+                try {
+                    const res = await o.client.stream('/api/v1/stream/applications', streamQuery(), inner.signal);
+                    stats.streamConnects++;
+                    const err = await readEvents(res);
+                    if (settled)
+                        return;
+                    if (err && isFatal(err))
+                        return finish(() => reject(err));
+                    o.info?.(`event stream ${err ? `failed (${err.message})` : 'closed'}; reconnecting`);
+                }
+                catch (e) {
+                    if (settled)
+                        return;
+                    if (isFatal(e))
+                        return finish(() => reject(e));
+                    if (e instanceof ArgoApiError && e.kind === 'wrong-endpoint') {
+                        // A proxy that doesn't route the stream: polling alone still works.
+                        o.info?.('the event stream is not available here; polling instead');
+                        return;
+                    }
+                    o.info?.(`event stream unavailable (${e.message}); reconnecting`);
+                }
+                try {
+                    await sleep(o.reconnectMs, inner.signal);
+                }
+                catch {
+                    return;
+                }
+            }
+        };
+        void poll();
+        void stream();
+    });
+}
+
+;// CONCATENATED MODULE: ./src/argocd/wait.ts
+
+
+
+/** A Degraded health must last this long before it fails the wait (rollouts pass through it). */
+const DEFAULT_DEGRADED_GRACE_MS = 10_000;
+/** How long the refresh before a wait may take; the wait goes on without it after that. */
+const REFRESH_LIMIT_MS = 30_000;
+/** The newer of two resourceVersions (numeric order; the second wins when they can't be compared). */
+function newerResourceVersion(a, b) {
+    const order = compareResourceVersions(a, b);
+    if (order === undefined)
+        return b ?? a;
+    return order > 0 ? a : b;
+}
+/** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
+async function waitForApp(client, o) {
+    const signal = o.timeoutMs
+        ? wait_anyOf([
+            o.signal,
+            abortAfter(o.timeoutMs, new ArgoApiError('timeout', `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`))
+        ])
+        : o.signal;
+    const now = o.now ?? Date.now;
+    const grace = o.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS;
+    let since = o.since;
+    let current = o.initial;
+    let last;
+    let lastLine = '';
+    let degradedSince;
+    const judge = (app) => {
+        current = app;
+        let v = evaluate(app, o.expect);
+        if (v.kind === 'failed' && v.cause === 'degraded') {
+            degradedSince ??= now();
+            const left = degradedSince + grace - now();
+            if (left > 0) {
+                v = {
+                    kind: 'waiting',
+                    reason: `health Degraded, failing unless it recovers within ${Math.ceil(left / 1000)}s (--degraded-grace)`,
+                    progress: v.progress
+                };
+            }
+        }
+        else if (v.progress.health !== 'Degraded') {
+            degradedSince = undefined;
+        }
+        last = v;
+        if (v.kind === 'waiting') {
+            // The reason is shown only when the progress line doesn't already say it.
+            const why = /^(operation|sync|health) \S+$/.test(v.reason) ? '' : ` (${v.reason})`;
+            const line = `waiting: ${formatProgress(v.progress)}${why}`;
+            if (line !== lastLine)
+                o.info(line);
+            lastLine = line;
+            return undefined;
+        }
+        return v;
+    };
+    try {
+        if (o.refresh) {
+            const refreshed = await refreshApp(client, o.name, o.appNamespace, signal, o.info);
+            if (refreshed) {
+                since = newerResourceVersion(since, refreshed.metadata.resourceVersion);
+                current = refreshed;
+            }
+        }
+        const first = current && judge(current);
+        const verdict = first ??
+            (await watchUntil({
+                client,
+                name: o.name,
+                appNamespace: o.appNamespace,
+                signal,
+                pollMs: o.pollMs,
+                reconnectMs: Math.min(1000, o.pollMs),
+                idleMs: Math.max(45_000, o.pollMs * 3),
+                info: o.info,
+                ...(since ? { resourceVersion: since } : {}),
+                ...(o.stats ? { stats: o.stats } : {})
+            }, judge));
+        return {
+            outcome: verdict.kind === 'failed'
+                ? {
+                    kind: 'failed',
+                    reason: verdict.reason,
+                    resources: verdict.resources,
+                    ...(verdict.cause ? { cause: verdict.cause } : {})
+                }
+                : { kind: 'done' },
+            ...(current ? { app: current } : {})
+        };
+    }
+    catch (e) {
+        if (!(e instanceof ArgoApiError && e.kind === 'timeout'))
+            throw e;
+        const l = last;
+        return {
+            outcome: {
+                kind: 'timeout',
+                reason: `${e.message}; last state: ${l && l.kind === 'waiting' ? l.reason : l ? l.kind : 'unknown'}`,
+                ...(l ? { progress: l.progress } : {})
+            },
+            ...(current ? { app: current } : {})
+        };
+    }
+}
+/**
+ * `GET ?refresh=normal`: the server marks the app for a refresh and answers
+ * once the controller has compared it again, so a moved branch is seen.
+ * Bounded, and never fatal: without it the wait still works, only later.
+ */
+async function refreshApp(client, name, appNamespace, signal, info) {
+    const limit = wait_anyOf([
+        signal,
+        abortAfter(REFRESH_LIMIT_MS, new ArgoApiError('timeout', `no refresh within ${REFRESH_LIMIT_MS / 1000}s`))
+    ]);
+    try {
+        return await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
+            query: { refresh: 'normal', ...(appNamespace ? { appNamespace } : {}) },
+            signal: limit,
+            doing: `refreshing application ${name}`
+        });
+    }
+    catch (e) {
+        if (signal.aborted)
+            throw abortError(signal, 'refreshing the application');
+        info(`refresh of ${name} did not complete (${e.message}); waiting without it`);
+        return undefined;
+    }
+}
+/** AbortSignal.any, which Node 20.0-20.2 (within engines >=20) lacks. */
+function wait_anyOf(signals) {
+    const c = new AbortController();
+    for (const s of signals) {
+        if (s.aborted) {
+            c.abort(s.reason);
+            break;
+        }
+        s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+    }
+    return c.signal;
+}
+/** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
+function abortAfter(ms, reason) {
+    const c = new AbortController();
+    const t = setTimeout(() => c.abort(reason), ms);
+    t.unref?.();
+    return c.signal;
+}
+
+;// CONCATENATED MODULE: ./src/argocd/commit-wait.ts
+
+
+
+
+
+
+/** Apps watched at once; each holds one watch stream. */
+const PARALLEL_WAITS = 16;
+async function waitForCommit(s, ancestry, log) {
+    const client = new ArgoClient({
+        server: s.connection.server,
+        token: s.connection.token,
+        insecure: s.connection.insecure,
+        ca: s.connection.ca,
+        retryBaseMs: s.connection.retryBaseMs,
+        ...(s.connection.requestTimeoutMs ? { requestTimeoutMs: s.connection.requestTimeoutMs } : {}),
+        onRetry: m => log.info(m)
+    });
+    const timeoutSeconds = Math.round(s.timeoutMs / 1000);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`)), s.timeoutMs);
+    try {
+        const { matched, considered } = await findApps(client, s, deadline.signal);
+        log.info(`waiting for ${matched.map(m => m.app.metadata.name).join(', ')} to run ${s.target.commit.slice(0, 12)}`);
+        const apps = await mapLimit(matched, PARALLEL_WAITS, m => waitOne(client, s, m, ancestry, deadline.signal, log));
+        return { commit: s.target.commit, apps, considered, timeoutSeconds };
+    }
+    finally {
+        clearTimeout(timer);
+        client.close();
+    }
+}
+async function findApps(client, s, signal) {
+    if (s.apps.length > 0) {
+        const matched = [];
+        for (const name of s.apps) {
+            const app = await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
+                signal,
+                doing: `reading application ${name}`
+            });
+            const own = matchApps([app], s.target);
+            matched.push(own.matched[0] ?? {
+                app,
+                reason: `named with --argocd-app (${own.considered[0]?.reason ?? 'no matching source'})`
+            });
+        }
+        return { matched, considered: [] };
+    }
+    const { apps, filtered } = await listCandidateApps(client, {
+        repo: s.target.repo,
+        ...(s.selector ? { selector: s.selector } : {}),
+        signal
+    });
+    const found = matchApps(apps, s.target);
+    if (found.matched.length === 0)
+        throw noAppError(s, found.considered, apps.length, filtered);
+    return found;
+}
+function noAppError(s, considered, listed, filtered) {
+    const where = `${s.target.repo}${s.target.branch ? ` branch ${s.target.branch}` : ''}`;
+    const scope = s.selector ? ` with labels ${s.selector}` : '';
+    const head = listed === 0
+        ? `no Argo CD application${scope} is visible to the token at all`
+        : `no Argo CD application deploys the change to ${where} (${s.target.paths.slice(0, 5).join(', ')}${s.target.paths.length > 5 ? ', ...' : ''})`;
+    const shown = considered
+        .slice(0, 20)
+        .map(c => `${c.namespace ? `${c.namespace}/` : ''}${c.name}: ${c.reason}`);
+    const more = considered.length > 20 ? [`... and ${considered.length - 20} more`] : [];
+    const looked = shown.length
+        ? `; looked at ${listed}${filtered ? '' : ' (every app the token may read)'}:\n  ${[...shown, ...more].join('\n  ')}\n`
+        : '; ';
+    const fix = listed === 0
+        ? `grant the account behind ARGOCD_AUTH_TOKEN 'applications, get' on the apps, or check --argocd-server`
+        : "name the apps with --argocd-app, or check --repo/--branch/--path against the apps' source";
+    return new UsageError(`${head}${looked}${looked.endsWith('\n') ? '' : ''}${fix}`);
+}
+async function waitOne(client, s, m, ancestry, signal, log) {
+    const started = Date.now();
+    const name = m.app.metadata.name;
+    const appNamespace = m.app.metadata.namespace;
+    const op = m.app.status?.operationState;
+    const prefix = (message) => log.info(`${name}: ${message}`);
+    let result;
+    try {
+        result = await waitForApp(client, {
+            name,
+            ...(appNamespace ? { appNamespace } : {}),
+            expect: {
+                acceptRevision: r => ancestry.accepts(r),
+                ...(m.sourceIndex !== undefined ? { sourceIndex: m.sourceIndex } : {}),
+                ...(s.acceptHealth.length ? { acceptHealth: s.acceptHealth } : {}),
+                baseline: {
+                    ...(op?.startedAt ? { operationStartedAt: op.startedAt } : {}),
+                    ...(op?.finishedAt ? { operationFinishedAt: op.finishedAt } : {}),
+                    ...(m.app.status?.reconciledAt ? { reconciledAt: m.app.status.reconciledAt } : {})
+                }
+            },
+            signal,
+            pollMs: s.connection.pollMs,
+            degradedGraceMs: s.degradedGraceMs,
+            refresh: true,
+            ...(m.app.metadata.resourceVersion ? { since: m.app.metadata.resourceVersion } : {}),
+            info: prefix
+        });
+    }
+    catch (e) {
+        // A fatal error on one app (its token lost `get`, the app was deleted) fails that app only.
+        if (!(e instanceof ArgoApiError))
+            throw e;
+        result = { outcome: { kind: 'failed', reason: e.message, resources: [] } };
+    }
+    const app = result.app ?? m.app;
+    const status = app.status ?? {};
+    const outcome = result.outcome;
+    const revision = m.sourceIndex !== undefined
+        ? (status.sync?.revisions?.[m.sourceIndex] ?? status.sync?.revision)
+        : status.sync?.revision;
+    return {
+        name,
+        ...(appNamespace ? { namespace: appNamespace } : {}),
+        project: app.spec.project,
+        url: appUrl(s.connection.server, app),
+        matchedBy: m.reason,
+        result: outcome.kind === 'done' || outcome.kind === 'skipped' ? 'healthy' : outcome.kind,
+        ...(revision ? { revision } : {}),
+        sync: status.sync?.status ?? 'Unknown',
+        health: status.health?.status ?? 'Unknown',
+        durationMs: Date.now() - started,
+        ...(outcome.kind === 'failed' || outcome.kind === 'timeout' ? { reason: outcome.reason } : {}),
+        resources: outcome.kind === 'failed'
+            ? outcome.resources
+            : outcome.kind === 'timeout'
+                ? (outcome.progress?.pending ?? [])
+                : []
+    };
+}
+/** Every app ran the commit, Synced and Healthy. */
+function allHealthy(r) {
+    return r.apps.length > 0 && r.apps.every(a => a.result === 'healthy');
+}
+
+;// CONCATENATED MODULE: ./src/commands/argocd-connection.ts
+
+
+
+function normalizeServer(raw, flag) {
+    let s = raw.trim().replace(/\/+$/, '');
+    // The argocd CLI takes a bare host (gRPC); the REST API needs a scheme.
+    if (!/^[a-z]+:\/\//i.test(s))
+        s = `https://${s}`;
+    let url;
+    try {
+        url = new URL(s);
+    }
+    catch {
+        throw new UsageError(`--${flag} '${raw}' is not a URL; pass the Argo CD server, e.g. https://cd.example.com`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new UsageError(`--${flag} '${raw}' must be http(s); pass the Argo CD server, e.g. https://cd.example.com`);
+    }
+    if (url.username || url.password || url.search || url.hash) {
+        throw new UsageError(`--${flag} must not carry credentials, a query or a fragment; put the token in ARGOCD_AUTH_TOKEN and pass only the URL`);
+    }
+    return s;
+}
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** `--<flag> 600`, `10m`, `1h`: a duration in milliseconds, within what a timer can hold. */
+function parseDuration(raw, flag, fallback, opts = {}) {
+    const text = (raw ?? fallback).trim();
+    const m = /^(\d+)(s|m|h)?$/.exec(text);
+    if (!m || (!opts.allowZero && Number(m[1]) <= 0)) {
+        throw new UsageError(`--${flag} '${raw}' is not a duration; give seconds, e.g. --${flag} ${fallback} (or 10m)`);
+    }
+    const ms = Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's')] * 1000;
+    if (ms > MAX_TIMER_MS) {
+        throw new UsageError(`--${flag} '${raw}' is longer than ${Math.floor(MAX_TIMER_MS / 1000)}s (about 24 days), the longest delay a timer can hold; give a shorter duration`);
+    }
+    return ms;
+}
+const HEALTH_ACCEPTABLE = ['Suspended', 'Degraded'];
+/** `--accept-health Suspended` (commas split): health values that count as done besides Healthy. */
+function parseAcceptHealth(raw) {
+    const out = [];
+    for (const item of raw.flatMap(r => r.split(/[,\n]/))) {
+        const v = item.trim();
+        if (!v || v === 'Healthy')
+            continue;
+        const known = HEALTH_ACCEPTABLE.find(h => h.toLowerCase() === v.toLowerCase());
+        if (!known) {
+            throw new UsageError(`--accept-health '${v}' is not accepted; give ${HEALTH_ACCEPTABLE.join(' or ')} (Healthy always counts)`);
+        }
+        if (!out.includes(known))
+            out.push(known);
+    }
+    return out;
+}
+function envMs(value, fallback, name) {
+    if (value === undefined || value === '')
+        return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 1 || n > MAX_TIMER_MS)
+        throw new UsageError(`${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`);
+    return n;
+}
+/** Reads the token, the server flag and the TLS flags; warns about plain http. */
+function readArgoConnection(input, env, platform, serverFlag) {
+    const token = env.ARGOCD_AUTH_TOKEN?.trim();
+    if (!token) {
+        throw new UsageError('ARGOCD_AUTH_TOKEN is not set; export the Argo CD API token in it (action input: argocd-token); tokens are never taken from flags');
+    }
+    platform.setSecret(token);
+    if (!looksLikeJwt(token)) {
+        platform.warning('ARGOCD_AUTH_TOKEN does not look like a JWT (three dot-separated parts); Argo CD will ignore it');
+    }
+    const raw = input.string(serverFlag)?.trim();
+    if (!raw) {
+        throw new UsageError(`--${serverFlag} is required; pass the Argo CD server URL, e.g. https://cd.example.com`);
+    }
+    const server = normalizeServer(raw, serverFlag);
+    const host = new URL(server).hostname;
+    if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
+        platform.warning(`--${serverFlag} ${server} is plain http: the token travels unencrypted`);
+    }
+    const insecure = input.boolean('insecure') === true;
+    const caFile = input.string('ca-file')?.trim();
+    if (insecure && caFile)
+        throw new UsageError('--insecure and --ca-file exclude each other; keep --ca-file');
+    let ca;
+    if (caFile) {
+        try {
+            ca = (0,external_node_fs_namespaceObject.readFileSync)(caFile, 'utf8');
+        }
+        catch (e) {
+            throw new UsageError(`--ca-file ${caFile} cannot be read (${e.code}); pass a PEM file path`);
+        }
+        if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+            throw new UsageError(`--ca-file ${caFile} holds no PEM certificate; pass the CA certificate in PEM form`);
+        }
+    }
+    return {
+        server,
+        token,
+        insecure,
+        ...(ca ? { ca } : {}),
+        // Tuning knobs for slow proxies and for tests; defaults suit real servers.
+        pollMs: envMs(env.GITOPS_ARGOCD_POLL_MS, 5000, 'GITOPS_ARGOCD_POLL_MS'),
+        retryBaseMs: envMs(env.GITOPS_ARGOCD_RETRY_MS, 500, 'GITOPS_ARGOCD_RETRY_MS')
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/wait-options.ts
+
+
+
+
+
+
+
+
+/**
+ * Waiting for the pushed commit to run in Argo CD: the flags shared by
+ * `wait` and by `--wait` on set-image and promote, read once, and the report
+ * every adapter shows (text, --json, job summary, outputs).
+ */
+/** The flags that tune the wait; `--wait` itself is only on the commands that push. */
+const WAIT_TUNING_OPTIONS = [
+    {
+        name: 'argocd-server',
+        type: 'string',
+        description: 'Argo CD server URL (https://cd.example.com); the token comes from ARGOCD_AUTH_TOKEN',
+        gitlab: {
+            description: 'Argo CD server URL, e.g. https://cd.example.com; the token comes from the masked CI/CD variable ARGOCD_AUTH_TOKEN.'
+        }
+    },
+    {
+        name: 'argocd-app',
+        type: 'list',
+        description: 'wait for this Argo CD application (repeatable) instead of finding the apps that deploy the change',
+        gitlab: { description: 'Argo CD applications to wait for; empty: found from the change.' }
+    },
+    {
+        name: 'argocd-selector',
+        type: 'string',
+        description: 'only consider applications with these labels (k=v,k2=v2) when finding them',
+        gitlab: { description: 'Label selector that narrows which applications are considered.' }
+    },
+    {
+        name: 'timeout',
+        type: 'string',
+        description: 'how long to wait for the apps, in seconds (or 10m)',
+        default: '300',
+        // A string input with an empty default: a number input's default would reach set-image as if typed.
+        gitlab: {
+            default: '',
+            description: 'Seconds to wait for the apps to run the commit; empty: 300.'
+        }
+    },
+    {
+        name: 'accept-health',
+        type: 'list',
+        description: 'health that counts as done besides Healthy: Suspended (paused rollout) or Degraded',
+        gitlab: { description: 'Health that counts as done besides Healthy, e.g. [Suspended].' }
+    },
+    {
+        name: 'degraded-grace',
+        type: 'string',
+        description: 'how long a Degraded health may last before the wait fails (seconds, or 1m)',
+        default: '10',
+        gitlab: {
+            default: '',
+            description: 'Seconds a Degraded health may last before the job fails; empty: 10.'
+        }
+    },
+    {
+        name: 'insecure',
+        type: 'boolean',
+        description: 'skip TLS certificate verification of the Argo CD server (test servers only)',
+        gitlab: { description: 'Skip TLS certificate verification (test servers only).' }
+    },
+    {
+        name: 'ca-file',
+        type: 'string',
+        description: 'PEM file with the CA that signed the Argo CD server certificate',
+        gitlab: {
+            description: 'PEM file with the CA of the Argo CD server certificate, e.g. $ARGOCD_CA.'
+        }
+    }
+];
+/** `--wait` and its tuning flags, for set-image and promote. */
+const WAIT_OPTIONS = [
+    {
+        name: 'wait',
+        type: 'boolean',
+        description: 'after the push, wait until Argo CD runs the commit (or a later one) Synced and Healthy; needs --argocd-server',
+        gitlab: {
+            description: 'After the push, wait until Argo CD runs the commit Synced and Healthy; the job fails otherwise.'
+        }
+    },
+    ...WAIT_TUNING_OPTIONS
+];
+const WAIT_OUTPUTS = [
+    {
+        name: 'deployed',
+        description: "'true' when every app runs the commit Synced and Healthy, 'false' when one does not, '' without a wait"
+    },
+    {
+        name: 'apps',
+        description: 'JSON array of {name, result, revision, sync, health, url} of the apps waited for'
+    }
+];
+/** The user gave one of the wait's tuning flags. */
+function tuningGiven(input) {
+    return WAIT_TUNING_OPTIONS.find(o => o.type === 'list'
+        ? input.list(o.name).length > 0
+        : o.type === 'boolean'
+            ? input.boolean(o.name) === true
+            : Boolean(input.string(o.name)?.trim()))?.name;
+}
+/**
+ * The wait of set-image/promote: undefined without --wait (a tuning flag
+ * without it is refused), refused outside push mode and with --dry-run.
+ */
+function readWaitFlag(input, env, platform, delivery) {
+    if (input.boolean('wait') !== true) {
+        const stray = tuningGiven(input);
+        if (stray)
+            throw new UsageError(`--${stray} only applies with --wait; add --wait or drop --${stray}`);
+        return undefined;
+    }
+    if (delivery.mode !== 'push') {
+        throw new UsageError(delivery.mode === 'local'
+            ? '--wait needs a pushed commit: add --repo <config repo URL> (with -C the files are only written here)'
+            : '--wait applies to --mode push: a pull request is deployed when it is merged; run `wait` after the merge');
+    }
+    if (delivery.dryRun)
+        throw new UsageError('--wait and --dry-run exclude each other: a dry run pushes nothing to wait for');
+    return readWaitSettings(input, env, platform);
+}
+/** The tuning flags, for `wait` and `--wait`. */
+function readWaitSettings(input, env, platform) {
+    const connection = readArgoConnection(input, env, platform, 'argocd-server');
+    const selector = input.string('argocd-selector')?.trim();
+    if (selector && !/^[A-Za-z0-9_./-]+\s*(!=|==|=|\s+in\s+|\s+notin\s+)?/.test(selector)) {
+        throw new UsageError(`--argocd-selector '${selector}' is not a label selector; write e.g. team=shop`);
+    }
+    const apps = input
+        .list('argocd-app')
+        .flatMap(a => a.split(/[,\s]+/))
+        .filter(Boolean);
+    for (const a of apps) {
+        if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(a)) {
+            throw new UsageError(`--argocd-app '${a}' is not an application name (lower-case letters, digits, '-', '.')`);
+        }
+    }
+    return {
+        settings: {
+            connection,
+            apps,
+            ...(selector ? { selector } : {}),
+            timeoutMs: parseDuration(input.string('timeout'), 'timeout', '300'),
+            acceptHealth: parseAcceptHealth(input.list('accept-health')),
+            degradedGraceMs: parseDuration(input.string('degraded-grace'), 'degraded-grace', '10', {
+                allowZero: true
+            })
+        }
+    };
+}
+/** Runs the wait for a commit that landed: the ancestry check fetches the branch with the push's credentials. */
+async function runWait(w, target, env, platform) {
+    const remote = parseRemoteUrl(target.repo, process.cwd());
+    const auth = authFromEnv(remote, env, platform.redactor);
+    const ancestry = new CommitAncestry(target.commit, {
+        url: remote.url,
+        ...(target.branch ? { branch: target.branch } : {}),
+        gitConfig: auth.config,
+        redactor: platform.redactor,
+        debug: m => platform.debug(m)
+    });
+    try {
+        const defaultBranch = target.defaultBranch ?? (await ancestry.defaultBranch());
+        const full = { ...target, ...(defaultBranch ? { defaultBranch } : {}) };
+        return await waitForCommit({ ...w.settings, target: full }, ancestry, {
+            info: m => platform.info(m),
+            debug: m => platform.debug(m)
+        });
+    }
+    finally {
+        await ancestry.close();
+    }
+}
+/**
+ * `--wait` after a delivery: waits for the commit that landed. Nothing is
+ * waited for when the push was refused (the command fails on that) or when
+ * nothing changed and so nothing was pushed: the report says so.
+ */
+async function runWaitAfter(w, settings, d, platform) {
+    if (settings.mode !== 'push' || d.remote?.rejected)
+        return undefined;
+    if (!d.pushed || !d.commit) {
+        platform.info('nothing was pushed, so there is no new commit for Argo CD to run: not waiting');
+        return undefined;
+    }
+    return runWait(w, {
+        repo: settings.repo,
+        ...(d.branch ? { branch: d.branch } : {}),
+        commit: d.commit,
+        paths: d.files
+    }, settings.env, platform);
+}
+// ------------------------------------------------------------------ report
+function wait_options_seconds(ms) {
+    return `${Math.round(ms / 100) / 10}s`;
+}
+function appLine(a) {
+    const at = a.revision ? ` at ${a.revision.slice(0, 12)}` : '';
+    const state = `${a.sync}/${a.health}${at}, ${wait_options_seconds(a.durationMs)}`;
+    if (a.result === 'healthy')
+        return `${a.name}: deployed (${state})`;
+    return `${a.name}: ${a.result === 'failed' ? 'FAILED' : 'TIMED OUT'} (${state}): ${a.reason ?? ''}`;
+}
+function waitText(r) {
+    const lines = [
+        `argo cd: ${allHealthy(r) ? 'every app runs' : 'not every app runs'} ${r.commit.slice(0, 12)}`
+    ];
+    for (const a of r.apps) {
+        lines.push(`  ${appLine(a)}`);
+        for (const res of a.resources.slice(0, 20))
+            lines.push(`    ${formatResource(res)}`);
+        if (a.resources.length > 20)
+            lines.push(`    ... ${a.resources.length - 20} more`);
+        lines.push(`    ${a.url}`);
+    }
+    return lines;
+}
+function waitSummary(r) {
+    const rows = r.apps.map(a => tableRow([
+        `[${tableCell(a.name)}](${a.url})`,
+        a.result === 'healthy' ? 'deployed' : `**${a.result}**`,
+        a.revision ? `\`${a.revision.slice(0, 12)}\`` : '-',
+        tableCell(a.sync),
+        tableCell(a.health),
+        wait_options_seconds(a.durationMs)
+    ]));
+    const lines = [
+        `#### Argo CD: ${allHealthy(r) ? 'deployed' : 'not deployed'} (commit \`${r.commit.slice(0, 12)}\`)`,
+        '',
+        ...tableHead(['application', 'result', 'revision', 'sync', 'health', 'took']),
+        ...rows
+    ];
+    for (const a of r.apps.filter(x => x.result !== 'healthy')) {
+        lines.push('', `**${tableCell(a.name)}**: ${tableCell(a.reason ?? '')}`);
+        for (const res of a.resources.slice(0, 20))
+            lines.push(`- ${tableCell(formatResource(res))}`);
+    }
+    return lines.join('\n') + '\n';
+}
+function waitJson(r) {
+    return { deployed: allHealthy(r), commit: r.commit, apps: r.apps };
+}
+function waitOutputs(r) {
+    if (!r)
+        return { deployed: '', apps: '[]' };
+    return {
+        deployed: String(allHealthy(r)),
+        apps: JSON.stringify(r.apps.map(a => ({
+            name: a.name,
+            result: a.result,
+            revision: a.revision ?? '',
+            sync: a.sync,
+            health: a.health,
+            url: a.url
+        })))
+    };
+}
+/** 0 when every app runs the commit Synced and Healthy, else 1. */
+function waitExitCode(r) {
+    return !r || allHealthy(r) ? 0 : 1;
+}
+
 ;// CONCATENATED MODULE: ./src/commands/set-image.ts
+
 
 
 
@@ -76952,7 +78956,8 @@ const setImageCommand = defineCommand({
         },
         dryRunOption('print a unified diff and write nothing'),
         ...DELIVERY_OPTIONS,
-        ...PR_OPTIONS
+        ...PR_OPTIONS,
+        ...WAIT_OPTIONS
     ],
     outputSpecs: [
         {
@@ -76961,12 +78966,13 @@ const setImageCommand = defineCommand({
         },
         { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
-        ...DELIVERY_OUTPUTS
+        ...DELIVERY_OUTPUTS,
+        ...WAIT_OUTPUTS
     ],
     gitlab: {
         description: 'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
     },
-    settings(input, env) {
+    settings(input, env, platform) {
         const request = {
             paths: input.list('path'),
             images: input.list('image'),
@@ -76977,23 +78983,27 @@ const setImageCommand = defineCommand({
         // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
         if (delivery.mode === 'local')
             delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
-        return { request, delivery };
+        const wait = readWaitFlag(input, env, platform, delivery);
+        return { request, delivery, ...(wait ? { wait } : {}) };
     },
     async run(settings, platform) {
         const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
+        const wait = settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform));
         return {
             outcome: d.outcome,
             dryRun: d.dryRun,
             ...(d.pr ? { pr: { outcome: d.outcome, lifecycle: d.pr } } : {}),
             ...(d.remote ? { remote: d.remote } : {}),
-            delivery: d
+            delivery: d,
+            ...(wait ? { wait } : {})
         };
     },
     outputs: r => ({
         changed: String(r.outcome.changed),
         edits: JSON.stringify(r.outcome.edits),
         files: JSON.stringify(r.outcome.files.map(f => f.file)),
-        ...deliveryOutputs(facts(r))
+        ...deliveryOutputs(facts(r)),
+        ...waitOutputs(r.wait)
     }),
     json: r => ({
         changed: r.outcome.changed,
@@ -77001,10 +79011,11 @@ const setImageCommand = defineCommand({
         files: r.outcome.files.map(f => f.file),
         dryRun: r.dryRun,
         ...(r.dryRun ? { diff: r.outcome.diff } : {}),
-        ...deliveryJson(facts(r))
+        ...deliveryJson(facts(r)),
+        ...(r.wait ? { wait: waitJson(r.wait) } : {})
     }),
     summary(r) {
-        const remote = r.remote ? remoteSummary(r.remote) : '';
+        const remote = (r.remote ? remoteSummary(r.remote) : '') + (r.wait ? `\n${waitSummary(r.wait)}` : '');
         if (!r.outcome.changed)
             return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
         const rows = r.outcome.edits.map(e => tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(tableCell)));
@@ -77025,15 +79036,16 @@ const setImageCommand = defineCommand({
             lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`);
         else
             lines.push(`${n} file${n === 1 ? '' : 's'} changed`);
-        return editText(lines, {
+        const text = editText(lines, {
             changed: r.outcome.changed,
             dryRun: r.dryRun,
             diff: r.outcome.diff,
             ...(r.pr ? { pr: r.pr.lifecycle } : {}),
             ...(r.remote ? { remote: r.remote } : {})
         });
+        return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text;
     },
-    exitCode: r => deliveryExitCode(facts(r))
+    exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
 });
 
 ;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
@@ -78302,6 +80314,7 @@ async function runPr(s, pr, platform) {
 
 
 
+
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw `^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`;
 // No `default:` fields: action.yml inputs are shared by every command and a default there
@@ -78370,7 +80383,8 @@ const OPTIONS = [
     },
     // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
     ...DELIVERY_OPTIONS,
-    ...PR_OPTIONS
+    ...PR_OPTIONS,
+    ...WAIT_OPTIONS
 ];
 const promoteCommand = defineCommand({
     name: 'promote',
@@ -78409,7 +80423,8 @@ const promoteCommand = defineCommand({
         {
             name: 'verified',
             description: "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
-        }
+        },
+        ...WAIT_OUTPUTS
     ],
     gitlab: {
         description: 'Promote image pins from one environment to the next (dev -> staging -> production) in one commit or one merge request, which is the approval gate. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
@@ -78425,9 +80440,18 @@ const promoteCommand = defineCommand({
             }
         }
     },
-    settings: (input, env) => readSettings(input, env),
-    run: (settings, platform) => runPromotion(settings, platform),
+    settings: (input, env, platform) => readSettings(input, env, platform),
+    async run(settings, platform) {
+        const r = await runPromotion(settings, platform);
+        if (settings.wait && r.delivery) {
+            const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform);
+            if (wait)
+                r.wait = wait;
+        }
+        return r;
+    },
     outputs: r => ({
+        ...waitOutputs(r.wait),
         ...changeOutputs(r),
         pushed: String(r.pushed),
         attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -78441,6 +80465,7 @@ const promoteCommand = defineCommand({
         verified: r.verified === undefined ? '' : String(r.verified)
     }),
     json: r => ({
+        ...(r.wait ? { wait: waitJson(r.wait) } : {}),
         from: r.from,
         to: r.to,
         mode: r.mode,
@@ -78478,9 +80503,9 @@ const promoteCommand = defineCommand({
             files: a.files
         }))
     }),
-    summary: r => summaryOf(r),
-    text: r => textOf(r),
-    exitCode: r => (r.outcome === 'rejected' || r.verificationFailure ? 1 : 0)
+    summary: r => summaryOf(r) + (r.wait ? `\n${waitSummary(r.wait)}` : ''),
+    text: r => textOf(r) + (r.wait ? `${waitText(r.wait).join('\n')}\n` : ''),
+    exitCode: r => Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
 });
 function promotedList(apps) {
     return apps
@@ -78493,7 +80518,7 @@ function promotedList(apps) {
         files: a.files.filter(f => f.kind !== 'unchanged').map(f => f.to)
     }));
 }
-function readSettings(input, env) {
+function readSettings(input, env, platform) {
     if (!input.string('repo')?.trim())
         throw new UsageError('--repo is required: the config repository URL or path');
     const from = input.string('from');
@@ -78520,6 +80545,7 @@ function readSettings(input, env) {
     if (delivery.mode === 'push' && input.boolean('skip-render')) {
         throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr');
     }
+    const wait = readWaitFlag(input, env, platform, delivery);
     return {
         request: {
             from,
@@ -78530,7 +80556,8 @@ function readSettings(input, env) {
             policy: policy
         },
         delivery,
-        render: input.boolean('skip-render') !== true
+        render: input.boolean('skip-render') !== true,
+        ...(wait ? { wait } : {})
     };
 }
 function statusLine(a, to) {
@@ -78623,1188 +80650,6 @@ function summaryOf(r) {
 function changeOutputs(r) {
     const changed = r.outcome === 'pushed' || r.outcome === 'dry-run' || r.outcome === 'pr';
     return { changed: String(changed), commit: r.pushed && r.commit ? r.commit : '' };
-}
-
-;// CONCATENATED MODULE: ./src/argocd/application.ts
-const APPLICATION_API_VERSION = 'argoproj.io/v1alpha1';
-function renderSource(s) {
-    const source = { repoURL: s.repo, path: s.path, targetRevision: s.revision };
-    if (s.plugin) {
-        source.plugin = { name: s.plugin.name };
-        if (s.plugin.env.length)
-            source.plugin.env = s.plugin.env.map(e => ({ ...e }));
-    }
-    if (s.kustomizeImages.length)
-        source.kustomize = { images: [...s.kustomizeImages] };
-    if (s.helmParams.length || s.helmValuesFiles.length) {
-        source.helm = {};
-        if (s.helmParams.length)
-            source.helm.parameters = s.helmParams.map(p => ({ ...p }));
-        if (s.helmValuesFiles.length)
-            source.helm.valueFiles = [...s.helmValuesFiles];
-    }
-    return source;
-}
-function renderAutomated(s) {
-    // `false` is omitted rather than sent: Go drops it on the way back, and a
-    // round-trip that differs would report a spurious update.
-    const automated = {};
-    if (s.autoPrune)
-        automated.prune = true;
-    if (s.selfHeal)
-        automated.selfHeal = true;
-    return automated;
-}
-/**
- * The Application as a manifest (declarative path, app-of-apps): exactly what
- * the flags say, nothing inherited from a live object.
- */
-function buildApplication(s) {
-    const metadata = { name: s.name };
-    if (s.namespace)
-        metadata.namespace = s.namespace;
-    if (Object.keys(s.labels).length)
-        metadata.labels = { ...s.labels };
-    if (Object.keys(s.annotations).length)
-        metadata.annotations = { ...s.annotations };
-    const spec = {
-        project: s.project,
-        destination: { ...s.destination },
-        source: renderSource(s)
-    };
-    const syncPolicy = {};
-    if (s.syncPolicy === 'automated')
-        syncPolicy.automated = renderAutomated(s);
-    if (s.syncOptions?.length)
-        syncPolicy.syncOptions = [...s.syncOptions];
-    if (Object.keys(syncPolicy).length)
-        spec.syncPolicy = syncPolicy;
-    return { apiVersion: APPLICATION_API_VERSION, kind: 'Application', metadata, spec };
-}
-/**
- * The body for `POST /api/v1/applications?upsert=true`. The server replaces
- * the spec wholesale, merges labels/annotations and replaces finalizers, so
- * everything we have no flag for (ignoreDifferences, info, retry, finalizers
- * such as resources-finalizer) is carried over from the live app here, or it
- * would silently vanish. apiVersion/kind are not in the API's Application
- * schema and are left out.
- */
-function upsertBody(s, existing) {
-    const desired = buildApplication(s);
-    const metadata = { name: s.name };
-    const namespace = s.namespace ?? existing?.metadata.namespace;
-    if (namespace)
-        metadata.namespace = namespace;
-    const labels = { ...existing?.metadata.labels, ...s.labels };
-    for (const k of s.removeLabels ?? [])
-        delete labels[k];
-    if (Object.keys(labels).length)
-        metadata.labels = labels;
-    const annotations = { ...existing?.metadata.annotations, ...s.annotations };
-    for (const k of s.removeAnnotations ?? [])
-        delete annotations[k];
-    if (Object.keys(annotations).length)
-        metadata.annotations = annotations;
-    if (existing?.metadata.finalizers?.length)
-        metadata.finalizers = [...existing.metadata.finalizers];
-    const kept = { ...existing?.spec };
-    // One source per app: a live multi-source list or hydrator would take precedence over
-    // ours. The caller refuses such apps unless told to replace them (--replace-sources).
-    for (const k of ['project', 'destination', 'source', 'sources', 'sourceHydrator', 'syncPolicy'])
-        delete kept[k];
-    const spec = {
-        ...kept,
-        project: desired.spec.project,
-        destination: desired.spec.destination,
-        source: desired.spec.source
-    };
-    const syncPolicy = { ...existing?.spec.syncPolicy };
-    if (s.syncPolicy === 'automated')
-        syncPolicy.automated = renderAutomated(s);
-    else if (s.syncPolicy === 'none')
-        delete syncPolicy.automated;
-    if (s.syncOptions) {
-        if (s.syncOptions.length)
-            syncPolicy.syncOptions = [...s.syncOptions];
-        else
-            delete syncPolicy.syncOptions;
-    }
-    if (Object.keys(canonical(syncPolicy)).length || syncPolicy.automated) {
-        spec.syncPolicy = syncPolicy;
-    }
-    return { metadata, spec };
-}
-/**
- * JSON as Go's `omitempty` round-trips it: empty strings, false, empty lists
- * and empty maps disappear. `automated: {}` is the exception: a present but
- * empty automated policy means "auto-sync on".
- */
-function canonical(value, key) {
-    if (Array.isArray(value))
-        return value.map(v => canonical(v));
-    if (value && typeof value === 'object') {
-        const out = {};
-        for (const k of Object.keys(value).sort()) {
-            const v = canonical(value[k], k);
-            // automated.enabled is a *bool in Go: an explicit false survives and turns auto-sync off.
-            if (v === false && k === 'enabled') {
-                out[k] = v;
-                continue;
-            }
-            if (v === undefined || v === null || v === '' || v === false)
-                continue;
-            if (Array.isArray(v) && v.length === 0)
-                continue;
-            if (v &&
-                typeof v === 'object' &&
-                !Array.isArray(v) &&
-                !Object.keys(v).length &&
-                k !== 'automated') {
-                continue;
-            }
-            out[k] = v;
-        }
-        return out;
-    }
-    return value === null ? undefined : value;
-}
-function sameJson(a, b) {
-    return JSON.stringify(canonical(a) ?? null) === JSON.stringify(canonical(b) ?? null);
-}
-/** Named lists (env, helm parameters) are compared by name, so one changed tag reads as one change. */
-function isNamedList(v) {
-    return (Array.isArray(v) &&
-        v.length > 0 &&
-        v.every(x => x && typeof x === 'object' && typeof x.name === 'string'));
-}
-function diffInto(path, before, after, out) {
-    if (sameJson(before, after))
-        return;
-    const isObj = (v) => !!v && typeof v === 'object' && !Array.isArray(v);
-    if (isObj(before) && isObj(after)) {
-        const b = before;
-        const a = after;
-        for (const k of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
-            diffInto(`${path}.${k}`, b[k], a[k], out);
-        }
-        return;
-    }
-    if ((isNamedList(before) || before === undefined) &&
-        (isNamedList(after) || after === undefined)) {
-        const b = new Map((before ?? []).map(x => [x.name, x]));
-        const a = new Map((after ?? []).map(x => [x.name, x]));
-        if (b.size || a.size) {
-            // {name, value} entries read best as the value itself: env[IMAGE_TAG]: 1.0 -> 1.1
-            const unwrap = (x) => {
-                if (!x)
-                    return undefined;
-                const { name: _n, ...rest } = x;
-                const keys = Object.keys(rest);
-                return keys.length === 1 && keys[0] === 'value' ? rest.value : rest;
-            };
-            for (const k of [...new Set([...b.keys(), ...a.keys()])]) {
-                diffInto(`${path}[${k}]`, unwrap(b.get(k)), unwrap(a.get(k)), out);
-            }
-            return;
-        }
-    }
-    const c = (v) => canonical(v);
-    const change = { path };
-    if (c(before) !== undefined)
-        change.before = c(before);
-    if (c(after) !== undefined)
-        change.after = c(after);
-    out.push(change);
-}
-/** Fields of the live app that the write replaces; [] means the write is a no-op. */
-function changedFields(existing, body) {
-    const out = [];
-    diffInto('metadata.labels', existing.metadata.labels, body.metadata.labels, out);
-    diffInto('metadata.annotations', existing.metadata.annotations, body.metadata.annotations, out);
-    diffInto('metadata.finalizers', existing.metadata.finalizers, body.metadata.finalizers, out);
-    diffInto('spec', existing.spec, body.spec, out);
-    return out;
-}
-function formatChange(c) {
-    const show = (v) => {
-        if (v === undefined)
-            return '(unset)';
-        const s = typeof v === 'string' ? v : JSON.stringify(v);
-        return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-    };
-    return `${c.path}: ${show(c.before)} -> ${show(c.after)}`;
-}
-/** The Argo CD UI page of the app; the path always carries the app's namespace. */
-function appUrl(server, app) {
-    const meta = 'metadata' in app ? app.metadata : app;
-    const ns = meta.namespace || 'argocd';
-    return `${server.replace(/\/+$/, '')}/applications/${encodeURIComponent(ns)}/${encodeURIComponent(meta.name)}`;
-}
-
-// EXTERNAL MODULE: external "node:http"
-var external_node_http_ = __nccwpck_require__(7067);
-;// CONCATENATED MODULE: external "node:https"
-const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-;// CONCATENATED MODULE: ./src/argocd/client.ts
-
-
-
-class ArgoApiError extends OperationError {
-    kind;
-    detail;
-    constructor(kind, message, detail = {}) {
-        super(message);
-        this.kind = kind;
-        this.detail = detail;
-        this.name = 'ArgoApiError';
-    }
-}
-const GRPC_NAMES = {
-    1: 'Canceled',
-    2: 'Unknown',
-    3: 'InvalidArgument',
-    4: 'DeadlineExceeded',
-    5: 'NotFound',
-    6: 'AlreadyExists',
-    7: 'PermissionDenied',
-    9: 'FailedPrecondition',
-    10: 'Aborted',
-    13: 'Internal',
-    14: 'Unavailable',
-    16: 'Unauthenticated'
-};
-/** The request never reached the server: repeating even a write is safe. */
-const NOT_SENT_NET = new Set([
-    'ECONNREFUSED',
-    'EAI_AGAIN',
-    'ENOTFOUND',
-    'EHOSTUNREACH',
-    'ENETUNREACH'
-]);
-/** Our own per-request limit (req.setTimeout), told apart from the OS's ETIMEDOUT. */
-const REQUEST_TIMEOUT = 'GITOPS_REQUEST_TIMEOUT';
-/** The default per-request limit: above the server's 60 s repo-server (render) timeout. */
-const DEFAULT_REQUEST_TIMEOUT_MS = 90_000;
-/**
- * gRPC 2 (Unknown, HTTP 500) is how the server reports its plain Go errors.
- * These messages name a cause that stays until someone fixes a setting;
- * retrying them only hides it.
- */
-const DETERMINISTIC_UNKNOWN = [
-    [
-        /namespace '[^']*' is not permitted|NamespaceNotPermitted/i,
-        "the app's namespace is not enabled for Applications: add it to application.namespaces in argocd-cmd-params-cm (then restart argocd-server), and to the project's spec.sourceNamespaces; or drop --app-namespace"
-    ],
-    [
-        /error getting k8s server version|error getting server version|unable to (connect|reach)[^;]*cluster|the server has asked for the client to provide credentials/i,
-        'Argo CD cannot reach the destination cluster while validating the app: check the cluster (argocd cluster get <server>) and its credentials; --validate=false writes without this check'
-    ],
-    [
-        /multiple application sources defined/i,
-        'an app source can use one tool: give a plugin, kustomize or helm settings, not several'
-    ],
-    [
-        /InvalidSpecError|Unable to generate manifests/i,
-        'Argo CD could not render the manifests (a manifest or plugin problem, not the flags): see the message; --validate=false writes without rendering'
-    ],
-    [
-        /is not permitted in project|do not match any of the allowed destinations/i,
-        "the project does not allow this --repo or destination: add it to the project's sourceRepos/destinations (argocd proj get <project>)"
-    ],
-    [
-        /failed to apply patch|testing path|test operation/i,
-        'the patch does not apply to the live app; see the message'
-    ]
-];
-/** gRPC 2 messages that describe a passing condition (a restart, a dropped connection). */
-const TRANSIENT_UNKNOWN = /connection refused|connection reset|i\/o timeout|context deadline exceeded|transport is closing|EOF|Unavailable|too many conflicts|the object has been modified/i;
-const TRANSIENT_NET = new Set([
-    'ECONNRESET',
-    'ECONNREFUSED',
-    'ETIMEDOUT',
-    'EPIPE',
-    'EAI_AGAIN',
-    'ENOTFOUND',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ECONNABORTED',
-    'UND_ERR_SOCKET'
-]);
-/** A delay that an abort cuts short (rejecting with the signal's reason). */
-function sleep(ms, signal) {
-    return new Promise((resolve, reject) => {
-        if (signal?.aborted)
-            return reject(signal.reason);
-        const t = setTimeout(() => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }, ms);
-        const onAbort = () => {
-            clearTimeout(t);
-            reject(signal.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-/** True when the token has the three dot-separated parts the server requires of a JWT. */
-function looksLikeJwt(token) {
-    return token.split('.').length === 3 && token.split('.').every(p => p.length > 0);
-}
-class ArgoClient {
-    options;
-    server;
-    agent;
-    retries;
-    retryBaseMs;
-    requestTimeoutMs;
-    constructor(options) {
-        this.options = options;
-        this.server = options.server.replace(/\/+$/, '');
-        const isHttps = this.server.startsWith('https:');
-        this.agent = isHttps
-            ? new external_node_https_namespaceObject.Agent({
-                rejectUnauthorized: !options.insecure,
-                ...(options.ca ? { ca: options.ca } : {})
-            })
-            : new external_node_http_.Agent();
-        this.retries = options.retries ?? 4;
-        this.retryBaseMs = options.retryBaseMs ?? 500;
-        this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    }
-    close() {
-        this.agent.destroy();
-    }
-    url(path, query) {
-        const url = new URL(this.server + path);
-        for (const [k, v] of Object.entries(query ?? {})) {
-            if (v !== undefined)
-                url.searchParams.set(k, String(v));
-        }
-        return url;
-    }
-    /**
-     * The one way this program talks to Argo CD: auth header, exact content
-     * type, retry with backoff for transient failures only, and errors that
-     * name the fix.
-     */
-    async request(method, path, opts = {}) {
-        const url = this.url(path, opts.query);
-        const write = method !== 'GET';
-        for (let attempt = 0;; attempt++) {
-            let error;
-            try {
-                const res = await this.send(method, url, opts.body, opts.signal);
-                if (res.status >= 200 && res.status < 300)
-                    return this.parseOk(res, method, url);
-                error = this.classify(res, method, url, opts.doing);
-                if (write && error.detail.transient && !reachedNothing(res)) {
-                    // A gateway timeout or a 5xx from a proxy says nothing about whether
-                    // the server applied the write: the caller must re-read, not repeat.
-                    throw unknownOutcome(error);
-                }
-            }
-            catch (e) {
-                if (opts.signal?.aborted)
-                    throw abortError(opts.signal, opts.doing);
-                if (e instanceof ArgoApiError)
-                    throw e;
-                error = this.networkError(e, method, url, opts.doing);
-                const code = e.code ?? '';
-                if (write && error.detail.transient && !NOT_SENT_NET.has(code))
-                    throw unknownOutcome(error);
-            }
-            if (!error.detail.transient || attempt >= this.retries)
-                throw error;
-            const delay = Math.round(this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() * 0.5));
-            this.options.onRetry?.(`${error.message.split(';')[0]}; retrying in ${delay} ms (${attempt + 1}/${this.retries})`);
-            try {
-                await sleep(delay, opts.signal);
-            }
-            catch {
-                throw abortError(opts.signal, opts.doing);
-            }
-        }
-    }
-    /**
-     * A call that answers an Application. A 2xx body that is not one (`null`,
-     * `[]`, `{metadata: null}`: a proxy or a mock in the way) fails here with
-     * the cause, not later with a TypeError.
-     */
-    async requestApp(method, path, opts = {}) {
-        const body = await this.request(method, path, opts);
-        const problem = applicationProblem(body);
-        if (problem) {
-            throw new ArgoApiError('bad-answer', `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
-                `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`);
-        }
-        return body;
-    }
-    /**
-     * Opens a long-lived GET (the watch stream). Resolves with the response once
-     * headers arrive; failures are classified like any other call but not
-     * retried here: the watcher decides when to reconnect.
-     */
-    stream(path, query, signal) {
-        const url = this.url(path, query);
-        return new Promise((resolve, reject) => {
-            const req = this.transport(url).request(url, {
-                method: 'GET',
-                agent: this.agent,
-                signal,
-                headers: {
-                    Authorization: `Bearer ${this.options.token}`,
-                    // SSE gets keepalives and skips the gateway's gzip.
-                    Accept: 'text/event-stream',
-                    'Accept-Encoding': 'identity'
-                }
-            });
-            req.on('response', res => {
-                if (res.statusCode && res.statusCode >= 200 && res.statusCode < 300)
-                    return resolve(res);
-                const chunks = [];
-                res.on('data', c => chunks.push(c));
-                res.on('error', reject);
-                res.on('end', () => {
-                    reject(this.classify({
-                        status: res.statusCode ?? 0,
-                        contentType: String(res.headers['content-type'] ?? ''),
-                        text: Buffer.concat(chunks).toString('utf8')
-                    }, 'GET', url, 'watching the application'));
-                });
-            });
-            req.on('error', e => reject(signal.aborted ? abortError(signal) : this.networkError(e, 'GET', url)));
-            req.end();
-        });
-    }
-    transport(url) {
-        return url.protocol === 'https:' ? external_node_https_namespaceObject : external_node_http_;
-    }
-    send(method, url, body, signal) {
-        const headers = {
-            Authorization: `Bearer ${this.options.token}`,
-            // Paths outside the API fall through to the UI, which answers HTML.
-            Accept: 'application/json'
-        };
-        let payload;
-        if (method !== 'GET') {
-            // The server enforces this exact value on every non-GET call, body or
-            // not; "application/json; charset=utf-8" is answered with 415.
-            headers['Content-Type'] = 'application/json';
-            payload = Buffer.from(body === undefined ? '' : JSON.stringify(body));
-            headers['Content-Length'] = String(payload.length);
-        }
-        return new Promise((resolve, reject) => {
-            const req = this.transport(url).request(url, { method, agent: this.agent, headers, signal });
-            req.setTimeout(this.requestTimeoutMs, () => {
-                const e = new Error(`no answer within ${seconds(this.requestTimeoutMs)} (--request-timeout)`);
-                e.code = REQUEST_TIMEOUT;
-                req.destroy(e);
-            });
-            req.on('response', res => {
-                const chunks = [];
-                res.on('data', c => chunks.push(c));
-                res.on('error', reject);
-                res.on('end', () => resolve({
-                    status: res.statusCode ?? 0,
-                    contentType: String(res.headers['content-type'] ?? ''),
-                    text: Buffer.concat(chunks).toString('utf8')
-                }));
-            });
-            req.on('error', reject);
-            req.end(payload);
-        });
-    }
-    parseOk(res, method, url) {
-        try {
-            return (res.text ? JSON.parse(res.text) : {});
-        }
-        catch {
-            const html = /<html|<!doctype/i.test(res.text.slice(0, 200));
-            throw new ArgoApiError('wrong-endpoint', `${method} ${url.pathname} answered ${html ? 'an HTML page' : 'something that is not JSON'}, not the Argo CD API; ` +
-                `check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`, { status: res.status });
-        }
-    }
-    /** Maps an error response to a kind and a message that names the fix. */
-    classify(res, method, url, doing) {
-        let code;
-        let serverMessage = res.text.trim().slice(0, 500);
-        try {
-            const body = JSON.parse(res.text);
-            if (typeof body.code === 'number')
-                code = body.code;
-            serverMessage = String(body.message ?? body.error ?? serverMessage);
-        }
-        catch {
-            // plain-text errors come from the router or a proxy, not from the API
-        }
-        const what = doing ?? `${method} ${url.pathname}`;
-        const grpc = code === undefined ? '' : ` (gRPC ${[code, GRPC_NAMES[code]].filter(Boolean).join(' ')})`;
-        const said = `Argo CD answered ${res.status}${grpc}: ${serverMessage || '(empty body)'}`;
-        const detail = { status: res.status, code, serverMessage };
-        const make = (kind, fix, transient = false) => new ArgoApiError(kind, `${what} failed: ${said}; ${fix}`, { ...detail, transient });
-        if (code === 16 || (code === undefined && res.status === 401)) {
-            const expired = /expired/i.test(serverMessage);
-            const jwtHint = looksLikeJwt(this.options.token)
-                ? ''
-                : ' (the value is not a JWT: the server ignores tokens without three dot-separated parts)';
-            return make('unauthenticated', `${expired ? 'the token has expired' : 'the token was not accepted'}${jwtHint}: set ARGOCD_AUTH_TOKEN to a valid token ` +
-                `(argocd account generate-token --account <ci-account>, or a project role token)`);
-        }
-        if (code === 7 || (code === undefined && res.status === 403)) {
-            if (/blocked by sync window/i.test(serverMessage)) {
-                // Not RBAC: the project's sync windows forbid syncing right now.
-                return make('sync-window', "a sync window of the app's project is closed (argocd proj windows list <project>): run again when it opens, or have the window allow manual syncs (manualSync: true)");
-            }
-            const perm = /permission denied: ([^,]+, [^,]+, [^,]+)/.exec(serverMessage)?.[1];
-            return make('permission-denied', perm
-                ? `grant the account behind ARGOCD_AUTH_TOKEN '${perm}' (argocd-rbac-cm policy or a project role); ` +
-                    `moving an app to another project also needs 'update' on its current project`
-                : `check that the app exists and that the token may act on it (argocd-rbac-cm policy or a project role)`);
-        }
-        if (code === 5 || (code === undefined && res.status === 404 && /json/.test(res.contentType))) {
-            return make('not-found', 'check --app, --app-namespace and --project');
-        }
-        if (res.status === 404) {
-            return make('wrong-endpoint', 'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)');
-        }
-        if (code === 3) {
-            const render = /InvalidSpecError: Unable to generate manifests in [^:]*: ([\s\S]*)$/i.exec(serverMessage);
-            if (render) {
-                // validate=true renders the manifests (plugins included) before writing.
-                return make('render-failed', `Argo CD could not render the manifests while validating the write; this is a manifest or plugin problem, not the flags. ` +
-                    `The renderer said: "${render[1].trim()}". Fix the manifests or the plugin setup (a missing Vault path or AVP_SECRET, ` +
-                    `a wrong --plugin name or -<version> suffix, a discover rule that does not match --path), or pass --validate=false to write without rendering`);
-            }
-            if (/not allowed in project|project does not exist/i.test(serverMessage)) {
-                return make('invalid', `check --project: the project must exist and allow this --repo and destination (argocd proj get <project>); ` +
-                    `an app outside the Argo CD namespace (--app-namespace) also needs that namespace in the project's spec.sourceNamespaces`);
-            }
-            if (/do not match any of the allowed destinations|is not permitted in project/i.test(serverMessage)) {
-                return make('invalid', "the project does not allow this repo or destination: add it to the project's sourceRepos or destinations (argocd proj add-source / add-destination), or pick another --project");
-            }
-            if (/destination/i.test(serverMessage)) {
-                return make('invalid', 'check --dest-server/--dest-name: the cluster must be registered in Argo CD (argocd cluster list)');
-            }
-            return make('invalid', 'fix the application spec flags named in the message');
-        }
-        if (code === 9) {
-            if (/another operation is already in progress/i.test(serverMessage)) {
-                return make('operation-in-progress', 'wait for the running operation, or terminate it (argocd app terminate-op)');
-            }
-            return make('failed-precondition', 'the app is not in a state that allows this call; see the message');
-        }
-        if (code === 6 || code === 10 || res.status === 409) {
-            return make('conflict', 'the app changed concurrently; run again', code === 10 || res.status === 409);
-        }
-        if (res.status === 415) {
-            return make('unsupported-media-type', 'a proxy in front of Argo CD changed the Content-Type header; it must pass "application/json" through unchanged');
-        }
-        if (code === 2) {
-            const known = DETERMINISTIC_UNKNOWN.find(([re]) => re.test(serverMessage));
-            if (known)
-                return make('refused', known[1]);
-            if (!TRANSIENT_UNKNOWN.test(serverMessage)) {
-                // The server is up and said why; an unknown plain error is not retried blindly.
-                return make('refused', 'the server refused the call; see its message');
-            }
-        }
-        if (res.status >= 500 ||
-            res.status === 429 ||
-            res.status === 408 ||
-            code === 14 ||
-            code === 4) {
-            return make('unavailable', 'Argo CD or a proxy in front of it is failing; try again later', true);
-        }
-        return make('unexpected', 'see the message');
-    }
-    networkError(e, method, url, doing) {
-        const err = e;
-        const code = err.code ?? '';
-        const what = doing ?? `${method} ${url.pathname}`;
-        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-            return new ArgoApiError('unavailable', `${what} failed: TLS error ${code} talking to ${url.host}: ${err.message}; ` +
-                `pass --ca-file <pem> with the CA that signed the server certificate (or --insecure for a test server)`);
-        }
-        if (code === REQUEST_TIMEOUT) {
-            return new ArgoApiError('unavailable', `${what} failed: ${err.message}; raise --request-timeout if Argo CD is slow (a validating write renders the manifests first, up to the server's 60 s limit)`, { transient: true });
-        }
-        const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message);
-        return new ArgoApiError('unavailable', `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`, { transient });
-    }
-}
-function seconds(ms) {
-    return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`;
-}
-/** 429, and 503/14 from the gateway or a proxy that could not reach the upstream at all. */
-function reachedNothing(res) {
-    if (res.status === 429)
-        return true;
-    return (res.status === 503 && /"code":\s*14|upstream connect error|no healthy upstream/i.test(res.text));
-}
-function unknownOutcome(e) {
-    return new ArgoApiError(e.kind, e.message, { ...e.detail, transient: false, outcomeUnknown: true });
-}
-/** Why a 2xx body is not an Application, or undefined when it is one. */
-function applicationProblem(body) {
-    const show = (v) => {
-        const s = JSON.stringify(v) ?? String(v);
-        return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-    };
-    if (!body || typeof body !== 'object' || Array.isArray(body))
-        return `got ${show(body)}`;
-    const b = body;
-    if (!b.metadata || typeof b.metadata !== 'object' || Array.isArray(b.metadata))
-        return `metadata is ${show(b.metadata)}`;
-    if (typeof b.metadata.name !== 'string')
-        return 'metadata.name is missing';
-    if (!b.spec || typeof b.spec !== 'object' || Array.isArray(b.spec))
-        return `spec is ${show(b.spec)}`;
-    return undefined;
-}
-function abortError(signal, doing) {
-    const reason = signal.reason;
-    if (reason instanceof ArgoApiError)
-        return reason;
-    return new ArgoApiError('timeout', `${doing ? `${doing}: ` : ''}${reason instanceof Error ? reason.message : 'aborted'}`);
-}
-
-;// CONCATENATED MODULE: ./src/argocd/health.ts
-
-const FAILING_CONDITIONS = new Set(['ComparisonError', 'InvalidSpecError', 'SyncError']);
-function time(t) {
-    const n = t ? Date.parse(t) : NaN;
-    return Number.isNaN(n) ? -Infinity : n;
-}
-/** Resources that are not both Synced and Healthy, with the most useful message we have. */
-function unhealthyResources(app) {
-    const results = app.status?.operationState?.syncResult?.resources ?? [];
-    const key = (r) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
-    const resultMessages = new Map();
-    for (const r of results) {
-        // Pruned is a success: the resource is gone as asked. PruneSkipped stays: it still needs pruning.
-        if (r.message && r.status && r.status !== 'Synced' && r.status !== 'Pruned')
-            resultMessages.set(key(r), r.message);
-        else if (r.message && r.hookPhase && /Failed|Error/.test(r.hookPhase))
-            resultMessages.set(key(r), r.message);
-    }
-    const out = [];
-    const seen = new Set();
-    for (const r of app.status?.resources ?? []) {
-        const health = r.health?.status;
-        const badHealth = health !== undefined && health !== 'Healthy';
-        const badSync = r.status !== undefined && r.status !== 'Synced';
-        if (!badHealth && !badSync && !resultMessages.has(key(r)))
-            continue;
-        seen.add(key(r));
-        const message = [r.health?.message, resultMessages.get(key(r))].filter(Boolean).join('; ');
-        out.push({
-            kind: r.kind ?? '?',
-            name: r.name ?? '?',
-            ...(r.namespace ? { namespace: r.namespace } : {}),
-            ...(r.status ? { sync: r.status } : {}),
-            ...(health ? { health } : {}),
-            ...(message ? { message } : {})
-        });
-    }
-    // Failed sync results for resources the status no longer lists (e.g. a rejected manifest).
-    for (const r of results) {
-        if (seen.has(key(r)) || !resultMessages.has(key(r)))
-            continue;
-        out.push({
-            kind: r.kind ?? '?',
-            name: r.name ?? '?',
-            ...(r.namespace ? { namespace: r.namespace } : {}),
-            sync: r.status ?? r.hookPhase ?? 'Failed',
-            message: resultMessages.get(key(r))
-        });
-    }
-    return out;
-}
-function formatResource(r) {
-    const state = [r.sync, r.health].filter(Boolean).join('/');
-    const id = `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-    return `${id}${state ? ` (${state})` : ''}${r.message ? `: ${r.message}` : ''}`;
-}
-function formatProgress(p) {
-    const head = `operation ${p.phase}, sync ${p.sync}, health ${p.health}`;
-    if (!p.pending.length)
-        return head;
-    const shown = p.pending.slice(0, 5).map(formatResource);
-    const more = p.pending.length > 5 ? `, +${p.pending.length - 5} more` : '';
-    return `${head}; not ready: ${shown.join(', ')}${more}`;
-}
-/**
- * Judges one snapshot of the app. Never trusts a Synced/Healthy state until
- * the controller has compared *our* spec (comparedTo) at the expected
- * revision: right after an upsert the app still shows the previous revision's
- * state, which is how naive `wait --sync --health` reports false successes.
- */
-function evaluate(app, exp) {
-    const status = app.status ?? {};
-    const op = status.operationState;
-    const compared = status.sync?.comparedTo;
-    const fresh = sameJson(compared?.source, exp.source) &&
-        (compared?.destination === undefined || sameJson(compared.destination, exp.destination));
-    const revision = status.sync?.revision;
-    const revisionOk = exp.acceptRevision
-        ? !!revision && exp.acceptRevision(revision)
-        : !exp.revision || (revision ?? '').toLowerCase() === exp.revision.toLowerCase();
-    const baselineStart = exp.baseline?.operationStartedAt;
-    const baselineEnd = exp.baseline?.operationFinishedAt;
-    // Times have second precision: the finish time tells apart two short operations started in the same second.
-    const isBaselineOp = !!op?.startedAt &&
-        op.startedAt === baselineStart &&
-        (baselineEnd === undefined || op.finishedAt === baselineEnd);
-    const newerThanBaseline = !!op?.startedAt && !isBaselineOp && time(op.startedAt) >= time(baselineStart);
-    // With a sync we requested, the operation must be a new one: a snapshot
-    // that still shows the previous operation (same spec, maybe Failed) is
-    // the state before our request, not its result.
-    const opIsOurs = !!op &&
-        (exp.ownOperation
-            ? newerThanBaseline
-            : sameJson(op.syncResult?.source, exp.source) || newerThanBaseline);
-    const opRunning = !!app.operation ||
-        (!!op && (!op.finishedAt || op.phase === 'Running' || op.phase === 'Terminating'));
-    const reconciledSinceWrite = fresh || time(status.reconciledAt) > time(exp.baseline?.reconciledAt);
-    const progress = {
-        phase: app.operation && !op ? 'Pending' : (op?.phase ?? 'none'),
-        sync: status.sync?.status ?? 'Unknown',
-        health: status.health?.status ?? 'Unknown',
-        ...(revision ? { revision } : {}),
-        fresh,
-        pending: unhealthyResources(app)
-    };
-    const fail = (reason, cause) => ({ kind: 'failed', reason, progress, resources: progress.pending, cause });
-    if (op && opIsOurs && (op.phase === 'Failed' || op.phase === 'Error')) {
-        return fail(`sync operation ${op.phase}${op.message ? `: ${op.message}` : ''}`, 'operation');
-    }
-    const condition = (status.conditions ?? []).find(c => FAILING_CONDITIONS.has(c.type ?? ''));
-    if (condition && reconciledSinceWrite) {
-        return fail(`${condition.type}: ${condition.message ?? '(no message)'}`, 'condition');
-    }
-    if (!fresh) {
-        return { kind: 'waiting', reason: 'Argo CD has not compared the new spec yet', progress };
-    }
-    if (!revisionOk) {
-        return {
-            kind: 'waiting',
-            reason: `waiting for revision ${exp.revision ?? 'accepted by the caller'} (at ${revision ?? 'none'})`,
-            progress
-        };
-    }
-    if (opRunning)
-        return { kind: 'waiting', reason: `operation ${progress.phase}`, progress };
-    if (exp.ownOperation && !opIsOurs) {
-        return { kind: 'waiting', reason: 'waiting for our sync operation to show', progress };
-    }
-    if (op && opIsOurs && op.phase !== 'Succeeded') {
-        return { kind: 'waiting', reason: `operation ${op.phase ?? 'pending'}`, progress };
-    }
-    // Before judging health: until the controller reconciles after the
-    // operation, health (Degraded included) describes the previous revision.
-    if (op?.finishedAt && time(status.reconciledAt) < time(op.finishedAt)) {
-        return {
-            kind: 'waiting',
-            reason: 'waiting for the controller to reconcile after the sync',
-            progress
-        };
-    }
-    if (progress.health === 'Degraded' && !exp.acceptHealth?.includes('Degraded')) {
-        return fail(`health Degraded${status.health?.message ? `: ${status.health.message}` : ''}`, 'degraded');
-    }
-    if (progress.sync !== 'Synced') {
-        const prune = (status.resources ?? []).filter(r => r.requiresPruning);
-        if (op && opIsOurs && prune.length) {
-            // Our sync succeeded but left resources that only a pruning sync removes: waiting can't help.
-            const names = prune.map(r => `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`);
-            return fail(`${prune.length} resource${prune.length === 1 ? '' : 's'} require${prune.length === 1 ? 's' : ''} pruning: ${names.join(', ')}; ` +
-                'sync with pruning (--prune), or let auto-sync prune (--sync-policy automated --auto-prune)', 'prune');
-        }
-        return { kind: 'waiting', reason: `sync ${progress.sync}`, progress };
-    }
-    const accepted = ['Healthy', ...(exp.acceptHealth ?? [])];
-    if (!accepted.includes(progress.health))
-        return { kind: 'waiting', reason: `health ${progress.health}`, progress };
-    return { kind: 'done', progress };
-}
-
-;// CONCATENATED MODULE: ./src/argocd/watch.ts
-
-/**
- * resourceVersion order, compared numerically as the server does (etcd
- * revisions); undefined when either value is not a number, so nothing is
- * dropped on a server that uses opaque versions.
- */
-function compareResourceVersions(a, b) {
-    if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b))
-        return undefined;
-    const x = BigInt(a);
-    const y = BigInt(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-/** Errors that no amount of waiting will fix. */
-function isFatal(e) {
-    return (e instanceof ArgoApiError &&
-        (e.kind === 'unauthenticated' || e.kind === 'permission-denied' || e.kind === 'not-found'));
-}
-/** Parses the gateway's stream: SSE `data: {...}` lines or newline-delimited JSON. */
-function parseStreamLine(line) {
-    let text = line.trim();
-    if (!text || text.startsWith(':') || text.startsWith('event:') || text.startsWith('id:'))
-        return undefined;
-    if (text.startsWith('data:'))
-        text = text.slice(5).trim();
-    if (!text)
-        return undefined;
-    let msg;
-    try {
-        msg = JSON.parse(text);
-    }
-    catch {
-        return undefined;
-    }
-    if (msg.error) {
-        const code = msg.error.grpc_code;
-        const kind = code === 16
-            ? 'unauthenticated'
-            : code === 7
-                ? 'permission-denied'
-                : code === 5
-                    ? 'not-found'
-                    : 'unavailable';
-        return {
-            error: new ArgoApiError(kind, `the watch stream reported: ${msg.error.message ?? 'error'} (gRPC ${code ?? '?'})`, {
-                code,
-                status: msg.error.http_code,
-                transient: kind === 'unavailable'
-            })
-        };
-    }
-    // An event without a usable object (a proxy's mangling) is skipped; the poll still runs.
-    if (msg.result?.application && !applicationProblem(msg.result.application))
-        return { app: msg.result.application, type: msg.result.type };
-    return undefined;
-}
-/**
- * Feeds every snapshot of the app (initial GET, stream events, periodic GETs)
- * to `judge` until it returns a verdict. The stream is reopened when it
- * drops; polling covers proxies that buffer or cut it.
- */
-function watchUntil(o, judge) {
-    const inner = new AbortController();
-    const path = `/api/v1/applications/${encodeURIComponent(o.name)}`;
-    const query = o.appNamespace ? { appNamespace: o.appNamespace } : undefined;
-    const stats = o.stats ?? { streamConnects: 0, events: 0, polls: 0 };
-    let newest = o.resourceVersion;
-    const streamQuery = () => ({
-        name: o.name,
-        ...(o.appNamespace ? { appNamespace: o.appNamespace } : {}),
-        ...(newest ? { resourceVersion: newest } : {})
-    });
-    return new Promise((resolve, reject) => {
-        let settled = false;
-        const finish = (fn) => {
-            if (settled)
-                return;
-            settled = true;
-            o.signal.removeEventListener('abort', onOuterAbort);
-            inner.abort();
-            fn();
-        };
-        const onOuterAbort = () => finish(() => reject(abortError(o.signal, 'waiting for the application')));
-        if (o.signal.aborted)
-            return onOuterAbort();
-        o.signal.addEventListener('abort', onOuterAbort, { once: true });
-        const consider = (app) => {
-            if (settled)
-                return;
-            const rv = app.metadata?.resourceVersion;
-            const order = compareResourceVersions(rv, newest);
-            if (order !== undefined && order < 0) {
-                // Older than what we already saw: a lagging cache, not news.
-                stats.stale = (stats.stale ?? 0) + 1;
-                return;
-            }
-            if (rv && (order !== undefined || !newest))
-                newest = rv;
-            let verdict;
-            try {
-                verdict = judge(app);
-            }
-            catch (e) {
-                return finish(() => reject(e));
-            }
-            if (verdict !== undefined)
-                finish(() => resolve(verdict));
-        };
-        // When the stream delivered a snapshot this recently, a GET would only fetch it again.
-        let lastEventAt = Number.NEGATIVE_INFINITY;
-        const poll = async () => {
-            while (!settled) {
-                const fresh = lastEventAt + o.pollMs - Date.now();
-                if (fresh > 0) {
-                    try {
-                        await sleep(fresh, inner.signal);
-                    }
-                    catch {
-                        return;
-                    }
-                    continue;
-                }
-                try {
-                    stats.polls++;
-                    consider(await o.client.requestApp('GET', path, {
-                        query,
-                        signal: inner.signal,
-                        doing: 'reading the application'
-                    }));
-                }
-                catch (e) {
-                    if (settled)
-                        return;
-                    if (isFatal(e))
-                        return finish(() => reject(e));
-                    o.info?.(`reading the app failed, will retry: ${e.message}`);
-                }
-                try {
-                    await sleep(o.pollMs, inner.signal);
-                }
-                catch {
-                    return;
-                }
-            }
-        };
-        const readEvents = (res) => new Promise(done => {
-            let buffer = '';
-            let idle;
-            const arm = () => {
-                if (!o.idleMs)
-                    return;
-                clearTimeout(idle);
-                idle = setTimeout(() => res.destroy(), o.idleMs);
-            };
-            const end = (err) => {
-                clearTimeout(idle);
-                res.removeAllListeners('data');
-                res.destroy();
-                done(err);
-            };
-            arm();
-            res.setEncoding('utf8');
-            res.on('data', (chunk) => {
-                arm();
-                buffer += chunk;
-                let nl;
-                while ((nl = buffer.indexOf('\n')) >= 0) {
-                    const line = buffer.slice(0, nl);
-                    buffer = buffer.slice(nl + 1);
-                    const parsed = parseStreamLine(line);
-                    if (!parsed)
-                        continue;
-                    if (parsed.error)
-                        return end(parsed.error);
-                    if (parsed.type === 'DELETED') {
-                        return end(new ArgoApiError('not-found', `application ${o.name} was deleted while waiting; check who deletes it`));
-                    }
-                    if (parsed.app) {
-                        stats.events++;
-                        lastEventAt = Date.now();
-                        consider(parsed.app);
-                        if (settled)
-                            return end();
-                    }
-                }
-            });
-            res.on('end', () => end());
-            res.on('close', () => end());
-            res.on('error', () => end());
-        });
-        const stream = async () => {
-            while (!settled) {
-                try {
-                    const res = await o.client.stream('/api/v1/stream/applications', streamQuery(), inner.signal);
-                    stats.streamConnects++;
-                    const err = await readEvents(res);
-                    if (settled)
-                        return;
-                    if (err && isFatal(err))
-                        return finish(() => reject(err));
-                    o.info?.(`event stream ${err ? `failed (${err.message})` : 'closed'}; reconnecting`);
-                }
-                catch (e) {
-                    if (settled)
-                        return;
-                    if (isFatal(e))
-                        return finish(() => reject(e));
-                    if (e instanceof ArgoApiError && e.kind === 'wrong-endpoint') {
-                        // A proxy that doesn't route the stream: polling alone still works.
-                        o.info?.('the event stream is not available here; polling instead');
-                        return;
-                    }
-                    o.info?.(`event stream unavailable (${e.message}); reconnecting`);
-                }
-                try {
-                    await sleep(o.reconnectMs, inner.signal);
-                }
-                catch {
-                    return;
-                }
-            }
-        };
-        void poll();
-        void stream();
-    });
-}
-
-;// CONCATENATED MODULE: ./src/argocd/wait.ts
-
-
-
-/** A Degraded health must last this long before it fails the wait (rollouts pass through it). */
-const DEFAULT_DEGRADED_GRACE_MS = 10_000;
-/** How long the refresh before a wait may take; the wait goes on without it after that. */
-const REFRESH_LIMIT_MS = 30_000;
-/** The newer of two resourceVersions (numeric order; the second wins when they can't be compared). */
-function newerResourceVersion(a, b) {
-    const order = compareResourceVersions(a, b);
-    if (order === undefined)
-        return b ?? a;
-    return order > 0 ? a : b;
-}
-/** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
-async function waitForApp(client, o) {
-    const signal = o.timeoutMs
-        ? wait_anyOf([
-            o.signal,
-            abortAfter(o.timeoutMs, new ArgoApiError('timeout', `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`))
-        ])
-        : o.signal;
-    const now = o.now ?? Date.now;
-    const grace = o.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS;
-    let since = o.since;
-    let current = o.initial;
-    let last;
-    let lastLine = '';
-    let degradedSince;
-    const judge = (app) => {
-        current = app;
-        let v = evaluate(app, o.expect);
-        if (v.kind === 'failed' && v.cause === 'degraded') {
-            degradedSince ??= now();
-            const left = degradedSince + grace - now();
-            if (left > 0) {
-                v = {
-                    kind: 'waiting',
-                    reason: `health Degraded, failing unless it recovers within ${Math.ceil(left / 1000)}s (--degraded-grace)`,
-                    progress: v.progress
-                };
-            }
-        }
-        else if (v.progress.health !== 'Degraded') {
-            degradedSince = undefined;
-        }
-        last = v;
-        if (v.kind === 'waiting') {
-            // The reason is shown only when the progress line doesn't already say it.
-            const why = /^(operation|sync|health) \S+$/.test(v.reason) ? '' : ` (${v.reason})`;
-            const line = `waiting: ${formatProgress(v.progress)}${why}`;
-            if (line !== lastLine)
-                o.info(line);
-            lastLine = line;
-            return undefined;
-        }
-        return v;
-    };
-    try {
-        if (o.refresh) {
-            const refreshed = await refreshApp(client, o.name, o.appNamespace, signal, o.info);
-            if (refreshed) {
-                since = newerResourceVersion(since, refreshed.metadata.resourceVersion);
-                current = refreshed;
-            }
-        }
-        const first = current && judge(current);
-        const verdict = first ??
-            (await watchUntil({
-                client,
-                name: o.name,
-                appNamespace: o.appNamespace,
-                signal,
-                pollMs: o.pollMs,
-                reconnectMs: Math.min(1000, o.pollMs),
-                idleMs: Math.max(45_000, o.pollMs * 3),
-                info: o.info,
-                ...(since ? { resourceVersion: since } : {}),
-                ...(o.stats ? { stats: o.stats } : {})
-            }, judge));
-        return {
-            outcome: verdict.kind === 'failed'
-                ? {
-                    kind: 'failed',
-                    reason: verdict.reason,
-                    resources: verdict.resources,
-                    ...(verdict.cause ? { cause: verdict.cause } : {})
-                }
-                : { kind: 'done' },
-            ...(current ? { app: current } : {})
-        };
-    }
-    catch (e) {
-        if (!(e instanceof ArgoApiError && e.kind === 'timeout'))
-            throw e;
-        const l = last;
-        return {
-            outcome: {
-                kind: 'timeout',
-                reason: `${e.message}; last state: ${l && l.kind === 'waiting' ? l.reason : l ? l.kind : 'unknown'}`,
-                ...(l ? { progress: l.progress } : {})
-            },
-            ...(current ? { app: current } : {})
-        };
-    }
-}
-/**
- * `GET ?refresh=normal`: the server marks the app for a refresh and answers
- * once the controller has compared it again, so a moved branch is seen.
- * Bounded, and never fatal: without it the wait still works, only later.
- */
-async function refreshApp(client, name, appNamespace, signal, info) {
-    const limit = wait_anyOf([
-        signal,
-        abortAfter(REFRESH_LIMIT_MS, new ArgoApiError('timeout', `no refresh within ${REFRESH_LIMIT_MS / 1000}s`))
-    ]);
-    try {
-        return await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
-            query: { refresh: 'normal', ...(appNamespace ? { appNamespace } : {}) },
-            signal: limit,
-            doing: `refreshing application ${name}`
-        });
-    }
-    catch (e) {
-        if (signal.aborted)
-            throw abortError(signal, 'refreshing the application');
-        info(`refresh of ${name} did not complete (${e.message}); waiting without it`);
-        return undefined;
-    }
-}
-/** AbortSignal.any, which Node 20.0-20.2 (within engines >=20) lacks. */
-function wait_anyOf(signals) {
-    const c = new AbortController();
-    for (const s of signals) {
-        if (s.aborted) {
-            c.abort(s.reason);
-            break;
-        }
-        s.addEventListener('abort', () => c.abort(s.reason), { once: true });
-    }
-    return c.signal;
-}
-/** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
-function abortAfter(ms, reason) {
-    const c = new AbortController();
-    const t = setTimeout(() => c.abort(reason), ms);
-    t.unref?.();
-    return c.signal;
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/deploy.ts
@@ -80207,26 +81052,6 @@ function required(input, name, hint) {
         throw new UsageError(`--${name} is required; ${hint}`);
     return v;
 }
-function normalizeServer(raw) {
-    let s = raw.trim().replace(/\/+$/, '');
-    // The argocd CLI takes a bare host (gRPC); the REST API needs a scheme.
-    if (!/^[a-z]+:\/\//i.test(s))
-        s = `https://${s}`;
-    let url;
-    try {
-        url = new URL(s);
-    }
-    catch {
-        throw new UsageError(`--server '${raw}' is not a URL; pass the Argo CD server, e.g. https://cd.example.com`);
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-        throw new UsageError(`--server '${raw}' must be http(s); pass the Argo CD server, e.g. https://cd.example.com`);
-    }
-    if (url.username || url.password || url.search || url.hash) {
-        throw new UsageError(`--server must not carry credentials, a query or a fragment; put the token in ARGOCD_AUTH_TOKEN and pass only the URL`);
-    }
-    return s;
-}
 /** `--sync-option A=true,B=true` is one option per comma: the API compares options as exact strings. */
 function parseSyncOptions(raw) {
     const out = [];
@@ -80289,46 +81114,6 @@ function mapPairsWithRemovals(raw, flag) {
         throw new UsageError(`--${flag} sets and removes '${both}'; give one of '${both}=...' and '${both}-'`);
     }
     return { set, remove };
-}
-/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** `--<flag> 600`, `10m`, `1h`: a duration in milliseconds, within what a timer can hold. */
-function parseDuration(raw, flag, fallback, opts = {}) {
-    const text = (raw ?? fallback).trim();
-    const m = /^(\d+)(s|m|h)?$/.exec(text);
-    if (!m || (!opts.allowZero && Number(m[1]) <= 0)) {
-        throw new UsageError(`--${flag} '${raw}' is not a duration; give seconds, e.g. --${flag} ${fallback} (or 10m)`);
-    }
-    const ms = Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's')] * 1000;
-    if (ms > MAX_TIMER_MS) {
-        throw new UsageError(`--${flag} '${raw}' is longer than ${Math.floor(MAX_TIMER_MS / 1000)}s (about 24 days), the longest delay a timer can hold; give a shorter duration`);
-    }
-    return ms;
-}
-const HEALTH_ACCEPTABLE = ['Suspended', 'Degraded'];
-/** `--accept-health Suspended` (commas split): health values that count as done besides Healthy. */
-function parseAcceptHealth(raw) {
-    const out = [];
-    for (const item of raw.flatMap(r => r.split(/[,\n]/))) {
-        const v = item.trim();
-        if (!v || v === 'Healthy')
-            continue;
-        const known = HEALTH_ACCEPTABLE.find(h => h.toLowerCase() === v.toLowerCase());
-        if (!known) {
-            throw new UsageError(`--accept-health '${v}' is not accepted; give ${HEALTH_ACCEPTABLE.join(' or ')} (Healthy always counts)`);
-        }
-        if (!out.includes(known))
-            out.push(known);
-    }
-    return out;
-}
-function envMs(value, fallback, name) {
-    if (value === undefined || value === '')
-        return fallback;
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < 1 || n > MAX_TIMER_MS)
-        throw new UsageError(`${name}='${value}' is not a positive number of milliseconds up to ${MAX_TIMER_MS}; unset it for the default`);
-    return n;
 }
 /*
  * GitLab input regexes (RE2, checked at pipeline creation). Values may hold
@@ -80739,36 +81524,8 @@ const argoUpsertCommand = defineCommand({
         description: 'Create or update an Argo CD Application over its REST API, optionally sync it and wait until it is Synced and Healthy at the deployed revision; reports what is unhealthy. Outputs GITOPS_OPERATION, GITOPS_SYNC_STATUS, GITOPS_HEALTH_STATUS, ... as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.'
     },
     settings(input, env, platform) {
-        const token = env.ARGOCD_AUTH_TOKEN?.trim();
-        if (!token) {
-            throw new UsageError('ARGOCD_AUTH_TOKEN is not set; export the Argo CD API token in it (action input: argocd-token); tokens are never taken from flags');
-        }
-        platform.setSecret(token);
-        if (!looksLikeJwt(token)) {
-            platform.warning('ARGOCD_AUTH_TOKEN does not look like a JWT (three dot-separated parts); Argo CD will ignore it');
-        }
-        const server = normalizeServer(required(input, 'server', 'pass the Argo CD server URL, e.g. https://cd.example.com'));
-        const host = new URL(server).hostname;
-        if (server.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]'].includes(host)) {
-            platform.warning(`--server ${server} is plain http: the token travels unencrypted`);
-        }
+        const connection = readArgoConnection(input, env, platform, 'server');
         const app = readAppSettings(input, platform, () => required(input, 'repo', 'pass the config repo URL, e.g. --repo https://github.com/org/deploy.git'), { removals: true });
-        const insecure = input.boolean('insecure') === true;
-        const caFile = input.string('ca-file')?.trim();
-        if (insecure && caFile)
-            throw new UsageError('--insecure and --ca-file exclude each other; keep --ca-file');
-        let ca;
-        if (caFile) {
-            try {
-                ca = (0,external_node_fs_namespaceObject.readFileSync)(caFile, 'utf8');
-            }
-            catch (e) {
-                throw new UsageError(`--ca-file ${caFile} cannot be read (${e.code}); pass a PEM file path`);
-            }
-            if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-                throw new UsageError(`--ca-file ${caFile} holds no PEM certificate; pass the CA certificate in PEM form`);
-            }
-        }
         const validateRaw = (input.string('validate') ?? 'true').trim().toLowerCase();
         if (validateRaw !== 'true' && validateRaw !== 'false') {
             throw new UsageError(`--validate '${input.string('validate')}' is not true or false; write --validate=false to skip the server's render check`);
@@ -80781,10 +81538,10 @@ const argoUpsertCommand = defineCommand({
         const timeoutMs = parseDuration(input.string('timeout'), 'timeout', '300');
         return {
             deploy: {
-                server,
-                token,
-                insecure,
-                ...(ca ? { ca } : {}),
+                server: connection.server,
+                token: connection.token,
+                insecure: connection.insecure,
+                ...(connection.ca ? { ca: connection.ca } : {}),
                 app,
                 sync,
                 ...(prune ? { prune } : {}),
@@ -80798,8 +81555,8 @@ const argoUpsertCommand = defineCommand({
                 }),
                 replaceSources: input.boolean('replace-sources') === true,
                 // Tuning knobs for slow proxies and for tests; defaults suit real servers.
-                pollMs: envMs(env.GITOPS_ARGOCD_POLL_MS, 5000, 'GITOPS_ARGOCD_POLL_MS'),
-                retryBaseMs: envMs(env.GITOPS_ARGOCD_RETRY_MS, 500, 'GITOPS_ARGOCD_RETRY_MS')
+                pollMs: connection.pollMs,
+                retryBaseMs: connection.retryBaseMs
             }
         };
     },
@@ -83386,7 +84143,118 @@ const setChartVersionCommand = defineCommand({
     exitCode: d => deliveryExitCode(d)
 });
 
+;// CONCATENATED MODULE: ./src/commands/wait.ts
+
+
+
+
+
+const wait_SHA = /^[0-9a-f]{40}$/i;
+/**
+ * The files a previous set-image/promote job changed, from its GITOPS_FILES
+ * output (a JSON array), so `wait` after it needs no --path.
+ */
+function filesFromEnv(raw) {
+    if (!raw?.trim())
+        return [];
+    try {
+        const v = JSON.parse(raw);
+        return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+    }
+    catch {
+        throw new UsageError(`GITOPS_FILES is not a JSON array of paths ('${raw.slice(0, 60)}'); pass --path instead`);
+    }
+}
+const waitCommand = defineCommand({
+    name: 'wait',
+    description: 'Wait until Argo CD runs a config repo commit (or a later one), Synced and Healthy, in every app that deploys it',
+    options: [
+        {
+            name: 'repo',
+            type: 'string',
+            description: "the config repo URL the commit was pushed to (as in the apps' source)",
+            gitlab: { description: 'The config repo URL the commit was pushed to.' }
+        },
+        {
+            name: 'branch',
+            type: 'string',
+            description: 'the branch the commit was pushed to (default: GITOPS_BRANCH, else the default branch)',
+            gitlab: {
+                description: 'The branch the commit went to; empty: GITOPS_BRANCH of the job before.'
+            }
+        },
+        {
+            name: 'commit',
+            type: 'string',
+            description: 'the full commit SHA that must run (default: GITOPS_COMMIT, the output of set-image/promote)',
+            gitlab: { description: 'The commit that must run; empty: GITOPS_COMMIT of the job before.' }
+        },
+        {
+            name: 'path',
+            type: 'list',
+            description: 'a repo-relative file or directory the commit changed (repeatable; default: GITOPS_FILES of set-image/promote)',
+            gitlab: {
+                description: 'Files or directories the commit changed; empty: GITOPS_FILES of the job before.'
+            }
+        },
+        ...WAIT_TUNING_OPTIONS
+    ],
+    outputSpecs: WAIT_OUTPUTS,
+    gitlab: {
+        description: 'Wait until Argo CD runs the commit a set-image or promote job pushed (or a later one), Synced and Healthy, in every app that deploys it; fails the job naming the unhealthy resources. Outputs GITOPS_DEPLOYED and GITOPS_APPS as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.',
+        stage: 'deploy',
+        // GitLab's environment page tracks the deploy: the job is the deployment, its result the status.
+        jobInputs: {
+            environment: {
+                description: 'GitLab environment this job deploys to (its page shows the deployment and its result), e.g. staging.',
+                required: true,
+                regex: '^[A-Za-z0-9 _/${}.-]+$'
+            },
+            'environment-url': {
+                description: 'Link of the environment, e.g. the Argo CD app https://cd.example.com/applications/argocd/web-staging; empty: $GITOPS_ENVIRONMENT_URL.',
+                default: '$GITOPS_ENVIRONMENT_URL'
+            }
+        },
+        jobKeys: [
+            'environment:',
+            '  name: $[[ inputs.environment ]]',
+            '  url: $[[ inputs.environment-url ]]'
+        ].join('\n')
+    },
+    settings(input, env, platform) {
+        const repo = input.string('repo')?.trim();
+        if (!repo) {
+            throw new UsageError('--repo is required: the config repo URL the apps read, e.g. --repo https://github.com/acme/config.git');
+        }
+        if (withoutUserinfo(repo) !== repo) {
+            throw new UsageError('--repo must not carry credentials; pass the plain URL (the ancestry check uses GITOPS_TOKEN)');
+        }
+        const commit = (input.string('commit')?.trim() || env.GITOPS_COMMIT?.trim() || '').toLowerCase();
+        if (!commit) {
+            throw new UsageError('--commit is required: the full SHA that was pushed (set-image and promote output it as commit / GITOPS_COMMIT)');
+        }
+        if (!wait_SHA.test(commit)) {
+            throw new UsageError(`--commit '${commit}' is not a full 40-character commit SHA; pass the whole SHA`);
+        }
+        const given = input.list('path');
+        const paths = (given.length ? given : filesFromEnv(env.GITOPS_FILES)).map(p => checkRelative(p.trim().replace(/\/+$/, ''), '--path'));
+        const wait = readWaitSettings(input, env, platform);
+        if (!paths.length && !wait.settings.apps.length) {
+            throw new UsageError('--path is required to find the apps: the files or directories the commit changed (or name the apps with --argocd-app)');
+        }
+        const branch = input.string('branch')?.trim() || env.GITOPS_BRANCH?.trim() || undefined;
+        return { wait, repo, ...(branch ? { branch } : {}), commit, paths, env };
+    },
+    run: (s, platform) => runWait(s.wait, { repo: s.repo, ...(s.branch ? { branch: s.branch } : {}), commit: s.commit, paths: s.paths }, s.env, platform),
+    outputs: r => waitOutputs(r),
+    json: r => waitJson(r),
+    summary: r => `### wait\n\n${waitSummary(r)}`,
+    text: r => waitText(r).join('\n') + '\n',
+    exitCode: r => waitExitCode(r)
+});
+
 ;// CONCATENATED MODULE: ./src/commands/registry.ts
+
 
 
 
@@ -83400,7 +84268,8 @@ const commands = [
     argoUpsertCommand,
     changesCommand,
     argoAppCommand,
-    setChartVersionCommand
+    setChartVersionCommand,
+    waitCommand
 ];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function findCommand(name) {

@@ -28,6 +28,8 @@ export interface GitlabComponent {
   jobInputs?: Record<string, GitlabInput & {description: string}>
   /** Jobs after the command's job (hidden jobs to extend), YAML using `$[[ inputs.* ]]`. */
   jobs?: string
+  /** Extra keys of the command's own job (e.g. `environment:`), YAML at job level using `$[[ inputs.* ]]`. */
+  jobKeys?: string
 }
 
 export interface CommandDefinition<S = unknown, R = unknown> {

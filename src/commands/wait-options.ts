@@ -74,8 +74,8 @@ export const WAIT_TUNING_OPTIONS: OptionSpec[] = [
     description: 'how long a Degraded health may last before the wait fails (seconds, or 1m)',
     default: '10',
     gitlab: {
-      type: 'number',
-      description: 'Seconds a Degraded health may last before the job fails.'
+      default: '',
+      description: 'Seconds a Degraded health may last before the job fails; empty: 10.'
     }
   },
   {

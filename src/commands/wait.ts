@@ -86,7 +86,26 @@ export const waitCommand = defineCommand<WaitCommandSettings, CommitWaitResult>(
   gitlab: {
     description:
       'Wait until Argo CD runs the commit a set-image or promote job pushed (or a later one), Synced and Healthy, in every app that deploys it; fails the job naming the unhealthy resources. Outputs GITOPS_DEPLOYED and GITOPS_APPS as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.',
-    stage: 'deploy'
+    stage: 'deploy',
+    // GitLab's environment page tracks the deploy: the job is the deployment, its result the status.
+    jobInputs: {
+      environment: {
+        description:
+          'GitLab environment this job deploys to (its page shows the deployment and its result), e.g. staging.',
+        required: true,
+        regex: '^[A-Za-z0-9 _/${}.-]+$'
+      },
+      'environment-url': {
+        description:
+          'Link of the environment, e.g. the Argo CD app https://cd.example.com/applications/argocd/web-staging; empty: $GITOPS_ENVIRONMENT_URL.',
+        default: '$GITOPS_ENVIRONMENT_URL'
+      }
+    },
+    jobKeys: [
+      'environment:',
+      '  name: $[[ inputs.environment ]]',
+      '  url: $[[ inputs.environment-url ]]'
+    ].join('\n')
   },
   settings(input, env, platform) {
     const repo = input.string('repo')?.trim()

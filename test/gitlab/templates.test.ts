@@ -25,7 +25,8 @@ const PLATFORM = ['stage', 'job-prefix', 'job-image', 'cli-source', 'cli-version
 /** Component inputs that are not CLI options, and where they go. */
 const GITLAB_ONLY: Record<string, string[]> = {
   'set-image': ['images'], // merged into GITOPS_INPUT_IMAGE after the regex-checked `image`
-  changes: ['compare-to'] // only for the rules:changes hidden job
+  changes: ['compare-to'], // only for the rules:changes hidden job
+  wait: ['environment', 'environment-url'] // the job's environment: keyword, not the CLI
 }
 const GLOBAL_KEYWORDS = ['default', 'stages', 'variables', 'workflow', 'include', 'image', 'services', 'cache', 'before_script', 'after_script']
 
