@@ -16,8 +16,16 @@ export function renderActionYml(): string {
       required: false
     },
     'argocd-token': {
-      description: 'Argo CD API token (argo-upsert). Exported as ARGOCD_AUTH_TOKEN and masked.',
+      description:
+        'Argo CD API token (argo-upsert, wait, --wait). Exported as ARGOCD_AUTH_TOKEN and masked.',
       required: false
+    },
+    'github-token': {
+      description:
+        'Token of this (the application) repository for github-deployment: needs `deployments: write`. Exported as GITHUB_TOKEN and masked.',
+      required: false,
+      // The one input with a default: the workflow's own token, which every command may see.
+      default: '${{ github.token }}'
     }
   }
   const owners: Record<string, string[]> = {}

@@ -66374,6 +66374,52 @@ const CREATE_COMMIT_ON_BRANCH = `mutation($input: CreateCommitOnBranchInput!) {
     commit { oid url }
   }
 }`;
+/**
+ * The one Octokit setup: retry on 5xx only, the throttling plugin for rate
+ * limits (its limiter groups per client), and Octokit's own logging muted
+ * into debug (failures are reported with their fix by the caller).
+ */
+function createGitHubClient(options) {
+    const retries = options.rateLimitRetries ?? 3;
+    const ms = options.msPerSecond ?? 1000;
+    const log = options.log;
+    const limit = (kind) => (retryAfter, o, _, count) => {
+        if (count >= retries) {
+            log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: giving up after ${count} retries`);
+            return false;
+        }
+        log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: retrying in ${retryAfter}s`);
+        return true;
+    };
+    // Separate limiter groups per instance: the plugin's module-wide groups would pace unrelated clients together.
+    const group = (minTime) => new (lib_default()).Group({ maxConcurrent: 1, minTime: Math.round((minTime * ms) / 1000) });
+    return new ThrottledOctokit({
+        auth: options.token,
+        baseUrl: options.apiUrl,
+        userAgent: 'gitops-deploy',
+        log: {
+            debug: m => log.debug(m),
+            info: m => log.debug(m),
+            // Octokit warns about every failed request; we report failures ourselves, with the fix.
+            warn: m => log.debug(m),
+            error: m => log.debug(m)
+        },
+        // Server errors (5xx) only; 4xx are answers, and rate limits belong to the throttling plugin.
+        retry: {
+            retries: 2,
+            retryAfterBaseValue: ms,
+            doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451]
+        },
+        throttle: {
+            onRateLimit: limit('primary'),
+            onSecondaryRateLimit: limit('secondary'),
+            retryAfterBaseValue: ms,
+            fallbackSecondaryRateRetryAfter: 60,
+            write: group(1000),
+            notifications: group(3000)
+        }
+    });
+}
 class GitHubForge {
     options;
     kind = 'github';
@@ -66387,46 +66433,8 @@ class GitHubForge {
         const [owner, repo] = options.repoPath.split('/');
         this.owner = owner;
         this.repo = repo;
-        const retries = options.rateLimitRetries ?? 3;
-        const ms = options.msPerSecond ?? 1000;
-        this.writeIntervalMs = Math.round(ms);
-        const log = options.log;
-        const limit = (kind) => (retryAfter, o, _, count) => {
-            if (count >= retries) {
-                log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: giving up after ${count} retries`);
-                return false;
-            }
-            log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: retrying in ${retryAfter}s`);
-            return true;
-        };
-        // Separate limiter groups per instance: the plugin's module-wide groups would pace unrelated clients together.
-        const group = (minTime) => new (lib_default()).Group({ maxConcurrent: 1, minTime: Math.round((minTime * ms) / 1000) });
-        this.client = new ThrottledOctokit({
-            auth: options.token,
-            baseUrl: options.apiUrl,
-            userAgent: 'gitops-deploy',
-            log: {
-                debug: m => log.debug(m),
-                info: m => log.debug(m),
-                // Octokit warns about every failed request; we report failures ourselves, with the fix.
-                warn: m => log.debug(m),
-                error: m => log.debug(m)
-            },
-            // Server errors (5xx) only; 4xx are answers, and rate limits belong to the throttling plugin.
-            retry: {
-                retries: 2,
-                retryAfterBaseValue: ms,
-                doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451]
-            },
-            throttle: {
-                onRateLimit: limit('primary'),
-                onSecondaryRateLimit: limit('secondary'),
-                retryAfterBaseValue: ms,
-                fallbackSecondaryRateRetryAfter: 60,
-                write: group(1000),
-                notifications: group(3000)
-            }
-        });
+        this.writeIntervalMs = Math.round(options.msPerSecond ?? 1000);
+        this.client = createGitHubClient(options);
     }
     async findOpenPullRequest(head, base) {
         const prs = await this.call(`list pull requests of ${this.options.repoPath}`, () => this.client.paginate(this.client.rest.pulls.list, {
@@ -78511,6 +78519,70 @@ function allHealthy(r) {
     return r.apps.length > 0 && r.apps.every(a => a.result === 'healthy');
 }
 
+;// CONCATENATED MODULE: ./src/forge/github/deployments.ts
+
+
+class GitHubDeployments {
+    t;
+    client;
+    owner;
+    repo;
+    constructor(t) {
+        this.t = t;
+        ;
+        [this.owner, this.repo] = t.repoPath.split('/');
+        this.client = createGitHubClient(t);
+    }
+    /** Creates the deployment for `sha` in `environment`; answers its id. */
+    async create(o) {
+        const res = await this.call('create a deployment', () => this.client.rest.repos.createDeployment({
+            owner: this.owner,
+            repo: this.repo,
+            ref: o.sha,
+            environment: o.environment,
+            description: o.description.slice(0, 140),
+            auto_merge: false,
+            required_contexts: [],
+            transient_environment: false
+        }));
+        const id = res.data.id;
+        if (typeof id !== 'number') {
+            // 202 "Auto-merged ... " answers carry no deployment; with auto_merge false it means a proxy in the way.
+            throw new OperationError(`GitHub did not create a deployment (${res.data.message ?? `HTTP ${res.status}`}); check --github-api-url`);
+        }
+        return id;
+    }
+    /** Moves the deployment to `state`; the URLs link the environment and the log to Argo CD. */
+    async status(id, o) {
+        await this.call(`set the deployment status to ${o.state}`, () => this.client.rest.repos.createDeploymentStatus({
+            owner: this.owner,
+            repo: this.repo,
+            deployment_id: id,
+            state: o.state,
+            environment: o.environment,
+            description: o.description.slice(0, 140),
+            ...(o.url ? { environment_url: o.url, log_url: o.url } : {}),
+            auto_inactive: true
+        }));
+    }
+    async call(what, fn) {
+        try {
+            return await fn();
+        }
+        catch (e) {
+            const status = statusOf(e);
+            const fix = status === 401
+                ? 'set GITHUB_TOKEN (the action input github-token) to a valid token'
+                : status === 403 || status === 404
+                    ? `give the token \`deployments: write\` on ${this.t.repoPath} (workflow \`permissions: deployments: write\`)`
+                    : status === 409
+                        ? 'the commit status checks blocked the deployment; this should not happen with required_contexts [], report it'
+                        : `retry later; check that ${this.t.apiUrl} is reachable`;
+            throw new OperationError(`GitHub could not ${what} on ${this.t.repoPath}: ${status ? `HTTP ${status} ` : ''}${errorText(e)}; ${fix}`, { cause: e });
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/commands/argocd-connection.ts
 
 
@@ -78630,6 +78702,9 @@ function readArgoConnection(input, env, platform, serverFlag) {
 
 
 
+
+
+
 /**
  * Waiting for the pushed commit to run in Argo CD: the flags shared by
  * `wait` and by `--wait` on set-image and promote, read once, and the report
@@ -78685,6 +78760,18 @@ const WAIT_TUNING_OPTIONS = [
         }
     },
     {
+        name: 'github-deployment',
+        type: 'boolean',
+        description: 'record a GitHub Deployment of the application commit (GITHUB_SHA in GITHUB_REPOSITORY): in_progress, then success or failure, linked to the Argo CD app; token in GITHUB_TOKEN with deployments: write',
+        gitlab: false
+    },
+    {
+        name: 'environment',
+        type: 'string',
+        description: "with --github-deployment: the GitHub environment (default: the changed overlay's directory name, e.g. staging)",
+        gitlab: false
+    },
+    {
         name: 'insecure',
         type: 'boolean',
         description: 'skip TLS certificate verification of the Argo CD server (test servers only)',
@@ -78719,8 +78806,48 @@ const WAIT_OUTPUTS = [
     {
         name: 'apps',
         description: 'JSON array of {name, result, revision, sync, health, url} of the apps waited for'
+    },
+    {
+        name: 'deployment-id',
+        description: "with --github-deployment: the id of the GitHub Deployment recorded, else ''"
     }
 ];
+function readGithubDeployment(input, env, platform) {
+    const environment = input.string('environment')?.trim() || undefined;
+    if (input.boolean('github-deployment') !== true) {
+        if (environment) {
+            throw new UsageError('--environment only applies with --github-deployment; add --github-deployment or drop --environment');
+        }
+        return undefined;
+    }
+    const token = env.GITHUB_TOKEN?.trim();
+    if (!token) {
+        throw new UsageError('--github-deployment needs a token for the application repository in GITHUB_TOKEN (action input github-token, default github.token) with `deployments: write`');
+    }
+    platform.setSecret(token);
+    const repoPath = env.GITHUB_REPOSITORY?.trim();
+    const sha = env.GITHUB_SHA?.trim();
+    if (!repoPath || !/^[^/\s]+\/[^/\s]+$/.test(repoPath) || !sha || !wait_options_SHA.test(sha)) {
+        throw new UsageError('--github-deployment records the deployment of the application commit: it needs GITHUB_REPOSITORY (owner/repo) and GITHUB_SHA, which GitHub Actions sets; set them when running elsewhere');
+    }
+    return {
+        apiUrl: env.GITHUB_API_URL?.trim() || 'https://api.github.com',
+        repoPath,
+        sha,
+        token,
+        ...(environment ? { environment } : {})
+    };
+}
+const wait_options_SHA = /^[0-9a-f]{40}$/i;
+/** The environment a change deploys to, by convention the overlay directory's name. */
+function environmentOf(paths) {
+    const first = paths[0];
+    if (!first)
+        return undefined;
+    const dir = /\.(ya?ml|json)$/i.test(first) ? external_node_path_namespaceObject.posix.dirname(first) : first;
+    const name = external_node_path_namespaceObject.posix.basename(dir);
+    return name && name !== '.' ? name : undefined;
+}
 /** The user gave one of the wait's tuning flags. */
 function tuningGiven(input) {
     return WAIT_TUNING_OPTIONS.find(o => o.type === 'list'
@@ -78765,7 +78892,9 @@ function readWaitSettings(input, env, platform) {
             throw new UsageError(`--argocd-app '${a}' is not an application name (lower-case letters, digits, '-', '.')`);
         }
     }
+    const githubDeployment = readGithubDeployment(input, env, platform);
     return {
+        ...(githubDeployment ? { githubDeployment } : {}),
         settings: {
             connection,
             apps,
@@ -78779,7 +78908,7 @@ function readWaitSettings(input, env, platform) {
     };
 }
 /** Runs the wait for a commit that landed: the ancestry check fetches the branch with the push's credentials. */
-async function runWait(w, target, env, platform) {
+async function runWait(w, target, env, platform, environmentName) {
     const remote = parseRemoteUrl(target.repo, process.cwd());
     const auth = authFromEnv(remote, env, platform.redactor);
     const ancestry = new CommitAncestry(target.commit, {
@@ -78789,16 +78918,86 @@ async function runWait(w, target, env, platform) {
         redactor: platform.redactor,
         debug: m => platform.debug(m)
     });
+    const deployment = w.githubDeployment
+        ? await startDeployment(w.githubDeployment, environmentName ?? environmentOf(target.paths), target, platform)
+        : undefined;
     try {
         const defaultBranch = target.defaultBranch ?? (await ancestry.defaultBranch());
         const full = { ...target, ...(defaultBranch ? { defaultBranch } : {}) };
-        return await waitForCommit({ ...w.settings, target: full }, ancestry, {
+        const result = await waitForCommit({ ...w.settings, target: full }, ancestry, {
             info: m => platform.info(m),
             debug: m => platform.debug(m)
         });
+        if (deployment)
+            result.deployment = await finishDeployment(deployment, result, platform);
+        return result;
+    }
+    catch (e) {
+        // The deployment must not stay in_progress forever when the wait itself broke.
+        if (deployment?.kind === 'started') {
+            await deployment.api
+                .status(deployment.id, {
+                state: 'error',
+                environment: deployment.environment,
+                description: 'gitops-deploy could not wait for Argo CD'
+            })
+                .catch(() => undefined);
+        }
+        throw e;
     }
     finally {
         await ancestry.close();
+    }
+}
+async function startDeployment(g, derived, target, platform) {
+    const environment = g.environment ?? derived ?? 'production';
+    const api = new GitHubDeployments({
+        apiUrl: g.apiUrl,
+        repoPath: g.repoPath,
+        token: g.token,
+        log: { warning: m => platform.warning(m), debug: m => platform.debug(m) }
+    });
+    try {
+        const id = await api.create({
+            sha: g.sha,
+            environment,
+            description: `config repo commit ${target.commit.slice(0, 12)}`
+        });
+        await api.status(id, { state: 'in_progress', environment, description: 'waiting for Argo CD' });
+        platform.info(`GitHub deployment ${id} to ${environment}: in_progress`);
+        return { kind: 'started', api, id, environment };
+    }
+    catch (e) {
+        // The deploy goes on in Argo CD either way: the wait still runs and decides the exit code.
+        const error = errorMessage(e);
+        platform.warning(`the GitHub deployment was not recorded: ${error}`);
+        return { kind: 'failed', environment, error };
+    }
+}
+async function finishDeployment(d, r, platform) {
+    if (d.kind === 'failed')
+        return d;
+    const ok = allHealthy(r);
+    const link = (r.apps.find(a => a.result !== 'healthy') ?? r.apps[0])?.url;
+    const state = ok ? 'success' : 'failure';
+    try {
+        await d.api.status(d.id, {
+            state,
+            environment: d.environment,
+            ...(link ? { url: link } : {}),
+            description: ok
+                ? `Argo CD runs ${r.commit.slice(0, 12)}, Synced and Healthy`
+                : `not healthy: ${r.apps
+                    .filter(a => a.result !== 'healthy')
+                    .map(a => a.name)
+                    .join(', ')}`
+        });
+        return { kind: 'recorded', id: d.id, environment: d.environment, state };
+    }
+    catch (e) {
+        const error = errorMessage(e);
+        platform.warning(`the GitHub deployment status was not recorded: ${error}`);
+        return { kind: 'failed', environment: d.environment, error };
     }
 }
 /**
@@ -78806,7 +79005,7 @@ async function runWait(w, target, env, platform) {
  * waited for when the push was refused (the command fails on that) or when
  * nothing changed and so nothing was pushed: the report says so.
  */
-async function runWaitAfter(w, settings, d, platform) {
+async function runWaitAfter(w, settings, d, platform, environmentName) {
     if (settings.mode !== 'push' || d.remote?.rejected)
         return undefined;
     if (!d.pushed || !d.commit) {
@@ -78818,7 +79017,7 @@ async function runWaitAfter(w, settings, d, platform) {
         ...(d.branch ? { branch: d.branch } : {}),
         commit: d.commit,
         paths: d.files
-    }, settings.env, platform);
+    }, settings.env, platform, environmentName);
 }
 // ------------------------------------------------------------------ report
 function wait_options_seconds(ms) {
@@ -78831,10 +79030,17 @@ function appLine(a) {
         return `${a.name}: deployed (${state})`;
     return `${a.name}: ${a.result === 'failed' ? 'FAILED' : 'TIMED OUT'} (${state}): ${a.reason ?? ''}`;
 }
+function deploymentLine(d) {
+    return d.kind === 'recorded'
+        ? `GitHub deployment ${d.id} to ${d.environment}: ${d.state}`
+        : `GitHub deployment to ${d.environment} not recorded: ${d.error}`;
+}
 function waitText(r) {
     const lines = [
         `argo cd: ${allHealthy(r) ? 'every app runs' : 'not every app runs'} ${r.commit.slice(0, 12)}`
     ];
+    if (r.deployment)
+        lines.push(`  ${deploymentLine(r.deployment)}`);
     for (const a of r.apps) {
         lines.push(`  ${appLine(a)}`);
         for (const res of a.resources.slice(0, 20))
@@ -78860,6 +79066,8 @@ function waitSummary(r) {
         ...tableHead(['application', 'result', 'revision', 'sync', 'health', 'took']),
         ...rows
     ];
+    if (r.deployment)
+        lines.push('', tableCell(deploymentLine(r.deployment)));
     for (const a of r.apps.filter(x => x.result !== 'healthy')) {
         lines.push('', `**${tableCell(a.name)}**: ${tableCell(a.reason ?? '')}`);
         for (const res of a.resources.slice(0, 20))
@@ -78868,12 +79076,18 @@ function waitSummary(r) {
     return lines.join('\n') + '\n';
 }
 function waitJson(r) {
-    return { deployed: allHealthy(r), commit: r.commit, apps: r.apps };
+    return {
+        deployed: allHealthy(r),
+        commit: r.commit,
+        apps: r.apps,
+        ...(r.deployment ? { githubDeployment: r.deployment } : {})
+    };
 }
 function waitOutputs(r) {
     if (!r)
-        return { deployed: '', apps: '[]' };
+        return { deployed: '', apps: '[]', 'deployment-id': '' };
     return {
+        'deployment-id': r.deployment?.kind === 'recorded' ? String(r.deployment.id) : '',
         deployed: String(allHealthy(r)),
         apps: JSON.stringify(r.apps.map(a => ({
             name: a.name,
@@ -80444,7 +80658,7 @@ const promoteCommand = defineCommand({
     async run(settings, platform) {
         const r = await runPromotion(settings, platform);
         if (settings.wait && r.delivery) {
-            const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform);
+            const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to);
             if (wait)
                 r.wait = wait;
         }
@@ -87669,7 +87883,9 @@ function getIDToken(aud) {
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
 const TOKEN_INPUTS = {
     token: 'GITOPS_TOKEN',
-    'argocd-token': 'ARGOCD_AUTH_TOKEN'
+    'argocd-token': 'ARGOCD_AUTH_TOKEN',
+    // The application repository's token, for --github-deployment (default: the workflow's github.token).
+    'github-token': 'GITHUB_TOKEN'
 };
 function actionPlatform(redactor) {
     // The token input and its GITOPS_TOKEN copy are one value: one ::add-mask:: line.
@@ -87708,7 +87924,7 @@ async function main_run() {
                 process.env[variable] = value;
             }
         }
-        for (const v of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN']) {
+        for (const v of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN', 'GITHUB_TOKEN']) {
             if (process.env[v])
                 platform.setSecret(process.env[v]);
         }

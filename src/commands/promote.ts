@@ -13,7 +13,6 @@ import {
 import {checkMessageTemplate} from '../edits/promote.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
 import type {Platform} from '../platform/port.js'
-import type {CommitWaitResult} from '../argocd/commit-wait.js'
 import {
   readWaitFlag,
   runWaitAfter,
@@ -24,11 +23,12 @@ import {
   waitOutputs,
   waitSummary,
   waitText,
+  type WaitReport,
   type WaitSettings
 } from './wait-options.js'
 
 type PromoteCommandSettings = PromoteSettings & {wait?: WaitSettings}
-type PromoteCommandResult = PromoteResult & {wait?: CommitWaitResult}
+type PromoteCommandResult = PromoteResult & {wait?: WaitReport}
 
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw`^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`
@@ -174,7 +174,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
   async run(settings, platform) {
     const r: PromoteCommandResult = await runPromotion(settings, platform)
     if (settings.wait && r.delivery) {
-      const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform)
+      const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to)
       if (wait) r.wait = wait
     }
     return r

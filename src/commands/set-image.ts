@@ -30,7 +30,6 @@ import {
 import type {PrLifecycleResult} from '../delivery/pull-request.js'
 import {showValue, validateMessageTemplate} from '../core/commit-message.js'
 import type {Platform} from '../platform/port.js'
-import type {CommitWaitResult} from '../argocd/commit-wait.js'
 import {
   readWaitFlag,
   runWaitAfter,
@@ -41,6 +40,7 @@ import {
   waitOutputs,
   waitSummary,
   waitText,
+  type WaitReport,
   type WaitSettings
 } from './wait-options.js'
 
@@ -62,7 +62,7 @@ export interface SetImageResult {
   /** The delivery as a whole (absent in results built by hand). */
   delivery?: Delivery<EditOutcome>
   /** --wait: what Argo CD did with the commit. */
-  wait?: CommitWaitResult
+  wait?: WaitReport
 }
 
 /** The facts the shared report renders, from a result. */

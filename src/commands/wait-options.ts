@@ -13,6 +13,9 @@ import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {authFromEnv} from '../git/auth.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
+import {posix} from 'node:path'
+import {errorMessage} from '../core/errors.js'
+import {GitHubDeployments} from '../forge/github/deployments.js'
 import type {Delivery} from '../delivery/deliver.js'
 import type {DeliverySettings} from '../delivery/options.js'
 import type {PlanOutcome} from '../edits/edit.js'
@@ -79,6 +82,20 @@ export const WAIT_TUNING_OPTIONS: OptionSpec[] = [
     }
   },
   {
+    name: 'github-deployment',
+    type: 'boolean',
+    description:
+      'record a GitHub Deployment of the application commit (GITHUB_SHA in GITHUB_REPOSITORY): in_progress, then success or failure, linked to the Argo CD app; token in GITHUB_TOKEN with deployments: write',
+    gitlab: false
+  },
+  {
+    name: 'environment',
+    type: 'string',
+    description:
+      "with --github-deployment: the GitHub environment (default: the changed overlay's directory name, e.g. staging)",
+    gitlab: false
+  },
+  {
     name: 'insecure',
     type: 'boolean',
     description: 'skip TLS certificate verification of the Argo CD server (test servers only)',
@@ -118,11 +135,82 @@ export const WAIT_OUTPUTS: OutputSpec[] = [
   {
     name: 'apps',
     description: 'JSON array of {name, result, revision, sync, health, url} of the apps waited for'
+  },
+  {
+    name: 'deployment-id',
+    description: "with --github-deployment: the id of the GitHub Deployment recorded, else ''"
   }
 ]
 
+export interface GithubDeploymentSettings {
+  apiUrl: string
+  repoPath: string
+  sha: string
+  token: string
+  /** --environment; undefined: the changed overlay's directory name. */
+  environment?: string
+}
+
 export interface WaitSettings {
   settings: Omit<CommitWaitSettings, 'target'>
+  githubDeployment?: GithubDeploymentSettings
+}
+
+/** What --github-deployment recorded. */
+export type DeploymentReport =
+  | {kind: 'recorded'; id: number; environment: string; state: 'success' | 'failure'}
+  | {kind: 'failed'; environment: string; error: string}
+
+export interface WaitReport extends CommitWaitResult {
+  deployment?: DeploymentReport
+}
+
+function readGithubDeployment(
+  input: InputReader,
+  env: Env,
+  platform: Platform
+): GithubDeploymentSettings | undefined {
+  const environment = input.string('environment')?.trim() || undefined
+  if (input.boolean('github-deployment') !== true) {
+    if (environment) {
+      throw new UsageError(
+        '--environment only applies with --github-deployment; add --github-deployment or drop --environment'
+      )
+    }
+    return undefined
+  }
+  const token = env.GITHUB_TOKEN?.trim()
+  if (!token) {
+    throw new UsageError(
+      '--github-deployment needs a token for the application repository in GITHUB_TOKEN (action input github-token, default github.token) with `deployments: write`'
+    )
+  }
+  platform.setSecret(token)
+  const repoPath = env.GITHUB_REPOSITORY?.trim()
+  const sha = env.GITHUB_SHA?.trim()
+  if (!repoPath || !/^[^/\s]+\/[^/\s]+$/.test(repoPath) || !sha || !SHA.test(sha)) {
+    throw new UsageError(
+      '--github-deployment records the deployment of the application commit: it needs GITHUB_REPOSITORY (owner/repo) and GITHUB_SHA, which GitHub Actions sets; set them when running elsewhere'
+    )
+  }
+  return {
+    apiUrl: env.GITHUB_API_URL?.trim() || 'https://api.github.com',
+    repoPath,
+    sha,
+    token,
+    ...(environment ? {environment} : {})
+  }
+}
+
+const SHA = /^[0-9a-f]{40}$/i
+
+/** The environment a change deploys to, by convention the overlay directory's name. */
+export function environmentOf(paths: string[]): string | undefined {
+  const first = paths[0]
+  if (!first) return undefined
+  const dir = /\.(ya?ml|json)$/i.test(first) ? posix.dirname(first) : first
+  const name = posix.basename(dir)
+  return name && name !== '.' ? name : undefined
 }
 
 /** The user gave one of the wait's tuning flags. */
@@ -186,7 +274,9 @@ export function readWaitSettings(input: InputReader, env: Env, platform: Platfor
       )
     }
   }
+  const githubDeployment = readGithubDeployment(input, env, platform)
   return {
+    ...(githubDeployment ? {githubDeployment} : {}),
     settings: {
       connection,
       apps,
@@ -205,8 +295,9 @@ export async function runWait(
   w: WaitSettings,
   target: ChangeTarget,
   env: Env,
-  platform: Platform
-): Promise<CommitWaitResult> {
+  platform: Platform,
+  environmentName?: string
+): Promise<WaitReport> {
   const remote = parseRemoteUrl(target.repo, process.cwd())
   const auth = authFromEnv(remote, env, platform.redactor)
   const ancestry = new CommitAncestry(target.commit, {
@@ -216,15 +307,100 @@ export async function runWait(
     redactor: platform.redactor,
     debug: m => platform.debug(m)
   })
+  const deployment = w.githubDeployment
+    ? await startDeployment(
+        w.githubDeployment,
+        environmentName ?? environmentOf(target.paths),
+        target,
+        platform
+      )
+    : undefined
   try {
     const defaultBranch = target.defaultBranch ?? (await ancestry.defaultBranch())
     const full = {...target, ...(defaultBranch ? {defaultBranch} : {})}
-    return await waitForCommit({...w.settings, target: full}, ancestry, {
+    const result: WaitReport = await waitForCommit({...w.settings, target: full}, ancestry, {
       info: m => platform.info(m),
       debug: m => platform.debug(m)
     })
+    if (deployment) result.deployment = await finishDeployment(deployment, result, platform)
+    return result
+  } catch (e) {
+    // The deployment must not stay in_progress forever when the wait itself broke.
+    if (deployment?.kind === 'started') {
+      await deployment.api
+        .status(deployment.id, {
+          state: 'error',
+          environment: deployment.environment,
+          description: 'gitops-deploy could not wait for Argo CD'
+        })
+        .catch(() => undefined)
+    }
+    throw e
   } finally {
     await ancestry.close()
+  }
+}
+
+type StartedDeployment =
+  | {kind: 'started'; api: GitHubDeployments; id: number; environment: string}
+  | {kind: 'failed'; environment: string; error: string}
+
+async function startDeployment(
+  g: GithubDeploymentSettings,
+  derived: string | undefined,
+  target: ChangeTarget,
+  platform: Platform
+): Promise<StartedDeployment> {
+  const environment = g.environment ?? derived ?? 'production'
+  const api = new GitHubDeployments({
+    apiUrl: g.apiUrl,
+    repoPath: g.repoPath,
+    token: g.token,
+    log: {warning: m => platform.warning(m), debug: m => platform.debug(m)}
+  })
+  try {
+    const id = await api.create({
+      sha: g.sha,
+      environment,
+      description: `config repo commit ${target.commit.slice(0, 12)}`
+    })
+    await api.status(id, {state: 'in_progress', environment, description: 'waiting for Argo CD'})
+    platform.info(`GitHub deployment ${id} to ${environment}: in_progress`)
+    return {kind: 'started', api, id, environment}
+  } catch (e) {
+    // The deploy goes on in Argo CD either way: the wait still runs and decides the exit code.
+    const error = errorMessage(e)
+    platform.warning(`the GitHub deployment was not recorded: ${error}`)
+    return {kind: 'failed', environment, error}
+  }
+}
+
+async function finishDeployment(
+  d: StartedDeployment,
+  r: CommitWaitResult,
+  platform: Platform
+): Promise<DeploymentReport> {
+  if (d.kind === 'failed') return d
+  const ok = allHealthy(r)
+  const link = (r.apps.find(a => a.result !== 'healthy') ?? r.apps[0])?.url
+  const state = ok ? 'success' : 'failure'
+  try {
+    await d.api.status(d.id, {
+      state,
+      environment: d.environment,
+      ...(link ? {url: link} : {}),
+      description: ok
+        ? `Argo CD runs ${r.commit.slice(0, 12)}, Synced and Healthy`
+        : `not healthy: ${r.apps
+            .filter(a => a.result !== 'healthy')
+            .map(a => a.name)
+            .join(', ')}`
+    })
+    return {kind: 'recorded', id: d.id, environment: d.environment, state}
+  } catch (e) {
+    const error = errorMessage(e)
+    platform.warning(`the GitHub deployment status was not recorded: ${error}`)
+    return {kind: 'failed', environment: d.environment, error}
   }
 }
 
@@ -237,8 +413,9 @@ export async function runWaitAfter(
   w: WaitSettings,
   settings: DeliverySettings,
   d: Pick<Delivery<PlanOutcome>, 'commit' | 'pushed' | 'branch' | 'files' | 'remote'>,
-  platform: Platform
-): Promise<CommitWaitResult | undefined> {
+  platform: Platform,
+  environmentName?: string
+): Promise<WaitReport | undefined> {
   if (settings.mode !== 'push' || d.remote?.rejected) return undefined
   if (!d.pushed || !d.commit) {
     platform.info('nothing was pushed, so there is no new commit for Argo CD to run: not waiting')
@@ -253,7 +430,8 @@ export async function runWaitAfter(
       paths: d.files
     },
     settings.env,
-    platform
+    platform,
+    environmentName
   )
 }
 
@@ -270,10 +448,17 @@ function appLine(a: AppReport): string {
   return `${a.name}: ${a.result === 'failed' ? 'FAILED' : 'TIMED OUT'} (${state}): ${a.reason ?? ''}`
 }
 
-export function waitText(r: CommitWaitResult): string[] {
+function deploymentLine(d: DeploymentReport): string {
+  return d.kind === 'recorded'
+    ? `GitHub deployment ${d.id} to ${d.environment}: ${d.state}`
+    : `GitHub deployment to ${d.environment} not recorded: ${d.error}`
+}
+
+export function waitText(r: WaitReport): string[] {
   const lines = [
     `argo cd: ${allHealthy(r) ? 'every app runs' : 'not every app runs'} ${r.commit.slice(0, 12)}`
   ]
+  if (r.deployment) lines.push(`  ${deploymentLine(r.deployment)}`)
   for (const a of r.apps) {
     lines.push(`  ${appLine(a)}`)
     for (const res of a.resources.slice(0, 20)) lines.push(`    ${formatResource(res)}`)
@@ -283,7 +468,7 @@ export function waitText(r: CommitWaitResult): string[] {
   return lines
 }
 
-export function waitSummary(r: CommitWaitResult): string {
+export function waitSummary(r: WaitReport): string {
   const rows = r.apps.map(a =>
     tableRow([
       `[${cell(a.name)}](${a.url})`,
@@ -300,6 +485,7 @@ export function waitSummary(r: CommitWaitResult): string {
     ...tableHead(['application', 'result', 'revision', 'sync', 'health', 'took']),
     ...rows
   ]
+  if (r.deployment) lines.push('', cell(deploymentLine(r.deployment)))
   for (const a of r.apps.filter(x => x.result !== 'healthy')) {
     lines.push('', `**${cell(a.name)}**: ${cell(a.reason ?? '')}`)
     for (const res of a.resources.slice(0, 20)) lines.push(`- ${cell(formatResource(res))}`)
@@ -307,13 +493,19 @@ export function waitSummary(r: CommitWaitResult): string {
   return lines.join('\n') + '\n'
 }
 
-export function waitJson(r: CommitWaitResult) {
-  return {deployed: allHealthy(r), commit: r.commit, apps: r.apps}
+export function waitJson(r: WaitReport) {
+  return {
+    deployed: allHealthy(r),
+    commit: r.commit,
+    apps: r.apps,
+    ...(r.deployment ? {githubDeployment: r.deployment} : {})
+  }
 }
 
-export function waitOutputs(r: CommitWaitResult | undefined): Outputs {
-  if (!r) return {deployed: '', apps: '[]'}
+export function waitOutputs(r: WaitReport | undefined): Outputs {
+  if (!r) return {deployed: '', apps: '[]', 'deployment-id': ''}
   return {
+    'deployment-id': r.deployment?.kind === 'recorded' ? String(r.deployment.id) : '',
     deployed: String(allHealthy(r)),
     apps: JSON.stringify(
       r.apps.map(a => ({

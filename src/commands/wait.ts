@@ -1,4 +1,3 @@
-import type {CommitWaitResult} from '../argocd/commit-wait.js'
 import {UsageError} from '../core/errors.js'
 import {checkRelative} from '../edits/workspace.js'
 import {withoutUserinfo} from '../git/remote-url.js'
@@ -13,6 +12,7 @@ import {
   waitOutputs,
   waitSummary,
   waitText,
+  type WaitReport,
   type WaitSettings
 } from './wait-options.js'
 
@@ -43,7 +43,7 @@ function filesFromEnv(raw: string | undefined): string[] {
   }
 }
 
-export const waitCommand = defineCommand<WaitCommandSettings, CommitWaitResult>({
+export const waitCommand = defineCommand<WaitCommandSettings, WaitReport>({
   name: 'wait',
   description:
     'Wait until Argo CD runs a config repo commit (or a later one), Synced and Healthy, in every app that deploys it',

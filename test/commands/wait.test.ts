@@ -8,6 +8,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import {ArgoCdDouble, IN_CLUSTER} from '../doubles/argocd-double.js'
 import {appsTree, makeBareRepo, kustomization, type BareRepo} from '../helpers/git-fixtures.js'
 import {cli} from '../argocd/helpers.js'
+import {GitHubDouble} from '../doubles/github-double.js'
 
 const APP = 'apps/app-0000'
 const IMAGE = 'ghcr.io/acme/app-0000'
@@ -223,6 +224,148 @@ describe('set-image --wait', () => {
     expect(noToken.code).toBe(2)
     expect(noToken.stderr).toContain('ARGOCD_AUTH_TOKEN is not set')
     expect(await repo.head()).toBe(before)
+  })
+})
+
+describe('--github-deployment', () => {
+  it('records a Deployment of the application commit: in_progress, then success, linked to the Argo CD app', async () => {
+    const appRepo = await makeBareRepo({'main.go': 'package main\n'})
+    const appSha = await appRepo.head()
+    const gh = await GitHubDouble.start({
+      repos: [{owner: 'acme', repo: 'web', gitDir: appRepo.dir}],
+      token: 'ghs_apptoken'
+    })
+    try {
+      followPushes()
+      const ghEnv = {
+        GITHUB_TOKEN: 'ghs_apptoken',
+        GITHUB_REPOSITORY: 'acme/web',
+        GITHUB_SHA: appSha,
+        GITHUB_API_URL: gh.apiUrl
+      }
+      const r = await cli(
+        [
+          'set-image',
+          '--repo',
+          repo.url,
+          '--path',
+          `${APP}/overlays/staging`,
+          '--image',
+          `${IMAGE}:2.0.0`,
+          '--wait',
+          '--argocd-server',
+          double.url,
+          '--timeout',
+          '20',
+          '--github-deployment',
+          '--json'
+        ],
+        {...env(), ...ghEnv}
+      )
+      expect(r.code, r.stderr).toBe(0)
+      expect(gh.violations).toEqual([])
+      expect(gh.deployments).toHaveLength(1)
+      const d = gh.deployments[0]
+      expect(d).toMatchObject({sha: appSha, environment: 'staging'})
+      expect(d.statuses.map(x => x.state)).toEqual(['in_progress', 'success'])
+      expect(d.statuses[1].environment_url).toMatch(
+        new RegExp(`^${double.url}/applications/argocd/web-`)
+      )
+      expect(r.json!.wait.githubDeployment).toEqual({
+        kind: 'recorded',
+        id: d.id,
+        environment: 'staging',
+        state: 'success'
+      })
+      expect(r.stdout + r.stderr).not.toContain('ghs_apptoken')
+    } finally {
+      await gh.close()
+      await appRepo.cleanup()
+    }
+  })
+
+  it('marks the deployment failure when an app degrades, and a bad token does not stop the wait', async () => {
+    const appRepo = await makeBareRepo({'main.go': 'package main\n'})
+    const gh = await GitHubDouble.start({
+      repos: [{owner: 'acme', repo: 'web', gitDir: appRepo.dir}],
+      token: 'ghs_apptoken'
+    })
+    try {
+      double.behave('web-staging', {outcome: 'degraded'})
+      followPushes()
+      const ghEnv = {
+        GITHUB_REPOSITORY: 'acme/web',
+        GITHUB_SHA: await appRepo.head(),
+        GITHUB_API_URL: gh.apiUrl
+      }
+      const r = await cli(
+        [
+          'set-image',
+          '--repo',
+          repo.url,
+          '--path',
+          `${APP}/overlays/staging`,
+          '--image',
+          `${IMAGE}:2.0.0`,
+          '--wait',
+          '--argocd-server',
+          double.url,
+          '--timeout',
+          '20',
+          '--degraded-grace',
+          '0',
+          '--github-deployment',
+          '--environment',
+          'stage-eu'
+        ],
+        {...env(), ...ghEnv, GITHUB_TOKEN: 'ghs_apptoken'}
+      )
+      expect(r.code).toBe(1)
+      expect(gh.deployments[0].environment).toBe('stage-eu')
+      expect(gh.deployments[0].statuses.map(x => x.state)).toEqual(['in_progress', 'failure'])
+      expect(gh.deployments[0].statuses[1].environment_url).toBe(
+        `${double.url}/applications/argocd/web-staging`
+      )
+
+      const wrong = await cli(
+        [
+          'wait',
+          '--repo',
+          repo.url,
+          '--commit',
+          await repo.head(),
+          '--path',
+          `${APP}/overlays/staging`,
+          '--argocd-server',
+          double.url,
+          '--timeout',
+          '20',
+          '--degraded-grace',
+          '0',
+          '--github-deployment'
+        ],
+        {...env(), ...ghEnv, GITHUB_TOKEN: 'ghs_wrong'}
+      )
+      expect(wrong.code).toBe(1) // still the deploy's verdict
+      expect(wrong.stdout).toContain(
+        'GitHub deployment to staging not recorded: GitHub could not create a deployment on acme/web: HTTP 401'
+      )
+      expect(wrong.stdout + wrong.stderr).not.toContain('ghs_wrong')
+    } finally {
+      await gh.close()
+      await appRepo.cleanup()
+    }
+  })
+
+  it('refuses --github-deployment without the application repo facts, and --environment without it', async () => {
+    const r = await setImage(['--github-deployment'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(
+      '--github-deployment needs a token for the application repository in GITHUB_TOKEN'
+    )
+    const e = await setImage(['--environment', 'staging'])
+    expect(e.code).toBe(2)
+    expect(e.stderr).toContain('--environment only applies with --github-deployment')
   })
 })
 

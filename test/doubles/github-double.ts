@@ -95,8 +95,28 @@ export interface RecordedRequest {
 
 const DOCS = 'https://docs.github.com/rest'
 
+/** A deployment and its status history, as GitHub keeps them. */
+export interface GhDeployment {
+  id: number
+  owner: string
+  repo: string
+  sha: string
+  ref: string
+  environment: string
+  description: string | null
+  statuses: {
+    id: number
+    state: string
+    environment: string
+    environment_url: string
+    log_url: string
+    description: string
+  }[]
+}
+
 export class GitHubDouble {
   readonly pulls: GhPull[] = []
+  readonly deployments: GhDeployment[] = []
   readonly requests: RecordedRequest[] = []
   readonly violations: string[] = []
   private readonly failures: InjectedFailure[] = []
@@ -678,6 +698,84 @@ export class GitHubDouble {
           ]
         return [200, {...((await this.commitJson(repo, sha)) as object), files: []}]
       }
+      case 'repos/create-deployment': {
+        const ref = String(body.ref ?? '')
+        const sha = await revParse(repo.gitDir, `${ref}^{commit}`)
+        if (!sha)
+          return [
+            422,
+            {message: `No ref found for: ${ref}`, documentation_url: DOCS, status: '422'}
+          ]
+        // GitHub verifies every commit status first unless required_contexts is []; the
+        // workflow creating the deployment is itself still pending, so that check fails.
+        const contexts = body.required_contexts
+        if (!Array.isArray(contexts) || contexts.length > 0) {
+          return [
+            409,
+            {
+              message: 'Conflict: Commit status checks failed for ' + ref + '.',
+              errors: [
+                {
+                  contexts: [{context: 'ci/build', state: 'pending'}],
+                  resource: 'Deployment',
+                  field: 'required_contexts',
+                  code: 'invalid'
+                }
+              ],
+              documentation_url: DOCS,
+              status: '409'
+            }
+          ]
+        }
+        const d: GhDeployment = {
+          id: this.nextId++,
+          owner: repo.owner,
+          repo: repo.repo,
+          sha,
+          ref,
+          environment: String(body.environment ?? 'production'),
+          description: (body.description as string | undefined) ?? null,
+          statuses: []
+        }
+        this.deployments.push(d)
+        return [201, this.deploymentJson(d)]
+      }
+      case 'repos/create-deployment-status': {
+        const d = this.deployments.find(
+          x =>
+            x.owner === repo.owner && x.repo === repo.repo && x.id === Number(params.deployment_id)
+        )
+        if (!d) return notFound
+        const status = {
+          id: this.nextId++,
+          state: String(body.state),
+          environment: (body.environment as string | undefined) ?? d.environment,
+          environment_url: (body.environment_url as string | undefined) ?? '',
+          log_url: (body.log_url as string | undefined) ?? '',
+          description: (body.description as string | undefined) ?? ''
+        }
+        d.statuses.push(status)
+        const base = `${this.apiUrl}/repos/${repo.owner}/${repo.repo}/deployments/${d.id}`
+        return [
+          201,
+          {
+            url: `${base}/statuses/${status.id}`,
+            id: status.id,
+            node_id: `DES_${status.id}`,
+            state: status.state,
+            creator: {login: 'github-actions[bot]', id: 41898282, type: 'Bot'},
+            description: status.description,
+            environment: status.environment,
+            target_url: status.log_url,
+            log_url: status.log_url,
+            environment_url: status.environment_url,
+            created_at: new Date().toISOString(),
+            updated_at: new Date().toISOString(),
+            deployment_url: base,
+            repository_url: `${this.apiUrl}/repos/${repo.owner}/${repo.repo}`
+          }
+        ]
+      }
       default:
         this.violations.push(`the double does not implement ${op}`)
         return [501, {message: `not implemented in the double: ${op}`}]
@@ -1098,6 +1196,29 @@ export class GitHubDouble {
       html_url: html,
       download_url: type === 'file' ? `${this.origin}/raw/${e.path}` : null,
       _links: {self: url, git, html}
+    }
+  }
+
+  private deploymentJson(d: GhDeployment): unknown {
+    const url = `${this.apiUrl}/repos/${d.owner}/${d.repo}/deployments/${d.id}`
+    return {
+      url,
+      id: d.id,
+      node_id: `DE_${d.id}`,
+      sha: d.sha,
+      ref: d.ref,
+      task: 'deploy',
+      payload: {},
+      original_environment: d.environment,
+      environment: d.environment,
+      description: d.description,
+      creator: {login: 'github-actions[bot]', id: 41898282, type: 'Bot'},
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      statuses_url: `${url}/statuses`,
+      repository_url: `${this.apiUrl}/repos/${d.owner}/${d.repo}`,
+      transient_environment: false,
+      production_environment: d.environment === 'production'
     }
   }
 

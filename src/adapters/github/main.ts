@@ -12,7 +12,9 @@ import type {GithubEvent, GithubRun} from '../../changes/ci-context.js'
 /** Action inputs that become environment variables, so tokens never sit in settings or argv. */
 export const TOKEN_INPUTS: Record<string, string> = {
   token: 'GITOPS_TOKEN',
-  'argocd-token': 'ARGOCD_AUTH_TOKEN'
+  'argocd-token': 'ARGOCD_AUTH_TOKEN',
+  // The application repository's token, for --github-deployment (default: the workflow's github.token).
+  'github-token': 'GITHUB_TOKEN'
 }
 
 function actionPlatform(redactor: Redactor): Platform {
@@ -53,7 +55,7 @@ export async function run(): Promise<void> {
         process.env[variable] = value
       }
     }
-    for (const v of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN']) {
+    for (const v of ['GITOPS_TOKEN', 'ARGOCD_AUTH_TOKEN', 'GITHUB_TOKEN']) {
       if (process.env[v]) platform.setSecret(process.env[v]!)
     }
     const name = core.getInput('command') || 'set-image'

@@ -12,7 +12,7 @@ import {
 } from '../forge.js'
 
 const ThrottledOctokit = Octokit.plugin(retry, throttling)
-type Client = InstanceType<typeof ThrottledOctokit>
+export type Client = InstanceType<typeof ThrottledOctokit>
 
 import type {ForgeLog} from '../forge.js'
 
@@ -72,6 +72,60 @@ export type GitHubCommitResult =
   | {kind: 'unavailable'; detail: string}
   | {kind: 'rejected'; reason: 'protected' | 'other'; detail: string}
 
+/**
+ * The one Octokit setup: retry on 5xx only, the throttling plugin for rate
+ * limits (its limiter groups per client), and Octokit's own logging muted
+ * into debug (failures are reported with their fix by the caller).
+ */
+export function createGitHubClient(
+  options: Pick<GitHubForgeOptions, 'apiUrl' | 'token' | 'log' | 'rateLimitRetries' | 'msPerSecond'>
+): Client {
+  const retries = options.rateLimitRetries ?? 3
+  const ms = options.msPerSecond ?? 1000
+  const log = options.log
+  const limit =
+    (kind: string) =>
+    (retryAfter: number, o: {method: string; url: string}, _: unknown, count: number) => {
+      if (count >= retries) {
+        log.warning(
+          `GitHub ${kind} rate limit on ${o.method} ${o.url}: giving up after ${count} retries`
+        )
+        return false
+      }
+      log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: retrying in ${retryAfter}s`)
+      return true
+    }
+  // Separate limiter groups per instance: the plugin's module-wide groups would pace unrelated clients together.
+  const group = (minTime: number) =>
+    new Bottleneck.Group({maxConcurrent: 1, minTime: Math.round((minTime * ms) / 1000)})
+  return new ThrottledOctokit({
+    auth: options.token,
+    baseUrl: options.apiUrl,
+    userAgent: 'gitops-deploy',
+    log: {
+      debug: m => log.debug(m),
+      info: m => log.debug(m),
+      // Octokit warns about every failed request; we report failures ourselves, with the fix.
+      warn: m => log.debug(m),
+      error: m => log.debug(m)
+    },
+    // Server errors (5xx) only; 4xx are answers, and rate limits belong to the throttling plugin.
+    retry: {
+      retries: 2,
+      retryAfterBaseValue: ms,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451]
+    },
+    throttle: {
+      onRateLimit: limit('primary'),
+      onSecondaryRateLimit: limit('secondary'),
+      retryAfterBaseValue: ms,
+      fallbackSecondaryRateRetryAfter: 60,
+      write: group(1000),
+      notifications: group(3000)
+    } as never
+  })
+}
+
 export class GitHubForge implements Forge {
   readonly kind = 'github' as const
   private readonly client: Client
@@ -85,51 +139,8 @@ export class GitHubForge implements Forge {
     const [owner, repo] = options.repoPath.split('/')
     this.owner = owner
     this.repo = repo
-    const retries = options.rateLimitRetries ?? 3
-    const ms = options.msPerSecond ?? 1000
-    this.writeIntervalMs = Math.round(ms)
-    const log = options.log
-    const limit =
-      (kind: string) =>
-      (retryAfter: number, o: {method: string; url: string}, _: unknown, count: number) => {
-        if (count >= retries) {
-          log.warning(
-            `GitHub ${kind} rate limit on ${o.method} ${o.url}: giving up after ${count} retries`
-          )
-          return false
-        }
-        log.warning(`GitHub ${kind} rate limit on ${o.method} ${o.url}: retrying in ${retryAfter}s`)
-        return true
-      }
-    // Separate limiter groups per instance: the plugin's module-wide groups would pace unrelated clients together.
-    const group = (minTime: number) =>
-      new Bottleneck.Group({maxConcurrent: 1, minTime: Math.round((minTime * ms) / 1000)})
-    this.client = new ThrottledOctokit({
-      auth: options.token,
-      baseUrl: options.apiUrl,
-      userAgent: 'gitops-deploy',
-      log: {
-        debug: m => log.debug(m),
-        info: m => log.debug(m),
-        // Octokit warns about every failed request; we report failures ourselves, with the fix.
-        warn: m => log.debug(m),
-        error: m => log.debug(m)
-      },
-      // Server errors (5xx) only; 4xx are answers, and rate limits belong to the throttling plugin.
-      retry: {
-        retries: 2,
-        retryAfterBaseValue: ms,
-        doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451]
-      },
-      throttle: {
-        onRateLimit: limit('primary'),
-        onSecondaryRateLimit: limit('secondary'),
-        retryAfterBaseValue: ms,
-        fallbackSecondaryRateRetryAfter: 60,
-        write: group(1000),
-        notifications: group(3000)
-      } as never
-    })
+    this.writeIntervalMs = Math.round(options.msPerSecond ?? 1000)
+    this.client = createGitHubClient(options)
   }
 
   async findOpenPullRequest(head: string, base: string): Promise<PullRequest | undefined> {
@@ -586,13 +597,13 @@ function toPullRequest(p: RestPull): PullRequest {
   }
 }
 
-function statusOf(e: unknown): number | undefined {
+export function statusOf(e: unknown): number | undefined {
   const s = (e as {status?: unknown}).status
   return typeof s === 'number' && s > 0 ? s : undefined
 }
 
 /** GitHub puts the useful part in `errors[].message` for 422s; include it. */
-function errorText(e: unknown): string {
+export function errorText(e: unknown): string {
   const data = (e as {response?: {data?: {message?: string; errors?: unknown[]}}}).response?.data
   const details = (data?.errors ?? [])
     .map(x => (typeof x === 'string' ? x : ((x as {message?: string}).message ?? '')))
