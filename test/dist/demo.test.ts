@@ -17,3 +17,19 @@ describe('npm run demo', () => {
     expect(after).toContain('+  newTag: 1.5.0')
   })
 })
+
+// The second demo: set-image --wait against the Argo CD double, the loop closed.
+describe('npm run demo:wait', () => {
+  it('pushes, finds the two apps that deploy the overlay and waits until both are healthy', () => {
+    const r = spawnSync(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/demo-wait.ts'], {
+      cwd: root,
+      encoding: 'utf8'
+    })
+    expect(r.stderr).not.toMatch(/demo failed/)
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/argo cd: every app runs [0-9a-f]{12}/)
+    expect(r.stdout).toMatch(/web-staging: deployed \(Synced\/Healthy/)
+    expect(r.stdout).toMatch(/all-web: deployed \(Synced\/Healthy/)
+    expect(r.stdout).not.toContain('web-production: deployed')
+  })
+})
