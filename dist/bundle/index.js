@@ -78735,8 +78735,8 @@ const WAIT_TUNING_OPTIONS = [
     {
         name: 'timeout',
         type: 'string',
-        description: 'how long to wait for the apps, in seconds (or 10m)',
-        default: '300',
+        // No `default:` field: promote's option table declares none (action inputs are shared).
+        description: 'how long to wait for the apps, in seconds (or 10m); default 300',
         // A string input with an empty default: a number input's default would reach set-image as if typed.
         gitlab: {
             default: '',
@@ -78752,8 +78752,7 @@ const WAIT_TUNING_OPTIONS = [
     {
         name: 'degraded-grace',
         type: 'string',
-        description: 'how long a Degraded health may last before the wait fails (seconds, or 1m)',
-        default: '10',
+        description: 'how long a Degraded health may last before the wait fails (seconds, or 1m); default 10',
         gitlab: {
             default: '',
             description: 'Seconds a Degraded health may last before the job fails; empty: 10.'
