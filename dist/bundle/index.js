@@ -84466,7 +84466,620 @@ const waitCommand = defineCommand({
     exitCode: r => waitExitCode(r)
 });
 
+;// CONCATENATED MODULE: ./src/edits/rollback.ts
+/**
+ * rollback: put the image pins of some overlays back to what they were
+ * before their most recent change (or `--steps N` changes back, or at
+ * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
+ * move: other edits made to the same file since then stay.
+ *
+ * Two halves: `findRestores` reads the history (git/file-history.ts) and
+ * decides what to restore; `rollbackEdit` applies that to whatever tip the
+ * delivery sees, and leaves an image alone when the tip no longer holds the
+ * pin the history showed (someone fixed forward in between).
+ */
+
+
+
+
+
+
+
+
+
+
+/** The trailer that marks our own rollback commits: they are never changes to roll back. */
+const ROLLBACK_TRAILER = 'Rollback-Of';
+function isRollbackCommit(message) {
+    return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
+}
+function pinsOf(text, file) {
+    const pins = new Map();
+    for (const e of readImageEntries(text, file)) {
+        if (e.name && !pins.has(e.name))
+            pins.set(e.name, pinOf(e));
+    }
+    return pins;
+}
+function changedPins(before, after, names) {
+    for (const [name, pin] of after) {
+        if (!names(name))
+            continue;
+        const old = before.get(name);
+        if (!old || !samePin(old, pin))
+            return true;
+    }
+    return false;
+}
+/** The kustomization files under the --path globs at the tip. */
+function rollbackFiles(tipFiles, paths) {
+    const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
+    const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
+    return tipFiles.filter(f => {
+        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(f)))
+            return false;
+        const dir = external_node_path_namespaceObject.posix.dirname(f);
+        return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
+    });
+}
+/**
+ * Reads the history of each file and decides which pins to restore. Walks the
+ * commits that touched the file, newest first, skipping our own rollbacks;
+ * the N-th commit that changed a selected pin is the one reversed. The
+ * history is deepened while the walk reaches its shallow end.
+ */
+async function findRestores(history, request) {
+    const files = rollbackFiles(await history.files(), request.paths);
+    if (files.length === 0) {
+        throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
+    }
+    const wanted = (n) => request.images.length === 0 || request.images.includes(n);
+    const toCommit = request.to ? await resolveTo(history, request.to) : undefined;
+    const restores = [];
+    const skipped = [];
+    for (const file of files) {
+        const tipText = await history.show(history.tip, file);
+        if (tipText === undefined)
+            continue;
+        const current = pinsOf(tipText, file);
+        let older;
+        let reverses;
+        if (toCommit) {
+            const text = await history.show(toCommit, file);
+            if (text === undefined) {
+                throw new UsageError(`${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`);
+            }
+            older = pinsOf(text, file);
+            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
+        }
+        else {
+            const found = await rollback_walk(history, file, wanted, request.steps);
+            older = found.older;
+            reverses = found.reverses;
+        }
+        const images = [];
+        for (const [name, pin] of current) {
+            if (!wanted(name))
+                continue;
+            const old = older.get(name);
+            if (!old) {
+                skipped.push({
+                    file,
+                    name,
+                    reason: 'not listed in the earlier version (added since); left as is'
+                });
+                continue;
+            }
+            if (samePin(old, pin)) {
+                skipped.push({ file, name, reason: `already at ${formatPin(old)}` });
+                continue;
+            }
+            images.push({ name, from: pin, to: old });
+        }
+        for (const name of request.images) {
+            if (!current.has(name))
+                skipped.push({ file, name, reason: 'not listed in this kustomization' });
+        }
+        if (images.length)
+            restores.push({ file, images, reverses });
+    }
+    return { restores, skipped };
+}
+async function resolveTo(history, to) {
+    for (;;) {
+        const sha = await history.resolve(to);
+        if (sha)
+            return sha;
+        if (!(await history.deepen())) {
+            throw new UsageError(`--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`);
+        }
+    }
+}
+async function rollback_walk(history, file, wanted, steps) {
+    walk: for (;;) {
+        const reverses = [];
+        let created;
+        for (const c of await history.log(file)) {
+            if (isRollbackCommit(c.message))
+                continue;
+            // No parent: the shallow end of what is fetched so far, or the root commit.
+            const parent = c.parents[0];
+            if (!parent) {
+                if (await history.deepen())
+                    continue walk;
+                created = c;
+                break;
+            }
+            const beforeText = await history.show(parent, file);
+            if (beforeText === undefined) {
+                created = c;
+                break;
+            }
+            const before = pinsOf(beforeText, file);
+            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
+                continue;
+            reverses.push({ sha: c.sha, subject: c.subject });
+            if (reverses.length === steps)
+                return { older: before, reverses };
+        }
+        if (created) {
+            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
+        }
+        if (!(await history.deepen())) {
+            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
+        }
+    }
+}
+async function pinsAt(history, rev, file) {
+    const text = await history.show(rev, file);
+    return text === undefined ? new Map() : pinsOf(text, file);
+}
+async function planRollback(root, plan) {
+    const real = await openRoot(root);
+    const edits = [];
+    const files = [];
+    const movedOn = [];
+    for (const r of plan.restores) {
+        const path = await resolveInside(real, r.file, '--path');
+        const before = await readUtf8(path, r.file);
+        const now = pinsOf(before, r.file);
+        const args = [];
+        for (const img of r.images) {
+            const pin = now.get(img.name);
+            if (pin && samePin(pin, img.to))
+                continue; // already restored (a concurrent rollback)
+            if (!pin || !samePin(pin, img.from)) {
+                movedOn.push({ file: r.file, name: img.name, now: pin ?? {}, expected: img.from });
+                continue;
+            }
+            args.push(setImageArg(img.name, img.to));
+        }
+        if (!args.length)
+            continue;
+        const result = setImagesInText(before, args, r.file);
+        for (const c of result.changes)
+            edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
+        if (result.text !== before)
+            files.push({ file: r.file, before, after: result.text });
+    }
+    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
+}
+function rollback_messageOf(plan, o, reason, env) {
+    const changes = o.edits.map(e => ({
+        file: e.file,
+        name: e.image ?? '',
+        kind: 'image',
+        before: e.before,
+        after: e.after
+    }));
+    const touched = new Set(o.files.map(f => f.file));
+    const reversed = new Map();
+    for (const r of plan.restores) {
+        if (!touched.has(r.file))
+            continue;
+        for (const c of r.reverses)
+            reversed.set(c.sha, c.subject);
+    }
+    const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ');
+    const subject = `Roll back ${names} in ${[...touched].map(f => external_node_path_namespaceObject.posix.dirname(f)).join(', ')}`;
+    const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`);
+    const lines = [
+        inlineValue(subject),
+        '',
+        changesBlock(changes),
+        '',
+        ...body,
+        ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
+        '',
+        ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
+        trailers(ciSourceFromEnv(env))
+    ];
+    return (lines
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n');
+}
+/** The rollback as an edit any delivery mode can carry. */
+function rollbackEdit(plan, reason) {
+    const files = plan.restores.map(r => r.file);
+    const patterns = { dirGlobs: [], files };
+    const planOn = (root) => planRollback(root, plan);
+    const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
+    return {
+        patterns,
+        plan: planOn,
+        write: (root, o) => writeFiles(root, o.files),
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        prChanges: prChanges,
+        // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
+        message: (o, ctx) => rollback_messageOf(plan, o, reason, ctx.env),
+        pr: { paths: files.map(f => external_node_path_namespaceObject.posix.dirname(f)), titleTemplate: 'Roll back {{paths}}' }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/file-history.ts
+
+
+
+
+
+
+
+/** Commits fetched first, then added per deepening (doubling). */
+const FIRST_DEPTH = 20;
+class FileHistory {
+    dir;
+    source;
+    redactor;
+    owned;
+    depth = FIRST_DEPTH;
+    forget;
+    /** The commit the walk starts from (the branch tip, or HEAD of the local repo). */
+    tip = '';
+    constructor(dir, source, redactor, owned) {
+        this.dir = dir;
+        this.source = source;
+        this.redactor = redactor;
+        this.owned = owned;
+    }
+    static async open(source, redactor) {
+        if (source.kind === 'local') {
+            const h = new FileHistory(source.dir, source, redactor, false);
+            const top = await h.git(['rev-parse', '--show-toplevel'], true);
+            if (top.code !== 0) {
+                throw new OperationError(`-C ${source.dir} is not inside a git repository, so there is no history to roll back from; run rollback in a clone of the config repo, or use --repo`);
+            }
+            h.tip = (await h.git(['rev-parse', 'HEAD'])).stdout.trim();
+            return h;
+        }
+        const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-history-'));
+        const h = new FileHistory(dir, source, redactor, true);
+        h.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
+        try {
+            await h.git(['init', '-q', '--bare']);
+            // A named promisor remote: blobs the walk reads are fetched on demand.
+            await h.git(['remote', 'add', 'origin', source.url]);
+            await h.fetch(['--depth', String(FIRST_DEPTH)]);
+            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
+            return h;
+        }
+        catch (e) {
+            await h.close();
+            throw e;
+        }
+    }
+    git(args, allowFailure = false) {
+        return execGit(args, {
+            cwd: this.dir,
+            config: {
+                ...HARDENED_CONFIG,
+                ...(this.source.kind === 'remote' ? this.source.gitConfig : {})
+            },
+            redactor: this.redactor,
+            timeoutMs: 120_000,
+            allowFailure
+        });
+    }
+    async fetch(extra) {
+        const src = this.source;
+        const ref = src.branch ? `refs/heads/${src.branch}` : 'HEAD';
+        const out = await this.git([
+            'fetch',
+            '-q',
+            '--filter=blob:none',
+            '--no-tags',
+            ...extra,
+            'origin',
+            `+${ref}:refs/gitops-deploy/tip`
+        ], true);
+        if (out.code !== 0) {
+            const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
+            throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
+        }
+    }
+    /** The history is cut: older commits exist but are not here yet. */
+    async shallow() {
+        return (await this.git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
+    }
+    /**
+     * Fetches older commits (twice as many as before); false when the whole
+     * history is already here. A local shallow clone is deepened the same way.
+     */
+    async deepen() {
+        if (!(await this.shallow()))
+            return false;
+        if (this.source.kind === 'local') {
+            const out = await this.git(['fetch', '-q', '--deepen', String(this.depth)], true);
+            this.depth *= 2;
+            return out.code === 0;
+        }
+        await this.fetch(['--deepen', String(this.depth)]);
+        this.depth *= 2;
+        return true;
+    }
+    /** Commits from the tip that changed `path`, newest first, as far as the history here goes. */
+    async log(path) {
+        const out = await this.git(['log', '-z', '--format=%H%x1f%P%x1f%s%x1f%B', this.tip, '--', path]);
+        return out.stdout
+            .split('\0')
+            .filter(Boolean)
+            .map(rec => {
+            const [sha, parents, subject, message] = rec.split('\x1f');
+            return { sha, parents: parents.split(' ').filter(Boolean), subject, message };
+        });
+    }
+    /** The text of `path` at `rev`; undefined when the file is not there. */
+    async show(rev, path) {
+        const listed = await this.git(['ls-tree', '--name-only', rev, '--', path], true);
+        if (listed.code !== 0 || listed.stdout.trim() === '')
+            return undefined;
+        // `rev:./path` is relative to the working directory: a local -C below the repository root.
+        const spec = this.source.kind === 'local' ? `${rev}:./${path}` : `${rev}:${path}`;
+        return (await this.git(['show', spec])).stdout;
+    }
+    /** Every file path at the tip (trees only). */
+    async files() {
+        // Locally, paths relative to -C (git prints them relative to the working directory).
+        const scope = this.source.kind === 'local' ? [] : ['--full-tree'];
+        const out = await this.git(['ls-tree', '-r', '-z', '--name-only', ...scope, this.tip]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /** Resolves a commit the user named (--to); undefined when it is not in the history here. */
+    async resolve(rev) {
+        const out = await this.git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], true);
+        return out.code === 0 ? out.stdout.trim() : undefined;
+    }
+    async close() {
+        if (this.owned)
+            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
+        this.forget?.();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/commands/rollback.ts
+/**
+ * `rollback`: put the image pins of some overlays back through git. With
+ * auto-sync on, Argo CD refuses its own rollback; in GitOps the rollback is
+ * a commit, delivered like any other edit (push or PR, git or API).
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The history the rollback reads: the local checkout under -C, or the remote branch. */
+async function openHistory(delivery, platform) {
+    if (delivery.mode === 'local')
+        return FileHistory.open({ kind: 'local', dir: delivery.root }, platform.redactor);
+    const remote = parseRemoteUrl(delivery.repo, delivery.cwd ?? process.cwd());
+    const auth = authFromEnv(remote, delivery.env, platform.redactor);
+    const branch = delivery.mode === 'push' ? delivery.branch : delivery.base;
+    return FileHistory.open({ kind: 'remote', url: remote.url, ...(branch ? { branch } : {}), gitConfig: auth.config }, platform.redactor);
+}
+/** Finds what to restore and delivers it; used by `rollback` and by --rollback-on-failure. */
+async function runRollback(request, delivery, platform) {
+    const history = await openHistory(delivery, platform);
+    let plan;
+    try {
+        plan = await findRestores(history, request);
+    }
+    finally {
+        await history.close();
+    }
+    if (plan.restores.length === 0)
+        return { plan, dryRun: 'dryRun' in delivery ? delivery.dryRun : false };
+    const d = await deliver_deliver(rollbackEdit(plan, request.reason), delivery, platform);
+    return { plan, delivery: d, dryRun: d.dryRun };
+}
+function restoredList(r) {
+    const edits = r.delivery?.outcome.edits ?? [];
+    return edits.map(e => ({ file: e.file, image: e.image ?? '', from: e.before, to: e.after }));
+}
+function reversed(r) {
+    const touched = new Set(r.delivery?.outcome.files.map(f => f.file) ?? []);
+    return [
+        ...new Set(r.plan.restores.filter(x => touched.has(x.file)).flatMap(x => x.reverses.map(c => c.sha)))
+    ];
+}
+function lines(r) {
+    const out = restoredList(r).map(e => `${e.file}: ${e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`);
+    for (const m of r.delivery?.outcome.movedOn ?? []) {
+        out.push(`${m.file}: ${m.name} left at ${formatPin(m.now)}: it changed since ${formatPin(m.expected)} (fixed forward?), not rolled back`);
+    }
+    for (const s of r.plan.skipped)
+        out.push(`${s.file}: ${s.name}: ${s.reason}`);
+    if (!r.delivery?.outcome.changed)
+        out.push('nothing to roll back');
+    else {
+        const shas = reversed(r).map(s => s.slice(0, 12));
+        out.push(`reverses ${shas.join(', ')}`);
+    }
+    return out;
+}
+const rollbackCommand = defineCommand({
+    name: 'rollback',
+    description: 'Restore the image pins of overlays to before their last change (or --steps N back, or --to a commit), as a commit or a pull request',
+    options: [
+        rootOption('without --repo: the git checkout of the config repo to roll back in'),
+        {
+            name: 'path',
+            type: 'list',
+            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production)',
+            gitlab: { required: true, description: 'Overlay directories to roll back; globs allowed.' }
+        },
+        {
+            name: 'image',
+            type: 'list',
+            description: 'only restore these images (kustomize images[].name); default: every image whose pin changed',
+            gitlab: { description: 'Only these images (images[].name); empty: every changed pin.' }
+        },
+        {
+            name: 'to',
+            type: 'string',
+            description: 'restore the pins as they were at this config repo commit',
+            gitlab: { description: 'Restore the pins as they were at this config repo commit.' }
+        },
+        {
+            name: 'steps',
+            type: 'string',
+            description: 'how many pin changes back (our own rollbacks do not count); default 1',
+            gitlab: { default: '', description: 'How many pin changes back; empty: 1.' }
+        },
+        {
+            name: 'reason',
+            type: 'string',
+            description: 'why, for the commit message (e.g. "web 1.5.0 crash-loops")',
+            gitlab: { description: 'Why, for the commit message.' }
+        },
+        dryRunOption('print what would be restored and write nothing'),
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS,
+        ...WAIT_OPTIONS
+    ],
+    outputSpecs: [
+        { name: 'changed', description: "'true' when pins were restored (or would be, under dry-run)" },
+        { name: 'restored', description: 'JSON array of {file, image, from, to}' },
+        {
+            name: 'reverses',
+            description: 'JSON array of the config repo commits whose pin changes this reverses'
+        },
+        ...DELIVERY_OUTPUTS,
+        ...WAIT_OUTPUTS
+    ],
+    gitlab: {
+        description: 'Roll back image pins in a GitOps config repo through git: restore what the overlays pinned before their last change (or N changes back, or at a commit), keeping every other edit; one commit pushed race-safely, or one merge request. Re-running does not roll back twice. Outputs GITOPS_CHANGED, GITOPS_RESTORED, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+    },
+    settings(input, env, platform) {
+        const paths = input.list('path').map(p => checkRelative(p.trim(), '--path'));
+        if (!paths.length) {
+            throw new UsageError('--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production');
+        }
+        const rawSteps = input.string('steps')?.trim();
+        const to = input.string('to')?.trim() || undefined;
+        if (rawSteps && to)
+            throw new UsageError('--steps and --to exclude each other; give one');
+        const steps = rawSteps ? Number(rawSteps) : 1;
+        if (!Number.isInteger(steps) || steps < 1 || steps > 1000) {
+            throw new UsageError(`--steps '${rawSteps}' is not a whole number from 1 to 1000; e.g. --steps 2`);
+        }
+        if (to && !/^[0-9a-f]{7,40}$/i.test(to)) {
+            throw new UsageError(`--to '${to}' is not a commit SHA; pass the config repo commit whose pins to restore`);
+        }
+        const delivery = readDelivery(input, env, {
+            defaultMode: 'push',
+            local: true,
+            checkMessage: () => {
+                throw new UsageError('--message is not taken by rollback: its message names the commits it reverses and carries the Rollback-Of trailer that keeps a second run from rolling back twice; say why with --reason');
+            }
+        }, process.cwd());
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
+        const reason = input.string('reason')?.trim() || undefined;
+        const wait = readWaitFlag(input, env, platform, delivery);
+        return {
+            request: {
+                paths,
+                images: input
+                    .list('image')
+                    .flatMap(i => i.split(/[,\s]+/))
+                    .filter(Boolean),
+                ...(to ? { to } : {}),
+                steps,
+                ...(reason ? { reason } : {})
+            },
+            delivery,
+            ...(wait ? { wait } : {})
+        };
+    },
+    async run(s, platform) {
+        const r = await runRollback(s.request, s.delivery, platform);
+        if (s.wait && r.delivery) {
+            const wait = await runWaitAfter(s.wait, s.delivery, r.delivery, platform);
+            if (wait)
+                r.wait = wait;
+        }
+        return r;
+    },
+    outputs: r => ({
+        changed: String(r.delivery?.outcome.changed ?? false),
+        restored: JSON.stringify(restoredList(r)),
+        reverses: JSON.stringify(reversed(r)),
+        ...(r.delivery
+            ? deliveryOutputs(r.delivery)
+            : { commit: '', pushed: 'false', attempts: '0', branch: '' }),
+        ...waitOutputs(r.wait)
+    }),
+    json: r => ({
+        changed: r.delivery?.outcome.changed ?? false,
+        restored: restoredList(r),
+        reverses: reversed(r),
+        movedOn: r.delivery?.outcome.movedOn ?? [],
+        skipped: r.plan.skipped,
+        dryRun: r.dryRun,
+        ...(r.dryRun && r.delivery ? { diff: r.delivery.outcome.diff } : {}),
+        ...(r.delivery ? deliveryJson(r.delivery) : {}),
+        ...(r.wait ? { wait: waitJson(r.wait) } : {})
+    }),
+    summary(r) {
+        const rows = restoredList(r).map(e => tableRow([e.file, e.image, e.from ?? '', e.to ?? ''].map(tableCell)));
+        const table = rows.length
+            ? [...tableHead(['file', 'image', 'rolled back from', 'restored']), ...rows].join('\n')
+            : 'Nothing to roll back.';
+        const d = r.delivery;
+        const note = r.dryRun
+            ? '\n\nDry run: nothing was written.'
+            : d?.pr
+                ? `\n\n${prLifecycleText(d.pr)}`
+                : '';
+        const remote = d?.remote ? remoteSummary(d.remote) : '';
+        return `### rollback\n\n${table}${note}\n${remote}${r.wait ? `\n${waitSummary(r.wait)}` : ''}`;
+    },
+    text(r) {
+        const d = r.delivery;
+        const text = editText(lines(r), {
+            changed: d?.outcome.changed ?? false,
+            dryRun: r.dryRun,
+            diff: d?.outcome.diff ?? '',
+            ...(d?.pr ? { pr: d.pr } : {}),
+            ...(d?.remote ? { remote: d.remote } : {})
+        });
+        return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text;
+    },
+    exitCode: r => Math.max(r.delivery ? deliveryExitCode(r.delivery) : 0, waitExitCode(r.wait))
+});
+
 ;// CONCATENATED MODULE: ./src/commands/registry.ts
+
 
 
 
@@ -84482,7 +85095,8 @@ const commands = [
     changesCommand,
     argoAppCommand,
     setChartVersionCommand,
-    waitCommand
+    waitCommand,
+    rollbackCommand
 ];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 function findCommand(name) {

@@ -6,6 +6,7 @@ import {changesCommand} from './changes.js'
 import {argoAppCommand} from './argo-app.js'
 import {setChartVersionCommand} from './set-chart-version.js'
 import {waitCommand} from './wait.js'
+import {rollbackCommand} from './rollback.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const commands: CommandDefinition<any, any>[] = [
@@ -15,7 +16,8 @@ export const commands: CommandDefinition<any, any>[] = [
   changesCommand,
   argoAppCommand,
   setChartVersionCommand,
-  waitCommand
+  waitCommand,
+  rollbackCommand
 ]
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,0 +1,328 @@
+/**
+ * rollback: put the image pins of some overlays back to what they were
+ * before their most recent change (or `--steps N` changes back, or at
+ * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
+ * move: other edits made to the same file since then stay.
+ *
+ * Two halves: `findRestores` reads the history (git/file-history.ts) and
+ * decides what to restore; `rollbackEdit` applies that to whatever tip the
+ * delivery sees, and leaves an image alone when the tip no longer holds the
+ * pin the history showed (someone fixed forward in between).
+ */
+import picomatch from 'picomatch'
+import {posix} from 'node:path'
+import {
+  changesBlock,
+  ciSourceFromEnv,
+  inlineValue,
+  trailers,
+  type MessageChange
+} from '../core/commit-message.js'
+import {unifiedDiffs} from '../core/diff.js'
+import {UsageError} from '../core/errors.js'
+import {
+  readImageEntries,
+  setImagesInText,
+  KUSTOMIZATION_FILE_NAMES
+} from '../core/kustomize/kustomization-file.js'
+import {formatPin, pinOf, samePin, setImageArg, type Pin} from '../core/promotion/pins.js'
+import type {FileHistory, HistoryCommit} from '../git/file-history.js'
+import type {Edit} from './edit.js'
+import {materialisedPlanner} from './materialise.js'
+import {prChanges, type EditOutcome, type FileEdit} from './set-image.js'
+import {readUtf8, resolveInside, writeFiles, openRoot} from './workspace.js'
+
+/** The trailer that marks our own rollback commits: they are never changes to roll back. */
+export const ROLLBACK_TRAILER = 'Rollback-Of'
+
+export interface RollbackRequest {
+  /** Overlay directories (globs allowed), relative to the root. */
+  paths: string[]
+  /** Image names to restore; empty: every image whose pin changed. */
+  images: string[]
+  /** Restore the pins as they were at this commit. */
+  to?: string
+  /** How many pin changes back (default 1). */
+  steps: number
+  reason?: string
+}
+
+export interface ImageRestore {
+  name: string
+  /** The pin the history shows at the tip (what the rollback replaces). */
+  from: Pin
+  /** The pin to put back. */
+  to: Pin
+}
+
+export interface FileRestore {
+  file: string
+  images: ImageRestore[]
+  /** The commits whose pin changes this reverses, newest first. */
+  reverses: {sha: string; subject: string}[]
+}
+
+export interface RollbackPlan {
+  restores: FileRestore[]
+  /** Images left as they are, with why (already at the target, not in the older version...). */
+  skipped: {file: string; name: string; reason: string}[]
+}
+
+export function isRollbackCommit(message: string): boolean {
+  return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message)
+}
+
+function pinsOf(text: string, file: string): Map<string, Pin> {
+  const pins = new Map<string, Pin>()
+  for (const e of readImageEntries(text, file)) {
+    if (e.name && !pins.has(e.name)) pins.set(e.name, pinOf(e))
+  }
+  return pins
+}
+
+function changedPins(
+  before: Map<string, Pin>,
+  after: Map<string, Pin>,
+  names: (n: string) => boolean
+): boolean {
+  for (const [name, pin] of after) {
+    if (!names(name)) continue
+    const old = before.get(name)
+    if (!old || !samePin(old, pin)) return true
+  }
+  return false
+}
+
+/** The kustomization files under the --path globs at the tip. */
+export function rollbackFiles(tipFiles: string[], paths: string[]): string[] {
+  const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.')
+  const matchers = dirs.map(d => picomatch(d === '.' ? '' : d, {dot: false}))
+  return tipFiles.filter(f => {
+    if (!(KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(f))) return false
+    const dir = posix.dirname(f)
+    return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)))
+  })
+}
+
+/**
+ * Reads the history of each file and decides which pins to restore. Walks the
+ * commits that touched the file, newest first, skipping our own rollbacks;
+ * the N-th commit that changed a selected pin is the one reversed. The
+ * history is deepened while the walk reaches its shallow end.
+ */
+export async function findRestores(
+  history: FileHistory,
+  request: RollbackRequest
+): Promise<RollbackPlan> {
+  const files = rollbackFiles(await history.files(), request.paths)
+  if (files.length === 0) {
+    throw new UsageError(
+      `no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`
+    )
+  }
+  const wanted = (n: string) => request.images.length === 0 || request.images.includes(n)
+  const toCommit = request.to ? await resolveTo(history, request.to) : undefined
+  const restores: FileRestore[] = []
+  const skipped: RollbackPlan['skipped'] = []
+  for (const file of files) {
+    const tipText = await history.show(history.tip, file)
+    if (tipText === undefined) continue
+    const current = pinsOf(tipText, file)
+    let older: Map<string, Pin>
+    let reverses: {sha: string; subject: string}[]
+    if (toCommit) {
+      const text = await history.show(toCommit, file)
+      if (text === undefined) {
+        throw new UsageError(
+          `${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`
+        )
+      }
+      older = pinsOf(text, file)
+      reverses = [{sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}`}]
+    } else {
+      const found = await walk(history, file, wanted, request.steps)
+      older = found.older
+      reverses = found.reverses
+    }
+    const images: ImageRestore[] = []
+    for (const [name, pin] of current) {
+      if (!wanted(name)) continue
+      const old = older.get(name)
+      if (!old) {
+        skipped.push({
+          file,
+          name,
+          reason: 'not listed in the earlier version (added since); left as is'
+        })
+        continue
+      }
+      if (samePin(old, pin)) {
+        skipped.push({file, name, reason: `already at ${formatPin(old)}`})
+        continue
+      }
+      images.push({name, from: pin, to: old})
+    }
+    for (const name of request.images) {
+      if (!current.has(name)) skipped.push({file, name, reason: 'not listed in this kustomization'})
+    }
+    if (images.length) restores.push({file, images, reverses})
+  }
+  return {restores, skipped}
+}
+
+async function resolveTo(history: FileHistory, to: string): Promise<string> {
+  for (;;) {
+    const sha = await history.resolve(to)
+    if (sha) return sha
+    if (!(await history.deepen())) {
+      throw new UsageError(
+        `--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`
+      )
+    }
+  }
+}
+
+async function walk(
+  history: FileHistory,
+  file: string,
+  wanted: (n: string) => boolean,
+  steps: number
+): Promise<{older: Map<string, Pin>; reverses: {sha: string; subject: string}[]}> {
+  walk: for (;;) {
+    const reverses: {sha: string; subject: string}[] = []
+    let created: HistoryCommit | undefined
+    for (const c of await history.log(file)) {
+      if (isRollbackCommit(c.message)) continue
+      // No parent: the shallow end of what is fetched so far, or the root commit.
+      const parent = c.parents[0]
+      if (!parent) {
+        if (await history.deepen()) continue walk
+        created = c
+        break
+      }
+      const beforeText = await history.show(parent, file)
+      if (beforeText === undefined) {
+        created = c
+        break
+      }
+      const before = pinsOf(beforeText, file)
+      if (!changedPins(before, await pinsAt(history, c.sha, file), wanted)) continue
+      reverses.push({sha: c.sha, subject: c.subject})
+      if (reverses.length === steps) return {older: before, reverses}
+    }
+    if (created) {
+      throw new UsageError(
+        `${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`
+      )
+    }
+    if (!(await history.deepen())) {
+      throw new UsageError(
+        `${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`
+      )
+    }
+  }
+}
+
+async function pinsAt(history: FileHistory, rev: string, file: string): Promise<Map<string, Pin>> {
+  const text = await history.show(rev, file)
+  return text === undefined ? new Map() : pinsOf(text, file)
+}
+
+// ---------------------------------------------------------------- the edit
+
+export interface RollbackOutcome extends EditOutcome {
+  /** Images the tip no longer holds at the pin the history showed: fixed forward, left alone. */
+  movedOn: {file: string; name: string; now: Pin; expected: Pin}[]
+}
+
+async function planRollback(root: string, plan: RollbackPlan): Promise<RollbackOutcome> {
+  const real = await openRoot(root)
+  const edits: FileEdit[] = []
+  const files: EditOutcome['files'] = []
+  const movedOn: RollbackOutcome['movedOn'] = []
+  for (const r of plan.restores) {
+    const path = await resolveInside(real, r.file, '--path')
+    const before = await readUtf8(path, r.file)
+    const now = pinsOf(before, r.file)
+    const args: string[] = []
+    for (const img of r.images) {
+      const pin = now.get(img.name)
+      if (pin && samePin(pin, img.to)) continue // already restored (a concurrent rollback)
+      if (!pin || !samePin(pin, img.from)) {
+        movedOn.push({file: r.file, name: img.name, now: pin ?? {}, expected: img.from})
+        continue
+      }
+      args.push(setImageArg(img.name, img.to))
+    }
+    if (!args.length) continue
+    const result = setImagesInText(before, args, r.file)
+    for (const c of result.changes)
+      edits.push({file: r.file, image: c.image, before: c.before, after: c.after})
+    if (result.text !== before) files.push({file: r.file, before, after: result.text})
+  }
+  return {changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn}
+}
+
+function messageOf(
+  plan: RollbackPlan,
+  o: RollbackOutcome,
+  reason: string | undefined,
+  env: Record<string, string | undefined>
+): string {
+  const changes: MessageChange[] = o.edits.map(e => ({
+    file: e.file,
+    name: e.image ?? '',
+    kind: 'image',
+    before: e.before,
+    after: e.after
+  }))
+  const touched = new Set(o.files.map(f => f.file))
+  const reversed = new Map<string, string>()
+  for (const r of plan.restores) {
+    if (!touched.has(r.file)) continue
+    for (const c of r.reverses) reversed.set(c.sha, c.subject)
+  }
+  const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ')
+  const subject = `Roll back ${names} in ${[...touched].map(f => posix.dirname(f)).join(', ')}`
+  const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`)
+  const lines = [
+    inlineValue(subject),
+    '',
+    changesBlock(changes),
+    '',
+    ...body,
+    ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
+    '',
+    ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
+    trailers(ciSourceFromEnv(env))
+  ]
+  return (
+    lines
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim() + '\n'
+  )
+}
+
+/** The rollback as an edit any delivery mode can carry. */
+export function rollbackEdit(plan: RollbackPlan, reason?: string): Edit<RollbackOutcome> {
+  const files = plan.restores.map(r => r.file)
+  const patterns = {dirGlobs: [], files}
+  const planOn = (root: string) => planRollback(root, plan)
+  const api = materialisedPlanner(patterns, planOn, o =>
+    o.files.map(f => ({path: f.file, content: Buffer.from(f.after, 'utf8')}))
+  )
+  return {
+    patterns,
+    plan: planOn,
+    write: (root, o) => writeFiles(root, o.files),
+    planApi: view => api.plan(view),
+    writes: o => o.files.map(f => ({path: f.file, before: f.before, after: f.after})),
+    prChanges,
+    // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
+    message: (o, ctx) => messageOf(plan, o, reason, ctx.env as Record<string, string | undefined>),
+    pr: {paths: files.map(f => posix.dirname(f)), titleTemplate: 'Roll back {{paths}}'}
+  }
+}
+
+export type {HistoryCommit}
