@@ -79103,164 +79103,6 @@ function waitExitCode(r) {
     return !r || allHealthy(r) ? 0 : 1;
 }
 
-;// CONCATENATED MODULE: ./src/commands/set-image.ts
-
-
-
-
-
-
-
-
-
-/** The facts the shared report renders, from a result. */
-function facts(r) {
-    return { ...(r.pr ? { pr: r.pr.lifecycle } : {}), ...(r.remote ? { remote: r.remote } : {}) };
-}
-/** set-image pushed to a remote config repo (library use and benchmarks). */
-async function runRemoteSetImage(request, settings, dryRun, platform) {
-    const d = await deliver(setImageEdit(request), { ...settings, mode: 'push', dryRun }, platform);
-    return { outcome: d.outcome, remote: d.remote };
-}
-function what(edit) {
-    return edit.image !== undefined ? edit.image : (edit.key ?? '');
-}
-const setImageCommand = defineCommand({
-    name: 'set-image',
-    description: 'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
-    options: [
-        rootOption('directory all paths are relative to; nothing outside it is read or written'),
-        {
-            name: 'path',
-            type: 'list',
-            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root',
-            gitlab: {
-                required: true,
-                description: 'Directories (kustomization) or files to edit, relative to the config repo; globs allowed.'
-            }
-        },
-        {
-            name: 'image',
-            type: 'list',
-            description: 'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field',
-            // One argument GitLab checks against the pattern at pipeline creation; `images` takes the rest.
-            gitlab: {
-                type: 'string',
-                regex: String.raw `^(\S*[=:@]\S*)?$`,
-                description: 'One image argument as for `kustomize edit set image`: name:tag, name@digest or name=newName:tag. CI/CD variables work, e.g. app=$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA.',
-                more: { name: 'images', description: 'More image arguments, same syntax as image.' }
-            }
-        },
-        {
-            name: 'set',
-            type: 'list',
-            description: 'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)',
-            gitlab: {
-                description: 'YAML values to set, as file:key.path=value (Helm values files, plain manifests).'
-            }
-        },
-        {
-            name: 'create-keys',
-            type: 'boolean',
-            description: 'let --set add keys that do not exist yet',
-            gitlab: {
-                description: 'Let set add keys that do not exist yet (by default a missing key is an error).'
-            }
-        },
-        dryRunOption('print a unified diff and write nothing'),
-        ...DELIVERY_OPTIONS,
-        ...PR_OPTIONS,
-        ...WAIT_OPTIONS
-    ],
-    outputSpecs: [
-        {
-            name: 'changed',
-            description: "'true' when a file changed (or would change under dry-run), else 'false'"
-        },
-        { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
-        { name: 'files', description: 'JSON array of the root-relative files that changed' },
-        ...DELIVERY_OUTPUTS,
-        ...WAIT_OUTPUTS
-    ],
-    gitlab: {
-        description: 'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
-    },
-    settings(input, env, platform) {
-        const request = {
-            paths: input.list('path'),
-            images: input.list('image'),
-            sets: input.list('set'),
-            createKeys: input.boolean('create-keys') ?? false
-        };
-        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
-        // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
-        if (delivery.mode === 'local')
-            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
-        const wait = readWaitFlag(input, env, platform, delivery);
-        return { request, delivery, ...(wait ? { wait } : {}) };
-    },
-    async run(settings, platform) {
-        const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
-        const wait = settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform));
-        return {
-            outcome: d.outcome,
-            dryRun: d.dryRun,
-            ...(d.pr ? { pr: { outcome: d.outcome, lifecycle: d.pr } } : {}),
-            ...(d.remote ? { remote: d.remote } : {}),
-            delivery: d,
-            ...(wait ? { wait } : {})
-        };
-    },
-    outputs: r => ({
-        changed: String(r.outcome.changed),
-        edits: JSON.stringify(r.outcome.edits),
-        files: JSON.stringify(r.outcome.files.map(f => f.file)),
-        ...deliveryOutputs(facts(r)),
-        ...waitOutputs(r.wait)
-    }),
-    json: r => ({
-        changed: r.outcome.changed,
-        edits: r.outcome.edits,
-        files: r.outcome.files.map(f => f.file),
-        dryRun: r.dryRun,
-        ...(r.dryRun ? { diff: r.outcome.diff } : {}),
-        ...deliveryJson(facts(r)),
-        ...(r.wait ? { wait: waitJson(r.wait) } : {})
-    }),
-    summary(r) {
-        const remote = (r.remote ? remoteSummary(r.remote) : '') + (r.wait ? `\n${waitSummary(r.wait)}` : '');
-        if (!r.outcome.changed)
-            return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
-        const rows = r.outcome.edits.map(e => tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(tableCell)));
-        const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n');
-        const note = r.dryRun
-            ? '\n\nDry run: nothing was written.'
-            : r.pr
-                ? `\n\n${prLifecycleText(r.pr.lifecycle)}`
-                : '';
-        return `### set-image\n\n${table}${note}\n${remote}`;
-    },
-    text(r) {
-        const lines = r.outcome.edits.map(e => `${e.file}: ${what(e)} ${showValue(e.before)} -> ${showValue(e.after)}`);
-        const n = r.outcome.files.length;
-        if (!r.outcome.changed)
-            lines.push('nothing to change');
-        else if (r.dryRun)
-            lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`);
-        else
-            lines.push(`${n} file${n === 1 ? '' : 's'} changed`);
-        const text = editText(lines, {
-            changed: r.outcome.changed,
-            dryRun: r.dryRun,
-            diff: r.outcome.diff,
-            ...(r.pr ? { pr: r.pr.lifecycle } : {}),
-            ...(r.remote ? { remote: r.remote } : {})
-        });
-        return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text;
-    },
-    exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
-});
-
 ;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
 function clean(v) {
     return v === undefined || v === '' ? undefined : v;
@@ -79392,6 +79234,944 @@ function planPins(source, target, policy = 'keep') {
     }
     return { args, images };
 }
+
+;// CONCATENATED MODULE: ./src/edits/rollback.ts
+/**
+ * rollback: put the image pins of some overlays back to what they were
+ * before their most recent change (or `--steps N` changes back, or at
+ * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
+ * move: other edits made to the same file since then stay.
+ *
+ * Two halves: `findRestores` reads the history (git/file-history.ts) and
+ * decides what to restore; `rollbackEdit` applies that to whatever tip the
+ * delivery sees, and leaves an image alone when the tip no longer holds the
+ * pin the history showed (someone fixed forward in between).
+ */
+
+
+
+
+
+
+
+
+
+
+/** The trailer that marks our own rollback commits: they are never changes to roll back. */
+const ROLLBACK_TRAILER = 'Rollback-Of';
+function isRollbackCommit(message) {
+    return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
+}
+function pinsOf(text, file) {
+    const pins = new Map();
+    for (const e of readImageEntries(text, file)) {
+        if (e.name && !pins.has(e.name))
+            pins.set(e.name, pinOf(e));
+    }
+    return pins;
+}
+function changedPins(before, after, names) {
+    for (const [name, pin] of after) {
+        if (!names(name))
+            continue;
+        const old = before.get(name);
+        if (!old || !samePin(old, pin))
+            return true;
+    }
+    return false;
+}
+/** The kustomization files under the --path globs at the tip. */
+function rollbackFiles(tipFiles, paths) {
+    const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
+    const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
+    return tipFiles.filter(f => {
+        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(f)))
+            return false;
+        const dir = external_node_path_namespaceObject.posix.dirname(f);
+        return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
+    });
+}
+/**
+ * Reads the history of each file and decides which pins to restore. Walks the
+ * commits that touched the file, newest first, skipping our own rollbacks;
+ * the N-th commit that changed a selected pin is the one reversed. The
+ * history is deepened while the walk reaches its shallow end.
+ */
+async function findRestores(history, request) {
+    const files = rollbackFiles(await history.files(), request.paths);
+    if (files.length === 0) {
+        throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
+    }
+    const wanted = (n) => request.images.length === 0 || request.images.includes(n);
+    const toCommit = request.to ? await resolveTo(history, request.to) : undefined;
+    const restores = [];
+    const skipped = [];
+    for (const file of files) {
+        const tipText = await history.show(history.tip, file);
+        if (tipText === undefined)
+            continue;
+        const current = pinsOf(tipText, file);
+        let older;
+        let reverses;
+        if (toCommit) {
+            const text = await history.show(toCommit, file);
+            if (text === undefined) {
+                throw new UsageError(`${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`);
+            }
+            older = pinsOf(text, file);
+            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
+        }
+        else {
+            const found = await rollback_walk(history, file, wanted, request.steps);
+            older = found.older;
+            reverses = found.reverses;
+        }
+        const images = [];
+        for (const [name, pin] of current) {
+            if (!wanted(name))
+                continue;
+            const old = older.get(name);
+            if (!old) {
+                skipped.push({
+                    file,
+                    name,
+                    reason: 'not listed in the earlier version (added since); left as is'
+                });
+                continue;
+            }
+            if (samePin(old, pin)) {
+                skipped.push({ file, name, reason: `already at ${formatPin(old)}` });
+                continue;
+            }
+            images.push({ name, from: pin, to: old });
+        }
+        for (const name of request.images) {
+            if (!current.has(name))
+                skipped.push({ file, name, reason: 'not listed in this kustomization' });
+        }
+        if (images.length)
+            restores.push({ file, images, reverses });
+    }
+    return { restores, skipped };
+}
+/**
+ * The undo of one commit of ours (--rollback-on-failure): for each file it
+ * changed, the pins at its parent replace the pins at the commit, for the
+ * images that commit changed. The edit later checks that the tip still holds
+ * the commit's pins, so a newer fix is never overwritten.
+ */
+async function findUndo(history, commit, files, reason) {
+    const sha = await resolveTo(history, commit);
+    const parent = await history.parent(sha);
+    const restores = [];
+    const skipped = [];
+    for (const file of files) {
+        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(file)))
+            continue;
+        const after = await pinsAt(history, sha, file);
+        const before = parent ? await pinsAt(history, parent, file) : new Map();
+        const images = [];
+        for (const [name, pin] of after) {
+            const old = before.get(name);
+            if (!old) {
+                if (!samePin({}, pin))
+                    skipped.push({ file, name, reason: 'added by the commit; left as is' });
+                continue;
+            }
+            if (!samePin(old, pin))
+                images.push({ name, from: pin, to: old });
+        }
+        if (images.length)
+            restores.push({ file, images, reverses: [{ sha, subject: reason }] });
+    }
+    return { restores, skipped };
+}
+async function resolveTo(history, to) {
+    for (;;) {
+        const sha = await history.resolve(to);
+        if (sha)
+            return sha;
+        if (!(await history.deepen())) {
+            throw new UsageError(`--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`);
+        }
+    }
+}
+async function rollback_walk(history, file, wanted, steps) {
+    walk: for (;;) {
+        const reverses = [];
+        let created;
+        for (const c of await history.log(file)) {
+            if (isRollbackCommit(c.message))
+                continue;
+            // No parent: the shallow end of what is fetched so far, or the root commit.
+            const parent = c.parents[0];
+            if (!parent) {
+                if (await history.deepen())
+                    continue walk;
+                created = c;
+                break;
+            }
+            const beforeText = await history.show(parent, file);
+            if (beforeText === undefined) {
+                created = c;
+                break;
+            }
+            const before = pinsOf(beforeText, file);
+            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
+                continue;
+            reverses.push({ sha: c.sha, subject: c.subject });
+            if (reverses.length === steps)
+                return { older: before, reverses };
+        }
+        if (created) {
+            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
+        }
+        if (!(await history.deepen())) {
+            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
+        }
+    }
+}
+async function pinsAt(history, rev, file) {
+    const text = await history.show(rev, file);
+    return text === undefined ? new Map() : pinsOf(text, file);
+}
+async function planRollback(root, plan) {
+    const real = await openRoot(root);
+    const edits = [];
+    const files = [];
+    const movedOn = [];
+    for (const r of plan.restores) {
+        const path = await resolveInside(real, r.file, '--path');
+        const before = await readUtf8(path, r.file);
+        const now = pinsOf(before, r.file);
+        const args = [];
+        for (const img of r.images) {
+            const pin = now.get(img.name);
+            if (pin && samePin(pin, img.to))
+                continue; // already restored (a concurrent rollback)
+            if (!pin || !samePin(pin, img.from)) {
+                movedOn.push({ file: r.file, name: img.name, now: pin ?? {}, expected: img.from });
+                continue;
+            }
+            args.push(setImageArg(img.name, img.to));
+        }
+        if (!args.length)
+            continue;
+        const result = setImagesInText(before, args, r.file);
+        for (const c of result.changes)
+            edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
+        if (result.text !== before)
+            files.push({ file: r.file, before, after: result.text });
+    }
+    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
+}
+function rollback_messageOf(plan, o, reason, env) {
+    const changes = o.edits.map(e => ({
+        file: e.file,
+        name: e.image ?? '',
+        kind: 'image',
+        before: e.before,
+        after: e.after
+    }));
+    const touched = new Set(o.files.map(f => f.file));
+    const reversed = new Map();
+    for (const r of plan.restores) {
+        if (!touched.has(r.file))
+            continue;
+        for (const c of r.reverses)
+            reversed.set(c.sha, c.subject);
+    }
+    const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ');
+    const subject = `Roll back ${names} in ${[...touched].map(f => external_node_path_namespaceObject.posix.dirname(f)).join(', ')}`;
+    const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`);
+    const lines = [
+        inlineValue(subject),
+        '',
+        changesBlock(changes),
+        '',
+        ...body,
+        ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
+        '',
+        ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
+        trailers(ciSourceFromEnv(env))
+    ];
+    return (lines
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n');
+}
+/** The rollback as an edit any delivery mode can carry. */
+function rollbackEdit(plan, reason) {
+    const files = plan.restores.map(r => r.file);
+    const patterns = { dirGlobs: [], files };
+    const planOn = (root) => planRollback(root, plan);
+    const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
+    return {
+        patterns,
+        plan: planOn,
+        write: (root, o) => writeFiles(root, o.files),
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        prChanges: prChanges,
+        // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
+        message: (o, ctx) => rollback_messageOf(plan, o, reason, ctx.env),
+        pr: { paths: files.map(f => external_node_path_namespaceObject.posix.dirname(f)), titleTemplate: 'Roll back {{paths}}' }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/file-history.ts
+
+
+
+
+
+
+
+/** Commits fetched first, then added per deepening (doubling). */
+const FIRST_DEPTH = 20;
+class FileHistory {
+    dir;
+    source;
+    redactor;
+    owned;
+    depth = FIRST_DEPTH;
+    forget;
+    /** The commit the walk starts from (the branch tip, or HEAD of the local repo). */
+    tip = '';
+    constructor(dir, source, redactor, owned) {
+        this.dir = dir;
+        this.source = source;
+        this.redactor = redactor;
+        this.owned = owned;
+    }
+    static async open(source, redactor) {
+        if (source.kind === 'local') {
+            const h = new FileHistory(source.dir, source, redactor, false);
+            const top = await h.git(['rev-parse', '--show-toplevel'], true);
+            if (top.code !== 0) {
+                throw new OperationError(`-C ${source.dir} is not inside a git repository, so there is no history to roll back from; run rollback in a clone of the config repo, or use --repo`);
+            }
+            h.tip = (await h.git(['rev-parse', 'HEAD'])).stdout.trim();
+            return h;
+        }
+        const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-history-'));
+        const h = new FileHistory(dir, source, redactor, true);
+        h.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
+        try {
+            await h.git(['init', '-q', '--bare']);
+            // A named promisor remote: blobs the walk reads are fetched on demand.
+            await h.git(['remote', 'add', 'origin', source.url]);
+            await h.fetch(['--depth', String(FIRST_DEPTH)]);
+            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
+            return h;
+        }
+        catch (e) {
+            await h.close();
+            throw e;
+        }
+    }
+    git(args, allowFailure = false) {
+        return execGit(args, {
+            cwd: this.dir,
+            config: {
+                ...HARDENED_CONFIG,
+                ...(this.source.kind === 'remote' ? this.source.gitConfig : {})
+            },
+            redactor: this.redactor,
+            timeoutMs: 120_000,
+            allowFailure
+        });
+    }
+    async fetch(extra) {
+        const src = this.source;
+        const ref = src.branch ? `refs/heads/${src.branch}` : 'HEAD';
+        const out = await this.git([
+            'fetch',
+            '-q',
+            '--filter=blob:none',
+            '--no-tags',
+            ...extra,
+            'origin',
+            `+${ref}:refs/gitops-deploy/tip`
+        ], true);
+        if (out.code !== 0) {
+            const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
+            throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
+        }
+    }
+    /** The history is cut: older commits exist but are not here yet. */
+    async shallow() {
+        return (await this.git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
+    }
+    /**
+     * Fetches older commits (twice as many as before); false when the whole
+     * history is already here. A local shallow clone is deepened the same way.
+     */
+    async deepen() {
+        if (!(await this.shallow()))
+            return false;
+        if (this.source.kind === 'local') {
+            const out = await this.git(['fetch', '-q', '--deepen', String(this.depth)], true);
+            this.depth *= 2;
+            return out.code === 0;
+        }
+        await this.fetch(['--deepen', String(this.depth)]);
+        this.depth *= 2;
+        return true;
+    }
+    /** Commits from the tip that changed `path`, newest first, as far as the history here goes. */
+    async log(path) {
+        const out = await this.git(['log', '-z', '--format=%H%x1f%P%x1f%s%x1f%B', this.tip, '--', path]);
+        return out.stdout
+            .split('\0')
+            .filter(Boolean)
+            .map(rec => {
+            const [sha, parents, subject, message] = rec.split('\x1f');
+            return { sha, parents: parents.split(' ').filter(Boolean), subject, message };
+        });
+    }
+    /** The text of `path` at `rev`; undefined when the file is not there. */
+    async show(rev, path) {
+        const listed = await this.git(['ls-tree', '--name-only', rev, '--', path], true);
+        if (listed.code !== 0 || listed.stdout.trim() === '')
+            return undefined;
+        // `rev:./path` is relative to the working directory: a local -C below the repository root.
+        const spec = this.source.kind === 'local' ? `${rev}:./${path}` : `${rev}:${path}`;
+        return (await this.git(['show', spec])).stdout;
+    }
+    /** Every file path at the tip (trees only). */
+    async files() {
+        // Locally, paths relative to -C (git prints them relative to the working directory).
+        const scope = this.source.kind === 'local' ? [] : ['--full-tree'];
+        const out = await this.git(['ls-tree', '-r', '-z', '--name-only', ...scope, this.tip]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /** Resolves a commit the user named (--to); undefined when it is not in the history here. */
+    async resolve(rev) {
+        const out = await this.git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], true);
+        return out.code === 0 ? out.stdout.trim() : undefined;
+    }
+    /** The first parent of `sha`, deepening while the history is cut there; undefined for a root commit. */
+    async parent(sha) {
+        for (;;) {
+            const out = await this.git(['rev-parse', '--verify', '--quiet', `${sha}^1`], true);
+            if (out.code === 0)
+                return out.stdout.trim();
+            if (!(await this.deepen()))
+                return undefined;
+        }
+    }
+    async close() {
+        if (this.owned)
+            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
+        this.forget?.();
+    }
+}
+
+;// CONCATENATED MODULE: ./src/commands/rollback.ts
+/**
+ * `rollback`: put the image pins of some overlays back through git. With
+ * auto-sync on, Argo CD refuses its own rollback; in GitOps the rollback is
+ * a commit, delivered like any other edit (push or PR, git or API).
+ */
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** The history the rollback reads: the local checkout under -C, or the remote branch. */
+async function openHistory(delivery, platform) {
+    if (delivery.mode === 'local')
+        return FileHistory.open({ kind: 'local', dir: delivery.root }, platform.redactor);
+    const remote = parseRemoteUrl(delivery.repo, delivery.cwd ?? process.cwd());
+    const auth = authFromEnv(remote, delivery.env, platform.redactor);
+    const branch = delivery.mode === 'push' ? delivery.branch : delivery.base;
+    return FileHistory.open({ kind: 'remote', url: remote.url, ...(branch ? { branch } : {}), gitConfig: auth.config }, platform.redactor);
+}
+/** Finds what to restore and delivers it; used by `rollback` and by --rollback-on-failure. */
+async function runRollback(request, delivery, platform) {
+    const history = await openHistory(delivery, platform);
+    let plan;
+    try {
+        plan = await findRestores(history, request);
+    }
+    finally {
+        await history.close();
+    }
+    if (plan.restores.length === 0)
+        return { plan, dryRun: 'dryRun' in delivery ? delivery.dryRun : false };
+    const d = await deliver_deliver(rollbackEdit(plan, request.reason), delivery, platform);
+    return { plan, delivery: d, dryRun: d.dryRun };
+}
+function restoredList(r) {
+    const edits = r.delivery?.outcome.edits ?? [];
+    return edits.map(e => ({ file: e.file, image: e.image ?? '', from: e.before, to: e.after }));
+}
+function reversed(r) {
+    const touched = new Set(r.delivery?.outcome.files.map(f => f.file) ?? []);
+    return [
+        ...new Set(r.plan.restores.filter(x => touched.has(x.file)).flatMap(x => x.reverses.map(c => c.sha)))
+    ];
+}
+function lines(r) {
+    const out = restoredList(r).map(e => `${e.file}: ${e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`);
+    for (const m of r.delivery?.outcome.movedOn ?? []) {
+        out.push(`${m.file}: ${m.name} left at ${formatPin(m.now)}: it changed since ${formatPin(m.expected)} (fixed forward?), not rolled back`);
+    }
+    for (const s of r.plan.skipped)
+        out.push(`${s.file}: ${s.name}: ${s.reason}`);
+    if (!r.delivery?.outcome.changed)
+        out.push('nothing to roll back');
+    else {
+        const shas = reversed(r).map(s => s.slice(0, 12));
+        out.push(`reverses ${shas.join(', ')}`);
+    }
+    return out;
+}
+const rollbackCommand = defineCommand({
+    name: 'rollback',
+    description: 'Restore the image pins of overlays to before their last change (or --steps N back, or --to a commit), as a commit or a pull request',
+    options: [
+        rootOption('without --repo: the git checkout of the config repo to roll back in'),
+        {
+            name: 'path',
+            type: 'list',
+            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production)',
+            gitlab: { required: true, description: 'Overlay directories to roll back; globs allowed.' }
+        },
+        {
+            name: 'image',
+            type: 'list',
+            description: 'only restore these images (kustomize images[].name); default: every image whose pin changed',
+            gitlab: { description: 'Only these images (images[].name); empty: every changed pin.' }
+        },
+        {
+            name: 'to',
+            type: 'string',
+            description: 'restore the pins as they were at this config repo commit',
+            gitlab: { description: 'Restore the pins as they were at this config repo commit.' }
+        },
+        {
+            name: 'steps',
+            type: 'string',
+            description: 'how many pin changes back (our own rollbacks do not count); default 1',
+            gitlab: { default: '', description: 'How many pin changes back; empty: 1.' }
+        },
+        {
+            name: 'reason',
+            type: 'string',
+            description: 'why, for the commit message (e.g. "web 1.5.0 crash-loops")',
+            gitlab: { description: 'Why, for the commit message.' }
+        },
+        dryRunOption('print what would be restored and write nothing'),
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS,
+        ...WAIT_OPTIONS
+    ],
+    outputSpecs: [
+        { name: 'changed', description: "'true' when pins were restored (or would be, under dry-run)" },
+        { name: 'restored', description: 'JSON array of {file, image, from, to}' },
+        {
+            name: 'reverses',
+            description: 'JSON array of the config repo commits whose pin changes this reverses'
+        },
+        ...DELIVERY_OUTPUTS,
+        ...WAIT_OUTPUTS
+    ],
+    gitlab: {
+        description: 'Roll back image pins in a GitOps config repo through git: restore what the overlays pinned before their last change (or N changes back, or at a commit), keeping every other edit; one commit pushed race-safely, or one merge request. Re-running does not roll back twice. Outputs GITOPS_CHANGED, GITOPS_RESTORED, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+    },
+    settings(input, env, platform) {
+        const paths = input.list('path').map(p => checkRelative(p.trim(), '--path'));
+        if (!paths.length) {
+            throw new UsageError('--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production');
+        }
+        const rawSteps = input.string('steps')?.trim();
+        const to = input.string('to')?.trim() || undefined;
+        if (rawSteps && to)
+            throw new UsageError('--steps and --to exclude each other; give one');
+        const steps = rawSteps ? Number(rawSteps) : 1;
+        if (!Number.isInteger(steps) || steps < 1 || steps > 1000) {
+            throw new UsageError(`--steps '${rawSteps}' is not a whole number from 1 to 1000; e.g. --steps 2`);
+        }
+        if (to && !/^[0-9a-f]{7,40}$/i.test(to)) {
+            throw new UsageError(`--to '${to}' is not a commit SHA; pass the config repo commit whose pins to restore`);
+        }
+        const delivery = readDelivery(input, env, {
+            defaultMode: 'push',
+            local: true,
+            checkMessage: () => {
+                throw new UsageError('--message is not taken by rollback: its message names the commits it reverses and carries the Rollback-Of trailer that keeps a second run from rolling back twice; say why with --reason');
+            }
+        }, process.cwd());
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
+        const reason = input.string('reason')?.trim() || undefined;
+        const wait = readWaitFlag(input, env, platform, delivery);
+        return {
+            request: {
+                paths,
+                images: input
+                    .list('image')
+                    .flatMap(i => i.split(/[,\s]+/))
+                    .filter(Boolean),
+                ...(to ? { to } : {}),
+                steps,
+                ...(reason ? { reason } : {})
+            },
+            delivery,
+            ...(wait ? { wait } : {})
+        };
+    },
+    async run(s, platform) {
+        const r = await runRollback(s.request, s.delivery, platform);
+        if (s.wait && r.delivery) {
+            const wait = await runWaitAfter(s.wait, s.delivery, r.delivery, platform);
+            if (wait)
+                r.wait = wait;
+        }
+        return r;
+    },
+    outputs: r => ({
+        changed: String(r.delivery?.outcome.changed ?? false),
+        restored: JSON.stringify(restoredList(r)),
+        reverses: JSON.stringify(reversed(r)),
+        ...(r.delivery
+            ? deliveryOutputs(r.delivery)
+            : { commit: '', pushed: 'false', attempts: '0', branch: '' }),
+        ...waitOutputs(r.wait)
+    }),
+    json: r => ({
+        changed: r.delivery?.outcome.changed ?? false,
+        restored: restoredList(r),
+        reverses: reversed(r),
+        movedOn: r.delivery?.outcome.movedOn ?? [],
+        skipped: r.plan.skipped,
+        dryRun: r.dryRun,
+        ...(r.dryRun && r.delivery ? { diff: r.delivery.outcome.diff } : {}),
+        ...(r.delivery ? deliveryJson(r.delivery) : {}),
+        ...(r.wait ? { wait: waitJson(r.wait) } : {})
+    }),
+    summary(r) {
+        const rows = restoredList(r).map(e => tableRow([e.file, e.image, e.from ?? '', e.to ?? ''].map(tableCell)));
+        const table = rows.length
+            ? [...tableHead(['file', 'image', 'rolled back from', 'restored']), ...rows].join('\n')
+            : 'Nothing to roll back.';
+        const d = r.delivery;
+        const note = r.dryRun
+            ? '\n\nDry run: nothing was written.'
+            : d?.pr
+                ? `\n\n${prLifecycleText(d.pr)}`
+                : '';
+        const remote = d?.remote ? remoteSummary(d.remote) : '';
+        return `### rollback\n\n${table}${note}\n${remote}${r.wait ? `\n${waitSummary(r.wait)}` : ''}`;
+    },
+    text(r) {
+        const d = r.delivery;
+        const text = editText(lines(r), {
+            changed: d?.outcome.changed ?? false,
+            dryRun: r.dryRun,
+            diff: d?.outcome.diff ?? '',
+            ...(d?.pr ? { pr: d.pr } : {}),
+            ...(d?.remote ? { remote: d.remote } : {})
+        });
+        return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text;
+    },
+    exitCode: r => Math.max(r.delivery ? deliveryExitCode(r.delivery) : 0, waitExitCode(r.wait))
+});
+// ------------------------------------------------------ --rollback-on-failure
+/** `--rollback-on-failure`, for the commands that push and wait (set-image, promote). */
+const ROLLBACK_ON_FAILURE_OPTION = {
+    name: 'rollback-on-failure',
+    type: 'boolean',
+    description: 'with --wait: when the apps do not become healthy, restore the pins this run changed (a Rollback-Of commit), push and wait for that; exit 1 either way',
+    gitlab: {
+        description: 'With wait: when the deploy does not become healthy, push a rollback of the pins this job changed and wait for it; the job still fails.'
+    }
+};
+const ROLLBACK_OUTPUTS = [
+    {
+        name: 'rolled-back',
+        description: "with --rollback-on-failure: 'true' when a rollback was pushed, 'false' when none was (see the log), '' when the deploy was healthy"
+    },
+    { name: 'rollback-commit', description: "the rollback commit pushed, else ''" }
+];
+function readRollbackOnFailure(input, wait) {
+    const on = input.boolean('rollback-on-failure') === true;
+    if (on && !wait) {
+        throw new UsageError('--rollback-on-failure only applies with --wait (it acts when the wait fails); add --wait --argocd-server <url>');
+    }
+    return on;
+}
+/**
+ * After a failed wait: undo the pins of the commit this run pushed, through
+ * the same delivery, then wait for the rollback. Never pushed over a newer
+ * commit that changed the same pins (someone already fixed forward).
+ */
+async function rollbackAfterFailure(w, settings, pushed, failed, platform) {
+    if (settings.mode !== 'push' || !pushed.commit) {
+        return { kind: 'not-rolled-back', reason: 'nothing was pushed by this run' };
+    }
+    const bad = failed.apps.filter(a => a.result !== 'healthy');
+    const reason = `deploy of ${pushed.commit.slice(0, 12)} failed: ${bad
+        .map(a => `${a.name} ${a.result === 'timeout' ? 'timed out' : a.health}`)
+        .join(', ')}`;
+    platform.info(`rolling back: ${reason}`);
+    const history = await openHistory(settings, platform);
+    let plan;
+    try {
+        plan = await findUndo(history, pushed.commit, pushed.files, reason);
+    }
+    finally {
+        await history.close();
+    }
+    if (!plan.restores.length) {
+        return {
+            kind: 'not-rolled-back',
+            reason: 'this run changed no image pin that an earlier version had'
+        };
+    }
+    const d = await deliver_deliver(rollbackEdit(plan, reason), settings, platform);
+    if (!d.outcome.changed) {
+        const moved = d.outcome.movedOn.map(m => `${m.name} is now ${formatPin(m.now)}`).join(', ');
+        return {
+            kind: 'not-rolled-back',
+            reason: moved
+                ? `a newer commit changed the same pins since (${moved}): someone fixed forward, the rollback was not pushed`
+                : 'the pins were already restored'
+        };
+    }
+    const rollback = { plan, delivery: d, dryRun: false };
+    // The rollback is one more deploy: wait for it too, without a second GitHub deployment.
+    const { githubDeployment: _, ...plain } = w;
+    const wait = await runWaitAfter(plain, settings, d, platform);
+    if (wait)
+        rollback.wait = wait;
+    return { kind: 'rolled-back', rollback };
+}
+function autoRollbackText(a) {
+    if (!a)
+        return [];
+    if (a.kind === 'not-rolled-back')
+        return [`rollback: not rolled back: ${a.reason}`];
+    const r = a.rollback;
+    const lines = [
+        `rollback: pushed ${r.delivery?.commit ?? ''} restoring ${restoredList(r)
+            .map(e => `${e.image.split('/').pop()} ${e.to ?? ''}`)
+            .join(', ')}`
+    ];
+    if (r.wait)
+        lines.push(...waitText(r.wait).map(l => `  ${l}`));
+    return lines;
+}
+function autoRollbackJson(a) {
+    if (!a)
+        return {};
+    if (a.kind === 'not-rolled-back')
+        return { rollback: { rolledBack: false, reason: a.reason } };
+    const r = a.rollback;
+    return {
+        rollback: {
+            rolledBack: true,
+            commit: r.delivery?.commit ?? null,
+            restored: restoredList(r),
+            ...(r.wait ? { wait: waitJson(r.wait) } : {})
+        }
+    };
+}
+function autoRollbackOutputs(a) {
+    if (!a)
+        return { 'rolled-back': '', 'rollback-commit': '' };
+    return {
+        'rolled-back': String(a.kind === 'rolled-back'),
+        'rollback-commit': a.kind === 'rolled-back' ? (a.rollback.delivery?.commit ?? '') : ''
+    };
+}
+
+;// CONCATENATED MODULE: ./src/commands/set-image.ts
+
+
+
+
+
+
+
+
+
+
+/** The facts the shared report renders, from a result. */
+function facts(r) {
+    return { ...(r.pr ? { pr: r.pr.lifecycle } : {}), ...(r.remote ? { remote: r.remote } : {}) };
+}
+/** set-image pushed to a remote config repo (library use and benchmarks). */
+async function runRemoteSetImage(request, settings, dryRun, platform) {
+    const d = await deliver(setImageEdit(request), { ...settings, mode: 'push', dryRun }, platform);
+    return { outcome: d.outcome, remote: d.remote };
+}
+function what(edit) {
+    return edit.image !== undefined ? edit.image : (edit.key ?? '');
+}
+const setImageCommand = defineCommand({
+    name: 'set-image',
+    description: 'Set image tags and YAML values in a config repo (kustomize edit set image semantics, byte-preserving)',
+    options: [
+        rootOption('directory all paths are relative to; nothing outside it is read or written'),
+        {
+            name: 'path',
+            type: 'list',
+            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production); default: the root',
+            gitlab: {
+                required: true,
+                description: 'Directories (kustomization) or files to edit, relative to the config repo; globs allowed.'
+            }
+        },
+        {
+            name: 'image',
+            type: 'list',
+            description: 'kustomize edit set image argument: name:tag, name@digest, name=newName:tag@digest, * keeps a field',
+            // One argument GitLab checks against the pattern at pipeline creation; `images` takes the rest.
+            gitlab: {
+                type: 'string',
+                regex: String.raw `^(\S*[=:@]\S*)?$`,
+                description: 'One image argument as for `kustomize edit set image`: name:tag, name@digest or name=newName:tag. CI/CD variables work, e.g. app=$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA.',
+                more: { name: 'images', description: 'More image arguments, same syntax as image.' }
+            }
+        },
+        {
+            name: 'set',
+            type: 'list',
+            description: 'set a scalar in any YAML file: <file>:<key.path>=<value> (e.g. values.yaml:image.tag=1.2.3)',
+            gitlab: {
+                description: 'YAML values to set, as file:key.path=value (Helm values files, plain manifests).'
+            }
+        },
+        {
+            name: 'create-keys',
+            type: 'boolean',
+            description: 'let --set add keys that do not exist yet',
+            gitlab: {
+                description: 'Let set add keys that do not exist yet (by default a missing key is an error).'
+            }
+        },
+        dryRunOption('print a unified diff and write nothing'),
+        ...DELIVERY_OPTIONS,
+        ...PR_OPTIONS,
+        ...WAIT_OPTIONS,
+        ROLLBACK_ON_FAILURE_OPTION
+    ],
+    outputSpecs: [
+        {
+            name: 'changed',
+            description: "'true' when a file changed (or would change under dry-run), else 'false'"
+        },
+        { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
+        { name: 'files', description: 'JSON array of the root-relative files that changed' },
+        ...DELIVERY_OUTPUTS,
+        ...WAIT_OUTPUTS,
+        ...ROLLBACK_OUTPUTS
+    ],
+    gitlab: {
+        description: 'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
+    },
+    settings(input, env, platform) {
+        const request = {
+            paths: input.list('path'),
+            images: input.list('image'),
+            sets: input.list('set'),
+            createKeys: input.boolean('create-keys') ?? false
+        };
+        const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
+        // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
+        if (delivery.mode === 'local')
+            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
+        const wait = readWaitFlag(input, env, platform, delivery);
+        const rollbackOnFailure = readRollbackOnFailure(input, wait);
+        return {
+            request,
+            delivery,
+            ...(wait ? { wait } : {}),
+            ...(rollbackOnFailure ? { rollbackOnFailure } : {})
+        };
+    },
+    async run(settings, platform) {
+        const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
+        const wait = settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform));
+        const rollback = settings.rollbackOnFailure && settings.wait && wait && waitExitCode(wait) !== 0
+            ? await rollbackAfterFailure(settings.wait, settings.delivery, d, wait, platform)
+            : undefined;
+        return {
+            ...(rollback ? { rollback } : {}),
+            outcome: d.outcome,
+            dryRun: d.dryRun,
+            ...(d.pr ? { pr: { outcome: d.outcome, lifecycle: d.pr } } : {}),
+            ...(d.remote ? { remote: d.remote } : {}),
+            delivery: d,
+            ...(wait ? { wait } : {})
+        };
+    },
+    outputs: r => ({
+        changed: String(r.outcome.changed),
+        edits: JSON.stringify(r.outcome.edits),
+        files: JSON.stringify(r.outcome.files.map(f => f.file)),
+        ...deliveryOutputs(facts(r)),
+        ...waitOutputs(r.wait),
+        ...autoRollbackOutputs(r.rollback)
+    }),
+    json: r => ({
+        changed: r.outcome.changed,
+        edits: r.outcome.edits,
+        files: r.outcome.files.map(f => f.file),
+        dryRun: r.dryRun,
+        ...(r.dryRun ? { diff: r.outcome.diff } : {}),
+        ...deliveryJson(facts(r)),
+        ...(r.wait ? { wait: waitJson(r.wait) } : {}),
+        ...autoRollbackJson(r.rollback)
+    }),
+    summary(r) {
+        const remote = (r.remote ? remoteSummary(r.remote) : '') +
+            (r.wait ? `\n${waitSummary(r.wait)}` : '') +
+            (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : '');
+        if (!r.outcome.changed)
+            return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
+        const rows = r.outcome.edits.map(e => tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(tableCell)));
+        const table = [...tableHead(['file', 'image/key', 'before', 'after']), ...rows].join('\n');
+        const note = r.dryRun
+            ? '\n\nDry run: nothing was written.'
+            : r.pr
+                ? `\n\n${prLifecycleText(r.pr.lifecycle)}`
+                : '';
+        return `### set-image\n\n${table}${note}\n${remote}`;
+    },
+    text(r) {
+        const lines = r.outcome.edits.map(e => `${e.file}: ${what(e)} ${showValue(e.before)} -> ${showValue(e.after)}`);
+        const n = r.outcome.files.length;
+        if (!r.outcome.changed)
+            lines.push('nothing to change');
+        else if (r.dryRun)
+            lines.push(`dry run: ${n} file${n === 1 ? '' : 's'} would change, nothing written`);
+        else
+            lines.push(`${n} file${n === 1 ? '' : 's'} changed`);
+        const text = editText(lines, {
+            changed: r.outcome.changed,
+            dryRun: r.dryRun,
+            diff: r.outcome.diff,
+            ...(r.pr ? { pr: r.pr.lifecycle } : {}),
+            ...(r.remote ? { remote: r.remote } : {})
+        });
+        const after = [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)];
+        return after.length ? `${text}${after.join('\n')}\n` : text;
+    },
+    exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
+});
 
 ;// CONCATENATED MODULE: ./src/core/promotion/config.ts
 
@@ -80528,6 +81308,7 @@ async function runPr(s, pr, platform) {
 
 
 
+
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw `^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`;
 // No `default:` fields: action.yml inputs are shared by every command and a default there
@@ -80597,7 +81378,8 @@ const OPTIONS = [
     // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS,
-    ...WAIT_OPTIONS
+    ...WAIT_OPTIONS,
+    ROLLBACK_ON_FAILURE_OPTION
 ];
 const promoteCommand = defineCommand({
     name: 'promote',
@@ -80637,7 +81419,8 @@ const promoteCommand = defineCommand({
             name: 'verified',
             description: "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
         },
-        ...WAIT_OUTPUTS
+        ...WAIT_OUTPUTS,
+        ...ROLLBACK_OUTPUTS
     ],
     gitlab: {
         description: 'Promote image pins from one environment to the next (dev -> staging -> production) in one commit or one merge request, which is the approval gate. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
@@ -80660,11 +81443,15 @@ const promoteCommand = defineCommand({
             const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to);
             if (wait)
                 r.wait = wait;
+            if (wait && settings.rollbackOnFailure && waitExitCode(wait) !== 0) {
+                r.rollback = await rollbackAfterFailure(settings.wait, settings.delivery, r.delivery, wait, platform);
+            }
         }
         return r;
     },
     outputs: r => ({
         ...waitOutputs(r.wait),
+        ...autoRollbackOutputs(r.rollback),
         ...changeOutputs(r),
         pushed: String(r.pushed),
         attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -80679,6 +81466,7 @@ const promoteCommand = defineCommand({
     }),
     json: r => ({
         ...(r.wait ? { wait: waitJson(r.wait) } : {}),
+        ...autoRollbackJson(r.rollback),
         from: r.from,
         to: r.to,
         mode: r.mode,
@@ -80716,8 +81504,13 @@ const promoteCommand = defineCommand({
             files: a.files
         }))
     }),
-    summary: r => summaryOf(r) + (r.wait ? `\n${waitSummary(r.wait)}` : ''),
-    text: r => textOf(r) + (r.wait ? `${waitText(r.wait).join('\n')}\n` : ''),
+    summary: r => summaryOf(r) +
+        (r.wait ? `\n${waitSummary(r.wait)}` : '') +
+        (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : ''),
+    text: r => textOf(r) +
+        [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
+            .map(l => `${l}\n`)
+            .join(''),
     exitCode: r => Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
 });
 function promotedList(apps) {
@@ -80770,7 +81563,8 @@ function readSettings(input, env, platform) {
         },
         delivery,
         render: input.boolean('skip-render') !== true,
-        ...(wait ? { wait } : {})
+        ...(wait ? { wait } : {}),
+        ...(readRollbackOnFailure(input, wait) ? { rollbackOnFailure: true } : {})
     };
 }
 function statusLine(a, to) {
@@ -84464,618 +85258,6 @@ const waitCommand = defineCommand({
     summary: r => `### wait\n\n${waitSummary(r)}`,
     text: r => waitText(r).join('\n') + '\n',
     exitCode: r => waitExitCode(r)
-});
-
-;// CONCATENATED MODULE: ./src/edits/rollback.ts
-/**
- * rollback: put the image pins of some overlays back to what they were
- * before their most recent change (or `--steps N` changes back, or at
- * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
- * move: other edits made to the same file since then stay.
- *
- * Two halves: `findRestores` reads the history (git/file-history.ts) and
- * decides what to restore; `rollbackEdit` applies that to whatever tip the
- * delivery sees, and leaves an image alone when the tip no longer holds the
- * pin the history showed (someone fixed forward in between).
- */
-
-
-
-
-
-
-
-
-
-
-/** The trailer that marks our own rollback commits: they are never changes to roll back. */
-const ROLLBACK_TRAILER = 'Rollback-Of';
-function isRollbackCommit(message) {
-    return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
-}
-function pinsOf(text, file) {
-    const pins = new Map();
-    for (const e of readImageEntries(text, file)) {
-        if (e.name && !pins.has(e.name))
-            pins.set(e.name, pinOf(e));
-    }
-    return pins;
-}
-function changedPins(before, after, names) {
-    for (const [name, pin] of after) {
-        if (!names(name))
-            continue;
-        const old = before.get(name);
-        if (!old || !samePin(old, pin))
-            return true;
-    }
-    return false;
-}
-/** The kustomization files under the --path globs at the tip. */
-function rollbackFiles(tipFiles, paths) {
-    const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
-    const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
-    return tipFiles.filter(f => {
-        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(f)))
-            return false;
-        const dir = external_node_path_namespaceObject.posix.dirname(f);
-        return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
-    });
-}
-/**
- * Reads the history of each file and decides which pins to restore. Walks the
- * commits that touched the file, newest first, skipping our own rollbacks;
- * the N-th commit that changed a selected pin is the one reversed. The
- * history is deepened while the walk reaches its shallow end.
- */
-async function findRestores(history, request) {
-    const files = rollbackFiles(await history.files(), request.paths);
-    if (files.length === 0) {
-        throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
-    }
-    const wanted = (n) => request.images.length === 0 || request.images.includes(n);
-    const toCommit = request.to ? await resolveTo(history, request.to) : undefined;
-    const restores = [];
-    const skipped = [];
-    for (const file of files) {
-        const tipText = await history.show(history.tip, file);
-        if (tipText === undefined)
-            continue;
-        const current = pinsOf(tipText, file);
-        let older;
-        let reverses;
-        if (toCommit) {
-            const text = await history.show(toCommit, file);
-            if (text === undefined) {
-                throw new UsageError(`${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`);
-            }
-            older = pinsOf(text, file);
-            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
-        }
-        else {
-            const found = await rollback_walk(history, file, wanted, request.steps);
-            older = found.older;
-            reverses = found.reverses;
-        }
-        const images = [];
-        for (const [name, pin] of current) {
-            if (!wanted(name))
-                continue;
-            const old = older.get(name);
-            if (!old) {
-                skipped.push({
-                    file,
-                    name,
-                    reason: 'not listed in the earlier version (added since); left as is'
-                });
-                continue;
-            }
-            if (samePin(old, pin)) {
-                skipped.push({ file, name, reason: `already at ${formatPin(old)}` });
-                continue;
-            }
-            images.push({ name, from: pin, to: old });
-        }
-        for (const name of request.images) {
-            if (!current.has(name))
-                skipped.push({ file, name, reason: 'not listed in this kustomization' });
-        }
-        if (images.length)
-            restores.push({ file, images, reverses });
-    }
-    return { restores, skipped };
-}
-async function resolveTo(history, to) {
-    for (;;) {
-        const sha = await history.resolve(to);
-        if (sha)
-            return sha;
-        if (!(await history.deepen())) {
-            throw new UsageError(`--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`);
-        }
-    }
-}
-async function rollback_walk(history, file, wanted, steps) {
-    walk: for (;;) {
-        const reverses = [];
-        let created;
-        for (const c of await history.log(file)) {
-            if (isRollbackCommit(c.message))
-                continue;
-            // No parent: the shallow end of what is fetched so far, or the root commit.
-            const parent = c.parents[0];
-            if (!parent) {
-                if (await history.deepen())
-                    continue walk;
-                created = c;
-                break;
-            }
-            const beforeText = await history.show(parent, file);
-            if (beforeText === undefined) {
-                created = c;
-                break;
-            }
-            const before = pinsOf(beforeText, file);
-            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
-                continue;
-            reverses.push({ sha: c.sha, subject: c.subject });
-            if (reverses.length === steps)
-                return { older: before, reverses };
-        }
-        if (created) {
-            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
-        }
-        if (!(await history.deepen())) {
-            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
-        }
-    }
-}
-async function pinsAt(history, rev, file) {
-    const text = await history.show(rev, file);
-    return text === undefined ? new Map() : pinsOf(text, file);
-}
-async function planRollback(root, plan) {
-    const real = await openRoot(root);
-    const edits = [];
-    const files = [];
-    const movedOn = [];
-    for (const r of plan.restores) {
-        const path = await resolveInside(real, r.file, '--path');
-        const before = await readUtf8(path, r.file);
-        const now = pinsOf(before, r.file);
-        const args = [];
-        for (const img of r.images) {
-            const pin = now.get(img.name);
-            if (pin && samePin(pin, img.to))
-                continue; // already restored (a concurrent rollback)
-            if (!pin || !samePin(pin, img.from)) {
-                movedOn.push({ file: r.file, name: img.name, now: pin ?? {}, expected: img.from });
-                continue;
-            }
-            args.push(setImageArg(img.name, img.to));
-        }
-        if (!args.length)
-            continue;
-        const result = setImagesInText(before, args, r.file);
-        for (const c of result.changes)
-            edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
-        if (result.text !== before)
-            files.push({ file: r.file, before, after: result.text });
-    }
-    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
-}
-function rollback_messageOf(plan, o, reason, env) {
-    const changes = o.edits.map(e => ({
-        file: e.file,
-        name: e.image ?? '',
-        kind: 'image',
-        before: e.before,
-        after: e.after
-    }));
-    const touched = new Set(o.files.map(f => f.file));
-    const reversed = new Map();
-    for (const r of plan.restores) {
-        if (!touched.has(r.file))
-            continue;
-        for (const c of r.reverses)
-            reversed.set(c.sha, c.subject);
-    }
-    const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ');
-    const subject = `Roll back ${names} in ${[...touched].map(f => external_node_path_namespaceObject.posix.dirname(f)).join(', ')}`;
-    const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`);
-    const lines = [
-        inlineValue(subject),
-        '',
-        changesBlock(changes),
-        '',
-        ...body,
-        ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
-        '',
-        ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
-        trailers(ciSourceFromEnv(env))
-    ];
-    return (lines
-        .join('\n')
-        .replace(/\n{3,}/g, '\n\n')
-        .trim() + '\n');
-}
-/** The rollback as an edit any delivery mode can carry. */
-function rollbackEdit(plan, reason) {
-    const files = plan.restores.map(r => r.file);
-    const patterns = { dirGlobs: [], files };
-    const planOn = (root) => planRollback(root, plan);
-    const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
-    return {
-        patterns,
-        plan: planOn,
-        write: (root, o) => writeFiles(root, o.files),
-        planApi: view => api.plan(view),
-        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
-        prChanges: prChanges,
-        // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
-        message: (o, ctx) => rollback_messageOf(plan, o, reason, ctx.env),
-        pr: { paths: files.map(f => external_node_path_namespaceObject.posix.dirname(f)), titleTemplate: 'Roll back {{paths}}' }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/git/file-history.ts
-
-
-
-
-
-
-
-/** Commits fetched first, then added per deepening (doubling). */
-const FIRST_DEPTH = 20;
-class FileHistory {
-    dir;
-    source;
-    redactor;
-    owned;
-    depth = FIRST_DEPTH;
-    forget;
-    /** The commit the walk starts from (the branch tip, or HEAD of the local repo). */
-    tip = '';
-    constructor(dir, source, redactor, owned) {
-        this.dir = dir;
-        this.source = source;
-        this.redactor = redactor;
-        this.owned = owned;
-    }
-    static async open(source, redactor) {
-        if (source.kind === 'local') {
-            const h = new FileHistory(source.dir, source, redactor, false);
-            const top = await h.git(['rev-parse', '--show-toplevel'], true);
-            if (top.code !== 0) {
-                throw new OperationError(`-C ${source.dir} is not inside a git repository, so there is no history to roll back from; run rollback in a clone of the config repo, or use --repo`);
-            }
-            h.tip = (await h.git(['rev-parse', 'HEAD'])).stdout.trim();
-            return h;
-        }
-        const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-history-'));
-        const h = new FileHistory(dir, source, redactor, true);
-        h.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
-        try {
-            await h.git(['init', '-q', '--bare']);
-            // A named promisor remote: blobs the walk reads are fetched on demand.
-            await h.git(['remote', 'add', 'origin', source.url]);
-            await h.fetch(['--depth', String(FIRST_DEPTH)]);
-            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
-            return h;
-        }
-        catch (e) {
-            await h.close();
-            throw e;
-        }
-    }
-    git(args, allowFailure = false) {
-        return execGit(args, {
-            cwd: this.dir,
-            config: {
-                ...HARDENED_CONFIG,
-                ...(this.source.kind === 'remote' ? this.source.gitConfig : {})
-            },
-            redactor: this.redactor,
-            timeoutMs: 120_000,
-            allowFailure
-        });
-    }
-    async fetch(extra) {
-        const src = this.source;
-        const ref = src.branch ? `refs/heads/${src.branch}` : 'HEAD';
-        const out = await this.git([
-            'fetch',
-            '-q',
-            '--filter=blob:none',
-            '--no-tags',
-            ...extra,
-            'origin',
-            `+${ref}:refs/gitops-deploy/tip`
-        ], true);
-        if (out.code !== 0) {
-            const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
-            throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
-        }
-    }
-    /** The history is cut: older commits exist but are not here yet. */
-    async shallow() {
-        return (await this.git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
-    }
-    /**
-     * Fetches older commits (twice as many as before); false when the whole
-     * history is already here. A local shallow clone is deepened the same way.
-     */
-    async deepen() {
-        if (!(await this.shallow()))
-            return false;
-        if (this.source.kind === 'local') {
-            const out = await this.git(['fetch', '-q', '--deepen', String(this.depth)], true);
-            this.depth *= 2;
-            return out.code === 0;
-        }
-        await this.fetch(['--deepen', String(this.depth)]);
-        this.depth *= 2;
-        return true;
-    }
-    /** Commits from the tip that changed `path`, newest first, as far as the history here goes. */
-    async log(path) {
-        const out = await this.git(['log', '-z', '--format=%H%x1f%P%x1f%s%x1f%B', this.tip, '--', path]);
-        return out.stdout
-            .split('\0')
-            .filter(Boolean)
-            .map(rec => {
-            const [sha, parents, subject, message] = rec.split('\x1f');
-            return { sha, parents: parents.split(' ').filter(Boolean), subject, message };
-        });
-    }
-    /** The text of `path` at `rev`; undefined when the file is not there. */
-    async show(rev, path) {
-        const listed = await this.git(['ls-tree', '--name-only', rev, '--', path], true);
-        if (listed.code !== 0 || listed.stdout.trim() === '')
-            return undefined;
-        // `rev:./path` is relative to the working directory: a local -C below the repository root.
-        const spec = this.source.kind === 'local' ? `${rev}:./${path}` : `${rev}:${path}`;
-        return (await this.git(['show', spec])).stdout;
-    }
-    /** Every file path at the tip (trees only). */
-    async files() {
-        // Locally, paths relative to -C (git prints them relative to the working directory).
-        const scope = this.source.kind === 'local' ? [] : ['--full-tree'];
-        const out = await this.git(['ls-tree', '-r', '-z', '--name-only', ...scope, this.tip]);
-        return out.stdout.split('\0').filter(Boolean);
-    }
-    /** Resolves a commit the user named (--to); undefined when it is not in the history here. */
-    async resolve(rev) {
-        const out = await this.git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], true);
-        return out.code === 0 ? out.stdout.trim() : undefined;
-    }
-    async close() {
-        if (this.owned)
-            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
-        this.forget?.();
-    }
-}
-
-;// CONCATENATED MODULE: ./src/commands/rollback.ts
-/**
- * `rollback`: put the image pins of some overlays back through git. With
- * auto-sync on, Argo CD refuses its own rollback; in GitOps the rollback is
- * a commit, delivered like any other edit (push or PR, git or API).
- */
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** The history the rollback reads: the local checkout under -C, or the remote branch. */
-async function openHistory(delivery, platform) {
-    if (delivery.mode === 'local')
-        return FileHistory.open({ kind: 'local', dir: delivery.root }, platform.redactor);
-    const remote = parseRemoteUrl(delivery.repo, delivery.cwd ?? process.cwd());
-    const auth = authFromEnv(remote, delivery.env, platform.redactor);
-    const branch = delivery.mode === 'push' ? delivery.branch : delivery.base;
-    return FileHistory.open({ kind: 'remote', url: remote.url, ...(branch ? { branch } : {}), gitConfig: auth.config }, platform.redactor);
-}
-/** Finds what to restore and delivers it; used by `rollback` and by --rollback-on-failure. */
-async function runRollback(request, delivery, platform) {
-    const history = await openHistory(delivery, platform);
-    let plan;
-    try {
-        plan = await findRestores(history, request);
-    }
-    finally {
-        await history.close();
-    }
-    if (plan.restores.length === 0)
-        return { plan, dryRun: 'dryRun' in delivery ? delivery.dryRun : false };
-    const d = await deliver_deliver(rollbackEdit(plan, request.reason), delivery, platform);
-    return { plan, delivery: d, dryRun: d.dryRun };
-}
-function restoredList(r) {
-    const edits = r.delivery?.outcome.edits ?? [];
-    return edits.map(e => ({ file: e.file, image: e.image ?? '', from: e.before, to: e.after }));
-}
-function reversed(r) {
-    const touched = new Set(r.delivery?.outcome.files.map(f => f.file) ?? []);
-    return [
-        ...new Set(r.plan.restores.filter(x => touched.has(x.file)).flatMap(x => x.reverses.map(c => c.sha)))
-    ];
-}
-function lines(r) {
-    const out = restoredList(r).map(e => `${e.file}: ${e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`);
-    for (const m of r.delivery?.outcome.movedOn ?? []) {
-        out.push(`${m.file}: ${m.name} left at ${formatPin(m.now)}: it changed since ${formatPin(m.expected)} (fixed forward?), not rolled back`);
-    }
-    for (const s of r.plan.skipped)
-        out.push(`${s.file}: ${s.name}: ${s.reason}`);
-    if (!r.delivery?.outcome.changed)
-        out.push('nothing to roll back');
-    else {
-        const shas = reversed(r).map(s => s.slice(0, 12));
-        out.push(`reverses ${shas.join(', ')}`);
-    }
-    return out;
-}
-const rollbackCommand = defineCommand({
-    name: 'rollback',
-    description: 'Restore the image pins of overlays to before their last change (or --steps N back, or --to a commit), as a commit or a pull request',
-    options: [
-        rootOption('without --repo: the git checkout of the config repo to roll back in'),
-        {
-            name: 'path',
-            type: 'list',
-            description: 'directory with a kustomization, or a glob of them (apps/*/overlays/production)',
-            gitlab: { required: true, description: 'Overlay directories to roll back; globs allowed.' }
-        },
-        {
-            name: 'image',
-            type: 'list',
-            description: 'only restore these images (kustomize images[].name); default: every image whose pin changed',
-            gitlab: { description: 'Only these images (images[].name); empty: every changed pin.' }
-        },
-        {
-            name: 'to',
-            type: 'string',
-            description: 'restore the pins as they were at this config repo commit',
-            gitlab: { description: 'Restore the pins as they were at this config repo commit.' }
-        },
-        {
-            name: 'steps',
-            type: 'string',
-            description: 'how many pin changes back (our own rollbacks do not count); default 1',
-            gitlab: { default: '', description: 'How many pin changes back; empty: 1.' }
-        },
-        {
-            name: 'reason',
-            type: 'string',
-            description: 'why, for the commit message (e.g. "web 1.5.0 crash-loops")',
-            gitlab: { description: 'Why, for the commit message.' }
-        },
-        dryRunOption('print what would be restored and write nothing'),
-        ...DELIVERY_OPTIONS,
-        ...PR_OPTIONS,
-        ...WAIT_OPTIONS
-    ],
-    outputSpecs: [
-        { name: 'changed', description: "'true' when pins were restored (or would be, under dry-run)" },
-        { name: 'restored', description: 'JSON array of {file, image, from, to}' },
-        {
-            name: 'reverses',
-            description: 'JSON array of the config repo commits whose pin changes this reverses'
-        },
-        ...DELIVERY_OUTPUTS,
-        ...WAIT_OUTPUTS
-    ],
-    gitlab: {
-        description: 'Roll back image pins in a GitOps config repo through git: restore what the overlays pinned before their last change (or N changes back, or at a commit), keeping every other edit; one commit pushed race-safely, or one merge request. Re-running does not roll back twice. Outputs GITOPS_CHANGED, GITOPS_RESTORED, GITOPS_COMMIT, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
-    },
-    settings(input, env, platform) {
-        const paths = input.list('path').map(p => checkRelative(p.trim(), '--path'));
-        if (!paths.length) {
-            throw new UsageError('--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production');
-        }
-        const rawSteps = input.string('steps')?.trim();
-        const to = input.string('to')?.trim() || undefined;
-        if (rawSteps && to)
-            throw new UsageError('--steps and --to exclude each other; give one');
-        const steps = rawSteps ? Number(rawSteps) : 1;
-        if (!Number.isInteger(steps) || steps < 1 || steps > 1000) {
-            throw new UsageError(`--steps '${rawSteps}' is not a whole number from 1 to 1000; e.g. --steps 2`);
-        }
-        if (to && !/^[0-9a-f]{7,40}$/i.test(to)) {
-            throw new UsageError(`--to '${to}' is not a commit SHA; pass the config repo commit whose pins to restore`);
-        }
-        const delivery = readDelivery(input, env, {
-            defaultMode: 'push',
-            local: true,
-            checkMessage: () => {
-                throw new UsageError('--message is not taken by rollback: its message names the commits it reverses and carries the Rollback-Of trailer that keeps a second run from rolling back twice; say why with --reason');
-            }
-        }, process.cwd());
-        if (delivery.mode === 'local')
-            delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
-        const reason = input.string('reason')?.trim() || undefined;
-        const wait = readWaitFlag(input, env, platform, delivery);
-        return {
-            request: {
-                paths,
-                images: input
-                    .list('image')
-                    .flatMap(i => i.split(/[,\s]+/))
-                    .filter(Boolean),
-                ...(to ? { to } : {}),
-                steps,
-                ...(reason ? { reason } : {})
-            },
-            delivery,
-            ...(wait ? { wait } : {})
-        };
-    },
-    async run(s, platform) {
-        const r = await runRollback(s.request, s.delivery, platform);
-        if (s.wait && r.delivery) {
-            const wait = await runWaitAfter(s.wait, s.delivery, r.delivery, platform);
-            if (wait)
-                r.wait = wait;
-        }
-        return r;
-    },
-    outputs: r => ({
-        changed: String(r.delivery?.outcome.changed ?? false),
-        restored: JSON.stringify(restoredList(r)),
-        reverses: JSON.stringify(reversed(r)),
-        ...(r.delivery
-            ? deliveryOutputs(r.delivery)
-            : { commit: '', pushed: 'false', attempts: '0', branch: '' }),
-        ...waitOutputs(r.wait)
-    }),
-    json: r => ({
-        changed: r.delivery?.outcome.changed ?? false,
-        restored: restoredList(r),
-        reverses: reversed(r),
-        movedOn: r.delivery?.outcome.movedOn ?? [],
-        skipped: r.plan.skipped,
-        dryRun: r.dryRun,
-        ...(r.dryRun && r.delivery ? { diff: r.delivery.outcome.diff } : {}),
-        ...(r.delivery ? deliveryJson(r.delivery) : {}),
-        ...(r.wait ? { wait: waitJson(r.wait) } : {})
-    }),
-    summary(r) {
-        const rows = restoredList(r).map(e => tableRow([e.file, e.image, e.from ?? '', e.to ?? ''].map(tableCell)));
-        const table = rows.length
-            ? [...tableHead(['file', 'image', 'rolled back from', 'restored']), ...rows].join('\n')
-            : 'Nothing to roll back.';
-        const d = r.delivery;
-        const note = r.dryRun
-            ? '\n\nDry run: nothing was written.'
-            : d?.pr
-                ? `\n\n${prLifecycleText(d.pr)}`
-                : '';
-        const remote = d?.remote ? remoteSummary(d.remote) : '';
-        return `### rollback\n\n${table}${note}\n${remote}${r.wait ? `\n${waitSummary(r.wait)}` : ''}`;
-    },
-    text(r) {
-        const d = r.delivery;
-        const text = editText(lines(r), {
-            changed: d?.outcome.changed ?? false,
-            dryRun: r.dryRun,
-            diff: d?.outcome.diff ?? '',
-            ...(d?.pr ? { pr: d.pr } : {}),
-            ...(d?.remote ? { remote: d.remote } : {})
-        });
-        return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text;
-    },
-    exitCode: r => Math.max(r.delivery ? deliveryExitCode(r.delivery) : 0, waitExitCode(r.wait))
 });
 
 ;// CONCATENATED MODULE: ./src/commands/registry.ts

@@ -26,9 +26,19 @@ import {
   type WaitReport,
   type WaitSettings
 } from './wait-options.js'
+import {
+  autoRollbackJson,
+  autoRollbackOutputs,
+  autoRollbackText,
+  readRollbackOnFailure,
+  rollbackAfterFailure,
+  ROLLBACK_ON_FAILURE_OPTION,
+  ROLLBACK_OUTPUTS,
+  type AutoRollback
+} from './rollback.js'
 
-type PromoteCommandSettings = PromoteSettings & {wait?: WaitSettings}
-type PromoteCommandResult = PromoteResult & {wait?: WaitReport}
+type PromoteCommandSettings = PromoteSettings & {wait?: WaitSettings; rollbackOnFailure?: boolean}
+type PromoteCommandResult = PromoteResult & {wait?: WaitReport; rollback?: AutoRollback}
 
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw`^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`
@@ -108,7 +118,8 @@ const OPTIONS: OptionSpec[] = [
   // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
   ...DELIVERY_OPTIONS,
   ...PR_OPTIONS,
-  ...WAIT_OPTIONS
+  ...WAIT_OPTIONS,
+  ROLLBACK_ON_FAILURE_OPTION
 ]
 
 export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteCommandResult>({
@@ -151,7 +162,8 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
       description:
         "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
     },
-    ...WAIT_OUTPUTS
+    ...WAIT_OUTPUTS,
+    ...ROLLBACK_OUTPUTS
   ],
   gitlab: {
     description:
@@ -176,11 +188,21 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
     if (settings.wait && r.delivery) {
       const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to)
       if (wait) r.wait = wait
+      if (wait && settings.rollbackOnFailure && waitExitCode(wait) !== 0) {
+        r.rollback = await rollbackAfterFailure(
+          settings.wait,
+          settings.delivery,
+          r.delivery,
+          wait,
+          platform
+        )
+      }
     }
     return r
   },
   outputs: r => ({
     ...waitOutputs(r.wait),
+    ...autoRollbackOutputs(r.rollback),
     ...changeOutputs(r),
     pushed: String(r.pushed),
     attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -195,6 +217,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
   }),
   json: r => ({
     ...(r.wait ? {wait: waitJson(r.wait)} : {}),
+    ...autoRollbackJson(r.rollback),
     from: r.from,
     to: r.to,
     mode: r.mode,
@@ -232,8 +255,15 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
       files: a.files
     }))
   }),
-  summary: r => summaryOf(r) + (r.wait ? `\n${waitSummary(r.wait)}` : ''),
-  text: r => textOf(r) + (r.wait ? `${waitText(r.wait).join('\n')}\n` : ''),
+  summary: r =>
+    summaryOf(r) +
+    (r.wait ? `\n${waitSummary(r.wait)}` : '') +
+    (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : ''),
+  text: r =>
+    textOf(r) +
+    [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
+      .map(l => `${l}\n`)
+      .join(''),
   exitCode: r =>
     Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
 })
@@ -293,7 +323,8 @@ function readSettings(input: InputReader, env: Env, platform: Platform): Promote
     },
     delivery,
     render: input.boolean('skip-render') !== true,
-    ...(wait ? {wait} : {})
+    ...(wait ? {wait} : {}),
+    ...(readRollbackOnFailure(input, wait) ? {rollbackOnFailure: true} : {})
   }
 }
 

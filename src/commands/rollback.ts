@@ -27,6 +27,7 @@ import {
 } from '../delivery/report.js'
 import {
   findRestores,
+  findUndo,
   rollbackEdit,
   type RollbackOutcome,
   type RollbackPlan,
@@ -37,7 +38,13 @@ import {authFromEnv} from '../git/auth.js'
 import {FileHistory} from '../git/file-history.js'
 import {parseRemoteUrl} from '../git/remote-url.js'
 import type {Platform} from '../platform/port.js'
-import {defineCommand} from './types.js'
+import {
+  defineCommand,
+  type InputReader,
+  type OptionSpec,
+  type Outputs,
+  type OutputSpec
+} from './types.js'
 import {
   readWaitFlag,
   runWaitAfter,
@@ -299,3 +306,126 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
   },
   exitCode: r => Math.max(r.delivery ? deliveryExitCode(r.delivery) : 0, waitExitCode(r.wait))
 })
+
+// ------------------------------------------------------ --rollback-on-failure
+
+/** `--rollback-on-failure`, for the commands that push and wait (set-image, promote). */
+export const ROLLBACK_ON_FAILURE_OPTION: OptionSpec = {
+  name: 'rollback-on-failure',
+  type: 'boolean',
+  description:
+    'with --wait: when the apps do not become healthy, restore the pins this run changed (a Rollback-Of commit), push and wait for that; exit 1 either way',
+  gitlab: {
+    description:
+      'With wait: when the deploy does not become healthy, push a rollback of the pins this job changed and wait for it; the job still fails.'
+  }
+}
+
+export const ROLLBACK_OUTPUTS: OutputSpec[] = [
+  {
+    name: 'rolled-back',
+    description:
+      "with --rollback-on-failure: 'true' when a rollback was pushed, 'false' when none was (see the log), '' when the deploy was healthy"
+  },
+  {name: 'rollback-commit', description: "the rollback commit pushed, else ''"}
+]
+
+export function readRollbackOnFailure(input: InputReader, wait: WaitSettings | undefined): boolean {
+  const on = input.boolean('rollback-on-failure') === true
+  if (on && !wait) {
+    throw new UsageError(
+      '--rollback-on-failure only applies with --wait (it acts when the wait fails); add --wait --argocd-server <url>'
+    )
+  }
+  return on
+}
+
+/** What --rollback-on-failure did after a failed wait. */
+export type AutoRollback =
+  {kind: 'rolled-back'; rollback: RollbackResult} | {kind: 'not-rolled-back'; reason: string}
+
+/**
+ * After a failed wait: undo the pins of the commit this run pushed, through
+ * the same delivery, then wait for the rollback. Never pushed over a newer
+ * commit that changed the same pins (someone already fixed forward).
+ */
+export async function rollbackAfterFailure(
+  w: WaitSettings,
+  settings: DeliverySettings,
+  pushed: {commit: string | null; files: string[]},
+  failed: WaitReport,
+  platform: Platform
+): Promise<AutoRollback> {
+  if (settings.mode !== 'push' || !pushed.commit) {
+    return {kind: 'not-rolled-back', reason: 'nothing was pushed by this run'}
+  }
+  const bad = failed.apps.filter(a => a.result !== 'healthy')
+  const reason = `deploy of ${pushed.commit.slice(0, 12)} failed: ${bad
+    .map(a => `${a.name} ${a.result === 'timeout' ? 'timed out' : a.health}`)
+    .join(', ')}`
+  platform.info(`rolling back: ${reason}`)
+  const history = await openHistory(settings, platform)
+  let plan: RollbackPlan
+  try {
+    plan = await findUndo(history, pushed.commit, pushed.files, reason)
+  } finally {
+    await history.close()
+  }
+  if (!plan.restores.length) {
+    return {
+      kind: 'not-rolled-back',
+      reason: 'this run changed no image pin that an earlier version had'
+    }
+  }
+  const d = await deliver(rollbackEdit(plan, reason), settings, platform)
+  if (!d.outcome.changed) {
+    const moved = d.outcome.movedOn.map(m => `${m.name} is now ${formatPin(m.now)}`).join(', ')
+    return {
+      kind: 'not-rolled-back',
+      reason: moved
+        ? `a newer commit changed the same pins since (${moved}): someone fixed forward, the rollback was not pushed`
+        : 'the pins were already restored'
+    }
+  }
+  const rollback: RollbackResult = {plan, delivery: d, dryRun: false}
+  // The rollback is one more deploy: wait for it too, without a second GitHub deployment.
+  const {githubDeployment: _, ...plain} = w
+  const wait = await runWaitAfter(plain, settings, d, platform)
+  if (wait) rollback.wait = wait
+  return {kind: 'rolled-back', rollback}
+}
+
+export function autoRollbackText(a: AutoRollback | undefined): string[] {
+  if (!a) return []
+  if (a.kind === 'not-rolled-back') return [`rollback: not rolled back: ${a.reason}`]
+  const r = a.rollback
+  const lines = [
+    `rollback: pushed ${r.delivery?.commit ?? ''} restoring ${restoredList(r)
+      .map(e => `${e.image.split('/').pop()} ${e.to ?? ''}`)
+      .join(', ')}`
+  ]
+  if (r.wait) lines.push(...waitText(r.wait).map(l => `  ${l}`))
+  return lines
+}
+
+export function autoRollbackJson(a: AutoRollback | undefined) {
+  if (!a) return {}
+  if (a.kind === 'not-rolled-back') return {rollback: {rolledBack: false, reason: a.reason}}
+  const r = a.rollback
+  return {
+    rollback: {
+      rolledBack: true,
+      commit: r.delivery?.commit ?? null,
+      restored: restoredList(r),
+      ...(r.wait ? {wait: waitJson(r.wait)} : {})
+    }
+  }
+}
+
+export function autoRollbackOutputs(a: AutoRollback | undefined): Outputs {
+  if (!a) return {'rolled-back': '', 'rollback-commit': ''}
+  return {
+    'rolled-back': String(a.kind === 'rolled-back'),
+    'rollback-commit': a.kind === 'rolled-back' ? (a.rollback.delivery?.commit ?? '') : ''
+  }
+}

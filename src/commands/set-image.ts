@@ -43,6 +43,16 @@ import {
   type WaitReport,
   type WaitSettings
 } from './wait-options.js'
+import {
+  autoRollbackJson,
+  autoRollbackOutputs,
+  autoRollbackText,
+  readRollbackOnFailure,
+  rollbackAfterFailure,
+  ROLLBACK_ON_FAILURE_OPTION,
+  ROLLBACK_OUTPUTS,
+  type AutoRollback
+} from './rollback.js'
 
 export interface SetImageSettings {
   request: EditRequest
@@ -50,6 +60,8 @@ export interface SetImageSettings {
   delivery: DeliverySettings
   /** --wait: wait for Argo CD to run the pushed commit. */
   wait?: WaitSettings
+  /** --rollback-on-failure: undo this run's pins when the wait fails. */
+  rollbackOnFailure?: boolean
 }
 
 export interface SetImageResult {
@@ -63,6 +75,8 @@ export interface SetImageResult {
   delivery?: Delivery<EditOutcome>
   /** --wait: what Argo CD did with the commit. */
   wait?: WaitReport
+  /** --rollback-on-failure after a failed wait. */
+  rollback?: AutoRollback
 }
 
 /** The facts the shared report renders, from a result. */
@@ -138,7 +152,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     dryRunOption('print a unified diff and write nothing'),
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS,
-    ...WAIT_OPTIONS
+    ...WAIT_OPTIONS,
+    ROLLBACK_ON_FAILURE_OPTION
   ],
   outputSpecs: [
     {
@@ -148,7 +163,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
     ...DELIVERY_OUTPUTS,
-    ...WAIT_OUTPUTS
+    ...WAIT_OUTPUTS,
+    ...ROLLBACK_OUTPUTS
   ],
   gitlab: {
     description:
@@ -170,13 +186,24 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
     if (delivery.mode === 'local') delivery.root = resolve(delivery.root)
     const wait = readWaitFlag(input, env, platform, delivery)
-    return {request, delivery, ...(wait ? {wait} : {})}
+    const rollbackOnFailure = readRollbackOnFailure(input, wait)
+    return {
+      request,
+      delivery,
+      ...(wait ? {wait} : {}),
+      ...(rollbackOnFailure ? {rollbackOnFailure} : {})
+    }
   },
   async run(settings, platform) {
     const d = await deliver(setImageEdit(settings.request), settings.delivery, platform)
     const wait =
       settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform))
+    const rollback =
+      settings.rollbackOnFailure && settings.wait && wait && waitExitCode(wait) !== 0
+        ? await rollbackAfterFailure(settings.wait, settings.delivery, d, wait, platform)
+        : undefined
     return {
+      ...(rollback ? {rollback} : {}),
       outcome: d.outcome,
       dryRun: d.dryRun,
       ...(d.pr ? {pr: {outcome: d.outcome, lifecycle: d.pr}} : {}),
@@ -190,7 +217,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
     ...deliveryOutputs(facts(r)),
-    ...waitOutputs(r.wait)
+    ...waitOutputs(r.wait),
+    ...autoRollbackOutputs(r.rollback)
   }),
   json: r => ({
     changed: r.outcome.changed,
@@ -199,11 +227,14 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
     ...deliveryJson(facts(r)),
-    ...(r.wait ? {wait: waitJson(r.wait)} : {})
+    ...(r.wait ? {wait: waitJson(r.wait)} : {}),
+    ...autoRollbackJson(r.rollback)
   }),
   summary(r) {
     const remote =
-      (r.remote ? remoteSummary(r.remote) : '') + (r.wait ? `\n${waitSummary(r.wait)}` : '')
+      (r.remote ? remoteSummary(r.remote) : '') +
+      (r.wait ? `\n${waitSummary(r.wait)}` : '') +
+      (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : '')
     if (!r.outcome.changed)
       return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
     const rows = r.outcome.edits.map(e =>
@@ -233,7 +264,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       ...(r.pr ? {pr: r.pr.lifecycle} : {}),
       ...(r.remote ? {remote: r.remote} : {})
     })
-    return r.wait ? `${text}${waitText(r.wait).join('\n')}\n` : text
+    const after = [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
+    return after.length ? `${text}${after.join('\n')}\n` : text
   },
   exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
 })

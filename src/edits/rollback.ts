@@ -170,6 +170,40 @@ export async function findRestores(
   return {restores, skipped}
 }
 
+/**
+ * The undo of one commit of ours (--rollback-on-failure): for each file it
+ * changed, the pins at its parent replace the pins at the commit, for the
+ * images that commit changed. The edit later checks that the tip still holds
+ * the commit's pins, so a newer fix is never overwritten.
+ */
+export async function findUndo(
+  history: FileHistory,
+  commit: string,
+  files: string[],
+  reason: string
+): Promise<RollbackPlan> {
+  const sha = await resolveTo(history, commit)
+  const parent = await history.parent(sha)
+  const restores: FileRestore[] = []
+  const skipped: RollbackPlan['skipped'] = []
+  for (const file of files) {
+    if (!(KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(file))) continue
+    const after = await pinsAt(history, sha, file)
+    const before = parent ? await pinsAt(history, parent, file) : new Map<string, Pin>()
+    const images: ImageRestore[] = []
+    for (const [name, pin] of after) {
+      const old = before.get(name)
+      if (!old) {
+        if (!samePin({}, pin)) skipped.push({file, name, reason: 'added by the commit; left as is'})
+        continue
+      }
+      if (!samePin(old, pin)) images.push({name, from: pin, to: old})
+    }
+    if (images.length) restores.push({file, images, reverses: [{sha, subject: reason}]})
+  }
+  return {restores, skipped}
+}
+
 async function resolveTo(history: FileHistory, to: string): Promise<string> {
   for (;;) {
     const sha = await history.resolve(to)

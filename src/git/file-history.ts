@@ -175,6 +175,15 @@ export class FileHistory {
     return out.code === 0 ? out.stdout.trim() : undefined
   }
 
+  /** The first parent of `sha`, deepening while the history is cut there; undefined for a root commit. */
+  async parent(sha: string): Promise<string | undefined> {
+    for (;;) {
+      const out = await this.git(['rev-parse', '--verify', '--quiet', `${sha}^1`], true)
+      if (out.code === 0) return out.stdout.trim()
+      if (!(await this.deepen())) return undefined
+    }
+  }
+
   async close(): Promise<void> {
     if (this.owned) await rm(this.dir, {recursive: true, force: true})
     this.forget?.()

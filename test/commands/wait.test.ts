@@ -17,6 +17,8 @@ let repo: BareRepo
 let double: ArgoCdDouble
 let token: string
 let follow: NodeJS.Timeout | undefined
+/** Followers stop rescheduling once the test is over (its repo is gone). */
+let following = false
 
 function seed(
   name: string,
@@ -41,13 +43,15 @@ function seed(
 /** Tells the double about every new tip of main, as Argo CD's repo poll would learn of it. */
 function followPushes(delayMs = 150): void {
   let last = ''
+  following = true
   const tick = async () => {
+    if (!following) return
     const head = await repo.head().catch(() => '')
     if (head && head !== last) {
       if (last) double.pushed('main', head, {delayMs})
       last = head
     }
-    follow = setTimeout(() => void tick(), 20)
+    if (following) follow = setTimeout(() => void tick(), 20)
   }
   void tick()
 }
@@ -73,6 +77,7 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
+  following = false
   clearTimeout(follow)
   follow = undefined
   await double.close()
@@ -366,6 +371,103 @@ describe('--github-deployment', () => {
     const e = await setImage(['--environment', 'staging'])
     expect(e.code).toBe(2)
     expect(e.stderr).toContain('--environment only applies with --github-deployment')
+  })
+})
+
+describe('--rollback-on-failure', () => {
+  /** web-staging degrades on any revision but the ones it ran before the test (the old tag is healthy). */
+  async function degradeNewRevisions() {
+    const good = new Set([await repo.head()])
+    let bad: string | undefined
+    double.behave('web-staging', {
+      outcome: 'healthy',
+      outcomeFor: rev => {
+        if (good.has(rev)) return 'healthy'
+        bad ??= rev
+        return rev === bad ? 'degraded' : 'healthy'
+      }
+    })
+  }
+
+  it('restores the previous pin when the new tag degrades, pushes it, waits until it is healthy, and still exits 1', async () => {
+    await degradeNewRevisions()
+    const before = await repo.head()
+    followPushes()
+    const r = await setImage(['--degraded-grace', '0', '--rollback-on-failure', '--json'])
+    expect(r.code, r.stderr).toBe(1)
+    const out = r.json!
+    expect(out.wait.deployed).toBe(false)
+    expect(out.rollback).toMatchObject({
+      rolledBack: true,
+      restored: [
+        {
+          file: `${APP}/overlays/staging/kustomization.yaml`,
+          image: IMAGE,
+          from: `${IMAGE}:2.0.0`,
+          to: `${IMAGE}:1.0.0`
+        }
+      ],
+      wait: {deployed: true}
+    })
+    const log = await repo.log()
+    expect(log[0].sha).toBe(out.rollback.commit)
+    expect(log[0].body).toContain(`Rollback-Of: ${out.commit}`)
+    expect(log[0].body).toMatch(/Reason: deploy of [0-9a-f]{12} failed: web-staging Degraded/)
+    expect(log[1].sha).toBe(out.commit)
+    expect(log[2].sha).toBe(before)
+    expect(await repo.readFile(`${APP}/overlays/staging/kustomization.yaml`)).toBe(
+      await repo.readFile(`${APP}/overlays/staging/kustomization.yaml`, before)
+    )
+  })
+
+  it('does not push a rollback over a newer commit that changed the same pin (someone fixed forward)', async () => {
+    double.behave('web-staging', {outcome: 'degraded'})
+    // Someone pushes 2.0.1 right after our 2.0.0, before Argo CD syncs.
+    let last = await repo.head()
+    let fixed = false
+    following = true
+    const tick = async () => {
+      if (!following) return
+      const head = await repo.head().catch(() => last)
+      if (head !== last) {
+        if (!fixed) {
+          fixed = true
+          last = await repo.commit(
+            {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.1')},
+            'Deploy 2.0.1'
+          )
+        } else last = head
+        double.pushed('main', last, {delayMs: 50})
+      }
+      if (following) follow = setTimeout(() => void tick(), 20)
+    }
+    void tick()
+    const r = await setImage(['--degraded-grace', '0', '--rollback-on-failure'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(
+      /rollback: not rolled back: a newer commit changed the same pins since \(ghcr\.io\/acme\/app-0000 is now 2\.0\.1\): someone fixed forward/
+    )
+    expect(await repo.readFile(`${APP}/overlays/staging/kustomization.yaml`)).toContain(
+      'newTag: 2.0.1'
+    )
+  })
+
+  it('is refused without --wait', async () => {
+    const r = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--image',
+        `${IMAGE}:2.0.0`,
+        '--rollback-on-failure'
+      ],
+      env()
+    )
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--rollback-on-failure only applies with --wait')
   })
 })
 

@@ -194,6 +194,8 @@ export type Outcome =
 
 export interface Behavior {
   outcome: Outcome
+  /** The outcome per revision the app resolves to (a bad tag degrades, the old one is healthy). */
+  outcomeFor?: (revision: string) => Outcome
   /** The controller's reaction time to a spec change. */
   reconcileMs?: number
   /** How long a sync operation runs. */
@@ -1015,8 +1017,10 @@ export class ArgoCdDouble {
 
   private behavior(app: Json): Required<Behavior> {
     const b = this.behaviors.get(app.metadata.name)
+    const revision = this.sha(app.spec.source?.targetRevision ?? 'HEAD')
     return {
-      outcome: b?.outcome ?? 'healthy',
+      outcome: b?.outcomeFor?.(revision) ?? b?.outcome ?? 'healthy',
+      outcomeFor: b?.outcomeFor ?? (() => b?.outcome ?? 'healthy'),
       reconcileMs: b?.reconcileMs ?? this.stepMs,
       operationMs: b?.operationMs ?? this.stepMs * 2,
       immediateReconcile: b?.immediateReconcile ?? false,
