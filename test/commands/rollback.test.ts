@@ -12,7 +12,10 @@ import {rollbackEdit, type RollbackPlan} from '../../src/edits/rollback.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 import {cli} from '../helpers/cli.js'
 import {git, projectRepo, type ProjectRepo} from '../helpers/git-fixtures.js'
-import {APP_TOKEN} from '../delivery/helpers.js'
+import {APP_TOKEN, GITLAB_TOKEN} from '../delivery/helpers.js'
+import {GitLabDouble} from '../doubles/gitlab-double.js'
+import {startGitHttpServer} from '../helpers/git-http-server.js'
+import {fakeToken} from '../helpers/fake-token.js'
 
 const DIR = 'apps/web/overlays/production'
 const FILE = `${DIR}/kustomization.yaml`
@@ -158,6 +161,32 @@ describe('rollback --repo (push)', () => {
   })
 })
 
+describe('rollback over smart HTTP with a token', () => {
+  it('reads the history and pushes with the token, which never shows', async () => {
+    const token = fakeToken('ghs_', 'Rollback')
+    const server = await startGitHttpServer({
+      root: join(repo.dir, '..'),
+      credentials: [{user: 'x-access-token', password: token, access: 'write'}]
+    })
+    try {
+      const url = server.repoUrl('config.git')
+      const r = await cli(['rollback', '--repo', url, '--path', DIR, '--json'], {
+        GITOPS_TOKEN: token
+      })
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout).reverses).toEqual([shas.v2])
+      expect(await repo.readFile(FILE)).toBe(kustomization('1.0.0', 5))
+      expect(r.stdout + r.stderr).not.toContain(token)
+      for (const q of server.requests) expect(q.url).not.toContain(token)
+      const denied = await cli(['rollback', '--repo', url, '--path', DIR], {GITOPS_TOKEN: 'wrong'})
+      expect(denied.code).toBe(1)
+      expect(denied.stderr).toContain('could not read the history of the config repo')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
 describe('rollback -C (a local clone)', () => {
   it('writes the restored pins into the working tree from its own history', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gitops-rollback-local-'))
@@ -211,43 +240,105 @@ describe('the rollback edit on a tip that moved on', () => {
   })
 })
 
-describe('rollback over the GitHub API transport', () => {
-  let gh: GitHubDouble
+interface ForgeDouble {
+  apiUrl: string
+  token: string
+  violations: string[]
+  /** Runs before each request; the test moves the branch when the commit is about to be written. */
+  setBeforeHandle(fn: (method: string, path: string) => Promise<void>): void
+  /** The request that writes the commit. */
+  isCommitWrite(method: string, path: string): boolean
+  close(): Promise<void>
+}
+
+// One suite, both forges: the API transport commits the same rollback through either.
+describe.each([
+  {
+    forge: 'github',
+    start: async (gitDir: string): Promise<ForgeDouble> => {
+      const d = await GitHubDouble.start({
+        token: APP_TOKEN,
+        repos: [{owner: 'acme', repo: 'config', gitDir}]
+      })
+      return {
+        apiUrl: d.apiUrl,
+        token: APP_TOKEN,
+        violations: d.violations,
+        setBeforeHandle: fn => (d.beforeHandle = fn),
+        isCommitWrite: (_m, path) => path === '/api/graphql',
+        close: () => d.close()
+      }
+    }
+  },
+  {
+    forge: 'gitlab',
+    start: async (gitDir: string): Promise<ForgeDouble> => {
+      const d = await GitLabDouble.start({
+        projects: [{id: 42, path: 'acme/config', gitDir}],
+        token: GITLAB_TOKEN
+      })
+      return {
+        apiUrl: d.apiUrl,
+        token: GITLAB_TOKEN,
+        violations: d.violations,
+        setBeforeHandle: fn => (d.beforeHandle = fn),
+        isCommitWrite: (method, path) => method === 'POST' && path.endsWith('/repository/commits'),
+        close: () => d.close()
+      }
+    }
+  }
+])('rollback over the $forge API transport', ({forge, start}) => {
+  let double: ForgeDouble
   beforeEach(async () => {
-    gh = await GitHubDouble.start({
-      token: APP_TOKEN,
-      repos: [{owner: 'acme', repo: 'config', gitDir: repo.dir}]
-    })
+    double = await start(repo.dir)
   })
   afterEach(async () => {
-    expect(gh.violations).toEqual([])
-    await gh.close()
+    expect(double.violations).toEqual([])
+    await double.close()
   })
 
-  it('reads the history with git, commits the restore through createCommitOnBranch', async () => {
-    const r = await cli(
+  const apiRollback = (...args: string[]) =>
+    cli(
       [
         'rollback',
         '--repo',
         repo.url,
         '--provider',
-        'github',
+        forge,
         '--api-url',
-        gh.apiUrl,
+        double.apiUrl,
         '--transport',
         'api',
         '--path',
         DIR,
-        '--json'
+        ...args
       ],
-      {GITOPS_TOKEN: APP_TOKEN}
+      {GITOPS_TOKEN: double.token}
     )
+
+  it('reads the history with git and commits the restore through the API', async () => {
+    const r = await apiRollback('--json')
     expect(r.code, r.stderr).toBe(0)
-    const out = JSON.parse(r.stdout)
-    expect(out).toMatchObject({changed: true, pushed: true, transport: 'api'})
+    expect(JSON.parse(r.stdout)).toMatchObject({changed: true, pushed: true, transport: 'api'})
     expect(await repo.readFile(FILE)).toBe(kustomization('1.0.0', 5))
     const [head] = await repo.log()
     expect(head.body).toContain(`Rollback-Of: ${shas.v2}`)
-    expect(r.stdout + r.stderr).not.toContain(APP_TOKEN)
+    expect(r.stdout + r.stderr).not.toContain(double.token)
+  })
+
+  it('a concurrent writer scaling the same file: the rollback is planned again and keeps the new replicas', async () => {
+    let raced = false
+    double.setBeforeHandle(async (method, path) => {
+      if (raced || !double.isCommitWrite(method, path)) return
+      raced = true
+      await repo.commit({[FILE]: kustomization('2.0.0', 7)}, 'Scale web to 7')
+    })
+    const r = await apiRollback('--json')
+    expect(r.code, r.stderr).toBe(0)
+    expect(raced).toBe(true)
+    expect(await repo.readFile(FILE)).toBe(kustomization('1.0.0', 7))
+    const [head, scaled] = await repo.log()
+    expect(scaled.subject).toBe('Scale web to 7')
+    expect(head.body).toContain(`Rollback-Of: ${shas.v2}`)
   })
 })
