@@ -79257,8 +79257,17 @@ function planPins(source, target, policy = 'keep') {
 
 
 
+
 /** The trailer that marks our own rollback commits: they are never changes to roll back. */
 const ROLLBACK_TRAILER = 'Rollback-Of';
+/** `--key values.yaml:image.tag`: a file and a key path, no value. */
+function parseKeyArg(raw) {
+    const parsed = parseSetArg(`${raw}=`);
+    if (parsed.keyPath.length + parsed.file.length + 1 !== raw.length) {
+        throw new UsageError(`--key ${JSON.stringify(raw)} takes <file>:<key.path> without a value, e.g. --key apps/web/values.yaml:image.tag`);
+    }
+    return parsed;
+}
 function isRollbackCommit(message) {
     return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
 }
@@ -79298,8 +79307,8 @@ function rollbackFiles(tipFiles, paths) {
  * history is deepened while the walk reaches its shallow end.
  */
 async function findRestores(history, request) {
-    const files = rollbackFiles(await history.files(), request.paths);
-    if (files.length === 0) {
+    const files = request.paths.length ? rollbackFiles(await history.files(), request.paths) : [];
+    if (request.paths.length && files.length === 0) {
         throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
     }
     const wanted = (n) => request.images.length === 0 || request.images.includes(n);
@@ -79352,7 +79361,68 @@ async function findRestores(history, request) {
         if (images.length)
             restores.push({ file, images, reverses });
     }
-    return { restores, skipped };
+    const keys = [];
+    for (const raw of request.keys ?? []) {
+        const key = parseKeyArg(raw);
+        const file = key.file;
+        const tipText = await history.show(history.tip, file);
+        if (tipText === undefined)
+            throw new UsageError(`--key ${raw}: ${file} does not exist at ${history.tip.slice(0, 12)}; check the file path`);
+        const now = getValueInText(tipText, key, file);
+        if (now === undefined)
+            throw new UsageError(`--key ${raw}: ${file} has no ${key.keyPath}; check the key path`);
+        let to;
+        let reverses;
+        if (toCommit) {
+            const text = await history.show(toCommit, file);
+            to = text === undefined ? undefined : getValueInText(text, key, file);
+            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
+            if (to === undefined)
+                throw new UsageError(`--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`);
+        }
+        else {
+            const found = await walkKey(history, key, raw, request.steps);
+            to = found.to;
+            reverses = found.reverses;
+        }
+        if (to === now) {
+            skipped.push({ file, name: key.keyPath, reason: `already ${to ?? 'null'}` });
+            continue;
+        }
+        keys.push({ file, key, from: now, to, reverses });
+    }
+    return { restores, skipped, keys };
+}
+async function walkKey(history, key, raw, steps) {
+    const file = key.file;
+    walk: for (;;) {
+        const reverses = [];
+        for (const c of await history.log(file)) {
+            if (isRollbackCommit(c.message))
+                continue;
+            const parent = c.parents[0];
+            const afterText = await history.show(c.sha, file);
+            const after = afterText === undefined ? undefined : getValueInText(afterText, key, file);
+            if (!parent) {
+                if (await history.deepen())
+                    continue walk;
+                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
+            }
+            const beforeText = await history.show(parent, file);
+            const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file);
+            if (before === after)
+                continue;
+            if (before === undefined) {
+                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
+            }
+            reverses.push({ sha: c.sha, subject: c.subject });
+            if (reverses.length === steps)
+                return { to: before, reverses };
+        }
+        if (!(await history.deepen())) {
+            throw new UsageError(`--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`);
+        }
+    }
 }
 /**
  * The undo of one commit of ours (--rollback-on-failure): for each file it
@@ -79438,12 +79508,21 @@ async function pinsAt(history, rev, file) {
 async function planRollback(root, plan) {
     const real = await openRoot(root);
     const edits = [];
-    const files = [];
     const movedOn = [];
+    // One working text per file: a file may carry both pins and --key values.
+    const working = new Map();
+    const textOf = async (file, what) => {
+        let w = working.get(file);
+        if (!w) {
+            const text = await readUtf8(await resolveInside(real, file, what), file);
+            w = { before: text, after: text };
+            working.set(file, w);
+        }
+        return w;
+    };
     for (const r of plan.restores) {
-        const path = await resolveInside(real, r.file, '--path');
-        const before = await readUtf8(path, r.file);
-        const now = pinsOf(before, r.file);
+        const w = await textOf(r.file, '--path');
+        const now = pinsOf(w.after, r.file);
         const args = [];
         for (const img of r.images) {
             const pin = now.get(img.name);
@@ -79457,25 +79536,48 @@ async function planRollback(root, plan) {
         }
         if (!args.length)
             continue;
-        const result = setImagesInText(before, args, r.file);
+        const result = setImagesInText(w.after, args, r.file);
         for (const c of result.changes)
             edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
-        if (result.text !== before)
-            files.push({ file: r.file, before, after: result.text });
+        w.after = result.text;
     }
+    for (const k of plan.keys ?? []) {
+        const w = await textOf(k.file, '--key');
+        const now = getValueInText(w.after, k.key, k.file);
+        if (now === k.to)
+            continue;
+        if (now !== k.from || k.to === null) {
+            movedOn.push({
+                file: k.file,
+                name: k.key.keyPath,
+                now: { newTag: String(now) },
+                expected: { newTag: String(k.from) }
+            });
+            continue;
+        }
+        const result = setValueInText(w.after, { ...k.key, value: k.to }, { label: k.file });
+        if (result.kind === 'changed') {
+            edits.push({ file: k.file, key: k.key.keyPath, before: result.before, after: result.after });
+            w.after = result.text;
+        }
+    }
+    const files = [...working]
+        .filter(([, w]) => w.after !== w.before)
+        .map(([file, w]) => ({ file, before: w.before, after: w.after }))
+        .sort((a, b) => (a.file < b.file ? -1 : 1));
     return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
 }
 function rollback_messageOf(plan, o, reason, env) {
     const changes = o.edits.map(e => ({
         file: e.file,
-        name: e.image ?? '',
-        kind: 'image',
+        name: e.image ?? e.key ?? '',
+        kind: e.image !== undefined ? 'image' : 'key',
         before: e.before,
         after: e.after
     }));
     const touched = new Set(o.files.map(f => f.file));
     const reversed = new Map();
-    for (const r of plan.restores) {
+    for (const r of [...plan.restores, ...(plan.keys ?? [])]) {
         if (!touched.has(r.file))
             continue;
         for (const c of r.reverses)
@@ -79502,7 +79604,7 @@ function rollback_messageOf(plan, o, reason, env) {
 }
 /** The rollback as an edit any delivery mode can carry. */
 function rollbackEdit(plan, reason) {
-    const files = plan.restores.map(r => r.file);
+    const files = [...new Set([...plan.restores, ...(plan.keys ?? [])].map(r => r.file))];
     const patterns = { dirGlobs: [], files };
     const planOn = (root) => planRollback(root, plan);
     const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
@@ -79707,23 +79809,30 @@ async function runRollback(request, delivery, platform) {
     finally {
         await history.close();
     }
-    if (plan.restores.length === 0)
+    if (plan.restores.length === 0 && !plan.keys?.length)
         return { plan, dryRun: 'dryRun' in delivery ? delivery.dryRun : false };
     const d = await deliver_deliver(rollbackEdit(plan, request.reason), delivery, platform);
     return { plan, delivery: d, dryRun: d.dryRun };
 }
 function restoredList(r) {
     const edits = r.delivery?.outcome.edits ?? [];
-    return edits.map(e => ({ file: e.file, image: e.image ?? '', from: e.before, to: e.after }));
+    return edits.map(e => ({
+        file: e.file,
+        ...(e.key !== undefined ? { key: e.key } : { image: e.image ?? '' }),
+        from: e.before,
+        to: e.after
+    }));
 }
 function reversed(r) {
     const touched = new Set(r.delivery?.outcome.files.map(f => f.file) ?? []);
     return [
-        ...new Set(r.plan.restores.filter(x => touched.has(x.file)).flatMap(x => x.reverses.map(c => c.sha)))
+        ...new Set([...r.plan.restores, ...(r.plan.keys ?? [])]
+            .filter(x => touched.has(x.file))
+            .flatMap(x => x.reverses.map(c => c.sha)))
     ];
 }
 function lines(r) {
-    const out = restoredList(r).map(e => `${e.file}: ${e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`);
+    const out = restoredList(r).map(e => `${e.file}: ${'key' in e ? e.key : e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`);
     for (const m of r.delivery?.outcome.movedOn ?? []) {
         out.push(`${m.file}: ${m.name} left at ${formatPin(m.now)}: it changed since ${formatPin(m.expected)} (fixed forward?), not rolled back`);
     }
@@ -79753,6 +79862,12 @@ const rollbackCommand = defineCommand({
             type: 'list',
             description: 'only restore these images (kustomize images[].name); default: every image whose pin changed',
             gitlab: { description: 'Only these images (images[].name); empty: every changed pin.' }
+        },
+        {
+            name: 'key',
+            type: 'list',
+            description: 'also restore this YAML value (Helm values): <file>:<key.path>, e.g. apps/web/values.yaml:image.tag; repeatable',
+            gitlab: { description: 'YAML values to restore too, as file:key.path (Helm values).' }
         },
         {
             name: 'to',
@@ -79792,8 +79907,11 @@ const rollbackCommand = defineCommand({
     },
     settings(input, env, platform) {
         const paths = input.list('path').map(p => checkRelative(p.trim(), '--path'));
-        if (!paths.length) {
-            throw new UsageError('--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production');
+        const keys = input.list('key').map(k => k.trim());
+        for (const k of keys)
+            checkRelative(parseKeyArg(k).file, '--key file');
+        if (!paths.length && !keys.length) {
+            throw new UsageError('--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production (or --key <file>:<key.path> for a YAML value)');
         }
         const rawSteps = input.string('steps')?.trim();
         const to = input.string('to')?.trim() || undefined;
@@ -79824,6 +79942,7 @@ const rollbackCommand = defineCommand({
                     .list('image')
                     .flatMap(i => i.split(/[,\s]+/))
                     .filter(Boolean),
+                ...(keys.length ? { keys } : {}),
                 ...(to ? { to } : {}),
                 steps,
                 ...(reason ? { reason } : {})
@@ -79862,7 +79981,7 @@ const rollbackCommand = defineCommand({
         ...(r.wait ? { wait: waitJson(r.wait) } : {})
     }),
     summary(r) {
-        const rows = restoredList(r).map(e => tableRow([e.file, e.image, e.from ?? '', e.to ?? ''].map(tableCell)));
+        const rows = restoredList(r).map(e => tableRow([e.file, 'key' in e ? (e.key ?? '') : e.image, e.from ?? '', e.to ?? ''].map(tableCell)));
         const table = rows.length
             ? [...tableHead(['file', 'image', 'rolled back from', 'restored']), ...rows].join('\n')
             : 'Nothing to roll back.';
@@ -79966,7 +80085,7 @@ function autoRollbackText(a) {
     const r = a.rollback;
     const lines = [
         `rollback: pushed ${r.delivery?.commit ?? ''} restoring ${restoredList(r)
-            .map(e => `${e.image.split('/').pop()} ${e.to ?? ''}`)
+            .map(e => `${('key' in e ? e.key : e.image)?.split('/').pop()} ${e.to ?? ''}`)
             .join(', ')}`
     ];
     if (r.wait)

@@ -28,6 +28,7 @@ import {
 import {
   findRestores,
   findUndo,
+  parseKeyArg,
   rollbackEdit,
   type RollbackOutcome,
   type RollbackPlan,
@@ -102,7 +103,7 @@ export async function runRollback(
   } finally {
     await history.close()
   }
-  if (plan.restores.length === 0)
+  if (plan.restores.length === 0 && !plan.keys?.length)
     return {plan, dryRun: 'dryRun' in delivery ? delivery.dryRun : false}
   const d = await deliver(rollbackEdit(plan, request.reason), delivery, platform)
   return {plan, delivery: d, dryRun: d.dryRun}
@@ -110,21 +111,29 @@ export async function runRollback(
 
 function restoredList(r: RollbackResult) {
   const edits = r.delivery?.outcome.edits ?? []
-  return edits.map(e => ({file: e.file, image: e.image ?? '', from: e.before, to: e.after}))
+  return edits.map(e => ({
+    file: e.file,
+    ...(e.key !== undefined ? {key: e.key} : {image: e.image ?? ''}),
+    from: e.before,
+    to: e.after
+  }))
 }
 
 function reversed(r: RollbackResult): string[] {
   const touched = new Set(r.delivery?.outcome.files.map(f => f.file) ?? [])
   return [
     ...new Set(
-      r.plan.restores.filter(x => touched.has(x.file)).flatMap(x => x.reverses.map(c => c.sha))
+      [...r.plan.restores, ...(r.plan.keys ?? [])]
+        .filter(x => touched.has(x.file))
+        .flatMap(x => x.reverses.map(c => c.sha))
     )
   ]
 }
 
 function lines(r: RollbackResult): string[] {
   const out = restoredList(r).map(
-    e => `${e.file}: ${e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`
+    e =>
+      `${e.file}: ${'key' in e ? e.key : e.image} ${e.from ?? '(none)'} -> ${e.to ?? '(none)'} (restored)`
   )
   for (const m of r.delivery?.outcome.movedOn ?? []) {
     out.push(
@@ -158,6 +167,13 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
       description:
         'only restore these images (kustomize images[].name); default: every image whose pin changed',
       gitlab: {description: 'Only these images (images[].name); empty: every changed pin.'}
+    },
+    {
+      name: 'key',
+      type: 'list',
+      description:
+        'also restore this YAML value (Helm values): <file>:<key.path>, e.g. apps/web/values.yaml:image.tag; repeatable',
+      gitlab: {description: 'YAML values to restore too, as file:key.path (Helm values).'}
     },
     {
       name: 'to',
@@ -198,9 +214,11 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
   },
   settings(input, env, platform) {
     const paths = input.list('path').map(p => checkRelative(p.trim(), '--path'))
-    if (!paths.length) {
+    const keys = input.list('key').map(k => k.trim())
+    for (const k of keys) checkRelative(parseKeyArg(k).file, '--key file')
+    if (!paths.length && !keys.length) {
       throw new UsageError(
-        '--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production'
+        '--path is required: the overlay directories to roll back, e.g. --path apps/web/overlays/production (or --key <file>:<key.path> for a YAML value)'
       )
     }
     const rawSteps = input.string('steps')?.trim()
@@ -241,6 +259,7 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
           .list('image')
           .flatMap(i => i.split(/[,\s]+/))
           .filter(Boolean),
+        ...(keys.length ? {keys} : {}),
         ...(to ? {to} : {}),
         steps,
         ...(reason ? {reason} : {})
@@ -279,7 +298,7 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
   }),
   summary(r) {
     const rows = restoredList(r).map(e =>
-      tableRow([e.file, e.image, e.from ?? '', e.to ?? ''].map(cell))
+      tableRow([e.file, 'key' in e ? (e.key ?? '') : e.image, e.from ?? '', e.to ?? ''].map(cell))
     )
     const table = rows.length
       ? [...tableHead(['file', 'image', 'rolled back from', 'restored']), ...rows].join('\n')
@@ -401,7 +420,7 @@ export function autoRollbackText(a: AutoRollback | undefined): string[] {
   const r = a.rollback
   const lines = [
     `rollback: pushed ${r.delivery?.commit ?? ''} restoring ${restoredList(r)
-      .map(e => `${e.image.split('/').pop()} ${e.to ?? ''}`)
+      .map(e => `${('key' in e ? e.key : e.image)?.split('/').pop()} ${e.to ?? ''}`)
       .join(', ')}`
   ]
   if (r.wait) lines.push(...waitText(r.wait).map(l => `  ${l}`))

@@ -26,6 +26,7 @@ import {
   KUSTOMIZATION_FILE_NAMES
 } from '../core/kustomize/kustomization-file.js'
 import {formatPin, pinOf, samePin, setImageArg, type Pin} from '../core/promotion/pins.js'
+import {getValueInText, parseSetArg, setValueInText, type SetArg} from '../core/yaml/set-value.js'
 import type {FileHistory, HistoryCommit} from '../git/file-history.js'
 import type {Edit} from './edit.js'
 import {materialisedPlanner} from './materialise.js'
@@ -45,6 +46,8 @@ export interface RollbackRequest {
   /** How many pin changes back (default 1). */
   steps: number
   reason?: string
+  /** `<file>:<key.path>` YAML values (Helm values) to restore like pins. */
+  keys?: string[]
 }
 
 export interface ImageRestore {
@@ -62,10 +65,32 @@ export interface FileRestore {
   reverses: {sha: string; subject: string}[]
 }
 
+/** One YAML value to put back. */
+export interface KeyRestore {
+  file: string
+  key: SetArg
+  from: string | null
+  to: string | null
+  reverses: {sha: string; subject: string}[]
+}
+
 export interface RollbackPlan {
   restores: FileRestore[]
+  /** --key values to put back. */
+  keys?: KeyRestore[]
   /** Images left as they are, with why (already at the target, not in the older version...). */
   skipped: {file: string; name: string; reason: string}[]
+}
+
+/** `--key values.yaml:image.tag`: a file and a key path, no value. */
+export function parseKeyArg(raw: string): SetArg {
+  const parsed = parseSetArg(`${raw}=`)
+  if (parsed.keyPath.length + parsed.file.length + 1 !== raw.length) {
+    throw new UsageError(
+      `--key ${JSON.stringify(raw)} takes <file>:<key.path> without a value, e.g. --key apps/web/values.yaml:image.tag`
+    )
+  }
+  return parsed
 }
 
 export function isRollbackCommit(message: string): boolean {
@@ -114,8 +139,8 @@ export async function findRestores(
   history: FileHistory,
   request: RollbackRequest
 ): Promise<RollbackPlan> {
-  const files = rollbackFiles(await history.files(), request.paths)
-  if (files.length === 0) {
+  const files = request.paths.length ? rollbackFiles(await history.files(), request.paths) : []
+  if (request.paths.length && files.length === 0) {
     throw new UsageError(
       `no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`
     )
@@ -167,7 +192,79 @@ export async function findRestores(
     }
     if (images.length) restores.push({file, images, reverses})
   }
-  return {restores, skipped}
+  const keys: KeyRestore[] = []
+  for (const raw of request.keys ?? []) {
+    const key = parseKeyArg(raw)
+    const file = key.file
+    const tipText = await history.show(history.tip, file)
+    if (tipText === undefined)
+      throw new UsageError(
+        `--key ${raw}: ${file} does not exist at ${history.tip.slice(0, 12)}; check the file path`
+      )
+    const now = getValueInText(tipText, key, file)
+    if (now === undefined)
+      throw new UsageError(`--key ${raw}: ${file} has no ${key.keyPath}; check the key path`)
+    let to: string | null | undefined
+    let reverses: {sha: string; subject: string}[]
+    if (toCommit) {
+      const text = await history.show(toCommit, file)
+      to = text === undefined ? undefined : getValueInText(text, key, file)
+      reverses = [{sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}`}]
+      if (to === undefined)
+        throw new UsageError(
+          `--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`
+        )
+    } else {
+      const found = await walkKey(history, key, raw, request.steps)
+      to = found.to
+      reverses = found.reverses
+    }
+    if (to === now) {
+      skipped.push({file, name: key.keyPath, reason: `already ${to ?? 'null'}`})
+      continue
+    }
+    keys.push({file, key, from: now, to, reverses})
+  }
+  return {restores, skipped, keys}
+}
+
+async function walkKey(
+  history: FileHistory,
+  key: SetArg,
+  raw: string,
+  steps: number
+): Promise<{to: string | null; reverses: {sha: string; subject: string}[]}> {
+  const file = key.file
+  walk: for (;;) {
+    const reverses: {sha: string; subject: string}[] = []
+    for (const c of await history.log(file)) {
+      if (isRollbackCommit(c.message)) continue
+      const parent = c.parents[0]
+      const afterText = await history.show(c.sha, file)
+      const after = afterText === undefined ? undefined : getValueInText(afterText, key, file)
+      if (!parent) {
+        if (await history.deepen()) continue walk
+        throw new UsageError(
+          `--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`
+        )
+      }
+      const beforeText = await history.show(parent, file)
+      const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file)
+      if (before === after) continue
+      if (before === undefined) {
+        throw new UsageError(
+          `--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`
+        )
+      }
+      reverses.push({sha: c.sha, subject: c.subject})
+      if (reverses.length === steps) return {to: before, reverses}
+    }
+    if (!(await history.deepen())) {
+      throw new UsageError(
+        `--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`
+      )
+    }
+  }
 }
 
 /**
@@ -272,12 +369,21 @@ export interface RollbackOutcome extends EditOutcome {
 async function planRollback(root: string, plan: RollbackPlan): Promise<RollbackOutcome> {
   const real = await openRoot(root)
   const edits: FileEdit[] = []
-  const files: EditOutcome['files'] = []
   const movedOn: RollbackOutcome['movedOn'] = []
+  // One working text per file: a file may carry both pins and --key values.
+  const working = new Map<string, {before: string; after: string}>()
+  const textOf = async (file: string, what: string) => {
+    let w = working.get(file)
+    if (!w) {
+      const text = await readUtf8(await resolveInside(real, file, what), file)
+      w = {before: text, after: text}
+      working.set(file, w)
+    }
+    return w
+  }
   for (const r of plan.restores) {
-    const path = await resolveInside(real, r.file, '--path')
-    const before = await readUtf8(path, r.file)
-    const now = pinsOf(before, r.file)
+    const w = await textOf(r.file, '--path')
+    const now = pinsOf(w.after, r.file)
     const args: string[] = []
     for (const img of r.images) {
       const pin = now.get(img.name)
@@ -289,11 +395,34 @@ async function planRollback(root: string, plan: RollbackPlan): Promise<RollbackO
       args.push(setImageArg(img.name, img.to))
     }
     if (!args.length) continue
-    const result = setImagesInText(before, args, r.file)
+    const result = setImagesInText(w.after, args, r.file)
     for (const c of result.changes)
       edits.push({file: r.file, image: c.image, before: c.before, after: c.after})
-    if (result.text !== before) files.push({file: r.file, before, after: result.text})
+    w.after = result.text
   }
+  for (const k of plan.keys ?? []) {
+    const w = await textOf(k.file, '--key')
+    const now = getValueInText(w.after, k.key, k.file)
+    if (now === k.to) continue
+    if (now !== k.from || k.to === null) {
+      movedOn.push({
+        file: k.file,
+        name: k.key.keyPath,
+        now: {newTag: String(now)},
+        expected: {newTag: String(k.from)}
+      })
+      continue
+    }
+    const result = setValueInText(w.after, {...k.key, value: k.to}, {label: k.file})
+    if (result.kind === 'changed') {
+      edits.push({file: k.file, key: k.key.keyPath, before: result.before, after: result.after})
+      w.after = result.text
+    }
+  }
+  const files = [...working]
+    .filter(([, w]) => w.after !== w.before)
+    .map(([file, w]) => ({file, before: w.before, after: w.after}))
+    .sort((a, b) => (a.file < b.file ? -1 : 1))
   return {changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn}
 }
 
@@ -305,14 +434,14 @@ function messageOf(
 ): string {
   const changes: MessageChange[] = o.edits.map(e => ({
     file: e.file,
-    name: e.image ?? '',
-    kind: 'image',
+    name: e.image ?? e.key ?? '',
+    kind: e.image !== undefined ? 'image' : 'key',
     before: e.before,
     after: e.after
   }))
   const touched = new Set(o.files.map(f => f.file))
   const reversed = new Map<string, string>()
-  for (const r of plan.restores) {
+  for (const r of [...plan.restores, ...(plan.keys ?? [])]) {
     if (!touched.has(r.file)) continue
     for (const c of r.reverses) reversed.set(c.sha, c.subject)
   }
@@ -340,7 +469,7 @@ function messageOf(
 
 /** The rollback as an edit any delivery mode can carry. */
 export function rollbackEdit(plan: RollbackPlan, reason?: string): Edit<RollbackOutcome> {
-  const files = plan.restores.map(r => r.file)
+  const files = [...new Set([...plan.restores, ...(plan.keys ?? [])].map(r => r.file))]
   const patterns = {dirGlobs: [], files}
   const planOn = (root: string) => planRollback(root, plan)
   const api = materialisedPlanner(patterns, planOn, o =>

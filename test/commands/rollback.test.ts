@@ -161,6 +161,33 @@ describe('rollback --repo (push)', () => {
   })
 })
 
+describe('rollback --key (Helm values)', () => {
+  const VALUES = 'apps/payments/values-production.yaml'
+  const values = (tag: string, replicas = 2) =>
+    `# payments, production\nreplicaCount: ${replicas}\nimage:\n  repository: ghcr.io/acme/payments\n  tag: "${tag}" # bumped by CI\n`
+
+  it('restores the value before its last change, keeping other edits; a second run does nothing', async () => {
+    await repo.commit({[VALUES]: values('1.0.0')}, 'Add payments')
+    const v2 = await repo.commit({[VALUES]: values('2.0.0')}, 'Deploy payments 2.0.0')
+    await repo.commit({[VALUES]: values('2.0.0', 4)}, 'Scale payments')
+    const r = await rollback('--key', `${VALUES}:image.tag`, '--json')
+    expect(r.code, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout)
+    expect(out.restored).toEqual([{file: VALUES, key: 'image.tag', from: '2.0.0', to: '1.0.0'}])
+    expect(out.reverses).toEqual([v2])
+    expect(await repo.readFile(VALUES)).toBe(values('1.0.0', 4))
+    const again = await rollback('--key', `${VALUES}:image.tag`, '--json')
+    expect(again.code, again.stderr).toBe(0)
+    expect(JSON.parse(again.stdout).changed).toBe(false)
+    const bad = await rollback('--key', `${VALUES}:image.tag=1.0.0`)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('takes <file>:<key.path> without a value')
+    const missing = await rollback('--key', `${VALUES}:image.nope`)
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('has no image.nope')
+  })
+})
+
 describe('rollback over smart HTTP with a token', () => {
   it('reads the history and pushes with the token, which never shows', async () => {
     const token = fakeToken('ghs_', 'Rollback')
