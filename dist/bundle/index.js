@@ -77655,6 +77655,31 @@ function abortError(signal, doing) {
         return reason;
     return new ArgoApiError('timeout', `${doing ? `${doing}: ` : ''}${reason instanceof Error ? reason.message : 'aborted'}`);
 }
+/**
+ * Runs `fn` with a client and the run's hard deadline (--timeout): the signal
+ * aborts with a timeout error naming the flag; the client is closed after.
+ */
+async function withArgoClient(c, timeoutMs, onRetry, fn) {
+    const client = new ArgoClient({
+        server: c.server,
+        token: c.token,
+        insecure: c.insecure,
+        ca: c.ca,
+        retryBaseMs: c.retryBaseMs,
+        ...(c.requestTimeoutMs ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
+        onRetry
+    });
+    const timeoutSeconds = Math.round(timeoutMs / 1000);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`)), timeoutMs);
+    try {
+        return await fn(client, deadline.signal, timeoutSeconds);
+    }
+    finally {
+        clearTimeout(timer);
+        client.close();
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/argocd/discover.ts
 
@@ -78387,28 +78412,12 @@ function abortAfter(ms, reason) {
 /** Apps watched at once; each holds one watch stream. */
 const PARALLEL_WAITS = 16;
 async function waitForCommit(s, ancestry, log) {
-    const client = new ArgoClient({
-        server: s.connection.server,
-        token: s.connection.token,
-        insecure: s.connection.insecure,
-        ca: s.connection.ca,
-        retryBaseMs: s.connection.retryBaseMs,
-        ...(s.connection.requestTimeoutMs ? { requestTimeoutMs: s.connection.requestTimeoutMs } : {}),
-        onRetry: m => log.info(m)
-    });
-    const timeoutSeconds = Math.round(s.timeoutMs / 1000);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`)), s.timeoutMs);
-    try {
-        const { matched, considered } = await findApps(client, s, deadline.signal);
+    return withArgoClient(s.connection, s.timeoutMs, m => log.info(m), async (client, deadline, timeoutSeconds) => {
+        const { matched, considered } = await findApps(client, s, deadline);
         log.info(`waiting for ${matched.map(m => m.app.metadata.name).join(', ')} to run ${s.target.commit.slice(0, 12)}`);
-        const apps = await mapLimit(matched, PARALLEL_WAITS, m => waitOne(client, s, m, ancestry, deadline.signal, log));
+        const apps = await mapLimit(matched, PARALLEL_WAITS, m => waitOne(client, s, m, ancestry, deadline, log));
         return { commit: s.target.commit, apps, considered, timeoutSeconds };
-    }
-    finally {
-        clearTimeout(timer);
-        client.close();
-    }
+    });
 }
 async function findApps(client, s, signal) {
     if (s.apps.length > 0) {
@@ -81792,25 +81801,7 @@ function opFinished(app) {
         (!op || (!!op.finishedAt && op.phase !== 'Running' && op.phase !== 'Terminating')));
 }
 async function deploy(s, log) {
-    const client = new ArgoClient({
-        server: s.server,
-        token: s.token,
-        insecure: s.insecure,
-        ca: s.ca,
-        retryBaseMs: s.retryBaseMs,
-        ...(s.requestTimeoutMs ? { requestTimeoutMs: s.requestTimeoutMs } : {}),
-        onRetry: m => log.info(m)
-    });
-    const deadline = new AbortController();
-    const timeoutSeconds = Math.round(s.timeoutMs / 1000);
-    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`)), s.timeoutMs);
-    try {
-        return await run(s, client, deadline.signal, log, timeoutSeconds);
-    }
-    finally {
-        clearTimeout(timer);
-        client.close();
-    }
+    return withArgoClient(s, s.timeoutMs, m => log.info(m), (client, deadline, timeoutSeconds) => run(s, client, deadline, log, timeoutSeconds));
 }
 function isAutomated(app) {
     const automated = app.spec.syncPolicy?.automated;

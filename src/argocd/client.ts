@@ -592,3 +592,52 @@ export function abortError(signal: AbortSignal, doing?: string): ArgoApiError {
     `${doing ? `${doing}: ` : ''}${reason instanceof Error ? reason.message : 'aborted'}`
   )
 }
+
+/** What a run needs to reach Argo CD (server, token, TLS, retry pacing). */
+export interface ArgoConnectionOptions {
+  server: string
+  token: string
+  insecure: boolean
+  ca?: string
+  retryBaseMs: number
+  requestTimeoutMs?: number
+}
+
+/**
+ * Runs `fn` with a client and the run's hard deadline (--timeout): the signal
+ * aborts with a timeout error naming the flag; the client is closed after.
+ */
+export async function withArgoClient<T>(
+  c: ArgoConnectionOptions,
+  timeoutMs: number,
+  onRetry: (message: string) => void,
+  fn: (client: ArgoClient, deadline: AbortSignal, timeoutSeconds: number) => Promise<T>
+): Promise<T> {
+  const client = new ArgoClient({
+    server: c.server,
+    token: c.token,
+    insecure: c.insecure,
+    ca: c.ca,
+    retryBaseMs: c.retryBaseMs,
+    ...(c.requestTimeoutMs ? {requestTimeoutMs: c.requestTimeoutMs} : {}),
+    onRetry
+  })
+  const timeoutSeconds = Math.round(timeoutMs / 1000)
+  const deadline = new AbortController()
+  const timer = setTimeout(
+    () =>
+      deadline.abort(
+        new ArgoApiError(
+          'timeout',
+          `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`
+        )
+      ),
+    timeoutMs
+  )
+  try {
+    return await fn(client, deadline.signal, timeoutSeconds)
+  } finally {
+    clearTimeout(timer)
+    client.close()
+  }
+}

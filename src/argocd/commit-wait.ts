@@ -2,7 +2,12 @@ import {UsageError} from '../core/errors.js'
 import {mapLimit} from '../core/map-limit.js'
 import type {CommitAncestry} from './ancestry.js'
 import {appUrl} from './application.js'
-import {ArgoApiError, ArgoClient} from './client.js'
+import {
+  ArgoApiError,
+  withArgoClient,
+  type ArgoClient,
+  type ArgoConnectionOptions
+} from './client.js'
 import {
   listCandidateApps,
   matchApps,
@@ -20,13 +25,7 @@ import {waitForApp, type WaitOutcome} from './wait.js'
  * commit (or a later one on the branch), Synced and Healthy.
  */
 
-export interface ArgoConnection {
-  server: string
-  token: string
-  insecure: boolean
-  ca?: string
-  requestTimeoutMs?: number
-  retryBaseMs: number
+export interface ArgoConnection extends ArgoConnectionOptions {
   /** Read an app again after this long without a stream event. */
   pollMs: number
 }
@@ -82,40 +81,21 @@ export async function waitForCommit(
   ancestry: CommitAncestry,
   log: WaitLog
 ): Promise<CommitWaitResult> {
-  const client = new ArgoClient({
-    server: s.connection.server,
-    token: s.connection.token,
-    insecure: s.connection.insecure,
-    ca: s.connection.ca,
-    retryBaseMs: s.connection.retryBaseMs,
-    ...(s.connection.requestTimeoutMs ? {requestTimeoutMs: s.connection.requestTimeoutMs} : {}),
-    onRetry: m => log.info(m)
-  })
-  const timeoutSeconds = Math.round(s.timeoutMs / 1000)
-  const deadline = new AbortController()
-  const timer = setTimeout(
-    () =>
-      deadline.abort(
-        new ArgoApiError(
-          'timeout',
-          `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`
-        )
-      ),
-    s.timeoutMs
+  return withArgoClient(
+    s.connection,
+    s.timeoutMs,
+    m => log.info(m),
+    async (client, deadline, timeoutSeconds) => {
+      const {matched, considered} = await findApps(client, s, deadline)
+      log.info(
+        `waiting for ${matched.map(m => m.app.metadata.name).join(', ')} to run ${s.target.commit.slice(0, 12)}`
+      )
+      const apps = await mapLimit(matched, PARALLEL_WAITS, m =>
+        waitOne(client, s, m, ancestry, deadline, log)
+      )
+      return {commit: s.target.commit, apps, considered, timeoutSeconds}
+    }
   )
-  try {
-    const {matched, considered} = await findApps(client, s, deadline.signal)
-    log.info(
-      `waiting for ${matched.map(m => m.app.metadata.name).join(', ')} to run ${s.target.commit.slice(0, 12)}`
-    )
-    const apps = await mapLimit(matched, PARALLEL_WAITS, m =>
-      waitOne(client, s, m, ancestry, deadline.signal, log)
-    )
-    return {commit: s.target.commit, apps, considered, timeoutSeconds}
-  } finally {
-    clearTimeout(timer)
-    client.close()
-  }
 }
 
 async function findApps(

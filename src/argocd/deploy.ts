@@ -7,7 +7,7 @@ import {
   sameJson,
   upsertBody
 } from './application.js'
-import {ArgoApiError, ArgoClient} from './client.js'
+import {ArgoApiError, ArgoClient, withArgoClient} from './client.js'
 import {evaluate, type Expectation} from './health.js'
 import type {Application} from './types.js'
 import {newerResourceVersion, waitForApp, type WaitOutcome} from './wait.js'
@@ -79,33 +79,12 @@ function opFinished(app: Application): boolean {
 }
 
 export async function deploy(s: DeploySettings, log: DeployLog): Promise<DeployResult> {
-  const client = new ArgoClient({
-    server: s.server,
-    token: s.token,
-    insecure: s.insecure,
-    ca: s.ca,
-    retryBaseMs: s.retryBaseMs,
-    ...(s.requestTimeoutMs ? {requestTimeoutMs: s.requestTimeoutMs} : {}),
-    onRetry: m => log.info(m)
-  })
-  const deadline = new AbortController()
-  const timeoutSeconds = Math.round(s.timeoutMs / 1000)
-  const timer = setTimeout(
-    () =>
-      deadline.abort(
-        new ArgoApiError(
-          'timeout',
-          `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`
-        )
-      ),
-    s.timeoutMs
+  return withArgoClient(
+    s,
+    s.timeoutMs,
+    m => log.info(m),
+    (client, deadline, timeoutSeconds) => run(s, client, deadline, log, timeoutSeconds)
   )
-  try {
-    return await run(s, client, deadline.signal, log, timeoutSeconds)
-  } finally {
-    clearTimeout(timer)
-    client.close()
-  }
 }
 
 function isAutomated(app: Pick<Application, 'spec'>): boolean {

@@ -86,7 +86,7 @@ afterEach(async () => {
 
 const env = () => ({ARGOCD_AUTH_TOKEN: token})
 
-function setImage(extra: string[] = []) {
+function setImage(extra: string[] = [], extraEnv: Record<string, string> = {}) {
   return cli(
     [
       'set-image',
@@ -103,7 +103,7 @@ function setImage(extra: string[] = []) {
       '20',
       ...extra
     ],
-    env()
+    {...env(), ...extraEnv}
   )
 }
 
@@ -232,46 +232,40 @@ describe('set-image --wait', () => {
   })
 })
 
+/** The application repo (one commit) and the GitHub double serving it. */
+async function withGitHub(
+  fn: (gh: GitHubDouble, ghEnv: Record<string, string>) => Promise<void>
+): Promise<void> {
+  const appRepo = await makeBareRepo({'main.go': 'package main\n'})
+  const gh = await GitHubDouble.start({
+    repos: [{owner: 'acme', repo: 'web', gitDir: appRepo.dir}],
+    token: 'ghs_apptoken'
+  })
+  try {
+    await fn(gh, {
+      GITHUB_REPOSITORY: 'acme/web',
+      GITHUB_SHA: await appRepo.head(),
+      GITHUB_API_URL: gh.apiUrl
+    })
+    expect(gh.violations).toEqual([])
+  } finally {
+    await gh.close()
+    await appRepo.cleanup()
+  }
+}
+
 describe('--github-deployment', () => {
   it('records a Deployment of the application commit: in_progress, then success, linked to the Argo CD app', async () => {
-    const appRepo = await makeBareRepo({'main.go': 'package main\n'})
-    const appSha = await appRepo.head()
-    const gh = await GitHubDouble.start({
-      repos: [{owner: 'acme', repo: 'web', gitDir: appRepo.dir}],
-      token: 'ghs_apptoken'
-    })
-    try {
+    await withGitHub(async (gh, ghEnv) => {
       followPushes()
-      const ghEnv = {
-        GITHUB_TOKEN: 'ghs_apptoken',
-        GITHUB_REPOSITORY: 'acme/web',
-        GITHUB_SHA: appSha,
-        GITHUB_API_URL: gh.apiUrl
-      }
-      const r = await cli(
-        [
-          'set-image',
-          '--repo',
-          repo.url,
-          '--path',
-          `${APP}/overlays/staging`,
-          '--image',
-          `${IMAGE}:2.0.0`,
-          '--wait',
-          '--argocd-server',
-          double.url,
-          '--timeout',
-          '20',
-          '--github-deployment',
-          '--json'
-        ],
-        {...env(), ...ghEnv}
-      )
+      const r = await setImage(['--github-deployment', '--json'], {
+        ...ghEnv,
+        GITHUB_TOKEN: 'ghs_apptoken'
+      })
       expect(r.code, r.stderr).toBe(0)
-      expect(gh.violations).toEqual([])
       expect(gh.deployments).toHaveLength(1)
       const d = gh.deployments[0]
-      expect(d).toMatchObject({sha: appSha, environment: 'staging'})
+      expect(d).toMatchObject({sha: ghEnv.GITHUB_SHA, environment: 'staging'})
       expect(d.statuses.map(x => x.state)).toEqual(['in_progress', 'success'])
       expect(d.statuses[1].environment_url).toMatch(
         new RegExp(`^${double.url}/applications/argocd/web-`)
@@ -283,47 +277,19 @@ describe('--github-deployment', () => {
         state: 'success'
       })
       expect(r.stdout + r.stderr).not.toContain('ghs_apptoken')
-    } finally {
-      await gh.close()
-      await appRepo.cleanup()
-    }
+    })
   })
 
   it('marks the deployment failure when an app degrades, and a bad token does not stop the wait', async () => {
-    const appRepo = await makeBareRepo({'main.go': 'package main\n'})
-    const gh = await GitHubDouble.start({
-      repos: [{owner: 'acme', repo: 'web', gitDir: appRepo.dir}],
-      token: 'ghs_apptoken'
-    })
-    try {
+    await withGitHub(async (gh, ghEnv) => {
       double.behave('web-staging', {outcome: 'degraded'})
       followPushes()
-      const ghEnv = {
-        GITHUB_REPOSITORY: 'acme/web',
-        GITHUB_SHA: await appRepo.head(),
-        GITHUB_API_URL: gh.apiUrl
-      }
-      const r = await cli(
-        [
-          'set-image',
-          '--repo',
-          repo.url,
-          '--path',
-          `${APP}/overlays/staging`,
-          '--image',
-          `${IMAGE}:2.0.0`,
-          '--wait',
-          '--argocd-server',
-          double.url,
-          '--timeout',
-          '20',
-          '--degraded-grace',
-          '0',
-          '--github-deployment',
-          '--environment',
-          'stage-eu'
-        ],
-        {...env(), ...ghEnv, GITHUB_TOKEN: 'ghs_apptoken'}
+      const r = await setImage(
+        ['--degraded-grace', '0', '--github-deployment', '--environment', 'stage-eu'],
+        {
+          ...ghEnv,
+          GITHUB_TOKEN: 'ghs_apptoken'
+        }
       )
       expect(r.code).toBe(1)
       expect(gh.deployments[0].environment).toBe('stage-eu')
@@ -356,10 +322,7 @@ describe('--github-deployment', () => {
         'GitHub deployment to staging not recorded: GitHub could not create a deployment on acme/web: HTTP 401'
       )
       expect(wrong.stdout + wrong.stderr).not.toContain('ghs_wrong')
-    } finally {
-      await gh.close()
-      await appRepo.cleanup()
-    }
+    })
   })
 
   it('refuses --github-deployment without the application repo facts, and --environment without it', async () => {
