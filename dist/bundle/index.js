@@ -76895,6 +76895,673 @@ function readDelivery(input, env, profile, cwd) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
+function clean(v) {
+    return v === undefined || v === '' ? undefined : v;
+}
+function pinOf(e) {
+    const pin = {};
+    const newName = clean(e.newName);
+    const newTag = clean(e.newTag);
+    const digest = clean(e.digest);
+    const tagSuffix = clean(e.tagSuffix);
+    if (newName)
+        pin.newName = newName;
+    if (newTag)
+        pin.newTag = newTag;
+    if (digest)
+        pin.digest = digest;
+    if (tagSuffix)
+        pin.tagSuffix = tagSuffix;
+    return pin;
+}
+function samePin(a, b) {
+    return (a.newName === b.newName &&
+        a.newTag === b.newTag &&
+        a.digest === b.digest &&
+        a.tagSuffix === b.tagSuffix);
+}
+/** `name -> newName:tag@digest`, the way people read a pin. */
+function formatPin(pin) {
+    let s = pin.newName ?? '';
+    // A bare tag reads best on its own: `1.4.2`, not `:1.4.2`.
+    if (pin.newTag)
+        s += s ? `:${pin.newTag}` : pin.newTag;
+    if (pin.tagSuffix)
+        s += `(+${pin.tagSuffix})`;
+    if (pin.digest)
+        s += `@${pin.digest}`;
+    return s === '' ? '(unpinned)' : s;
+}
+/**
+ * The `set image` argument that makes the target's entry exactly `pin`.
+ * The `name:tag` form is preferred (it is what people write); the
+ * `name=:tag` form is used when the name itself holds a `:` or `@` that the
+ * kustomize grammar would take for a separator.
+ */
+function setImageArg(name, pin) {
+    const version = `${pin.newTag ? `:${pin.newTag}` : ''}${pin.digest ? `@${pin.digest}` : ''}`;
+    if (pin.newName)
+        return `${name}=${pin.newName}${version}`;
+    const slash = name.indexOf('/');
+    const area = slash > 0 ? name.slice(slash) : name;
+    if (!/[:@]/.test(area) && !name.startsWith('/'))
+        return `${name}${version}`;
+    return `${name}=${version}`;
+}
+/**
+ * Plans one app: for every image the source pins, the target gets exactly
+ * the source's version. Images only the target lists are not touched;
+ * images only the source lists are reported, because adding an entry to
+ * an environment is a decision about that environment, not a promotion.
+ */
+function planPins(source, target, policy = 'keep') {
+    const images = [];
+    const args = [];
+    const targetByName = new Map();
+    // kustomize's edit keeps the first of duplicate entries, so compare against that one.
+    for (const t of target)
+        if (t.name && !targetByName.has(t.name))
+            targetByName.set(t.name, t);
+    const seen = new Set();
+    const duplicates = new Set(source.map(s => s.name ?? '').filter((n, i, all) => n !== '' && all.indexOf(n) !== i));
+    for (const s of source) {
+        const name = s.name ?? '';
+        if (name === '') {
+            images.push({ kind: 'skipped', name: '(no name)', reason: "the source entry has no 'name'" });
+            continue;
+        }
+        if (seen.has(name))
+            continue;
+        seen.add(name);
+        if (duplicates.has(name)) {
+            images.push({
+                kind: 'skipped',
+                name,
+                reason: 'the source lists this image twice; kustomize applies both entries, so the pin is ambiguous — keep one entry'
+            });
+            continue;
+        }
+        if (name.includes('=')) {
+            images.push({
+                kind: 'skipped',
+                name,
+                reason: "the name holds '=', which set image cannot address"
+            });
+            continue;
+        }
+        const from = pinOf(s);
+        if (from.tagSuffix) {
+            images.push({
+                kind: 'skipped',
+                name,
+                reason: 'the source uses tagSuffix, which kustomize edit set image cannot write; copy it by hand'
+            });
+            continue;
+        }
+        if (!from.newName && !from.newTag && !from.digest) {
+            images.push({ kind: 'no-pin', name });
+            continue;
+        }
+        const t = targetByName.get(name);
+        if (!t) {
+            images.push({ kind: 'not-in-target', name, pin: from });
+            continue;
+        }
+        const before = pinOf(t);
+        const after = {};
+        const newName = policy === 'copy' ? from.newName : (before.newName ?? from.newName);
+        if (newName)
+            after.newName = newName;
+        if (from.newTag)
+            after.newTag = from.newTag;
+        if (from.digest)
+            after.digest = from.digest;
+        if (samePin(before, after)) {
+            images.push({ kind: 'unchanged', name, pin: before });
+            continue;
+        }
+        images.push({ kind: 'promoted', name, before, after });
+        args.push(setImageArg(name, after));
+    }
+    return { args, images };
+}
+
+;// CONCATENATED MODULE: ./src/edits/rollback.ts
+/**
+ * rollback: put the image pins of some overlays back to what they were
+ * before their most recent change (or `--steps N` changes back, or at
+ * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
+ * move: other edits made to the same file since then stay.
+ *
+ * Two halves: `findRestores` reads the history (git/file-history.ts) and
+ * decides what to restore; `rollbackEdit` applies that to whatever tip the
+ * delivery sees, and leaves an image alone when the tip no longer holds the
+ * pin the history showed (someone fixed forward in between).
+ */
+
+
+
+
+
+
+
+
+
+
+
+/** The trailer that marks our own rollback commits: they are never changes to roll back. */
+const ROLLBACK_TRAILER = 'Rollback-Of';
+/** `--key values.yaml:image.tag`: a file and a key path, no value. */
+function parseKeyArg(raw) {
+    const parsed = parseSetArg(`${raw}=`);
+    if (parsed.keyPath.length + parsed.file.length + 1 !== raw.length) {
+        throw new UsageError(`--key ${JSON.stringify(raw)} takes <file>:<key.path> without a value, e.g. --key apps/web/values.yaml:image.tag`);
+    }
+    return parsed;
+}
+function isRollbackCommit(message) {
+    return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
+}
+function pinsOf(text, file) {
+    const pins = new Map();
+    for (const e of readImageEntries(text, file)) {
+        if (e.name && !pins.has(e.name))
+            pins.set(e.name, pinOf(e));
+    }
+    return pins;
+}
+function changedPins(before, after, names) {
+    for (const [name, pin] of after) {
+        if (!names(name))
+            continue;
+        const old = before.get(name);
+        if (!old || !samePin(old, pin))
+            return true;
+    }
+    return false;
+}
+/** The kustomization files under the --path globs at the tip. */
+function rollbackFiles(tipFiles, paths) {
+    const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
+    const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
+    return tipFiles.filter(f => {
+        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(f)))
+            return false;
+        const dir = external_node_path_namespaceObject.posix.dirname(f);
+        return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
+    });
+}
+/**
+ * Reads the history of each file and decides which pins to restore. Walks the
+ * commits that touched the file, newest first, skipping our own rollbacks;
+ * the N-th commit that changed a selected pin is the one reversed. The
+ * history is deepened while the walk reaches its shallow end.
+ */
+async function findRestores(history, request) {
+    const files = request.paths.length ? rollbackFiles(await history.files(), request.paths) : [];
+    if (request.paths.length && files.length === 0) {
+        throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
+    }
+    const wanted = (n) => request.images.length === 0 || request.images.includes(n);
+    const toCommit = request.to ? await resolveTo(history, request.to) : undefined;
+    const restores = [];
+    const skipped = [];
+    for (const file of files) {
+        const tipText = await history.show(history.tip, file);
+        if (tipText === undefined)
+            continue;
+        const current = pinsOf(tipText, file);
+        let older;
+        let reverses;
+        if (toCommit) {
+            const text = await history.show(toCommit, file);
+            if (text === undefined) {
+                throw new UsageError(`${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`);
+            }
+            older = pinsOf(text, file);
+            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
+        }
+        else {
+            const found = await rollback_walk(history, file, wanted, request.steps);
+            older = found.older;
+            reverses = found.reverses;
+        }
+        const images = [];
+        for (const [name, pin] of current) {
+            if (!wanted(name))
+                continue;
+            const old = older.get(name);
+            if (!old) {
+                skipped.push({
+                    file,
+                    name,
+                    reason: 'not listed in the earlier version (added since); left as is'
+                });
+                continue;
+            }
+            if (samePin(old, pin)) {
+                skipped.push({ file, name, reason: `already at ${formatPin(old)}` });
+                continue;
+            }
+            images.push({ name, from: pin, to: old });
+        }
+        for (const name of request.images) {
+            if (!current.has(name))
+                skipped.push({ file, name, reason: 'not listed in this kustomization' });
+        }
+        if (images.length)
+            restores.push({ file, images, reverses });
+    }
+    const keys = [];
+    for (const raw of request.keys ?? []) {
+        const key = parseKeyArg(raw);
+        const file = key.file;
+        const tipText = await history.show(history.tip, file);
+        if (tipText === undefined)
+            throw new UsageError(`--key ${raw}: ${file} does not exist at ${history.tip.slice(0, 12)}; check the file path`);
+        const now = getValueInText(tipText, key, file);
+        if (now === undefined)
+            throw new UsageError(`--key ${raw}: ${file} has no ${key.keyPath}; check the key path`);
+        let to;
+        let reverses;
+        if (toCommit) {
+            const text = await history.show(toCommit, file);
+            to = text === undefined ? undefined : getValueInText(text, key, file);
+            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
+            if (to === undefined)
+                throw new UsageError(`--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`);
+        }
+        else {
+            const found = await walkKey(history, key, raw, request.steps);
+            to = found.to;
+            reverses = found.reverses;
+        }
+        if (to === now) {
+            skipped.push({ file, name: key.keyPath, reason: `already ${to ?? 'null'}` });
+            continue;
+        }
+        keys.push({ file, key, from: now, to, reverses });
+    }
+    return { restores, skipped, keys };
+}
+async function walkKey(history, key, raw, steps) {
+    const file = key.file;
+    walk: for (;;) {
+        const reverses = [];
+        for (const c of await history.log(file)) {
+            if (isRollbackCommit(c.message))
+                continue;
+            const parent = c.parents[0];
+            const afterText = await history.show(c.sha, file);
+            const after = afterText === undefined ? undefined : getValueInText(afterText, key, file);
+            if (!parent) {
+                if (await history.deepen())
+                    continue walk;
+                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
+            }
+            const beforeText = await history.show(parent, file);
+            const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file);
+            if (before === after)
+                continue;
+            if (before === undefined) {
+                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
+            }
+            reverses.push({ sha: c.sha, subject: c.subject });
+            if (reverses.length === steps)
+                return { to: before, reverses };
+        }
+        if (!(await history.deepen())) {
+            throw new UsageError(`--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`);
+        }
+    }
+}
+/**
+ * The undo of one commit of ours (--rollback-on-failure): for each file it
+ * changed, the pins at its parent replace the pins at the commit, for the
+ * images that commit changed. The edit later checks that the tip still holds
+ * the commit's pins, so a newer fix is never overwritten.
+ */
+async function findUndo(history, commit, files, reason) {
+    const sha = await resolveTo(history, commit);
+    const parent = await history.parent(sha);
+    const restores = [];
+    const skipped = [];
+    for (const file of files) {
+        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(file)))
+            continue;
+        const after = await pinsAt(history, sha, file);
+        const before = parent ? await pinsAt(history, parent, file) : new Map();
+        const images = [];
+        for (const [name, pin] of after) {
+            const old = before.get(name);
+            if (!old) {
+                if (!samePin({}, pin))
+                    skipped.push({ file, name, reason: 'added by the commit; left as is' });
+                continue;
+            }
+            if (!samePin(old, pin))
+                images.push({ name, from: pin, to: old });
+        }
+        if (images.length)
+            restores.push({ file, images, reverses: [{ sha, subject: reason }] });
+    }
+    return { restores, skipped };
+}
+async function resolveTo(history, to) {
+    for (;;) {
+        const sha = await history.resolve(to);
+        if (sha)
+            return sha;
+        if (!(await history.deepen())) {
+            throw new UsageError(`--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`);
+        }
+    }
+}
+async function rollback_walk(history, file, wanted, steps) {
+    walk: for (;;) {
+        const reverses = [];
+        let created;
+        for (const c of await history.log(file)) {
+            if (isRollbackCommit(c.message))
+                continue;
+            // No parent: the shallow end of what is fetched so far, or the root commit.
+            const parent = c.parents[0];
+            if (!parent) {
+                if (await history.deepen())
+                    continue walk;
+                created = c;
+                break;
+            }
+            const beforeText = await history.show(parent, file);
+            if (beforeText === undefined) {
+                created = c;
+                break;
+            }
+            const before = pinsOf(beforeText, file);
+            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
+                continue;
+            reverses.push({ sha: c.sha, subject: c.subject });
+            if (reverses.length === steps)
+                return { older: before, reverses };
+        }
+        if (created) {
+            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
+        }
+        if (!(await history.deepen())) {
+            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
+        }
+    }
+}
+async function pinsAt(history, rev, file) {
+    const text = await history.show(rev, file);
+    return text === undefined ? new Map() : pinsOf(text, file);
+}
+async function planRollback(root, plan) {
+    const real = await openRoot(root);
+    const edits = [];
+    const movedOn = [];
+    // One working text per file: a file may carry both pins and --key values.
+    const working = new Map();
+    const textOf = async (file, what) => {
+        let w = working.get(file);
+        if (!w) {
+            const text = await readUtf8(await resolveInside(real, file, what), file);
+            w = { before: text, after: text };
+            working.set(file, w);
+        }
+        return w;
+    };
+    for (const r of plan.restores) {
+        const w = await textOf(r.file, '--path');
+        const now = pinsOf(w.after, r.file);
+        const args = [];
+        for (const img of r.images) {
+            const pin = now.get(img.name);
+            if (pin && samePin(pin, img.to))
+                continue; // already restored (a concurrent rollback)
+            if (!pin || !samePin(pin, img.from)) {
+                movedOn.push({ file: r.file, name: img.name, now: pin ?? {}, expected: img.from });
+                continue;
+            }
+            args.push(setImageArg(img.name, img.to));
+        }
+        if (!args.length)
+            continue;
+        const result = setImagesInText(w.after, args, r.file);
+        for (const c of result.changes)
+            edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
+        w.after = result.text;
+    }
+    for (const k of plan.keys ?? []) {
+        const w = await textOf(k.file, '--key');
+        const now = getValueInText(w.after, k.key, k.file);
+        if (now === k.to)
+            continue;
+        if (now !== k.from || k.to === null) {
+            movedOn.push({
+                file: k.file,
+                name: k.key.keyPath,
+                now: { newTag: String(now) },
+                expected: { newTag: String(k.from) }
+            });
+            continue;
+        }
+        const result = setValueInText(w.after, { ...k.key, value: k.to }, { label: k.file });
+        if (result.kind === 'changed') {
+            edits.push({ file: k.file, key: k.key.keyPath, before: result.before, after: result.after });
+            w.after = result.text;
+        }
+    }
+    const files = [...working]
+        .filter(([, w]) => w.after !== w.before)
+        .map(([file, w]) => ({ file, before: w.before, after: w.after }))
+        .sort((a, b) => (a.file < b.file ? -1 : 1));
+    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
+}
+function rollback_messageOf(plan, o, reason, env) {
+    const changes = o.edits.map(e => ({
+        file: e.file,
+        name: e.image ?? e.key ?? '',
+        kind: e.image !== undefined ? 'image' : 'key',
+        before: e.before,
+        after: e.after
+    }));
+    const touched = new Set(o.files.map(f => f.file));
+    const reversed = new Map();
+    for (const r of [...plan.restores, ...(plan.keys ?? [])]) {
+        if (!touched.has(r.file))
+            continue;
+        for (const c of r.reverses)
+            reversed.set(c.sha, c.subject);
+    }
+    const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ');
+    const subject = `Roll back ${names} in ${[...touched].map(f => external_node_path_namespaceObject.posix.dirname(f)).join(', ')}`;
+    const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`);
+    const lines = [
+        inlineValue(subject),
+        '',
+        changesBlock(changes),
+        '',
+        ...body,
+        ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
+        '',
+        ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
+        trailers(ciSourceFromEnv(env))
+    ];
+    return (lines
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trim() + '\n');
+}
+/** The rollback as an edit any delivery mode can carry. */
+function rollbackEdit(plan, reason) {
+    const files = [...new Set([...plan.restores, ...(plan.keys ?? [])].map(r => r.file))];
+    const patterns = { dirGlobs: [], files };
+    const planOn = (root) => planRollback(root, plan);
+    const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
+    return {
+        patterns,
+        plan: planOn,
+        write: (root, o) => writeFiles(root, o.files),
+        planApi: view => api.plan(view),
+        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        prChanges: prChanges,
+        // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
+        message: (o, ctx) => rollback_messageOf(plan, o, reason, ctx.env),
+        pr: { paths: files.map(f => external_node_path_namespaceObject.posix.dirname(f)), titleTemplate: 'Roll back {{paths}}' }
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git/file-history.ts
+
+
+
+
+
+
+
+/** Commits fetched first, then added per deepening (doubling). */
+const FIRST_DEPTH = 20;
+class FileHistory {
+    dir;
+    source;
+    redactor;
+    owned;
+    depth = FIRST_DEPTH;
+    forget;
+    /** The commit the walk starts from (the branch tip, or HEAD of the local repo). */
+    tip = '';
+    constructor(dir, source, redactor, owned) {
+        this.dir = dir;
+        this.source = source;
+        this.redactor = redactor;
+        this.owned = owned;
+    }
+    static async open(source, redactor) {
+        if (source.kind === 'local') {
+            const h = new FileHistory(source.dir, source, redactor, false);
+            const top = await h.git(['rev-parse', '--show-toplevel'], true);
+            if (top.code !== 0) {
+                throw new OperationError(`-C ${source.dir} is not inside a git repository, so there is no history to roll back from; run rollback in a clone of the config repo, or use --repo`);
+            }
+            h.tip = (await h.git(['rev-parse', 'HEAD'])).stdout.trim();
+            return h;
+        }
+        const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-history-'));
+        const h = new FileHistory(dir, source, redactor, true);
+        h.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
+        try {
+            await h.git(['init', '-q', '--bare']);
+            // A named promisor remote: blobs the walk reads are fetched on demand.
+            await h.git(['remote', 'add', 'origin', source.url]);
+            await h.fetch(['--depth', String(FIRST_DEPTH)]);
+            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
+            return h;
+        }
+        catch (e) {
+            await h.close();
+            throw e;
+        }
+    }
+    git(args, allowFailure = false) {
+        return execGit(args, {
+            cwd: this.dir,
+            config: {
+                ...HARDENED_CONFIG,
+                ...(this.source.kind === 'remote' ? this.source.gitConfig : {})
+            },
+            redactor: this.redactor,
+            timeoutMs: 120_000,
+            allowFailure
+        });
+    }
+    async fetch(extra) {
+        const src = this.source;
+        const ref = src.branch ? `refs/heads/${src.branch}` : 'HEAD';
+        const out = await this.git([
+            'fetch',
+            '-q',
+            '--filter=blob:none',
+            '--no-tags',
+            ...extra,
+            'origin',
+            `+${ref}:refs/gitops-deploy/tip`
+        ], true);
+        if (out.code !== 0) {
+            const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
+            throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
+        }
+    }
+    /** The history is cut: older commits exist but are not here yet. */
+    async shallow() {
+        return (await this.git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
+    }
+    /**
+     * Fetches older commits (twice as many as before); false when the whole
+     * history is already here. A local shallow clone is deepened the same way.
+     */
+    async deepen() {
+        if (!(await this.shallow()))
+            return false;
+        if (this.source.kind === 'local') {
+            const out = await this.git(['fetch', '-q', '--deepen', String(this.depth)], true);
+            this.depth *= 2;
+            return out.code === 0;
+        }
+        await this.fetch(['--deepen', String(this.depth)]);
+        this.depth *= 2;
+        return true;
+    }
+    /** Commits from the tip that changed `path`, newest first, as far as the history here goes. */
+    async log(path) {
+        const out = await this.git(['log', '-z', '--format=%H%x1f%P%x1f%s%x1f%B', this.tip, '--', path]);
+        return out.stdout
+            .split('\0')
+            .filter(Boolean)
+            .map(rec => {
+            const [sha, parents, subject, message] = rec.split('\x1f');
+            return { sha, parents: parents.split(' ').filter(Boolean), subject, message };
+        });
+    }
+    /** The text of `path` at `rev`; undefined when the file is not there. */
+    async show(rev, path) {
+        const listed = await this.git(['ls-tree', '--name-only', rev, '--', path], true);
+        if (listed.code !== 0 || listed.stdout.trim() === '')
+            return undefined;
+        // `rev:./path` is relative to the working directory: a local -C below the repository root.
+        const spec = this.source.kind === 'local' ? `${rev}:./${path}` : `${rev}:${path}`;
+        return (await this.git(['show', spec])).stdout;
+    }
+    /** Every file path at the tip (trees only). */
+    async files() {
+        // Locally, paths relative to -C (git prints them relative to the working directory).
+        const scope = this.source.kind === 'local' ? [] : ['--full-tree'];
+        const out = await this.git(['ls-tree', '-r', '-z', '--name-only', ...scope, this.tip]);
+        return out.stdout.split('\0').filter(Boolean);
+    }
+    /** Resolves a commit the user named (--to); undefined when it is not in the history here. */
+    async resolve(rev) {
+        const out = await this.git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], true);
+        return out.code === 0 ? out.stdout.trim() : undefined;
+    }
+    /** The first parent of `sha`, deepening while the history is cut there; undefined for a root commit. */
+    async parent(sha) {
+        for (;;) {
+            const out = await this.git(['rev-parse', '--verify', '--quiet', `${sha}^1`], true);
+            if (out.code === 0)
+                return out.stdout.trim();
+            if (!(await this.deepen()))
+                return undefined;
+        }
+    }
+    async close() {
+        if (this.owned)
+            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
+        this.forget?.();
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/argocd/ancestry.ts
 
 
@@ -79112,673 +79779,6 @@ function waitExitCode(r) {
     return !r || allHealthy(r) ? 0 : 1;
 }
 
-;// CONCATENATED MODULE: ./src/core/promotion/pins.ts
-function clean(v) {
-    return v === undefined || v === '' ? undefined : v;
-}
-function pinOf(e) {
-    const pin = {};
-    const newName = clean(e.newName);
-    const newTag = clean(e.newTag);
-    const digest = clean(e.digest);
-    const tagSuffix = clean(e.tagSuffix);
-    if (newName)
-        pin.newName = newName;
-    if (newTag)
-        pin.newTag = newTag;
-    if (digest)
-        pin.digest = digest;
-    if (tagSuffix)
-        pin.tagSuffix = tagSuffix;
-    return pin;
-}
-function samePin(a, b) {
-    return (a.newName === b.newName &&
-        a.newTag === b.newTag &&
-        a.digest === b.digest &&
-        a.tagSuffix === b.tagSuffix);
-}
-/** `name -> newName:tag@digest`, the way people read a pin. */
-function formatPin(pin) {
-    let s = pin.newName ?? '';
-    // A bare tag reads best on its own: `1.4.2`, not `:1.4.2`.
-    if (pin.newTag)
-        s += s ? `:${pin.newTag}` : pin.newTag;
-    if (pin.tagSuffix)
-        s += `(+${pin.tagSuffix})`;
-    if (pin.digest)
-        s += `@${pin.digest}`;
-    return s === '' ? '(unpinned)' : s;
-}
-/**
- * The `set image` argument that makes the target's entry exactly `pin`.
- * The `name:tag` form is preferred (it is what people write); the
- * `name=:tag` form is used when the name itself holds a `:` or `@` that the
- * kustomize grammar would take for a separator.
- */
-function setImageArg(name, pin) {
-    const version = `${pin.newTag ? `:${pin.newTag}` : ''}${pin.digest ? `@${pin.digest}` : ''}`;
-    if (pin.newName)
-        return `${name}=${pin.newName}${version}`;
-    const slash = name.indexOf('/');
-    const area = slash > 0 ? name.slice(slash) : name;
-    if (!/[:@]/.test(area) && !name.startsWith('/'))
-        return `${name}${version}`;
-    return `${name}=${version}`;
-}
-/**
- * Plans one app: for every image the source pins, the target gets exactly
- * the source's version. Images only the target lists are not touched;
- * images only the source lists are reported, because adding an entry to
- * an environment is a decision about that environment, not a promotion.
- */
-function planPins(source, target, policy = 'keep') {
-    const images = [];
-    const args = [];
-    const targetByName = new Map();
-    // kustomize's edit keeps the first of duplicate entries, so compare against that one.
-    for (const t of target)
-        if (t.name && !targetByName.has(t.name))
-            targetByName.set(t.name, t);
-    const seen = new Set();
-    const duplicates = new Set(source.map(s => s.name ?? '').filter((n, i, all) => n !== '' && all.indexOf(n) !== i));
-    for (const s of source) {
-        const name = s.name ?? '';
-        if (name === '') {
-            images.push({ kind: 'skipped', name: '(no name)', reason: "the source entry has no 'name'" });
-            continue;
-        }
-        if (seen.has(name))
-            continue;
-        seen.add(name);
-        if (duplicates.has(name)) {
-            images.push({
-                kind: 'skipped',
-                name,
-                reason: 'the source lists this image twice; kustomize applies both entries, so the pin is ambiguous — keep one entry'
-            });
-            continue;
-        }
-        if (name.includes('=')) {
-            images.push({
-                kind: 'skipped',
-                name,
-                reason: "the name holds '=', which set image cannot address"
-            });
-            continue;
-        }
-        const from = pinOf(s);
-        if (from.tagSuffix) {
-            images.push({
-                kind: 'skipped',
-                name,
-                reason: 'the source uses tagSuffix, which kustomize edit set image cannot write; copy it by hand'
-            });
-            continue;
-        }
-        if (!from.newName && !from.newTag && !from.digest) {
-            images.push({ kind: 'no-pin', name });
-            continue;
-        }
-        const t = targetByName.get(name);
-        if (!t) {
-            images.push({ kind: 'not-in-target', name, pin: from });
-            continue;
-        }
-        const before = pinOf(t);
-        const after = {};
-        const newName = policy === 'copy' ? from.newName : (before.newName ?? from.newName);
-        if (newName)
-            after.newName = newName;
-        if (from.newTag)
-            after.newTag = from.newTag;
-        if (from.digest)
-            after.digest = from.digest;
-        if (samePin(before, after)) {
-            images.push({ kind: 'unchanged', name, pin: before });
-            continue;
-        }
-        images.push({ kind: 'promoted', name, before, after });
-        args.push(setImageArg(name, after));
-    }
-    return { args, images };
-}
-
-;// CONCATENATED MODULE: ./src/edits/rollback.ts
-/**
- * rollback: put the image pins of some overlays back to what they were
- * before their most recent change (or `--steps N` changes back, or at
- * `--to <commit>`), as a normal edit any delivery can carry. Only the pins
- * move: other edits made to the same file since then stay.
- *
- * Two halves: `findRestores` reads the history (git/file-history.ts) and
- * decides what to restore; `rollbackEdit` applies that to whatever tip the
- * delivery sees, and leaves an image alone when the tip no longer holds the
- * pin the history showed (someone fixed forward in between).
- */
-
-
-
-
-
-
-
-
-
-
-
-/** The trailer that marks our own rollback commits: they are never changes to roll back. */
-const ROLLBACK_TRAILER = 'Rollback-Of';
-/** `--key values.yaml:image.tag`: a file and a key path, no value. */
-function parseKeyArg(raw) {
-    const parsed = parseSetArg(`${raw}=`);
-    if (parsed.keyPath.length + parsed.file.length + 1 !== raw.length) {
-        throw new UsageError(`--key ${JSON.stringify(raw)} takes <file>:<key.path> without a value, e.g. --key apps/web/values.yaml:image.tag`);
-    }
-    return parsed;
-}
-function isRollbackCommit(message) {
-    return new RegExp(`^${ROLLBACK_TRAILER}: [0-9a-f]{7,40}\\s*$`, 'm').test(message);
-}
-function pinsOf(text, file) {
-    const pins = new Map();
-    for (const e of readImageEntries(text, file)) {
-        if (e.name && !pins.has(e.name))
-            pins.set(e.name, pinOf(e));
-    }
-    return pins;
-}
-function changedPins(before, after, names) {
-    for (const [name, pin] of after) {
-        if (!names(name))
-            continue;
-        const old = before.get(name);
-        if (!old || !samePin(old, pin))
-            return true;
-    }
-    return false;
-}
-/** The kustomization files under the --path globs at the tip. */
-function rollbackFiles(tipFiles, paths) {
-    const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
-    const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
-    return tipFiles.filter(f => {
-        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(f)))
-            return false;
-        const dir = external_node_path_namespaceObject.posix.dirname(f);
-        return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
-    });
-}
-/**
- * Reads the history of each file and decides which pins to restore. Walks the
- * commits that touched the file, newest first, skipping our own rollbacks;
- * the N-th commit that changed a selected pin is the one reversed. The
- * history is deepened while the walk reaches its shallow end.
- */
-async function findRestores(history, request) {
-    const files = request.paths.length ? rollbackFiles(await history.files(), request.paths) : [];
-    if (request.paths.length && files.length === 0) {
-        throw new UsageError(`no kustomization under --path ${request.paths.join(', ')} at ${history.tip.slice(0, 12)}; check --path (directories with a kustomization.yaml, globs allowed)`);
-    }
-    const wanted = (n) => request.images.length === 0 || request.images.includes(n);
-    const toCommit = request.to ? await resolveTo(history, request.to) : undefined;
-    const restores = [];
-    const skipped = [];
-    for (const file of files) {
-        const tipText = await history.show(history.tip, file);
-        if (tipText === undefined)
-            continue;
-        const current = pinsOf(tipText, file);
-        let older;
-        let reverses;
-        if (toCommit) {
-            const text = await history.show(toCommit, file);
-            if (text === undefined) {
-                throw new UsageError(`${file} did not exist at --to ${request.to}; pick a later commit, or leave ${file} out of --path`);
-            }
-            older = pinsOf(text, file);
-            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
-        }
-        else {
-            const found = await rollback_walk(history, file, wanted, request.steps);
-            older = found.older;
-            reverses = found.reverses;
-        }
-        const images = [];
-        for (const [name, pin] of current) {
-            if (!wanted(name))
-                continue;
-            const old = older.get(name);
-            if (!old) {
-                skipped.push({
-                    file,
-                    name,
-                    reason: 'not listed in the earlier version (added since); left as is'
-                });
-                continue;
-            }
-            if (samePin(old, pin)) {
-                skipped.push({ file, name, reason: `already at ${formatPin(old)}` });
-                continue;
-            }
-            images.push({ name, from: pin, to: old });
-        }
-        for (const name of request.images) {
-            if (!current.has(name))
-                skipped.push({ file, name, reason: 'not listed in this kustomization' });
-        }
-        if (images.length)
-            restores.push({ file, images, reverses });
-    }
-    const keys = [];
-    for (const raw of request.keys ?? []) {
-        const key = parseKeyArg(raw);
-        const file = key.file;
-        const tipText = await history.show(history.tip, file);
-        if (tipText === undefined)
-            throw new UsageError(`--key ${raw}: ${file} does not exist at ${history.tip.slice(0, 12)}; check the file path`);
-        const now = getValueInText(tipText, key, file);
-        if (now === undefined)
-            throw new UsageError(`--key ${raw}: ${file} has no ${key.keyPath}; check the key path`);
-        let to;
-        let reverses;
-        if (toCommit) {
-            const text = await history.show(toCommit, file);
-            to = text === undefined ? undefined : getValueInText(text, key, file);
-            reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
-            if (to === undefined)
-                throw new UsageError(`--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`);
-        }
-        else {
-            const found = await walkKey(history, key, raw, request.steps);
-            to = found.to;
-            reverses = found.reverses;
-        }
-        if (to === now) {
-            skipped.push({ file, name: key.keyPath, reason: `already ${to ?? 'null'}` });
-            continue;
-        }
-        keys.push({ file, key, from: now, to, reverses });
-    }
-    return { restores, skipped, keys };
-}
-async function walkKey(history, key, raw, steps) {
-    const file = key.file;
-    walk: for (;;) {
-        const reverses = [];
-        for (const c of await history.log(file)) {
-            if (isRollbackCommit(c.message))
-                continue;
-            const parent = c.parents[0];
-            const afterText = await history.show(c.sha, file);
-            const after = afterText === undefined ? undefined : getValueInText(afterText, key, file);
-            if (!parent) {
-                if (await history.deepen())
-                    continue walk;
-                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
-            }
-            const beforeText = await history.show(parent, file);
-            const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file);
-            if (before === after)
-                continue;
-            if (before === undefined) {
-                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
-            }
-            reverses.push({ sha: c.sha, subject: c.subject });
-            if (reverses.length === steps)
-                return { to: before, reverses };
-        }
-        if (!(await history.deepen())) {
-            throw new UsageError(`--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`);
-        }
-    }
-}
-/**
- * The undo of one commit of ours (--rollback-on-failure): for each file it
- * changed, the pins at its parent replace the pins at the commit, for the
- * images that commit changed. The edit later checks that the tip still holds
- * the commit's pins, so a newer fix is never overwritten.
- */
-async function findUndo(history, commit, files, reason) {
-    const sha = await resolveTo(history, commit);
-    const parent = await history.parent(sha);
-    const restores = [];
-    const skipped = [];
-    for (const file of files) {
-        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_namespaceObject.posix.basename(file)))
-            continue;
-        const after = await pinsAt(history, sha, file);
-        const before = parent ? await pinsAt(history, parent, file) : new Map();
-        const images = [];
-        for (const [name, pin] of after) {
-            const old = before.get(name);
-            if (!old) {
-                if (!samePin({}, pin))
-                    skipped.push({ file, name, reason: 'added by the commit; left as is' });
-                continue;
-            }
-            if (!samePin(old, pin))
-                images.push({ name, from: pin, to: old });
-        }
-        if (images.length)
-            restores.push({ file, images, reverses: [{ sha, subject: reason }] });
-    }
-    return { restores, skipped };
-}
-async function resolveTo(history, to) {
-    for (;;) {
-        const sha = await history.resolve(to);
-        if (sha)
-            return sha;
-        if (!(await history.deepen())) {
-            throw new UsageError(`--to ${to} is not a commit of the config repo branch; pass a commit SHA from its history`);
-        }
-    }
-}
-async function rollback_walk(history, file, wanted, steps) {
-    walk: for (;;) {
-        const reverses = [];
-        let created;
-        for (const c of await history.log(file)) {
-            if (isRollbackCommit(c.message))
-                continue;
-            // No parent: the shallow end of what is fetched so far, or the root commit.
-            const parent = c.parents[0];
-            if (!parent) {
-                if (await history.deepen())
-                    continue walk;
-                created = c;
-                break;
-            }
-            const beforeText = await history.show(parent, file);
-            if (beforeText === undefined) {
-                created = c;
-                break;
-            }
-            const before = pinsOf(beforeText, file);
-            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
-                continue;
-            reverses.push({ sha: c.sha, subject: c.subject });
-            if (reverses.length === steps)
-                return { older: before, reverses };
-        }
-        if (created) {
-            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
-        }
-        if (!(await history.deepen())) {
-            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
-        }
-    }
-}
-async function pinsAt(history, rev, file) {
-    const text = await history.show(rev, file);
-    return text === undefined ? new Map() : pinsOf(text, file);
-}
-async function planRollback(root, plan) {
-    const real = await openRoot(root);
-    const edits = [];
-    const movedOn = [];
-    // One working text per file: a file may carry both pins and --key values.
-    const working = new Map();
-    const textOf = async (file, what) => {
-        let w = working.get(file);
-        if (!w) {
-            const text = await readUtf8(await resolveInside(real, file, what), file);
-            w = { before: text, after: text };
-            working.set(file, w);
-        }
-        return w;
-    };
-    for (const r of plan.restores) {
-        const w = await textOf(r.file, '--path');
-        const now = pinsOf(w.after, r.file);
-        const args = [];
-        for (const img of r.images) {
-            const pin = now.get(img.name);
-            if (pin && samePin(pin, img.to))
-                continue; // already restored (a concurrent rollback)
-            if (!pin || !samePin(pin, img.from)) {
-                movedOn.push({ file: r.file, name: img.name, now: pin ?? {}, expected: img.from });
-                continue;
-            }
-            args.push(setImageArg(img.name, img.to));
-        }
-        if (!args.length)
-            continue;
-        const result = setImagesInText(w.after, args, r.file);
-        for (const c of result.changes)
-            edits.push({ file: r.file, image: c.image, before: c.before, after: c.after });
-        w.after = result.text;
-    }
-    for (const k of plan.keys ?? []) {
-        const w = await textOf(k.file, '--key');
-        const now = getValueInText(w.after, k.key, k.file);
-        if (now === k.to)
-            continue;
-        if (now !== k.from || k.to === null) {
-            movedOn.push({
-                file: k.file,
-                name: k.key.keyPath,
-                now: { newTag: String(now) },
-                expected: { newTag: String(k.from) }
-            });
-            continue;
-        }
-        const result = setValueInText(w.after, { ...k.key, value: k.to }, { label: k.file });
-        if (result.kind === 'changed') {
-            edits.push({ file: k.file, key: k.key.keyPath, before: result.before, after: result.after });
-            w.after = result.text;
-        }
-    }
-    const files = [...working]
-        .filter(([, w]) => w.after !== w.before)
-        .map(([file, w]) => ({ file, before: w.before, after: w.after }))
-        .sort((a, b) => (a.file < b.file ? -1 : 1));
-    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files), movedOn };
-}
-function rollback_messageOf(plan, o, reason, env) {
-    const changes = o.edits.map(e => ({
-        file: e.file,
-        name: e.image ?? e.key ?? '',
-        kind: e.image !== undefined ? 'image' : 'key',
-        before: e.before,
-        after: e.after
-    }));
-    const touched = new Set(o.files.map(f => f.file));
-    const reversed = new Map();
-    for (const r of [...plan.restores, ...(plan.keys ?? [])]) {
-        if (!touched.has(r.file))
-            continue;
-        for (const c of r.reverses)
-            reversed.set(c.sha, c.subject);
-    }
-    const names = [...new Set(changes.map(c => c.name.split('/').pop()))].join(', ');
-    const subject = `Roll back ${names} in ${[...touched].map(f => external_node_path_namespaceObject.posix.dirname(f)).join(', ')}`;
-    const body = [...reversed].map(([sha, s]) => `Reverses ${sha.slice(0, 12)} (${inlineValue(s)})`);
-    const lines = [
-        inlineValue(subject),
-        '',
-        changesBlock(changes),
-        '',
-        ...body,
-        ...(reason ? ['', `Reason: ${inlineValue(reason)}`] : []),
-        '',
-        ...[...reversed.keys()].map(sha => `${ROLLBACK_TRAILER}: ${sha}`),
-        trailers(ciSourceFromEnv(env))
-    ];
-    return (lines
-        .join('\n')
-        .replace(/\n{3,}/g, '\n\n')
-        .trim() + '\n');
-}
-/** The rollback as an edit any delivery mode can carry. */
-function rollbackEdit(plan, reason) {
-    const files = [...new Set([...plan.restores, ...(plan.keys ?? [])].map(r => r.file))];
-    const patterns = { dirGlobs: [], files };
-    const planOn = (root) => planRollback(root, plan);
-    const api = materialisedPlanner(patterns, planOn, o => o.files.map(f => ({ path: f.file, content: Buffer.from(f.after, 'utf8') })));
-    return {
-        patterns,
-        plan: planOn,
-        write: (root, o) => writeFiles(root, o.files),
-        planApi: view => api.plan(view),
-        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
-        prChanges: prChanges,
-        // The trailer is what makes a second run a no-op: it is always there, a --message template only adds text.
-        message: (o, ctx) => rollback_messageOf(plan, o, reason, ctx.env),
-        pr: { paths: files.map(f => external_node_path_namespaceObject.posix.dirname(f)), titleTemplate: 'Roll back {{paths}}' }
-    };
-}
-
-;// CONCATENATED MODULE: ./src/git/file-history.ts
-
-
-
-
-
-
-
-/** Commits fetched first, then added per deepening (doubling). */
-const FIRST_DEPTH = 20;
-class FileHistory {
-    dir;
-    source;
-    redactor;
-    owned;
-    depth = FIRST_DEPTH;
-    forget;
-    /** The commit the walk starts from (the branch tip, or HEAD of the local repo). */
-    tip = '';
-    constructor(dir, source, redactor, owned) {
-        this.dir = dir;
-        this.source = source;
-        this.redactor = redactor;
-        this.owned = owned;
-    }
-    static async open(source, redactor) {
-        if (source.kind === 'local') {
-            const h = new FileHistory(source.dir, source, redactor, false);
-            const top = await h.git(['rev-parse', '--show-toplevel'], true);
-            if (top.code !== 0) {
-                throw new OperationError(`-C ${source.dir} is not inside a git repository, so there is no history to roll back from; run rollback in a clone of the config repo, or use --repo`);
-            }
-            h.tip = (await h.git(['rev-parse', 'HEAD'])).stdout.trim();
-            return h;
-        }
-        const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-history-'));
-        const h = new FileHistory(dir, source, redactor, true);
-        h.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
-        try {
-            await h.git(['init', '-q', '--bare']);
-            // A named promisor remote: blobs the walk reads are fetched on demand.
-            await h.git(['remote', 'add', 'origin', source.url]);
-            await h.fetch(['--depth', String(FIRST_DEPTH)]);
-            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
-            return h;
-        }
-        catch (e) {
-            await h.close();
-            throw e;
-        }
-    }
-    git(args, allowFailure = false) {
-        return execGit(args, {
-            cwd: this.dir,
-            config: {
-                ...HARDENED_CONFIG,
-                ...(this.source.kind === 'remote' ? this.source.gitConfig : {})
-            },
-            redactor: this.redactor,
-            timeoutMs: 120_000,
-            allowFailure
-        });
-    }
-    async fetch(extra) {
-        const src = this.source;
-        const ref = src.branch ? `refs/heads/${src.branch}` : 'HEAD';
-        const out = await this.git([
-            'fetch',
-            '-q',
-            '--filter=blob:none',
-            '--no-tags',
-            ...extra,
-            'origin',
-            `+${ref}:refs/gitops-deploy/tip`
-        ], true);
-        if (out.code !== 0) {
-            const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
-            throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
-        }
-    }
-    /** The history is cut: older commits exist but are not here yet. */
-    async shallow() {
-        return (await this.git(['rev-parse', '--is-shallow-repository'])).stdout.trim() === 'true';
-    }
-    /**
-     * Fetches older commits (twice as many as before); false when the whole
-     * history is already here. A local shallow clone is deepened the same way.
-     */
-    async deepen() {
-        if (!(await this.shallow()))
-            return false;
-        if (this.source.kind === 'local') {
-            const out = await this.git(['fetch', '-q', '--deepen', String(this.depth)], true);
-            this.depth *= 2;
-            return out.code === 0;
-        }
-        await this.fetch(['--deepen', String(this.depth)]);
-        this.depth *= 2;
-        return true;
-    }
-    /** Commits from the tip that changed `path`, newest first, as far as the history here goes. */
-    async log(path) {
-        const out = await this.git(['log', '-z', '--format=%H%x1f%P%x1f%s%x1f%B', this.tip, '--', path]);
-        return out.stdout
-            .split('\0')
-            .filter(Boolean)
-            .map(rec => {
-            const [sha, parents, subject, message] = rec.split('\x1f');
-            return { sha, parents: parents.split(' ').filter(Boolean), subject, message };
-        });
-    }
-    /** The text of `path` at `rev`; undefined when the file is not there. */
-    async show(rev, path) {
-        const listed = await this.git(['ls-tree', '--name-only', rev, '--', path], true);
-        if (listed.code !== 0 || listed.stdout.trim() === '')
-            return undefined;
-        // `rev:./path` is relative to the working directory: a local -C below the repository root.
-        const spec = this.source.kind === 'local' ? `${rev}:./${path}` : `${rev}:${path}`;
-        return (await this.git(['show', spec])).stdout;
-    }
-    /** Every file path at the tip (trees only). */
-    async files() {
-        // Locally, paths relative to -C (git prints them relative to the working directory).
-        const scope = this.source.kind === 'local' ? [] : ['--full-tree'];
-        const out = await this.git(['ls-tree', '-r', '-z', '--name-only', ...scope, this.tip]);
-        return out.stdout.split('\0').filter(Boolean);
-    }
-    /** Resolves a commit the user named (--to); undefined when it is not in the history here. */
-    async resolve(rev) {
-        const out = await this.git(['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], true);
-        return out.code === 0 ? out.stdout.trim() : undefined;
-    }
-    /** The first parent of `sha`, deepening while the history is cut there; undefined for a root commit. */
-    async parent(sha) {
-        for (;;) {
-            const out = await this.git(['rev-parse', '--verify', '--quiet', `${sha}^1`], true);
-            if (out.code === 0)
-                return out.stdout.trim();
-            if (!(await this.deepen()))
-                return undefined;
-        }
-    }
-    async close() {
-        if (this.owned)
-            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
-        this.forget?.();
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/commands/rollback.ts
 /**
  * `rollback`: put the image pins of some overlays back through git. With
@@ -80125,8 +80125,48 @@ function autoRollbackOutputs(a) {
     };
 }
 
-;// CONCATENATED MODULE: ./src/commands/set-image.ts
+;// CONCATENATED MODULE: ./src/commands/after-push.ts
 
+
+const AFTER_PUSH_OPTIONS = [...WAIT_OPTIONS, ROLLBACK_ON_FAILURE_OPTION];
+const AFTER_PUSH_OUTPUTS = [...WAIT_OUTPUTS, ...ROLLBACK_OUTPUTS];
+/** --wait and --rollback-on-failure, refused where the delivery pushes nothing. */
+function readAfterPush(input, env, platform, delivery) {
+    const wait = readWaitFlag(input, env, platform, delivery);
+    const rollbackOnFailure = readRollbackOnFailure(input, wait);
+    return { ...(wait ? { wait } : {}), ...(rollbackOnFailure ? { rollbackOnFailure } : {}) };
+}
+/** Waits for the pushed commit, and rolls it back when asked and the wait failed. */
+async function runAfterPush(a, settings, d, platform, environmentName) {
+    if (!a.wait)
+        return {};
+    const wait = await runWaitAfter(a.wait, settings, d, platform, environmentName);
+    if (!wait)
+        return {};
+    if (!a.rollbackOnFailure || waitExitCode(wait) === 0)
+        return { wait };
+    return { wait, rollback: await rollbackAfterFailure(a.wait, settings, d, wait, platform) };
+}
+function afterPushOutputs(r) {
+    return { ...waitOutputs(r.wait), ...autoRollbackOutputs(r.rollback) };
+}
+function afterPushJson(r) {
+    return { ...(r.wait ? { wait: waitJson(r.wait) } : {}), ...autoRollbackJson(r.rollback) };
+}
+function afterPushText(r) {
+    const lines = [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)];
+    return lines.map(l => `${l}\n`).join('');
+}
+function afterPushSummary(r) {
+    return ((r.wait ? `\n${waitSummary(r.wait)}` : '') +
+        (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : ''));
+}
+/** 1 when the wait failed (whatever the rollback did), else 0. */
+function afterPushExitCode(r) {
+    return waitExitCode(r.wait);
+}
+
+;// CONCATENATED MODULE: ./src/commands/set-image.ts
 
 
 
@@ -80193,8 +80233,7 @@ const setImageCommand = defineCommand({
         dryRunOption('print a unified diff and write nothing'),
         ...DELIVERY_OPTIONS,
         ...PR_OPTIONS,
-        ...WAIT_OPTIONS,
-        ROLLBACK_ON_FAILURE_OPTION
+        ...AFTER_PUSH_OPTIONS
     ],
     outputSpecs: [
         {
@@ -80204,8 +80243,7 @@ const setImageCommand = defineCommand({
         { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
         ...DELIVERY_OUTPUTS,
-        ...WAIT_OUTPUTS,
-        ...ROLLBACK_OUTPUTS
+        ...AFTER_PUSH_OUTPUTS
     ],
     gitlab: {
         description: 'Record a new image tag (kustomize `edit set image` semantics) or YAML values in a GitOps config repo: one commit pushed race-safely, or one idempotent merge request. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.'
@@ -80221,29 +80259,18 @@ const setImageCommand = defineCommand({
         // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
         if (delivery.mode === 'local')
             delivery.root = (0,external_node_path_namespaceObject.resolve)(delivery.root);
-        const wait = readWaitFlag(input, env, platform, delivery);
-        const rollbackOnFailure = readRollbackOnFailure(input, wait);
-        return {
-            request,
-            delivery,
-            ...(wait ? { wait } : {}),
-            ...(rollbackOnFailure ? { rollbackOnFailure } : {})
-        };
+        return { request, delivery, afterPush: readAfterPush(input, env, platform, delivery) };
     },
     async run(settings, platform) {
         const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
-        const wait = settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform));
-        const rollback = settings.rollbackOnFailure && settings.wait && wait && waitExitCode(wait) !== 0
-            ? await rollbackAfterFailure(settings.wait, settings.delivery, d, wait, platform)
-            : undefined;
+        const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform);
         return {
-            ...(rollback ? { rollback } : {}),
             outcome: d.outcome,
             dryRun: d.dryRun,
             ...(d.pr ? { pr: { outcome: d.outcome, lifecycle: d.pr } } : {}),
             ...(d.remote ? { remote: d.remote } : {}),
             delivery: d,
-            ...(wait ? { wait } : {})
+            afterPush
         };
     },
     outputs: r => ({
@@ -80251,8 +80278,7 @@ const setImageCommand = defineCommand({
         edits: JSON.stringify(r.outcome.edits),
         files: JSON.stringify(r.outcome.files.map(f => f.file)),
         ...deliveryOutputs(facts(r)),
-        ...waitOutputs(r.wait),
-        ...autoRollbackOutputs(r.rollback)
+        ...afterPushOutputs(r.afterPush ?? {})
     }),
     json: r => ({
         changed: r.outcome.changed,
@@ -80261,13 +80287,10 @@ const setImageCommand = defineCommand({
         dryRun: r.dryRun,
         ...(r.dryRun ? { diff: r.outcome.diff } : {}),
         ...deliveryJson(facts(r)),
-        ...(r.wait ? { wait: waitJson(r.wait) } : {}),
-        ...autoRollbackJson(r.rollback)
+        ...afterPushJson(r.afterPush ?? {})
     }),
     summary(r) {
-        const remote = (r.remote ? remoteSummary(r.remote) : '') +
-            (r.wait ? `\n${waitSummary(r.wait)}` : '') +
-            (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : '');
+        const remote = (r.remote ? remoteSummary(r.remote) : '') + afterPushSummary(r.afterPush ?? {});
         if (!r.outcome.changed)
             return `### set-image\n\nNothing to change: every value was already set.\n${remote}`;
         const rows = r.outcome.edits.map(e => tableRow([e.file, what(e), showValue(e.before), showValue(e.after)].map(tableCell)));
@@ -80295,10 +80318,9 @@ const setImageCommand = defineCommand({
             ...(r.pr ? { pr: r.pr.lifecycle } : {}),
             ...(r.remote ? { remote: r.remote } : {})
         });
-        const after = [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)];
-        return after.length ? `${text}${after.join('\n')}\n` : text;
+        return text + afterPushText(r.afterPush ?? {});
     },
-    exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
+    exitCode: r => Math.max(deliveryExitCode(facts(r)), afterPushExitCode(r.afterPush ?? {}))
 });
 
 ;// CONCATENATED MODULE: ./src/core/promotion/config.ts
@@ -81436,7 +81458,6 @@ async function runPr(s, pr, platform) {
 
 
 
-
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw `^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`;
 // No `default:` fields: action.yml inputs are shared by every command and a default there
@@ -81506,8 +81527,7 @@ const OPTIONS = [
     // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS,
-    ...WAIT_OPTIONS,
-    ROLLBACK_ON_FAILURE_OPTION
+    ...AFTER_PUSH_OPTIONS
 ];
 const promoteCommand = defineCommand({
     name: 'promote',
@@ -81547,8 +81567,7 @@ const promoteCommand = defineCommand({
             name: 'verified',
             description: "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
         },
-        ...WAIT_OUTPUTS,
-        ...ROLLBACK_OUTPUTS
+        ...AFTER_PUSH_OUTPUTS
     ],
     gitlab: {
         description: 'Promote image pins from one environment to the next (dev -> staging -> production) in one commit or one merge request, which is the approval gate. Outputs GITOPS_CHANGED, GITOPS_COMMIT, GITOPS_MR_URL, ... as a dotenv report. Token: masked CI/CD variable GITOPS_TOKEN.',
@@ -81567,19 +81586,13 @@ const promoteCommand = defineCommand({
     settings: (input, env, platform) => readSettings(input, env, platform),
     async run(settings, platform) {
         const r = await runPromotion(settings, platform);
-        if (settings.wait && r.delivery) {
-            const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to);
-            if (wait)
-                r.wait = wait;
-            if (wait && settings.rollbackOnFailure && waitExitCode(wait) !== 0) {
-                r.rollback = await rollbackAfterFailure(settings.wait, settings.delivery, r.delivery, wait, platform);
-            }
+        if (r.delivery) {
+            r.afterPush = await runAfterPush(settings.afterPush, settings.delivery, r.delivery, platform, r.to);
         }
         return r;
     },
     outputs: r => ({
-        ...waitOutputs(r.wait),
-        ...autoRollbackOutputs(r.rollback),
+        ...afterPushOutputs(r.afterPush ?? {}),
         ...changeOutputs(r),
         pushed: String(r.pushed),
         attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -81593,8 +81606,7 @@ const promoteCommand = defineCommand({
         verified: r.verified === undefined ? '' : String(r.verified)
     }),
     json: r => ({
-        ...(r.wait ? { wait: waitJson(r.wait) } : {}),
-        ...autoRollbackJson(r.rollback),
+        ...afterPushJson(r.afterPush ?? {}),
         from: r.from,
         to: r.to,
         mode: r.mode,
@@ -81632,14 +81644,9 @@ const promoteCommand = defineCommand({
             files: a.files
         }))
     }),
-    summary: r => summaryOf(r) +
-        (r.wait ? `\n${waitSummary(r.wait)}` : '') +
-        (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : ''),
-    text: r => textOf(r) +
-        [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
-            .map(l => `${l}\n`)
-            .join(''),
-    exitCode: r => Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
+    summary: r => summaryOf(r) + afterPushSummary(r.afterPush ?? {}),
+    text: r => textOf(r) + afterPushText(r.afterPush ?? {}),
+    exitCode: r => Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, afterPushExitCode(r.afterPush ?? {}))
 });
 function promotedList(apps) {
     return apps
@@ -81679,7 +81686,6 @@ function readSettings(input, env, platform) {
     if (delivery.mode === 'push' && input.boolean('skip-render')) {
         throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr');
     }
-    const wait = readWaitFlag(input, env, platform, delivery);
     return {
         request: {
             from,
@@ -81691,8 +81697,7 @@ function readSettings(input, env, platform) {
         },
         delivery,
         render: input.boolean('skip-render') !== true,
-        ...(wait ? { wait } : {}),
-        ...(readRollbackOnFailure(input, wait) ? { rollbackOnFailure: true } : {})
+        afterPush: readAfterPush(input, env, platform, delivery)
     };
 }
 function statusLine(a, to) {

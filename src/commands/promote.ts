@@ -14,31 +14,21 @@ import {checkMessageTemplate} from '../edits/promote.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
 import type {Platform} from '../platform/port.js'
 import {
-  readWaitFlag,
-  runWaitAfter,
-  WAIT_OPTIONS,
-  WAIT_OUTPUTS,
-  waitExitCode,
-  waitJson,
-  waitOutputs,
-  waitSummary,
-  waitText,
-  type WaitReport,
-  type WaitSettings
-} from './wait-options.js'
-import {
-  autoRollbackJson,
-  autoRollbackOutputs,
-  autoRollbackText,
-  readRollbackOnFailure,
-  rollbackAfterFailure,
-  ROLLBACK_ON_FAILURE_OPTION,
-  ROLLBACK_OUTPUTS,
-  type AutoRollback
-} from './rollback.js'
+  AFTER_PUSH_OPTIONS,
+  AFTER_PUSH_OUTPUTS,
+  afterPushExitCode,
+  afterPushJson,
+  afterPushOutputs,
+  afterPushSummary,
+  afterPushText,
+  readAfterPush,
+  runAfterPush,
+  type AfterPush,
+  type AfterPushReport
+} from './after-push.js'
 
-type PromoteCommandSettings = PromoteSettings & {wait?: WaitSettings; rollbackOnFailure?: boolean}
-type PromoteCommandResult = PromoteResult & {wait?: WaitReport; rollback?: AutoRollback}
+type PromoteCommandSettings = PromoteSettings & {afterPush: AfterPush}
+type PromoteCommandResult = PromoteResult & {afterPush?: AfterPushReport}
 
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw`^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`
@@ -118,8 +108,7 @@ const OPTIONS: OptionSpec[] = [
   // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
   ...DELIVERY_OPTIONS,
   ...PR_OPTIONS,
-  ...WAIT_OPTIONS,
-  ROLLBACK_ON_FAILURE_OPTION
+  ...AFTER_PUSH_OPTIONS
 ]
 
 export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteCommandResult>({
@@ -162,8 +151,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
       description:
         "'true'/'false' when the forge reported the commit's signature (pushed or PR head commit), else ''"
     },
-    ...WAIT_OUTPUTS,
-    ...ROLLBACK_OUTPUTS
+    ...AFTER_PUSH_OUTPUTS
   ],
   gitlab: {
     description:
@@ -185,24 +173,19 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
   settings: (input, env, platform) => readSettings(input, env, platform),
   async run(settings, platform) {
     const r: PromoteCommandResult = await runPromotion(settings, platform)
-    if (settings.wait && r.delivery) {
-      const wait = await runWaitAfter(settings.wait, settings.delivery, r.delivery, platform, r.to)
-      if (wait) r.wait = wait
-      if (wait && settings.rollbackOnFailure && waitExitCode(wait) !== 0) {
-        r.rollback = await rollbackAfterFailure(
-          settings.wait,
-          settings.delivery,
-          r.delivery,
-          wait,
-          platform
-        )
-      }
+    if (r.delivery) {
+      r.afterPush = await runAfterPush(
+        settings.afterPush,
+        settings.delivery,
+        r.delivery,
+        platform,
+        r.to
+      )
     }
     return r
   },
   outputs: r => ({
-    ...waitOutputs(r.wait),
-    ...autoRollbackOutputs(r.rollback),
+    ...afterPushOutputs(r.afterPush ?? {}),
     ...changeOutputs(r),
     pushed: String(r.pushed),
     attempts: r.attempts === undefined ? '' : String(r.attempts),
@@ -216,8 +199,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
     verified: r.verified === undefined ? '' : String(r.verified)
   }),
   json: r => ({
-    ...(r.wait ? {wait: waitJson(r.wait)} : {}),
-    ...autoRollbackJson(r.rollback),
+    ...afterPushJson(r.afterPush ?? {}),
     from: r.from,
     to: r.to,
     mode: r.mode,
@@ -255,17 +237,13 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
       files: a.files
     }))
   }),
-  summary: r =>
-    summaryOf(r) +
-    (r.wait ? `\n${waitSummary(r.wait)}` : '') +
-    (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : ''),
-  text: r =>
-    textOf(r) +
-    [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
-      .map(l => `${l}\n`)
-      .join(''),
+  summary: r => summaryOf(r) + afterPushSummary(r.afterPush ?? {}),
+  text: r => textOf(r) + afterPushText(r.afterPush ?? {}),
   exitCode: r =>
-    Math.max(r.outcome === 'rejected' || r.verificationFailure ? 1 : 0, waitExitCode(r.wait))
+    Math.max(
+      r.outcome === 'rejected' || r.verificationFailure ? 1 : 0,
+      afterPushExitCode(r.afterPush ?? {})
+    )
 })
 
 function promotedList(apps: AppPromotion[]) {
@@ -311,7 +289,6 @@ function readSettings(input: InputReader, env: Env, platform: Platform): Promote
   if (delivery.mode === 'push' && input.boolean('skip-render')) {
     throw new UsageError('--skip-render only applies to --mode pr; drop it or use --mode pr')
   }
-  const wait = readWaitFlag(input, env, platform, delivery)
   return {
     request: {
       from,
@@ -323,8 +300,7 @@ function readSettings(input: InputReader, env: Env, platform: Platform): Promote
     },
     delivery,
     render: input.boolean('skip-render') !== true,
-    ...(wait ? {wait} : {}),
-    ...(readRollbackOnFailure(input, wait) ? {rollbackOnFailure: true} : {})
+    afterPush: readAfterPush(input, env, platform, delivery)
   }
 }
 

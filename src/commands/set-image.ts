@@ -31,37 +31,25 @@ import type {PrLifecycleResult} from '../delivery/pull-request.js'
 import {showValue, validateMessageTemplate} from '../core/commit-message.js'
 import type {Platform} from '../platform/port.js'
 import {
-  readWaitFlag,
-  runWaitAfter,
-  WAIT_OPTIONS,
-  WAIT_OUTPUTS,
-  waitExitCode,
-  waitJson,
-  waitOutputs,
-  waitSummary,
-  waitText,
-  type WaitReport,
-  type WaitSettings
-} from './wait-options.js'
-import {
-  autoRollbackJson,
-  autoRollbackOutputs,
-  autoRollbackText,
-  readRollbackOnFailure,
-  rollbackAfterFailure,
-  ROLLBACK_ON_FAILURE_OPTION,
-  ROLLBACK_OUTPUTS,
-  type AutoRollback
-} from './rollback.js'
+  AFTER_PUSH_OPTIONS,
+  AFTER_PUSH_OUTPUTS,
+  afterPushExitCode,
+  afterPushJson,
+  afterPushOutputs,
+  afterPushSummary,
+  afterPushText,
+  readAfterPush,
+  runAfterPush,
+  type AfterPush,
+  type AfterPushReport
+} from './after-push.js'
 
 export interface SetImageSettings {
   request: EditRequest
   /** Where the edit lands: under -C, pushed to --repo, or proposed as a PR. */
   delivery: DeliverySettings
-  /** --wait: wait for Argo CD to run the pushed commit. */
-  wait?: WaitSettings
-  /** --rollback-on-failure: undo this run's pins when the wait fails. */
-  rollbackOnFailure?: boolean
+  /** --wait and --rollback-on-failure: what happens after the push. */
+  afterPush: AfterPush
 }
 
 export interface SetImageResult {
@@ -73,10 +61,8 @@ export interface SetImageResult {
   remote?: RemoteReport
   /** The delivery as a whole (absent in results built by hand). */
   delivery?: Delivery<EditOutcome>
-  /** --wait: what Argo CD did with the commit. */
-  wait?: WaitReport
-  /** --rollback-on-failure after a failed wait. */
-  rollback?: AutoRollback
+  /** --wait: what Argo CD did with the commit (and --rollback-on-failure after it). */
+  afterPush?: AfterPushReport
 }
 
 /** The facts the shared report renders, from a result. */
@@ -152,8 +138,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     dryRunOption('print a unified diff and write nothing'),
     ...DELIVERY_OPTIONS,
     ...PR_OPTIONS,
-    ...WAIT_OPTIONS,
-    ROLLBACK_ON_FAILURE_OPTION
+    ...AFTER_PUSH_OPTIONS
   ],
   outputSpecs: [
     {
@@ -163,8 +148,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
     ...DELIVERY_OUTPUTS,
-    ...WAIT_OUTPUTS,
-    ...ROLLBACK_OUTPUTS
+    ...AFTER_PUSH_OUTPUTS
   ],
   gitlab: {
     description:
@@ -185,31 +169,18 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     )
     // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
     if (delivery.mode === 'local') delivery.root = resolve(delivery.root)
-    const wait = readWaitFlag(input, env, platform, delivery)
-    const rollbackOnFailure = readRollbackOnFailure(input, wait)
-    return {
-      request,
-      delivery,
-      ...(wait ? {wait} : {}),
-      ...(rollbackOnFailure ? {rollbackOnFailure} : {})
-    }
+    return {request, delivery, afterPush: readAfterPush(input, env, platform, delivery)}
   },
   async run(settings, platform) {
     const d = await deliver(setImageEdit(settings.request), settings.delivery, platform)
-    const wait =
-      settings.wait && (await runWaitAfter(settings.wait, settings.delivery, d, platform))
-    const rollback =
-      settings.rollbackOnFailure && settings.wait && wait && waitExitCode(wait) !== 0
-        ? await rollbackAfterFailure(settings.wait, settings.delivery, d, wait, platform)
-        : undefined
+    const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform)
     return {
-      ...(rollback ? {rollback} : {}),
       outcome: d.outcome,
       dryRun: d.dryRun,
       ...(d.pr ? {pr: {outcome: d.outcome, lifecycle: d.pr}} : {}),
       ...(d.remote ? {remote: d.remote} : {}),
       delivery: d,
-      ...(wait ? {wait} : {})
+      afterPush
     }
   },
   outputs: r => ({
@@ -217,8 +188,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
     ...deliveryOutputs(facts(r)),
-    ...waitOutputs(r.wait),
-    ...autoRollbackOutputs(r.rollback)
+    ...afterPushOutputs(r.afterPush ?? {})
   }),
   json: r => ({
     changed: r.outcome.changed,
@@ -227,14 +197,10 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
     ...deliveryJson(facts(r)),
-    ...(r.wait ? {wait: waitJson(r.wait)} : {}),
-    ...autoRollbackJson(r.rollback)
+    ...afterPushJson(r.afterPush ?? {})
   }),
   summary(r) {
-    const remote =
-      (r.remote ? remoteSummary(r.remote) : '') +
-      (r.wait ? `\n${waitSummary(r.wait)}` : '') +
-      (r.rollback ? `\n${autoRollbackText(r.rollback).join('\n\n')}\n` : '')
+    const remote = (r.remote ? remoteSummary(r.remote) : '') + afterPushSummary(r.afterPush ?? {})
     if (!r.outcome.changed)
       return `### set-image\n\nNothing to change: every value was already set.\n${remote}`
     const rows = r.outcome.edits.map(e =>
@@ -264,8 +230,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       ...(r.pr ? {pr: r.pr.lifecycle} : {}),
       ...(r.remote ? {remote: r.remote} : {})
     })
-    const after = [...(r.wait ? waitText(r.wait) : []), ...autoRollbackText(r.rollback)]
-    return after.length ? `${text}${after.join('\n')}\n` : text
+    return text + afterPushText(r.afterPush ?? {})
   },
-  exitCode: r => Math.max(deliveryExitCode(facts(r)), waitExitCode(r.wait))
+  exitCode: r => Math.max(deliveryExitCode(facts(r)), afterPushExitCode(r.afterPush ?? {}))
 })
