@@ -86,25 +86,23 @@ afterEach(async () => {
 
 const env = () => ({ARGOCD_AUTH_TOKEN: token})
 
+/** set-image of the staging overlay, without any wait flag. */
+const pushArgs = (...extra: string[]): string[] => [
+  'set-image',
+  '--repo',
+  repo.url,
+  '--path',
+  `${APP}/overlays/staging`,
+  '--image',
+  `${IMAGE}:2.0.0`,
+  ...extra
+]
+
 function setImage(extra: string[] = [], extraEnv: Record<string, string> = {}) {
-  return cli(
-    [
-      'set-image',
-      '--repo',
-      repo.url,
-      '--path',
-      `${APP}/overlays/staging`,
-      '--image',
-      `${IMAGE}:2.0.0`,
-      '--wait',
-      '--argocd-server',
-      double.url,
-      '--timeout',
-      '20',
-      ...extra
-    ],
-    {...env(), ...extraEnv}
-  )
+  return cli(pushArgs('--wait', '--argocd-server', double.url, '--timeout', '20', ...extra), {
+    ...env(),
+    ...extraEnv
+  })
 }
 
 describe('set-image --wait', () => {
@@ -193,39 +191,12 @@ describe('set-image --wait', () => {
     const dry = await setImage(['--dry-run'])
     expect(dry.code).toBe(2)
     expect(dry.stderr).toContain('--wait and --dry-run exclude each other')
-    const stray = await cli(
-      [
-        'set-image',
-        '--repo',
-        repo.url,
-        '--path',
-        `${APP}/overlays/staging`,
-        '--image',
-        `${IMAGE}:2.0.0`,
-        '--timeout',
-        '5'
-      ],
-      env()
-    )
+    const stray = await cli(pushArgs('--timeout', '5'), env())
     expect(stray.code).toBe(2)
     expect(stray.stderr).toContain(
       '--timeout only applies with --wait; add --wait or drop --timeout'
     )
-    const noToken = await cli(
-      [
-        'set-image',
-        '--repo',
-        repo.url,
-        '--path',
-        `${APP}/overlays/staging`,
-        '--image',
-        `${IMAGE}:2.0.0`,
-        '--wait',
-        '--argocd-server',
-        double.url
-      ],
-      {}
-    )
+    const noToken = await cli(pushArgs('--wait', '--argocd-server', double.url), {})
     expect(noToken.code).toBe(2)
     expect(noToken.stderr).toContain('ARGOCD_AUTH_TOKEN is not set')
     expect(await repo.head()).toBe(before)
@@ -416,19 +387,7 @@ describe('--rollback-on-failure', () => {
   })
 
   it('is refused without --wait', async () => {
-    const r = await cli(
-      [
-        'set-image',
-        '--repo',
-        repo.url,
-        '--path',
-        `${APP}/overlays/staging`,
-        '--image',
-        `${IMAGE}:2.0.0`,
-        '--rollback-on-failure'
-      ],
-      env()
-    )
+    const r = await cli(pushArgs('--rollback-on-failure'), env())
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('--rollback-on-failure only applies with --wait')
   })
