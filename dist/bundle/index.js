@@ -76955,7 +76955,32 @@ function setImageArg(name, pin) {
  * images only the source lists are reported, because adding an entry to
  * an environment is a decision about that environment, not a promotion.
  */
-function planPins(source, target, policy = 'keep') {
+/**
+ * Compares two tags as versions (`v1.4.2`, `1.10.0-rc.1`); undefined when
+ * either is not one (a SHA, `latest`), so only real version orders count.
+ */
+function compareVersions(a, b) {
+    const parse = (t) => {
+        const m = t ? /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$/.exec(t) : null;
+        return m ? { n: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)], pre: m[4] } : undefined;
+    };
+    const x = parse(a);
+    const y = parse(b);
+    if (!x || !y)
+        return undefined;
+    for (let i = 0; i < 3; i++)
+        if (x.n[i] !== y.n[i])
+            return x.n[i] < y.n[i] ? -1 : 1;
+    // A pre-release sorts before its release; two pre-releases compare as text.
+    if (x.pre === y.pre)
+        return 0;
+    if (x.pre === undefined)
+        return 1;
+    if (y.pre === undefined)
+        return -1;
+    return x.pre < y.pre ? -1 : 1;
+}
+function planPins(source, target, policy = 'keep', addMissing = false) {
     const images = [];
     const args = [];
     const targetByName = new Map();
@@ -77005,7 +77030,15 @@ function planPins(source, target, policy = 'keep') {
         }
         const t = targetByName.get(name);
         if (!t) {
-            images.push({ kind: 'not-in-target', name, pin: from });
+            if (!addMissing) {
+                images.push({ kind: 'not-in-target', name, pin: from });
+                continue;
+            }
+            // --add-missing: the entry kustomize's own `edit set image` would add.
+            const after = { ...from };
+            delete after.tagSuffix;
+            images.push({ kind: 'promoted', name, before: {}, after, added: true });
+            args.push(setImageArg(name, after));
             continue;
         }
         const before = pinOf(t);
@@ -77021,7 +77054,8 @@ function planPins(source, target, policy = 'keep') {
             images.push({ kind: 'unchanged', name, pin: before });
             continue;
         }
-        images.push({ kind: 'promoted', name, before, after });
+        const order = compareVersions(before.newTag, after.newTag);
+        images.push({ kind: 'promoted', name, before, after, ...(order === 1 ? { downgrade: true } : {}) });
         args.push(setImageArg(name, after));
     }
     return { args, images };
@@ -80615,7 +80649,7 @@ function planPromotion(input) {
             continue;
         }
         const targetEntries = input.readEntries(input.read(to.path).toString('utf8'), to.path);
-        const pins = planPins(sourceEntries, targetEntries, input.policy);
+        const pins = planPins(sourceEntries, targetEntries, input.policy, input.addMissing === true);
         if (pins.args.length > 0)
             edits.push({ app, file: to.path, args: pins.args });
         const fileOutcomes = [];
@@ -80649,7 +80683,11 @@ function planPromotion(input) {
         const changed = pins.args.length > 0 || fileOutcomes.some(f => f.kind !== 'unchanged');
         apps.push({
             app,
-            status: changed ? 'promoted' : 'unchanged',
+            status: changed
+                ? 'promoted'
+                : pins.images.some(i => i.kind === 'not-in-target')
+                    ? 'not-promoted'
+                    : 'unchanged',
             sourceDir,
             targetDir,
             file: to.path,
@@ -80737,7 +80775,8 @@ function planSnapshot(snapshot, request) {
         read,
         readEntries: (text, path) => readImageEntries(text, path),
         policy: request.policy,
-        fileGlobs: request.files
+        fileGlobs: request.files,
+        addMissing: request.addMissing === true
     });
     const files = [];
     const changes = [];
@@ -80755,8 +80794,9 @@ function planSnapshot(snapshot, request) {
             changes.push({
                 file: app.file,
                 image: i.name,
-                before: formatPin(i.before),
-                after: formatPin(i.after)
+                before: i.added ? '(no entry)' : formatPin(i.before),
+                // The commit message, PR body and summary all say when a promotion goes back in version.
+                after: `${formatPin(i.after)}${i.downgrade ? ' (downgrade)' : ''}`
             });
         }
     }
@@ -81514,6 +81554,14 @@ const OPTIONS = [
             description: "keep leaves the target's own newName (e.g. a registry mirror); copy makes it follow the source."
         }
     },
+    {
+        name: 'add-missing',
+        type: 'boolean',
+        description: 'add the pin for an image the source pins and the target has no images: entry for (by default reported as not promoted)',
+        gitlab: {
+            description: 'Add the pin for an image the target has no images: entry for; by default such an image is reported as not promoted.'
+        }
+    },
     dryRunOption('push mode: plan and report, push nothing'),
     {
         name: 'skip-render',
@@ -81631,7 +81679,14 @@ const promoteCommand = defineCommand({
             images: a.images.map(i => {
                 switch (i.kind) {
                     case 'promoted':
-                        return { name: i.name, status: i.kind, from: formatPin(i.before), to: formatPin(i.after) };
+                        return {
+                            name: i.name,
+                            status: i.kind,
+                            from: i.added ? null : formatPin(i.before),
+                            to: formatPin(i.after),
+                            ...(i.added ? { added: true } : {}),
+                            ...(i.downgrade ? { downgrade: true } : {})
+                        };
                     case 'unchanged':
                     case 'not-in-target':
                         return { name: i.name, status: i.kind, pin: formatPin(i.pin) };
@@ -81693,7 +81748,8 @@ function readSettings(input, env, platform) {
             next,
             apps: splitList(input.list('app')),
             files: splitList(input.list('files')),
-            policy: policy
+            policy: policy,
+            ...(input.boolean('add-missing') === true ? { addMissing: true } : {})
         },
         delivery,
         render: input.boolean('skip-render') !== true,
@@ -81703,12 +81759,17 @@ function readSettings(input, env, platform) {
 function statusLine(a, to) {
     if (a.status === 'missing-in-target')
         return `${a.app}: not in ${to} (${a.targetDir} has no kustomization) — not created`;
-    const lines = [`${a.app}: ${a.status === 'promoted' ? 'promoted' : 'already identical'}`];
+    const status = {
+        promoted: 'promoted',
+        unchanged: 'already identical',
+        'not-promoted': `not promoted: ${to} has no entry for what the source pins`
+    }[a.status];
+    const lines = [`${a.app}: ${status}`];
     for (const i of a.images) {
         if (i.kind === 'promoted')
-            lines.push(`  ${i.name}: ${formatPin(i.before)} -> ${formatPin(i.after)}`);
+            lines.push(`  ${i.name}: ${i.added ? `(no entry) -> ${formatPin(i.after)}, entry added` : `${formatPin(i.before)} -> ${formatPin(i.after)}`}${i.downgrade ? ' (downgrade: an older version than it ran)' : ''}`);
         else if (i.kind === 'not-in-target')
-            lines.push(`  ${i.name}: pinned in the source only (${formatPin(i.pin)}); not added to ${to}`);
+            lines.push(`  ${i.name}: pinned in the source only (${formatPin(i.pin)}); not added to ${to} (--add-missing adds it)`);
         else if (i.kind === 'skipped')
             lines.push(`  ${i.name}: skipped — ${i.reason}`);
     }
@@ -81722,7 +81783,7 @@ function headline(r) {
         case 'pushed':
             return `promoted ${r.from} -> ${r.to}: commit ${r.commit?.slice(0, 12)} on ${r.branch} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`;
         case 'unchanged':
-            return `nothing to promote: ${r.to} already has the pins of ${r.from}`;
+            return notPromoted(r) ?? `nothing to promote: ${r.to} already has the pins of ${r.from}`;
         case 'dry-run':
             return `dry run: would promote ${r.from} -> ${r.to} on ${r.branch}; nothing pushed`;
         case 'rejected':
@@ -81730,8 +81791,16 @@ function headline(r) {
         case 'pr':
             return `pull request #${r.pr.number} ${r.prOperation}: ${r.pr.url}`;
         case 'no-op':
-            return `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`;
+            return (notPromoted(r) ??
+                `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`);
     }
+}
+/** The headline when nothing changed because the target lacks entries: never "already has the pins". */
+function notPromoted(r) {
+    const apps = r.apps.filter(a => a.status === 'not-promoted').map(a => a.app);
+    if (!apps.length)
+        return undefined;
+    return `nothing promoted: ${apps.join(', ')} in ${r.to} ${apps.length === 1 ? 'has' : 'have'} no entry for images ${r.from} pins; add them with --add-missing`;
 }
 function transportLine(r) {
     if (!r.transport)
@@ -81758,10 +81827,14 @@ function summaryOf(r) {
             return [`| ${a.app} | | not in ${r.to} | |`];
         if (a.status === 'unchanged')
             return [`| ${a.app} | | already identical | |`];
+        if (a.status === 'not-promoted')
+            return a.images.flatMap(i => i.kind === 'not-in-target'
+                ? [`| ${a.app} | \`${i.name}\` | no entry in ${r.to} | not promoted (--add-missing) |`]
+                : []);
         return [
             ...a.images.flatMap(i => i.kind === 'promoted'
                 ? [
-                    `| ${a.app} | \`${i.name}\` | \`${formatPin(i.before)}\` | \`${formatPin(i.after)}\` |`
+                    `| ${a.app} | \`${i.name}\` | ${i.added ? '(no entry)' : `\`${formatPin(i.before)}\``} | \`${formatPin(i.after)}\`${i.downgrade ? ' (downgrade)' : ''} |`
                 ]
                 : []),
             ...a.files

@@ -94,6 +94,16 @@ const OPTIONS: OptionSpec[] = [
         "keep leaves the target's own newName (e.g. a registry mirror); copy makes it follow the source."
     }
   },
+  {
+    name: 'add-missing',
+    type: 'boolean',
+    description:
+      'add the pin for an image the source pins and the target has no images: entry for (by default reported as not promoted)',
+    gitlab: {
+      description:
+        'Add the pin for an image the target has no images: entry for; by default such an image is reported as not promoted.'
+    }
+  },
   dryRunOption('push mode: plan and report, push nothing'),
   {
     name: 'skip-render',
@@ -224,7 +234,14 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
       images: a.images.map(i => {
         switch (i.kind) {
           case 'promoted':
-            return {name: i.name, status: i.kind, from: formatPin(i.before), to: formatPin(i.after)}
+            return {
+              name: i.name,
+              status: i.kind,
+              from: i.added ? null : formatPin(i.before),
+              to: formatPin(i.after),
+              ...(i.added ? {added: true} : {}),
+              ...(i.downgrade ? {downgrade: true} : {})
+            }
           case 'unchanged':
           case 'not-in-target':
             return {name: i.name, status: i.kind, pin: formatPin(i.pin)}
@@ -296,7 +313,8 @@ function readSettings(input: InputReader, env: Env, platform: Platform): Promote
       next,
       apps: splitList(input.list('app')),
       files: splitList(input.list('files')),
-      policy: policy as NewNamePolicy
+      policy: policy as NewNamePolicy,
+      ...(input.boolean('add-missing') === true ? {addMissing: true} : {})
     },
     delivery,
     render: input.boolean('skip-render') !== true,
@@ -307,12 +325,21 @@ function readSettings(input: InputReader, env: Env, platform: Platform): Promote
 function statusLine(a: AppPromotion, to: string): string {
   if (a.status === 'missing-in-target')
     return `${a.app}: not in ${to} (${a.targetDir} has no kustomization) — not created`
-  const lines = [`${a.app}: ${a.status === 'promoted' ? 'promoted' : 'already identical'}`]
+  const status = {
+    promoted: 'promoted',
+    unchanged: 'already identical',
+    'not-promoted': `not promoted: ${to} has no entry for what the source pins`
+  }[a.status]
+  const lines = [`${a.app}: ${status}`]
   for (const i of a.images) {
     if (i.kind === 'promoted')
-      lines.push(`  ${i.name}: ${formatPin(i.before)} -> ${formatPin(i.after)}`)
+      lines.push(
+        `  ${i.name}: ${i.added ? `(no entry) -> ${formatPin(i.after)}, entry added` : `${formatPin(i.before)} -> ${formatPin(i.after)}`}${i.downgrade ? ' (downgrade: an older version than it ran)' : ''}`
+      )
     else if (i.kind === 'not-in-target')
-      lines.push(`  ${i.name}: pinned in the source only (${formatPin(i.pin)}); not added to ${to}`)
+      lines.push(
+        `  ${i.name}: pinned in the source only (${formatPin(i.pin)}); not added to ${to} (--add-missing adds it)`
+      )
     else if (i.kind === 'skipped') lines.push(`  ${i.name}: skipped — ${i.reason}`)
   }
   for (const f of a.files)
@@ -325,7 +352,7 @@ function headline(r: PromoteResult): string {
     case 'pushed':
       return `promoted ${r.from} -> ${r.to}: commit ${r.commit?.slice(0, 12)} on ${r.branch} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`
     case 'unchanged':
-      return `nothing to promote: ${r.to} already has the pins of ${r.from}`
+      return notPromoted(r) ?? `nothing to promote: ${r.to} already has the pins of ${r.from}`
     case 'dry-run':
       return `dry run: would promote ${r.from} -> ${r.to} on ${r.branch}; nothing pushed`
     case 'rejected':
@@ -333,8 +360,18 @@ function headline(r: PromoteResult): string {
     case 'pr':
       return `pull request #${r.pr!.number} ${r.prOperation}: ${r.pr!.url}`
     case 'no-op':
-      return `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`
+      return (
+        notPromoted(r) ??
+        `nothing to promote: ${r.to} already has the pins of ${r.from}; no pull request needed`
+      )
   }
+}
+
+/** The headline when nothing changed because the target lacks entries: never "already has the pins". */
+function notPromoted(r: PromoteResult): string | undefined {
+  const apps = r.apps.filter(a => a.status === 'not-promoted').map(a => a.app)
+  if (!apps.length) return undefined
+  return `nothing promoted: ${apps.join(', ')} in ${r.to} ${apps.length === 1 ? 'has' : 'have'} no entry for images ${r.from} pins; add them with --add-missing`
 }
 
 function transportLine(r: PromoteResult): string | undefined {
@@ -360,11 +397,17 @@ function summaryOf(r: PromoteResult): string {
   const rows = r.apps.flatMap(a => {
     if (a.status === 'missing-in-target') return [`| ${a.app} | | not in ${r.to} | |`]
     if (a.status === 'unchanged') return [`| ${a.app} | | already identical | |`]
+    if (a.status === 'not-promoted')
+      return a.images.flatMap(i =>
+        i.kind === 'not-in-target'
+          ? [`| ${a.app} | \`${i.name}\` | no entry in ${r.to} | not promoted (--add-missing) |`]
+          : []
+      )
     return [
       ...a.images.flatMap(i =>
         i.kind === 'promoted'
           ? [
-              `| ${a.app} | \`${i.name}\` | \`${formatPin(i.before)}\` | \`${formatPin(i.after)}\` |`
+              `| ${a.app} | \`${i.name}\` | ${i.added ? '(no entry)' : `\`${formatPin(i.before)}\``} | \`${formatPin(i.after)}\`${i.downgrade ? ' (downgrade)' : ''} |`
             ]
           : []
       ),

@@ -32,6 +32,8 @@ export interface PromoteRequest {
   apps: string[]
   files: string[]
   policy: NewNamePolicy
+  /** --add-missing: add pins for images the target has no entry for. */
+  addMissing?: boolean
 }
 
 export interface FileWrite {
@@ -105,7 +107,8 @@ export function planSnapshot(snapshot: RepoSnapshot, request: PromoteRequest): C
     read,
     readEntries: (text, path) => readImageEntries(text, path),
     policy: request.policy,
-    fileGlobs: request.files
+    fileGlobs: request.files,
+    addMissing: request.addMissing === true
   })
   const files: FileWrite[] = []
   const changes: PrChange[] = []
@@ -121,8 +124,9 @@ export function planSnapshot(snapshot: RepoSnapshot, request: PromoteRequest): C
       changes.push({
         file: app.file!,
         image: i.name,
-        before: formatPin(i.before),
-        after: formatPin(i.after)
+        before: i.added ? '(no entry)' : formatPin(i.before),
+        // The commit message, PR body and summary all say when a promotion goes back in version.
+        after: `${formatPin(i.after)}${i.downgrade ? ' (downgrade)' : ''}`
       })
     }
   }

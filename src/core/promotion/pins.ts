@@ -27,7 +27,16 @@ export interface Pin {
 export type NewNamePolicy = 'keep' | 'copy'
 
 export type ImageOutcome =
-  | {kind: 'promoted'; name: string; before: Pin; after: Pin}
+  | {
+      kind: 'promoted'
+      name: string
+      before: Pin
+      after: Pin
+      /** The target had no entry (--add-missing added it). */
+      added?: boolean
+      /** The new tag is an older version than the target ran (both tags read as versions). */
+      downgrade?: boolean
+    }
   | {kind: 'unchanged'; name: string; pin: Pin}
   /** The source pins it, the target does not list it: reported, never invented. */
   | {kind: 'not-in-target'; name: string; pin: Pin}
@@ -98,10 +107,31 @@ export function setImageArg(name: string, pin: Pin): string {
  * images only the source lists are reported, because adding an entry to
  * an environment is a decision about that environment, not a promotion.
  */
+/**
+ * Compares two tags as versions (`v1.4.2`, `1.10.0-rc.1`); undefined when
+ * either is not one (a SHA, `latest`), so only real version orders count.
+ */
+export function compareVersions(a: string | undefined, b: string | undefined): number | undefined {
+  const parse = (t?: string) => {
+    const m = t ? /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$/.exec(t) : null
+    return m ? {n: [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)], pre: m[4]} : undefined
+  }
+  const x = parse(a)
+  const y = parse(b)
+  if (!x || !y) return undefined
+  for (let i = 0; i < 3; i++) if (x.n[i] !== y.n[i]) return x.n[i] < y.n[i] ? -1 : 1
+  // A pre-release sorts before its release; two pre-releases compare as text.
+  if (x.pre === y.pre) return 0
+  if (x.pre === undefined) return 1
+  if (y.pre === undefined) return -1
+  return x.pre < y.pre ? -1 : 1
+}
+
 export function planPins(
   source: readonly PinEntry[],
   target: readonly PinEntry[],
-  policy: NewNamePolicy = 'keep'
+  policy: NewNamePolicy = 'keep',
+  addMissing = false
 ): PinPlan {
   const images: ImageOutcome[] = []
   const args: string[] = []
@@ -153,7 +183,15 @@ export function planPins(
     }
     const t = targetByName.get(name)
     if (!t) {
-      images.push({kind: 'not-in-target', name, pin: from})
+      if (!addMissing) {
+        images.push({kind: 'not-in-target', name, pin: from})
+        continue
+      }
+      // --add-missing: the entry kustomize's own `edit set image` would add.
+      const after: Pin = {...from}
+      delete after.tagSuffix
+      images.push({kind: 'promoted', name, before: {}, after, added: true})
+      args.push(setImageArg(name, after))
       continue
     }
     const before = pinOf(t)
@@ -166,7 +204,8 @@ export function planPins(
       images.push({kind: 'unchanged', name, pin: before})
       continue
     }
-    images.push({kind: 'promoted', name, before, after})
+    const order = compareVersions(before.newTag, after.newTag)
+    images.push({kind: 'promoted', name, before, after, ...(order === 1 ? {downgrade: true} : {})})
     args.push(setImageArg(name, after))
   }
   return {args, images}

@@ -22,7 +22,8 @@ export type FileOutcome =
   | {kind: 'updated'; from: string; to: string}
   | {kind: 'unchanged'; from: string; to: string}
 
-export type AppStatus = 'promoted' | 'unchanged' | 'missing-in-target'
+/** not-promoted: nothing changed, but the source pins images the target has no entry for. */
+export type AppStatus = 'promoted' | 'unchanged' | 'not-promoted' | 'missing-in-target'
 
 export interface AppPromotion {
   app: string
@@ -66,6 +67,8 @@ export interface PlanInput {
   policy: NewNamePolicy
   /** `--files` globs, relative to the environment directory. */
   fileGlobs: readonly string[]
+  /** --add-missing: add the entry for an image the target does not list yet. */
+  addMissing?: boolean
 }
 
 /**
@@ -106,7 +109,7 @@ export function planPromotion(input: PlanInput): PromotionPlan {
       continue
     }
     const targetEntries = input.readEntries(input.read(to.path).toString('utf8'), to.path)
-    const pins = planPins(sourceEntries, targetEntries, input.policy)
+    const pins = planPins(sourceEntries, targetEntries, input.policy, input.addMissing === true)
     if (pins.args.length > 0) edits.push({app, file: to.path, args: pins.args})
     const fileOutcomes: FileOutcome[] = []
     if (matchers.length > 0) {
@@ -133,7 +136,11 @@ export function planPromotion(input: PlanInput): PromotionPlan {
     const changed = pins.args.length > 0 || fileOutcomes.some(f => f.kind !== 'unchanged')
     apps.push({
       app,
-      status: changed ? 'promoted' : 'unchanged',
+      status: changed
+        ? 'promoted'
+        : pins.images.some(i => i.kind === 'not-in-target')
+          ? 'not-promoted'
+          : 'unchanged',
       sourceDir,
       targetDir,
       file: to.path,
