@@ -80243,7 +80243,9 @@ const setImageCommand = defineCommand({
             // One argument GitLab checks against the pattern at pipeline creation; `images` takes the rest.
             gitlab: {
                 type: 'string',
-                regex: String.raw `^(\S*[=:@]\S*)?$`,
+                // Segments of reference characters (and CI/CD variables) joined by = : @, none empty: blocks
+                // spaces, '!', '::' and a trailing ':' at pipeline creation; the CLI checks the full grammar.
+                regex: '^([A-Za-z0-9._/${}*+-]+([=:@][A-Za-z0-9._/${}*+-]+)+)?$',
                 description: 'One image argument as for `kustomize edit set image`: name:tag, name@digest or name=newName:tag. CI/CD variables work, e.g. app=$CI_REGISTRY_IMAGE:$CI_COMMIT_SHA.',
                 more: { name: 'images', description: 'More image arguments, same syntax as image.' }
             }

@@ -75,6 +75,19 @@ ${inputs}`
     expect(r.stderr).toContain('`image` input: `registry.example.com/web latest` does not match required regex')
   })
 
+  it('rejects image references no registry can hold (an empty tag, a "!")', async () => {
+    for (const bad of ["'Ghcr.io/ACME/web::'", "'web:bad!'", "'web:'"]) {
+      const p = await project(base(`      image: ${bad}\n`))
+      const r = await p.gcl(['--preview'])
+      expect(r.code, bad).not.toBe(0)
+      expect(r.stderr).toContain('`image` input:')
+    }
+    const ok = await project(base('      image: localhost:5000/web:1.0@sha256:abc\n      images: [web=$CI_REGISTRY_IMAGE/web:$CI_COMMIT_SHA]\n'))
+    const r = await ok.gcl(['--preview'])
+    expect(r.stderr).not.toMatch(/does not match/)
+    expect(r.code).toBe(0)
+  })
+
   it('rejects a job prefix that is not a job name', async () => {
     const p = await project(base('      job-prefix: Deploy Web\n'))
     const r = await p.gcl(['--preview'])
