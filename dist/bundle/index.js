@@ -61487,7 +61487,9 @@ function parseImageArg(arg) {
 /** The entry as a compact reference: `reg/web:1.2@sha256:…` (newName or name). */
 function formatImageEntry(entry) {
     const repo = entry.newName || entry.name || '';
-    return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}`;
+    // kustomize appends tagSuffix to the tag; naming it keeps an edit that drops it visible.
+    const suffix = entry.tagSuffix ? ` (tagSuffix ${entry.tagSuffix})` : '';
+    return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}${suffix}`;
 }
 /** Drops empty fields so entries compare by meaning. */
 function normalizeEntry(entry) {

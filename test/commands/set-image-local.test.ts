@@ -384,3 +384,27 @@ describe.skipIf(!kubectl)('kubectl kustomize renders the intended images after t
     ])
   })
 })
+
+describe('an edit that drops a tagSuffix (kustomize replaces the whole entry)', () => {
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'gitops-suffix-'))
+  })
+
+  it('says so in the JSON before and the text', async () => {
+    put('kustomization.yaml', 'images:\n- name: web\n  newTag: "1.0"\n  tagSuffix: -alpine\n')
+    const r = await cli('--image', 'web:2.0', '--json')
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).edits).toEqual([
+      {
+        file: 'kustomization.yaml',
+        image: 'web',
+        before: 'web:1.0 (tagSuffix -alpine)',
+        after: 'web:2.0'
+      }
+    ])
+    expect(read('kustomization.yaml')).not.toContain('tagSuffix')
+    put('kustomization.yaml', 'images:\n- name: web\n  newTag: "1.0"\n  tagSuffix: -alpine\n')
+    const text = await cli('--image', 'web:2.0')
+    expect(text.stdout).toContain('web web:1.0 (tagSuffix -alpine) -> web:2.0')
+  })
+})

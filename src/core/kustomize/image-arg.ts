@@ -77,7 +77,9 @@ export function parseImageArg(arg: string): ParsedImageArg {
 /** The entry as a compact reference: `reg/web:1.2@sha256:…` (newName or name). */
 export function formatImageEntry(entry: ImageEntry): string {
   const repo = entry.newName || entry.name || ''
-  return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}`
+  // kustomize appends tagSuffix to the tag; naming it keeps an edit that drops it visible.
+  const suffix = entry.tagSuffix ? ` (tagSuffix ${entry.tagSuffix})` : ''
+  return `${repo}${entry.newTag ? `:${entry.newTag}` : ''}${entry.digest ? `@${entry.digest}` : ''}${suffix}`
 }
 
 /** Drops empty fields so entries compare by meaning. */
