@@ -131,8 +131,14 @@ export class CommitAncestry {
 
   async close(): Promise<void> {
     if (!this.dir) return
+    // A lookup started in the background may still be fetching into the directory.
+    await Promise.allSettled([...this.pending.values()])
     const dir = await this.dir.catch(() => undefined)
-    if (dir) await rm(dir, {recursive: true, force: true})
+    if (dir) {
+      await rm(dir, {recursive: true, force: true, maxRetries: 3}).catch(e =>
+        this.o.debug?.(`could not remove ${dir}: ${(e as Error).message}`)
+      )
+    }
     this.forget?.()
   }
 }

@@ -7,6 +7,7 @@
 import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiPlanner, Edit, Guard, GuardContext, PlanOutcome, Planner} from '../edits/edit.js'
 import {plaintextSecretGuard} from '../edits/secret-guard.js'
+import {credentialGuard} from '../edits/credential-guard.js'
 import {sourceRepoFromEnv} from '../forge/pr-body.js'
 import {RemoteView, type RepoApi} from '../forge/repo-api.js'
 import {peekFile} from '../git/peek-file.js'
@@ -49,11 +50,13 @@ export interface Delivery<O extends PlanOutcome> {
 }
 
 /**
- * The guards a delivery runs: the caller's, plus the plaintext-Secret guard
- * (with the --allow-secret exceptions). Every mode and transport gets the same list.
+ * The guards a delivery runs: the caller's, plus the plaintext-Secret guard and
+ * the credential guard (both with the --allow-secret exceptions). Every mode and
+ * transport gets the same list.
  */
 function guardsOf(settings: DeliverySettings): Guard[] {
-  return [...(settings.guards ?? []), plaintextSecretGuard(settings.allowSecret ?? [])]
+  const allowed = settings.allowSecret ?? []
+  return [...(settings.guards ?? []), plaintextSecretGuard(allowed), credentialGuard(allowed)]
 }
 
 /** Runs the guards on a plan; nothing has been written yet. */
