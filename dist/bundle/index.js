@@ -73792,7 +73792,9 @@ async function credentialsIn(file, text) {
             file,
             line: text.slice(0, start).split('\n').length,
             kind: m.messageId || m.ruleId,
-            fingerprint: (0,external_node_crypto_.createHash)('sha256').update(`${m.ruleId}\0${text.slice(start, end)}`).digest('hex')
+            fingerprint: (0,external_node_crypto_.createHash)('sha256')
+                .update(`${m.ruleId}\0${text.slice(start, end)}`)
+                .digest('hex')
         };
     });
 }

@@ -36,7 +36,9 @@ async function credentialsIn(file: string, text: string): Promise<Credential[]> 
       file,
       line: text.slice(0, start).split('\n').length,
       kind: m.messageId || m.ruleId,
-      fingerprint: createHash('sha256').update(`${m.ruleId}\0${text.slice(start, end)}`).digest('hex')
+      fingerprint: createHash('sha256')
+        .update(`${m.ruleId}\0${text.slice(start, end)}`)
+        .digest('hex')
     }
   })
 }
@@ -52,7 +54,9 @@ async function newCredentials(w: PlannedWrite): Promise<Credential[]> {
 export function credentialGuard(allowed: readonly string[] = []): Guard {
   const exempt = allowed.length > 0 ? picomatch([...allowed], {dot: true}) : () => false
   return async writes => {
-    const found = (await Promise.all(writes.filter(w => !exempt(w.path)).map(newCredentials))).flat()
+    const found = (
+      await Promise.all(writes.filter(w => !exempt(w.path)).map(newCredentials))
+    ).flat()
     if (found.length === 0) return
     const list = found.map(c => `${c.file}:${c.line}: ${c.kind}`).join('; ')
     throw new UsageError(
