@@ -91457,6 +91457,8 @@ async function run(s, client, signal, log, timeoutSeconds) {
     const validate = s.validate !== false;
     let found = await readExisting(client, a, signal, log);
     let existing = found.kind === 'present' ? found.app : undefined;
+    // The app as it was before this run: what --rollback-on-failure writes back.
+    const previous = existing;
     refuseOtherSourceKinds(a, existing, s.replaceSources === true);
     let body = upsertBody(a, existing);
     let changes = existing ? changedFields(existing, body) : [];
@@ -91606,7 +91608,11 @@ async function run(s, client, signal, log, timeoutSeconds) {
         if (result.app)
             current = result.app;
     }
+    const rollback = s.rollbackOnFailure && (wait.kind === 'failed' || wait.kind === 'timeout')
+        ? await rollBack(s, client, operation, previous, stored, watchOpts, log)
+        : undefined;
     return {
+        ...(rollback ? { rollback } : {}),
         operation,
         name: a.name,
         project: a.project,
@@ -91620,6 +91626,100 @@ async function run(s, client, signal, log, timeoutSeconds) {
         revision: current.status?.sync?.revision ?? current.status?.operationState?.syncResult?.revision ?? '',
         timeoutSeconds
     };
+}
+/**
+ * --rollback-on-failure: the deploy did not become healthy, so the spec the
+ * app had before this run is written back (and synced when --sync was given,
+ * else auto-sync picks it up), then waited for under a fresh --timeout. Never
+ * over a spec someone else wrote since this run's write.
+ */
+async function rollBack(s, client, operation, previous, ours, watchOpts, log) {
+    const a = s.app;
+    if (operation !== 'updated' || !previous) {
+        return {
+            kind: 'not-rolled-back',
+            reason: operation === 'created'
+                ? 'this run created the application, so there is no earlier spec to restore (delete it if it should not exist)'
+                : 'this run wrote nothing (the application already matched), so there is nothing to undo'
+        };
+    }
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`)), s.timeoutMs);
+    try {
+        const signal = deadline.signal;
+        const now = await readExisting(client, a, signal, log);
+        if (now.kind !== 'present') {
+            return {
+                kind: 'not-rolled-back',
+                reason: 'the application is gone; nothing to restore it into'
+            };
+        }
+        if (!sameJson(now.app.spec.source, ours.spec.source) ||
+            now.app.spec.project !== ours.spec.project) {
+            return {
+                kind: 'not-rolled-back',
+                reason: 'the application changed since this run wrote it (someone deployed again); left as it is'
+            };
+        }
+        log.info(`rolling back application ${a.name} to the spec it had before this run`);
+        const body = {
+            metadata: {
+                name: previous.metadata.name,
+                ...(previous.metadata.namespace ? { namespace: previous.metadata.namespace } : {}),
+                ...(previous.metadata.labels ? { labels: previous.metadata.labels } : {}),
+                ...(previous.metadata.annotations ? { annotations: previous.metadata.annotations } : {}),
+                ...(previous.metadata.finalizers ? { finalizers: previous.metadata.finalizers } : {})
+            },
+            spec: previous.spec
+        };
+        const written = await write(client, a, body, now.app, s.validate !== false, signal);
+        const source = written.spec.source ?? previous.spec.source;
+        const revision = source.targetRevision ?? 'HEAD';
+        const exp = {
+            source,
+            destination: written.spec.destination,
+            ...(deploy_SHA.test(revision) ? { revision } : {}),
+            ...(s.acceptHealth?.length ? { acceptHealth: s.acceptHealth } : {}),
+            baseline: {
+                operationStartedAt: written.status?.operationState?.startedAt,
+                reconciledAt: written.status?.reconciledAt
+            }
+        };
+        let since = written.metadata.resourceVersion;
+        if (s.sync) {
+            const r = await syncOnce(s, client, written, exp, signal, { ...watchOpts, signal, resourceVersion: since }, log);
+            since = newerResourceVersion(since, r.current.metadata.resourceVersion);
+            if (r.sync.kind === 'triggered') {
+                exp.baseline = {
+                    operationStartedAt: r.before?.startedAt,
+                    operationFinishedAt: r.before?.finishedAt,
+                    reconciledAt: exp.baseline?.reconciledAt
+                };
+                exp.ownOperation = true;
+            }
+        }
+        const result = await waitForApp(client, {
+            name: a.name,
+            appNamespace: a.namespace,
+            expect: exp,
+            signal,
+            pollMs: s.pollMs,
+            ...(s.degradedGraceMs !== undefined ? { degradedGraceMs: s.degradedGraceMs } : {}),
+            refresh: !deploy_SHA.test(revision),
+            ...(since ? { since } : {}),
+            info: m => log.info(`rollback: ${m}`)
+        });
+        return { kind: 'rolled-back', revision, wait: result.outcome };
+    }
+    catch (e) {
+        if (e instanceof ArgoApiError) {
+            return { kind: 'not-rolled-back', reason: `the rollback write failed: ${e.message}` };
+        }
+        throw e;
+    }
+    finally {
+        clearTimeout(timer);
+    }
 }
 /**
  * Multi-source (`spec.sources`) and source-hydrator apps cannot be described
@@ -92175,6 +92275,14 @@ const argoUpsertCommand = defineCommand({
             }
         },
         {
+            name: 'rollback-on-failure',
+            type: 'boolean',
+            description: 'With --wait: when the app does not become healthy, write back the spec it had before this run (synced with --sync), wait for that too; exit 1 either way',
+            gitlab: {
+                description: 'With wait: when the app does not become healthy, restore its previous spec and wait for it; the job still fails.'
+            }
+        },
+        {
             name: 'degraded-grace',
             type: 'string',
             description: 'With --wait: how long a Degraded health may last before the wait fails (seconds, or 1m)',
@@ -92227,7 +92335,11 @@ const argoUpsertCommand = defineCommand({
             description: 'Argo CD health status at the end (Healthy, Progressing, Degraded, ...)'
         },
         { name: 'revision', description: 'Commit SHA Argo CD resolved and compared' },
-        { name: 'url', description: 'The application in the Argo CD UI' }
+        { name: 'url', description: 'The application in the Argo CD UI' },
+        {
+            name: 'rolled-back',
+            description: "with --rollback-on-failure: 'true' when the previous spec was written back, 'false' when not (see the log), '' when the deploy was healthy"
+        }
     ],
     gitlab: {
         description: 'Create or update an Argo CD Application over its REST API, optionally sync it and wait until it is Synced and Healthy at the deployed revision; reports what is unhealthy. Outputs GITOPS_OPERATION, GITOPS_SYNC_STATUS, GITOPS_HEALTH_STATUS, ... as a dotenv report. Token: masked CI/CD variable ARGOCD_AUTH_TOKEN.'
@@ -92245,6 +92357,10 @@ const argoUpsertCommand = defineCommand({
             throw new UsageError('--prune applies to the sync this run starts; add --sync');
         }
         const timeoutMs = parseDuration(input.string('timeout'), 'timeout', '300');
+        const rollbackOnFailure = input.boolean('rollback-on-failure') === true;
+        if (rollbackOnFailure && input.boolean('wait') !== true) {
+            throw new UsageError('--rollback-on-failure only applies with --wait (it acts when the wait fails); add --wait');
+        }
         return {
             deploy: {
                 server: connection.server,
@@ -92263,6 +92379,7 @@ const argoUpsertCommand = defineCommand({
                     allowZero: true
                 }),
                 replaceSources: input.boolean('replace-sources') === true,
+                ...(rollbackOnFailure ? { rollbackOnFailure } : {}),
                 // Tuning knobs for slow proxies and for tests; defaults suit real servers.
                 pollMs: connection.pollMs,
                 retryBaseMs: connection.retryBaseMs
@@ -92275,7 +92392,8 @@ const argoUpsertCommand = defineCommand({
         'sync-status': r.syncStatus,
         'health-status': r.healthStatus,
         revision: r.revision,
-        url: r.url
+        url: r.url,
+        'rolled-back': r.rollback ? String(r.rollback.kind === 'rolled-back') : ''
     }),
     json: r => ({
         operation: r.operation,
@@ -92288,7 +92406,8 @@ const argoUpsertCommand = defineCommand({
         changes: r.changes,
         ...(r.movedFromProject ? { movedFromProject: r.movedFromProject } : {}),
         sync: r.sync,
-        wait: r.wait
+        wait: r.wait,
+        ...(r.rollback ? { rollback: r.rollback } : {})
     }),
     summary: r => {
         const lines = [`### Argo CD: ${r.name} ${r.operation}`, ''];
@@ -92313,6 +92432,8 @@ const argoUpsertCommand = defineCommand({
             for (const res of resources)
                 lines.push(`- ${escapeMd(formatResource(res))}`);
         }
+        if (r.rollback)
+            lines.push('', escapeMd(rollbackLine(r.rollback)));
         return lines.join('\n') + '\n';
     },
     text: r => {
@@ -92333,10 +92454,23 @@ const argoUpsertCommand = defineCommand({
                 lines.push(`    ${formatResource(res)}`);
         }
         lines.push(`  ${r.url}`);
+        if (r.rollback)
+            lines.push(rollbackLine(r.rollback));
         return lines.join('\n') + '\n';
     },
     exitCode: r => (r.wait.kind === 'failed' || r.wait.kind === 'timeout' ? 1 : 0)
 });
+function rollbackLine(r) {
+    if (r.kind === 'not-rolled-back')
+        return `rollback: not rolled back: ${r.reason}`;
+    const w = r.wait;
+    const state = w.kind === 'done' || w.kind === 'skipped'
+        ? 'Synced and Healthy again'
+        : w.kind === 'failed'
+            ? `failed too: ${w.reason}`
+            : `did not finish: ${w.reason}`;
+    return `rollback: previous spec (revision ${r.revision}) written back; ${state}`;
+}
 function syncText(r) {
     switch (r.sync.kind) {
         case 'not-requested':

@@ -39,7 +39,14 @@ export interface DeploySettings {
   degradedGraceMs?: number
   /** Overwrite a multi-source or source-hydrator app with the single source of the flags. */
   replaceSources?: boolean
+  /** When the wait fails: write back the spec the app had before this run, sync it if asked, wait. */
+  rollbackOnFailure?: boolean
 }
+
+/** What --rollback-on-failure did after a failed wait. */
+export type AppRollback =
+  | {kind: 'rolled-back'; revision: string; wait: WaitOutcome}
+  | {kind: 'not-rolled-back'; reason: string}
 
 export interface DeployLog {
   info(message: string): void
@@ -62,6 +69,8 @@ export interface DeployResult {
   movedFromProject?: string
   sync: SyncOutcome
   wait: WaitOutcome
+  /** --rollback-on-failure, when the wait failed. */
+  rollback?: AppRollback
   syncStatus: string
   healthStatus: string
   revision: string
@@ -177,6 +186,8 @@ async function run(
 
   let found = await readExisting(client, a, signal, log)
   let existing = found.kind === 'present' ? found.app : undefined
+  // The app as it was before this run: what --rollback-on-failure writes back.
+  const previous = existing
   refuseOtherSourceKinds(a, existing, s.replaceSources === true)
 
   let body = upsertBody(a, existing)
@@ -346,7 +357,12 @@ async function run(
     if (result.app) current = result.app
   }
 
+  const rollback =
+    s.rollbackOnFailure && (wait.kind === 'failed' || wait.kind === 'timeout')
+      ? await rollBack(s, client, operation, previous, stored!, watchOpts, log)
+      : undefined
   return {
+    ...(rollback ? {rollback} : {}),
     operation,
     name: a.name,
     project: a.project,
@@ -363,6 +379,128 @@ async function run(
     revision:
       current.status?.sync?.revision ?? current.status?.operationState?.syncResult?.revision ?? '',
     timeoutSeconds
+  }
+}
+
+/**
+ * --rollback-on-failure: the deploy did not become healthy, so the spec the
+ * app had before this run is written back (and synced when --sync was given,
+ * else auto-sync picks it up), then waited for under a fresh --timeout. Never
+ * over a spec someone else wrote since this run's write.
+ */
+async function rollBack(
+  s: DeploySettings,
+  client: ArgoClient,
+  operation: DeployResult['operation'],
+  previous: Application | undefined,
+  ours: Application,
+  watchOpts: WatchOptions,
+  log: DeployLog
+): Promise<AppRollback> {
+  const a = s.app
+  if (operation !== 'updated' || !previous) {
+    return {
+      kind: 'not-rolled-back',
+      reason:
+        operation === 'created'
+          ? 'this run created the application, so there is no earlier spec to restore (delete it if it should not exist)'
+          : 'this run wrote nothing (the application already matched), so there is nothing to undo'
+    }
+  }
+  const deadline = new AbortController()
+  const timer = setTimeout(
+    () =>
+      deadline.abort(
+        new ArgoApiError(
+          'timeout',
+          `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`
+        )
+      ),
+    s.timeoutMs
+  )
+  try {
+    const signal = deadline.signal
+    const now = await readExisting(client, a, signal, log)
+    if (now.kind !== 'present') {
+      return {
+        kind: 'not-rolled-back',
+        reason: 'the application is gone; nothing to restore it into'
+      }
+    }
+    if (
+      !sameJson(now.app.spec.source, ours.spec.source) ||
+      now.app.spec.project !== ours.spec.project
+    ) {
+      return {
+        kind: 'not-rolled-back',
+        reason:
+          'the application changed since this run wrote it (someone deployed again); left as it is'
+      }
+    }
+    log.info(`rolling back application ${a.name} to the spec it had before this run`)
+    const body: Application = {
+      metadata: {
+        name: previous.metadata.name,
+        ...(previous.metadata.namespace ? {namespace: previous.metadata.namespace} : {}),
+        ...(previous.metadata.labels ? {labels: previous.metadata.labels} : {}),
+        ...(previous.metadata.annotations ? {annotations: previous.metadata.annotations} : {}),
+        ...(previous.metadata.finalizers ? {finalizers: previous.metadata.finalizers} : {})
+      },
+      spec: previous.spec
+    }
+    const written = await write(client, a, body, now.app, s.validate !== false, signal)
+    const source = written.spec.source ?? previous.spec.source!
+    const revision = source.targetRevision ?? 'HEAD'
+    const exp: Expectation = {
+      source,
+      destination: written.spec.destination,
+      ...(SHA.test(revision) ? {revision} : {}),
+      ...(s.acceptHealth?.length ? {acceptHealth: s.acceptHealth} : {}),
+      baseline: {
+        operationStartedAt: written.status?.operationState?.startedAt,
+        reconciledAt: written.status?.reconciledAt
+      }
+    }
+    let since = written.metadata.resourceVersion
+    if (s.sync) {
+      const r = await syncOnce(
+        s,
+        client,
+        written,
+        exp,
+        signal,
+        {...watchOpts, signal, resourceVersion: since},
+        log
+      )
+      since = newerResourceVersion(since, r.current.metadata.resourceVersion)
+      if (r.sync.kind === 'triggered') {
+        exp.baseline = {
+          operationStartedAt: r.before?.startedAt,
+          operationFinishedAt: r.before?.finishedAt,
+          reconciledAt: exp.baseline?.reconciledAt
+        }
+        exp.ownOperation = true
+      }
+    }
+    const result = await waitForApp(client, {
+      name: a.name,
+      appNamespace: a.namespace,
+      expect: exp,
+      signal,
+      pollMs: s.pollMs,
+      ...(s.degradedGraceMs !== undefined ? {degradedGraceMs: s.degradedGraceMs} : {}),
+      refresh: !SHA.test(revision),
+      ...(since ? {since} : {}),
+      info: m => log.info(`rollback: ${m}`)
+    })
+    return {kind: 'rolled-back', revision, wait: result.outcome}
+  } catch (e) {
+    if (e instanceof ArgoApiError) {
+      return {kind: 'not-rolled-back', reason: `the rollback write failed: ${e.message}`}
+    }
+    throw e
+  } finally {
+    clearTimeout(timer)
   }
 }
 

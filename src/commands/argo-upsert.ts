@@ -498,6 +498,16 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       }
     },
     {
+      name: 'rollback-on-failure',
+      type: 'boolean',
+      description:
+        'With --wait: when the app does not become healthy, write back the spec it had before this run (synced with --sync), wait for that too; exit 1 either way',
+      gitlab: {
+        description:
+          'With wait: when the app does not become healthy, restore its previous spec and wait for it; the job still fails.'
+      }
+    },
+    {
       name: 'degraded-grace',
       type: 'string',
       description:
@@ -554,7 +564,12 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       description: 'Argo CD health status at the end (Healthy, Progressing, Degraded, ...)'
     },
     {name: 'revision', description: 'Commit SHA Argo CD resolved and compared'},
-    {name: 'url', description: 'The application in the Argo CD UI'}
+    {name: 'url', description: 'The application in the Argo CD UI'},
+    {
+      name: 'rolled-back',
+      description:
+        "with --rollback-on-failure: 'true' when the previous spec was written back, 'false' when not (see the log), '' when the deploy was healthy"
+    }
   ],
   gitlab: {
     description:
@@ -586,6 +601,12 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       throw new UsageError('--prune applies to the sync this run starts; add --sync')
     }
     const timeoutMs = parseDuration(input.string('timeout'), 'timeout', '300')
+    const rollbackOnFailure = input.boolean('rollback-on-failure') === true
+    if (rollbackOnFailure && input.boolean('wait') !== true) {
+      throw new UsageError(
+        '--rollback-on-failure only applies with --wait (it acts when the wait fails); add --wait'
+      )
+    }
     return {
       deploy: {
         server: connection.server,
@@ -604,6 +625,7 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
           allowZero: true
         }),
         replaceSources: input.boolean('replace-sources') === true,
+        ...(rollbackOnFailure ? {rollbackOnFailure} : {}),
         // Tuning knobs for slow proxies and for tests; defaults suit real servers.
         pollMs: connection.pollMs,
         retryBaseMs: connection.retryBaseMs
@@ -619,7 +641,8 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     'sync-status': r.syncStatus,
     'health-status': r.healthStatus,
     revision: r.revision,
-    url: r.url
+    url: r.url,
+    'rolled-back': r.rollback ? String(r.rollback.kind === 'rolled-back') : ''
   }),
 
   json: r => ({
@@ -633,7 +656,8 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
     changes: r.changes,
     ...(r.movedFromProject ? {movedFromProject: r.movedFromProject} : {}),
     sync: r.sync,
-    wait: r.wait
+    wait: r.wait,
+    ...(r.rollback ? {rollback: r.rollback} : {})
   }),
 
   summary: r => {
@@ -658,6 +682,7 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       lines.push('', 'Resources not healthy or not synced:', '')
       for (const res of resources) lines.push(`- ${escapeMd(formatResource(res))}`)
     }
+    if (r.rollback) lines.push('', escapeMd(rollbackLine(r.rollback)))
     return lines.join('\n') + '\n'
   },
 
@@ -677,11 +702,24 @@ export const argoUpsertCommand = defineCommand<ArgoUpsertSettings, DeployResult>
       for (const res of resources) lines.push(`    ${formatResource(res)}`)
     }
     lines.push(`  ${r.url}`)
+    if (r.rollback) lines.push(rollbackLine(r.rollback))
     return lines.join('\n') + '\n'
   },
 
   exitCode: r => (r.wait.kind === 'failed' || r.wait.kind === 'timeout' ? 1 : 0)
 })
+
+function rollbackLine(r: NonNullable<DeployResult['rollback']>): string {
+  if (r.kind === 'not-rolled-back') return `rollback: not rolled back: ${r.reason}`
+  const w = r.wait
+  const state =
+    w.kind === 'done' || w.kind === 'skipped'
+      ? 'Synced and Healthy again'
+      : w.kind === 'failed'
+        ? `failed too: ${w.reason}`
+        : `did not finish: ${w.reason}`
+  return `rollback: previous spec (revision ${r.revision}) written back; ${state}`
+}
 
 function syncText(r: DeployResult): string {
   switch (r.sync.kind) {

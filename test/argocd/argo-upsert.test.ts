@@ -506,6 +506,82 @@ describe('argo-upsert: sync and wait', () => {
   })
 })
 
+describe('argo-upsert --rollback-on-failure', () => {
+  const upgrade = (...extra: string[]) =>
+    baseArgs(double, [
+      ...MATCHES_DEPLOYED.slice(0, -4),
+      '--plugin-env',
+      'IMAGE_TAG=2.0.0',
+      '--sync-option',
+      'ServerSideApply=true',
+      '--sync-policy',
+      'automated',
+      '--wait',
+      '--degraded-grace',
+      '0',
+      '--rollback-on-failure',
+      ...extra
+    ]).map(a => (a === SHA1 ? SHA2 : a))
+
+  it('writes the previous spec back when the new revision degrades, waits until it is healthy again, exits 1', async () => {
+    seedDeployed()
+    double.behave('web', {
+      outcome: 'healthy',
+      outcomeFor: rev => (rev === shaOf(SHA2) ? 'degraded' : 'healthy')
+    })
+    const run = await cli(upgrade('--json'), env)
+    expect(run.code, run.stderr).toBe(1)
+    expect(run.json!.wait.kind).toBe('failed')
+    expect(run.json!.rollback).toMatchObject({
+      kind: 'rolled-back',
+      revision: SHA1,
+      wait: {kind: 'done'}
+    })
+    const app = double.get('web')!
+    expect(app.spec.source.targetRevision).toBe(SHA1)
+    expect(app.spec.source.plugin.env).toContainEqual({name: 'IMAGE_TAG', value: '1.0.0'})
+    expect(app.status.health.status).toBe('Healthy')
+    expectNoToken(run)
+    const text = await cli(upgrade(), env)
+    expect(text.code).toBe(1)
+  })
+
+  it('does not roll back an app this run created', async () => {
+    double.behave('web', {outcome: 'degraded'})
+    const created = await cli(upgrade(), env)
+    expect(created.code).toBe(1)
+    expect(created.stdout).toContain('rollback: not rolled back: this run created the application')
+  })
+
+  it('does not write over a spec someone else wrote after this run', async () => {
+    seedDeployed()
+    double.behave('web', {
+      outcome: 'healthy',
+      outcomeFor: rev => {
+        if (rev !== shaOf(SHA2)) return 'healthy'
+        // Another pipeline deploys a fix while ours is still rolling out.
+        setTimeout(
+          () => double.mutate('web', app => (app.spec.source.targetRevision = 'hotfix')),
+          0
+        )
+        return 'degraded'
+      }
+    })
+    const run = await cli(upgrade('--timeout', '3'), env)
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain(
+      'rollback: not rolled back: the application changed since this run wrote it (someone deployed again); left as it is'
+    )
+    expect(double.get('web')!.spec.source.targetRevision).toBe('hotfix')
+  })
+
+  it('is refused without --wait', async () => {
+    const run = await cli(baseArgs(double, ['--rollback-on-failure']), env)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('--rollback-on-failure only applies with --wait')
+  })
+})
+
 describe('argo-upsert: input errors (exit 2, nothing sent)', () => {
   const cases: [string, string[], Record<string, string | undefined> | undefined, RegExp][] = [
     ['no token', [], {ARGOCD_AUTH_TOKEN: undefined}, /ARGOCD_AUTH_TOKEN is not set/],
