@@ -91563,15 +91563,9 @@ async function run(s, client, signal, log, timeoutSeconds) {
             const r = await syncOnce(s, client, current, exp, signal, { ...watchOpts, resourceVersion: since }, log);
             ({ sync, current } = r);
             since = newerResourceVersion(since, current.metadata.resourceVersion);
-            if (sync.kind === 'triggered') {
-                // Only an operation newer than the one before our request is ours.
-                exp.baseline = {
-                    operationStartedAt: r.before?.startedAt,
-                    operationFinishedAt: r.before?.finishedAt,
-                    reconciledAt: exp.baseline?.reconciledAt
-                };
-                exp.ownOperation = true;
-            }
+            // Only an operation newer than the one before our request is ours.
+            if (sync.kind === 'triggered')
+                expectOwnOperation(exp, r.before);
             if (sync.kind === 'joined' &&
                 !s.wait &&
                 (sync.phase === 'Failed' || sync.phase === 'Error')) {
@@ -91626,6 +91620,15 @@ async function run(s, client, signal, log, timeoutSeconds) {
         revision: current.status?.sync?.revision ?? current.status?.operationState?.syncResult?.revision ?? '',
         timeoutSeconds
     };
+}
+/** After a sync we triggered: only an operation newer than `before` (the one before our request) counts. */
+function expectOwnOperation(exp, before) {
+    exp.baseline = {
+        operationStartedAt: before?.startedAt,
+        operationFinishedAt: before?.finishedAt,
+        reconciledAt: exp.baseline?.reconciledAt
+    };
+    exp.ownOperation = true;
 }
 /**
  * --rollback-on-failure: the deploy did not become healthy, so the spec the
@@ -91689,14 +91692,8 @@ async function rollBack(s, client, operation, previous, ours, watchOpts, log) {
         if (s.sync) {
             const r = await syncOnce(s, client, written, exp, signal, { ...watchOpts, signal, resourceVersion: since }, log);
             since = newerResourceVersion(since, r.current.metadata.resourceVersion);
-            if (r.sync.kind === 'triggered') {
-                exp.baseline = {
-                    operationStartedAt: r.before?.startedAt,
-                    operationFinishedAt: r.before?.finishedAt,
-                    reconciledAt: exp.baseline?.reconciledAt
-                };
-                exp.ownOperation = true;
-            }
+            if (r.sync.kind === 'triggered')
+                expectOwnOperation(exp, r.before);
         }
         const result = await waitForApp(client, {
             name: a.name,

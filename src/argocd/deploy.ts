@@ -311,15 +311,8 @@ async function run(
       )
       ;({sync, current} = r)
       since = newerResourceVersion(since, current.metadata.resourceVersion)
-      if (sync.kind === 'triggered') {
-        // Only an operation newer than the one before our request is ours.
-        exp.baseline = {
-          operationStartedAt: r.before?.startedAt,
-          operationFinishedAt: r.before?.finishedAt,
-          reconciledAt: exp.baseline?.reconciledAt
-        }
-        exp.ownOperation = true
-      }
+      // Only an operation newer than the one before our request is ours.
+      if (sync.kind === 'triggered') expectOwnOperation(exp, r.before)
       if (
         sync.kind === 'joined' &&
         !s.wait &&
@@ -380,6 +373,19 @@ async function run(
       current.status?.sync?.revision ?? current.status?.operationState?.syncResult?.revision ?? '',
     timeoutSeconds
   }
+}
+
+/** After a sync we triggered: only an operation newer than `before` (the one before our request) counts. */
+function expectOwnOperation(
+  exp: Expectation,
+  before: {startedAt?: string; finishedAt?: string} | undefined
+): void {
+  exp.baseline = {
+    operationStartedAt: before?.startedAt,
+    operationFinishedAt: before?.finishedAt,
+    reconciledAt: exp.baseline?.reconciledAt
+  }
+  exp.ownOperation = true
 }
 
 /**
@@ -473,14 +479,7 @@ async function rollBack(
         log
       )
       since = newerResourceVersion(since, r.current.metadata.resourceVersion)
-      if (r.sync.kind === 'triggered') {
-        exp.baseline = {
-          operationStartedAt: r.before?.startedAt,
-          operationFinishedAt: r.before?.finishedAt,
-          reconciledAt: exp.baseline?.reconciledAt
-        }
-        exp.ownOperation = true
-      }
+      if (r.sync.kind === 'triggered') expectOwnOperation(exp, r.before)
     }
     const result = await waitForApp(client, {
       name: a.name,

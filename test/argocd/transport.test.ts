@@ -202,7 +202,9 @@ describe('outputs and job summary', () => {
       'sync-status': 'Synced',
       'health-status': 'Degraded',
       revision: SHA1,
-      url: 'https://cd.example.com/applications/argocd/web'
+      url: 'https://cd.example.com/applications/argocd/web',
+      // --rollback-on-failure was not given: empty, so a later step can test it.
+      'rolled-back': ''
     })
     expect(argoUpsertCommand.outputSpecs.map(o => o.name)).toEqual(
       Object.keys(argoUpsertCommand.outputs(result))
