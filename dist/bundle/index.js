@@ -64228,7 +64228,11 @@ function setValueInText(text, set, options = {}) {
         const where = deepest > 0
             ? `the file has ${have} but not ${stepText(set.steps[deepest])} under it`
             : `no document has ${stepText(set.steps[0])}`;
-        throw new UsageError(`${label}: key ${keyPath} not found (${where}); fix the key path, or pass --create-keys to add it`);
+        // The hint only where --create-keys would work: it creates mapping keys, never sequence items.
+        const creatable = set.steps.slice(deepest).every(s => s.kind === 'key');
+        throw new UsageError(`${label}: key ${keyPath} not found (${where}); fix the key path${creatable
+            ? ', or pass --create-keys to add it'
+            : ` (--create-keys cannot help: it adds mapping keys, not the sequence item ${stepText(set.steps.slice(deepest).find(s => s.kind !== 'key'))})`}`);
     }
     // Create under the document that already has the longest part of the path.
     const nonEmpty = walks.filter(w => w.doc.contents != null || walks.length === 1);
@@ -86112,6 +86116,19 @@ const DELIVERY_OPTIONS = [
     }
 ];
 /** --dry-run of an editing command (the CLI wording is the command's; GitLab's is one). */
+/**
+ * The delivery flags as one command's help shows them: `--mode` says what this
+ * command does without --repo and which mode it defaults to, nothing about others.
+ */
+function deliveryOptions(profile) {
+    const push = profile.local
+        ? 'push: commit to --branch of --repo (without --repo: write the files under -C)'
+        : 'push: commit to --branch of --repo';
+    const pr = profile.defaultMode === 'pr'
+        ? 'pr: open or update one pull/merge request on --repo, the approval gate'
+        : 'pr: open or update one pull/merge request on --repo';
+    return DELIVERY_OPTIONS.map(o => o.name === 'mode' ? { ...o, description: `${push}; ${pr} (default: ${profile.defaultMode})` } : o);
+}
 function dryRunOption(description) {
     return {
         name: 'dry-run',
@@ -89443,7 +89460,7 @@ const rollbackCommand = defineCommand({
             gitlab: { description: 'Why, for the commit message.' }
         },
         dryRunOption('print what would be restored and write nothing'),
-        ...DELIVERY_OPTIONS,
+        ...deliveryOptions({ defaultMode: 'push', local: true }),
         ...PR_OPTIONS,
         ...WAIT_OPTIONS
     ],
@@ -89779,7 +89796,7 @@ const setImageCommand = defineCommand({
             }
         },
         dryRunOption('print a unified diff and write nothing'),
-        ...DELIVERY_OPTIONS,
+        ...deliveryOptions({ defaultMode: 'push', local: true }),
         ...PR_OPTIONS,
         ...AFTER_PUSH_OPTIONS
     ],
@@ -91087,7 +91104,7 @@ const OPTIONS = [
         }
     },
     // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
-    ...DELIVERY_OPTIONS,
+    ...deliveryOptions({ defaultMode: 'pr', local: false }),
     ...PR_OPTIONS,
     ...AFTER_PUSH_OPTIONS
 ];
@@ -94582,7 +94599,10 @@ function argo_app_headline(r) {
         : `${o.manifest}: Application ${o.app} ${verb}`;
 }
 // ------------------------------------------------------------ the command ---
-const OWN_OPTIONS = APPLICATION_OPTIONS.filter(o => o.name !== 'repo');
+// argo-app writes a manifest and never waits: its --revision help does not speak of --wait.
+const OWN_OPTIONS = APPLICATION_OPTIONS.filter(o => o.name !== 'repo').map(o => o.name === 'revision'
+    ? { ...o, description: 'Revision Argo CD deploys: a commit SHA, tag or branch' }
+    : o);
 const argoAppCommand = defineCommand({
     name: 'argo-app',
     description: 'Write an Argo CD Application manifest into the config repo (app-of-apps), byte-preserving, by push or pull request',
@@ -94616,7 +94636,7 @@ const argoAppCommand = defineCommand({
             }
         },
         dryRunOption('print the diff and write nothing'),
-        ...DELIVERY_OPTIONS,
+        ...deliveryOptions({ defaultMode: 'push', local: true }),
         ...PR_OPTIONS
     ],
     outputSpecs: [
@@ -94918,7 +94938,7 @@ const setChartVersionCommand = defineCommand({
             }
         },
         dryRunOption('print the diff and write nothing'),
-        ...DELIVERY_OPTIONS,
+        ...deliveryOptions({ defaultMode: 'push', local: true }),
         ...PR_OPTIONS
     ],
     outputSpecs: [

@@ -12,7 +12,7 @@ import {IMAGE_PLACEHOLDERS, messageTemplateCheck} from '../core/commit-message.j
 import {UsageError} from '../core/errors.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
-  DELIVERY_OPTIONS,
+  deliveryOptions,
   DELIVERY_OUTPUTS,
   dryRunOption,
   PR_OPTIONS,
@@ -83,7 +83,12 @@ function headline(r: ArgoAppResult): string {
 
 // ------------------------------------------------------------ the command ---
 
-const OWN_OPTIONS = APPLICATION_OPTIONS.filter(o => o.name !== 'repo')
+// argo-app writes a manifest and never waits: its --revision help does not speak of --wait.
+const OWN_OPTIONS = APPLICATION_OPTIONS.filter(o => o.name !== 'repo').map(o =>
+  o.name === 'revision'
+    ? {...o, description: 'Revision Argo CD deploys: a commit SHA, tag or branch'}
+    : o
+)
 
 export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
   name: 'argo-app',
@@ -123,7 +128,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       }
     },
     dryRunOption('print the diff and write nothing'),
-    ...DELIVERY_OPTIONS,
+    ...deliveryOptions({defaultMode: 'push', local: true}),
     ...PR_OPTIONS
   ],
   outputSpecs: [

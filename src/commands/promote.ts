@@ -4,7 +4,7 @@ import type {AppPromotion} from '../core/promotion/plan.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {runPromotion, type PromoteResult, type PromoteSettings} from '../promote/run.js'
 import {
-  DELIVERY_OPTIONS,
+  deliveryOptions,
   dryRunOption,
   PR_OPTIONS,
   readDelivery,
@@ -116,7 +116,7 @@ const OPTIONS: OptionSpec[] = [
     }
   },
   // Where and how the promotion lands: the same flags, meanings and checks as every editing command.
-  ...DELIVERY_OPTIONS,
+  ...deliveryOptions({defaultMode: 'pr', local: false}),
   ...PR_OPTIONS,
   ...AFTER_PUSH_OPTIONS
 ]

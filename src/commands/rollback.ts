@@ -9,7 +9,7 @@ import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {formatPin} from '../core/promotion/pins.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
-  DELIVERY_OPTIONS,
+  deliveryOptions,
   DELIVERY_OUTPUTS,
   dryRunOption,
   PR_OPTIONS,
@@ -194,7 +194,7 @@ export const rollbackCommand = defineCommand<RollbackSettings, RollbackResult>({
       gitlab: {description: 'Why, for the commit message.'}
     },
     dryRunOption('print what would be restored and write nothing'),
-    ...DELIVERY_OPTIONS,
+    ...deliveryOptions({defaultMode: 'push', local: true}),
     ...PR_OPTIONS,
     ...WAIT_OPTIONS
   ],

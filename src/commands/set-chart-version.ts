@@ -7,7 +7,7 @@ import {resolve} from 'node:path'
 import {IMAGE_PLACEHOLDERS, messageTemplateCheck, showValue} from '../core/commit-message.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
-  DELIVERY_OPTIONS,
+  deliveryOptions,
   DELIVERY_OUTPUTS,
   dryRunOption,
   PR_OPTIONS,
@@ -80,7 +80,7 @@ export const setChartVersionCommand = defineCommand<SetChartVersionSettings, Set
         }
       },
       dryRunOption('print the diff and write nothing'),
-      ...DELIVERY_OPTIONS,
+      ...deliveryOptions({defaultMode: 'push', local: true}),
       ...PR_OPTIONS
     ],
     outputSpecs: [

@@ -9,7 +9,7 @@ import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
 import {defineCommand} from './types.js'
 import {deliver, type Delivery} from '../delivery/deliver.js'
 import {
-  DELIVERY_OPTIONS,
+  deliveryOptions,
   DELIVERY_OUTPUTS,
   dryRunOption,
   PR_OPTIONS,
@@ -138,7 +138,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       }
     },
     dryRunOption('print a unified diff and write nothing'),
-    ...DELIVERY_OPTIONS,
+    ...deliveryOptions({defaultMode: 'push', local: true}),
     ...PR_OPTIONS,
     ...AFTER_PUSH_OPTIONS
   ],

@@ -155,6 +155,26 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
 ]
 
 /** --dry-run of an editing command (the CLI wording is the command's; GitLab's is one). */
+/**
+ * The delivery flags as one command's help shows them: `--mode` says what this
+ * command does without --repo and which mode it defaults to, nothing about others.
+ */
+export function deliveryOptions(profile: {
+  defaultMode: 'push' | 'pr'
+  local: boolean
+}): OptionSpec[] {
+  const push = profile.local
+    ? 'push: commit to --branch of --repo (without --repo: write the files under -C)'
+    : 'push: commit to --branch of --repo'
+  const pr =
+    profile.defaultMode === 'pr'
+      ? 'pr: open or update one pull/merge request on --repo, the approval gate'
+      : 'pr: open or update one pull/merge request on --repo'
+  return DELIVERY_OPTIONS.map(o =>
+    o.name === 'mode' ? {...o, description: `${push}; ${pr} (default: ${profile.defaultMode})`} : o
+  )
+}
+
 export function dryRunOption(description: string): OptionSpec {
   return {
     name: 'dry-run',

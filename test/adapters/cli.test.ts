@@ -76,6 +76,19 @@ describe('CLI adapter', () => {
     }
   })
 
+  it('help speaks of the command asked about: --mode names its own default, argo-app names no other command', async () => {
+    const names = commands.map(c => c.name)
+    for (const c of commands.filter(x => x.options.some(o => o.name === 'mode'))) {
+      const r = await cli([c.name, '--help'])
+      const mode = r.stdout.split('\n').find(l => l.trimStart().startsWith('--mode'))!
+      for (const other of names) expect(mode, `${c.name} --mode`).not.toContain(other)
+      expect(mode).toMatch(c.name === 'promote' ? /\(default: pr\)$/ : /\(default: push\)$/)
+    }
+    const argoApp = (await cli(['argo-app', '--help'])).stdout
+    for (const other of ['set-image', 'set-chart-version', 'argo-upsert', 'promote', '--wait'])
+      expect(argoApp).not.toContain(other)
+  })
+
   it('never prints a token from the environment in an error', async () => {
     const token = fakeToken('ghp_', 'SECRETSECRETSECRET')
     const r = await cli(['set-image', `--${token}`], {GITOPS_TOKEN: token})

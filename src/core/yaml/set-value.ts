@@ -507,8 +507,14 @@ export function setValueInText(
       deepest > 0
         ? `the file has ${have} but not ${stepText(set.steps[deepest])} under it`
         : `no document has ${stepText(set.steps[0])}`
+    // The hint only where --create-keys would work: it creates mapping keys, never sequence items.
+    const creatable = set.steps.slice(deepest).every(s => s.kind === 'key')
     throw new UsageError(
-      `${label}: key ${keyPath} not found (${where}); fix the key path, or pass --create-keys to add it`
+      `${label}: key ${keyPath} not found (${where}); fix the key path${
+        creatable
+          ? ', or pass --create-keys to add it'
+          : ` (--create-keys cannot help: it adds mapping keys, not the sequence item ${stepText(set.steps.slice(deepest).find(s => s.kind !== 'key')!)})`
+      }`
     )
   }
   // Create under the document that already has the longest part of the path.
