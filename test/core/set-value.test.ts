@@ -168,7 +168,9 @@ describe('setValueInText on Helm values', () => {
     // No --create-keys hint where it would not work: it never creates a sequence item.
     const seq = usageError(() => setIn(values, 'sidecars[5].image=x'))
     expect(seq).not.toContain('pass --create-keys')
-    expect(seq).toContain('--create-keys cannot help: it adds mapping keys, not the sequence item [5]')
+    expect(seq).toContain(
+      '--create-keys cannot help: it adds mapping keys, not the sequence item [5]'
+    )
   })
   it('refuses to replace a mapping or sequence', () => {
     expect(usageError(() => setIn(values, 'image=x'))).toContain(
