@@ -86782,7 +86782,9 @@ async function walkKey(history, key, raw, steps) {
  * images that commit changed. The edit later checks that the tip still holds
  * the commit's pins, so a newer fix is never overwritten.
  */
-async function findUndo(history, commit, files, reason) {
+async function findUndo(history, commit, files, reason, 
+/** `<file>:<key.path>` values the commit set (set-image --set), undone like pins. */
+keyArgs = []) {
     const sha = await resolveTo(history, commit);
     const parent = await history.parent(sha);
     const restores = [];
@@ -86806,7 +86808,23 @@ async function findUndo(history, commit, files, reason) {
         if (images.length)
             restores.push({ file, images, reverses: [{ sha, subject: reason }] });
     }
-    return { restores, skipped };
+    const keys = [];
+    for (const raw of keyArgs) {
+        const key = parseKeyArg(raw);
+        const at = async (rev) => {
+            const text = rev ? await history.show(rev, key.file) : undefined;
+            return text === undefined ? undefined : getValueInText(text, key, key.file);
+        };
+        const after = await at(sha);
+        const before = await at(parent);
+        if (before === undefined || after === undefined) {
+            skipped.push({ file: key.file, name: key.keyPath, reason: 'created by the commit; left as is' });
+            continue;
+        }
+        if (before !== after)
+            keys.push({ file: key.file, key, from: after, to: before, reverses: [{ sha, subject: reason }] });
+    }
+    return { restores, skipped, keys };
 }
 async function resolveTo(history, to) {
     for (;;) {
@@ -89620,15 +89638,15 @@ async function rollbackAfterFailure(w, settings, pushed, failed, platform) {
     const history = await openHistory(settings, platform);
     let plan;
     try {
-        plan = await findUndo(history, pushed.commit, pushed.files, reason);
+        plan = await findUndo(history, pushed.commit, pushed.files, reason, pushed.keys ?? []);
     }
     finally {
         await history.close();
     }
-    if (!plan.restores.length) {
+    if (!plan.restores.length && !plan.keys?.length) {
         return {
             kind: 'not-rolled-back',
-            reason: 'this run changed no image pin that an earlier version had'
+            reason: 'this run changed no image pin or value that an earlier version had'
         };
     }
     const d = await deliver_deliver(rollbackEdit(plan, reason), settings, platform);
@@ -89700,15 +89718,16 @@ function readAfterPush(input, env, platform, delivery) {
     return { ...(wait ? { wait } : {}), ...(rollbackOnFailure ? { rollbackOnFailure } : {}) };
 }
 /** Waits for the pushed commit, and rolls it back when asked and the wait failed. */
-async function runAfterPush(a, settings, d, platform, environmentName) {
+async function runAfterPush(a, settings, d, platform, o = {}) {
     if (!a.wait)
         return {};
-    const wait = await runWaitAfter(a.wait, settings, d, platform, environmentName);
+    const wait = await runWaitAfter(a.wait, settings, d, platform, o.environmentName);
     if (!wait)
         return {};
     if (!a.rollbackOnFailure || waitExitCode(wait) === 0)
         return { wait };
-    return { wait, rollback: await rollbackAfterFailure(a.wait, settings, d, wait, platform) };
+    const pushed = { commit: d.commit, files: d.files, ...(o.keys ? { keys: o.keys } : {}) };
+    return { wait, rollback: await rollbackAfterFailure(a.wait, settings, pushed, wait, platform) };
 }
 function afterPushOutputs(r) {
     return { ...waitOutputs(r.wait), ...autoRollbackOutputs(r.rollback) };
@@ -89828,7 +89847,9 @@ const setImageCommand = defineCommand({
     },
     async run(settings, platform) {
         const d = await deliver_deliver(set_image_setImageEdit(settings.request), settings.delivery, platform);
-        const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform);
+        const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform, {
+            keys: d.outcome.edits.filter(e => e.key !== undefined).map(e => `${e.file}:${e.key}`)
+        });
         return {
             outcome: d.outcome,
             dryRun: d.dryRun,
@@ -91166,7 +91187,7 @@ const promoteCommand = defineCommand({
     async run(settings, platform) {
         const r = await runPromotion(settings, platform);
         if (r.delivery) {
-            r.afterPush = await runAfterPush(settings.afterPush, settings.delivery, r.delivery, platform, r.to);
+            r.afterPush = await runAfterPush(settings.afterPush, settings.delivery, r.delivery, platform, { environmentName: r.to });
         }
         return r;
     },

@@ -64,13 +64,18 @@ export async function runAfterPush(
   settings: DeliverySettings,
   d: Pick<Delivery<PlanOutcome>, 'commit' | 'pushed' | 'branch' | 'files' | 'remote'>,
   platform: Platform,
-  environmentName?: string
+  o: {
+    environmentName?: string
+    /** `<file>:<key.path>` values the run set (set-image --set): undone with the pins. */
+    keys?: string[]
+  } = {}
 ): Promise<AfterPushReport> {
   if (!a.wait) return {}
-  const wait = await runWaitAfter(a.wait, settings, d, platform, environmentName)
+  const wait = await runWaitAfter(a.wait, settings, d, platform, o.environmentName)
   if (!wait) return {}
   if (!a.rollbackOnFailure || waitExitCode(wait) === 0) return {wait}
-  return {wait, rollback: await rollbackAfterFailure(a.wait, settings, d, wait, platform)}
+  const pushed = {commit: d.commit, files: d.files, ...(o.keys ? {keys: o.keys} : {})}
+  return {wait, rollback: await rollbackAfterFailure(a.wait, settings, pushed, wait, platform)}
 }
 
 export function afterPushOutputs(r: AfterPushReport): Outputs {

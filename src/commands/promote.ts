@@ -189,7 +189,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
         settings.delivery,
         r.delivery,
         platform,
-        r.to
+        {environmentName: r.to}
       )
     }
     return r

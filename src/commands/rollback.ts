@@ -371,7 +371,7 @@ export type AutoRollback =
 export async function rollbackAfterFailure(
   w: WaitSettings,
   settings: DeliverySettings,
-  pushed: {commit: string | null; files: string[]},
+  pushed: {commit: string | null; files: string[]; keys?: string[]},
   failed: WaitReport,
   platform: Platform
 ): Promise<AutoRollback> {
@@ -386,14 +386,14 @@ export async function rollbackAfterFailure(
   const history = await openHistory(settings, platform)
   let plan: RollbackPlan
   try {
-    plan = await findUndo(history, pushed.commit, pushed.files, reason)
+    plan = await findUndo(history, pushed.commit, pushed.files, reason, pushed.keys ?? [])
   } finally {
     await history.close()
   }
-  if (!plan.restores.length) {
+  if (!plan.restores.length && !plan.keys?.length) {
     return {
       kind: 'not-rolled-back',
-      reason: 'this run changed no image pin that an earlier version had'
+      reason: 'this run changed no image pin or value that an earlier version had'
     }
   }
   const d = await deliver(rollbackEdit(plan, reason), settings, platform)

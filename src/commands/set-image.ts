@@ -175,7 +175,9 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
   },
   async run(settings, platform) {
     const d = await deliver(setImageEdit(settings.request), settings.delivery, platform)
-    const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform)
+    const afterPush = await runAfterPush(settings.afterPush, settings.delivery, d, platform, {
+      keys: d.outcome.edits.filter(e => e.key !== undefined).map(e => `${e.file}:${e.key}`)
+    })
     return {
       outcome: d.outcome,
       dryRun: d.dryRun,

@@ -277,7 +277,9 @@ export async function findUndo(
   history: FileHistory,
   commit: string,
   files: string[],
-  reason: string
+  reason: string,
+  /** `<file>:<key.path>` values the commit set (set-image --set), undone like pins. */
+  keyArgs: string[] = []
 ): Promise<RollbackPlan> {
   const sha = await resolveTo(history, commit)
   const parent = await history.parent(sha)
@@ -298,7 +300,23 @@ export async function findUndo(
     }
     if (images.length) restores.push({file, images, reverses: [{sha, subject: reason}]})
   }
-  return {restores, skipped}
+  const keys: KeyRestore[] = []
+  for (const raw of keyArgs) {
+    const key = parseKeyArg(raw)
+    const at = async (rev: string | undefined) => {
+      const text = rev ? await history.show(rev, key.file) : undefined
+      return text === undefined ? undefined : getValueInText(text, key, key.file)
+    }
+    const after = await at(sha)
+    const before = await at(parent)
+    if (before === undefined || after === undefined) {
+      skipped.push({file: key.file, name: key.keyPath, reason: 'created by the commit; left as is'})
+      continue
+    }
+    if (before !== after)
+      keys.push({file: key.file, key, from: after, to: before, reverses: [{sha, subject: reason}]})
+  }
+  return {restores, skipped, keys}
 }
 
 async function resolveTo(history: FileHistory, to: string): Promise<string> {

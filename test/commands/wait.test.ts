@@ -354,6 +354,40 @@ describe('--rollback-on-failure', () => {
     )
   })
 
+  it('also undoes a --set value (Helm values) this run changed', async () => {
+    const VALUES = `${APP}/overlays/staging/values.yaml`
+    await repo.commit({[VALUES]: 'image:\n  tag: "1.0.0" # bumped by CI\n'}, 'values')
+    double.branchHeads.set('main', await repo.head())
+    double.branchHeads.set('HEAD', await repo.head())
+    await degradeNewRevisions()
+    followPushes()
+    const r = await cli(
+      [
+        'set-image',
+        '--repo',
+        repo.url,
+        '--set',
+        `${VALUES}:image.tag=2.0.0`,
+        '--wait',
+        '--argocd-server',
+        double.url,
+        '--timeout',
+        '20',
+        '--degraded-grace',
+        '0',
+        '--rollback-on-failure',
+        '--json'
+      ],
+      env()
+    )
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.json!.rollback).toMatchObject({
+      rolledBack: true,
+      restored: [{file: VALUES, key: 'image.tag', from: '2.0.0', to: '1.0.0'}]
+    })
+    expect(await repo.readFile(VALUES)).toBe('image:\n  tag: "1.0.0" # bumped by CI\n')
+  })
+
   it('does not push a rollback over a newer commit that changed the same pin (someone fixed forward)', async () => {
     double.behave('web-staging', {outcome: 'degraded'})
     // Someone pushes 2.0.1 right after our 2.0.0, before Argo CD syncs.
