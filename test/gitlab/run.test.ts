@@ -11,6 +11,7 @@ import {afterEach, describe, expect, it, vi} from 'vitest'
 import {findCommand} from '../../src/commands/registry.js'
 import {exampleRepo, type ExampleRepo} from '../promote/helpers.js'
 import {GitLabDouble} from '../doubles/gitlab-double.js'
+import {ArgoCdDouble, IN_CLUSTER} from '../doubles/argocd-double.js'
 import {GCL_TEST_TIMEOUT_MS, REPO_ROOT, scratchProject, type ScratchProject} from './gcl.js'
 
 vi.setConfig({testTimeout: GCL_TEST_TIMEOUT_MS, hookTimeout: GCL_TEST_TIMEOUT_MS})
@@ -360,5 +361,87 @@ deploy:
     expect(build).toContain('No build needed:')
     expect(build).not.toContain('the build ran')
     expect(jobOutput(r.stdout, 'deploy').join('\n')).toMatch(/deploying tag=\S+ build=false/)
+  })
+
+  it('set-image -> wait: the wait job finds the app, waits for the commit and reports GITOPS_DEPLOYED', async () => {
+    config = await exampleRepo()
+    const argo = await new ArgoCdDouble().start()
+    argo.addProject('default')
+    const token = argo.token('ci', [{action: 'get', object: '*/*'}])
+    const head = await config.head()
+    argo.branchHeads.set('main', head)
+    argo.branchHeads.set('HEAD', head)
+    argo.seed(
+      {
+        metadata: {name: 'web-dev', namespace: 'argocd'},
+        spec: {
+          project: 'default',
+          source: {repoURL: config.url, path: 'apps/web/overlays/dev', targetRevision: 'main'},
+          destination: {server: IN_CLUSTER, namespace: 'web-dev'},
+          syncPolicy: {automated: {}}
+        }
+      },
+      {deployed: true}
+    )
+    // Argo CD's repo poll: the controller sees the pushed tip shortly after the set-image job.
+    let last = head
+    const poll = setInterval(() => {
+      void config!.head().then(
+        now => {
+          if (now !== last) {
+            last = now
+            argo.pushed('main', now, {delayMs: 100})
+          }
+        },
+        () => undefined
+      )
+    }, 50)
+    try {
+      project = await scratchProject(
+        `stages: [deploy, verify, report]
+include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/set-image@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      path: [apps/web/overlays/dev]
+      image: ghcr.io/acme/web:2.0.0
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/wait@$CI_COMMIT_SHA
+    inputs:
+      stage: verify
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      argocd-server: ${argo.url}
+      environment: dev
+      timeout: '60'
+
+gitops-wait:
+  needs: [gitops-set-image]
+
+report:
+  stage: report
+  needs: [gitops-wait, gitops-set-image]
+  script:
+    - echo "deployed=$GITOPS_DEPLOYED commit=$GITOPS_COMMIT"
+`,
+        {'gitops-cli.mjs': CLI_WRAPPER}
+      )
+      const r = await project.gcl([
+        '--force-shell-executor',
+        '--variable',
+        `ARGOCD_AUTH_TOKEN=${token}`,
+        '--variable',
+        'GITOPS_ARGOCD_POLL_MS=50'
+      ])
+      expect(r.stdout + r.stderr).not.toContain(token)
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      expect(jobOutput(r.stdout, 'gitops-wait').join('\n')).toMatch(/web-dev: deployed \(Synced\/Healthy/)
+      expect(jobOutput(r.stdout, 'report')).toContain(`deployed=true commit=${await config.head()}`)
+    } finally {
+      clearInterval(poll)
+      await argo.close()
+    }
   })
 })
