@@ -1,39 +1,33 @@
-import {mkdtemp, rm} from 'node:fs/promises'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {onInterrupt} from '../core/cleanup.js'
 import type {Redactor} from '../core/redact.js'
-import {execGit} from '../git/exec.js'
-import {HARDENED_CONFIG} from '../git/git.js'
+import {FileHistory, type RemoteHistorySource} from '../git/file-history.js'
 
 /**
  * "Is the revision Argo CD runs our commit or a later one?" Another pipeline
  * may push to the branch after us and Argo CD then syncs that commit, which
- * still carries our change. Answered from the branch's commit graph, fetched
- * once (commits only, no trees or blobs) into a private bare repository, and
- * fetched again when Argo CD shows a commit we have not seen yet.
+ * still carries our change. Answered from the branch's history, read the way
+ * rollback reads it (git/file-history.ts: a private bare repository, shallow
+ * and blobless), fetched only when a revision is not known already, and again
+ * when Argo CD shows a commit pushed after the last fetch.
  */
 export interface AncestryOptions {
-  /** The config repo URL (credentials never in it). */
-  url: string
-  /** The branch the commit went to; HEAD when unknown. */
-  branch?: string
-  /** Auth config for git (GIT_CONFIG_COUNT), as for the push. */
-  gitConfig: Record<string, string>
+  /** The config repo and branch, with the push's credentials. */
+  source: RemoteHistorySource
   redactor: Redactor
+  /** Commits known not to include ours (the tip our commit was made on), so no fetch is needed for them. */
+  older?: string[]
   debug?: (message: string) => void
 }
 
 export class CommitAncestry {
   private readonly known = new Map<string, boolean>()
   private readonly pending = new Map<string, Promise<boolean>>()
-  private dir?: Promise<string>
-  private forget?: () => void
+  private history?: Promise<FileHistory>
 
   constructor(
     readonly commit: string,
     private readonly o: AncestryOptions
   ) {
+    for (const c of o.older ?? []) this.known.set(c.toLowerCase(), false)
     this.known.set(commit.toLowerCase(), true)
   }
 
@@ -63,82 +57,44 @@ export class CommitAncestry {
     return p
   }
 
-  private git(dir: string, args: string[]) {
-    return execGit(args, {
-      cwd: dir,
-      config: {...HARDENED_CONFIG, ...this.o.gitConfig},
-      redactor: this.o.redactor,
-      timeoutMs: 120_000,
-      allowFailure: true
-    })
+  /** The repository's default branch; the history is created, nothing is fetched for it. */
+  async defaultBranch(): Promise<string | undefined> {
+    return (await this.open()).defaultBranch()
   }
 
-  private async repo(): Promise<string> {
-    this.dir ??= (async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'gitops-deploy-ancestry-'))
-      this.forget = onInterrupt(() => rm(dir, {recursive: true, force: true}))
-      await this.git(dir, ['init', '-q', '--bare'])
-      return dir
-    })()
-    return this.dir
-  }
-
-  private async fetch(dir: string): Promise<boolean> {
-    const ref = this.o.branch ? `refs/heads/${this.o.branch}` : 'HEAD'
-    const out = await this.git(dir, [
-      'fetch',
-      '-q',
-      '--filter=tree:0',
-      '--no-tags',
-      this.o.url,
-      `+${ref}:refs/gitops-deploy/tip`
-    ])
-    if (out.code !== 0) {
-      this.o.debug?.(`could not fetch the branch to check ancestry: ${out.stderr.trim()}`)
-      return false
-    }
-    return true
-  }
-
-  private async isAncestor(dir: string, revision: string): Promise<boolean | undefined> {
-    const out = await this.git(dir, ['merge-base', '--is-ancestor', this.commit, revision])
-    if (out.code === 0) return true
-    if (out.code === 1) return false
-    return undefined // one of the commits is not here (yet)
+  private open(): Promise<FileHistory> {
+    this.history ??= FileHistory.open(this.o.source, this.o.redactor, {fetch: false})
+    return this.history
   }
 
   private async lookup(revision: string): Promise<boolean> {
-    const dir = await this.repo()
-    let answer = await this.isAncestor(dir, revision)
-    if (answer === undefined && (await this.fetch(dir)))
-      answer = await this.isAncestor(dir, revision)
+    const h = await this.open()
+    let answer = await h.isAncestor(this.commit, revision)
+    if (answer === undefined) {
+      // Not here yet: fetch what was pushed since, then reach back until our commit is here too.
+      try {
+        await h.refresh()
+      } catch (e) {
+        this.o.debug?.(`could not fetch the branch to check ancestry: ${(e as Error).message}`)
+      }
+      answer = await h.isAncestor(this.commit, revision)
+      while (answer === undefined && (await h.deepen().catch(() => false))) {
+        answer = await h.isAncestor(this.commit, revision)
+      }
+    }
     // Still unknown: the revision is not on the branch (another branch, or rewritten history).
     const result = answer ?? false
     this.known.set(revision, result)
     return result
   }
 
-  /**
-   * The repository's default branch (what HEAD and an empty targetRevision
-   * follow), from one `ls-remote --symref`; undefined when the server does not say.
-   */
-  async defaultBranch(): Promise<string | undefined> {
-    const dir = await this.repo()
-    const out = await this.git(dir, ['ls-remote', '--symref', this.o.url, 'HEAD'])
-    if (out.code !== 0) return undefined
-    return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1]
-  }
-
   async close(): Promise<void> {
-    if (!this.dir) return
+    if (!this.history) return
     // A lookup started in the background may still be fetching into the directory.
     await Promise.allSettled([...this.pending.values()])
-    const dir = await this.dir.catch(() => undefined)
-    if (dir) {
-      await rm(dir, {recursive: true, force: true, maxRetries: 3}).catch(e =>
-        this.o.debug?.(`could not remove ${dir}: ${(e as Error).message}`)
-      )
-    }
-    this.forget?.()
+    const h = await this.history.catch(() => undefined)
+    await h
+      ?.close()
+      .catch(e => this.o.debug?.(`could not remove the history: ${(e as Error).message}`))
   }
 }

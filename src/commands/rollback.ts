@@ -35,9 +35,7 @@ import {
   type RollbackRequest
 } from '../edits/rollback.js'
 import {checkRelative} from '../edits/workspace.js'
-import {authFromEnv} from '../git/auth.js'
-import {FileHistory} from '../git/file-history.js'
-import {parseRemoteUrl} from '../git/remote-url.js'
+import {FileHistory, remoteHistorySource} from '../git/file-history.js'
 import type {Platform} from '../platform/port.js'
 import {
   defineCommand,
@@ -79,13 +77,12 @@ export async function openHistory(
   delivery: DeliverySettings,
   platform: Platform
 ): Promise<FileHistory> {
-  if (delivery.mode === 'local')
+  if (delivery.mode === 'local') {
     return FileHistory.open({kind: 'local', dir: delivery.root}, platform.redactor)
-  const remote = parseRemoteUrl(delivery.repo, delivery.cwd ?? process.cwd())
-  const auth = authFromEnv(remote, delivery.env, platform.redactor)
+  }
   const branch = delivery.mode === 'push' ? delivery.branch : delivery.base
   return FileHistory.open(
-    {kind: 'remote', url: remote.url, ...(branch ? {branch} : {}), gitConfig: auth.config},
+    remoteHistorySource(delivery.repo, branch, delivery.env, platform.redactor, delivery.cwd),
     platform.redactor
   )
 }

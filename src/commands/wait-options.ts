@@ -10,14 +10,13 @@ import type {ChangeTarget} from '../argocd/discover.js'
 import {formatResource} from '../argocd/health.js'
 import {UsageError} from '../core/errors.js'
 import {tableCell as cell, tableHead, tableRow} from '../core/markdown.js'
-import {authFromEnv} from '../git/auth.js'
-import {parseRemoteUrl} from '../git/remote-url.js'
+import {remoteHistorySource} from '../git/file-history.js'
 import type {Platform} from '../platform/port.js'
 import {posix} from 'node:path'
 import {errorMessage} from '../core/errors.js'
 import {GitHubDeployments} from '../forge/github/deployments.js'
 import type {Delivery} from '../delivery/deliver.js'
-import type {DeliverySettings} from '../delivery/options.js'
+import {given, type DeliverySettings} from '../delivery/options.js'
 import type {PlanOutcome} from '../edits/edit.js'
 import {parseAcceptHealth, parseDuration, readArgoConnection} from './argocd-connection.js'
 import type {Env, InputReader, OptionSpec, Outputs, OutputSpec} from './types.js'
@@ -213,17 +212,6 @@ export function environmentOf(paths: string[]): string | undefined {
   return name && name !== '.' ? name : undefined
 }
 
-/** The user gave one of the wait's tuning flags. */
-function tuningGiven(input: InputReader): string | undefined {
-  return WAIT_TUNING_OPTIONS.find(o =>
-    o.type === 'list'
-      ? input.list(o.name).length > 0
-      : o.type === 'boolean'
-        ? input.boolean(o.name) === true
-        : Boolean(input.string(o.name)?.trim())
-  )?.name
-}
-
 /**
  * The wait of set-image/promote: undefined without --wait (a tuning flag
  * without it is refused), refused outside push mode and with --dry-run.
@@ -235,7 +223,7 @@ export function readWaitFlag(
   delivery: {mode: string; dryRun?: boolean}
 ): WaitSettings | undefined {
   if (input.boolean('wait') !== true) {
-    const stray = tuningGiven(input)
+    const [stray] = given(input, WAIT_TUNING_OPTIONS)
     if (stray)
       throw new UsageError(`--${stray} only applies with --wait; add --wait or drop --${stray}`)
     return undefined
@@ -296,21 +284,22 @@ export async function runWait(
   target: ChangeTarget,
   env: Env,
   platform: Platform,
-  environmentName?: string
+  o: {
+    environmentName?: string
+    /** Commits known to predate ours (the tip it was made on): judged without a fetch. */
+    older?: string[]
+  } = {}
 ): Promise<WaitReport> {
-  const remote = parseRemoteUrl(target.repo, process.cwd())
-  const auth = authFromEnv(remote, env, platform.redactor)
   const ancestry = new CommitAncestry(target.commit, {
-    url: remote.url,
-    ...(target.branch ? {branch: target.branch} : {}),
-    gitConfig: auth.config,
+    source: remoteHistorySource(target.repo, target.branch, env, platform.redactor),
     redactor: platform.redactor,
+    ...(o.older ? {older: o.older} : {}),
     debug: m => platform.debug(m)
   })
   const deployment = w.githubDeployment
     ? await startDeployment(
         w.githubDeployment,
-        environmentName ?? environmentOf(target.paths),
+        o.environmentName ?? environmentOf(target.paths),
         target,
         platform
       )
@@ -412,7 +401,7 @@ async function finishDeployment(
 export async function runWaitAfter(
   w: WaitSettings,
   settings: DeliverySettings,
-  d: Pick<Delivery<PlanOutcome>, 'commit' | 'pushed' | 'branch' | 'files' | 'remote'>,
+  d: Pick<Delivery<PlanOutcome>, 'commit' | 'pushed' | 'branch' | 'files' | 'remote' | 'tip'>,
   platform: Platform,
   environmentName?: string
 ): Promise<WaitReport | undefined> {
@@ -431,7 +420,11 @@ export async function runWaitAfter(
     },
     settings.env,
     platform,
-    environmentName
+    {
+      ...(environmentName ? {environmentName} : {}),
+      // The tip our commit was made on runs before the push: no fetch is needed to judge it.
+      ...(d.tip && d.tip !== d.commit ? {older: [d.tip]} : {})
+    }
   )
 }
 

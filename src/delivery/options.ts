@@ -488,7 +488,7 @@ export function readPrRequest(input: InputReader): PrRequestSettings {
 }
 
 /** The flags of `options` the user gave (a list with entries, a true boolean, a non-blank string). */
-function given(input: InputReader, options: OptionSpec[]): string[] {
+export function given(input: InputReader, options: OptionSpec[]): string[] {
   return options
     .filter(o =>
       o.type === 'list'

@@ -6,6 +6,9 @@ import {OperationError} from '../core/errors.js'
 import type {Redactor} from '../core/redact.js'
 import {execGit} from './exec.js'
 import {HARDENED_CONFIG} from './git.js'
+import {authFromEnv} from './auth.js'
+import {parseRemoteUrl} from './remote-url.js'
+import type {Env} from '../platform/inputs.js'
 
 /**
  * The history of a few files of a config repo, read without a full clone: a
@@ -52,9 +55,15 @@ export class FileHistory {
     private readonly owned: boolean
   ) {}
 
+  /**
+   * `fetch: false` (remote only) creates the repository without fetching: the
+   * first `refresh()` fetches. The ancestry check opens it that way, since
+   * most waits never need the history.
+   */
   static async open(
     source: RemoteHistorySource | LocalHistorySource,
-    redactor: Redactor
+    redactor: Redactor,
+    o: {fetch?: boolean} = {}
   ): Promise<FileHistory> {
     if (source.kind === 'local') {
       const h = new FileHistory(source.dir, source, redactor, false)
@@ -74,8 +83,7 @@ export class FileHistory {
       await h.git(['init', '-q', '--bare'])
       // A named promisor remote: blobs the walk reads are fetched on demand.
       await h.git(['remote', 'add', 'origin', source.url])
-      await h.fetch(['--depth', String(FIRST_DEPTH)])
-      h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim()
+      if (o.fetch !== false) await h.refresh()
       return h
     } catch (e) {
       await h.close()
@@ -117,6 +125,31 @@ export class FileHistory {
         `could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`
       )
     }
+  }
+
+  /**
+   * Fetches the branch tip: the first time 20 commits deep, later only the
+   * commits pushed since (the shallow end stays where it is). Remote only.
+   */
+  async refresh(): Promise<void> {
+    await this.fetch(this.tip ? [] : ['--depth', String(FIRST_DEPTH)])
+    this.tip = (await this.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim()
+  }
+
+  /** `a` is `b` or an ancestor of it; undefined when either commit is not here. */
+  async isAncestor(a: string, b: string): Promise<boolean | undefined> {
+    const out = await this.git(['merge-base', '--is-ancestor', a, b], true)
+    return out.code === 0 ? true : out.code === 1 ? false : undefined
+  }
+
+  /**
+   * The remote's default branch (what HEAD and an empty targetRevision
+   * follow), from one `ls-remote --symref`; undefined when it does not say.
+   */
+  async defaultBranch(): Promise<string | undefined> {
+    const out = await this.git(['ls-remote', '--symref', 'origin', 'HEAD'], true)
+    if (out.code !== 0) return undefined
+    return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1]
   }
 
   /** The history is cut: older commits exist but are not here yet. */
@@ -185,7 +218,27 @@ export class FileHistory {
   }
 
   async close(): Promise<void> {
-    if (this.owned) await rm(this.dir, {recursive: true, force: true})
+    if (this.owned) await rm(this.dir, {recursive: true, force: true, maxRetries: 3})
     this.forget?.()
+  }
+}
+
+/**
+ * The history source of a config repo URL, authenticated like the push
+ * (GITOPS_TOKEN as an extra header through GIT_CONFIG_*, never the URL).
+ */
+export function remoteHistorySource(
+  repo: string,
+  branch: string | undefined,
+  env: Env,
+  redactor: Redactor,
+  cwd = process.cwd()
+): RemoteHistorySource {
+  const remote = parseRemoteUrl(repo, cwd)
+  return {
+    kind: 'remote',
+    url: remote.url,
+    ...(branch ? {branch} : {}),
+    gitConfig: authFromEnv(remote, env, redactor).config
   }
 }
