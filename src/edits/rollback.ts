@@ -165,8 +165,14 @@ export async function findRestores(
       older = pinsOf(text, file)
       reverses = [{sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}`}]
     } else {
-      const found = await walk(history, file, wanted, request.steps)
-      older = found.older
+      const found = await walkChanges(history, file, request.steps, {
+        read: text => pinsOf(text, file),
+        same: (before, after) => !changedPins(before, after ?? new Map(), wanted),
+        who: file,
+        noun: 'pin',
+        fix: 'name the target with --to, or fix forward with set-image'
+      })
+      older = found.before
       reverses = found.reverses
     }
     const images: ImageRestore[] = []
@@ -215,8 +221,14 @@ export async function findRestores(
           `--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`
         )
     } else {
-      const found = await walkKey(history, key, raw, request.steps)
-      to = found.to
+      const found = await walkChanges(history, file, request.steps, {
+        read: text => getValueInText(text, key, file),
+        same: (before, after) => before === after,
+        who: `--key ${raw}: ${key.keyPath}`,
+        noun: 'value',
+        fix: 'name the target with --to, or fix forward with set-image --set'
+      })
+      to = found.before
       reverses = found.reverses
     }
     if (to === now) {
@@ -226,45 +238,6 @@ export async function findRestores(
     keys.push({file, key, from: now, to, reverses})
   }
   return {restores, skipped, keys}
-}
-
-async function walkKey(
-  history: FileHistory,
-  key: SetArg,
-  raw: string,
-  steps: number
-): Promise<{to: string | null; reverses: {sha: string; subject: string}[]}> {
-  const file = key.file
-  walk: for (;;) {
-    const reverses: {sha: string; subject: string}[] = []
-    for (const c of await history.log(file)) {
-      if (isRollbackCommit(c.message)) continue
-      const parent = c.parents[0]
-      const afterText = await history.show(c.sha, file)
-      const after = afterText === undefined ? undefined : getValueInText(afterText, key, file)
-      if (!parent) {
-        if (await history.deepen()) continue walk
-        throw new UsageError(
-          `--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`
-        )
-      }
-      const beforeText = await history.show(parent, file)
-      const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file)
-      if (before === after) continue
-      if (before === undefined) {
-        throw new UsageError(
-          `--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`
-        )
-      }
-      reverses.push({sha: c.sha, subject: c.subject})
-      if (reverses.length === steps) return {to: before, reverses}
-    }
-    if (!(await history.deepen())) {
-      throw new UsageError(
-        `--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`
-      )
-    }
-  }
 }
 
 /**
@@ -331,12 +304,32 @@ async function resolveTo(history: FileHistory, to: string): Promise<string> {
   }
 }
 
-async function walk(
+/** What a history walk follows in one file: the pins of some images, or one YAML value. */
+interface Tracked<V> {
+  /** The tracked state in one version of the file; undefined when it is not there. */
+  read(text: string): V | undefined
+  same(before: V, after: V | undefined): boolean
+  /** For messages: who (the file, or `--key a.yaml:x`), what is restored, and the fix. */
+  who: string
+  noun: string
+  fix: string
+}
+
+/**
+ * Walks the commits that touched `file`, newest first, skipping our own
+ * rollbacks, to the `steps`-th that changed the tracked state; answers the
+ * state before it. Deepens the history while the walk reaches its shallow end.
+ */
+async function walkChanges<V>(
   history: FileHistory,
   file: string,
-  wanted: (n: string) => boolean,
-  steps: number
-): Promise<{older: Map<string, Pin>; reverses: {sha: string; subject: string}[]}> {
+  steps: number,
+  t: Tracked<V>
+): Promise<{before: V; reverses: {sha: string; subject: string}[]}> {
+  const at = async (rev: string) => {
+    const text = await history.show(rev, file)
+    return text === undefined ? undefined : t.read(text)
+  }
   walk: for (;;) {
     const reverses: {sha: string; subject: string}[] = []
     let created: HistoryCommit | undefined
@@ -349,24 +342,25 @@ async function walk(
         created = c
         break
       }
-      const beforeText = await history.show(parent, file)
-      if (beforeText === undefined) {
+      const before = await at(parent)
+      const after = await at(c.sha)
+      if (before !== undefined && t.same(before, after)) continue
+      if (before === undefined) {
         created = c
         break
       }
-      const before = pinsOf(beforeText, file)
-      if (!changedPins(before, await pinsAt(history, c.sha, file), wanted)) continue
       reverses.push({sha: c.sha, subject: c.subject})
-      if (reverses.length === steps) return {older: before, reverses}
+      if (reverses.length === steps) return {before, reverses}
     }
+    const n = `${reverses.length} ${t.noun} change${reverses.length === 1 ? '' : 's'}`
     if (created) {
       throw new UsageError(
-        `${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`
+        `${t.who} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${n}: there is no earlier ${t.noun} to restore; ${t.fix}`
       )
     }
     if (!(await history.deepen())) {
       throw new UsageError(
-        `${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`
+        `${t.who}: its history holds ${n} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`
       )
     }
   }

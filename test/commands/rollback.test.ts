@@ -182,6 +182,12 @@ describe('rollback --key (Helm values)', () => {
     const bad = await rollback('--key', `${VALUES}:image.tag=1.0.0`)
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('takes <file>:<key.path> without a value')
+    const far = await rollback('--key', `${VALUES}:image.tag`, '--steps', '3')
+    expect(far.code).toBe(2)
+    expect(far.stderr).toContain(
+      '--key apps/payments/values-production.yaml:image.tag: image.tag was created in'
+    )
+    expect(far.stderr).toContain('there is no earlier value to restore')
     const missing = await rollback('--key', `${VALUES}:image.nope`)
     expect(missing.code).toBe(2)
     expect(missing.stderr).toContain('has no image.nope')
