@@ -86683,8 +86683,14 @@ async function findRestores(history, request) {
             reverses = [{ sha: toCommit, subject: `state at ${toCommit.slice(0, 12)}` }];
         }
         else {
-            const found = await rollback_walk(history, file, wanted, request.steps);
-            older = found.older;
+            const found = await walkChanges(history, file, request.steps, {
+                read: text => pinsOf(text, file),
+                same: (before, after) => !changedPins(before, after ?? new Map(), wanted),
+                who: file,
+                noun: 'pin',
+                fix: 'name the target with --to, or fix forward with set-image'
+            });
+            older = found.before;
             reverses = found.reverses;
         }
         const images = [];
@@ -86733,8 +86739,14 @@ async function findRestores(history, request) {
                 throw new UsageError(`--key ${raw}: ${key.keyPath} did not exist at --to ${request.to}; pick a later commit`);
         }
         else {
-            const found = await walkKey(history, key, raw, request.steps);
-            to = found.to;
+            const found = await walkChanges(history, file, request.steps, {
+                read: text => getValueInText(text, key, file),
+                same: (before, after) => before === after,
+                who: `--key ${raw}: ${key.keyPath}`,
+                noun: 'value',
+                fix: 'name the target with --to, or fix forward with set-image --set'
+            });
+            to = found.before;
             reverses = found.reverses;
         }
         if (to === now) {
@@ -86744,37 +86756,6 @@ async function findRestores(history, request) {
         keys.push({ file, key, from: now, to, reverses });
     }
     return { restores, skipped, keys };
-}
-async function walkKey(history, key, raw, steps) {
-    const file = key.file;
-    walk: for (;;) {
-        const reverses = [];
-        for (const c of await history.log(file)) {
-            if (isRollbackCommit(c.message))
-                continue;
-            const parent = c.parents[0];
-            const afterText = await history.show(c.sha, file);
-            const after = afterText === undefined ? undefined : getValueInText(afterText, key, file);
-            if (!parent) {
-                if (await history.deepen())
-                    continue walk;
-                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
-            }
-            const beforeText = await history.show(parent, file);
-            const before = beforeText === undefined ? undefined : getValueInText(beforeText, key, file);
-            if (before === after)
-                continue;
-            if (before === undefined) {
-                throw new UsageError(`--key ${raw}: ${key.keyPath} was created in ${c.sha.slice(0, 12)} (${inlineValue(c.subject)}): there is no earlier value to restore`);
-            }
-            reverses.push({ sha: c.sha, subject: c.subject });
-            if (reverses.length === steps)
-                return { to: before, reverses };
-        }
-        if (!(await history.deepen())) {
-            throw new UsageError(`--key ${raw}: its history holds ${reverses.length} change${reverses.length === 1 ? '' : 's'}, fewer than --steps ${steps}; nothing earlier to restore`);
-        }
-    }
 }
 /**
  * The undo of one commit of ours (--rollback-on-failure): for each file it
@@ -86836,7 +86817,16 @@ async function resolveTo(history, to) {
         }
     }
 }
-async function rollback_walk(history, file, wanted, steps) {
+/**
+ * Walks the commits that touched `file`, newest first, skipping our own
+ * rollbacks, to the `steps`-th that changed the tracked state; answers the
+ * state before it. Deepens the history while the walk reaches its shallow end.
+ */
+async function walkChanges(history, file, steps, t) {
+    const at = async (rev) => {
+        const text = await history.show(rev, file);
+        return text === undefined ? undefined : t.read(text);
+    };
     walk: for (;;) {
         const reverses = [];
         let created;
@@ -86851,23 +86841,24 @@ async function rollback_walk(history, file, wanted, steps) {
                 created = c;
                 break;
             }
-            const beforeText = await history.show(parent, file);
-            if (beforeText === undefined) {
+            const before = await at(parent);
+            const after = await at(c.sha);
+            if (before !== undefined && t.same(before, after))
+                continue;
+            if (before === undefined) {
                 created = c;
                 break;
             }
-            const before = pinsOf(beforeText, file);
-            if (!changedPins(before, await pinsAt(history, c.sha, file), wanted))
-                continue;
             reverses.push({ sha: c.sha, subject: c.subject });
             if (reverses.length === steps)
-                return { older: before, reverses };
+                return { before, reverses };
         }
+        const n = `${reverses.length} ${t.noun} change${reverses.length === 1 ? '' : 's'}`;
         if (created) {
-            throw new UsageError(`${file} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${reverses.length} pin change${reverses.length === 1 ? '' : 's'}: there is no earlier pin to restore; name the target with --to, or fix forward with set-image`);
+            throw new UsageError(`${t.who} was created in ${created.sha.slice(0, 12)} (${inlineValue(created.subject)}) after ${n}: there is no earlier ${t.noun} to restore; ${t.fix}`);
         }
         if (!(await history.deepen())) {
-            throw new UsageError(`${file}: its history holds ${reverses.length} pin change${reverses.length === 1 ? '' : 's'} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
+            throw new UsageError(`${t.who}: its history holds ${n} (rollbacks not counted), fewer than --steps ${steps}; nothing earlier to restore`);
         }
     }
 }
@@ -86999,6 +86990,8 @@ function rollbackEdit(plan, reason) {
 
 
 
+
+
 /** Commits fetched first, then added per deepening (doubling). */
 const FIRST_DEPTH = 20;
 class FileHistory {
@@ -87016,7 +87009,12 @@ class FileHistory {
         this.redactor = redactor;
         this.owned = owned;
     }
-    static async open(source, redactor) {
+    /**
+     * `fetch: false` (remote only) creates the repository without fetching: the
+     * first `refresh()` fetches. The ancestry check opens it that way, since
+     * most waits never need the history.
+     */
+    static async open(source, redactor, o = {}) {
         if (source.kind === 'local') {
             const h = new FileHistory(source.dir, source, redactor, false);
             const top = await h.git(['rev-parse', '--show-toplevel'], true);
@@ -87033,8 +87031,8 @@ class FileHistory {
             await h.git(['init', '-q', '--bare']);
             // A named promisor remote: blobs the walk reads are fetched on demand.
             await h.git(['remote', 'add', 'origin', source.url]);
-            await h.fetch(['--depth', String(FIRST_DEPTH)]);
-            h.tip = (await h.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
+            if (o.fetch !== false)
+                await h.refresh();
             return h;
         }
         catch (e) {
@@ -87070,6 +87068,29 @@ class FileHistory {
             const detail = out.stderr.trim().split('\n').slice(-2).join(' | ');
             throw new OperationError(`could not read the history of the config repo (${detail}); check --repo${src.branch ? ', --branch' : ''} and the token`);
         }
+    }
+    /**
+     * Fetches the branch tip: the first time 20 commits deep, later only the
+     * commits pushed since (the shallow end stays where it is). Remote only.
+     */
+    async refresh() {
+        await this.fetch(this.tip ? [] : ['--depth', String(FIRST_DEPTH)]);
+        this.tip = (await this.git(['rev-parse', 'refs/gitops-deploy/tip'])).stdout.trim();
+    }
+    /** `a` is `b` or an ancestor of it; undefined when either commit is not here. */
+    async isAncestor(a, b) {
+        const out = await this.git(['merge-base', '--is-ancestor', a, b], true);
+        return out.code === 0 ? true : out.code === 1 ? false : undefined;
+    }
+    /**
+     * The remote's default branch (what HEAD and an empty targetRevision
+     * follow), from one `ls-remote --symref`; undefined when it does not say.
+     */
+    async defaultBranch() {
+        const out = await this.git(['ls-remote', '--symref', 'origin', 'HEAD'], true);
+        if (out.code !== 0)
+            return undefined;
+        return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1];
     }
     /** The history is cut: older commits exist but are not here yet. */
     async shallow() {
@@ -87135,28 +87156,37 @@ class FileHistory {
     }
     async close() {
         if (this.owned)
-            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true });
+            await (0,promises_namespaceObject.rm)(this.dir, { recursive: true, force: true, maxRetries: 3 });
         this.forget?.();
     }
 }
+/**
+ * The history source of a config repo URL, authenticated like the push
+ * (GITOPS_TOKEN as an extra header through GIT_CONFIG_*, never the URL).
+ */
+function remoteHistorySource(repo, branch, env, redactor, cwd = process.cwd()) {
+    const remote = parseRemoteUrl(repo, cwd);
+    return {
+        kind: 'remote',
+        url: remote.url,
+        ...(branch ? { branch } : {}),
+        gitConfig: authFromEnv(remote, env, redactor).config
+    };
+}
 
 ;// CONCATENATED MODULE: ./src/argocd/ancestry.ts
-
-
-
-
-
 
 class CommitAncestry {
     commit;
     o;
     known = new Map();
     pending = new Map();
-    dir;
-    forget;
+    history;
     constructor(commit, o) {
         this.commit = commit;
         this.o = o;
+        for (const c of o.older ?? [])
+            this.known.set(c.toLowerCase(), false);
         this.known.set(commit.toLowerCase(), true);
     }
     /**
@@ -87185,79 +87215,44 @@ class CommitAncestry {
         }
         return p;
     }
-    git(dir, args) {
-        return execGit(args, {
-            cwd: dir,
-            config: { ...HARDENED_CONFIG, ...this.o.gitConfig },
-            redactor: this.o.redactor,
-            timeoutMs: 120_000,
-            allowFailure: true
-        });
+    /** The repository's default branch; the history is created, nothing is fetched for it. */
+    async defaultBranch() {
+        return (await this.open()).defaultBranch();
     }
-    async repo() {
-        this.dir ??= (async () => {
-            const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-ancestry-'));
-            this.forget = onInterrupt(() => (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true }));
-            await this.git(dir, ['init', '-q', '--bare']);
-            return dir;
-        })();
-        return this.dir;
-    }
-    async fetch(dir) {
-        const ref = this.o.branch ? `refs/heads/${this.o.branch}` : 'HEAD';
-        const out = await this.git(dir, [
-            'fetch',
-            '-q',
-            '--filter=tree:0',
-            '--no-tags',
-            this.o.url,
-            `+${ref}:refs/gitops-deploy/tip`
-        ]);
-        if (out.code !== 0) {
-            this.o.debug?.(`could not fetch the branch to check ancestry: ${out.stderr.trim()}`);
-            return false;
-        }
-        return true;
-    }
-    async isAncestor(dir, revision) {
-        const out = await this.git(dir, ['merge-base', '--is-ancestor', this.commit, revision]);
-        if (out.code === 0)
-            return true;
-        if (out.code === 1)
-            return false;
-        return undefined; // one of the commits is not here (yet)
+    open() {
+        this.history ??= FileHistory.open(this.o.source, this.o.redactor, { fetch: false });
+        return this.history;
     }
     async lookup(revision) {
-        const dir = await this.repo();
-        let answer = await this.isAncestor(dir, revision);
-        if (answer === undefined && (await this.fetch(dir)))
-            answer = await this.isAncestor(dir, revision);
+        const h = await this.open();
+        let answer = await h.isAncestor(this.commit, revision);
+        if (answer === undefined) {
+            // Not here yet: fetch what was pushed since, then reach back until our commit is here too.
+            try {
+                await h.refresh();
+            }
+            catch (e) {
+                this.o.debug?.(`could not fetch the branch to check ancestry: ${e.message}`);
+            }
+            answer = await h.isAncestor(this.commit, revision);
+            while (answer === undefined && (await h.deepen().catch(() => false))) {
+                answer = await h.isAncestor(this.commit, revision);
+            }
+        }
         // Still unknown: the revision is not on the branch (another branch, or rewritten history).
         const result = answer ?? false;
         this.known.set(revision, result);
         return result;
     }
-    /**
-     * The repository's default branch (what HEAD and an empty targetRevision
-     * follow), from one `ls-remote --symref`; undefined when the server does not say.
-     */
-    async defaultBranch() {
-        const dir = await this.repo();
-        const out = await this.git(dir, ['ls-remote', '--symref', this.o.url, 'HEAD']);
-        if (out.code !== 0)
-            return undefined;
-        return /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out.stdout)?.[1];
-    }
     async close() {
-        if (!this.dir)
+        if (!this.history)
             return;
         // A lookup started in the background may still be fetching into the directory.
         await Promise.allSettled([...this.pending.values()]);
-        const dir = await this.dir.catch(() => undefined);
-        if (dir) {
-            await (0,promises_namespaceObject.rm)(dir, { recursive: true, force: true, maxRetries: 3 }).catch(e => this.o.debug?.(`could not remove ${dir}: ${e.message}`));
-        }
-        this.forget?.();
+        const h = await this.history.catch(() => undefined);
+        await h
+            ?.close()
+            .catch(e => this.o.debug?.(`could not remove the history: ${e.message}`));
     }
 }
 
@@ -89104,21 +89099,13 @@ function environmentOf(paths) {
     const name = external_node_path_.posix.basename(dir);
     return name && name !== '.' ? name : undefined;
 }
-/** The user gave one of the wait's tuning flags. */
-function tuningGiven(input) {
-    return WAIT_TUNING_OPTIONS.find(o => o.type === 'list'
-        ? input.list(o.name).length > 0
-        : o.type === 'boolean'
-            ? input.boolean(o.name) === true
-            : Boolean(input.string(o.name)?.trim()))?.name;
-}
 /**
  * The wait of set-image/promote: undefined without --wait (a tuning flag
  * without it is refused), refused outside push mode and with --dry-run.
  */
 function readWaitFlag(input, env, platform, delivery) {
     if (input.boolean('wait') !== true) {
-        const stray = tuningGiven(input);
+        const [stray] = given(input, WAIT_TUNING_OPTIONS);
         if (stray)
             throw new UsageError(`--${stray} only applies with --wait; add --wait or drop --${stray}`);
         return undefined;
@@ -89164,18 +89151,15 @@ function readWaitSettings(input, env, platform) {
     };
 }
 /** Runs the wait for a commit that landed: the ancestry check fetches the branch with the push's credentials. */
-async function runWait(w, target, env, platform, environmentName) {
-    const remote = parseRemoteUrl(target.repo, process.cwd());
-    const auth = authFromEnv(remote, env, platform.redactor);
+async function runWait(w, target, env, platform, o = {}) {
     const ancestry = new CommitAncestry(target.commit, {
-        url: remote.url,
-        ...(target.branch ? { branch: target.branch } : {}),
-        gitConfig: auth.config,
+        source: remoteHistorySource(target.repo, target.branch, env, platform.redactor),
         redactor: platform.redactor,
+        ...(o.older ? { older: o.older } : {}),
         debug: m => platform.debug(m)
     });
     const deployment = w.githubDeployment
-        ? await startDeployment(w.githubDeployment, environmentName ?? environmentOf(target.paths), target, platform)
+        ? await startDeployment(w.githubDeployment, o.environmentName ?? environmentOf(target.paths), target, platform)
         : undefined;
     try {
         const defaultBranch = target.defaultBranch ?? (await ancestry.defaultBranch());
@@ -89273,7 +89257,11 @@ async function runWaitAfter(w, settings, d, platform, environmentName) {
         ...(d.branch ? { branch: d.branch } : {}),
         commit: d.commit,
         paths: d.files
-    }, settings.env, platform, environmentName);
+    }, settings.env, platform, {
+        ...(environmentName ? { environmentName } : {}),
+        // The tip our commit was made on runs before the push: no fetch is needed to judge it.
+        ...(d.tip && d.tip !== d.commit ? { older: [d.tip] } : {})
+    });
 }
 // ------------------------------------------------------------------ report
 function wait_options_seconds(ms) {
@@ -89378,16 +89366,13 @@ function waitExitCode(r) {
 
 
 
-
-
 /** The history the rollback reads: the local checkout under -C, or the remote branch. */
 async function openHistory(delivery, platform) {
-    if (delivery.mode === 'local')
+    if (delivery.mode === 'local') {
         return FileHistory.open({ kind: 'local', dir: delivery.root }, platform.redactor);
-    const remote = parseRemoteUrl(delivery.repo, delivery.cwd ?? process.cwd());
-    const auth = authFromEnv(remote, delivery.env, platform.redactor);
+    }
     const branch = delivery.mode === 'push' ? delivery.branch : delivery.base;
-    return FileHistory.open({ kind: 'remote', url: remote.url, ...(branch ? { branch } : {}), gitConfig: auth.config }, platform.redactor);
+    return FileHistory.open(remoteHistorySource(delivery.repo, branch, delivery.env, platform.redactor, delivery.cwd), platform.redactor);
 }
 /** Finds what to restore and delivers it; used by `rollback` and by --rollback-on-failure. */
 async function runRollback(request, delivery, platform) {
