@@ -63,6 +63,8 @@ export interface ArgoClientOptions {
   requestTimeoutMs?: number
   /** Told about each retry, for the log. */
   onRetry?: (message: string) => void
+  /** The flag that named the server, for error messages (argo-upsert: server; wait: argocd-server). */
+  serverFlag?: string
 }
 
 export interface RequestOptions {
@@ -200,6 +202,11 @@ export class ArgoClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   }
 
+  /** The flag name the user gave the server with. */
+  get serverFlag(): string {
+    return this.options.serverFlag ?? 'server'
+  }
+
   close(): void {
     this.agent.destroy()
   }
@@ -263,7 +270,7 @@ export class ArgoClient {
       throw new ArgoApiError(
         'bad-answer',
         `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
-          `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`
+          `check --${this.serverFlag}: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`
       )
     }
     return body as Application
@@ -376,7 +383,7 @@ export class ArgoClient {
       throw new ArgoApiError(
         'wrong-endpoint',
         `${method} ${url.pathname} answered ${html ? 'an HTML page' : 'something that is not JSON'}, not the Argo CD API; ` +
-          `check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`,
+          `check --${this.serverFlag}: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`,
         {status: res.status}
       )
     }
@@ -435,7 +442,7 @@ export class ArgoClient {
     if (res.status === 404) {
       return make(
         'wrong-endpoint',
-        'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)'
+        `check --${this.serverFlag}: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`
       )
     }
     if (code === 3) {
@@ -546,7 +553,7 @@ export class ArgoClient {
     const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message)
     return new ArgoApiError(
       'unavailable',
-      `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`,
+      `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --${this.serverFlag} and that the server is up`,
       {transient}
     )
   }
@@ -596,6 +603,8 @@ export function abortError(signal: AbortSignal, doing?: string): ArgoApiError {
 /** What a run needs to reach Argo CD (server, token, TLS, retry pacing). */
 export interface ArgoConnectionOptions {
   server: string
+  /** The flag that named the server (default: server). */
+  serverFlag?: string
   token: string
   insecure: boolean
   ca?: string
@@ -620,6 +629,7 @@ export async function withArgoClient<T>(
     ca: c.ca,
     retryBaseMs: c.retryBaseMs,
     ...(c.requestTimeoutMs ? {requestTimeoutMs: c.requestTimeoutMs} : {}),
+    ...(c.serverFlag ? {serverFlag: c.serverFlag} : {}),
     onRetry
   })
   const timeoutSeconds = Math.round(timeoutMs / 1000)

@@ -12,6 +12,8 @@ import type {Env, InputReader} from './types.js'
  */
 export interface ArgoConnectionSettings {
   server: string
+  /** The flag that named it, so Argo CD errors name what the user wrote. */
+  serverFlag: string
   token: string
   insecure: boolean
   ca?: string
@@ -151,6 +153,7 @@ export function readArgoConnection(
 
   return {
     server,
+    serverFlag,
     token,
     insecure,
     ...(ca ? {ca} : {}),

@@ -611,6 +611,55 @@ describe('wait (another job pushed)', () => {
     ])
   })
 
+  it('a dead Argo CD server exits 1 naming the server and the fix; a token without list rights is told so', async () => {
+    const ours = await repo.commit(
+      {[`${APP}/overlays/staging/kustomization.yaml`]: kustomization(IMAGE, '2.0.0')},
+      'ours'
+    )
+    const dead = 'http://127.0.0.1:9'
+    const r = await cli(
+      [
+        'wait',
+        '--repo',
+        repo.url,
+        '--commit',
+        ours,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--argocd-server',
+        dead,
+        '--timeout',
+        '20'
+      ],
+      {...env(), GITOPS_ARGOCD_RETRY_MS: '5'}
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain(
+      'cannot reach Argo CD at http://127.0.0.1:9 (ECONNREFUSED); check --argocd-server and that the server is up'
+    )
+    // A token that may read no app sees an empty list: said as such, with the RBAC fix.
+    const blind = double.token('blind', [{action: 'get', object: 'other/*'}])
+    const none = await cli(
+      [
+        'wait',
+        '--repo',
+        repo.url,
+        '--commit',
+        ours,
+        '--path',
+        `${APP}/overlays/staging`,
+        '--argocd-server',
+        double.url,
+        '--timeout',
+        '20'
+      ],
+      {ARGOCD_AUTH_TOKEN: blind}
+    )
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('no Argo CD application is visible to the token at all')
+    expect(none.stderr).toContain("'applications, get'")
+  })
+
   it('bad input exits 2 with the fix: a short SHA, no paths, a path outside the repo', async () => {
     const short = await cli(waitArgs('abc123', ['--path', 'x']), env())
     expect(short.code).toBe(2)
