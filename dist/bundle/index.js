@@ -87602,6 +87602,10 @@ class ArgoClient {
         this.retryBaseMs = options.retryBaseMs ?? 500;
         this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     }
+    /** The flag name the user gave the server with. */
+    get serverFlag() {
+        return this.options.serverFlag ?? 'server';
+    }
     close() {
         this.agent.destroy();
     }
@@ -87666,7 +87670,7 @@ class ArgoClient {
         const problem = applicationProblem(body);
         if (problem) {
             throw new ArgoApiError('bad-answer', `${opts.doing ?? `${method} ${path}`} failed: Argo CD answered 2xx without an Application (${problem}); ` +
-                `check --server: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`);
+                `check --${this.serverFlag}: it must be the Argo CD API itself, not a proxy or mock that rewrites answers`);
         }
         return body;
     }
@@ -87752,7 +87756,7 @@ class ArgoClient {
         catch {
             const html = /<html|<!doctype/i.test(res.text.slice(0, 200));
             throw new ArgoApiError('wrong-endpoint', `${method} ${url.pathname} answered ${html ? 'an HTML page' : 'something that is not JSON'}, not the Argo CD API; ` +
-                `check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`, { status: res.status });
+                `check --${this.serverFlag}: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`, { status: res.status });
         }
     }
     /** Maps an error response to a kind and a message that names the fix. */
@@ -87796,7 +87800,7 @@ class ArgoClient {
             return make('not-found', 'check --app, --app-namespace and --project');
         }
         if (res.status === 404) {
-            return make('wrong-endpoint', 'check --server: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)');
+            return make('wrong-endpoint', `check --${this.serverFlag}: it must be the Argo CD server URL including its --rootpath (e.g. https://cd.example.com/argocd)`);
         }
         if (code === 3) {
             const render = /InvalidSpecError: Unable to generate manifests in [^:]*: ([\s\S]*)$/i.exec(serverMessage);
@@ -87860,7 +87864,7 @@ class ArgoClient {
             return new ArgoApiError('unavailable', `${what} failed: ${err.message}; raise --request-timeout if Argo CD is slow (a validating write renders the manifests first, up to the server's 60 s limit)`, { transient: true });
         }
         const transient = TRANSIENT_NET.has(code) || /socket hang up/i.test(err.message);
-        return new ArgoApiError('unavailable', `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --server and that the server is up`, { transient });
+        return new ArgoApiError('unavailable', `${what} failed: cannot reach Argo CD at ${url.origin} (${code || err.message}); check --${this.serverFlag} and that the server is up`, { transient });
     }
 }
 function seconds(ms) {
@@ -87910,18 +87914,24 @@ async function withArgoClient(c, timeoutMs, onRetry, fn) {
         ca: c.ca,
         retryBaseMs: c.retryBaseMs,
         ...(c.requestTimeoutMs ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
+        ...(c.serverFlag ? { serverFlag: c.serverFlag } : {}),
         onRetry
     });
     const timeoutSeconds = Math.round(timeoutMs / 1000);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`)), timeoutMs);
+    const limit = deadline(timeoutMs, `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`);
     try {
-        return await fn(client, deadline.signal, timeoutSeconds);
+        return await fn(client, limit.signal, timeoutSeconds);
     }
     finally {
-        clearTimeout(timer);
+        limit.clear();
         client.close();
     }
+}
+/** A hard limit: the signal aborts with a timeout error carrying `message` after `ms`. */
+function deadline(ms, message) {
+    const c = new AbortController();
+    const timer = setTimeout(() => c.abort(new ArgoApiError('timeout', message)), ms);
+    return { signal: c.signal, clear: () => clearTimeout(timer) };
 }
 
 ;// CONCATENATED MODULE: ./src/argocd/discover.ts
@@ -88936,6 +88946,7 @@ function readArgoConnection(input, env, platform, serverFlag) {
     }
     return {
         server,
+        serverFlag,
         token,
         insecure,
         ...(ca ? { ca } : {}),
@@ -91669,10 +91680,9 @@ async function rollBack(s, client, operation, previous, ours, watchOpts, log) {
                 : 'this run wrote nothing (the application already matched), so there is nothing to undo'
         };
     }
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new ArgoApiError('timeout', `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`)), s.timeoutMs);
+    const limit = deadline(s.timeoutMs, `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`);
     try {
-        const signal = deadline.signal;
+        const signal = limit.signal;
         const now = await readExisting(client, a, signal, log);
         if (now.kind !== 'present') {
             return {
@@ -91738,7 +91748,7 @@ async function rollBack(s, client, operation, previous, ours, watchOpts, log) {
         throw e;
     }
     finally {
-        clearTimeout(timer);
+        limit.clear();
     }
 }
 /**

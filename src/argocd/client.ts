@@ -633,21 +633,21 @@ export async function withArgoClient<T>(
     onRetry
   })
   const timeoutSeconds = Math.round(timeoutMs / 1000)
-  const deadline = new AbortController()
-  const timer = setTimeout(
-    () =>
-      deadline.abort(
-        new ArgoApiError(
-          'timeout',
-          `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`
-        )
-      ),
-    timeoutMs
+  const limit = deadline(
+    timeoutMs,
+    `timed out after ${timeoutSeconds}s (--timeout); raise --timeout if the rollout needs longer`
   )
   try {
-    return await fn(client, deadline.signal, timeoutSeconds)
+    return await fn(client, limit.signal, timeoutSeconds)
   } finally {
-    clearTimeout(timer)
+    limit.clear()
     client.close()
   }
+}
+
+/** A hard limit: the signal aborts with a timeout error carrying `message` after `ms`. */
+export function deadline(ms: number, message: string): {signal: AbortSignal; clear: () => void} {
+  const c = new AbortController()
+  const timer = setTimeout(() => c.abort(new ArgoApiError('timeout', message)), ms)
+  return {signal: c.signal, clear: () => clearTimeout(timer)}
 }

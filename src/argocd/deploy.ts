@@ -7,7 +7,7 @@ import {
   sameJson,
   upsertBody
 } from './application.js'
-import {ArgoApiError, ArgoClient, withArgoClient} from './client.js'
+import {ArgoApiError, ArgoClient, deadline, withArgoClient} from './client.js'
 import {evaluate, type Expectation} from './health.js'
 import type {Application} from './types.js'
 import {newerResourceVersion, waitForApp, type WaitOutcome} from './wait.js'
@@ -413,19 +413,12 @@ async function rollBack(
           : 'this run wrote nothing (the application already matched), so there is nothing to undo'
     }
   }
-  const deadline = new AbortController()
-  const timer = setTimeout(
-    () =>
-      deadline.abort(
-        new ArgoApiError(
-          'timeout',
-          `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`
-        )
-      ),
-    s.timeoutMs
+  const limit = deadline(
+    s.timeoutMs,
+    `the rollback timed out after ${Math.round(s.timeoutMs / 1000)}s (--timeout)`
   )
   try {
-    const signal = deadline.signal
+    const signal = limit.signal
     const now = await readExisting(client, a, signal, log)
     if (now.kind !== 'present') {
       return {
@@ -499,7 +492,7 @@ async function rollBack(
     }
     throw e
   } finally {
-    clearTimeout(timer)
+    limit.clear()
   }
 }
 
