@@ -8,34 +8,17 @@
  * The run finds web-staging and all-web (an app over the whole apps/web directory), leaves
  * web-production out, and waits until both run the pushed commit, Synced and Healthy.
  */
-import {execFileSync, spawn} from 'node:child_process'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
-import {pathToFileURL} from 'node:url'
+import {join} from 'node:path'
 import {ArgoCdDouble, IN_CLUSTER} from '../test/doubles/argocd-double.js'
+import {exampleRemote, git, root} from './example-remote.mjs'
 
-const root = resolve(import.meta.dirname, '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gitops-demo-wait-'))
-const env = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Demo',
-  GIT_AUTHOR_EMAIL: 'demo@example.com',
-  GIT_COMMITTER_NAME: 'Demo',
-  GIT_COMMITTER_EMAIL: 'demo@example.com'
-}
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, {cwd, env, encoding: 'utf8'})
 
 async function main(): Promise<number> {
-  const seed = join(tmp, 'seed')
-  cpSync(join(root, 'examples', 'config-repo'), seed, {recursive: true})
-  git(seed, 'init', '-q', '-b', 'main')
-  git(seed, 'add', '-A')
-  git(seed, 'commit', '-q', '-m', 'Initial config repo')
-  const bare = join(tmp, 'config.git')
-  git(tmp, 'clone', '-q', '--bare', seed, bare)
-  const url = pathToFileURL(bare).href
+  const {bare, url} = exampleRemote(tmp)
   const head = () => git(tmp, '--git-dir', bare, 'rev-parse', 'main').trim()
 
   const argo = await new ArgoCdDouble().start()

@@ -6,22 +6,13 @@
  * 3. prints the images before and after, and the commit that landed in the remote
  * Everything lives in a temp dir that is removed at the end.
  */
-import {execFileSync, spawnSync} from 'node:child_process'
-import {cpSync, mkdtempSync, rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, resolve} from 'node:path'
-import {pathToFileURL} from 'node:url'
+import {join} from 'node:path'
+import {exampleRemote, git, root} from './example-remote.mjs'
 
-const root = resolve(import.meta.dirname, '..')
 const tmp = mkdtempSync(join(tmpdir(), 'gitops-demo-'))
-const env = {
-  ...process.env,
-  GIT_AUTHOR_NAME: 'Demo',
-  GIT_AUTHOR_EMAIL: 'demo@example.com',
-  GIT_COMMITTER_NAME: 'Demo',
-  GIT_COMMITTER_EMAIL: 'demo@example.com'
-}
-const git = (cwd, ...args) => execFileSync('git', args, {cwd, env, encoding: 'utf8'})
 const overlay = 'apps/web/overlays/staging'
 
 function images(bare) {
@@ -37,14 +28,7 @@ function images(bare) {
 }
 
 try {
-  const seed = join(tmp, 'seed')
-  cpSync(join(root, 'examples', 'config-repo'), seed, {recursive: true})
-  git(seed, 'init', '-q', '-b', 'main')
-  git(seed, 'add', '-A')
-  git(seed, 'commit', '-q', '-m', 'Initial config repo')
-  const bare = join(tmp, 'config.git')
-  git(tmp, 'clone', '-q', '--bare', seed, bare)
-  const url = pathToFileURL(bare).href
+  const {bare, url} = exampleRemote(tmp)
 
   console.log(`config repo: ${url}\n`)
   console.log(`before (${overlay}):\n${images(bare)}\n`)
