@@ -23,6 +23,7 @@ import {
 import type {PrLifecycleResult} from '../delivery/pull-request.js'
 import {
   deliveryExitCode,
+  checkOutputs,
   editText,
   prLifecycleJson,
   prLifecycleOutputs,
@@ -240,6 +241,7 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
       'pr-operation': '',
       transport: '',
       verified: '',
+      ...checkOutputs(r.delivery?.checks),
       ...(l ? prLifecycleOutputs(l) : {}),
       ...(r.remote?.transport
         ? {
@@ -282,7 +284,11 @@ export const argoAppCommand = defineCommand<ArgoAppSettings, ArgoAppResult>({
 
   text(r) {
     const lines = [headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)]
-    return editText(lines, {...r, changed: r.outcome.changed, diff: r.outcome.diff})
+    return editText(lines, {
+      ...r,
+      changed: r.outcome.changed,
+      diff: r.outcome.diff
+    })
   },
 
   exitCode: r => deliveryExitCode(r)

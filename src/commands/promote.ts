@@ -8,9 +8,11 @@ import {
   dryRunOption,
   PR_OPTIONS,
   readDelivery,
+  RENDER_CHECK_OUTPUT,
   splitList
 } from '../delivery/options.js'
 import {checkMessageTemplate} from '../edits/promote.js'
+import {checkOutputs} from '../delivery/report.js'
 import {defineCommand, type Env, type InputReader, type OptionSpec} from './types.js'
 import type {Platform} from '../platform/port.js'
 import {
@@ -126,6 +128,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
   description: 'Copy image pins from one environment to the next, as a commit or a pull request',
   options: OPTIONS,
   outputSpecs: [
+    RENDER_CHECK_OUTPUT,
     {
       name: 'changed',
       description:
@@ -206,7 +209,8 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
     promoted: JSON.stringify(promotedList(r.apps)),
     missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
     transport: r.transport ?? '',
-    verified: r.verified === undefined ? '' : String(r.verified)
+    verified: r.verified === undefined ? '' : String(r.verified),
+    ...checkOutputs(r.delivery?.checks)
   }),
   json: r => ({
     ...afterPushJson(r.afterPush ?? {}),
@@ -226,6 +230,7 @@ export const promoteCommand = defineCommand<PromoteCommandSettings, PromoteComma
     ...(r.verificationReason ? {verification: r.verificationReason} : {}),
     ...(r.verificationFailure ? {error: r.verificationFailure} : {}),
     ...(r.rejected ? {rejected: r.rejected} : {}),
+    ...(r.delivery?.checks.length ? {checks: r.delivery.checks} : {}),
     apps: r.apps.map(a => ({
       app: a.app,
       status: a.status,

@@ -67,7 +67,11 @@ export interface SetImageResult {
 
 /** The facts the shared report renders, from a result. */
 function facts(r: SetImageResult) {
-  return {...(r.pr ? {pr: r.pr.lifecycle} : {}), ...(r.remote ? {remote: r.remote} : {})}
+  return {
+    ...(r.pr ? {pr: r.pr.lifecycle} : {}),
+    ...(r.remote ? {remote: r.remote} : {}),
+    ...(r.delivery ? {checks: r.delivery.checks} : {})
+  }
 }
 
 /** set-image pushed to a remote config repo (library use and benchmarks). */
@@ -137,6 +141,16 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
           'Let set add keys that do not exist yet (by default a missing key is an error).'
       }
     },
+    {
+      name: 'add-missing',
+      type: 'boolean',
+      description:
+        'with a glob or several --path values, add each image to every matched overlay (kustomize behaviour) instead of only to the overlays that already pin or run it',
+      gitlab: {
+        description:
+          'With a glob or several paths, add the image entry to every matched overlay, even where no container runs it.'
+      }
+    },
     dryRunOption('print a unified diff and write nothing'),
     ...deliveryOptions({defaultMode: 'push', local: true}),
     ...PR_OPTIONS,
@@ -149,6 +163,11 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     },
     {name: 'edits', description: 'JSON array of {file, image | key, before, after}'},
     {name: 'files', description: 'JSON array of the root-relative files that changed'},
+    {
+      name: 'overlays',
+      description:
+        'JSON array of {dir, set, unchanged, skipped}: per kustomization, the images set, already set, or skipped because the overlay neither pins nor runs them (globs and several paths)'
+    },
     ...DELIVERY_OUTPUTS,
     ...AFTER_PUSH_OUTPUTS
   ],
@@ -161,7 +180,8 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       paths: input.list('path'),
       images: input.list('image'),
       sets: input.list('set'),
-      createKeys: input.boolean('create-keys') ?? false
+      createKeys: input.boolean('create-keys') ?? false,
+      addMissing: input.boolean('add-missing') ?? false
     }
     const delivery = readDelivery(
       input,
@@ -191,6 +211,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     changed: String(r.outcome.changed),
     edits: JSON.stringify(r.outcome.edits),
     files: JSON.stringify(r.outcome.files.map(f => f.file)),
+    overlays: JSON.stringify(r.outcome.overlays ?? []),
     ...deliveryOutputs(facts(r)),
     ...afterPushOutputs(r.afterPush ?? {})
   }),
@@ -198,6 +219,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     changed: r.outcome.changed,
     edits: r.outcome.edits,
     files: r.outcome.files.map(f => f.file),
+    ...(r.outcome.overlays ? {overlays: r.outcome.overlays} : {}),
     dryRun: r.dryRun,
     ...(r.dryRun ? {diff: r.outcome.diff} : {}),
     ...deliveryJson(facts(r)),
@@ -222,6 +244,12 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
     const lines = r.outcome.edits.map(
       e => `${e.file}: ${what(e)} ${showValue(e.before)} -> ${showValue(e.after)}`
     )
+    for (const o of r.outcome.overlays ?? []) {
+      if (o.skipped.length === 0) continue
+      lines.push(
+        `${o.dir || '(the root)'}: skipped ${o.skipped.join(', ')} (neither pinned nor run there; --add-missing adds it)`
+      )
+    }
     const n = r.outcome.files.length
     if (!r.outcome.changed) lines.push('nothing to change')
     else if (r.dryRun)
@@ -231,8 +259,7 @@ export const setImageCommand = defineCommand<SetImageSettings, SetImageResult>({
       changed: r.outcome.changed,
       dryRun: r.dryRun,
       diff: r.outcome.diff,
-      ...(r.pr ? {pr: r.pr.lifecycle} : {}),
-      ...(r.remote ? {remote: r.remote} : {})
+      ...facts(r)
     })
     return text + afterPushText(r.afterPush ?? {})
   },

@@ -8,6 +8,9 @@ import {OperationError, UsageError} from '../core/errors.js'
 import type {ApiPlanner, Edit, Guard, GuardContext, PlanOutcome, Planner} from '../edits/edit.js'
 import {plaintextSecretGuard} from '../edits/secret-guard.js'
 import {credentialGuard} from '../edits/credential-guard.js'
+import {renderCheckGuard} from '../edits/render-check.js'
+import {kubectlRenderer} from '../edits/renderer.js'
+import type {CheckReport} from '../edits/edit.js'
 import {sourceRepoFromEnv} from '../forge/pr-body.js'
 import {RemoteView, type RepoApi} from '../forge/repo-api.js'
 import {peekFile} from '../git/peek-file.js'
@@ -47,6 +50,16 @@ export interface Delivery<O extends PlanOutcome> {
   remote?: RemoteReport
   /** PR mode: the lifecycle's result. */
   pr?: PrLifecycleResult
+  /** What the checks before the write said (the render check), on the last plan. */
+  checks: CheckReport[]
+}
+
+/** The reports of the guards on the latest plan (a re-plan after a lost race replaces them). */
+class Checks {
+  list: CheckReport[] = []
+  set(reports: CheckReport[]): void {
+    this.list = reports
+  }
 }
 
 /**
@@ -56,7 +69,24 @@ export interface Delivery<O extends PlanOutcome> {
  */
 function guardsOf(settings: DeliverySettings): Guard[] {
   const allowed = settings.allowSecret ?? []
-  return [...(settings.guards ?? []), plaintextSecretGuard(allowed), credentialGuard(allowed)]
+  return [
+    ...(settings.guards ?? []),
+    plaintextSecretGuard(allowed),
+    credentialGuard(allowed),
+    // Last: the cheap checks refuse first, and a render runs only on an edit they let through.
+    renderCheckGuard({
+      mode: settings.renderCheck ?? 'never',
+      renderer: settings.renderer ?? kubectlRenderer()
+    })
+  ]
+}
+
+/** What the transports check out: with the render check on, what rendering reads too. */
+function patternsOf<O extends PlanOutcome>(edit: Edit<O>, settings: DeliverySettings) {
+  return {
+    ...edit.patterns,
+    closure: edit.patterns.closure === true || (settings.renderCheck ?? 'never') !== 'never'
+  }
 }
 
 /** Runs the guards on a plan; nothing has been written yet. */
@@ -64,23 +94,32 @@ async function guard<O extends PlanOutcome>(
   edit: Edit<O>,
   guards: Guard[] | undefined,
   outcome: O,
-  ctx: GuardContext
+  ctx: GuardContext,
+  checks: Checks
 ): Promise<void> {
-  if (!guards?.length || !outcome.changed) return
-  const writes = edit.writes(outcome)
-  for (const g of guards) await g(writes, ctx)
+  const reports: CheckReport[] = []
+  if (guards?.length && outcome.changed) {
+    const writes = edit.writes(outcome)
+    for (const g of guards) {
+      const report = await g(writes, ctx)
+      if (report) reports.push(report)
+    }
+  }
+  checks.set(reports)
 }
 
 function gitPlanner<O extends PlanOutcome>(
   edit: Edit<O>,
-  guards: Guard[] | undefined,
-  mode: 'push' | 'pr'
+  settings: DeliverySettings,
+  mode: 'push' | 'pr',
+  checks: Checks
 ): Planner<O> {
+  const guards = guardsOf(settings)
   return {
-    patterns: edit.patterns,
+    patterns: patternsOf(edit, settings),
     plan: async root => {
       const outcome = await edit.plan(root)
-      await guard(edit, guards, outcome, {mode, transport: 'git', root})
+      await guard(edit, guards, outcome, {mode, transport: 'git', root}, checks)
       return outcome
     },
     write: (root, outcome) => edit.write(root, outcome)
@@ -89,13 +128,15 @@ function gitPlanner<O extends PlanOutcome>(
 
 function apiPlanner<O extends PlanOutcome>(
   edit: Edit<O>,
-  guards: Guard[] | undefined,
-  mode: 'push' | 'pr'
+  settings: DeliverySettings,
+  mode: 'push' | 'pr',
+  checks: Checks
 ): ApiPlanner<O> {
+  const guards = guardsOf(settings)
   return {
     plan: async view => {
       const planned = await edit.planApi(view)
-      await guard(edit, guards, planned.outcome, {mode, transport: 'api', view})
+      await guard(edit, guards, planned.outcome, {mode, transport: 'api', view}, checks)
       return planned
     }
   }
@@ -110,10 +151,25 @@ export async function deliver<O extends PlanOutcome>(
   settings: DeliverySettings,
   platform: Platform
 ): Promise<Delivery<O>> {
+  const d = await deliverOnce(edit, settings, platform)
+  // A check that could not run is said in the log; one that passed is in the JSON and outputs.
+  for (const c of d.checks) {
+    if (c.status === 'skipped') platform.info(c.text)
+    else platform.debug(c.text)
+  }
+  return d
+}
+
+async function deliverOnce<O extends PlanOutcome>(
+  edit: Edit<O>,
+  settings: DeliverySettings,
+  platform: Platform
+): Promise<Delivery<O>> {
   switch (settings.mode) {
     case 'local': {
+      const checks = new Checks()
       const outcome = await edit.plan(settings.root)
-      await guard(edit, guardsOf(settings), outcome, {mode: 'local', root: settings.root})
+      await guard(edit, guardsOf(settings), outcome, {mode: 'local', root: settings.root}, checks)
       if (!settings.dryRun && outcome.changed) await edit.write(settings.root, outcome)
       return {
         mode: 'local',
@@ -121,7 +177,8 @@ export async function deliver<O extends PlanOutcome>(
         dryRun: settings.dryRun,
         files: outcome.changed ? outcome.files.map(f => f.file) : [],
         commit: null,
-        pushed: false
+        pushed: false,
+        checks: checks.list
       }
     }
     case 'push':
@@ -136,6 +193,7 @@ async function push<O extends PlanOutcome>(
   s: PushDelivery,
   platform: Platform
 ): Promise<Delivery<O>> {
+  const checks = new Checks()
   const result = await transportWrite({
     transport: s.transport,
     repo: s.repo,
@@ -144,8 +202,8 @@ async function push<O extends PlanOutcome>(
     provider: s.provider,
     apiUrl: s.apiUrl,
     env: s.env,
-    gitPlanner: gitPlanner(edit, guardsOf(s), 'push'),
-    apiPlanner: apiPlanner(edit, guardsOf(s), 'push'),
+    gitPlanner: gitPlanner(edit, s, 'push', checks),
+    apiPlanner: apiPlanner(edit, s, 'push', checks),
     message: (outcome, branch) => edit.message(outcome, {branch, template: s.message, env: s.env}),
     author: s.author,
     authorGiven: s.authorGiven,
@@ -168,7 +226,8 @@ async function push<O extends PlanOutcome>(
     ...(result.kind !== 'rejected' ? {tip: result.base} : {}),
     commit: remote.commit,
     pushed: remote.pushed,
-    remote
+    remote,
+    checks: checks.list
   }
 }
 
@@ -179,7 +238,8 @@ async function pullRequest<O extends PlanOutcome>(
 ): Promise<Delivery<O>> {
   const {forge, repoUrl, gitConfig} = openForge(s, platform)
   let outcome: O | undefined
-  const planApi = apiPlanner(edit, guardsOf(s), 'pr')
+  const checks = new Checks()
+  const planApi = apiPlanner(edit, s, 'pr', checks)
   const transport = prTransport(
     s,
     repoUrl,
@@ -203,7 +263,7 @@ async function pullRequest<O extends PlanOutcome>(
             : peekFile({url: repoUrl, branch: s.base, path, gitConfig, redactor: platform.redactor})
         )
       : edit.pr.branchTemplate)
-  const planGit = gitPlanner(edit, guardsOf(s), 'pr')
+  const planGit = gitPlanner(edit, s, 'pr', checks)
   const describe = edit.pr.describe
   const lifecycle = await runPrLifecycle({
     repoUrl,
@@ -264,7 +324,8 @@ async function pullRequest<O extends PlanOutcome>(
           }
         }
       : {}),
-    pr: lifecycle
+    pr: lifecycle,
+    checks: checks.list
   }
 }
 

@@ -9,6 +9,8 @@
 import type {Backoff} from '../core/backoff.js'
 import {UsageError} from '../core/errors.js'
 import type {Guard} from '../edits/edit.js'
+import {RENDER_CHECK_MODES, type RenderCheckMode} from '../edits/render-check.js'
+import type {NamedRenderer} from '../edits/renderer.js'
 import type {MergeMethod} from '../forge/forge.js'
 import type {RepoApi} from '../forge/repo-api.js'
 import {TOKEN_VARIABLE} from '../git/auth.js'
@@ -127,6 +129,19 @@ export const DELIVERY_OPTIONS: OptionSpec[] = [
       section: 'run',
       description:
         'Files (paths or globs) allowed to hold plaintext Secret values; all others are refused.'
+    }
+  },
+  {
+    name: 'render-check',
+    type: 'string',
+    choices: [...RENDER_CHECK_MODES],
+    description:
+      'render every touched kustomization (kubectl kustomize, or kustomize build) with the edit applied before anything is written or pushed; a render that fails or does not run the new image refuses the edit. auto (default): when a renderer is installed, else skipped with a note; always: a missing renderer is an error; never: off',
+    gitlab: {
+      section: 'run',
+      default: 'auto',
+      description:
+        'Render the touched kustomizations before the push (auto: when kubectl or kustomize is on the runner; always; never).'
     }
   },
   ...TRANSPORT_OPTIONS,
@@ -299,7 +314,14 @@ export const PR_OPTIONS: OptionSpec[] = [
 ]
 
 /** The outputs every delivery reports; commands add their own. */
+export const RENDER_CHECK_OUTPUT: OutputSpec = {
+  name: 'render-check',
+  description:
+    "'passed' when every touched kustomization rendered with the edit; 'none' when no written file belongs to a kustomization; 'skipped' when no renderer is installed; 'off' with --render-check never; '' when nothing changed"
+}
+
 export const DELIVERY_OUTPUTS: OutputSpec[] = [
+  RENDER_CHECK_OUTPUT,
   {
     name: 'commit',
     description: "the commit pushed (push mode) or the PR head commit; '' when none"
@@ -345,6 +367,10 @@ interface RemoteDelivery {
   repo: string
   /** --allow-secret: files the plaintext-Secret guard lets through. */
   allowSecret?: string[]
+  /** --render-check (the CLI and the Action default to auto); absent: off, for library callers. */
+  renderCheck?: RenderCheckMode
+  /** The renderer the check uses (tests and benchmarks bring their own). */
+  renderer?: NamedRenderer
   author: Identity
   /** --author given explicitly (GitHub API commits cannot honour it). */
   authorGiven: boolean
@@ -373,6 +399,10 @@ export interface LocalDelivery {
   guards?: Guard[]
   /** --allow-secret: files the plaintext-Secret guard lets through. */
   allowSecret?: string[]
+  /** --render-check (the CLI and the Action default to auto); absent: off, for library callers. */
+  renderCheck?: RenderCheckMode
+  /** The renderer the check uses (tests and benchmarks bring their own). */
+  renderer?: NamedRenderer
 }
 
 export interface PushDelivery extends RemoteDelivery {
@@ -501,8 +531,19 @@ export function given(input: InputReader, options: OptionSpec[]): string[] {
 }
 
 const PUSH_AND_PR = DELIVERY_OPTIONS.filter(
-  o => o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret'
+  o =>
+    o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret' && o.name !== 'render-check'
 )
+
+function readRenderCheck(input: InputReader): RenderCheckMode {
+  const raw = input.string('render-check')?.trim() || 'auto'
+  if (!(RENDER_CHECK_MODES as readonly string[]).includes(raw)) {
+    throw new UsageError(
+      `--render-check '${raw}' is not known; use auto (render when kubectl or kustomize is installed), always or never`
+    )
+  }
+  return raw as RenderCheckMode
+}
 
 /**
  * Reads every delivery flag once and refuses the ones the chosen mode has no
@@ -525,6 +566,7 @@ export function readDelivery(
   const repo = input.string('repo')?.trim() || undefined
   const dryRun = input.boolean('dry-run') === true
   const allowSecret = input.list('allow-secret').map(p => checkRelative(p, '--allow-secret'))
+  const renderCheck = readRenderCheck(input)
   if (!repo) {
     if (mode === 'pr') {
       throw new UsageError(
@@ -539,7 +581,7 @@ export function readDelivery(
         `--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`
       )
     }
-    return {mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret}
+    return {mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret, renderCheck}
   }
   if (input.string('root') !== undefined) {
     throw new UsageError(
@@ -558,6 +600,7 @@ export function readDelivery(
     apiUrl: input.string('api-url')?.trim() || undefined,
     ...(message !== undefined ? {message} : {}),
     allowSecret,
+    renderCheck,
     env,
     cwd
   }

@@ -11,6 +11,9 @@ import {classifyRemoteFailure, isTransient, type RemoteFailure} from '../git/pus
 import {displayUrl, parseRemoteUrl, type RemoteUrl} from '../git/remote-url.js'
 import {sparseDirs, widenDirs} from '../git/sparse-set.js'
 import type {PlanOutcome, Planner} from '../edits/edit.js'
+import {kustomizeClosure, type EntryKind, type TreeSource} from '../edits/kustomize-closure.js'
+import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
+import {readFile} from 'node:fs/promises'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 
 import type {Env} from '../platform/inputs.js'
@@ -159,6 +162,9 @@ async function writeLoop<O extends PlanOutcome>(
       options.debug?.(`widening the sparse checkout to symlink targets: ${wider.join(', ')}`)
       await git.checkoutSparse(base, wider)
       checkedOut = wider
+    }
+    if (options.planner.patterns.closure) {
+      checkedOut = await widenToClosure(git, base, checkedOut, options.debug)
     }
     const outcome = await options.planner.plan(git.dir)
     if (!outcome.changed) return {...common, kind: 'unchanged', base, outcome}
@@ -360,4 +366,62 @@ function remoteError(
     default:
       return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`)
   }
+}
+
+/**
+ * Widens the sparse checkout to what rendering the checked-out
+ * kustomizations reads (their bases, components and patch files, outside the
+ * directories the edit named), so the render check sees what a full checkout
+ * would. The tree listing needs no blobs; each level of the walk is one
+ * checkout (one batch of blobs).
+ */
+async function widenToClosure(
+  git: Git,
+  base: string,
+  checkedOut: string[],
+  debug: ((message: string) => void) | undefined
+): Promise<string[]> {
+  if (checkedOut.includes('')) return checkedOut
+  const all = await git.listFiles(base)
+  const files = new Set(all)
+  const dirs = new Set<string>([''])
+  for (const f of all) for (let d = parentPath(f); d; d = parentPath(d)) dirs.add(d)
+  const children = new Map<string, {path: string; kind: EntryKind}[]>()
+  const child = (path: string, kind: EntryKind) => {
+    const parent = parentPath(path)
+    if (!children.has(parent)) children.set(parent, [])
+    children.get(parent)!.push({path, kind})
+  }
+  for (const f of all) child(f, 'file')
+  for (const d of dirs) if (d) child(d, 'dir')
+  let current = checkedOut
+  const widen = async (more: string[]) => {
+    const wider = widenDirs(current, more)
+    if (!wider) return
+    debug?.(`widening the sparse checkout to what the render reads: ${wider.join(', ')}`)
+    await git.checkoutSparse(base, wider)
+    current = wider
+  }
+  const source: TreeSource = {
+    kind: async p => (files.has(p) ? 'file' : dirs.has(p) ? 'dir' : undefined),
+    list: async d => children.get(d) ?? [],
+    read: p => readFile(join(git.dir, p)).catch(() => undefined),
+    prefetch: widen
+  }
+  const inCheckout = (p: string) => current.some(d => p === d || p.startsWith(`${d}/`))
+  const start = all
+    .filter(
+      f =>
+        (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(f.split('/').pop()!) &&
+        inCheckout(f)
+    )
+    .map(parentPath)
+  const closure = await kustomizeClosure(source, start)
+  await widen(closure.files.map(parentPath).filter(Boolean))
+  return current
+}
+
+function parentPath(path: string): string {
+  const i = path.lastIndexOf('/')
+  return i < 0 ? '' : path.slice(0, i)
 }

@@ -7,7 +7,7 @@ import type {PrLifecycleResult} from './pull-request.js'
 import {commitUrl} from '../forge/registry.js'
 import {displayUrl} from '../git/remote-url.js'
 import type {RemoteWriteResult} from './push-git.js'
-import type {PlanOutcome} from '../edits/edit.js'
+import type {CheckReport, PlanOutcome} from '../edits/edit.js'
 import type {TransportReport} from './push.js'
 
 /** What remote mode adds to set-image's result. */
@@ -248,15 +248,30 @@ export function remoteSummary(remote: RemoteReport): string {
 export interface DeliveryFacts {
   pr?: PrLifecycleResult
   remote?: RemoteReport
+  /** What the checks before the write said. */
+  checks?: CheckReport[]
+}
+
+/** The render check's status for the `render-check` output: passed, skipped, off, or '' (not run). */
+export function checkOutputs(checks: CheckReport[] | undefined): Record<string, string> {
+  return {'render-check': checks?.find(c => c.check === 'render')?.status ?? ''}
 }
 
 /** The delivery outputs of set-image-like commands: PR or push facts, whichever ran. */
 export function deliveryOutputs(d: DeliveryFacts): Record<string, string> {
-  return {...(d.pr ? prLifecycleOutputs(d.pr) : {}), ...remoteOutputs(d.remote)}
+  return {
+    ...(d.pr ? prLifecycleOutputs(d.pr) : {}),
+    ...remoteOutputs(d.remote),
+    ...checkOutputs(d.checks)
+  }
 }
 
 export function deliveryJson(d: DeliveryFacts): Record<string, unknown> {
-  return {...(d.pr ? prLifecycleJson(d.pr) : {}), ...remoteJson(d.remote)}
+  return {
+    ...(d.pr ? prLifecycleJson(d.pr) : {}),
+    ...remoteJson(d.remote),
+    ...(d.checks?.length ? {checks: d.checks} : {})
+  }
 }
 
 /** A push that was refused or a commit that failed --require-verified fails the run. */

@@ -46,6 +46,8 @@ export interface PlannedWrite {
   before: string | null
   /** The text the edit writes. */
   after: string
+  /** The user asked for image entries no container may run (--add-missing): not a render failure. */
+  addsUnusedImages?: boolean
 }
 
 /** Where a delivery lands the edit. */
@@ -66,7 +68,25 @@ export interface GuardContext {
  * is written, committed or pushed, in every mode; it throws UsageError to
  * refuse the edit (exit 2, the remote untouched). Runs again on every re-plan.
  */
-export type Guard = (writes: PlannedWrite[], ctx: GuardContext) => Promise<void>
+export type Guard = (writes: PlannedWrite[], ctx: GuardContext) => Promise<CheckReport | void>
+
+/** What a check that passes (or was skipped) says, for the report. */
+export interface CheckReport {
+  check: 'render'
+  /**
+   * passed: it ran and found nothing wrong; none: nothing to check (no written file belongs to a
+   * kustomization); skipped: it could not run (the text says why); off: turned off.
+   */
+  status: 'passed' | 'none' | 'skipped' | 'off'
+  /** One line for the log and the job summary. */
+  text: string
+  /** The kustomizations it rendered. */
+  rendered: string[]
+  /** The renderer that ran. */
+  tool?: string
+  /** Kustomizations it could not judge (they did not render before the edit either). */
+  notes?: string[]
+}
 
 /** What an edit brings to a pull request beyond its change lines. */
 export interface PrFace<O> {

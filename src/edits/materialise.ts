@@ -1,7 +1,8 @@
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
 import {onInterrupt} from '../core/cleanup.js'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, sep} from 'node:path'
+import {kustomizeClosure, viewSource} from './kustomize-closure.js'
 import picomatch from 'picomatch'
 import {mapLimit} from '../core/map-limit.js'
 import {KUSTOMIZATION_FILE_NAMES} from './workspace.js'
@@ -50,6 +51,7 @@ export function materialisedPlanner<O extends PlanOutcome>(
       try {
         if (globby) await materialiseFromTree(view, patterns, dir)
         else await materialiseLiteral(view, patterns, dir)
+        if (patterns.closure) await materialiseClosure(view, dir)
         const outcome = await plan(dir)
         return {outcome, writes: outcome.changed ? writes(outcome) : []}
       } finally {
@@ -58,6 +60,22 @@ export function materialisedPlanner<O extends PlanOutcome>(
       }
     }
   }
+}
+
+/** Adds what rendering the placed kustomizations reads (bases, components, patches). */
+async function materialiseClosure(view: RemoteView, root: string): Promise<void> {
+  const placed = await readdir(root, {recursive: true})
+  const start = placed
+    .map(p => p.split(sep).join('/'))
+    .filter(p => isKustomization(p))
+    .map(p => parentOf(p))
+  const closure = await kustomizeClosure(viewSource(view), start)
+  await mapLimit(closure.files, LIMIT, async f => {
+    const file = await view.read(f)
+    if (file?.kind !== 'file') return
+    await mkdir(join(root, parentOf(f)), {recursive: true})
+    await writeFile(join(root, f), file.content)
+  })
 }
 
 async function place(view: RemoteView, root: string, entry: TreeEntry): Promise<void> {

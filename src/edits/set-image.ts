@@ -5,6 +5,14 @@
  * planEdits on a checkout and writeEdits before committing.
  */
 import {stat} from 'node:fs/promises'
+import {posix} from 'node:path'
+import picomatch from 'picomatch'
+import {isMap, isSeq, parseDocument} from 'yaml'
+import {needsMoreThanFiles} from '../core/kustomize/references.js'
+import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
+import {splitImage} from '../core/kustomize/image-arg.js'
+import type {EditPatterns} from '../git/sparse-set.js'
+import {fsSource, kustomizeClosure, type TreeSource} from './kustomize-closure.js'
 import {UsageError} from '../core/errors.js'
 import {unifiedDiffs} from '../core/diff.js'
 import {parseImageArgs} from '../core/kustomize/image-merge.js'
@@ -32,6 +40,23 @@ export interface EditRequest {
   images: string[]
   sets: string[]
   createKeys: boolean
+  /**
+   * --add-missing: with a glob or several paths, add an image entry even to
+   * overlays that neither pin nor run the image (kustomize's own behaviour).
+   */
+  addMissing?: boolean
+}
+
+/** Per overlay, what happened to each image (dead-entry protection's report). */
+export interface OverlayImages {
+  /** The kustomization's directory, root-relative. */
+  dir: string
+  /** Entries this run changed or added. */
+  set: string[]
+  /** Entries that already had the value. */
+  unchanged: string[]
+  /** Images neither pinned nor run there, so left out (no dead entry). */
+  skipped: string[]
 }
 
 export interface FileEdit {
@@ -49,7 +74,16 @@ export interface FileChange {
   after: string
 }
 
-export type EditOutcome = {changed: boolean; edits: FileEdit[]; files: FileChange[]; diff: string}
+export type EditOutcome = {
+  changed: boolean
+  edits: FileEdit[]
+  files: FileChange[]
+  diff: string
+  /** With --image: per overlay, which images were set, unchanged or skipped as unused. */
+  overlays?: OverlayImages[]
+  /** --add-missing: the edit may add entries no container runs (the render check lets them be). */
+  addsUnused?: boolean
+}
 
 interface Validated {
   dirGlobs: string[]
@@ -80,6 +114,14 @@ function validate(request: EditRequest): Validated {
       'nothing to do: pass --image <name>:<tag> (with --path <dir>) or --set <file>:<key.path>=<value>'
     )
   }
+  if (
+    request.addMissing &&
+    !(request.images.length && protectsDeadEntries({...request, addMissing: false}))
+  ) {
+    throw new UsageError(
+      '--add-missing applies to --image with a glob or several --path values (one named overlay always gets the entry); drop --add-missing'
+    )
+  }
   // Like kustomize, which edits the kustomization in the current directory.
   const paths = request.images.length && !request.paths.length ? ['.'] : request.paths
   const dirGlobs = paths.map(p => checkRelative(p, '--path'))
@@ -89,10 +131,31 @@ function validate(request: EditRequest): Validated {
   return {dirGlobs, files, sets}
 }
 
+/**
+ * Dead-entry protection is on for a glob or several paths: there an image is
+ * set only where it is pinned or run. One named overlay keeps kustomize's
+ * add-the-entry behaviour, as does --add-missing.
+ */
+export function protectsDeadEntries(request: EditRequest): boolean {
+  if (request.addMissing || request.images.length === 0) return false
+  return request.paths.length > 1 || request.paths.some(p => picomatch.scan(p).isGlob)
+}
+
 /** Directory/file patterns the request needs (for sparse checkout): the patterns as given, validated. */
-export function requestedPatterns(request: EditRequest): {dirGlobs: string[]; files: string[]} {
+export function requestedPatterns(request: EditRequest): EditPatterns {
   const v = validate(request)
-  return {dirGlobs: v.dirGlobs, files: [...new Set(v.files)]}
+  return {
+    dirGlobs: v.dirGlobs,
+    files: [...new Set(v.files)],
+    // Whether an overlay runs an image is read in its bases: they must be checked out.
+    ...(protectsDeadEntries(request) ? {closure: true} : {})
+  }
+}
+
+/** The entry name an image argument matches containers by. */
+function argName(arg: string): string {
+  const one = parseImageArg(arg)
+  return one.kind === 'ok' ? (one.entry.name ?? '') : ''
 }
 
 interface Working {
@@ -110,6 +173,7 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
   // Keyed by real path: two names for one file are edited once.
   const working = new Map<string, Working>()
 
+  const overlays: OverlayImages[] = []
   if (request.images.length) {
     const dirs = await resolveDirs(realRoot, v.dirGlobs)
     const found = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir))
@@ -117,12 +181,43 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
     const seen = new Set<string>()
     const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real))
     const texts = await mapLimit(locations, 16, loc => readUtf8(loc.real, loc.file))
+    const names = request.images.map(argName)
+    const usage = protectsDeadEntries(request) ? new ImageUsage(fsSource(realRoot)) : undefined
+    const runs = usage
+      ? await mapLimit(locations, 16, loc => usage.of(dirOf(loc.file)))
+      : locations.map(() => 'unknown' as const)
     locations.forEach((loc, i) => {
-      const result = setImagesInText(texts[i], request.images, loc.file)
+      const pinned = pinnedNames(texts[i])
+      const used = runs[i]
+      const applies = (j: number) =>
+        !usage || used === 'unknown' || pinned.has(names[j]) || used.has(names[j])
+      const args = request.images.filter((_, j) => applies(j))
+      const skipped = names.filter((_, j) => !applies(j))
+      // Every matched kustomization is parsed, even one that gets no image: a broken one is named.
+      const all = setImagesInText(texts[i], request.images, loc.file)
+      const result =
+        args.length === request.images.length
+          ? all
+          : args.length
+            ? setImagesInText(texts[i], args, loc.file)
+            : {text: texts[i], changes: []}
       working.set(loc.real, {file: loc.file, real: loc.real, before: texts[i], after: result.text})
       for (const c of result.changes)
         edits.push({file: loc.file, image: c.image, before: c.before, after: c.after})
+      const set = [...new Set(result.changes.map(c => c.image))]
+      const unchanged = names.filter((n, j) => applies(j) && !set.includes(n))
+      overlays.push({dir: dirOf(loc.file), set, unchanged, skipped})
     })
+    if (usage) {
+      const landed = new Set(overlays.flatMap(o => [...o.set, ...o.unchanged]))
+      const lost = request.images.filter((_, j) => !landed.has(names[j]))
+      if (lost.length > 0) {
+        const running = [...new Set(runs.flatMap(r => (r === 'unknown' ? [] : [...r])))]
+        throw new UsageError(
+          `--image ${lost.map(a => JSON.stringify(a)).join(', ')}: no overlay matched by --path ${request.paths.join(', ')} pins or runs an image named ${lost.map(a => `'${argName(a)}'`).join(', ')} (images there: ${running.slice(0, 10).join(', ') || 'none'}); check the name for a typo, or pass --add-missing to add the entry to every matched overlay anyway`
+        )
+      }
+    }
   }
 
   for (const set of v.sets) {
@@ -146,7 +241,95 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
     .filter(w => w.after !== w.before)
     .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
     .map(w => ({file: w.file, before: w.before, after: w.after}))
-  return {changed: files.length > 0, edits, files, diff: unifiedDiffs(files)}
+  return {
+    changed: files.length > 0,
+    edits,
+    files,
+    diff: unifiedDiffs(files),
+    ...(protectsDeadEntries(request) ? {overlays} : {}),
+    ...(request.addMissing ? {addsUnused: true} : {})
+  }
+}
+
+function dirOf(file: string): string {
+  const d = posix.dirname(file)
+  return d === '.' ? '' : d
+}
+
+/** The image entry names a kustomization pins already. */
+function pinnedNames(text: string): Set<string> {
+  const doc = parseDocument(text)
+  const out = new Set<string>()
+  if (!isMap(doc.contents)) return out
+  for (const field of ['images', 'imageTags']) {
+    const list = doc.get(field)
+    if (!isSeq(list)) continue
+    for (const item of list.items) {
+      const name = isMap(item) ? item.get('name') : undefined
+      if (typeof name === 'string') out.add(name)
+    }
+  }
+  return out
+}
+
+/**
+ * Which images an overlay runs, read statically from what its render reads:
+ * `image:` fields in its manifests and the entries of the kustomizations on
+ * the way. A Helm chart or a remote base can run anything: 'unknown' (the
+ * entry is then set, and the render check sees the truth).
+ */
+class ImageUsage {
+  private readonly scans = new Map<string, Promise<Set<string> | 'unknown'>>()
+  constructor(private readonly source: TreeSource) {}
+
+  async of(dir: string): Promise<Set<string> | 'unknown'> {
+    const closure = await kustomizeClosure(this.source, [dir])
+    const names = new Set<string>()
+    for (const f of closure.files) {
+      const found = await this.scan(f)
+      if (found === 'unknown') return 'unknown'
+      found.forEach(n => names.add(n))
+    }
+    return names
+  }
+
+  private scan(file: string): Promise<Set<string> | 'unknown'> {
+    let p = this.scans.get(file)
+    if (!p) {
+      p = this.read(file)
+      this.scans.set(file, p)
+    }
+    return p
+  }
+
+  private async read(file: string): Promise<Set<string> | 'unknown'> {
+    const out = new Set<string>()
+    if (!/\.(ya?ml|json)$/i.test(file) && !isKustomizationName(file)) return out
+    const text = (await this.source.read(file))?.toString('utf8') ?? ''
+    if (isKustomizationName(file)) {
+      if (needsMoreThanFiles(text)) return 'unknown'
+      const doc = parseDocument(text)
+      const list = isMap(doc.contents) ? doc.get('images') : undefined
+      if (isSeq(list)) {
+        for (const item of list.items) {
+          if (!isMap(item)) continue
+          for (const key of ['name', 'newName']) {
+            const v = item.get(key)
+            if (typeof v === 'string') out.add(v)
+          }
+        }
+      }
+      return out
+    }
+    for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
+      out.add(splitImage(m[1]).name)
+    }
+    return out
+  }
+}
+
+function isKustomizationName(file: string): boolean {
+  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(file))
 }
 
 /** Writes the `after` text of every changed file (the one workspace writer). */
@@ -193,7 +376,13 @@ export function setImageEdit(request: EditRequest): Edit<EditOutcome> {
     plan: root => planEdits(root, request),
     write: writeEdits,
     planApi: view => api.plan(view),
-    writes: o => o.files.map(f => ({path: f.file, before: f.before, after: f.after})),
+    writes: o =>
+      o.files.map(f => ({
+        path: f.file,
+        before: f.before,
+        after: f.after,
+        ...(o.addsUnused ? {addsUnusedImages: true} : {})
+      })),
     prChanges,
     message: (o, ctx) =>
       renderCommitMessage(ctx.template, {

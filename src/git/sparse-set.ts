@@ -5,6 +5,11 @@ export interface EditPatterns {
   dirGlobs: string[]
   /** Files (or globs of files) the edit reads or writes directly (`--set` targets). */
   files: string[]
+  /**
+   * Also everything the matched kustomizations refer to (bases, components,
+   * patch files), transitively: what rendering them reads.
+   */
+  closure?: boolean
 }
 
 function normalise(p: string): string {

@@ -139,6 +139,22 @@ describe('set-image on a local tree', () => {
           before: 'worker:1.4.2',
           after: 'worker:1.5.0'
         }
+      ],
+      checks: [
+        missingTool('kubectl')
+          ? {
+              check: 'render',
+              status: 'skipped',
+              text: expect.stringMatching(/^render check skipped: kubectl was not found/),
+              rendered: []
+            }
+          : {
+              check: 'render',
+              status: 'passed',
+              text: 'render check: 1 kustomization rendered with kubectl kustomize',
+              rendered: ['apps/shop/overlays/production'],
+              tool: 'kubectl kustomize'
+            }
       ]
     })
   })
@@ -177,7 +193,9 @@ describe('set-image on a local tree', () => {
       '--image',
       'api:3',
       '--set',
-      'values.yaml:image.tag=1.10'
+      'values.yaml:image.tag=1.10',
+      // No container runs `api`: without this, dead-entry protection refuses it (a typo).
+      '--add-missing'
     ]
     const first = JSON.parse((await cli(...args, '--json')).stdout)
     expect(first.changed).toBe(true)

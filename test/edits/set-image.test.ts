@@ -250,7 +250,16 @@ describe('requestedPatterns', () => {
           sets: ['charts/shop/values.yaml:a=1', 'charts/shop/values.yaml:b=2']
         })
       )
-    ).toEqual({dirGlobs: ['apps/*/overlays/production'], files: ['charts/shop/values.yaml']})
+    ).toEqual({
+      dirGlobs: ['apps/*/overlays/production'],
+      files: ['charts/shop/values.yaml'],
+      // A glob: whether an overlay runs an image is read in its bases, so they are checked out too.
+      closure: true
+    })
+    expect(requestedPatterns(req({paths: ['apps/web/overlays/dev'], images: ['web:1']}))).toEqual({
+      dirGlobs: ['apps/web/overlays/dev'],
+      files: []
+    })
     expect(() => requestedPatterns(req({paths: ['../x'], images: ['web:1']}))).toThrow(UsageError)
     expect(() => requestedPatterns(req({images: ['web']}))).toThrow(UsageError)
   })
