@@ -147,6 +147,86 @@ async function place(tree: string, path: string, content: Buffer | string): Prom
   await writeFile(join(tree, path), content)
 }
 
+/** The annotation that tells which overlay a rendered document came from, in a batch. */
+const ORIGIN = 'gitops-deploy.render/overlay'
+/** Overlays per renderer process: its start-up costs more than a small overlay's render. */
+const BATCH = 50
+
+/**
+ * Renders `dirs` in as few renderer processes as the limit allows: each batch
+ * is one kustomization that wraps every member (a name suffix keeps their
+ * resources apart, an annotation says whose each document is). A batch that
+ * fails is rendered member by member, so a failure is always named per overlay.
+ */
+async function renderBatched(
+  dirs: string[],
+  tree: string,
+  tmp: string,
+  limit: number,
+  one: (dirs: string[]) => Promise<RenderResult[]>
+): Promise<Map<string, RenderResult>> {
+  const out = new Map<string, RenderResult>()
+  const alone = async (members: string[]) =>
+    (await one(members)).forEach((r, i) => out.set(members[i], r))
+  if (dirs.length <= 2) {
+    await alone(dirs)
+    return out
+  }
+  const size = Math.min(BATCH, Math.ceil(dirs.length / limit))
+  const batches: string[][] = []
+  for (let i = 0; i < dirs.length; i += size) batches.push(dirs.slice(i, i + size))
+  const root = join(tmp, 'batches')
+  const numbered = batches.map((members, b) => ({members, b}))
+  await mapLimit(numbered, limit, async ({members, b}) => {
+    const batch = join(root, String(b))
+    await mkdir(batch, {recursive: true})
+    const wrappers = await Promise.all(
+      members.map(async (dir, m) => {
+        const wrapper = join(batch, `w${m}`)
+        await mkdir(wrapper, {recursive: true})
+        const target = posix.relative(
+          wrapper.split('\\').join('/'),
+          join(tree, dir).split('\\').join('/')
+        )
+        await writeFile(
+          join(wrapper, 'kustomization.yaml'),
+          `resources:\n  - ${JSON.stringify(target)}\nnameSuffix: ${JSON.stringify(`-gd${m}`)}\ncommonAnnotations:\n  ${ORIGIN}: ${JSON.stringify(dir)}\n`
+        )
+        return `w${m}`
+      })
+    )
+    await writeFile(
+      join(batch, 'kustomization.yaml'),
+      `resources:\n${wrappers.map(w => `  - ${w}`).join('\n')}\n`
+    )
+    const [r] = await one([posix.relative(tree, batch)])
+    if (r.kind === 'unavailable') {
+      members.forEach(d => out.set(d, r))
+      return
+    }
+    if (r.kind === 'failed') return alone(members)
+    const docs = new Map<string, string[]>(members.map(d => [d, []]))
+    for (const doc of r.yaml.split(/^---$/m)) {
+      const dir = originOf(doc)
+      if (dir !== undefined) docs.get(dir)?.push(doc)
+    }
+    for (const d of members) out.set(d, {kind: 'rendered', yaml: docs.get(d)!.join('---')})
+  })
+  return out
+}
+
+/** The overlay a batched document came from (the first origin annotation in it). */
+function originOf(doc: string): string | undefined {
+  const key = `${ORIGIN}: `
+  for (const line of doc.split('\n')) {
+    const i = line.indexOf(key)
+    if (i < 0) continue
+    const value = line.slice(i + key.length).trim()
+    return value.startsWith('"') ? (JSON.parse(value) as string) : value.replace(/^'|'$/g, '')
+  }
+  return undefined
+}
+
 export interface RenderCheckOptions {
   mode: RenderCheckMode
   renderer: NamedRenderer
@@ -196,8 +276,7 @@ export function renderCheckGuard(options: RenderCheckOptions): Guard {
             ? {...r, message: r.message.replaceAll(`${tree}/`, '').replaceAll(tree, '.')}
             : r
         })
-      const after = new Map<string, RenderResult>()
-      ;(await render(touched)).forEach((r, i) => after.set(touched[i], r))
+      const after = await renderBatched(touched, tree, tmp, limit, render)
       const unavailable = [...after.values()].find(r => r.kind === 'unavailable')
       if (unavailable) {
         if (options.mode === 'always') {

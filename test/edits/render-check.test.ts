@@ -197,6 +197,45 @@ describe.skipIf(noKubectl)('the render check on a local tree (-C)', () => {
     expect(JSON.parse(r.stdout).checks[0]).toMatchObject({status: 'none'})
   })
 
+  it('renders many overlays in batches and still names the one that does not run the image', async () => {
+    for (const env of ['qa', 'staging', 'prod']) {
+      mkdirSync(join(root, `apps/web/overlays/${env}`), {recursive: true})
+      writeFileSync(
+        join(root, `apps/web/overlays/${env}/kustomization.yaml`),
+        `namespace: web-${env}\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.0.0\n`
+      )
+    }
+    // dev pins web but runs only the api base: a dead entry from before, which the bump would touch.
+    writeFileSync(
+      join(root, 'apps/web/overlays/dev/kustomization.yaml'),
+      'resources:\n  - ../../../api/base\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.0.0\n'
+    )
+    const r = await run('--path', 'apps/web/overlays/*', '--image', 'ghcr.io/acme/web:1.1.0')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toBe(
+      'error: render check: apps/web/overlays/dev sets ghcr.io/acme/web to ghcr.io/acme/web:1.1.0, but no container there runs it (rendered images: ghcr.io/acme/api). The entry would change nothing in the cluster: check the image name (kustomize matches the container image without its tag), or pass --render-check never to push without rendering\n'
+    )
+    // Without the dead entry, all four render in one batch and pass.
+    writeFileSync(
+      join(root, 'apps/web/overlays/dev/kustomization.yaml'),
+      'resources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.0.0\n'
+    )
+    const ok = await run(
+      '--path',
+      'apps/web/overlays/*',
+      '--image',
+      'ghcr.io/acme/web:1.1.0',
+      '--json'
+    )
+    expect(ok.code).toBe(0)
+    expect(JSON.parse(ok.stdout).checks[0].rendered).toEqual([
+      'apps/web/overlays/dev',
+      'apps/web/overlays/prod',
+      'apps/web/overlays/qa',
+      'apps/web/overlays/staging'
+    ])
+  })
+
   it('rejects an unknown --render-check value', async () => {
     const r = await run(
       '--path',
