@@ -183,6 +183,48 @@ describe('set-image --repo over the GitLab commits API', () => {
     expect(gl.requests.filter(q => q.status === 403)).toHaveLength(1)
   })
 
+  it('the commit POST answered 502 is not replayed: exit 1 with the status, one POST', async () => {
+    // gitbeaker replays 429/502 up to 10 times for any method; the commit POST stays on fetch.
+    const before = await repo.head()
+    gl.inject({
+      method: 'POST',
+      path: /\/repository\/commits$/,
+      status: 502,
+      body: '502 Bad Gateway'
+    })
+    const r = await cli(
+      args('--path', overlay('web'), '--image', 'ghcr.io/acme/web:1.1.0', '--transport', 'api'),
+      {GITOPS_TOKEN: GITLAB_TOKEN}
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(
+      /GitLab could not commit to main at .*: HTTP 502 502 Bad Gateway; retry later; if it persists, check the GitLab instance/
+    )
+    expect(commitPosts().map(p => p.status)).toEqual([502])
+    expect(await repo.head()).toBe(before)
+    expect(r.stderr).not.toContain(GITLAB_TOKEN)
+  })
+
+  it('a tree listing over 100 entries is read page by page (x-next-page)', async () => {
+    await repo.dispose()
+    await useRepo(await transportRepo(configFiles(Array.from({length: 16}, (_, i) => `app${i}`))))
+    const r = await cli(
+      args('--path', 'apps/*/overlays/prod', '--image', 'ghcr.io/acme/app15:2.0.0', '--json'),
+      {GITOPS_TOKEN: GITLAB_TOKEN}
+    )
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({pushed: true, transport: 'api'})
+    const pages = gl.requests
+      .filter(q => q.method === 'GET' && /\/repository\/tree\?/.test(q.path))
+      .map(q => new URL(q.path, gl.origin).searchParams)
+    expect(pages.map(q => [q.get('recursive'), q.get('per_page'), q.get('page')])).toEqual([
+      ['true', '100', '1'],
+      ['true', '100', '2']
+    ])
+    expect(tagOf(await repo.readFile(kfile('app15', 'prod')))).toBe('2.0.0')
+  })
+
   it('16 concurrent writers on different files all land on the first attempt', async () => {
     await repo.dispose()
     await useRepo(await transportRepo(configFiles(Array.from({length: 16}, (_, i) => `app${i}`))))
