@@ -215,7 +215,10 @@ function gitlab(): ForgeUnderTest & {gl(): GitLabDouble} {
   }
 }
 
-describe.each([github(), gitlab()])('PR lifecycle against the $name double', f => {
+describe.each([
+  ['GitHub', github()],
+  ['GitLab', gitlab()]
+] as const)('PR lifecycle against the %s double', (_, f) => {
   beforeEach(() => f.start())
   afterEach(() => f.stop())
 
