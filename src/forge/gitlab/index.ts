@@ -2,7 +2,7 @@ import type {ForgeProvider} from '../forge-provider.js'
 import {GitLabRepoApi} from './commits.js'
 import {GitLabForge} from './pulls.js'
 
-/** GitLab: merge requests through @gitbeaker/rest, commits through the commits API. */
+/** GitLab: merge requests and commit reads through @gitbeaker/rest (client.ts), commits through the commits API. */
 export const gitlab: ForgeProvider = {
   kind: 'gitlab',
   name: 'GitLab',

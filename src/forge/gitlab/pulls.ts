@@ -1,5 +1,4 @@
-import {Gitlab} from '@gitbeaker/rest'
-import {OperationError, UsageError, errorMessage} from '../../core/errors.js'
+import {OperationError, UsageError} from '../../core/errors.js'
 import {
   PullRequestExistsError,
   type CreatePullRequestInput,
@@ -9,6 +8,7 @@ import {
 } from '../forge.js'
 import type {ForgeLog} from '../forge.js'
 import {gitLabStatusFix} from './status.js'
+import {errorText, gitLabClient, statusOf, type GitLabClient} from './client.js'
 
 export interface GitLabForgeOptions {
   /** `https://host/api/v4` */
@@ -38,13 +38,12 @@ const DRAFT_PREFIX = 'Draft: '
 
 export class GitLabForge implements Forge {
   readonly kind = 'gitlab' as const
-  private readonly api: InstanceType<typeof Gitlab>
+  private readonly api: GitLabClient
   private readonly project: string
   private readonly userIds = new Map<string, number>()
 
   constructor(private readonly options: GitLabForgeOptions) {
-    const host = options.apiUrl.replace(/\/+$/, '').replace(/\/api\/v4$/, '')
-    this.api = new Gitlab({host, token: options.token})
+    this.api = gitLabClient({apiUrl: options.apiUrl, token: options.token})
     this.project = options.repoPath
   }
 
@@ -254,15 +253,4 @@ function toPullRequest(m: RestMergeRequest): PullRequest {
 
 function union(a: number[], b: number[]): number[] {
   return [...new Set([...a, ...b])]
-}
-
-function statusOf(e: unknown): number | undefined {
-  const cause = (e as {cause?: {response?: {status?: number}}}).cause
-  const s = cause?.response?.status
-  return typeof s === 'number' ? s : undefined
-}
-
-function errorText(e: unknown): string {
-  const d = (e as {cause?: {description?: string}}).cause?.description
-  return d || errorMessage(e)
 }

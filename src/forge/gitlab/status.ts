@@ -1,4 +1,3 @@
-// Its own module so the fetch-only API transport can share the advice without loading @gitbeaker.
 /** What to do about a GitLab API error status (shared by the forge and the API transport). */
 export function gitLabStatusFix(status: number): string {
   return status === 401
