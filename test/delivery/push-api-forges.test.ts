@@ -238,6 +238,8 @@ describe.each([
   ['GitHub', forgeGitHub],
   ['GitLab', forgeGitLab]
 ] as const)('set-image --repo over the %s API', (_, f) => {
+  // These count the transport's own requests; what the render check reads (the bases) is asserted
+  // in test/edits/render-check.test.ts.
   const args = (...rest: string[]) => [
     'set-image',
     '--repo',
@@ -246,6 +248,8 @@ describe.each([
     f.provider,
     '--api-url',
     f.apiUrl(),
+    '--render-check',
+    'never',
     ...rest
   ]
   const settings = (extra: Partial<Settings> = {}): Settings => ({
@@ -303,6 +307,8 @@ describe.each([
           'ghcr.io/acme/web:3.0.0',
           '--image',
           'ghcr.io/acme/api:3.0.0',
+          // Kustomize's own behaviour, so the overlays' bases need not be read (dead-entry protection).
+          '--add-missing',
           '--json'
         )
       ],
@@ -341,6 +347,8 @@ describe.each([
         'ghcr.io/acme/root:2.0.0',
         '--set',
         'helm/values.yaml:image.tag=2.0.0',
+        '--render-check',
+        'never',
         '--json'
       ],
       {GITOPS_TOKEN: f.token}
