@@ -1,6 +1,146 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
+/***/ 7117:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+function __export(m) {
+    for (var p in m) if (!exports.hasOwnProperty(p)) exports[p] = m[p];
+}
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+__export(__nccwpck_require__(3972));
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 3972:
+/***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
+
+
+var __importDefault = (this && this.__importDefault) || function (mod) {
+    return (mod && mod.__esModule) ? mod : { "default": mod };
+};
+Object.defineProperty(exports, "__esModule", ({ value: true }));
+const fs_1 = __nccwpck_require__(9896);
+const debug_1 = __importDefault(__nccwpck_require__(2830));
+const log = debug_1.default('@kwsites/file-exists');
+function check(path, isFile, isDirectory) {
+    log(`checking %s`, path);
+    try {
+        const stat = fs_1.statSync(path);
+        if (stat.isFile() && isFile) {
+            log(`[OK] path represents a file`);
+            return true;
+        }
+        if (stat.isDirectory() && isDirectory) {
+            log(`[OK] path represents a directory`);
+            return true;
+        }
+        log(`[FAIL] path represents something other than a file or directory`);
+        return false;
+    }
+    catch (e) {
+        if (e.code === 'ENOENT') {
+            log(`[FAIL] path is not accessible: %o`, e);
+            return false;
+        }
+        log(`[FATAL] %o`, e);
+        throw e;
+    }
+}
+/**
+ * Synchronous validation of a path existing either as a file or as a directory.
+ *
+ * @param {string} path The path to check
+ * @param {number} type One or both of the exported numeric constants
+ */
+function exists(path, type = exports.READABLE) {
+    return check(path, (type & exports.FILE) > 0, (type & exports.FOLDER) > 0);
+}
+exports.exists = exists;
+/**
+ * Constant representing a file
+ */
+exports.FILE = 1;
+/**
+ * Constant representing a folder
+ */
+exports.FOLDER = 2;
+/**
+ * Constant representing either a file or a folder
+ */
+exports.READABLE = exports.FILE + exports.FOLDER;
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
+/***/ 9997:
+/***/ ((__unused_webpack_module, exports) => {
+
+var __webpack_unused_export__;
+
+__webpack_unused_export__ = ({ value: true });
+exports.ud = exports.yX = void 0;
+/**
+ * Creates a new `DeferredPromise`
+ *
+ * ```typescript
+ import {deferred} from '@kwsites/promise-deferred`;
+ ```
+ */
+function deferred() {
+    let done;
+    let fail;
+    let status = 'pending';
+    const promise = new Promise((_done, _fail) => {
+        done = _done;
+        fail = _fail;
+    });
+    return {
+        promise,
+        done(result) {
+            if (status === 'pending') {
+                status = 'resolved';
+                done(result);
+            }
+        },
+        fail(error) {
+            if (status === 'pending') {
+                status = 'rejected';
+                fail(error);
+            }
+        },
+        get fulfilled() {
+            return status !== 'pending';
+        },
+        get status() {
+            return status;
+        },
+    };
+}
+exports.yX = deferred;
+/**
+ * Alias of the exported `deferred` function, to help consumers wanting to use `deferred` as the
+ * local variable name rather than the factory import name, without needing to rename on import.
+ *
+ * ```typescript
+ import {createDeferred} from '@kwsites/promise-deferred`;
+ ```
+ */
+exports.ud = deferred;
+/**
+ * Default export allows use as:
+ *
+ * ```typescript
+ import deferred from '@kwsites/promise-deferred`;
+ ```
+ */
+__webpack_unused_export__ = deferred;
+//# sourceMappingURL=index.js.map
+
+/***/ }),
+
 /***/ 1491:
 /***/ ((module) => {
 
@@ -62441,232 +62581,109 @@ class Redactor {
 var external_node_path_ = __nccwpck_require__(6760);
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: ./src/core/diff.ts
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./src/core/kustomize/references.ts
 /**
- * Unified diffs, for `--dry-run` of the edit engine and for the rendered
- * manifests in promotion PRs. Work is bounded by the number of edits D, not by
- * the size of the files (Myers O((N+M)·D) with an O(D²) trace): a promotion
- * changes a handful of image lines spread across thousands of rendered lines,
- * and a size bound would print the whole manifest twice. Only past `maxEdits`
- * is the changed region shown as one replacement — still a correct diff, only
- * not minimal, and nobody reads a diff with that many edits line by line.
+ * The local paths a kustomization reads, from its text alone: what a render
+ * of it needs beside the kustomization itself. Remote resources (URLs,
+ * `github.com/...?ref=`) are left out: the renderer fetches those itself.
  */
-// 1,000 edits keep the trace near 4 MB and the search at worst ~1,000 passes.
-const DEFAULT_MAX_EDITS = 1000;
-// Marks a last line without `\n`: the missing newline is part of its identity.
-const OPEN_END = '\u0000';
-/** One file's unified diff (`a/<file>`, `b/<file>`) with `context` lines around each change; '' when equal. */
-function unifiedDiff(file, before, after, context = 3) {
-    if (before === after)
-        return '';
-    return lineDiff(before, after, { fromLabel: `a/${file}`, toLabel: `b/${file}`, context }).text;
+
+/** Fields whose entries are paths (a string, or a list of strings). */
+const PATH_LISTS = [
+    'resources',
+    'bases',
+    'components',
+    'crds',
+    'configurations',
+    'generators',
+    'transformers',
+    'validators',
+    'patchesStrategicMerge'
+];
+/** Fields whose entries are objects with path-valued keys. */
+const OBJECT_LISTS = {
+    patches: ['path'],
+    patchesJson6902: ['path'],
+    replacements: ['path'],
+    configMapGenerator: ['files', 'envs', 'env'],
+    secretGenerator: ['files', 'envs', 'env'],
+    helmCharts: ['valuesFile', 'additionalValuesFiles']
+};
+/** `key=path` (a generator's file under another name) names `path`. */
+function generatorFile(entry) {
+    const i = entry.indexOf('=');
+    return i < 0 ? entry : entry.slice(i + 1);
 }
-/** Diffs of several files, in the order given. */
-function unifiedDiffs(files, context = 3) {
-    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
-}
-/** A unified diff with free-form labels and the counts of added and removed lines. */
-function lineDiff(before, after, options) {
-    const ops = lineOps(before, after, options.maxEdits ?? DEFAULT_MAX_EDITS);
-    let added = 0;
-    let removed = 0;
-    for (const o of ops) {
-        if (o.kind === 'add')
-            added++;
-        else if (o.kind === 'del')
-            removed++;
+/** A reference that names something on disk (not a URL, not an inline patch). */
+function localPath(value) {
+    const v = value.trim();
+    if (!v || v.includes('\n'))
+        return undefined;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^git@|^github\.com\/|^gitlab\.com\/|\?ref=/.test(v)) {
+        return undefined;
     }
-    if (added === 0 && removed === 0)
-        return { text: '', added, removed };
-    const out = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
-    for (const hunk of hunks(ops, options.context ?? 3)) {
-        out.push(`@@ -${hunk.aStart},${hunk.aCount} +${hunk.bStart},${hunk.bCount} @@`);
-        for (const o of ops.slice(hunk.from, hunk.to)) {
-            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
-            if (o.line.endsWith(OPEN_END))
-                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
-            else
-                out.push(`${mark}${o.line}`);
-        }
-    }
-    return { text: out.join('\n') + '\n', added, removed };
+    return v;
 }
-/** Groups the ops into hunks, joining changes at most 2·context lines apart (as git does). */
-function hunks(ops, context) {
-    const result = [];
-    // Line numbers (1-based) of ops[cursor] in the old and the new text.
-    let cursor = 0;
-    let aLine = 1;
-    let bLine = 1;
-    const advanceTo = (index) => {
-        for (; cursor < index; cursor++) {
-            if (ops[cursor].kind !== 'add')
-                aLine++;
-            if (ops[cursor].kind !== 'del')
-                bLine++;
-        }
-    };
-    let i = 0;
-    while (i < ops.length) {
-        while (i < ops.length && ops[i].kind === 'same')
-            i++;
-        if (i >= ops.length)
-            break;
-        const from = Math.max(i - context, cursor);
-        let end = i;
-        for (;;) {
-            while (end < ops.length && ops[end].kind !== 'same')
-                end++;
-            let gap = end;
-            while (gap < ops.length && ops[gap].kind === 'same')
-                gap++;
-            if (gap < ops.length && gap - end <= 2 * context)
-                end = gap;
-            else {
-                end = Math.min(ops.length, end + context);
-                break;
-            }
-        }
-        advanceTo(from);
-        const aStart = aLine;
-        const bStart = bLine;
-        advanceTo(end);
-        const aCount = aLine - aStart;
-        const bCount = bLine - bStart;
-        // An empty side names the line before it, as diff and git apply expect.
-        result.push({
-            from,
-            to: end,
-            aStart: aCount === 0 ? aStart - 1 : aStart,
-            aCount,
-            bStart: bCount === 0 ? bStart - 1 : bStart,
-            bCount
-        });
-        i = end;
-    }
-    return result;
+function strings(node) {
+    if ((0,dist/* isScalar */.jn)(node))
+        return typeof node.value === 'string' ? [node.value] : [];
+    if ((0,dist/* isSeq */.oP)(node))
+        return node.items.flatMap(i => ((0,dist/* isScalar */.jn)(i) && typeof i.value === 'string' ? [i.value] : []));
+    return [];
 }
-/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
-function splitLines(text) {
-    if (text === '')
+/**
+ * The local paths `text` (a kustomization) refers to, relative to its
+ * directory, in the order they appear; empty when it does not parse (the
+ * renderer then names the problem).
+ */
+function kustomizationReferences(text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    if (doc.errors.length > 0 || !(0,dist/* isMap */.jh)(doc.contents))
         return [];
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '')
-        lines.pop();
-    else
-        lines[lines.length - 1] += OPEN_END;
-    return lines;
-}
-function lineOps(before, after, maxEdits) {
-    const a = splitLines(before);
-    const b = splitLines(after);
-    // Common prefix and suffix cost nothing and shrink the search.
-    let pre = 0;
-    while (pre < a.length && pre < b.length && a[pre] === b[pre])
-        pre++;
-    let suf = 0;
-    while (suf < a.length - pre &&
-        suf < b.length - pre &&
-        a[a.length - 1 - suf] === b[b.length - 1 - suf])
-        suf++;
-    const midA = a.slice(pre, a.length - suf);
-    const midB = b.slice(pre, b.length - suf);
-    const same = (line) => ({ kind: 'same', line });
-    const mid = middleOps(midA, midB, maxEdits) ?? [
-        ...midA.map((line) => ({ kind: 'del', line })),
-        ...midB.map((line) => ({ kind: 'add', line }))
-    ];
-    return [...a.slice(0, pre).map(same), ...mid, ...a.slice(a.length - suf).map(same)];
-}
-/** The shortest edit script, or undefined when it needs more than `maxEdits` edits. */
-function middleOps(a, b, maxEdits) {
-    // Lines as numbers: the search compares them many times over.
-    const ids = new Map();
-    const intern = (lines) => {
-        const out = new Int32Array(lines.length);
-        lines.forEach((line, i) => {
-            let id = ids.get(line);
-            if (id === undefined)
-                ids.set(line, (id = ids.size));
-            out[i] = id;
-        });
-        return out;
+    const out = [];
+    const add = (v) => {
+        const p = localPath(v);
+        if (p !== undefined)
+            out.push(p);
     };
-    const kinds = myers(intern(a), intern(b), maxEdits);
-    if (!kinds)
-        return undefined;
-    const ops = [];
-    let x = 0;
-    let y = 0;
-    for (const kind of kinds) {
-        if (kind === 'add')
-            ops.push({ kind, line: b[y++] });
-        else {
-            ops.push({ kind, line: a[x++] });
-            if (kind === 'same')
-                y++;
+    for (const field of PATH_LISTS)
+        strings(doc.get(field, true)).forEach(add);
+    for (const [field, keys] of Object.entries(OBJECT_LISTS)) {
+        const list = doc.get(field, true);
+        if (!(0,dist/* isSeq */.oP)(list))
+            continue;
+        for (const item of list.items) {
+            if (!(0,dist/* isMap */.jh)(item))
+                continue;
+            for (const key of keys)
+                strings(item.get(key, true)).map(generatorFile).forEach(add);
         }
     }
-    return ops;
+    const chartHome = doc.getIn(['helmGlobals', 'chartHome']);
+    if (typeof chartHome === 'string')
+        add(chartHome);
+    const openapi = doc.getIn(['openapi', 'path']);
+    if (typeof openapi === 'string')
+        add(openapi);
+    return [...new Set(out)];
 }
-function myers(a, b, maxEdits) {
-    const n = a.length;
-    const m = b.length;
-    const max = Math.min(n + m, maxEdits);
-    const offset = max + 1;
-    const v = new Int32Array(2 * max + 3);
-    // trace[d] holds the furthest x on diagonals -d..d after round d: O(D²) in all.
-    const trace = [];
-    let found = -1;
-    for (let d = 0; d <= max && found < 0; d++) {
-        for (let k = -d; k <= d; k += 2) {
-            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
-                ? v[offset + k + 1]
-                : v[offset + k - 1] + 1;
-            let y = x - k;
-            while (x < n && y < m && a[x] === b[y]) {
-                x++;
-                y++;
-            }
-            v[offset + k] = x;
-            if (x >= n && y >= m) {
-                found = d;
-                break;
-            }
-        }
-        if (found < 0)
-            trace.push(v.slice(offset - d, offset + d + 1));
-    }
-    if (found < 0)
-        return undefined;
-    // Walk back from (n, m) through the frontier of each earlier round.
-    const kinds = [];
-    let x = n;
-    let y = m;
-    for (let d = found; d > 0; d--) {
-        const prev = trace[d - 1];
-        const at = (k) => prev[k + d - 1];
-        const k = x - y;
-        const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
-        const prevK = down ? k + 1 : k - 1;
-        const prevX = at(prevK);
-        const prevY = prevX - prevK;
-        while (x > prevX && y > prevY) {
-            kinds.push('same');
-            x--;
-            y--;
-        }
-        kinds.push(down ? 'add' : 'del');
-        if (down)
-            y--;
-        else
-            x--;
-    }
-    while (x > 0) {
-        kinds.push('same');
-        x--;
-    }
-    return kinds.reverse();
+/** True when the kustomization needs something a plain local render cannot give (Helm, remote bases). */
+function needsMoreThanFiles(text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    if (doc.errors.length > 0 || !(0,dist/* isMap */.jh)(doc.contents))
+        return false;
+    if (doc.has('helmCharts'))
+        return true;
+    return [
+        ...strings(doc.get('resources', true)),
+        ...strings(doc.get('bases', true)),
+        ...strings(doc.get('components', true))
+    ].some(r => r.trim() && localPath(r) === undefined);
 }
 
 ;// CONCATENATED MODULE: ./src/core/kustomize/image-arg.ts
@@ -62829,102 +62846,6 @@ function mergeImages(existing, args) {
     return images.sort((a, b) => compareNames(a.name ?? '', b.name ?? ''));
 }
 
-;// CONCATENATED MODULE: ./src/core/kustomize/image-reference.ts
-/**
- * The OCI distribution reference grammar (distribution/reference), checked
- * on each part of a `--image` argument after kustomize's own split. Kustomize
- * accepts `web:bad tag!` or `Ghcr.io/ACME/web::` and writes them; no
- * registry can hold such a reference, so the deploy would fail later, in
- * the cluster. Here it fails before anything is read, naming the part.
- */
-
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
-const PORT = /^[0-9]+$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
-const DIGEST_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
-const MAX_NAME = 255;
-const PATH_RULE = "lowercase letters and digits, separated by '.', '_', '__' or '-', in components split by '/'";
-/** Why `name` is not a repository name (with an optional registry host), or undefined. */
-function repositoryProblem(name) {
-    if (name.length > MAX_NAME)
-        return `is ${name.length} characters long; at most ${MAX_NAME} are allowed`;
-    const parts = name.split('/');
-    // Like docker: the first component is a registry host when it has a '.' or ':', is
-    // localhost, or has an uppercase letter (repository paths cannot).
-    const first = parts[0];
-    const isHost = parts.length > 1 &&
-        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first));
-    if (isHost) {
-        const [host, port, extra] = first.split(':');
-        if (extra !== undefined || (port !== undefined && !PORT.test(port))) {
-            return `has registry ${JSON.stringify(first)} with an invalid port; a registry is host[:port], the port digits only`;
-        }
-        const bad = host.split('.').find(c => !DOMAIN_COMPONENT.test(c));
-        if (bad !== undefined) {
-            return `has registry host ${JSON.stringify(host)}, which is not a host name (letters, digits and '-', in labels split by '.')`;
-        }
-        parts.shift();
-    }
-    const bad = parts.find(c => !PATH_COMPONENT.test(c));
-    if (bad !== undefined) {
-        return `has path component ${JSON.stringify(bad)}, which is not allowed: a repository path is ${PATH_RULE}${/[A-Z]/.test(bad) ? ' (write it in lowercase)' : ''}`;
-    }
-    return undefined;
-}
-/** Why `tag` is not a tag, or undefined. */
-function tagProblem(tag) {
-    if (TAG.test(tag))
-        return undefined;
-    return `the tag ${JSON.stringify(tag)} is not valid: a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'`;
-}
-/** Why `digest` is not a digest, or undefined. */
-function digestProblem(digest) {
-    if (!DIGEST.test(digest)) {
-        return `the digest ${JSON.stringify(digest)} is not valid: a digest is algorithm:hex, e.g. sha256: followed by 64 hex digits`;
-    }
-    const [algorithm, hex] = digest.split(':');
-    const want = DIGEST_LENGTH[algorithm];
-    if (want !== undefined && hex.length !== want) {
-        return `the digest ${JSON.stringify(digest)} is not valid: a ${algorithm} digest has ${want} hex digits, this one has ${hex.length}`;
-    }
-    if (want !== undefined && /[A-F]/.test(hex)) {
-        return `the digest ${JSON.stringify(digest)} is not valid: its hex digits must be lowercase`;
-    }
-    return undefined;
-}
-/**
- * The first part of a parsed `--image` argument that no registry accepts,
- * described with what is allowed; undefined when every part is valid. `*`
- * (kustomize's keep-the-current-value) passes where kustomize allows it.
- */
-function imageEntryProblem(entry) {
-    if (entry.name !== undefined && entry.name !== '') {
-        const p = repositoryProblem(entry.name);
-        if (p)
-            return `the image name ${JSON.stringify(entry.name)} ${p}`;
-    }
-    if (entry.newName !== undefined && entry.newName !== PRESERVE) {
-        const p = repositoryProblem(entry.newName);
-        if (p)
-            return `the new image name ${JSON.stringify(entry.newName)} ${p}`;
-    }
-    if (entry.newTag !== undefined && entry.newTag !== PRESERVE) {
-        const p = tagProblem(entry.newTag);
-        if (p)
-            return p;
-    }
-    if (entry.digest !== undefined && entry.digest !== PRESERVE) {
-        const p = digestProblem(entry.digest);
-        if (p)
-            return p;
-    }
-    return undefined;
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./src/core/yaml/scalar-style.ts
 /**
  * When a string must be quoted to read back as the same string. Kustomize and
@@ -63830,6 +63751,486 @@ function invalidImageHint(arg) {
     return `add a tag, a digest or a new name: ${name}:<tag>, ${name}@<digest> or ${name}=<newName>`;
 }
 
+;// CONCATENATED MODULE: ./src/core/map-limit.ts
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, results in
+ * input order. Reads against a forge API or the disk go in parallel, but a
+ * thousand at once would trip rate limits and file-descriptor caps.
+ */
+async function mapLimit(items, limit, fn) {
+    const out = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+        while (next < items.length) {
+            const i = next++;
+            out[i] = await fn(items[i]);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    return out;
+}
+
+;// CONCATENATED MODULE: ./src/edits/kustomize-closure.ts
+/**
+ * What rendering a kustomization needs: its directory's files, and every
+ * local path it refers to (bases, components, patches, generator files),
+ * transitively. Read through a TreeSource so the same walk serves a working
+ * tree, a sparse git checkout (which widens as the walk goes) and a commit
+ * read through the forge API.
+ */
+
+
+
+
+
+const LIMIT = 16;
+function join2(dir, name) {
+    return dir ? `${dir}/${name}` : name;
+}
+/** `dir` + `ref`, normalised; undefined when it leaves the repository. */
+function resolveRef(dir, ref) {
+    const p = external_node_path_.posix.normalize(external_node_path_.posix.join(dir || '.', ref));
+    if (p === '..' || p.startsWith('../') || external_node_path_.posix.isAbsolute(p))
+        return undefined;
+    return p === '.' ? '' : p.replace(/\/$/, '');
+}
+/** The working tree at `root`; symlinks are followed (the renderer follows them too). */
+function fsSource(root) {
+    const at = (p) => (p ? (0,external_node_path_.join)(root, p) : root);
+    const kindOf = async (p) => {
+        const s = await (0,promises_namespaceObject.stat)(at(p)).catch(() => undefined);
+        return s?.isDirectory() ? 'dir' : s?.isFile() ? 'file' : undefined;
+    };
+    return {
+        kind: kindOf,
+        async list(dir) {
+            const names = await (0,promises_namespaceObject.readdir)(at(dir)).catch(() => []);
+            const out = [];
+            for (const name of names) {
+                if (name === '.git')
+                    continue;
+                const path = join2(dir, name);
+                const l = await (0,promises_namespaceObject.lstat)(at(path));
+                const kind = l.isSymbolicLink() ? await kindOf(path) : l.isDirectory() ? 'dir' : 'file';
+                if (kind)
+                    out.push({ path, kind });
+            }
+            return out;
+        },
+        read: p => (0,promises_namespaceObject.readFile)(at(p)).catch(() => undefined)
+    };
+}
+/** One commit read through the forge API (symlinks are not followed there). */
+function viewSource(view) {
+    const kindOf = (k) => k === 'dir' ? 'dir' : k === 'file' ? 'file' : undefined;
+    return {
+        async kind(path) {
+            if (path === '')
+                return 'dir';
+            return kindOf((await view.entry(path))?.kind);
+        },
+        async list(dir) {
+            const entries = (await view.listDir(dir)) ?? [];
+            return entries.flatMap(e => {
+                const kind = kindOf(e.kind);
+                return kind ? [{ path: e.path, kind }] : [];
+            });
+        },
+        async read(path) {
+            const file = await view.read(path);
+            return file?.kind === 'file' ? file.content : undefined;
+        }
+    };
+}
+function kustomizationIn(entries) {
+    const names = new Set(entries.filter(e => e.kind === 'file').map(e => external_node_path_.posix.basename(e.path)));
+    return KUSTOMIZATION_FILE_NAMES.find(n => names.has(n));
+}
+/** The directory of `file` or the nearest one above it that holds a kustomization. */
+async function nearestKustomization(source, file) {
+    for (let d = external_node_path_.posix.dirname(file);; d = external_node_path_.posix.dirname(d)) {
+        const dir = d === '.' ? '' : d;
+        if (kustomizationIn(await source.list(dir)))
+            return dir;
+        if (dir === '')
+            return undefined;
+    }
+}
+async function allFiles(source, dir, out) {
+    for (const e of await source.list(dir)) {
+        if (e.kind === 'file')
+            out.add(e.path);
+        else
+            await allFiles(source, e.path, out);
+    }
+}
+/**
+ * Walks from `start` (directories; those without a kustomization are left
+ * out) through every local reference, breadth first: one `prefetch` per
+ * level, so a sparse checkout widens a few times, not once per file.
+ */
+async function kustomizeClosure(source, start) {
+    const seen = new Set();
+    const kustomizations = [];
+    const files = new Set();
+    let level = [...new Set(start)];
+    while (level.length > 0) {
+        level.forEach(d => seen.add(d));
+        await source.prefetch?.(level);
+        const next = await mapLimit(level, LIMIT, async (dir) => {
+            const entries = await source.list(dir);
+            const name = kustomizationIn(entries);
+            if (!name)
+                return [];
+            kustomizations.push(dir);
+            for (const e of entries)
+                if (e.kind === 'file')
+                    files.add(e.path);
+            const text = (await source.read(join2(dir, name)))?.toString('utf8') ?? '';
+            const found = [];
+            for (const ref of kustomizationReferences(text)) {
+                const path = resolveRef(dir, ref);
+                if (path === undefined)
+                    continue;
+                const kind = await source.kind(path);
+                if (kind === 'file')
+                    files.add(path);
+                else if (kind === 'dir') {
+                    if (kustomizationIn(await source.list(path)))
+                        found.push(path);
+                    else
+                        await allFiles(source, path, files);
+                }
+            }
+            return found;
+        });
+        level = [...new Set(next.flat())].filter(d => !seen.has(d));
+    }
+    return { kustomizations, files: [...files].sort() };
+}
+
+;// CONCATENATED MODULE: ./src/core/diff.ts
+/**
+ * Unified diffs, for `--dry-run` of the edit engine and for the rendered
+ * manifests in promotion PRs. Work is bounded by the number of edits D, not by
+ * the size of the files (Myers O((N+M)·D) with an O(D²) trace): a promotion
+ * changes a handful of image lines spread across thousands of rendered lines,
+ * and a size bound would print the whole manifest twice. Only past `maxEdits`
+ * is the changed region shown as one replacement — still a correct diff, only
+ * not minimal, and nobody reads a diff with that many edits line by line.
+ */
+// 1,000 edits keep the trace near 4 MB and the search at worst ~1,000 passes.
+const DEFAULT_MAX_EDITS = 1000;
+// Marks a last line without `\n`: the missing newline is part of its identity.
+const OPEN_END = '\u0000';
+/** One file's unified diff (`a/<file>`, `b/<file>`) with `context` lines around each change; '' when equal. */
+function unifiedDiff(file, before, after, context = 3) {
+    if (before === after)
+        return '';
+    return lineDiff(before, after, { fromLabel: `a/${file}`, toLabel: `b/${file}`, context }).text;
+}
+/** Diffs of several files, in the order given. */
+function unifiedDiffs(files, context = 3) {
+    return files.map(f => unifiedDiff(f.file, f.before, f.after, context)).join('');
+}
+/** A unified diff with free-form labels and the counts of added and removed lines. */
+function lineDiff(before, after, options) {
+    const ops = lineOps(before, after, options.maxEdits ?? DEFAULT_MAX_EDITS);
+    let added = 0;
+    let removed = 0;
+    for (const o of ops) {
+        if (o.kind === 'add')
+            added++;
+        else if (o.kind === 'del')
+            removed++;
+    }
+    if (added === 0 && removed === 0)
+        return { text: '', added, removed };
+    const out = [`--- ${options.fromLabel}`, `+++ ${options.toLabel}`];
+    for (const hunk of hunks(ops, options.context ?? 3)) {
+        out.push(`@@ -${hunk.aStart},${hunk.aCount} +${hunk.bStart},${hunk.bCount} @@`);
+        for (const o of ops.slice(hunk.from, hunk.to)) {
+            const mark = o.kind === 'same' ? ' ' : o.kind === 'del' ? '-' : '+';
+            if (o.line.endsWith(OPEN_END))
+                out.push(`${mark}${o.line.slice(0, -1)}`, '\\ No newline at end of file');
+            else
+                out.push(`${mark}${o.line}`);
+        }
+    }
+    return { text: out.join('\n') + '\n', added, removed };
+}
+/** Groups the ops into hunks, joining changes at most 2·context lines apart (as git does). */
+function hunks(ops, context) {
+    const result = [];
+    // Line numbers (1-based) of ops[cursor] in the old and the new text.
+    let cursor = 0;
+    let aLine = 1;
+    let bLine = 1;
+    const advanceTo = (index) => {
+        for (; cursor < index; cursor++) {
+            if (ops[cursor].kind !== 'add')
+                aLine++;
+            if (ops[cursor].kind !== 'del')
+                bLine++;
+        }
+    };
+    let i = 0;
+    while (i < ops.length) {
+        while (i < ops.length && ops[i].kind === 'same')
+            i++;
+        if (i >= ops.length)
+            break;
+        const from = Math.max(i - context, cursor);
+        let end = i;
+        for (;;) {
+            while (end < ops.length && ops[end].kind !== 'same')
+                end++;
+            let gap = end;
+            while (gap < ops.length && ops[gap].kind === 'same')
+                gap++;
+            if (gap < ops.length && gap - end <= 2 * context)
+                end = gap;
+            else {
+                end = Math.min(ops.length, end + context);
+                break;
+            }
+        }
+        advanceTo(from);
+        const aStart = aLine;
+        const bStart = bLine;
+        advanceTo(end);
+        const aCount = aLine - aStart;
+        const bCount = bLine - bStart;
+        // An empty side names the line before it, as diff and git apply expect.
+        result.push({
+            from,
+            to: end,
+            aStart: aCount === 0 ? aStart - 1 : aStart,
+            aCount,
+            bStart: bCount === 0 ? bStart - 1 : bStart,
+            bCount
+        });
+        i = end;
+    }
+    return result;
+}
+/** Lines without their `\n` (a `\r` stays, so CRLF edits show as such). */
+function splitLines(text) {
+    if (text === '')
+        return [];
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    else
+        lines[lines.length - 1] += OPEN_END;
+    return lines;
+}
+function lineOps(before, after, maxEdits) {
+    const a = splitLines(before);
+    const b = splitLines(after);
+    // Common prefix and suffix cost nothing and shrink the search.
+    let pre = 0;
+    while (pre < a.length && pre < b.length && a[pre] === b[pre])
+        pre++;
+    let suf = 0;
+    while (suf < a.length - pre &&
+        suf < b.length - pre &&
+        a[a.length - 1 - suf] === b[b.length - 1 - suf])
+        suf++;
+    const midA = a.slice(pre, a.length - suf);
+    const midB = b.slice(pre, b.length - suf);
+    const same = (line) => ({ kind: 'same', line });
+    const mid = middleOps(midA, midB, maxEdits) ?? [
+        ...midA.map((line) => ({ kind: 'del', line })),
+        ...midB.map((line) => ({ kind: 'add', line }))
+    ];
+    return [...a.slice(0, pre).map(same), ...mid, ...a.slice(a.length - suf).map(same)];
+}
+/** The shortest edit script, or undefined when it needs more than `maxEdits` edits. */
+function middleOps(a, b, maxEdits) {
+    // Lines as numbers: the search compares them many times over.
+    const ids = new Map();
+    const intern = (lines) => {
+        const out = new Int32Array(lines.length);
+        lines.forEach((line, i) => {
+            let id = ids.get(line);
+            if (id === undefined)
+                ids.set(line, (id = ids.size));
+            out[i] = id;
+        });
+        return out;
+    };
+    const kinds = myers(intern(a), intern(b), maxEdits);
+    if (!kinds)
+        return undefined;
+    const ops = [];
+    let x = 0;
+    let y = 0;
+    for (const kind of kinds) {
+        if (kind === 'add')
+            ops.push({ kind, line: b[y++] });
+        else {
+            ops.push({ kind, line: a[x++] });
+            if (kind === 'same')
+                y++;
+        }
+    }
+    return ops;
+}
+function myers(a, b, maxEdits) {
+    const n = a.length;
+    const m = b.length;
+    const max = Math.min(n + m, maxEdits);
+    const offset = max + 1;
+    const v = new Int32Array(2 * max + 3);
+    // trace[d] holds the furthest x on diagonals -d..d after round d: O(D²) in all.
+    const trace = [];
+    let found = -1;
+    for (let d = 0; d <= max && found < 0; d++) {
+        for (let k = -d; k <= d; k += 2) {
+            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
+                ? v[offset + k + 1]
+                : v[offset + k - 1] + 1;
+            let y = x - k;
+            while (x < n && y < m && a[x] === b[y]) {
+                x++;
+                y++;
+            }
+            v[offset + k] = x;
+            if (x >= n && y >= m) {
+                found = d;
+                break;
+            }
+        }
+        if (found < 0)
+            trace.push(v.slice(offset - d, offset + d + 1));
+    }
+    if (found < 0)
+        return undefined;
+    // Walk back from (n, m) through the frontier of each earlier round.
+    const kinds = [];
+    let x = n;
+    let y = m;
+    for (let d = found; d > 0; d--) {
+        const prev = trace[d - 1];
+        const at = (k) => prev[k + d - 1];
+        const k = x - y;
+        const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+        const prevK = down ? k + 1 : k - 1;
+        const prevX = at(prevK);
+        const prevY = prevX - prevK;
+        while (x > prevX && y > prevY) {
+            kinds.push('same');
+            x--;
+            y--;
+        }
+        kinds.push(down ? 'add' : 'del');
+        if (down)
+            y--;
+        else
+            x--;
+    }
+    while (x > 0) {
+        kinds.push('same');
+        x--;
+    }
+    return kinds.reverse();
+}
+
+;// CONCATENATED MODULE: ./src/core/kustomize/image-reference.ts
+/**
+ * The OCI distribution reference grammar (distribution/reference), checked
+ * on each part of a `--image` argument after kustomize's own split. Kustomize
+ * accepts `web:bad tag!` or `Ghcr.io/ACME/web::` and writes them; no
+ * registry can hold such a reference, so the deploy would fail later, in
+ * the cluster. Here it fails before anything is read, naming the part.
+ */
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+const PORT = /^[0-9]+$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+const DIGEST_LENGTH = { sha256: 64, sha384: 96, sha512: 128 };
+const MAX_NAME = 255;
+const PATH_RULE = "lowercase letters and digits, separated by '.', '_', '__' or '-', in components split by '/'";
+/** Why `name` is not a repository name (with an optional registry host), or undefined. */
+function repositoryProblem(name) {
+    if (name.length > MAX_NAME)
+        return `is ${name.length} characters long; at most ${MAX_NAME} are allowed`;
+    const parts = name.split('/');
+    // Like docker: the first component is a registry host when it has a '.' or ':', is
+    // localhost, or has an uppercase letter (repository paths cannot).
+    const first = parts[0];
+    const isHost = parts.length > 1 &&
+        (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first));
+    if (isHost) {
+        const [host, port, extra] = first.split(':');
+        if (extra !== undefined || (port !== undefined && !PORT.test(port))) {
+            return `has registry ${JSON.stringify(first)} with an invalid port; a registry is host[:port], the port digits only`;
+        }
+        const bad = host.split('.').find(c => !DOMAIN_COMPONENT.test(c));
+        if (bad !== undefined) {
+            return `has registry host ${JSON.stringify(host)}, which is not a host name (letters, digits and '-', in labels split by '.')`;
+        }
+        parts.shift();
+    }
+    const bad = parts.find(c => !PATH_COMPONENT.test(c));
+    if (bad !== undefined) {
+        return `has path component ${JSON.stringify(bad)}, which is not allowed: a repository path is ${PATH_RULE}${/[A-Z]/.test(bad) ? ' (write it in lowercase)' : ''}`;
+    }
+    return undefined;
+}
+/** Why `tag` is not a tag, or undefined. */
+function tagProblem(tag) {
+    if (TAG.test(tag))
+        return undefined;
+    return `the tag ${JSON.stringify(tag)} is not valid: a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'`;
+}
+/** Why `digest` is not a digest, or undefined. */
+function digestProblem(digest) {
+    if (!DIGEST.test(digest)) {
+        return `the digest ${JSON.stringify(digest)} is not valid: a digest is algorithm:hex, e.g. sha256: followed by 64 hex digits`;
+    }
+    const [algorithm, hex] = digest.split(':');
+    const want = DIGEST_LENGTH[algorithm];
+    if (want !== undefined && hex.length !== want) {
+        return `the digest ${JSON.stringify(digest)} is not valid: a ${algorithm} digest has ${want} hex digits, this one has ${hex.length}`;
+    }
+    if (want !== undefined && /[A-F]/.test(hex)) {
+        return `the digest ${JSON.stringify(digest)} is not valid: its hex digits must be lowercase`;
+    }
+    return undefined;
+}
+/**
+ * The first part of a parsed `--image` argument that no registry accepts,
+ * described with what is allowed; undefined when every part is valid. `*`
+ * (kustomize's keep-the-current-value) passes where kustomize allows it.
+ */
+function imageEntryProblem(entry) {
+    if (entry.name !== undefined && entry.name !== '') {
+        const p = repositoryProblem(entry.name);
+        if (p)
+            return `the image name ${JSON.stringify(entry.name)} ${p}`;
+    }
+    if (entry.newName !== undefined && entry.newName !== PRESERVE) {
+        const p = repositoryProblem(entry.newName);
+        if (p)
+            return `the new image name ${JSON.stringify(entry.newName)} ${p}`;
+    }
+    if (entry.newTag !== undefined && entry.newTag !== PRESERVE) {
+        const p = tagProblem(entry.newTag);
+        if (p)
+            return p;
+    }
+    if (entry.digest !== undefined && entry.digest !== PRESERVE) {
+        const p = digestProblem(entry.digest);
+        if (p)
+            return p;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./src/core/yaml/set-value.ts
 /**
  * `--set file:key.path=value`: replaces one existing scalar in any YAML file
@@ -64280,9 +64681,6 @@ function getValueInText(text, set, label = 'file') {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
 ;// CONCATENATED MODULE: ./src/edits/workspace.ts
 /**
  * Where edits may happen: every path is relative to one root and must stay
@@ -64658,25 +65056,6 @@ async function restore(done) {
         }
     }
     return failed;
-}
-
-;// CONCATENATED MODULE: ./src/core/map-limit.ts
-/**
- * Runs `fn` over `items` with at most `limit` calls in flight, results in
- * input order. Reads against a forge API or the disk go in parallel, but a
- * thousand at once would trip rate limits and file-descriptor caps.
- */
-async function mapLimit(items, limit, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i]);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-    return out;
 }
 
 ;// CONCATENATED MODULE: ./src/core/commit-message.ts
@@ -65075,7 +65454,8 @@ class RemoteView {
 
 
 
-const LIMIT = 8;
+
+const materialise_LIMIT = 8;
 function isKustomization(path) {
     return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
 }
@@ -65102,6 +65482,8 @@ function materialisedPlanner(patterns, plan, writes) {
                     await materialiseFromTree(view, patterns, dir);
                 else
                     await materialiseLiteral(view, patterns, dir);
+                if (patterns.closure)
+                    await materialiseClosure(view, dir);
                 const outcome = await plan(dir);
                 return { outcome, writes: outcome.changed ? writes(outcome) : [] };
             }
@@ -65111,6 +65493,22 @@ function materialisedPlanner(patterns, plan, writes) {
             }
         }
     };
+}
+/** Adds what rendering the placed kustomizations reads (bases, components, patches). */
+async function materialiseClosure(view, root) {
+    const placed = await (0,promises_namespaceObject.readdir)(root, { recursive: true });
+    const start = placed
+        .map(p => p.split(external_node_path_.sep).join('/'))
+        .filter(p => isKustomization(p))
+        .map(p => parentOf(p));
+    const closure = await kustomizeClosure(viewSource(view), start);
+    await mapLimit(closure.files, materialise_LIMIT, async (f) => {
+        const file = await view.read(f);
+        if (file?.kind !== 'file')
+            return;
+        await (0,promises_namespaceObject.mkdir)((0,external_node_path_.join)(root, parentOf(f)), { recursive: true });
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_.join)(root, f), file.content);
+    });
 }
 async function place(view, root, entry) {
     if (entry.kind === 'link')
@@ -65132,7 +65530,7 @@ async function place(view, root, entry) {
 }
 async function materialiseLiteral(view, patterns, root) {
     const wanted = [];
-    await mapLimit(patterns.dirGlobs, LIMIT, async (d) => {
+    await mapLimit(patterns.dirGlobs, materialise_LIMIT, async (d) => {
         const dir = d === '.' ? '' : d;
         const entries = await view.listDir(dir);
         // Absent: leave it absent, the engine reports it with its own message.
@@ -65141,8 +65539,8 @@ async function materialiseLiteral(view, patterns, root) {
         await (0,promises_namespaceObject.mkdir)((0,external_node_path_.join)(root, dir), { recursive: true });
         wanted.push(...entries.filter(e => isKustomization(e.path)));
     });
-    await mapLimit(wanted, LIMIT, e => place(view, root, e));
-    await mapLimit(patterns.files, LIMIT, async (f) => {
+    await mapLimit(wanted, materialise_LIMIT, e => place(view, root, e));
+    await mapLimit(patterns.files, materialise_LIMIT, async (f) => {
         if (!(await placeAncestors(view, root, f)))
             return;
         const file = await view.read(f);
@@ -65207,7 +65605,7 @@ async function materialiseFromTree(view, patterns, root) {
                 wanted.push(e);
         }
     }
-    await mapLimit(wanted, LIMIT, e => place(view, root, e));
+    await mapLimit(wanted, materialise_LIMIT, e => place(view, root, e));
 }
 /**
  * What lies on a named file's path decides where a write would land: a
@@ -65254,6 +65652,13 @@ async function placeAncestors(view, root, path) {
 
 
 
+
+
+
+
+
+
+
 function validate(request) {
     if (request.images.length) {
         const parsed = parseImageArgs(request.images);
@@ -65274,6 +65679,10 @@ function validate(request) {
     if (!request.images.length && !request.sets.length) {
         throw new UsageError('nothing to do: pass --image <name>:<tag> (with --path <dir>) or --set <file>:<key.path>=<value>');
     }
+    if (request.addMissing &&
+        !(request.images.length && protectsDeadEntries({ ...request, addMissing: false }))) {
+        throw new UsageError('--add-missing applies to --image with a glob or several --path values (one named overlay always gets the entry); drop --add-missing');
+    }
     // Like kustomize, which edits the kustomization in the current directory.
     const paths = request.images.length && !request.paths.length ? ['.'] : request.paths;
     const dirGlobs = paths.map(p => checkRelative(p, '--path'));
@@ -65282,10 +65691,30 @@ function validate(request) {
     sets.forEach((s, i) => (s.file = files[i]));
     return { dirGlobs, files, sets };
 }
+/**
+ * Dead-entry protection is on for a glob or several paths: there an image is
+ * set only where it is pinned or run. One named overlay keeps kustomize's
+ * add-the-entry behaviour, as does --add-missing.
+ */
+function protectsDeadEntries(request) {
+    if (request.addMissing || request.images.length === 0)
+        return false;
+    return request.paths.length > 1 || request.paths.some(p => picomatch_default().scan(p).isGlob);
+}
 /** Directory/file patterns the request needs (for sparse checkout): the patterns as given, validated. */
 function requestedPatterns(request) {
     const v = validate(request);
-    return { dirGlobs: v.dirGlobs, files: [...new Set(v.files)] };
+    return {
+        dirGlobs: v.dirGlobs,
+        files: [...new Set(v.files)],
+        // Whether an overlay runs an image is read in its bases: they must be checked out.
+        ...(protectsDeadEntries(request) ? { closure: true } : {})
+    };
+}
+/** The entry name an image argument matches containers by. */
+function argName(arg) {
+    const one = parseImageArg(arg);
+    return one.kind === 'ok' ? (one.entry.name ?? '') : '';
 }
 /** Validates all args, reads, computes; writes nothing. Throws UsageError for bad input. */
 async function planEdits(root, request) {
@@ -65294,6 +65723,7 @@ async function planEdits(root, request) {
     const edits = [];
     // Keyed by real path: two names for one file are edited once.
     const working = new Map();
+    const overlays = [];
     if (request.images.length) {
         const dirs = await resolveDirs(realRoot, v.dirGlobs);
         const found = await mapLimit(dirs, 16, dir => findKustomization(realRoot, dir));
@@ -65301,12 +65731,39 @@ async function planEdits(root, request) {
         const seen = new Set();
         const locations = found.filter(loc => !seen.has(loc.real) && seen.add(loc.real));
         const texts = await mapLimit(locations, 16, loc => readUtf8(loc.real, loc.file));
+        const names = request.images.map(argName);
+        const usage = protectsDeadEntries(request) ? new ImageUsage(fsSource(realRoot)) : undefined;
+        const runs = usage
+            ? await mapLimit(locations, 16, loc => usage.of(dirOf(loc.file)))
+            : locations.map(() => 'unknown');
         locations.forEach((loc, i) => {
-            const result = setImagesInText(texts[i], request.images, loc.file);
+            const pinned = pinnedNames(texts[i]);
+            const used = runs[i];
+            const applies = (j) => !usage || used === 'unknown' || pinned.has(names[j]) || used.has(names[j]);
+            const args = request.images.filter((_, j) => applies(j));
+            const skipped = names.filter((_, j) => !applies(j));
+            // Every matched kustomization is parsed, even one that gets no image: a broken one is named.
+            const all = setImagesInText(texts[i], request.images, loc.file);
+            const result = args.length === request.images.length
+                ? all
+                : args.length
+                    ? setImagesInText(texts[i], args, loc.file)
+                    : { text: texts[i], changes: [] };
             working.set(loc.real, { file: loc.file, real: loc.real, before: texts[i], after: result.text });
             for (const c of result.changes)
                 edits.push({ file: loc.file, image: c.image, before: c.before, after: c.after });
+            const set = [...new Set(result.changes.map(c => c.image))];
+            const unchanged = names.filter((n, j) => applies(j) && !set.includes(n));
+            overlays.push({ dir: dirOf(loc.file), set, unchanged, skipped });
         });
+        if (usage) {
+            const landed = new Set(overlays.flatMap(o => [...o.set, ...o.unchanged]));
+            const lost = request.images.filter((_, j) => !landed.has(names[j]));
+            if (lost.length > 0) {
+                const running = [...new Set(runs.flatMap(r => (r === 'unknown' ? [] : [...r])))];
+                throw new UsageError(`--image ${lost.map(a => JSON.stringify(a)).join(', ')}: no overlay matched by --path ${request.paths.join(', ')} pins or runs an image named ${lost.map(a => `'${argName(a)}'`).join(', ')} (images there: ${running.slice(0, 10).join(', ') || 'none'}); check the name for a typo, or pass --add-missing to add the entry to every matched overlay anyway`);
+            }
+        }
     }
     for (const set of v.sets) {
         const real = await resolveInside(realRoot, set.file, '--set file');
@@ -65328,7 +65785,99 @@ async function planEdits(root, request) {
         .filter(w => w.after !== w.before)
         .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
         .map(w => ({ file: w.file, before: w.before, after: w.after }));
-    return { changed: files.length > 0, edits, files, diff: unifiedDiffs(files) };
+    return {
+        changed: files.length > 0,
+        edits,
+        files,
+        diff: unifiedDiffs(files),
+        ...(protectsDeadEntries(request) ? { overlays } : {}),
+        ...(request.addMissing ? { addsUnused: true } : {})
+    };
+}
+function dirOf(file) {
+    const d = external_node_path_.posix.dirname(file);
+    return d === '.' ? '' : d;
+}
+/** The image entry names a kustomization pins already. */
+function pinnedNames(text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    const out = new Set();
+    if (!(0,dist/* isMap */.jh)(doc.contents))
+        return out;
+    for (const field of ['images', 'imageTags']) {
+        const list = doc.get(field);
+        if (!(0,dist/* isSeq */.oP)(list))
+            continue;
+        for (const item of list.items) {
+            const name = (0,dist/* isMap */.jh)(item) ? item.get('name') : undefined;
+            if (typeof name === 'string')
+                out.add(name);
+        }
+    }
+    return out;
+}
+/**
+ * Which images an overlay runs, read statically from what its render reads:
+ * `image:` fields in its manifests and the entries of the kustomizations on
+ * the way. A Helm chart or a remote base can run anything: 'unknown' (the
+ * entry is then set, and the render check sees the truth).
+ */
+class ImageUsage {
+    source;
+    scans = new Map();
+    constructor(source) {
+        this.source = source;
+    }
+    async of(dir) {
+        const closure = await kustomizeClosure(this.source, [dir]);
+        const names = new Set();
+        for (const f of closure.files) {
+            const found = await this.scan(f);
+            if (found === 'unknown')
+                return 'unknown';
+            found.forEach(n => names.add(n));
+        }
+        return names;
+    }
+    scan(file) {
+        let p = this.scans.get(file);
+        if (!p) {
+            p = this.read(file);
+            this.scans.set(file, p);
+        }
+        return p;
+    }
+    async read(file) {
+        const out = new Set();
+        if (!/\.(ya?ml|json)$/i.test(file) && !isKustomizationName(file))
+            return out;
+        const text = (await this.source.read(file))?.toString('utf8') ?? '';
+        if (isKustomizationName(file)) {
+            if (needsMoreThanFiles(text))
+                return 'unknown';
+            const doc = (0,dist/* parseDocument */.Tp)(text);
+            const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images') : undefined;
+            if ((0,dist/* isSeq */.oP)(list)) {
+                for (const item of list.items) {
+                    if (!(0,dist/* isMap */.jh)(item))
+                        continue;
+                    for (const key of ['name', 'newName']) {
+                        const v = item.get(key);
+                        if (typeof v === 'string')
+                            out.add(v);
+                    }
+                }
+            }
+            return out;
+        }
+        for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
+            out.add(splitImage(m[1]).name);
+        }
+        return out;
+    }
+}
+function isKustomizationName(file) {
+    return KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(file));
 }
 /** Writes the `after` text of every changed file (the one workspace writer). */
 async function writeEdits(root, outcome) {
@@ -65370,7 +65919,12 @@ function set_image_setImageEdit(request) {
         plan: root => planEdits(root, request),
         write: writeEdits,
         planApi: view => api.plan(view),
-        writes: o => o.files.map(f => ({ path: f.file, before: f.before, after: f.after })),
+        writes: o => o.files.map(f => ({
+            path: f.file,
+            before: f.before,
+            after: f.after,
+            ...(o.addsUnused ? { addsUnusedImages: true } : {})
+        })),
         prChanges,
         message: (o, ctx) => renderCommitMessage(ctx.template, {
             changes: messageChanges(o),
@@ -66397,6 +66951,7 @@ const cleanupMessages = (options) => {
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: ./node_modules/debug/src/index.js
 var src = __nccwpck_require__(2830);
+var src_default = /*#__PURE__*/__nccwpck_require__.n(src);
 ;// CONCATENATED MODULE: ./node_modules/@secretlint/core/module/index.js
 
 
@@ -73821,6 +74376,387 @@ function credentialGuard(allowed = []) {
     };
 }
 
+;// CONCATENATED MODULE: ./src/edits/render-check.ts
+/**
+ * The render check: before anything is committed, every kustomization the
+ * edit touched is rendered, with the planned writes applied, in a scratch
+ * copy of what the render reads. A render that fails (and did render before
+ * the edit), or that does not run an image the edit set, refuses the edit;
+ * the remote stays untouched. A guard like the secret guards, so it runs on
+ * every mode and transport, and again on every re-plan.
+ */
+
+
+
+
+
+
+
+
+
+const RENDER_CHECK_MODES = ['auto', 'always', 'never'];
+/** Renders at once: kustomize is CPU-bound, and CI runners are small. */
+function renderLimit() {
+    return Math.max(2, Math.min(8, (0,external_node_os_namespaceObject.availableParallelism)()));
+}
+const OPT_OUT = 'or pass --render-check never to push without rendering';
+function render_check_isKustomization(path) {
+    return KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(path));
+}
+function sourceOf(ctx) {
+    if (ctx.view)
+        return viewSource(ctx.view);
+    if (ctx.root !== undefined)
+        return fsSource(ctx.root);
+    throw new Error('render check: the guard got neither a tree nor a view');
+}
+/** The kustomizations the writes touch: each written file's own or nearest enclosing one. */
+async function touchedKustomizations(source, writes) {
+    const dirs = new Set();
+    for (const w of writes) {
+        if (render_check_isKustomization(w.path)) {
+            const d = external_node_path_.posix.dirname(w.path);
+            dirs.add(d === '.' ? '' : d);
+            continue;
+        }
+        const d = await nearestKustomization(source, w.path);
+        if (d !== undefined)
+            dirs.add(d);
+    }
+    return [...dirs].sort();
+}
+function imageEntries(text) {
+    const out = new Map();
+    if (!text)
+        return out;
+    const doc = (0,dist/* parseDocument */.Tp)(text);
+    const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images', true) : undefined;
+    if (!(0,dist/* isSeq */.oP)(list))
+        return out;
+    for (const item of list.toJSON()) {
+        if (item && typeof item === 'object' && typeof item.name === 'string') {
+            out.set(item.name, item);
+        }
+    }
+    return out;
+}
+/** The images a kustomization write set or changed, as the render must show them. */
+function imagesSet(w) {
+    if (!render_check_isKustomization(w.path) || w.addsUnusedImages)
+        return [];
+    const before = imageEntries(w.before);
+    const wants = [];
+    for (const [entry, after] of imageEntries(w.after)) {
+        if (entry === '*' || JSON.stringify(before.get(entry)) === JSON.stringify(after))
+            continue;
+        const d = external_node_path_.posix.dirname(w.path);
+        wants.push({
+            kustomization: d === '.' ? '' : d,
+            entry,
+            name: typeof after.newName === 'string' ? after.newName : entry,
+            ...(after.newTag !== undefined ? { tag: String(after.newTag) } : {}),
+            ...(typeof after.digest === 'string' ? { digest: after.digest } : {})
+        });
+    }
+    return wants;
+}
+/** Every `image:` value in a render (containers, init and ephemeral containers alike). */
+function renderedImages(yaml) {
+    const out = new Set();
+    for (const m of yaml.matchAll(/^[ \t-]*image:[ \t]*['"]?([^'"\s#]+)/gm))
+        out.add(m[1]);
+    return [...out];
+}
+function render_check_splitImage(ref) {
+    const at = ref.indexOf('@');
+    const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+    const rest = at >= 0 ? ref.slice(0, at) : ref;
+    const colon = rest.lastIndexOf(':');
+    const tagged = colon > rest.lastIndexOf('/');
+    return {
+        name: tagged ? rest.slice(0, colon) : rest,
+        ...(tagged ? { tag: rest.slice(colon + 1) } : {}),
+        ...(digest ? { digest } : {})
+    };
+}
+function runs(images, want) {
+    return images
+        .map(render_check_splitImage)
+        .some(r => r.name === want.name &&
+        (want.digest ? r.digest === want.digest : want.tag ? r.tag === want.tag : true));
+}
+function shown(want) {
+    return `${want.name}${want.tag ? `:${want.tag}` : ''}${want.digest ? `@${want.digest}` : ''}`;
+}
+function where(dir) {
+    return dir || '(the root)';
+}
+async function render_check_place(tree, path, content) {
+    await (0,promises_namespaceObject.mkdir)((0,external_node_path_.dirname)((0,external_node_path_.join)(tree, path)), { recursive: true });
+    await (0,promises_namespaceObject.writeFile)((0,external_node_path_.join)(tree, path), content);
+}
+/** The annotation that tells which overlay a rendered document came from, in a batch. */
+const ORIGIN = 'gitops-deploy.render/overlay';
+/** Overlays per renderer process: its start-up costs more than a small overlay's render. */
+const BATCH = 50;
+/**
+ * Renders `dirs` in as few renderer processes as the limit allows: each batch
+ * is one kustomization that wraps every member (a name suffix keeps their
+ * resources apart, an annotation says whose each document is). A batch that
+ * fails is rendered member by member, so a failure is always named per overlay.
+ */
+async function renderBatched(dirs, tree, tmp, limit, one) {
+    const out = new Map();
+    const alone = async (members) => (await one(members)).forEach((r, i) => out.set(members[i], r));
+    if (dirs.length <= 2) {
+        await alone(dirs);
+        return out;
+    }
+    const size = Math.min(BATCH, Math.ceil(dirs.length / limit));
+    const batches = [];
+    for (let i = 0; i < dirs.length; i += size)
+        batches.push(dirs.slice(i, i + size));
+    const root = (0,external_node_path_.join)(tmp, 'batches');
+    const numbered = batches.map((members, b) => ({ members, b }));
+    await mapLimit(numbered, limit, async ({ members, b }) => {
+        const batch = (0,external_node_path_.join)(root, String(b));
+        await (0,promises_namespaceObject.mkdir)(batch, { recursive: true });
+        const wrappers = await Promise.all(members.map(async (dir, m) => {
+            const wrapper = (0,external_node_path_.join)(batch, `w${m}`);
+            await (0,promises_namespaceObject.mkdir)(wrapper, { recursive: true });
+            const target = external_node_path_.posix.relative(wrapper.split('\\').join('/'), (0,external_node_path_.join)(tree, dir).split('\\').join('/'));
+            await (0,promises_namespaceObject.writeFile)((0,external_node_path_.join)(wrapper, 'kustomization.yaml'), `resources:\n  - ${JSON.stringify(target)}\nnameSuffix: ${JSON.stringify(`-gd${m}`)}\ncommonAnnotations:\n  ${ORIGIN}: ${JSON.stringify(dir)}\n`);
+            return `w${m}`;
+        }));
+        await (0,promises_namespaceObject.writeFile)((0,external_node_path_.join)(batch, 'kustomization.yaml'), `resources:\n${wrappers.map(w => `  - ${w}`).join('\n')}\n`);
+        const [r] = await one([external_node_path_.posix.relative(tree, batch)]);
+        if (r.kind === 'unavailable') {
+            members.forEach(d => out.set(d, r));
+            return;
+        }
+        if (r.kind === 'failed')
+            return alone(members);
+        const docs = new Map(members.map(d => [d, []]));
+        for (const doc of r.yaml.split(/^---$/m)) {
+            const dir = originOf(doc);
+            if (dir !== undefined)
+                docs.get(dir)?.push(doc);
+        }
+        for (const d of members)
+            out.set(d, { kind: 'rendered', yaml: docs.get(d).join('---') });
+    });
+    return out;
+}
+/** The overlay a batched document came from (the first origin annotation in it). */
+function originOf(doc) {
+    const key = `${ORIGIN}: `;
+    for (const line of doc.split('\n')) {
+        const i = line.indexOf(key);
+        if (i < 0)
+            continue;
+        const value = line.slice(i + key.length).trim();
+        return value.startsWith('"') ? JSON.parse(value) : value.replace(/^'|'$/g, '');
+    }
+    return undefined;
+}
+/**
+ * The guard. `auto` without a renderer reports itself skipped; `always`
+ * without one refuses (exit 2). A kustomization that did not render before
+ * the edit either (Helm charts without --enable-helm, a remote base the
+ * runner cannot reach) is reported, not refused: the edit did not break it.
+ */
+function renderCheckGuard(options) {
+    return async (writes, ctx) => {
+        const none = (status, text) => ({
+            check: 'render',
+            status,
+            text,
+            rendered: []
+        });
+        if (options.mode === 'never')
+            return none('off', 'render check off (--render-check never)');
+        const source = sourceOf(ctx);
+        const touched = await touchedKustomizations(source, writes);
+        if (touched.length === 0) {
+            return none('none', 'render check: nothing to render (no written file belongs to a kustomization)');
+        }
+        const closure = await kustomizeClosure(source, touched);
+        const tmp = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'gitops-deploy-render-'));
+        const forget = onInterrupt(() => (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true }));
+        const tree = (0,external_node_path_.join)(tmp, 'tree');
+        try {
+            await (0,promises_namespaceObject.mkdir)(tree, { recursive: true });
+            await mapLimit(closure.files, 16, async (f) => {
+                const content = await source.read(f);
+                if (content !== undefined)
+                    await render_check_place(tree, f, content);
+            });
+            for (const w of writes)
+                await render_check_place(tree, w.path, w.after);
+            const limit = options.limit ?? renderLimit();
+            const render = (dirs) => mapLimit(dirs, limit, async (d) => {
+                const r = await options.renderer.render(d ? (0,external_node_path_.join)(tree, d) : tree);
+                return r.kind === 'failed'
+                    ? { ...r, message: r.message.replaceAll(`${tree}/`, '').replaceAll(tree, '.') }
+                    : r;
+            });
+            const after = await renderBatched(touched, tree, tmp, limit, render);
+            const unavailable = [...after.values()].find(r => r.kind === 'unavailable');
+            if (unavailable) {
+                if (options.mode === 'always') {
+                    throw new UsageError(`--render-check always: ${unavailable.message}, or use --render-check auto to skip the check where no renderer exists`);
+                }
+                return none('skipped', `render check skipped: ${unavailable.message}`);
+            }
+            const failed = touched.filter(d => after.get(d).kind === 'failed');
+            const notes = [];
+            const broken = [];
+            if (failed.length > 0) {
+                // Was it this edit? Put the files back as they were and render those again.
+                for (const w of writes) {
+                    if (w.before === null)
+                        await (0,promises_namespaceObject.rm)((0,external_node_path_.join)(tree, w.path), { force: true });
+                    else
+                        await render_check_place(tree, w.path, w.before);
+                }
+                const before = await render(failed);
+                failed.forEach((d, i) => {
+                    const msg = after.get(d).message;
+                    if (before[i].kind === 'failed') {
+                        notes.push(`${where(d)} did not render before this change either (${msg}); not checked`);
+                    }
+                    else
+                        broken.push(`${where(d)}: ${msg}`);
+                });
+            }
+            if (broken.length > 0) {
+                throw new UsageError(`render check: ${broken.length === 1 ? 'a kustomization does' : `${broken.length} kustomizations do`} not render after this change, so nothing was pushed: ${broken.join('; ')}. Fix the edit, ${OPT_OUT}`);
+            }
+            const unused = [];
+            for (const want of writes.flatMap(imagesSet)) {
+                const r = after.get(want.kustomization);
+                if (r?.kind !== 'rendered')
+                    continue;
+                const images = renderedImages(r.yaml);
+                // A render without any container (only config, or no resources yet) cannot tell a typo.
+                if (images.length === 0 || runs(images, want))
+                    continue;
+                const names = [...new Set(images.map(i => render_check_splitImage(i).name))].slice(0, 8);
+                unused.push(`${where(want.kustomization)} sets ${want.entry} to ${shown(want)}, but no container there runs it (rendered images: ${names.join(', ') || 'none'})`);
+            }
+            if (unused.length > 0) {
+                throw new UsageError(`render check: ${unused.join('; ')}. The entry would change nothing in the cluster: check the image name (kustomize matches the container image without its tag), ${OPT_OUT}`);
+            }
+            const ok = touched.filter(d => after.get(d).kind === 'rendered');
+            const tool = options.renderer.tool() ?? 'kustomize';
+            return {
+                check: 'render',
+                status: 'passed',
+                text: `render check: ${ok.length} kustomization${ok.length === 1 ? '' : 's'} rendered with ${tool}${notes.length ? `; ${notes.join('; ')}` : ''}`,
+                rendered: ok,
+                tool,
+                ...(notes.length ? { notes } : {})
+            };
+        }
+        finally {
+            await (0,promises_namespaceObject.rm)(tmp, { recursive: true, force: true });
+            forget();
+        }
+    };
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./src/edits/renderer.ts
+/**
+ * The local kustomize renderer: `kubectl kustomize`, or `kustomize build`
+ * when only that is installed. Used by the render check before a push and by
+ * promote's rendered diff.
+ */
+
+
+
+
+function run(tool, dir, timeoutMs) {
+    return new Promise(resolve => {
+        (0,external_node_child_process_namespaceObject.execFile)(tool.bin, tool.args(dir), {
+            timeout: timeoutMs,
+            maxBuffer: 64 * 1024 * 1024,
+            // A remote base would make kustomize run git; it must fail fast, never prompt.
+            env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'echo', SSH_ASKPASS: 'echo' }
+        }, (error, stdout, stderr) => {
+            if (!error)
+                return resolve({ kind: 'rendered', yaml: maskSecrets(stdout) });
+            if (error.code === 'ENOENT')
+                return resolve('missing');
+            const detail = (stderr || errorMessage(error)).trim().split('\n').slice(-3).join(' | ');
+            resolve({ kind: 'failed', message: detail.replaceAll(dir, '.') });
+        });
+    });
+}
+/**
+ * `kubectl kustomize` as the renderer: it is what Argo CD's kustomize build
+ * does, and kubectl is on most CI images; `kustomize build` when only the
+ * standalone binary is there. Neither: `unavailable` (the caller decides
+ * whether that is a note or an error).
+ */
+function kubectlRenderer(options = {}) {
+    const tools = [
+        { label: 'kubectl kustomize', bin: options.kubectl ?? 'kubectl', args: d => ['kustomize', d] },
+        { label: 'kustomize build', bin: options.kustomize ?? 'kustomize', args: d => ['build', d] }
+    ];
+    let index = 0;
+    let used;
+    const missing = 'kubectl was not found on PATH (nor kustomize); install kubectl (it bundles kustomize) on the runner';
+    return {
+        tool: () => used,
+        async render(dir) {
+            while (index < tools.length) {
+                const tool = tools[index];
+                const result = await run(tool, dir, options.timeoutMs ?? 60_000);
+                if (result !== 'missing') {
+                    used = tool.label;
+                    return result;
+                }
+                // Only the first caller to see a tool missing moves on; parallel renders share the index.
+                if (tools[index] === tool)
+                    index++;
+            }
+            return { kind: 'unavailable', message: missing };
+        }
+    };
+}
+/**
+ * Secret values must not reach a PR description, even base64-encoded. Each
+ * value becomes a short hash, so a changed secret still shows as a change.
+ * Only Secret documents are re-serialised; everything else stays as rendered.
+ */
+function maskSecrets(rendered) {
+    if (!/^kind: Secret$/m.test(rendered))
+        return rendered;
+    return rendered
+        .split(/^---\n/m)
+        .map(chunk => {
+        if (!/^kind: Secret$/m.test(chunk))
+            return chunk;
+        const doc = (0,dist/* parseDocument */.Tp)(chunk);
+        for (const field of ['data', 'stringData']) {
+            const map = doc.get(field, true);
+            if (!(0,dist/* isMap */.jh)(map))
+                continue;
+            for (const pair of map.items) {
+                if (!(0,dist/* isScalar */.jn)(pair.value))
+                    continue;
+                const value = String(pair.value.value ?? '');
+                const hash = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 12);
+                pair.value.value = `redacted sha256:${hash} (${value.length} chars)`;
+            }
+        }
+        return doc.toString({ lineWidth: 0 });
+    })
+        .join('---\n');
+}
+
 ;// CONCATENATED MODULE: ./src/forge/pr-body.ts
 
 
@@ -74007,10 +74943,3807 @@ function parseMarker(body) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./node_modules/@simple-git/args-pathspec/dist/index.mjs
+const t = /* @__PURE__ */ new WeakMap();
+function dist_c(...n) {
+  const e = new String(n);
+  return t.set(e, n), e;
+}
+function dist_r(n) {
+  return n instanceof String && t.has(n);
+}
+function dist_o(n) {
+  return t.get(n) ?? [];
+}
+
+//# sourceMappingURL=index.mjs.map
+
+;// CONCATENATED MODULE: ./node_modules/@simple-git/argv-parser/dist/index.mjs
+
+function* L(e, t) {
+  const n = t === "global";
+  for (const o of e)
+    o.isGlobal === n && (yield o);
+}
+const K = /* @__PURE__ */ new Set([
+  "--add",
+  "--edit",
+  "--remove-section",
+  "--rename-section",
+  "--replace-all",
+  "--unset",
+  "--unset-all",
+  "-e"
+]), I = /* @__PURE__ */ new Set([
+  "--get",
+  "--get-all",
+  "--get-color",
+  "--get-colorbool",
+  "--get-regexp",
+  "--get-urlmatch",
+  "--list",
+  "-l"
+]), j = /* @__PURE__ */ new Set([
+  "edit",
+  "remove-section",
+  "rename-section",
+  "set",
+  "unset"
+]), D = /* @__PURE__ */ new Set(["get", "get-color", "get-colorbool", "list"]);
+function B(e, t) {
+  for (const { name: o } of L(e, "task")) {
+    if (K.has(o))
+      return w(!0, t, o === "--rename-section");
+    if (I.has(o))
+      return w(!1, t);
+  }
+  const n = t.at(0)?.toLowerCase();
+  return n === void 0 ? null : j.has(n) ? w(!0, t.slice(1), n === "rename-section") : D.has(n) ? w(!1, t.slice(1)) : t.length === 1 ? w(!1, t) : w(!0, t);
+}
+function w(e = !1, t = [], n = !1) {
+  const o = t.at(0)?.toLowerCase();
+  return o === void 0 ? null : {
+    isWrite: e,
+    isRead: !e,
+    key: o,
+    value: t.at(1),
+    rename: n
+  };
+}
+function V(e, t) {
+  return t.isWrite && t.value !== void 0 ? {
+    scope: e,
+    key: t.key,
+    value: t.value,
+    rename: t.rename
+  } : { key: t.key, scope: e };
+}
+function q(e) {
+  const t = e?.indexOf("=") || -1;
+  return !e || t < 0 ? null : {
+    key: e.slice(0, t).trim().toLowerCase(),
+    value: e.slice(t + 1)
+  };
+}
+function z(e) {
+  for (const { name: t } of L(e, "task"))
+    switch (t) {
+      case "--global":
+        return "global";
+      case "--system":
+        return "system";
+      case "--worktree":
+        return "worktree";
+      case "--local":
+        return "local";
+      case "--file":
+      case "-f":
+        return "file";
+    }
+  return "local";
+}
+function Y({ name: e }) {
+  if (e === "-c" || e === "--config")
+    return "inline";
+  if (e === "--config-env")
+    return "env";
+}
+function* H(e) {
+  for (const t of e) {
+    const n = Y(t), o = n && q(t.value);
+    o && (yield {
+      ...o,
+      scope: n
+    });
+  }
+}
+function J(e, t, n) {
+  const o = {
+    read: [],
+    write: [...H(t)]
+  };
+  return e === "config" && X(
+    o,
+    z(t),
+    B(t, n)
+  ), o;
+}
+function X(e, t, n) {
+  if (n === null)
+    return;
+  const o = V(t, n);
+  n.isWrite ? e.write.push(o) : e.read.push(o);
+}
+const R = {
+  short: /* @__PURE__ */ new Map([
+    ["c", !0]
+    //  -c <k=v>    set config key for this invocation
+  ])
+}, S = {
+  short: new Map([
+    ["C", !0],
+    //  -C <path>   change working directory
+    ["P", !1],
+    // -P          no pager (alias for --no-pager)
+    ["h", !1],
+    // -h          help
+    ["p", !1],
+    // -p          paginate
+    ["v", !1],
+    // -v          version
+    ...R.short.entries()
+  ]),
+  long: /* @__PURE__ */ new Set([
+    "attr-source",
+    "config-env",
+    "exec-path",
+    "git-dir",
+    "list-cmds",
+    "namespace",
+    "super-prefix",
+    "work-tree"
+  ])
+}, Q = {
+  clone: {
+    short: /* @__PURE__ */ new Map([
+      ["b", !0],
+      // -b <branch>
+      ["j", !0],
+      // -j <n>          parallel jobs
+      ["l", !1],
+      // -l local
+      ["n", !1],
+      // -n no-checkout
+      ["o", !0],
+      // -o <name>       remote name
+      ["q", !1],
+      // -q quiet
+      ["s", !1],
+      // -s shared
+      ["u", !0]
+      // -u <upload-pack>
+    ]),
+    long: /* @__PURE__ */ new Set(["branch", "config", "jobs", "origin", "upload-pack", "u", "template"])
+  },
+  commit: {
+    short: /* @__PURE__ */ new Map([
+      ["C", !0],
+      // -C <commit>  reuse message
+      ["F", !0],
+      // -F <file>    read message from file
+      ["c", !0],
+      // -c <commit>  reedit message
+      ["m", !0],
+      // -m <msg>
+      ["t", !0]
+      // -t <template>
+    ]),
+    long: /* @__PURE__ */ new Set(["file", "message", "reedit-message", "reuse-message", "template"])
+  },
+  config: {
+    short: /* @__PURE__ */ new Map([
+      ["e", !1],
+      // -e  open editor
+      ["f", !0],
+      //  -f <file>
+      ["l", !1]
+      // -l  list
+    ]),
+    long: /* @__PURE__ */ new Set(["blob", "comment", "default", "file", "type", "value"])
+  },
+  fetch: {
+    short: /* @__PURE__ */ new Map(),
+    long: /* @__PURE__ */ new Set(["upload-pack"])
+  },
+  init: {
+    short: /* @__PURE__ */ new Map(),
+    long: /* @__PURE__ */ new Set(["template"])
+  },
+  pull: {
+    short: /* @__PURE__ */ new Map(),
+    long: /* @__PURE__ */ new Set(["upload-pack"])
+  },
+  push: {
+    short: /* @__PURE__ */ new Map(),
+    long: /* @__PURE__ */ new Set(["exec", "receive-pack"])
+  },
+  rebase: {
+    short: /* @__PURE__ */ new Map([
+      ["X", !0],
+      // -X <option>   strategy option
+      ["f", !1],
+      // -f force-rebase
+      ["i", !1],
+      // -i interactive
+      ["k", !1],
+      // -k keep-base
+      ["m", !1],
+      // -m merge
+      ["n", !1],
+      // -n no-stat
+      ["q", !1],
+      // -q quiet
+      ["r", !1],
+      // -r rebase-merges
+      ["s", !0],
+      // -s <strategy>
+      ["v", !1],
+      // -v verbose
+      ["x", !0]
+      // -x <cmd>      exec
+    ]),
+    long: /* @__PURE__ */ new Set(["exec", "onto", "strategy", "strategy-option"])
+  }
+}, Z = { short: /* @__PURE__ */ new Map(), long: /* @__PURE__ */ new Set() };
+function ee(e) {
+  const t = Q[e ?? ""] ?? Z;
+  return {
+    short: new Map([...R.short.entries(), ...t.short.entries()]),
+    long: t.long
+  };
+}
+function F(e, t = S) {
+  if (e.startsWith("--")) {
+    const n = e.indexOf("=");
+    if (n > 2)
+      return [{ name: e.slice(0, n), value: e.slice(n + 1), needsNext: !1 }];
+    const o = e.slice(2);
+    return [{ name: e, needsNext: t.long.has(o) }];
+  }
+  if (e.length === 2) {
+    const n = e.charAt(1), o = t.short.get(n);
+    return [{ name: e, needsNext: o === !0 }];
+  }
+  return te(e, t.short);
+}
+function te(e, t) {
+  const n = e.slice(1).split(""), o = [];
+  for (let a = 0; a < n.length; a++) {
+    const s = n[a], r = t.get(s);
+    if (r === void 0)
+      return [{ name: e, needsNext: !1 }];
+    if (r) {
+      const f = n.slice(a + 1).join("");
+      if (f && ![...f].every((v) => t.has(v)))
+        return o.push({ name: `-${s}`, value: f, needsNext: !1 }), o;
+    }
+    o.push({ name: `-${s}`, needsNext: r });
+  }
+  return o;
+}
+function ne(e, t = []) {
+  let n = 0;
+  for (; n < e.length; ) {
+    const o = String(e[n]);
+    if (!o.startsWith("-") || o.length < 2) break;
+    const a = F(o);
+    let s = n + 1;
+    for (const r of a) {
+      const f = {
+        name: r.name,
+        value: r.value,
+        absorbedNext: !1,
+        isGlobal: !0
+      };
+      r.needsNext && f.value === void 0 && s < e.length && (f.value = String(e[s]), f.absorbedNext = !0, s++), t.push(f);
+    }
+    n = s;
+  }
+  return { flags: t, taskIndex: n };
+}
+function oe(e, t, n = []) {
+  const o = ee(t), a = [], s = [];
+  let r = 0;
+  for (; r < e.length; ) {
+    const f = e[r];
+    if (dist_r(f)) {
+      s.push(...dist_o(f)), r++;
+      continue;
+    }
+    const p = String(f);
+    if (p === "--") {
+      for (let i = r + 1; i < e.length; i++) {
+        const d = e[i];
+        dist_r(d) ? s.push(...dist_o(d)) : s.push(String(d));
+      }
+      break;
+    }
+    if (!p.startsWith("-") || p.length < 2) {
+      a.push(p), r++;
+      continue;
+    }
+    const v = F(p, o);
+    let h = r + 1;
+    for (const i of v) {
+      const d = {
+        name: i.name,
+        value: i.value,
+        absorbedNext: !1,
+        isGlobal: !1
+      };
+      i.needsNext && d.value === void 0 && h < e.length && !dist_r(e[h]) && (d.value = String(e[h]), d.absorbedNext = !0, h++), n.push(d);
+    }
+    r = h;
+  }
+  return { flags: n, positionals: a, pathspecs: s };
+}
+function* ae({
+  write: e
+}) {
+  for (const t of e) {
+    if (t.rename) {
+      yield {
+        category: "allowUnsafeConfigRename",
+        level: "default",
+        message: `Renaming config section ${t.key} is not permitted without enabling allowUnsafeConfigRename`
+      };
+      continue;
+    }
+    for (const n of fe) {
+      const o = n(t.key);
+      if (o) {
+        yield o;
+        break;
+      }
+    }
+  }
+}
+function u(e, t, n = String(e), o = "default") {
+  const a = typeof e == "string" ? new RegExp(`\\s*${e.toLowerCase()}`) : e;
+  return function(r) {
+    if (a.test(r))
+      return {
+        category: t,
+        level: o,
+        message: `Configuring ${n} is not permitted without enabling ${t}`,
+        configKey: r
+      };
+  };
+}
+function c(e, t) {
+  const n = new RegExp(`\\s*${e.toLowerCase().replace(/\./g, "(..+)?.")}`);
+  return u(n, t, e);
+}
+const se = /^sendemail\.(.+\.)?(sendmailcmd|tocmd|cccmd|headercmd|smtpserver|smtpserveroption|smtpsslcertpath|smtpsslclientcert|smtpsslclientkey|aliasesfile|mailmap\.file)$/, re = /^imap\.(tunnel|host|sslverify)$/, le = /^instaweb\.(httpd|modulepath|gitwebdir)$/, ie = /^(browser|man)\..+\.(path|cmd)$/, ce = /^gpg\.(ssh\.(allowedsignersfile|revocationfile)|mintrustlevel)$/, fe = [
+  u(se, "allowUnsafeSendEmailConfig", "sendemail.*"),
+  u(re, "allowUnsafeSendEmailConfig", "imap.*"),
+  u(le, "allowUnsafeWebServerConfig", "instaweb.*"),
+  u(ie, "allowUnsafeBrowser", "browser.* / man.*"),
+  u(ce, "allowUnsafeSignatureTrust", "gpg.* signature trust"),
+  u("alias", "allowUnsafeAlias"),
+  u("core.askPass", "allowUnsafeAskPass"),
+  u("core.editor", "allowUnsafeEditor"),
+  u("core.fsmonitor", "allowUnsafeFsMonitor"),
+  u("core.gitProxy", "allowUnsafeGitProxy"),
+  u("core.hooksPath", "allowUnsafeHooksPath"),
+  u("core.pager", "allowUnsafePager"),
+  u("core.sshCommand", "allowUnsafeSshCommand"),
+  c("credential.helper", "allowUnsafeCredentialHelper"),
+  c("diff.command", "allowUnsafeDiffExternal"),
+  u("diff.external", "allowUnsafeDiffExternal"),
+  c("difftool.cmd", "allowUnsafeDiffExternal"),
+  c("difftool.path", "allowUnsafeDiffExternal"),
+  c("diff.textconv", "allowUnsafeDiffTextConv"),
+  c("filter.clean", "allowUnsafeFilter"),
+  c("filter.process", "allowUnsafeFilter"),
+  c("filter.smudge", "allowUnsafeFilter"),
+  c("gpg.program", "allowUnsafeGpgProgram"),
+  c("gpg.defaultKeyCommand", "allowUnsafeGpgProgram"),
+  u("include.path", "allowUnsafeInclude"),
+  c("includeIf", "allowUnsafeInclude"),
+  u("init.templateDir", "allowUnsafeTemplateDir"),
+  u("interactive.diffFilter", "allowUnsafePager"),
+  c("pager.", "allowUnsafePager"),
+  c("merge.driver", "allowUnsafeMergeDriver"),
+  c("mergetool.path", "allowUnsafeMergeDriver"),
+  c("mergetool.cmd", "allowUnsafeMergeDriver"),
+  c("protocol.allow", "allowUnsafeProtocolOverride"),
+  c("remote.receivepack", "allowUnsafePack"),
+  c("remote.uploadpack", "allowUnsafePack"),
+  u("uploadpack.packObjectsHook", "allowUnsafePack"),
+  u("sequence.editor", "allowUnsafeEditor"),
+  c("submodule.update", "allowUnsafeSubmodule"),
+  c("tar.command", "allowUnsafeCommandBinaries"),
+  c("trailer.cmd", "allowUnsafeCommandBinaries"),
+  c("trailer.command", "allowUnsafeCommandBinaries"),
+  c("url.insteadOf", "allowUnsafeUrlRewrite"),
+  // catch-all configuration using the "foo.command" or "bar.cmd" naming convention, only blocked
+  // when the `recommended` checks are enabled
+  u(/command$/, "allowUnsafeCommandBinaries", "/command$/", "recommended"),
+  u(/\.cmd$/, "allowUnsafeCommandBinaries", "/\\.cmd$/", "recommended")
+];
+function* ue(e, t) {
+  for (const n of t)
+    for (const o of de) {
+      const a = o(e, n);
+      a && (yield a);
+    }
+}
+function g(e, t, n, {
+  name: o = String(t),
+  exceptTask: a,
+  globalOnly: s = !1,
+  withValue: r = !1
+} = {}) {
+  const f = typeof t == "string" ? new RegExp(`\\s*${t.toLowerCase()}`) : t, p = `Use of ${e ? `${e} with option ` : ""}${o} is not permitted without enabling ${n}`;
+  return function(h, i) {
+    if (!(e && h !== e) && !(a && h === a) && !(s && !i.isGlobal) && !(r && i.value === void 0) && f.test(i.name))
+      return {
+        category: n,
+        level: "default",
+        message: p
+      };
+  };
+}
+const y = { globalOnly: !0, withValue: !0 }, de = [
+  g(null, /--(upload|receive)-pack/, "allowUnsafePack", {
+    name: "--upload-pack or --receive-pack"
+  }),
+  g("clone", /^-\w*u/, "allowUnsafePack"),
+  g("clone", "--u", "allowUnsafePack"),
+  // `--exec` names the program run on the remote end of `push`, `send-pack`, `fetch-pack`, `archive` and
+  // (undocumented) `ls-remote`, `rebase` uses it for a command run after each commit
+  g(null, /^--exec$/, "allowUnsafePack", {
+    name: "--exec",
+    exceptTask: "rebase"
+  }),
+  // `git` accepts unambiguous abbreviations of long options, so `--ex` and `--exe` are `--exec`
+  g("rebase", /^(-x|--ex(ec?)?)$/, "allowUnsafeExec", { name: "-x or --exec" }),
+  // `git filter-branch` runs the value of each of these through `eval`
+  g(
+    "filter-branch",
+    /^--(setup|(env|tree|index|parent|msg|commit|tag-name)-filter)$/,
+    "allowUnsafeExec",
+    { name: "--setup or --<type>-filter" }
+  ),
+  // `git grep` configures a pager with `-O<cmd>` (potentially clustered as `-iO<cmd>`), or through the long-form
+  // `--open-files-in-pager`. Without a value both use the configured pager, so are permitted.
+  g("grep", /^-\w*O./, "allowUnsafePager", { name: "-O" }),
+  g("grep", "--open-files-in-pager", "allowUnsafePager", { withValue: !0 }),
+  g(null, "--template", "allowUnsafeTemplateDir"),
+  g(null, "--exec-path", "allowUnsafeExec", y),
+  // `git` reads the configuration of whichever repository these name, so the
+  // directory alone is enough to deliver config the argv guards never see
+  g(null, "--git-dir", "allowUnsafeConfigPaths", y),
+  g(null, "--work-tree", "allowUnsafeConfigPaths", y),
+  g(null, /^-C$/, "allowUnsafeConfigPaths", { ...y, name: "-C" })
+];
+function G(e, t, n) {
+  return [...ue(e, t), ...ae(n)];
+}
+function Ae(...e) {
+  const { flags: t, taskIndex: n } = ne(e), o = n < e.length ? String(e[n]).toLowerCase() : null, a = o !== null ? e.slice(n + 1) : [], { positionals: s, pathspecs: r } = oe(a, o, t), f = J(o, t, s);
+  return {
+    task: o,
+    flags: t.map(ge),
+    paths: r,
+    config: f,
+    vulnerabilities: me(G(o, t, f))
+  };
+}
+function me(e) {
+  return Object.defineProperty(e, "vulnerabilities", {
+    value: e
+  });
+}
+function ge({ value: e, name: t }) {
+  return e !== void 0 ? { name: t, value: e } : { name: t };
+}
+const pe = Object.freeze([
+  // identity
+  "user.name",
+  "user.email",
+  "user.useconfigonly",
+  "author.name",
+  "author.email",
+  "committer.name",
+  "committer.email",
+  // line endings, file system and display behaviour
+  "core.abbrev",
+  "core.autocrlf",
+  "core.bigfilethreshold",
+  "core.commentchar",
+  "core.commentstring",
+  "core.compression",
+  "core.eol",
+  "core.filemode",
+  "core.ignorecase",
+  "core.logallrefupdates",
+  "core.longpaths",
+  "core.precomposeunicode",
+  "core.preloadindex",
+  "core.quotepath",
+  "core.safecrlf",
+  "core.untrackedcache",
+  "core.whitespace",
+  "advice.*",
+  "color.*",
+  "column.ui",
+  "i18n.commitencoding",
+  "i18n.logoutputencoding",
+  "init.defaultbranch",
+  // branch / merge / rebase / pull / push defaults
+  "branch.autosetupmerge",
+  "branch.autosetuprebase",
+  "branch.sort",
+  "checkout.defaultremote",
+  "clone.defaultremotename",
+  "fetch.prune",
+  "fetch.prunetags",
+  "merge.conflictstyle",
+  "merge.ff",
+  "merge.renamelimit",
+  "pull.ff",
+  "pull.rebase",
+  "push.autosetupremote",
+  "push.default",
+  "push.followtags",
+  "rebase.autosquash",
+  "rebase.autostash",
+  "rerere.enabled",
+  "tag.sort",
+  "versionsort.suffix",
+  // output formatting of diff / log / status / grep
+  "diff.algorithm",
+  "diff.colormoved",
+  "diff.context",
+  "diff.interhunkcontext",
+  "diff.mnemonicprefix",
+  "diff.noprefix",
+  "diff.relative",
+  "diff.renamelimit",
+  "diff.renames",
+  "grep.extendedregexp",
+  "grep.linenumber",
+  "grep.patterntype",
+  "log.abbrevcommit",
+  "log.date",
+  "log.decorate",
+  "log.follow",
+  "status.branch",
+  "status.renames",
+  "status.short",
+  "status.showuntrackedfiles",
+  // performance and transfer tuning
+  "feature.manyfiles",
+  "gc.auto",
+  "gc.autodetach",
+  "http.lowspeedlimit",
+  "http.lowspeedtime",
+  "http.postbuffer",
+  "http.version",
+  "index.version",
+  "pack.threads",
+  "pack.windowmemory",
+  "protocol.version",
+  // extra request headers, commonly used for CI authentication tokens
+  "http.extraheader",
+  "http.*.extraheader",
+  // integrity checks - these only ever make git stricter
+  "fetch.fsckobjects",
+  "receive.fsckobjects",
+  "transfer.fsckobjects"
+]);
+function he(e) {
+  const t = /* @__PURE__ */ new Set(), n = [];
+  for (const o of e) {
+    const a = String(o).trim().toLowerCase();
+    a && (a.includes("*") ? n.push(
+      new RegExp(
+        `^${a.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`
+      )
+    ) : t.add(a));
+  }
+  return (o) => {
+    const a = o.trim().toLowerCase();
+    return t.has(a) || n.some((s) => s.test(a));
+  };
+}
+const Le = he(pe), N = {
+  editor: "allowUnsafeEditor",
+  git_askpass: "allowUnsafeAskPass",
+  git_config_global: "allowUnsafeConfigPaths",
+  git_config_system: "allowUnsafeConfigPaths",
+  git_config_count: "allowUnsafeConfigEnvCount",
+  git_config_parameters: "allowUnsafeConfigEnvCount",
+  git_config: "allowUnsafeConfigPaths",
+  git_editor: "allowUnsafeEditor",
+  git_exec_path: "allowUnsafeExec",
+  git_external_diff: "allowUnsafeDiffExternal",
+  git_pager: "allowUnsafePager",
+  git_proxy_command: "allowUnsafeGitProxy",
+  git_template_dir: "allowUnsafeTemplateDir",
+  git_sequence_editor: "allowUnsafeEditor",
+  git_ssh: "allowUnsafeSshCommand",
+  git_ssh_command: "allowUnsafeSshCommand",
+  pager: "allowUnsafePager",
+  prefix: "allowUnsafeConfigPaths",
+  ssh_askpass: "allowUnsafeAskPass",
+  visual: "allowUnsafeEditor"
+}, T = {
+  home: "allowUnsafeConfigPaths",
+  xdg_config_home: "allowUnsafeConfigPaths"
+};
+function W(e) {
+  return Object.hasOwn(T, e);
+}
+function* we(e) {
+  const t = parseInt(e.git_config_count ?? "0", 10);
+  for (let n = 0; n < t; n++) {
+    const o = e[`git_config_key_${n}`], a = e[`git_config_value_${n}`];
+    o !== void 0 && (yield { key: o.toLowerCase().trim(), value: a, scope: "env" });
+  }
+}
+function* ve(e, t) {
+  for (const n of Object.keys(e))
+    if (W(n) && e[n] !== t[n]) {
+      const o = T[n];
+      yield {
+        category: o,
+        level: "recommended",
+        message: `Use of "${n.toUpperCase()}" with a value other than the inherited one is not permitted without enabling ${o}`,
+        envKey: n
+      };
+    }
+}
+function* be(e) {
+  for (const t of Object.keys(e))
+    if (M(t)) {
+      const n = N[t];
+      yield {
+        category: n,
+        level: "default",
+        message: `Use of "${t.toUpperCase()}" is not permitted without enabling ${n}`,
+        envKey: t
+      };
+    }
+}
+function M(e) {
+  return Object.hasOwn(N, e);
+}
+function Ue(e) {
+  const t = String(e).toLowerCase().trim();
+  return t.startsWith("git_") || M(t);
+}
+function $(e) {
+  const t = {};
+  for (const [n, o] of Object.entries(e)) {
+    const a = n.toLowerCase().trim();
+    (Ue(a) || W(a)) && (t[a] = String(o));
+  }
+  return t;
+}
+function Re(e, t = {}) {
+  const n = $(e), o = {
+    read: [],
+    write: [...we(n)]
+  }, a = [
+    ...be(n),
+    ...ve(n, $(t)),
+    ...G(null, [], o)
+  ];
+  return {
+    config: o,
+    vulnerabilities: a
+  };
+}
+class k {
+  constructor(t, n) {
+    this.value = t, this.validate = n;
+  }
+}
+function Fe(e) {
+  return new k(String(e), (t) => {
+    if (!t || t === "@" || t.includes("..") || t.includes("@{") || t.includes("//") || /[\s~^:?*[\\]/.test(t) || t.endsWith("/") || t.endsWith(".") || t.split("/").some((n) => n.startsWith(".") || n.endsWith(".lock")))
+      return "not a valid ref name";
+  });
+}
+const ye = [
+  "https",
+  "http",
+  "ssh",
+  "git+ssh",
+  "ssh+git",
+  "git",
+  "file",
+  "scp",
+  "local"
+], xe = new Set(ye), Ce = /^([a-z][a-z0-9+.-]*):\/\//i, Se = /^(?:([^@/]+)@)?([^/:]+):(?!\/\/)/;
+function Ge(e, { protocols: t } = {}) {
+  const n = t ? new Set(t) : xe;
+  return new k(String(e), (o) => {
+    const a = Ce.exec(o)?.[1]?.toLowerCase();
+    if (a !== void 0) {
+      if (!n.has(a))
+        return `protocol "${a}" is not permitted`;
+      let r;
+      try {
+        r = new URL(o);
+      } catch {
+        return "not a valid url";
+      }
+      return r.hostname.startsWith("-") || decodeURIComponent(r.username).startsWith("-") ? 'host and user names must not start with "-"' : void 0;
+    }
+    const s = Se.exec(o);
+    return s && !/^[a-z]:[\\/]/i.test(o) ? n.has("scp") ? s[1]?.startsWith("-") || s[2].startsWith("-") ? 'host and user names must not start with "-"' : void 0 : "scp-like urls are not permitted" : n.has("local") ? void 0 : "local paths are not permitted";
+  });
+}
+class ke extends Error {
+}
+const Ee = /[\u0000-\u001f\u007f]/, _e = /^[a-z][a-z0-9+.-]*::/i, P = /* @__PURE__ */ new Set(["-c", "--config", "--config-env"]), O = /* @__PURE__ */ new Set([
+  ...[...S.short].filter(([, e]) => e).map(([e]) => `-${e}`),
+  ...[...S.long].map((e) => `--${e}`)
+]);
+function m(e) {
+  throw new ke(e);
+}
+function $e(e) {
+  return Array.isArray(e) && Array.isArray(e.raw) && Object.isFrozen(e);
+}
+function U(e) {
+  return JSON.stringify(String(e));
+}
+function A(e) {
+  let t;
+  if (e instanceof k) {
+    t = e.value;
+    const n = e.validate(t);
+    n && m(`interpolated value ${U(t)} is rejected: ${n}`);
+  } else typeof e == "string" ? t = e : typeof e == "number" && Number.isFinite(e) ? t = String(e) : m(
+    `interpolated values must be strings, finite numbers or arrays of them, received ${typeof e}`
+  );
+  return Ee.test(t) && m(`interpolated value ${U(t)} contains control characters`), _e.test(t) && m(`interpolated value ${U(t)} would select a git remote helper transport`), t;
+}
+function Pe(e, t) {
+  const n = [];
+  let o = [];
+  const a = () => {
+    o.length && (n.push(o), o = []);
+  };
+  return e.forEach((s, r) => {
+    for (const f of s.split(/(\s+)/))
+      /^\s+$/.test(f) ? a() : f && o.push({ text: f });
+    r < t.length && o.push({ text: "", value: t[r] });
+  }), a(), n;
+}
+function Ne(e, t) {
+  $e(e) || m("must be used as a tagged template literal");
+  const n = [];
+  let o, a = !1, s;
+  for (const r of Pe(e, t)) {
+    if (r.every((l) => !("value" in l))) {
+      const l = r.map((x) => x.text).join("");
+      n.push(l), s = l, a || (a = o !== void 0 && l === "--"), o === void 0 && !l.startsWith("-") && !O.has(n.at(-2) ?? "") && (o = l);
+      continue;
+    }
+    const p = !("value" in r[0]);
+    s !== void 0 && P.has(s) && !p && m(
+      'configuration keys must be written literally, use "-c some.key=${value}" rather than "-c ${value}"'
+    );
+    const h = p && (r[0].text.startsWith("-") || s !== void 0 && O.has(s));
+    if (o === void 0 && !h && m(
+      'the git sub-command must be written literally, interpolated values before it can only be used as option values, for example "-c user.name=${name}"'
+    ), r.length === 1) {
+      const { value: l } = r[0];
+      if (dist_r(l))
+        n.push(l);
+      else
+        for (const x of Array.isArray(l) ? l : [l]) {
+          const C = A(x);
+          C.startsWith("-") && !a && m(
+            `interpolated value ${U(C)} would be read as an option, values that may start with "-" must follow "--" or be wrapped with pathspec()`
+          ), n.push(C);
+        }
+      s = void 0;
+      continue;
+    }
+    let i = "", d = -1;
+    for (const l of r)
+      "value" in l ? ((Array.isArray(l.value) || dist_r(l.value)) && m("arrays and pathspecs must be interpolated as a standalone argument"), d < 0 && (d = i.length), i += A(l.value)) : i += l.text;
+    if (d === 0 && i.startsWith("-") && !a && m(`interpolated value ${U(i)} would be read as an option`), d > 0 && i.startsWith("-") && !a) {
+      const l = i.indexOf("=");
+      (l < 0 || l >= d) && m(
+        'interpolated values in options must follow "=", for example "--message=${value}"'
+      );
+    }
+    if (s !== void 0 && P.has(s)) {
+      const l = i.indexOf("=");
+      (l < 0 || l >= d) && m(
+        'configuration keys must be written literally, use "-c some.key=${value}" rather than "-c ${value}"'
+      );
+    }
+    const E = /^(?:--config(?:-env)?=|-c(?=.))/.exec(i)?.[0];
+    if (E && !a) {
+      const l = i.indexOf("=", E.length);
+      (l < 0 || l >= d) && m('configuration keys must be written literally, use "--config=some.key=${value}"');
+    }
+    n.push(i), s = void 0;
+  }
+  return o === void 0 && m("no git sub-command supplied"), n;
+}
+
+//# sourceMappingURL=index.mjs.map
+
+// EXTERNAL MODULE: ./node_modules/@kwsites/file-exists/dist/index.js
+var file_exists_dist = __nccwpck_require__(7117);
+// EXTERNAL MODULE: ./node_modules/@kwsites/promise-deferred/dist/index.js
+var promise_deferred_dist = __nccwpck_require__(9997);
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __nccwpck_require__(8474);
+;// CONCATENATED MODULE: ./node_modules/simple-git/dist/index.mjs
+
+
+
+
+
+
+
+
+
+
+class dist_A extends Error {
+  constructor(e, n) {
+    super(n), this.task = e, Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+class Be extends dist_A {
+  constructor(e, n) {
+    super(void 0, n), this.config = e;
+  }
+}
+class x extends dist_A {
+  constructor(e, n, r) {
+    super(e, r), this.task = e, this.plugin = n, Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+class ut extends dist_A {
+  constructor(e, n) {
+    super(void 0, n || String(e)), this.git = e;
+  }
+}
+class Ie extends dist_A {
+  constructor(e) {
+    super(void 0, e);
+  }
+}
+const dist_U = "\0", dist_W = () => {
+};
+function dist_Ue(t) {
+  return typeof t != "function" ? dist_W : t;
+}
+function dist_Fe(t) {
+  return typeof t == "function" && t !== dist_W;
+}
+function dist_Ge(t, e) {
+  const n = t.indexOf(e);
+  return n <= 0 ? [t, ""] : [t.substr(0, n), t.substr(n + 1)];
+}
+function ze(t, e = 0) {
+  return Bt(t) && t.length > e ? t[e] : void 0;
+}
+function dist_P(t, e = 0) {
+  if (Bt(t) && t.length > e)
+    return t[t.length - 1 - e];
+}
+function Bt(t) {
+  return Ft(t);
+}
+function dist_H(t = "", e = !0, n = `
+`) {
+  return t.split(n).reduce((r, s) => {
+    const o = e ? s.trim() : s;
+    return o && r.push(o), r;
+  }, []);
+}
+function ct(t, e) {
+  return dist_H(t, !0).map((n) => e(n));
+}
+function It(t) {
+  return (0,file_exists_dist.exists)(t, file_exists_dist.FOLDER);
+}
+function dist_O(t, e) {
+  return Array.isArray(t) ? t.includes(e) || t.push(e) : t.add(e), e;
+}
+function qe(t, e) {
+  return Array.isArray(t) && !t.includes(e) && t.push(e), t;
+}
+function ft(t, e) {
+  if (Array.isArray(t)) {
+    const n = t.indexOf(e);
+    n >= 0 && t.splice(n, 1);
+  } else
+    t.delete(e);
+  return e;
+}
+const lt = Object.prototype.toString.call.bind(Object.prototype.toString);
+function _(t) {
+  return Array.isArray(t) ? t : [t];
+}
+function Ut(t) {
+  return t.replace(/[\s-]+(.)/g, (e, n) => n.toUpperCase());
+}
+function dist_j(t) {
+  return _(t).map((e) => e instanceof String ? e : String(e));
+}
+function d(t, e = 0) {
+  if (t == null)
+    return e;
+  const n = parseInt(t, 10);
+  return Number.isNaN(n) ? e : n;
+}
+function dist_F(t, e) {
+  const n = [];
+  for (let r = 0, s = t.length; r < s; r++)
+    n.push(e, t[r]);
+  return n;
+}
+function dist_G(t) {
+  return (Array.isArray(t) ? Buffer.concat(t) : t).toString("utf-8");
+}
+function Ke(t) {
+  return t ? Buffer.isBuffer(t) ? t.length : Buffer.byteLength(t) : 0;
+}
+function We(t, e) {
+  const n = {};
+  return e.forEach((r) => {
+    t[r] !== void 0 && (n[r] = t[r]);
+  }), n;
+}
+function bt(t = 0) {
+  return new Promise((e) => setTimeout(e, t));
+}
+function Tt(t) {
+  if (t !== !1)
+    return t;
+}
+function dist_y(t, e, n) {
+  return e(t) ? t : arguments.length > 2 ? n : void 0;
+}
+const dist_V = (t) => Array.isArray(t);
+function ot(t, e) {
+  const n = dist_r(t) ? "string" : typeof t;
+  return /number|string|boolean/.test(n) && (!e || !e.includes(n));
+}
+const p = (t) => typeof t == "string" || dist_r(t), He = (t) => p(t) || Buffer.isBuffer(t), dist_z = (t) => p(t) || Array.isArray(t) && t.every(p);
+function ht(t) {
+  return !!t && lt(t) === "[object Object]";
+}
+function Ve(t) {
+  return typeof t == "function";
+}
+const Ft = (t) => t == null || "number|boolean|function".includes(typeof t) ? !1 : typeof t.length == "number";
+var dist_Y = /* @__PURE__ */ ((t) => (t[t.SUCCESS = 0] = "SUCCESS", t[t.ERROR = 1] = "ERROR", t[t.NOT_FOUND = -2] = "NOT_FOUND", t[t.UNCLEAN = 128] = "UNCLEAN", t))(dist_Y || {});
+class dist_q {
+  constructor(e, n) {
+    this.stdOut = e, this.stdErr = n;
+  }
+  asStrings() {
+    return new dist_q(this.stdOut.toString("utf8"), this.stdErr.toString("utf8"));
+  }
+}
+function Ye() {
+  throw new Error("LineParser:useMatches not implemented");
+}
+class l {
+  constructor(e, n) {
+    this.matches = [], this.useMatches = Ye, this.parse = (r, s) => (this.resetMatches(), this._regExp.every((o, i) => this.addMatch(o, i, r(i))) ? this.useMatches(s, this.prepareMatches()) !== !1 : !1), this._regExp = Array.isArray(e) ? e : [e], n && (this.useMatches = n);
+  }
+  resetMatches() {
+    this.matches.length = 0;
+  }
+  prepareMatches() {
+    return this.matches;
+  }
+  addMatch(e, n, r) {
+    const s = r && e.exec(r);
+    return s && this.pushMatch(n, s), !!s;
+  }
+  pushMatch(e, n) {
+    this.matches.push(...n.slice(1));
+  }
+}
+class dist_N extends l {
+  addMatch(e, n, r) {
+    return /^remote:\s/.test(String(r)) && super.addMatch(e, n, r);
+  }
+  pushMatch(e, n) {
+    (e > 0 || n.length > 1) && super.pushMatch(e, n);
+  }
+}
+const Qe = {
+  binary: "git",
+  maxConcurrentProcesses: 5,
+  config: [],
+  trimmed: !1
+};
+function Xe(...t) {
+  const e = process.cwd(), n = Object.assign(
+    { baseDir: e, ...Qe },
+    ...t.filter((r) => typeof r == "object" && r)
+  );
+  return n.baseDir = n.baseDir || e, n.trimmed = n.trimmed === !0, n;
+}
+function Gt(t, e = []) {
+  return ht(t) ? Object.keys(t).reduce((n, r) => {
+    const s = t[r];
+    if (dist_r(s))
+      n.push(s);
+    else if (ot(s, ["boolean"]))
+      n.push(r + "=" + s);
+    else if (Array.isArray(s))
+      for (const o of s)
+        ot(o, ["string", "number"]) || n.push(r + "=" + o);
+    else
+      n.push(r);
+    return n;
+  }, e) : e;
+}
+function dist_m(t, e = 0, n = !1) {
+  const r = [];
+  for (let s = 0, o = e < 0 ? t.length : e; s < o; s++)
+    "string|number".includes(typeof t[s]) && r.push(String(t[s]));
+  return Gt(mt(t), r), n || r.push(...Je(t)), r;
+}
+function Je(t) {
+  const e = typeof dist_P(t) == "function";
+  return dist_j(dist_y(dist_P(t, e ? 1 : 0), dist_V, []));
+}
+function mt(t) {
+  const e = Ve(dist_P(t));
+  return dist_y(dist_P(t, e ? 1 : 0), ht);
+}
+function dist_u(t, e = !0) {
+  const n = dist_Ue(dist_P(t));
+  return e || dist_Fe(n) ? n : void 0;
+}
+function kt(t, e) {
+  return t(e.stdOut, e.stdErr);
+}
+function dist_S(t, e, n, r = !0) {
+  return _(n).forEach((s) => {
+    for (let o = dist_H(s, r), i = 0, a = o.length; i < a; i++) {
+      const c = (h = 0) => {
+        if (!(i + h >= a))
+          return o[i + h];
+      };
+      e.some(({ parse: h }) => h(c, t));
+    }
+  }), t;
+}
+var Ze = /* @__PURE__ */ ((t) => (t.BARE = "bare", t.IN_TREE = "tree", t.IS_REPO_ROOT = "root", t))(Ze || {});
+const pt = ({ exitCode: t }, e, n, r) => {
+  if (t === dist_Y.UNCLEAN && rn(e))
+    return n(Buffer.from("false"));
+  r(e);
+}, zt = (t) => t.trim() === "true";
+function tn(t) {
+  switch (t) {
+    case "bare":
+      return nn();
+    case "root":
+      return en();
+  }
+  return {
+    commands: ["rev-parse", "--is-inside-work-tree"],
+    format: "utf-8",
+    onError: pt,
+    parser: zt
+  };
+}
+function en() {
+  return {
+    commands: ["rev-parse", "--git-dir"],
+    format: "utf-8",
+    onError: pt,
+    parser(e) {
+      return /^\.(git)?$/.test(e.trim());
+    }
+  };
+}
+function nn() {
+  return {
+    commands: ["rev-parse", "--is-bare-repository"],
+    format: "utf-8",
+    onError: pt,
+    parser: zt
+  };
+}
+function rn(t) {
+  return /(Not a git repository|Kein Git-Repository)/i.test(String(t));
+}
+class sn {
+  constructor(e) {
+    this.paths = [], this.files = [], this.folders = [], this.dryRun = e;
+  }
+}
+const on = /^[a-z]+\s*/i, an = /^[a-z]+\s+[a-z]+\s*/i, un = /\/$/;
+function cn(t, e) {
+  const n = new sn(t), r = t ? an : on;
+  return dist_H(e).forEach((s) => {
+    const o = s.replace(r, "");
+    n.paths.push(o), (un.test(o) ? n.folders : n.files).push(o);
+  }), n;
+}
+const qt = [];
+function fn(t) {
+  return {
+    commands: qt,
+    format: "empty",
+    parser: t
+  };
+}
+function b(t) {
+  return {
+    commands: qt,
+    format: "empty",
+    parser() {
+      throw typeof t == "string" ? new Ie(t) : t;
+    }
+  };
+}
+function dist_g(t, e = !1) {
+  return {
+    commands: t,
+    format: "utf-8",
+    parser(n) {
+      return e ? String(n).trim() : n;
+    }
+  };
+}
+function Kt(t) {
+  return {
+    commands: t,
+    format: "buffer",
+    parser(e) {
+      return e;
+    }
+  };
+}
+function ln(t) {
+  return t.format === "buffer";
+}
+function _t(t) {
+  return t.format === "empty" || !t.commands.length;
+}
+const hn = "Git clean interactive mode is not supported", mn = 'Git clean mode parameter ("n" or "f") is required', pn = "Git clean unknown option found in: ";
+var Wt = /* @__PURE__ */ ((t) => (t.DRY_RUN = "n", t.FORCE = "f", t.IGNORED_INCLUDED = "x", t.IGNORED_ONLY = "X", t.EXCLUDING = "e", t.QUIET = "q", t.RECURSIVE = "d", t))(Wt || {});
+const Ht = /* @__PURE__ */ new Set([
+  "i",
+  ...dist_j(Object.values(Wt))
+]);
+function dn(t, e) {
+  const { cleanMode: n, options: r, valid: s } = wn(t);
+  return n ? s.options ? (r.push(...e), r.some(kn) ? b(hn) : gn(n, r)) : b(pn + JSON.stringify(t)) : b(mn);
+}
+function gn(t, e) {
+  return {
+    commands: ["clean", `-${t}`, ...e],
+    format: "utf-8",
+    parser(r) {
+      return cn(t === "n", r);
+    }
+  };
+}
+function yn(t) {
+  return Array.isArray(t) && t.every((e) => Ht.has(e));
+}
+function wn(t) {
+  let e, n = [], r = { cleanMode: !1, options: !0 };
+  return t.replace(/[^a-z]i/g, "").split("").forEach((s) => {
+    bn(s) ? (e = s, r.cleanMode = !0) : r.options = r.options && Tn(n[n.length] = `-${s}`);
+  }), {
+    cleanMode: e,
+    options: n,
+    valid: r
+  };
+}
+function bn(t) {
+  return t === "f" || t === "n";
+}
+function Tn(t) {
+  return /^-[a-z]$/i.test(t) && Ht.has(t.charAt(1));
+}
+function kn(t) {
+  return /^-[^\-]/.test(t) ? t.indexOf("i") > 0 : t === "--interactive";
+}
+class _n {
+  constructor() {
+    this.files = [], this.values = /* @__PURE__ */ Object.create(null);
+  }
+  get all() {
+    return this._all || (this._all = this.files.reduce((e, n) => Object.assign(e, this.values[n]), {})), this._all;
+  }
+  addFile(e) {
+    if (!(e in this.values)) {
+      const n = dist_P(this.files);
+      this.values[e] = n ? Object.create(this.values[n]) : {}, this.files.push(e);
+    }
+    return this.values[e];
+  }
+  addValue(e, n, r) {
+    const s = this.addFile(e);
+    Object.hasOwn(s, n) ? Array.isArray(s[n]) ? s[n].push(r) : s[n] = [s[n], r] : s[n] = r, this._all = void 0;
+  }
+}
+function vn(t) {
+  const e = new _n();
+  for (const n of Vt(t))
+    e.addValue(n.file, String(n.key), n.value);
+  return e;
+}
+function En(t, e) {
+  let n = null;
+  const r = [], s = /* @__PURE__ */ new Map();
+  for (const o of Vt(t, e))
+    o.key === e && (r.push(n = o.value), s.has(o.file) || s.set(o.file, []), s.get(o.file).push(n));
+  return {
+    key: e,
+    paths: Array.from(s.keys()),
+    scopes: s,
+    value: n,
+    values: r
+  };
+}
+function Sn(t) {
+  return t.replace(/^(file):/, "");
+}
+function* Vt(t, e = null) {
+  const n = t.split("\0");
+  for (let r = 0, s = n.length - 1; r < s; ) {
+    const o = Sn(n[r++]);
+    let i = n[r++], a = e;
+    if (i.includes(`
+`)) {
+      const c = dist_Ge(i, `
+`);
+      a = c[0], i = c[1];
+    }
+    yield { file: o, key: a, value: i };
+  }
+}
+var Yt = /* @__PURE__ */ ((t) => (t.system = "system", t.global = "global", t.local = "local", t.worktree = "worktree", t))(Yt || {});
+function dist_X(t, e) {
+  return typeof t == "string" && Object.hasOwn(Yt, t) ? t : e;
+}
+function Rn(t, e, n, r) {
+  const s = ["config", `--${r}`];
+  return n && s.push("--add"), s.push(t, e), {
+    commands: s,
+    format: "utf-8",
+    parser(o) {
+      return o;
+    }
+  };
+}
+function On(t, e) {
+  const n = ["config", "--null", "--show-origin", "--get-all", t];
+  return e && n.splice(1, 0, `--${e}`), {
+    commands: n,
+    format: "utf-8",
+    parser(r) {
+      return En(r, t);
+    }
+  };
+}
+function Cn(t) {
+  const e = ["config", "--list", "--show-origin", "--null"];
+  return t && e.push(`--${t}`), {
+    commands: e,
+    format: "utf-8",
+    parser(n) {
+      return vn(n);
+    }
+  };
+}
+function An() {
+  return {
+    addConfig(t, e, ...n) {
+      return this._runTask(
+        Rn(
+          t,
+          e,
+          n[0] === !0,
+          dist_X(
+            n[1],
+            "local"
+            /* local */
+          )
+        ),
+        dist_u(arguments)
+      );
+    },
+    getConfig(t, e) {
+      return this._runTask(
+        On(t, dist_X(e, void 0)),
+        dist_u(arguments)
+      );
+    },
+    listConfig(...t) {
+      return this._runTask(
+        Cn(dist_X(t[0], void 0)),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+var Qt = /* @__PURE__ */ ((t) => (t.ADDED = "A", t.COPIED = "C", t.DELETED = "D", t.MODIFIED = "M", t.RENAMED = "R", t.CHANGED = "T", t.UNMERGED = "U", t.UNKNOWN = "X", t.BROKEN = "B", t))(Qt || {});
+const xn = new Set(Object.values(Qt));
+function $n(t) {
+  return xn.has(t);
+}
+var vt;
+const Nn = ["-h"], dist_B = /* @__PURE__ */ Symbol("grepQuery");
+class Pn {
+  constructor() {
+    this[vt] = [];
+  }
+  *[(vt = dist_B, Symbol.iterator)]() {
+    for (const e of this[dist_B])
+      yield e;
+  }
+  and(...e) {
+    return e.length && this[dist_B].push("--and", "(", ...dist_F(e, "-e"), ")"), this;
+  }
+  param(...e) {
+    return this[dist_B].push(...dist_F(e, "-e")), this;
+  }
+}
+function Mn(...t) {
+  return new Pn().param(...t);
+}
+function Dn(t) {
+  const e = /* @__PURE__ */ new Set(), n = {};
+  return ct(t, (r) => {
+    const [s, o, i] = r.split(dist_U);
+    e.add(s), (n[s] = n[s] || []).push({
+      line: d(o),
+      path: s,
+      preview: i
+    });
+  }), {
+    paths: e,
+    results: n
+  };
+}
+function Ln() {
+  return {
+    grep(t) {
+      const e = dist_u(arguments), n = dist_m(arguments);
+      for (const s of Nn)
+        if (n.includes(s))
+          return this._runTask(
+            b(`git.grep: use of "${s}" is not supported.`),
+            e
+          );
+      typeof t == "string" && (t = Mn().param(t));
+      const r = ["grep", "--null", "-n", "--full-name", ...n, ...t];
+      return this._runTask(
+        {
+          commands: r,
+          format: "utf-8",
+          parser(s) {
+            return Dn(s);
+          }
+        },
+        e
+      );
+    }
+  };
+}
+var Xt = /* @__PURE__ */ ((t) => (t.MIXED = "mixed", t.SOFT = "soft", t.HARD = "hard", t.MERGE = "merge", t.KEEP = "keep", t))(Xt || {});
+const jn = dist_j(Object.values(Xt));
+function Bn(t, e) {
+  const n = ["reset"];
+  return Jt(t) && n.push(`--${t}`), n.push(...e), dist_g(n);
+}
+function In(t) {
+  if (Jt(t))
+    return t;
+  switch (typeof t) {
+    case "string":
+    case "undefined":
+      return "soft";
+  }
+}
+function Jt(t) {
+  return typeof t == "string" && jn.includes(t);
+}
+src.formatters.L = (t) => String(Ft(t) ? t.length : "-");
+src.formatters.B = (t) => Buffer.isBuffer(t) ? t.toString("utf8") : lt(t);
+function Un() {
+  return src("simple-git");
+}
+function Et(t, e, n) {
+  return !e || !String(e).replace(/\s*/, "") ? n ? (r, ...s) => {
+    t(r, ...s), n(r, ...s);
+  } : t : (r, ...s) => {
+    t(`%s ${r}`, e, ...s), n && n(r, ...s);
+  };
+}
+function Fn(t, e, { namespace: n }) {
+  if (typeof t == "string")
+    return t;
+  const r = e && e.namespace || "";
+  return r.startsWith(n) ? r.substr(n.length + 1) : r || n;
+}
+function dist_$(t, e, n, r = Un()) {
+  const s = t && `[${t}]` || "", o = [], i = typeof e == "string" ? r.extend(e) : e, a = Fn(dist_y(e, p), i, r);
+  return h(n);
+  function c(w, T) {
+    return dist_O(
+      o,
+      dist_$(t, a.replace(/^[^:]+/, w), T, r)
+    );
+  }
+  function h(w) {
+    const T = w && `[${w}]` || "", k = i && Et(i, T) || dist_W, R = Et(r, `${s} ${T}`, k);
+    return Object.assign(i ? k : R, {
+      label: t,
+      sibling: c,
+      info: R,
+      step: h
+    });
+  }
+}
+const dist_D = class D {
+  constructor(e = "GitExecutor") {
+    this.logLabel = e, this._queue = /* @__PURE__ */ new Map();
+  }
+  withProgress(e) {
+    return this._queue.get(e);
+  }
+  createProgress(e) {
+    const n = D.getName(e.commands[0]), r = dist_$(this.logLabel, n);
+    return {
+      task: e,
+      logger: r,
+      name: n
+    };
+  }
+  push(e) {
+    const n = this.createProgress(e);
+    return n.logger("Adding task to the queue, commands = %o", e.commands), this._queue.set(e, n), n;
+  }
+  fatal(e) {
+    for (const [n, { logger: r }] of Array.from(this._queue.entries()))
+      n === e.task ? (r.info("Failed %o", e), r(
+        "Fatal exception, any as-yet un-started tasks run through this executor will not be attempted"
+      )) : r.info(
+        "A fatal exception occurred in a previous task, the queue has been purged: %o",
+        e.message
+      ), this.complete(n);
+    if (this._queue.size !== 0)
+      throw new Error(`Queue size should be zero after fatal: ${this._queue.size}`);
+  }
+  complete(e) {
+    this.withProgress(e) && this._queue.delete(e);
+  }
+  attempt(e) {
+    const n = this.withProgress(e);
+    if (!n)
+      throw new dist_A(void 0, "TasksPendingQueue: attempt called for an unknown task");
+    return n.logger("Starting task"), n;
+  }
+  static getName(e = "empty") {
+    return `task:${e}:${++D.counter}`;
+  }
+};
+dist_D.counter = 0;
+let it = dist_D;
+class Gn {
+  constructor(e, n, r) {
+    this._executor = e, this._scheduler = n, this._plugins = r, this._chain = Promise.resolve(), this._queue = new it();
+  }
+  get cwd() {
+    return this._cwd || this._executor.cwd;
+  }
+  set cwd(e) {
+    this._cwd = e;
+  }
+  get env() {
+    return this._executor.env;
+  }
+  get outputHandler() {
+    return this._executor.outputHandler;
+  }
+  chain() {
+    return this;
+  }
+  push(e) {
+    return this._queue.push(e), this._chain = this._chain.then(() => this.attemptTask(e));
+  }
+  async attemptTask(e) {
+    const n = await this._scheduler.next(), r = () => this._queue.complete(e);
+    try {
+      const { logger: s } = this._queue.attempt(e);
+      return await (_t(e) ? this.attemptEmptyTask(e, s) : this.attemptRemoteTask(e, s));
+    } catch (s) {
+      throw this.onFatalException(e, s);
+    } finally {
+      r(), n();
+    }
+  }
+  onFatalException(e, n) {
+    const r = n instanceof dist_A ? Object.assign(n, { task: e }) : new dist_A(e, n && String(n));
+    return this._chain = Promise.resolve(), this._queue.fatal(r), r;
+  }
+  async attemptRemoteTask(e, n) {
+    const r = this._plugins.exec("spawn.binary", "", this.taskContext(e, e.commands)), s = this._plugins.exec(
+      "spawn.args",
+      [...e.commands],
+      this.taskContext(e, e.commands)
+    ), o = await this.gitResponse(
+      e,
+      r,
+      s,
+      this.outputHandler,
+      n.step("SPAWN")
+    ), i = await this.handleTaskData(e, s, o, n.step("HANDLE"));
+    return n("passing response to task's parser as a %s", e.format), ln(e) ? kt(e.parser, i) : kt(e.parser, i.asStrings());
+  }
+  async attemptEmptyTask(e, n) {
+    return n("empty task bypassing child process to call to task's parser"), e.parser(this);
+  }
+  handleTaskData(e, n, r, s) {
+    const { exitCode: o, rejection: i, stdOut: a, stdErr: c } = r;
+    return new Promise((h, w) => {
+      s("Preparing to handle process response exitCode=%d stdOut=", o);
+      const { error: T } = this._plugins.exec(
+        "task.error",
+        { error: i },
+        {
+          ...this.taskContext(e, n),
+          ...r
+        }
+      );
+      if (T && e.onError)
+        return s.info("exitCode=%s handling with custom error handler"), e.onError(
+          r,
+          T,
+          (k) => {
+            s.info("custom error handler treated as success"), s("custom error returned a %s", lt(k)), h(
+              new dist_q(
+                Array.isArray(k) ? Buffer.concat(k) : k,
+                Buffer.concat(c)
+              )
+            );
+          },
+          w
+        );
+      if (T)
+        return s.info(
+          "handling as error: exitCode=%s stdErr=%s rejection=%o",
+          o,
+          c.length,
+          i
+        ), w(T);
+      s.info("retrieving task output complete"), h(new dist_q(Buffer.concat(a), Buffer.concat(c)));
+    });
+  }
+  async gitResponse(e, n, r, s, o) {
+    const i = o.sibling("output"), a = this._plugins.exec(
+      "spawn.options",
+      {
+        cwd: this.cwd,
+        env: this.env,
+        windowsHide: !0
+      },
+      this.taskContext(e, e.commands)
+    );
+    return new Promise((c) => {
+      const h = [], w = [];
+      o.info("%s %o", n, r), o("%O", a);
+      let T = this._beforeSpawn(e, r);
+      if (T)
+        return c({
+          stdOut: h,
+          stdErr: w,
+          exitCode: 9901,
+          rejection: T
+        });
+      this._plugins.exec("spawn.before", void 0, {
+        ...this.taskContext(e, r),
+        kill(R) {
+          T = R || T;
+        }
+      });
+      const k = (0,external_node_child_process_namespaceObject.spawn)(n, r, a);
+      k.stdout.on(
+        "data",
+        St(h, "stdOut", o, i.step("stdOut"))
+      ), k.stderr.on(
+        "data",
+        St(w, "stdErr", o, i.step("stdErr"))
+      ), k.on("error", zn(w, o)), s && (o("Passing child process stdOut/stdErr to custom outputHandler"), s(n, k.stdout, k.stderr, [...r])), this._plugins.exec("spawn.after", void 0, {
+        ...this.taskContext(e, r),
+        spawned: k,
+        close(R, v) {
+          c({
+            stdOut: h,
+            stdErr: w,
+            exitCode: R,
+            rejection: T || v
+          });
+        },
+        kill(R) {
+          k.killed || (T = R, k.kill("SIGINT"));
+        }
+      });
+    });
+  }
+  _beforeSpawn(e, n) {
+    let r;
+    return this._plugins.exec("spawn.before", void 0, {
+      ...this.taskContext(e, n),
+      kill(s) {
+        r = s || r;
+      }
+    }), r;
+  }
+  taskContext(e, n) {
+    return {
+      method: String(ze(e.commands) || ""),
+      commands: n,
+      env: { ...this.env },
+      input: _t(e) ? void 0 : e.input
+    };
+  }
+}
+function zn(t, e) {
+  return (n) => {
+    e("[ERROR] child process exception %o", n), t.push(Buffer.from(String(n.stack), "ascii"));
+  };
+}
+function St(t, e, n, r) {
+  return (s) => {
+    n("%s received %L bytes", e, s), r("%B", s), t.push(s);
+  };
+}
+class qn {
+  constructor(e, n, r) {
+    this.cwd = e, this._scheduler = n, this._plugins = r, this._chain = this.chain();
+  }
+  chain() {
+    return new Gn(this, this._scheduler, this._plugins);
+  }
+  push(e) {
+    return this._chain.push(e);
+  }
+}
+function Kn(t, e, n = dist_W) {
+  const r = (o) => {
+    n(null, o);
+  }, s = (o) => {
+    o?.task === t && n(o, void 0);
+  };
+  e.then(r, s);
+}
+function Rt(t, e) {
+  return fn((n) => {
+    if (!It(t))
+      throw new Error(`Git.cwd: cannot change to non-directory "${t}"`);
+    return (e || n).cwd = t;
+  });
+}
+function dist_J(t) {
+  const e = ["checkout", ...t];
+  return e[1] === "-b" && e.includes("-B") && (e[1] = ft(e, "-B")), dist_g(e);
+}
+function Wn() {
+  return {
+    checkout() {
+      return this._runTask(
+        dist_J(dist_m(arguments, 1)),
+        dist_u(arguments)
+      );
+    },
+    checkoutBranch(t, e) {
+      return this._runTask(
+        dist_J(["-b", t, e, ...dist_m(arguments)]),
+        dist_u(arguments)
+      );
+    },
+    checkoutLocalBranch(t) {
+      return this._runTask(
+        dist_J(["-b", t, ...dist_m(arguments)]),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+const Zt = (t, e, n) => {
+  const r = ["clone", ...n];
+  return p(t) && r.push(dist_c(t)), p(e) && r.push(dist_c(e)), dist_g(r);
+}, Hn = (t, e, n) => (dist_O(n, "--mirror"), Zt(t, e, n));
+function Ot(t, e, n, ...r) {
+  return p(n) ? e(n, dist_y(r[0], p), dist_m(arguments)) : b(`git.${t}() requires a string 'repoPath'`);
+}
+function Vn() {
+  return {
+    clone(t, ...e) {
+      return this._runTask(
+        Ot("clone", Zt, dist_y(t, p), ...e),
+        dist_u(arguments)
+      );
+    },
+    mirror(t, ...e) {
+      return this._runTask(
+        Ot("mirror", Hn, dist_y(t, p), ...e),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+function Yn(t, e, n = !1) {
+  if (!$e(t))
+    return b(
+      "git.cmd must be used as a tagged template literal, for example git.cmd`status`, use git.raw to supply an array of arguments"
+    );
+  try {
+    return dist_g(Ne(t, e), n);
+  } catch (r) {
+    if (r instanceof ke)
+      return b(`git.cmd: ${r.message}`);
+    throw r;
+  }
+}
+const Qn = [
+  new l(/^\[([^\s]+)( \([^)]+\))? ([^\]]+)/, (t, [e, n, r]) => {
+    t.branch = e, t.commit = r, t.root = !!n;
+  }),
+  new l(/\s*Author:\s(.+)/i, (t, [e]) => {
+    const n = e.split("<"), r = n.pop();
+    !r || !r.includes("@") || (t.author = {
+      email: r.substr(0, r.length - 1),
+      name: n.join("<").trim()
+    });
+  }),
+  new l(
+    /(\d+)[^,]*(?:,\s*(\d+)[^,]*)(?:,\s*(\d+))/g,
+    (t, [e, n, r]) => {
+      t.summary.changes = parseInt(e, 10) || 0, t.summary.insertions = parseInt(n, 10) || 0, t.summary.deletions = parseInt(r, 10) || 0;
+    }
+  ),
+  new l(
+    /^(\d+)[^,]*(?:,\s*(\d+)[^(]+\(([+-]))?/,
+    (t, [e, n, r]) => {
+      t.summary.changes = parseInt(e, 10) || 0;
+      const s = parseInt(n, 10) || 0;
+      r === "-" ? t.summary.deletions = s : r === "+" && (t.summary.insertions = s);
+    }
+  )
+];
+function Xn(t) {
+  return dist_S({
+    author: null,
+    branch: "",
+    commit: "",
+    root: !1,
+    summary: {
+      changes: 0,
+      insertions: 0,
+      deletions: 0
+    }
+  }, Qn, t);
+}
+function Jn(t, e, n) {
+  return {
+    commands: [
+      "-c",
+      "core.abbrev=40",
+      "commit",
+      ...dist_F(t, "-m"),
+      ...e,
+      ...n
+    ],
+    format: "utf-8",
+    parser: Xn
+  };
+}
+function Zn() {
+  return {
+    commit(e, ...n) {
+      const r = dist_u(arguments), s = t(e) || Jn(
+        _(e),
+        _(dist_y(n[0], dist_z, [])),
+        [
+          ...dist_j(dist_y(n[1], dist_V, [])),
+          ...dist_m(arguments, 0, !0)
+        ]
+      );
+      return this._runTask(s, r);
+    }
+  };
+  function t(e) {
+    return !dist_z(e) && b(
+      "git.commit: requires the commit message to be supplied as a string/string[]"
+    );
+  }
+}
+function dist_tr() {
+  return {
+    count: 0,
+    garbage: 0,
+    inPack: 0,
+    packs: 0,
+    prunePackable: 0,
+    size: 0,
+    sizeGarbage: 0,
+    sizePack: 0
+  };
+}
+const er = new l(
+  /([a-z-]+): (\d+)$/,
+  (t, [e, n]) => {
+    const r = Ut(e);
+    Object.hasOwn(t, r) && (t[r] = d(n));
+  }
+);
+function nr() {
+  return {
+    countObjects() {
+      return this._runTask({
+        commands: ["count-objects", "--verbose"],
+        format: "utf-8",
+        parser(t) {
+          return dist_S(dist_tr(), [er], t);
+        }
+      });
+    }
+  };
+}
+function rr() {
+  return {
+    firstCommit() {
+      return this._runTask(
+        dist_g(["rev-list", "--max-parents=0", "HEAD"], !0),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+function sr(t, e) {
+  const n = ["hash-object", t];
+  return e && n.push("-w"), dist_g(n, !0);
+}
+class dist_Z {
+  constructor(e, n, r, s) {
+    this.bare = e, this.path = n, this.existing = r, this.gitDir = s;
+  }
+}
+const or = /^Init.+ repository in (.+)$/, ir = /^Rein.+ in (.+)$/;
+function ar(t, e, n) {
+  const r = String(n).trim();
+  let s;
+  if (s = or.exec(r))
+    return new dist_Z(t, e, !1, s[1]);
+  if (s = ir.exec(r))
+    return new dist_Z(t, e, !0, s[1]);
+  let o = "";
+  const i = r.split(" ");
+  for (; i.length; )
+    if (i.shift() === "in") {
+      o = i.join(" ");
+      break;
+    }
+  return new dist_Z(t, e, /^re/i.test(r), o);
+}
+const dist_te = "--bare";
+function ur(t) {
+  return t.includes(dist_te);
+}
+function cr(t = !1, e, n) {
+  const r = ["init", ...n];
+  return t && !ur(r) && r.splice(1, 0, dist_te), {
+    commands: r,
+    format: "utf-8",
+    parser(s) {
+      return ar(r.includes("--bare"), e, s);
+    }
+  };
+}
+function fr(t) {
+  return t === void 0 ? b("interpretTrailers called without input content") : {
+    format: "utf-8",
+    parser(e) {
+      return Object.fromEntries(
+        ct(e, (n) => {
+          const r = n.indexOf(":");
+          return [
+            Ut(n.substring(0, r).toLowerCase()),
+            n.substring(r + 2).trim()
+          ];
+        })
+      );
+    },
+    commands: ["interpret-trailers", "--parse"],
+    input: t
+  };
+}
+function lr() {
+  return {
+    interpretTrailers(t) {
+      return this._runTask(
+        fr(dist_y(t, He)),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+var C = /* @__PURE__ */ ((t) => (t.NONE = "", t.STAT = "--stat", t.NUM_STAT = "--numstat", t.NAME_ONLY = "--name-only", t.NAME_STATUS = "--name-status", t))(C || {});
+const dist_ee = /^--(stat|numstat|name-only|name-status)(=|$)/;
+function dt(t) {
+  for (let e = 0; e < t.length; e++) {
+    const n = dist_ee.exec(t[e]);
+    if (n)
+      return `--${n[1]}`;
+  }
+  return "";
+}
+function hr(t) {
+  return dist_ee.test(t);
+}
+class mr {
+  constructor() {
+    this.changed = 0, this.deletions = 0, this.insertions = 0, this.files = [];
+  }
+}
+const Ct = [
+  new l(
+    /^(.+)\s+\|\s+(\d+)(\s+[+\-]+)?$/,
+    (t, [e, n, r = ""]) => {
+      t.files.push({
+        file: e.trim(),
+        changes: d(n),
+        insertions: r.replace(/[^+]/g, "").length,
+        deletions: r.replace(/[^-]/g, "").length,
+        binary: !1
+      });
+    }
+  ),
+  new l(
+    /^(.+) \|\s+Bin ([0-9.]+) -> ([0-9.]+) ([a-z]+)/,
+    (t, [e, n, r]) => {
+      t.files.push({
+        file: e.trim(),
+        before: d(n),
+        after: d(r),
+        binary: !0
+      });
+    }
+  ),
+  new l(/^(.+)\s+\|\s+Bin\s*$/, (t, [e]) => {
+    t.files.push({
+      file: e.trim(),
+      before: 0,
+      after: 0,
+      binary: !0
+    });
+  }),
+  new l(
+    /(\d+) files? changed\s*((?:, \d+ [^,]+){0,2})/,
+    (t, [e, n]) => {
+      const r = /(\d+) i/.exec(n), s = /(\d+) d/.exec(n);
+      t.changed = d(e), t.insertions = d(r?.[1]), t.deletions = d(s?.[1]);
+    }
+  )
+], pr = [
+  new l(
+    /(\d+)\t(\d+)\t(.+)$/,
+    (t, [e, n, r]) => {
+      const s = d(e), o = d(n);
+      t.changed++, t.insertions += s, t.deletions += o, t.files.push({
+        file: r,
+        changes: s + o,
+        insertions: s,
+        deletions: o,
+        binary: !1
+      });
+    }
+  ),
+  new l(/-\t-\t(.+)$/, (t, [e]) => {
+    t.changed++, t.files.push({
+      file: e,
+      after: 0,
+      before: 0,
+      binary: !0
+    });
+  })
+], dr = [
+  new l(/(.+)$/, (t, [e]) => {
+    t.changed++, t.files.push({
+      file: e,
+      changes: 0,
+      insertions: 0,
+      deletions: 0,
+      binary: !1
+    });
+  })
+], gr = [
+  new l(
+    /([ACDMRTUXB])([0-9]{0,3})\t(.[^\t]*)(\t(.[^\t]*))?$/,
+    (t, [e, n, r, s, o]) => {
+      t.changed++, t.files.push({
+        file: o ?? r,
+        changes: 0,
+        insertions: 0,
+        deletions: 0,
+        binary: !1,
+        status: Tt($n(e) && e),
+        from: Tt(!!o && r !== o && r),
+        similarity: d(n)
+      });
+    }
+  )
+], yr = {
+  [C.NONE]: Ct,
+  [C.STAT]: Ct,
+  [C.NUM_STAT]: pr,
+  [C.NAME_STATUS]: gr,
+  [C.NAME_ONLY]: dr
+};
+function dist_ne(t = C.NONE) {
+  const e = yr[t];
+  return (n) => dist_S(new mr(), e, n, !1);
+}
+const dist_re = "òòòòòò ", dist_se = " òò", dist_oe = " ò ", wr = ["hash", "date", "message", "refs", "author_name", "author_email"];
+function br(t, e) {
+  return e.reduce(
+    (n, r, s) => (n[r] = t[s] || "", n),
+    /* @__PURE__ */ Object.create({ diff: null })
+  );
+}
+function dist_ie(t = dist_oe, e = wr, n = C.NONE) {
+  const r = dist_ne(n);
+  return function(s) {
+    const o = dist_H(
+      s.trim(),
+      !1,
+      dist_re
+    ).map(function(i) {
+      const a = i.split(dist_se), c = br(a[0].split(t), e);
+      return a.length > 1 && a[1].trim() && (c.diff = r(a[1])), c;
+    });
+    return {
+      all: o,
+      latest: o.length && o[0] || null,
+      total: o.length
+    };
+  };
+}
+function Tr(t) {
+  let e = dt(t);
+  const n = ["diff"];
+  return e === C.NONE && (e = C.STAT, n.push("--stat=4096")), n.push(...t), gt(n) || {
+    commands: n,
+    format: "utf-8",
+    parser: dist_ne(e)
+  };
+}
+function gt(t) {
+  const e = t.filter(hr);
+  if (e.length > 1)
+    return b(
+      `Summary flags are mutually exclusive - pick one of ${e.join(",")}`
+    );
+  if (e.length && t.includes("-z"))
+    return b(
+      `Summary flag ${e} parsing is not compatible with null termination option '-z'`
+    );
+}
+var dist_ae = /* @__PURE__ */ ((t) => (t[t["--pretty"] = 0] = "--pretty", t[t["max-count"] = 1] = "max-count", t[t.maxCount = 2] = "maxCount", t[t.n = 3] = "n", t[t.file = 4] = "file", t[t.format = 5] = "format", t[t.from = 6] = "from", t[t.to = 7] = "to", t[t.splitter = 8] = "splitter", t[t.symmetric = 9] = "symmetric", t[t.mailMap = 10] = "mailMap", t[t.multiLine = 11] = "multiLine", t[t.strictDate = 12] = "strictDate", t))(dist_ae || {});
+function kr(t, e) {
+  const n = [], r = [];
+  return Object.keys(t).forEach((s) => {
+    n.push(s), r.push(String(t[s]));
+  }), [n, r.join(e)];
+}
+function _r(t) {
+  return Object.keys(t).reduce((e, n) => (n in dist_ae || (e[n] = t[n]), e), {});
+}
+function dist_ue(t = {}, e = []) {
+  const n = dist_y(t.splitter, p, dist_oe), r = ht(t.format) ? t.format : {
+    hash: "%H",
+    date: t.strictDate === !1 ? "%ai" : "%aI",
+    message: "%s",
+    refs: "%D",
+    body: t.multiLine ? "%B" : "%b",
+    author_name: t.mailMap !== !1 ? "%aN" : "%an",
+    author_email: t.mailMap !== !1 ? "%aE" : "%ae"
+  }, [s, o] = kr(r, n), i = [], a = [
+    `--pretty=format:${dist_re}${o}${dist_se}`,
+    ...e
+  ], c = t.n || t["max-count"] || t.maxCount;
+  if (c && a.push(`--max-count=${c}`), t.from || t.to) {
+    const h = t.symmetric !== !1 ? "..." : "..";
+    i.push(`${t.from || ""}${h}${t.to || ""}`);
+  }
+  return p(t.file) && a.push("--follow", dist_c(t.file)), Gt(_r(t), a), {
+    fields: s,
+    splitter: n,
+    commands: [...a, ...i]
+  };
+}
+function vr(t, e, n) {
+  const r = dist_ie(t, e, dt(n));
+  return {
+    commands: ["log", ...n],
+    format: "utf-8",
+    parser: r
+  };
+}
+function Er() {
+  return {
+    log(...n) {
+      const r = dist_u(arguments), s = dist_ue(
+        mt(arguments),
+        dist_j(dist_y(arguments[0], dist_V, []))
+      ), o = e(...n) || gt(s.commands) || t(s);
+      return this._runTask(o, r);
+    }
+  };
+  function t(n) {
+    return vr(n.splitter, n.fields, n.commands);
+  }
+  function e(n, r) {
+    return p(n) && p(r) && b(
+      "git.log(string, string) should be replaced with git.log({ from: string, to: string })"
+    );
+  }
+}
+class tt {
+  constructor(e, n = null, r) {
+    this.reason = e, this.file = n, this.meta = r;
+  }
+  toString() {
+    return `${this.file}:${this.reason}`;
+  }
+}
+class Sr {
+  constructor() {
+    this.conflicts = [], this.merges = [], this.result = "success";
+  }
+  get failed() {
+    return this.conflicts.length > 0;
+  }
+  get reason() {
+    return this.result;
+  }
+  toString() {
+    return this.conflicts.length ? `CONFLICTS: ${this.conflicts.join(", ")}` : "OK";
+  }
+}
+class dist_ce {
+  constructor() {
+    this.remoteMessages = {
+      all: []
+    }, this.created = [], this.deleted = [], this.files = [], this.deletions = {}, this.insertions = {}, this.summary = {
+      changes: 0,
+      deletions: 0,
+      insertions: 0
+    };
+  }
+}
+class Rr {
+  constructor() {
+    this.remote = "", this.hash = {
+      local: "",
+      remote: ""
+    }, this.branch = {
+      local: "",
+      remote: ""
+    }, this.message = "";
+  }
+  toString() {
+    return this.message;
+  }
+}
+function et(t) {
+  return t.objects = t.objects || {
+    compressing: 0,
+    counting: 0,
+    enumerating: 0,
+    packReused: 0,
+    reused: { count: 0, delta: 0 },
+    total: { count: 0, delta: 0 }
+  };
+}
+function At(t) {
+  const e = /^\s*(\d+)/.exec(t), n = /delta (\d+)/i.exec(t);
+  return {
+    count: d(e && e[1] || "0"),
+    delta: d(n && n[1] || "0")
+  };
+}
+const Or = [
+  new dist_N(
+    /^remote:\s*(enumerating|counting|compressing) objects: (\d+),/i,
+    (t, [e, n]) => {
+      const r = e.toLowerCase(), s = et(t.remoteMessages);
+      Object.assign(s, { [r]: d(n) });
+    }
+  ),
+  new dist_N(
+    /^remote:\s*(enumerating|counting|compressing) objects: \d+% \(\d+\/(\d+)\),/i,
+    (t, [e, n]) => {
+      const r = e.toLowerCase(), s = et(t.remoteMessages);
+      Object.assign(s, { [r]: d(n) });
+    }
+  ),
+  new dist_N(
+    /total ([^,]+), reused ([^,]+), pack-reused (\d+)/i,
+    (t, [e, n, r]) => {
+      const s = et(t.remoteMessages);
+      s.total = At(e), s.reused = At(n), s.packReused = d(r);
+    }
+  )
+], Cr = [
+  new dist_N(/^remote:\s*(.+)$/, (t, [e]) => (t.remoteMessages.all.push(e.trim()), !1)),
+  ...Or,
+  new dist_N(
+    [/create a (?:pull|merge) request/i, /\s(https?:\/\/\S+)$/],
+    (t, [e]) => {
+      t.remoteMessages.pullRequestUrl = e;
+    }
+  ),
+  new dist_N(
+    [/found (\d+) vulnerabilities.+\(([^)]+)\)/i, /\s(https?:\/\/\S+)$/],
+    (t, [e, n, r]) => {
+      t.remoteMessages.vulnerabilities = {
+        count: d(e),
+        summary: n,
+        url: r
+      };
+    }
+  )
+];
+function dist_fe(t, e) {
+  return dist_S({ remoteMessages: new Ar() }, Cr, e);
+}
+class Ar {
+  constructor() {
+    this.all = [];
+  }
+}
+const xr = /^\s*(.+?)\s+\|\s+\d+\s*(\+*)(-*)/, $r = /(\d+)\D+((\d+)\D+\(\+\))?(\D+(\d+)\D+\(-\))?/, Nr = /^(create|delete) mode \d+ (.+)/, Pr = [
+  new l(xr, (t, [e, n, r]) => {
+    t.files.push(e), n && (t.insertions[e] = n.length), r && (t.deletions[e] = r.length);
+  }),
+  new l($r, (t, [e, , n, , r]) => n !== void 0 || r !== void 0 ? (t.summary.changes = +e || 0, t.summary.insertions = +n || 0, t.summary.deletions = +r || 0, !0) : !1),
+  new l(Nr, (t, [e, n]) => {
+    dist_O(t.files, n), dist_O(e === "create" ? t.created : t.deleted, n);
+  })
+], Mr = [
+  new l(/^from\s(.+)$/i, (t, [e]) => {
+    t.remote = e;
+  }),
+  new l(/^fatal:\s(.+)$/, (t, [e]) => {
+    t.message = e;
+  }),
+  new l(
+    /([a-z0-9]+)\.\.([a-z0-9]+)\s+(\S+)\s+->\s+(\S+)$/,
+    (t, [e, n, r, s]) => {
+      t.branch.local = r, t.hash.local = e, t.branch.remote = s, t.hash.remote = n;
+    }
+  )
+], Dr = (t, e) => dist_S(new dist_ce(), Pr, [t, e]), dist_le = (t, e) => Object.assign(
+  new dist_ce(),
+  Dr(t, e),
+  dist_fe(t, e)
+);
+function Lr(t, e) {
+  const n = dist_S(new Rr(), Mr, [t, e]);
+  return n.message && n;
+}
+const jr = [
+  new l(/^Auto-merging\s+(.+)$/, (t, [e]) => {
+    t.merges.push(e);
+  }),
+  new l(/^CONFLICT\s+\((.+)\): Merge conflict in (.+)$/, (t, [e, n]) => {
+    t.conflicts.push(new tt(e, n));
+  }),
+  new l(
+    /^CONFLICT\s+\((.+\/delete)\): (.+) deleted in (.+) and/,
+    (t, [e, n, r]) => {
+      t.conflicts.push(new tt(e, n, { deleteRef: r }));
+    }
+  ),
+  new l(/^CONFLICT\s+\((.+)\):/, (t, [e]) => {
+    t.conflicts.push(new tt(e, null));
+  }),
+  new l(/^Automatic merge failed;\s+(.+)$/, (t, [e]) => {
+    t.result = e;
+  })
+], Br = (t, e) => Object.assign(Ir(t), dist_le(t, e)), Ir = (t) => dist_S(new Sr(), jr, t);
+function xt(t) {
+  return t.length ? {
+    commands: ["merge", ...t],
+    format: "utf-8",
+    parser(e, n) {
+      const r = Br(e, n);
+      if (r.failed)
+        throw new ut(r);
+      return r;
+    }
+  } : b("Git.merge requires at least one option");
+}
+function Ur(t, e, n) {
+  const r = n.includes("deleted"), s = n.includes("tag") || /^refs\/tags/.test(t), o = !n.includes("new");
+  return {
+    deleted: r,
+    tag: s,
+    branch: !s,
+    new: !o,
+    alreadyUpdated: o,
+    local: t,
+    remote: e
+  };
+}
+const Fr = [
+  new l(/^Pushing to (.+)$/, (t, [e]) => {
+    t.repo = e;
+  }),
+  new l(/^updating local tracking ref '(.+)'/, (t, [e]) => {
+    t.ref = {
+      ...t.ref || {},
+      local: e
+    };
+  }),
+  new l(/^[=*-]\s+([^:]+):(\S+)\s+\[(.+)]$/, (t, [e, n, r]) => {
+    t.pushed.push(Ur(e, n, r));
+  }),
+  new l(
+    /^Branch '([^']+)' set up to track remote branch '([^']+)' from '([^']+)'/,
+    (t, [e, n, r]) => {
+      t.branch = {
+        ...t.branch || {},
+        local: e,
+        remote: n,
+        remoteName: r
+      };
+    }
+  ),
+  new l(
+    /^([^:]+):(\S+)\s+([a-z0-9]+)\.\.([a-z0-9]+)$/,
+    (t, [e, n, r, s]) => {
+      t.update = {
+        head: {
+          local: e,
+          remote: n
+        },
+        hash: {
+          from: r,
+          to: s
+        }
+      };
+    }
+  )
+], Gr = (t, e) => {
+  const n = zr(t, e), r = dist_fe(t, e);
+  return {
+    ...n,
+    ...r
+  };
+}, zr = (t, e) => dist_S({ pushed: [] }, Fr, [t, e]);
+function qr(t = {}, e) {
+  return dist_O(e, "--tags"), dist_he(t, e);
+}
+function dist_he(t = {}, e) {
+  const n = ["push", ...e];
+  return t.branch && n.splice(1, 0, t.branch), t.remote && n.splice(1, 0, t.remote), ft(n, "-v"), dist_O(n, "--verbose"), dist_O(n, "--porcelain"), {
+    commands: n,
+    format: "utf-8",
+    parser: Gr
+  };
+}
+function Kr() {
+  return {
+    showBuffer() {
+      const t = ["show", ...dist_m(arguments, 1)];
+      return t.includes("--binary") || t.splice(1, 0, "--binary"), this._runTask(
+        Kt(t),
+        dist_u(arguments)
+      );
+    },
+    show() {
+      const t = ["show", ...dist_m(arguments, 1)];
+      return this._runTask(
+        dist_g(t),
+        dist_u(arguments)
+      );
+    }
+  };
+}
+const Wr = /^(.+)\0(.+)$/;
+class Hr {
+  constructor(e, n, r) {
+    if (this.path = e, this.index = n, this.working_dir = r, n === "R" || r === "R") {
+      const s = Wr.exec(e) || [null, e, e];
+      this.from = s[2] || "", this.path = s[1] || "";
+    }
+  }
+}
+class Vr {
+  constructor() {
+    this.not_added = [], this.conflicted = [], this.created = [], this.deleted = [], this.ignored = void 0, this.modified = [], this.renamed = [], this.files = [], this.staged = [], this.ahead = 0, this.behind = 0, this.current = null, this.tracking = null, this.detached = !1, this.isClean = () => !this.files.length;
+  }
+}
+function $t(t) {
+  const [e, n] = t.split(dist_U);
+  return {
+    from: n || e,
+    to: e
+  };
+}
+function E(t, e, n) {
+  return [`${t}${e}`, n];
+}
+function nt(t, ...e) {
+  return e.map((n) => E(t, n, (r, s) => r.conflicted.push(s)));
+}
+const Yr = new Map([
+  E(
+    " ",
+    "A",
+    (t, e) => t.created.push(e)
+  ),
+  E(
+    " ",
+    "D",
+    (t, e) => t.deleted.push(e)
+  ),
+  E(
+    " ",
+    "M",
+    (t, e) => t.modified.push(e)
+  ),
+  E("A", " ", (t, e) => {
+    t.created.push(e), t.staged.push(e);
+  }),
+  E("A", "M", (t, e) => {
+    t.created.push(e), t.staged.push(e), t.modified.push(e);
+  }),
+  E("D", " ", (t, e) => {
+    t.deleted.push(e), t.staged.push(e);
+  }),
+  E("M", " ", (t, e) => {
+    t.modified.push(e), t.staged.push(e);
+  }),
+  E("M", "M", (t, e) => {
+    t.modified.push(e), t.staged.push(e);
+  }),
+  E("R", " ", (t, e) => {
+    t.renamed.push($t(e));
+  }),
+  E("R", "M", (t, e) => {
+    const n = $t(e);
+    t.renamed.push(n), t.modified.push(n.to);
+  }),
+  E("!", "!", (t, e) => {
+    (t.ignored = t.ignored || []).push(e);
+  }),
+  E(
+    "?",
+    "?",
+    (t, e) => t.not_added.push(e)
+  ),
+  ...nt(
+    "A",
+    "A",
+    "U"
+    /* UNMERGED */
+  ),
+  ...nt(
+    "D",
+    "D",
+    "U"
+    /* UNMERGED */
+  ),
+  ...nt(
+    "U",
+    "A",
+    "D",
+    "U"
+    /* UNMERGED */
+  ),
+  [
+    "##",
+    (t, e) => {
+      const n = /ahead (\d+)/, r = /behind (\d+)/, s = /^(.+?(?=(?:\.{3}|\s|$)))/, o = /\.{3}(\S*)/, i = /\son\s(\S+?)(?=\.{3}|$)/;
+      let a = n.exec(e);
+      t.ahead = a && +a[1] || 0, a = r.exec(e), t.behind = a && +a[1] || 0, a = s.exec(e), t.current = dist_y(a?.[1], p, null), a = o.exec(e), t.tracking = dist_y(a?.[1], p, null), a = i.exec(e), a && (t.current = dist_y(a?.[1], p, t.current)), t.detached = /\(no branch\)/.test(e);
+    }
+  ]
+]), Qr = function(t) {
+  const e = t.split(dist_U), n = new Vr();
+  for (let r = 0, s = e.length; r < s; ) {
+    let o = e[r++].trim();
+    o && (o.charAt(0) === "R" && (o += dist_U + (e[r++] || "")), Xr(n, o));
+  }
+  return n;
+};
+function Xr(t, e) {
+  const n = e.trim();
+  switch (" ") {
+    case n.charAt(2):
+      return r(n.charAt(0), n.charAt(1), n.slice(3));
+    case n.charAt(1):
+      return r(" ", n.charAt(0), n.slice(2));
+    default:
+      return;
+  }
+  function r(s, o, i) {
+    const a = `${s}${o}`, c = Yr.get(a);
+    c && c(t, i), a !== "##" && a !== "!!" && t.files.push(new Hr(i, s, o));
+  }
+}
+const Jr = ["--null", "-z"];
+function Zr(t) {
+  return {
+    format: "utf-8",
+    commands: [
+      "status",
+      "--porcelain",
+      "-b",
+      "-u",
+      "--null",
+      ...t.filter((n) => !Jr.includes(n))
+    ],
+    parser(n) {
+      return Qr(n);
+    }
+  };
+}
+const dist_me = "installed=false";
+function dist_K(t = 0, e = 0, n = 0, r = "", s = !0) {
+  return Object.defineProperty(
+    {
+      major: t,
+      minor: e,
+      patch: n,
+      agent: r,
+      installed: s
+    },
+    "toString",
+    {
+      value() {
+        return `${this.major}.${this.minor}.${this.patch}`;
+      },
+      configurable: !1,
+      enumerable: !1
+    }
+  );
+}
+function ts() {
+  return dist_K(0, 0, 0, "", !1);
+}
+function es() {
+  return {
+    version() {
+      return this._runTask({
+        commands: ["--version"],
+        format: "utf-8",
+        parser: rs,
+        onError(t, e, n, r) {
+          if (t.exitCode === dist_Y.NOT_FOUND)
+            return n(Buffer.from(dist_me));
+          r(e);
+        }
+      });
+    }
+  };
+}
+const ns = [
+  new l(
+    /version (\d+)\.(\d+)\.(\d+)(?:\s*\((.+)\))?/,
+    (t, [e, n, r, s = ""]) => {
+      Object.assign(
+        t,
+        dist_K(d(e), d(n), d(r), s)
+      );
+    }
+  ),
+  new l(
+    /version (\d+)\.(\d+)\.(\D+)(.+)?$/,
+    (t, [e, n, r, s = ""]) => {
+      Object.assign(t, dist_K(d(e), d(n), r, s));
+    }
+  )
+];
+function rs(t) {
+  return t === dist_me ? ts() : dist_S(dist_K(0, 0, 0, t), ns, t);
+}
+class dist_pe {
+  constructor(e) {
+    this._executor = e, this._trimmed = !1;
+  }
+  _runTask(e, n) {
+    const r = this._executor.chain(), s = r.push(e);
+    return n && Kn(e, s, n), Object.create(this, {
+      then: { value: s.then.bind(s) },
+      catch: { value: s.catch.bind(s) },
+      _executor: { value: r }
+    });
+  }
+  add(e) {
+    return this._runTask(
+      dist_g(["add", ..._(e)]),
+      dist_u(arguments)
+    );
+  }
+  cmd(e, ...n) {
+    return this._runTask(Yn(e, n, this._trimmed));
+  }
+  cwd(e) {
+    const n = dist_u(arguments);
+    return typeof e == "string" ? this._runTask(Rt(e, this._executor), n) : typeof e?.path == "string" ? this._runTask(
+      Rt(
+        e.path,
+        e.root && this._executor || void 0
+      ),
+      n
+    ) : this._runTask(
+      b("Git.cwd: workingDirectory must be supplied as a string"),
+      n
+    );
+  }
+  hashObject(e, n) {
+    return this._runTask(
+      sr(e, n === !0),
+      dist_u(arguments)
+    );
+  }
+  init(e) {
+    return this._runTask(
+      cr(e === !0, this._executor.cwd, dist_m(arguments)),
+      dist_u(arguments)
+    );
+  }
+  merge() {
+    return this._runTask(
+      xt(dist_m(arguments)),
+      dist_u(arguments)
+    );
+  }
+  mergeFromTo(e, n) {
+    return p(e) && p(n) ? this._runTask(
+      xt([e, n, ...dist_m(arguments)]),
+      dist_u(arguments, !1)
+    ) : this._runTask(
+      b(
+        "Git.mergeFromTo requires that the 'remote' and 'branch' arguments are supplied as strings"
+      )
+    );
+  }
+  outputHandler(e) {
+    return this._executor.outputHandler = e, this;
+  }
+  push() {
+    const e = dist_he(
+      {
+        remote: dist_y(arguments[0], p),
+        branch: dist_y(arguments[1], p)
+      },
+      dist_m(arguments)
+    );
+    return this._runTask(e, dist_u(arguments));
+  }
+  stash() {
+    return this._runTask(
+      dist_g(["stash", ...dist_m(arguments)]),
+      dist_u(arguments)
+    );
+  }
+  status() {
+    return this._runTask(
+      Zr(dist_m(arguments)),
+      dist_u(arguments)
+    );
+  }
+}
+Object.assign(
+  dist_pe.prototype,
+  Wn(),
+  Vn(),
+  Zn(),
+  An(),
+  nr(),
+  rr(),
+  Ln(),
+  lr(),
+  Er(),
+  Kr(),
+  es()
+);
+const ss = /* @__PURE__ */ (() => {
+  let t = 0;
+  return () => {
+    t++;
+    const { promise: e, done: n } = (0,promise_deferred_dist/* createDeferred */.ud)();
+    return {
+      promise: e,
+      done: n,
+      id: t
+    };
+  };
+})();
+class os {
+  constructor(e = 2) {
+    this.concurrency = e, this.logger = dist_$("", "scheduler"), this.pending = [], this.running = [], this.logger("Constructed, concurrency=%s", e);
+  }
+  schedule() {
+    if (!this.pending.length || this.running.length >= this.concurrency) {
+      this.logger(
+        "Schedule attempt ignored, pending=%s running=%s concurrency=%s",
+        this.pending.length,
+        this.running.length,
+        this.concurrency
+      );
+      return;
+    }
+    const e = dist_O(this.running, this.pending.shift());
+    this.logger("Attempting id=%s", e.id), e.done(() => {
+      this.logger("Completing id=", e.id), ft(this.running, e), this.schedule();
+    });
+  }
+  next() {
+    const { promise: e, id: n } = dist_O(this.pending, ss());
+    return this.logger("Scheduling id=%s", n), this.schedule(), e;
+  }
+}
+function is(t, e) {
+  return dist_g(["apply", ...e, ...t]);
+}
+var dist_de = /* @__PURE__ */ ((t) => (t.CURRENT = "*", t.LINKED = "+", t))(dist_de || {});
+class as {
+  constructor() {
+    this.all = [], this.branches = {}, this.current = "", this.detached = !1;
+  }
+  push(e, n, r, s, o) {
+    e === "*" && (this.detached = n, this.current = r), this.all.push(r), this.branches[r] = {
+      current: e === "*",
+      linkedWorkTree: e === "+",
+      name: r,
+      commit: s,
+      label: o
+    };
+  }
+}
+const us = [
+  new l(
+    /^([*+]\s)?\((?:HEAD )?detached (?:from|at) (\S+)\)\s+([a-z0-9]+)\s(.*)$/,
+    (t, [e, n, r, s]) => {
+      t.push(Nt(e), !0, n, r, s);
+    }
+  ),
+  new l(
+    /^([*+]\s)?(\S+)\s+([a-z0-9]+)\s?(.*)$/s,
+    (t, [e, n, r, s]) => {
+      t.push(Nt(e), !1, n, r, s);
+    }
+  )
+], cs = new l(/^(\S+)$/s, (t, [e]) => {
+  t.push(dist_de.CURRENT, !1, e, "", "");
+});
+function Nt(t) {
+  return t ? t.charAt(0) : "";
+}
+function dist_ge(t, e = !1) {
+  return dist_S(
+    new as(),
+    e ? [cs] : us,
+    t
+  );
+}
+class dist_fs {
+  constructor() {
+    this.all = [], this.branches = {}, this.errors = [];
+  }
+  get success() {
+    return !this.errors.length;
+  }
+}
+function ls(t, e) {
+  return {
+    branch: t,
+    hash: e,
+    success: !0
+  };
+}
+function hs(t) {
+  return {
+    branch: t,
+    hash: null,
+    success: !1
+  };
+}
+const ms = /(\S+)\s+\(\S+\s([^)]+)\)/, dist_ye = /^error[^']+'([^']+)'/m, ps = [
+  new l(ms, (t, [e, n]) => {
+    const r = ls(e, n);
+    t.all.push(r), t.branches[e] = r;
+  }),
+  new l(dist_ye, (t, [e]) => {
+    const n = hs(e);
+    t.errors.push(n), t.all.push(n), t.branches[e] = n;
+  })
+], yt = (t, e) => dist_S(new dist_fs(), ps, [t, e]);
+function dist_we(t, e) {
+  return e === dist_Y.ERROR && dist_ye.test(t);
+}
+function ds(t) {
+  const e = ["-d", "-D", "--delete"];
+  return t.some((n) => e.includes(n));
+}
+function gs(t) {
+  const e = ds(t), n = t.includes("--show-current"), r = ["branch", ...t];
+  return r.length === 1 && r.push("-a"), r.includes("-v") || r.splice(1, 0, "-v"), {
+    format: "utf-8",
+    commands: r,
+    parser(s, o) {
+      return e ? yt(s, o).all[0] : dist_ge(s, n);
+    }
+  };
+}
+function ys() {
+  return {
+    format: "utf-8",
+    commands: ["branch", "-v"],
+    parser(t) {
+      return dist_ge(t);
+    }
+  };
+}
+function ws(t, e = !1) {
+  return {
+    format: "utf-8",
+    commands: ["branch", "-v", e ? "-D" : "-d", ...t],
+    parser(n, r) {
+      return yt(n, r);
+    },
+    onError({ exitCode: n, stdOut: r }, s, o, i) {
+      if (!dist_we(String(s), n))
+        return i(s);
+      o(r);
+    }
+  };
+}
+function bs(t, e = !1) {
+  const n = {
+    format: "utf-8",
+    commands: ["branch", "-v", e ? "-D" : "-d", t],
+    parser(r, s) {
+      return yt(r, s).branches[t];
+    },
+    onError({ exitCode: r, stdErr: s, stdOut: o }, i, a, c) {
+      if (!dist_we(String(i), r))
+        return c(i);
+      throw new ut(
+        n.parser(dist_G(o), dist_G(s)),
+        String(i)
+      );
+    }
+  };
+  return n;
+}
+function Ts(t) {
+  return {
+    commands: ["check-ignore", ...t],
+    format: "utf-8",
+    parser: ks
+  };
+}
+function ks(t) {
+  return t.split(/\n/g).map(_s).filter(Boolean);
+}
+function _s(t) {
+  const e = t.trim().replace(/^["']|["']$/g, "");
+  return e && (0,external_node_path_.normalize)(e);
+}
+const vs = [
+  new l(/From (.+)$/, (t, [e]) => {
+    t.remote = e;
+  }),
+  new l(/\* \[new branch]\s+(\S+)\s*-> (.+)$/, (t, [e, n]) => {
+    t.branches.push({
+      name: e,
+      tracking: n
+    });
+  }),
+  new l(/\* \[new tag]\s+(\S+)\s*-> (.+)$/, (t, [e, n]) => {
+    t.tags.push({
+      name: e,
+      tracking: n
+    });
+  }),
+  new l(/- \[deleted]\s+\S+\s*-> (.+)$/, (t, [e]) => {
+    t.deleted.push({
+      tracking: e
+    });
+  }),
+  new l(
+    /\s*([^.]+)\.\.(\S+)\s+(\S+)\s*-> (.+)$/,
+    (t, [e, n, r, s]) => {
+      t.updated.push({
+        name: r,
+        tracking: s,
+        to: n,
+        from: e
+      });
+    }
+  )
+];
+function Es(t, e) {
+  return dist_S({
+    raw: t,
+    remote: null,
+    branches: [],
+    tags: [],
+    updated: [],
+    deleted: []
+  }, vs, [t, e]);
+}
+function Ss(t) {
+  return /^--upload-pack(=|$)/.test(t);
+}
+function Rs(t, e, n) {
+  const r = ["fetch", ...n];
+  return t && e && r.push(t, e), r.find(Ss) ? b("git.fetch: potential exploit argument blocked.") : {
+    commands: r,
+    format: "utf-8",
+    parser: Es
+  };
+}
+const Os = [
+  new l(/^Renaming (.+) to (.+)$/, (t, [e, n]) => {
+    t.moves.push({ from: e, to: n });
+  })
+];
+function Cs(t) {
+  return dist_S({ moves: [] }, Os, t);
+}
+function As(t, e) {
+  return {
+    commands: ["mv", "-v", ..._(t), e],
+    format: "utf-8",
+    parser: Cs
+  };
+}
+function xs(t, e, n) {
+  const r = ["pull", ...n];
+  return t && e && r.splice(1, 0, t, e), {
+    commands: r,
+    format: "utf-8",
+    parser(s, o) {
+      return dist_le(s, o);
+    },
+    onError(s, o, i, a) {
+      const c = Lr(
+        dist_G(s.stdOut),
+        dist_G(s.stdErr)
+      );
+      if (c)
+        return a(new ut(c));
+      a(o);
+    }
+  };
+}
+function $s(t) {
+  const e = {};
+  return dist_be(t, ([n]) => e[n] = { name: n }), Object.values(e);
+}
+function Ns(t) {
+  const e = {};
+  return dist_be(t, ([n, r, s]) => {
+    Object.hasOwn(e, n) || (e[n] = {
+      name: n,
+      refs: { fetch: "", push: "" }
+    }), s && r && (e[n].refs[s.replace(/[^a-z]/g, "")] = r);
+  }), Object.values(e);
+}
+function dist_be(t, e) {
+  ct(t, (n) => e(n.split(/\s+/)));
+}
+function Ps(t, e, n) {
+  return dist_g(["remote", "add", ...n, t, e]);
+}
+function Ms(t) {
+  const e = ["remote"];
+  return t && e.push("-v"), {
+    commands: e,
+    format: "utf-8",
+    parser: t ? Ns : $s
+  };
+}
+function Ds(t) {
+  const e = [...t];
+  return e[0] !== "ls-remote" && e.unshift("ls-remote"), dist_g(e);
+}
+function Ls(t) {
+  const e = [...t];
+  return e[0] !== "remote" && e.unshift("remote"), dist_g(e);
+}
+function js(t) {
+  return dist_g(["remote", "remove", t]);
+}
+function Bs(t = {}, e) {
+  const n = dist_ue(t), r = ["stash", "list", ...n.commands, ...e], s = dist_ie(
+    n.splitter,
+    n.fields,
+    dt(r)
+  );
+  return gt(r) || {
+    commands: r,
+    format: "utf-8",
+    parser: s
+  };
+}
+function Is(t, e) {
+  return dist_Q(["add", t, e]);
+}
+function Us(t) {
+  return dist_Q(["init", ...t]);
+}
+function dist_Q(t) {
+  const e = [...t];
+  return e[0] !== "submodule" && e.unshift("submodule"), dist_g(e);
+}
+function Fs(t) {
+  return dist_Q(["update", ...t]);
+}
+class Gs {
+  constructor(e, n) {
+    this.all = e, this.latest = n;
+  }
+}
+const zs = function(t, e = !1) {
+  const n = t.split(`
+`).map(Ks).filter(Boolean);
+  e || n.sort(function(s, o) {
+    const i = s.split("."), a = o.split(".");
+    if (i.length === 1 || a.length === 1)
+      return qs(dist_I(i[0]), dist_I(a[0]));
+    for (let c = 0, h = Math.max(i.length, a.length); c < h; c++) {
+      const w = Te(dist_I(i[c]), dist_I(a[c]));
+      if (w)
+        return w;
+    }
+    return 0;
+  });
+  const r = e ? n[0] : [...n].reverse().find((s) => s.indexOf(".") >= 0);
+  return new Gs(n, r);
+};
+function qs(t, e) {
+  const n = Number.isNaN(t), r = Number.isNaN(e);
+  return n !== r ? n ? 1 : -1 : n ? Te(t, e) : 0;
+}
+function Te(t, e) {
+  return t === e ? 0 : t > e ? 1 : -1;
+}
+function Ks(t) {
+  return t.trim();
+}
+function dist_I(t) {
+  return typeof t == "string" && parseInt(t.replace(/^\D+/g, ""), 10) || 0;
+}
+function Ws(t = []) {
+  const e = t.some((n) => /^--sort=/.test(n));
+  return {
+    format: "utf-8",
+    commands: ["tag", "-l", ...t],
+    parser(n) {
+      return zs(n, e);
+    }
+  };
+}
+function Hs(t) {
+  return {
+    format: "utf-8",
+    commands: ["tag", t],
+    parser() {
+      return { name: t };
+    }
+  };
+}
+function Vs(t, e) {
+  return {
+    format: "utf-8",
+    commands: ["tag", "-a", "-m", e, t],
+    parser() {
+      return { name: t };
+    }
+  };
+}
+function f(t, e) {
+  this._plugins = e, this._executor = new qn(
+    t.baseDir,
+    new os(t.maxConcurrentProcesses),
+    e
+  ), this._trimmed = t.trimmed;
+}
+(f.prototype = Object.create(dist_pe.prototype)).constructor = f;
+f.prototype.customBinary = function(t) {
+  return this._plugins.reconfigure("binary", t), this;
+};
+f.prototype.env = function(t, e) {
+  return arguments.length === 1 && typeof t == "object" ? this._executor.env = t : (this._executor.env = this._executor.env || {})[t] = e, this;
+};
+f.prototype.stashList = function(t) {
+  return this._runTask(
+    Bs(
+      mt(arguments) || {},
+      dist_V(t) && t || []
+    ),
+    dist_u(arguments)
+  );
+};
+f.prototype.mv = function(t, e) {
+  return this._runTask(As(t, e), dist_u(arguments));
+};
+f.prototype.checkoutLatestTag = function(t) {
+  var e = this;
+  return this.pull(function() {
+    e.tags(function(n, r) {
+      e.checkout(r.latest, t);
+    });
+  });
+};
+f.prototype.pull = function(t, e, n, r) {
+  return this._runTask(
+    xs(
+      dist_y(t, p),
+      dist_y(e, p),
+      dist_m(arguments)
+    ),
+    dist_u(arguments)
+  );
+};
+f.prototype.fetch = function(t, e) {
+  return this._runTask(
+    Rs(
+      dist_y(t, p),
+      dist_y(e, p),
+      dist_m(arguments)
+    ),
+    dist_u(arguments)
+  );
+};
+f.prototype.tags = function(t, e) {
+  return this._runTask(
+    Ws(dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.rebase = function() {
+  return this._runTask(
+    dist_g(["rebase", ...dist_m(arguments)]),
+    dist_u(arguments)
+  );
+};
+f.prototype.reset = function(t) {
+  return this._runTask(
+    Bn(In(t), dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.revert = function(t) {
+  const e = dist_u(arguments);
+  return typeof t != "string" ? this._runTask(b("Commit must be a string"), e) : this._runTask(
+    dist_g(["revert", ...dist_m(arguments, 0, !0), t]),
+    e
+  );
+};
+f.prototype.addTag = function(t) {
+  const e = typeof t == "string" ? Hs(t) : b("Git.addTag requires a tag name");
+  return this._runTask(e, dist_u(arguments));
+};
+f.prototype.addAnnotatedTag = function(t, e) {
+  return this._runTask(
+    Vs(t, e),
+    dist_u(arguments)
+  );
+};
+f.prototype.deleteLocalBranch = function(t, e, n) {
+  return this._runTask(
+    bs(t, typeof e == "boolean" ? e : !1),
+    dist_u(arguments)
+  );
+};
+f.prototype.deleteLocalBranches = function(t, e, n) {
+  return this._runTask(
+    ws(t, typeof e == "boolean" ? e : !1),
+    dist_u(arguments)
+  );
+};
+f.prototype.branch = function(t, e) {
+  return this._runTask(
+    gs(dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.branchLocal = function(t) {
+  return this._runTask(ys(), dist_u(arguments));
+};
+f.prototype.raw = function(t) {
+  const e = !Array.isArray(t), n = [].slice.call(e ? arguments : t, 0);
+  for (let s = 0; s < n.length && e; s++)
+    if (!ot(n[s])) {
+      n.splice(s, n.length - s);
+      break;
+    }
+  n.push(...dist_m(arguments, 0, !0));
+  var r = dist_u(arguments);
+  return n.length ? this._runTask(dist_g(n, this._trimmed), r) : this._runTask(
+    b("Raw: must supply one or more command to execute"),
+    r
+  );
+};
+f.prototype.submoduleAdd = function(t, e, n) {
+  return this._runTask(Is(t, e), dist_u(arguments));
+};
+f.prototype.submoduleUpdate = function(t, e) {
+  return this._runTask(
+    Fs(dist_m(arguments, !0)),
+    dist_u(arguments)
+  );
+};
+f.prototype.submoduleInit = function(t, e) {
+  return this._runTask(
+    Us(dist_m(arguments, !0)),
+    dist_u(arguments)
+  );
+};
+f.prototype.subModule = function(t, e) {
+  return this._runTask(
+    dist_Q(dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.listRemote = function() {
+  return this._runTask(
+    Ds(dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.addRemote = function(t, e, n) {
+  return this._runTask(
+    Ps(t, e, dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.removeRemote = function(t, e) {
+  return this._runTask(js(t), dist_u(arguments));
+};
+f.prototype.getRemotes = function(t, e) {
+  return this._runTask(Ms(t === !0), dist_u(arguments));
+};
+f.prototype.remote = function(t, e) {
+  return this._runTask(
+    Ls(dist_m(arguments)),
+    dist_u(arguments)
+  );
+};
+f.prototype.tag = function(t, e) {
+  const n = dist_m(arguments);
+  return n[0] !== "tag" && n.unshift("tag"), this._runTask(dist_g(n), dist_u(arguments));
+};
+f.prototype.updateServerInfo = function(t) {
+  return this._runTask(
+    dist_g(["update-server-info"]),
+    dist_u(arguments)
+  );
+};
+f.prototype.pushTags = function(t, e) {
+  const n = qr(
+    { remote: dist_y(t, p) },
+    dist_m(arguments)
+  );
+  return this._runTask(n, dist_u(arguments));
+};
+f.prototype.rm = function(t) {
+  return this._runTask(
+    dist_g(["rm", "-f", ..._(t)]),
+    dist_u(arguments)
+  );
+};
+f.prototype.rmKeepLocal = function(t) {
+  return this._runTask(
+    dist_g(["rm", "--cached", ..._(t)]),
+    dist_u(arguments)
+  );
+};
+f.prototype.catFile = function(t, e) {
+  return this._catFile("utf-8", arguments);
+};
+f.prototype.binaryCatFile = function() {
+  return this._catFile("buffer", arguments);
+};
+f.prototype._catFile = function(t, e) {
+  var n = dist_u(e), r = ["cat-file"], s = e[0];
+  if (typeof s == "string")
+    return this._runTask(
+      b("Git.catFile: options must be supplied as an array of strings"),
+      n
+    );
+  Array.isArray(s) && r.push.apply(r, s);
+  const o = t === "buffer" ? Kt(r) : dist_g(r);
+  return this._runTask(o, n);
+};
+f.prototype.diff = function(t, e) {
+  const n = p(t) ? b(
+    "git.diff: supplying options as a single string is no longer supported, switch to an array of strings"
+  ) : dist_g(["diff", ...dist_m(arguments)]);
+  return this._runTask(n, dist_u(arguments));
+};
+f.prototype.diffSummary = function() {
+  return this._runTask(
+    Tr(dist_m(arguments, 1)),
+    dist_u(arguments)
+  );
+};
+f.prototype.applyPatch = function(t) {
+  const e = dist_z(t) ? is(_(t), dist_m([].slice.call(arguments, 1))) : b(
+    "git.applyPatch requires one or more string patches as the first argument"
+  );
+  return this._runTask(e, dist_u(arguments));
+};
+f.prototype.revparse = function() {
+  const t = ["rev-parse", ...dist_m(arguments, !0)];
+  return this._runTask(
+    dist_g(t, !0),
+    dist_u(arguments)
+  );
+};
+f.prototype.clean = function(t, e, n) {
+  const r = yn(t), s = r && t.join("") || dist_y(t, p) || "", o = dist_m([].slice.call(arguments, r ? 1 : 0));
+  return this._runTask(
+    dn(s, o),
+    dist_u(arguments)
+  );
+};
+f.prototype.exec = function(t) {
+  const e = {
+    commands: [],
+    format: "utf-8",
+    parser() {
+      typeof t == "function" && t();
+    }
+  };
+  return this._runTask(e);
+};
+f.prototype.checkIgnore = function(t, e) {
+  return this._runTask(
+    Ts(_(dist_y(t, dist_z, []))),
+    dist_u(arguments)
+  );
+};
+f.prototype.checkIsRepo = function(t, e) {
+  return this._runTask(
+    tn(dist_y(t, p)),
+    dist_u(arguments)
+  );
+};
+function Ys(t) {
+  return t ? [{
+    type: "spawn.before",
+    action(r, s) {
+      t.aborted && s.kill(new x(void 0, "abort", "Abort already signaled"));
+    }
+  }, {
+    type: "spawn.after",
+    action(r, s) {
+      function o() {
+        s.kill(new x(void 0, "abort", "Abort signal received"));
+      }
+      t.addEventListener("abort", o), s.spawned.on("close", () => t.removeEventListener("abort", o));
+    }
+  }] : void 0;
+}
+const Qs = dist_$("", "plugin:allowEnvironment");
+function Xs(t, e = !1) {
+  const n = new Set(t.map((r) => r.toLowerCase().trim()));
+  return {
+    type: "spawn.options",
+    action(r, s) {
+      const o = { ...r.env ?? process.env }, i = new Set(
+        Object.keys(s.env).map((a) => a.toLowerCase().trim())
+      );
+      for (const a of Object.keys(o)) {
+        const c = a.toLowerCase().trim();
+        if (!(!Ue(c) || n.has(c))) {
+          if (i.has(c))
+            throw new x(
+              void 0,
+              "allowEnvironment",
+              `Use of "${a}" is blocked by the environment guard - add it to the allowEnvironment option to permit it`
+            );
+          Qs("removing ambient guarded environment variable %s", a), delete o[a];
+        }
+      }
+      return {
+        ...r,
+        env: {
+          ...o,
+          GIT_TEST_DISALLOW_ABBREVIATED_OPTIONS: String(!e)
+        }
+      };
+    }
+  };
+}
+const Js = dist_$("", "plugin:unsafe"), dist_ke = /* @__PURE__ */ new Set(["git_config_parameters"]), Pt = /* @__PURE__ */ new Set();
+function Zs({
+  unsafe: t = {},
+  allowConfig: e = [],
+  allowEnvironment: n = [],
+  strict: r
+}) {
+  const s = he(Mt(e)), o = new Set(Mt(n, (h) => h.toLowerCase())), i = t.recommended === !0 || r;
+  function a(h) {
+    return h.level !== "recommended" || i;
+  }
+  function c(h) {
+    return t[h.category] === !0 ? !0 : h.configKey !== void 0 ? s(h.configKey) : h.envKey !== void 0 ? !dist_ke.has(h.envKey) && o.has(h.envKey) : !1;
+  }
+  return {
+    type: "spawn.args",
+    action(h, { env: w }) {
+      const T = Ae(...h), k = Re(w ?? {}, process.env), R = /* @__PURE__ */ new Set();
+      for (const v of [...T.vulnerabilities, ...k.vulnerabilities]) {
+        if (!c(v)) {
+          if (!a(v))
+            continue;
+          throw new x(void 0, "unsafe", to(v));
+        }
+        v.configKey !== void 0 && R.add(v.configKey);
+      }
+      for (const { key: v } of [...T.config.write, ...k.config.write])
+        if (!(R.has(v) || Le(v) || s(v))) {
+          if (r)
+            throw new x(
+              void 0,
+              "allowConfig",
+              `Configuring "${v}" is not permitted without adding it to the allowConfig option`
+            );
+          eo(v);
+        }
+      return h;
+    }
+  };
+}
+function Mt(t, e = (n) => n) {
+  return _(t ?? []).flatMap((n) => e(String(n ?? "").trim()) || []);
+}
+function to({ message: t, configKey: e, envKey: n }) {
+  return e !== void 0 ? `${t} or adding "${e}" to the allowConfig option` : n !== void 0 && !dist_ke.has(n) ? `${t} or adding "${n.toUpperCase()}" to the allowEnvironment option` : t;
+}
+function eo(t) {
+  Js("config key %s is not in the allowConfig list", t), !Pt.has(t) && (Pt.add(t), process.emitWarning(
+    `simple-git: configuration key "${t}" is not in the list of known-safe keys. Add it to the allowConfig option to keep using it, it will be blocked by default in the next major version.`,
+    { code: "SIMPLE_GIT_UNLISTED_CONFIG" }
+  ));
+}
+function no(t) {
+  const e = dist_F(t, "-c");
+  return {
+    type: "spawn.args",
+    action(n) {
+      return [...e, ...n];
+    }
+  };
+}
+const Dt = (0,promise_deferred_dist/* deferred */.yX)().promise;
+function ro({
+  onClose: t = !0,
+  onExit: e = 50
+} = {}) {
+  function n() {
+    let s = -1;
+    const o = {
+      close: (0,promise_deferred_dist/* deferred */.yX)(),
+      closeTimeout: (0,promise_deferred_dist/* deferred */.yX)(),
+      exit: (0,promise_deferred_dist/* deferred */.yX)(),
+      exitTimeout: (0,promise_deferred_dist/* deferred */.yX)()
+    }, i = Promise.race([
+      t === !1 ? Dt : o.closeTimeout.promise,
+      e === !1 ? Dt : o.exitTimeout.promise
+    ]);
+    return r(t, o.close, o.closeTimeout), r(e, o.exit, o.exitTimeout), {
+      close(a) {
+        s = a, o.close.done();
+      },
+      exit(a) {
+        s = a, o.exit.done();
+      },
+      get exitCode() {
+        return s;
+      },
+      result: i
+    };
+  }
+  function r(s, o, i) {
+    s !== !1 && (s === !0 ? o.promise : o.promise.then(() => bt(s))).then(i.done);
+  }
+  return {
+    type: "spawn.after",
+    async action(s, { spawned: o, close: i }) {
+      const a = n();
+      let c = !0, h = () => {
+        c = !1;
+      };
+      o.stdout?.on("data", h), o.stderr?.on("data", h), o.on("error", h), o.on("close", (w) => a.close(w)), o.on("exit", (w) => a.exit(w));
+      try {
+        await a.result, c && await bt(50), i(a.exitCode);
+      } catch (w) {
+        i(a.exitCode, w);
+      }
+    }
+  };
+}
+const dist_e = dist_$("", "plugin:binary"), so = "Invalid value supplied for custom binary, requires a single string or an array containing either one or two strings", oo = "Invalid value supplied for custom binary, restricted characters must be removed or supply the unsafe.allowUnsafeCustomBinary option", io = /^([a-z]:)?([a-z0-9/.\\_~-]+)$/i, ao = /^([a-z]:)?([a-z0-9._~-]+( [a-z0-9._~-]+)*)?([/\\][a-z0-9._~-]+( [a-z0-9._~-]+)*)+$/i;
+function uo(t, e) {
+  return !t || !(io.test(t) || e === 0 && ao.test(t));
+}
+function Lt(t, e) {
+  if (t.length < 1 || t.length > 2)
+    throw new x(void 0, "binary", so);
+  if (t.some(uo))
+    if (e)
+      dist_e("permitted unsafe binary %o", t);
+    else
+      throw new x(void 0, "binary", oo);
+  const [r, s] = t;
+  return {
+    binary: r,
+    prefix: s
+  };
+}
+function co(t, e = ["git"], n = !1) {
+  let r = Lt(_(e), n);
+  t.on("binary", (s) => {
+    r = Lt(_(s), n), dist_e.info("reconfiguring %o", r);
+  }), t.append("spawn.binary", () => r.binary), t.append("spawn.args", (s) => r.prefix ? [r.prefix, ...s] : s);
+}
+const dist_ve = {
+  DISALLOWED_ABBREVIATED: {
+    text: "disallowed abbreviated or ambiguous option",
+    solution: "Unambiguous abbreviated options blocked with unsafe.allowAbbreviatedOptions setting: {message}"
+  },
+  UNKNOWN: {
+    text: "~ unknown ~",
+    solution: void 0
+  }
+};
+function fo(t) {
+  if (!t)
+    return "UNKNOWN";
+  for (const [e, { text: n }] of Object.entries(dist_ve))
+    if (t.startsWith(`fatal: ${n}`))
+      return e;
+  return "UNKNOWN";
+}
+class lo extends dist_A {
+  constructor(e = "") {
+    const n = fo(e);
+    super(void 0, dist_ve[n].solution?.replace("{message}", e) ?? e), this.reason = n;
+  }
+}
+function ho(t) {
+  return !!(t.exitCode && t.stdErr.length);
+}
+function mo(t) {
+  return Buffer.concat([...t.stdOut, ...t.stdErr]);
+}
+function po(t = !1, e = ho, n = mo) {
+  return (r, s) => !t && r || !e(s) ? r : n(s);
+}
+function go(t, e) {
+  return t === 128 && e.startsWith("fatal:") ? new lo(e) : new dist_A(void 0, e);
+}
+function jt(t) {
+  return {
+    type: "task.error",
+    action(e, n) {
+      const r = t(e.error, {
+        stdErr: n.stdErr,
+        stdOut: n.stdOut,
+        exitCode: n.exitCode
+      });
+      return Buffer.isBuffer(r) ? {
+        error: go(n.exitCode, r.toString("utf-8"))
+      } : {
+        error: r
+      };
+    }
+  };
+}
+const rt = dist_$("", "plugin:input");
+function yo(t) {
+  return {
+    type: "spawn.after",
+    action(e, { commands: n, input: r, spawned: { stdin: s } }) {
+      if (!s)
+        return;
+      const o = t?.([...n]) ?? r;
+      if (!o)
+        return rt("generated zero length content, not writing to stdin");
+      rt("writing %s bytes to stdin", Ke(o)), s.on("error", (i) => {
+        i.code !== "EPIPE" && rt("[ERROR] stdin error %o", i);
+      }), s.end(o);
+    }
+  };
+}
+class wo {
+  constructor() {
+    this.plugins = /* @__PURE__ */ new Set(), this.events = new external_node_events_.EventEmitter();
+  }
+  on(e, n) {
+    this.events.on(e, n);
+  }
+  reconfigure(e, n) {
+    this.events.emit(e, n);
+  }
+  append(e, n) {
+    const r = dist_O(this.plugins, { type: e, action: n });
+    return () => this.plugins.delete(r);
+  }
+  add(e) {
+    const n = [];
+    return _(e).forEach(
+      (r) => {
+        r && this.plugins.add(dist_O(n, r));
+      }
+    ), () => {
+      n.forEach((r) => {
+        this.plugins.delete(r);
+      });
+    };
+  }
+  exec(e, n, r) {
+    let s = n;
+    const o = Object.freeze(Object.create(r));
+    for (const i of this.plugins)
+      i.type === e && (s = i.action(s, o));
+    return s;
+  }
+}
+function bo(t) {
+  const e = "--progress", n = ["checkout", "clone", "fetch", "pull", "push"];
+  return [{
+    type: "spawn.args",
+    action(o, i) {
+      return n.includes(i.method) ? qe(o, e) : o;
+    }
+  }, {
+    type: "spawn.after",
+    action(o, i) {
+      i.commands.includes(e) && i.spawned.stderr?.on("data", (a) => {
+        const c = /^([\s\S]+?):\s*(\d+)% \((\d+)\/(\d+)\)/.exec(a.toString("utf8"));
+        c && t({
+          method: i.method,
+          stage: To(c[1]),
+          progress: d(c[2]),
+          processed: d(c[3]),
+          total: d(c[4])
+        });
+      });
+    }
+  }];
+}
+function To(t) {
+  return String(t.toLowerCase().split(" ", 1)) || "unknown";
+}
+function ko(t) {
+  const e = We(t, ["uid", "gid"]);
+  return {
+    type: "spawn.options",
+    action(n) {
+      return { ...e, ...n };
+    }
+  };
+}
+function _o() {
+  return {
+    type: "spawn.args",
+    action(t) {
+      const e = [];
+      let n;
+      function r(s) {
+        (n = n || []).push(...s);
+      }
+      for (let s = 0; s < t.length; s++) {
+        const o = t[s];
+        if (dist_r(o)) {
+          r(dist_o(o));
+          continue;
+        }
+        if (o === "--") {
+          r(
+            t.slice(s + 1).flatMap((i) => dist_r(i) && dist_o(i) || i)
+          );
+          break;
+        }
+        e.push(o);
+      }
+      return n ? [...e, "--", ...n.map(String)] : e;
+    }
+  };
+}
+function vo({
+  block: t,
+  stdErr: e = !0,
+  stdOut: n = !0
+}) {
+  if (t > 0)
+    return {
+      type: "spawn.after",
+      action(r, s) {
+        let o;
+        function i() {
+          o && clearTimeout(o), o = setTimeout(c, t);
+        }
+        function a() {
+          s.spawned.stdout?.off("data", i), s.spawned.stderr?.off("data", i), s.spawned.off("exit", a), s.spawned.off("close", a), o && clearTimeout(o);
+        }
+        function c() {
+          a(), s.kill(new x(void 0, "timeout", "block timeout reached"));
+        }
+        n && s.spawned.stdout?.on("data", i), e && s.spawned.stderr?.on("data", i), s.spawned.on("exit", a), s.spawned.on("close", a), i();
+      }
+    };
+}
+const No = (t, e) => {
+  const n = new wo(), r = Xe(
+    t && (typeof t == "string" ? { baseDir: t } : t) || {},
+    e
+  );
+  if (!It(r.baseDir))
+    throw new Be(
+      r,
+      "Cannot use simple-git on a directory that does not exist"
+    );
+  return Array.isArray(r.config) && n.add(no(r.config)), n.add(
+    Zs({
+      unsafe: r.unsafe,
+      allowConfig: r.allowConfig,
+      allowEnvironment: r.allowEnvironment,
+      strict: r.strict === !0
+    })
+  ), n.add(ro(r.completion)), r.abort && n.add(Ys(r.abort)), r.progress && n.add(bo(r.progress)), r.timeout && n.add(vo(r.timeout)), r.spawnOptions && n.add(ko(r.spawnOptions)), n.add(_o()), n.add(yo(r.input)), n.add(jt(po(!0))), r.errors && n.add(jt(r.errors)), co(n, r.binary, r.unsafe?.allowUnsafeCustomBinary), n.add(
+    Xs(r.allowEnvironment ?? [], r.unsafe?.allowAbbreviatedOptions)
+  ), new f(r, n);
+};
+
+//# sourceMappingURL=index.mjs.map
+
 ;// CONCATENATED MODULE: ./src/git/exec.ts
 
+
+
+
+
+// simple-git logs through `debug`: with DEBUG=simple-git* it would print each git child's
+// environment (the auth header in GIT_CONFIG_VALUE_n) and its raw output, past the Redactor.
+// Its namespaces stay off whatever DEBUG says; others keep working.
+src_default().enable([src_default().disable(), '-simple-git*'].filter(Boolean).join(','));
 class GitError extends Error {
     output;
     args;
@@ -74070,60 +78803,111 @@ function hardenedEnv(extra = {}) {
 const SECRET_VARIABLE = /^(GITOPS_TOKEN|INPUT_.*|ARGOCD_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITLAB_TOKEN|CI_JOB_TOKEN|CI_REGISTRY_PASSWORD|CI_DEPLOY_PASSWORD|ACTIONS_RUNTIME_TOKEN|ACTIONS_ID_TOKEN_REQUEST_TOKEN)$/;
 // SSH users rely on these; the rest of GIT_* is dropped.
 const KEEP = new Set(['GIT_SSH_COMMAND', 'GIT_SSH', 'GIT_CONFIG_GLOBAL', 'GIT_TRACE']);
-/** Every git child still running, so an interrupted run can stop them before it exits. */
 const live = new Set();
-function track(child) {
-    live.add(child);
-    child.once('close', () => live.delete(child));
-    child.once('error', () => live.delete(child));
-    return child;
-}
 /**
- * Passes `signal` on to every running git child and waits up to `graceMs`
- * for them to end, then kills what is left: a push that outlives us would
- * land after we reported that it did not.
+ * Passes `signal` on to every running git child and all it started (git-remote-https,
+ * send-pack, ssh), waits up to `graceMs` for them to end, then kills what is left: a push
+ * that outlives us would land after we reported that it did not.
+ *
+ * simple-git hands us no ChildProcess (no pid) and cannot start git in its own process
+ * group (its spawnOptions keep only uid and gid); its abort sends SIGINT to git alone,
+ * and git leaves its transport helper running, the push still in flight. So the process
+ * tree is read from the system (gitProcessTrees) and each process in it is signalled.
  */
 async function stopGitChildren(signal, graceMs = 2000) {
-    const children = [...live];
-    if (children.length === 0)
+    const calls = [...live];
+    if (calls.length === 0)
         return 0;
-    const ended = children.map(c => new Promise(r => c.exitCode !== null || c.signalCode !== null ? r() : c.once('close', () => r())));
-    for (const c of children) {
-        // Detached children lead their own process group: signal the whole group (git-remote-https, ssh).
-        try {
-            if (c.pid)
-                process.kill(-c.pid, signal);
-        }
-        catch {
-            c.kill(signal);
-        }
-    }
+    const pids = gitProcessTrees();
+    for (const pid of pids)
+        kill(pid, signal);
+    // Also simple-git's own stop: a call not spawned yet never starts.
+    for (const c of calls)
+        c.abort.abort(new Error(`stopped by ${signal}`));
     const timer = new Promise(r => setTimeout(() => r('late'), graceMs).unref());
-    if ((await Promise.race([Promise.all(ended), timer])) === 'late') {
-        for (const c of live) {
+    if ((await Promise.race([Promise.all(calls.map(c => c.ended)), timer])) === 'late') {
+        for (const pid of pids)
+            kill(pid, 'SIGKILL');
+        for (const c of calls)
+            for (const s of c.streams)
+                destroy(s);
+    }
+    return calls.length;
+}
+function kill(pid, signal) {
+    try {
+        process.kill(pid, signal);
+    }
+    catch {
+        // Already gone.
+    }
+}
+/**
+ * The pids of our git children (direct children of this process named git) and of all
+ * their descendants: /proc on Linux, `ps` elsewhere; none when neither answers.
+ */
+function gitProcessTrees() {
+    const table = processTable();
+    const children = new Map();
+    for (const p of table)
+        children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+    const found = [];
+    const walk = (pid) => {
+        found.push(pid);
+        for (const c of children.get(pid) ?? [])
+            walk(c);
+    };
+    for (const p of table)
+        if (p.ppid === process.pid && /^git$/.test(p.name))
+            walk(p.pid);
+    return found;
+}
+function processTable() {
+    const rows = [];
+    if ((0,external_node_fs_.existsSync)('/proc/self/stat')) {
+        for (const entry of (0,external_node_fs_.readdirSync)('/proc')) {
+            if (!/^\d+$/.test(entry))
+                continue;
             try {
-                if (c.pid)
-                    process.kill(-c.pid, 'SIGKILL');
+                // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                const stat = (0,external_node_fs_.readFileSync)(`/proc/${entry}/stat`, 'utf8');
+                const close = stat.lastIndexOf(')');
+                const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+                rows.push({ pid: Number(entry), ppid, name: stat.slice(stat.indexOf('(') + 1, close) });
             }
             catch {
-                c.kill('SIGKILL');
+                // Ended while we read.
             }
         }
+        return rows;
     }
-    return children.length;
+    try {
+        const ps = (0,external_node_child_process_namespaceObject.execFileSync)('ps', ['-A', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' });
+        for (const line of ps.split('\n')) {
+            const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line);
+            if (m)
+                rows.push({ pid: Number(m[1]), ppid: Number(m[2]), name: (0,external_node_path_.basename)(m[3].trim()) });
+        }
+    }
+    catch {
+        // No ps: only simple-git's abort reaches git.
+    }
+    return rows;
 }
-/** The single funnel through which every git process is started. */
-function execGit(args, options) {
-    const config = Object.entries(options.config ?? {});
-    const configEnv = {};
-    if (config.length > 0) {
-        configEnv.GIT_CONFIG_COUNT = String(config.length);
-        config.forEach(([k, v], i) => {
-            configEnv[`GIT_CONFIG_KEY_${i}`] = k;
-            configEnv[`GIT_CONFIG_VALUE_${i}`] = v;
-        });
-    }
-    const env = hardenedEnv({ ...options.env, ...configEnv });
+function destroy(stream) {
+    ;
+    stream.destroy?.();
+}
+/**
+ * The single funnel through which every git process is started, on simple-git's
+ * `raw()`. Each call gets its own instance: the hardened environment through
+ * `.env()`, config only as GIT_CONFIG_* in it, stdin through the `input` option,
+ * the wall clock through the `abort` option, and an `errors` hook that keeps the
+ * exit code and stderr so that we decide (and redact) what a failure says.
+ */
+async function execGit(args, options) {
+    const config = options.config ?? {};
+    const env = hardenedEnv({ ...options.env, ...configEnv(config) });
     // Any other variable that carries a registered secret (a token under a name we do not know).
     const secrets = options.redactor?.list() ?? [];
     for (const [k, v] of Object.entries(env)) {
@@ -74131,58 +78915,113 @@ function execGit(args, options) {
             delete env[k];
     }
     const redact = (s) => (options.redactor ? options.redactor.redact(s) : s);
-    return new Promise((resolve, reject) => {
-        // Its own process group, so a stop reaches git's helpers (git-remote-https) too.
-        const child = track((0,external_node_child_process_namespaceObject.spawn)('git', args, { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
-        const out = [];
-        const err = [];
-        const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
-        let timer;
-        let timedOut = false;
-        if (options.timeoutMs) {
-            timer = setTimeout(() => {
-                timedOut = true;
-                child.kill('SIGKILL');
-                // A helper git started (git-remote-https) may still hold the pipes while it waits on the
-                // server; closing our ends lets 'close' fire now instead of when that helper gives up.
-                child.stdout.destroy();
-                child.stderr.destroy();
-            }, options.timeoutMs);
+    const cmd = args.find(a => !a.startsWith('-')) ?? args[0];
+    const abort = new AbortController();
+    const streams = [];
+    let finished;
+    let timedOut = false;
+    let timer;
+    let git;
+    try {
+        git = No({
+            baseDir: options.cwd,
+            abort: abort.signal,
+            // The variables and the config are ours (hardenedEnv, HARDENED_CONFIG, the auth header,
+            // `git config` writes our code makes): say so to simple-git's guards, which exist to stop
+            // untrusted input reaching git, not our own channel. Its config guard would otherwise
+            // refuse core.hooksPath=/dev/null (the setting that turns hooks off) and print a
+            // SIMPLE_GIT_UNLISTED_CONFIG warning on our stderr for every key outside its list. Its
+            // flag guards stay on (--upload-pack, --exec, --template, -C, --git-dir...), up to `--`.
+            allowEnvironment: Object.keys(env),
+            allowConfig: ['*'],
+            // Resolve on 'close' only (all output read), never 50 ms after 'exit' with output still
+            // in the pipe; a timeout closes our ends of the pipes itself (below).
+            completion: { onClose: true, onExit: false },
+            // An empty Buffer, not '': simple-git writes (and so closes) stdin only for truthy input,
+            // and git must never wait on an open stdin.
+            input: () => (options.input === undefined ? Buffer.alloc(0) : options.input),
+            errors: (error, result) => {
+                finished = {
+                    exitCode: result.exitCode,
+                    stdout: Buffer.concat(result.stdOut),
+                    stderr: Buffer.concat(result.stdErr)
+                };
+                // The process ran: its outcome is ours to judge (allowFailure, timeouts, redaction).
+                return undefined;
+            }
+        })
+            .env(env)
+            .outputHandler((_command, stdout, stderr) => streams.push(stdout, stderr));
+    }
+    catch (e) {
+        throw startFailure(e, args, redact);
+    }
+    const call = { abort, streams, ended: Promise.resolve() };
+    if (options.timeoutMs) {
+        timer = setTimeout(() => {
+            timedOut = true;
+            abort.abort(new Error('timeout'));
+            // A helper git started (git-remote-https) may still hold the pipes while it waits on the
+            // server; closing our ends lets 'close' fire now instead of when that helper gives up.
+            for (const s of streams)
+                destroy(s);
+        }, options.timeoutMs);
+    }
+    const running = git.raw(args);
+    call.ended = running.catch(() => undefined);
+    live.add(call);
+    try {
+        await running;
+    }
+    catch (e) {
+        // Thrown before git ran (a guard, a missing directory) or when git could not start.
+        if (!finished)
+            throw startFailure(e, args, redact);
+    }
+    finally {
+        if (timer)
+            clearTimeout(timer);
+        live.delete(call);
+    }
+    if (!finished)
+        throw startFailure(new Error('git gave no result'), args, redact);
+    if (finished.exitCode !== null && finished.exitCode < 0) {
+        // node's spawn failure (ENOENT...): simple-git puts the error's stack in stderr.
+        const first = finished.stderr
+            .toString('utf8')
+            .split('\n')[0]
+            .replace(/^Error: /, '');
+        throw startFailure(new Error(first), args, redact);
+    }
+    const stderr = redact(finished.stderr.toString('utf8'));
+    const result = {
+        // null: killed by a signal (our abort sends SIGINT).
+        code: finished.exitCode ?? 128,
+        stdout: finished.stdout.toString('utf8'),
+        stderr
+    };
+    if (timedOut) {
+        // Killed by us, so git printed no reason; callers that classify stderr still get one.
+        const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs)}`;
+        result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`;
+        result.timedOut = true;
+        if (!options.allowFailure) {
+            const detail = stderr.trim().split('\n').slice(-3).join(' | ');
+            throw new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args);
         }
-        child.stdout.on('data', d => out.push(d));
-        child.stderr.on('data', d => err.push(d));
-        child.on('error', e => reject(new GitError(`could not start git: ${e.message}; install git 2.25 or newer`, { code: -1, stdout: '', stderr: '' }, args)));
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            const stderr = redact(Buffer.concat(err).toString('utf8'));
-            const result = {
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(out).toString('utf8'),
-                stderr
-            };
-            if (timedOut) {
-                // Killed by us, so git printed no reason; callers that classify stderr still get one.
-                const why = `git ${cmd} timed out after ${formatSeconds(options.timeoutMs)}`;
-                result.stderr = `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}error: ${why}\n`;
-                result.timedOut = true;
-                if (!options.allowFailure) {
-                    const detail = stderr.trim().split('\n').slice(-3).join(' | ');
-                    reject(new GitError(`${why}${detail ? `: ${detail}` : ''}`, result, args));
-                }
-                else
-                    resolve(result);
-            }
-            else if (result.code !== 0 && !options.allowFailure) {
-                const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-                reject(new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args));
-            }
-            else
-                resolve(result);
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.input ?? '');
-    });
+        return result;
+    }
+    if (result.code !== 0 && !options.allowFailure) {
+        const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
+        throw new GitError(`git ${cmd} failed (exit ${result.code}): ${detail}`, result, args);
+    }
+    return result;
+}
+/** git did not run: a missing git or directory, or one of simple-git's guards refused. */
+function startFailure(e, args, redact) {
+    const message = redact(e instanceof Error ? e.message : String(e));
+    const fix = /ENOENT/.test(message) && /spawn/.test(message) ? '; install git 2.25 or newer' : '';
+    return new GitError(`could not start git: ${message}${fix}`, { code: -1, stdout: '', stderr: '' }, args);
 }
 function formatSeconds(ms) {
     const s = ms / 1000;
@@ -74952,6 +79791,9 @@ function pause(backoff, ms) {
 
 
 
+
+
+
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the
  * sparse set), applies the planner, commits and pushes; when the branch moved
@@ -75047,6 +79889,9 @@ async function writeLoop(git, remote, auth, options) {
             options.debug?.(`widening the sparse checkout to symlink targets: ${wider.join(', ')}`);
             await git.checkoutSparse(base, wider);
             checkedOut = wider;
+        }
+        if (options.planner.patterns.closure) {
+            checkedOut = await widenToClosure(git, base, checkedOut, options.debug);
         }
         const outcome = await options.planner.plan(git.dir);
         if (!outcome.changed)
@@ -75202,6 +80047,62 @@ function remoteError(failure, remote, auth, operation, branch, tries = 1) {
         default:
             return new OperationError(`git could not read ${where}: ${oneLine(failure.detail)}`);
     }
+}
+/**
+ * Widens the sparse checkout to what rendering the checked-out
+ * kustomizations reads (their bases, components and patch files, outside the
+ * directories the edit named), so the render check sees what a full checkout
+ * would. The tree listing needs no blobs; each level of the walk is one
+ * checkout (one batch of blobs).
+ */
+async function widenToClosure(git, base, checkedOut, debug) {
+    if (checkedOut.includes(''))
+        return checkedOut;
+    const all = await git.listFiles(base);
+    const files = new Set(all);
+    const dirs = new Set(['']);
+    for (const f of all)
+        for (let d = parentPath(f); d; d = parentPath(d))
+            dirs.add(d);
+    const children = new Map();
+    const child = (path, kind) => {
+        const parent = parentPath(path);
+        if (!children.has(parent))
+            children.set(parent, []);
+        children.get(parent).push({ path, kind });
+    };
+    for (const f of all)
+        child(f, 'file');
+    for (const d of dirs)
+        if (d)
+            child(d, 'dir');
+    let current = checkedOut;
+    const widen = async (more) => {
+        const wider = widenDirs(current, more);
+        if (!wider)
+            return;
+        debug?.(`widening the sparse checkout to what the render reads: ${wider.join(', ')}`);
+        await git.checkoutSparse(base, wider);
+        current = wider;
+    };
+    const source = {
+        kind: async (p) => (files.has(p) ? 'file' : dirs.has(p) ? 'dir' : undefined),
+        list: async (d) => children.get(d) ?? [],
+        read: p => (0,promises_namespaceObject.readFile)((0,external_node_path_.join)(git.dir, p)).catch(() => undefined),
+        prefetch: widen
+    };
+    const inCheckout = (p) => current.some(d => p === d || p.startsWith(`${d}/`));
+    const start = all
+        .filter(f => KUSTOMIZATION_FILE_NAMES.includes(f.split('/').pop()) &&
+        inCheckout(f))
+        .map(parentPath);
+    const closure = await kustomizeClosure(source, start);
+    await widen(closure.files.map(parentPath).filter(Boolean));
+    return current;
+}
+function parentPath(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
 }
 
 ;// CONCATENATED MODULE: ./src/delivery/push-api.ts
@@ -76360,7 +81261,6 @@ const github = {
 };
 
 ;// CONCATENATED MODULE: ./src/forge/gitlab/status.ts
-// Its own module so the fetch-only API transport can share the advice without loading @gitbeaker.
 /** What to do about a GitLab API error status (shared by the forge and the API transport). */
 function gitLabStatusFix(status) {
     return status === 401
@@ -76370,260 +81270,6 @@ function gitLabStatusFix(status) {
             : status === 404
                 ? 'check the repository URL and that the token can see the project'
                 : 'retry later; if it persists, check the GitLab instance';
-}
-
-;// CONCATENATED MODULE: ./src/forge/gitlab/commits.ts
-
-
-
-
-/** Connection failures worth another try; refused or unknown hosts are not (wrong --api-url). */
-const TRANSIENT_CODES = new Set([
-    'ECONNRESET',
-    'EPIPE',
-    'ETIMEDOUT',
-    'UND_ERR_SOCKET',
-    'UND_ERR_CONNECT_TIMEOUT',
-    'UND_ERR_HEADERS_TIMEOUT',
-    'UND_ERR_BODY_TIMEOUT'
-]);
-function transientFetchError(e) {
-    if (e.name === 'TimeoutError')
-        return true;
-    const code = e.cause?.code;
-    return code !== undefined && TRANSIENT_CODES.has(code);
-}
-/**
- * GitLab through REST v4: the repository tree and files APIs for reading,
- * `POST /projects/:id/repository/commits` for the commit. Every updated
- * file carries the `last_commit_id` it was read at, so GitLab refuses the
- * commit when that file changed meanwhile, while writers to other files
- * commit on top of each other without a retry.
- */
-class GitLabRepoApi {
-    options;
-    provider = 'gitlab';
-    stats = { requests: 0 };
-    where;
-    base;
-    constructor(options) {
-        this.options = options;
-        const api = options.apiUrl.replace(/\/+$/, '');
-        this.base = `${api}/projects/${encodeURIComponent(options.project)}`;
-        this.where = `${api} (${options.project})`;
-    }
-    async call(method, path, what, options = {}) {
-        const url = new URL(this.base + path);
-        for (const [k, v] of Object.entries(options.query ?? {}))
-            url.searchParams.set(k, v);
-        // Reads are retried on 5xx and dropped connections. The commit POST is not: after a 5xx
-        // its outcome is unknown, so the run fails with the status and the fix; a re-run re-plans
-        // on the branch as it is then (a commit that did land makes it a no-op).
-        const idempotent = method === 'GET' || method === 'HEAD';
-        const attempts = idempotent ? (this.options.readAttempts ?? 3) : 1;
-        const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
-        for (let attempt = 1;; attempt++) {
-            const started = Date.now();
-            const last = attempt >= attempts;
-            const retried = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-            this.stats.requests++;
-            let res;
-            try {
-                res = await fetch(url, {
-                    method,
-                    headers: {
-                        'PRIVATE-TOKEN': this.options.token,
-                        accept: 'application/json',
-                        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {})
-                    },
-                    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-                    signal: AbortSignal.timeout(this.options.timeoutMs ?? 120_000)
-                });
-            }
-            catch (e) {
-                if (!last && transientFetchError(e)) {
-                    await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started));
-                    continue;
-                }
-                throw new OperationError(`GitLab could not ${what}: ${this.where} is unreachable${retried} (${errorMessage(e)}); check --api-url and the network, then re-run`);
-            }
-            const text = await res.text();
-            let data = text;
-            try {
-                data = text ? JSON.parse(text) : undefined;
-            }
-            catch {
-                // Proxies answer HTML; keep the text for the message.
-            }
-            if (res.ok || options.accept?.includes(res.status)) {
-                return { status: res.status, data, headers: res.headers };
-            }
-            if (res.status >= 500 && !last) {
-                await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started));
-                continue;
-            }
-            throw this.failure(what, res.status, data, attempt);
-        }
-    }
-    failure(what, status, data, attempts = 1) {
-        const message = messageOf(data);
-        const retried = attempts > 1 ? ` (after ${attempts} attempts)` : '';
-        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status}${retried} ${message}; ${gitLabStatusFix(status)}`);
-    }
-    async defaultBranch() {
-        const r = await this.call('GET', '', `read project ${this.options.project}`);
-        return r.data.default_branch;
-    }
-    async branchHead(branch) {
-        const r = await this.call('GET', `/repository/branches/${encodeURIComponent(branch)}`, `read branch ${branch}`, { accept: [404] });
-        if (r.status === 404)
-            return undefined;
-        return r.data.commit.id;
-    }
-    async tree(commit, dir, recursive) {
-        const entries = [];
-        for (let page = 1;;) {
-            const query = { ref: commit, per_page: '100', page: String(page) };
-            if (dir)
-                query.path = dir;
-            if (recursive)
-                query.recursive = 'true';
-            const r = await this.call('GET', '/repository/tree', `list ${dir || 'the root'}`, {
-                query,
-                accept: [404]
-            });
-            if (r.status === 404)
-                return undefined;
-            for (const e of r.data) {
-                entries.push({ path: e.path, kind: entryKind(e.type, e.mode), sha: e.id });
-            }
-            const next = r.headers.get('x-next-page');
-            if (!next)
-                return entries;
-            page = Number(next);
-        }
-    }
-    listDir(commit, dir) {
-        return this.tree(commit, dir, false);
-    }
-    async listTree(commit) {
-        return { kind: 'listed', entries: (await this.tree(commit, '', true)) ?? [] };
-    }
-    async readFile(commit, path, known) {
-        if (known?.kind === 'link')
-            return { kind: 'link' };
-        if (known?.kind === 'dir')
-            return { kind: 'dir' };
-        const r = await this.call('GET', `/repository/files/${encodeURIComponent(path)}`, `read ${path}`, { query: { ref: commit }, accept: [404] });
-        if (r.status === 404)
-            return undefined;
-        const f = r.data;
-        return {
-            kind: 'file',
-            content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
-            sha: f.blob_id,
-            lastCommitId: f.last_commit_id
-        };
-    }
-    async compare(base, head) {
-        const r = await this.call('GET', '/repository/compare', `compare ${base.slice(0, 12)}...${head.slice(0, 12)}`, { query: { from: base, to: head } });
-        const data = r.data;
-        const commits = data.commits ?? [];
-        const diffs = data.diffs ?? [];
-        return {
-            containsBase: head === base || commits.some(c => (c.parent_ids ?? []).includes(base)),
-            commits: commits.map(c => ({
-                sha: c.id,
-                author: `${c.author_name} <${c.author_email}>`,
-                message: c.message
-            })),
-            // The head itself must be among the listed commits, or the list says nothing about it.
-            complete: commits.length === 0 || commits.some(c => c.id === head),
-            ...(data.compare_timeout
-                ? {}
-                : {
-                    files: diffs.flatMap(d => [
-                        { path: d.new_path, removed: d.deleted_file === true },
-                        ...(d.old_path !== d.new_path ? [{ path: d.old_path, removed: true }] : [])
-                    ])
-                })
-        };
-    }
-    /**
-     * The commits API with `start_sha` makes the commit on the parent and
-     * creates the branch when it is missing; `force` lets it overwrite an
-     * existing branch. That overwrite has no compare-and-swap, so the branch is
-     * read again right before; a foreign push in that one round trip is the
-     * remaining race. A branch created meanwhile answers "already exists":
-     * stale.
-     */
-    async replaceBranch(input) {
-        if (input.expected !== undefined) {
-            const now = await this.branchHead(input.branch);
-            if (now !== input.expected) {
-                return {
-                    kind: 'stale',
-                    detail: `${input.branch} moved from ${input.expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'}`
-                };
-            }
-        }
-        return this.commitWith(input, {
-            start_sha: input.parent,
-            ...(input.expected !== undefined ? { force: true } : {})
-        });
-    }
-    commit(input) {
-        return this.commitWith(input, {});
-    }
-    async commitWith(input, extra) {
-        const r = await this.call('POST', '/repository/commits', `commit to ${input.branch}`, {
-            body: {
-                ...extra,
-                branch: input.branch,
-                commit_message: input.message,
-                author_name: input.author.name,
-                author_email: input.author.email,
-                actions: input.writes.map(w => ({
-                    action: w.exists ? 'update' : 'create',
-                    file_path: w.path,
-                    content: w.content.toString('base64'),
-                    encoding: 'base64',
-                    ...(w.exists && w.lastCommitId ? { last_commit_id: w.lastCommitId } : {})
-                }))
-            },
-            accept: [400, 403, 409]
-        });
-        if (r.status === 201 || r.status === 200)
-            return { kind: 'committed', commit: r.data.id };
-        const message = messageOf(r.data);
-        // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
-        if (/has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(message)) {
-            return { kind: 'stale', detail: message };
-        }
-        if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
-            return { kind: 'rejected', reason: 'protected', detail: message };
-        }
-        return { kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}` };
-    }
-    /** GitLab's signature API answers 404 for a commit without a signature. */
-    async verification(commit) {
-        const r = await this.call('GET', `/repository/commits/${commit}/signature`, `read the signature of ${commit.slice(0, 12)}`, { accept: [404] });
-        if (r.status === 404)
-            return { verified: false, reason: 'unsigned' };
-        const status = String(r.data.verification_status ?? 'unknown');
-        return { verified: status === 'verified', reason: status };
-    }
-}
-function messageOf(data) {
-    if (typeof data === 'string')
-        return data.slice(0, 200);
-    const d = data;
-    const m = d?.message ?? d?.error;
-    if (Array.isArray(m))
-        return m.join('; ');
-    if (m && typeof m === 'object')
-        return JSON.stringify(m);
-    return String(m ?? '');
 }
 
 // EXTERNAL MODULE: ./node_modules/qs/lib/index.js
@@ -84314,6 +88960,356 @@ var { Gitlab: dist_Gitlab } = API;
 
 
 
+;// CONCATENATED MODULE: ./src/forge/gitlab/client.ts
+
+
+function gitLabClient(options) {
+    const host = gitLabHost(options.apiUrl);
+    return new dist_Gitlab({
+        host,
+        token: options.token,
+        ...(options.timeoutMs !== undefined ? { queryTimeout: options.timeoutMs } : {})
+    });
+}
+/** `https://host/api/v4` → `https://host`. */
+function gitLabHost(apiUrl) {
+    return apiUrl.replace(/\/+$/, '').replace(/\/api\/v4$/, '');
+}
+/** The HTTP status of a GitbeakerRequestError; undefined for anything that got no answer. */
+function client_statusOf(e) {
+    const cause = e.cause;
+    const s = cause?.response?.status;
+    return typeof s === 'number' ? s : undefined;
+}
+/** GitLab's `error` or `message` from the answer, as gitbeaker read it. */
+function client_errorText(e) {
+    const d = e.cause?.description;
+    return d || errorMessage(e);
+}
+
+;// CONCATENATED MODULE: ./src/forge/gitlab/commits.ts
+
+
+
+
+
+/** Connection failures worth another try; refused or unknown hosts are not (wrong --api-url). */
+const TRANSIENT_CODES = new Set([
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT'
+]);
+function transientFetchError(e) {
+    const name = e.name;
+    // gitbeaker turns fetch's TimeoutError (its queryTimeout) into GitbeakerTimeoutError.
+    if (name === 'TimeoutError' || name === 'GitbeakerTimeoutError')
+        return true;
+    const code = e.cause?.code;
+    return code !== undefined && TRANSIENT_CODES.has(code);
+}
+/**
+ * GitLab through REST v4: the repository tree and files APIs for reading,
+ * `POST /projects/:id/repository/commits` for the commit. Every updated
+ * file carries the `last_commit_id` it was read at, so GitLab refuses the
+ * commit when that file changed meanwhile, while writers to other files
+ * commit on top of each other without a retry.
+ *
+ * Reads go through @gitbeaker/rest, the client pulls.ts uses. The commit
+ * POST does not: gitbeaker replays every 429/502 answer up to 10 times for
+ * any method (constants in its request handler), and a commit that landed
+ * behind a proxy's 502 would be replayed, refused as stale, re-planned and
+ * reported as "unchanged" although this run made it. See postCommit.
+ */
+class GitLabRepoApi {
+    options;
+    provider = 'gitlab';
+    /** Calls made (a try of a read counts once; gitbeaker's own 429/502 replays are not seen here). */
+    stats = { requests: 0 };
+    where;
+    api;
+    apiUrl;
+    project;
+    timeoutMs;
+    constructor(options) {
+        this.options = options;
+        this.apiUrl = options.apiUrl.replace(/\/+$/, '');
+        this.project = options.project;
+        this.timeoutMs = options.timeoutMs ?? 120_000;
+        this.api = gitLabClient({ apiUrl: this.apiUrl, token: options.token, timeoutMs: this.timeoutMs });
+        this.where = `${this.apiUrl} (${options.project})`;
+    }
+    /**
+     * One read through gitbeaker, tried again on 5xx and dropped connections
+     * with the shared backoff; statuses in `accept` are answers, not errors.
+     */
+    async read(what, fn, accept = []) {
+        const attempts = this.options.readAttempts ?? 3;
+        const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
+        for (let attempt = 1;; attempt++) {
+            const started = Date.now();
+            const last = attempt >= attempts;
+            this.stats.requests++;
+            try {
+                return { ok: true, data: await fn(this.api) };
+            }
+            catch (e) {
+                const status = client_statusOf(e);
+                if (status === undefined) {
+                    const replayed = replayedStatus(e);
+                    // gitbeaker already replayed a 429/502 ten times: another round would be thirty.
+                    if (replayed !== undefined)
+                        throw this.failure(what, replayed, '', 10);
+                    if (!last && transientFetchError(e)) {
+                        await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started));
+                        continue;
+                    }
+                    throw this.unreachable(what, e, attempt);
+                }
+                const message = messageOf(client_errorText(e));
+                if (accept.includes(status))
+                    return { ok: false, status, message };
+                if (status >= 500 && !last) {
+                    await pause(backoff, backoffDelay(attempt, backoff, Date.now() - started));
+                    continue;
+                }
+                throw this.failure(what, status, message, attempt);
+            }
+        }
+    }
+    /** A read whose every non-2xx answer is an error. */
+    async get(what, fn) {
+        const r = await this.read(what, fn);
+        if (!r.ok)
+            throw this.failure(what, r.status, r.message);
+        return r.data;
+    }
+    unreachable(what, e, attempts) {
+        const retried = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+        return new OperationError(`GitLab could not ${what}: ${this.where} is unreachable${retried} (${errorMessage(e)}); check --api-url and the network, then re-run`);
+    }
+    failure(what, status, message, attempts = 1) {
+        const retried = attempts > 1 ? ` (after ${attempts} attempts)` : '';
+        return new OperationError(`GitLab could not ${what} at ${this.where}: HTTP ${status}${retried}${message ? ` ${message}` : ''}; ${gitLabStatusFix(status)}`);
+    }
+    async defaultBranch() {
+        const project = await this.get(`read project ${this.project}`, api => api.Projects.show(this.project));
+        return project.default_branch;
+    }
+    async branchHead(branch) {
+        const r = await this.read(`read branch ${branch}`, api => api.Branches.show(this.project, branch), [404]);
+        if (!r.ok)
+            return undefined;
+        return r.data.commit.id;
+    }
+    async tree(commit, dir, recursive) {
+        const entries = [];
+        for (let page = 1;;) {
+            const r = await this.read(`list ${dir || 'the root'}`, api => 
+            // One page per call (`page` stops gitbeaker following Link headers), so a retry
+            // re-reads that page only; showExpanded gives GitLab's x-next-page.
+            api.Repositories.allRepositoryTrees(this.project, {
+                ref: commit,
+                perPage: 100,
+                page,
+                ...(dir ? { path: dir } : {}),
+                ...(recursive ? { recursive: true } : {}),
+                showExpanded: true
+            }), [404]);
+            if (!r.ok)
+                return undefined;
+            for (const e of r.data.data) {
+                entries.push({ path: e.path, kind: entryKind(e.type, e.mode), sha: e.id });
+            }
+            const next = r.data.paginationInfo.next;
+            if (!next)
+                return entries;
+            page = next;
+        }
+    }
+    listDir(commit, dir) {
+        return this.tree(commit, dir, false);
+    }
+    async listTree(commit) {
+        return { kind: 'listed', entries: (await this.tree(commit, '', true)) ?? [] };
+    }
+    async readFile(commit, path, known) {
+        if (known?.kind === 'link')
+            return { kind: 'link' };
+        if (known?.kind === 'dir')
+            return { kind: 'dir' };
+        const r = await this.read(`read ${path}`, api => api.RepositoryFiles.show(this.project, path, commit), [404]);
+        if (!r.ok)
+            return undefined;
+        const f = r.data;
+        return {
+            kind: 'file',
+            content: Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8'),
+            sha: f.blob_id,
+            lastCommitId: f.last_commit_id
+        };
+    }
+    async compare(base, head) {
+        const data = (await this.get(`compare ${base.slice(0, 12)}...${head.slice(0, 12)}`, api => api.Repositories.compare(this.project, base, head)));
+        const commits = data.commits ?? [];
+        const diffs = data.diffs ?? [];
+        return {
+            containsBase: head === base || commits.some(c => (c.parent_ids ?? []).includes(base)),
+            commits: commits.map(c => ({
+                sha: c.id,
+                author: `${c.author_name} <${c.author_email}>`,
+                message: c.message
+            })),
+            // The head itself must be among the listed commits, or the list says nothing about it.
+            complete: commits.length === 0 || commits.some(c => c.id === head),
+            ...(data.compare_timeout
+                ? {}
+                : {
+                    files: diffs.flatMap(d => [
+                        { path: d.new_path, removed: d.deleted_file === true },
+                        ...(d.old_path !== d.new_path ? [{ path: d.old_path, removed: true }] : [])
+                    ])
+                })
+        };
+    }
+    /**
+     * The commits API with `start_sha` makes the commit on the parent and
+     * creates the branch when it is missing; `force` lets it overwrite an
+     * existing branch. That overwrite has no compare-and-swap, so the branch is
+     * read again right before; a foreign push in that one round trip is the
+     * remaining race. A branch created meanwhile answers "already exists":
+     * stale.
+     */
+    async replaceBranch(input) {
+        if (input.expected !== undefined) {
+            const now = await this.branchHead(input.branch);
+            if (now !== input.expected) {
+                return {
+                    kind: 'stale',
+                    detail: `${input.branch} moved from ${input.expected.slice(0, 12)} to ${now ? now.slice(0, 12) : '(deleted)'}`
+                };
+            }
+        }
+        return this.commitWith(input, {
+            start_sha: input.parent,
+            ...(input.expected !== undefined ? { force: true } : {})
+        });
+    }
+    commit(input) {
+        return this.commitWith(input, {});
+    }
+    async commitWith(input, extra) {
+        const r = await this.postCommit(`commit to ${input.branch}`, {
+            ...extra,
+            branch: input.branch,
+            commit_message: input.message,
+            author_name: input.author.name,
+            author_email: input.author.email,
+            actions: input.writes.map(w => ({
+                action: w.exists ? 'update' : 'create',
+                file_path: w.path,
+                content: w.content.toString('base64'),
+                encoding: 'base64',
+                ...(w.exists && w.lastCommitId ? { last_commit_id: w.lastCommitId } : {})
+            }))
+        });
+        if (r.status === 201 || r.status === 200)
+            return { kind: 'committed', commit: r.data.id };
+        const message = messageOf(r.data);
+        // The file changed since we read it, or a file we create appeared; GitLab's ref update lost a race.
+        if (/has changed since you started editing it|already exists|doesn't exist|Please refresh and try again/i.test(message)) {
+            return { kind: 'stale', detail: message };
+        }
+        if (r.status === 403 || /not allowed to push|protected branch/i.test(message)) {
+            return { kind: 'rejected', reason: 'protected', detail: message };
+        }
+        return { kind: 'rejected', reason: 'other', detail: `HTTP ${r.status} ${message}` };
+    }
+    /**
+     * `POST /projects/:id/repository/commits`, once, on `fetch`: the one call
+     * not made through gitbeaker, whose request handler replays a 429 or 502
+     * up to 10 times whatever the method (measured: 10 POSTs in under half a
+     * second, no way to turn it off short of a requester of our own). After a
+     * 5xx the commit's outcome is unknown, so the run fails with the status
+     * and the fix; a re-run re-plans on the branch as it is then (a commit
+     * that did land makes it a no-op). 400/403/409 are answers: stale or
+     * rejected, decided by the caller.
+     */
+    async postCommit(what, body) {
+        const url = `${this.apiUrl}/projects/${encodeURIComponent(this.project)}/repository/commits`;
+        this.stats.requests++;
+        let res;
+        try {
+            res = await fetch(url, {
+                method: 'POST',
+                headers: {
+                    'PRIVATE-TOKEN': this.options.token,
+                    accept: 'application/json',
+                    'content-type': 'application/json'
+                },
+                body: JSON.stringify(body),
+                signal: AbortSignal.timeout(this.timeoutMs)
+            });
+        }
+        catch (e) {
+            throw this.unreachable(what, e, 1);
+        }
+        const text = await res.text();
+        let data = text;
+        try {
+            data = text ? JSON.parse(text) : undefined;
+        }
+        catch {
+            // Proxies answer HTML; keep the text for the message.
+        }
+        if (res.ok || [400, 403, 409].includes(res.status))
+            return { status: res.status, data };
+        throw this.failure(what, res.status, messageOf(data));
+    }
+    /** GitLab's signature API answers 404 for a commit without a signature. */
+    async verification(commit) {
+        const r = await this.read(`read the signature of ${commit.slice(0, 12)}`, api => api.Commits.showGPGSignature(this.project, commit), [404]);
+        if (!r.ok)
+            return { verified: false, reason: 'unsigned' };
+        const status = String(r.data.verification_status ?? 'unknown');
+        return { verified: status === 'verified', reason: status };
+    }
+}
+/** gitbeaker's GitbeakerRetryError names the status it gave up on in its message only. */
+function replayedStatus(e) {
+    if (e.name !== 'GitbeakerRetryError')
+        return undefined;
+    const m = /last status code: (\d{3})/.exec(errorMessage(e));
+    return m ? Number(m[1]) : undefined;
+}
+/**
+ * GitLab's `message` (or `error`) as one line. gitbeaker hands over a
+ * string, JSON-encoded when GitLab sent a list or an object.
+ */
+function messageOf(data) {
+    if (typeof data === 'string') {
+        if (/^\s*[[{]/.test(data)) {
+            try {
+                return messageOf({ message: JSON.parse(data) });
+            }
+            catch {
+                // Not JSON after all.
+            }
+        }
+        return data.slice(0, 200);
+    }
+    const d = data;
+    const m = d?.message ?? d?.error;
+    if (Array.isArray(m))
+        return m.join('; ');
+    if (m && typeof m === 'object')
+        return JSON.stringify(m);
+    return String(m ?? '');
+}
+
 ;// CONCATENATED MODULE: ./src/forge/gitlab/pulls.ts
 
 
@@ -84328,8 +89324,7 @@ class GitLabForge {
     userIds = new Map();
     constructor(options) {
         this.options = options;
-        const host = options.apiUrl.replace(/\/+$/, '').replace(/\/api\/v4$/, '');
-        this.api = new dist_Gitlab({ host, token: options.token });
+        this.api = gitLabClient({ apiUrl: options.apiUrl, token: options.token });
         this.project = options.repoPath;
     }
     async findOpenPullRequest(head, base) {
@@ -84354,8 +89349,8 @@ class GitLabForge {
             return pulls_toPullRequest(mr);
         }
         catch (e) {
-            const text = pulls_errorText(e);
-            if (pulls_statusOf(e) === 409 && /already exists/i.test(text))
+            const text = client_errorText(e);
+            if (client_statusOf(e) === 409 && /already exists/i.test(text))
                 throw new PullRequestExistsError(text);
             throw this.translate(`open a merge request ${input.head} -> ${input.base}`, e);
         }
@@ -84375,7 +89370,7 @@ class GitLabForge {
             await this.api.Branches.remove(this.project, branch);
         }
         catch (e) {
-            if (pulls_statusOf(e) === 404)
+            if (client_statusOf(e) === 404)
                 return;
             throw this.translate(`delete branch ${branch}`, e);
         }
@@ -84425,9 +89420,9 @@ class GitLabForge {
             });
         }
         catch (e) {
-            const status = pulls_statusOf(e);
+            const status = client_statusOf(e);
             if (status === 405 || status === 406 || status === 422) {
-                throw new OperationError(`GitLab refused to set auto-merge on !${pr.number}: HTTP ${status} ${pulls_errorText(e)}; the merge request must be mergeable (not a draft, no conflicts, pipelines allowed to succeed) and the token needs the Developer role`, { cause: e });
+                throw new OperationError(`GitLab refused to set auto-merge on !${pr.number}: HTTP ${status} ${client_errorText(e)}; the merge request must be mergeable (not a draft, no conflicts, pipelines allowed to succeed) and the token needs the Developer role`, { cause: e });
             }
             throw this.translate(`set auto-merge on !${pr.number}`, e);
         }
@@ -84468,8 +89463,8 @@ class GitLabForge {
     translate(what, e) {
         if (e instanceof UsageError || e instanceof OperationError)
             return e;
-        const status = pulls_statusOf(e);
-        const text = pulls_errorText(e);
+        const status = client_statusOf(e);
+        const text = client_errorText(e);
         const where = `${this.options.apiUrl} (${this.project})`;
         const fix = status === undefined
             ? `check that ${this.options.apiUrl} is reachable (--api-url)`
@@ -84496,20 +89491,11 @@ function pulls_toPullRequest(m) {
 function union(a, b) {
     return [...new Set([...a, ...b])];
 }
-function pulls_statusOf(e) {
-    const cause = e.cause;
-    const s = cause?.response?.status;
-    return typeof s === 'number' ? s : undefined;
-}
-function pulls_errorText(e) {
-    const d = e.cause?.description;
-    return d || errorMessage(e);
-}
 
 ;// CONCATENATED MODULE: ./src/forge/gitlab/index.ts
 
 
-/** GitLab: merge requests through @gitbeaker/rest, commits through the commits API. */
+/** GitLab: merge requests and commit reads through @gitbeaker/rest (client.ts), commits through the commits API. */
 const gitlab = {
     kind: 'gitlab',
     name: 'GitLab',
@@ -85763,12 +90749,24 @@ function remoteSummary(remote) {
         : '';
     return `\n**Config repo:** ${remote.repo} (\`${remote.branch}\`)\n\n**Commit:** ${commit}\n\n**Attempts:** ${remote.attempts}\n${transport}${failed}`;
 }
+/** The render check's status for the `render-check` output: passed, skipped, off, or '' (not run). */
+function checkOutputs(checks) {
+    return { 'render-check': checks?.find(c => c.check === 'render')?.status ?? '' };
+}
 /** The delivery outputs of set-image-like commands: PR or push facts, whichever ran. */
 function deliveryOutputs(d) {
-    return { ...(d.pr ? prLifecycleOutputs(d.pr) : {}), ...remoteOutputs(d.remote) };
+    return {
+        ...(d.pr ? prLifecycleOutputs(d.pr) : {}),
+        ...remoteOutputs(d.remote),
+        ...checkOutputs(d.checks)
+    };
 }
 function deliveryJson(d) {
-    return { ...(d.pr ? prLifecycleJson(d.pr) : {}), ...remoteJson(d.remote) };
+    return {
+        ...(d.pr ? prLifecycleJson(d.pr) : {}),
+        ...remoteJson(d.remote),
+        ...(d.checks?.length ? { checks: d.checks } : {})
+    };
 }
 /** A push that was refused or a commit that failed --require-verified fails the run. */
 function deliveryExitCode(d) {
@@ -85793,6 +90791,15 @@ function deliveryExitCode(d) {
 
 
 
+
+
+/** The reports of the guards on the latest plan (a re-plan after a lost race replaces them). */
+class Checks {
+    list = [];
+    set(reports) {
+        this.list = reports;
+    }
+}
 /**
  * The guards a delivery runs: the caller's, plus the plaintext-Secret guard and
  * the credential guard (both with the --allow-secret exceptions). Every mode and
@@ -85800,32 +90807,55 @@ function deliveryExitCode(d) {
  */
 function guardsOf(settings) {
     const allowed = settings.allowSecret ?? [];
-    return [...(settings.guards ?? []), plaintextSecretGuard(allowed), credentialGuard(allowed)];
+    return [
+        ...(settings.guards ?? []),
+        plaintextSecretGuard(allowed),
+        credentialGuard(allowed),
+        // Last: the cheap checks refuse first, and a render runs only on an edit they let through.
+        renderCheckGuard({
+            mode: settings.renderCheck ?? 'never',
+            renderer: settings.renderer ?? kubectlRenderer()
+        })
+    ];
+}
+/** What the transports check out: with the render check on, what rendering reads too. */
+function patternsOf(edit, settings) {
+    return {
+        ...edit.patterns,
+        closure: edit.patterns.closure === true || (settings.renderCheck ?? 'never') !== 'never'
+    };
 }
 /** Runs the guards on a plan; nothing has been written yet. */
-async function guard(edit, guards, outcome, ctx) {
-    if (!guards?.length || !outcome.changed)
-        return;
-    const writes = edit.writes(outcome);
-    for (const g of guards)
-        await g(writes, ctx);
+async function guard(edit, guards, outcome, ctx, checks) {
+    const reports = [];
+    if (guards?.length && outcome.changed) {
+        const writes = edit.writes(outcome);
+        for (const g of guards) {
+            const report = await g(writes, ctx);
+            if (report)
+                reports.push(report);
+        }
+    }
+    checks.set(reports);
 }
-function gitPlanner(edit, guards, mode) {
+function gitPlanner(edit, settings, mode, checks) {
+    const guards = guardsOf(settings);
     return {
-        patterns: edit.patterns,
+        patterns: patternsOf(edit, settings),
         plan: async (root) => {
             const outcome = await edit.plan(root);
-            await guard(edit, guards, outcome, { mode, transport: 'git', root });
+            await guard(edit, guards, outcome, { mode, transport: 'git', root }, checks);
             return outcome;
         },
         write: (root, outcome) => edit.write(root, outcome)
     };
 }
-function apiPlanner(edit, guards, mode) {
+function apiPlanner(edit, settings, mode, checks) {
+    const guards = guardsOf(settings);
     return {
         plan: async (view) => {
             const planned = await edit.planApi(view);
-            await guard(edit, guards, planned.outcome, { mode, transport: 'api', view });
+            await guard(edit, guards, planned.outcome, { mode, transport: 'api', view }, checks);
             return planned;
         }
     };
@@ -85834,10 +90864,22 @@ function firstLine(text) {
     return text.split('\n')[0];
 }
 async function deliver_deliver(edit, settings, platform) {
+    const d = await deliverOnce(edit, settings, platform);
+    // A check that could not run is said in the log; one that passed is in the JSON and outputs.
+    for (const c of d.checks) {
+        if (c.status === 'skipped')
+            platform.info(c.text);
+        else
+            platform.debug(c.text);
+    }
+    return d;
+}
+async function deliverOnce(edit, settings, platform) {
     switch (settings.mode) {
         case 'local': {
+            const checks = new Checks();
             const outcome = await edit.plan(settings.root);
-            await guard(edit, guardsOf(settings), outcome, { mode: 'local', root: settings.root });
+            await guard(edit, guardsOf(settings), outcome, { mode: 'local', root: settings.root }, checks);
             if (!settings.dryRun && outcome.changed)
                 await edit.write(settings.root, outcome);
             return {
@@ -85846,7 +90888,8 @@ async function deliver_deliver(edit, settings, platform) {
                 dryRun: settings.dryRun,
                 files: outcome.changed ? outcome.files.map(f => f.file) : [],
                 commit: null,
-                pushed: false
+                pushed: false,
+                checks: checks.list
             };
         }
         case 'push':
@@ -85856,6 +90899,7 @@ async function deliver_deliver(edit, settings, platform) {
     }
 }
 async function push(edit, s, platform) {
+    const checks = new Checks();
     const result = await transportWrite({
         transport: s.transport,
         repo: s.repo,
@@ -85864,8 +90908,8 @@ async function push(edit, s, platform) {
         provider: s.provider,
         apiUrl: s.apiUrl,
         env: s.env,
-        gitPlanner: gitPlanner(edit, guardsOf(s), 'push'),
-        apiPlanner: apiPlanner(edit, guardsOf(s), 'push'),
+        gitPlanner: gitPlanner(edit, s, 'push', checks),
+        apiPlanner: apiPlanner(edit, s, 'push', checks),
         message: (outcome, branch) => edit.message(outcome, { branch, template: s.message, env: s.env }),
         author: s.author,
         authorGiven: s.authorGiven,
@@ -85888,13 +90932,15 @@ async function push(edit, s, platform) {
         ...(result.kind !== 'rejected' ? { tip: result.base } : {}),
         commit: remote.commit,
         pushed: remote.pushed,
-        remote
+        remote,
+        checks: checks.list
     };
 }
 async function pullRequest(edit, s, platform) {
     const { forge, repoUrl, gitConfig } = openForge(s, platform);
     let outcome;
-    const planApi = apiPlanner(edit, guardsOf(s), 'pr');
+    const checks = new Checks();
+    const planApi = apiPlanner(edit, s, 'pr', checks);
     const transport = prTransport(s, repoUrl, platform, async (view) => {
         const planned = await planApi.plan(view);
         outcome = planned.outcome;
@@ -85909,7 +90955,7 @@ async function pullRequest(edit, s, platform) {
                 ? peekApi(transport.api.api, s.base, path)
                 : peekFile({ url: repoUrl, branch: s.base, path, gitConfig, redactor: platform.redactor }))
             : edit.pr.branchTemplate);
-    const planGit = gitPlanner(edit, guardsOf(s), 'pr');
+    const planGit = gitPlanner(edit, s, 'pr', checks);
     const describe = edit.pr.describe;
     const lifecycle = await runPrLifecycle({
         repoUrl,
@@ -85970,7 +91016,8 @@ async function pullRequest(edit, s, platform) {
                 }
             }
             : {}),
-        pr: lifecycle
+        pr: lifecycle,
+        checks: checks.list
     };
 }
 /** One file at the tip of `branch` (default branch when absent), read through the forge API. */
@@ -85990,6 +91037,7 @@ async function peekApi(api, branch, path) {
 }
 
 ;// CONCATENATED MODULE: ./src/delivery/options.ts
+
 
 
 
@@ -86092,6 +91140,17 @@ const DELIVERY_OPTIONS = [
         gitlab: {
             section: 'run',
             description: 'Files (paths or globs) allowed to hold plaintext Secret values; all others are refused.'
+        }
+    },
+    {
+        name: 'render-check',
+        type: 'string',
+        choices: [...RENDER_CHECK_MODES],
+        description: 'render every touched kustomization (kubectl kustomize, or kustomize build) with the edit applied before anything is written or pushed; a render that fails or does not run the new image refuses the edit. auto (default): when a renderer is installed, else skipped with a note; always: a missing renderer is an error; never: off',
+        gitlab: {
+            section: 'run',
+            default: 'auto',
+            description: 'Render the touched kustomizations before the push (auto: when kubectl or kustomize is on the runner; always; never).'
         }
     },
     ...TRANSPORT_OPTIONS,
@@ -86241,7 +91300,12 @@ const PR_OPTIONS = [
     }
 ];
 /** The outputs every delivery reports; commands add their own. */
+const RENDER_CHECK_OUTPUT = {
+    name: 'render-check',
+    description: "'passed' when every touched kustomization rendered with the edit; 'none' when no written file belongs to a kustomization; 'skipped' when no renderer is installed; 'off' with --render-check never; '' when nothing changed"
+};
 const DELIVERY_OUTPUTS = [
+    RENDER_CHECK_OUTPUT,
     {
         name: 'commit',
         description: "the commit pushed (push mode) or the PR head commit; '' when none"
@@ -86341,7 +91405,14 @@ function given(input, options) {
             : Boolean(input.string(o.name)?.trim()))
         .map(o => o.name);
 }
-const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret');
+const PUSH_AND_PR = DELIVERY_OPTIONS.filter(o => o.name !== 'mode' && o.name !== 'repo' && o.name !== 'allow-secret' && o.name !== 'render-check');
+function readRenderCheck(input) {
+    const raw = input.string('render-check')?.trim() || 'auto';
+    if (!RENDER_CHECK_MODES.includes(raw)) {
+        throw new UsageError(`--render-check '${raw}' is not known; use auto (render when kubectl or kustomize is installed), always or never`);
+    }
+    return raw;
+}
 /**
  * Reads every delivery flag once and refuses the ones the chosen mode has no
  * use for (exit 2), so a flag is either honoured or named in an error.
@@ -86358,6 +91429,7 @@ function readDelivery(input, env, profile, cwd) {
     const repo = input.string('repo')?.trim() || undefined;
     const dryRun = input.boolean('dry-run') === true;
     const allowSecret = input.list('allow-secret').map(p => checkRelative(p, '--allow-secret'));
+    const renderCheck = readRenderCheck(input);
     if (!repo) {
         if (mode === 'pr') {
             throw new UsageError('--mode pr needs --repo <config repo URL>; e.g. --repo https://github.com/acme/config.git');
@@ -86368,7 +91440,7 @@ function readDelivery(input, env, profile, cwd) {
         if (stray.length > 0) {
             throw new UsageError(`--${stray[0]} only applies with --repo; add --repo <url> or drop --${stray[0]}`);
         }
-        return { mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret };
+        return { mode: 'local', root: input.string('root') ?? '.', dryRun, allowSecret, renderCheck };
     }
     if (input.string('root') !== undefined) {
         throw new UsageError('-C/--root and --repo exclude each other: --repo edits a fresh clone of the remote; drop one of them');
@@ -86386,6 +91458,7 @@ function readDelivery(input, env, profile, cwd) {
         apiUrl: input.string('api-url')?.trim() || undefined,
         ...(message !== undefined ? { message } : {}),
         allowSecret,
+        renderCheck,
         env,
         cwd
     };
@@ -89756,7 +94829,11 @@ function afterPushExitCode(r) {
 
 /** The facts the shared report renders, from a result. */
 function facts(r) {
-    return { ...(r.pr ? { pr: r.pr.lifecycle } : {}), ...(r.remote ? { remote: r.remote } : {}) };
+    return {
+        ...(r.pr ? { pr: r.pr.lifecycle } : {}),
+        ...(r.remote ? { remote: r.remote } : {}),
+        ...(r.delivery ? { checks: r.delivery.checks } : {})
+    };
 }
 /** set-image pushed to a remote config repo (library use and benchmarks). */
 async function runRemoteSetImage(request, settings, dryRun, platform) {
@@ -89810,6 +94887,14 @@ const setImageCommand = defineCommand({
                 description: 'Let set add keys that do not exist yet (by default a missing key is an error).'
             }
         },
+        {
+            name: 'add-missing',
+            type: 'boolean',
+            description: 'with a glob or several --path values, add each image to every matched overlay (kustomize behaviour) instead of only to the overlays that already pin or run it',
+            gitlab: {
+                description: 'With a glob or several paths, add the image entry to every matched overlay, even where no container runs it.'
+            }
+        },
         dryRunOption('print a unified diff and write nothing'),
         ...deliveryOptions({ defaultMode: 'push', local: true }),
         ...PR_OPTIONS,
@@ -89822,6 +94907,10 @@ const setImageCommand = defineCommand({
         },
         { name: 'edits', description: 'JSON array of {file, image | key, before, after}' },
         { name: 'files', description: 'JSON array of the root-relative files that changed' },
+        {
+            name: 'overlays',
+            description: 'JSON array of {dir, set, unchanged, skipped}: per kustomization, the images set, already set, or skipped because the overlay neither pins nor runs them (globs and several paths)'
+        },
         ...DELIVERY_OUTPUTS,
         ...AFTER_PUSH_OUTPUTS
     ],
@@ -89833,7 +94922,8 @@ const setImageCommand = defineCommand({
             paths: input.list('path'),
             images: input.list('image'),
             sets: input.list('set'),
-            createKeys: input.boolean('create-keys') ?? false
+            createKeys: input.boolean('create-keys') ?? false,
+            addMissing: input.boolean('add-missing') ?? false
         };
         const delivery = readDelivery(input, env, { defaultMode: 'push', local: true, checkMessage: validateMessageTemplate }, process.cwd());
         // Actions run with the workspace as the working directory, so '.' is GITHUB_WORKSPACE there.
@@ -89859,6 +94949,7 @@ const setImageCommand = defineCommand({
         changed: String(r.outcome.changed),
         edits: JSON.stringify(r.outcome.edits),
         files: JSON.stringify(r.outcome.files.map(f => f.file)),
+        overlays: JSON.stringify(r.outcome.overlays ?? []),
         ...deliveryOutputs(facts(r)),
         ...afterPushOutputs(r.afterPush ?? {})
     }),
@@ -89866,6 +94957,7 @@ const setImageCommand = defineCommand({
         changed: r.outcome.changed,
         edits: r.outcome.edits,
         files: r.outcome.files.map(f => f.file),
+        ...(r.outcome.overlays ? { overlays: r.outcome.overlays } : {}),
         dryRun: r.dryRun,
         ...(r.dryRun ? { diff: r.outcome.diff } : {}),
         ...deliveryJson(facts(r)),
@@ -89886,6 +94978,11 @@ const setImageCommand = defineCommand({
     },
     text(r) {
         const lines = r.outcome.edits.map(e => `${e.file}: ${what(e)} ${showValue(e.before)} -> ${showValue(e.after)}`);
+        for (const o of r.outcome.overlays ?? []) {
+            if (o.skipped.length === 0)
+                continue;
+            lines.push(`${o.dir || '(the root)'}: skipped ${o.skipped.join(', ')} (neither pinned nor run there; --add-missing adds it)`);
+        }
         const n = r.outcome.files.length;
         if (!r.outcome.changed)
             lines.push('nothing to change');
@@ -89897,8 +94994,7 @@ const setImageCommand = defineCommand({
             changed: r.outcome.changed,
             dryRun: r.dryRun,
             diff: r.outcome.diff,
-            ...(r.pr ? { pr: r.pr.lifecycle } : {}),
-            ...(r.remote ? { remote: r.remote } : {})
+            ...facts(r)
         });
         return text + afterPushText(r.afterPush ?? {});
     },
@@ -90714,76 +95810,6 @@ function md(s) {
 
 
 
-
-
-
-/**
- * `kubectl kustomize` as the renderer: it is what Argo CD's kustomize build
- * does, and kubectl is on most CI images. A missing binary is a note in the
- * PR, not a failure: the promotion itself does not depend on rendering.
- */
-function kubectlRenderer(options = {}) {
-    const bin = options.kubectl ?? 'kubectl';
-    let missing;
-    return {
-        async render(dir) {
-            if (missing)
-                return { kind: 'unavailable', message: missing };
-            return new Promise(resolve => {
-                (0,external_node_child_process_namespaceObject.execFile)(bin, ['kustomize', dir], {
-                    timeout: options.timeoutMs ?? 60_000,
-                    maxBuffer: 64 * 1024 * 1024,
-                    // A remote base would make kustomize run git; it must fail fast, never prompt.
-                    env: {
-                        ...process.env,
-                        GIT_TERMINAL_PROMPT: '0',
-                        GIT_ASKPASS: 'echo',
-                        SSH_ASKPASS: 'echo'
-                    }
-                }, (error, stdout, stderr) => {
-                    if (!error)
-                        return resolve({ kind: 'rendered', yaml: maskSecrets(stdout) });
-                    if (error.code === 'ENOENT') {
-                        missing = `kubectl was not found on PATH, so the rendered diff is not shown; install kubectl (it bundles kustomize) on the runner to get it`;
-                        return resolve({ kind: 'unavailable', message: missing });
-                    }
-                    const detail = (stderr || errorMessage(error)).trim().split('\n').slice(-3).join(' | ');
-                    resolve({ kind: 'failed', message: detail.replaceAll(dir, '.') });
-                });
-            });
-        }
-    };
-}
-/**
- * Secret values must not reach a PR description, even base64-encoded. Each
- * value becomes a short hash, so a changed secret still shows as a change.
- * Only Secret documents are re-serialised; everything else stays as rendered.
- */
-function maskSecrets(rendered) {
-    if (!/^kind: Secret$/m.test(rendered))
-        return rendered;
-    return rendered
-        .split(/^---\n/m)
-        .map(chunk => {
-        if (!/^kind: Secret$/m.test(chunk))
-            return chunk;
-        const doc = (0,dist/* parseDocument */.Tp)(chunk);
-        for (const field of ['data', 'stringData']) {
-            const map = doc.get(field, true);
-            if (!(0,dist/* isMap */.jh)(map))
-                continue;
-            for (const pair of map.items) {
-                if (!(0,dist/* isScalar */.jn)(pair.value))
-                    continue;
-                const value = String(pair.value.value ?? '');
-                const hash = (0,external_node_crypto_.createHash)('sha256').update(value).digest('hex').slice(0, 12);
-                pair.value.value = `redacted sha256:${hash} (${value.length} chars)`;
-            }
-        }
-        return doc.toString({ lineWidth: 0 });
-    })
-        .join('---\n');
-}
 /** Renders every `dirs` entry under `root`, one at a time (kustomize is CPU-bound; runners are small). */
 async function renderAll(renderer, root, targets) {
     const out = new Map();
@@ -91046,6 +96072,7 @@ async function runPr(s, pr, platform) {
 
 
 
+
 /** An environment name, or a directory template with {app}; GitLab checks it at pipeline creation. */
 const ENVIRONMENT_REGEX = String.raw `^[A-Za-z0-9{][A-Za-z0-9._/{}-]*$`;
 // No `default:` fields: action.yml inputs are shared by every command and a default there
@@ -91130,6 +96157,7 @@ const promoteCommand = defineCommand({
     description: 'Copy image pins from one environment to the next, as a commit or a pull request',
     options: OPTIONS,
     outputSpecs: [
+        RENDER_CHECK_OUTPUT,
         {
             name: 'changed',
             description: "'true' when the promotion changes a file in the target (or would, under dry-run; in PR mode: the PR carries a change), else 'false'"
@@ -91199,7 +96227,8 @@ const promoteCommand = defineCommand({
         promoted: JSON.stringify(promotedList(r.apps)),
         missing: JSON.stringify(r.apps.filter(a => a.status === 'missing-in-target').map(a => a.app)),
         transport: r.transport ?? '',
-        verified: r.verified === undefined ? '' : String(r.verified)
+        verified: r.verified === undefined ? '' : String(r.verified),
+        ...checkOutputs(r.delivery?.checks)
     }),
     json: r => ({
         ...afterPushJson(r.afterPush ?? {}),
@@ -91219,6 +96248,7 @@ const promoteCommand = defineCommand({
         ...(r.verificationReason ? { verification: r.verificationReason } : {}),
         ...(r.verificationFailure ? { error: r.verificationFailure } : {}),
         ...(r.rejected ? { rejected: r.rejected } : {}),
+        ...(r.delivery?.checks.length ? { checks: r.delivery.checks } : {}),
         apps: r.apps.map(a => ({
             app: a.app,
             status: a.status,
@@ -91427,7 +96457,7 @@ function opFinished(app) {
         (!op || (!!op.finishedAt && op.phase !== 'Running' && op.phase !== 'Terminating')));
 }
 async function deploy(s, log) {
-    return withArgoClient(s, s.timeoutMs, m => log.info(m), (client, deadline, timeoutSeconds) => run(s, client, deadline, log, timeoutSeconds));
+    return withArgoClient(s, s.timeoutMs, m => log.info(m), (client, deadline, timeoutSeconds) => deploy_run(s, client, deadline, log, timeoutSeconds));
 }
 function isAutomated(app) {
     const automated = app.spec.syncPolicy?.automated;
@@ -91486,7 +96516,7 @@ async function landed(client, a, body, signal, log) {
         return now.app;
     return undefined;
 }
-async function run(s, client, signal, log, timeoutSeconds) {
+async function deploy_run(s, client, signal, log, timeoutSeconds) {
     const a = s.app;
     const validate = s.validate !== false;
     let found = await readExisting(client, a, signal, log);
@@ -94748,6 +99778,7 @@ const argoAppCommand = defineCommand({
             'pr-operation': '',
             transport: '',
             verified: '',
+            ...checkOutputs(r.delivery?.checks),
             ...(l ? prLifecycleOutputs(l) : {}),
             ...(r.remote?.transport
                 ? {
@@ -94791,7 +99822,11 @@ const argoAppCommand = defineCommand({
     },
     text(r) {
         const lines = [argo_app_headline(r), ...r.outcome.changes.map(c => `  ${formatChange(c)}`)];
-        return editText(lines, { ...r, changed: r.outcome.changed, diff: r.outcome.diff });
+        return editText(lines, {
+            ...r,
+            changed: r.outcome.changed,
+            diff: r.outcome.diff
+        });
     },
     exitCode: r => deliveryExitCode(r)
 });
