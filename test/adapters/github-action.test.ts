@@ -5,6 +5,7 @@ import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {afterAll, describe, expect, it} from 'vitest'
 import {fakeToken} from '../helpers/fake-token.js'
+import {missingTool} from '../helpers/tools.js'
 
 // The Action from src/ (dist/ is rebuilt by the coordinator), run the way the runner runs it:
 // INPUT_* variables, file commands, workflow commands on stdout.
@@ -81,7 +82,8 @@ describe('the Action log (from source)', () => {
       'apps/web/overlays/dev/kustomization.yaml: ghcr.io/acme/web ghcr.io/acme/web:3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39 -> ghcr.io/acme/web:2.0.0'
     )
     expect(g.lines).toContain('1 file changed')
-    expect(r.stdout).toMatch(/^outputs: changed=true$/m)
+    const check = missingTool('kubectl') ? 'skipped' : 'passed'
+    expect(r.stdout).toMatch(new RegExp(`^outputs: changed=true render-check=${check}$`, 'm'))
   })
 
   it('names the commit, the branch, the transport and the attempts of a push', () => {
@@ -131,6 +133,26 @@ describe('the Action log (from source)', () => {
       readFileSync(join(r.workspace, 'apps/web/overlays/dev/kustomization.yaml'), 'utf8')
     ).not.toContain('2.0.0')
   })
+
+  it.skipIf(missingTool('kubectl'))(
+    'refuses an image no container runs with the same render-check message, in input words',
+    () => {
+      const r = runAction({
+        command: 'set-image',
+        path: 'apps/web/overlays/dev',
+        image: 'ghcr.io/acme/wbe:2.0.0'
+      })
+      expect(r.status).toBe(1)
+      expect(r.stdout).toContain(
+        '::error::render check: apps/web/overlays/dev sets ghcr.io/acme/wbe to ghcr.io/acme/wbe:2.0.0, but no container there runs it'
+      )
+      expect(r.stdout).toContain("'render-check' input")
+      expect(r.stdout).not.toContain('--render-check')
+      expect(
+        readFileSync(join(r.workspace, 'apps/web/overlays/dev/kustomization.yaml'), 'utf8')
+      ).not.toContain('wbe')
+    }
+  )
 
   it('fails naming the input as written in the workflow, with one error prefix', () => {
     const r = runAction({
