@@ -2,7 +2,8 @@ import {mkdtemp, readFile, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {exampleFiles} from '../helpers/git-fixtures.js'
+import {EXAMPLE_CONFIG_REPO, exampleFiles} from '../helpers/git-fixtures.js'
+import {missingTool} from '../helpers/tools.js'
 import {TOKEN, exampleRepo, cli, type ExampleRepo} from './helpers.js'
 
 let repo: ExampleRepo | undefined
@@ -183,6 +184,40 @@ describe('promote --mode push (real git, file://)', () => {
       }
     ])
   })
+
+  it.skipIf(missingTool('kubectl'))(
+    'refuses a promotion whose --files copy breaks the target render (the render check): remote untouched',
+    async () => {
+      const staging = (
+        await readFile(
+          join(EXAMPLE_CONFIG_REPO, 'apps/web/overlays/staging/kustomization.yaml'),
+          'utf8'
+        )
+      ).replace('resources:\n- ../../base\n', 'resources:\n- ../../base\n- config/extra.yaml\n')
+      repo = await exampleRepo({
+        // dev's copy of the file is not a Kubernetes object: kustomize cannot load it.
+        'apps/web/overlays/dev/config/extra.yaml': 'just: [text\n',
+        'apps/web/overlays/staging/config/extra.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n',
+        'apps/web/overlays/staging/kustomization.yaml': staging
+      })
+      const refs = await repo.git(['show-ref'])
+      const r = await promotePush(
+        '--from',
+        'dev',
+        '--next',
+        '--app',
+        'web',
+        '--files',
+        'config/extra.yaml'
+      )
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(
+        /^error: render check: a kustomization does not render after this change, so nothing was pushed: apps\/web\/overlays\/staging: .*Fix the edit, or pass --render-check never/
+      )
+      expect(await repo.git(['show-ref'])).toBe(refs)
+    }
+  )
 
   it('rejects an unknown environment with exit 2, the known names, and an untouched remote', async () => {
     repo = await exampleRepo()
