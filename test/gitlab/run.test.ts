@@ -153,6 +153,35 @@ verify:
     expect(await config.head()).toBe(before)
   })
 
+  it.skipIf(missingTool('kubectl'))(
+    'the render check refuses an image no container runs, with the same message in input words',
+    async () => {
+      config = await exampleRepo()
+      const before = await config.head()
+      project = await scratchProject(
+        `include:
+  - component: $CI_SERVER_FQDN/acme/gitops-deploy/set-image@$CI_COMMIT_SHA
+    inputs:
+      cli-source: local
+      cli-path: gitops-cli.mjs
+      repo: ${config.url}
+      path: [apps/web/overlays/dev]
+      image: ghcr.io/acme/wbe:2.0.0
+`,
+        {'gitops-cli.mjs': CLI_WRAPPER}
+      )
+      const r = await project.gcl(['--force-shell-executor'])
+      expect(r.code).not.toBe(0)
+      const log = jobOutput(r.stdout + r.stderr, 'gitops-set-image').join('\n')
+      expect(log).toContain(
+        'error: render check: apps/web/overlays/dev sets ghcr.io/acme/wbe to ghcr.io/acme/wbe:2.0.0, but no container there runs it'
+      )
+      expect(log).toContain("'render-check' input never")
+      expect(log).not.toContain('--render-check')
+      expect(await config.head()).toBe(before)
+    }
+  )
+
   it('names the component input, not the CLI flag, when an input is wrong', async () => {
     config = await exampleRepo()
     const before = await config.head()
