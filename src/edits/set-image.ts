@@ -8,11 +8,11 @@ import {stat} from 'node:fs/promises'
 import {posix} from 'node:path'
 import picomatch from 'picomatch'
 import {isMap, isSeq, parseDocument} from 'yaml'
-import {needsMoreThanFiles} from '../core/kustomize/references.js'
+import {kustomizationReferences, needsMoreThanFiles} from '../core/kustomize/references.js'
 import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
 import {splitImage} from '../core/kustomize/image-arg.js'
 import type {EditPatterns} from '../git/sparse-set.js'
-import {fsSource, kustomizeClosure, type TreeSource} from './kustomize-closure.js'
+import {fsSource, resolveRef, type TreeSource} from './kustomize-closure.js'
 import {UsageError} from '../core/errors.js'
 import {unifiedDiffs} from '../core/diff.js'
 import {parseImageArgs} from '../core/kustomize/image-merge.js'
@@ -273,27 +273,83 @@ function pinnedNames(text: string): Set<string> {
 }
 
 /**
- * Which images an overlay runs, read statically from what its render reads:
- * `image:` fields in its manifests and the entries of the kustomizations on
- * the way. A Helm chart or a remote base can run anything: 'unknown' (the
- * entry is then set, and the render check sees the truth).
+ * Which images an overlay runs, read statically the way kustomize composes
+ * them: the `image:` fields of the files it refers to, plus what each base or
+ * component emits after that base's own `images:` renames (a base mapping
+ * `web` to `ghcr.io/acme/web` emits only the new name). The overlay's own
+ * entries are not applied: its transformer matches the names it receives. A
+ * Helm chart or a remote base can run anything: 'unknown' (the entry is then
+ * set, and the render check sees the truth).
  */
 class ImageUsage {
-  private readonly scans = new Map<string, Promise<Set<string> | 'unknown'>>()
+  private readonly scans = new Map<string, Promise<Set<string>>>()
+  private readonly emitted = new Map<string, Promise<Set<string> | 'unknown'>>()
   constructor(private readonly source: TreeSource) {}
 
-  async of(dir: string): Promise<Set<string> | 'unknown'> {
-    const closure = await kustomizeClosure(this.source, [dir])
+  /** The image names reaching `dir`'s own image transformer. */
+  async of(dir: string, seen: ReadonlySet<string> = new Set()): Promise<Set<string> | 'unknown'> {
+    const text = await this.kustomization(dir)
+    if (text === undefined) return new Set()
+    if (needsMoreThanFiles(text)) return 'unknown'
     const names = new Set<string>()
-    for (const f of closure.files) {
-      const found = await this.scan(f)
+    for (const ref of kustomizationReferences(text)) {
+      const path = resolveRef(dir, ref)
+      if (path === undefined) continue
+      const kind = await this.source.kind(path)
+      let found: Set<string> | 'unknown'
+      if (kind === 'file') found = await this.scan(path)
+      else if (kind !== 'dir' || seen.has(path)) continue
+      else found = await this.emits(path, new Set([...seen, dir]))
       if (found === 'unknown') return 'unknown'
       found.forEach(n => names.add(n))
     }
     return names
   }
 
-  private scan(file: string): Promise<Set<string> | 'unknown'> {
+  /** What `dir` emits: its input names after its own `images:` renames. */
+  private emits(dir: string, seen: ReadonlySet<string>): Promise<Set<string> | 'unknown'> {
+    let p = this.emitted.get(dir)
+    if (!p) {
+      p = (async () => {
+        const text = await this.kustomization(dir)
+        // A directory of plain manifests (no kustomization) emits what its files run.
+        if (text === undefined) return this.scanDir(dir)
+        const names = await this.of(dir, seen)
+        if (names === 'unknown') return names
+        const doc = parseDocument(text)
+        const list = isMap(doc.contents) ? doc.get('images') : undefined
+        if (isSeq(list)) {
+          for (const item of list.items) {
+            const name = isMap(item) ? item.get('name') : undefined
+            const renamed = isMap(item) ? item.get('newName') : undefined
+            if (typeof name === 'string' && typeof renamed === 'string' && names.delete(name)) {
+              names.add(renamed)
+            }
+          }
+        }
+        return names
+      })()
+      this.emitted.set(dir, p)
+    }
+    return p
+  }
+
+  private async kustomization(dir: string): Promise<string | undefined> {
+    const entries = await this.source.list(dir)
+    const file = entries.find(e => e.kind === 'file' && isKustomizationName(e.path))
+    return file ? ((await this.source.read(file.path))?.toString('utf8') ?? '') : undefined
+  }
+
+  private async scanDir(dir: string): Promise<Set<string>> {
+    const names = new Set<string>()
+    for (const e of await this.source.list(dir)) {
+      const found = e.kind === 'file' ? await this.scan(e.path) : await this.scanDir(e.path)
+      found.forEach(n => names.add(n))
+    }
+    return names
+  }
+
+  private scan(file: string): Promise<Set<string>> {
     let p = this.scans.get(file)
     if (!p) {
       p = this.read(file)
@@ -302,25 +358,10 @@ class ImageUsage {
     return p
   }
 
-  private async read(file: string): Promise<Set<string> | 'unknown'> {
+  private async read(file: string): Promise<Set<string>> {
     const out = new Set<string>()
-    if (!/\.(ya?ml|json)$/i.test(file) && !isKustomizationName(file)) return out
+    if (!/\.(ya?ml|json)$/i.test(file)) return out
     const text = (await this.source.read(file))?.toString('utf8') ?? ''
-    if (isKustomizationName(file)) {
-      if (needsMoreThanFiles(text)) return 'unknown'
-      const doc = parseDocument(text)
-      const list = isMap(doc.contents) ? doc.get('images') : undefined
-      if (isSeq(list)) {
-        for (const item of list.items) {
-          if (!isMap(item)) continue
-          for (const key of ['name', 'newName']) {
-            const v = item.get(key)
-            if (typeof v === 'string') out.add(v)
-          }
-        }
-      }
-      return out
-    }
     for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
       out.add(splitImage(m[1]).name)
     }

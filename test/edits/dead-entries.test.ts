@@ -150,6 +150,33 @@ describe('dead-entry protection (a glob or several paths)', () => {
     )
   })
 
+  it("reads a base's own renames: the overlays receive the new name, not the old one", async () => {
+    for (const app of ['web', 'api']) {
+      put(
+        `apps/${app}/base/kustomization.yaml`,
+        `resources:\n  - deployment.yaml\nimages:\n  - name: ${app}\n    newName: registry.example.com/${app}\n`
+      )
+      put(`apps/${app}/base/deployment.yaml`, DEPLOY(app, `${app}:1.0.0`))
+    }
+    const old = await run('--path', 'apps/*/overlays/dev', '--image', 'api:2.0.0')
+    expect(old.code).toBe(2)
+    expect(old.stderr).toContain(
+      "pins or runs an image named 'api' (images there: registry.example.com/api"
+    )
+    const renamed = await run(
+      '--path',
+      'apps/*/overlays/dev',
+      '--image',
+      'registry.example.com/api:2.0.0',
+      '--render-check',
+      'never'
+    )
+    expect(renamed.code).toBe(0)
+    expect(read('apps/api/overlays/dev/kustomization.yaml')).toContain(
+      'name: registry.example.com/api'
+    )
+  })
+
   it('a base with a Helm chart or a remote resource may run anything: the entry is set', async () => {
     put(
       'apps/worker/base/kustomization.yaml',
