@@ -65817,24 +65817,85 @@ function pinnedNames(text) {
     return out;
 }
 /**
- * Which images an overlay runs, read statically from what its render reads:
- * `image:` fields in its manifests and the entries of the kustomizations on
- * the way. A Helm chart or a remote base can run anything: 'unknown' (the
- * entry is then set, and the render check sees the truth).
+ * Which images an overlay runs, read statically the way kustomize composes
+ * them: the `image:` fields of the files it refers to, plus what each base or
+ * component emits after that base's own `images:` renames (a base mapping
+ * `web` to `ghcr.io/acme/web` emits only the new name). The overlay's own
+ * entries are not applied: its transformer matches the names it receives. A
+ * Helm chart or a remote base can run anything: 'unknown' (the entry is then
+ * set, and the render check sees the truth).
  */
 class ImageUsage {
     source;
     scans = new Map();
+    emitted = new Map();
     constructor(source) {
         this.source = source;
     }
-    async of(dir) {
-        const closure = await kustomizeClosure(this.source, [dir]);
+    /** The image names reaching `dir`'s own image transformer. */
+    async of(dir, seen = new Set()) {
+        const text = await this.kustomization(dir);
+        if (text === undefined)
+            return new Set();
+        if (needsMoreThanFiles(text))
+            return 'unknown';
         const names = new Set();
-        for (const f of closure.files) {
-            const found = await this.scan(f);
+        for (const ref of kustomizationReferences(text)) {
+            const path = resolveRef(dir, ref);
+            if (path === undefined)
+                continue;
+            const kind = await this.source.kind(path);
+            let found;
+            if (kind === 'file')
+                found = await this.scan(path);
+            else if (kind !== 'dir' || seen.has(path))
+                continue;
+            else
+                found = await this.emits(path, new Set([...seen, dir]));
             if (found === 'unknown')
                 return 'unknown';
+            found.forEach(n => names.add(n));
+        }
+        return names;
+    }
+    /** What `dir` emits: its input names after its own `images:` renames. */
+    emits(dir, seen) {
+        let p = this.emitted.get(dir);
+        if (!p) {
+            p = (async () => {
+                const text = await this.kustomization(dir);
+                // A directory of plain manifests (no kustomization) emits what its files run.
+                if (text === undefined)
+                    return this.scanDir(dir);
+                const names = await this.of(dir, seen);
+                if (names === 'unknown')
+                    return names;
+                const doc = (0,dist/* parseDocument */.Tp)(text);
+                const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images') : undefined;
+                if ((0,dist/* isSeq */.oP)(list)) {
+                    for (const item of list.items) {
+                        const name = (0,dist/* isMap */.jh)(item) ? item.get('name') : undefined;
+                        const renamed = (0,dist/* isMap */.jh)(item) ? item.get('newName') : undefined;
+                        if (typeof name === 'string' && typeof renamed === 'string' && names.delete(name)) {
+                            names.add(renamed);
+                        }
+                    }
+                }
+                return names;
+            })();
+            this.emitted.set(dir, p);
+        }
+        return p;
+    }
+    async kustomization(dir) {
+        const entries = await this.source.list(dir);
+        const file = entries.find(e => e.kind === 'file' && isKustomizationName(e.path));
+        return file ? ((await this.source.read(file.path))?.toString('utf8') ?? '') : undefined;
+    }
+    async scanDir(dir) {
+        const names = new Set();
+        for (const e of await this.source.list(dir)) {
+            const found = e.kind === 'file' ? await this.scan(e.path) : await this.scanDir(e.path);
             found.forEach(n => names.add(n));
         }
         return names;
@@ -65849,27 +65910,9 @@ class ImageUsage {
     }
     async read(file) {
         const out = new Set();
-        if (!/\.(ya?ml|json)$/i.test(file) && !isKustomizationName(file))
+        if (!/\.(ya?ml|json)$/i.test(file))
             return out;
         const text = (await this.source.read(file))?.toString('utf8') ?? '';
-        if (isKustomizationName(file)) {
-            if (needsMoreThanFiles(text))
-                return 'unknown';
-            const doc = (0,dist/* parseDocument */.Tp)(text);
-            const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images') : undefined;
-            if ((0,dist/* isSeq */.oP)(list)) {
-                for (const item of list.items) {
-                    if (!(0,dist/* isMap */.jh)(item))
-                        continue;
-                    for (const key of ['name', 'newName']) {
-                        const v = item.get(key);
-                        if (typeof v === 'string')
-                            out.add(v);
-                    }
-                }
-            }
-            return out;
-        }
         for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
             out.add(splitImage(m[1]).name);
         }
