@@ -399,6 +399,37 @@ describe.skipIf(noKubectl)('the render check on the GitHub API transport (no clo
     })
   })
 
+  for (const transport of ['api', 'git']) {
+    it(`PR mode (${transport}): a broken render opens no pull request and pushes no branch`, async () => {
+      const refs = await repo.git(['show-ref'])
+      gh.requests.length = 0
+      const r = await cli(
+        [
+          'set-image',
+          '--repo',
+          repo.url,
+          '--provider',
+          'github',
+          '--api-url',
+          gh.apiUrl,
+          '--mode',
+          'pr',
+          '--transport',
+          transport,
+          '--set',
+          'apps/web/overlays/dev/replicas.yaml:metadata.name=wbe'
+        ],
+        {GITOPS_TOKEN: TOKEN}
+      )
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(
+        /^error: render check: a kustomization does not render after this change/
+      )
+      expect(gh.requests.map(q => q.operationId)).not.toContain('pulls/create')
+      expect(await repo.git(['show-ref'])).toBe(refs)
+    })
+  }
+
   it('refuses a typo before any commit is made', async () => {
     const refs = await repo.git(['show-ref'])
     gh.requests.length = 0
