@@ -649,5 +649,7 @@ export async function withArgoClient<T>(
 export function deadline(ms: number, message: string): {signal: AbortSignal; clear: () => void} {
   const c = new AbortController()
   const timer = setTimeout(() => c.abort(new ArgoApiError('timeout', message)), ms)
+  // A limit only ends work that is still pending; it must not hold the process open by itself.
+  timer.unref?.()
   return {signal: c.signal, clear: () => clearTimeout(timer)}
 }

@@ -1,4 +1,4 @@
-import {abortError, ArgoApiError, type ArgoClient} from './client.js'
+import {abortError, ArgoApiError, deadline, type ArgoClient} from './client.js'
 import {
   evaluate,
   type Evaluation,
@@ -82,18 +82,21 @@ export function newerResourceVersion(a?: string, b?: string): string | undefined
 
 /** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
 export async function waitForApp(client: ArgoClient, o: WaitForAppOptions): Promise<WaitResult> {
-  const signal = o.timeoutMs
-    ? anyOf([
-        o.signal,
-        abortAfter(
-          o.timeoutMs,
-          new ArgoApiError(
-            'timeout',
-            `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`
-          )
-        )
-      ])
-    : o.signal
+  const limit = o.timeoutMs
+    ? deadline(o.timeoutMs, `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`)
+    : undefined
+  try {
+    return await waitWithin(client, o, limit ? anyOf([o.signal, limit.signal]) : o.signal)
+  } finally {
+    limit?.clear()
+  }
+}
+
+async function waitWithin(
+  client: ArgoClient,
+  o: WaitForAppOptions,
+  signal: AbortSignal
+): Promise<WaitResult> {
   const now = o.now ?? Date.now
   const grace = o.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS
   let since = o.since
@@ -194,13 +197,8 @@ export async function refreshApp(
   signal: AbortSignal,
   info: (message: string) => void
 ): Promise<Application | undefined> {
-  const limit = anyOf([
-    signal,
-    abortAfter(
-      REFRESH_LIMIT_MS,
-      new ArgoApiError('timeout', `no refresh within ${REFRESH_LIMIT_MS / 1000}s`)
-    )
-  ])
+  const refresh = deadline(REFRESH_LIMIT_MS, `no refresh within ${REFRESH_LIMIT_MS / 1000}s`)
+  const limit = anyOf([signal, refresh.signal])
   try {
     return await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
       query: {refresh: 'normal', ...(appNamespace ? {appNamespace} : {})},
@@ -211,6 +209,8 @@ export async function refreshApp(
     if (signal.aborted) throw abortError(signal, 'refreshing the application')
     info(`refresh of ${name} did not complete (${(e as Error).message}); waiting without it`)
     return undefined
+  } finally {
+    refresh.clear()
   }
 }
 
@@ -224,13 +224,5 @@ function anyOf(signals: AbortSignal[]): AbortSignal {
     }
     s.addEventListener('abort', () => c.abort(s.reason), {once: true})
   }
-  return c.signal
-}
-
-/** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
-function abortAfter(ms: number, reason: unknown): AbortSignal {
-  const c = new AbortController()
-  const t = setTimeout(() => c.abort(reason), ms)
-  t.unref?.()
   return c.signal
 }
