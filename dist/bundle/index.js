@@ -93047,6 +93047,8 @@ async function withArgoClient(c, timeoutMs, onRetry, fn) {
 function deadline(ms, message) {
     const c = new AbortController();
     const timer = setTimeout(() => c.abort(new ArgoApiError('timeout', message)), ms);
+    // A limit only ends work that is still pending; it must not hold the process open by itself.
+    timer.unref?.();
     return { signal: c.signal, clear: () => clearTimeout(timer) };
 }
 
@@ -93637,12 +93639,17 @@ function newerResourceVersion(a, b) {
 }
 /** Waits until `expect` holds, fails, or the deadline passes. Never throws for a timeout. */
 async function waitForApp(client, o) {
-    const signal = o.timeoutMs
-        ? wait_anyOf([
-            o.signal,
-            abortAfter(o.timeoutMs, new ArgoApiError('timeout', `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`))
-        ])
-        : o.signal;
+    const limit = o.timeoutMs
+        ? deadline(o.timeoutMs, `timed out after ${o.timeoutMs / 1000}s waiting for ${o.name}`)
+        : undefined;
+    try {
+        return await waitWithin(client, o, limit ? wait_anyOf([o.signal, limit.signal]) : o.signal);
+    }
+    finally {
+        limit?.clear();
+    }
+}
+async function waitWithin(client, o, signal) {
     const now = o.now ?? Date.now;
     const grace = o.degradedGraceMs ?? DEFAULT_DEGRADED_GRACE_MS;
     let since = o.since;
@@ -93733,10 +93740,8 @@ async function waitForApp(client, o) {
  * Bounded, and never fatal: without it the wait still works, only later.
  */
 async function refreshApp(client, name, appNamespace, signal, info) {
-    const limit = wait_anyOf([
-        signal,
-        abortAfter(REFRESH_LIMIT_MS, new ArgoApiError('timeout', `no refresh within ${REFRESH_LIMIT_MS / 1000}s`))
-    ]);
+    const refresh = deadline(REFRESH_LIMIT_MS, `no refresh within ${REFRESH_LIMIT_MS / 1000}s`);
+    const limit = wait_anyOf([signal, refresh.signal]);
     try {
         return await client.requestApp('GET', `/api/v1/applications/${encodeURIComponent(name)}`, {
             query: { refresh: 'normal', ...(appNamespace ? { appNamespace } : {}) },
@@ -93750,6 +93755,9 @@ async function refreshApp(client, name, appNamespace, signal, info) {
         info(`refresh of ${name} did not complete (${e.message}); waiting without it`);
         return undefined;
     }
+    finally {
+        refresh.clear();
+    }
 }
 /** AbortSignal.any, which Node 20.0-20.2 (within engines >=20) lacks. */
 function wait_anyOf(signals) {
@@ -93761,13 +93769,6 @@ function wait_anyOf(signals) {
         }
         s.addEventListener('abort', () => c.abort(s.reason), { once: true });
     }
-    return c.signal;
-}
-/** An abort signal that fires after `ms` with `reason`; unref'd so it never holds the process. */
-function abortAfter(ms, reason) {
-    const c = new AbortController();
-    const t = setTimeout(() => c.abort(reason), ms);
-    t.unref?.();
     return c.signal;
 }
 
