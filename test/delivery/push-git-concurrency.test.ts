@@ -2,6 +2,7 @@ import {spawn} from 'node:child_process'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 import {appName, appsTree, makeBareRepo, type BareRepo} from '../helpers/git-fixtures.js'
+import {withoutRenderSkipNote} from '../helpers/tools.js'
 
 const root = join(import.meta.dirname, '..', '..')
 const tsx = join(root, 'node_modules', '.bin', 'tsx')
@@ -67,7 +68,9 @@ describe('concurrent writers on one branch (real processes)', () => {
     for (const r of results) {
       // stderr carries only the retry notes.
       expect(
-        r.stderr.split('\n').filter(l => l && !/^push rejected \(main moved\)/.test(l))
+        withoutRenderSkipNote(r.stderr)
+          .split('\n')
+          .filter(l => l && !/^push rejected \(main moved\)/.test(l))
       ).toEqual([])
       expect(r.code).toBe(0)
       expect(r.result?.pushed).toBe(true)

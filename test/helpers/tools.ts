@@ -29,11 +29,30 @@ const reported = new Set<Tool>()
  * (one line), for `describe.skipIf(missingTool('rsync'))`.
  */
 export function missingTool(tool: Tool): string | undefined {
-  const r = spawnSync(tool, TOOLS[tool].probe, {stdio: 'ignore'})
-  if (r.status === 0) return undefined
+  if (hasTool(tool)) return undefined
   if (!reported.has(tool)) {
     reported.add(tool)
     console.warn(skipLine(tool))
   }
   return skipLine(tool)
+}
+
+const present = new Map<Tool, boolean>()
+
+/** Whether `tool` runs from PATH, asked once per process and without printing anything. */
+function hasTool(tool: Tool): boolean {
+  if (!present.has(tool)) {
+    present.set(tool, spawnSync(tool, TOOLS[tool].probe, {stdio: 'ignore'}).status === 0)
+  }
+  return present.get(tool)!
+}
+
+/**
+ * stderr without the render check's note that it was skipped: without kubectl (a fresh machine)
+ * every edit logs it once, by design. With kubectl nothing is removed, so any other line shows.
+ */
+export function withoutRenderSkipNote(stderr: string): string {
+  return hasTool('kubectl')
+    ? stderr
+    : stderr.replace(/^render check skipped: kubectl was not found on PATH .*\n?/gm, '')
 }
