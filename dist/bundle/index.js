@@ -62672,6 +62672,16 @@ function kustomizationReferences(text) {
         add(openapi);
     return [...new Set(out)];
 }
+/**
+ * Every `image:` value in a manifest or a render (containers, init and
+ * ephemeral containers alike; YAML or JSON), in order, without repeats.
+ */
+function imageReferences(text) {
+    const out = new Set();
+    for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm))
+        out.add(m[1]);
+    return [...out];
+}
 /** True when the kustomization needs something a plain local render cannot give (Helm, remote bases). */
 function needsMoreThanFiles(text) {
     const doc = (0,dist/* parseDocument */.Tp)(text);
@@ -63125,6 +63135,11 @@ const KUSTOMIZATION_FILE_NAMES = [
     'kustomization.yml',
     'Kustomization'
 ];
+/** Whether `path` (any directory) names a kustomization file. */
+function isKustomizationFile(path) {
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    return KUSTOMIZATION_FILE_NAMES.includes(name);
+}
 const NATURAL_ORDER = ['name', 'newName', 'newTag', 'digest', 'tagSuffix'];
 // Kustomize writes keys sorted, so files it wrote have `digest` before `name`.
 const KUSTOMIZE_ORDER = ['digest', 'name', 'newName', 'newTag', 'tagSuffix'];
@@ -63842,9 +63857,16 @@ function viewSource(view) {
         }
     };
 }
+/** The kustomization file among `entries` (kustomize's name order), as a repo-relative path. */
 function kustomizationIn(entries) {
     const names = new Set(entries.filter(e => e.kind === 'file').map(e => external_node_path_.posix.basename(e.path)));
-    return KUSTOMIZATION_FILE_NAMES.find(n => names.has(n));
+    const name = KUSTOMIZATION_FILE_NAMES.find(n => names.has(n));
+    return name && entries.find(e => external_node_path_.posix.basename(e.path) === name).path;
+}
+/** The text of `dir`'s kustomization; undefined when the directory holds none. */
+async function kustomizationText(source, dir) {
+    const file = kustomizationIn(await source.list(dir));
+    return file === undefined ? undefined : ((await source.read(file))?.toString('utf8') ?? '');
 }
 /** The directory of `file` or the nearest one above it that holds a kustomization. */
 async function nearestKustomization(source, file) {
@@ -63879,14 +63901,14 @@ async function kustomizeClosure(source, start) {
         await source.prefetch?.(level);
         const next = await mapLimit(level, LIMIT, async (dir) => {
             const entries = await source.list(dir);
-            const name = kustomizationIn(entries);
-            if (!name)
+            const file = kustomizationIn(entries);
+            if (!file)
                 return [];
             kustomizations.push(dir);
             for (const e of entries)
                 if (e.kind === 'file')
                     files.add(e.path);
-            const text = (await source.read(join2(dir, name)))?.toString('utf8') ?? '';
+            const text = (await source.read(file))?.toString('utf8') ?? '';
             const found = [];
             for (const ref of kustomizationReferences(text)) {
                 const path = resolveRef(dir, ref);
@@ -65455,10 +65477,8 @@ class RemoteView {
 
 
 
+
 const materialise_LIMIT = 8;
-function isKustomization(path) {
-    return KUSTOMIZATION_FILE_NAMES.includes(baseName(path));
-}
 function symlinkRefusal(path) {
     return new TransportUnavailable(`${path} is a symlink; the API transport does not follow symlinks (the git transport does, confined to the repository)`);
 }
@@ -65499,7 +65519,7 @@ async function materialiseClosure(view, root) {
     const placed = await (0,promises_namespaceObject.readdir)(root, { recursive: true });
     const start = placed
         .map(p => p.split(external_node_path_.sep).join('/'))
-        .filter(p => isKustomization(p))
+        .filter(p => isKustomizationFile(p))
         .map(p => parentOf(p));
     const closure = await kustomizeClosure(viewSource(view), start);
     await mapLimit(closure.files, materialise_LIMIT, async (f) => {
@@ -65537,7 +65557,7 @@ async function materialiseLiteral(view, patterns, root) {
         if (!entries)
             return;
         await (0,promises_namespaceObject.mkdir)((0,external_node_path_.join)(root, dir), { recursive: true });
-        wanted.push(...entries.filter(e => isKustomization(e.path)));
+        wanted.push(...entries.filter(e => isKustomizationFile(e.path)));
     });
     await mapLimit(wanted, materialise_LIMIT, e => place(view, root, e));
     await mapLimit(patterns.files, materialise_LIMIT, async (f) => {
@@ -65656,9 +65676,6 @@ async function placeAncestors(view, root, path) {
 
 
 
-
-
-
 function validate(request) {
     if (request.images.length) {
         const parsed = parseImageArgs(request.images);
@@ -65737,18 +65754,17 @@ async function planEdits(root, request) {
             ? await mapLimit(locations, 16, loc => usage.of(dirOf(loc.file)))
             : locations.map(() => 'unknown');
         locations.forEach((loc, i) => {
-            const pinned = pinnedNames(texts[i]);
             const used = runs[i];
-            const applies = (j) => !usage || used === 'unknown' || pinned.has(names[j]) || used.has(names[j]);
+            // Read even where no image applies: a broken kustomization is named, not skipped.
+            const pinned = usage
+                ? new Set(readImageEntries(texts[i], loc.file).map(e => e.name))
+                : undefined;
+            const applies = (j) => !pinned || used === 'unknown' || pinned.has(names[j]) || used.has(names[j]);
             const args = request.images.filter((_, j) => applies(j));
             const skipped = names.filter((_, j) => !applies(j));
-            // Every matched kustomization is parsed, even one that gets no image: a broken one is named.
-            const all = setImagesInText(texts[i], request.images, loc.file);
-            const result = args.length === request.images.length
-                ? all
-                : args.length
-                    ? setImagesInText(texts[i], args, loc.file)
-                    : { text: texts[i], changes: [] };
+            const result = args.length
+                ? setImagesInText(texts[i], args, loc.file)
+                : { text: texts[i], changes: [] };
             working.set(loc.real, { file: loc.file, real: loc.real, before: texts[i], after: result.text });
             for (const c of result.changes)
                 edits.push({ file: loc.file, image: c.image, before: c.before, after: c.after });
@@ -65798,24 +65814,6 @@ function dirOf(file) {
     const d = external_node_path_.posix.dirname(file);
     return d === '.' ? '' : d;
 }
-/** The image entry names a kustomization pins already. */
-function pinnedNames(text) {
-    const doc = (0,dist/* parseDocument */.Tp)(text);
-    const out = new Set();
-    if (!(0,dist/* isMap */.jh)(doc.contents))
-        return out;
-    for (const field of ['images', 'imageTags']) {
-        const list = doc.get(field);
-        if (!(0,dist/* isSeq */.oP)(list))
-            continue;
-        for (const item of list.items) {
-            const name = (0,dist/* isMap */.jh)(item) ? item.get('name') : undefined;
-            if (typeof name === 'string')
-                out.add(name);
-        }
-    }
-    return out;
-}
 /**
  * Which images an overlay runs, read statically the way kustomize composes
  * them: the `image:` fields of the files it refers to, plus what each base or
@@ -65834,7 +65832,7 @@ class ImageUsage {
     }
     /** The image names reaching `dir`'s own image transformer. */
     async of(dir, seen = new Set()) {
-        const text = await this.kustomization(dir);
+        const text = await kustomizationText(this.source, dir);
         if (text === undefined)
             return new Set();
         if (needsMoreThanFiles(text))
@@ -65863,22 +65861,16 @@ class ImageUsage {
         let p = this.emitted.get(dir);
         if (!p) {
             p = (async () => {
-                const text = await this.kustomization(dir);
+                const text = await kustomizationText(this.source, dir);
                 // A directory of plain manifests (no kustomization) emits what its files run.
                 if (text === undefined)
                     return this.scanDir(dir);
                 const names = await this.of(dir, seen);
                 if (names === 'unknown')
                     return names;
-                const doc = (0,dist/* parseDocument */.Tp)(text);
-                const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images') : undefined;
-                if ((0,dist/* isSeq */.oP)(list)) {
-                    for (const item of list.items) {
-                        const name = (0,dist/* isMap */.jh)(item) ? item.get('name') : undefined;
-                        const renamed = (0,dist/* isMap */.jh)(item) ? item.get('newName') : undefined;
-                        if (typeof name === 'string' && typeof renamed === 'string' && names.delete(name)) {
-                            names.add(renamed);
-                        }
+                for (const e of entriesOf(text)) {
+                    if (e.name !== undefined && e.newName !== undefined && names.delete(e.name)) {
+                        names.add(e.newName);
                     }
                 }
                 return names;
@@ -65886,11 +65878,6 @@ class ImageUsage {
             this.emitted.set(dir, p);
         }
         return p;
-    }
-    async kustomization(dir) {
-        const entries = await this.source.list(dir);
-        const file = entries.find(e => e.kind === 'file' && isKustomizationName(e.path));
-        return file ? ((await this.source.read(file.path))?.toString('utf8') ?? '') : undefined;
     }
     async scanDir(dir) {
         const names = new Set();
@@ -65913,14 +65900,19 @@ class ImageUsage {
         if (!/\.(ya?ml|json)$/i.test(file))
             return out;
         const text = (await this.source.read(file))?.toString('utf8') ?? '';
-        for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
-            out.add(splitImage(m[1]).name);
-        }
+        for (const ref of imageReferences(text))
+            out.add(splitImage(ref).name);
         return out;
     }
 }
-function isKustomizationName(file) {
-    return KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(file));
+/** A kustomization's image entries; none when it does not parse (the render check says why). */
+function entriesOf(text) {
+    try {
+        return readImageEntries(text);
+    }
+    catch {
+        return [];
+    }
 }
 /** Writes the `after` text of every changed file (the one workspace writer). */
 async function writeEdits(root, outcome) {
@@ -74437,15 +74429,13 @@ function credentialGuard(allowed = []) {
 
 
 
+
 const RENDER_CHECK_MODES = ['auto', 'always', 'never'];
 /** Renders at once: kustomize is CPU-bound, and CI runners are small. */
 function renderLimit() {
     return Math.max(2, Math.min(8, (0,external_node_os_namespaceObject.availableParallelism)()));
 }
 const OPT_OUT = 'or pass --render-check never to push without rendering';
-function render_check_isKustomization(path) {
-    return KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(path));
-}
 function sourceOf(ctx) {
     if (ctx.view)
         return viewSource(ctx.view);
@@ -74457,7 +74447,7 @@ function sourceOf(ctx) {
 async function touchedKustomizations(source, writes) {
     const dirs = new Set();
     for (const w of writes) {
-        if (render_check_isKustomization(w.path)) {
+        if (isKustomizationFile(w.path)) {
             const d = external_node_path_.posix.dirname(w.path);
             dirs.add(d === '.' ? '' : d);
             continue;
@@ -74468,24 +74458,20 @@ async function touchedKustomizations(source, writes) {
     }
     return [...dirs].sort();
 }
+/** The image entries of a kustomization text by name; none when it does not parse (the render says why). */
 function imageEntries(text) {
-    const out = new Map();
     if (!text)
-        return out;
-    const doc = (0,dist/* parseDocument */.Tp)(text);
-    const list = (0,dist/* isMap */.jh)(doc.contents) ? doc.get('images', true) : undefined;
-    if (!(0,dist/* isSeq */.oP)(list))
-        return out;
-    for (const item of list.toJSON()) {
-        if (item && typeof item === 'object' && typeof item.name === 'string') {
-            out.set(item.name, item);
-        }
+        return new Map();
+    try {
+        return new Map(readImageEntries(text).map(e => [e.name ?? '', e]));
     }
-    return out;
+    catch {
+        return new Map();
+    }
 }
 /** The images a kustomization write set or changed, as the render must show them. */
 function imagesSet(w) {
-    if (!render_check_isKustomization(w.path) || w.addsUnusedImages)
+    if (!isKustomizationFile(w.path) || w.addsUnusedImages)
         return [];
     const before = imageEntries(w.before);
     const wants = [];
@@ -74496,35 +74482,16 @@ function imagesSet(w) {
         wants.push({
             kustomization: d === '.' ? '' : d,
             entry,
-            name: typeof after.newName === 'string' ? after.newName : entry,
-            ...(after.newTag !== undefined ? { tag: String(after.newTag) } : {}),
-            ...(typeof after.digest === 'string' ? { digest: after.digest } : {})
+            name: after.newName ?? entry,
+            ...(after.newTag !== undefined ? { tag: after.newTag } : {}),
+            ...(after.digest !== undefined ? { digest: after.digest } : {})
         });
     }
     return wants;
 }
-/** Every `image:` value in a render (containers, init and ephemeral containers alike). */
-function renderedImages(yaml) {
-    const out = new Set();
-    for (const m of yaml.matchAll(/^[ \t-]*image:[ \t]*['"]?([^'"\s#]+)/gm))
-        out.add(m[1]);
-    return [...out];
-}
-function render_check_splitImage(ref) {
-    const at = ref.indexOf('@');
-    const digest = at >= 0 ? ref.slice(at + 1) : undefined;
-    const rest = at >= 0 ? ref.slice(0, at) : ref;
-    const colon = rest.lastIndexOf(':');
-    const tagged = colon > rest.lastIndexOf('/');
-    return {
-        name: tagged ? rest.slice(0, colon) : rest,
-        ...(tagged ? { tag: rest.slice(colon + 1) } : {}),
-        ...(digest ? { digest } : {})
-    };
-}
 function runs(images, want) {
     return images
-        .map(render_check_splitImage)
+        .map(splitImage)
         .some(r => r.name === want.name &&
         (want.digest ? r.digest === want.digest : want.tag ? r.tag === want.tag : true));
 }
@@ -74680,11 +74647,11 @@ function renderCheckGuard(options) {
                 const r = after.get(want.kustomization);
                 if (r?.kind !== 'rendered')
                     continue;
-                const images = renderedImages(r.yaml);
+                const images = imageReferences(r.yaml);
                 // A render without any container (only config, or no resources yet) cannot tell a typo.
                 if (images.length === 0 || runs(images, want))
                     continue;
-                const names = [...new Set(images.map(i => render_check_splitImage(i).name))].slice(0, 8);
+                const names = [...new Set(images.map(i => splitImage(i).name))].slice(0, 8);
                 unused.push(`${where(want.kustomization)} sets ${want.entry} to ${shown(want)}, but no container there runs it (rendered images: ${names.join(', ') || 'none'})`);
             }
             if (unused.length > 0) {
@@ -79837,6 +79804,7 @@ function pause(backoff, ms) {
 
 
 
+
 /**
  * Clones only what the edit needs (depth 1, one branch, no blobs but the
  * sparse set), applies the planner, commits and pushes; when the branch moved
@@ -80105,11 +80073,11 @@ async function widenToClosure(git, base, checkedOut, debug) {
     const files = new Set(all);
     const dirs = new Set(['']);
     for (const f of all)
-        for (let d = parentPath(f); d; d = parentPath(d))
+        for (let d = parentOf(f); d; d = parentOf(d))
             dirs.add(d);
     const children = new Map();
     const child = (path, kind) => {
-        const parent = parentPath(path);
+        const parent = parentOf(path);
         if (!children.has(parent))
             children.set(parent, []);
         children.get(parent).push({ path, kind });
@@ -80135,17 +80103,10 @@ async function widenToClosure(git, base, checkedOut, debug) {
         prefetch: widen
     };
     const inCheckout = (p) => current.some(d => p === d || p.startsWith(`${d}/`));
-    const start = all
-        .filter(f => KUSTOMIZATION_FILE_NAMES.includes(f.split('/').pop()) &&
-        inCheckout(f))
-        .map(parentPath);
+    const start = all.filter(f => isKustomizationFile(f) && inCheckout(f)).map(parentOf);
     const closure = await kustomizeClosure(source, start);
-    await widen(closure.files.map(parentPath).filter(Boolean));
+    await widen(closure.files.map(parentOf).filter(Boolean));
     return current;
-}
-function parentPath(path) {
-    const i = path.lastIndexOf('/');
-    return i < 0 ? '' : path.slice(0, i);
 }
 
 ;// CONCATENATED MODULE: ./src/delivery/push-api.ts
@@ -90836,13 +90797,6 @@ function deliveryExitCode(d) {
 
 
 
-/** The reports of the guards on the latest plan (a re-plan after a lost race replaces them). */
-class Checks {
-    list = [];
-    set(reports) {
-        this.list = reports;
-    }
-}
 /**
  * The guards a delivery runs: the caller's, plus the plaintext-Secret guard and
  * the credential guard (both with the --allow-secret exceptions). Every mode and
@@ -90879,7 +90833,7 @@ async function guard(edit, guards, outcome, ctx, checks) {
                 reports.push(report);
         }
     }
-    checks.set(reports);
+    checks.list = reports;
 }
 function gitPlanner(edit, settings, mode, checks) {
     const guards = guardsOf(settings);
@@ -90920,7 +90874,7 @@ async function deliver_deliver(edit, settings, platform) {
 async function deliverOnce(edit, settings, platform) {
     switch (settings.mode) {
         case 'local': {
-            const checks = new Checks();
+            const checks = { list: [] };
             const outcome = await edit.plan(settings.root);
             await guard(edit, guardsOf(settings), outcome, { mode: 'local', root: settings.root }, checks);
             if (!settings.dryRun && outcome.changed)
@@ -90942,7 +90896,7 @@ async function deliverOnce(edit, settings, platform) {
     }
 }
 async function push(edit, s, platform) {
-    const checks = new Checks();
+    const checks = { list: [] };
     const result = await transportWrite({
         transport: s.transport,
         repo: s.repo,
@@ -90982,7 +90936,7 @@ async function push(edit, s, platform) {
 async function pullRequest(edit, s, platform) {
     const { forge, repoUrl, gitConfig } = openForge(s, platform);
     let outcome;
-    const checks = new Checks();
+    const checks = { list: [] };
     const planApi = apiPlanner(edit, s, 'pr', checks);
     const transport = prTransport(s, repoUrl, platform, async (view) => {
         const planned = await planApi.plan(view);
@@ -91762,7 +91716,7 @@ function rollbackFiles(tipFiles, paths) {
     const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.');
     const matchers = dirs.map(d => picomatch_default()(d === '.' ? '' : d, { dot: false }));
     return tipFiles.filter(f => {
-        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(f)))
+        if (!isKustomizationFile(f))
             return false;
         const dir = external_node_path_.posix.dirname(f);
         return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)));
@@ -91887,7 +91841,7 @@ keyArgs = []) {
     const restores = [];
     const skipped = [];
     for (const file of files) {
-        if (!KUSTOMIZATION_FILE_NAMES.includes(external_node_path_.posix.basename(file)))
+        if (!isKustomizationFile(file))
             continue;
         const after = await pinsAt(history, sha, file);
         const before = parent ? await pinsAt(history, parent, file) : new Map();

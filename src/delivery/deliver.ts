@@ -55,11 +55,8 @@ export interface Delivery<O extends PlanOutcome> {
 }
 
 /** The reports of the guards on the latest plan (a re-plan after a lost race replaces them). */
-class Checks {
-  list: CheckReport[] = []
-  set(reports: CheckReport[]): void {
-    this.list = reports
-  }
+interface Checks {
+  list: CheckReport[]
 }
 
 /**
@@ -105,7 +102,7 @@ async function guard<O extends PlanOutcome>(
       if (report) reports.push(report)
     }
   }
-  checks.set(reports)
+  checks.list = reports
 }
 
 function gitPlanner<O extends PlanOutcome>(
@@ -167,7 +164,7 @@ async function deliverOnce<O extends PlanOutcome>(
 ): Promise<Delivery<O>> {
   switch (settings.mode) {
     case 'local': {
-      const checks = new Checks()
+      const checks: Checks = {list: []}
       const outcome = await edit.plan(settings.root)
       await guard(edit, guardsOf(settings), outcome, {mode: 'local', root: settings.root}, checks)
       if (!settings.dryRun && outcome.changed) await edit.write(settings.root, outcome)
@@ -193,7 +190,7 @@ async function push<O extends PlanOutcome>(
   s: PushDelivery,
   platform: Platform
 ): Promise<Delivery<O>> {
-  const checks = new Checks()
+  const checks: Checks = {list: []}
   const result = await transportWrite({
     transport: s.transport,
     repo: s.repo,
@@ -238,7 +235,7 @@ async function pullRequest<O extends PlanOutcome>(
 ): Promise<Delivery<O>> {
   const {forge, repoUrl, gitConfig} = openForge(s, platform)
   let outcome: O | undefined
-  const checks = new Checks()
+  const checks: Checks = {list: []}
   const planApi = apiPlanner(edit, s, 'pr', checks)
   const transport = prTransport(
     s,

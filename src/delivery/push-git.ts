@@ -12,7 +12,8 @@ import {displayUrl, parseRemoteUrl, type RemoteUrl} from '../git/remote-url.js'
 import {sparseDirs, widenDirs} from '../git/sparse-set.js'
 import type {PlanOutcome, Planner} from '../edits/edit.js'
 import {kustomizeClosure, type EntryKind, type TreeSource} from '../edits/kustomize-closure.js'
-import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
+import {isKustomizationFile} from '../core/kustomize/kustomization-file.js'
+import {parentOf} from '../forge/repo-api.js'
 import {readFile} from 'node:fs/promises'
 import {DEFAULT_BACKOFF, backoffDelay, pause, type Backoff} from '../core/backoff.js'
 
@@ -385,10 +386,10 @@ async function widenToClosure(
   const all = await git.listFiles(base)
   const files = new Set(all)
   const dirs = new Set<string>([''])
-  for (const f of all) for (let d = parentPath(f); d; d = parentPath(d)) dirs.add(d)
+  for (const f of all) for (let d = parentOf(f); d; d = parentOf(d)) dirs.add(d)
   const children = new Map<string, {path: string; kind: EntryKind}[]>()
   const child = (path: string, kind: EntryKind) => {
-    const parent = parentPath(path)
+    const parent = parentOf(path)
     if (!children.has(parent)) children.set(parent, [])
     children.get(parent)!.push({path, kind})
   }
@@ -409,19 +410,8 @@ async function widenToClosure(
     prefetch: widen
   }
   const inCheckout = (p: string) => current.some(d => p === d || p.startsWith(`${d}/`))
-  const start = all
-    .filter(
-      f =>
-        (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(f.split('/').pop()!) &&
-        inCheckout(f)
-    )
-    .map(parentPath)
+  const start = all.filter(f => isKustomizationFile(f) && inCheckout(f)).map(parentOf)
   const closure = await kustomizeClosure(source, start)
-  await widen(closure.files.map(parentPath).filter(Boolean))
+  await widen(closure.files.map(parentOf).filter(Boolean))
   return current
-}
-
-function parentPath(path: string): string {
-  const i = path.lastIndexOf('/')
-  return i < 0 ? '' : path.slice(0, i)
 }

@@ -92,9 +92,20 @@ export interface Closure {
   files: string[]
 }
 
+/** The kustomization file among `entries` (kustomize's name order), as a repo-relative path. */
 function kustomizationIn(entries: {path: string; kind: EntryKind}[]): string | undefined {
   const names = new Set(entries.filter(e => e.kind === 'file').map(e => posix.basename(e.path)))
-  return KUSTOMIZATION_FILE_NAMES.find(n => names.has(n))
+  const name = KUSTOMIZATION_FILE_NAMES.find(n => names.has(n))
+  return name && entries.find(e => posix.basename(e.path) === name)!.path
+}
+
+/** The text of `dir`'s kustomization; undefined when the directory holds none. */
+export async function kustomizationText(
+  source: TreeSource,
+  dir: string
+): Promise<string | undefined> {
+  const file = kustomizationIn(await source.list(dir))
+  return file === undefined ? undefined : ((await source.read(file))?.toString('utf8') ?? '')
 }
 
 /** The directory of `file` or the nearest one above it that holds a kustomization. */
@@ -131,11 +142,11 @@ export async function kustomizeClosure(source: TreeSource, start: string[]): Pro
     await source.prefetch?.(level)
     const next = await mapLimit(level, LIMIT, async dir => {
       const entries = await source.list(dir)
-      const name = kustomizationIn(entries)
-      if (!name) return []
+      const file = kustomizationIn(entries)
+      if (!file) return []
       kustomizations.push(dir)
       for (const e of entries) if (e.kind === 'file') files.add(e.path)
-      const text = (await source.read(join2(dir, name)))?.toString('utf8') ?? ''
+      const text = (await source.read(file))?.toString('utf8') ?? ''
       const found: string[] = []
       for (const ref of kustomizationReferences(text)) {
         const path = resolveRef(dir, ref)

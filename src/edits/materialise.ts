@@ -6,6 +6,7 @@ import {kustomizeClosure, viewSource} from './kustomize-closure.js'
 import picomatch from 'picomatch'
 import {mapLimit} from '../core/map-limit.js'
 import {KUSTOMIZATION_FILE_NAMES} from './workspace.js'
+import {isKustomizationFile} from '../core/kustomize/kustomization-file.js'
 import type {EditPatterns} from '../git/sparse-set.js'
 import type {ApiPlanner, PlanOutcome} from './edit.js'
 import {
@@ -18,10 +19,6 @@ import {
 } from '../forge/repo-api.js'
 
 const LIMIT = 8
-
-function isKustomization(path: string): boolean {
-  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(baseName(path))
-}
 
 function symlinkRefusal(path: string): TransportUnavailable {
   return new TransportUnavailable(
@@ -67,7 +64,7 @@ async function materialiseClosure(view: RemoteView, root: string): Promise<void>
   const placed = await readdir(root, {recursive: true})
   const start = placed
     .map(p => p.split(sep).join('/'))
-    .filter(p => isKustomization(p))
+    .filter(p => isKustomizationFile(p))
     .map(p => parentOf(p))
   const closure = await kustomizeClosure(viewSource(view), start)
   await mapLimit(closure.files, LIMIT, async f => {
@@ -104,7 +101,7 @@ async function materialiseLiteral(
     // Absent: leave it absent, the engine reports it with its own message.
     if (!entries) return
     await mkdir(join(root, dir), {recursive: true})
-    wanted.push(...entries.filter(e => isKustomization(e.path)))
+    wanted.push(...entries.filter(e => isKustomizationFile(e.path)))
   })
   await mapLimit(wanted, LIMIT, e => place(view, root, e))
   await mapLimit(patterns.files, LIMIT, async f => {

@@ -9,11 +9,12 @@
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {availableParallelism, tmpdir} from 'node:os'
 import {dirname, join, posix} from 'node:path'
-import {isMap, isSeq, parseDocument} from 'yaml'
 import {onInterrupt} from '../core/cleanup.js'
 import {UsageError} from '../core/errors.js'
 import {mapLimit} from '../core/map-limit.js'
-import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
+import {isKustomizationFile, readImageEntries} from '../core/kustomize/kustomization-file.js'
+import {splitImage, type ImageEntry} from '../core/kustomize/image-arg.js'
+import {imageReferences} from '../core/kustomize/references.js'
 import type {CheckReport, Guard, GuardContext, PlannedWrite} from './edit.js'
 import {
   fsSource,
@@ -34,10 +35,6 @@ export function renderLimit(): number {
 
 const OPT_OUT = 'or pass --render-check never to push without rendering'
 
-function isKustomization(path: string): boolean {
-  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(path))
-}
-
 function sourceOf(ctx: GuardContext): TreeSource {
   if (ctx.view) return viewSource(ctx.view)
   if (ctx.root !== undefined) return fsSource(ctx.root)
@@ -51,7 +48,7 @@ async function touchedKustomizations(
 ): Promise<string[]> {
   const dirs = new Set<string>()
   for (const w of writes) {
-    if (isKustomization(w.path)) {
+    if (isKustomizationFile(w.path)) {
       const d = posix.dirname(w.path)
       dirs.add(d === '.' ? '' : d)
       continue
@@ -71,23 +68,19 @@ interface ImageWant {
   digest?: string
 }
 
-function imageEntries(text: string | null): Map<string, Record<string, unknown>> {
-  const out = new Map<string, Record<string, unknown>>()
-  if (!text) return out
-  const doc = parseDocument(text)
-  const list = isMap(doc.contents) ? doc.get('images', true) : undefined
-  if (!isSeq(list)) return out
-  for (const item of list.toJSON() as unknown[]) {
-    if (item && typeof item === 'object' && typeof (item as {name?: unknown}).name === 'string') {
-      out.set((item as {name: string}).name, item as Record<string, unknown>)
-    }
+/** The image entries of a kustomization text by name; none when it does not parse (the render says why). */
+function imageEntries(text: string | null): Map<string, ImageEntry> {
+  if (!text) return new Map()
+  try {
+    return new Map(readImageEntries(text).map(e => [e.name ?? '', e]))
+  } catch {
+    return new Map()
   }
-  return out
 }
 
 /** The images a kustomization write set or changed, as the render must show them. */
 function imagesSet(w: PlannedWrite): ImageWant[] {
-  if (!isKustomization(w.path) || w.addsUnusedImages) return []
+  if (!isKustomizationFile(w.path) || w.addsUnusedImages) return []
   const before = imageEntries(w.before)
   const wants: ImageWant[] = []
   for (const [entry, after] of imageEntries(w.after)) {
@@ -96,32 +89,12 @@ function imagesSet(w: PlannedWrite): ImageWant[] {
     wants.push({
       kustomization: d === '.' ? '' : d,
       entry,
-      name: typeof after.newName === 'string' ? after.newName : entry,
-      ...(after.newTag !== undefined ? {tag: String(after.newTag)} : {}),
-      ...(typeof after.digest === 'string' ? {digest: after.digest} : {})
+      name: after.newName ?? entry,
+      ...(after.newTag !== undefined ? {tag: after.newTag} : {}),
+      ...(after.digest !== undefined ? {digest: after.digest} : {})
     })
   }
   return wants
-}
-
-/** Every `image:` value in a render (containers, init and ephemeral containers alike). */
-export function renderedImages(yaml: string): string[] {
-  const out = new Set<string>()
-  for (const m of yaml.matchAll(/^[ \t-]*image:[ \t]*['"]?([^'"\s#]+)/gm)) out.add(m[1])
-  return [...out]
-}
-
-function splitImage(ref: string): {name: string; tag?: string; digest?: string} {
-  const at = ref.indexOf('@')
-  const digest = at >= 0 ? ref.slice(at + 1) : undefined
-  const rest = at >= 0 ? ref.slice(0, at) : ref
-  const colon = rest.lastIndexOf(':')
-  const tagged = colon > rest.lastIndexOf('/')
-  return {
-    name: tagged ? rest.slice(0, colon) : rest,
-    ...(tagged ? {tag: rest.slice(colon + 1)} : {}),
-    ...(digest ? {digest} : {})
-  }
 }
 
 function runs(images: string[], want: ImageWant): boolean {
@@ -312,7 +285,7 @@ export function renderCheckGuard(options: RenderCheckOptions): Guard {
       for (const want of writes.flatMap(imagesSet)) {
         const r = after.get(want.kustomization)
         if (r?.kind !== 'rendered') continue
-        const images = renderedImages(r.yaml)
+        const images = imageReferences(r.yaml)
         // A render without any container (only config, or no resources yet) cannot tell a typo.
         if (images.length === 0 || runs(images, want)) continue
         const names = [...new Set(images.map(i => splitImage(i).name))].slice(0, 8)

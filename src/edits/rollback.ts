@@ -23,7 +23,7 @@ import {UsageError} from '../core/errors.js'
 import {
   readImageEntries,
   setImagesInText,
-  KUSTOMIZATION_FILE_NAMES
+  isKustomizationFile
 } from '../core/kustomize/kustomization-file.js'
 import {formatPin, pinOf, samePin, setImageArg, type Pin} from '../core/promotion/pins.js'
 import {getValueInText, parseSetArg, setValueInText, type SetArg} from '../core/yaml/set-value.js'
@@ -123,7 +123,7 @@ export function rollbackFiles(tipFiles: string[], paths: string[]): string[] {
   const dirs = paths.map(p => p.replace(/\/+$/, '').replace(/^\.\/?/, '') || '.')
   const matchers = dirs.map(d => picomatch(d === '.' ? '' : d, {dot: false}))
   return tipFiles.filter(f => {
-    if (!(KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(f))) return false
+    if (!isKustomizationFile(f)) return false
     const dir = posix.dirname(f)
     return matchers.some((m, i) => (dirs[i] === '.' ? dir === '.' : m(dir)))
   })
@@ -259,7 +259,7 @@ export async function findUndo(
   const restores: FileRestore[] = []
   const skipped: RollbackPlan['skipped'] = []
   for (const file of files) {
-    if (!(KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(file))) continue
+    if (!isKustomizationFile(file)) continue
     const after = await pinsAt(history, sha, file)
     const before = parent ? await pinsAt(history, parent, file) : new Map<string, Pin>()
     const images: ImageRestore[] = []

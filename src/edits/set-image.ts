@@ -7,18 +7,23 @@
 import {stat} from 'node:fs/promises'
 import {posix} from 'node:path'
 import picomatch from 'picomatch'
-import {isMap, isSeq, parseDocument} from 'yaml'
-import {kustomizationReferences, needsMoreThanFiles} from '../core/kustomize/references.js'
-import {KUSTOMIZATION_FILE_NAMES} from '../core/kustomize/kustomization-file.js'
-import {splitImage} from '../core/kustomize/image-arg.js'
+import {
+  imageReferences,
+  kustomizationReferences,
+  needsMoreThanFiles
+} from '../core/kustomize/references.js'
 import type {EditPatterns} from '../git/sparse-set.js'
-import {fsSource, resolveRef, type TreeSource} from './kustomize-closure.js'
+import {fsSource, kustomizationText, resolveRef, type TreeSource} from './kustomize-closure.js'
 import {UsageError} from '../core/errors.js'
 import {unifiedDiffs} from '../core/diff.js'
 import {parseImageArgs} from '../core/kustomize/image-merge.js'
-import {parseImageArg} from '../core/kustomize/image-arg.js'
+import {parseImageArg, splitImage, type ImageEntry} from '../core/kustomize/image-arg.js'
 import {imageEntryProblem} from '../core/kustomize/image-reference.js'
-import {invalidImageMessage, setImagesInText} from '../core/kustomize/kustomization-file.js'
+import {
+  invalidImageMessage,
+  readImageEntries,
+  setImagesInText
+} from '../core/kustomize/kustomization-file.js'
 import {parseSetArg, setValueInText, type SetArg} from '../core/yaml/set-value.js'
 import {
   checkRelative,
@@ -187,20 +192,18 @@ export async function planEdits(root: string, request: EditRequest): Promise<Edi
       ? await mapLimit(locations, 16, loc => usage.of(dirOf(loc.file)))
       : locations.map(() => 'unknown' as const)
     locations.forEach((loc, i) => {
-      const pinned = pinnedNames(texts[i])
       const used = runs[i]
+      // Read even where no image applies: a broken kustomization is named, not skipped.
+      const pinned = usage
+        ? new Set(readImageEntries(texts[i], loc.file).map(e => e.name))
+        : undefined
       const applies = (j: number) =>
-        !usage || used === 'unknown' || pinned.has(names[j]) || used.has(names[j])
+        !pinned || used === 'unknown' || pinned.has(names[j]) || used.has(names[j])
       const args = request.images.filter((_, j) => applies(j))
       const skipped = names.filter((_, j) => !applies(j))
-      // Every matched kustomization is parsed, even one that gets no image: a broken one is named.
-      const all = setImagesInText(texts[i], request.images, loc.file)
-      const result =
-        args.length === request.images.length
-          ? all
-          : args.length
-            ? setImagesInText(texts[i], args, loc.file)
-            : {text: texts[i], changes: []}
+      const result = args.length
+        ? setImagesInText(texts[i], args, loc.file)
+        : {text: texts[i], changes: []}
       working.set(loc.real, {file: loc.file, real: loc.real, before: texts[i], after: result.text})
       for (const c of result.changes)
         edits.push({file: loc.file, image: c.image, before: c.before, after: c.after})
@@ -256,22 +259,6 @@ function dirOf(file: string): string {
   return d === '.' ? '' : d
 }
 
-/** The image entry names a kustomization pins already. */
-function pinnedNames(text: string): Set<string> {
-  const doc = parseDocument(text)
-  const out = new Set<string>()
-  if (!isMap(doc.contents)) return out
-  for (const field of ['images', 'imageTags']) {
-    const list = doc.get(field)
-    if (!isSeq(list)) continue
-    for (const item of list.items) {
-      const name = isMap(item) ? item.get('name') : undefined
-      if (typeof name === 'string') out.add(name)
-    }
-  }
-  return out
-}
-
 /**
  * Which images an overlay runs, read statically the way kustomize composes
  * them: the `image:` fields of the files it refers to, plus what each base or
@@ -288,7 +275,7 @@ class ImageUsage {
 
   /** The image names reaching `dir`'s own image transformer. */
   async of(dir: string, seen: ReadonlySet<string> = new Set()): Promise<Set<string> | 'unknown'> {
-    const text = await this.kustomization(dir)
+    const text = await kustomizationText(this.source, dir)
     if (text === undefined) return new Set()
     if (needsMoreThanFiles(text)) return 'unknown'
     const names = new Set<string>()
@@ -311,20 +298,14 @@ class ImageUsage {
     let p = this.emitted.get(dir)
     if (!p) {
       p = (async () => {
-        const text = await this.kustomization(dir)
+        const text = await kustomizationText(this.source, dir)
         // A directory of plain manifests (no kustomization) emits what its files run.
         if (text === undefined) return this.scanDir(dir)
         const names = await this.of(dir, seen)
         if (names === 'unknown') return names
-        const doc = parseDocument(text)
-        const list = isMap(doc.contents) ? doc.get('images') : undefined
-        if (isSeq(list)) {
-          for (const item of list.items) {
-            const name = isMap(item) ? item.get('name') : undefined
-            const renamed = isMap(item) ? item.get('newName') : undefined
-            if (typeof name === 'string' && typeof renamed === 'string' && names.delete(name)) {
-              names.add(renamed)
-            }
+        for (const e of entriesOf(text)) {
+          if (e.name !== undefined && e.newName !== undefined && names.delete(e.name)) {
+            names.add(e.newName)
           }
         }
         return names
@@ -332,12 +313,6 @@ class ImageUsage {
       this.emitted.set(dir, p)
     }
     return p
-  }
-
-  private async kustomization(dir: string): Promise<string | undefined> {
-    const entries = await this.source.list(dir)
-    const file = entries.find(e => e.kind === 'file' && isKustomizationName(e.path))
-    return file ? ((await this.source.read(file.path))?.toString('utf8') ?? '') : undefined
   }
 
   private async scanDir(dir: string): Promise<Set<string>> {
@@ -362,15 +337,18 @@ class ImageUsage {
     const out = new Set<string>()
     if (!/\.(ya?ml|json)$/i.test(file)) return out
     const text = (await this.source.read(file))?.toString('utf8') ?? ''
-    for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) {
-      out.add(splitImage(m[1]).name)
-    }
+    for (const ref of imageReferences(text)) out.add(splitImage(ref).name)
     return out
   }
 }
 
-function isKustomizationName(file: string): boolean {
-  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(posix.basename(file))
+/** A kustomization's image entries; none when it does not parse (the render check says why). */
+function entriesOf(text: string): ImageEntry[] {
+  try {
+    return readImageEntries(text)
+  } catch {
+    return []
+  }
 }
 
 /** Writes the `after` text of every changed file (the one workspace writer). */

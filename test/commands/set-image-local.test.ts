@@ -14,6 +14,7 @@ import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
 import {setImageCommand} from '../../src/commands/set-image.js'
 import {planEdits} from '../../src/edits/set-image.js'
+import {deployment} from '../helpers/git-fixtures.js'
 import {cli as rawCli, type CliRun} from '../helpers/cli.js'
 import {missingTool} from '../helpers/tools.js'
 
@@ -41,31 +42,15 @@ function snapshot(dir = root, prefix = ''): Record<string, string> {
   return out
 }
 
-const DEPLOY = (name: string, image: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-        - name: ${name}
-          image: ${image}
-`
-
 beforeEach(() => {
   root = join(realpathSync(mkdtempSync(join(tmpdir(), 'set-image-'))), 'config')
   put(
     'apps/shop/base/kustomization.yaml',
     'resources:\n  - web.yaml\n  - payments.yaml\n  - worker.yaml\n'
   )
-  put('apps/shop/base/web.yaml', DEPLOY('web', 'web:0.1'))
-  put('apps/shop/base/payments.yaml', DEPLOY('payments', 'payments:0.1'))
-  put('apps/shop/base/worker.yaml', DEPLOY('worker', 'worker:0.1'))
+  put('apps/shop/base/web.yaml', deployment('web', 'web:0.1'))
+  put('apps/shop/base/payments.yaml', deployment('payments', 'payments:0.1'))
+  put('apps/shop/base/worker.yaml', deployment('worker', 'worker:0.1'))
   for (const app of ['shop', 'cart']) {
     mkdirSync(join(root, `apps/${app}/overlays/production`), {recursive: true})
     mkdirSync(join(root, `apps/${app}/overlays/staging`), {recursive: true})

@@ -2,19 +2,8 @@ import {mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync} from 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {beforeEach, describe, expect, it} from 'vitest'
+import {deployment} from '../helpers/git-fixtures.js'
 import {cli} from '../helpers/cli.js'
-
-const DEPLOY = (name: string, image: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  template:
-    spec:
-      containers:
-        - name: ${name}
-          image: ${image}
-`
 
 let root: string
 const read = (rel: string) => readFileSync(join(root, rel), 'utf8')
@@ -30,7 +19,7 @@ beforeEach(() => {
   // worker runs neither.
   for (const app of ['web', 'api', 'worker']) {
     put(`apps/${app}/base/kustomization.yaml`, 'resources:\n  - deployment.yaml\n')
-    put(`apps/${app}/base/deployment.yaml`, DEPLOY(app, `ghcr.io/acme/${app}:1.0.0`))
+    put(`apps/${app}/base/deployment.yaml`, deployment(app, `ghcr.io/acme/${app}:1.0.0`))
   }
   put(
     'apps/web/overlays/dev/kustomization.yaml',
@@ -156,7 +145,7 @@ describe('dead-entry protection (a glob or several paths)', () => {
         `apps/${app}/base/kustomization.yaml`,
         `resources:\n  - deployment.yaml\nimages:\n  - name: ${app}\n    newName: registry.example.com/${app}\n`
       )
-      put(`apps/${app}/base/deployment.yaml`, DEPLOY(app, `${app}:1.0.0`))
+      put(`apps/${app}/base/deployment.yaml`, deployment(app, `${app}:1.0.0`))
     }
     const old = await run('--path', 'apps/*/overlays/dev', '--image', 'api:2.0.0')
     expect(old.code).toBe(2)

@@ -5,47 +5,30 @@ import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {deliver} from '../../src/delivery/deliver.js'
 import {setImageEdit} from '../../src/edits/set-image.js'
 import {kubectlRenderer} from '../../src/edits/renderer.js'
-import {renderedImages} from '../../src/edits/render-check.js'
-import {kustomizationReferences} from '../../src/core/kustomize/references.js'
+import {imageReferences, kustomizationReferences} from '../../src/core/kustomize/references.js'
 import {memoryPlatform} from '../../src/platform/port.js'
 import {Redactor} from '../../src/core/redact.js'
 import {cli} from '../helpers/cli.js'
 import {missingTool} from '../helpers/tools.js'
-import {projectRepo, type FileMap, type ProjectRepo} from '../helpers/git-fixtures.js'
+import {deployment, projectRepo, type FileMap, type ProjectRepo} from '../helpers/git-fixtures.js'
 import {startGitHttpServer, type GitHttpServer} from '../helpers/git-http-server.js'
 import {fakeToken} from '../helpers/fake-token.js'
 import {GitHubDouble} from '../doubles/github-double.js'
 
 const noKubectl = missingTool('kubectl')
 
-const DEPLOY = (name: string, image: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-        - name: ${name}
-          image: ${image}
-`
-
 /** Two apps, each an overlay over a base in another directory (outside any sparse set). */
 function configRepo(): FileMap {
   return {
     'README.md': '# config\n',
     'apps/web/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
-    'apps/web/base/deployment.yaml': DEPLOY('web', 'ghcr.io/acme/web:1.0.0'),
+    'apps/web/base/deployment.yaml': deployment('web', 'ghcr.io/acme/web:1.0.0'),
     'apps/web/overlays/dev/kustomization.yaml':
       'resources:\n  - ../../base\npatches:\n  - path: replicas.yaml\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.0.0\n',
     'apps/web/overlays/dev/replicas.yaml':
       'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n',
     'apps/api/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
-    'apps/api/base/deployment.yaml': DEPLOY('api', 'ghcr.io/acme/api:1.0.0'),
+    'apps/api/base/deployment.yaml': deployment('api', 'ghcr.io/acme/api:1.0.0'),
     'apps/api/overlays/dev/kustomization.yaml': 'resources:\n  - ../../base\n'
   }
 }
@@ -95,11 +78,15 @@ helmCharts:
 
   it('finds every image a render runs', () => {
     const yaml = `spec:\n  template:\n    spec:\n      initContainers:\n      - image: busybox:1.36\n      containers:\n      - image: "ghcr.io/acme/web@sha256:${'a'.repeat(64)}"\n        name: web\n      - name: side\n        image: reg:5000/side:2\n`
-    expect(renderedImages(yaml)).toEqual([
+    expect(imageReferences(yaml)).toEqual([
       'busybox:1.36',
       `ghcr.io/acme/web@sha256:${'a'.repeat(64)}`,
       'reg:5000/side:2'
     ])
+    // JSON manifests too.
+    expect(
+      imageReferences('{"spec": {"containers": [{"name": "a",\n  "image": "nginx:1.27"}]}}')
+    ).toEqual(['nginx:1.27'])
   })
 })
 
@@ -236,6 +223,36 @@ describe.skipIf(noKubectl)('the render check on a local tree (-C)', () => {
     ])
   })
 
+  it('a batch that fails is rendered overlay by overlay: only the broken one is named', async () => {
+    for (const env of ['qa', 'staging', 'prod']) {
+      mkdirSync(join(root, `apps/web/overlays/${env}`), {recursive: true})
+      writeFileSync(
+        join(root, `apps/web/overlays/${env}/kustomization.yaml`),
+        `namespace: web-${env}\nresources:\n  - ../../base\npatches:\n  - path: replicas.yaml\nimages:\n  - name: ghcr.io/acme/web\n    newTag: 1.0.0\n`
+      )
+      writeFileSync(
+        join(root, `apps/web/overlays/${env}/replicas.yaml`),
+        read('apps/web/overlays/dev/replicas.yaml')
+      )
+    }
+    const before = read('apps/web/overlays/qa/replicas.yaml')
+    const r = await run(
+      '--path',
+      'apps/web/overlays/*',
+      '--image',
+      'ghcr.io/acme/web:1.1.0',
+      '--set',
+      'apps/web/overlays/qa/replicas.yaml:metadata.name=wbe'
+    )
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(
+      /^error: render check: a kustomization does not render after this change, so nothing was pushed: apps\/web\/overlays\/qa: /
+    )
+    expect(r.stderr).not.toMatch(/overlays\/(dev|staging|prod):/)
+    expect(read('apps/web/overlays/qa/replicas.yaml')).toBe(before)
+    expect(read('apps/web/overlays/prod/kustomization.yaml')).toContain('newTag: 1.0.0')
+  })
+
   it('rejects an unknown --render-check value', async () => {
     const r = await run(
       '--path',
@@ -370,23 +387,13 @@ describe.skipIf(noKubectl)('the render check on the GitHub API transport (no clo
     await gh.close()
     await repo.dispose()
   })
-  const push = (...args: string[]) =>
+  /** set-image against the GitHub double; `push` commits over the API. */
+  const github = (...args: string[]) =>
     cli(
-      [
-        'set-image',
-        '--repo',
-        repo.url,
-        '--provider',
-        'github',
-        '--api-url',
-        gh.apiUrl,
-        '--transport',
-        'api',
-        '--json',
-        ...args
-      ],
+      ['set-image', '--repo', repo.url, '--provider', 'github', '--api-url', gh.apiUrl, ...args],
       {GITOPS_TOKEN: TOKEN}
     )
+  const push = (...args: string[]) => github('--transport', 'api', '--json', ...args)
 
   it('reads the base through the API, renders, and commits', async () => {
     const r = await push('--path', 'apps/web/overlays/dev', '--image', 'ghcr.io/acme/web:1.3.0')
@@ -403,23 +410,13 @@ describe.skipIf(noKubectl)('the render check on the GitHub API transport (no clo
     it(`PR mode (${transport}): a broken render opens no pull request and pushes no branch`, async () => {
       const refs = await repo.git(['show-ref'])
       gh.requests.length = 0
-      const r = await cli(
-        [
-          'set-image',
-          '--repo',
-          repo.url,
-          '--provider',
-          'github',
-          '--api-url',
-          gh.apiUrl,
-          '--mode',
-          'pr',
-          '--transport',
-          transport,
-          '--set',
-          'apps/web/overlays/dev/replicas.yaml:metadata.name=wbe'
-        ],
-        {GITOPS_TOKEN: TOKEN}
+      const r = await github(
+        '--mode',
+        'pr',
+        '--transport',
+        transport,
+        '--set',
+        'apps/web/overlays/dev/replicas.yaml:metadata.name=wbe'
       )
       expect(r.code).toBe(2)
       expect(r.stderr).toMatch(

@@ -242,7 +242,7 @@ export function appsTree(
     const image = `${registry}/${app}`
     files[`${prefix}/${app}/base/kustomization.yaml`] =
       'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n'
-    files[`${prefix}/${app}/base/deployment.yaml`] = deployment(app, image)
+    files[`${prefix}/${app}/base/deployment.yaml`] = deployment(app, `${image}:latest`)
     for (const env of overlays) {
       files[`${prefix}/${app}/overlays/${env}/kustomization.yaml`] = kustomization(
         image,
@@ -257,7 +257,8 @@ export function appName(i: number): string {
   return `app-${String(i).padStart(4, '0')}`
 }
 
-function deployment(app: string, image: string): string {
+/** A Deployment whose one container runs `image` (a full reference). */
+export function deployment(app: string, image: string): string {
   return [
     'apiVersion: apps/v1',
     'kind: Deployment',
@@ -271,7 +272,7 @@ function deployment(app: string, image: string): string {
     '    spec:',
     '      containers:',
     `        - name: ${app}`,
-    `          image: ${image}:latest`,
+    `          image: ${image}`,
     ''
   ].join('\n')
 }

@@ -48,6 +48,12 @@ export const KUSTOMIZATION_FILE_NAMES = [
   'Kustomization'
 ] as const
 
+/** Whether `path` (any directory) names a kustomization file. */
+export function isKustomizationFile(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  return (KUSTOMIZATION_FILE_NAMES as readonly string[]).includes(name)
+}
+
 /** One entry that a write changes; `before`/`after` are compact references. */
 export interface ImageChange {
   image: string

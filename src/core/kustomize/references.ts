@@ -80,6 +80,16 @@ export function kustomizationReferences(text: string): string[] {
   return [...new Set(out)]
 }
 
+/**
+ * Every `image:` value in a manifest or a render (containers, init and
+ * ephemeral containers alike; YAML or JSON), in order, without repeats.
+ */
+export function imageReferences(text: string): string[] {
+  const out = new Set<string>()
+  for (const m of text.matchAll(/^[ \t-]*"?image"?:[ \t]*['"]?([^'"\s#,}]+)/gm)) out.add(m[1])
+  return [...out]
+}
+
 /** True when the kustomization needs something a plain local render cannot give (Helm, remote bases). */
 export function needsMoreThanFiles(text: string): boolean {
   const doc = parseDocument(text)
